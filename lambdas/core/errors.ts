@@ -1,0 +1,111 @@
+/**
+ * The one error taxonomy (DESIGN §4). The class `name` is what the state machine's Retry and Catch match, so every
+ * class sets it explicitly (minifiers rename classes). Providers, tools and the breaker throw only these.
+ */
+
+/** Base of every classified failure. `retryable` and `countsForBreaker` mirror the taxonomy table. */
+export abstract class AgentError extends Error {
+  abstract readonly retryable: boolean;
+  abstract readonly countsForBreaker: boolean;
+  /** HTTP status of the upstream response, when there was one. */
+  readonly status?: number;
+  constructor(message: string, options?: { status?: number; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    if (options?.status !== undefined) this.status = options.status;
+  }
+}
+
+/** 5xx, 529, network error, malformed provider response. Retried; counts for the breaker. */
+export class TransientError extends AgentError {
+  readonly retryable = true;
+  readonly countsForBreaker = true;
+  override name = 'TransientError';
+}
+
+/** 429 rate limit. Retried no sooner than `retryAfterSeconds`; counts for the breaker. */
+export class RateLimited extends AgentError {
+  readonly retryable = true;
+  readonly countsForBreaker = true;
+  override name = 'RateLimited';
+  readonly retryAfterSeconds?: number;
+  constructor(message: string, options?: { status?: number; retryAfterSeconds?: number; cause?: unknown }) {
+    super(message, options);
+    if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+/** The client timeout fired before the dependency answered. Retried; counts for the breaker. */
+export class TimeoutError extends AgentError {
+  readonly retryable = true;
+  readonly countsForBreaker = true;
+  override name = 'TimeoutError';
+}
+
+/** The breaker refused the call; no request was sent. Never retried: straight to the fallback. */
+export class CircuitOpen extends AgentError {
+  readonly retryable = false;
+  readonly countsForBreaker = false;
+  override name = 'CircuitOpen';
+}
+
+/** 429 insufficient_quota / spend limit. Never retried (waiting does not help); counts for the breaker. */
+export class QuotaExhausted extends AgentError {
+  readonly retryable = false;
+  readonly countsForBreaker = true;
+  override name = 'QuotaExhausted';
+}
+
+/** The model refused on content grounds. Never retried; not the dependency's fault. */
+export class ModelRefusal extends AgentError {
+  readonly retryable = false;
+  readonly countsForBreaker = false;
+  override name = 'ModelRefusal';
+}
+
+/** Any other 4xx or a validation failure. Never retried; not the dependency's fault. */
+export class BadRequest extends AgentError {
+  readonly retryable = false;
+  readonly countsForBreaker = false;
+  override name = 'BadRequest';
+}
+
+/** The next call would cross the step or token budget. Never retried: the run surrenders. */
+export class BudgetExceeded extends AgentError {
+  readonly retryable = false;
+  readonly countsForBreaker = false;
+  override name = 'BudgetExceeded';
+  readonly reason: 'STEP_BUDGET' | 'TOKEN_BUDGET';
+  constructor(reason: 'STEP_BUDGET' | 'TOKEN_BUDGET', message: string) {
+    super(`${reason}: ${message}`);
+    this.reason = reason;
+  }
+}
+
+/** Error names the state machine retries (with backoff and full jitter). */
+export const RETRYABLE_ERRORS = ['TransientError', 'RateLimited', 'TimeoutError'] as const;
+
+/** Every name in the taxonomy. */
+export const ERROR_NAMES = [
+  'TransientError',
+  'RateLimited',
+  'TimeoutError',
+  'CircuitOpen',
+  'QuotaExhausted',
+  'ModelRefusal',
+  'BadRequest',
+  'BudgetExceeded',
+] as const;
+export type ErrorName = (typeof ERROR_NAMES)[number];
+
+/** True when a failure of this kind says the dependency is unhealthy (feeds the breaker). */
+export function countsForBreaker(err: unknown): boolean {
+  if (err instanceof AgentError) return err.countsForBreaker;
+  return true; // an unclassified failure of the dependency call is treated as the dependency's fault
+}
+
+/** Classifies anything thrown into the taxonomy; unknown errors become TransientError. */
+export function toAgentError(err: unknown): AgentError {
+  if (err instanceof AgentError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new TransientError(message, { cause: err });
+}
