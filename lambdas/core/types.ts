@@ -1,0 +1,83 @@
+/** Domain types shared by the handlers, providers, tools and the offline engine. No AWS imports here. */
+
+/** One tool call the model asked for. `arguments` is the parsed JSON; `argumentsError` is set when it was not JSON. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: unknown;
+  /** Set when the model's arguments were not valid JSON: the call is answered with a tool error, never executed. */
+  argumentsError?: string;
+}
+
+export type Message =
+  | { role: 'user'; content: string }
+  | { role: 'assistant'; content: string; toolCalls: ToolCall[] }
+  | { role: 'tool'; toolCallId: string; name: string; content: string; isError?: boolean };
+
+/** A tool as the model sees it. */
+export interface ToolSpec {
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments object. */
+  parameters: Record<string, unknown>;
+}
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface ModelRequest {
+  system?: string;
+  messages: Message[];
+  tools: ToolSpec[];
+  /** Already capped to what is left of the token budget. */
+  maxOutputTokens: number;
+}
+
+export interface ModelResponse {
+  text: string;
+  toolCalls: ToolCall[];
+  usage: Usage;
+  /** Provider's finish/stop reason, normalised loosely (stop, tool_use, length, ...). */
+  finishReason: string;
+  model: string;
+}
+
+/** A model client. Implementations enforce their own client timeout and throw only taxonomy errors. */
+export interface ModelProvider {
+  readonly provider: string;
+  readonly model: string;
+  complete(request: ModelRequest): Promise<ModelResponse>;
+}
+
+/** Status of a run (CONTRACT.md). */
+export type RunStatus = 'RUNNING' | 'PAUSED' | 'SUCCEEDED' | 'DEGRADED' | 'UNFINISHED' | 'CANCELLED' | 'FAILED';
+export type StopReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'REPETITION';
+
+export interface DegradedEntry {
+  dependency: string;
+  reason: string;
+  fallback: string;
+}
+
+/** The run as users see it (CLI --json, GET /runs/{id}). */
+export interface RunView {
+  runId: string;
+  status: RunStatus;
+  answer: string | null;
+  stopReason: string | null;
+  steps: number;
+  usage: Usage;
+  degraded: DegradedEntry[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A trace event (DESIGN §5). `type` is the kind; the rest is kind-specific. */
+export interface TraceEvent {
+  type: string;
+  at: string;
+  step: number;
+  [key: string]: unknown;
+}

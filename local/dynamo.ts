@@ -1,0 +1,82 @@
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, type CreateTableCommandInput, DescribeTableCommand, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
+import { createDocumentClient } from '../lambdas/store/client';
+
+/** A dynalite server on 127.0.0.1 (in memory, or on disk under `path`) and a document client bound to it. */
+export interface LocalDynamo {
+  endpoint: string;
+  doc: DynamoDBDocumentClient;
+  /** Client config for other SDK clients (e.g. Powertools idempotency) that must reach the same server. */
+  clientConfig: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+  close(): Promise<void>;
+}
+
+export async function startDynalite(options: { path?: string } = {}): Promise<LocalDynamo> {
+  const server = dynalite({ path: options.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const clientConfig = {
+    endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  };
+  const doc = createDocumentClient(clientConfig);
+  return {
+    endpoint,
+    doc,
+    clientConfig,
+    close: async () => {
+      doc.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Creates a table unless it exists, and waits until it is ACTIVE. */
+export async function ensureTable(doc: DynamoDBDocumentClient, input: CreateTableCommandInput): Promise<void> {
+  try {
+    await doc.send(new CreateTableCommand(input));
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw err;
+  }
+  for (let i = 0; i < 100; i++) {
+    const out = await doc.send(new DescribeTableCommand({ TableName: input.TableName }));
+    if (out.Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`table ${input.TableName} did not become ACTIVE`);
+}
+
+/** The agent table's shape (mirrors lib/store.ts), for tests that need a table without synthesizing the app. */
+export function agentTableInput(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+      { AttributeName: 'userId', AttributeType: 'S' },
+      { AttributeName: 'createdAt', AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: 'byUser',
+        KeySchema: [
+          { AttributeName: 'userId', KeyType: 'HASH' },
+          { AttributeName: 'createdAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ],
+  };
+}
