@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+import { App } from 'aws-cdk-lib';
+import { AgentStack } from '../lib/agent-stack';
+import { loadConfig } from '../lib/config';
+
+/** The CDK app: `npx cdk synth` / `npx cdk deploy`. Config from agent.config.json (or AGENT_CONFIG). */
+const app = new App();
+const config = loadConfig(app.node.tryGetContext('agentConfig'));
+new AgentStack(app, app.node.tryGetContext('stackName') ?? 'AgentStack', {
+  config,
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+});
+app.synth();

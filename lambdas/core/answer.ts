@@ -1,0 +1,64 @@
+import type { DegradedEntry, Message, StopReason } from './types';
+
+/** The notice a user sees when a run stopped on a guardrail. */
+export function surrenderNotice(reason: StopReason | string, steps: number): string {
+  switch (reason) {
+    case 'STEP_BUDGET':
+      return `I stopped after ${steps} step${steps === 1 ? '' : 's'}, the step budget for this request, before finishing.`;
+    case 'TOKEN_BUDGET':
+      return 'I stopped because this request reached its token budget before I could finish.';
+    case 'REPETITION':
+      return 'I stopped because I was about to repeat the same tool call with the same arguments, which means I was not making progress.';
+    default:
+      return `I stopped before finishing (${reason}).`;
+  }
+}
+
+const DEPENDENCY_LABELS: Record<string, string> = {
+  'model:primary': 'the primary model',
+  'model:fallback': 'the fallback model',
+};
+const label = (dependency: string) =>
+  DEPENDENCY_LABELS[dependency] ?? (dependency.startsWith('tool:') ? `the ${dependency.slice(5)} tool` : dependency);
+
+/** One line per degraded dependency, in words a user understands. */
+export function degradationNotice(entries: DegradedEntry[]): string {
+  if (entries.length === 0) return '';
+  const lines = entries.map((d) => {
+    const fallback =
+      d.fallback === 'model:fallback'
+        ? 'a smaller fallback model answered, so this answer may be less polished'
+        : d.fallback === 'keyword'
+          ? 'results came from the built-in keyword search instead'
+          : d.fallback === 'partial-answer'
+            ? 'this is a partial answer built from what was gathered so far'
+            : `used ${d.fallback} instead`;
+    return `${label(d.dependency)} was unavailable (${d.reason}); ${fallback}.`;
+  });
+  return `Note: ${lines.join(' ')}`;
+}
+
+/**
+ * The best answer a run has without another model call: the last assistant text, else a summary of the tool
+ * results gathered so far.
+ */
+export function partialAnswer(messages: Message[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m?.role === 'assistant' && m.content.trim()) return m.content.trim();
+  }
+  const results = messages.filter((m): m is Extract<Message, { role: 'tool' }> => m.role === 'tool' && !m.isError);
+  if (results.length === 0) return 'I have no partial results to share.';
+  const lines = results.slice(-5).map((r) => `- ${r.name}: ${excerpt(r.content, 300)}`);
+  return `Here is what I found before stopping:\n${lines.join('\n')}`;
+}
+
+/** The final text of an assistant answer, with the degradation notice in front when anything degraded. */
+export function withNotice(notice: string, body: string): string {
+  return notice ? `${notice}\n\n${body}` : body;
+}
+
+export function excerpt(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}

@@ -1,0 +1,382 @@
+import { degradationNotice, excerpt, partialAnswer, surrenderNotice, withNotice } from './answer';
+import { type Budgets, checkTokenBudget } from './budget';
+import { BadRequest, BudgetExceeded, toAgentError } from './errors';
+import type { RunRecord, RunRepository } from './ports';
+import { callSignature } from './signature';
+import { estimatePromptTokens } from './tokens';
+import type { DegradedEntry, Message, ModelProvider, RunStatus, RunView, ToolSpec } from './types';
+
+/**
+ * The agent loop's steps as plain functions. The state machine calls them through thin handlers; the payload
+ * between states is the small `LoopState` below, while messages and trace events live in the table.
+ */
+
+/** The small state carried between states. Never grows with the conversation. */
+export interface LoopState {
+  runId: string;
+  /** Steps completed (the loop counter; the state machine adds 1 before each model call). */
+  step: number;
+  maxSteps: number;
+  maxTokens: number;
+  outcome: 'start' | 'tools' | 'final';
+  toolCalls: { id: string }[];
+  toolCount: number;
+  /** Signature of this step's tool calls and of the previous step's (the repetition detector compares them). */
+  callSig: string;
+  prevCallSig: string;
+  stopReason?: string;
+  [extra: string]: unknown;
+}
+
+/** A state machine error as Catch puts it into the state. */
+export interface CaughtError {
+  Error: string;
+  Cause?: string;
+}
+
+export type Tier = 'primary' | 'fallback';
+
+export interface ToolResult {
+  content: string;
+  isError?: boolean;
+  degraded?: DegradedEntry;
+}
+
+export interface ToolContext {
+  runId: string;
+  step: number;
+  toolCallId: string;
+  idempotencyKey: string;
+}
+
+export interface Tool {
+  spec: ToolSpec;
+  run(args: unknown, ctx: ToolContext): Promise<ToolResult>;
+}
+
+export interface LoopDeps {
+  runs: RunRepository;
+  /** The model of a tier (already behind its breaker), or undefined when the tier is not configured. */
+  model: (tier: Tier) => ModelProvider | undefined;
+  tools: Map<string, Tool>;
+  system?: string;
+  maxOutputTokens: (tier: Tier) => number;
+  /** Tokens kept back from each run's budget for a closing summary. */
+  reserveRatio?: number;
+  /** Wall clock for latencies. */
+  clock?: () => number;
+  log?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+export const SYSTEM_PROMPT =
+  'You are a careful assistant. Use the tools when they help; answer concisely once you have what you need.';
+
+// ---------------------------------------------------------------------------------------------------------------
+// LoadRun
+
+export interface StartInput {
+  runId: string;
+  userId?: string;
+  input?: string;
+  budgets?: Partial<Budgets>;
+}
+
+/** Loads the run for a new or resumed execution (creating it when an execution was started without the API). */
+export async function loadRun(deps: Pick<LoopDeps, 'runs'>, start: StartInput, defaults: Budgets): Promise<LoopState> {
+  let run = await deps.runs.getRun(start.runId);
+  if (!run) {
+    if (!start.input) throw new BadRequest(`run ${start.runId} does not exist and the execution input has no "input"`);
+    ({ run } = await deps.runs.createRun({
+      runId: start.runId,
+      userId: start.userId ?? 'anonymous',
+      input: start.input,
+      maxSteps: Math.min(start.budgets?.maxSteps ?? defaults.maxSteps, defaults.maxSteps),
+      maxTokens: Math.min(start.budgets?.maxTokens ?? defaults.maxTokens, defaults.maxTokens),
+    }));
+  }
+  await deps.runs.appendEvent(run.runId, { type: run.step === 0 ? 'run_started' : 'run_resumed', step: run.step, input: run.input, maxSteps: run.maxSteps, maxTokens: run.maxTokens });
+  return stateOf(run);
+}
+
+function stateOf(run: RunRecord): LoopState {
+  return {
+    runId: run.runId,
+    step: run.step,
+    maxSteps: run.maxSteps,
+    maxTokens: run.maxTokens,
+    outcome: 'start',
+    toolCalls: [],
+    toolCount: 0,
+    callSig: run.lastCallSig ?? '',
+    prevCallSig: '',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CallModel / CallFallbackModel
+
+export interface ModelStepInput {
+  state: LoopState;
+  /** The step being taken: the state machine's loop counter (state.step + 1). */
+  step: number;
+  tier: Tier;
+  /** Set on the fallback tier: why the primary failed. */
+  error?: CaughtError;
+}
+
+/**
+ * One model call. Idempotent per (run, step): a retry after a lost response reuses the stored assistant message
+ * and counts its tokens once. Throws BudgetExceeded when the call cannot fit the token budget.
+ */
+export async function modelStep(deps: LoopDeps, input: ModelStepInput): Promise<LoopState> {
+  const { state, step, tier } = input;
+  const clock = deps.clock ?? Date.now;
+  const runId = state.runId;
+  const run = await mustGetRun(deps.runs, runId);
+
+  if (tier === 'fallback' && input.error) {
+    const entry = { dependency: 'model:primary', reason: input.error.Error, fallback: 'model:fallback' };
+    await deps.runs.addDegraded(runId, entry);
+    await deps.runs.appendEvent(runId, { type: 'fallback', step, ...entry, cause: excerpt(String(input.error.Cause ?? ''), 500) });
+    deps.log?.('falling back', { runId, step, ...entry });
+  }
+
+  let stored = await deps.runs.getMessage(runId, step, 0);
+  if (!stored) {
+    const model = deps.model(tier);
+    if (!model) throw new BadRequest(`no ${tier} model is configured`);
+    const history = (await deps.runs.listMessages(runId)).map((m) => m.message);
+    const tools = [...deps.tools.values()].map((t) => t.spec);
+    const request = { system: deps.system ?? SYSTEM_PROMPT, messages: history, tools };
+    const estimated = estimatePromptTokens(request);
+    const decision = checkTokenBudget({
+      used: run.tokensIn + run.tokensOut,
+      maxTokens: run.maxTokens,
+      estimatedPromptTokens: estimated,
+      maxOutputTokens: deps.maxOutputTokens(tier),
+      reserve: Math.floor(run.maxTokens * (deps.reserveRatio ?? 0)),
+    });
+    if (!decision.ok) {
+      await deps.runs.appendEvent(runId, { type: 'budget', step, reason: decision.reason, message: decision.message, estimatedPromptTokens: estimated, used: run.tokensIn + run.tokensOut, maxTokens: run.maxTokens });
+      throw new BudgetExceeded('TOKEN_BUDGET', decision.message);
+    }
+    const started = clock();
+    try {
+      const response = await model.complete({ ...request, maxOutputTokens: decision.maxOutputTokens });
+      const message: Message = { role: 'assistant', content: response.text, toolCalls: response.toolCalls };
+      ({ stored } = await deps.runs.putMessage(runId, {
+        step,
+        seq: 0,
+        message,
+        usage: response.usage,
+        at: new Date().toISOString(),
+        tier,
+        model: `${model.provider}/${model.model}`,
+      }));
+      await deps.runs.appendEvent(runId, {
+        type: 'model_call',
+        step,
+        tier,
+        provider: model.provider,
+        model: model.model,
+        latencyMs: clock() - started,
+        usage: response.usage,
+        estimatedPromptTokens: estimated,
+        maxOutputTokens: decision.maxOutputTokens,
+        finishReason: response.finishReason,
+        input: { messages: history.length, last: history[history.length - 1] ?? null },
+        output: { text: response.text, toolCalls: response.toolCalls },
+      });
+    } catch (err) {
+      const e = toAgentError(err);
+      await deps.runs.appendEvent(runId, {
+        type: 'model_call',
+        step,
+        tier,
+        provider: model.provider,
+        model: model.model,
+        latencyMs: clock() - started,
+        estimatedPromptTokens: estimated,
+        error: { name: e.name, message: excerpt(e.message, 1000), status: e.status ?? null },
+      });
+      deps.log?.('model call failed', { runId, step, tier, error: e.name, message: e.message });
+      throw e;
+    }
+  }
+
+  const message = stored.message;
+  const toolCalls = message.role === 'assistant' ? message.toolCalls : [];
+  const callSig = callSignature(toolCalls);
+  await deps.runs.recordModelStep(runId, step, stored.usage ?? { inputTokens: 0, outputTokens: 0 }, callSig);
+  return {
+    runId,
+    step,
+    maxSteps: state.maxSteps,
+    maxTokens: state.maxTokens,
+    outcome: toolCalls.length > 0 ? 'tools' : 'final',
+    toolCalls: toolCalls.map((c) => ({ id: c.id })),
+    toolCount: toolCalls.length,
+    callSig,
+    prevCallSig: state.callSig ?? '',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CallTool
+
+export interface ToolStepInput {
+  runId: string;
+  step: number;
+  toolCallId: string;
+  /** Set by the Catch path: the tool kept failing, so its error becomes its result. */
+  failure?: CaughtError;
+}
+
+/** The key that makes a tool execution happen once: the same on every retry of the same call. */
+export const toolIdempotencyKey = (runId: string, step: number, toolCallId: string) => `${runId}:${step}:${toolCallId}`;
+
+/**
+ * Runs one tool call and checkpoints its result as a message. Idempotent per (run, step, call): a call whose
+ * result is stored is not run again. Transient failures are thrown (the state machine retries them); every
+ * other failure becomes the tool's result, so the model sees it and the run goes on.
+ */
+export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'tools' | 'clock' | 'log'>, input: ToolStepInput): Promise<{ toolCallId: string; isError: boolean }> {
+  const { runId, step, toolCallId } = input;
+  const clock = deps.clock ?? Date.now;
+  const assistant = await deps.runs.getMessage(runId, step, 0);
+  if (!assistant || assistant.message.role !== 'assistant') throw new BadRequest(`run ${runId} has no model turn at step ${step}`);
+  const index = assistant.message.toolCalls.findIndex((c) => c.id === toolCallId);
+  const call = assistant.message.toolCalls[index];
+  if (!call) throw new BadRequest(`run ${runId} step ${step} has no tool call ${toolCallId}`);
+  const seq = index + 1;
+  const done = await deps.runs.getMessage(runId, step, seq);
+  if (done && done.message.role === 'tool') return { toolCallId, isError: Boolean(done.message.isError) };
+
+  const idempotencyKey = toolIdempotencyKey(runId, step, toolCallId);
+  const started = clock();
+  let result: ToolResult;
+  if (input.failure) {
+    result = { content: `The tool failed after retries (${input.failure.Error}): ${excerpt(String(input.failure.Cause ?? ''), 500)}`, isError: true };
+  } else if (call.argumentsError) {
+    result = { content: `The arguments were not valid JSON (${call.argumentsError}); send a JSON object.`, isError: true };
+  } else {
+    const tool = deps.tools.get(call.name);
+    if (!tool) {
+      result = { content: `Unknown tool "${call.name}"; available: ${[...deps.tools.keys()].join(', ')}.`, isError: true };
+    } else {
+      try {
+        result = await tool.run(call.arguments, { runId, step, toolCallId, idempotencyKey });
+      } catch (err) {
+        const e = toAgentError(err);
+        await deps.runs.appendEvent(runId, { type: 'tool_call', step, toolCallId, name: call.name, arguments: call.arguments, idempotencyKey, latencyMs: clock() - started, error: { name: e.name, message: excerpt(e.message, 1000) } });
+        deps.log?.('tool call failed', { runId, step, tool: call.name, error: e.name });
+        if (e.retryable) throw e;
+        result = { content: `${e.name}: ${e.message}`, isError: true };
+      }
+    }
+  }
+  await deps.runs.putMessage(runId, {
+    step,
+    seq,
+    message: { role: 'tool', toolCallId, name: call.name, content: result.content, ...(result.isError ? { isError: true } : {}) },
+    at: new Date().toISOString(),
+  });
+  if (result.degraded) {
+    await deps.runs.addDegraded(runId, result.degraded);
+    await deps.runs.appendEvent(runId, { type: 'fallback', step, ...result.degraded });
+  }
+  await deps.runs.appendEvent(runId, {
+    type: 'tool_call',
+    step,
+    toolCallId,
+    name: call.name,
+    arguments: call.arguments,
+    idempotencyKey,
+    latencyMs: clock() - started,
+    result: result.content,
+    isError: Boolean(result.isError),
+    ...(input.failure ? { failure: input.failure.Error } : {}),
+  });
+  return { toolCallId, isError: Boolean(result.isError) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Finish / Surrender / Degrade / Refused
+
+export type Outcome = 'FINISH' | 'SURRENDER' | 'DEGRADE' | 'REFUSED';
+
+export interface FinalizeInput {
+  state: LoopState & { error?: CaughtError };
+  outcome: Outcome;
+}
+
+/** The one exit of every run: writes the final status and the answer the user sees, and a trace event. */
+export async function finalize(deps: Pick<LoopDeps, 'runs' | 'log'>, input: FinalizeInput): Promise<RunView> {
+  const { state, outcome } = input;
+  const run = await mustGetRun(deps.runs, state.runId);
+  const messages = (await deps.runs.listMessages(state.runId)).map((m) => m.message);
+  let status: RunStatus;
+  let stopReason: string | null = null;
+  let answer: string;
+  const degraded = [...(run.degraded ?? [])];
+  switch (outcome) {
+    case 'FINISH': {
+      status = degraded.length ? 'DEGRADED' : 'SUCCEEDED';
+      answer = withNotice(degradationNotice(degraded), partialAnswer(messages));
+      break;
+    }
+    case 'SURRENDER': {
+      status = 'UNFINISHED';
+      stopReason = state.stopReason ?? 'STEP_BUDGET';
+      answer = withNotice(surrenderNotice(stopReason, run.step), withNotice(degradationNotice(degraded), partialAnswer(messages)));
+      break;
+    }
+    case 'DEGRADE': {
+      status = 'DEGRADED';
+      stopReason = 'MODELS_UNAVAILABLE';
+      const entry = { dependency: degraded.some((d) => d.fallback === 'model:fallback') ? 'model:fallback' : 'model:primary', reason: state.error?.Error ?? 'unknown', fallback: 'partial-answer' };
+      await deps.runs.addDegraded(state.runId, entry);
+      degraded.push(entry);
+      answer = withNotice(degradationNotice(degraded), partialAnswer(messages));
+      break;
+    }
+    case 'REFUSED': {
+      status = 'SUCCEEDED';
+      stopReason = 'MODEL_REFUSAL';
+      answer = 'The model declined to answer this request (content policy).';
+      break;
+    }
+  }
+  const final = await deps.runs.finalizeRun(state.runId, { status, answer, stopReason });
+  await deps.runs.appendEvent(state.runId, {
+    type: outcome === 'SURRENDER' ? 'surrender' : 'run_finished',
+    step: run.step,
+    status: final.status,
+    stopReason: final.stopReason,
+    ...(state.error ? { error: state.error } : {}),
+    usage: { inputTokens: final.tokensIn, outputTokens: final.tokensOut },
+  });
+  deps.log?.('run finished', { runId: state.runId, status: final.status, stopReason: final.stopReason, steps: final.step });
+  return toView(final);
+}
+
+function toView(run: RunRecord): RunView {
+  return {
+    runId: run.runId,
+    status: run.status,
+    answer: run.answer ?? null,
+    stopReason: run.stopReason ?? null,
+    steps: run.step,
+    usage: { inputTokens: run.tokensIn, outputTokens: run.tokensOut },
+    degraded: run.degraded ?? [],
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+  };
+}
+export { toView as runView };
+
+async function mustGetRun(runs: RunRepository, runId: string): Promise<RunRecord> {
+  const run = await runs.getRun(runId);
+  if (!run) throw new BadRequest(`run ${runId} does not exist`);
+  return run;
+}

@@ -1,0 +1,57 @@
+import type { DegradedEntry, Message, RunStatus, TraceEvent, Usage } from './types';
+
+/** The run item (pk RUN#id, sk META). */
+export interface RunRecord {
+  runId: string;
+  userId: string;
+  input: string;
+  status: RunStatus;
+  step: number;
+  tokensIn: number;
+  tokensOut: number;
+  maxSteps: number;
+  maxTokens: number;
+  stopReason: string | null;
+  answer: string | null;
+  degraded: DegradedEntry[];
+  /** Signature of the last step's tool calls (repetition detector). */
+  lastCallSig: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Set by the API to stop at the next tool-call boundary. */
+  pauseRequested?: boolean;
+  taskToken?: string;
+  executionArn?: string;
+}
+
+/** One message of the conversation, stored once under (step, seq). */
+export interface StoredMessage {
+  step: number;
+  seq: number;
+  message: Message;
+  usage?: Usage;
+  at: string;
+  /** Model tier that produced an assistant message. */
+  tier?: string;
+  model?: string;
+}
+
+/** What the core needs from the run store (implemented by lambdas/store/run-store.ts). */
+export interface RunRepository {
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  createRun(input: {
+    runId: string;
+    userId: string;
+    input: string;
+    maxSteps: number;
+    maxTokens: number;
+  }): Promise<{ run: RunRecord; created: boolean }>;
+  putMessage(runId: string, m: StoredMessage): Promise<{ written: boolean; stored: StoredMessage }>;
+  getMessage(runId: string, step: number, seq: number): Promise<StoredMessage | undefined>;
+  listMessages(runId: string): Promise<StoredMessage[]>;
+  recordModelStep(runId: string, step: number, usage: Usage, callSig: string): Promise<RunRecord>;
+  addDegraded(runId: string, entry: DegradedEntry): Promise<void>;
+  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null }): Promise<RunRecord>;
+  appendEvent(runId: string, event: Omit<TraceEvent, 'at'> & { at?: string }): Promise<TraceEvent>;
+  listEvents(runId: string): Promise<TraceEvent[]>;
+}

@@ -1,0 +1,6 @@
+import { type FinalizeInput, finalize } from '../core/loop';
+import { lambdaEntry, wrap } from './wrap';
+
+/** Finish / Surrender / Degrade / Refused: the one exit of every run. */
+export const createHandler = wrap((rt, event: FinalizeInput) => finalize(rt, event));
+export const handler = lambdaEntry(createHandler);

@@ -1,0 +1,6 @@
+import { loadRun, type StartInput } from '../core/loop';
+import { lambdaEntry, wrap } from './wrap';
+
+/** LoadRun: create or load the run; returns the small loop state. */
+export const createHandler = wrap((rt, event: StartInput) => loadRun(rt, event, rt.config.budgets));
+export const handler = lambdaEntry(createHandler);

@@ -1,0 +1,30 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { type Runtime, runtimeFromEnv } from './runtime';
+
+/** A Lambda handler built from a plain function of (runtime, event). */
+export type HandlerFactory<E, R> = (rt: Runtime) => (event: E, context: Context) => Promise<R>;
+
+/** Wraps a step function with middy + Powertools logging (context, cold start, runId/step keys). */
+export function wrap<E, R>(fn: (rt: Runtime, event: E) => Promise<R>): HandlerFactory<E, R> {
+  return (rt) =>
+    middy(async (event: E) => {
+      const e = event as { runId?: string; step?: number; state?: { runId?: string } };
+      rt.logger.appendKeys({ runId: e.runId ?? e.state?.runId, step: e.step });
+      try {
+        return await fn(rt, event);
+      } finally {
+        rt.logger.resetKeys();
+      }
+    }).use(injectLambdaContext(rt.logger)) as unknown as (event: E, context: Context) => Promise<R>;
+}
+
+/** The exported Lambda entry: built on first invocation from the deployed environment. */
+export function lambdaEntry<E, R>(factory: HandlerFactory<E, R>): (event: E, context: Context) => Promise<R> {
+  let handler: ((event: E, context: Context) => Promise<R>) | undefined;
+  return (event, context) => {
+    handler ??= factory(runtimeFromEnv());
+    return handler(event, context);
+  };
+}

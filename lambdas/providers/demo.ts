@@ -1,0 +1,88 @@
+import { TransientError } from '../core/errors';
+import { countTokens, estimatePromptTokens } from '../core/tokens';
+import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall } from '../core/types';
+
+/**
+ * The embedded default model: offline and deterministic, but a real participant in the loop. It reads the
+ * conversation, decides tool calls (arithmetic → calculator, questions about the product → search_docs), answers from
+ * tool results, and reports token usage. Behaviours by model name: default, wander, repeat, fail.
+ */
+export type DemoBehaviour = 'default' | 'wander' | 'repeat' | 'fail';
+export const DEMO_BEHAVIOURS: DemoBehaviour[] = ['default', 'wander', 'repeat', 'fail'];
+
+const MATH = /(\d+(?:\.\d+)?\s*%\s*of\s*\d+(?:\.\d+)?)|((?:[-(]\s*)*\d+(?:\.\d+)?(?:\s*[-+*/^x×÷]\s*[(\s]*\d+(?:\.\d+)?\s*\)*)+)/i;
+const STOP = new Set(
+  'a an and are as at be by can do does for from how i in is it me of on or please tell the this to what when where which who why with you your about explain'.split(
+    ' ',
+  ),
+);
+
+export function createDemoProvider(model: string): ModelProvider {
+  if (!DEMO_BEHAVIOURS.includes(model as DemoBehaviour)) {
+    throw new Error(`demo model "${model}" is unknown; allowed: ${DEMO_BEHAVIOURS.join(', ')}`);
+  }
+  const behaviour = model as DemoBehaviour;
+  return {
+    provider: 'demo',
+    model,
+    async complete(request: ModelRequest): Promise<ModelResponse> {
+      if (behaviour === 'fail') throw new TransientError('demo model "fail": scripted transient failure');
+      const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
+      const decision = decide(behaviour, request.messages, step, new Set(request.tools.map((t) => t.name)));
+      const outputText = decision.text + JSON.stringify(decision.toolCalls.map((c) => [c.name, c.arguments]));
+      return {
+        text: decision.text,
+        toolCalls: decision.toolCalls,
+        usage: {
+          inputTokens: estimatePromptTokens(request),
+          outputTokens: Math.min(countTokens(outputText), request.maxOutputTokens),
+        },
+        finishReason: decision.toolCalls.length ? 'tool_use' : 'stop',
+        model: `demo/${model}`,
+      };
+    },
+  };
+}
+
+function decide(behaviour: DemoBehaviour, messages: Message[], step: number, tools: Set<string>): { text: string; toolCalls: ToolCall[] } {
+  const call = (i: number, name: string, args: Record<string, unknown>): ToolCall => ({ id: `call_${step}_${i}`, name, arguments: args });
+  if (behaviour === 'wander') {
+    return { text: `Still exploring (step ${step}).`, toolCalls: [call(0, 'search_docs', { query: `budget topic ${step}` })] };
+  }
+  if (behaviour === 'repeat') {
+    return { text: '', toolCalls: [call(0, 'calculator', { expression: '2 + 2' })] };
+  }
+  const prompt = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+  const lastAssistant = messages.map((m) => m.role).lastIndexOf('assistant');
+  if (lastAssistant >= 0) {
+    const results = messages.slice(lastAssistant + 1).filter((m): m is Extract<Message, { role: 'tool' }> => m.role === 'tool');
+    return { text: answerFrom(results), toolCalls: [] };
+  }
+  const calls: ToolCall[] = [];
+  const math = prompt.match(MATH)?.[0];
+  if (math && tools.has('calculator')) {
+    calls.push(call(calls.length, 'calculator', { expression: math.replace(/[x×]/g, '*').replace(/÷/g, '/').trim() }));
+  }
+  const words = (math ? prompt.replace(math, ' ') : prompt)
+    .toLowerCase()
+    .split(/[^a-z0-9_-]+/)
+    .filter((w) => w.length > 2 && !STOP.has(w));
+  if (words.length >= 2 && tools.has('search_docs')) calls.push(call(calls.length, 'search_docs', { query: words.join(' ') }));
+  if (calls.length === 0) {
+    return {
+      text: 'I am the offline demo model: ask me arithmetic (e.g. "What is 12.5% of 3480?") or a question about this runtime (e.g. "How does the circuit breaker work?").',
+      toolCalls: [],
+    };
+  }
+  return { text: '', toolCalls: calls };
+}
+
+function answerFrom(results: Extract<Message, { role: 'tool' }>[]): string {
+  if (results.length === 0) return 'I have nothing more to add.';
+  const parts = results.map((r) => {
+    if (r.isError) return `The ${r.name} tool failed: ${r.content}`;
+    if (r.name === 'calculator') return `The result is ${r.content}.`;
+    return `From the docs: ${r.content.length > 600 ? `${r.content.slice(0, 600)}…` : r.content}`;
+  });
+  return parts.join('\n\n');
+}

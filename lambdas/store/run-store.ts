@@ -1,0 +1,353 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { RunRecord, RunRepository, StoredMessage } from '../core/ports';
+import type { DegradedEntry, Message, RunStatus, TraceEvent, Usage } from '../core/types';
+import { EVENT_PREFIX, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
+
+export type { RunRecord, StoredMessage };
+
+const TERMINAL: RunStatus[] = ['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'];
+export const isTerminal = (s: RunStatus) => TERMINAL.includes(s);
+
+/** DynamoDB items are capped at 400 KB: longer texts are cut with a visible marker, never dropped silently. */
+export const MAX_TEXT_BYTES = 300_000;
+export function clampText(text: string, max = MAX_TEXT_BYTES): string {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes <= max) return text;
+  const cut = Buffer.from(text, 'utf8').subarray(0, max).toString('utf8').replace(/\uFFFD$/, '');
+  return `${cut}…[truncated ${bytes - Buffer.byteLength(cut, 'utf8')} bytes]`;
+}
+
+function clampMessage(m: Message): Message {
+  return { ...m, content: clampText(m.content) } as Message;
+}
+
+const isConditionFailure = (err: unknown) => (err as { name?: string }).name === 'ConditionalCheckFailedException';
+
+/** Runs, messages and trace events in the agent table. All writes are single-item and conditional where it matters. */
+export class RunStore implements RunRepository {
+  private seq = 0;
+  private readonly writer = randomUUID().slice(0, 8);
+
+  private readonly now: () => Date;
+  private readonly onEvent?: (runId: string, event: TraceEvent) => void;
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly tableName: string,
+    options: { now?: () => Date; onEvent?: (runId: string, event: TraceEvent) => void } = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+    this.onEvent = options.onEvent;
+  }
+
+  /** Creates the run and its first message; returns the existing run when it is already there (idempotent). */
+  async createRun(input: {
+    runId: string;
+    userId: string;
+    input: string;
+    maxSteps: number;
+    maxTokens: number;
+  }): Promise<{ run: RunRecord; created: boolean }> {
+    const at = this.now().toISOString();
+    const run: RunRecord = {
+      runId: input.runId,
+      userId: input.userId,
+      input: clampText(input.input),
+      status: 'RUNNING',
+      step: 0,
+      tokensIn: 0,
+      tokensOut: 0,
+      maxSteps: input.maxSteps,
+      maxTokens: input.maxTokens,
+      stopReason: null,
+      answer: null,
+      degraded: [],
+      lastCallSig: '',
+      createdAt: at,
+      updatedAt: at,
+    };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: runPk(run.runId), sk: RUN_SK, ...run },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const existing = await this.getRun(input.runId);
+      if (!existing) throw err;
+      return { run: existing, created: false };
+    }
+    await this.putMessage(run.runId, { step: 0, seq: 0, message: { role: 'user', content: run.input }, at });
+    return { run, created: true };
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: runPk(runId), sk: RUN_SK }, ConsistentRead: true }),
+    );
+    if (!out.Item) return undefined;
+    const { pk: _pk, sk: _sk, ...rest } = out.Item;
+    return rest as RunRecord;
+  }
+
+  /** Writes a message once; a second write of the same (step, seq) is a no-op that returns the stored one. */
+  async putMessage(runId: string, m: StoredMessage): Promise<{ written: boolean; stored: StoredMessage }> {
+    const item = { ...m, message: clampMessage(m.message) };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: runPk(runId), sk: messageSk(m.step, m.seq), ...item },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { written: true, stored: item };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const existing = await this.getMessage(runId, m.step, m.seq);
+      if (!existing) throw err;
+      return { written: false, stored: existing };
+    }
+  }
+
+  async getMessage(runId: string, step: number, seq: number): Promise<StoredMessage | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(runId), sk: messageSk(step, seq) },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? stripKeys<StoredMessage>(out.Item) : undefined;
+  }
+
+  /** The conversation in order. */
+  async listMessages(runId: string): Promise<StoredMessage[]> {
+    return this.queryPrefix<StoredMessage>(runId, MESSAGE_PREFIX);
+  }
+
+  /**
+   * Records a finished model step: sets the step counter and adds the usage exactly once per step (the condition
+   * makes a retried or replayed call a no-op). Returns the run after the update.
+   */
+  async recordModelStep(runId: string, step: number, usage: Usage, callSig: string): Promise<RunRecord> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(runId), sk: RUN_SK },
+          UpdateExpression: 'SET #step = :step, lastCallSig = :sig, updatedAt = :at ADD tokensIn :in, tokensOut :out',
+          ConditionExpression: 'attribute_exists(pk) AND #step < :step',
+          ExpressionAttributeNames: { '#step': 'step' },
+          ExpressionAttributeValues: {
+            ':step': step,
+            ':sig': callSig,
+            ':at': this.now().toISOString(),
+            ':in': usage.inputTokens,
+            ':out': usage.outputTokens,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return stripKeys<RunRecord>(out.Attributes ?? {});
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const run = await this.getRun(runId);
+      if (!run) throw new Error(`run ${runId} does not exist`);
+      return run;
+    }
+  }
+
+  /** Adds a degradation entry (once per dependency+fallback). */
+  async addDegraded(runId: string, entry: DegradedEntry): Promise<void> {
+    const run = await this.getRun(runId);
+    if (!run) return;
+    if (run.degraded.some((d) => d.dependency === entry.dependency && d.fallback === entry.fallback)) return;
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(runId), sk: RUN_SK },
+        UpdateExpression: 'SET degraded = list_append(if_not_exists(degraded, :empty), :entry), updatedAt = :at',
+        ExpressionAttributeValues: { ':entry': [entry], ':empty': [], ':at': this.now().toISOString() },
+      }),
+    );
+  }
+
+  /** Moves a run to a terminal status once; finalizing an already-final run is a no-op that returns it. */
+  async finalizeRun(
+    runId: string,
+    result: { status: RunStatus; answer: string; stopReason: string | null },
+  ): Promise<RunRecord> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(runId), sk: RUN_SK },
+          UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
+          ConditionExpression: 'attribute_exists(pk) AND #status IN (:running, :paused)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':status': result.status,
+            ':answer': clampText(result.answer),
+            ':reason': result.stopReason,
+            ':at': this.now().toISOString(),
+            ':running': 'RUNNING',
+            ':paused': 'PAUSED',
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return stripKeys<RunRecord>(out.Attributes ?? {});
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const run = await this.getRun(runId);
+      if (!run) throw new Error(`run ${runId} does not exist`);
+      return run;
+    }
+  }
+
+  /** Appends a trace event. Events are ordered by their timestamp, then by writer and sequence. */
+  async appendEvent(runId: string, event: Omit<TraceEvent, 'at'> & { at?: string }): Promise<TraceEvent> {
+    const at = event.at ?? this.now().toISOString();
+    const full = { ...event, at } as TraceEvent;
+    const suffix = `${String(++this.seq).padStart(6, '0')}#${this.writer}`;
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: runPk(runId), sk: eventSk(at, suffix), ...clampEvent(full) },
+      }),
+    );
+    this.onEvent?.(runId, full);
+    return full;
+  }
+
+  async listEvents(runId: string): Promise<TraceEvent[]> {
+    return this.queryPrefix<TraceEvent>(runId, EVENT_PREFIX);
+  }
+
+  /** A user's runs, newest first. `cursor` is opaque to callers. */
+  async listRunsByUser(
+    userId: string,
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<{ runs: RunRecord[]; nextCursor: string | null }> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: USER_INDEX,
+        KeyConditionExpression: 'userId = :u',
+        ExpressionAttributeValues: { ':u': userId },
+        ScanIndexForward: false,
+        Limit: options.limit ?? 20,
+        ExclusiveStartKey: options.cursor ? decodeCursor(options.cursor) : undefined,
+      }),
+    );
+    return {
+      runs: (out.Items ?? []).map((i) => stripKeys<RunRecord>(i)),
+      nextCursor: out.LastEvaluatedKey ? encodeCursor(out.LastEvaluatedKey) : null,
+    };
+  }
+
+  /** Sets fields on the run item (status changes of pause/resume/cancel, task tokens). */
+  async updateRun(
+    runId: string,
+    fields: Partial<Pick<RunRecord, 'status' | 'pauseRequested' | 'taskToken' | 'executionArn'>>,
+    condition?: { statusIn: RunStatus[] },
+  ): Promise<RunRecord | undefined> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':at': this.now().toISOString() };
+    const sets = ['updatedAt = :at'];
+    for (const [k, v] of Object.entries(fields)) {
+      names[`#${k}`] = k;
+      values[`:${k}`] = v;
+      sets.push(`#${k} = :${k}`);
+    }
+    let conditionExpression = 'attribute_exists(pk)';
+    if (condition) {
+      names['#cs'] = 'status';
+      const keys = condition.statusIn.map((s, i) => {
+        values[`:cs${i}`] = s;
+        return `:cs${i}`;
+      });
+      conditionExpression += ` AND #cs IN (${keys.join(', ')})`;
+    }
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(runId), sk: RUN_SK },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: conditionExpression,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return stripKeys<RunRecord>(out.Attributes ?? {});
+    } catch (err) {
+      if (isConditionFailure(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private async queryPrefix<T>(runId: string, prefix: string): Promise<T[]> {
+    const items: T[] = [];
+    let start: QueryCommandOutput['LastEvaluatedKey'];
+    do {
+      const out: QueryCommandOutput = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) items.push(stripKeys<T>(item));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+}
+
+function stripKeys<T>(item: Record<string, unknown>): T {
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  return rest as T;
+}
+
+function clampEvent(event: TraceEvent): TraceEvent {
+  const json = JSON.stringify(event);
+  if (Buffer.byteLength(json, 'utf8') <= MAX_TEXT_BYTES) return event;
+  // Keep the envelope; cut the bulky fields to a marked excerpt.
+  const out: TraceEvent = { type: event.type, at: event.at, step: event.step, truncated: true };
+  for (const [k, v] of Object.entries(event)) {
+    if (k in out) continue;
+    const s = typeof v === 'string' ? v : JSON.stringify(v);
+    out[k] = s && s.length > 20_000 ? clampText(s, 20_000) : v;
+  }
+  return out;
+}
+
+function encodeCursor(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (value && typeof value === 'object') return value as Record<string, unknown>;
+  } catch {
+    /* fall through */
+  }
+  throw new Error('invalid cursor');
+}

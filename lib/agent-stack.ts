@@ -1,0 +1,67 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { AgentApi } from './api';
+import type { AgentConfig } from './config';
+import { AgentFunction } from './functions';
+import { AgentStore } from './store';
+import { assertTimeoutChain, deriveTimeoutChain } from './timeouts';
+import { AgentWorkflow } from './workflow';
+
+export interface AgentStackProps extends StackProps {
+  /** The validated config (lib/config.ts). */
+  readonly config: AgentConfig;
+}
+
+/** Environment variables share a 4 KB limit in Lambda. */
+const MAX_CONFIG_BYTES = 3000;
+/** Built-in tools (calculator, keyword search) finish well within this. */
+const BUILTIN_TOOL_TIMEOUT_MS = 10_000;
+
+/** The agent: store, handlers, the state machine, and the API. */
+export class AgentStack extends Stack {
+  readonly workflow: AgentWorkflow;
+
+  constructor(scope: Construct, id: string, props: AgentStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const configJson = JSON.stringify(config);
+    if (Buffer.byteLength(configJson) > MAX_CONFIG_BYTES) {
+      throw new Error(`agent config is ${Buffer.byteLength(configJson)} bytes serialized; at most ${MAX_CONFIG_BYTES} fit in the handlers' environment`);
+    }
+    const modelTimeoutMs = Math.max(config.models.primary.timeoutMs, config.models.fallback?.timeoutMs ?? 0);
+    const toolTimeoutMs = Math.max(BUILTIN_TOOL_TIMEOUT_MS, ...config.tools.map((t) => t.timeoutMs));
+    const modelChain = assertTimeoutChain('model calls', deriveTimeoutChain(modelTimeoutMs));
+    const toolChain = assertTimeoutChain('tool calls', deriveTimeoutChain(toolTimeoutMs));
+    const bookkeeping = assertTimeoutChain('bookkeeping', deriveTimeoutChain(5000));
+
+    const store = new AgentStore(this, 'Store');
+    const table = store.table;
+    const fn = (id: string, handler: 'load-run' | 'call-model' | 'call-tool' | 'finalize' | 'api', timeoutSeconds: number, extra: { withDocs?: boolean } = {}) =>
+      new AgentFunction(this, id, { handler, table, configJson, timeoutSeconds, ...extra }).fn;
+    const loadRun = fn('LoadRunFunction', 'load-run', bookkeeping.lambdaTimeoutSeconds);
+    const callModel = fn('CallModelFunction', 'call-model', modelChain.lambdaTimeoutSeconds);
+    const callTool = fn('CallToolFunction', 'call-tool', toolChain.lambdaTimeoutSeconds, { withDocs: true });
+    const finalize = fn('FinalizeFunction', 'finalize', bookkeeping.lambdaTimeoutSeconds);
+
+    this.workflow = new AgentWorkflow(this, 'Workflow', {
+      loadRun,
+      callModel,
+      callTool,
+      finalize,
+      timeouts: { model: modelChain.taskTimeoutSeconds, tool: toolChain.taskTimeoutSeconds, bookkeeping: bookkeeping.taskTimeoutSeconds },
+      retry: config.retry,
+      hasFallbackModel: config.models.fallback !== undefined,
+      toolConcurrency: config.toolConcurrency,
+    });
+
+    const apiFn = fn('ApiFunction', 'api', bookkeeping.lambdaTimeoutSeconds);
+    apiFn.addEnvironment('STATE_MACHINE_ARN', this.workflow.stateMachine.stateMachineArn);
+    this.workflow.stateMachine.grantStartExecution(apiFn);
+    const api = new AgentApi(this, 'Api', { handler: apiFn });
+
+    new CfnOutput(this, 'ApiUrl', { value: api.api.url });
+    new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'TableName', { value: table.tableName });
+    new CfnOutput(this, 'UserPoolId', { value: api.userPool.userPoolId });
+  }
+}

@@ -1,0 +1,83 @@
+import * as path from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { CONFIG_ENV } from './config';
+
+/** The handlers the stack deploys; the name is also the file under lambdas/handlers. */
+export type HandlerName = 'load-run' | 'call-model' | 'call-tool' | 'finalize' | 'api';
+
+export interface AgentFunctionProps {
+  readonly handler: HandlerName;
+  readonly table: dynamodb.ITable;
+  /** The validated config, serialized (the handlers validate it again with the same schema). */
+  readonly configJson: string;
+  readonly timeoutSeconds: number;
+  /**
+   * Memory of the function.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Ship the docs/ folder next to the handler (for the keyword search tool).
+   * @default false
+   */
+  readonly withDocs?: boolean;
+  readonly environment?: Record<string, string>;
+}
+
+const ROOT = path.resolve(__dirname, '..');
+
+/**
+ * One agent handler: NodejsFunction bundled by the local esbuild (no Docker), ARM_64, NODEJS_22_X, read/write on
+ * the table, the config and table name in its environment, a log group with a retention.
+ */
+export class AgentFunction extends Construct {
+  readonly fn: nodejs.NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: AgentFunctionProps) {
+    super(scope, id);
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH });
+    this.fn = new nodejs.NodejsFunction(this, 'Function', {
+      entry: path.join(ROOT, 'lambdas', 'handlers', `${props.handler}.ts`),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: Duration.seconds(props.timeoutSeconds),
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      depsLockFilePath: path.join(ROOT, 'package-lock.json'),
+      projectRoot: ROOT,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        [CONFIG_ENV]: props.configJson,
+        HANDLER_NAME: props.handler,
+        POWERTOOLS_SERVICE_NAME: 'agent',
+        NODE_OPTIONS: '--enable-source-maps',
+        ...(props.withDocs ? { DOCS_DIR: '/var/task/docs' } : {}),
+        ...props.environment,
+      },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        target: 'node22',
+        forceDockerBundling: false,
+        externalModules: ['@aws-sdk/*'],
+        ...(props.withDocs
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (_input: string, output: string) => [`cp -r ${path.join(ROOT, 'docs')} ${output}/docs`],
+              },
+            }
+          : {}),
+      },
+    });
+    props.table.grantReadWriteData(this.fn);
+  }
+}

@@ -1,0 +1,160 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { RETRYABLE_ERRORS } from '../lambdas/core/errors';
+
+/** Lambda service errors worth retrying; counted in the same retrier as the taxonomy's transient errors. */
+export const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+/** Retry settings (CONTRACT.md `retry`): maxAttempts counts all attempts, the first included. */
+export interface WorkflowRetry {
+  readonly maxAttempts: number;
+  readonly intervalSeconds: number;
+  readonly backoffRate: number;
+  readonly maxDelaySeconds: number;
+}
+
+export interface AgentWorkflowProps {
+  readonly loadRun: lambda.IFunction;
+  readonly callModel: lambda.IFunction;
+  readonly callTool: lambda.IFunction;
+  readonly finalize: lambda.IFunction;
+  /** Task TimeoutSeconds of each task (each above its Lambda's timeout). */
+  readonly timeouts: { readonly model: number; readonly tool: number; readonly bookkeeping: number };
+  readonly retry: WorkflowRetry;
+  /** Whether a fallback model is configured (CallFallbackModel exists). */
+  readonly hasFallbackModel: boolean;
+  /**
+   * How many tool calls of one step run at once.
+   * @default 4
+   */
+  readonly toolConcurrency?: number;
+}
+
+/**
+ * The agent loop as a Standard state machine (DESIGN §3). Small state in the payload; the loop counter is
+ * computed in CallModel's Parameters and checked against the step budget by Route every iteration; model calls
+ * retry transient errors only, with exponential backoff and full jitter, then fall back, then degrade.
+ */
+export class AgentWorkflow extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: AgentWorkflowProps) {
+    super(scope, id);
+    const { retry } = props;
+    const seconds = (s: number) => sfn.Timeout.duration(Duration.seconds(s));
+    const transientRetry: sfn.RetryProps = {
+      errors: [...RETRYABLE_ERRORS, ...LAMBDA_SERVICE_ERRORS],
+      interval: Duration.seconds(retry.intervalSeconds),
+      maxAttempts: retry.maxAttempts - 1,
+      backoffRate: retry.backoffRate,
+      maxDelay: Duration.seconds(retry.maxDelaySeconds),
+      jitterStrategy: sfn.JitterType.FULL,
+    };
+    const serviceRetry: sfn.RetryProps = { ...transientRetry, errors: LAMBDA_SERVICE_ERRORS };
+    const invoke = (name: string, fn: lambda.IFunction, payload: Record<string, unknown> | sfn.TaskInput, timeout: number, extra: Partial<tasks.LambdaInvokeProps> = {}) =>
+      new tasks.LambdaInvoke(this, name, {
+        lambdaFunction: fn,
+        payload: payload instanceof sfn.TaskInput ? payload : sfn.TaskInput.fromObject(payload),
+        retryOnServiceExceptions: false,
+        taskTimeout: seconds(timeout),
+        outputPath: '$.Payload',
+        ...extra,
+      });
+    const finalizer = (name: string, outcome: string) =>
+      invoke(name, props.finalize, { state: sfn.JsonPath.entirePayload, outcome }, props.timeouts.bookkeeping).addRetry(serviceRetry);
+
+    // Exits: one finalize Lambda, four named states so the diagram and the history say how each run ended.
+    const finish = finalizer('Finish', 'FINISH');
+    const surrender = finalizer('Surrender', 'SURRENDER');
+    const degrade = finalizer('Degrade', 'DEGRADE');
+    const refused = finalizer('Refused', 'REFUSED');
+    const stopBecause = (name: string, reason: string) =>
+      new sfn.Pass(this, name, { result: sfn.Result.fromString(reason), resultPath: '$.stopReason' }).next(surrender);
+    const repetition = stopBecause('RepetitionDetected', 'REPETITION');
+    const stepBudget = stopBecause('StepBudgetExhausted', 'STEP_BUDGET');
+    const tokenBudget = stopBecause('TokenBudgetExhausted', 'TOKEN_BUDGET');
+
+    const modelPayload = (tier: string, withError: boolean) => ({
+      state: sfn.JsonPath.entirePayload,
+      step: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt('$.step'), 1),
+      tier,
+      ...(withError ? { error: sfn.JsonPath.objectAt('$.error') } : {}),
+    });
+    const callModel = invoke('CallModel', props.callModel, modelPayload('primary', false), props.timeouts.model);
+    callModel.addRetry(transientRetry);
+    callModel.addCatch(refused, { errors: ['ModelRefusal'], resultPath: '$.error' });
+    callModel.addCatch(tokenBudget, { errors: ['BudgetExceeded'], resultPath: '$.error' });
+
+    const route = new sfn.Choice(this, 'Route', { comment: 'final answer, repeated call, step budget, one tool or many' });
+    if (props.hasFallbackModel) {
+      const callFallback = invoke('CallFallbackModel', props.callModel, modelPayload('fallback', true), props.timeouts.model);
+      callFallback.addRetry(transientRetry);
+      callFallback.addCatch(refused, { errors: ['ModelRefusal'], resultPath: '$.error' });
+      callFallback.addCatch(tokenBudget, { errors: ['BudgetExceeded'], resultPath: '$.error' });
+      callFallback.addCatch(degrade, { errors: ['States.ALL'], resultPath: '$.error' });
+      callModel.addCatch(callFallback, { errors: ['States.ALL'], resultPath: '$.error' });
+      callFallback.next(route);
+    } else {
+      callModel.addCatch(degrade, { errors: ['States.ALL'], resultPath: '$.error' });
+    }
+    callModel.next(route);
+
+    // Tools: one call goes straight to CallTool (fewer billed transitions); several go through the Map.
+    const toolTask = (name: string, payload: Record<string, unknown>) =>
+      invoke(name, props.callTool, payload, props.timeouts.tool, { resultPath: sfn.JsonPath.DISCARD, outputPath: undefined }).addRetry(transientRetry);
+    const single = { runId: sfn.JsonPath.stringAt('$.runId'), step: sfn.JsonPath.numberAt('$.step'), toolCallId: sfn.JsonPath.stringAt('$.toolCalls[0].id') };
+    const callTool = toolTask('CallTool', single);
+    const recordToolFailure = toolTask('RecordToolFailure', { ...single, failure: sfn.JsonPath.objectAt('$.toolError') });
+    callTool.addCatch(recordToolFailure, { errors: ['States.ALL'], resultPath: '$.toolError' });
+    callTool.next(callModel);
+    recordToolFailure.next(callModel);
+
+    const item = { runId: sfn.JsonPath.stringAt('$.runId'), step: sfn.JsonPath.numberAt('$.step'), toolCallId: sfn.JsonPath.stringAt('$.toolCallId') };
+    const callToolInMap = toolTask('CallToolInMap', item);
+    const recordInMap = toolTask('RecordToolFailureInMap', { ...item, failure: sfn.JsonPath.objectAt('$.toolError') });
+    callToolInMap.addCatch(recordInMap, { errors: ['States.ALL'], resultPath: '$.toolError' });
+    const runTools = new sfn.Map(this, 'RunTools', {
+      itemsPath: '$.toolCalls',
+      maxConcurrency: props.toolConcurrency ?? 4,
+      itemSelector: {
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        step: sfn.JsonPath.numberAt('$.step'),
+        toolCallId: sfn.JsonPath.stringAt('$$.Map.Item.Value.id'),
+      },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    runTools.itemProcessor(callToolInMap);
+    runTools.next(callModel);
+
+    route
+      .when(sfn.Condition.stringEquals('$.outcome', 'final'), finish)
+      .when(sfn.Condition.stringEqualsJsonPath('$.callSig', '$.prevCallSig'), repetition)
+      .when(sfn.Condition.numberGreaterThanEqualsJsonPath('$.step', '$.maxSteps'), stepBudget)
+      .when(sfn.Condition.numberEquals('$.toolCount', 1), callTool)
+      .otherwise(runTools);
+
+    const loadRun = invoke('LoadRun', props.loadRun, sfn.TaskInput.fromJsonPathAt('$'), props.timeouts.bookkeeping);
+    loadRun.addRetry(serviceRetry);
+    loadRun.next(callModel);
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(loadRun),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      timeout: Duration.hours(24),
+      comment: 'Hardened LLM agent loop: budgets, retries with jitter, fallback, degradation, checkpoints',
+    });
+  }
+}

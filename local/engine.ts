@@ -1,0 +1,229 @@
+import './polyfills';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { AgentConfig } from '../lib/config';
+import { effectiveBudgets } from '../lambdas/core/budget';
+import { runView } from '../lambdas/core/loop';
+import type { RunView, TraceEvent } from '../lambdas/core/types';
+import { createHandler as callModel } from '../lambdas/handlers/call-model';
+import { createHandler as callTool } from '../lambdas/handlers/call-tool';
+import { createHandler as finalize } from '../lambdas/handlers/finalize';
+import { createHandler as loadRun } from '../lambdas/handlers/load-run';
+import { createRuntime, type Runtime } from '../lambdas/handlers/runtime';
+import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
+import { type CfnTemplate, definitionOf, functionsOf, type LocalFunction, synthTemplate, tablesOf } from './template';
+
+/** One event of the engine's execution log (the package does not export the type). */
+export type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+const FACTORIES: Record<string, (rt: Runtime) => Handler> = {
+  'load-run': loadRun as (rt: Runtime) => Handler,
+  'call-model': callModel as (rt: Runtime) => Handler,
+  'call-tool': callTool as (rt: Runtime) => Handler,
+  finalize: finalize as (rt: Runtime) => Handler,
+};
+
+export interface EngineOptions {
+  config: AgentConfig;
+  /** The synthesized template; synthesized in-process when absent. */
+  template?: CfnTemplate;
+  /** Keep DynamoDB on disk here (npm start); in memory when absent (tests, `agent run`). */
+  dataDir?: string;
+  /**
+   * Retry sleeps: 1 = real (backoff and full jitter as deployed); 0 = no sleep (tests); in between = each
+   * retrier's interval scaled, without backoff.
+   */
+  retryScale?: number;
+  fetchImpl?: typeof fetch;
+  docsDir?: string;
+  /** Every trace event as it is written. */
+  onTrace?: (runId: string, event: TraceEvent) => void;
+  /** Every engine event (state entered, retried, caught...) of every execution. */
+  onStateEvent?: (runId: string, event: EventLog) => void;
+  /** Powertools log level of the handlers. @default SILENT (ERROR when AGENT_LOG is set) */
+  logLevel?: string;
+}
+
+/** One finished execution. */
+export interface ExecutionResult {
+  runId: string;
+  run: RunView;
+  /** The engine's event log of the execution (for counting billed state transitions). */
+  events: EventLog[];
+  /** Set when the execution itself failed (a real fault, not a guardrail). */
+  error?: { name: string; message: string };
+}
+
+/**
+ * The offline engine: runs the synthesized state machine, unchanged, with aws-local-stepfunctions; every Task is
+ * routed to its handler in-process (by the function the definition names) and DynamoDB is dynalite.
+ */
+export class LocalEngine {
+  readonly definition: Record<string, unknown>;
+  readonly functions: Map<string, LocalFunction>;
+  private readonly machine: StateMachine;
+  private readonly handlers = new Map<string, Handler>();
+  private readonly running = new Map<string, Promise<ExecutionResult>>();
+
+  private constructor(
+    readonly options: EngineOptions,
+    readonly template: CfnTemplate,
+    readonly dynamo: LocalDynamo,
+    readonly runtime: Runtime,
+  ) {
+    this.definition = definitionOf(template);
+    this.functions = new Map(functionsOf(template).map((f) => [f.arn, f]));
+    this.machine = new StateMachine(this.definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    for (const f of this.functions.values()) {
+      const factory = FACTORIES[f.handler];
+      if (factory) this.handlers.set(f.arn, factory(runtime));
+    }
+  }
+
+  static async start(options: EngineOptions): Promise<LocalEngine> {
+    const template = options.template ?? synthTemplate(options.config);
+    if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+    const dynamo = await startDynalite({ path: options.dataDir });
+    for (const table of tablesOf(template)) await ensureTable(dynamo.doc, table);
+    const fns = functionsOf(template);
+    const tableName = fns.find((f) => f.env.TABLE_NAME)?.env.TABLE_NAME;
+    if (!tableName) throw new Error('no handler in the template has TABLE_NAME');
+    const logger = new Logger({ serviceName: 'agent', logLevel: (options.logLevel ?? (process.env.AGENT_LOG ? 'ERROR' : 'SILENT')) as never });
+    const runtime = createRuntime({
+      config: options.config,
+      doc: dynamo.doc,
+      tableName,
+      docsDir: options.docsDir,
+      fetchImpl: options.fetchImpl,
+      logger,
+      onEvent: options.onTrace,
+    });
+    return new LocalEngine(options, template, dynamo, runtime);
+  }
+
+  /** Creates a run (as POST /runs does) and runs it to the end. */
+  async run(input: { input: string; userId?: string; budgets?: { maxSteps?: number; maxTokens?: number }; runId?: string }): Promise<ExecutionResult> {
+    const runId = input.runId ?? randomUUID();
+    const userId = input.userId ?? 'local';
+    const budgets = effectiveBudgets(this.options.config.budgets, input.budgets);
+    await this.runtime.runs.createRun({ runId, userId, input: input.input, ...budgets });
+    return this.execute(runId, userId);
+  }
+
+  /** Starts (or joins) the execution of an existing run. */
+  execute(runId: string, userId: string): Promise<ExecutionResult> {
+    const existing = this.running.get(runId);
+    if (existing) return existing;
+    const promise = this.executeOnce(runId, userId).finally(() => this.running.delete(runId));
+    this.running.set(runId, promise);
+    return promise;
+  }
+
+  /** Runs in flight. */
+  get inFlight(): string[] {
+    return [...this.running.keys()];
+  }
+
+  private async executeOnce(runId: string, userId: string): Promise<ExecutionResult> {
+    const execution = this.machine.run(
+      { runId, userId },
+      {
+        overrides: { taskResourceLocalHandlers: this.taskHandlers(), retryIntervalOverrides: this.retryOverrides() },
+        context: { Execution: { Id: `local:${runId}`, Name: runId, Input: { runId, userId }, StartTime: new Date().toISOString() } },
+      },
+    );
+    const events: EventLog[] = [];
+    const collecting = (async () => {
+      for await (const event of execution.eventLogs) {
+        events.push(event);
+        this.options.onStateEvent?.(runId, event);
+      }
+    })();
+    let error: ExecutionResult['error'];
+    try {
+      await execution.result;
+    } catch (err) {
+      error = { name: (err as Error).name, message: (err as Error).message };
+      await this.runtime.runs.finalizeRun(runId, { status: 'FAILED', answer: `The run failed: ${error.name}: ${error.message}`, stopReason: error.name });
+    }
+    await collecting;
+    const run = await this.runtime.runs.getRun(runId);
+    if (!run) throw new Error(`run ${runId} vanished`);
+    return { runId, run: runView(run), events, ...(error ? { error } : {}) };
+  }
+
+  /** Every Task state → the handler of the function its Parameters name (Lambda tasks return {Payload}). */
+  private taskHandlers(): Record<string, (input: unknown) => Promise<never>> {
+    const out: Record<string, (input: unknown) => Promise<never>> = {};
+    for (const [name, state] of allStates(this.definition)) {
+      if (state.Type !== 'Task') continue;
+      out[name] = async (input: unknown) => {
+        const { FunctionName, Payload } = input as { FunctionName: string; Payload: unknown };
+        const fn = this.functions.get(FunctionName);
+        const handler = this.handlers.get(FunctionName);
+        if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
+        const result = await handler(Payload, lambdaContext(fn));
+        return { Payload: result } as never;
+      };
+    }
+    return out;
+  }
+
+  private retryOverrides(): Record<string, number> | undefined {
+    const scale = this.options.retryScale ?? 1;
+    if (scale >= 1) return undefined;
+    const out: Record<string, number> = {};
+    for (const [name, state] of allStates(this.definition)) {
+      const retry = state.Retry as { IntervalSeconds?: number }[] | undefined;
+      if (retry?.length) out[name] = Math.round((retry[0]?.IntervalSeconds ?? 1) * 1000 * scale);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.running.values()]);
+    await this.dynamo.close();
+  }
+}
+
+/** Every state of the definition, nested Map processors included. */
+export function allStates(definition: Record<string, unknown>): [string, Record<string, unknown>][] {
+  const out: [string, Record<string, unknown>][] = [];
+  const walk = (def: Record<string, unknown>) => {
+    for (const [name, state] of Object.entries((def.States ?? {}) as Record<string, Record<string, unknown>>)) {
+      out.push([name, state]);
+      const nested = (state.ItemProcessor ?? state.Iterator) as Record<string, unknown> | undefined;
+      if (nested) walk(nested);
+      for (const branch of (state.Branches ?? []) as Record<string, unknown>[]) walk(branch);
+    }
+  };
+  walk(definition);
+  return out;
+}
+
+function lambdaContext(fn: LocalFunction): Context {
+  const deadline = Date.now() + fn.timeoutSeconds * 1000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: fn.logicalId,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: fn.arn,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${fn.logicalId}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** Counts billed state transitions (states entered, as Step Functions Standard bills them) in an event log. */
+export function countTransitions(events: EventLog[]): number {
+  return events.filter((e) => e.type === 'StateEntered').length;
+}

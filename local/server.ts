@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { handleApi } from '../lambdas/api/routes';
+import type { LocalEngine } from './engine';
+
+/** Largest request body the local server reads (API Gateway's own limit is 10 MB; ours is far lower). */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export interface LocalServer {
+  url: string;
+  /** Bearer token → user id. */
+  tokens: Record<string, string>;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * The HTTP API on localhost: the same routes as API Gateway (lambdas/api/routes.ts), bearer tokens from config
+ * (or a development token made at start) instead of Cognito, executions in the offline engine.
+ */
+export async function startServer(engine: LocalEngine, options: { port?: number; host?: string } = {}): Promise<LocalServer> {
+  const tokens = engine.options.config.localTokens ?? { [`dev-${randomBytes(16).toString('hex')}`]: 'local-user' };
+  const server = createServer((req, res) => {
+    handle(engine, tokens, req, res).catch((err) => {
+      if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: (err as Error).message } });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://localhost:${port}`,
+    tokens,
+    server,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function handle(engine: LocalEngine, tokens: Record<string, string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  let body: string;
+  try {
+    body = await readBody(req);
+  } catch {
+    send(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `the body must be at most ${MAX_BODY_BYTES} bytes` } });
+    return;
+  }
+  const auth = req.headers.authorization ?? '';
+  const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
+  const userId = token ? (tokens[token] ?? null) : null;
+  const headers: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+  const response = await handleApi(
+    {
+      runs: engine.runtime.runs,
+      config: engine.options.config,
+      executor: {
+        start: async ({ runId, userId: owner }) => {
+          engine.execute(runId, owner).catch(() => undefined);
+          return {};
+        },
+      },
+    },
+    { method: req.method ?? 'GET', path: url.pathname, headers, body: body || null, userId },
+  );
+  res.writeHead(response.statusCode, response.headers);
+  res.end(response.body);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error('too large'));
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
