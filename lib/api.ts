@@ -26,7 +26,6 @@ export class AgentApi extends Construct {
       new cognito.UserPool(this, 'Users', {
         selfSignUpEnabled: false,
         passwordPolicy: { minLength: 12, requireDigits: true, requireSymbols: true, requireUppercase: true, requireLowercase: true },
-        advancedSecurityMode: undefined,
       });
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
     this.api = new apigw.RestApi(this, 'Api', {

@@ -15,3 +15,6 @@ if (typeof P.withResolvers !== 'function') {
   };
 }
 export {};
+
+// The offline engine runs on node 20 knowingly (Lambda runs 22): silence the SDK's node-version notice here only.
+if (Number(process.versions.node.split('.')[0]) < 22) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

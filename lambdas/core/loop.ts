@@ -244,7 +244,7 @@ export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'tools' | 'clock' |
   const { runId, step, toolCallId } = input;
   const clock = deps.clock ?? Date.now;
   const assistant = await deps.runs.getMessage(runId, step, 0);
-  if (!assistant || assistant.message.role !== 'assistant') throw new BadRequest(`run ${runId} has no model turn at step ${step}`);
+  if (assistant?.message.role !== 'assistant') throw new BadRequest(`run ${runId} has no model turn at step ${step}`);
   const index = assistant.message.toolCalls.findIndex((c) => c.id === toolCallId);
   const call = assistant.message.toolCalls[index];
   if (!call) throw new BadRequest(`run ${runId} step ${step} has no tool call ${toolCallId}`);

@@ -15,7 +15,7 @@ const states = Object.fromEntries(allStates(definition)) as Record<string, Recor
 
 describe('the agent workflow (synthesized)', () => {
   it('retries model calls on transient errors only, with backoff, full jitter and a delay cap', () => {
-    const retry = states.CallModel?.Retry;
+    const retry = states.CallModel!.Retry;
     expect(retry).toEqual([
       {
         ErrorEquals: expect.arrayContaining(['TransientError', 'RateLimited', 'TimeoutError', 'Lambda.ServiceException']),
@@ -33,7 +33,7 @@ describe('the agent workflow (synthesized)', () => {
   });
 
   it('catches refusals, budget stops and everything else into the right paths', () => {
-    const catches = (name: string) => (states[name]?.Catch as { ErrorEquals: string[]; Next: string }[]).map((c) => [c.ErrorEquals.join(','), c.Next]);
+    const catches = (name: string) => (states[name]!.Catch as { ErrorEquals: string[]; Next: string }[]).map((c) => [c.ErrorEquals.join(','), c.Next]);
     expect(catches('CallModel')).toEqual([
       ['ModelRefusal', 'Refused'],
       ['BudgetExceeded', 'TokenBudgetExhausted'],
@@ -72,7 +72,7 @@ describe('the agent workflow (synthesized)', () => {
       expect(state.TimeoutSeconds as number).toBeGreaterThan(lambdaTimeout);
     }
     // The model Lambda outlives the slowest model client timeout (20 s).
-    expect(fns[(states.CallModel?.Parameters.FunctionName as string).split(':').at(-1) as string]?.Properties.Timeout).toBeGreaterThan(20);
+    expect(fns[(states.CallModel!.Parameters.FunctionName as string).split(':').at(-1) as string]?.Properties.Timeout).toBeGreaterThan(20);
   });
 
   it('keeps the state small: the payload carries ids and counters, never the conversation', () => {

@@ -1,0 +1,26 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+describe('npx cdk synth', () => {
+  const out = mkdtempSync(join(tmpdir(), 'agent-cdk-out-'));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('synthesizes offline, bundling every handler with the local esbuild (no Docker)', () => {
+    execFileSync('npx', ['cdk', 'synth', '--quiet', '--output', out], {
+      cwd: join(__dirname, '..', '..'),
+      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DOCKER: 'false-docker-must-not-be-used' },
+      stdio: 'pipe',
+      timeout: 120_000,
+    });
+    const template = JSON.parse(readFileSync(join(out, 'AgentStack.template.json'), 'utf8'));
+    const fns = Object.values(template.Resources as Record<string, { Type: string }>).filter((r) => r.Type === 'AWS::Lambda::Function');
+    expect(fns.length).toBe(5);
+    const assets = readdirSync(out).filter((d) => d.startsWith('asset.'));
+    expect(assets.length).toBeGreaterThanOrEqual(5);
+    for (const a of assets) expect(existsSync(join(out, a, 'index.js'))).toBe(true);
+    // The tool handler ships the docs for the keyword search.
+    expect(assets.some((a) => existsSync(join(out, a, 'docs', 'architecture.md')))).toBe(true);
+  }, 180_000);
+});
