@@ -39,18 +39,19 @@ export function degradationNotice(entries: DegradedEntry[]): string {
 }
 
 /**
- * The best answer a run has without another model call: the last assistant text, else a summary of the tool
- * results gathered so far.
+ * The best answer a run has without another model call: the model's final text when it gave one, else a summary of
+ * the tool results gathered so far (the model's last words before a tool call are an intention, not an answer).
  */
 export function partialAnswer(messages: Message[]): string {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i];
-    if (m?.role === 'assistant' && m.content.trim()) return m.content.trim();
-  }
+  const last = messages.at(-1);
+  if (last?.role === 'assistant' && last.toolCalls.length === 0 && last.content.trim()) return last.content.trim();
   const results = messages.filter((m): m is Extract<Message, { role: 'tool' }> => m.role === 'tool' && !m.isError);
-  if (results.length === 0) return 'I have no partial results to share.';
-  const lines = results.slice(-5).map((r) => `- ${r.name}: ${excerpt(r.content, 300)}`);
-  return `Here is what I found before stopping:\n${lines.join('\n')}`;
+  if (results.length > 0) {
+    const lines = results.slice(-5).map((r) => `- ${r.name}: ${excerpt(r.content, 300)}`);
+    return `Here is what I found before stopping:\n${lines.join('\n')}`;
+  }
+  const said = [...messages].reverse().find((m) => m.role === 'assistant' && m.content.trim());
+  return said ? said.content.trim() : 'I have no partial results to share.';
 }
 
 /** The final text of an assistant answer, with the degradation notice in front when anything degraded. */

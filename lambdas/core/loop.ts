@@ -4,7 +4,8 @@ import { BadRequest, BudgetExceeded, toAgentError } from './errors';
 import type { RunRecord, RunRepository } from './ports';
 import { callSignature } from './signature';
 import { estimatePromptTokens } from './tokens';
-import type { DegradedEntry, Message, ModelProvider, RunStatus, RunView, ToolSpec } from './types';
+import { idempotencyKeyFor } from './signature';
+import type { Message, ModelProvider, RunStatus, RunView, ToolCall, ToolContext, ToolResult, ToolSpec } from './types';
 
 /**
  * The agent loop's steps as plain functions. The state machine calls them through thin handlers; the payload
@@ -36,29 +37,17 @@ export interface CaughtError {
 
 export type Tier = 'primary' | 'fallback';
 
-export interface ToolResult {
-  content: string;
-  isError?: boolean;
-  degraded?: DegradedEntry;
-}
-
-export interface ToolContext {
-  runId: string;
-  step: number;
-  toolCallId: string;
-  idempotencyKey: string;
-}
-
-export interface Tool {
-  spec: ToolSpec;
-  run(args: unknown, ctx: ToolContext): Promise<ToolResult>;
-}
-
 export interface LoopDeps {
   runs: RunRepository;
   /** The model of a tier (already behind its breaker), or undefined when the tier is not configured. */
   model: (tier: Tier) => ModelProvider | undefined;
-  tools: Map<string, Tool>;
+  /** The tools the model is offered. */
+  toolSpecs: ToolSpec[];
+  /**
+   * Runs one tool call: unknown tools and unparsable arguments come back as error results; only transient errors
+   * are thrown (lambdas/tools/registry.ts `runTool`).
+   */
+  runTool: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>;
   system?: string;
   maxOutputTokens: (tier: Tier) => number;
   /** Tokens kept back from each run's budget for a closing summary. */
@@ -146,8 +135,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput): Promise<
     const model = deps.model(tier);
     if (!model) throw new BadRequest(`no ${tier} model is configured`);
     const history = (await deps.runs.listMessages(runId)).map((m) => m.message);
-    const tools = [...deps.tools.values()].map((t) => t.spec);
-    const request = { system: deps.system ?? SYSTEM_PROMPT, messages: history, tools };
+    const request = { system: deps.system ?? SYSTEM_PROMPT, messages: history, tools: deps.toolSpecs };
     const estimated = estimatePromptTokens(request);
     const decision = checkTokenBudget({
       used: run.tokensIn + run.tokensOut,
@@ -232,15 +220,12 @@ export interface ToolStepInput {
   failure?: CaughtError;
 }
 
-/** The key that makes a tool execution happen once: the same on every retry of the same call. */
-export const toolIdempotencyKey = (runId: string, step: number, toolCallId: string) => `${runId}:${step}:${toolCallId}`;
-
 /**
  * Runs one tool call and checkpoints its result as a message. Idempotent per (run, step, call): a call whose
  * result is stored is not run again. Transient failures are thrown (the state machine retries them); every
  * other failure becomes the tool's result, so the model sees it and the run goes on.
  */
-export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'tools' | 'clock' | 'log'>, input: ToolStepInput): Promise<{ toolCallId: string; isError: boolean }> {
+export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'runTool' | 'clock' | 'log'>, input: ToolStepInput): Promise<{ toolCallId: string; isError: boolean }> {
   const { runId, step, toolCallId } = input;
   const clock = deps.clock ?? Date.now;
   const assistant = await deps.runs.getMessage(runId, step, 0);
@@ -252,27 +237,19 @@ export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'tools' | 'clock' |
   const done = await deps.runs.getMessage(runId, step, seq);
   if (done && done.message.role === 'tool') return { toolCallId, isError: Boolean(done.message.isError) };
 
-  const idempotencyKey = toolIdempotencyKey(runId, step, toolCallId);
+  const idempotencyKey = idempotencyKeyFor(runId, step, toolCallId);
   const started = clock();
   let result: ToolResult;
   if (input.failure) {
     result = { content: `The tool failed after retries (${input.failure.Error}): ${excerpt(String(input.failure.Cause ?? ''), 500)}`, isError: true };
-  } else if (call.argumentsError) {
-    result = { content: `The arguments were not valid JSON (${call.argumentsError}); send a JSON object.`, isError: true };
   } else {
-    const tool = deps.tools.get(call.name);
-    if (!tool) {
-      result = { content: `Unknown tool "${call.name}"; available: ${[...deps.tools.keys()].join(', ')}.`, isError: true };
-    } else {
-      try {
-        result = await tool.run(call.arguments, { runId, step, toolCallId, idempotencyKey });
-      } catch (err) {
-        const e = toAgentError(err);
-        await deps.runs.appendEvent(runId, { type: 'tool_call', step, toolCallId, name: call.name, arguments: call.arguments, idempotencyKey, latencyMs: clock() - started, error: { name: e.name, message: excerpt(e.message, 1000) } });
-        deps.log?.('tool call failed', { runId, step, tool: call.name, error: e.name });
-        if (e.retryable) throw e;
-        result = { content: `${e.name}: ${e.message}`, isError: true };
-      }
+    try {
+      result = await deps.runTool(call, { runId, step, toolCallId, idempotencyKey });
+    } catch (err) {
+      const e = toAgentError(err);
+      await deps.runs.appendEvent(runId, { type: 'tool_call', step, toolCallId, name: call.name, arguments: call.arguments, idempotencyKey, latencyMs: clock() - started, error: { name: e.name, message: excerpt(e.message, 1000) } });
+      deps.log?.('tool call failed', { runId, step, tool: call.name, error: e.name });
+      throw e;
     }
   }
   await deps.runs.putMessage(runId, {

@@ -20,3 +20,11 @@ export function callSignature(calls: Pick<ToolCall, 'name' | 'arguments'>[]): st
   const parts = calls.map((c) => canonicalJson({ name: c.name, arguments: c.arguments ?? null })).sort();
   return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 32);
 }
+
+/**
+ * The idempotency key of one tool call of one run: the same on every retry and on resume, sent to external tools as
+ * `Idempotency-Key`. The step is part of it because models (the demo one too) may reuse call ids across steps.
+ */
+export function idempotencyKeyFor(runId: string, step: number, toolCallId: string): string {
+  return createHash('sha256').update(`${runId}\u0000${step}\u0000${toolCallId}`).digest('hex').slice(0, 40);
+}

@@ -81,3 +81,37 @@ export interface TraceEvent {
   step: number;
   [key: string]: unknown;
 }
+
+/** What a tool call runs with. */
+export interface ToolContext {
+  runId: string;
+  step: number;
+  toolCallId: string;
+  /** The same key on every retry of the same call (see idempotencyKeyFor in core/signature.ts); sent to external tools. */
+  idempotencyKey: string;
+  /** Aborts the call (e.g. the Lambda is about to time out). */
+  signal?: AbortSignal;
+}
+
+/** The outcome of one tool call. */
+export interface ToolResult {
+  /** What the model sees. */
+  content: string;
+  /** True when `content` is an error message for the model (bad arguments, 4xx, unknown tool, ...). */
+  isError?: boolean;
+  /** Set when a dependency failed and a fallback answered instead: the run reports it to the user. */
+  degraded?: DegradedEntry;
+  /** Structured result for the trace (not shown to the model). */
+  data?: unknown;
+}
+
+/**
+ * A tool. `run` resolves with a result for the model, including `isError` results for anything the model can fix
+ * or must be told about; it THROWS only transient taxonomy errors (TransientError, TimeoutError, RateLimited), so
+ * the state machine retries them.
+ */
+export interface Tool {
+  spec: ToolSpec;
+  run(args: unknown, ctx: ToolContext): Promise<ToolResult>;
+}
+

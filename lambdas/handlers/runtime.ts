@@ -1,12 +1,12 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { type AgentConfig, configFromEnv } from '../../lib/config';
-import type { LoopDeps, Tier, Tool } from '../core/loop';
+import type { LoopDeps, Tier } from '../core/loop';
 import type { ModelProvider, TraceEvent } from '../core/types';
 import { createDemoProvider } from '../providers/demo';
 import { createDocumentClient } from '../store/client';
 import { RunStore } from '../store/run-store';
-import { buildToolRegistry } from '../tools/registry';
+import { buildToolRegistry, runTool, toolSpecs } from '../tools/registry';
 
 /** Everything a handler needs, built once per container (or once per local engine). */
 export interface Runtime extends LoopDeps {
@@ -40,13 +40,14 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     }
     return models.get(tier);
   };
-  const tools = buildToolRegistry(config.tools, { docsDir: options.docsDir, fetchImpl: options.fetchImpl }) as Map<string, Tool>;
+  const tools = buildToolRegistry(config.tools, { docsDir: options.docsDir, fetchImpl: options.fetchImpl });
   return {
     config,
     runs,
     logger,
     model: modelFor,
-    tools,
+    toolSpecs: toolSpecs(tools),
+    runTool: (call, ctx) => runTool(tools, call, ctx),
     maxOutputTokens: (tier) => (tier === 'primary' ? config.models.primary : (config.models.fallback ?? config.models.primary)).maxOutputTokens,
     reserveRatio: config.budgets.surrenderReserveRatio,
     log: (message, fields) => logger.info(message, fields),

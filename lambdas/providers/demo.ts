@@ -50,13 +50,17 @@ function decide(behaviour: DemoBehaviour, messages: Message[], step: number, too
     return { text: `Still exploring (step ${step}).`, toolCalls: [call(0, 'search_docs', { query: `budget topic ${step}` })] };
   }
   if (behaviour === 'repeat') {
-    return { text: '', toolCalls: [call(0, 'calculator', { expression: '2 + 2' })] };
+    // The same call every step; the key order alternates, which must not fool the repetition detector.
+    const args = step % 2 ? { query: 'retry policy', k: 2 } : { k: 2, query: 'retry policy' };
+    return { text: `Let me look that up (step ${step}).`, toolCalls: [call(0, 'search_docs', args)] };
   }
   const prompt = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
   const lastAssistant = messages.map((m) => m.role).lastIndexOf('assistant');
   if (lastAssistant >= 0) {
+    const turn = messages[lastAssistant];
+    const calls = turn?.role === 'assistant' ? turn.toolCalls : [];
     const results = messages.slice(lastAssistant + 1).filter((m): m is Extract<Message, { role: 'tool' }> => m.role === 'tool');
-    return { text: answerFrom(results), toolCalls: [] };
+    return { text: answerFrom(results, calls), toolCalls: [] };
   }
   const calls: ToolCall[] = [];
   const math = prompt.match(MATH)?.[0];
@@ -77,11 +81,14 @@ function decide(behaviour: DemoBehaviour, messages: Message[], step: number, too
   return { text: '', toolCalls: calls };
 }
 
-function answerFrom(results: Extract<Message, { role: 'tool' }>[]): string {
+function answerFrom(results: Extract<Message, { role: 'tool' }>[], calls: ToolCall[]): string {
   if (results.length === 0) return 'I have nothing more to add.';
   const parts = results.map((r) => {
     if (r.isError) return `The ${r.name} tool failed: ${r.content}`;
-    if (r.name === 'calculator') return `The result is ${r.content}.`;
+    if (r.name === 'calculator') {
+      const expression = (calls.find((c) => c.id === r.toolCallId)?.arguments as { expression?: string } | undefined)?.expression;
+      return expression ? `${expression} = ${r.content}.` : `The result is ${r.content}.`;
+    }
     return `From the docs: ${r.content.length > 600 ? `${r.content.slice(0, 600)}…` : r.content}`;
   });
   return parts.join('\n\n');

@@ -66,7 +66,7 @@ describe('step budget', () => {
       const { run } = await engine.run({ input: 'Keep exploring the budgets.' });
       expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'STEP_BUDGET', steps: 3 });
       expect(run.answer).toContain('step budget');
-      expect(run.answer).toContain('Still exploring (step 3)');
+      expect(run.answer).toContain('Here is what I found before stopping:\n- search_docs:');
       const trace = await engine.runtime.runs.listEvents(run.runId);
       expect(trace.filter((e) => e.type === 'model_call')).toHaveLength(3);
       expect(trace.filter((e) => e.type === 'tool_call')).toHaveLength(2);

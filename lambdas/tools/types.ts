@@ -1,0 +1,60 @@
+/**
+ * Types and small helpers shared by every tool. Kept apart from registry.ts so that tool modules can import them
+ * without a runtime import cycle (registry.ts imports the tools and re-exports these).
+ */
+import type { z } from 'zod';
+import { AgentError, toAgentError } from '../core/errors';
+import type { ToolResult } from '../core/types';
+
+export type { Tool, ToolContext, ToolResult } from '../core/types';
+export { idempotencyKeyFor } from '../core/signature';
+
+/** Upper bound of a tool result's content, in UTF-8 bytes. */
+export const MAX_CONTENT_BYTES = 16 * 1024;
+
+/** Error names that must be thrown so the state machine retries the call. */
+const TRANSIENT_NAMES = new Set(['TransientError', 'TimeoutError', 'RateLimited']);
+
+/** True for errors the state machine retries (TransientError, TimeoutError, RateLimited). */
+export function isTransient(err: unknown): boolean {
+  return err instanceof AgentError && TRANSIENT_NAMES.has(err.name);
+}
+
+/**
+ * Turns a failure into what `Tool.run` must do with it: transient errors are returned for re-throwing (classified
+ * into the taxonomy; unknown errors count as transient), anything else becomes an `isError` result for the model.
+ */
+export function errorToResult(toolName: string, err: unknown): ToolResult {
+  const e = toAgentError(err);
+  if (isTransient(e)) throw e;
+  return { content: `${toolName} failed (${e.name}): ${e.message}`, isError: true, data: { error: e.name } };
+}
+
+/** Formats zod issues as "path: message" lines, followed by what is allowed. */
+export function invalidArgumentsResult(toolName: string, error: z.ZodError, allowed: string): ToolResult {
+  const problems = error.issues
+    .map((issue) => {
+      const path = issue.path.map(String).join('.');
+      return `${path || '(arguments)'}: ${issue.message}`;
+    })
+    .join('; ');
+  return {
+    content: `invalid arguments for ${toolName}: ${problems}. Allowed: ${allowed}`,
+    isError: true,
+    data: { error: 'BadRequest' },
+  };
+}
+
+/**
+ * Cuts `text` to at most `maxBytes` UTF-8 bytes (never inside a character) and appends "…[truncated N bytes]",
+ * N being the bytes left out (plus `extraOmitted`, bytes that were never read).
+ */
+export function truncateUtf8(text: string, maxBytes = MAX_CONTENT_BYTES, extraOmitted = 0): string {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= maxBytes && extraOmitted === 0) return text;
+  let end = Math.min(maxBytes, buf.length);
+  // Step back over UTF-8 continuation bytes so the cut lands on a character boundary.
+  while (end > 0 && end < buf.length && ((buf[end] ?? 0) & 0xc0) === 0x80) end--;
+  const omitted = buf.length - end + extraOmitted;
+  return `${buf.subarray(0, end).toString('utf8')}…[truncated ${omitted} bytes]`;
+}
