@@ -55,3 +55,18 @@ export interface RunRepository {
   appendEvent(runId: string, event: Omit<TraceEvent, 'at'> & { at?: string }): Promise<TraceEvent>;
   listEvents(runId: string): Promise<TraceEvent[]>;
 }
+
+/**
+ * Steering a run from outside (the API's pause/resume/cancel routes, the CLI). Implemented for AWS (Step Functions
+ * task tokens, StopExecution, StartExecution from the checkpoint) and for the offline engine.
+ */
+export interface RunControl {
+  /** Starts the execution of a created run (StartExecution named after the runId). */
+  start(run: { runId: string; userId: string }): Promise<void>;
+  /** Asks the loop to stop at the next tool-call boundary; the run is PAUSED when it gets there. */
+  pause(runId: string): Promise<void>;
+  /** Continues a PAUSED run (its task token is sent back), or a FAILED one from its checkpoint (same runId and trace). */
+  resume(runId: string): Promise<void>;
+  /** Stops the execution and marks the run CANCELLED. */
+  cancel(runId: string): Promise<void>;
+}

@@ -1,0 +1,23 @@
+import type { AgentConfig } from '../../lib/config';
+
+/** A usage or input error: printed without a stack trace, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Options every command receives (parsed by bin/agent.ts). */
+export type CliValues = Record<string, string | boolean | undefined>;
+
+/** One CLI command. `positionals` are the words after the command name. */
+export interface CliCommand {
+  /** One line for the help text, e.g. 'run "<prompt>"   run one request offline'. */
+  usage: string;
+  run(ctx: { config: AgentConfig; positionals: string[]; values: CliValues }): Promise<number>;
+}
+
+export function intOption(name: string, value: string | boolean | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number of at least 1 (got "${value}")`);
+  return n;
+}

@@ -1,0 +1,49 @@
+import type { TraceEvent } from '../../lambdas/core/types';
+import type { EventLog } from '../engine';
+
+/** One line of progress per trace event. */
+export function describeEvent(e: TraceEvent): string {
+  const step = `step ${e.step}`;
+  const err = e.error as { name?: string; message?: string } | undefined;
+  switch (e.type) {
+    case 'run_started':
+      return `run started · budgets: ${e.maxSteps} steps, ${e.maxTokens} tokens`;
+    case 'run_resumed':
+      return `run resumed at step ${e.step}`;
+    case 'model_call': {
+      if (err) return `${step} · model ${e.tier} (${e.provider}/${e.model}) failed after ${e.latencyMs} ms: ${err.name}: ${err.message}`;
+      const out = e.output as { toolCalls?: { name: string; arguments: unknown }[] } | undefined;
+      const usage = e.usage as { inputTokens: number; outputTokens: number } | undefined;
+      const calls = out?.toolCalls ?? [];
+      const what = calls.length ? `${calls.length} tool call(s): ${calls.map((c) => `${c.name}(${JSON.stringify(c.arguments)})`).join(', ')}` : 'final answer';
+      return `${step} · model ${e.tier} (${e.provider}/${e.model}) ${e.latencyMs} ms · tokens ${usage?.inputTokens ?? 0}→${usage?.outputTokens ?? 0} · ${what}`;
+    }
+    case 'tool_call':
+      if (err) return `${step} · tool ${e.name} failed: ${err.name}: ${err.message}`;
+      return `${step} · tool ${e.name} → ${oneLine(String(e.result ?? ''), 160)}${e.isError ? ' (error)' : ''}`;
+    case 'fallback':
+      return `${step} · degraded: ${e.dependency} (${e.reason}) → ${e.fallback}`;
+    case 'budget':
+      return `${step} · budget: ${e.message}`;
+    case 'breaker':
+      return `${step} · breaker ${e.dependency}: ${e.from} → ${e.to}`;
+    case 'surrender':
+      return `${step} · surrendered: ${e.stopReason}`;
+    case 'run_finished':
+      return `run finished: ${e.status}${e.stopReason ? ` (${e.stopReason})` : ''}`;
+    default:
+      return `${step} · ${e.type}`;
+  }
+}
+
+export function describeStateEvent(e: EventLog): string | undefined {
+  if (e.type === 'StateRetried') return `  ↻ retrying ${e.state.name} (retry ${e.retry.attempt})`;
+  if (e.type === 'StateCaught') return `  ↪ ${e.state.name} failed; caught → ${e.catch.catcher.Next}`;
+  return undefined;
+}
+
+export const oneLine = (s: string, max: number) => {
+  const flat = s.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+};
+

@@ -1,0 +1,32 @@
+import { LocalEngine } from '../engine';
+import { type CliCommand, intOption, UsageError } from './common';
+import { describeEvent, describeStateEvent } from './progress';
+
+/** `agent run "<prompt>"`: one request, offline, end to end. */
+export const runCommand: CliCommand = {
+  usage: 'run "<prompt>"         run one request offline, end to end (progress on stderr, answer on stdout)',
+  async run({ config, positionals, values }) {
+    const prompt = positionals.join(' ');
+    if (!prompt.trim()) throw new UsageError('agent run needs a prompt: agent run "What is 12.5% of 3480?"');
+    const budgets = { maxSteps: intOption('max-steps', values['max-steps']), maxTokens: intOption('max-tokens', values['max-tokens']) };
+    const progress = (line: string) => process.stderr.write(`${line}\n`);
+    const engine = await LocalEngine.start({
+      config,
+      onTrace: (_runId, event) => progress(describeEvent(event)),
+      onStateEvent: (_runId, event) => {
+        const line = describeStateEvent(event);
+        if (line) progress(line);
+      },
+    });
+    try {
+      const { run } = await engine.run({ input: prompt, budgets });
+      process.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${run.answer ?? ''}\n`);
+      progress(
+        `status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ''} · ${run.steps} step(s) · tokens in ${run.usage.inputTokens} / out ${run.usage.outputTokens} · run ${run.runId}`,
+      );
+      return 0;
+    } finally {
+      await engine.close();
+    }
+  },
+};

@@ -1,0 +1,33 @@
+import { resolve } from 'node:path';
+import { LocalEngine } from '../engine';
+import { startServer } from '../server';
+import type { CliCommand } from './common';
+
+/** `agent serve` (`npm start`): the HTTP API on localhost, on the on-disk offline engine. */
+export const serveCommand: CliCommand = {
+  usage: 'serve                  serve the HTTP API on http://localhost:3000 (PORT to change), data kept in .agent-data/',
+  async run({ config, values }) {
+    const port = Number(values.port ?? process.env.PORT ?? 3000);
+    const dataDir = resolve((values.data as string | undefined) ?? '.agent-data');
+    const engine = await LocalEngine.start({ config, dataDir });
+    const server = await startServer(engine, { port });
+    const [token] = Object.keys(server.tokens);
+    const { primary, fallback } = config.models;
+    process.stdout.write(
+      [
+        `Agent API listening on ${server.url} (offline engine, data in ${dataDir})`,
+        `  model: ${primary.provider}/${primary.model}${fallback ? `, fallback ${fallback.provider}/${fallback.model}` : ''}`,
+        `  Authorization: Bearer ${token}`,
+        `  try: curl -s -X POST ${server.url}/runs -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"input":"What is 12.5% of 3480?"}'`,
+        '',
+      ].join('\n'),
+    );
+    await new Promise<void>((stop) => {
+      process.once('SIGINT', () => stop());
+      process.once('SIGTERM', () => stop());
+    });
+    await server.close();
+    await engine.close();
+    return 0;
+  },
+};
