@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { AgentApi } from './api';
 import type { AgentConfig } from './config';
 import { AgentFunction } from './functions';
+import { assertHistoryFits } from './history';
 import { AgentStore } from './store';
 import { assertTimeoutChain, deriveTimeoutChain } from './timeouts';
 import { AgentWorkflow } from './workflow';
@@ -28,6 +29,7 @@ export class AgentStack extends Stack {
     if (Buffer.byteLength(configJson) > MAX_CONFIG_BYTES) {
       throw new Error(`agent config is ${Buffer.byteLength(configJson)} bytes serialized; at most ${MAX_CONFIG_BYTES} fit in the handlers' environment`);
     }
+    assertHistoryFits(config);
     const modelTimeoutMs = Math.max(config.models.primary.timeoutMs, config.models.fallback?.timeoutMs ?? 0);
     const toolTimeoutMs = Math.max(BUILTIN_TOOL_TIMEOUT_MS, ...config.tools.map((t) => t.timeoutMs));
     const modelChain = assertTimeoutChain('model calls', deriveTimeoutChain(modelTimeoutMs));

@@ -84,8 +84,10 @@ export const AgentConfigSchema = z
         surrenderReserveRatio: z.number().min(0).max(0.5).default(0),
         /** Must be true to set maxSteps above 50 (a panic button, not a budget). */
         allowHighStepBudget: z.boolean().default(false),
+        /** Tool calls run per step; further calls of the same step are answered with an error the model sees. */
+        maxToolCallsPerStep: positiveInt(40).default(8),
       })
-      .default({ maxSteps: 20, maxTokens: 100_000, surrenderReserveRatio: 0, allowHighStepBudget: false }),
+      .default({ maxSteps: 20, maxTokens: 100_000, surrenderReserveRatio: 0, allowHighStepBudget: false, maxToolCallsPerStep: 8 }),
     retry: z
       .strictObject({
         maxAttempts: positiveInt(5).default(3),

@@ -52,6 +52,8 @@ export interface LoopDeps {
   maxOutputTokens: (tier: Tier) => number;
   /** Tokens kept back from each run's budget for a closing summary. */
   reserveRatio?: number;
+  /** Tool calls run per step; the rest are answered with an error result (bounds the execution history). */
+  maxToolCallsPerStep?: number;
   /** Wall clock for latencies. */
   clock?: () => number;
   log?: (message: string, fields: Record<string, unknown>) => void;
@@ -193,8 +195,18 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput): Promise<
   }
 
   const message = stored.message;
-  const toolCalls = message.role === 'assistant' ? message.toolCalls : [];
-  const callSig = callSignature(toolCalls);
+  const allCalls = message.role === 'assistant' ? message.toolCalls : [];
+  const limit = deps.maxToolCallsPerStep ?? Number.POSITIVE_INFINITY;
+  const toolCalls = allCalls.slice(0, limit);
+  for (const [i, extra] of allCalls.slice(limit).entries()) {
+    await deps.runs.putMessage(runId, {
+      step,
+      seq: limit + i + 1,
+      message: { role: 'tool', toolCallId: extra.id, name: extra.name, content: `Not run: at most ${limit} tool calls run per step; ask again in the next step if you still need it.`, isError: true },
+      at: new Date().toISOString(),
+    });
+  }
+  const callSig = callSignature(allCalls);
   await deps.runs.recordModelStep(runId, step, stored.usage ?? { inputTokens: 0, outputTokens: 0 }, callSig);
   return {
     runId,

@@ -50,6 +50,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     runTool: (call, ctx) => runTool(tools, call, ctx),
     maxOutputTokens: (tier) => (tier === 'primary' ? config.models.primary : (config.models.fallback ?? config.models.primary)).maxOutputTokens,
     reserveRatio: config.budgets.surrenderReserveRatio,
+    maxToolCallsPerStep: config.budgets.maxToolCallsPerStep,
     log: (message, fields) => logger.info(message, fields),
   };
 }
