@@ -34,6 +34,16 @@ export class RateLimited extends AgentError {
   }
 }
 
+/**
+ * A 429 whose Retry-After lies beyond the retry window (retry.maxDelaySeconds, or the time the handler has left):
+ * waiting would break the timeout chain, so the call fails over at once. Never retried; counts for the breaker.
+ */
+export class RetryAfterTooLong extends AgentError {
+  readonly retryable = false;
+  readonly countsForBreaker = true;
+  override name = 'RetryAfterTooLong';
+}
+
 /** The client timeout fired before the dependency answered. Retried; counts for the breaker. */
 export class TimeoutError extends AgentError {
   readonly retryable = true;
@@ -88,6 +98,7 @@ export const RETRYABLE_ERRORS = ['TransientError', 'RateLimited', 'TimeoutError'
 export const ERROR_NAMES = [
   'TransientError',
   'RateLimited',
+  'RetryAfterTooLong',
   'TimeoutError',
   'CircuitOpen',
   'QuotaExhausted',
@@ -108,4 +119,21 @@ export function toAgentError(err: unknown): AgentError {
   if (err instanceof AgentError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new TransientError(message, { cause: err });
+}
+
+/** What to do with a 429 that named a Retry-After: wait it out here (the state machine's retry comes after), or fail over. */
+export function retryAfterDecision(input: {
+  retryAfterSeconds: number | undefined;
+  maxDelaySeconds: number;
+  /** Time the handler has left, in ms. */
+  remainingMs: number;
+}): { action: 'retry'; waitMs: number } | { action: 'failover'; reason: string } {
+  const wait = Math.max(0, (input.retryAfterSeconds ?? 0) * 1000);
+  if (wait > input.maxDelaySeconds * 1000) {
+    return { action: 'failover', reason: `Retry-After ${input.retryAfterSeconds} s is beyond the retry window (${input.maxDelaySeconds} s)` };
+  }
+  if (wait + 2000 > input.remainingMs) {
+    return { action: 'failover', reason: `Retry-After ${input.retryAfterSeconds} s does not fit in the ${Math.floor(input.remainingMs / 1000)} s the handler has left` };
+  }
+  return { action: 'retry', waitMs: wait };
 }

@@ -1,6 +1,6 @@
 import { degradationNotice, excerpt, partialAnswer, surrenderNotice, withNotice } from './answer';
 import { type Budgets, checkTokenBudget } from './budget';
-import { BadRequest, BudgetExceeded, toAgentError } from './errors';
+import { BadRequest, BudgetExceeded, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
 import type { RunRecord, RunRepository } from './ports';
 import { callSignature } from './signature';
 import { estimatePromptTokens } from './tokens';
@@ -37,6 +37,12 @@ export interface CaughtError {
 
 export type Tier = 'primary' | 'fallback';
 
+/** What the handler knows about its own invocation. */
+export interface Invocation {
+  /** Milliseconds left before the Lambda times out. */
+  remainingMs?: () => number;
+}
+
 export interface LoopDeps {
   runs: RunRepository;
   /** The model of a tier (already behind its breaker), or undefined when the tier is not configured. */
@@ -56,6 +62,9 @@ export interface LoopDeps {
   maxToolCallsPerStep?: number;
   /** Wall clock for latencies. */
   clock?: () => number;
+  /** The state machine's retry window: a Retry-After beyond it fails over instead of waiting. */
+  maxRetryDelaySeconds?: number;
+  sleep?: (ms: number) => Promise<void>;
   log?: (message: string, fields: Record<string, unknown>) => void;
 }
 
@@ -119,7 +128,7 @@ export interface ModelStepInput {
  * One model call. Idempotent per (run, step): a retry after a lost response reuses the stored assistant message
  * and counts its tokens once. Throws BudgetExceeded when the call cannot fit the token budget.
  */
-export async function modelStep(deps: LoopDeps, input: ModelStepInput): Promise<LoopState> {
+export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocation: Invocation = {}): Promise<LoopState> {
   const { state, step, tier } = input;
   const clock = deps.clock ?? Date.now;
   const runId = state.runId;
@@ -190,6 +199,16 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput): Promise<
         error: { name: e.name, message: excerpt(e.message, 1000), status: e.status ?? null },
       });
       deps.log?.('model call failed', { runId, step, tier, error: e.name, message: e.message });
+      if (e instanceof RateLimited && e.retryAfterSeconds !== undefined) {
+        const decision = retryAfterDecision({
+          retryAfterSeconds: e.retryAfterSeconds,
+          maxDelaySeconds: deps.maxRetryDelaySeconds ?? 20,
+          remainingMs: invocation.remainingMs?.() ?? Number.POSITIVE_INFINITY,
+        });
+        if (decision.action === 'failover') throw new RetryAfterTooLong(`${e.message}; ${decision.reason}`, { status: e.status, cause: e });
+        // No retry sooner than Retry-After: wait here, then let the state machine's Retry (backoff on top) run.
+        await (deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(decision.waitMs);
+      }
       throw e;
     }
   }

@@ -51,6 +51,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     maxOutputTokens: (tier) => (tier === 'primary' ? config.models.primary : (config.models.fallback ?? config.models.primary)).maxOutputTokens,
     reserveRatio: config.budgets.surrenderReserveRatio,
     maxToolCallsPerStep: config.budgets.maxToolCallsPerStep,
+    maxRetryDelaySeconds: config.retry.maxDelaySeconds,
     log: (message, fields) => logger.info(message, fields),
   };
 }

@@ -7,13 +7,13 @@ import { type Runtime, runtimeFromEnv } from './runtime';
 export type HandlerFactory<E, R> = (rt: Runtime) => (event: E, context: Context) => Promise<R>;
 
 /** Wraps a step function with middy + Powertools logging (context, cold start, runId/step keys). */
-export function wrap<E, R>(fn: (rt: Runtime, event: E) => Promise<R>): HandlerFactory<E, R> {
+export function wrap<E, R>(fn: (rt: Runtime, event: E, context: Context) => Promise<R>): HandlerFactory<E, R> {
   return (rt) =>
-    middy(async (event: E) => {
+    middy(async (event: E, context: Context) => {
       const e = event as { runId?: string; step?: number; state?: { runId?: string } };
       rt.logger.appendKeys({ runId: e.runId ?? e.state?.runId, step: e.step });
       try {
-        return await fn(rt, event);
+        return await fn(rt, event, context);
       } finally {
         rt.logger.resetKeys();
       }

@@ -27,7 +27,7 @@ describe('the agent workflow (synthesized)', () => {
       },
     ]);
     const retried = retry[0].ErrorEquals as string[];
-    for (const never of ['BadRequest', 'ModelRefusal', 'QuotaExhausted', 'CircuitOpen', 'BudgetExceeded', 'States.ALL', 'States.TaskFailed']) {
+    for (const never of ['BadRequest', 'ModelRefusal', 'QuotaExhausted', 'CircuitOpen', 'BudgetExceeded', 'RetryAfterTooLong', 'States.ALL', 'States.TaskFailed']) {
       expect(retried).not.toContain(never);
     }
   });

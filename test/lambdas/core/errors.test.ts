@@ -1,0 +1,44 @@
+import {
+  BadRequest,
+  CircuitOpen,
+  countsForBreaker,
+  ModelRefusal,
+  QuotaExhausted,
+  RateLimited,
+  RETRYABLE_ERRORS,
+  RetryAfterTooLong,
+  retryAfterDecision,
+  TimeoutError,
+  TransientError,
+  toAgentError,
+} from '../../../lambdas/core/errors';
+
+describe('the error taxonomy', () => {
+  it('names every class so Retry/Catch can match it after minification', () => {
+    const all = [new TransientError('x'), new RateLimited('x'), new TimeoutError('x'), new CircuitOpen('x'), new QuotaExhausted('x'), new ModelRefusal('x'), new BadRequest('x'), new RetryAfterTooLong('x')];
+    expect(all.map((e) => e.name)).toEqual(['TransientError', 'RateLimited', 'TimeoutError', 'CircuitOpen', 'QuotaExhausted', 'ModelRefusal', 'BadRequest', 'RetryAfterTooLong']);
+    expect(all.filter((e) => e.retryable).map((e) => e.name)).toEqual([...RETRYABLE_ERRORS]);
+  });
+
+  it('counts only the dependency’s own failures for the breaker', () => {
+    expect(countsForBreaker(new TransientError('x'))).toBe(true);
+    expect(countsForBreaker(new QuotaExhausted('x'))).toBe(true);
+    expect(countsForBreaker(new BadRequest('x'))).toBe(false);
+    expect(countsForBreaker(new ModelRefusal('x'))).toBe(false);
+    expect(countsForBreaker(new CircuitOpen('x'))).toBe(false);
+  });
+
+  it('classifies unknown errors as transient', () => {
+    expect(toAgentError(new Error('socket hang up'))).toBeInstanceOf(TransientError);
+  });
+});
+
+describe('Retry-After', () => {
+  it('waits out a Retry-After within the retry window', () => {
+    expect(retryAfterDecision({ retryAfterSeconds: 3, maxDelaySeconds: 20, remainingMs: 30_000 })).toEqual({ action: 'retry', waitMs: 3000 });
+  });
+  it('fails over when Retry-After is past the window or the handler’s time', () => {
+    expect(retryAfterDecision({ retryAfterSeconds: 60, maxDelaySeconds: 20, remainingMs: 300_000 })).toMatchObject({ action: 'failover' });
+    expect(retryAfterDecision({ retryAfterSeconds: 10, maxDelaySeconds: 20, remainingMs: 5_000 })).toMatchObject({ action: 'failover' });
+  });
+});
