@@ -1,9 +1,12 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { type AgentConfig, configFromEnv } from '../../lib/config';
+import { CircuitBreaker } from '../core/breaker';
 import type { LoopDeps, Tier } from '../core/loop';
 import type { ModelProvider, TraceEvent } from '../core/types';
 import { createDemoProvider } from '../providers/demo';
+import { DynamoBreakerStore } from '../store/breaker-store';
 import { createDocumentClient } from '../store/client';
 import { RunStore } from '../store/run-store';
 import { buildToolRegistry, runTool, toolSpecs } from '../tools/registry';
@@ -13,7 +16,11 @@ export interface Runtime extends LoopDeps {
   config: AgentConfig;
   runs: RunStore;
   logger: Logger;
+  breaker: CircuitBreaker;
 }
+
+/** The run and step an invocation works on, so that breaker transitions land in that run's trace. */
+export const invocationContext = new AsyncLocalStorage<{ runId?: string; step?: number }>();
 
 export interface RuntimeOptions {
   config: AgentConfig;
@@ -32,19 +39,35 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const { config } = options;
   const logger = options.logger ?? new Logger({ serviceName: 'agent' });
   const runs = new RunStore(options.doc, options.tableName, { onEvent: options.onEvent });
+  const breaker = new CircuitBreaker({
+    store: new DynamoBreakerStore(options.doc, options.tableName),
+    config: config.breaker,
+    overrides: config.breakers,
+    onTransition: (t) => {
+      logger.warn('breaker transition', { ...t });
+      const ctx = invocationContext.getStore();
+      if (ctx?.runId) {
+        runs
+          .appendEvent(ctx.runId, { type: 'breaker', step: ctx.step ?? 0, dependency: t.dependency, from: t.from, to: t.to, reason: t.reason, window: t.window })
+          .catch((err) => logger.error('could not trace a breaker transition', { err }));
+      }
+    },
+    onStoreError: (err, info) => logger.error('breaker store failed', { err, ...info }),
+  });
   const models = new Map<Tier, ModelProvider | undefined>();
   const modelFor = (tier: Tier): ModelProvider | undefined => {
     if (!models.has(tier)) {
       const cfg = tier === 'primary' ? config.models.primary : config.models.fallback;
-      models.set(tier, cfg ? createModel(cfg) : undefined);
+      models.set(tier, cfg ? guarded(createModel(cfg), `model:${tier}`, breaker) : undefined);
     }
     return models.get(tier);
   };
-  const tools = buildToolRegistry(config.tools, { docsDir: options.docsDir, fetchImpl: options.fetchImpl });
+  const tools = buildToolRegistry(config.tools, { docsDir: options.docsDir, fetchImpl: options.fetchImpl, guard: breaker.guard });
   return {
     config,
     runs,
     logger,
+    breaker,
     model: modelFor,
     toolSpecs: toolSpecs(tools),
     runTool: (call, ctx) => runTool(tools, call, ctx),
@@ -54,6 +77,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     maxRetryDelaySeconds: config.retry.maxDelaySeconds,
     log: (message, fields) => logger.info(message, fields),
   };
+}
+
+/** A model whose every call goes through its breaker (CircuitOpen when open; no request sent). */
+function guarded(model: ModelProvider, dependency: string, breaker: CircuitBreaker): ModelProvider {
+  return { provider: model.provider, model: model.model, complete: (request) => breaker.call(dependency, () => model.complete(request)) };
 }
 
 function createModel(cfg: AgentConfig['models']['primary']): ModelProvider {

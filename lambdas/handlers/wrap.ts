@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { type Runtime, runtimeFromEnv } from './runtime';
+import { invocationContext, type Runtime, runtimeFromEnv } from './runtime';
 
 /** A Lambda handler built from a plain function of (runtime, event). */
 export type HandlerFactory<E, R> = (rt: Runtime) => (event: E, context: Context) => Promise<R>;
@@ -11,9 +11,10 @@ export function wrap<E, R>(fn: (rt: Runtime, event: E, context: Context) => Prom
   return (rt) =>
     middy(async (event: E, context: Context) => {
       const e = event as { runId?: string; step?: number; state?: { runId?: string } };
-      rt.logger.appendKeys({ runId: e.runId ?? e.state?.runId, step: e.step });
+      const keys = { runId: e.runId ?? e.state?.runId, step: e.step };
+      rt.logger.appendKeys(keys);
       try {
-        return await fn(rt, event, context);
+        return await invocationContext.run(keys, () => fn(rt, event, context));
       } finally {
         rt.logger.resetKeys();
       }

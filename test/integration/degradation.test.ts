@@ -17,8 +17,9 @@ describe('model degradation on the synthesized machine', () => {
       expect(retried).toHaveLength(4);
       const trace = await engine.runtime.runs.listEvents(run.runId);
       const primaryCalls = trace.filter((e) => e.type === 'model_call' && e.tier === 'primary');
-      expect(primaryCalls).toHaveLength(6);
-      expect(primaryCalls.every((e) => (e.error as { name: string }).name === 'TransientError')).toBe(true);
+      // Five failures open the primary's breaker (threshold 5): the sixth attempt is refused without a call.
+      expect(primaryCalls.map((e) => (e.error as { name: string }).name)).toEqual([...Array(5).fill('TransientError'), 'CircuitOpen']);
+      expect(trace.filter((e) => e.type === 'breaker')).toEqual([expect.objectContaining({ dependency: 'model:primary', from: 'CLOSED', to: 'OPEN', step: 2 })]);
       expect(trace.filter((e) => e.type === 'fallback')).toHaveLength(2);
     } finally {
       await engine.close();
