@@ -5,7 +5,8 @@ import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall } fr
 /**
  * The embedded default model: offline and deterministic, but a real participant in the loop. It reads the
  * conversation, decides tool calls (arithmetic → calculator, questions about the product → search_docs), answers from
- * tool results, and reports token usage. Behaviours by model name: default, wander, repeat, fail.
+ * tool results, and reports token usage. Behaviours by model name: default, wander, repeat, fail. Product questions
+ * go to a configured tool named `retrieve` when there is one, else to `search_docs`.
  */
 export type DemoBehaviour = 'default' | 'wander' | 'repeat' | 'fail';
 export const DEMO_BEHAVIOURS: DemoBehaviour[] = ['default', 'wander', 'repeat', 'fail'];
@@ -71,7 +72,9 @@ function decide(behaviour: DemoBehaviour, messages: Message[], step: number, too
     .toLowerCase()
     .split(/[^a-z0-9_-]+/)
     .filter((w) => w.length > 2 && !STOP.has(w));
-  if (words.length >= 2 && tools.has('search_docs')) calls.push(call(calls.length, 'search_docs', { query: words.join(' ') }));
+  // Product questions go to the configured retriever when there is one (named "retrieve"), else to search_docs.
+  const searchTool = tools.has('retrieve') ? 'retrieve' : tools.has('search_docs') ? 'search_docs' : undefined;
+  if (words.length >= 2 && searchTool) calls.push(call(calls.length, searchTool, { query: words.join(' ') }));
   if (calls.length === 0) {
     return {
       text: 'I am the offline demo model: ask me arithmetic (e.g. "What is 12.5% of 3480?") or a question about this runtime (e.g. "How does the circuit breaker work?").',

@@ -15,7 +15,7 @@ import {
   parseRetryAfter,
 } from '../../../lambdas/tools/http-tool';
 import { truncateUtf8 } from '../../../lambdas/tools/types';
-import { hang, type Loopback, reply, startLoopback } from './loopback';
+import { hang, type Loopback, reply, startLoopback } from '../../helpers/loopback';
 
 let server: Loopback;
 

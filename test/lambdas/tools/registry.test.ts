@@ -13,7 +13,7 @@ import {
   toolSpecs,
 } from '../../../lambdas/tools/registry';
 import { parseConfig } from '../../../lib/config';
-import { type Loopback, reply, startLoopback } from './loopback';
+import { type Loopback, reply, startLoopback } from '../../helpers/loopback';
 
 let server: Loopback;
 let docsDir: string;

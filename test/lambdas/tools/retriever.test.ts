@@ -19,7 +19,7 @@ import {
   type RetrieverToolConfig,
   retrieveWithFallback,
 } from '../../../lambdas/tools/retriever';
-import { hang, type Loopback, reply, startLoopback } from './loopback';
+import { hang, type Loopback, reply, startLoopback } from '../../helpers/loopback';
 
 let server: Loopback;
 let docsDir: string;
