@@ -163,7 +163,7 @@ export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
 
 /** The config file path: an explicit one, else AGENT_CONFIG, else agent.config.json in the working directory. */
 export function configPath(explicit?: string): string {
-  return resolve(explicit ?? process.env.AGENT_CONFIG ?? 'agent.config.json');
+  return resolve(explicit || process.env.AGENT_CONFIG || 'agent.config.json');
 }
 
 /** Reads and validates a config file. A missing default file means "all defaults". */

@@ -1,3 +1,4 @@
+import { effectiveBudgets } from '../../lambdas/core/budget';
 import { LocalEngine } from '../engine';
 import { type CliCommand, intOption, UsageError } from './common';
 import { describeEvent, describeStateEvent } from './progress';
@@ -9,6 +10,7 @@ export const runCommand: CliCommand = {
     const prompt = positionals.join(' ');
     if (!prompt.trim()) throw new UsageError('agent run needs a prompt: agent run "What is 12.5% of 3480?"');
     const budgets = { maxSteps: intOption('max-steps', values['max-steps']), maxTokens: intOption('max-tokens', values['max-tokens']) };
+    effectiveBudgets(config.budgets, budgets); // refuse a raise before anything starts
     const progress = (line: string) => process.stderr.write(`${line}\n`);
     const engine = await LocalEngine.start({
       config,
