@@ -1,4 +1,5 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { AgentApi } from './api';
 import type { AgentConfig } from './config';
@@ -44,6 +45,15 @@ export class AgentStack extends Stack {
     const callModel = fn('CallModelFunction', 'call-model', modelChain.lambdaTimeoutSeconds);
     const callTool = fn('CallToolFunction', 'call-tool', toolChain.lambdaTimeoutSeconds, { withDocs: true });
     const finalize = fn('FinalizeFunction', 'finalize', bookkeeping.lambdaTimeoutSeconds);
+
+    // Model API keys live in Secrets Manager; the model handler reads each once per container.
+    const secretIds = [config.models.primary, config.models.fallback].flatMap((m) => (m?.apiKeySecret ? [m.apiKeySecret] : []));
+    [...new Set(secretIds)].forEach((id, i) => {
+      const secret = id.startsWith('arn:')
+        ? secretsmanager.Secret.fromSecretCompleteArn(this, `ModelKey${i}`, id)
+        : secretsmanager.Secret.fromSecretNameV2(this, `ModelKey${i}`, id);
+      secret.grantRead(callModel);
+    });
 
     this.workflow = new AgentWorkflow(this, 'Workflow', {
       loadRun,

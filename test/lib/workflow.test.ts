@@ -116,3 +116,16 @@ describe('the API', () => {
     for (const m of real) expect(m.Properties.AuthorizationType).toBe('COGNITO_USER_POOLS');
   });
 });
+
+describe('model API keys', () => {
+  it('grants the model handler read on the configured secret, and nothing else does', () => {
+    const withSecret = Template.fromJSON(
+      templateFor(parseConfig({ models: { primary: { provider: 'openai', model: 'gpt-x', apiKeySecret: 'agent/openai-key' } } })),
+    );
+    const policies = withSecret.findResources('AWS::IAM::Policy');
+    const granting = Object.entries(policies).filter(([, p]) => JSON.stringify(p).includes('secretsmanager:GetSecretValue'));
+    expect(granting).toHaveLength(1);
+    expect(granting[0]?.[0]).toMatch(/^CallModelFunction/);
+    expect(JSON.stringify(granting[0]?.[1])).toContain('secret:agent/openai-key');
+  });
+});
