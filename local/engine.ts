@@ -14,7 +14,7 @@ import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createRuntime, type Runtime } from '../lambdas/handlers/runtime';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
-import { type CfnTemplate, definitionOf, functionsOf, type LocalFunction, synthTemplate, tablesOf } from './template';
+import { type CfnTemplate, cachedTemplate, definitionOf, functionsOf, type LocalFunction, tablesOf } from './template';
 
 /** One event of the engine's execution log (the package does not export the type). */
 export type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
@@ -29,7 +29,7 @@ const FACTORIES: Record<string, (rt: Runtime) => Handler> = {
 
 export interface EngineOptions {
   config: AgentConfig;
-  /** The synthesized template; synthesized in-process when absent. */
+  /** The synthesized template; synthesized in-process (cached by config and code) when absent. */
   template?: CfnTemplate;
   /** Keep DynamoDB on disk here (npm start); in memory when absent (tests, `agent run`). */
   dataDir?: string;
@@ -85,7 +85,7 @@ export class LocalEngine {
   }
 
   static async start(options: EngineOptions): Promise<LocalEngine> {
-    const template = options.template ?? synthTemplate(options.config);
+    const template = options.template ?? cachedTemplate(options.config);
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
     const dynamo = await startDynalite({ path: options.dataDir });
     for (const table of tablesOf(template)) await ensureTable(dynamo.doc, table);

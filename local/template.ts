@@ -1,6 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { App } from 'aws-cdk-lib';
 import { AgentStack } from '../lib/agent-stack';
@@ -115,4 +116,36 @@ export function tablesOf(template: CfnTemplate): CreateTableCommandInput[] {
 /** Reads a template written by `cdk synth` (cdk.out/AgentStack.template.json). */
 export function readTemplate(path: string): CfnTemplate {
   return JSON.parse(readFileSync(path, 'utf8')) as CfnTemplate;
+}
+
+/** A fingerprint of the code the definition is synthesized from (lib/ and the error names it retries on). */
+function sourceFingerprint(): string {
+  const root = resolve(__dirname, '..');
+  const hash = createHash('sha256');
+  const files = [
+    ...readdirSync(join(root, 'lib'), { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith('.ts'))
+      .sort()
+      .map((f) => join(root, 'lib', f)),
+    join(root, 'lambdas', 'core', 'errors.ts'),
+  ];
+  for (const f of files) hash.update(f).update(readFileSync(f));
+  return hash.digest('hex');
+}
+
+/**
+ * The synthesized template for a config, cached on disk by the config and the infrastructure code, so that `agent
+ * run`, `npm start` and the tests synthesize each distinct configuration once per change of lib/.
+ */
+export function cachedTemplate(config: AgentConfig, cacheDir = join(tmpdir(), 'agent-template-cache')): CfnTemplate {
+  const key = createHash('sha256').update(JSON.stringify(config)).update(sourceFingerprint()).digest('hex').slice(0, 32);
+  const file = join(cacheDir, `${key}.json`);
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as CfnTemplate;
+  const template = synthTemplate(config);
+  mkdirSync(cacheDir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(template));
+  renameSync(tmp, file);
+  return template;
 }
