@@ -5,7 +5,7 @@ import { type AgentConfig, configFromEnv } from '../../lib/config';
 import { CircuitBreaker } from '../core/breaker';
 import type { LoopDeps, Tier } from '../core/loop';
 import type { ModelProvider, TraceEvent } from '../core/types';
-import { createDemoProvider } from '../providers/demo';
+import { createProvider, createSecretReader, type SecretReader } from '../providers';
 import { DynamoBreakerStore } from '../store/breaker-store';
 import { createDocumentClient } from '../store/client';
 import { RunStore } from '../store/run-store';
@@ -30,6 +30,8 @@ export interface RuntimeOptions {
   fetchImpl?: typeof fetch;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** Reads model API keys from Secrets Manager (AWS). */
+  secrets?: SecretReader;
   /** Called after each trace event is written (the CLI prints progress from these). */
   onEvent?: (runId: string, event: TraceEvent) => void;
 }
@@ -58,7 +60,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const modelFor = (tier: Tier): ModelProvider | undefined => {
     if (!models.has(tier)) {
       const cfg = tier === 'primary' ? config.models.primary : config.models.fallback;
-      models.set(tier, cfg ? guarded(createModel(cfg), `model:${tier}`, breaker) : undefined);
+      models.set(tier, cfg ? guarded(createProvider(cfg, { env: options.env, fetchImpl: options.fetchImpl, secrets: options.secrets }), `model:${tier}`, breaker) : undefined);
     }
     return models.get(tier);
   };
@@ -84,17 +86,12 @@ function guarded(model: ModelProvider, dependency: string, breaker: CircuitBreak
   return { provider: model.provider, model: model.model, complete: (request) => breaker.call(dependency, () => model.complete(request)) };
 }
 
-function createModel(cfg: AgentConfig['models']['primary']): ModelProvider {
-  if (cfg.provider === 'demo') return createDemoProvider(cfg.model);
-  throw new Error(`provider ${cfg.provider} is not wired yet`);
-}
-
 let cached: Runtime | undefined;
 /** The runtime of a deployed handler: config and table from the environment the stack set. */
 export function runtimeFromEnv(env: NodeJS.ProcessEnv = process.env): Runtime {
   if (cached) return cached;
   const tableName = env.TABLE_NAME;
   if (!tableName) throw new Error('Environment variable TABLE_NAME is missing: the stack sets it on every handler');
-  cached = createRuntime({ config: configFromEnv(env), doc: createDocumentClient(), tableName, docsDir: env.DOCS_DIR, env });
+  cached = createRuntime({ config: configFromEnv(env), doc: createDocumentClient(), tableName, docsDir: env.DOCS_DIR, env, secrets: createSecretReader() });
   return cached;
 }
