@@ -45,7 +45,7 @@ function encode(protocol: Protocol, reply: Reply): { status: number; body: unkno
   if (reply.kind === 'status') {
     // Bedrock names its errors in a header (the SDK maps it to the exception's name).
     const bedrockType: Record<number, string> = { 400: 'ValidationException', 403: 'AccessDeniedException', 429: 'ThrottlingException', 500: 'InternalServerException', 503: 'ServiceUnavailableException' };
-    const typeHeader = protocol === 'bedrock' && bedrockType[reply.status] ? { 'x-amzn-errortype': bedrockType[reply.status] as string } : {};
+    const typeHeader: Record<string, string> = protocol === 'bedrock' && bedrockType[reply.status] ? { 'x-amzn-errortype': bedrockType[reply.status] as string } : {};
     return { status: reply.status, body: reply.body ?? { message: `scripted ${reply.status}` }, headers: { ...typeHeader, ...reply.headers } };
   }
   if (reply.kind === 'quota') {

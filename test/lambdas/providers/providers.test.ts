@@ -60,14 +60,14 @@ describe.each(protocols)('%s provider', (protocol) => {
       expect(fake.requests[0]?.path).toBe('/v1/chat/completions');
       expect(fake.requests[0]?.headers.authorization).toBe('Bearer sk-test-123');
       expect(body).toMatchObject({ model: 'm-1', max_tokens: 321, tools: [{ type: 'function', function: { name: 'calculator' } }] });
-      expect((fake.requests[1]?.body.messages as { role: string }[]).map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool']);
+      expect((fake.requests[1]!.body.messages as { role: string }[]).map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool']);
     } else if (protocol === 'anthropic') {
       expect(fake.requests[0]?.path).toBe('/v1/messages');
       expect(fake.requests[0]?.headers['x-api-key']).toBe('sk-test-123');
       expect(fake.requests[0]?.headers['anthropic-version']).toBe('2023-06-01');
       expect(body).toMatchObject({ model: 'm-1', max_tokens: 321, system: 'be brief', tools: [{ name: 'calculator', input_schema: { type: 'object' } }] });
       // Both tool results travel in one user message.
-      expect((fake.requests[1]?.body.messages as { role: string }[]).map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+      expect((fake.requests[1]!.body.messages as { role: string }[]).map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
     } else {
       expect(fake.requests[0]?.path).toBe('/model/m-1/converse');
       expect(String(fake.requests[0]?.headers.authorization)).toContain('AWS4-HMAC-SHA256');
@@ -134,7 +134,12 @@ describe('API keys', () => {
   it('come from Secrets Manager when a secret is configured', async () => {
     const withSecret = { ...model, apiKeySecret: 'agent/key' };
     const reads: string[] = [];
-    await expect(resolveApiKey(withSecret, {}, async (id) => (reads.push(id), 'from-secret'))).resolves.toBe('from-secret');
+    await expect(
+      resolveApiKey(withSecret, {}, async (id) => {
+        reads.push(id);
+        return 'from-secret';
+      }),
+    ).resolves.toBe('from-secret');
     expect(reads).toEqual(['agent/key']);
   });
 });
