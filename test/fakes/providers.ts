@@ -40,8 +40,11 @@ export interface FakeProvider {
 
 let callIds = 0;
 
-function encode(protocol: Protocol, reply: Reply): { status: number; body: unknown; headers?: Record<string, string> } {
-  const usage = ('usage' in reply && reply.usage) || { input: 50, output: 10 };
+function encode(protocol: Protocol, reply: Reply, request: Record<string, unknown>): { status: number; body: unknown; headers?: Record<string, string> } {
+  const scripted = ('usage' in reply && reply.usage) || { input: 50, output: 10 };
+  // Like a real provider, never more output tokens than the request allowed.
+  const cap = Number(request.max_tokens ?? (request.inferenceConfig as { maxTokens?: number } | undefined)?.maxTokens ?? Number.POSITIVE_INFINITY);
+  const usage = { input: scripted.input, output: Math.min(scripted.output, cap) };
   if (reply.kind === 'status') {
     // Bedrock names its errors in a header (the SDK maps it to the exception's name).
     const bedrockType: Record<number, string> = { 400: 'ValidationException', 403: 'AccessDeniedException', 429: 'ThrottlingException', 500: 'InternalServerException', 503: 'ServiceUnavailableException' };
@@ -113,7 +116,7 @@ export async function startFakeProvider(protocol: Protocol): Promise<FakeProvide
         res.end('{"choices": [{"message": {"content": "cut sh');
         return;
       }
-      const { status, body: out, headers } = encode(protocol, reply);
+      const { status, body: out, headers } = encode(protocol, reply, body);
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(out));
     });
