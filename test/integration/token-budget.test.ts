@@ -26,7 +26,7 @@ describe('the token budget against a provider that reports large usage', () => {
       expect(fake.requests).toHaveLength(calls.length);
       expect(calls.length).toBe(run.steps);
       // Each call's max output tokens was what was left of the budget (the last one less than the model's 1,024).
-      expect(calls.map((c, i) => fake.requests[i]?.body.max_tokens)).toEqual(calls.map((c) => c.maxOutputTokens));
+      expect(calls.map((_c, i) => fake.requests[i]?.body.max_tokens)).toEqual(calls.map((c) => c.maxOutputTokens));
       expect(calls.at(-1)!.maxOutputTokens).toBeLessThan(1024);
       const refused = trace.find((e) => e.type === 'budget');
       expect(refused).toMatchObject({ reason: 'TOKEN_BUDGET', maxTokens: 5000 });
@@ -48,7 +48,7 @@ describe('the token budget against a provider that reports large usage', () => {
       const { run } = await engine.run({ input: 'Count forever.' });
       expect(run.stopReason).toBe('TOKEN_BUDGET');
       const trace = await engine.runtime.runs.listEvents(run.runId);
-      const last = trace.filter((e) => e.type === 'model_call').at(-1) as { usage: { inputTokens: number }; estimatedPromptTokens: number };
+      const last = trace.filter((e) => e.type === "model_call").at(-1) as unknown as { usage: { inputTokens: number }; estimatedPromptTokens: number };
       const estimationError = last.usage.inputTokens - last.estimatedPromptTokens;
       const total = run.usage.inputTokens + run.usage.outputTokens;
       expect(total).toBeGreaterThan(8000);
