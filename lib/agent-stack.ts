@@ -3,7 +3,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { AgentApi } from './api';
 import type { AgentConfig } from './config';
-import { AgentFunction } from './functions';
+import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
 import { AgentStore } from './store';
 import { assertTimeoutChain, deriveTimeoutChain } from './timeouts';
@@ -39,12 +39,13 @@ export class AgentStack extends Stack {
 
     const store = new AgentStore(this, 'Store');
     const table = store.table;
-    const fn = (id: string, handler: 'load-run' | 'call-model' | 'call-tool' | 'finalize' | 'api', timeoutSeconds: number, extra: { withDocs?: boolean } = {}) =>
+    const fn = (id: string, handler: HandlerName, timeoutSeconds: number, extra: { withDocs?: boolean } = {}) =>
       new AgentFunction(this, id, { handler, table, configJson, timeoutSeconds, ...extra }).fn;
     const loadRun = fn('LoadRunFunction', 'load-run', bookkeeping.lambdaTimeoutSeconds);
     const callModel = fn('CallModelFunction', 'call-model', modelChain.lambdaTimeoutSeconds);
     const callTool = fn('CallToolFunction', 'call-tool', toolChain.lambdaTimeoutSeconds, { withDocs: true });
     const finalize = fn('FinalizeFunction', 'finalize', bookkeeping.lambdaTimeoutSeconds);
+    const pause = fn('PauseFunction', 'pause', bookkeeping.lambdaTimeoutSeconds);
 
     // Model API keys live in Secrets Manager; the model handler reads each once per container.
     const secretIds = [config.models.primary, config.models.fallback].flatMap((m) => (m?.apiKeySecret ? [m.apiKeySecret] : []));
@@ -60,6 +61,7 @@ export class AgentStack extends Stack {
       callModel,
       callTool,
       finalize,
+      pause,
       timeouts: { model: modelChain.taskTimeoutSeconds, tool: toolChain.taskTimeoutSeconds, bookkeeping: bookkeeping.taskTimeoutSeconds },
       retry: config.retry,
       hasFallbackModel: config.models.fallback !== undefined,
@@ -69,6 +71,8 @@ export class AgentStack extends Stack {
     const apiFn = fn('ApiFunction', 'api', bookkeeping.lambdaTimeoutSeconds);
     apiFn.addEnvironment('STATE_MACHINE_ARN', this.workflow.stateMachine.stateMachineArn);
     this.workflow.stateMachine.grantStartExecution(apiFn);
+    this.workflow.stateMachine.grantTaskResponse(apiFn);
+    this.workflow.stateMachine.grantExecution(apiFn, 'states:StopExecution', 'states:DescribeExecution');
     const api = new AgentApi(this, 'Api', { handler: apiFn });
 
     new CfnOutput(this, 'ApiUrl', { value: api.api.url });

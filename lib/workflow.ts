@@ -14,6 +14,9 @@ export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.TooManyRequestsException',
 ];
 
+/** How long a paused run waits for resume before it surrenders (PAUSE_EXPIRED). */
+export const PAUSE_TIMEOUT_SECONDS = 7 * 24 * 3600;
+
 /** Retry settings (CONTRACT.md `retry`): maxAttempts counts all attempts, the first included. */
 export interface WorkflowRetry {
   readonly maxAttempts: number;
@@ -27,6 +30,8 @@ export interface AgentWorkflowProps {
   readonly callModel: lambda.IFunction;
   readonly callTool: lambda.IFunction;
   readonly finalize: lambda.IFunction;
+  /** Stores the task token of a paused run (the Pause state waits for it). */
+  readonly pause: lambda.IFunction;
   /** Task TimeoutSeconds of each task (each above its Lambda's timeout). */
   readonly timeouts: { readonly model: number; readonly tool: number; readonly bookkeeping: number };
   readonly retry: WorkflowRetry;
@@ -95,7 +100,7 @@ export class AgentWorkflow extends Construct {
     callModel.addCatch(refused, { errors: ['ModelRefusal'], resultPath: '$.error' });
     callModel.addCatch(tokenBudget, { errors: ['BudgetExceeded'], resultPath: '$.error' });
 
-    const route = new sfn.Choice(this, 'Route', { comment: 'final answer, repeated call, step budget, one tool or many' });
+    const route = new sfn.Choice(this, 'Route', { comment: 'final answer, next model call, repeated call, step budget, pause, one tool or many' });
     if (props.hasFallbackModel) {
       const callFallback = invoke('CallFallbackModel', props.callModel, modelPayload('fallback', true), props.timeouts.model);
       callFallback.addRetry(transientRetry);
@@ -136,16 +141,35 @@ export class AgentWorkflow extends Construct {
     runTools.itemProcessor(callToolInMap);
     runTools.next(callModel);
 
+    // Pause: at the tool-call boundary (the step's tool calls are checkpointed as pending), the execution waits for
+    // its task token; resume sends `false` back into $.pauseRequested and Route goes on with the tools.
+    const pauseExpired = stopBecause('PauseExpired', 'PAUSE_EXPIRED');
+    const pause = new tasks.LambdaInvoke(this, 'Pause', {
+      lambdaFunction: props.pause,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: sfn.TaskInput.fromObject({ state: sfn.JsonPath.entirePayload, taskToken: sfn.JsonPath.taskToken }),
+      resultPath: '$.pauseRequested',
+      taskTimeout: seconds(PAUSE_TIMEOUT_SECONDS),
+      retryOnServiceExceptions: false,
+    });
+    pause.addRetry(serviceRetry);
+    pause.addCatch(pauseExpired, { errors: ['States.ALL'], resultPath: '$.error' });
+    pause.next(route);
+
     route
       .when(sfn.Condition.stringEquals('$.outcome', 'final'), finish)
+      .when(sfn.Condition.stringEquals('$.outcome', 'start'), callModel)
       .when(sfn.Condition.stringEqualsJsonPath('$.callSig', '$.prevCallSig'), repetition)
       .when(sfn.Condition.numberGreaterThanEqualsJsonPath('$.step', '$.maxSteps'), stepBudget)
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.pauseRequested'), sfn.Condition.booleanEquals('$.pauseRequested', true)), pause)
       .when(sfn.Condition.numberEquals('$.toolCount', 1), callTool)
       .otherwise(runTools);
 
+    // LoadRun rebuilds the loop state from the checkpoint: a new run goes to CallModel, a resumed one to wherever
+    // its checkpoint says (pending tool calls, the next model call, or its final answer).
     const loadRun = invoke('LoadRun', props.loadRun, sfn.TaskInput.fromJsonPathAt('$'), props.timeouts.bookkeeping);
     loadRun.addRetry(serviceRetry);
-    loadRun.next(callModel);
+    loadRun.next(route);
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {

@@ -6,12 +6,15 @@ import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { AgentConfig } from '../lib/config';
 import { effectiveBudgets } from '../lambdas/core/budget';
+import { createRunControl } from '../lambdas/core/control';
 import { runView } from '../lambdas/core/loop';
+import type { RunControl } from '../lambdas/core/ports';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
 import { createHandler as callModel } from '../lambdas/handlers/call-model';
 import { createHandler as callTool } from '../lambdas/handlers/call-tool';
 import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
+import { createHandler as pause } from '../lambdas/handlers/pause';
 import { createRuntime, type Runtime } from '../lambdas/handlers/runtime';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type CfnTemplate, cachedTemplate, definitionOf, functionsOf, type LocalFunction, tablesOf } from './template';
@@ -25,6 +28,7 @@ const FACTORIES: Record<string, (rt: Runtime) => Handler> = {
   'call-model': callModel as (rt: Runtime) => Handler,
   'call-tool': callTool as (rt: Runtime) => Handler,
   finalize: finalize as (rt: Runtime) => Handler,
+  pause: pause as (rt: Runtime) => Handler,
 };
 
 export interface EngineOptions {
@@ -68,6 +72,11 @@ export class LocalEngine {
   private readonly machine: StateMachine;
   private readonly handlers = new Map<string, Handler>();
   private readonly running = new Map<string, Promise<ExecutionResult>>();
+  private readonly aborts = new Map<string, () => void>();
+  /** Task tokens of executions waiting in a .waitForTaskToken state → how to complete them. */
+  private readonly waiting = new Map<string, { resolve: (output: unknown) => void; reject: (err: Error) => void }>();
+  /** pause/resume/cancel, as the API and the CLI use them. */
+  readonly control: RunControl;
 
   private constructor(
     readonly options: EngineOptions,
@@ -82,6 +91,39 @@ export class LocalEngine {
       const factory = FACTORIES[f.handler];
       if (factory) this.handlers.set(f.arn, factory(runtime));
     }
+    this.control = createRunControl({
+      runs: runtime.runs,
+      executions: {
+        start: async ({ runId, userId }) => {
+          this.execute(runId, userId).catch(() => undefined);
+          return {};
+        },
+        sendTaskSuccess: async (token, output) => this.sendTaskSuccess(token, output),
+        stop: async ({ runId }) => this.aborts.get(runId)?.(),
+      },
+    });
+  }
+
+  /** Completes a waiting task (SendTaskSuccess). Throws when no execution waits for the token. */
+  sendTaskSuccess(token: string, output: string): void {
+    const waiter = this.waiting.get(token);
+    if (!waiter) throw Object.assign(new Error(`no execution waits for task token ${token}`), { name: 'TaskDoesNotExist' });
+    this.waiting.delete(token);
+    waiter.resolve(JSON.parse(output));
+  }
+
+  /**
+   * Continues every run that was RUNNING when a previous engine process died (the on-disk engine behind npm start):
+   * each starts a new execution that loads its checkpoint. Returns the run ids.
+   */
+  async resumeInterrupted(): Promise<string[]> {
+    const runs = await this.runtime.runs.listRunsByStatus(['RUNNING']);
+    for (const run of runs) {
+      if (this.running.has(run.runId)) continue;
+      await this.runtime.runs.appendEvent(run.runId, { type: 'engine_restarted', step: run.step });
+      this.execute(run.runId, run.userId).catch(() => undefined);
+    }
+    return runs.map((r) => r.runId);
   }
 
   static async start(options: EngineOptions): Promise<LocalEngine> {
@@ -133,9 +175,11 @@ export class LocalEngine {
       { runId, userId },
       {
         overrides: { taskResourceLocalHandlers: this.taskHandlers(), retryIntervalOverrides: this.retryOverrides() },
-        context: { Execution: { Id: `local:${runId}`, Name: runId, Input: { runId, userId }, StartTime: new Date().toISOString() } },
+        context: { Execution: { Id: `local:${runId}`, Name: runId, Input: { runId, userId }, StartTime: new Date().toISOString() }, Task: { Token: `local:${runId}` } },
+        noThrowOnAbort: true,
       },
     );
+    this.aborts.set(runId, execution.abort);
     const events: EventLog[] = [];
     const collecting = (async () => {
       for await (const event of execution.eventLogs) {
@@ -147,9 +191,11 @@ export class LocalEngine {
     try {
       await execution.result;
     } catch (err) {
+      this.aborts.delete(runId);
       error = { name: (err as Error).name, message: (err as Error).message };
       await this.runtime.runs.finalizeRun(runId, { status: 'FAILED', answer: `The run failed: ${error.name}: ${error.message}`, stopReason: error.name });
     }
+    this.aborts.delete(runId);
     await collecting;
     const run = await this.runtime.runs.getRun(runId);
     if (!run) throw new Error(`run ${runId} vanished`);
@@ -161,13 +207,18 @@ export class LocalEngine {
     const out: Record<string, (input: unknown) => Promise<never>> = {};
     for (const [name, state] of allStates(this.definition)) {
       if (state.Type !== 'Task') continue;
+      const waitsForToken = String(state.Resource).endsWith('.waitForTaskToken');
       out[name] = async (input: unknown) => {
-        const { FunctionName, Payload } = input as { FunctionName: string; Payload: unknown };
+        const { FunctionName, Payload } = input as { FunctionName: string; Payload: Record<string, unknown> };
         const fn = this.functions.get(FunctionName);
         const handler = this.handlers.get(FunctionName);
         if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
-        const result = await handler(Payload, lambdaContext(fn));
-        return { Payload: result } as never;
+        if (!waitsForToken) return { Payload: await handler(Payload, lambdaContext(fn)) } as never;
+        // .waitForTaskToken: a real token; the execution waits until sendTaskSuccess completes it.
+        const token = `${Payload.taskToken}:${randomUUID()}`;
+        const output = new Promise<unknown>((resolve, reject) => this.waiting.set(token, { resolve, reject }));
+        await handler({ ...Payload, taskToken: token }, lambdaContext(fn));
+        return (await output) as never;
       };
     }
     return out;
@@ -185,6 +236,9 @@ export class LocalEngine {
   }
 
   async close(): Promise<void> {
+    for (const abort of this.aborts.values()) abort();
+    // Paused executions are simply dropped: their runs stay PAUSED in the table and resume from the checkpoint.
+    this.waiting.clear();
     await Promise.allSettled([...this.running.values()]);
     await this.dynamo.close();
   }

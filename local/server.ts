@@ -5,7 +5,7 @@ import { handleApi } from '../lambdas/api/routes';
 import type { LocalEngine } from './engine';
 
 /** Largest request body the local server reads (API Gateway's own limit is 10 MB; ours is far lower). */
-export const MAX_BODY_BYTES = 256 * 1024;
+export const MAX_BODY_BYTES = 256 * 1024; // read limit; the routes accept at most 64 KB
 
 export interface LocalServer {
   url: string;
@@ -19,8 +19,8 @@ export interface LocalServer {
  * The HTTP API on localhost: the same routes as API Gateway (lambdas/api/routes.ts), bearer tokens from config
  * (or a development token made at start) instead of Cognito, executions in the offline engine.
  */
-export async function startServer(engine: LocalEngine, options: { port?: number; host?: string } = {}): Promise<LocalServer> {
-  const tokens = engine.options.config.localTokens ?? { [`dev-${randomBytes(16).toString('hex')}`]: 'local-user' };
+export async function startServer(engine: LocalEngine, options: { port?: number; host?: string; devToken?: string } = {}): Promise<LocalServer> {
+  const tokens = engine.options.config.localTokens ?? { [options.devToken ?? `dev-${randomBytes(16).toString('hex')}`]: 'local-user' };
   const server = createServer((req, res) => {
     handle(engine, tokens, req, res).catch((err) => {
       if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: (err as Error).message } });
@@ -53,18 +53,10 @@ async function handle(engine: LocalEngine, tokens: Record<string, string>, req: 
   const userId = token ? (tokens[token] ?? null) : null;
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+  const query = Object.fromEntries(url.searchParams.entries());
   const response = await handleApi(
-    {
-      runs: engine.runtime.runs,
-      config: engine.options.config,
-      executor: {
-        start: async ({ runId, userId: owner }) => {
-          engine.execute(runId, owner).catch(() => undefined);
-          return {};
-        },
-      },
-    },
-    { method: req.method ?? 'GET', path: url.pathname, headers, body: body || null, userId },
+    { runs: engine.runtime.runs, config: engine.options.config, control: engine.control },
+    { method: req.method ?? 'GET', path: url.pathname, query, headers, body: body || null, userId },
   );
   res.writeHead(response.statusCode, response.headers);
   res.end(response.body);

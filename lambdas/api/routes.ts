@@ -4,13 +4,14 @@ import type { AgentConfig } from '../../lib/config';
 import { effectiveBudgets } from '../core/budget';
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
-import type { RunRecord } from '../core/ports';
+import type { RunControl, RunRecord } from '../core/ports';
 import type { RunStore } from '../store/run-store';
 
-/** An HTTP request as both API Gateway and the local server hand it over. */
+/** An HTTP request as both API Gateway and the local server hand it over. Header names are lower case. */
 export interface ApiRequest {
   method: string;
   path: string;
+  query?: Record<string, string | undefined>;
   headers: Record<string, string | undefined>;
   body: string | null;
   /** The verified caller (Cognito `sub` in AWS, a configured bearer token locally); null when unauthenticated. */
@@ -23,20 +24,18 @@ export interface ApiResponse {
   body: string;
 }
 
-/** Starts the state machine for a run (StartExecution in AWS, the offline engine locally). */
-export interface Executor {
-  start(run: { runId: string; userId: string }): Promise<{ executionArn?: string }>;
-}
-
 export interface ApiDeps {
   runs: RunStore;
-  executor: Executor;
+  control: RunControl;
   config: AgentConfig;
   newRunId?: () => string;
 }
 
 /** Largest prompt accepted, in characters. */
 export const MAX_INPUT_CHARS = 32_000;
+/** Largest request body accepted, in bytes (API Gateway and the local server). */
+export const MAX_BODY_BYTES = 64 * 1024;
+export const MAX_PAGE_SIZE = 100;
 
 export const StartRunBody = z.strictObject({
   input: z.string().trim().min(1, 'must be a non-empty string').max(MAX_INPUT_CHARS, `must be at most ${MAX_INPUT_CHARS} characters`),
@@ -48,46 +47,80 @@ export const StartRunBody = z.strictObject({
     .optional(),
 });
 
+/** Run ids are UUIDs or similar: letters, digits, - and _ only, so nothing else ever reaches the table. */
 const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
+/** Idempotency keys: 1-255 printable ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-class HttpError extends Error {
+/** An API error: status, a stable code and a message saying what is allowed. */
+export class HttpError extends Error {
   constructor(
     readonly statusCode: number,
     readonly code: string,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
 }
 
-const json = (statusCode: number, body: unknown): ApiResponse => ({
+const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
   statusCode,
-  headers: { 'content-type': 'application/json' },
+  headers: { 'content-type': 'application/json', ...headers },
   body: JSON.stringify(body),
 });
-const error = (statusCode: number, code: string, message: string) => json(statusCode, { error: { code, message } });
+
+/** Renders any error the routes raise as CONTRACT.md's `{"error": {"code", "message"}}`. */
+export function errorResponse(err: HttpError): ApiResponse {
+  return json(err.statusCode, { error: { code: err.code, message: err.message } }, err.headers);
+}
+
+type Handler = (deps: ApiDeps, req: ApiRequest, userId: string, runId: string) => Promise<ApiResponse>;
+
+/** The route table: path shape → method → handler. */
+const ROUTES: { pattern: RegExp; methods: Record<string, Handler> }[] = [
+  { pattern: /^\/runs$/, methods: { POST: (d, r, u) => startRun(d, r, u), GET: (d, r, u) => listRuns(d, r, u) } },
+  { pattern: /^\/runs\/([^/]+)$/, methods: { GET: async (d, _r, u, id) => json(200, runView(await ownRun(d, id, u))) } },
+  {
+    pattern: /^\/runs\/([^/]+)\/trace$/,
+    methods: {
+      GET: async (d, _r, u, id) => {
+        await ownRun(d, id, u);
+        return json(200, { events: await d.runs.listEvents(id) });
+      },
+    },
+  },
+  { pattern: /^\/runs\/([^/]+)\/pause$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'pause') } },
+  { pattern: /^\/runs\/([^/]+)\/resume$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'resume') } },
+  { pattern: /^\/runs\/([^/]+)\/cancel$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'cancel') } },
+];
 
 /** The API's routes: one implementation behind API Gateway and the local server. */
 export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   try {
+    const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
+    const route = ROUTES.find((r) => r.pattern.test(path));
+    if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: /runs, /runs/{id}, /runs/{id}/trace, /runs/{id}/pause|resume|cancel`);
+    const handler = route.methods[req.method.toUpperCase()];
+    const allow = Object.keys(route.methods).join(', ');
+    if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
     if (!req.userId) throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
-    const segments = req.path.replace(/\/+$/, '').split('/').filter(Boolean);
-    if (segments[0] !== 'runs') throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}`);
-    if (segments.length === 1) {
-      if (req.method === 'POST') return await startRun(deps, req, req.userId);
-      throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'allowed on /runs: POST');
+    let runId = '';
+    const encoded = route.pattern.exec(path)?.[1];
+    if (encoded !== undefined) {
+      try {
+        runId = decodeURIComponent(encoded);
+      } catch {
+        runId = '';
+      }
+      // Anything that is not a well-formed id is no run at all (and never reaches the table).
+      if (!RUN_ID.test(runId)) throw new HttpError(404, 'NOT_FOUND', 'no such run');
     }
-    const runId = segments[1] ?? '';
-    if (!RUN_ID.test(runId)) throw new HttpError(404, 'NOT_FOUND', 'no such run');
-    if (segments.length === 2) {
-      if (req.method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'allowed on /runs/{id}: GET');
-      const run = await ownRun(deps, runId, req.userId);
-      return json(200, runView(run));
-    }
-    throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}`);
+    return await handler(deps, req, req.userId, runId);
   } catch (err) {
-    if (err instanceof HttpError) return error(err.statusCode, err.code, err.message);
-    if (err instanceof AgentError && err.name === 'BadRequest') return error(422, 'INVALID_BUDGET', err.message);
+    if (err instanceof HttpError) return errorResponse(err);
+    if (err instanceof AgentError && err.name === 'Conflict') return errorResponse(new HttpError(409, 'CONFLICT', err.message));
+    if (err instanceof AgentError && err.name === 'BadRequest') return errorResponse(new HttpError(422, 'INVALID_REQUEST', err.message));
     throw err;
   }
 }
@@ -99,9 +132,41 @@ async function ownRun(deps: ApiDeps, runId: string, userId: string): Promise<Run
   return run;
 }
 
+async function steer(deps: ApiDeps, userId: string, runId: string, action: 'pause' | 'resume' | 'cancel'): Promise<ApiResponse> {
+  await ownRun(deps, runId, userId);
+  await deps.control[action](runId);
+  return json(202, { runId, action });
+}
+
+async function listRuns(deps: ApiDeps, req: ApiRequest, userId: string): Promise<ApiResponse> {
+  const limitText = req.query?.limit;
+  const limit = limitText === undefined ? 20 : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+    throw new HttpError(400, 'INVALID_QUERY', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  const cursor = req.query?.cursor;
+  let page: Awaited<ReturnType<RunStore['listRunsByUser']>>;
+  try {
+    page = await deps.runs.listRunsByUser(userId, { limit, cursor });
+  } catch (err) {
+    if ((err as Error).message === 'invalid cursor' || (err as { name?: string }).name === 'ValidationException') {
+      throw new HttpError(400, 'INVALID_CURSOR', 'cursor must be the nextCursor of a previous page');
+    }
+    throw err;
+  }
+  // A cursor only ever pages through its own user's runs.
+  const runs = page.runs.filter((r) => r.userId === userId).map(runView);
+  return json(200, { runs, nextCursor: page.nextCursor });
+}
+
 async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise<ApiResponse> {
   const contentType = (req.headers['content-type'] ?? '').toLowerCase();
-  if (!contentType.startsWith('application/json')) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
+  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
+  if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
+  const key = req.headers['idempotency-key'];
+  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+    throw new HttpError(400, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-255 printable ASCII characters');
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(req.body ?? '');
@@ -114,8 +179,13 @@ async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise
     throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int}})`);
   }
   const budgets = effectiveBudgets(deps.config.budgets, parsed.data.budgets);
-  const runId = (deps.newRunId ?? randomUUID)();
+  let runId = (deps.newRunId ?? randomUUID)();
+  if (key !== undefined) {
+    const claim = await deps.runs.claimIdempotencyKey(userId, key, runId);
+    if (!claim.claimed) return json(200, { runId: claim.runId }, { 'idempotent-replayed': 'true' });
+    runId = claim.runId;
+  }
   await deps.runs.createRun({ runId, userId, input: parsed.data.input, ...budgets });
-  await deps.executor.start({ runId, userId });
+  await deps.control.start({ runId, userId });
   return json(202, { runId });
 }

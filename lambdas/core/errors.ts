@@ -91,6 +91,13 @@ export class BudgetExceeded extends AgentError {
   }
 }
 
+/** A state change that does not apply to the run as it is (e.g. resume a run that is not paused). */
+export class Conflict extends AgentError {
+  readonly retryable = false;
+  readonly countsForBreaker = false;
+  override name = 'Conflict';
+}
+
 /** Error names the state machine retries (with backoff and full jitter). */
 export const RETRYABLE_ERRORS = ['TransientError', 'RateLimited', 'TimeoutError'] as const;
 

@@ -1,6 +1,7 @@
 import { degradationNotice, excerpt, partialAnswer, surrenderNotice, withNotice } from './answer';
 import { type Budgets, checkTokenBudget } from './budget';
 import { BadRequest, BudgetExceeded, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
+import type { RunUpdates } from './control';
 import type { RunRecord, RunRepository } from './ports';
 import { callSignature } from './signature';
 import { estimatePromptTokens } from './tokens';
@@ -26,6 +27,8 @@ export interface LoopState {
   callSig: string;
   prevCallSig: string;
   stopReason?: string;
+  /** Set when a pause was requested: Route sends the loop to the Pause state before the tools run. */
+  pauseRequested?: boolean;
   [extra: string]: unknown;
 }
 
@@ -81,8 +84,12 @@ export interface StartInput {
   budgets?: Partial<Budgets>;
 }
 
-/** Loads the run for a new or resumed execution (creating it when an execution was started without the API). */
-export async function loadRun(deps: Pick<LoopDeps, 'runs'>, start: StartInput, defaults: Budgets): Promise<LoopState> {
+/**
+ * Loads the run for a new or resumed execution (creating it when an execution was started without the API). A run
+ * is rebuilt from the table alone: a resumed run continues where its checkpoint says — the next model call, the
+ * tool calls of its last step that have no result yet, or the final answer it already has.
+ */
+export async function loadRun(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep'>, start: StartInput, defaults: Budgets): Promise<LoopState> {
   let run = await deps.runs.getRun(start.runId);
   if (!run) {
     if (!start.input) throw new BadRequest(`run ${start.runId} does not exist and the execution input has no "input"`);
@@ -94,12 +101,21 @@ export async function loadRun(deps: Pick<LoopDeps, 'runs'>, start: StartInput, d
       maxTokens: Math.min(start.budgets?.maxTokens ?? defaults.maxTokens, defaults.maxTokens),
     }));
   }
-  await deps.runs.appendEvent(run.runId, { type: run.step === 0 ? 'run_started' : 'run_resumed', step: run.step, input: run.input, maxSteps: run.maxSteps, maxTokens: run.maxTokens });
-  return stateOf(run);
+  const state = await checkpointState(deps, run);
+  await deps.runs.appendEvent(run.runId, {
+    type: run.step === 0 && state.outcome === 'start' ? 'run_started' : 'run_resumed',
+    step: run.step,
+    input: run.input,
+    maxSteps: run.maxSteps,
+    maxTokens: run.maxTokens,
+    ...(run.step > 0 ? { resumeAt: state.outcome, pendingToolCalls: state.toolCount } : {}),
+  });
+  return state;
 }
 
-function stateOf(run: RunRecord): LoopState {
-  return {
+/** The loop state a run's checkpoint stands for (see loadRun). */
+export async function checkpointState(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep'>, run: RunRecord): Promise<LoopState> {
+  const base: LoopState = {
     runId: run.runId,
     step: run.step,
     maxSteps: run.maxSteps,
@@ -110,6 +126,39 @@ function stateOf(run: RunRecord): LoopState {
     callSig: run.lastCallSig ?? '',
     prevCallSig: '',
   };
+  if (run.step === 0) return base;
+  const messages = (await deps.runs.listMessages(run.runId)).filter((m) => m.step >= run.step - 1);
+  const turn = (step: number) => messages.find((m) => m.step === step && m.seq === 0)?.message;
+  const last = turn(run.step);
+  if (last?.role !== 'assistant') return base;
+  if (last.toolCalls.length === 0) return { ...base, outcome: 'final' };
+  const calls = last.toolCalls.slice(0, deps.maxToolCallsPerStep ?? Number.POSITIVE_INFINITY);
+  const done = new Set(messages.filter((m) => m.step === run.step && m.message.role === 'tool').map((m) => (m.message as { toolCallId: string }).toolCallId));
+  if (calls.every((c) => done.has(c.id))) return base;
+  const previous = turn(run.step - 1);
+  return {
+    ...base,
+    outcome: 'tools',
+    toolCalls: calls.map((c) => ({ id: c.id })),
+    toolCount: calls.length,
+    callSig: callSignature(last.toolCalls),
+    prevCallSig: previous?.role === 'assistant' ? callSignature(previous.toolCalls) : '',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pause
+
+export interface PauseInput {
+  state: LoopState;
+  taskToken: string;
+}
+
+/** The Pause state: stores the task token on the run and marks it PAUSED; the execution waits for the token. */
+export async function pauseRun(deps: { runs: RunRepository & RunUpdates }, input: PauseInput): Promise<{ paused: boolean }> {
+  const updated = await deps.runs.updateRun(input.state.runId, { status: 'PAUSED', taskToken: input.taskToken, pauseRequested: false }, { statusIn: ['RUNNING'] });
+  await deps.runs.appendEvent(input.state.runId, { type: 'paused', step: input.state.step, pendingToolCalls: input.state.toolCount });
+  return { paused: Boolean(updated) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -237,6 +286,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
     toolCount: toolCalls.length,
     callSig,
     prevCallSig: state.callSig ?? '',
+    pauseRequested: Boolean(run.pauseRequested),
   };
 }
 

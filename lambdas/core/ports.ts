@@ -22,6 +22,8 @@ export interface RunRecord {
   pauseRequested?: boolean;
   taskToken?: string;
   executionArn?: string;
+  /** Executions started to continue this run from its checkpoint. */
+  resumes?: number;
 }
 
 /** One message of the conversation, stored once under (step, seq). */

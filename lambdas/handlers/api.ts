@@ -1,9 +1,8 @@
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { type ApiRequest, handleApi } from '../api/routes';
+import { createRunControl } from '../core/control';
+import { sfnExecutions } from '../store/sfn-executions';
 import { lambdaEntry, wrap } from './wrap';
-
-const sfn = new SFNClient({});
 
 /** API Gateway proxy → the shared routes. The caller is the verified token's `sub`, never a body field. */
 export const createHandler = wrap(async (rt, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
@@ -13,22 +12,14 @@ export const createHandler = wrap(async (rt, event: APIGatewayProxyEvent): Promi
   const req: ApiRequest = {
     method: event.httpMethod,
     path: event.path,
+    query: (event.queryStringParameters ?? {}) as Record<string, string | undefined>,
     headers: Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     body: event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body,
     userId: claims.sub ?? null,
   };
-  return handleApi(
-    {
-      runs: rt.runs,
-      config: rt.config,
-      executor: {
-        start: async ({ runId, userId }) => {
-          const out = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: runId, input: JSON.stringify({ runId, userId }) }));
-          return { executionArn: out.executionArn };
-        },
-      },
-    },
-    req,
-  );
+  const control = createRunControl({ runs: rt.runs, executions: sfnExecutions(stateMachineArn) });
+  const res = await handleApi({ runs: rt.runs, config: rt.config, control }, req);
+  const origin = process.env.CORS_ORIGIN;
+  return { ...res, headers: { ...res.headers, ...(origin ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {}) } };
 });
 export const handler = lambdaEntry(createHandler);

@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
   type QueryCommandOutput,
+  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { RunRecord, RunRepository, StoredMessage } from '../core/ports';
@@ -258,11 +259,49 @@ export class RunStore implements RunRepository {
     };
   }
 
+  /**
+   * Claims an Idempotency-Key of a user for a new run: returns the runId already bound to the key, or binds
+   * `runId` to it (one conditional write) and returns it.
+   */
+  async claimIdempotencyKey(userId: string, key: string, runId: string): Promise<{ runId: string; claimed: boolean }> {
+    const pk = `IDEM#${createHash('sha256').update(`${userId}\u0000${key}`).digest('hex')}`;
+    try {
+      await this.doc.send(
+        new PutCommand({ TableName: this.tableName, Item: { pk, sk: 'RUN', runId, userId, at: this.now().toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
+      return { runId, claimed: true };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk, sk: 'RUN' }, ConsistentRead: true }));
+      return { runId: String(out.Item?.runId), claimed: false };
+    }
+  }
+
+  /** Runs in one of the given statuses (the offline engine resumes RUNNING runs after a crash). */
+  async listRunsByStatus(statuses: RunStatus[]): Promise<RunRecord[]> {
+    const out: RunRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: `sk = :meta AND #status IN (${statuses.map((_, i) => `:s${i}`).join(', ')})`,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':meta': RUN_SK, ...Object.fromEntries(statuses.map((s, i) => [`:s${i}`, s])) },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) out.push(stripKeys<RunRecord>(item));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
   /** Sets fields on the run item (status changes of pause/resume/cancel, task tokens). */
   async updateRun(
     runId: string,
-    fields: Partial<Pick<RunRecord, 'status' | 'pauseRequested' | 'taskToken' | 'executionArn'>>,
-    condition?: { statusIn: RunStatus[] },
+    fields: Partial<Pick<RunRecord, 'status' | 'pauseRequested' | 'taskToken' | 'executionArn' | 'answer' | 'stopReason' | 'resumes'>>,
+    condition?: { statusIn: string[] },
   ): Promise<RunRecord | undefined> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ':at': this.now().toISOString() };

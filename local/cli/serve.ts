@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { LocalEngine } from '../engine';
 import { startServer } from '../server';
 import type { CliCommand } from './common';
@@ -10,7 +12,8 @@ export const serveCommand: CliCommand = {
     const port = Number(values.port ?? process.env.PORT ?? 3000);
     const dataDir = resolve((values.data as string | undefined) ?? '.agent-data');
     const engine = await LocalEngine.start({ config, dataDir });
-    const server = await startServer(engine, { port });
+    const server = await startServer(engine, { port, devToken: devToken(dataDir) });
+    const resumed = await engine.resumeInterrupted();
     const [token] = Object.keys(server.tokens);
     const { primary, fallback } = config.models;
     process.stdout.write(
@@ -18,6 +21,7 @@ export const serveCommand: CliCommand = {
         `Agent API listening on ${server.url} (offline engine, data in ${dataDir})`,
         `  model: ${primary.provider}/${primary.model}${fallback ? `, fallback ${fallback.provider}/${fallback.model}` : ''}`,
         `  Authorization: Bearer ${token}`,
+        ...(resumed.length ? [`  resumed ${resumed.length} run(s) interrupted by the last shutdown: ${resumed.join(', ')}`] : []),
         `  try: curl -s -X POST ${server.url}/runs -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"input":"What is 12.5% of 3480?"}'`,
         '',
       ].join('\n'),
@@ -31,3 +35,13 @@ export const serveCommand: CliCommand = {
     return 0;
   },
 };
+
+/** The development token of a data dir: made once, kept in the (git-ignored) data dir, so CLI calls can reuse it. */
+export function devToken(dataDir: string): string {
+  const file = join(dataDir, 'dev-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const token = `dev-${randomBytes(16).toString('hex')}`;
+  writeFileSync(file, token, { mode: 0o600 });
+  return token;
+}

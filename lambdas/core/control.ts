@@ -1,0 +1,80 @@
+import { Conflict } from './errors';
+import type { RunControl, RunRepository } from './ports';
+
+/** What a RunControl needs from the engine that runs executions (Step Functions in AWS, the offline engine locally). */
+export interface ExecutionPort {
+  /** Starts an execution for the run; `attempt` > 0 for a resume from the checkpoint (a fresh execution name). */
+  start(run: { runId: string; userId: string; attempt: number }): Promise<{ executionArn?: string }>;
+  /** Completes a waiting task (the Pause state) with a JSON output. */
+  sendTaskSuccess(taskToken: string, output: string): Promise<void>;
+  /** Stops the run's execution, if it is still going. */
+  stop(run: { runId: string; executionArn?: string }): Promise<void>;
+}
+
+/**
+ * The transitions of a run from outside, shared by the API and the CLI, in AWS and offline:
+ * - pause: RUNNING → the loop stops at the next tool-call boundary (Pause state), the run is then PAUSED;
+ * - resume: PAUSED → RUNNING (the task token is sent back); FAILED, or PAUSED after an engine restart → a new
+ *   execution continues from the checkpoint (same runId, same trace);
+ * - cancel: RUNNING or PAUSED → CANCELLED, the execution is stopped.
+ * Anything else is a Conflict that says what is allowed.
+ */
+export function createRunControl(deps: { runs: RunRepository & RunUpdates; executions: ExecutionPort }): RunControl {
+  const { runs, executions } = deps;
+  const mustGet = async (runId: string) => {
+    const run = await runs.getRun(runId);
+    if (!run) throw new Conflict(`run ${runId} does not exist`);
+    return run;
+  };
+  return {
+    async start({ runId, userId }) {
+      const { executionArn } = await executions.start({ runId, userId, attempt: 0 });
+      if (executionArn) await runs.updateRun(runId, { executionArn });
+    },
+    async pause(runId) {
+      const run = await mustGet(runId);
+      if (run.status !== 'RUNNING') throw new Conflict(`run ${runId} is ${run.status}; only a RUNNING run can be paused`);
+      const updated = await runs.updateRun(runId, { pauseRequested: true }, { statusIn: ['RUNNING'] });
+      if (!updated) throw new Conflict(`run ${runId} is no longer RUNNING`);
+      await runs.appendEvent(runId, { type: 'pause_requested', step: run.step });
+    },
+    async resume(runId) {
+      const run = await mustGet(runId);
+      if (run.status === 'PAUSED' && run.taskToken) {
+        const updated = await runs.updateRun(runId, { status: 'RUNNING', pauseRequested: false }, { statusIn: ['PAUSED'] });
+        if (!updated) throw new Conflict(`run ${runId} is no longer PAUSED`);
+        await runs.appendEvent(runId, { type: 'resumed', step: run.step });
+        try {
+          await executions.sendTaskSuccess(run.taskToken, 'false');
+          return;
+        } catch {
+          // The waiting execution is gone (engine restarted, execution stopped): continue from the checkpoint below.
+        }
+      } else if (run.status !== 'FAILED' && run.status !== 'PAUSED') {
+        throw new Conflict(`run ${runId} is ${run.status}; only a PAUSED or FAILED run can be resumed`);
+      }
+      await runs.updateRun(runId, { status: 'RUNNING', pauseRequested: false });
+      const attempt = (run.resumes ?? 0) + 1;
+      const { executionArn } = await executions.start({ runId, userId: run.userId, attempt });
+      await runs.updateRun(runId, { resumes: attempt, ...(executionArn ? { executionArn } : {}) });
+      await runs.appendEvent(runId, { type: 'run_resumed', step: run.step, from: run.status, attempt });
+    },
+    async cancel(runId) {
+      const run = await mustGet(runId);
+      if (run.status !== 'RUNNING' && run.status !== 'PAUSED') throw new Conflict(`run ${runId} is ${run.status}; only a RUNNING or PAUSED run can be cancelled`);
+      const final = await runs.finalizeRun(runId, { status: 'CANCELLED', answer: 'The run was cancelled.', stopReason: 'CANCELLED' });
+      if (final.status !== 'CANCELLED') throw new Conflict(`run ${runId} finished (${final.status}) before it could be cancelled`);
+      await runs.appendEvent(runId, { type: 'cancelled', step: run.step });
+      await executions.stop({ runId, executionArn: run.executionArn });
+    },
+  };
+}
+
+/** The run-item updates the control needs (implemented by RunStore.updateRun). */
+export interface RunUpdates {
+  updateRun(
+    runId: string,
+    fields: Partial<Record<'status' | 'pauseRequested' | 'taskToken' | 'executionArn' | 'resumes', unknown>>,
+    condition?: { statusIn: string[] },
+  ): Promise<unknown>;
+}

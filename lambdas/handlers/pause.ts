@@ -1,0 +1,6 @@
+import { type PauseInput, pauseRun } from '../core/loop';
+import { lambdaEntry, wrap } from './wrap';
+
+/** Pause (.waitForTaskToken): stores the token on the run; the execution waits until resume sends it back. */
+export const createHandler = wrap((rt, event: PauseInput) => pauseRun(rt, event));
+export const handler = lambdaEntry(createHandler);
