@@ -44,6 +44,8 @@ export class AgentStack extends Stack {
     const loadRun = fn('LoadRunFunction', 'load-run', bookkeeping.lambdaTimeoutSeconds);
     const callModel = fn('CallModelFunction', 'call-model', modelChain.lambdaTimeoutSeconds);
     const callTool = fn('CallToolFunction', 'call-tool', toolChain.lambdaTimeoutSeconds, { withDocs: true });
+    callTool.addEnvironment('IDEMPOTENCY_TABLE_NAME', store.idempotencyTable.tableName);
+    store.idempotencyTable.grantReadWriteData(callTool);
     const finalize = fn('FinalizeFunction', 'finalize', bookkeeping.lambdaTimeoutSeconds);
     const pause = fn('PauseFunction', 'pause', bookkeeping.lambdaTimeoutSeconds);
 

@@ -17,6 +17,8 @@ export interface AgentStoreProps {
  */
 export class AgentStore extends Construct {
   readonly table: dynamodb.Table;
+  /** Powertools idempotency records of tool executions (a retry of a call that ran returns its stored result). */
+  readonly idempotencyTable: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: AgentStoreProps = {}) {
     super(scope, id);
@@ -35,6 +37,14 @@ export class AgentStore extends Construct {
       partitionKey: { name: 'userId', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'createdAt', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
+    });
+    this.idempotencyTable = new dynamodb.Table(this, 'Idempotency', {
+      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      timeToLiveAttribute: 'expiration',
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
     });
   }
 }

@@ -134,11 +134,14 @@ export class LocalEngine {
     const fns = functionsOf(template);
     const tableName = fns.find((f) => f.env.TABLE_NAME)?.env.TABLE_NAME;
     if (!tableName) throw new Error('no handler in the template has TABLE_NAME');
+    const idempotencyTableName = fns.find((f) => f.env.IDEMPOTENCY_TABLE_NAME)?.env.IDEMPOTENCY_TABLE_NAME;
     const logger = new Logger({ serviceName: 'agent', logLevel: (options.logLevel ?? (process.env.AGENT_LOG ? 'ERROR' : 'SILENT')) as never });
     const runtime = createRuntime({
       config: options.config,
       doc: dynamo.doc,
       tableName,
+      idempotencyTableName,
+      dynamoClientConfig: dynamo.clientConfig,
       docsDir: options.docsDir,
       fetchImpl: options.fetchImpl,
       logger,

@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { type AgentConfig, configFromEnv } from '../../lib/config';
 import { CircuitBreaker } from '../core/breaker';
@@ -7,6 +9,7 @@ import type { LoopDeps, Tier } from '../core/loop';
 import type { ModelProvider, TraceEvent } from '../core/types';
 import { createProvider, createSecretReader, type SecretReader } from '../providers';
 import { DynamoBreakerStore } from '../store/breaker-store';
+import { idempotentToolRunner } from '../store/idempotent-tools';
 import { createDocumentClient } from '../store/client';
 import { RunStore } from '../store/run-store';
 import { buildToolRegistry, runTool, toolSpecs } from '../tools/registry';
@@ -17,6 +20,8 @@ export interface Runtime extends LoopDeps {
   runs: RunStore;
   logger: Logger;
   breaker: CircuitBreaker;
+  /** Called by handlers with their Lambda context (Powertools idempotency needs the remaining time). */
+  registerLambdaContext: (context: Context) => void;
 }
 
 /** The run and step an invocation works on, so that breaker transitions land in that run's trace. */
@@ -26,6 +31,10 @@ export interface RuntimeOptions {
   config: AgentConfig;
   doc: DynamoDBDocumentClient;
   tableName: string;
+  /** The Powertools idempotency table of tool executions; without it tools are not wrapped (unit tests only). */
+  idempotencyTableName?: string;
+  /** Config of the DynamoDB client Powertools creates (the endpoint offline). */
+  dynamoClientConfig?: DynamoDBClientConfig;
   docsDir?: string;
   fetchImpl?: typeof fetch;
   env?: NodeJS.ProcessEnv;
@@ -65,6 +74,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     return models.get(tier);
   };
   const tools = buildToolRegistry(config.tools, { docsDir: options.docsDir, fetchImpl: options.fetchImpl, guard: breaker.guard });
+  const plainRun = (call: Parameters<typeof runTool>[1], ctx: Parameters<typeof runTool>[2]) => runTool(tools, call, ctx);
+  const idempotent = options.idempotencyTableName
+    ? idempotentToolRunner(plainRun, { tableName: options.idempotencyTableName, client: new DynamoDBClient({ ...options.dynamoClientConfig }) })
+    : undefined;
   return {
     config,
     runs,
@@ -72,7 +85,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     breaker,
     model: modelFor,
     toolSpecs: toolSpecs(tools),
-    runTool: (call, ctx) => runTool(tools, call, ctx),
+    runTool: idempotent?.run ?? plainRun,
+    registerLambdaContext: (context) => idempotent?.registerLambdaContext(context),
     maxOutputTokens: (tier) => (tier === 'primary' ? config.models.primary : (config.models.fallback ?? config.models.primary)).maxOutputTokens,
     reserveRatio: config.budgets.surrenderReserveRatio,
     maxToolCallsPerStep: config.budgets.maxToolCallsPerStep,
@@ -92,6 +106,14 @@ export function runtimeFromEnv(env: NodeJS.ProcessEnv = process.env): Runtime {
   if (cached) return cached;
   const tableName = env.TABLE_NAME;
   if (!tableName) throw new Error('Environment variable TABLE_NAME is missing: the stack sets it on every handler');
-  cached = createRuntime({ config: configFromEnv(env), doc: createDocumentClient(), tableName, docsDir: env.DOCS_DIR, env, secrets: createSecretReader() });
+  cached = createRuntime({
+    config: configFromEnv(env),
+    doc: createDocumentClient(),
+    tableName,
+    idempotencyTableName: env.IDEMPOTENCY_TABLE_NAME,
+    docsDir: env.DOCS_DIR,
+    env,
+    secrets: createSecretReader(),
+  });
   return cached;
 }

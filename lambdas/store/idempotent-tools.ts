@@ -1,0 +1,35 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { Context } from 'aws-lambda';
+import type { ToolCall, ToolContext, ToolResult } from '../core/types';
+
+/** How long a tool's stored result answers retries of the same call. */
+export const TOOL_IDEMPOTENCY_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Wraps the tool runner with Powertools idempotency, keyed by the call's idempotency key (runId + step +
+ * toolCallId): a retry of a call that already ran — say the handler crashed after the side effect — gets the stored
+ * result instead of running the tool again. The payload (tool name and arguments) is validated: another payload
+ * under the same key is an IdempotencyValidationError, never a silent reuse.
+ */
+export function idempotentToolRunner(
+  run: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>,
+  options: { tableName: string; client: DynamoDBClient },
+): { run: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>; registerLambdaContext: (context: Context) => void } {
+  const persistenceStore = new DynamoDBPersistenceLayer({ tableName: options.tableName, awsSdkV3Client: options.client });
+  const config = new IdempotencyConfig({
+    eventKeyJmesPath: 'idempotencyKey',
+    payloadValidationJmesPath: '[name, arguments]',
+    expiresAfterSeconds: TOOL_IDEMPOTENCY_SECONDS,
+    throwOnNoIdempotencyKey: true,
+  });
+  const once = makeIdempotent(
+    async (input: { idempotencyKey: string; name: string; arguments: unknown; call: ToolCall; ctx: ToolContext }) => run(input.call, input.ctx),
+    { persistenceStore, config },
+  );
+  return {
+    run: (call, ctx) => once({ idempotencyKey: ctx.idempotencyKey, name: call.name, arguments: call.arguments ?? null, call, ctx }),
+    registerLambdaContext: (context) => config.registerLambdaContext(context),
+  };
+}
