@@ -35,6 +35,8 @@ export interface FakeProvider {
   requests: RecordedRequest[];
   script(...replies: Reply[]): void;
   setDefault(reply: Reply): void;
+  /** Drops the scripted replies not played yet and the recorded requests. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -131,6 +133,10 @@ export async function startFakeProvider(protocol: Protocol): Promise<FakeProvide
     script: (...replies) => queue.push(...replies),
     setDefault: (reply) => {
       fallback = reply;
+    },
+    reset: () => {
+      queue.length = 0;
+      requests.length = 0;
     },
     close: async () => {
       for (const res of hanging) res.destroy();
