@@ -1,6 +1,7 @@
 import './polyfills';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
@@ -117,6 +118,7 @@ export class LocalEngine {
    * each starts a new execution that loads its checkpoint. Returns the run ids.
    */
   async resumeInterrupted(): Promise<string[]> {
+    await this.releaseStaleIdempotencyRecords();
     const runs = await this.runtime.runs.listRunsByStatus(['RUNNING']);
     for (const run of runs) {
       if (this.running.has(run.runId)) continue;
@@ -203,6 +205,17 @@ export class LocalEngine {
     const run = await this.runtime.runs.getRun(runId);
     if (!run) throw new Error(`run ${runId} vanished`);
     return { runId, run: runView(run), events, ...(error ? { error } : {}) };
+  }
+
+  /**
+   * This engine is the only worker of its data: at start, a tool execution still marked in progress belongs to a
+   * process that died, so its record is released (in AWS the record's in-progress lease expires with the Lambda).
+   */
+  private async releaseStaleIdempotencyRecords(): Promise<void> {
+    const table = functionsOf(this.template).find((f) => f.env.IDEMPOTENCY_TABLE_NAME)?.env.IDEMPOTENCY_TABLE_NAME;
+    if (!table) return;
+    const out = await this.dynamo.doc.send(new ScanCommand({ TableName: table, FilterExpression: '#s = :p', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':p': 'INPROGRESS' } }));
+    for (const item of out.Items ?? []) await this.dynamo.doc.send(new DeleteCommand({ TableName: table, Key: { id: item.id } }));
   }
 
   /** Every Task state → the handler of the function its Parameters name (Lambda tasks return {Payload}). */

@@ -1,7 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { IdempotencyAlreadyInProgressError, IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context } from 'aws-lambda';
+import { TransientError } from '../core/errors';
 import type { ToolCall, ToolContext, ToolResult } from '../core/types';
 
 /** How long a tool's stored result answers retries of the same call. */
@@ -29,7 +30,15 @@ export function idempotentToolRunner(
     { persistenceStore, config },
   );
   return {
-    run: (call, ctx) => once({ idempotencyKey: ctx.idempotencyKey, name: call.name, arguments: call.arguments ?? null, call, ctx }),
+    run: async (call, ctx) => {
+      try {
+        return await once({ idempotencyKey: ctx.idempotencyKey, name: call.name, arguments: call.arguments ?? null, call, ctx });
+      } catch (err) {
+        // Another attempt holds the call (or a crashed one did, until its lease expires): retry later, never run twice.
+        if (err instanceof IdempotencyAlreadyInProgressError) throw new TransientError(`tool ${call.name}: the same call is in progress elsewhere`, { cause: err });
+        throw err;
+      }
+    },
     registerLambdaContext: (context) => config.registerLambdaContext(context),
   };
 }

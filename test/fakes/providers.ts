@@ -35,6 +35,8 @@ export interface FakeProvider {
   requests: RecordedRequest[];
   script(...replies: Reply[]): void;
   setDefault(reply: Reply): void;
+  /** Answers from the request body when the queue is empty (a deterministic model), instead of the default reply. */
+  respondWith(fn: ((body: Record<string, unknown>) => Reply) | undefined): void;
   /** Drops the scripted replies not played yet and the recorded requests. */
   reset(): void;
   close(): Promise<void>;
@@ -95,6 +97,7 @@ function encode(protocol: Protocol, reply: Reply, request: Record<string, unknow
 export async function startFakeProvider(protocol: Protocol): Promise<FakeProvider> {
   const queue: Reply[] = [];
   let fallback: Reply = { kind: 'text', text: 'done' };
+  let responder: ((body: Record<string, unknown>) => Reply) | undefined;
   const requests: RecordedRequest[] = [];
   const hanging = new Set<ServerResponse>();
   const server: Server = createServer((req, res) => {
@@ -108,7 +111,7 @@ export async function startFakeProvider(protocol: Protocol): Promise<FakeProvide
         /* recorded as empty */
       }
       requests.push({ path: req.url ?? '/', headers: req.headers, body });
-      const reply = queue.shift() ?? fallback;
+      const reply = queue.shift() ?? responder?.(body) ?? fallback;
       if (reply.kind === 'hang') {
         hanging.add(res);
         return;
@@ -133,6 +136,9 @@ export async function startFakeProvider(protocol: Protocol): Promise<FakeProvide
     script: (...replies) => queue.push(...replies),
     setDefault: (reply) => {
       fallback = reply;
+    },
+    respondWith: (fn) => {
+      responder = fn;
     },
     reset: () => {
       queue.length = 0;
