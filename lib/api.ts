@@ -12,9 +12,23 @@ export interface AgentApiProps {
    * @default - a new user pool is created
    */
   readonly userPool?: cognito.IUserPool;
+  /**
+   * The one browser origin allowed by CORS (the trace viewer's).
+   * @default - no CORS: browsers on other origins cannot call the API
+   */
+  readonly corsOrigin?: string;
+  /**
+   * Stage throttling.
+   * @default 20 requests per second, bursts of 40
+   */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
 }
 
-/** API Gateway REST API: POST /runs, GET /runs/{id}, behind a Cognito authorizer; access logs and throttling on. */
+/**
+ * API Gateway REST API (DESIGN §7): POST/GET /runs, GET /runs/{id}, GET /runs/{id}/trace, POST
+ * /runs/{id}/pause|resume|cancel — every route behind the Cognito authorizer, one Lambda (the shared routes), stage
+ * throttling, access logs, CORS limited to one origin.
+ */
 export class AgentApi extends Construct {
   readonly api: apigw.RestApi;
   readonly userPool: cognito.IUserPool;
@@ -29,10 +43,13 @@ export class AgentApi extends Construct {
       });
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
     this.api = new apigw.RestApi(this, 'Api', {
-      description: 'Agent runs: start, read',
+      description: 'Agent runs: start, list, read, trace, pause, resume, cancel',
+      ...(props.corsOrigin
+        ? { defaultCorsPreflightOptions: { allowOrigins: [props.corsOrigin], allowMethods: ['GET', 'POST'], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'] } }
+        : {}),
       deployOptions: {
-        throttlingRateLimit: 20,
-        throttlingBurstLimit: 40,
+        throttlingRateLimit: props.throttle?.rateLimit ?? 20,
+        throttlingBurstLimit: props.throttle?.burstLimit ?? 40,
         accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
         accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
         tracingEnabled: true,
@@ -43,6 +60,10 @@ export class AgentApi extends Construct {
     const auth = { authorizer, authorizationType: apigw.AuthorizationType.COGNITO };
     const runs = this.api.root.addResource('runs');
     runs.addMethod('POST', integration, auth);
-    runs.addResource('{id}').addMethod('GET', integration, auth);
+    runs.addMethod('GET', integration, auth);
+    const run = runs.addResource('{id}');
+    run.addMethod('GET', integration, auth);
+    run.addResource('trace').addMethod('GET', integration, auth);
+    for (const action of ['pause', 'resume', 'cancel']) run.addResource(action).addMethod('POST', integration, auth);
   }
 }

@@ -108,6 +108,16 @@ export const AgentConfigSchema = z
     tools: z.array(ToolConfigSchema).default([]),
     /** How many tool calls of one step run at once (the Map state's MaxConcurrency). */
     toolConcurrency: positiveInt(40).default(4),
+    /** The API in AWS. */
+    api: z
+      .strictObject({
+        /** Verify callers against this existing Cognito user pool instead of creating one. */
+        userPoolId: z.string().regex(/^[\w-]+_[0-9a-zA-Z]+$/, 'must be a Cognito user pool id like us-east-1_AbCdEf123').optional(),
+        /** The one browser origin CORS allows (the trace viewer's); none when absent. */
+        corsOrigin: z.url().optional(),
+        throttle: z.strictObject({ rateLimit: z.number().positive().max(10_000), burstLimit: z.number().int().positive().max(5000) }).optional(),
+      })
+      .default({}),
     /** Local server: bearer tokens mapped to user ids (never used in AWS, where Cognito verifies identity). */
     localTokens: z.record(z.string().min(16), z.string().min(1)).optional(),
   })

@@ -107,16 +107,6 @@ describe('the store', () => {
   });
 });
 
-describe('the API', () => {
-  it('starts and reads runs behind a Cognito authorizer', () => {
-    template.resourceCountIs('AWS::Cognito::UserPool', 1);
-    const methods = template.findResources('AWS::ApiGateway::Method');
-    const real = Object.values(methods).filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
-    expect(real.map((m) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'POST']);
-    for (const m of real) expect(m.Properties.AuthorizationType).toBe('COGNITO_USER_POOLS');
-  });
-});
-
 describe('model API keys', () => {
   it('grants the model handler read on the configured secret, and nothing else does', () => {
     const withSecret = Template.fromJSON(

@@ -1,0 +1,38 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { parseConfig } from '../../lib/config';
+import { templateFor } from '../helpers/engine';
+
+describe('the API Gateway API', () => {
+  const template = Template.fromJSON(templateFor(parseConfig({ api: { corsOrigin: 'https://viewer.example.com', throttle: { rateLimit: 5, burstLimit: 10 } } })));
+
+  it('has every route of the contract, each behind the Cognito authorizer', () => {
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
+    expect(methods).toHaveLength(7);
+    for (const m of methods) {
+      expect(m.Properties.AuthorizationType).toBe('COGNITO_USER_POOLS');
+      expect(m.Properties.AuthorizerId).toBeDefined();
+    }
+    const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort();
+    expect(paths).toEqual(['cancel', 'pause', 'resume', 'runs', 'trace', '{id}'].sort());
+  });
+
+  it('throttles the stage and writes access logs', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 })]),
+      AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue(), Format: Match.anyValue() }),
+    });
+  });
+
+  it('allows CORS from the viewer’s origin only', () => {
+    const options = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.HttpMethod === 'OPTIONS');
+    expect(options.length).toBeGreaterThan(0);
+    const origins = new Set(options.map((m) => JSON.stringify(m.Properties.Integration.IntegrationResponses[0].ResponseParameters['method.response.header.Access-Control-Allow-Origin'])));
+    expect([...origins]).toEqual(['"\'https://viewer.example.com\'"']);
+  });
+
+  it('verifies callers against an existing user pool when configured', () => {
+    const existing = Template.fromJSON(templateFor(parseConfig({ api: { userPoolId: 'us-east-1_AbCdEf123' } })));
+    existing.resourceCountIs('AWS::Cognito::UserPool', 0);
+    existing.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'COGNITO_USER_POOLS', ProviderARNs: [Match.objectLike({ 'Fn::Join': Match.anyValue() })] });
+  });
+});
