@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../lib/config';
 import { AgentError } from '../lambdas/core/errors';
 import { type CliCommand, UsageError } from '../local/cli/common';
+import { cancelCommand, pauseCommand, resumeCommand, runsCommand, showCommand, traceCommand } from '../local/cli/remote';
 import { runCommand } from '../local/cli/run';
 import { serveCommand } from '../local/cli/serve';
 
@@ -10,6 +11,12 @@ import { serveCommand } from '../local/cli/serve';
 const COMMANDS: Record<string, CliCommand> = {
   run: runCommand,
   serve: serveCommand,
+  runs: runsCommand,
+  show: showCommand,
+  trace: traceCommand,
+  pause: pauseCommand,
+  resume: resumeCommand,
+  cancel: cancelCommand,
 };
 
 const usage = () => `Usage: agent <command> [options]

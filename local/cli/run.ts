@@ -1,6 +1,8 @@
 import { effectiveBudgets } from '../../lambdas/core/budget';
 import { LocalEngine } from '../engine';
-import { type CliCommand, intOption, UsageError } from './common';
+import type { RunView } from '../../lambdas/core/types';
+import { apiTarget, callApi } from './client';
+import { type CliCommand, type CliValues, intOption, UsageError } from './common';
 import { describeEvent, describeStateEvent } from './progress';
 
 /** `agent run "<prompt>"`: one request, offline, end to end. */
@@ -12,6 +14,7 @@ export const runCommand: CliCommand = {
     const budgets = { maxSteps: intOption('max-steps', values['max-steps']), maxTokens: intOption('max-tokens', values['max-tokens']) };
     effectiveBudgets(config.budgets, budgets); // refuse a raise before anything starts
     const progress = (line: string) => process.stderr.write(`${line}\n`);
+    if (typeof values.api === 'string') return runRemote(prompt, budgets, values, progress);
     const engine = await LocalEngine.start({
       config,
       onTrace: (_runId, event) => progress(describeEvent(event)),
@@ -32,3 +35,24 @@ export const runCommand: CliCommand = {
     }
   },
 };
+
+/** `agent run --api <url> --token <jwt>`: start the run on a deployed stack and follow it until it ends. */
+async function runRemote(prompt: string, budgets: { maxSteps?: number; maxTokens?: number }, values: CliValues, progress: (line: string) => void): Promise<number> {
+  const target = apiTarget(values);
+  const hasBudgets = budgets.maxSteps !== undefined || budgets.maxTokens !== undefined;
+  const { runId } = await callApi<{ runId: string }>(target, 'POST', '/runs', { input: prompt, ...(hasBudgets ? { budgets } : {}) });
+  progress(`run ${runId} started`);
+  let last = '';
+  const deadline = Date.now() + 30 * 60_000;
+  for (;;) {
+    const run = await callApi<RunView>(target, 'GET', `/runs/${runId}`);
+    const line = `status ${run.status} · ${run.steps} step(s)`;
+    if (line !== last) progress(line);
+    last = line;
+    if (!['RUNNING', 'PAUSED'].includes(run.status) || Date.now() > deadline) {
+      process.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${run.answer ?? ''}\n`);
+      return 0;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}

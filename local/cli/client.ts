@@ -1,0 +1,43 @@
+import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { type CliValues, UsageError } from './common';
+
+/** The HTTP API a CLI command talks to: a deployed stack (--api, --token) or the local server (`npm start`). */
+export interface ApiTarget {
+  base: string;
+  token: string;
+}
+
+export function apiTarget(values: CliValues): ApiTarget {
+  if (typeof values.api === 'string') {
+    if (typeof values.token !== 'string') throw new UsageError('--api needs --token <jwt> (a Cognito id token of your user)');
+    return { base: values.api.replace(/\/+$/, ''), token: values.token };
+  }
+  const dataDir = resolve((values.data as string | undefined) ?? '.agent-data');
+  const tokenFile = join(dataDir, 'dev-token');
+  const token = typeof values.token === 'string' ? values.token : existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '';
+  if (!token) throw new UsageError(`no local development token in ${tokenFile}: start the local server with "npm start", or pass --api <url> --token <jwt>`);
+  return { base: `http://localhost:${values.port ?? process.env.PORT ?? 3000}`, token };
+}
+
+/** One API call; an API error becomes a UsageError (exit 2) carrying the API's message. */
+export async function callApi<T>(target: ApiTarget, method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`${target.base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${target.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    throw new UsageError(`cannot reach ${target.base} (${(err as Error).message}): is the local server running ("npm start"), or is --api right?`);
+  }
+  const text = await res.text();
+  const json = text ? (JSON.parse(text) as unknown) : {};
+  if (!res.ok) {
+    const error = (json as { error?: { code?: string; message?: string } }).error;
+    throw new UsageError(`${method} ${path}: HTTP ${res.status} ${error?.code ?? ''}: ${error?.message ?? text}`);
+  }
+  return json as T;
+}
