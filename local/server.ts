@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { handleApi } from '../lambdas/api/routes';
 import type { LocalEngine } from './engine';
 
@@ -39,8 +41,16 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
   };
 }
 
+/** The trace viewer: one self-contained page (no build step, no CDN), served at GET /. */
+const VIEWER = join(__dirname, 'viewer', 'index.html');
+
 async function handle(engine: LocalEngine, tokens: Record<string, string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
+  if (req.method === 'GET' && (url.pathname === '/' || url.pathname === '/index.html')) {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'" });
+    res.end(readFileSync(VIEWER));
+    return;
+  }
   let body: string;
   try {
     body = await readBody(req);

@@ -1,0 +1,63 @@
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import type { LocalEngine } from '../../local/engine';
+import { type LocalServer, startServer } from '../../local/server';
+import { testEngine } from '../helpers/engine';
+
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'token-viewer-0123456789abcdef00';
+
+describe('the trace viewer, in a real browser (Debian chromium, headless)', () => {
+  let engine: LocalEngine;
+  let server: LocalServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian chromium (apt-get install -y chromium); .ci/run does`);
+    engine = await testEngine({ localTokens: { [TOKEN]: 'viewer-user' }, models: { primary: { provider: 'demo', model: 'default' } } });
+    server = await startServer(engine, { port: 0 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      // playwright starts the browser on a new, empty profile of its own (--user-data-dir in a temp dir).
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await engine?.close();
+  });
+
+  it('shows a finished run as a timeline a person can read', async () => {
+    const { run } = await engine.run({ input: 'What is 17 * 23, and how does the circuit breaker work?', userId: 'viewer-user' });
+    const wander = await engine.run({ input: 'What is 2 + 2?', userId: 'viewer-user', budgets: { maxSteps: 1 } });
+    expect(wander.run.status).toBe('UNFINISHED');
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#token=${TOKEN}`);
+    await page.waitForSelector(`.run[data-id="${run.runId}"]`);
+    expect(await page.locator('.run').count()).toBe(2);
+    await page.click(`.run[data-id="${run.runId}"]`);
+    await page.waitForSelector('[data-testid="timeline"] .event');
+    expect(await page.textContent('h2')).toContain('SUCCEEDED');
+    expect(await page.textContent('[data-testid="steps"]')).toBe('2');
+    expect(Number(await page.textContent('[data-testid="tokens-in"]'))).toBe(run.usage.inputTokens);
+    expect(await page.textContent('[data-testid="answer"]')).toContain('17 * 23 = 391');
+    const lines = await page.locator('[data-testid="timeline"] .event .what').allTextContents();
+    expect(lines.some((l) => l.includes('tool calculator → 391'))).toBe(true);
+    expect(lines.some((l) => l.includes('model primary (demo/default)'))).toBe(true);
+    expect(await page.locator('.bar.model').count()).toBe(2);
+    expect(await page.locator('.bar.tool').count()).toBe(2);
+    // Inputs and outputs expand.
+    await page.locator('[data-type="tool_call"] summary').first().click();
+    expect(await page.locator('[data-type="tool_call"] pre').first().textContent()).toContain('idempotencyKey');
+    await page.screenshot({ path: join(tmpdir(), 'agent-viewer.png'), fullPage: true });
+
+    // The surrendered run shows its stop reason.
+    await page.click(`.run[data-id="${wander.run.runId}"]`);
+    await page.waitForSelector('.marker.stop');
+    expect(await page.textContent('.marker.stop')).toContain('STEP_BUDGET');
+    expect(await page.textContent('h2')).toContain('UNFINISHED');
+  }, 60_000);
+});
