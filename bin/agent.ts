@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../lib/config';
 import { AgentError } from '../lambdas/core/errors';
 import { type CliCommand, UsageError } from '../local/cli/common';
 import { cancelCommand, pauseCommand, resumeCommand, runsCommand, showCommand, traceCommand } from '../local/cli/remote';
+import { replayCommand } from '../local/cli/replay';
 import { runCommand } from '../local/cli/run';
 import { serveCommand } from '../local/cli/serve';
 
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, CliCommand> = {
   pause: pauseCommand,
   resume: resumeCommand,
   cancel: cancelCommand,
+  replay: replayCommand,
 };
 
 const usage = () => `Usage: agent <command> [options]
@@ -35,6 +37,8 @@ Options:
   --data <dir>       serve: where the offline DynamoDB keeps its data (default: .agent-data)
   --api <url>        talk to a deployed stack instead of the local engine
   --token <jwt>      bearer token for --api
+  --export <file>    trace: write {run, events} to a file (for replay --file)
+  --file <file>      replay: an exported trace
   -h, --help         this text`;
 
 async function main(argv: string[]): Promise<number> {
@@ -50,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
       data: { type: 'string' },
       api: { type: 'string' },
       token: { type: 'string' },
+      file: { type: 'string' },
+      export: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

@@ -49,6 +49,8 @@ export interface EngineOptions {
   onTrace?: (runId: string, event: TraceEvent) => void;
   /** Every engine event (state entered, retried, caught...) of every execution. */
   onStateEvent?: (runId: string, event: EventLog) => void;
+  /** Replaces the models and the tool runner (replay serves recorded outputs through these). */
+  overrides?: Partial<Pick<Runtime, 'model' | 'runTool'>>;
   /** Powertools log level of the handlers. @default SILENT (ERROR when AGENT_LOG is set) */
   logLevel?: string;
 }
@@ -149,6 +151,7 @@ export class LocalEngine {
       logger,
       onEvent: options.onTrace,
     });
+    if (options.overrides) Object.assign(runtime, options.overrides);
     return new LocalEngine(options, template, dynamo, runtime);
   }
 

@@ -144,3 +144,21 @@ export function retryAfterDecision(input: {
   }
   return { action: 'retry', waitMs: wait };
 }
+
+const BY_NAME: Record<string, new (message: string) => AgentError> = {
+  TransientError,
+  RateLimited,
+  RetryAfterTooLong,
+  TimeoutError,
+  CircuitOpen,
+  QuotaExhausted,
+  ModelRefusal,
+  BadRequest,
+  Conflict,
+};
+
+/** The taxonomy error of a recorded name (replays re-raise what a trace recorded); unknown names are transient. */
+export function errorFromName(name: string, message: string): AgentError {
+  const Class = BY_NAME[name];
+  return Class ? new Class(message) : new TransientError(`${name}: ${message}`);
+}

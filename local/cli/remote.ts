@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import type { RunView, TraceEvent } from '../../lambdas/core/types';
 import { apiTarget, callApi } from './client';
 import type { CliCommand } from './common';
@@ -49,7 +50,15 @@ export const showCommand: CliCommand = {
 export const traceCommand: CliCommand = {
   usage: 'trace <runId>          the run as a timeline of every model and tool call',
   async run({ positionals, values }) {
-    const { events } = await callApi<{ events: TraceEvent[] }>(apiTarget(values), 'GET', `/runs/${needId(positionals, 'trace')}/trace`);
+    const target = apiTarget(values);
+    const id = needId(positionals, 'trace');
+    const { events } = await callApi<{ events: TraceEvent[] }>(target, 'GET', `/runs/${id}/trace`);
+    if (typeof values.export === 'string') {
+      const run = await callApi<RunView>(target, 'GET', `/runs/${id}`);
+      writeFileSync(values.export, JSON.stringify({ run, events }, null, 1));
+      print(`wrote ${values.export} (${events.length} events): replay it with agent replay --file ${values.export}`);
+      return 0;
+    }
     print(values.json ? { events } : timeline(events));
     return 0;
   },

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -42,4 +42,18 @@ describe('npx agent', () => {
     expect(out.status).toBe(2);
     expect(out.stderr).toContain("budgets.maxSteps may only lower the deployment's budget: at most 20 (got 999)");
   });
+
+  it('replay --file exits 0 on a matching path and 1 on a divergent one, saying where', () => {
+    const fixture = join(root, 'test', 'fixtures', 'traces', 'calculator.json');
+    const ok = agent(['replay', '--file', fixture]);
+    expect(ok.stdout).toContain('matched');
+    expect(ok.status).toBe(0);
+    const recorded = JSON.parse(readFileSync(fixture, 'utf8'));
+    recorded.run.status = 'UNFINISHED';
+    const dir = mkdtempSync(join(tmpdir(), 'agent-cli-'));
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify(recorded));
+    const bad = agent(['replay', '--file', join(dir, 'bad.json')]);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toContain('diverged: recorded UNFINISHED/null, replayed SUCCEEDED/null');
+  }, 90_000);
 });

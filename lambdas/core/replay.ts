@@ -1,0 +1,106 @@
+import { errorFromName } from './errors';
+import type { Tier } from './loop';
+import { canonicalJson } from './signature';
+import type { ModelProvider, ModelRequest, ModelResponse, RunView, ToolCall, ToolContext, ToolResult, TraceEvent } from './types';
+
+/**
+ * Replay: a recorded run (its view and its trace) serves the model's and the tools' outputs — failures included —
+ * to a fresh execution of the current definition; the new path is compared with the recorded one.
+ */
+export interface RecordedRun {
+  run: RunView & { maxSteps?: number; maxTokens?: number };
+  events: TraceEvent[];
+}
+
+/** What a step did: the tool calls the model asked for (name + canonical arguments), or its final answer. */
+export interface PathStep {
+  step: number;
+  calls: string[];
+}
+
+export interface ReplayPath {
+  steps: PathStep[];
+  status: string;
+  stopReason: string | null;
+}
+
+/** The path of a trace: for each step, the tool calls of its last successful model call. */
+export function pathOf(events: TraceEvent[], run: Pick<RunView, 'status' | 'stopReason'>): ReplayPath {
+  const byStep = new Map<number, string[]>();
+  for (const e of events) {
+    if (e.type !== 'model_call' || e.error) continue;
+    const calls = ((e.output as { toolCalls?: ToolCall[] } | undefined)?.toolCalls ?? []).map((c) => `${c.name}(${canonicalJson(c.arguments)})`).sort();
+    byStep.set(e.step, calls);
+  }
+  return { steps: [...byStep.entries()].sort(([a], [b]) => a - b).map(([step, calls]) => ({ step, calls })), status: run.status, stopReason: run.stopReason ?? null };
+}
+
+export type ReplayVerdict = { matched: true } | { matched: false; step: number | null; reason: string };
+
+/** Compares two paths; names the first step where they part. */
+export function comparePaths(recorded: ReplayPath, replayed: ReplayPath): ReplayVerdict {
+  const n = Math.max(recorded.steps.length, replayed.steps.length);
+  for (let i = 0; i < n; i++) {
+    const a = recorded.steps[i];
+    const b = replayed.steps[i];
+    if (!a || !b) return { matched: false, step: (a ?? b)?.step ?? null, reason: a ? `the replay stopped before step ${a.step}` : `the replay went on to step ${b?.step}` };
+    if (canonicalJson(a.calls) !== canonicalJson(b.calls)) {
+      return { matched: false, step: a.step, reason: `step ${a.step}: recorded ${a.calls.join(', ') || 'a final answer'}, replayed ${b.calls.join(', ') || 'a final answer'}` };
+    }
+  }
+  if (recorded.status !== replayed.status || recorded.stopReason !== replayed.stopReason) {
+    return { matched: false, step: null, reason: `recorded ${recorded.status}/${recorded.stopReason}, replayed ${replayed.status}/${replayed.stopReason}` };
+  }
+  return { matched: true };
+}
+
+/** Thrown when the replay asks for something the recording does not have: the path diverged there. */
+export class ReplayDiverged extends Error {
+  override name = 'ReplayDiverged';
+}
+
+/**
+ * Models and tools that serve the recording, in order, per step: each model call of a step gets the next recorded
+ * model call of that step (an error re-raised as the same taxonomy error), each tool call the next recorded result.
+ */
+export function recordedDependencies(recorded: RecordedRun): {
+  model: (tier: Tier) => ModelProvider;
+  runTool: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>;
+} {
+  const models = new Map<number, TraceEvent[]>();
+  const tools = new Map<string, TraceEvent[]>();
+  for (const e of recorded.events) {
+    if (e.type === 'model_call') models.set(e.step, [...(models.get(e.step) ?? []), e]);
+    if (e.type === 'tool_call' && !e.failure) {
+      const key = `${e.step}#${e.toolCallId}`;
+      tools.set(key, [...(tools.get(key) ?? []), e]);
+    }
+  }
+  const model = (tier: Tier): ModelProvider => ({
+    provider: 'replay',
+    model: tier,
+    async complete(request: ModelRequest): Promise<ModelResponse> {
+      const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
+      const next = models.get(step)?.shift();
+      if (!next) throw new ReplayDiverged(`no recorded model call left for step ${step}`);
+      const error = next.error as { name: string; message: string } | undefined;
+      if (error) throw errorFromName(error.name, error.message);
+      const output = next.output as { text: string; toolCalls: ToolCall[] };
+      return {
+        text: output.text,
+        toolCalls: output.toolCalls,
+        usage: (next.usage as ModelResponse['usage']) ?? { inputTokens: 0, outputTokens: 0 },
+        finishReason: String(next.finishReason ?? 'replay'),
+        model: String(next.model ?? 'replay'),
+      };
+    },
+  });
+  const runTool = async (call: ToolCall, ctx: ToolContext): Promise<ToolResult> => {
+    const next = tools.get(`${ctx.step}#${ctx.toolCallId}`)?.shift();
+    if (!next) throw new ReplayDiverged(`no recorded result for tool ${call.name} (${ctx.toolCallId}) at step ${ctx.step}`);
+    const error = next.error as { name: string; message: string } | undefined;
+    if (error) throw errorFromName(error.name, error.message);
+    return { content: String(next.result ?? ''), ...(next.isError ? { isError: true } : {}) };
+  };
+  return { model, runTool };
+}

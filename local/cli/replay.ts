@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import type { RecordedRun } from '../../lambdas/core/replay';
+import type { RunView, TraceEvent } from '../../lambdas/core/types';
+import { replayRun } from '../replay';
+import { apiTarget, callApi } from './client';
+import { type CliCommand, UsageError } from './common';
+
+/** `agent replay <runId> | --file trace.json`: exit 0 when the path matched, 1 when it diverged (and where). */
+export const replayCommand: CliCommand = {
+  usage: 'replay <runId>         re-run a recorded run offline from its trace (or --file trace.json); exit 1 if the path diverged',
+  async run({ config, positionals, values }) {
+    let recorded: RecordedRun;
+    if (typeof values.file === 'string') {
+      recorded = JSON.parse(readFileSync(values.file, 'utf8')) as RecordedRun;
+      if (!recorded.run || !Array.isArray(recorded.events)) throw new UsageError(`${values.file} is not an exported trace: expected {"run": {...}, "events": [...]} (agent trace <id> --export <file>)`);
+    } else {
+      const id = positionals[0];
+      if (!id) throw new UsageError('agent replay needs a run id or --file <trace.json>');
+      const target = apiTarget(values);
+      const run = await callApi<RunView>(target, 'GET', `/runs/${encodeURIComponent(id)}`);
+      const { events } = await callApi<{ events: TraceEvent[] }>(target, 'GET', `/runs/${encodeURIComponent(id)}/trace`);
+      recorded = { run, events };
+    }
+    const { verdict, replayed } = await replayRun(recorded, config);
+    if (values.json) process.stdout.write(`${JSON.stringify({ ...verdict, replayed })}\n`);
+    else if (verdict.matched) process.stdout.write(`matched: same calls at every step, ${replayed.status}${replayed.stopReason ? ` (${replayed.stopReason})` : ''}\n`);
+    else process.stdout.write(`diverged${verdict.step === null ? '' : ` at step ${verdict.step}`}: ${verdict.reason}\n`);
+    return verdict.matched ? 0 : 1;
+  },
+};

@@ -1,0 +1,35 @@
+import { type AgentConfig, parseConfig } from '../lib/config';
+import { comparePaths, pathOf, type RecordedRun, type ReplayVerdict, recordedDependencies } from '../lambdas/core/replay';
+import type { RunView } from '../lambdas/core/types';
+import { LocalEngine } from './engine';
+
+export interface ReplayResult {
+  verdict: ReplayVerdict;
+  replayed: RunView;
+}
+
+/**
+ * Re-runs a recorded run through the current definition in a fresh in-memory engine, the model's and the tools'
+ * outputs served from the recording, and compares the paths (same calls per step, same status and stop reason).
+ */
+export async function replayRun(recorded: RecordedRun, config: AgentConfig): Promise<ReplayResult> {
+  const started = recorded.events.find((e) => e.type === 'run_started');
+  const input = String(started?.input ?? '');
+  const budgets = { maxSteps: Number(started?.maxSteps ?? config.budgets.maxSteps), maxTokens: Number(started?.maxTokens ?? config.budgets.maxTokens) };
+  const fallbackUsed = recorded.events.some((e) => e.type === 'model_call' && e.tier === 'fallback');
+  const replayConfig = parseConfig({
+    ...config,
+    // Budgets of the recording (the deployment's ceiling must admit them); no breaker: recorded failures replay as they were.
+    budgets: { ...config.budgets, maxSteps: Math.max(budgets.maxSteps, 1), maxTokens: budgets.maxTokens, allowHighStepBudget: true },
+    breaker: { ...config.breaker, enabled: false },
+    models: { primary: config.models.primary, ...(fallbackUsed || config.models.fallback ? { fallback: config.models.fallback ?? config.models.primary } : {}) },
+  });
+  const engine = await LocalEngine.start({ config: replayConfig, retryScale: 0, overrides: recordedDependencies(recorded) });
+  try {
+    const { run } = await engine.run({ input, budgets, runId: `replay-${recorded.run.runId}`.slice(0, 80) });
+    const events = await engine.runtime.runs.listEvents(run.runId);
+    return { verdict: comparePaths(pathOf(recorded.events, recorded.run), pathOf(events, run)), replayed: run };
+  } finally {
+    await engine.close();
+  }
+}
