@@ -2,10 +2,12 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
 import type { AgentConfig } from './config';
 import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
+import { AgentMonitoring } from './monitoring';
 import { AgentStore } from './store';
 import { assertTimeoutChain, deriveTimeoutChain } from './timeouts';
 import { AgentWorkflow } from './workflow';
@@ -83,6 +85,13 @@ export class AgentStack extends Stack {
       throttle: config.api.throttle,
     });
     if (config.api.corsOrigin) apiFn.addEnvironment('CORS_ORIGIN', config.api.corsOrigin);
+
+    new AgentMonitoring(this, 'Monitoring', {
+      stateMachine: this.workflow.stateMachine,
+      api: api.api,
+      functions: [loadRun, callModel, callTool, finalize, pause, apiFn],
+      namespace: METRICS_NAMESPACE,
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: api.api.url });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });

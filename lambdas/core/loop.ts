@@ -406,8 +406,9 @@ export async function finalize(deps: Pick<LoopDeps, 'runs' | 'log'>, input: Fina
     }
   }
   const final = await deps.runs.finalizeRun(state.runId, { status, answer, stopReason });
+  if (outcome === 'SURRENDER') await deps.runs.appendEvent(state.runId, { type: 'surrender', step: run.step, stopReason: final.stopReason });
   await deps.runs.appendEvent(state.runId, {
-    type: outcome === 'SURRENDER' ? 'surrender' : 'run_finished',
+    type: 'run_finished',
     step: run.step,
     status: final.status,
     stopReason: final.stopReason,

@@ -3,6 +3,8 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
 import { type AgentConfig, configFromEnv } from '../../lib/config';
 import { CircuitBreaker } from '../core/breaker';
 import type { LoopDeps, Tier } from '../core/loop';
@@ -20,6 +22,7 @@ export interface Runtime extends LoopDeps {
   runs: RunStore;
   logger: Logger;
   breaker: CircuitBreaker;
+  metrics?: Metrics;
   /** Called by handlers with their Lambda context (Powertools idempotency needs the remaining time). */
   registerLambdaContext: (context: Context) => void;
 }
@@ -43,13 +46,20 @@ export interface RuntimeOptions {
   secrets?: SecretReader;
   /** Called after each trace event is written (the CLI prints progress from these). */
   onEvent?: (runId: string, event: TraceEvent) => void;
+  /** Powertools metrics (in AWS): every trace event becomes its metrics (lambdas/core/metrics.ts). */
+  metrics?: Metrics;
 }
 
 /** Wires the store, the models (each behind its breaker) and the tools from config. */
 export function createRuntime(options: RuntimeOptions): Runtime {
   const { config } = options;
   const logger = options.logger ?? new Logger({ serviceName: 'agent' });
-  const runs = new RunStore(options.doc, options.tableName, { onEvent: options.onEvent });
+  const runs = new RunStore(options.doc, options.tableName, {
+    onEvent: (runId, event) => {
+      options.onEvent?.(runId, event);
+      if (options.metrics) publish(options.metrics, event);
+    },
+  });
   const breaker = new CircuitBreaker({
     store: new DynamoBreakerStore(options.doc, options.tableName),
     config: config.breaker,
@@ -83,6 +93,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     runs,
     logger,
     breaker,
+    metrics: options.metrics,
     model: modelFor,
     toolSpecs: toolSpecs(tools),
     runTool: idempotent?.run ?? plainRun,
@@ -93,6 +104,15 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     maxRetryDelaySeconds: config.retry.maxDelaySeconds,
     log: (message, fields) => logger.info(message, fields),
   };
+}
+
+function publish(metrics: Metrics, event: TraceEvent): void {
+  for (const point of metricsOf(event)) {
+    const unit = point.unit === 'Milliseconds' ? MetricUnit.Milliseconds : MetricUnit.Count;
+    // The aggregate (the alarms read it), and the breakdown by its dimension (the dashboard can).
+    metrics.addMetric(point.name, unit, point.value);
+    if (point.dimension) metrics.singleMetric().addDimension(point.dimension.name, point.dimension.value).addMetric(point.name, unit, point.value);
+  }
 }
 
 /** A model whose every call goes through its breaker (CircuitOpen when open; no request sent). */
@@ -114,6 +134,7 @@ export function runtimeFromEnv(env: NodeJS.ProcessEnv = process.env): Runtime {
     docsDir: env.DOCS_DIR,
     env,
     secrets: createSecretReader(),
+    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'agent' }),
   });
   return cached;
 }

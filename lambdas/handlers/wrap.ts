@@ -1,4 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { invocationContext, type Runtime, runtimeFromEnv } from './runtime';
@@ -8,8 +9,8 @@ export type HandlerFactory<E, R> = (rt: Runtime) => (event: E, context: Context)
 
 /** Wraps a step function with middy + Powertools logging (context, cold start, runId/step keys). */
 export function wrap<E, R>(fn: (rt: Runtime, event: E, context: Context) => Promise<R>): HandlerFactory<E, R> {
-  return (rt) =>
-    middy(async (event: E, context: Context) => {
+  return (rt) => {
+    const handler = middy(async (event: E, context: Context) => {
       const e = event as { runId?: string; step?: number; state?: { runId?: string } };
       const keys = { runId: e.runId ?? e.state?.runId, step: e.step };
       rt.logger.appendKeys(keys);
@@ -18,7 +19,10 @@ export function wrap<E, R>(fn: (rt: Runtime, event: E, context: Context) => Prom
       } finally {
         rt.logger.resetKeys();
       }
-    }).use(injectLambdaContext(rt.logger)) as unknown as (event: E, context: Context) => Promise<R>;
+    }).use(injectLambdaContext(rt.logger));
+    if (rt.metrics) handler.use(logMetrics(rt.metrics, { captureColdStartMetric: true }));
+    return handler as unknown as (event: E, context: Context) => Promise<R>;
+  };
 }
 
 /** The exported Lambda entry: built on first invocation from the deployed environment. */

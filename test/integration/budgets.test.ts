@@ -15,7 +15,7 @@ describe('guardrails on the synthesized machine', () => {
       expect(run.answer).toContain('repeat the same tool call');
       expect(run.answer).toContain('- search_docs:');
       const trace = await engine.runtime.runs.listEvents(run.runId);
-      expect(trace.map((e) => e.type)).toEqual(['run_started', 'model_call', 'tool_call', 'model_call', 'surrender']);
+      expect(trace.map((e) => e.type)).toEqual(['run_started', 'model_call', 'tool_call', 'model_call', 'surrender', 'run_finished']);
     } finally {
       await engine.close();
     }
@@ -43,7 +43,8 @@ describe('guardrails on the synthesized machine', () => {
       const trace = await engine.runtime.runs.listEvents(run.runId);
       const budget = trace.find((e) => e.type === 'budget');
       expect(budget).toMatchObject({ reason: 'TOKEN_BUDGET', maxTokens: 1500 });
-      expect(trace.at(-1)).toMatchObject({ type: 'surrender', stopReason: 'TOKEN_BUDGET' });
+      expect(trace.at(-2)).toMatchObject({ type: 'surrender', stopReason: 'TOKEN_BUDGET' });
+      expect(trace.at(-1)).toMatchObject({ type: 'run_finished', status: 'UNFINISHED', stopReason: 'TOKEN_BUDGET' });
       // Every model call that was made is in the trace and its usage is what the run recorded.
       const used = trace.filter((e) => e.type === 'model_call').reduce((n, e) => n + (e.usage as { inputTokens: number }).inputTokens, 0);
       expect(used).toBe(run.usage.inputTokens);

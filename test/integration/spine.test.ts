@@ -70,7 +70,8 @@ describe('step budget', () => {
       const trace = await engine.runtime.runs.listEvents(run.runId);
       expect(trace.filter((e) => e.type === 'model_call')).toHaveLength(3);
       expect(trace.filter((e) => e.type === 'tool_call')).toHaveLength(2);
-      expect(trace.at(-1)).toMatchObject({ type: 'surrender', stopReason: 'STEP_BUDGET' });
+      expect(trace.at(-2)).toMatchObject({ type: 'surrender', stopReason: 'STEP_BUDGET' });
+      expect(trace.at(-1)).toMatchObject({ type: 'run_finished', status: 'UNFINISHED', stopReason: 'STEP_BUDGET' });
     } finally {
       await engine.close();
     }

@@ -30,7 +30,8 @@ describe('the token budget against a provider that reports large usage', () => {
       expect(calls.at(-1)!.maxOutputTokens).toBeLessThan(1024);
       const refused = trace.find((e) => e.type === 'budget');
       expect(refused).toMatchObject({ reason: 'TOKEN_BUDGET', maxTokens: 5000 });
-      expect(trace.at(-1)).toMatchObject({ type: 'surrender', stopReason: 'TOKEN_BUDGET' });
+      expect(trace.at(-2)).toMatchObject({ type: 'surrender', stopReason: 'TOKEN_BUDGET' });
+      expect(trace.at(-1)).toMatchObject({ type: 'run_finished', status: 'UNFINISHED', stopReason: 'TOKEN_BUDGET' });
       const messages = await engine.runtime.runs.listMessages(run.runId);
       expect(messages.filter((m) => m.message.role === 'assistant')).toHaveLength(run.steps);
       expect(run.answer).toContain('token budget');

@@ -1,0 +1,54 @@
+import type { TraceEvent } from './types';
+
+/** CloudWatch namespace of the runtime's metrics (the alarms in lib/monitoring.ts read it). */
+export const METRICS_NAMESPACE = 'Agent';
+
+/** A metric point derived from a trace event. */
+export interface MetricPoint {
+  name: string;
+  unit: 'Count' | 'Milliseconds';
+  value: number;
+  /** At most one dimension, so every point is cheap to publish. */
+  dimension?: { name: string; value: string };
+}
+
+/**
+ * The metrics of the runtime, all derived from the trace (one source of truth): tokens, steps, surrenders by
+ * reason, breaker opens, fallbacks, model and tool latency, finished runs by status.
+ */
+export function metricsOf(e: TraceEvent): MetricPoint[] {
+  switch (e.type) {
+    case 'model_call': {
+      const usage = e.usage as { inputTokens?: number; outputTokens?: number } | undefined;
+      const err = e.error as { name?: string } | undefined;
+      return [
+        { name: 'ModelCalls', unit: 'Count', value: 1, dimension: { name: 'Tier', value: String(e.tier) } },
+        ...(usage ? [{ name: 'ModelInputTokens', unit: 'Count' as const, value: usage.inputTokens ?? 0 }, { name: 'ModelOutputTokens', unit: 'Count' as const, value: usage.outputTokens ?? 0 }] : []),
+        ...(typeof e.latencyMs === 'number' ? [{ name: 'ModelLatency', unit: 'Milliseconds' as const, value: e.latencyMs }] : []),
+        ...(err ? [{ name: 'ModelErrors', unit: 'Count' as const, value: 1, dimension: { name: 'Error', value: String(err.name) } }] : []),
+      ];
+    }
+    case 'tool_call':
+      return [
+        { name: 'ToolCalls', unit: 'Count', value: 1, dimension: { name: 'Tool', value: String(e.name) } },
+        ...(typeof e.latencyMs === 'number' ? [{ name: 'ToolLatency', unit: 'Milliseconds' as const, value: e.latencyMs }] : []),
+      ];
+    case 'fallback':
+      return [{ name: 'Fallbacks', unit: 'Count', value: 1, dimension: { name: 'Dependency', value: String(e.dependency) } }];
+    case 'breaker':
+      return e.to === 'OPEN' ? [{ name: 'BreakerOpened', unit: 'Count', value: 1, dimension: { name: 'Dependency', value: String(e.dependency) } }] : [];
+    case 'surrender':
+      return [{ name: 'Surrenders', unit: 'Count', value: 1, dimension: { name: 'Reason', value: String(e.stopReason) } }];
+    case 'run_finished':
+    case 'cancelled': {
+      const usage = e.usage as { inputTokens?: number; outputTokens?: number } | undefined;
+      return [
+        { name: 'RunsFinished', unit: 'Count', value: 1, dimension: { name: 'Status', value: String(e.status ?? 'CANCELLED') } },
+        { name: 'RunSteps', unit: 'Count', value: e.step },
+        ...(usage ? [{ name: 'RunTokens', unit: 'Count' as const, value: (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0) }] : []),
+      ];
+    }
+    default:
+      return [];
+  }
+}

@@ -1,0 +1,82 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+
+export interface AgentMonitoringProps {
+  readonly stateMachine: sfn.IStateMachine;
+  readonly api: apigw.RestApi;
+  readonly functions: lambda.IFunction[];
+  /** Namespace of the runtime's metrics (lambdas/handlers/runtime.ts METRICS_NAMESPACE). */
+  readonly namespace: string;
+  /**
+   * Share of finished runs that may surrender (budgets, repetition) before the alarm fires.
+   * @default 0.25
+   */
+  readonly surrenderRateThreshold?: number;
+}
+
+/**
+ * Alarms and a dashboard: failed and throttled executions, an open breaker, the surrender rate, Lambda and API
+ * throttles; graphs of runs, tokens, steps, fallbacks and latency from the runtime's metrics (derived from the trace).
+ */
+export class AgentMonitoring extends Construct {
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: AgentMonitoringProps) {
+    super(scope, id);
+    const period = Duration.minutes(5);
+    const agent = (metricName: string, statistic = 'Sum') => new cloudwatch.Metric({ namespace: props.namespace, metricName, statistic, period, dimensionsMap: { service: 'agent' } });
+    const alarm = (name: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
+      const a = new cloudwatch.Alarm(this, name, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${description} See docs/runbook.md.`,
+      });
+      this.alarms.push(a);
+      return a;
+    };
+
+    alarm('ExecutionsFailed', props.stateMachine.metricFailed({ period }), 1, 'An execution failed (a real fault: guardrail stops end SUCCEEDED executions).');
+    alarm('ExecutionsThrottled', props.stateMachine.metricThrottled({ period }), 1, 'Step Functions throttled executions (StartExecution or state transition quota).');
+    alarm('BreakerOpen', agent('BreakerOpened'), 1, 'A circuit breaker opened: a model or tool dependency is failing.');
+    const surrenderRate = new cloudwatch.MathExpression({
+      expression: 'IF(finished > 0, surrenders / finished, 0)',
+      usingMetrics: { surrenders: agent('Surrenders'), finished: agent('RunsFinished') },
+      period,
+      label: 'Surrender rate',
+    });
+    alarm('SurrenderRate', surrenderRate, props.surrenderRateThreshold ?? 0.25, 'Too many runs surrender on a budget or the repetition detector.');
+    const lambdaThrottles = new cloudwatch.MathExpression({
+      expression: props.functions.map((_, i) => `t${i}`).join(' + '),
+      usingMetrics: Object.fromEntries(props.functions.map((f, i) => [`t${i}`, f.metricThrottles({ period })])),
+      period,
+      label: 'Lambda throttles',
+    });
+    alarm('LambdaThrottles', lambdaThrottles, 1, 'Agent handlers were throttled (Lambda concurrency).');
+    alarm('ApiThrottlesAndClientErrors', props.api.metricClientError({ period }), 50, 'Many 4xx answers, throttling (429) included.');
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({ title: 'Runs finished and surrenders', left: [agent('RunsFinished'), agent('Surrenders')], width: 12 }),
+          new cloudwatch.GraphWidget({ title: 'Tokens', left: [agent('ModelInputTokens'), agent('ModelOutputTokens')], width: 12 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'Fallbacks and breaker opens', left: [agent('Fallbacks'), agent('BreakerOpened')], width: 12 }),
+          new cloudwatch.GraphWidget({ title: 'Latency (p90)', left: [agent('ModelLatency', 'p90'), agent('ToolLatency', 'p90')], width: 12 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'Executions', left: [props.stateMachine.metricSucceeded({ period }), props.stateMachine.metricFailed({ period }), props.stateMachine.metricThrottled({ period })], width: 12 }),
+          new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12 }),
+        ],
+      ],
+    });
+  }
+}

@@ -1,0 +1,25 @@
+import { metricsOf } from '../../../lambdas/core/metrics';
+
+describe('metrics derived from the trace', () => {
+  it('counts tokens and latency of model calls, and errors by name', () => {
+    expect(metricsOf({ type: 'model_call', at: 'x', step: 1, tier: 'primary', usage: { inputTokens: 10, outputTokens: 3 }, latencyMs: 42 })).toEqual([
+      { name: 'ModelCalls', unit: 'Count', value: 1, dimension: { name: 'Tier', value: 'primary' } },
+      { name: 'ModelInputTokens', unit: 'Count', value: 10 },
+      { name: 'ModelOutputTokens', unit: 'Count', value: 3 },
+      { name: 'ModelLatency', unit: 'Milliseconds', value: 42 },
+    ]);
+    expect(metricsOf({ type: 'model_call', at: 'x', step: 1, tier: 'primary', error: { name: 'TimeoutError' } })).toContainEqual({
+      name: 'ModelErrors',
+      unit: 'Count',
+      value: 1,
+      dimension: { name: 'Error', value: 'TimeoutError' },
+    });
+  });
+  it('counts surrenders by reason, breaker opens, fallbacks and finished runs', () => {
+    expect(metricsOf({ type: 'surrender', at: 'x', step: 3, stopReason: 'STEP_BUDGET' })).toEqual([{ name: 'Surrenders', unit: 'Count', value: 1, dimension: { name: 'Reason', value: 'STEP_BUDGET' } }]);
+    expect(metricsOf({ type: 'breaker', at: 'x', step: 1, dependency: 'model:primary', from: 'CLOSED', to: 'OPEN' })[0]?.name).toBe('BreakerOpened');
+    expect(metricsOf({ type: 'breaker', at: 'x', step: 1, dependency: 'model:primary', from: 'OPEN', to: 'HALF_OPEN' })).toEqual([]);
+    expect(metricsOf({ type: 'fallback', at: 'x', step: 1, dependency: 'tool:retrieve' })[0]).toMatchObject({ name: 'Fallbacks' });
+    expect(metricsOf({ type: 'run_finished', at: 'x', step: 4, status: 'SUCCEEDED', usage: { inputTokens: 5, outputTokens: 5 } }).map((m) => m.name)).toEqual(['RunsFinished', 'RunSteps', 'RunTokens']);
+  });
+});

@@ -1,0 +1,25 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { parseConfig } from '../../lib/config';
+import { templateFor } from '../helpers/engine';
+
+describe('monitoring', () => {
+  const template = Template.fromJSON(templateFor(parseConfig({})));
+
+  it('alarms on failed and throttled executions, an open breaker, the surrender rate and throttles', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsFailed', Namespace: 'AWS/States', Threshold: 1 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionThrottled', Namespace: 'AWS/States' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'BreakerOpened', Namespace: 'Agent', Threshold: 1 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 0.25,
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(finished > 0, surrenders / finished, 0)' })]),
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Metrics: Match.arrayWith([Match.objectLike({ Label: 'Lambda throttles' })]) });
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmDescription).toContain('docs/runbook.md');
+    }
+  });
+
+  it('has a dashboard', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+});
