@@ -7,6 +7,7 @@ import { AgentApi } from './api';
 import type { AgentConfig } from './config';
 import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
+import { TraceExporter } from './exporter';
 import { AgentMonitoring } from './monitoring';
 import { AgentStore } from './store';
 import { assertTimeoutChain, deriveTimeoutChain } from './timeouts';
@@ -85,6 +86,11 @@ export class AgentStack extends Stack {
       throttle: config.api.throttle,
     });
     if (config.api.corsOrigin) apiFn.addEnvironment('CORS_ORIGIN', config.api.corsOrigin);
+
+    if (config.observability.langfuse) {
+      const exporter = fn('ExportTraceFunction', 'export-trace', 60);
+      new TraceExporter(this, 'TraceExporter', { table, exporter, secret: config.observability.langfuse.secret });
+    }
 
     new AgentMonitoring(this, 'Monitoring', {
       stateMachine: this.workflow.stateMachine,

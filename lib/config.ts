@@ -118,6 +118,21 @@ export const AgentConfigSchema = z
         throttle: z.strictObject({ rateLimit: z.number().positive().max(10_000), burstLimit: z.number().int().positive().max(5000) }).optional(),
       })
       .default({}),
+    observability: z
+      .strictObject({
+        /** Export every finished run's trace to Langfuse (off the hot path). */
+        langfuse: z
+          .strictObject({
+            baseUrl: z.url(),
+            /** Environment variables holding the keys (local runs). */
+            publicKeyEnv: z.string().default('LANGFUSE_PUBLIC_KEY'),
+            secretKeyEnv: z.string().default('LANGFUSE_SECRET_KEY'),
+            /** Secrets Manager secret (name or ARN) with {"publicKey", "secretKey"} (AWS). */
+            secret: z.string().min(1).optional(),
+          })
+          .optional(),
+      })
+      .default({}),
     /** Local server: bearer tokens mapped to user ids (never used in AWS, where Cognito verifies identity). */
     localTokens: z.record(z.string().min(16), z.string().min(1)).optional(),
   })

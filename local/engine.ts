@@ -8,6 +8,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import type { AgentConfig } from '../lib/config';
 import { effectiveBudgets } from '../lambdas/core/budget';
 import { createRunControl } from '../lambdas/core/control';
+import { exportRunToLangfuse, langfuseTarget } from '../lambdas/exporters/langfuse';
 import { runView } from '../lambdas/core/loop';
 import type { RunControl } from '../lambdas/core/ports';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
@@ -49,6 +50,8 @@ export interface EngineOptions {
   onTrace?: (runId: string, event: TraceEvent) => void;
   /** Every engine event (state entered, retried, caught...) of every execution. */
   onStateEvent?: (runId: string, event: EventLog) => void;
+  /** Called when exporting a run's trace fails (the run itself is not affected). */
+  onExportError?: (runId: string, err: Error) => void;
   /** Replaces the models and the tool runner (replay serves recorded outputs through these). */
   overrides?: Partial<Pick<Runtime, 'model' | 'runTool'>>;
   /** Powertools log level of the handlers. @default SILENT (ERROR when AGENT_LOG is set) */
@@ -205,6 +208,7 @@ export class LocalEngine {
     }
     this.aborts.delete(runId);
     await collecting;
+    await this.exportTrace(runId);
     const run = await this.runtime.runs.getRun(runId);
     if (!run) throw new Error(`run ${runId} vanished`);
     return { runId, run: runView(run), events, ...(error ? { error } : {}) };
@@ -219,6 +223,19 @@ export class LocalEngine {
     if (!table) return;
     const out = await this.dynamo.doc.send(new ScanCommand({ TableName: table, FilterExpression: '#s = :p', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':p': 'INPROGRESS' } }));
     for (const item of out.Items ?? []) await this.dynamo.doc.send(new DeleteCommand({ TableName: table, Key: { id: item.id } }));
+  }
+
+  /** Off the hot path: when Langfuse is configured, a finished run's trace is exported (failures are logged only). */
+  private async exportTrace(runId: string): Promise<void> {
+    const langfuse = this.options.config.observability.langfuse;
+    if (!langfuse) return;
+    try {
+      const target = await langfuseTarget(langfuse, process.env);
+      await exportRunToLangfuse({ runs: this.runtime.runs, target, fetchImpl: this.options.fetchImpl }, runId);
+    } catch (err) {
+      this.runtime.logger.error('Langfuse export failed', { runId, err });
+      this.options.onExportError?.(runId, err as Error);
+    }
   }
 
   /** Every Task state → the handler of the function its Parameters name (Lambda tasks return {Payload}). */

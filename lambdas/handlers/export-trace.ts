@@ -1,0 +1,22 @@
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { exportRunToLangfuse, langfuseTarget } from '../exporters/langfuse';
+import { createSecretReader } from '../providers';
+import { lambdaEntry, wrap } from './wrap';
+
+const TERMINAL = new Set(['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED']);
+
+/** DynamoDB stream → Langfuse: each run item that reached a terminal status has its trace exported, off the hot path. */
+export const createHandler = wrap(async (rt, event: DynamoDBStreamEvent) => {
+  const langfuse = rt.config.observability.langfuse;
+  if (!langfuse) return { exported: 0 };
+  const target = await langfuseTarget(langfuse, process.env, createSecretReader());
+  let exported = 0;
+  for (const record of event.Records) {
+    const image = record.dynamodb?.NewImage;
+    if (image?.sk?.S !== 'META' || !TERMINAL.has(image.status?.S ?? '') || !image.runId?.S) continue;
+    await exportRunToLangfuse({ runs: rt.runs, target }, image.runId.S);
+    exported++;
+  }
+  return { exported };
+});
+export const handler = lambdaEntry(createHandler);

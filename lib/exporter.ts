@@ -1,0 +1,35 @@
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+
+export interface TraceExporterProps {
+  readonly table: dynamodb.ITable;
+  readonly exporter: lambda.IFunction;
+  /** Secrets Manager secret with the Langfuse keys. */
+  readonly secret?: string;
+}
+
+/** Feeds finished runs from the table's stream to the exporter Lambda (Langfuse), off the hot path. */
+export class TraceExporter extends Construct {
+  constructor(scope: Construct, id: string, props: TraceExporterProps) {
+    super(scope, id);
+    const terminal = ['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'];
+    props.exporter.addEventSource(
+      new DynamoEventSource(props.table, {
+        startingPosition: lambda.StartingPosition.LATEST,
+        batchSize: 10,
+        retryAttempts: 3,
+        bisectBatchOnError: true,
+        filters: [lambda.FilterCriteria.filter({ dynamodb: { NewImage: { sk: { S: lambda.FilterRule.isEqual('META') }, status: { S: lambda.FilterRule.or(...terminal) } } } })],
+      }),
+    );
+    if (props.secret) {
+      const secret = props.secret.startsWith('arn:')
+        ? secretsmanager.Secret.fromSecretCompleteArn(this, 'Keys', props.secret)
+        : secretsmanager.Secret.fromSecretNameV2(this, 'Keys', props.secret);
+      secret.grantRead(props.exporter);
+    }
+  }
+}
