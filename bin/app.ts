@@ -2,12 +2,16 @@
 import { App } from 'aws-cdk-lib';
 import { AgentStack } from '../lib/agent-stack';
 import { loadConfig } from '../lib/config';
+import { acknowledgeFindings, applyChecks } from '../lib/nag';
 
 /** The CDK app: `npx cdk synth` / `npx cdk deploy`. Config from agent.config.json (or AGENT_CONFIG). */
 const app = new App();
 const config = loadConfig(app.node.tryGetContext('agentConfig'));
-new AgentStack(app, app.node.tryGetContext('stackName') ?? 'AgentStack', {
+const stack = new AgentStack(app, app.node.tryGetContext('stackName') ?? 'AgentStack', {
   config,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });
+// The production checklist, enforced: cdk-nag AwsSolutions and the agent readiness rules fail synth.
+applyChecks(app);
+acknowledgeFindings(stack);
 app.synth();

@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
@@ -26,6 +27,8 @@ const BUILTIN_TOOL_TIMEOUT_MS = 10_000;
 /** The agent: store, handlers, the state machine, and the API. */
 export class AgentStack extends Stack {
   readonly workflow: AgentWorkflow;
+  readonly store: AgentStore;
+  readonly functions: lambda.IFunction[];
 
   constructor(scope: Construct, id: string, props: AgentStackProps) {
     super(scope, id, props);
@@ -42,6 +45,7 @@ export class AgentStack extends Stack {
     const bookkeeping = assertTimeoutChain('bookkeeping', deriveTimeoutChain(5000));
 
     const store = new AgentStore(this, 'Store');
+    this.store = store;
     const table = store.table;
     const fn = (id: string, handler: HandlerName, timeoutSeconds: number, extra: { withDocs?: boolean } = {}) =>
       new AgentFunction(this, id, { handler, table, configJson, timeoutSeconds, ...extra }).fn;
@@ -92,10 +96,11 @@ export class AgentStack extends Stack {
       new TraceExporter(this, 'TraceExporter', { table, exporter, secret: config.observability.langfuse.secret });
     }
 
+    this.functions = [loadRun, callModel, callTool, finalize, pause, apiFn];
     new AgentMonitoring(this, 'Monitoring', {
       stateMachine: this.workflow.stateMachine,
       api: api.api,
-      functions: [loadRun, callModel, callTool, finalize, pause, apiFn],
+      functions: this.functions,
       namespace: METRICS_NAMESPACE,
     });
 

@@ -121,6 +121,7 @@ export class AgentWorkflow extends Construct {
     const callTool = toolTask('CallTool', single);
     const recordToolFailure = toolTask('RecordToolFailure', { ...single, failure: sfn.JsonPath.objectAt('$.toolError') });
     callTool.addCatch(recordToolFailure, { errors: ['States.ALL'], resultPath: '$.toolError' });
+    recordToolFailure.addCatch(degrade, { errors: ['States.ALL'], resultPath: '$.error' });
     callTool.next(callModel);
     recordToolFailure.next(callModel);
 
@@ -139,6 +140,7 @@ export class AgentWorkflow extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
     });
     runTools.itemProcessor(callToolInMap);
+    runTools.addCatch(degrade, { errors: ['States.ALL'], resultPath: '$.error' });
     runTools.next(callModel);
 
     // Pause: at the tool-call boundary (the step's tool calls are checkpointed as pending), the execution waits for

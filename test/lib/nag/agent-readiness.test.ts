@@ -1,0 +1,100 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
+import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { CfnStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { AgentStack } from '../../../lib/agent-stack';
+import { CONFIG_ENV, parseConfig } from '../../../lib/config';
+import { acknowledgeFindings, applyChecks } from '../../../lib/nag';
+import { AgentReadinessChecks } from '../../../lib/nag/agent-readiness';
+
+const RETRY = { ErrorEquals: ['TransientError', 'RateLimited', 'TimeoutError'], IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 2, JitterStrategy: 'FULL' };
+
+/** A minimal agent stack in raw CloudFormation, compliant unless `breaking` changes one thing. */
+function stack(breaking: { config?: unknown; pitr?: boolean; logs?: boolean; task?: Record<string, unknown>; choice?: boolean } = {}) {
+  const app = new App();
+  const s = new Stack(app, 'S');
+  const config = breaking.config ?? parseConfig({});
+  const fn = new CfnFunction(s, 'CallModelFn', {
+    role: 'arn:aws:iam::1:role/r',
+    code: { zipFile: 'x' },
+    runtime: 'nodejs22.x',
+    handler: 'index.handler',
+    timeout: 30,
+    environment: { variables: { [CONFIG_ENV]: JSON.stringify(config), HANDLER_NAME: 'call-model' } },
+  });
+  new CfnTable(s, 'Table', {
+    keySchema: [{ attributeName: 'pk', keyType: 'HASH' }],
+    attributeDefinitions: [{ attributeName: 'pk', attributeType: 'S' }],
+    billingMode: 'PAY_PER_REQUEST',
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: breaking.pitr ?? true },
+  });
+  const task = {
+    Type: 'Task',
+    Resource: 'arn:aws:states:::lambda:invoke',
+    Parameters: { FunctionName: 'CallModelFn', Payload: {} },
+    TimeoutSeconds: 45,
+    Retry: [RETRY],
+    Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Degrade' }],
+    Next: 'Route',
+    ...breaking.task,
+  };
+  const definition = {
+    StartAt: 'CallModel',
+    States: {
+      CallModel: task,
+      Route: { Type: 'Choice', Choices: breaking.choice === false ? [] : [{ Variable: '$.step', NumericGreaterThanEqualsPath: '$.maxSteps', Next: 'Degrade' }], Default: 'CallModel' },
+      Degrade: { Type: 'Succeed' },
+    },
+  };
+  new CfnStateMachine(s, 'Machine', {
+    roleArn: 'arn:aws:iam::1:role/r',
+    definitionString: JSON.stringify(definition),
+    loggingConfiguration: breaking.logs === false ? undefined : { level: 'ALL', destinations: [{ cloudWatchLogsLogGroup: { logGroupArn: 'arn:aws:logs:x' } }] },
+    tracingConfiguration: { enabled: breaking.logs !== false },
+  });
+  return s;
+}
+
+const findings = (s: Stack) =>
+  new AgentReadinessChecks()
+    .validateScope(s)
+    .violations.map((v) => v.ruleName)
+    .sort();
+
+describe('agent readiness rules', () => {
+  it('pass on a compliant stack', () => expect(findings(stack())).toEqual([]));
+
+  it.each([
+    ['Budgets', { config: { models: {}, breaker: { enabled: true } } }],
+    ['BreakerAndFallback', { config: parseConfig({ breaker: { enabled: false } }) }],
+    ['CheckpointPITR', { pitr: false }],
+    ['LogsAndTraces', { logs: false }],
+    ['TaskTimeouts', { task: { TimeoutSeconds: undefined } }],
+    ['TaskTimeouts', { task: { TimeoutSeconds: 20 } }],
+    ['TransientRetryOnly', { task: { Retry: [{ ...RETRY, ErrorEquals: ['States.ALL'] }] } }],
+    ['TransientRetryOnly', { task: { Retry: [{ ...RETRY, ErrorEquals: ['BadRequest'] }] } }],
+    ['TransientRetryOnly', { task: { Retry: [{ ...RETRY, JitterStrategy: 'NONE' }] } }],
+    ['TransientRetryOnly', { task: { Retry: [{ ...RETRY, MaxAttempts: 9 }] } }],
+    ['DegradationCatch', { task: { Catch: [] } }],
+    ['StepBudgetInDefinition', { choice: false }],
+  ] as const)('%s fires on a stack built to break it', (rule, breaking) => {
+    expect(findings(stack(breaking as Parameters<typeof stack>[0]))).toContain(`AgentReadiness-${rule}`);
+  });
+});
+
+describe('the real stack', () => {
+  it('synthesizes with zero unacknowledged AwsSolutions or agent readiness findings', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const s = new AgentStack(app, 'AgentStack', { config: parseConfig({ tools: [{ name: 'retrieve', kind: 'retriever', url: 'https://search.example.com/q' }] }) });
+    applyChecks(app);
+    acknowledgeFindings(s);
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('fails synth on an unacknowledged finding', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    new AgentStack(app, 'AgentStack', { config: parseConfig({}) });
+    applyChecks(app);
+    expect(() => app.synth()).toThrow(/AwsSolutions-IAM4/);
+  });
+});
