@@ -1,4 +1,4 @@
-import { type App, type CfnElement, Validations } from 'aws-cdk-lib';
+import { type App, type CfnElement, Token, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import type { AgentStack } from '../agent-stack';
@@ -48,6 +48,9 @@ export const ACKNOWLEDGEMENTS: { id: string; reason: string }[] = [
 /** Acknowledges the accepted findings on the stack: the rules above, and each IAM finding by its exact id. */
 export function acknowledgeFindings(stack: AgentStack): void {
   const id = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
+  // cdk-nag renders pseudo parameters as <AWS::X>, or as literals when the stack's environment is known.
+  const known = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<${pseudo}>` : value);
+  const partition = Token.isUnresolved(stack.region) ? '<AWS::Partition>' : 'aws';
   const iam4 = ACKNOWLEDGEMENTS.find((a) => a.id.endsWith('IAM4'))!.reason;
   const iam5 = ACKNOWLEDGEMENTS.find((a) => a.id.endsWith('IAM5'))!.reason;
   const findings = [
@@ -57,7 +60,7 @@ export function acknowledgeFindings(stack: AgentStack): void {
     { id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${id(stack.store.table)}.Arn>/index/*]`, reason: iam5 },
     ...stack.functions.map((f) => ({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${id(f)}.Arn>:*]`, reason: iam5 })),
     {
-      id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${id(stack.workflow.stateMachine)}"}]}]}:*]`,
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:${partition}:states:${known(stack.region, 'AWS::Region')}:${known(stack.account, 'AWS::AccountId')}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${id(stack.workflow.stateMachine)}"}]}]}:*]`,
       reason: iam5,
     },
   ];

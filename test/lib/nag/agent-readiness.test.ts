@@ -14,7 +14,7 @@ function stack(breaking: { config?: unknown; pitr?: boolean; logs?: boolean; tas
   const app = new App();
   const s = new Stack(app, 'S');
   const config = breaking.config ?? parseConfig({});
-  const fn = new CfnFunction(s, 'CallModelFn', {
+  new CfnFunction(s, 'CallModelFn', {
     role: 'arn:aws:iam::1:role/r',
     code: { zipFile: 'x' },
     runtime: 'nodejs22.x',
