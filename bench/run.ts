@@ -4,8 +4,7 @@
  */
 import '../local/polyfills';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { build } from 'esbuild';
@@ -152,7 +151,9 @@ async function payloadAndWrites() {
 }
 
 async function bundles() {
-  const out = mkdtempSync(join(tmpdir(), 'agent-bench-bundles-'));
+  // Inside the repo (git-ignored), so the bundles resolve the external @aws-sdk/* from node_modules, as Lambda's runtime provides it.
+  const out = join(root, '.tmp', 'bench-bundles');
+  mkdirSync(out, { recursive: true });
   const entries: Record<string, string> = {
     'hello-world': join(out, 'hello.ts'),
     'load-run': join(root, 'lambdas/handlers/load-run.ts'),
@@ -166,7 +167,7 @@ async function bundles() {
   const rows: { handler: string; bytes: number; initMs: number }[] = [];
   for (const [name, entry] of Object.entries(entries)) {
     const file = join(out, `${name}.js`);
-    await build({ entryPoints: [entry], bundle: true, minify: true, platform: 'node', target: 'node20', format: 'cjs', outfile: file, external: ['@aws-sdk/*'], logLevel: 'silent' });
+    await build({ entryPoints: [entry], bundle: true, minify: true, platform: 'node', target: 'node20', format: 'cjs', outfile: file, external: ['@aws-sdk/*'], loader: { '.html': 'text' }, logLevel: 'silent' });
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
       const ms = execFileSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], { encoding: 'utf8' });

@@ -60,6 +60,8 @@ export class AgentApi extends Construct {
     const authorizer = new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: [this.userPool] });
     const integration = new apigw.LambdaIntegration(props.handler);
     const auth = { authorizer, authorizationType: apigw.AuthorizationType.COGNITO };
+    // GET / serves the trace viewer page: static, no data in it (its API calls carry the user's token).
+    this.api.root.addMethod('GET', integration, { authorizationType: apigw.AuthorizationType.NONE });
     const runs = this.api.root.addResource('runs');
     runs.addMethod('POST', integration, auth);
     runs.addMethod('GET', integration, auth);

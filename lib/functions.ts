@@ -67,6 +67,8 @@ export class AgentFunction extends Construct {
         target: 'node22',
         forceDockerBundling: false,
         externalModules: ['@aws-sdk/*'],
+        // The API handler serves the trace viewer page, bundled as text.
+        loader: { '.html': 'text' },
         ...(props.withDocs
           ? {
               commandHooks: {

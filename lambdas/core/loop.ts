@@ -209,6 +209,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
       throw new BudgetExceeded('TOKEN_BUDGET', decision.message);
     }
     const started = clock();
+    const callEvent = () => ({ type: 'model_call', step, tier, provider: model.provider, model: model.model, latencyMs: clock() - started, estimatedPromptTokens: estimated });
     try {
       const response = await model.complete({ ...request, maxOutputTokens: decision.maxOutputTokens });
       const message: Message = { role: 'assistant', content: response.text, toolCalls: response.toolCalls };
@@ -222,14 +223,8 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
         model: `${model.provider}/${model.model}`,
       }));
       await deps.runs.appendEvent(runId, {
-        type: 'model_call',
-        step,
-        tier,
-        provider: model.provider,
-        model: model.model,
-        latencyMs: clock() - started,
+        ...callEvent(),
         usage: response.usage,
-        estimatedPromptTokens: estimated,
         maxOutputTokens: decision.maxOutputTokens,
         finishReason: response.finishReason,
         input: { messages: history.length, last: history[history.length - 1] ?? null },
@@ -237,16 +232,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
       });
     } catch (err) {
       const e = toAgentError(err);
-      await deps.runs.appendEvent(runId, {
-        type: 'model_call',
-        step,
-        tier,
-        provider: model.provider,
-        model: model.model,
-        latencyMs: clock() - started,
-        estimatedPromptTokens: estimated,
-        error: { name: e.name, message: excerpt(e.message, 1000), status: e.status ?? null },
-      });
+      await deps.runs.appendEvent(runId, { ...callEvent(), error: { name: e.name, message: excerpt(e.message, 1000), status: e.status ?? null } });
       deps.log?.('model call failed', { runId, step, tier, error: e.name, message: e.message });
       if (e instanceof RateLimited && e.retryAfterSeconds !== undefined) {
         const decision = retryAfterDecision({

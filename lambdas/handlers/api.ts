@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import viewerHtml from '../../local/viewer/index.html';
 import { type ApiRequest, handleApi } from '../api/routes';
 import { createRunControl } from '../core/control';
 import { sfnExecutions } from '../store/sfn-executions';
@@ -6,6 +7,8 @@ import { lambdaEntry, wrap } from './wrap';
 
 /** API Gateway proxy → the shared routes. The caller is the verified token's `sub`, never a body field. */
 export const createHandler = wrap(async (rt, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+  // The trace viewer: a static page (no data in it); every call it makes goes to the authorized routes.
+  if (event.httpMethod === 'GET' && event.path === '/') return { statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: viewerHtml };
   const stateMachineArn = process.env.STATE_MACHINE_ARN;
   if (!stateMachineArn) throw new Error('Environment variable STATE_MACHINE_ARN is missing');
   const claims = (event.requestContext?.authorizer?.claims ?? {}) as Record<string, string | undefined>;

@@ -36,6 +36,14 @@ export const ACKNOWLEDGEMENTS: { id: string; reason: string }[] = [
     reason: 'Stage throttling (api.throttle) bounds abuse; a WAF web ACL is an account-level choice the operator attaches to the stage.',
   },
   {
+    id: 'AwsSolutions::AwsSolutions-APIG4',
+    reason: 'Only GET / is open: it serves the static trace viewer page, which holds no data; every data route has the Cognito authorizer.',
+  },
+  {
+    id: 'AwsSolutions::AwsSolutions-COG4',
+    reason: 'Only GET / (the static trace viewer page) has no Cognito authorizer; every data route has one.',
+  },
+  {
     id: 'AwsSolutions::AwsSolutions-COG2',
     reason: 'Users are provisioned by the operator (self sign-up is off); MFA policy is the operator’s, or use an existing pool with api.userPoolId.',
   },

@@ -6,7 +6,13 @@ describe('the API Gateway API', () => {
   const template = Template.fromJSON(templateFor(parseConfig({ api: { corsOrigin: 'https://viewer.example.com', throttle: { rateLimit: 5, burstLimit: 10 } } })));
 
   it('has every route of the contract, each behind the Cognito authorizer', () => {
-    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
+    const all = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
+    // GET / is the static viewer page; every other route is authorized.
+    const viewer = all.filter((m) => m.Properties.AuthorizationType === 'NONE');
+    expect(viewer).toHaveLength(1);
+    expect(viewer[0]?.Properties.HttpMethod).toBe('GET');
+    expect(viewer[0]?.Properties.ResourceId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Api/), 'RootResourceId'] });
+    const methods = all.filter((m) => m !== viewer[0]);
     expect(methods).toHaveLength(7);
     for (const m of methods) {
       expect(m.Properties.AuthorizationType).toBe('COGNITO_USER_POOLS');

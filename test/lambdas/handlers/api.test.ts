@@ -1,0 +1,34 @@
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { createHandler } from '../../../lambdas/handlers/api';
+import type { LocalEngine } from '../../../local/engine';
+import { testEngine } from '../../helpers/engine';
+
+const context = { getRemainingTimeInMillis: () => 10_000, functionName: 'api', awsRequestId: 'r' } as unknown as Context;
+const event = (method: string, path: string, sub?: string): APIGatewayProxyEvent =>
+  ({ httpMethod: method, path, headers: {}, body: null, isBase64Encoded: false, queryStringParameters: null, requestContext: { authorizer: sub ? { claims: { sub } } : undefined } }) as unknown as APIGatewayProxyEvent;
+
+describe('the API Gateway handler', () => {
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:agent';
+    engine = await testEngine();
+  });
+  afterAll(async () => engine.close());
+
+  it('takes the caller from the Cognito claims, never from the request', async () => {
+    const { run } = await engine.run({ input: 'What is 2 + 2?', userId: 'cognito-sub-1' });
+    const handler = createHandler(engine.runtime);
+    const mine = await handler(event('GET', `/runs/${run.runId}`, 'cognito-sub-1'), context);
+    expect(mine.statusCode).toBe(200);
+    expect(JSON.parse(mine.body)).toMatchObject({ runId: run.runId, status: 'SUCCEEDED' });
+    expect((await handler(event('GET', `/runs/${run.runId}`, 'someone-else'), context)).statusCode).toBe(404);
+    expect((await handler(event('GET', `/runs/${run.runId}`), context)).statusCode).toBe(401);
+  });
+
+  it('serves the trace viewer page at GET /', async () => {
+    const res = await createHandler(engine.runtime)(event('GET', '/'), context);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers?.['content-type']).toContain('text/html');
+    expect(res.body).toContain('<title>Agent traces</title>');
+  });
+});
