@@ -58,6 +58,9 @@ async function transitions() {
   }
 }
 
+/** 10 KB of text shaped like a real tool output (words, numbers, punctuation). */
+const TEN_KB = Array.from({ length: 2000 }, (_, i) => ['alpha', 'beta', `${i}`, 'gamma,', 'delta.', 'epsilon'][i % 6]).join(' ').slice(0, 10 * 1024);
+
 /** A model that asks for a 10 KB tool output every step, for `steps` steps. */
 async function bigOutputs(model: FakeProvider, steps: number) {
   model.respondWith((body) => {
@@ -71,7 +74,7 @@ async function payloadAndWrites() {
   const tool = await startLoopback();
   tool.on('/blob', (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' });
-    res.end('x'.repeat(10 * 1024));
+    res.end(TEN_KB);
   });
   const STEPS = 50;
   await bigOutputs(model, STEPS);
@@ -117,7 +120,7 @@ async function payloadAndWrites() {
     const conversation: unknown[] = [{ role: 'user', content: 'Fetch fifty blobs.' }];
     for (let s = 1; s <= STEPS && !crossesAt; s++) {
       conversation.push({ role: 'assistant', content: '', toolCalls: [{ id: `call_${s}`, name: 'blob', arguments: { n: s } }] });
-      conversation.push({ role: 'tool', toolCallId: `call_${s}`, name: 'blob', content: 'x'.repeat(10 * 1024) });
+      conversation.push({ role: 'tool', toolCallId: `call_${s}`, name: 'blob', content: TEN_KB });
       carried = Buffer.byteLength(JSON.stringify({ messages: conversation }));
       if (carried > 262_144) crossesAt = s;
     }

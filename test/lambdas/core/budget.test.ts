@@ -25,3 +25,15 @@ describe('the token budget check', () => {
     expect(checkTokenBudget({ used: 0, maxTokens: 1000, estimatedPromptTokens: 850, maxOutputTokens: 1024, reserve: 200 }).ok).toBe(false);
   });
 });
+
+describe('token estimation', () => {
+  it('counts English close to the tokenizer and stays fast on long runs without spaces', async () => {
+    const { countTokens } = await import('../../../lambdas/core/tokens');
+    expect(countTokens('What is 12.5% of 3480?')).toBeGreaterThan(5);
+    expect(countTokens('What is 12.5% of 3480?')).toBeLessThan(15);
+    const blob = 'x'.repeat(200_000);
+    const n = countTokens(blob);
+    expect(n).toBeGreaterThan(200_000 / 16);
+    expect(n).toBeLessThan(200_000);
+  });
+});
