@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../lib/config';
 import { AgentError } from '../lambdas/core/errors';
+import { ConfigError, loadConfig } from '../lib/config';
 import { type CliCommand, UsageError } from '../local/cli/common';
 import { cancelCommand, pauseCommand, resumeCommand, runsCommand, showCommand, traceCommand } from '../local/cli/remote';
 import { replayCommand } from '../local/cli/replay';

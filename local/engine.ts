@@ -1,23 +1,23 @@
 import './polyfills';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
-import type { AgentConfig } from '../lib/config';
 import { effectiveBudgets } from '../lambdas/core/budget';
 import { createRunControl } from '../lambdas/core/control';
-import { exportRunToLangfuse, langfuseTarget } from '../lambdas/exporters/langfuse';
 import { runView } from '../lambdas/core/loop';
 import type { RunControl } from '../lambdas/core/ports';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
+import { exportRunToLangfuse, langfuseTarget } from '../lambdas/exporters/langfuse';
 import { createHandler as callModel } from '../lambdas/handlers/call-model';
 import { createHandler as callTool } from '../lambdas/handlers/call-tool';
 import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
 import { createRuntime, type Runtime } from '../lambdas/handlers/runtime';
+import type { AgentConfig } from '../lib/config';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type CfnTemplate, cachedTemplate, definitionOf, functionsOf, type LocalFunction, tablesOf } from './template';
 

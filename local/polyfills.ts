@@ -14,6 +14,7 @@ if (typeof P.withResolvers !== 'function') {
     return { promise, resolve, reject };
   };
 }
+
 export {};
 
 // The offline engine runs on node 20 knowingly (Lambda runs 22): silence the SDK's node-version notice here only.

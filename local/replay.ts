@@ -1,6 +1,6 @@
-import { type AgentConfig, parseConfig } from '../lib/config';
 import { comparePaths, pathOf, type RecordedRun, type ReplayVerdict, recordedDependencies } from '../lambdas/core/replay';
 import type { RunView } from '../lambdas/core/types';
+import { type AgentConfig, parseConfig } from '../lib/config';
 import { LocalEngine } from './engine';
 
 export interface ReplayResult {

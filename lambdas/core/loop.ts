@@ -1,11 +1,10 @@
 import { degradationNotice, excerpt, partialAnswer, surrenderNotice, withNotice } from './answer';
 import { type Budgets, checkTokenBudget } from './budget';
-import { BadRequest, BudgetExceeded, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
 import type { RunUpdates } from './control';
+import { BadRequest, BudgetExceeded, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
 import type { RunRecord, RunRepository } from './ports';
-import { callSignature } from './signature';
+import { callSignature, idempotencyKeyFor } from './signature';
 import { estimatePromptTokens } from './tokens';
-import { idempotencyKeyFor } from './signature';
 import type { Message, ModelProvider, RunStatus, RunView, ToolCall, ToolContext, ToolResult, ToolSpec } from './types';
 
 /**
@@ -418,6 +417,7 @@ function toView(run: RunRecord): RunView {
     updatedAt: run.updatedAt,
   };
 }
+
 export { toView as runView };
 
 async function mustGetRun(runs: RunRepository, runId: string): Promise<RunRecord> {

@@ -1,18 +1,18 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
 import { type AgentConfig, configFromEnv } from '../../lib/config';
 import { CircuitBreaker } from '../core/breaker';
 import type { LoopDeps, Tier } from '../core/loop';
+import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
 import type { ModelProvider, TraceEvent } from '../core/types';
 import { createProvider, createSecretReader, type SecretReader } from '../providers';
 import { DynamoBreakerStore } from '../store/breaker-store';
-import { idempotentToolRunner } from '../store/idempotent-tools';
 import { createDocumentClient } from '../store/client';
+import { idempotentToolRunner } from '../store/idempotent-tools';
 import { RunStore } from '../store/run-store';
 import { buildToolRegistry, runTool, toolSpecs } from '../tools/registry';
 

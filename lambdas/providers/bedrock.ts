@@ -1,10 +1,10 @@
 import {
+  type Message as BedrockMessage,
   BedrockRuntimeClient,
   type BedrockRuntimeClientConfig,
   ConverseCommand,
   type ConverseCommandInput,
   type ConverseCommandOutput,
-  type Message as BedrockMessage,
 } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ModelConfig } from '../../lib/config';

@@ -16,8 +16,10 @@
 
 import type { ToolConfig } from '../../lib/config';
 import { classifyResponse, type FetchLike, postJson } from '../net/http';
+
 export type { FetchLike } from '../net/http';
-export { classifyResponse, parseRetryAfter, postJson, MAX_READ_BYTES } from '../net/http';
+export { classifyResponse, MAX_READ_BYTES, parseRetryAfter, postJson } from '../net/http';
+
 import { errorToResult, MAX_CONTENT_BYTES, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
 
 /** Wraps an external call in a circuit breaker for `dependency` ("tool:<name>"); identity when absent. */

@@ -6,8 +6,8 @@ import type { z } from 'zod';
 import { AgentError, toAgentError } from '../core/errors';
 import type { ToolResult } from '../core/types';
 
-export type { Tool, ToolContext, ToolResult } from '../core/types';
 export { idempotencyKeyFor } from '../core/signature';
+export type { Tool, ToolContext, ToolResult } from '../core/types';
 
 /** Upper bound of a tool result's content, in UTF-8 bytes. */
 export const MAX_CONTENT_BYTES = 16 * 1024;

@@ -1,5 +1,5 @@
-import { join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { type CliValues, UsageError } from './common';
 
 /** The HTTP API a CLI command talks to: a deployed stack (--api, --token) or the local server (`npm start`). */

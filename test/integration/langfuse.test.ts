@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lib/config';
-import { testEngine, templateFor } from '../helpers/engine';
+import { templateFor, testEngine } from '../helpers/engine';
 import { type Loopback, startLoopback } from '../helpers/loopback';
 
 describe('Langfuse export', () => {

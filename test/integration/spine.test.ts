@@ -1,5 +1,5 @@
-import { countTransitions, type EventLog } from '../../local/engine';
 import type { LocalEngine } from '../../local/engine';
+import { countTransitions, type EventLog } from '../../local/engine';
 import { testEngine } from '../helpers/engine';
 
 /** Billed transitions per loop step, from the engine's event log (StateEntered events, Map iterations included). */

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfig } from '../../lib/config';
 import type { RecordedRun } from '../../lambdas/core/replay';
+import { parseConfig } from '../../lib/config';
 import { replayRun } from '../../local/replay';
 
 const dir = join(__dirname, '..', 'fixtures', 'traces');

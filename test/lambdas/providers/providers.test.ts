@@ -1,7 +1,7 @@
-import { parseConfig } from '../../../lib/config';
 import type { ModelProvider, ModelRequest } from '../../../lambdas/core/types';
 import { createBedrockProvider } from '../../../lambdas/providers/bedrock';
 import { createProvider, resolveApiKey } from '../../../lambdas/providers/index';
+import { parseConfig } from '../../../lib/config';
 import { type FakeProvider, type Protocol, startFakeProvider } from '../../fakes/providers';
 
 const protocols: Protocol[] = ['openai', 'anthropic', 'bedrock'];
