@@ -1,42 +1,92 @@
+/**
+ * Anthropic Messages API with tools. `baseUrl` is the API root WITHOUT the version segment, e.g.
+ * `https://api.anthropic.com` (the default): the client posts to `{baseUrl}/v1/messages`, as Anthropic's own SDKs
+ * do with their base URL. Headers: `x-api-key`, `anthropic-version: 2023-06-01`.
+ */
 import type { ModelConfig } from '../../lib/config';
 import { ModelRefusal } from '../core/errors';
-import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall } from '../core/types';
-import { type FetchLike, postJson } from '../net/http';
-import { classifyProviderResponse, malformed, parseJsonBody } from './wire';
+import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec } from '../core/types';
+import { type FetchLike, postProviderJson } from './http';
+import { argumentsObject, malformed, mergeTurns, normalizeFinishReason, wireToolId } from './wire';
 
-/** Anthropic Messages API with tools. `baseUrl` is the API root (the provider posts to {baseUrl}/v1/messages). */
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 export const ANTHROPIC_VERSION = '2023-06-01';
 
-interface MessagesResponse {
-  content?: ({ type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: unknown } | { type: string })[];
-  stop_reason?: string;
-  usage?: { input_tokens?: number; output_tokens?: number };
-  model?: string;
+/** A content block as the Messages API takes it. */
+export type AnthropicBlock =
+  | { type: 'text'; text: string }
+  | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
+  | { type: 'tool_result'; tool_use_id: string; content: string; is_error?: boolean };
+
+export interface AnthropicMessage {
+  role: 'user' | 'assistant';
+  content: AnthropicBlock[];
 }
 
-type Block = Record<string, unknown>;
+interface MessagesResponse {
+  model?: string;
+  content?: { type?: string; text?: string; id?: string; name?: string; input?: unknown }[];
+  stop_reason?: string | null;
+  usage?: { input_tokens?: number; output_tokens?: number };
+}
 
-/** Maps the conversation; consecutive tool results go into one user message, as the API requires. */
-export function toAnthropicMessages(messages: Message[]): { role: 'user' | 'assistant'; content: string | Block[] }[] {
-  const out: { role: 'user' | 'assistant'; content: string | Block[] }[] = [];
-  for (const m of messages) {
-    if (m.role === 'user') out.push({ role: 'user', content: m.content });
-    else if (m.role === 'assistant') {
-      const blocks: Block[] = m.content ? [{ type: 'text', text: m.content }] : [];
-      for (const c of m.toolCalls) blocks.push({ type: 'tool_use', id: c.id, name: c.name, input: typeof c.arguments === 'object' && c.arguments ? c.arguments : {} });
-      out.push({ role: 'assistant', content: blocks.length ? blocks : [{ type: 'text', text: '' }] });
-    } else {
-      const result: Block = { type: 'tool_result', tool_use_id: m.toolCallId, content: m.content, ...(m.isError ? { is_error: true } : {}) };
-      const last = out.at(-1);
-      if (last?.role === 'user' && Array.isArray(last.content) && last.content.every((b) => b.type === 'tool_result')) last.content.push(result);
-      else out.push({ role: 'user', content: [result] });
+/**
+ * The conversation in Messages form. Roles must alternate, so consecutive turns of one role are merged: the tool
+ * results of one step travel in one user message. Empty text blocks (which the API rejects) are left out.
+ */
+export function toAnthropicMessages(messages: Message[]): AnthropicMessage[] {
+  const text = (t: string): AnthropicBlock[] => (t ? [{ type: 'text', text: t }] : []);
+  return mergeTurns<'user' | 'assistant', AnthropicBlock>(
+    messages.map((m): AnthropicMessage => {
+      if (m.role === 'user') return { role: 'user', content: text(m.content) };
+      if (m.role === 'tool') {
+        return { role: 'user', content: [{ type: 'tool_result', tool_use_id: wireToolId(m.toolCallId), content: m.content, ...(m.isError ? { is_error: true } : {}) }] };
+      }
+      return {
+        role: 'assistant',
+        content: [...text(m.content), ...m.toolCalls.map((c): AnthropicBlock => ({ type: 'tool_use', id: wireToolId(c.id), name: c.name, input: argumentsObject(c.arguments) }))],
+      };
+    }),
+  );
+}
+
+/** Tools in Messages form. */
+export function toAnthropicTools(tools: ToolSpec[]): { name: string; description: string; input_schema: Record<string, unknown> }[] {
+  return tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.parameters }));
+}
+
+/** Reads a Messages response; throws ModelRefusal (stop_reason refusal) or TransientError (malformed). */
+export function fromAnthropicResponse(json: unknown, label: string, model: string): ModelResponse {
+  const body = (typeof json === 'object' && json !== null ? json : {}) as MessagesResponse;
+  if (body.stop_reason === 'refusal') throw new ModelRefusal(`${label} refused (stop_reason refusal)`);
+  if (!Array.isArray(body.content)) throw malformed(label, 'no content blocks');
+  const toolCalls: ToolCall[] = [];
+  let text = '';
+  for (const [i, block] of body.content.entries()) {
+    if (block?.type === 'text' && typeof block.text === 'string') text += block.text;
+    else if (block?.type === 'tool_use') {
+      if (!block.id || !block.name) throw malformed(label, `content[${i}] tool_use has no id or name`);
+      toolCalls.push({ id: block.id, name: block.name, arguments: block.input ?? {} });
     }
   }
-  return out;
+  return {
+    text,
+    toolCalls,
+    usage: { inputTokens: body.usage?.input_tokens ?? 0, outputTokens: body.usage?.output_tokens ?? 0 },
+    finishReason: normalizeFinishReason(body.stop_reason),
+    model: body.model ?? model,
+  };
 }
 
-export function createAnthropicProvider(config: ModelConfig, deps: { apiKey?: string; fetchImpl?: FetchLike } = {}): ModelProvider {
+/** What the Anthropic client needs besides its config. */
+export interface AnthropicDeps {
+  /** Sent as `x-api-key`. */
+  apiKey?: string;
+  fetchImpl?: FetchLike;
+}
+
+/** A Messages API client. One `complete` is one request: no retries here (the state machine owns them). */
+export function createAnthropicProvider(config: ModelConfig, deps: AnthropicDeps = {}): ModelProvider {
   const base = (config.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL).replace(/\/+$/, '');
   const label = `anthropic ${config.model}`;
   return {
@@ -48,31 +98,16 @@ export function createAnthropicProvider(config: ModelConfig, deps: { apiKey?: st
         max_tokens: request.maxOutputTokens,
         ...(request.system ? { system: request.system } : {}),
         messages: toAnthropicMessages(request.messages),
-        ...(request.tools.length ? { tools: request.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.parameters })) } : {}),
+        ...(request.tools.length ? { tools: toAnthropicTools(request.tools) } : {}),
       };
-      const res = await postJson(`${base}/v1/messages`, body, {
+      const json = await postProviderJson(`${base}/v1/messages`, body, {
+        label,
         timeoutMs: config.timeoutMs,
         headers: { 'anthropic-version': ANTHROPIC_VERSION, ...(deps.apiKey ? { 'x-api-key': deps.apiKey } : {}) },
         fetchImpl: deps.fetchImpl,
-        label,
+        secret: deps.apiKey,
       });
-      classifyProviderResponse(res, label);
-      const json = parseJsonBody<MessagesResponse>(res, label);
-      if (!Array.isArray(json.content)) throw malformed(label, 'no content blocks');
-      if (json.stop_reason === 'refusal') throw new ModelRefusal(`${label} refused (stop_reason refusal)`);
-      const text = json.content.flatMap((b) => (b.type === 'text' ? [(b as { text: string }).text] : [])).join('');
-      const toolCalls: ToolCall[] = json.content.flatMap((b) => {
-        if (b.type !== 'tool_use') return [];
-        const use = b as { id: string; name: string; input: unknown };
-        return [{ id: use.id, name: use.name, arguments: use.input ?? {} }];
-      });
-      return {
-        text,
-        toolCalls,
-        usage: { inputTokens: json.usage?.input_tokens ?? 0, outputTokens: json.usage?.output_tokens ?? 0 },
-        finishReason: json.stop_reason ?? 'unknown',
-        model: json.model ?? config.model,
-      };
+      return fromAnthropicResponse(json, label, config.model);
     },
   };
 }

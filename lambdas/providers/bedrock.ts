@@ -1,7 +1,18 @@
+/**
+ * Amazon Bedrock through the Converse API (`@aws-sdk/client-bedrock-runtime`, ConverseCommand). `region` comes from
+ * the model config (else the SDK's default chain: the Lambda's region); `baseUrl`, when set, overrides the endpoint
+ * (a VPC endpoint, a gateway, or a fake server in tests). Credentials are the SDK's default chain (the Lambda role).
+ *
+ * SDK retries are OFF (`maxAttempts: 1`): the state machine owns retries, so one call is exactly one request. The
+ * client timeout is `timeoutMs`, enforced twice: the HTTP handler's connection/request timeouts and an abort signal
+ * covering the whole call (headers and body).
+ */
 import {
   type Message as BedrockMessage,
   BedrockRuntimeClient,
   type BedrockRuntimeClientConfig,
+  type Tool as BedrockTool,
+  type ContentBlock,
   ConverseCommand,
   type ConverseCommandInput,
   type ConverseCommandOutput,
@@ -9,56 +20,121 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ModelConfig } from '../../lib/config';
 import { type AgentError, BadRequest, ModelRefusal, RateLimited, TimeoutError, TransientError } from '../core/errors';
-import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall } from '../core/types';
-import { malformed } from './wire';
+import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec } from '../core/types';
+import { retryAfterSeconds } from './http';
+import { argumentsObject, malformed, mergeTurns, normalizeFinishReason, wireToolId } from './wire';
 
-/** Bedrock error names → the taxonomy (anything else is transient). */
-const BEDROCK_ERRORS: Record<string, (message: string) => AgentError> = {
-  ThrottlingException: (m) => new RateLimited(m, { status: 429 }),
-  ServiceQuotaExceededException: (m) => new RateLimited(m, { status: 429 }),
-  ModelTimeoutException: (m) => new TimeoutError(m, { status: 408 }),
-  ServiceUnavailableException: (m) => new TransientError(m, { status: 503 }),
-  InternalServerException: (m) => new TransientError(m, { status: 500 }),
-  ModelNotReadyException: (m) => new TransientError(m, { status: 429 }),
-  ModelErrorException: (m) => new TransientError(m, { status: 424 }),
-  ValidationException: (m) => new BadRequest(m, { status: 400 }),
-  AccessDeniedException: (m) => new BadRequest(m, { status: 403 }),
-  ResourceNotFoundException: (m) => new BadRequest(m, { status: 404 }),
+type Make = (message: string, options: { status?: number; retryAfterSeconds?: number; cause: unknown }) => AgentError;
+const withStatus = (status: number, o: { status?: number; cause: unknown }) => ({ status: o.status ?? status, cause: o.cause });
+
+/** Bedrock exception names → the taxonomy. Unknown names fall back on the HTTP status (4xx BadRequest, else transient). */
+export const BEDROCK_ERRORS: Readonly<Record<string, Make>> = {
+  ThrottlingException: (m, o) => new RateLimited(m, { ...o, ...withStatus(429, o) }),
+  // "Your request exceeds the service quota for your account": a per-account rate quota (requests or tokens per minute).
+  ServiceQuotaExceededException: (m, o) => new RateLimited(m, { ...o, ...withStatus(429, o) }),
+  ModelTimeoutException: (m, o) => new TimeoutError(m, withStatus(408, o)),
+  ServiceUnavailableException: (m, o) => new TransientError(m, withStatus(503, o)),
+  InternalServerException: (m, o) => new TransientError(m, withStatus(500, o)),
+  ModelNotReadyException: (m, o) => new TransientError(m, withStatus(429, o)),
+  ModelErrorException: (m, o) => new TransientError(m, withStatus(424, o)),
+  ValidationException: (m, o) => new BadRequest(m, withStatus(400, o)),
+  AccessDeniedException: (m, o) => new BadRequest(m, withStatus(403, o)),
+  ResourceNotFoundException: (m, o) => new BadRequest(m, withStatus(404, o)),
+  UnrecognizedClientException: (m, o) => new BadRequest(m, withStatus(403, o)),
+  // The SDK's HTTP handler names its own connection/request timeouts (and ECONNRESET/EPIPE/ETIMEDOUT) TimeoutError.
+  TimeoutError: (m, o) => new TimeoutError(m, { cause: o.cause }),
 };
 
+/** Stop reasons that mean the model (or a guardrail) refused on content grounds. */
+const REFUSAL_STOP_REASONS = new Set(['guardrail_intervened', 'content_filtered']);
+
+/** The conversation in Converse form; roles alternate, so the tool results of one step travel in one user message. */
 export function toBedrockMessages(messages: Message[]): BedrockMessage[] {
-  const out: BedrockMessage[] = [];
-  for (const m of messages) {
-    if (m.role === 'user') out.push({ role: 'user', content: [{ text: m.content }] });
-    else if (m.role === 'assistant') {
-      out.push({
-        role: 'assistant',
+  const text = (t: string): ContentBlock[] => (t ? [{ text: t }] : []);
+  return mergeTurns<'user' | 'assistant', ContentBlock>(
+    messages.map((m) => {
+      if (m.role === 'user') return { role: 'user' as const, content: text(m.content) };
+      if (m.role === 'tool') {
+        const toolResult = { toolUseId: wireToolId(m.toolCallId), content: [{ text: m.content }], status: m.isError ? ('error' as const) : ('success' as const) };
+        return { role: 'user' as const, content: [{ toolResult }] };
+      }
+      return {
+        role: 'assistant' as const,
         content: [
-          ...(m.content ? [{ text: m.content }] : []),
-          ...m.toolCalls.map((c) => ({ toolUse: { toolUseId: c.id, name: c.name, input: (typeof c.arguments === 'object' && c.arguments ? c.arguments : {}) as never } })),
+          ...text(m.content),
+          // The SDK types tool input as a DocumentType; a plain JSON object is what it serialises.
+          ...m.toolCalls.map((c): ContentBlock => ({ toolUse: { toolUseId: wireToolId(c.id), name: c.name, input: argumentsObject(c.arguments) as never } })),
         ],
-      });
-    } else {
-      const block = { toolResult: { toolUseId: m.toolCallId, content: [{ text: m.content }], status: m.isError ? ('error' as const) : ('success' as const) } };
-      const last = out.at(-1);
-      if (last?.role === 'user' && last.content?.every((b) => 'toolResult' in b)) last.content.push(block);
-      else out.push({ role: 'user', content: [block] });
-    }
-  }
-  return out;
+      };
+    }),
+  );
 }
 
-/** The Converse API. SDK retries are off (the state machine owns retries); the client timeout aborts the call. */
-export function createBedrockProvider(config: ModelConfig, deps: { client?: BedrockRuntimeClient; clientConfig?: BedrockRuntimeClientConfig } = {}): ModelProvider {
+/** Tools in Converse form. */
+export function toBedrockTools(tools: ToolSpec[]): BedrockTool[] {
+  return tools.map((t) => ({ toolSpec: { name: t.name, description: t.description, inputSchema: { json: t.parameters as never } } }));
+}
+
+/** Reads a Converse response; throws ModelRefusal (guardrail, content filter) or TransientError (malformed). */
+export function fromBedrockResponse(out: ConverseCommandOutput, label: string, model: string): ModelResponse {
+  const stopReason = out.stopReason === undefined ? undefined : String(out.stopReason);
+  if (stopReason && REFUSAL_STOP_REASONS.has(stopReason)) throw new ModelRefusal(`${label} refused (stopReason ${stopReason})`);
+  const content = out.output && 'message' in out.output ? out.output.message?.content : undefined;
+  if (!Array.isArray(content)) throw malformed(label, 'no output.message.content');
+  const toolCalls: ToolCall[] = [];
+  let text = '';
+  for (const [i, block] of content.entries()) {
+    if (typeof block.text === 'string') text += block.text;
+    else if (block.toolUse) {
+      if (!block.toolUse.toolUseId || !block.toolUse.name) throw malformed(label, `content[${i}] toolUse has no id or name`);
+      toolCalls.push({ id: block.toolUse.toolUseId, name: block.toolUse.name, arguments: block.toolUse.input ?? {} });
+    }
+  }
+  return {
+    text,
+    toolCalls,
+    usage: { inputTokens: out.usage?.inputTokens ?? 0, outputTokens: out.usage?.outputTokens ?? 0 },
+    finishReason: normalizeFinishReason(stopReason),
+    model,
+  };
+}
+
+/** Classifies anything the SDK threw (never called for our own timeout, which is reported before). */
+export function classifyBedrockError(err: unknown, label: string): AgentError {
+  const e = (err ?? {}) as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } };
+  const name = e.name ?? 'Error';
+  const status = e.$metadata?.httpStatusCode;
+  const headers = e.$response?.headers;
+  const retryAfter = headers ? retryAfterSeconds(new Headers(headers)) : undefined;
+  const message = `${label}: ${name}${status ? ` (HTTP ${status})` : ''}: ${(e.message ?? String(err)).slice(0, 300)}`;
+  const make = BEDROCK_ERRORS[name];
+  if (make) return make(message, { status, retryAfterSeconds: retryAfter, cause: err });
+  if (status === 429) return new RateLimited(message, { status, retryAfterSeconds: retryAfter, cause: err });
+  if (status !== undefined && status >= 400 && status < 500 && status !== 408) return new BadRequest(message, { status, cause: err });
+  // 5xx, 408, a network error (ECONNREFUSED, socket hang up, …), or a body the SDK could not parse.
+  return new TransientError(message, { status, cause: err });
+}
+
+/** What the Bedrock client needs besides its config (tests and the offline engine inject these). */
+export interface BedrockDeps {
+  /** A ready client (its retries and timeouts are then the caller's business). */
+  client?: BedrockRuntimeClient;
+  /** Merged over the defaults this module sets (region, endpoint, credentials, …). */
+  clientConfig?: BedrockRuntimeClientConfig;
+}
+
+/** A Converse client. One `complete` is one request: SDK retries are off (the state machine owns them). */
+export function createBedrockProvider(config: ModelConfig, deps: BedrockDeps = {}): ModelProvider {
   const client =
     deps.client ??
     new BedrockRuntimeClient({
-      maxAttempts: 1,
-      // Converse is a plain request/response call: HTTP/1.1 with the client timeout (also reachable by any gateway).
-      requestHandler: new NodeHttpHandler({ connectionTimeout: config.timeoutMs, requestTimeout: config.timeoutMs }),
       ...(config.region ? { region: config.region } : {}),
       ...(config.baseUrl ? { endpoint: config.baseUrl } : {}),
+      // Converse is a plain request/response call: HTTP/1.1 (the SDK's default handler is HTTP/2, which a gateway
+      // or a fake server may not speak) with the client timeout on connect and on the request.
+      requestHandler: new NodeHttpHandler({ connectionTimeout: config.timeoutMs, requestTimeout: config.timeoutMs, throwOnRequestTimeout: true }),
       ...deps.clientConfig,
+      maxAttempts: 1,
     });
   const label = `bedrock ${config.model}`;
   return {
@@ -70,9 +146,7 @@ export function createBedrockProvider(config: ModelConfig, deps: { client?: Bedr
         messages: toBedrockMessages(request.messages),
         ...(request.system ? { system: [{ text: request.system }] } : {}),
         inferenceConfig: { maxTokens: request.maxOutputTokens },
-        ...(request.tools.length
-          ? { toolConfig: { tools: request.tools.map((t) => ({ toolSpec: { name: t.name, description: t.description, inputSchema: { json: t.parameters as never } } })) } }
-          : {}),
+        ...(request.tools.length ? { toolConfig: { tools: toBedrockTools(request.tools) } } : {}),
       };
       const controller = new AbortController();
       let timedOut = false;
@@ -85,21 +159,11 @@ export function createBedrockProvider(config: ModelConfig, deps: { client?: Bedr
         out = await client.send(new ConverseCommand(input), { abortSignal: controller.signal });
       } catch (err) {
         if (timedOut) throw new TimeoutError(`${label} did not answer within ${config.timeoutMs} ms`, { cause: err });
-        const e = err as { name?: string; message?: string };
-        const make = BEDROCK_ERRORS[e.name ?? ''];
-        const message = `${label}: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`;
-        throw make ? make(message) : new TransientError(message, { cause: err });
+        throw classifyBedrockError(err, label);
       } finally {
         clearTimeout(timer);
       }
-      const stopReason = String(out.stopReason ?? 'unknown');
-      if (stopReason === 'guardrail_intervened' || stopReason === 'content_filtered') throw new ModelRefusal(`${label} refused (stopReason ${stopReason})`);
-      const content = out.output && 'message' in out.output ? out.output.message?.content : undefined;
-      if (!Array.isArray(content)) throw malformed(label, 'no output.message.content');
-      const text = content.flatMap((b) => (b.text !== undefined ? [b.text] : [])).join('');
-      const toolCalls: ToolCall[] = content.flatMap((b) => (b.toolUse ? [{ id: b.toolUse.toolUseId ?? '', name: b.toolUse.name ?? '', arguments: b.toolUse.input ?? {} }] : []));
-      const usage = out.usage;
-      return { text, toolCalls, usage: { inputTokens: usage?.inputTokens ?? 0, outputTokens: usage?.outputTokens ?? 0 }, finishReason: stopReason, model: config.model };
+      return fromBedrockResponse(out, label, config.model);
     },
   };
 }

@@ -1,47 +1,110 @@
+/**
+ * OpenAI Chat Completions with tools (`POST {baseUrl}/chat/completions`): OpenAI itself and any OpenAI-compatible
+ * server (Ollama, vLLM, LiteLLM, gateways). `baseUrl` is the API root including the version segment, e.g.
+ * `https://api.openai.com/v1` (the default) or `http://127.0.0.1:11434/v1` (Ollama).
+ */
 import type { ModelConfig } from '../../lib/config';
 import { ModelRefusal } from '../core/errors';
-import type { Message, ModelProvider, ModelRequest, ModelResponse } from '../core/types';
-import { type FetchLike, postJson } from '../net/http';
-import { classifyProviderResponse, malformed, parseJsonBody, toolCallFromJsonArguments } from './wire';
+import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec } from '../core/types';
+import { type FetchLike, postProviderJson } from './http';
+import { malformed, newToolCallId, normalizeFinishReason, toolCallFromJsonArguments } from './wire';
 
-/** OpenAI Chat Completions with tools; any OpenAI-compatible server (Ollama, vLLM, LiteLLM, Azure-style gateways). */
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
+/** A message as Chat Completions takes it. */
+export type OpenAIMessage =
+  | { role: 'system' | 'user'; content: string }
+  | { role: 'assistant'; content: string | null; tool_calls?: { id: string; type: 'function'; function: { name: string; arguments: string } }[] }
+  | { role: 'tool'; tool_call_id: string; content: string };
+
 interface ChatCompletion {
-  choices?: {
-    finish_reason?: string;
-    message?: { content?: string | null; refusal?: string | null; tool_calls?: { id: string; function: { name: string; arguments?: string } }[] };
-  }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number };
   model?: string;
+  choices?: {
+    finish_reason?: string | null;
+    message?: {
+      content?: string | { type?: string; text?: string }[] | null;
+      refusal?: string | null;
+      tool_calls?: { id?: string; function?: { name?: string; arguments?: unknown } }[] | null;
+    };
+  }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
 }
 
-export function toOpenAIMessages(system: string | undefined, messages: Message[]): unknown[] {
-  const out: unknown[] = system ? [{ role: 'system', content: system }] : [];
+/** The conversation in Chat Completions form: system first, assistant `tool_calls`, tool results as role "tool". */
+export function toOpenAIMessages(system: string | undefined, messages: Message[]): OpenAIMessage[] {
+  const out: OpenAIMessage[] = system ? [{ role: 'system', content: system }] : [];
   for (const m of messages) {
     if (m.role === 'user') out.push({ role: 'user', content: m.content });
     else if (m.role === 'tool') out.push({ role: 'tool', tool_call_id: m.toolCallId, content: m.content });
+    else if (m.toolCalls.length === 0) out.push({ role: 'assistant', content: m.content });
     else {
       out.push({
         role: 'assistant',
         content: m.content || null,
-        ...(m.toolCalls.length
-          ? {
-              tool_calls: m.toolCalls.map((c) => ({
-                id: c.id,
-                type: 'function',
-                function: { name: c.name, arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments ?? {}) },
-              })),
-            }
-          : {}),
+        tool_calls: m.toolCalls.map((c) => ({
+          id: c.id,
+          type: 'function',
+          // Arguments that were not JSON go back as the model wrote them (it is told so by the tool result).
+          function: { name: c.name, arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments ?? {}) },
+        })),
       });
     }
   }
   return out;
 }
 
-export function createOpenAIProvider(config: ModelConfig, deps: { apiKey?: string; fetchImpl?: FetchLike } = {}): ModelProvider {
+/** Tools in Chat Completions form. */
+export function toOpenAITools(tools: ToolSpec[]): { type: 'function'; function: { name: string; description: string; parameters: Record<string, unknown> } }[] {
+  return tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } }));
+}
+
+/**
+ * The output-token cap's field: OpenAI itself wants `max_completion_tokens` (its reasoning models reject
+ * `max_tokens`); compatible servers (Ollama, vLLM, LiteLLM, older gateways) all understand `max_tokens`.
+ */
+export function maxTokensField(baseUrl: string): 'max_tokens' | 'max_completion_tokens' {
+  try {
+    return new URL(baseUrl).hostname === 'api.openai.com' ? 'max_completion_tokens' : 'max_tokens';
+  } catch {
+    return 'max_tokens';
+  }
+}
+
+/** Reads a Chat Completions response; throws ModelRefusal (content filter, refusal) or TransientError (malformed). */
+export function fromOpenAIResponse(json: unknown, label: string, model: string): ModelResponse {
+  const body = (typeof json === 'object' && json !== null ? json : {}) as ChatCompletion;
+  const choice = Array.isArray(body.choices) ? body.choices[0] : undefined;
+  const message = choice?.message;
+  if (!message || typeof message !== 'object') throw malformed(label, 'no choices[0].message');
+  if (choice.finish_reason === 'content_filter') throw new ModelRefusal(`${label} refused (finish_reason content_filter)`);
+  if (message.refusal) throw new ModelRefusal(`${label} refused: ${String(message.refusal).slice(0, 200)}`);
+  const toolCalls: ToolCall[] = (message.tool_calls ?? []).map((c, i) => {
+    const name = c?.function?.name;
+    if (!name) throw malformed(label, `tool_calls[${i}] has no function name`);
+    return toolCallFromJsonArguments(c.id || newToolCallId(), name, c.function?.arguments);
+  });
+  const content = message.content;
+  const text = typeof content === 'string' ? content : Array.isArray(content) ? content.map((p) => (typeof p?.text === 'string' ? p.text : '')).join('') : '';
+  return {
+    text,
+    toolCalls,
+    usage: { inputTokens: body.usage?.prompt_tokens ?? 0, outputTokens: body.usage?.completion_tokens ?? 0 },
+    finishReason: normalizeFinishReason(choice.finish_reason),
+    model: body.model ?? model,
+  };
+}
+
+/** What the OpenAI client needs besides its config. */
+export interface OpenAIDeps {
+  /** Sent as `Authorization: Bearer …`; none for servers without auth (a local Ollama). */
+  apiKey?: string;
+  fetchImpl?: FetchLike;
+}
+
+/** A Chat Completions client. One `complete` is one request: no retries here (the state machine owns them). */
+export function createOpenAIProvider(config: ModelConfig, deps: OpenAIDeps = {}): ModelProvider {
   const base = (config.baseUrl ?? OPENAI_DEFAULT_BASE_URL).replace(/\/+$/, '');
+  const tokensField = maxTokensField(base);
   const label = `openai ${config.model}`;
   return {
     provider: 'openai',
@@ -50,32 +113,17 @@ export function createOpenAIProvider(config: ModelConfig, deps: { apiKey?: strin
       const body = {
         model: config.model,
         messages: toOpenAIMessages(request.system, request.messages),
-        ...(request.tools.length
-          ? { tools: request.tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } })) }
-          : {}),
-        max_tokens: request.maxOutputTokens,
+        ...(request.tools.length ? { tools: toOpenAITools(request.tools) } : {}),
+        [tokensField]: request.maxOutputTokens,
       };
-      const res = await postJson(`${base}/chat/completions`, body, {
+      const json = await postProviderJson(`${base}/chat/completions`, body, {
+        label,
         timeoutMs: config.timeoutMs,
         headers: deps.apiKey ? { Authorization: `Bearer ${deps.apiKey}` } : {},
         fetchImpl: deps.fetchImpl,
-        label,
+        secret: deps.apiKey,
       });
-      classifyProviderResponse(res, label);
-      const json = parseJsonBody<ChatCompletion>(res, label);
-      const choice = json.choices?.[0];
-      if (!choice?.message) throw malformed(label, 'no choices[0].message');
-      if (choice.finish_reason === 'content_filter' || choice.message.refusal) {
-        throw new ModelRefusal(`${label} refused: ${choice.message.refusal ?? 'content_filter'}`);
-      }
-      const toolCalls = (choice.message.tool_calls ?? []).map((c) => toolCallFromJsonArguments(c.id, c.function?.name, c.function?.arguments));
-      return {
-        text: choice.message.content ?? '',
-        toolCalls,
-        usage: { inputTokens: json.usage?.prompt_tokens ?? 0, outputTokens: json.usage?.completion_tokens ?? 0 },
-        finishReason: choice.finish_reason ?? 'unknown',
-        model: json.model ?? config.model,
-      };
+      return fromOpenAIResponse(json, label, config.model);
     },
   };
 }

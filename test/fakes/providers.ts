@@ -1,70 +1,180 @@
 /**
- * Fake model provider servers on 127.0.0.1 (real HTTP, port 0), one per wire protocol: OpenAI Chat Completions
- * (POST /v1/chat/completions), Anthropic Messages (POST /v1/messages), Bedrock Converse
- * (POST /model/{id}/converse). Each records every request and plays a script: a queue of replies, each a normal
- * answer (text, or tool calls) or a fault; when the queue is empty it plays the default reply.
+ * Fake model provider servers for tests: real HTTP on 127.0.0.1 (port 0), one per wire protocol.
+ *
+ * | starter | protocol | config `baseUrl` = `fake.url` | endpoint |
+ * |---|---|---|---|
+ * | {@link startFakeOpenAI} | OpenAI Chat Completions | `http://127.0.0.1:<port>/v1` | `POST /v1/chat/completions` |
+ * | {@link startFakeAnthropic} | Anthropic Messages | `http://127.0.0.1:<port>` | `POST /v1/messages` |
+ * | {@link startFakeBedrock} | Bedrock Converse | `http://127.0.0.1:<port>` | `POST /model/{modelId}/converse` (SigV4 ignored) |
+ *
+ * Each server records every request in `requests` (path, headers, parsed JSON body; `requests.length` is the count)
+ * and plays a script: `script(...replies)` queues replies, one per request; when the queue is empty it answers with
+ * `respondWith(fn)` when set, else the default reply (`setDefault`, initially a text "done"). A reply is a normal
+ * answer (`text`, or `tools` with given arguments) or a fault; {@link FAULTS} names the usual ones:
+ *
+ * ```ts
+ * const fake = await startFakeOpenAI();
+ * fake.script({ kind: 'tools', calls: [{ name: 'calculator', args: { expression: '2+2' } }] }, FAULTS.status500, { kind: 'text', text: '4' });
+ * const config = { provider: 'openai', model: 'm', baseUrl: fake.url, timeoutMs: 200 };
+ * // ... run the code under test ...
+ * expect(fake.requests).toHaveLength(3);
+ * await fake.close();
+ * ```
+ *
+ * Faults are encoded the way each real service sends them: OpenAI `{error: {message, type, code}}`, Anthropic
+ * `{type: "error", error: {type, message}}`, Bedrock `{message}` with the exception name in `x-amzn-errortype`.
  */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export type Protocol = 'openai' | 'anthropic' | 'bedrock';
 
+/** Token usage a reply reports (default 50 in, 10 out; output is capped at the request's max tokens). */
+export type FakeUsage = { input: number; output: number };
+
 export type Reply =
-  | { kind: 'text'; text: string; usage?: { input: number; output: number } }
-  | { kind: 'tools'; calls: { name: string; args: unknown }[]; text?: string; usage?: { input: number; output: number } }
-  /** Tool arguments that are not JSON (openai only: the others send objects). */
+  /** A final answer. */
+  | { kind: 'text'; text: string; usage?: FakeUsage }
+  /** Tool calls with the given arguments (ids are minted: call_1, call_2, …), optionally with some text. */
+  | { kind: 'tools'; calls: { name: string; args: unknown }[]; text?: string; usage?: FakeUsage }
+  /** One tool call whose arguments are not JSON (openai only: Anthropic and Bedrock send arguments as objects). */
   | { kind: 'bad-args'; name: string; raw: string }
-  | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
+  /**
+   * An HTTP error. The body defaults to the protocol's error shape; for bedrock `errorType` (the exception name)
+   * defaults by status: 400 ValidationException, 403 AccessDeniedException, 404 ResourceNotFoundException,
+   * 408 ModelTimeoutException, 424 ModelErrorException, 429 ThrottlingException, 500 InternalServerException,
+   * 503 ServiceUnavailableException.
+   */
+  | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string>; errorType?: string }
+  /**
+   * Out of credit: openai 429 `insufficient_quota`; anthropic 400 "credit balance is too low"; bedrock has no such
+   * error and answers ServiceQuotaExceededException (a per-account rate quota).
+   */
   | { kind: 'quota' }
-  | { kind: 'refusal' }
-  /** Never answers (until the server closes). */
+  /**
+   * A content refusal in a 200: openai `message.refusal` (or `finish_reason: "content_filter"` with
+   * `reason: 'content_filter'`), anthropic `stop_reason: "refusal"`, bedrock `stopReason: "guardrail_intervened"`
+   * (or `reason: 'content_filtered'`).
+   */
+  | { kind: 'refusal'; reason?: string }
+  /** Never answers (until the server closes): longer than any client timeout. */
   | { kind: 'hang' }
+  /** Answers `then` after `ms` (a slow but live provider). */
+  | { kind: 'delay'; ms: number; then: Reply }
   /** A 200 whose JSON body is cut short. */
-  | { kind: 'truncated' };
+  | { kind: 'truncated' }
+  /** Destroys the connection without an answer (the client sees a network error: socket hang up / ECONNRESET). */
+  | { kind: 'reset' };
+
+/** Ready-made faults, by the name tests use for them. */
+export const FAULTS = {
+  status500: { kind: 'status', status: 500 },
+  status503: { kind: 'status', status: 503 },
+  /** Anthropic "overloaded". */
+  status529: { kind: 'status', status: 529 },
+  /** 429 with `Retry-After: 2`. */
+  rateLimited: { kind: 'status', status: 429, headers: { 'retry-after': '2' } },
+  quota: { kind: 'quota' },
+  status400: { kind: 'status', status: 400 },
+  status401: { kind: 'status', status: 401 },
+  refusal: { kind: 'refusal' },
+  hang: { kind: 'hang' },
+  truncated: { kind: 'truncated' },
+  reset: { kind: 'reset' },
+  badArgs: { kind: 'bad-args', name: 'calculator', raw: '{"expression": "2+' },
+} as const satisfies Record<string, Reply>;
 
 export interface RecordedRequest {
+  method: string;
   path: string;
   headers: IncomingHttpHeaders;
+  /** The parsed JSON body ({} when it was not JSON). */
   body: Record<string, unknown>;
 }
 
 export interface FakeProvider {
   protocol: Protocol;
   /** The `baseUrl` to put in the model config. */
+  url: string;
+  /** Same as `url` (older name). */
   baseUrl: string;
+  /** Every request received, in order. */
   requests: RecordedRequest[];
+  /** Queues replies, one per coming request. */
   script(...replies: Reply[]): void;
+  /** The reply when the queue is empty (and no responder is set). */
   setDefault(reply: Reply): void;
   /** Answers from the request body when the queue is empty (a deterministic model), instead of the default reply. */
   respondWith(fn: ((body: Record<string, unknown>) => Reply) | undefined): void;
   /** Drops the scripted replies not played yet and the recorded requests. */
   reset(): void;
+  /** Stops the server, dropping hanging requests. */
   close(): Promise<void>;
 }
 
+const BEDROCK_EXCEPTIONS: Record<number, string> = {
+  400: 'ValidationException',
+  403: 'AccessDeniedException',
+  404: 'ResourceNotFoundException',
+  408: 'ModelTimeoutException',
+  424: 'ModelErrorException',
+  429: 'ThrottlingException',
+  500: 'InternalServerException',
+  503: 'ServiceUnavailableException',
+};
+
+const ANTHROPIC_ERROR_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  429: 'rate_limit_error',
+  500: 'api_error',
+  529: 'overloaded_error',
+};
+
 let callIds = 0;
 
-function encode(protocol: Protocol, reply: Reply, request: Record<string, unknown>): { status: number; body: unknown; headers?: Record<string, string> } {
+interface Encoded {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+function errorReply(protocol: Protocol, reply: Extract<Reply, { kind: 'status' }>): Encoded {
+  const message = `scripted ${reply.status}`;
+  if (protocol === 'bedrock') {
+    const type = reply.errorType ?? BEDROCK_EXCEPTIONS[reply.status];
+    return { status: reply.status, body: reply.body ?? { message }, headers: { ...(type ? { 'x-amzn-errortype': type } : {}), ...reply.headers } };
+  }
+  const body =
+    protocol === 'anthropic'
+      ? { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES[reply.status] ?? 'api_error', message } }
+      : { error: { message, type: reply.status >= 500 ? 'server_error' : 'invalid_request_error', code: null } };
+  return { status: reply.status, body: reply.body ?? body, headers: reply.headers };
+}
+
+function encode(protocol: Protocol, reply: Exclude<Reply, { kind: 'hang' | 'delay' | 'reset' | 'truncated' }>, request: Record<string, unknown>): Encoded {
+  if (reply.kind === 'status') return errorReply(protocol, reply);
+  if (reply.kind === 'quota') {
+    if (protocol === 'bedrock') return errorReply(protocol, { kind: 'status', status: 400, errorType: 'ServiceQuotaExceededException' });
+    return protocol === 'anthropic'
+      ? { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.' } } }
+      : { status: 429, body: { error: { type: 'insufficient_quota', code: 'insufficient_quota', message: 'You exceeded your current quota, please check your plan and billing details.' } } };
+  }
   const scripted = ('usage' in reply && reply.usage) || { input: 50, output: 10 };
   // Like a real provider, never more output tokens than the request allowed.
-  const cap = Number(request.max_tokens ?? (request.inferenceConfig as { maxTokens?: number } | undefined)?.maxTokens ?? Number.POSITIVE_INFINITY);
+  const cap = Number(request.max_tokens ?? request.max_completion_tokens ?? (request.inferenceConfig as { maxTokens?: number } | undefined)?.maxTokens ?? Number.POSITIVE_INFINITY);
   const usage = { input: scripted.input, output: Math.min(scripted.output, cap) };
-  if (reply.kind === 'status') {
-    // Bedrock names its errors in a header (the SDK maps it to the exception's name).
-    const bedrockType: Record<number, string> = { 400: 'ValidationException', 403: 'AccessDeniedException', 429: 'ThrottlingException', 500: 'InternalServerException', 503: 'ServiceUnavailableException' };
-    const typeHeader: Record<string, string> = protocol === 'bedrock' && bedrockType[reply.status] ? { 'x-amzn-errortype': bedrockType[reply.status] as string } : {};
-    return { status: reply.status, body: reply.body ?? { message: `scripted ${reply.status}` }, headers: { ...typeHeader, ...reply.headers } };
-  }
-  if (reply.kind === 'quota') {
-    return protocol === 'bedrock'
-      ? { status: 400, body: { message: 'quota' }, headers: { 'x-amzn-errortype': 'ValidationException' } }
-      : { status: 429, body: { error: { type: 'insufficient_quota', code: 'insufficient_quota', message: 'You exceeded your current quota' } } };
-  }
   const calls = reply.kind === 'tools' ? reply.calls.map((c) => ({ id: `call_${++callIds}`, ...c })) : [];
   const text = reply.kind === 'text' ? reply.text : reply.kind === 'tools' ? (reply.text ?? '') : '';
   switch (protocol) {
     case 'openai': {
-      if (reply.kind === 'refusal') return { status: 200, body: { choices: [{ finish_reason: 'stop', message: { role: 'assistant', content: null, refusal: 'I cannot help with that.' } }] } };
+      if (reply.kind === 'refusal') {
+        return reply.reason === 'content_filter'
+          ? { status: 200, body: { model: 'fake', choices: [{ finish_reason: 'content_filter', message: { role: 'assistant', content: null } }] } }
+          : { status: 200, body: { model: 'fake', choices: [{ finish_reason: 'stop', message: { role: 'assistant', content: null, refusal: 'I cannot help with that.' } }] } };
+      }
       const toolCalls =
         reply.kind === 'bad-args'
           ? [{ id: `call_${++callIds}`, type: 'function', function: { name: reply.name, arguments: reply.raw } }]
@@ -72,34 +182,80 @@ function encode(protocol: Protocol, reply: Reply, request: Record<string, unknow
       return {
         status: 200,
         body: {
+          id: 'chatcmpl-fake',
+          object: 'chat.completion',
           model: 'fake',
-          choices: [{ finish_reason: toolCalls.length ? 'tool_calls' : 'stop', message: { role: 'assistant', content: text || null, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) } }],
-          usage: { prompt_tokens: usage.input, completion_tokens: usage.output },
+          choices: [{ index: 0, finish_reason: toolCalls.length ? 'tool_calls' : 'stop', message: { role: 'assistant', content: text || null, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) } }],
+          usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output },
         },
       };
     }
     case 'anthropic': {
-      if (reply.kind === 'refusal') return { status: 200, body: { content: [], stop_reason: 'refusal', usage: { input_tokens: 5, output_tokens: 0 } } };
+      if (reply.kind === 'refusal') return { status: 200, body: { type: 'message', role: 'assistant', model: 'fake', content: [], stop_reason: 'refusal', usage: { input_tokens: 5, output_tokens: 0 } } };
       const content = [...(text ? [{ type: 'text', text }] : []), ...calls.map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: c.args }))];
-      return { status: 200, body: { model: 'fake', content, stop_reason: calls.length ? 'tool_use' : 'end_turn', usage: { input_tokens: usage.input, output_tokens: usage.output } } };
+      return {
+        status: 200,
+        body: { id: 'msg_fake', type: 'message', role: 'assistant', model: 'fake', content, stop_reason: calls.length ? 'tool_use' : 'end_turn', usage: { input_tokens: usage.input, output_tokens: usage.output } },
+      };
     }
     case 'bedrock': {
-      if (reply.kind === 'refusal') return { status: 200, body: { output: { message: { role: 'assistant', content: [] } }, stopReason: 'guardrail_intervened', usage: { inputTokens: 5, outputTokens: 0, totalTokens: 5 } } };
+      if (reply.kind === 'refusal') {
+        return { status: 200, body: { output: { message: { role: 'assistant', content: [] } }, stopReason: reply.reason ?? 'guardrail_intervened', usage: { inputTokens: 5, outputTokens: 0, totalTokens: 5 } } };
+      }
       const content = [...(text ? [{ text }] : []), ...calls.map((c) => ({ toolUse: { toolUseId: c.id, name: c.name, input: c.args } }))];
       return {
         status: 200,
-        body: { output: { message: { role: 'assistant', content } }, stopReason: calls.length ? 'tool_use' : 'end_turn', usage: { inputTokens: usage.input, outputTokens: usage.output, totalTokens: usage.input + usage.output }, metrics: { latencyMs: 1 } },
+        body: {
+          output: { message: { role: 'assistant', content } },
+          stopReason: calls.length ? 'tool_use' : 'end_turn',
+          usage: { inputTokens: usage.input, outputTokens: usage.output, totalTokens: usage.input + usage.output },
+          metrics: { latencyMs: 1 },
+        },
       };
     }
   }
 }
 
+/** Starts a fake server for `protocol`; prefer the named starters below. */
 export async function startFakeProvider(protocol: Protocol): Promise<FakeProvider> {
   const queue: Reply[] = [];
   let fallback: Reply = { kind: 'text', text: 'done' };
   let responder: ((body: Record<string, unknown>) => Reply) | undefined;
   const requests: RecordedRequest[] = [];
   const hanging = new Set<ServerResponse>();
+  const timers = new Set<NodeJS.Timeout>();
+  const sockets = new Set<Socket>();
+
+  const play = (reply: Reply, res: ServerResponse, body: Record<string, unknown>): void => {
+    switch (reply.kind) {
+      case 'hang':
+        hanging.add(res);
+        return;
+      case 'delay': {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          play(reply.then, res, body);
+        }, reply.ms);
+        timers.add(timer);
+        return;
+      }
+      case 'reset':
+        res.socket?.destroy();
+        return;
+      case 'truncated': {
+        const full = JSON.stringify(encode(protocol, { kind: 'text', text: 'this answer is cut short' }, body).body);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(full.slice(0, Math.floor(full.length / 2)));
+        return;
+      }
+      default: {
+        const out = encode(protocol, reply, body);
+        res.writeHead(out.status, { 'content-type': 'application/json', ...out.headers });
+        res.end(JSON.stringify(out.body));
+      }
+    }
+  };
+
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -108,32 +264,28 @@ export async function startFakeProvider(protocol: Protocol): Promise<FakeProvide
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
       } catch {
-        /* recorded as empty */
+        /* recorded as {} */
       }
-      requests.push({ path: req.url ?? '/', headers: req.headers, body });
-      const reply = queue.shift() ?? responder?.(body) ?? fallback;
-      if (reply.kind === 'hang') {
-        hanging.add(res);
-        return;
-      }
-      if (reply.kind === 'truncated') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{"choices": [{"message": {"content": "cut sh');
-        return;
-      }
-      const { status, body: out, headers } = encode(protocol, reply, body);
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(JSON.stringify(out));
+      requests.push({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers, body });
+      play(queue.shift() ?? responder?.(body) ?? fallback, res, body);
     });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const root = `http://127.0.0.1:${port}`;
+  const url = protocol === 'openai' ? `${root}/v1` : root;
   return {
     protocol,
-    baseUrl: protocol === 'openai' ? `${root}/v1` : root,
+    url,
+    baseUrl: url,
     requests,
-    script: (...replies) => queue.push(...replies),
+    script: (...replies) => {
+      queue.push(...replies);
+    },
     setDefault: (reply) => {
       fallback = reply;
     },
@@ -145,9 +297,17 @@ export async function startFakeProvider(protocol: Protocol): Promise<FakeProvide
       requests.length = 0;
     },
     close: async () => {
+      for (const timer of timers) clearTimeout(timer);
       for (const res of hanging) res.destroy();
-      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
+
+/** A fake OpenAI-compatible server (`url` ends in /v1). */
+export const startFakeOpenAI = (): Promise<FakeProvider> => startFakeProvider('openai');
+/** A fake Anthropic Messages server (`url` is the root; the client posts to /v1/messages). */
+export const startFakeAnthropic = (): Promise<FakeProvider> => startFakeProvider('anthropic');
+/** A fake Bedrock runtime endpoint for Converse (`url` is the endpoint override; requests are signed, not checked). */
+export const startFakeBedrock = (): Promise<FakeProvider> => startFakeProvider('bedrock');

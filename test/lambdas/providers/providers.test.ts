@@ -1,25 +1,14 @@
-import type { ModelProvider, ModelRequest } from '../../../lambdas/core/types';
-import { createBedrockProvider } from '../../../lambdas/providers/bedrock';
-import { createProvider, resolveApiKey } from '../../../lambdas/providers/index';
-import { parseConfig } from '../../../lib/config';
-import { type FakeProvider, type Protocol, startFakeProvider } from '../../fakes/providers';
+import type { ModelProvider } from '../../../lambdas/core/types';
+import { FAULTS, type FakeProvider, type Protocol, type Reply, startFakeProvider } from '../../fakes/providers';
+import { failure, KEY, providerFor, request } from './helpers';
+
+/**
+ * What every provider owes the runtime, against a real HTTP fake of its service: the wire format, normalised usage,
+ * every fault mapped to its taxonomy error after exactly ONE request (Step Functions owns retries), and the client
+ * timeout. Protocol-specific details are in openai/anthropic/bedrock.test.ts.
+ */
 
 const protocols: Protocol[] = ['openai', 'anthropic', 'bedrock'];
-
-function providerFor(fake: FakeProvider, timeoutMs = 2000): ModelProvider {
-  const model = parseConfig({ models: { primary: { provider: fake.protocol, model: 'm-1', baseUrl: fake.baseUrl, timeoutMs, apiKeyEnv: 'FAKE_KEY' } } }).models.primary;
-  if (fake.protocol === 'bedrock') {
-    return createBedrockProvider(model, { clientConfig: { region: 'us-east-1', credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' } } });
-  }
-  return createProvider(model, { env: { FAKE_KEY: 'sk-test-123' } });
-}
-
-const request = (messages: ModelRequest['messages'] = [{ role: 'user', content: 'What is 2+2?' }]): ModelRequest => ({
-  system: 'be brief',
-  messages,
-  tools: [{ name: 'calculator', description: 'math', parameters: { type: 'object', properties: { expression: { type: 'string' } } } }],
-  maxOutputTokens: 321,
-});
 
 describe.each(protocols)('%s provider', (protocol) => {
   let fake: FakeProvider;
@@ -29,9 +18,7 @@ describe.each(protocols)('%s provider', (protocol) => {
     provider = providerFor(fake);
   });
   afterAll(async () => fake.close());
-  beforeEach(() => {
-    fake.requests.length = 0;
-  });
+  beforeEach(() => fake.reset());
 
   it('speaks the wire protocol: two tool calls, tool results back, then a final text with usage', async () => {
     fake.script(
@@ -39,107 +26,160 @@ describe.each(protocols)('%s provider', (protocol) => {
       { kind: 'text', text: '4 and 9', usage: { input: 200, output: 8 } },
     );
     const first = await provider.complete(request());
-    expect(first.toolCalls.map((c) => c.arguments)).toEqual([{ expression: '2+2' }, { expression: '3*3' }]);
-    expect(first.usage).toEqual({ inputTokens: 120, outputTokens: 30 });
+    expect(first).toMatchObject({ text: '', finishReason: 'tool_use', usage: { inputTokens: 120, outputTokens: 30 } });
+    expect(first.toolCalls.map((c) => [c.name, c.arguments, c.argumentsError])).toEqual([
+      ['calculator', { expression: '2+2' }, undefined],
+      ['calculator', { expression: '3*3' }, undefined],
+    ]);
     const [a, b] = first.toolCalls;
     const second = await provider.complete(
       request([
         { role: 'user', content: 'What is 2+2?' },
         { role: 'assistant', content: '', toolCalls: first.toolCalls },
         { role: 'tool', toolCallId: a!.id, name: 'calculator', content: '4' },
-        { role: 'tool', toolCallId: b!.id, name: 'calculator', content: '9' },
+        { role: 'tool', toolCallId: b!.id, name: 'calculator', content: '9', isError: true },
       ]),
     );
-    expect(second).toMatchObject({ text: '4 and 9', toolCalls: [], usage: { inputTokens: 200, outputTokens: 8 } });
+    expect(second).toEqual({ text: '4 and 9', toolCalls: [], usage: { inputTokens: 200, outputTokens: 8 }, finishReason: 'stop', model: expect.any(String) });
     expect(fake.requests).toHaveLength(2);
-    const sent = JSON.stringify(fake.requests[1]?.body);
-    expect(sent).toContain(a!.id);
-    expect(sent).toContain(b!.id);
-    const body = fake.requests[0]!.body;
+
+    const [req1, req2] = fake.requests;
+    const messages = req2!.body.messages;
     if (protocol === 'openai') {
-      expect(fake.requests[0]?.path).toBe('/v1/chat/completions');
-      expect(fake.requests[0]?.headers.authorization).toBe('Bearer sk-test-123');
-      expect(body).toMatchObject({ model: 'm-1', max_tokens: 321, tools: [{ type: 'function', function: { name: 'calculator' } }] });
-      expect((fake.requests[1]!.body.messages as { role: string }[]).map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'tool']);
+      expect(req1!.path).toBe('/v1/chat/completions');
+      expect(req1!.headers.authorization).toBe(`Bearer ${KEY}`);
+      expect(req1!.body).toEqual({
+        model: 'm-1',
+        max_tokens: 321,
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content: 'What is 2+2?' },
+        ],
+        tools: [{ type: 'function', function: { name: 'calculator', description: 'math', parameters: { type: 'object', properties: { expression: { type: 'string' } } } } }],
+      });
+      expect(messages).toEqual([
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'What is 2+2?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: a!.id, type: 'function', function: { name: 'calculator', arguments: '{"expression":"2+2"}' } },
+            { id: b!.id, type: 'function', function: { name: 'calculator', arguments: '{"expression":"3*3"}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: a!.id, content: '4' },
+        { role: 'tool', tool_call_id: b!.id, content: '9' },
+      ]);
     } else if (protocol === 'anthropic') {
-      expect(fake.requests[0]?.path).toBe('/v1/messages');
-      expect(fake.requests[0]?.headers['x-api-key']).toBe('sk-test-123');
-      expect(fake.requests[0]?.headers['anthropic-version']).toBe('2023-06-01');
-      expect(body).toMatchObject({ model: 'm-1', max_tokens: 321, system: 'be brief', tools: [{ name: 'calculator', input_schema: { type: 'object' } }] });
+      expect(req1!.path).toBe('/v1/messages');
+      expect(req1!.headers['x-api-key']).toBe(KEY);
+      expect(req1!.headers['anthropic-version']).toBe('2023-06-01');
+      expect(req1!.headers.authorization).toBeUndefined();
+      expect(req1!.body).toEqual({
+        model: 'm-1',
+        max_tokens: 321,
+        system: 'be brief',
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'What is 2+2?' }] }],
+        tools: [{ name: 'calculator', description: 'math', input_schema: { type: 'object', properties: { expression: { type: 'string' } } } }],
+      });
       // Both tool results travel in one user message.
-      expect((fake.requests[1]!.body.messages as { role: string }[]).map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+      expect(messages).toEqual([
+        { role: 'user', content: [{ type: 'text', text: 'What is 2+2?' }] },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'tool_use', id: a!.id, name: 'calculator', input: { expression: '2+2' } },
+            { type: 'tool_use', id: b!.id, name: 'calculator', input: { expression: '3*3' } },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: a!.id, content: '4' },
+            { type: 'tool_result', tool_use_id: b!.id, content: '9', is_error: true },
+          ],
+        },
+      ]);
     } else {
-      expect(fake.requests[0]?.path).toBe('/model/m-1/converse');
-      expect(String(fake.requests[0]?.headers.authorization)).toContain('AWS4-HMAC-SHA256');
-      expect(body).toMatchObject({ inferenceConfig: { maxTokens: 321 }, system: [{ text: 'be brief' }] });
+      expect(req1!.path).toBe('/model/m-1/converse');
+      expect(String(req1!.headers.authorization)).toContain('AWS4-HMAC-SHA256');
+      expect(req1!.body).toEqual({
+        messages: [{ role: 'user', content: [{ text: 'What is 2+2?' }] }],
+        system: [{ text: 'be brief' }],
+        inferenceConfig: { maxTokens: 321 },
+        toolConfig: { tools: [{ toolSpec: { name: 'calculator', description: 'math', inputSchema: { json: { type: 'object', properties: { expression: { type: 'string' } } } } } }] },
+      });
+      expect(messages).toEqual([
+        { role: 'user', content: [{ text: 'What is 2+2?' }] },
+        {
+          role: 'assistant',
+          content: [
+            { toolUse: { toolUseId: a!.id, name: 'calculator', input: { expression: '2+2' } } },
+            { toolUse: { toolUseId: b!.id, name: 'calculator', input: { expression: '3*3' } } },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { toolResult: { toolUseId: a!.id, content: [{ text: '4' }], status: 'success' } },
+            { toolResult: { toolUseId: b!.id, content: [{ text: '9' }], status: 'error' } },
+          ],
+        },
+      ]);
     }
   });
 
-  const faults: [string, Parameters<FakeProvider['script']>[0], string][] = [
-    ['500', { kind: 'status', status: 500 }, 'TransientError'],
-    ['503', { kind: 'status', status: 503 }, 'TransientError'],
-    ['429 with Retry-After', { kind: 'status', status: 429, headers: { 'retry-after': '7' }, body: { error: { type: 'rate_limit_error', message: 'slow down' } } }, 'RateLimited'],
-    ['400', { kind: 'status', status: 400, body: { error: { message: 'bad field' } } }, 'BadRequest'],
-    ['refusal', { kind: 'refusal' }, 'ModelRefusal'],
+  const faults: [label: string, error: string, reply: Reply][] = [
+    ['500', 'TransientError', FAULTS.status500],
+    ['503', 'TransientError', FAULTS.status503],
+    ['429 with Retry-After', 'RateLimited', { kind: 'status', status: 429, headers: { 'retry-after': '7' } }],
+    ['400', 'BadRequest', FAULTS.status400],
+    ['a refusal', 'ModelRefusal', FAULTS.refusal],
+    ['truncated JSON', 'TransientError', FAULTS.truncated],
+    ['a reset connection', 'TransientError', FAULTS.reset],
   ];
   if (protocol !== 'bedrock') {
     faults.push(
-      ['529 overloaded', { kind: 'status', status: 529, body: { type: 'error', error: { type: 'overloaded_error' } } }, 'TransientError'],
-      ['429 insufficient_quota', { kind: 'quota' }, 'QuotaExhausted'],
-      ['401', { kind: 'status', status: 401, body: { error: { message: 'invalid api key' } } }, 'BadRequest'],
-      ['truncated JSON', { kind: 'truncated' }, 'TransientError'],
-      ['400 content policy', { kind: 'status', status: 400, body: { error: { code: 'content_policy_violation', message: 'flagged' } } }, 'ModelRefusal'],
+      ['529 overloaded', 'TransientError', FAULTS.status529],
+      ['insufficient quota', 'QuotaExhausted', FAULTS.quota],
+      ['401', 'BadRequest', FAULTS.status401],
+      ['400 content policy', 'ModelRefusal', { kind: 'status', status: 400, body: { error: { code: 'content_policy_violation', message: 'flagged' } } }],
     );
   }
-  it.each(faults)('maps %s to %s, after exactly one request', async (_label, reply, name) => {
+  it.each(faults)('maps %s to %s, after exactly one request', async (_label, name, reply) => {
     fake.script(reply);
-    const err = await provider.complete(request()).catch((e: Error) => e);
-    expect((err as Error).name).toBe(name);
+    const err = await failure(provider.complete(request()));
+    expect(err.name).toBe(name);
     expect(fake.requests).toHaveLength(1);
-    expect((err as Error).message).not.toContain('sk-test-123');
-    if (name === 'RateLimited' && protocol !== 'bedrock') expect((err as { retryAfterSeconds?: number }).retryAfterSeconds).toBe(7);
+    expect(err.message).toContain(protocol);
+    expect(err.message).not.toContain(KEY);
+    if (name === 'RateLimited') expect(err.retryAfterSeconds).toBe(7);
   });
 
-  it('fires its client timeout as TimeoutError', async () => {
-    fake.script({ kind: 'hang' });
+  it('names the provider, the status and the body in an HTTP error', async () => {
+    fake.script({ kind: 'status', status: 503, body: { message: 'upstream is being upgraded' } });
+    const err = await failure(provider.complete(request()));
+    expect(err.message).toMatch(new RegExp(`^${protocol} m-1`));
+    expect(err.message).toContain('503');
+    expect(err.message).toContain('upstream is being upgraded');
+    expect(err.status).toBe(503);
+  });
+
+  it('fires its client timeout as TimeoutError naming the timeout, after one request', async () => {
+    fake.script(FAULTS.hang);
     const quick = providerFor(fake, 200);
     const started = Date.now();
-    const err = await quick.complete(request()).catch((e: Error) => e);
-    expect((err as Error).name).toBe('TimeoutError');
+    const err = await failure(quick.complete(request()));
+    expect(err.name).toBe('TimeoutError');
+    expect(err.message).toContain('200 ms');
     expect(Date.now() - started).toBeLessThan(1500);
     expect(fake.requests).toHaveLength(1);
   });
-});
 
-describe('openai tool arguments that are not JSON', () => {
-  it('come back as a tool call marked with argumentsError, not a crash', async () => {
-    const fake = await startFakeProvider('openai');
-    try {
-      fake.script({ kind: 'bad-args', name: 'calculator', raw: '{"expression": "2+' });
-      const res = await providerFor(fake).complete(request());
-      expect(res.toolCalls[0]).toMatchObject({ name: 'calculator', arguments: '{"expression": "2+' });
-      expect(res.toolCalls[0]?.argumentsError).toMatch(/JSON/);
-    } finally {
-      await fake.close();
-    }
-  });
-});
-
-describe('API keys', () => {
-  const model = parseConfig({ models: { primary: { provider: 'openai', model: 'x', apiKeyEnv: 'MY_KEY' } } }).models.primary;
-  it('come from the named environment variable locally', async () => {
-    await expect(resolveApiKey(model, { MY_KEY: 'k' })).resolves.toBe('k');
-    await expect(resolveApiKey(model, {})).rejects.toThrow('the API key variable MY_KEY (models.*.apiKeyEnv) is empty or not set');
-  });
-  it('come from Secrets Manager when a secret is configured', async () => {
-    const withSecret = { ...model, apiKeySecret: 'agent/key' };
-    const reads: string[] = [];
-    await expect(
-      resolveApiKey(withSecret, {}, async (id) => {
-        reads.push(id);
-        return 'from-secret';
-      }),
-    ).resolves.toBe('from-secret');
-    expect(reads).toEqual(['agent/key']);
+  it('waits for a slow provider that answers within the timeout', async () => {
+    // biome-ignore lint/suspicious/noThenProperty: a scripted reply's follow-up, not a thenable
+    fake.script({ kind: 'delay', ms: 50, then: { kind: 'text', text: 'slow but fine' } });
+    await expect(provider.complete(request())).resolves.toMatchObject({ text: 'slow but fine' });
   });
 });
