@@ -96,15 +96,18 @@ async function payloadAndWrites() {
     },
   );
   // Count DynamoDB writes and their bytes per step.
-  const writes: { step: number; items: number; bytes: number }[] = [];
+  const writes: { step: number; items: number; bytes: number; wru: number }[] = [];
   engine.dynamo.doc.middlewareStack.add(
     (next, context) => async (args) => {
       const name = (context as { commandName?: string }).commandName ?? '';
       if (/Put|Update|Delete/.test(name)) {
         const input = (args as { input: Record<string, unknown> }).input;
-        const w = writes[step] ?? { step, items: 0, bytes: 0 };
+        const w = writes[step] ?? { step, items: 0, bytes: 0, wru: 0 };
+        const bytes = Buffer.byteLength(JSON.stringify(input.Item ?? input.ExpressionAttributeValues ?? {}));
         w.items++;
-        w.bytes += Buffer.byteLength(JSON.stringify(input.Item ?? input.ExpressionAttributeValues ?? {}));
+        w.bytes += bytes;
+        // On-demand bills one write request unit per started KB of the item.
+        w.wru += Math.max(1, Math.ceil(bytes / 1024));
         writes[step] = w;
       }
       return next(args);
@@ -126,7 +129,7 @@ async function payloadAndWrites() {
     }
     const perStepWrites = writes.filter(Boolean).slice(1, -1);
     results.payload = { step1: payloads[0], step50: payloads[STEPS - 1], steps: run.steps, referenceCrossesLimitAtStep: crossesAt, seconds: (Date.now() - started) / 1000 };
-    results.writes = perStepWrites.map((w) => ({ step: w.step, items: w.items, bytes: w.bytes }));
+    results.writes = perStepWrites.map((w) => ({ step: w.step, items: w.items, bytes: w.bytes, wru: w.wru }));
     lines.push(
       '## State payload size (10 KB tool outputs)',
       '',
@@ -139,9 +142,9 @@ async function payloadAndWrites() {
       '',
       '## DynamoDB writes per step',
       '',
-      '| step | items written | bytes written |',
-      '|---|---|---|',
-      ...perStepWrites.filter((w) => [1, 2, 5, 10, 25, 49].includes(w.step)).map((w) => `| ${w.step} | ${w.items} | ${w.bytes} |`),
+      '| step | items written | bytes written | write request units |',
+      '|---|---|---|---|',
+      ...perStepWrites.filter((w) => [1, 2, 5, 10, 25, 49].includes(w.step)).map((w) => `| ${w.step} | ${w.items} | ${w.bytes} | ${w.wru} |`),
       '',
       'Writes per step stay flat against the step index: one assistant message, one tool result, one run update, the trace events — never a rewrite of the history.',
       '',
@@ -272,15 +275,15 @@ async function engineOverhead() {
 
 function cost() {
   const t = results.transitions as { perSingleToolStep: number; perFinalStep: number; perRunOverhead: number };
-  const writes = results.writes as { items: number; bytes: number }[];
+  const writes = results.writes as { items: number; bytes: number; wru: number }[];
   const steps = 10;
   const transitionsPerRun = t.perRunOverhead + (steps - 1) * t.perSingleToolStep + t.perFinalStep;
   const invocationsPerRun = 1 + (steps - 1) * 2 + 1 + 1; // LoadRun, CallModel+CallTool per tool step, the last CallModel, Finish
-  const writeUnitsPerStep = median(writes.map((w) => w.items));
+  const writeUnitsPerStep = median(writes.map((w) => w.wru));
   const wruPerRun = writeUnitsPerStep * steps + 4;
   const rruPerRun = steps * 4;
   const lambdaSecondsPerInvocation = 0.1; // bookkeeping time, model latency excluded (see below)
-  const prices = { transition: 0.025 / 1000, request: 0.2 / 1e6, gbSecondArm: 0.0000133334, wru: 1.25 / 1e6, rru: 0.25 / 1e6 };
+  const prices = { transition: 0.025 / 1000, request: 0.2 / 1e6, gbSecondArm: 0.0000133334, wru: 0.625 / 1e6, rru: 0.125 / 1e6 };
   const per1000 = {
     stepFunctions: transitionsPerRun * prices.transition * 1000,
     lambdaRequests: invocationsPerRun * prices.request * 1000,
@@ -292,14 +295,14 @@ function cost() {
   lines.push(
     '## Cost per 1,000 ten-step runs (model tokens excluded)',
     '',
-    `From the counts above: ${transitionsPerRun} state transitions, ${invocationsPerRun} Lambda invocations and about ${wruPerRun} DynamoDB write units per ten-step run.`,
+    `From the counts above: ${transitionsPerRun} state transitions, ${invocationsPerRun} Lambda invocations and about ${wruPerRun} DynamoDB write request units per ten-step run (with the 10 KB tool outputs of the payload run; small outputs write far less).`,
     '',
     '| item | per 1,000 runs |',
     '|---|---|',
     `| Step Functions Standard ($0.025 per 1,000 transitions) | $${per1000.stepFunctions.toFixed(3)} |`,
     `| Lambda requests ($0.20 per 1M) | $${per1000.lambdaRequests.toFixed(4)} |`,
     `| Lambda compute, arm64, 512 MB, 100 ms bookkeeping per invocation ($0.0000133334 per GB-s) | $${per1000.lambdaCompute.toFixed(4)} |`,
-    `| DynamoDB on-demand ($1.25 per 1M write, $0.25 per 1M read request units) | $${per1000.dynamoDB.toFixed(4)} |`,
+    `| DynamoDB on-demand ($0.625 per 1M write, $0.125 per 1M read request units, the prices since the November 2024 reduction) | $${per1000.dynamoDB.toFixed(4)} |`,
     `| **total** | **$${total.toFixed(3)}** |`,
     '',
     'Prices as published for us-east-1 (they may change): https://aws.amazon.com/step-functions/pricing/, https://aws.amazon.com/lambda/pricing/, https://aws.amazon.com/dynamodb/pricing/on-demand/. The model call\'s own latency is billed as Lambda time while the handler waits: add (model seconds × 0.5 GB × $0.0000133334) per call, and the provider\'s token prices.',
