@@ -63,6 +63,9 @@ export const BreakerConfigSchema = z.strictObject({
   enabled: z.boolean().default(true),
 });
 
+/** Tools every agent has; a configured tool may not take their names. */
+export const BUILTIN_TOOL_NAMES = ['calculator', 'search_docs'] as const;
+
 /** The step ceiling a deployment may set without `allowHighStepBudget`. */
 export const STEP_CEILING = 50;
 
@@ -144,7 +147,7 @@ export const AgentConfigSchema = z
         message: `must be at most ${STEP_CEILING} (got ${cfg.budgets.maxSteps}); set budgets.allowHighStepBudget to true to go higher`,
       });
     }
-    const names = new Set<string>(['calculator', 'search_docs']);
+    const names = new Set<string>(BUILTIN_TOOL_NAMES);
     cfg.tools.forEach((t, i) => {
       if (names.has(t.name)) {
         ctx.addIssue({

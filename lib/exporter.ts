@@ -3,6 +3,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { TERMINAL_STATUSES } from '../lambdas/core/types';
 
 export interface TraceExporterProps {
   readonly table: dynamodb.ITable;
@@ -15,14 +16,13 @@ export interface TraceExporterProps {
 export class TraceExporter extends Construct {
   constructor(scope: Construct, id: string, props: TraceExporterProps) {
     super(scope, id);
-    const terminal = ['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'];
     props.exporter.addEventSource(
       new DynamoEventSource(props.table, {
         startingPosition: lambda.StartingPosition.LATEST,
         batchSize: 10,
         retryAttempts: 3,
         bisectBatchOnError: true,
-        filters: [lambda.FilterCriteria.filter({ dynamodb: { NewImage: { sk: { S: lambda.FilterRule.isEqual('META') }, status: { S: lambda.FilterRule.or(...terminal) } } } })],
+        filters: [lambda.FilterCriteria.filter({ dynamodb: { NewImage: { sk: { S: lambda.FilterRule.isEqual('META') }, status: { S: lambda.FilterRule.or(...TERMINAL_STATUSES) } } } })],
       }),
     );
     if (props.secret) {

@@ -53,6 +53,9 @@ export interface ModelProvider {
 
 /** Status of a run (CONTRACT.md). */
 export type RunStatus = 'RUNNING' | 'PAUSED' | 'SUCCEEDED' | 'DEGRADED' | 'UNFINISHED' | 'CANCELLED' | 'FAILED';
+/** Statuses a run never leaves. */
+export const TERMINAL_STATUSES: readonly RunStatus[] = ['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'];
+
 export type StopReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'REPETITION';
 
 export interface DegradedEntry {

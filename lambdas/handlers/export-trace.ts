@@ -1,9 +1,9 @@
 import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { type RunStatus, TERMINAL_STATUSES } from '../core/types';
 import { exportRunToLangfuse, langfuseTarget } from '../exporters/langfuse';
 import { createSecretReader } from '../providers';
 import { lambdaEntry, wrap } from './wrap';
 
-const TERMINAL = new Set(['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED']);
 
 /** DynamoDB stream → Langfuse: each run item that reached a terminal status has its trace exported, off the hot path. */
 export const createHandler = wrap(async (rt, event: DynamoDBStreamEvent) => {
@@ -13,7 +13,7 @@ export const createHandler = wrap(async (rt, event: DynamoDBStreamEvent) => {
   let exported = 0;
   for (const record of event.Records) {
     const image = record.dynamodb?.NewImage;
-    if (image?.sk?.S !== 'META' || !TERMINAL.has(image.status?.S ?? '') || !image.runId?.S) continue;
+    if (image?.sk?.S !== 'META' || !TERMINAL_STATUSES.includes((image.status?.S ?? '') as RunStatus) || !image.runId?.S) continue;
     await exportRunToLangfuse({ runs: rt.runs, target }, image.runId.S);
     exported++;
   }

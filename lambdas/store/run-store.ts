@@ -14,8 +14,6 @@ import { EVENT_PREFIX, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_I
 
 export type { RunRecord, StoredMessage };
 
-const TERMINAL: RunStatus[] = ['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'];
-export const isTerminal = (s: RunStatus) => TERMINAL.includes(s);
 
 /** DynamoDB items are capped at 400 KB: longer texts are cut with a visible marker, never dropped silently. */
 export const MAX_TEXT_BYTES = 300_000;
@@ -93,6 +91,13 @@ export class RunStore implements RunRepository {
     return { run, created: true };
   }
 
+  /** The run as it is now (after a conditional write found it already moved on). */
+  private async mustGetRun(runId: string): Promise<RunRecord> {
+    const run = await this.getRun(runId);
+    if (!run) throw new Error(`run ${runId} does not exist`);
+    return run;
+  }
+
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: runPk(runId), sk: RUN_SK }, ConsistentRead: true }),
@@ -164,9 +169,7 @@ export class RunStore implements RunRepository {
       return stripKeys<RunRecord>(out.Attributes ?? {});
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
-      const run = await this.getRun(runId);
-      if (!run) throw new Error(`run ${runId} does not exist`);
-      return run;
+      return this.mustGetRun(runId);
     }
   }
 
@@ -212,9 +215,7 @@ export class RunStore implements RunRepository {
       return stripKeys<RunRecord>(out.Attributes ?? {});
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
-      const run = await this.getRun(runId);
-      if (!run) throw new Error(`run ${runId} does not exist`);
-      return run;
+      return this.mustGetRun(runId);
     }
   }
 

@@ -8,7 +8,7 @@
  *   re-runs the call (with the same idempotency key);
  * - every external call goes through `guard("tool:<name>", fn)` (the circuit breaker; identity when absent).
  */
-import type { ToolConfig } from '../../lib/config';
+import { BUILTIN_TOOL_NAMES, type ToolConfig } from '../../lib/config';
 import type { ToolCall, ToolSpec } from '../core/types';
 import { calculatorTool } from './calculator';
 import { createHttpTool, type FetchLike, type Guard } from './http-tool';
@@ -16,11 +16,11 @@ import { createSearchDocsTool } from './keyword-search';
 import { createRetrieverTool } from './retriever';
 import { errorToResult, MAX_CONTENT_BYTES, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
 
+
+export { BUILTIN_TOOL_NAMES } from '../../lib/config';
 export type { Guard } from './http-tool';
 export type { Tool, ToolContext, ToolResult } from './types';
 export { idempotencyKeyFor, isTransient } from './types';
-
-export const BUILTIN_TOOL_NAMES = ['calculator', 'search_docs'] as const;
 
 export interface ToolRegistryDeps {
   /** Directory of markdown files for `search_docs` and the retriever fallback (default: DOCS_DIR or docs/). */

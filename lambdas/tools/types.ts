@@ -13,11 +13,10 @@ export type { Tool, ToolContext, ToolResult } from '../core/types';
 export const MAX_CONTENT_BYTES = 16 * 1024;
 
 /** Error names that must be thrown so the state machine retries the call. */
-const TRANSIENT_NAMES = new Set(['TransientError', 'TimeoutError', 'RateLimited']);
 
 /** True for errors the state machine retries (TransientError, TimeoutError, RateLimited). */
 export function isTransient(err: unknown): boolean {
-  return err instanceof AgentError && TRANSIENT_NAMES.has(err.name);
+  return err instanceof AgentError && err.retryable;
 }
 
 /**

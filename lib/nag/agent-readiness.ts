@@ -7,6 +7,7 @@ import type { IConstruct } from 'constructs';
 import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
 import { CONFIG_ENV, parseConfig } from '../config';
 import { dependenciesOf } from '../dependencies';
+import { LAMBDA_SERVICE_ERRORS } from '../workflow';
 
 /**
  * Agent readiness: the production checklist of an LLM agent, checked on the synthesized stack so `cdk synth` fails
@@ -75,7 +76,7 @@ export class AgentReadinessChecks extends NagPack {
       rule('TransientRetryOnly', 'A retrier retries non-transient errors, has no full jitter, or allows more than 5 attempts.', 'Retry transient errors only (never a 4xx or a refusal), with backoff and full jitter, 3 to 5 attempts.', () => {
         const def = definition();
         if (!def) return NagRuleCompliance.NON_COMPLIANT;
-        const allowed = new Set<string>([...RETRYABLE_ERRORS, 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException']);
+        const allowed = new Set<string>([...RETRYABLE_ERRORS, ...LAMBDA_SERVICE_ERRORS]);
         for (const state of tasksOf(def)) {
           for (const r of (state.Retry ?? []) as { ErrorEquals: string[]; JitterStrategy?: string; MaxAttempts?: number }[]) {
             if (!r.ErrorEquals.every((e) => allowed.has(e)) || r.JitterStrategy !== 'FULL' || (r.MaxAttempts ?? 3) > 4) return NagRuleCompliance.NON_COMPLIANT;

@@ -1,3 +1,4 @@
+import { excerpt } from '../../lambdas/core/answer';
 import type { TraceEvent } from '../../lambdas/core/types';
 import type { EventLog } from '../engine';
 
@@ -20,7 +21,7 @@ export function describeEvent(e: TraceEvent): string {
     }
     case 'tool_call':
       if (err) return `${step} · tool ${e.name} failed: ${err.name}: ${err.message}`;
-      return `${step} · tool ${e.name} → ${oneLine(String(e.result ?? ''), 160)}${e.isError ? ' (error)' : ''}`;
+      return `${step} · tool ${e.name} → ${excerpt(String(e.result ?? ''), 160)}${e.isError ? ' (error)' : ''}`;
     case 'fallback':
       return `${step} · degraded: ${e.dependency} (${e.reason}) → ${e.fallback}`;
     case 'budget':
@@ -42,8 +43,4 @@ export function describeStateEvent(e: EventLog): string | undefined {
   return undefined;
 }
 
-export const oneLine = (s: string, max: number) => {
-  const flat = s.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-};
 
