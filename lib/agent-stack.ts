@@ -10,9 +10,10 @@ import { TraceExporter } from './exporter';
 import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
 import { AgentMonitoring } from './monitoring';
+import { ExecutionStatusRule } from './status-rule';
 import { AgentStore } from './store';
-import { assertTimeoutChain, deriveTimeoutChain } from './timeouts';
-import { AgentWorkflow } from './workflow';
+import { assertTimeoutChain, deriveExecutionTimeout, deriveTimeoutChain } from './timeouts';
+import { AgentWorkflow, PAUSE_TIMEOUT_SECONDS } from './workflow';
 
 export interface AgentStackProps extends StackProps {
   /** The validated config (lib/config.ts). */
@@ -66,7 +67,20 @@ export class AgentStack extends Stack {
       secret.grantRead(callModel);
     });
 
+    const executionTimeoutSeconds = deriveExecutionTimeout({
+      maxSteps: config.budgets.maxSteps,
+      modelTaskSeconds: modelChain.taskTimeoutSeconds,
+      toolTaskSeconds: toolChain.taskTimeoutSeconds,
+      bookkeepingTaskSeconds: bookkeeping.taskTimeoutSeconds,
+      maxAttempts: config.retry.maxAttempts,
+      maxDelaySeconds: config.retry.maxDelaySeconds,
+      hasFallbackModel: config.models.fallback !== undefined,
+      maxToolCallsPerStep: config.budgets.maxToolCallsPerStep,
+      toolConcurrency: config.toolConcurrency,
+      longestWaitSeconds: PAUSE_TIMEOUT_SECONDS,
+    });
     this.workflow = new AgentWorkflow(this, 'Workflow', {
+      executionTimeoutSeconds,
       loadRun,
       callModel,
       callTool,
@@ -77,6 +91,10 @@ export class AgentStack extends Stack {
       hasFallbackModel: config.models.fallback !== undefined,
       toolConcurrency: config.toolConcurrency,
     });
+
+    // An execution that fails, times out or is stopped outside the API closes its run (FAILED / CANCELLED).
+    const executionStatus = fn('ExecutionStatusFunction', 'execution-status', bookkeeping.lambdaTimeoutSeconds);
+    new ExecutionStatusRule(this, 'ExecutionStatus', { stateMachine: this.workflow.stateMachine, handler: executionStatus });
 
     const apiFn = fn('ApiFunction', 'api', bookkeeping.lambdaTimeoutSeconds);
     apiFn.addEnvironment('STATE_MACHINE_ARN', this.workflow.stateMachine.stateMachineArn);
@@ -96,7 +114,7 @@ export class AgentStack extends Stack {
       new TraceExporter(this, 'TraceExporter', { table, exporter, secret: config.observability.langfuse.secret });
     }
 
-    this.functions = [loadRun, callModel, callTool, finalize, pause, apiFn];
+    this.functions = [loadRun, callModel, callTool, finalize, pause, executionStatus, apiFn];
     new AgentMonitoring(this, 'Monitoring', {
       stateMachine: this.workflow.stateMachine,
       api: api.api,

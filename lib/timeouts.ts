@@ -32,3 +32,54 @@ export function assertTimeoutChain(name: string, chain: TimeoutChain): TimeoutCh
   }
   return chain;
 }
+
+/** Step Functions Standard: an execution runs at most one year. */
+export const EXECUTION_MAX_SECONDS = 365 * 24 * 3600;
+/** Seconds the machine timeout keeps beyond the computed worst case. */
+export const EXECUTION_MARGIN_SECONDS = 3600;
+
+export interface ExecutionTimeoutInput {
+  maxSteps: number;
+  /** Task TimeoutSeconds of a model call, a tool call and a bookkeeping task (LoadRun, finalize, Pause's Lambda). */
+  modelTaskSeconds: number;
+  toolTaskSeconds: number;
+  bookkeepingTaskSeconds: number;
+  /** Attempts per call, the first included, and the longest sleep between two. */
+  maxAttempts: number;
+  maxDelaySeconds: number;
+  hasFallbackModel: boolean;
+  maxToolCallsPerStep: number;
+  toolConcurrency: number;
+  /** The longest wait the machine contains (the Pause task's timeout; approvals later). */
+  longestWaitSeconds: number;
+}
+
+/**
+ * The longest an execution can take without a fault: LoadRun, then every step with every attempt timing out but
+ * the last (model, fallback model, each batch of tool calls and its failure record), the longest wait once, and the
+ * finalizer. The machine's timeout must be above it, or an execution dies before its own guardrails can fire.
+ */
+export function worstCaseExecutionSeconds(i: ExecutionTimeoutInput): number {
+  const call = (taskSeconds: number) => i.maxAttempts * taskSeconds + (i.maxAttempts - 1) * i.maxDelaySeconds;
+  const model = call(i.modelTaskSeconds) * (i.hasFallbackModel ? 2 : 1);
+  const batches = Math.ceil(i.maxToolCallsPerStep / Math.max(1, i.toolConcurrency));
+  const tools = batches * 2 * call(i.toolTaskSeconds);
+  return call(i.bookkeepingTaskSeconds) * 2 + i.maxSteps * (model + tools) + i.longestWaitSeconds + call(i.bookkeepingTaskSeconds);
+}
+
+/** The machine timeout for a worst case: the worst case plus a margin, refused past the one-year limit. */
+export function deriveExecutionTimeout(i: ExecutionTimeoutInput): number {
+  const worst = worstCaseExecutionSeconds(i);
+  return assertExecutionTimeout(worst + EXECUTION_MARGIN_SECONDS, i);
+}
+
+/** Throws unless the machine timeout is above the worst case (longest wait included) and within one year. */
+export function assertExecutionTimeout(timeoutSeconds: number, i: ExecutionTimeoutInput): number {
+  const worst = worstCaseExecutionSeconds(i);
+  if (!(timeoutSeconds > worst && timeoutSeconds <= EXECUTION_MAX_SECONDS)) {
+    throw new Error(
+      `state machine timeout ${timeoutSeconds} s must be above the worst case ${worst} s (the longest wait ${i.longestWaitSeconds} s plus ${i.maxSteps} steps of retried model and tool calls) and at most ${EXECUTION_MAX_SECONDS} s (Step Functions' one-year limit): lower budgets.maxSteps, retry.maxAttempts or the timeouts`,
+    );
+  }
+  return timeoutSeconds;
+}

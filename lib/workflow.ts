@@ -42,6 +42,11 @@ export interface AgentWorkflowProps {
    * @default 4
    */
   readonly toolConcurrency?: number;
+  /**
+   * The machine's TimeoutSeconds: above the longest wait it contains plus the worst-case loop
+   * (lib/timeouts.ts deriveExecutionTimeout); synth refuses one at or below the Pause task's timeout.
+   */
+  readonly executionTimeoutSeconds: number;
 }
 
 /**
@@ -173,13 +178,21 @@ export class AgentWorkflow extends Construct {
     loadRun.addRetry(serviceRetry);
     loadRun.next(route);
 
+    // The execution must outlive its longest wait, or PauseExpired could never fire (checked again at synth).
+    this.node.addValidation({
+      validate: () =>
+        props.executionTimeoutSeconds > PAUSE_TIMEOUT_SECONDS
+          ? []
+          : [`the state machine timeout (${props.executionTimeoutSeconds} s) must be above the Pause task's timeout (${PAUSE_TIMEOUT_SECONDS} s)`],
+    });
+
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(loadRun),
       stateMachineType: sfn.StateMachineType.STANDARD,
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
-      timeout: Duration.hours(24),
+      timeout: Duration.seconds(props.executionTimeoutSeconds),
       comment: 'Hardened LLM agent loop: budgets, retries with jitter, fallback, degradation, checkpoints',
     });
   }

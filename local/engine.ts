@@ -5,21 +5,24 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { effectiveBudgets } from '../lambdas/core/budget';
-import { createRunControl } from '../lambdas/core/control';
+import { createRunControl, type ExecutionPort } from '../lambdas/core/control';
+import { EXECUTION_STATUS_DETAIL_TYPE, runIdOf } from '../lambdas/core/execution-status';
 import { runView } from '../lambdas/core/loop';
 import type { RunControl } from '../lambdas/core/ports';
+import { startRun } from '../lambdas/core/start-run';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
 import { exportRunToLangfuse, langfuseTarget } from '../lambdas/exporters/langfuse';
 import { createHandler as callModel } from '../lambdas/handlers/call-model';
 import { createHandler as callTool } from '../lambdas/handlers/call-tool';
+import { createHandler as executionStatus } from '../lambdas/handlers/execution-status';
 import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
 import { createRuntime, type Runtime } from '../lambdas/handlers/runtime';
 import type { AgentConfig } from '../lib/config';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
-import { type CfnTemplate, cachedTemplate, definitionOf, functionsOf, type LocalFunction, tablesOf } from './template';
+import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
+import { type CfnTemplate, cachedTemplate, definitionOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, stateMachineOf, tablesOf } from './template';
 
 /** One event of the engine's execution log (the package does not export the type). */
 export type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
@@ -31,6 +34,7 @@ const FACTORIES: Record<string, (rt: Runtime) => Handler> = {
   'call-tool': callTool as (rt: Runtime) => Handler,
   finalize: finalize as (rt: Runtime) => Handler,
   pause: pause as (rt: Runtime) => Handler,
+  'execution-status': executionStatus as (rt: Runtime) => Handler,
 };
 
 export interface EngineOptions {
@@ -50,6 +54,8 @@ export interface EngineOptions {
   onTrace?: (runId: string, event: TraceEvent) => void;
   /** Every engine event (state entered, retried, caught...) of every execution. */
   onStateEvent?: (runId: string, event: EventLog) => void;
+  /** Called when delivering an event to a rule's target fails (EventBridge would retry). */
+  onDeliveryError?: (rule: string, err: Error) => void;
   /** Called when exporting a run's trace fails (the run itself is not affected). */
   onExportError?: (runId: string, err: Error) => void;
   /** Replaces the models and the tool runner (replay serves recorded outputs through these). */
@@ -68,19 +74,61 @@ export interface ExecutionResult {
   error?: { name: string; message: string };
 }
 
+/** An execution's status, as Step Functions reports it. */
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+/** One execution of the local state machine (what DescribeExecution and GetExecutionHistory read). */
+export interface LocalExecution {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  input: string;
+  status: ExecutionStatus;
+  startDate: Date;
+  stopDate?: Date;
+  output?: string;
+  error?: string;
+  cause?: string;
+  /** The engine's event log (the execution history). */
+  events: EventLog[];
+  /** Settles when the execution has ended and its status change has been delivered. */
+  done: Promise<void>;
+  abort?: () => void;
+}
+
+/** A Step Functions API error (its name is the API's error code). */
+export class SfnError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** How long a token stays known as stale after its attempt ended (then it is simply unknown). */
+const STALE_TOKENS_KEPT = 10_000;
+
 /**
- * The offline engine: runs the synthesized state machine, unchanged, with aws-local-stepfunctions; every Task is
- * routed to its handler in-process (by the function the definition names) and DynamoDB is dynalite.
+ * The offline engine: a local Step Functions service running the synthesized state machine, unchanged, with
+ * aws-local-stepfunctions (every Lambda Task routed to its handler in-process by the function the definition names;
+ * DynamoDB is dynalite), and a local EventBridge that delivers the executions' status changes to the rules the
+ * template declares. It emulates those services only: the run's own status is written by the app's handlers.
  */
 export class LocalEngine {
   readonly definition: Record<string, unknown>;
   readonly functions: Map<string, LocalFunction>;
+  readonly stateMachineArn: string;
+  readonly stateMachineName: string;
+  readonly rules: LocalRule[];
   private readonly machine: StateMachine;
   private readonly handlers = new Map<string, Handler>();
-  private readonly running = new Map<string, Promise<ExecutionResult>>();
-  private readonly aborts = new Map<string, () => void>();
-  /** Task tokens of executions waiting in a .waitForTaskToken state → how to complete them. */
-  private readonly waiting = new Map<string, { resolve: (output: unknown) => void; reject: (err: Error) => void }>();
+  /** Every execution of this engine process, by ARN. */
+  readonly executions = new Map<string, LocalExecution>();
+  /** The live execution of each run (joined by execute()). */
+  private readonly running = new Map<string, LocalExecution>();
+  /** Task tokens of attempts waiting in a .waitForTaskToken state → how to complete them. */
+  private readonly waiting = new Map<string, { executionArn: string; resolve: (output: unknown) => void; reject: (err: Error) => void }>();
+  /** Tokens whose attempt has ended (timed out, failed over, execution closed): answered with TaskTimedOut. */
+  private readonly staleTokens = new Set<string>();
   /** pause/resume/cancel, as the API and the CLI use them. */
   readonly control: RunControl;
 
@@ -92,45 +140,28 @@ export class LocalEngine {
   ) {
     this.definition = definitionOf(template);
     this.functions = new Map(functionsOf(template).map((f) => [f.arn, f]));
+    ({ arn: this.stateMachineArn, name: this.stateMachineName } = stateMachineOf(template));
+    this.rules = rulesOf(template);
     this.machine = new StateMachine(this.definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
     for (const f of this.functions.values()) {
       const factory = FACTORIES[f.handler];
       if (factory) this.handlers.set(f.arn, factory(runtime));
     }
-    this.control = createRunControl({
-      runs: runtime.runs,
-      executions: {
-        start: async ({ runId, userId }) => {
-          this.execute(runId, userId).catch(() => undefined);
-          return {};
-        },
-        sendTaskSuccess: async (token, output) => this.sendTaskSuccess(token, output),
-        stop: async ({ runId }) => this.aborts.get(runId)?.(),
+    this.control = createRunControl({ runs: runtime.runs, executions: this.executionPort() });
+  }
+
+  /** The RunControl's executions: StartExecution, SendTaskSuccess and StopExecution of this local service. */
+  protected executionPort(): ExecutionPort {
+    return {
+      start: async ({ runId, userId, attempt }) => {
+        const name = attempt === 0 ? runId : `${runId}-r${attempt}`;
+        return { executionArn: this.startExecution({ name, input: JSON.stringify({ runId, userId }) }).executionArn };
       },
-    });
-  }
-
-  /** Completes a waiting task (SendTaskSuccess). Throws when no execution waits for the token. */
-  sendTaskSuccess(token: string, output: string): void {
-    const waiter = this.waiting.get(token);
-    if (!waiter) throw Object.assign(new Error(`no execution waits for task token ${token}`), { name: 'TaskDoesNotExist' });
-    this.waiting.delete(token);
-    waiter.resolve(JSON.parse(output));
-  }
-
-  /**
-   * Continues every run that was RUNNING when a previous engine process died (the on-disk engine behind npm start):
-   * each starts a new execution that loads its checkpoint. Returns the run ids.
-   */
-  async resumeInterrupted(): Promise<string[]> {
-    await this.releaseStaleIdempotencyRecords();
-    const runs = await this.runtime.runs.listRunsByStatus(['RUNNING']);
-    for (const run of runs) {
-      if (this.running.has(run.runId)) continue;
-      await this.runtime.runs.appendEvent(run.runId, { type: 'engine_restarted', step: run.step });
-      this.execute(run.runId, run.userId).catch(() => undefined);
-    }
-    return runs.map((r) => r.runId);
+      sendTaskSuccess: async (token, output) => this.sendTaskSuccess(token, output),
+      stop: async ({ executionArn }) => {
+        if (executionArn) this.stopExecution(executionArn, 'Cancelled', 'cancelled by the user');
+      },
+    };
   }
 
   static async start(options: EngineOptions): Promise<LocalEngine> {
@@ -158,22 +189,34 @@ export class LocalEngine {
     return new LocalEngine(options, template, dynamo, runtime);
   }
 
-  /** Creates a run (as POST /runs does) and runs it to the end. */
+  // ------------------------------------------------------------------------------------------------------------
+  // The app's entry points (what the API and the CLI do), for tests and `agent run`
+
+  /** Starts a run as POST /runs does (lambdas/core/start-run.ts) and waits for its execution to end. */
   async run(input: { input: string; userId?: string; budgets?: { maxSteps?: number; maxTokens?: number }; runId?: string }): Promise<ExecutionResult> {
-    const runId = input.runId ?? randomUUID();
-    const userId = input.userId ?? 'local';
-    const budgets = effectiveBudgets(this.options.config.budgets, input.budgets);
-    await this.runtime.runs.createRun({ runId, userId, input: input.input, ...budgets });
-    return this.execute(runId, userId);
+    const { runId } = await startRun(
+      { runs: this.runtime.runs, control: this.control, budgets: this.options.config.budgets },
+      { userId: input.userId ?? 'local', input: input.input, budgets: input.budgets, runId: input.runId },
+    );
+    return this.execute(runId, input.userId ?? 'local');
   }
 
-  /** Starts (or joins) the execution of an existing run. */
-  execute(runId: string, userId: string): Promise<ExecutionResult> {
-    const existing = this.running.get(runId);
-    if (existing) return existing;
-    const promise = this.executeOnce(runId, userId).finally(() => this.running.delete(runId));
-    this.running.set(runId, promise);
-    return promise;
+  /**
+   * Waits for the run's live execution; starts one (from the checkpoint) when it has none. A run whose recorded
+   * execution belonged to a previous engine process gets that execution back (executions outlive a restart in AWS).
+   */
+  async execute(runId: string, userId: string): Promise<ExecutionResult> {
+    let execution = this.running.get(runId);
+    if (!execution) {
+      const run = await this.runtime.runs.getRun(runId);
+      const input = JSON.stringify({ runId, userId });
+      const previous = run?.executionArn;
+      execution =
+        previous && !this.executions.has(previous) && previous.startsWith(`${this.executionArnPrefix()}`)
+          ? this.startExecution({ name: previous.slice(this.executionArnPrefix().length), input })
+          : this.startExecution({ name: this.freeName(runId), input });
+    }
+    return this.resultOf(runId, execution);
   }
 
   /** Runs in flight. */
@@ -181,37 +224,253 @@ export class LocalEngine {
     return [...this.running.keys()];
   }
 
-  private async executeOnce(runId: string, userId: string): Promise<ExecutionResult> {
-    const execution = this.machine.run(
-      { runId, userId },
-      {
-        overrides: { taskResourceLocalHandlers: this.taskHandlers(), retryIntervalOverrides: this.retryOverrides() },
-        context: { Execution: { Id: `local:${runId}`, Name: runId, Input: { runId, userId }, StartTime: new Date().toISOString() }, Task: { Token: `local:${runId}` } },
-        noThrowOnAbort: true,
-      },
-    );
-    this.aborts.set(runId, execution.abort);
-    const events: EventLog[] = [];
-    const collecting = (async () => {
-      for await (const event of execution.eventLogs) {
-        events.push(event);
-        this.options.onStateEvent?.(runId, event);
-      }
-    })();
-    let error: ExecutionResult['error'];
-    try {
-      await execution.result;
-    } catch (err) {
-      this.aborts.delete(runId);
-      error = { name: (err as Error).name, message: (err as Error).message };
-      await this.runtime.runs.finalizeRun(runId, { status: 'FAILED', answer: `The run failed: ${error.name}: ${error.message}`, stopReason: error.name });
+  /**
+   * Continues every run that was RUNNING when a previous engine process died (the on-disk engine behind npm start),
+   * before the engine serves anything: each run is read again (one that is no longer RUNNING is left alone) and
+   * gets its execution back, which loads its checkpoint. Returns the run ids.
+   */
+  async resumeInterrupted(): Promise<string[]> {
+    await this.releaseStaleIdempotencyRecords();
+    const candidates = await this.runtime.runs.listRunsByStatus(['RUNNING']);
+    const resumed: string[] = [];
+    for (const { runId } of candidates) {
+      if (this.running.has(runId)) continue;
+      const run = await this.runtime.runs.getRun(runId);
+      if (run?.status !== 'RUNNING') continue;
+      await this.runtime.runs.appendEvent(runId, { type: 'engine_restarted', step: run.step });
+      this.execute(runId, run.userId).catch(() => undefined);
+      resumed.push(runId);
     }
-    this.aborts.delete(runId);
-    await collecting;
+    return resumed;
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // The Step Functions service
+
+  /** StartExecution. The same name with the same input while it runs returns that execution, as AWS does. */
+  startExecution(input: { name?: string; input?: string }): LocalExecution {
+    const name = input.name ?? randomUUID();
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) throw new SfnError('InvalidName', `invalid execution name ${name}`);
+    const text = input.input ?? '{}';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new SfnError('InvalidExecutionInput', 'the execution input must be JSON');
+    }
+    const executionArn = `${this.executionArnPrefix()}${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      if (existing.status === 'RUNNING' && existing.input === text) return existing;
+      throw new SfnError('ExecutionAlreadyExists', `execution ${executionArn} already exists`);
+    }
+    const execution: LocalExecution = {
+      executionArn,
+      stateMachineArn: this.stateMachineArn,
+      name,
+      input: text,
+      status: 'RUNNING',
+      startDate: new Date(),
+      events: [],
+      done: Promise.resolve(),
+    };
+    this.executions.set(executionArn, execution);
+    const runId = runIdOf({ executionArn, name, status: 'RUNNING', input: text });
+    if (runId) this.running.set(runId, execution);
+    execution.done = this.runExecution(execution, parsed).finally(() => {
+      if (runId && this.running.get(runId) === execution) this.running.delete(runId);
+    });
+    return execution;
+  }
+
+  /** StopExecution: the execution is ABORTED at once; its status change is published as in AWS. */
+  stopExecution(executionArn: string, error?: string, cause?: string): LocalExecution {
+    const execution = this.describeExecution(executionArn);
+    if (execution.status !== 'RUNNING') return execution;
+    execution.status = 'ABORTED';
+    execution.stopDate = new Date();
+    execution.error = error;
+    execution.cause = cause;
+    execution.abort?.();
+    return execution;
+  }
+
+  /** DescribeExecution. */
+  describeExecution(executionArn: string): LocalExecution {
+    const execution = this.executions.get(executionArn);
+    if (!execution) throw new SfnError('ExecutionDoesNotExist', `execution ${executionArn} does not exist`);
+    return execution;
+  }
+
+  /** Completes a waiting task (SendTaskSuccess). */
+  sendTaskSuccess(token: string, output: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(output);
+    } catch {
+      throw new SfnError('InvalidOutput', 'the task output must be JSON');
+    }
+    this.takeWaiter(token).resolve(value);
+  }
+
+  /** Fails a waiting task (SendTaskFailure): the state sees {Error: error, Cause: cause}, as in AWS. */
+  sendTaskFailure(token: string, error?: string, cause?: string): void {
+    this.takeWaiter(token).reject(Object.assign(new Error(cause ?? ''), { name: error ?? 'States.TaskFailed' }));
+  }
+
+  /** SendTaskHeartbeat: the task is still waited for (the machine declares no HeartbeatSeconds). */
+  sendTaskHeartbeat(token: string): void {
+    this.peekWaiter(token);
+  }
+
+  private peekWaiter(token: string) {
+    const waiter = this.waiting.get(token);
+    if (waiter) return waiter;
+    if (this.staleTokens.has(token)) throw new SfnError('TaskTimedOut', 'the task of this token is no longer waiting (timed out, failed or closed)');
+    throw new SfnError('TaskDoesNotExist', `no task waits for token ${token.slice(0, 12)}…`);
+  }
+
+  private takeWaiter(token: string) {
+    const waiter = this.peekWaiter(token);
+    this.retireToken(token);
+    return waiter;
+  }
+
+  private retireToken(token: string): void {
+    this.waiting.delete(token);
+    this.staleTokens.add(token);
+    if (this.staleTokens.size > STALE_TOKENS_KEPT) this.staleTokens.delete(this.staleTokens.values().next().value as string);
+  }
+
+  private executionArnPrefix(): string {
+    return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${this.stateMachineName}:`;
+  }
+
+  private freeName(runId: string): string {
+    for (let i = 0; i < 10_000; i++) {
+      const name = i === 0 ? runId : `${runId}-x${i}`;
+      if (!this.executions.has(`${this.executionArnPrefix()}${name}`)) return name;
+    }
+    return `${runId}-${randomUUID()}`;
+  }
+
+  private async resultOf(runId: string, execution: LocalExecution): Promise<ExecutionResult> {
+    await execution.done;
     await this.exportTrace(runId);
     const run = await this.runtime.runs.getRun(runId);
     if (!run) throw new Error(`run ${runId} vanished`);
-    return { runId, run: runView(run), events, ...(error ? { error } : {}) };
+    const failed = execution.status === 'FAILED' || execution.status === 'TIMED_OUT';
+    return { runId, run: runView(run), events: execution.events, ...(failed ? { error: { name: execution.error ?? execution.status, message: execution.cause ?? '' } } : {}) };
+  }
+
+  private async runExecution(execution: LocalExecution, input: unknown): Promise<void> {
+    const placeholder = `${execution.executionArn}#task`;
+    const run = this.machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: this.taskHandlers(execution, placeholder), retryIntervalOverrides: this.retryOverrides() },
+      context: {
+        Execution: { Id: execution.executionArn, Name: execution.name, Input: input, StartTime: execution.startDate.toISOString() },
+        StateMachine: { Id: this.stateMachineArn, Name: this.stateMachineName },
+        Task: { Token: placeholder },
+      } as never,
+      noThrowOnAbort: true,
+    });
+    execution.abort = run.abort;
+    const collecting = (async () => {
+      for await (const event of run.eventLogs) {
+        execution.events.push(event);
+        this.options.onStateEvent?.(runIdOf({ executionArn: execution.executionArn, name: execution.name, status: execution.status, input: execution.input }) ?? execution.name, event);
+      }
+    })();
+    await this.publishStatus(execution);
+    let dropped = false;
+    try {
+      const output = await run.result;
+      if (execution.status === 'RUNNING' && output === null && this.closing) {
+        execution.status = 'ABORTED';
+        dropped = true;
+      } else if (execution.status === 'RUNNING') {
+        execution.status = 'SUCCEEDED';
+        execution.output = JSON.stringify(output ?? null);
+      }
+    } catch (err) {
+      const e = err as Error & { cause?: { name?: string; message?: string } };
+      if (execution.status === 'RUNNING') {
+        if (e.name === 'ExecutionTimeoutError') {
+          execution.status = 'TIMED_OUT';
+          execution.error = 'States.Timeout';
+          execution.cause = 'the execution ran past the state machine\'s TimeoutSeconds';
+        } else {
+          execution.status = 'FAILED';
+          execution.error = e.cause?.name ?? e.name;
+          execution.cause = e.cause?.message ?? e.message;
+        }
+      }
+    }
+    execution.stopDate ??= new Date();
+    execution.abort = undefined;
+    if (dropped) {
+      // Dropped by close(): the process ends, as a crash would; nothing is published, the run stays as it is.
+      await collecting;
+      return;
+    }
+    for (const [token, waiter] of this.waiting) if (waiter.executionArn === execution.executionArn) this.retireToken(token);
+    await collecting;
+    await this.publishStatus(execution);
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // EventBridge
+
+  /** Publishes the execution's status change on the local default bus ("Step Functions Execution Status Change"). */
+  private async publishStatus(execution: LocalExecution): Promise<void> {
+    await this.putEvent({
+      version: '0',
+      id: randomUUID(),
+      'detail-type': EXECUTION_STATUS_DETAIL_TYPE,
+      source: 'aws.states',
+      account: LOCAL_ACCOUNT,
+      time: new Date().toISOString(),
+      region: LOCAL_REGION,
+      resources: [execution.executionArn],
+      detail: {
+        executionArn: execution.executionArn,
+        stateMachineArn: execution.stateMachineArn,
+        name: execution.name,
+        status: execution.status,
+        startDate: execution.startDate.getTime(),
+        stopDate: execution.stopDate?.getTime() ?? null,
+        input: execution.input,
+        output: execution.output ?? null,
+        inputDetails: { included: true },
+        outputDetails: execution.output ? { included: true } : null,
+        error: execution.error ?? null,
+        cause: execution.cause ?? null,
+      },
+    });
+  }
+
+  /**
+   * Delivers an event to the Lambda targets of every matching rule, as the default bus does; a failed delivery is
+   * retried (EventBridge retries for up to 24 hours; here a few times, at once).
+   */
+  async putEvent(event: BusEvent): Promise<void> {
+    for (const rule of this.rules) {
+      if (!matchesPattern(rule.pattern, event as unknown as Record<string, unknown>)) continue;
+      for (const target of rule.targets) {
+        const fn = this.functions.get(target);
+        const handler = this.handlers.get(target);
+        if (!fn || !handler) continue;
+        for (let attempt = 1; attempt <= 3; attempt++) {
+          try {
+            await handler(event, lambdaContext(fn));
+            break;
+          } catch (err) {
+            this.runtime.logger.error('event delivery failed', { rule: rule.logicalId, target, attempt, err });
+            this.options.onDeliveryError?.(rule.logicalId, err as Error);
+          }
+        }
+      }
+    }
   }
 
   /**
@@ -239,22 +498,30 @@ export class LocalEngine {
   }
 
   /** Every Task state → the handler of the function its Parameters name (Lambda tasks return {Payload}). */
-  private taskHandlers(): Record<string, (input: unknown) => Promise<never>> {
+  private taskHandlers(execution: LocalExecution, placeholder: string): Record<string, (input: unknown) => Promise<never>> {
     const out: Record<string, (input: unknown) => Promise<never>> = {};
     for (const [name, state] of allStates(this.definition)) {
       if (state.Type !== 'Task') continue;
       const waitsForToken = String(state.Resource).endsWith('.waitForTaskToken');
+      const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
       out[name] = async (input: unknown) => {
         const { FunctionName, Payload } = input as { FunctionName: string; Payload: Record<string, unknown> };
         const fn = this.functions.get(FunctionName);
         const handler = this.handlers.get(FunctionName);
         if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
         if (!waitsForToken) return { Payload: await handler(Payload, lambdaContext(fn)) } as never;
-        // .waitForTaskToken: a real token; the execution waits until sendTaskSuccess completes it.
-        const token = `${Payload.taskToken}:${randomUUID()}`;
-        const output = new Promise<unknown>((resolve, reject) => this.waiting.set(token, { resolve, reject }));
-        await handler({ ...Payload, taskToken: token }, lambdaContext(fn));
-        return (await output) as never;
+        // .waitForTaskToken: a token of this attempt only; the execution waits until SendTask* completes it, and
+        // once the attempt is over (timed out, execution closed) the token is stale.
+        const token = `${randomUUID()}${randomUUID()}`.replaceAll('-', '');
+        const output = new Promise<unknown>((resolve, reject) => this.waiting.set(token, { executionArn: execution.executionArn, resolve, reject }));
+        const timer = setTimeout(() => this.retireToken(token), timeoutMs);
+        try {
+          await handler(replaceString(Payload, placeholder, token), lambdaContext(fn));
+          return (await output) as never;
+        } finally {
+          clearTimeout(timer);
+          if (this.waiting.has(token)) this.retireToken(token);
+        }
       };
     }
     return out;
@@ -271,13 +538,26 @@ export class LocalEngine {
     return out;
   }
 
+  private closing = false;
+
   async close(): Promise<void> {
-    for (const abort of this.aborts.values()) abort();
-    // Paused executions are simply dropped: their runs stay PAUSED in the table and resume from the checkpoint.
+    // Executions are dropped with the process (their runs stay as the table has them and resume from the
+    // checkpoint at the next start); nothing is published for them.
+    const live = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
+    this.closing = true;
+    for (const e of live) e.abort?.();
     this.waiting.clear();
-    await Promise.allSettled([...this.running.values()]);
+    await Promise.allSettled(live.map((e) => e.done));
     await this.dynamo.close();
   }
+}
+
+/** Replaces every string equal to `from` in a JSON value. */
+function replaceString(value: unknown, from: string, to: string): unknown {
+  if (value === from) return to;
+  if (Array.isArray(value)) return value.map((v) => replaceString(v, from, to));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replaceString(v, from, to)]));
+  return value;
 }
 
 /** Every state of the definition, nested Map processors included. */

@@ -44,7 +44,18 @@ export interface LocalFunction {
 
 export const localLambdaArn = (logicalId: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
 
-/** Resolves CloudFormation intrinsics to local names: Ref → logical id, GetAtt Arn → a local ARN. */
+/** A state machine's local ARN (Ref of a state machine is its ARN in CloudFormation). */
+export const localStateMachineArn = (logicalId: string) => `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${logicalId}`;
+
+/** The template's one state machine: its local ARN and name. */
+export function stateMachineOf(template: CfnTemplate): { arn: string; name: string; logicalId: string } {
+  const ids = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine');
+  if (ids.length !== 1 || !ids[0]) throw new Error(`expected one state machine in the template, found ${ids.length}`);
+  const logicalId = ids[0][0];
+  return { arn: localStateMachineArn(logicalId), name: logicalId, logicalId };
+}
+
+/** Resolves CloudFormation intrinsics to local names: Ref → logical id (a state machine's: its ARN), GetAtt Arn → a local ARN. */
 export function resolveIntrinsic(value: unknown, template: CfnTemplate): unknown {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null) return value;
   if (Array.isArray(value)) return value.map((v) => resolveIntrinsic(v, template));
@@ -58,12 +69,14 @@ export function resolveIntrinsic(value: unknown, template: CfnTemplate): unknown
       'AWS::URLSuffix': 'amazonaws.com',
       'AWS::StackName': STACK_NAME,
     };
+    if (template.Resources[ref]?.Type === 'AWS::StepFunctions::StateMachine') return localStateMachineArn(ref);
     return pseudo[ref] ?? ref;
   }
   if ('Fn::GetAtt' in obj) {
     const [id, attr] = obj['Fn::GetAtt'] as [string, string];
     const type = template.Resources[id]?.Type;
     if (attr === 'Arn' && type === 'AWS::Lambda::Function') return localLambdaArn(id);
+    if (attr === 'Arn' && type === 'AWS::StepFunctions::StateMachine') return localStateMachineArn(id);
     if (attr === 'Arn' && type === 'AWS::DynamoDB::Table') return `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${id}`;
     return `${id}.${attr}`;
   }

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AgentConfig } from '../../lib/config';
-import { effectiveBudgets } from '../core/budget';
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
 import type { RunControl, RunRecord } from '../core/ports';
+import { startRun as startRunOf } from '../core/start-run';
 import type { RunStore } from '../store/run-store';
 
 /** An HTTP request as both API Gateway and the local server hand it over. Header names are lower case. */
@@ -121,6 +120,7 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
     if (err instanceof HttpError) return errorResponse(err);
     if (err instanceof AgentError && err.name === 'Conflict') return errorResponse(new HttpError(409, 'CONFLICT', err.message));
     if (err instanceof AgentError && err.name === 'BadRequest') return errorResponse(new HttpError(422, 'INVALID_REQUEST', err.message));
+    if (err instanceof AgentError && err.name === 'StartFailed') return errorResponse(new HttpError(503, 'START_FAILED', err.message, { 'retry-after': '1' }));
     throw err;
   }
 }
@@ -178,14 +178,9 @@ async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise
     const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
     throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int}})`);
   }
-  const budgets = effectiveBudgets(deps.config.budgets, parsed.data.budgets);
-  let runId = (deps.newRunId ?? randomUUID)();
-  if (key !== undefined) {
-    const claim = await deps.runs.claimIdempotencyKey(userId, key, runId);
-    if (!claim.claimed) return json(200, { runId: claim.runId }, { 'idempotent-replayed': 'true' });
-    runId = claim.runId;
-  }
-  await deps.runs.createRun({ runId, userId, input: parsed.data.input, ...budgets });
-  await deps.control.start({ runId, userId });
-  return json(202, { runId });
+  const { runId, replayed } = await startRunOf(
+    { runs: deps.runs, control: deps.control, budgets: deps.config.budgets, newRunId: deps.newRunId },
+    { userId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key },
+  );
+  return replayed ? json(200, { runId }, { 'idempotent-replayed': 'true' }) : json(202, { runId });
 }

@@ -98,6 +98,16 @@ export class Conflict extends AgentError {
   override name = 'Conflict';
 }
 
+/**
+ * The run was created but its execution could not be started: the run is FAILED (START_FAILED) and the
+ * Idempotency-Key released, so the client may retry the same request, same key, to a real start. Retryable (5xx).
+ */
+export class StartFailed extends AgentError {
+  readonly retryable = true;
+  readonly countsForBreaker = false;
+  override name = 'StartFailed';
+}
+
 /** Error names the state machine retries (with backoff and full jitter). */
 export const RETRYABLE_ERRORS = ['TransientError', 'RateLimited', 'TimeoutError'] as const;
 

@@ -4,6 +4,7 @@ import type { RunUpdates } from './control';
 import { BadRequest, BudgetExceeded, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
 import type { RunRecord, RunRepository } from './ports';
 import { callSignature, idempotencyKeyFor } from './signature';
+import { createRunRecord } from './start-run';
 import { estimatePromptTokens } from './tokens';
 import type { Message, ModelProvider, RunStatus, RunView, ToolCall, ToolContext, ToolResult, ToolSpec } from './types';
 
@@ -92,13 +93,8 @@ export async function loadRun(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep
   let run = await deps.runs.getRun(start.runId);
   if (!run) {
     if (!start.input) throw new BadRequest(`run ${start.runId} does not exist and the execution input has no "input"`);
-    ({ run } = await deps.runs.createRun({
-      runId: start.runId,
-      userId: start.userId ?? 'anonymous',
-      input: start.input,
-      maxSteps: Math.min(start.budgets?.maxSteps ?? defaults.maxSteps, defaults.maxSteps),
-      maxTokens: Math.min(start.budgets?.maxTokens ?? defaults.maxTokens, defaults.maxTokens),
-    }));
+    // An execution started without the API: the same record and budget policy as POST /runs (a raise is refused).
+    run = await createRunRecord(deps.runs, defaults, { runId: start.runId, userId: start.userId ?? 'anonymous', input: start.input, budgets: start.budgets });
   }
   const state = await checkpointState(deps, run);
   await deps.runs.appendEvent(run.runId, {

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -265,7 +266,7 @@ export class RunStore implements RunRepository {
    * `runId` to it (one conditional write) and returns it.
    */
   async claimIdempotencyKey(userId: string, key: string, runId: string): Promise<{ runId: string; claimed: boolean }> {
-    const pk = `IDEM#${createHash('sha256').update(`${userId}\u0000${key}`).digest('hex')}`;
+    const pk = idempotencyPk(userId, key);
     try {
       await this.doc.send(
         new PutCommand({ TableName: this.tableName, Item: { pk, sk: 'RUN', runId, userId, at: this.now().toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' }),
@@ -275,6 +276,17 @@ export class RunStore implements RunRepository {
       if (!isConditionFailure(err)) throw err;
       const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk, sk: 'RUN' }, ConsistentRead: true }));
       return { runId: String(out.Item?.runId), claimed: false };
+    }
+  }
+
+  /** Releases a claimed Idempotency-Key (its run could not be started), only while it still names that run. */
+  async releaseIdempotencyKey(userId: string, key: string, runId: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new DeleteCommand({ TableName: this.tableName, Key: { pk: idempotencyPk(userId, key), sk: 'RUN' }, ConditionExpression: 'runId = :r', ExpressionAttributeValues: { ':r': runId } }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
     }
   }
 
@@ -340,6 +352,42 @@ export class RunStore implements RunRepository {
     }
   }
 
+  /**
+   * Closes a live run (RUNNING or PAUSED) for the execution that ended: conditional on the run still being live and
+   * on no other execution having taken it over (its executionArn, when set, is this one). changed=false otherwise.
+   */
+  async closeExecution(
+    runId: string,
+    result: { status: RunStatus; answer: string; stopReason: string },
+    executionArn: string,
+  ): Promise<{ run?: RunRecord; changed: boolean }> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(runId), sk: RUN_SK },
+          UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
+          ConditionExpression: 'attribute_exists(pk) AND #status IN (:running, :paused) AND (attribute_not_exists(executionArn) OR executionArn = :arn)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':status': result.status,
+            ':answer': clampText(result.answer),
+            ':reason': result.stopReason,
+            ':at': this.now().toISOString(),
+            ':running': 'RUNNING',
+            ':paused': 'PAUSED',
+            ':arn': executionArn,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { run: stripKeys<RunRecord>(out.Attributes ?? {}), changed: true };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      return { run: await this.getRun(runId), changed: false };
+    }
+  }
+
   private async queryPrefix<T>(runId: string, prefix: string): Promise<T[]> {
     const items: T[] = [];
     let start: QueryCommandOutput['LastEvaluatedKey'];
@@ -358,6 +406,10 @@ export class RunStore implements RunRepository {
     } while (start);
     return items;
   }
+}
+
+function idempotencyPk(userId: string, key: string): string {
+  return `IDEM#${createHash('sha256').update(`${userId}\u0000${key}`).digest('hex')}`;
 }
 
 function stripKeys<T>(item: Record<string, unknown>): T {
