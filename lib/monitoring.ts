@@ -44,6 +44,8 @@ export class AgentMonitoring extends Construct {
     };
 
     alarm('ExecutionsFailed', props.stateMachine.metricFailed({ period }), 1, 'An execution failed (a real fault: guardrail stops end SUCCEEDED executions).');
+    alarm('ExecutionsTimedOut', props.stateMachine.metricTimedOut({ period }), 1, 'An execution ran past the machine timeout: its run is FAILED (EXECUTION_TIMED_OUT) and can be resumed.');
+    alarm('ExecutionsAborted', props.stateMachine.metricAborted({ period }), 1, 'An execution was stopped outside the API (console, CLI): its run is CANCELLED (ABORTED).');
     alarm('ExecutionsThrottled', props.stateMachine.metricThrottled({ period }), 1, 'Step Functions throttled executions (StartExecution or state transition quota).');
     alarm('BreakerOpen', agent('BreakerOpened'), 1, 'A circuit breaker opened: a model or tool dependency is failing.');
     const surrenderRate = new cloudwatch.MathExpression({
@@ -73,7 +75,7 @@ export class AgentMonitoring extends Construct {
           new cloudwatch.GraphWidget({ title: 'Latency (p90)', left: [agent('ModelLatency', 'p90'), agent('ToolLatency', 'p90')], width: 12 }),
         ],
         [
-          new cloudwatch.GraphWidget({ title: 'Executions', left: [props.stateMachine.metricSucceeded({ period }), props.stateMachine.metricFailed({ period }), props.stateMachine.metricThrottled({ period })], width: 12 }),
+          new cloudwatch.GraphWidget({ title: 'Executions', left: [props.stateMachine.metricSucceeded({ period }), props.stateMachine.metricFailed({ period }), props.stateMachine.metricTimedOut({ period }), props.stateMachine.metricAborted({ period }), props.stateMachine.metricThrottled({ period })], width: 12 }),
           new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12 }),
         ],
       ],

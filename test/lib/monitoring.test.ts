@@ -8,6 +8,8 @@ describe('monitoring', () => {
   it('alarms on failed and throttled executions, an open breaker, the surrender rate and throttles', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsFailed', Namespace: 'AWS/States', Threshold: 1 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionThrottled', Namespace: 'AWS/States' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsTimedOut', Namespace: 'AWS/States', Threshold: 1 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsAborted', Namespace: 'AWS/States', Threshold: 1 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'BreakerOpened', Namespace: 'Agent', Threshold: 1 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Threshold: 0.25,

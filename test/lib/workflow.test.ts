@@ -118,4 +118,20 @@ describe('model API keys', () => {
     expect(granting[0]?.[0]).toMatch(/^CallModelFunction/);
     expect(JSON.stringify(granting[0]?.[1])).toContain('secret:agent/openai-key');
   });
+
+  it('routes FAILED, TIMED_OUT and ABORTED status changes of this machine to the run-closing handler', () => {
+    const machineId = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0] as string;
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: machineId }] },
+      },
+      Targets: [Match.objectLike({ RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 8 }) })],
+    });
+    const rule = Object.values(template.findResources('AWS::Events::Rule'))[0] as { Properties: { Targets: { Arn: { 'Fn::GetAtt': [string, string] } }[] } };
+    const target = cfn.Resources[rule.Properties.Targets[0]?.Arn['Fn::GetAtt'][0] as string];
+    expect((target?.Properties?.Environment as { Variables: Record<string, string> }).Variables.HANDLER_NAME).toBe('execution-status');
+  });
 });
+
