@@ -117,7 +117,8 @@ describe('timeouts (a machine synthesized with short ones)', () => {
   it('a paused run past its pause timeout → UNFINISHED / PAUSE_EXPIRED', async () => {
     const config = parseConfig({});
     const template = patchDefinition(templateFor(config), (d) => {
-      (d.States as Record<string, Record<string, unknown>>).Pause.TimeoutSeconds = 1;
+      const pause = (d.States as Record<string, Record<string, unknown>>).Pause;
+      if (pause) pause.TimeoutSeconds = 1;
     });
     const engine = await testEngine({}, { template });
     try {

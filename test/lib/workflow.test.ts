@@ -131,7 +131,7 @@ describe('model API keys', () => {
     });
     const rule = Object.values(template.findResources('AWS::Events::Rule'))[0] as { Properties: { Targets: { Arn: { 'Fn::GetAtt': [string, string] } }[] } };
     const target = cfn.Resources[rule.Properties.Targets[0]?.Arn['Fn::GetAtt'][0] as string];
-    expect((target?.Properties?.Environment as { Variables: Record<string, string> }).Variables.HANDLER_NAME).toBe('execution-status');
+    expect((target?.Properties?.Environment as { Variables?: Record<string, string> } | undefined)?.Variables?.HANDLER_NAME).toBe('execution-status');
   });
 });
 
