@@ -2,10 +2,11 @@ import './polyfills';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { createRunControl, type ExecutionPort } from '../lambdas/core/control';
+import { createRunControl } from '../lambdas/core/control';
 import { EXECUTION_STATUS_DETAIL_TYPE, runIdOf } from '../lambdas/core/execution-status';
 import { runView } from '../lambdas/core/loop';
 import type { RunControl } from '../lambdas/core/ports';
@@ -19,9 +20,11 @@ import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
 import { createRuntime, type Runtime } from '../lambdas/handlers/runtime';
+import { sfnExecutions } from '../lambdas/store/sfn-executions';
 import type { AgentConfig } from '../lib/config';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
+import { type LocalSfnApi, startSfnApi } from './sfn-api';
 import { type CfnTemplate, cachedTemplate, definitionOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, stateMachineOf, tablesOf } from './template';
 
 /** One event of the engine's execution log (the package does not export the type). */
@@ -60,6 +63,10 @@ export interface EngineOptions {
   onExportError?: (runId: string, err: Error) => void;
   /** Replaces the models and the tool runner (replay serves recorded outputs through these). */
   overrides?: Partial<Pick<Runtime, 'model' | 'runTool'>>;
+  /** Port of the local Step Functions API (AWS_ENDPOINT_URL_SFN); any free port when absent. */
+  sfnPort?: number;
+  /** Port of DynamoDB (dynalite, AWS_ENDPOINT_URL_DYNAMODB); any free port when absent. */
+  dynamoPort?: number;
   /** Powertools log level of the handlers. @default SILENT (ERROR when AGENT_LOG is set) */
   logLevel?: string;
 }
@@ -104,6 +111,9 @@ export class SfnError extends Error {
   }
 }
 
+/** Credentials of the local endpoints (any work; these are the documented ones). */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
 /** How long a token stays known as stale after its attempt ended (then it is simply unknown). */
 const STALE_TOKENS_KEPT = 10_000;
 
@@ -129,8 +139,13 @@ export class LocalEngine {
   private readonly waiting = new Map<string, { executionArn: string; resolve: (output: unknown) => void; reject: (err: Error) => void }>();
   /** Tokens whose attempt has ended (timed out, failed over, execution closed): answered with TaskTimedOut. */
   private readonly staleTokens = new Set<string>();
-  /** pause/resume/cancel, as the API and the CLI use them. */
-  readonly control: RunControl;
+  /** pause/resume/cancel, as the API and the CLI use them: through the AWS SDK against the local endpoint. */
+  control!: RunControl;
+  /** The local Step Functions API (JSON 1.0 wire protocol). */
+  sfnApi!: LocalSfnApi;
+  /** An AWS SDK client bound to it, as a handler with AWS_ENDPOINT_URL_SFN gets one. */
+  sfn!: SFNClient;
+  readonly createdAt = new Date();
 
   private constructor(
     readonly options: EngineOptions,
@@ -147,27 +162,12 @@ export class LocalEngine {
       const factory = FACTORIES[f.handler];
       if (factory) this.handlers.set(f.arn, factory(runtime));
     }
-    this.control = createRunControl({ runs: runtime.runs, executions: this.executionPort() });
-  }
-
-  /** The RunControl's executions: StartExecution, SendTaskSuccess and StopExecution of this local service. */
-  protected executionPort(): ExecutionPort {
-    return {
-      start: async ({ runId, userId, attempt }) => {
-        const name = attempt === 0 ? runId : `${runId}-r${attempt}`;
-        return { executionArn: this.startExecution({ name, input: JSON.stringify({ runId, userId }) }).executionArn };
-      },
-      sendTaskSuccess: async (token, output) => this.sendTaskSuccess(token, output),
-      stop: async ({ executionArn }) => {
-        if (executionArn) this.stopExecution(executionArn, 'Cancelled', 'cancelled by the user');
-      },
-    };
   }
 
   static async start(options: EngineOptions): Promise<LocalEngine> {
     const template = options.template ?? cachedTemplate(options.config);
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-    const dynamo = await startDynalite({ path: options.dataDir });
+    const dynamo = await startDynalite({ path: options.dataDir, port: options.dynamoPort });
     for (const table of tablesOf(template)) await ensureTable(dynamo.doc, table);
     const fns = functionsOf(template);
     const tableName = fns.find((f) => f.env.TABLE_NAME)?.env.TABLE_NAME;
@@ -186,7 +186,12 @@ export class LocalEngine {
       onEvent: options.onTrace,
     });
     if (options.overrides) Object.assign(runtime, options.overrides);
-    return new LocalEngine(options, template, dynamo, runtime);
+    const engine = new LocalEngine(options, template, dynamo, runtime);
+    engine.sfnApi = await startSfnApi(engine, { port: options.sfnPort });
+    engine.sfn = new SFNClient({ endpoint: engine.sfnApi.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+    runtime.aws = { sfn: engine.sfn, stateMachineArn: engine.stateMachineArn };
+    engine.control = createRunControl({ runs: runtime.runs, executions: sfnExecutions(engine.stateMachineArn, engine.sfn) });
+    return engine;
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -548,6 +553,8 @@ export class LocalEngine {
     for (const e of live) e.abort?.();
     this.waiting.clear();
     await Promise.allSettled(live.map((e) => e.done));
+    this.sfn.destroy();
+    await this.sfnApi.close();
     await this.dynamo.close();
   }
 }

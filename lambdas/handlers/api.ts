@@ -9,7 +9,7 @@ import { lambdaEntry, wrap } from './wrap';
 export const createHandler = wrap(async (rt, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
   // The trace viewer: a static page (no data in it); every call it makes goes to the authorized routes.
   if (event.httpMethod === 'GET' && event.path === '/') return { statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: viewerHtml };
-  const stateMachineArn = process.env.STATE_MACHINE_ARN;
+  const stateMachineArn = rt.aws?.stateMachineArn ?? process.env.STATE_MACHINE_ARN;
   if (!stateMachineArn) throw new Error('Environment variable STATE_MACHINE_ARN is missing');
   const claims = (event.requestContext?.authorizer?.claims ?? {}) as Record<string, string | undefined>;
   const req: ApiRequest = {
@@ -20,7 +20,7 @@ export const createHandler = wrap(async (rt, event: APIGatewayProxyEvent): Promi
     body: event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body,
     userId: claims.sub ?? null,
   };
-  const control = createRunControl({ runs: rt.runs, executions: sfnExecutions(stateMachineArn) });
+  const control = createRunControl({ runs: rt.runs, executions: sfnExecutions(stateMachineArn, rt.aws?.sfn) });
   const res = await handleApi({ runs: rt.runs, config: rt.config, control }, req);
   const origin = process.env.CORS_ORIGIN;
   return { ...res, headers: { ...res.headers, ...(origin ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {}) } };

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { type AgentConfig, configFromEnv } from '../../lib/config';
@@ -23,6 +24,11 @@ export interface Runtime extends LoopDeps {
   logger: Logger;
   breaker: CircuitBreaker;
   metrics?: Metrics;
+  /**
+   * AWS clients the API handler uses: absent in AWS (the SDK's defaults, endpoints from AWS_ENDPOINT_URL_<SERVICE>,
+   * the machine from STATE_MACHINE_ARN); the local engine binds them to its endpoints.
+   */
+  aws?: { sfn?: SFNClient; stateMachineArn?: string };
   /** Called by handlers with their Lambda context (Powertools idempotency needs the remaining time). */
   registerLambdaContext: (context: Context) => void;
 }

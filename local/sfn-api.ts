@@ -1,0 +1,183 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type EventLog, type LocalEngine, type LocalExecution, SfnError } from './engine';
+
+/** Largest request the endpoint reads (Step Functions' own payload limit is 256 KB). */
+const MAX_REQUEST_BYTES = 1024 * 1024;
+const PAGE = 100;
+
+/**
+ * The local Step Functions API on its AWS wire protocol (JSON 1.0, `X-Amz-Target: AWSStepFunctions.<Operation>`),
+ * in front of the engine: the AWS SDK and CLI work against it with `AWS_ENDPOINT_URL_SFN` as against LocalStack.
+ * Requests are not authenticated (any credentials, e.g. test/test, act as the account's administrator).
+ */
+export interface LocalSfnApi {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+type Operation = (engine: LocalEngine, body: Record<string, unknown>) => unknown;
+
+const epoch = (d: Date | undefined) => (d ? d.getTime() / 1000 : undefined);
+
+function summary(e: LocalExecution) {
+  return { executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: epoch(e.startDate), stopDate: epoch(e.stopDate) };
+}
+
+function machine(engine: LocalEngine, arn: unknown): void {
+  if (arn !== engine.stateMachineArn) throw new SfnError('StateMachineDoesNotExist', `state machine ${String(arn)} does not exist; this endpoint serves ${engine.stateMachineArn}`);
+}
+
+function page<T>(items: T[], body: Record<string, unknown>): { items: T[]; nextToken?: string } {
+  const max = Math.min(Number(body.maxResults) || PAGE, 1000);
+  const start = body.nextToken ? Number(Buffer.from(String(body.nextToken), 'base64url').toString()) : 0;
+  if (!Number.isInteger(start) || start < 0) throw new SfnError('InvalidToken', 'invalid nextToken');
+  const slice = items.slice(start, start + max);
+  return { items: slice, ...(start + max < items.length ? { nextToken: Buffer.from(String(start + max)).toString('base64url') } : {}) };
+}
+
+/** The engine's event log as Step Functions history events (types and details as GetExecutionHistory names them). */
+export function historyEvents(e: LocalExecution): Record<string, unknown>[] {
+  return e.events.map((event: EventLog, i) => {
+    const ev = event as { type: string; timestamp: number; state?: { name: string; type: string; input?: unknown; output?: unknown }; Error?: string; Cause?: string };
+    const base = { id: i + 1, previousEventId: i, timestamp: ev.timestamp / 1000 };
+    const json = (v: unknown) => JSON.stringify(v ?? null);
+    switch (ev.type) {
+      case 'ExecutionStarted':
+        return { ...base, type: 'ExecutionStarted', executionStartedEventDetails: { input: e.input } };
+      case 'ExecutionSucceeded':
+        return { ...base, type: 'ExecutionSucceeded', executionSucceededEventDetails: { output: e.output ?? 'null' } };
+      case 'ExecutionFailed':
+        return { ...base, type: 'ExecutionFailed', executionFailedEventDetails: { error: e.error ?? ev.Error, cause: e.cause ?? ev.Cause } };
+      case 'ExecutionAborted':
+        return { ...base, type: 'ExecutionAborted', executionAbortedEventDetails: { error: e.error, cause: e.cause } };
+      case 'ExecutionTimeout':
+        return { ...base, type: 'ExecutionTimedOut', executionTimedOutEventDetails: { error: 'States.Timeout', cause: e.cause } };
+      case 'StateEntered':
+        return { ...base, type: `${ev.state?.type}StateEntered`, stateEnteredEventDetails: { name: ev.state?.name, input: json(ev.state?.input) } };
+      case 'StateExited':
+        return { ...base, type: `${ev.state?.type}StateExited`, stateExitedEventDetails: { name: ev.state?.name, output: json(ev.state?.output) } };
+      default:
+        // Retries, catches, failures and Map iterations: the engine's own names, with the state and error.
+        return { ...base, type: ev.type, ...(ev.state ? { stateName: ev.state.name } : {}), ...(ev.Error ? { error: ev.Error, cause: ev.Cause } : {}) };
+    }
+  });
+}
+
+const OPERATIONS: Record<string, Operation> = {
+  ListStateMachines: (engine) => ({ stateMachines: [{ stateMachineArn: engine.stateMachineArn, name: engine.stateMachineName, type: 'STANDARD', creationDate: epoch(engine.createdAt) }] }),
+  DescribeStateMachine: (engine, b) => {
+    machine(engine, b.stateMachineArn);
+    return { stateMachineArn: engine.stateMachineArn, name: engine.stateMachineName, status: 'ACTIVE', type: 'STANDARD', definition: JSON.stringify(engine.definition), roleArn: `arn:aws:iam::000000000000:role/${engine.stateMachineName}Role`, creationDate: epoch(engine.createdAt) };
+  },
+  StartExecution: (engine, b) => {
+    machine(engine, b.stateMachineArn);
+    const e = engine.startExecution({ name: b.name as string | undefined, input: b.input as string | undefined });
+    return { executionArn: e.executionArn, startDate: epoch(e.startDate) };
+  },
+  StopExecution: (engine, b) => ({ stopDate: epoch(engine.stopExecution(String(b.executionArn), b.error as string | undefined, b.cause as string | undefined).stopDate) }),
+  DescribeExecution: (engine, b) => {
+    const e = engine.describeExecution(String(b.executionArn));
+    return { ...summary(e), input: e.input, inputDetails: { included: true }, ...(e.output !== undefined ? { output: e.output, outputDetails: { included: true } } : {}), ...(e.error ? { error: e.error } : {}), ...(e.cause ? { cause: e.cause } : {}) };
+  },
+  ListExecutions: (engine, b) => {
+    machine(engine, b.stateMachineArn);
+    const all = [...engine.executions.values()].filter((e) => !b.statusFilter || e.status === b.statusFilter).reverse();
+    const { items, nextToken } = page(all, b);
+    return { executions: items.map(summary), ...(nextToken ? { nextToken } : {}) };
+  },
+  GetExecutionHistory: (engine, b) => {
+    const events = historyEvents(engine.describeExecution(String(b.executionArn)));
+    const { items, nextToken } = page(b.reverseOrder ? events.reverse() : events, b);
+    return { events: items, ...(nextToken ? { nextToken } : {}) };
+  },
+  SendTaskSuccess: (engine, b) => {
+    engine.sendTaskSuccess(String(b.taskToken), String(b.output));
+    return {};
+  },
+  SendTaskFailure: (engine, b) => {
+    engine.sendTaskFailure(String(b.taskToken), b.error as string | undefined, b.cause as string | undefined);
+    return {};
+  },
+  SendTaskHeartbeat: (engine, b) => {
+    engine.sendTaskHeartbeat(String(b.taskToken));
+    return {};
+  },
+};
+
+/** The operations this endpoint serves. */
+export const SFN_OPERATIONS = Object.keys(OPERATIONS);
+
+export async function startSfnApi(engine: LocalEngine, options: { port?: number; host?: string } = {}): Promise<LocalSfnApi> {
+  const server = createServer((req, res) => {
+    handle(engine, req, res).catch((err) => reply(res, 500, { __type: 'InternalFailure', message: (err as Error).message }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function handle(engine: LocalEngine, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const target = String(req.headers['x-amz-target'] ?? '');
+  const [prefix, name] = target.split('.');
+  const body = await readJson(req);
+  if (req.method !== 'POST' || prefix !== 'AWSStepFunctions' || !name) {
+    reply(res, 400, { __type: 'UnknownOperationException', message: `send POST with X-Amz-Target: AWSStepFunctions.<Operation>; served: ${SFN_OPERATIONS.join(', ')}` });
+    return;
+  }
+  const op = OPERATIONS[name];
+  if (!op) {
+    reply(res, 400, { __type: 'UnknownOperationException', message: `${name} is not served locally; served: ${SFN_OPERATIONS.join(', ')}` });
+    return;
+  }
+  if (body === undefined) {
+    reply(res, 400, { __type: 'SerializationException', message: 'the body must be a JSON object' });
+    return;
+  }
+  try {
+    reply(res, 200, op(engine, body));
+  } catch (err) {
+    if (err instanceof SfnError) reply(res, 400, { __type: err.name, message: err.message });
+    else throw err;
+  }
+}
+
+function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_REQUEST_BYTES) chunks.push(c);
+    });
+    req.on('end', () => {
+      if (size > MAX_REQUEST_BYTES) return resolve(undefined);
+      try {
+        const text = Buffer.concat(chunks).toString('utf8') || '{}';
+        const value = JSON.parse(text);
+        resolve(value && typeof value === 'object' && !Array.isArray(value) ? value : undefined);
+      } catch {
+        resolve(undefined);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
+  res.end(JSON.stringify(body));
+}

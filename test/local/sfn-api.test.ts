@@ -1,0 +1,117 @@
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  ListStateMachinesCommand,
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import type { LocalEngine } from '../../local/engine';
+import { testEngine } from '../helpers/engine';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 10_000) => {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+};
+
+/** The local Step Functions API, driven by the unchanged AWS SDK with the endpoint from AWS_ENDPOINT_URL_SFN. */
+describe('local Step Functions API (JSON 1.0 wire protocol)', () => {
+  let engine: LocalEngine;
+  let sfn: SFNClient;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    engine = await testEngine({});
+    process.env.AWS_ENDPOINT_URL_SFN = engine.sfnApi.url;
+    process.env.AWS_ACCESS_KEY_ID = 'test';
+    process.env.AWS_SECRET_ACCESS_KEY = 'test';
+    process.env.AWS_REGION = 'us-east-1';
+    sfn = new SFNClient({ maxAttempts: 1 });
+  });
+  afterAll(async () => {
+    process.env = saved;
+    sfn.destroy();
+    await engine.close();
+  });
+
+  it('lists the state machine; a run started through the API is seen RUNNING, stopped, and the run ends CANCELLED / ABORTED with its loop stopped', async () => {
+    const { stateMachines } = await sfn.send(new ListStateMachinesCommand({}));
+    expect(stateMachines).toEqual([expect.objectContaining({ stateMachineArn: engine.stateMachineArn, type: 'STANDARD' })]);
+
+    const runs = engine.runtime.runs;
+    const original = runs.recordModelStep.bind(runs);
+    let modelSteps = 0;
+    runs.recordModelStep = async (...args) => {
+      modelSteps++;
+      await sleep(300);
+      return original(...args);
+    };
+    try {
+      const finished = engine.run({ input: 'What is 12.5% of 3480?', runId: 'sdk-stop' });
+      await until('the first model step', () => modelSteps >= 1);
+      const { executions } = await sfn.send(new ListExecutionsCommand({ stateMachineArn: engine.stateMachineArn, statusFilter: 'RUNNING' }));
+      const execution = executions?.find((e) => e.name === 'sdk-stop');
+      expect(execution?.status).toBe('RUNNING');
+      expect(execution?.startDate).toBeInstanceOf(Date);
+      const stopped = Date.now();
+      await sfn.send(new StopExecutionCommand({ executionArn: execution?.executionArn, error: 'Console', cause: 'stopped by an operator' }));
+      await until('CANCELLED', async () => (await runs.getRun('sdk-stop'))?.status === 'CANCELLED', 5000);
+      expect(Date.now() - stopped).toBeLessThan(5000);
+      const { run } = await finished;
+      expect(run).toMatchObject({ status: 'CANCELLED', stopReason: 'ABORTED' });
+      const steps = modelSteps;
+      await sleep(600);
+      expect(modelSteps).toBe(steps);
+
+      const described = await sfn.send(new DescribeExecutionCommand({ executionArn: execution?.executionArn }));
+      expect(described).toMatchObject({ status: 'ABORTED', error: 'Console', cause: 'stopped by an operator', input: JSON.stringify({ runId: 'sdk-stop', userId: 'local' }) });
+      const { events } = await sfn.send(new GetExecutionHistoryCommand({ executionArn: execution?.executionArn }));
+      expect(events?.[0]).toMatchObject({ type: 'ExecutionStarted', id: 1 });
+      expect(events?.map((e) => e.type)).toEqual(expect.arrayContaining(['TaskStateEntered', 'ExecutionAborted']));
+    } finally {
+      runs.recordModelStep = original;
+    }
+  });
+
+  it('starts an execution without the API: LoadRun creates the run with the one budget policy', async () => {
+    const start = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name: 'direct', input: JSON.stringify({ runId: 'direct', userId: 'script', input: 'What is 2+2?', budgets: { maxSteps: 3 } }) }));
+    await until('the execution ends', async () => (await sfn.send(new DescribeExecutionCommand({ executionArn: start.executionArn }))).status !== 'RUNNING');
+    expect(await engine.runtime.runs.getRun('direct')).toMatchObject({ userId: 'script', maxSteps: 3, status: 'SUCCEEDED' });
+
+    // A raise is refused, as POST /runs refuses it (422): LoadRun fails with BadRequest, the execution FAILED.
+    const raised = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, input: JSON.stringify({ runId: 'raised', input: 'hi', budgets: { maxSteps: 10_000 } }) }));
+    await until('the execution ends', async () => (await sfn.send(new DescribeExecutionCommand({ executionArn: raised.executionArn }))).status !== 'RUNNING');
+    expect(await sfn.send(new DescribeExecutionCommand({ executionArn: raised.executionArn }))).toMatchObject({ status: 'FAILED', error: 'BadRequest' });
+    expect(await engine.runtime.runs.getRun('raised')).toBeUndefined();
+  });
+
+  it('answers with the AWS error codes', async () => {
+    await expect(sfn.send(new DescribeExecutionCommand({ executionArn: `${engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:nope` }))).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
+    await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:Other' }))).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: 'unknown', output: '{}' }))).rejects.toMatchObject({ name: 'TaskDoesNotExist' });
+  });
+
+  it('task tokens are per attempt: SendTaskFailure fails the waiting task; the spent token then answers TaskTimedOut; heartbeats reach a waiting task', async () => {
+    const runs = engine.runtime.runs;
+    await runs.createRun({ runId: 'paused', userId: 'local', input: 'What is 12.5% of 3480?', maxSteps: 10, maxTokens: 100_000 });
+    await runs.updateRun('paused', { pauseRequested: true });
+    const finished = engine.execute('paused', 'local');
+    await until('PAUSED', async () => (await runs.getRun('paused'))?.status === 'PAUSED');
+    const token = String((await runs.getRun('paused'))?.taskToken);
+    await sfn.send(new SendTaskHeartbeatCommand({ taskToken: token }));
+    await sfn.send(new SendTaskFailureCommand({ taskToken: token, error: 'Rejected', cause: 'no' }));
+    const { run } = await finished;
+    // The Pause task's Catch sends any failure to PauseExpired.
+    expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'PAUSE_EXPIRED' });
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: 'false' }))).rejects.toMatchObject({ name: 'TaskTimedOut' });
+    await expect(sfn.send(new SendTaskHeartbeatCommand({ taskToken: token }))).rejects.toMatchObject({ name: 'TaskTimedOut' });
+  });
+});
