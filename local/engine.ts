@@ -1,10 +1,11 @@
 import './polyfills';
+import './html-loader';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { createRunControl } from '../lambdas/core/control';
 import { EXECUTION_STATUS_DETAIL_TYPE, runIdOf } from '../lambdas/core/execution-status';
@@ -13,6 +14,7 @@ import type { RunControl } from '../lambdas/core/ports';
 import { startRun } from '../lambdas/core/start-run';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
 import { exportRunToLangfuse, langfuseTarget } from '../lambdas/exporters/langfuse';
+import { createHandler as api } from '../lambdas/handlers/api';
 import { createHandler as callModel } from '../lambdas/handlers/call-model';
 import { createHandler as callTool } from '../lambdas/handlers/call-tool';
 import { createHandler as executionStatus } from '../lambdas/handlers/execution-status';
@@ -38,6 +40,7 @@ const FACTORIES: Record<string, (rt: Runtime) => Handler> = {
   finalize: finalize as (rt: Runtime) => Handler,
   pause: pause as (rt: Runtime) => Handler,
   'execution-status': executionStatus as (rt: Runtime) => Handler,
+  api: api as (rt: Runtime) => Handler,
 };
 
 export interface EngineOptions {
@@ -421,6 +424,23 @@ export class LocalEngine {
     for (const [token, waiter] of this.waiting) if (waiter.executionArn === execution.executionArn) this.retireToken(token);
     await collecting;
     await this.publishStatus(execution);
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // API Gateway
+
+  /** Invokes the deployed API handler (lambdas/handlers/api.ts) with a REST proxy event, as API Gateway does. */
+  async invokeApi(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+    const fn = [...this.functions.values()].find((f) => f.handler === 'api');
+    const handler = fn && this.handlers.get(fn.arn);
+    if (!fn || !handler) throw new Error('the template has no API handler');
+    try {
+      return (await handler(event, lambdaContext(fn))) as APIGatewayProxyResult;
+    } catch (err) {
+      // An unhandled Lambda error: API Gateway answers 502 without the error's details.
+      this.runtime.logger.error('API handler failed', { err });
+      return { statusCode: 502, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'Internal server error' }) };
+    }
   }
 
   // ------------------------------------------------------------------------------------------------------------

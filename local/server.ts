@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { handleApi } from '../lambdas/api/routes';
+import { claimsFor, toProxyEvent, writeProxyResult } from './apigw';
 import type { LocalEngine } from './engine';
 
 /** Largest request body the local server reads (API Gateway's own limit is 10 MB; ours is far lower). */
@@ -18,8 +16,8 @@ export interface LocalServer {
 }
 
 /**
- * The HTTP API on localhost: the same routes as API Gateway (lambdas/api/routes.ts), bearer tokens from config
- * (or a development token made at start) instead of Cognito, executions in the offline engine.
+ * The HTTP API on localhost, as API Gateway fronts it: every request becomes a REST proxy event for the deployed API
+ * handler, with bearer tokens from config (or a development token made at start) standing for Cognito tokens.
  */
 export async function startServer(engine: LocalEngine, options: { port?: number; host?: string; devToken?: string } = {}): Promise<LocalServer> {
   const tokens = engine.options.config.localTokens ?? { [options.devToken ?? `dev-${randomBytes(16).toString('hex')}`]: 'local-user' };
@@ -41,16 +39,12 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
   };
 }
 
-/** The trace viewer: one self-contained page (no build step, no CDN), served at GET /. */
-const VIEWER = join(__dirname, 'viewer', 'index.html');
-
+/**
+ * One request: read as API Gateway would (body size limit), the caller's token verified into the claims the
+ * Cognito authorizer would pass, then the deployed API handler (lambdas/handlers/api.ts) answers the REST proxy
+ * event and its result is written back.
+ */
 async function handle(engine: LocalEngine, tokens: Record<string, string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  if (req.method === 'GET' && (url.pathname === '/' || url.pathname === '/index.html')) {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'" });
-    res.end(readFileSync(VIEWER));
-    return;
-  }
   let body: string;
   try {
     body = await readBody(req);
@@ -58,18 +52,16 @@ async function handle(engine: LocalEngine, tokens: Record<string, string>, req: 
     send(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `the body must be at most ${MAX_BODY_BYTES} bytes` } });
     return;
   }
-  const auth = req.headers.authorization ?? '';
+  const userId = userForToken(tokens, req.headers.authorization);
+  const event = toProxyEvent({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, userId ? claimsFor(userId) : null);
+  writeProxyResult(await engine.invokeApi(event), res);
+}
+
+/** The one place a local bearer token becomes a user (the Cognito authorizer's job in AWS). */
+function userForToken(tokens: Record<string, string>, authorization: string | undefined): string | null {
+  const auth = authorization ?? '';
   const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
-  const userId = token ? (tokens[token] ?? null) : null;
-  const headers: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
-  const query = Object.fromEntries(url.searchParams.entries());
-  const response = await handleApi(
-    { runs: engine.runtime.runs, config: engine.options.config, control: engine.control },
-    { method: req.method ?? 'GET', path: url.pathname, query, headers, body: body || null, userId },
-  );
-  res.writeHead(response.statusCode, response.headers);
-  res.end(response.body);
+  return token ? (tokens[token] ?? null) : null;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

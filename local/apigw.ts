@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+
+/** An HTTP request as the local server read it. */
+export interface HttpRequest {
+  method: string;
+  /** Path and query string, as on the request line. */
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** The claims the Cognito authorizer puts on the event for a verified token (`sub` is the caller). */
+export type AuthorizerClaims = Record<string, string>;
+
+/** The claims a local token stands for: the user id as `sub`, as a Cognito ID token carries it. */
+export function claimsFor(userId: string): AuthorizerClaims {
+  return { sub: userId, 'cognito:username': userId, token_use: 'id' };
+}
+
+/**
+ * HTTP request → API Gateway REST proxy event (payload format 1.0), as API Gateway builds it behind a Cognito
+ * authorizer: the verified token's claims under requestContext.authorizer.claims (none when unauthenticated).
+ */
+export function toProxyEvent(req: HttpRequest, claims: AuthorizerClaims | null, stage = 'local'): APIGatewayProxyEvent {
+  const url = new URL(req.url, 'http://localhost');
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    headers[name] = values.join(',');
+    multiValueHeaders[name] = values;
+  }
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  for (const [k, v] of url.searchParams.entries()) {
+    query[k] = v;
+    multiQuery[k] = [...(multiQuery[k] ?? []), v];
+  }
+  const hasQuery = Object.keys(query).length > 0;
+  return {
+    resource: url.pathname,
+    path: url.pathname,
+    httpMethod: req.method.toUpperCase(),
+    headers,
+    multiValueHeaders,
+    queryStringParameters: hasQuery ? query : null,
+    multiValueQueryStringParameters: hasQuery ? multiQuery : null,
+    pathParameters: null,
+    stageVariables: null,
+    body: req.body === '' ? null : req.body,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: claims ? { claims } : null,
+      httpMethod: req.method.toUpperCase(),
+      identity: { sourceIp: '127.0.0.1', userAgent: headers['user-agent'] ?? null } as APIGatewayProxyEvent['requestContext']['identity'],
+      path: `/${stage}${url.pathname}`,
+      protocol: 'HTTP/1.1',
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: url.pathname,
+      stage,
+    },
+  };
+}
+
+/** API Gateway REST proxy result → the HTTP response. */
+export function writeProxyResult(result: APIGatewayProxyResult, res: ServerResponse): void {
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(result.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  for (const [k, v] of Object.entries(result.multiValueHeaders ?? {})) headers[k.toLowerCase()] = v.map(String);
+  const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
+  res.writeHead(result.statusCode, headers);
+  res.end(body);
+}
