@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LocalEngine } from '../engine';
 import { startServer } from '../server';
+import { LOCAL_REGION } from '../template';
 import type { CliCommand } from './common';
 
 /** `agent serve` (`npm start`): the HTTP API on localhost, on the on-disk offline engine. */
@@ -11,9 +12,12 @@ export const serveCommand: CliCommand = {
   async run({ config, values }) {
     const port = Number(values.port ?? process.env.PORT ?? 3000);
     const dataDir = resolve((values.data as string | undefined) ?? '.agent-data');
-    const engine = await LocalEngine.start({ config, dataDir });
-    const server = await startServer(engine, { port, devToken: devToken(dataDir) });
+    // The local AWS endpoints next to the API: PORT+1 Step Functions, PORT+2 DynamoDB (SFN_PORT / DYNAMODB_PORT).
+    const near = (offset: number, env: string | undefined) => Number(env ?? (port === 0 ? 0 : port + offset));
+    const engine = await LocalEngine.start({ config, dataDir, sfnPort: near(1, process.env.SFN_PORT), dynamoPort: near(2, process.env.DYNAMODB_PORT) });
+    // Interrupted runs get their executions back before any request is served (a cancel then finds them).
     const resumed = await engine.resumeInterrupted();
+    const server = await startServer(engine, { port, devToken: devToken(dataDir) });
     const [token] = Object.keys(server.tokens);
     const { primary, fallback } = config.models;
     process.stdout.write(
@@ -21,6 +25,9 @@ export const serveCommand: CliCommand = {
         `Agent API listening on ${server.url} (offline engine, data in ${dataDir})`,
         `  model: ${primary.provider}/${primary.model}${fallback ? `, fallback ${fallback.provider}/${fallback.model}` : ''}`,
         `  Authorization: Bearer ${token}`,
+        `AWS_ENDPOINT_URL_SFN=${engine.sfnApi.url}`,
+        `AWS_ENDPOINT_URL_DYNAMODB=${engine.dynamo.endpoint}`,
+        `  (AWS SDK / CLI against them: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=${LOCAL_REGION}; state machine ${engine.stateMachineArn})`,
         ...(resumed.length ? [`  resumed ${resumed.length} run(s) interrupted by the last shutdown: ${resumed.join(', ')}`] : []),
         `  try: curl -s -X POST ${server.url}/runs -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"input":"What is 12.5% of 3480?"}'`,
         '',
