@@ -136,6 +136,8 @@ export class LocalEngine {
   private readonly handlers = new Map<string, Handler>();
   /** Every execution of this engine process, by ARN. */
   readonly executions = new Map<string, LocalExecution>();
+  /** Executions being started by execute() (so that two calls for one run start one execution). */
+  private readonly starting = new Map<string, Promise<LocalExecution>>();
   /** The live execution of each run (joined by execute()). */
   private readonly running = new Map<string, LocalExecution>();
   /** Task tokens of attempts waiting in a .waitForTaskToken state → how to complete them. */
@@ -214,17 +216,23 @@ export class LocalEngine {
    * execution belonged to a previous engine process gets that execution back (executions outlive a restart in AWS).
    */
   async execute(runId: string, userId: string): Promise<ExecutionResult> {
-    let execution = this.running.get(runId);
-    if (!execution) {
-      const run = await this.runtime.runs.getRun(runId);
-      const input = JSON.stringify({ runId, userId });
-      const previous = run?.executionArn;
-      execution =
-        previous && !this.executions.has(previous) && previous.startsWith(`${this.executionArnPrefix()}`)
+    const live = this.running.get(runId);
+    if (live) return this.resultOf(runId, live);
+    let starting = this.starting.get(runId);
+    if (!starting) {
+      starting = (async () => {
+        const run = await this.runtime.runs.getRun(runId);
+        const again = this.running.get(runId);
+        if (again) return again;
+        const input = JSON.stringify({ runId, userId });
+        const previous = run?.executionArn;
+        return previous && !this.executions.has(previous) && previous.startsWith(this.executionArnPrefix())
           ? this.startExecution({ name: previous.slice(this.executionArnPrefix().length), input })
           : this.startExecution({ name: this.freeName(runId), input });
+      })().finally(() => this.starting.delete(runId));
+      this.starting.set(runId, starting);
     }
-    return this.resultOf(runId, execution);
+    return this.resultOf(runId, await starting);
   }
 
   /** Runs in flight. */
