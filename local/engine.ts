@@ -159,7 +159,7 @@ export class LocalEngine {
   }
 
   /** Creates a run (as POST /runs does) and runs it to the end. */
-  async run(input: { input: string; userId?: string; budgets?: { maxSteps?: number; maxTokens?: number }; runId?: string }): Promise<ExecutionResult> {
+  async run(input: { input: string; userId?: string; budgets?: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number }; runId?: string }): Promise<ExecutionResult> {
     const runId = input.runId ?? randomUUID();
     const userId = input.userId ?? 'local';
     const budgets = effectiveBudgets(this.options.config.budgets, input.budgets);

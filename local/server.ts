@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { handleApi } from '../lambdas/api/routes';
+import { adminTokenLookup } from './admin-tokens';
 import type { LocalEngine } from './engine';
 
 /** Largest request body the local server reads (API Gateway's own limit is 10 MB; ours is far lower). */
@@ -23,8 +24,9 @@ export interface LocalServer {
  */
 export async function startServer(engine: LocalEngine, options: { port?: number; host?: string; devToken?: string } = {}): Promise<LocalServer> {
   const tokens = engine.options.config.localTokens ?? { [options.devToken ?? `dev-${randomBytes(16).toString('hex')}`]: 'local-user' };
+  const admins = adminTokenLookup(engine.options.config.adminTokens);
   const server = createServer((req, res) => {
-    handle(engine, tokens, req, res).catch((err) => {
+    handle(engine, tokens, admins, req, res).catch((err) => {
       if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: (err as Error).message } });
     });
   });
@@ -44,7 +46,7 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
 /** The trace viewer: one self-contained page (no build step, no CDN), served at GET /. */
 const VIEWER = join(__dirname, 'viewer', 'index.html');
 
-async function handle(engine: LocalEngine, tokens: Record<string, string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(engine: LocalEngine, tokens: Record<string, string>, admins: (token: string) => string | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method === 'GET' && (url.pathname === '/' || url.pathname === '/index.html')) {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'" });
@@ -60,13 +62,14 @@ async function handle(engine: LocalEngine, tokens: Record<string, string>, req: 
   }
   const auth = req.headers.authorization ?? '';
   const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
-  const userId = token ? (tokens[token] ?? null) : null;
+  const adminId = admins(token);
+  const userId = adminId ?? (token ? (tokens[token] ?? null) : null);
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
   const query = Object.fromEntries(url.searchParams.entries());
   const response = await handleApi(
-    { runs: engine.runtime.runs, config: engine.options.config, control: engine.control },
-    { method: req.method ?? 'GET', path: url.pathname, query, headers, body: body || null, userId },
+    { runs: engine.runtime.runs, config: engine.options.config, control: engine.control, spend: engine.runtime.spend },
+    { method: req.method ?? 'GET', path: url.pathname, query, headers, body: body || null, userId, isAdmin: adminId !== undefined },
   );
   res.writeHead(response.statusCode, response.headers);
   res.end(response.body);

@@ -4,8 +4,8 @@ import type { RunUpdates } from './control';
 import { BadRequest, BudgetExceeded, budgetReasonOf, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
 import type { RunRecord, RunRepository } from './ports';
 import { costMicros, type ModelPrice, type PriceSource, toMicros, toUsd } from './pricing';
-import { checkDailyCaps, type DailyCaps, hasDailyCaps, type SpendPort, utcDay } from './spend';
 import { callSignature, idempotencyKeyFor } from './signature';
+import { checkDailyCaps, type DailyCaps, hasDailyCaps, type SpendPort, utcDay } from './spend';
 import { estimatePromptTokens } from './tokens';
 import type { Message, ModelProvider, RunStatus, RunView, ToolCall, ToolContext, ToolResult, ToolSpec } from './types';
 
