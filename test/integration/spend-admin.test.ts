@@ -12,8 +12,12 @@ const CAROL = 'token-carol-0123456789abcdef00';
 const DAVE = 'token-dave-0123456789abcdef000';
 const ADMIN = 'token-admin-0123456789abcdef00';
 
-/** Each call: 1,000 in × $10/MTok + 500 out × $30/MTok = $0.025; the per-user cap is two calls. */
+/**
+ * Each primary call: 1,000 in × $10/MTok + 500 out × $30/MTok = $0.025; the per-user cap is two of those. Past half
+ * the cap (fallbackAt) the cheaper fallback answers: $0.0125 a call.
+ */
 const CALL_USD = 0.025;
+const CHEAP_USD = 0.0125;
 
 describe('daily caps, the kill switch and support access (local server, the state machine offline)', () => {
   let fake: FakeProvider;
@@ -48,9 +52,12 @@ describe('daily caps, the kill switch and support access (local server, the stat
   beforeAll(async () => {
     fake = await startFakeProvider('openai');
     engine = await testEngine({
-      models: { primary: { provider: 'openai', model: 'priced-model', baseUrl: fake.baseUrl, timeoutMs: 20_000, maxOutputTokens: 1024 } },
-      pricing: { 'priced-model': { inputPerMTokUsd: 10, outputPerMTokUsd: 30 } },
-      spend: { dailyUsdPerUser: 2 * CALL_USD, dailyUsdTotal: 100 },
+      models: {
+        primary: { provider: 'openai', model: 'priced-model', baseUrl: fake.baseUrl, timeoutMs: 20_000, maxOutputTokens: 1024 },
+        fallback: { provider: 'openai', model: 'cheap-model', baseUrl: fake.baseUrl, timeoutMs: 20_000, maxOutputTokens: 1024 },
+      },
+      pricing: { 'priced-model': { inputPerMTokUsd: 10, outputPerMTokUsd: 30 }, 'cheap-model': { inputPerMTokUsd: 5, outputPerMTokUsd: 15 } },
+      spend: { dailyUsdPerUser: 2 * CALL_USD, dailyUsdTotal: 100, fallbackAt: 0.5 },
       localTokens: { [ALICE]: 'alice', [BOB]: 'bob', [CAROL]: 'carol', [DAVE]: 'dave' },
       adminTokens: { [ADMIN]: 'ops-admin' },
     });
@@ -62,14 +69,18 @@ describe('daily caps, the kill switch and support access (local server, the stat
     await fake.close();
   });
 
-  it('stops a run in flight at the daily cap (SPEND_LIMIT); then that user gets 429 until midnight UTC while another user still runs', async () => {
+  it('past fallbackAt the cheaper model answers; at the daily cap the run in flight stops (SPEND_LIMIT); then that user gets 429 until midnight UTC while another user still runs', async () => {
     loopForever();
     const first = await start(ALICE);
     expect(first.status).toBe(202);
     const run = await waitFor(first.body.runId, ALICE);
-    expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'SPEND_LIMIT', steps: 2 });
-    expect(run.usage.costUsd).toBeCloseTo(2 * CALL_USD, 9);
+    expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'SPEND_LIMIT', steps: 3 });
+    expect(run.usage.costUsd).toBeCloseTo(CALL_USD + 2 * CHEAP_USD, 9);
+    expect(run.degraded).toEqual([{ dependency: 'model:primary', reason: 'SPEND_FALLBACK', fallback: 'model:fallback' }]);
     expect(run.answer).toContain('daily spend limit');
+    const events = (await call('GET', `/runs/${first.body.runId}/trace`, ALICE)).body.events as { type: string; model?: string; reason?: string }[];
+    expect(events.filter((e) => e.type === 'model_call').map((e) => e.model)).toEqual(['priced-model', 'cheap-model', 'cheap-model']);
+    expect(events.find((e) => e.type === 'budget')).toMatchObject({ reason: 'SPEND_LIMIT', scope: 'user' });
 
     const refused = await start(ALICE);
     expect(refused.status).toBe(429);
@@ -88,8 +99,8 @@ describe('daily caps, the kill switch and support access (local server, the stat
 
     const spend = await call('GET', '/admin/spend', ADMIN);
     expect(spend.status).toBe(200);
-    expect(spend.body.users).toEqual(expect.arrayContaining([expect.objectContaining({ userId: 'alice', costUsd: 2 * CALL_USD, calls: 2, overCap: true })]));
-    expect(spend.body.totalUsd).toBeCloseTo(2 * CALL_USD + bobs.usage.costUsd, 9);
+    expect(spend.body.users).toEqual(expect.arrayContaining([expect.objectContaining({ userId: 'alice', costUsd: CALL_USD + 2 * CHEAP_USD, calls: 3, overCap: true })]));
+    expect(spend.body.totalUsd).toBeCloseTo(CALL_USD + 2 * CHEAP_USD + bobs.usage.costUsd, 9);
   });
 
   it('lets only admins in: every admin route is a 403 for a user', async () => {
