@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { AgentError } from '../lambdas/core/errors';
 import { ConfigError, loadConfig } from '../lib/config';
+import { adminCommand } from '../local/cli/admin';
 import { type CliCommand, UsageError } from '../local/cli/common';
 import { cancelCommand, pauseCommand, resumeCommand, runsCommand, showCommand, traceCommand } from '../local/cli/remote';
 import { replayCommand } from '../local/cli/replay';
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, CliCommand> = {
   resume: resumeCommand,
   cancel: cancelCommand,
   replay: replayCommand,
+  admin: adminCommand,
 };
 
 const usage = () => `Usage: agent <command> [options]
@@ -39,6 +41,10 @@ Options:
   --token <jwt>      bearer token for --api
   --export <file>    trace: write {run, events} to a file (for replay --file)
   --file <file>      replay: an exported trace
+  --user <id>        admin stop|runs: one user's runs only
+  --status <s>       admin runs: only runs in this status
+  --from, --to <d>   admin runs: created in this range (ISO date or instant)
+  --cursor <c>       admin runs: the next page
   -h, --help         this text`;
 
 async function main(argv: string[]): Promise<number> {
@@ -56,6 +62,11 @@ async function main(argv: string[]): Promise<number> {
       token: { type: 'string' },
       file: { type: 'string' },
       export: { type: 'string' },
+      user: { type: 'string' },
+      status: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      cursor: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
