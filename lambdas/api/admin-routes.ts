@@ -17,6 +17,7 @@ export const ADMIN_GROUP = 'agent-admins';
 /** Statuses an admin stop ends (CANCELLED / KILLED). */
 export const STOPPABLE_STATUSES = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'] as const;
 
+const STOP_CONCURRENCY = 10;
 const RUN_STATUSES = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL', 'SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'];
 const USER_ID = /^[\w@.+:|-]{1,128}$/;
 
@@ -112,19 +113,19 @@ async function stop(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<Ap
   if (userId !== undefined && (typeof userId !== 'string' || !USER_ID.test(userId))) throw new HttpError(422, 'INVALID_REQUEST', 'userId must be a user id string');
   const runs = (await deps.runs.listRunsByStatus([...STOPPABLE_STATUSES] as RunStatus[])).filter((r) => userId === undefined || r.userId === userId);
   const stopped: string[] = [];
-  await Promise.all(
-    runs.map(async (run) => {
-      try {
-        await deps.control.cancel(run.runId, 'KILLED');
-      } catch (err) {
-        // Finished on its own meanwhile: nothing to stop.
-        if (err instanceof AgentError && err.name === 'Conflict') return;
-        throw err;
-      }
-      stopped.push(run.runId);
-      await deps.runs.appendEvent(run.runId, { type: 'admin_stop', step: run.step, by: adminId, scope: userId ?? 'all' });
-    }),
-  );
+  const stopOne = async (run: RunRecord) => {
+    try {
+      await deps.control.cancel(run.runId, 'KILLED');
+    } catch (err) {
+      // Finished on its own meanwhile: nothing to stop.
+      if (err instanceof AgentError && err.name === 'Conflict') return;
+      throw err;
+    }
+    stopped.push(run.runId);
+    await deps.runs.appendEvent(run.runId, { type: 'admin_stop', step: run.step, by: adminId, scope: userId ?? 'all' });
+  };
+  // A few at a time: StopExecution and the table have their own rate limits.
+  for (let i = 0; i < runs.length; i += STOP_CONCURRENCY) await Promise.all(runs.slice(i, i + STOP_CONCURRENCY).map(stopOne));
   return json(200, { stopped: stopped.length, runIds: stopped.sort(), scope: userId ?? 'all' });
 }
 
