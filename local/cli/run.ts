@@ -27,7 +27,7 @@ export const runCommand: CliCommand = {
       const { run } = await engine.run({ input: prompt, budgets });
       process.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${run.answer ?? ''}\n`);
       progress(
-        `status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ''} · ${run.steps} step(s) · tokens in ${run.usage.inputTokens} / out ${run.usage.outputTokens} · run ${run.runId}`,
+        `status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ''} · ${run.steps} step(s) · tokens in ${run.usage.inputTokens} / out ${run.usage.outputTokens} · $${(run.usage.costUsd ?? 0).toFixed(4)} · run ${run.runId}`,
       );
       return 0;
     } finally {
