@@ -35,6 +35,7 @@ Options:
   --json             print JSON on stdout
   --max-steps <n>    run: lower the step budget for this request
   --max-tokens <n>   run: lower the token budget for this request
+  --max-cost-usd <d> run: lower the dollar budget for this request
   --port <n>         serve: port (default: PORT or 3000)
   --data <dir>       serve: where the offline DynamoDB keeps its data (default: .agent-data)
   --api <url>        talk to a deployed stack instead of the local engine
@@ -56,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       'max-steps': { type: 'string' },
       'max-tokens': { type: 'string' },
+      'max-cost-usd': { type: 'string' },
       port: { type: 'string' },
       data: { type: 'string' },
       api: { type: 'string' },
