@@ -29,6 +29,7 @@ const label = (dependency: string) =>
 export function degradationNotice(entries: DegradedEntry[]): string {
   if (entries.length === 0) return '';
   const lines = entries.map((d) => {
+    if (d.reason === 'SPEND_FALLBACK') return 'the daily spend is near its limit, so a cheaper fallback model answered instead of the primary one.';
     const fallback =
       d.fallback === 'model:fallback'
         ? 'a smaller fallback model answered, so this answer may be less polished'
