@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { AgentError } from '../lambdas/core/errors';
 import { ConfigError, loadConfig } from '../lib/config';
+import { adminCommand } from '../local/cli/admin';
 import { type CliCommand, UsageError } from '../local/cli/common';
 import { cancelCommand, pauseCommand, resumeCommand, runsCommand, showCommand, traceCommand } from '../local/cli/remote';
 import { replayCommand } from '../local/cli/replay';
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, CliCommand> = {
   resume: resumeCommand,
   cancel: cancelCommand,
   replay: replayCommand,
+  admin: adminCommand,
 };
 
 const usage = () => `Usage: agent <command> [options]
@@ -33,12 +35,17 @@ Options:
   --json             print JSON on stdout
   --max-steps <n>    run: lower the step budget for this request
   --max-tokens <n>   run: lower the token budget for this request
+  --max-cost-usd <d> run: lower the dollar budget for this request
   --port <n>         serve: port (default: PORT or 3000)
   --data <dir>       serve: where the offline DynamoDB keeps its data (default: .agent-data)
   --api <url>        talk to a deployed stack instead of the local engine
   --token <jwt>      bearer token for --api
   --export <file>    trace: write {run, events} to a file (for replay --file)
   --file <file>      replay: an exported trace
+  --user <id>        admin stop|runs: one user's runs only
+  --status <s>       admin runs: only runs in this status
+  --from, --to <d>   admin runs: created in this range (ISO date or instant)
+  --cursor <c>       admin runs: the next page
   -h, --help         this text`;
 
 async function main(argv: string[]): Promise<number> {
@@ -50,12 +57,18 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       'max-steps': { type: 'string' },
       'max-tokens': { type: 'string' },
+      'max-cost-usd': { type: 'string' },
       port: { type: 'string' },
       data: { type: 'string' },
       api: { type: 'string' },
       token: { type: 'string' },
       file: { type: 'string' },
       export: { type: 'string' },
+      user: { type: 'string' },
+      status: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      cursor: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

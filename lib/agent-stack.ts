@@ -120,6 +120,7 @@ export class AgentStack extends Stack {
       api: api.api,
       functions: this.functions,
       namespace: METRICS_NAMESPACE,
+      dailySpendAlarmUsd: config.spend.alarmDailyUsd ?? (config.spend.dailyUsdTotal !== undefined ? config.spend.dailyUsdTotal * 0.8 : undefined),
     });
 
     new CfnOutput(this, 'ApiUrl', { value: api.api.url });

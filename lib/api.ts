@@ -3,6 +3,7 @@ import * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ADMIN_GROUP } from '../lambdas/api/admin-routes';
 
 export interface AgentApiProps {
   /** The Lambda behind every route (the shared routes in lambdas/api/routes.ts). */
@@ -69,5 +70,16 @@ export class AgentApi extends Construct {
     run.addMethod('GET', integration, auth);
     run.addResource('trace').addMethod('GET', integration, auth);
     for (const action of ['pause', 'resume', 'cancel']) run.addResource(action).addMethod('POST', integration, auth);
+    // Admin routes: the same authorizer; the handler checks the token's cognito:groups for agent-admins (403 else).
+    const admin = this.api.root.addResource('admin');
+    for (const action of ['stop', 'disable', 'enable']) admin.addResource(action).addMethod('POST', integration, auth);
+    for (const view of ['spend', 'runs', 'reads']) admin.addResource(view).addMethod('GET', integration, auth);
+    if (!props.userPool) {
+      new cognito.CfnUserPoolGroup(this, 'Admins', {
+        userPoolId: this.userPool.userPoolId,
+        groupName: ADMIN_GROUP,
+        description: 'Agent admins: kill switch (POST /admin/stop, disable, enable), spend, support access to every run (each read recorded)',
+      });
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { priceOf } from '../lambdas/core/pricing';
 
 /**
  * The one config schema (`agent.config.json`), used by the CDK app, the Lambda handlers and the offline engine.
@@ -66,6 +67,40 @@ export const BreakerConfigSchema = z.strictObject({
 /** Tools every agent has; a configured tool may not take their names. */
 export const BUILTIN_TOOL_NAMES = ['calculator', 'search_docs'] as const;
 
+// ---------------------------------------------------------------------------------------------------------------
+// Spend control (docs/spend.md): prices, dollar limits, admins.
+
+/** A model's price in US dollars per million tokens. */
+export const PriceSchema = z.strictObject({
+  inputPerMTokUsd: z.number().min(0).max(10_000),
+  outputPerMTokUsd: z.number().min(0).max(10_000),
+});
+
+const usd = z.number().positive().max(10_000_000);
+
+export const SpendConfigSchema = z.strictObject({
+  /** Model spend a user may cause per UTC day; past it their new runs get 429 and their runs in flight stop. */
+  dailyUsdPerUser: usd.optional(),
+  /** Model spend of the whole deployment per UTC day. */
+  dailyUsdTotal: usd.optional(),
+  /** Share of a daily cap past which the fallback model answers instead of the primary (cheaper; the run says so). */
+  fallbackAt: z.number().gt(0).lt(1).optional(),
+  /** The daily-spend alarm fires past this many dollars (default: 80% of dailyUsdTotal when set). */
+  alarmDailyUsd: usd.optional(),
+});
+
+/** Local server: bearer tokens of admins → admin id (in AWS the Cognito group agent-admins decides). */
+export const AdminTokensSchema = z.record(z.string().min(16), z.string().min(1));
+
+/** The dollar limits a config sets (each needs every configured model to have a price). */
+export function dollarLimits(cfg: { budgets: { maxCostUsd?: number }; spend: z.output<typeof SpendConfigSchema> }): string[] {
+  return [
+    ...(cfg.budgets.maxCostUsd !== undefined ? ['budgets.maxCostUsd'] : []),
+    ...(cfg.spend.dailyUsdPerUser !== undefined ? ['spend.dailyUsdPerUser'] : []),
+    ...(cfg.spend.dailyUsdTotal !== undefined ? ['spend.dailyUsdTotal'] : []),
+  ];
+}
+
 /** The step ceiling a deployment may set without `allowHighStepBudget`. */
 export const STEP_CEILING = 50;
 
@@ -89,6 +124,8 @@ export const AgentConfigSchema = z
         allowHighStepBudget: z.boolean().default(false),
         /** Tool calls run per step; further calls of the same step are answered with an error the model sees. */
         maxToolCallsPerStep: positiveInt(40).default(8),
+        /** Model spend of one run in US dollars (checked before each call, like maxTokens; needs priced models). */
+        maxCostUsd: usd.optional(),
       })
       .default({ maxSteps: 20, maxTokens: 100_000, surrenderReserveRatio: 0, allowHighStepBudget: false, maxToolCallsPerStep: 8 }),
     retry: z
@@ -138,6 +175,10 @@ export const AgentConfigSchema = z
       .default({}),
     /** Local server: bearer tokens mapped to user ids (never used in AWS, where Cognito verifies identity). */
     localTokens: z.record(z.string().min(16), z.string().min(1)).optional(),
+    /** Prices by configured model name (USD per million tokens); well-known models have built-in prices. */
+    pricing: z.record(z.string().min(1), PriceSchema).default({}),
+    spend: SpendConfigSchema.default({}),
+    adminTokens: AdminTokensSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     if (cfg.budgets.maxSteps > STEP_CEILING && !cfg.budgets.allowHighStepBudget) {
@@ -146,6 +187,21 @@ export const AgentConfigSchema = z
         path: ['budgets', 'maxSteps'],
         message: `must be at most ${STEP_CEILING} (got ${cfg.budgets.maxSteps}); set budgets.allowHighStepBudget to true to go higher`,
       });
+    }
+    const limits = dollarLimits(cfg);
+    if (limits.length) {
+      for (const [tier, model] of [['primary', cfg.models.primary], ['fallback', cfg.models.fallback]] as const) {
+        if (model && !priceOf(model, cfg.pricing)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['pricing', model.model],
+            message: `model "${model.model}" (${model.provider}, models.${tier}) has no price, and ${limits.join(', ')} is a dollar limit: add "pricing": {"${model.model}": {"inputPerMTokUsd": …, "outputPerMTokUsd": …}}`,
+          });
+        }
+      }
+    }
+    if (cfg.spend.fallbackAt !== undefined && (!cfg.models.fallback || (cfg.spend.dailyUsdPerUser ?? cfg.spend.dailyUsdTotal) === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['spend', 'fallbackAt'], message: 'needs models.fallback and a daily cap (spend.dailyUsdPerUser or spend.dailyUsdTotal)' });
     }
     const names = new Set<string>(BUILTIN_TOOL_NAMES);
     cfg.tools.forEach((t, i) => {
@@ -165,6 +221,7 @@ export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 export type ModelConfig = z.output<typeof ModelConfigSchema>;
 export type ToolConfig = z.output<typeof ToolConfigSchema>;
 export type BreakerConfig = z.output<typeof BreakerConfigSchema>;
+export type SpendConfig = z.output<typeof SpendConfigSchema>;
 
 /** A config that failed validation; the message lists every bad key with what is allowed. */
 export class ConfigError extends Error {

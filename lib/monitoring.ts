@@ -16,6 +16,12 @@ export interface AgentMonitoringProps {
    * @default 0.25
    */
   readonly surrenderRateThreshold?: number;
+  /**
+   * Model spend in US dollars over the last 24 hours past which an alarm fires (config spend.alarmDailyUsd, else 80%
+   * of spend.dailyUsdTotal).
+   * @default - no spend alarm
+   */
+  readonly dailySpendAlarmUsd?: number;
 }
 
 /**
@@ -62,6 +68,12 @@ export class AgentMonitoring extends Construct {
       label: 'Lambda throttles',
     });
     alarm('LambdaThrottles', lambdaThrottles, 1, 'Agent handlers were throttled (Lambda concurrency).');
+    // Spend (docs/spend.md): an admin stopped runs (the kill switch was used); model spend past a daily threshold.
+    alarm('RunsKilled', agent('RunsKilled'), 1, 'An admin stopped runs (POST /admin/stop): the kill switch was used.');
+    if (props.dailySpendAlarmUsd !== undefined) {
+      const daily = new cloudwatch.Metric({ namespace: props.namespace, metricName: 'ModelCostMicroUsd', statistic: 'Sum', period: Duration.days(1), dimensionsMap: { service: 'agent' } });
+      alarm('DailySpend', daily, Math.round(props.dailySpendAlarmUsd * 1_000_000), `Model spend passed $${props.dailySpendAlarmUsd} in the last 24 hours (metric in micro-dollars).`);
+    }
     alarm('ApiThrottlesAndClientErrors', props.api.metricClientError({ period }), 50, 'Many 4xx answers, throttling (429) included.');
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -73,6 +85,10 @@ export class AgentMonitoring extends Construct {
         [
           new cloudwatch.GraphWidget({ title: 'Fallbacks and breaker opens', left: [agent('Fallbacks'), agent('BreakerOpened')], width: 12 }),
           new cloudwatch.GraphWidget({ title: 'Latency (p90)', left: [agent('ModelLatency', 'p90'), agent('ToolLatency', 'p90')], width: 12 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'Model spend (micro-dollars)', left: [agent('ModelCostMicroUsd')], width: 12 }),
+          new cloudwatch.GraphWidget({ title: 'Runs killed by admins', left: [agent('RunsKilled')], width: 12 }),
         ],
         [
           new cloudwatch.GraphWidget({ title: 'Executions', left: [props.stateMachine.metricSucceeded({ period }), props.stateMachine.metricFailed({ period }), props.stateMachine.metricTimedOut({ period }), props.stateMachine.metricAborted({ period }), props.stateMachine.metricThrottled({ period })], width: 12 }),

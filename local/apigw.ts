@@ -14,9 +14,12 @@ export interface HttpRequest {
 /** The claims the Cognito authorizer puts on the event for a verified token (`sub` is the caller). */
 export type AuthorizerClaims = Record<string, string>;
 
-/** The claims a local token stands for: the user id as `sub`, as a Cognito ID token carries it. */
-export function claimsFor(userId: string): AuthorizerClaims {
-  return { sub: userId, 'cognito:username': userId, token_use: 'id' };
+/**
+ * The claims a local token stands for: the user id as `sub`, as a Cognito ID token carries it, and its groups as
+ * API Gateway passes `cognito:groups` to a REST proxy integration (one string, comma separated).
+ */
+export function claimsFor(userId: string, groups: string[] = []): AuthorizerClaims {
+  return { sub: userId, 'cognito:username': userId, token_use: 'id', ...(groups.length ? { 'cognito:groups': groups.join(',') } : {}) };
 }
 
 /**

@@ -203,7 +203,7 @@ export class LocalEngine {
   // The app's entry points (what the API and the CLI do), for tests and `agent run`
 
   /** Starts a run as POST /runs does (lambdas/core/start-run.ts) and waits for its execution to end. */
-  async run(input: { input: string; userId?: string; budgets?: { maxSteps?: number; maxTokens?: number }; runId?: string }): Promise<ExecutionResult> {
+  async run(input: { input: string; userId?: string; budgets?: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number }; runId?: string }): Promise<ExecutionResult> {
     const { runId } = await startRun(
       { runs: this.runtime.runs, control: this.control, budgets: this.options.config.budgets },
       { userId: input.userId ?? 'local', input: input.input, budgets: input.budgets, runId: input.runId },

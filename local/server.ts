@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ADMIN_GROUP } from '../lambdas/api/admin-routes';
+import { adminTokenLookup } from './admin-tokens';
 import { claimsFor, toProxyEvent, writeProxyResult } from './apigw';
 import type { LocalEngine } from './engine';
 
@@ -21,8 +23,9 @@ export interface LocalServer {
  */
 export async function startServer(engine: LocalEngine, options: { port?: number; host?: string; devToken?: string } = {}): Promise<LocalServer> {
   const tokens = engine.options.config.localTokens ?? { [options.devToken ?? `dev-${randomBytes(16).toString('hex')}`]: 'local-user' };
+  const admins = adminTokenLookup(engine.options.config.adminTokens);
   const server = createServer((req, res) => {
-    handle(engine, tokens, req, res).catch((err) => {
+    handle(engine, tokens, admins, req, res).catch((err) => {
       if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: (err as Error).message } });
     });
   });
@@ -44,7 +47,7 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
  * Cognito authorizer would pass, then the deployed API handler (lambdas/handlers/api.ts) answers the REST proxy
  * event and its result is written back.
  */
-async function handle(engine: LocalEngine, tokens: Record<string, string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(engine: LocalEngine, tokens: Record<string, string>, admins: (token: string) => string | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let body: string;
   try {
     body = await readBody(req);
@@ -52,16 +55,23 @@ async function handle(engine: LocalEngine, tokens: Record<string, string>, req: 
     send(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `the body must be at most ${MAX_BODY_BYTES} bytes` } });
     return;
   }
-  const userId = userForToken(tokens, req.headers.authorization);
-  const event = toProxyEvent({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, userId ? claimsFor(userId) : null);
+  const caller = callerForToken(tokens, admins, req.headers.authorization);
+  const event = toProxyEvent({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, caller ? claimsFor(caller.userId, caller.groups) : null);
   writeProxyResult(await engine.invokeApi(event), res);
 }
 
-/** The one place a local bearer token becomes a user (the Cognito authorizer's job in AWS). */
-function userForToken(tokens: Record<string, string>, authorization: string | undefined): string | null {
+/**
+ * The one place a local bearer token becomes a caller (the Cognito authorizer's job in AWS): an admin token
+ * (`adminTokens`) stands for a member of the agent-admins group, a user token (`localTokens`) for that user.
+ */
+function callerForToken(tokens: Record<string, string>, admins: (token: string) => string | undefined, authorization: string | undefined): { userId: string; groups: string[] } | null {
   const auth = authorization ?? '';
   const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
-  return token ? (tokens[token] ?? null) : null;
+  if (!token) return null;
+  const adminId = admins(token);
+  if (adminId !== undefined) return { userId: adminId, groups: [ADMIN_GROUP] };
+  const userId = tokens[token];
+  return userId ? { userId, groups: [] } : null;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

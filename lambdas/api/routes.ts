@@ -3,8 +3,11 @@ import type { AgentConfig } from '../../lib/config';
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
 import type { RunControl, RunRecord } from '../core/ports';
+import { priceOf } from '../core/pricing';
 import { startRun as startRunOf } from '../core/start-run';
 import type { RunStore } from '../store/run-store';
+import type { SpendStore } from '../store/spend-store';
+import { admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
 
 /** An HTTP request as both API Gateway and the local server hand it over. Header names are lower case. */
 export interface ApiRequest {
@@ -15,6 +18,8 @@ export interface ApiRequest {
   body: string | null;
   /** The verified caller (Cognito `sub` in AWS, a configured bearer token locally); null when unauthenticated. */
   userId: string | null;
+  /** The caller is an admin (Cognito group agent-admins in AWS, a token in `adminTokens` locally). */
+  isAdmin?: boolean;
 }
 
 export interface ApiResponse {
@@ -27,6 +32,8 @@ export interface ApiDeps {
   runs: RunStore;
   control: RunControl;
   config: AgentConfig;
+  /** Spend counters, the disable flag, the admin read log (lambdas/store/spend-store.ts). */
+  spend: SpendStore;
   newRunId?: () => string;
 }
 
@@ -42,6 +49,7 @@ export const StartRunBody = z.strictObject({
     .strictObject({
       maxSteps: z.number().int().positive().optional(),
       maxTokens: z.number().int().positive().optional(),
+      maxCostUsd: z.number().positive().optional(),
     })
     .optional(),
 });
@@ -79,12 +87,12 @@ type Handler = (deps: ApiDeps, req: ApiRequest, userId: string, runId: string) =
 /** The route table: path shape → method → handler. */
 const ROUTES: { pattern: RegExp; methods: Record<string, Handler> }[] = [
   { pattern: /^\/runs$/, methods: { POST: (d, r, u) => startRun(d, r, u), GET: (d, r, u) => listRuns(d, r, u) } },
-  { pattern: /^\/runs\/([^/]+)$/, methods: { GET: async (d, _r, u, id) => json(200, runView(await ownRun(d, id, u))) } },
+  { pattern: /^\/runs\/([^/]+)$/, methods: { GET: async (d, r, u, id) => json(200, runView(await readableRun(d, r, u, id, 'run'))) } },
   {
     pattern: /^\/runs\/([^/]+)\/trace$/,
     methods: {
-      GET: async (d, _r, u, id) => {
-        await ownRun(d, id, u);
+      GET: async (d, r, u, id) => {
+        await readableRun(d, r, u, id, 'trace');
         return json(200, { events: await d.runs.listEvents(id) });
       },
     },
@@ -98,6 +106,7 @@ const ROUTES: { pattern: RegExp; methods: Record<string, Handler> }[] = [
 export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   try {
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
+    if (isAdminPath(path)) return await handleAdmin(deps, req, path);
     const route = ROUTES.find((r) => r.pattern.test(path));
     if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: /runs, /runs/{id}, /runs/{id}/trace, /runs/{id}/pause|resume|cancel`);
     const handler = route.methods[req.method.toUpperCase()];
@@ -176,8 +185,14 @@ async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise
   const parsed = StartRunBody.safeParse(raw);
   if (!parsed.success) {
     const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int}})`);
+    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}})`);
   }
+  if (parsed.data.budgets?.maxCostUsd !== undefined) {
+    const models = [deps.config.models.primary, deps.config.models.fallback].filter((m) => m !== undefined);
+    const unpriced = models.find((m) => !priceOf(m, deps.config.pricing));
+    if (unpriced) throw new HttpError(422, 'INVALID_REQUEST', `budgets.maxCostUsd needs priced models, and "${unpriced.model}" has no price in the deployment's pricing`);
+  }
+  await admitNewRun(deps, userId);
   const { runId, replayed } = await startRunOf(
     { runs: deps.runs, control: deps.control, budgets: deps.config.budgets, newRunId: deps.newRunId },
     { userId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key },

@@ -7,6 +7,10 @@ export function surrenderNotice(reason: StopReason | string, steps: number): str
       return `I stopped after ${steps} step${steps === 1 ? '' : 's'}, the step budget for this request, before finishing.`;
     case 'TOKEN_BUDGET':
       return 'I stopped because this request reached its token budget before I could finish.';
+    case 'COST_BUDGET':
+      return 'I stopped because this request reached its cost budget (in dollars) before I could finish.';
+    case 'SPEND_LIMIT':
+      return 'I stopped because the daily spend limit was reached; it resets at midnight UTC.';
     case 'REPETITION':
       return 'I stopped because I was about to repeat the same tool call with the same arguments, which means I was not making progress.';
     default:
@@ -25,6 +29,7 @@ const label = (dependency: string) =>
 export function degradationNotice(entries: DegradedEntry[]): string {
   if (entries.length === 0) return '';
   const lines = entries.map((d) => {
+    if (d.reason === 'SPEND_FALLBACK') return 'the daily spend is near its limit, so a cheaper fallback model answered instead of the primary one.';
     const fallback =
       d.fallback === 'model:fallback'
         ? 'a smaller fallback model answered, so this answer may be less polished'

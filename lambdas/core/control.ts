@@ -59,12 +59,13 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates; execu
       await runs.updateRun(runId, { resumes: attempt, ...(executionArn ? { executionArn } : {}) });
       await runs.appendEvent(runId, { type: 'run_resumed', step: run.step, from: run.status, attempt });
     },
-    async cancel(runId) {
+    async cancel(runId, reason = 'CANCELLED') {
       const run = await mustGet(runId);
       if (run.status !== 'RUNNING' && run.status !== 'PAUSED') throw new Conflict(`run ${runId} is ${run.status}; only a RUNNING or PAUSED run can be cancelled`);
-      const final = await runs.finalizeRun(runId, { status: 'CANCELLED', answer: 'The run was cancelled.', stopReason: 'CANCELLED' });
+      const answer = reason === 'KILLED' ? 'The run was stopped by an administrator.' : 'The run was cancelled.';
+      const final = await runs.finalizeRun(runId, { status: 'CANCELLED', answer, stopReason: reason });
       if (final.status !== 'CANCELLED') throw new Conflict(`run ${runId} finished (${final.status}) before it could be cancelled`);
-      await runs.appendEvent(runId, { type: 'cancelled', step: run.step });
+      await runs.appendEvent(runId, { type: 'cancelled', step: run.step, stopReason: reason });
       await executions.stop({ runId, executionArn: run.executionArn });
     },
   };

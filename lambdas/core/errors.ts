@@ -80,12 +80,32 @@ export class BadRequest extends AgentError {
 }
 
 /** The next call would cross the step or token budget. Never retried: the run surrenders. */
+/** Why a budget stopped a run; the error message starts with it (`<reason>: …`), and the run's stopReason is it. */
+export type BudgetReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT';
+export const BUDGET_REASONS: readonly BudgetReason[] = ['STEP_BUDGET', 'TOKEN_BUDGET', 'COST_BUDGET', 'SPEND_LIMIT'];
+
+/**
+ * The budget reason of a BudgetExceeded error as the state machine's Catch put it in the state: `Cause` is the
+ * error message offline and the Lambda error JSON (`{"errorMessage": …}`) in AWS. Undefined for anything else.
+ */
+export function budgetReasonOf(error: { Error?: string; Cause?: string } | undefined): BudgetReason | undefined {
+  if (error?.Error !== 'BudgetExceeded') return undefined;
+  let message = String(error.Cause ?? '');
+  try {
+    const parsed = JSON.parse(message) as { errorMessage?: unknown };
+    if (typeof parsed?.errorMessage === 'string') message = parsed.errorMessage;
+  } catch {
+    /* a plain message */
+  }
+  return BUDGET_REASONS.find((r) => message.startsWith(`${r}:`));
+}
+
 export class BudgetExceeded extends AgentError {
   readonly retryable = false;
   readonly countsForBreaker = false;
   override name = 'BudgetExceeded';
-  readonly reason: 'STEP_BUDGET' | 'TOKEN_BUDGET';
-  constructor(reason: 'STEP_BUDGET' | 'TOKEN_BUDGET', message: string) {
+  readonly reason: BudgetReason;
+  constructor(reason: BudgetReason, message: string) {
     super(`${reason}: ${message}`);
     this.reason = reason;
   }

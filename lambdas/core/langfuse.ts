@@ -58,7 +58,9 @@ export function toLangfuseBatch(run: RunView & { userId: string; input?: string 
           model: `${e.provider}/${e.model}`,
           input: e.input ?? null,
           output: e.output ?? null,
-          ...(usage ? { usage: { input: usage.inputTokens ?? 0, output: usage.outputTokens ?? 0, unit: 'TOKENS' } } : {}),
+          ...(usage ? { usage: { input: usage.inputTokens ?? 0, output: usage.outputTokens ?? 0, unit: 'TOKENS', ...(typeof e.costUsd === 'number' ? { totalCost: e.costUsd } : {}) } } : {}),
+          // Langfuse's cost fields (USD): our price table's cost, so Langfuse does not re-price the call.
+          ...(typeof e.costUsd === 'number' ? { costDetails: { total: e.costUsd } } : {}),
           level,
           ...(error ? { statusMessage: `${error.name}: ${error.message}` } : {}),
           metadata: { step: e.step, tier: e.tier, finishReason: e.finishReason ?? null, maxOutputTokens: e.maxOutputTokens ?? null },

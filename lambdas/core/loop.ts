@@ -1,9 +1,11 @@
 import { degradationNotice, excerpt, partialAnswer, surrenderNotice, withNotice } from './answer';
-import { type Budgets, checkTokenBudget } from './budget';
+import { type Budgets, checkBudget } from './budget';
 import type { RunUpdates } from './control';
-import { BadRequest, BudgetExceeded, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
+import { BadRequest, BudgetExceeded, budgetReasonOf, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
 import type { RunRecord, RunRepository } from './ports';
+import { costMicros, type ModelPrice, type PriceSource, toMicros, toUsd } from './pricing';
 import { callSignature, idempotencyKeyFor } from './signature';
+import { checkDailyCaps, type DailyCaps, hasDailyCaps, type SpendPort, utcDay } from './spend';
 import { createRunRecord } from './start-run';
 import { estimatePromptTokens } from './tokens';
 import type { Message, ModelProvider, RunStatus, RunView, ToolCall, ToolContext, ToolResult, ToolSpec } from './types';
@@ -69,6 +71,13 @@ export interface LoopDeps {
   maxRetryDelaySeconds?: number;
   sleep?: (ms: number) => Promise<void>;
   log?: (message: string, fields: Record<string, unknown>) => void;
+  /** The price of a model (config `pricing`, built-in prices, demo free); undefined when unknown. */
+  priceOf?: (model: { provider: string; model: string }) => { price: ModelPrice; source: PriceSource } | undefined;
+  /** Daily spend counters and caps (lambdas/core/spend.ts); no daily checks without them. */
+  spend?: SpendPort;
+  caps?: DailyCaps;
+  /** The date for UTC days (spend counters). */
+  now?: () => Date;
 }
 
 export const SYSTEM_PROMPT =
@@ -103,6 +112,7 @@ export async function loadRun(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep
     input: run.input,
     maxSteps: run.maxSteps,
     maxTokens: run.maxTokens,
+    ...(run.maxCostUsd !== undefined ? { maxCostUsd: run.maxCostUsd } : {}),
     ...(run.step > 0 ? { resumeAt: state.outcome, pendingToolCalls: state.toolCount } : {}),
   });
   return state;
@@ -187,39 +197,62 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
 
   let stored = await deps.runs.getMessage(runId, step, 0);
   if (!stored) {
-    const model = deps.model(tier);
-    if (!model) throw new BadRequest(`no ${tier} model is configured`);
+    const now = deps.now?.() ?? new Date();
+    const day = utcDay(now);
+    const callTier = await spendCheck(deps, run, step, tier, now);
+    const model = deps.model(callTier);
+    if (!model) throw new BadRequest(`no ${callTier} model is configured`);
+    const priced = deps.priceOf?.(model);
+    if (run.maxCostUsd !== undefined && !priced) throw new BadRequest(`model "${model.model}" has no price, so the run's dollar budget cannot be checked: add it to "pricing"`);
     const history = (await deps.runs.listMessages(runId)).map((m) => m.message);
     const request = { system: deps.system ?? SYSTEM_PROMPT, messages: history, tools: deps.toolSpecs };
     const estimated = estimatePromptTokens(request);
-    const decision = checkTokenBudget({
+    const cost = run.maxCostUsd !== undefined && priced ? { usedMicros: run.costMicros ?? 0, maxMicros: toMicros(run.maxCostUsd), price: priced.price } : undefined;
+    const decision = checkBudget({
       used: run.tokensIn + run.tokensOut,
       maxTokens: run.maxTokens,
       estimatedPromptTokens: estimated,
-      maxOutputTokens: deps.maxOutputTokens(tier),
+      maxOutputTokens: deps.maxOutputTokens(callTier),
       reserve: Math.floor(run.maxTokens * (deps.reserveRatio ?? 0)),
+      cost,
     });
     if (!decision.ok) {
-      await deps.runs.appendEvent(runId, { type: 'budget', step, reason: decision.reason, message: decision.message, estimatedPromptTokens: estimated, used: run.tokensIn + run.tokensOut, maxTokens: run.maxTokens });
-      throw new BudgetExceeded('TOKEN_BUDGET', decision.message);
+      await deps.runs.appendEvent(runId, {
+        type: 'budget',
+        step,
+        reason: decision.reason,
+        message: decision.message,
+        estimatedPromptTokens: estimated,
+        used: run.tokensIn + run.tokensOut,
+        maxTokens: run.maxTokens,
+        ...(cost ? { costUsd: toUsd(cost.usedMicros), maxCostUsd: run.maxCostUsd } : {}),
+      });
+      throw new BudgetExceeded(decision.reason, decision.message);
     }
     const started = clock();
-    const callEvent = () => ({ type: 'model_call', step, tier, provider: model.provider, model: model.model, latencyMs: clock() - started, estimatedPromptTokens: estimated });
+    const callEvent = () => ({ type: 'model_call', step, tier: callTier, provider: model.provider, model: model.model, latencyMs: clock() - started, estimatedPromptTokens: estimated });
     try {
       const response = await model.complete({ ...request, maxOutputTokens: decision.maxOutputTokens });
       const message: Message = { role: 'assistant', content: response.text, toolCalls: response.toolCalls };
-      ({ stored } = await deps.runs.putMessage(runId, {
+      const micros = priced ? costMicros(response.usage, priced.price) : 0;
+      let written: boolean;
+      ({ stored, written } = await deps.runs.putMessage(runId, {
         step,
         seq: 0,
         message,
         usage: response.usage,
         at: new Date().toISOString(),
-        tier,
+        tier: callTier,
         model: `${model.provider}/${model.model}`,
+        costMicros: micros,
       }));
+      // The day's counters: once per stored call (a retried step whose message is already stored adds nothing).
+      if (written && micros > 0 && deps.spend) await deps.spend.add(run.userId, day, micros);
       await deps.runs.appendEvent(runId, {
         ...callEvent(),
         usage: response.usage,
+        costUsd: toUsd(micros),
+        priceSource: priced?.source ?? null,
         maxOutputTokens: decision.maxOutputTokens,
         finishReason: response.finishReason,
         input: { messages: history.length, last: history[history.length - 1] ?? null },
@@ -256,7 +289,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
     });
   }
   const callSig = callSignature(allCalls);
-  await deps.runs.recordModelStep(runId, step, stored.usage ?? { inputTokens: 0, outputTokens: 0 }, callSig);
+  await deps.runs.recordModelStep(runId, step, stored.usage ?? { inputTokens: 0, outputTokens: 0 }, callSig, stored.costMicros ?? 0);
   return {
     runId,
     step,
@@ -269,6 +302,27 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
     prevCallSig: state.callSig ?? '',
     pauseRequested: Boolean(run.pauseRequested),
   };
+}
+
+/**
+ * The daily caps before a model call: past a cap the run surrenders (SPEND_LIMIT); past `fallbackAt` of a cap the
+ * fallback model answers instead of the primary, and the run records that it degraded. Returns the tier to call.
+ */
+async function spendCheck(deps: LoopDeps, run: RunRecord, step: number, tier: Tier, now: Date): Promise<Tier> {
+  if (!deps.spend || !deps.caps || !hasDailyCaps(deps.caps)) return tier;
+  const spent = await deps.spend.today(run.userId, utcDay(now));
+  const cap = checkDailyCaps(spent, deps.caps, now);
+  if (!cap.ok) {
+    await deps.runs.appendEvent(run.runId, { type: 'budget', step, reason: 'SPEND_LIMIT', scope: cap.scope, message: cap.message, userSpendUsd: toUsd(spent.userMicros), totalSpendUsd: toUsd(spent.totalMicros) });
+    throw new BudgetExceeded('SPEND_LIMIT', cap.message);
+  }
+  if (cap.degrade && tier === 'primary' && deps.model('fallback')) {
+    const entry = { dependency: 'model:primary', reason: 'SPEND_FALLBACK', fallback: 'model:fallback' };
+    await deps.runs.addDegraded(run.runId, entry);
+    await deps.runs.appendEvent(run.runId, { type: 'fallback', step, ...entry, cause: `daily spend past ${Math.round((deps.caps.fallbackAt ?? 0) * 100)}% of its cap` });
+    return 'fallback';
+  }
+  return tier;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -366,7 +420,8 @@ export async function finalize(deps: Pick<LoopDeps, 'runs' | 'log'>, input: Fina
     }
     case 'SURRENDER': {
       status = 'UNFINISHED';
-      stopReason = state.stopReason ?? 'STEP_BUDGET';
+      // A budget error names its reason (token, cost, daily spend); the Pass before Surrender sets the others.
+      stopReason = budgetReasonOf(state.error) ?? state.stopReason ?? 'STEP_BUDGET';
       answer = withNotice(surrenderNotice(stopReason, run.step), withNotice(degradationNotice(degraded), partialAnswer(messages)));
       break;
     }
@@ -394,7 +449,7 @@ export async function finalize(deps: Pick<LoopDeps, 'runs' | 'log'>, input: Fina
     status: final.status,
     stopReason: final.stopReason,
     ...(state.error ? { error: state.error } : {}),
-    usage: { inputTokens: final.tokensIn, outputTokens: final.tokensOut },
+    usage: { inputTokens: final.tokensIn, outputTokens: final.tokensOut, costUsd: toUsd(final.costMicros ?? 0) },
   });
   deps.log?.('run finished', { runId: state.runId, status: final.status, stopReason: final.stopReason, steps: final.step });
   return toView(final);
@@ -407,7 +462,7 @@ function toView(run: RunRecord): RunView {
     answer: run.answer ?? null,
     stopReason: run.stopReason ?? null,
     steps: run.step,
-    usage: { inputTokens: run.tokensIn, outputTokens: run.tokensOut },
+    usage: { inputTokens: run.tokensIn, outputTokens: run.tokensOut, costUsd: toUsd(run.costMicros ?? 0) },
     degraded: run.degraded ?? [],
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,

@@ -24,6 +24,8 @@ export function metricsOf(e: TraceEvent): MetricPoint[] {
       return [
         { name: 'ModelCalls', unit: 'Count', value: 1, dimension: { name: 'Tier', value: String(e.tier) } },
         ...(usage ? [{ name: 'ModelInputTokens', unit: 'Count' as const, value: usage.inputTokens ?? 0 }, { name: 'ModelOutputTokens', unit: 'Count' as const, value: usage.outputTokens ?? 0 }] : []),
+        // Whole micro-dollars (the daily spend alarm sums them); a Count, as CloudWatch has no currency unit.
+        ...(typeof e.costUsd === 'number' ? [{ name: 'ModelCostMicroUsd', unit: 'Count' as const, value: Math.round(e.costUsd * 1_000_000) }] : []),
         ...(typeof e.latencyMs === 'number' ? [{ name: 'ModelLatency', unit: 'Milliseconds' as const, value: e.latencyMs }] : []),
         ...(err ? [{ name: 'ModelErrors', unit: 'Count' as const, value: 1, dimension: { name: 'Error', value: String(err.name) } }] : []),
       ];
@@ -45,6 +47,7 @@ export function metricsOf(e: TraceEvent): MetricPoint[] {
       return [
         { name: 'RunsFinished', unit: 'Count', value: 1, dimension: { name: 'Status', value: String(e.status ?? 'CANCELLED') } },
         { name: 'RunSteps', unit: 'Count', value: e.step },
+        ...(e.stopReason === 'KILLED' ? [{ name: 'RunsKilled', unit: 'Count' as const, value: 1 }] : []),
         ...(usage ? [{ name: 'RunTokens', unit: 'Count' as const, value: (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0) }] : []),
       ];
     }

@@ -24,6 +24,10 @@ export interface RunRecord {
   executionArn?: string;
   /** Executions started to continue this run from its checkpoint. */
   resumes?: number;
+  /** Model spend so far in whole micro-dollars (ADD once per model step). */
+  costMicros?: number;
+  /** The run's dollar budget (budgets.maxCostUsd), when it has one. */
+  maxCostUsd?: number;
 }
 
 /** One message of the conversation, stored once under (step, seq). */
@@ -36,6 +40,8 @@ export interface StoredMessage {
   /** Model tier that produced an assistant message. */
   tier?: string;
   model?: string;
+  /** What the call that produced an assistant message cost, in whole micro-dollars. */
+  costMicros?: number;
 }
 
 /** What the core needs from the run store (implemented by lambdas/store/run-store.ts). */
@@ -47,11 +53,12 @@ export interface RunRepository {
     input: string;
     maxSteps: number;
     maxTokens: number;
+    maxCostUsd?: number;
   }): Promise<{ run: RunRecord; created: boolean }>;
   putMessage(runId: string, m: StoredMessage): Promise<{ written: boolean; stored: StoredMessage }>;
   getMessage(runId: string, step: number, seq: number): Promise<StoredMessage | undefined>;
   listMessages(runId: string): Promise<StoredMessage[]>;
-  recordModelStep(runId: string, step: number, usage: Usage, callSig: string): Promise<RunRecord>;
+  recordModelStep(runId: string, step: number, usage: Usage, callSig: string, costMicros?: number): Promise<RunRecord>;
   addDegraded(runId: string, entry: DegradedEntry): Promise<void>;
   finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null }): Promise<RunRecord>;
   appendEvent(runId: string, event: Omit<TraceEvent, 'at'> & { at?: string }): Promise<TraceEvent>;
@@ -69,6 +76,6 @@ export interface RunControl {
   pause(runId: string): Promise<void>;
   /** Continues a PAUSED run (its task token is sent back), or a FAILED one from its checkpoint (same runId and trace). */
   resume(runId: string): Promise<void>;
-  /** Stops the execution and marks the run CANCELLED. */
-  cancel(runId: string): Promise<void>;
+  /** Stops the execution and marks the run CANCELLED (stopReason CANCELLED, or KILLED for an admin stop). */
+  cancel(runId: string, reason?: 'CANCELLED' | 'KILLED'): Promise<void>;
 }

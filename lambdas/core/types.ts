@@ -56,7 +56,7 @@ export type RunStatus = 'RUNNING' | 'PAUSED' | 'SUCCEEDED' | 'DEGRADED' | 'UNFIN
 /** Statuses a run never leaves. */
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'];
 
-export type StopReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'REPETITION';
+export type StopReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT' | 'REPETITION';
 
 export interface DegradedEntry {
   dependency: string;
@@ -71,7 +71,8 @@ export interface RunView {
   answer: string | null;
   stopReason: string | null;
   steps: number;
-  usage: Usage;
+  /** Tokens, and the model spend in US dollars from the price table (0 for the demo model). */
+  usage: Usage & { costUsd: number };
   degraded: DegradedEntry[];
   createdAt: string;
   updatedAt: string;

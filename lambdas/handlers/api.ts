@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import viewerHtml from '../../local/viewer/index.html';
+import { ADMIN_GROUP, groupsOf } from '../api/admin-routes';
 import { type ApiRequest, handleApi } from '../api/routes';
 import { createRunControl } from '../core/control';
 import { sfnExecutions } from '../store/sfn-executions';
@@ -19,9 +20,11 @@ export const createHandler = wrap(async (rt, event: APIGatewayProxyEvent): Promi
     headers: Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     body: event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body,
     userId: claims.sub ?? null,
+    // Admins: members of the Cognito group, as the authorizer verified the token's claims.
+    isAdmin: groupsOf(claims['cognito:groups']).includes(ADMIN_GROUP),
   };
   const control = createRunControl({ runs: rt.runs, executions: sfnExecutions(stateMachineArn, rt.aws?.sfn) });
-  const res = await handleApi({ runs: rt.runs, config: rt.config, control }, req);
+  const res = await handleApi({ runs: rt.runs, config: rt.config, control, spend: rt.spend }, req);
   const origin = process.env.CORS_ORIGIN;
   return { ...res, headers: { ...res.headers, ...(origin ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {}) } };
 });

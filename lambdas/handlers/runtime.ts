@@ -9,18 +9,22 @@ import { type AgentConfig, configFromEnv } from '../../lib/config';
 import { CircuitBreaker } from '../core/breaker';
 import type { LoopDeps, Tier } from '../core/loop';
 import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
+import { priceOf } from '../core/pricing';
 import type { ModelProvider, TraceEvent } from '../core/types';
 import { createProvider, createSecretReader, type SecretReader } from '../providers';
 import { DynamoBreakerStore } from '../store/breaker-store';
 import { createDocumentClient } from '../store/client';
 import { idempotentToolRunner } from '../store/idempotent-tools';
 import { RunStore } from '../store/run-store';
+import { SpendStore } from '../store/spend-store';
 import { buildToolRegistry, runTool, toolSpecs } from '../tools/registry';
 
 /** Everything a handler needs, built once per container (or once per local engine). */
 export interface Runtime extends LoopDeps {
   config: AgentConfig;
   runs: RunStore;
+  /** Daily spend counters, the disable flag, the admin read log, support queries. */
+  spend: SpendStore;
   logger: Logger;
   breaker: CircuitBreaker;
   metrics?: Metrics;
@@ -97,6 +101,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   return {
     config,
     runs,
+    spend: new SpendStore(options.doc, options.tableName),
+    caps: config.spend,
+    priceOf: (model) => priceOf(model, config.pricing),
     logger,
     breaker,
     metrics: options.metrics,

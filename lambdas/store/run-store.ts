@@ -55,6 +55,7 @@ export class RunStore implements RunRepository {
     input: string;
     maxSteps: number;
     maxTokens: number;
+    maxCostUsd?: number;
   }): Promise<{ run: RunRecord; created: boolean }> {
     const at = this.now().toISOString();
     const run: RunRecord = {
@@ -67,6 +68,8 @@ export class RunStore implements RunRepository {
       tokensOut: 0,
       maxSteps: input.maxSteps,
       maxTokens: input.maxTokens,
+      ...(input.maxCostUsd !== undefined ? { maxCostUsd: input.maxCostUsd } : {}),
+      costMicros: 0,
       stopReason: null,
       answer: null,
       degraded: [],
@@ -148,13 +151,13 @@ export class RunStore implements RunRepository {
    * Records a finished model step: sets the step counter and adds the usage exactly once per step (the condition
    * makes a retried or replayed call a no-op). Returns the run after the update.
    */
-  async recordModelStep(runId: string, step: number, usage: Usage, callSig: string): Promise<RunRecord> {
+  async recordModelStep(runId: string, step: number, usage: Usage, callSig: string, costMicros = 0): Promise<RunRecord> {
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: 'SET #step = :step, lastCallSig = :sig, updatedAt = :at ADD tokensIn :in, tokensOut :out',
+          UpdateExpression: 'SET #step = :step, lastCallSig = :sig, updatedAt = :at ADD tokensIn :in, tokensOut :out, costMicros :cost',
           ConditionExpression: 'attribute_exists(pk) AND #step < :step',
           ExpressionAttributeNames: { '#step': 'step' },
           ExpressionAttributeValues: {
@@ -163,6 +166,7 @@ export class RunStore implements RunRepository {
             ':at': this.now().toISOString(),
             ':in': usage.inputTokens,
             ':out': usage.outputTokens,
+            ':cost': costMicros,
           },
           ReturnValues: 'ALL_NEW',
         }),

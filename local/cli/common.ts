@@ -15,6 +15,14 @@ export interface CliCommand {
   run(ctx: { config: AgentConfig; positionals: string[]; values: CliValues }): Promise<number>;
 }
 
+/** A positive number of dollars (`--max-cost-usd 0.25`). */
+export function usdOption(name: string, value: string | boolean | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || !Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number of dollars (got "${value}")`);
+  return n;
+}
+
 export function intOption(name: string, value: string | boolean | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);

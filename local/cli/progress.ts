@@ -17,7 +17,7 @@ export function describeEvent(e: TraceEvent): string {
       const usage = e.usage as { inputTokens: number; outputTokens: number } | undefined;
       const calls = out?.toolCalls ?? [];
       const what = calls.length ? `${calls.length} tool call(s): ${calls.map((c) => `${c.name}(${JSON.stringify(c.arguments)})`).join(', ')}` : 'final answer';
-      return `${step} · model ${e.tier} (${e.provider}/${e.model}) ${e.latencyMs} ms · tokens ${usage?.inputTokens ?? 0}→${usage?.outputTokens ?? 0} · ${what}`;
+      return `${step} · model ${e.tier} (${e.provider}/${e.model}) ${e.latencyMs} ms · tokens ${usage?.inputTokens ?? 0}→${usage?.outputTokens ?? 0}${typeof e.costUsd === 'number' && e.costUsd > 0 ? ` · $${e.costUsd.toFixed(6)}` : ''} · ${what}`;
     }
     case 'tool_call':
       if (err) return `${step} · tool ${e.name} failed: ${err.name}: ${err.message}`;

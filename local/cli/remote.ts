@@ -39,7 +39,7 @@ export const showCommand: CliCommand = {
     if (values.json) print(run);
     else {
       print(runLine(run));
-      print(`usage: ${run.usage.inputTokens} in / ${run.usage.outputTokens} out`);
+      print(`usage: ${run.usage.inputTokens} in / ${run.usage.outputTokens} out · $${(run.usage.costUsd ?? 0).toFixed(4)}`);
       for (const d of run.degraded) print(`degraded: ${d.dependency} (${d.reason}) → ${d.fallback}`);
       print(`\n${run.answer ?? '(no answer yet)'}`);
     }

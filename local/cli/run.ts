@@ -2,7 +2,7 @@ import { effectiveBudgets } from '../../lambdas/core/budget';
 import type { RunView } from '../../lambdas/core/types';
 import { LocalEngine } from '../engine';
 import { apiTarget, callApi } from './client';
-import { type CliCommand, type CliValues, intOption, UsageError } from './common';
+import { type CliCommand, type CliValues, intOption, UsageError, usdOption } from './common';
 import { describeEvent, describeStateEvent } from './progress';
 
 /** `agent run "<prompt>"`: one request, offline, end to end. */
@@ -11,7 +11,11 @@ export const runCommand: CliCommand = {
   async run({ config, positionals, values }) {
     const prompt = positionals.join(' ');
     if (!prompt.trim()) throw new UsageError('agent run needs a prompt: agent run "What is 12.5% of 3480?"');
-    const budgets = { maxSteps: intOption('max-steps', values['max-steps']), maxTokens: intOption('max-tokens', values['max-tokens']) };
+    const budgets = {
+      maxSteps: intOption('max-steps', values['max-steps']),
+      maxTokens: intOption('max-tokens', values['max-tokens']),
+      maxCostUsd: usdOption('max-cost-usd', values['max-cost-usd']),
+    };
     effectiveBudgets(config.budgets, budgets); // refuse a raise before anything starts
     const progress = (line: string) => process.stderr.write(`${line}\n`);
     if (typeof values.api === 'string') return runRemote(prompt, budgets, values, progress);
@@ -27,7 +31,7 @@ export const runCommand: CliCommand = {
       const { run } = await engine.run({ input: prompt, budgets });
       process.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${run.answer ?? ''}\n`);
       progress(
-        `status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ''} · ${run.steps} step(s) · tokens in ${run.usage.inputTokens} / out ${run.usage.outputTokens} · run ${run.runId}`,
+        `status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ''} · ${run.steps} step(s) · tokens in ${run.usage.inputTokens} / out ${run.usage.outputTokens} · $${(run.usage.costUsd ?? 0).toFixed(4)} · run ${run.runId}`,
       );
       return 0;
     } finally {
@@ -37,9 +41,9 @@ export const runCommand: CliCommand = {
 };
 
 /** `agent run --api <url> --token <jwt>`: start the run on a deployed stack and follow it until it ends. */
-async function runRemote(prompt: string, budgets: { maxSteps?: number; maxTokens?: number }, values: CliValues, progress: (line: string) => void): Promise<number> {
+async function runRemote(prompt: string, budgets: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number }, values: CliValues, progress: (line: string) => void): Promise<number> {
   const target = apiTarget(values);
-  const hasBudgets = budgets.maxSteps !== undefined || budgets.maxTokens !== undefined;
+  const hasBudgets = budgets.maxSteps !== undefined || budgets.maxTokens !== undefined || budgets.maxCostUsd !== undefined;
   const { runId } = await callApi<{ runId: string }>(target, 'POST', '/runs', { input: prompt, ...(hasBudgets ? { budgets } : {}) });
   progress(`run ${runId} started`);
   let last = '';

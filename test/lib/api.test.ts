@@ -13,13 +13,17 @@ describe('the API Gateway API', () => {
     expect(viewer[0]?.Properties.HttpMethod).toBe('GET');
     expect(viewer[0]?.Properties.ResourceId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Api/), 'RootResourceId'] });
     const methods = all.filter((m) => m !== viewer[0]);
-    expect(methods).toHaveLength(7);
+    expect(methods).toHaveLength(13);
     for (const m of methods) {
       expect(m.Properties.AuthorizationType).toBe('COGNITO_USER_POOLS');
       expect(m.Properties.AuthorizerId).toBeDefined();
     }
     const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort();
-    expect(paths).toEqual(['cancel', 'pause', 'resume', 'runs', 'trace', '{id}'].sort());
+    expect(paths).toEqual(['cancel', 'pause', 'resume', 'runs', 'trace', '{id}', 'admin', 'stop', 'disable', 'enable', 'spend', 'runs', 'reads'].sort());
+  });
+
+  it('creates the agent-admins group the admin routes check', () => {
+    template.hasResourceProperties('AWS::Cognito::UserPoolGroup', { GroupName: 'agent-admins' });
   });
 
   it('throttles the stage and writes access logs', () => {

@@ -29,3 +29,36 @@ describe('config schema', () => {
     expect(() => parseConfig({ tools: [{ name: 'calculator', kind: 'http', url: 'http://127.0.0.1:1/x' }] })).toThrow(/tools\[0\]\.name: "calculator" is already taken/);
   });
 });
+
+describe('spend config', () => {
+  it('has no dollar limits and no admins by default', () => {
+    const c = parseConfig({});
+    expect(c.pricing).toEqual({});
+    expect(c.spend).toEqual({});
+    expect(c.budgets.maxCostUsd).toBeUndefined();
+    expect(c.adminTokens).toBeUndefined();
+  });
+
+  it('accepts dollar limits with priced models: built-in, configured or demo', () => {
+    expect(parseConfig({ budgets: { maxCostUsd: 0.5 }, spend: { dailyUsdPerUser: 5, dailyUsdTotal: 200 } }).spend).toEqual({ dailyUsdPerUser: 5, dailyUsdTotal: 200 });
+    expect(() => parseConfig({ models: { primary: { provider: 'openai', model: 'gpt-4o-mini' } }, budgets: { maxCostUsd: 0.5 } })).not.toThrow();
+    expect(() =>
+      parseConfig({ models: { primary: { provider: 'openai', model: 'llama3', baseUrl: 'http://127.0.0.1:11434/v1' } }, pricing: { llama3: { inputPerMTokUsd: 0, outputPerMTokUsd: 0 } }, spend: { dailyUsdTotal: 1 } }),
+    ).not.toThrow();
+  });
+
+  it('refuses a dollar limit with a model that has no price, naming the model and the limit', () => {
+    const cfg = { models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'openai', model: 'my-finetune', baseUrl: 'http://127.0.0.1:9/v1' } }, spend: { dailyUsdPerUser: 5 } };
+    expect(() => parseConfig(cfg)).toThrow(/pricing\.my-finetune: model "my-finetune" \(openai, models\.fallback\) has no price, and spend\.dailyUsdPerUser is a dollar limit/);
+    // Without a dollar limit an unpriced model is fine (its cost is recorded as 0).
+    expect(() => parseConfig({ ...cfg, spend: {} })).not.toThrow();
+  });
+
+  it('refuses bad prices, unknown spend keys, fallbackAt without a fallback model, short admin tokens', () => {
+    expect(() => parseConfig({ pricing: { m: { inputPerMTokUsd: -1, outputPerMTokUsd: 1 } } })).toThrow(/pricing\.m\.inputPerMTokUsd/);
+    expect(() => parseConfig({ spend: { dailyUsd: 5 } })).toThrow(/spend: unknown key\(s\) "dailyUsd"/);
+    expect(() => parseConfig({ spend: { dailyUsdPerUser: 5, fallbackAt: 0.8 } })).toThrow(/spend\.fallbackAt: needs models\.fallback/);
+    expect(() => parseConfig({ spend: { fallbackAt: 1.5 } })).toThrow(/spend\.fallbackAt/);
+    expect(() => parseConfig({ adminTokens: { short: 'ops' } })).toThrow(/adminTokens/);
+  });
+});

@@ -21,6 +21,13 @@ describe('monitoring', () => {
     }
   });
 
+  it('alarms when an admin kills runs, and on daily spend past its threshold when one is set', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'RunsKilled', Namespace: 'Agent', Threshold: 1 });
+    expect(Object.values(template.findResources('AWS::CloudWatch::Alarm')).some((a) => a.Properties.MetricName === 'ModelCostMicroUsd')).toBe(false);
+    const capped = Template.fromJSON(templateFor(parseConfig({ spend: { dailyUsdTotal: 200 } })));
+    capped.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ModelCostMicroUsd', Namespace: 'Agent', Statistic: 'Sum', Period: 86400, Threshold: 160_000_000 });
+  });
+
   it('has a dashboard', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });

@@ -8,6 +8,7 @@ import { testEngine } from '../helpers/engine';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'token-viewer-0123456789abcdef00';
+const ADMIN = 'token-viewer-admin-0123456789ab';
 
 describe('the trace viewer, in a real browser (Debian chromium, headless)', () => {
   let engine: LocalEngine;
@@ -16,7 +17,7 @@ describe('the trace viewer, in a real browser (Debian chromium, headless)', () =
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian chromium (apt-get install -y chromium); .ci/run does`);
-    engine = await testEngine({ localTokens: { [TOKEN]: 'viewer-user' }, models: { primary: { provider: 'demo', model: 'default' } } });
+    engine = await testEngine({ localTokens: { [TOKEN]: 'viewer-user' }, adminTokens: { [ADMIN]: 'viewer-admin' }, models: { primary: { provider: 'demo', model: 'default' } } });
     server = await startServer(engine, { port: 0 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -43,6 +44,8 @@ describe('the trace viewer, in a real browser (Debian chromium, headless)', () =
     expect(await page.textContent('h2')).toContain('SUCCEEDED');
     expect(await page.textContent('[data-testid="steps"]')).toBe('2');
     expect(Number(await page.textContent('[data-testid="tokens-in"]'))).toBe(run.usage.inputTokens);
+    // The demo model is free.
+    expect(await page.textContent('[data-testid="cost"]')).toBe('0.000000');
     expect(await page.textContent('[data-testid="answer"]')).toContain('17 * 23 = 391');
     const lines = await page.locator('[data-testid="timeline"] .event .what').allTextContents();
     expect(lines.some((l) => l.includes('tool calculator → 391'))).toBe(true);
@@ -59,5 +62,20 @@ describe('the trace viewer, in a real browser (Debian chromium, headless)', () =
     await page.waitForSelector('.marker.stop');
     expect(await page.textContent('.marker.stop')).toContain('STEP_BUDGET');
     expect(await page.textContent('h2')).toContain('UNFINISHED');
+  }, 60_000);
+
+  it('lets an admin filter any user’s runs by user and status', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#token=${ADMIN}`);
+    // Without the admin filter: the admin's own runs (none).
+    await page.waitForSelector('#runs p.muted');
+    await page.check('#admin-on');
+    await page.fill('#f-user', 'viewer-user');
+    await page.selectOption('#f-status', 'UNFINISHED');
+    await page.click('#load');
+    await page.waitForSelector('.run [data-testid="run-user"]');
+    expect(await page.locator('.run').count()).toBe(1);
+    expect(await page.textContent('.run [data-testid="run-user"]')).toBe('viewer-user');
+    expect(await page.textContent('.run .status')).toBe('UNFINISHED');
   }, 60_000);
 });

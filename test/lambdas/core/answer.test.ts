@@ -31,4 +31,9 @@ describe('notices', () => {
     );
     expect(degradationNotice([])).toBe('');
   });
+  it('says when the cheaper model answered because of the daily spend, and why a run stopped on dollars', () => {
+    expect(degradationNotice([{ dependency: 'model:primary', reason: 'SPEND_FALLBACK', fallback: 'model:fallback' }])).toContain('daily spend is near its limit');
+    expect(surrenderNotice('COST_BUDGET', 3)).toContain('cost budget');
+    expect(surrenderNotice('SPEND_LIMIT', 3)).toContain('midnight UTC');
+  });
 });

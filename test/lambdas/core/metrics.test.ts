@@ -22,4 +22,9 @@ describe('metrics derived from the trace', () => {
     expect(metricsOf({ type: 'fallback', at: 'x', step: 1, dependency: 'tool:retrieve' })[0]).toMatchObject({ name: 'Fallbacks' });
     expect(metricsOf({ type: 'run_finished', at: 'x', step: 4, status: 'SUCCEEDED', usage: { inputTokens: 5, outputTokens: 5 } }).map((m) => m.name)).toEqual(['RunsFinished', 'RunSteps', 'RunTokens']);
   });
+  it('publishes each call’s cost in micro-dollars and counts runs killed by admins', () => {
+    expect(metricsOf({ type: 'model_call', at: 'x', step: 1, tier: 'primary', usage: { inputTokens: 10, outputTokens: 3 }, costUsd: 0.045720 })).toContainEqual({ name: 'ModelCostMicroUsd', unit: 'Count', value: 45_720 });
+    expect(metricsOf({ type: 'cancelled', at: 'x', step: 2, stopReason: 'KILLED' }).map((m) => m.name)).toContain('RunsKilled');
+    expect(metricsOf({ type: 'cancelled', at: 'x', step: 2, stopReason: 'CANCELLED' }).map((m) => m.name)).not.toContain('RunsKilled');
+  });
 });

@@ -4,8 +4,16 @@ import type { LocalEngine } from '../../../local/engine';
 import { testEngine } from '../../helpers/engine';
 
 const context = { getRemainingTimeInMillis: () => 10_000, functionName: 'api', awsRequestId: 'r' } as unknown as Context;
-const event = (method: string, path: string, sub?: string): APIGatewayProxyEvent =>
-  ({ httpMethod: method, path, headers: {}, body: null, isBase64Encoded: false, queryStringParameters: null, requestContext: { authorizer: sub ? { claims: { sub } } : undefined } }) as unknown as APIGatewayProxyEvent;
+const event = (method: string, path: string, sub?: string, groups?: string): APIGatewayProxyEvent =>
+  ({
+    httpMethod: method,
+    path,
+    headers: {},
+    body: null,
+    isBase64Encoded: false,
+    queryStringParameters: null,
+    requestContext: { authorizer: sub ? { claims: { sub, ...(groups ? { 'cognito:groups': groups } : {}) } } : undefined },
+  }) as unknown as APIGatewayProxyEvent;
 
 describe('the API Gateway handler', () => {
   let engine: LocalEngine;
@@ -23,6 +31,18 @@ describe('the API Gateway handler', () => {
     expect(JSON.parse(mine.body)).toMatchObject({ runId: run.runId, status: 'SUCCEEDED' });
     expect((await handler(event('GET', `/runs/${run.runId}`, 'someone-else'), context)).statusCode).toBe(404);
     expect((await handler(event('GET', `/runs/${run.runId}`), context)).statusCode).toBe(401);
+  });
+
+  it('makes members of the Cognito group agent-admins admins, and no one else', async () => {
+    const { run } = await engine.run({ input: 'What is 2 + 2?', userId: 'cognito-sub-2' });
+    const handler = createHandler(engine.runtime);
+    expect((await handler(event('GET', '/admin/spend', 'cognito-sub-1'), context)).statusCode).toBe(403);
+    expect((await handler(event('GET', '/admin/spend', 'cognito-sub-1', 'readers'), context)).statusCode).toBe(403);
+    expect((await handler(event('GET', '/admin/spend', 'admin-sub', '[readers, agent-admins]'), context)).statusCode).toBe(200);
+    // An admin reads anyone's run, and the read is recorded.
+    expect((await handler(event('GET', `/runs/${run.runId}`, 'admin-sub', 'agent-admins'), context)).statusCode).toBe(200);
+    const reads = await engine.runtime.spend.adminReads(new Date().toISOString().slice(0, 10));
+    expect(reads).toContainEqual(expect.objectContaining({ adminId: 'admin-sub', runId: run.runId, owner: 'cognito-sub-2', what: 'run' }));
   });
 
   it('serves the trace viewer page at GET /', async () => {

@@ -1,0 +1,189 @@
+import { AgentError } from '../core/errors';
+import { runView } from '../core/loop';
+import type { RunRecord } from '../core/ports';
+import { toMicros, toUsd } from '../core/pricing';
+import { checkDailyCaps, hasDailyCaps, utcDay } from '../core/spend';
+import type { RunStatus } from '../core/types';
+import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './routes';
+
+/**
+ * The admin routes (kill switch, spend, support access) and the spend gates of POST /runs. Admins are the Cognito
+ * group `agent-admins` in AWS and `adminTokens` locally; the API handler and the local server set `req.isAdmin`.
+ */
+
+/** The Cognito group whose members are admins. */
+export const ADMIN_GROUP = 'agent-admins';
+
+/** Statuses an admin stop ends (CANCELLED / KILLED). */
+export const STOPPABLE_STATUSES = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'] as const;
+
+const STOP_CONCURRENCY = 10;
+const RUN_STATUSES = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL', 'SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'];
+const USER_ID = /^[\w@.+:|-]{1,128}$/;
+
+/**
+ * The groups in a Cognito claim as API Gateway's REST authorizer passes them: a string, either one group, a
+ * comma-separated list, or a bracketed list (`[a, b]` / `[a b]`); an array when a JWT is decoded directly.
+ */
+export function groupsOf(claim: unknown): string[] {
+  if (Array.isArray(claim)) return claim.map(String);
+  if (typeof claim !== 'string') return [];
+  return claim
+    .replace(/^\[|\]$/g, '')
+    .split(/[,\s]+/)
+    .map((g) => g.trim())
+    .filter(Boolean);
+}
+
+const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
+  statusCode,
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
+});
+
+/**
+ * POST /runs gates, before anything is written: 503 DISABLED while an admin has disabled new runs; 429 SPEND_LIMIT
+ * (Retry-After: seconds to midnight UTC) past the caller's or the deployment's daily cap.
+ */
+export async function admitNewRun(deps: ApiDeps, userId: string, now: Date = new Date()): Promise<void> {
+  if (await deps.spend.isDisabled()) {
+    throw new HttpError(503, 'DISABLED', 'new runs are disabled by an administrator (POST /admin/enable turns them back on)');
+  }
+  if (!hasDailyCaps(deps.config.spend)) return;
+  const decision = checkDailyCaps(await deps.spend.today(userId, utcDay(now)), deps.config.spend, now);
+  if (!decision.ok) throw new HttpError(429, 'SPEND_LIMIT', decision.message, { 'retry-after': String(decision.retryAfterSeconds) });
+}
+
+/**
+ * The run a caller may read: their own, or — for an admin — anyone's, each such read recorded (who, which run,
+ * when). Anyone else's run is a 404, as no run at all.
+ */
+export async function readableRun(deps: ApiDeps, req: ApiRequest, userId: string, runId: string, what: 'run' | 'trace'): Promise<RunRecord> {
+  const run = await deps.runs.getRun(runId);
+  if (run && run.userId === userId) return run;
+  if (run && req.isAdmin) {
+    await deps.spend.recordAdminRead({ adminId: userId, runId, owner: run.userId, what });
+    return run;
+  }
+  throw new HttpError(404, 'NOT_FOUND', 'no such run');
+}
+
+type AdminHandler = (deps: ApiDeps, req: ApiRequest, adminId: string) => Promise<ApiResponse>;
+
+const ADMIN_ROUTES: Record<string, Record<string, AdminHandler>> = {
+  '/admin/stop': { POST: stop },
+  '/admin/disable': { POST: (d, _r, a) => setDisabled(d, a, true) },
+  '/admin/enable': { POST: (d, _r, a) => setDisabled(d, a, false) },
+  '/admin/spend': { GET: spend },
+  '/admin/runs': { GET: listRuns },
+  '/admin/reads': { GET: reads },
+};
+
+/** True for the paths the admin routes serve. */
+export const isAdminPath = (path: string): boolean => path === '/admin' || path.startsWith('/admin/');
+
+/** The admin routes: 401 without a caller, 403 for a caller who is not an admin. */
+export async function handleAdmin(deps: ApiDeps, req: ApiRequest, path: string): Promise<ApiResponse> {
+  const methods = ADMIN_ROUTES[path];
+  if (!methods) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${path}; admin routes: ${Object.keys(ADMIN_ROUTES).join(', ')}`);
+  const handler = methods[req.method.toUpperCase()];
+  const allow = Object.keys(methods).join(', ');
+  if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
+  if (!req.userId) throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
+  if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMIN_GROUP}; locally a token in adminTokens)`);
+  return handler(deps, req, req.userId);
+}
+
+function body(req: ApiRequest): Record<string, unknown> {
+  if (!req.body) return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(req.body);
+  } catch {
+    throw new HttpError(400, 'MALFORMED_JSON', 'the body must be a JSON object, e.g. {"userId": "<id>"} or {}');
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new HttpError(422, 'INVALID_REQUEST', 'the body must be a JSON object, e.g. {"userId": "<id>"} or {}');
+  return raw as Record<string, unknown>;
+}
+
+/** POST /admin/stop {userId?}: every RUNNING, PAUSED or AWAITING_APPROVAL run in scope → CANCELLED / KILLED. */
+async function stop(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<ApiResponse> {
+  const { userId, ...rest } = body(req);
+  if (Object.keys(rest).length) throw new HttpError(422, 'INVALID_REQUEST', `unknown field(s) ${Object.keys(rest).join(', ')}; allowed: {"userId"?: string}`);
+  if (userId !== undefined && (typeof userId !== 'string' || !USER_ID.test(userId))) throw new HttpError(422, 'INVALID_REQUEST', 'userId must be a user id string');
+  const runs = (await deps.runs.listRunsByStatus([...STOPPABLE_STATUSES] as RunStatus[])).filter((r) => userId === undefined || r.userId === userId);
+  const stopped: string[] = [];
+  const stopOne = async (run: RunRecord) => {
+    try {
+      await deps.control.cancel(run.runId, 'KILLED');
+    } catch (err) {
+      // Finished on its own meanwhile: nothing to stop.
+      if (err instanceof AgentError && err.name === 'Conflict') return;
+      throw err;
+    }
+    stopped.push(run.runId);
+    await deps.runs.appendEvent(run.runId, { type: 'admin_stop', step: run.step, by: adminId, scope: userId ?? 'all' });
+  };
+  // A few at a time: StopExecution and the table have their own rate limits.
+  for (let i = 0; i < runs.length; i += STOP_CONCURRENCY) await Promise.all(runs.slice(i, i + STOP_CONCURRENCY).map(stopOne));
+  return json(200, { stopped: stopped.length, runIds: stopped.sort(), scope: userId ?? 'all' });
+}
+
+async function setDisabled(deps: ApiDeps, adminId: string, disabled: boolean): Promise<ApiResponse> {
+  await deps.spend.setDisabled(disabled, adminId);
+  return json(200, { disabled, by: adminId });
+}
+
+/** GET /admin/spend: today's totals (UTC day), per user, with the caps. */
+async function spend(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const day = req.query?.day ?? utcDay(new Date());
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new HttpError(400, 'INVALID_QUERY', 'day must be yyyy-mm-dd (a UTC day)');
+  const totals = await deps.spend.day(day);
+  const caps = deps.config.spend;
+  return json(200, {
+    day,
+    totalUsd: toUsd(totals.totalMicros),
+    calls: totals.calls,
+    users: totals.users.map((u) => ({
+      userId: u.userId,
+      costUsd: toUsd(u.micros),
+      calls: u.calls,
+      ...(caps.dailyUsdPerUser !== undefined ? { overCap: u.micros >= toMicros(caps.dailyUsdPerUser) } : {}),
+    })),
+    caps: { dailyUsdPerUser: caps.dailyUsdPerUser ?? null, dailyUsdTotal: caps.dailyUsdTotal ?? null, fallbackAt: caps.fallbackAt ?? null },
+    disabled: await deps.spend.isDisabled(),
+  });
+}
+
+const isInstant = (s: string) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+Z?)?$/.test(s) && !Number.isNaN(Date.parse(s));
+
+/** GET /admin/runs?userId=&status=&from=&to=&cursor=&limit=: any user's runs (support access). */
+async function listRuns(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const q = req.query ?? {};
+  const limit = q.limit === undefined ? 20 : Number(q.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw new HttpError(400, 'INVALID_QUERY', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+  if (q.userId !== undefined && !USER_ID.test(q.userId)) throw new HttpError(400, 'INVALID_QUERY', 'userId must be a user id');
+  if (q.status !== undefined && !RUN_STATUSES.includes(q.status)) throw new HttpError(400, 'INVALID_QUERY', `status must be one of ${RUN_STATUSES.join(', ')}`);
+  for (const key of ['from', 'to'] as const) {
+    const v = q[key];
+    if (v !== undefined && !isInstant(v)) throw new HttpError(400, 'INVALID_QUERY', `${key} must be an ISO date or instant (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)`);
+  }
+  // A bare date `to` covers that whole day.
+  const to = q.to && /^\d{4}-\d{2}-\d{2}$/.test(q.to) ? `${q.to}T23:59:59.999Z` : q.to;
+  try {
+    const page = await deps.spend.listRunsForSupport({ userId: q.userId, status: q.status, from: q.from, to, cursor: q.cursor, limit });
+    return json(200, { runs: page.runs.map((r) => ({ ...runView(r), userId: r.userId })), nextCursor: page.nextCursor });
+  } catch (err) {
+    if ((err as Error).message === 'invalid cursor' || (err as { name?: string }).name === 'ValidationException') {
+      throw new HttpError(400, 'INVALID_CURSOR', 'cursor must be the nextCursor of a previous page');
+    }
+    throw err;
+  }
+}
+
+/** GET /admin/reads?day=: the admin read log of a UTC day (who read which run, when). */
+async function reads(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const day = req.query?.day ?? utcDay(new Date());
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new HttpError(400, 'INVALID_QUERY', 'day must be yyyy-mm-dd (a UTC day)');
+  return json(200, { day, reads: await deps.spend.adminReads(day) });
+}
