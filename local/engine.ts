@@ -53,7 +53,7 @@ export interface EngineOptions {
   /** Called when exporting a run's trace fails (the run itself is not affected). */
   onExportError?: (runId: string, err: Error) => void;
   /** Replaces the models and the tool runner (replay serves recorded outputs through these). */
-  overrides?: Partial<Pick<Runtime, 'model' | 'runTool'>>;
+  overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools'>>;
   /** Powertools log level of the handlers. @default SILENT (ERROR when AGENT_LOG is set) */
   logLevel?: string;
 }
@@ -153,6 +153,7 @@ export class LocalEngine {
       fetchImpl: options.fetchImpl,
       logger,
       onEvent: options.onTrace,
+      offline: true,
     });
     if (options.overrides) Object.assign(runtime, options.overrides);
     return new LocalEngine(options, template, dynamo, runtime);
@@ -276,6 +277,7 @@ export class LocalEngine {
     // Paused executions are simply dropped: their runs stay PAUSED in the table and resume from the checkpoint.
     this.waiting.clear();
     await Promise.allSettled([...this.running.values()]);
+    await this.runtime.tools?.close();
     await this.dynamo.close();
   }
 }
