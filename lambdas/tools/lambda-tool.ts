@@ -113,8 +113,7 @@ export function loadLocalHandler(spec: string, cwd = process.cwd()): LocalHandle
   const hash = spec.lastIndexOf('#');
   const file = resolve(cwd, spec.slice(0, hash));
   const exportName = spec.slice(hash + 1);
-  // biome-ignore lint/suspicious/noExplicitAny: a user module of unknown shape
-  const mod: any = require(file);
+  const mod = require(file) as Record<string, unknown> | undefined;
   const fn = mod?.[exportName];
   if (typeof fn !== 'function') throw new Error(`localHandler ${spec}: ${file} exports no function "${exportName}"`);
   return fn as LocalHandler;
