@@ -113,9 +113,14 @@ export function loadLocalHandler(spec: string, cwd = process.cwd()): LocalHandle
   const hash = spec.lastIndexOf('#');
   const file = resolve(cwd, spec.slice(0, hash));
   const exportName = spec.slice(hash + 1);
-  const mod = require(file) as Record<string, unknown> | undefined;
+  let mod: Record<string, unknown> | undefined;
+  try {
+    mod = require(file) as Record<string, unknown> | undefined;
+  } catch (err) {
+    throw new BadRequest(`localHandler ${spec}: cannot load ${file}: ${(err as Error).message}`, { cause: err });
+  }
   const fn = mod?.[exportName];
-  if (typeof fn !== 'function') throw new Error(`localHandler ${spec}: ${file} exports no function "${exportName}"`);
+  if (typeof fn !== 'function') throw new BadRequest(`localHandler ${spec}: ${file} exports no function "${exportName}"`);
   return fn as LocalHandler;
 }
 
