@@ -350,6 +350,7 @@ export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'runTool' | 'clock'
     latencyMs: clock() - started,
     result: result.content,
     isError: Boolean(result.isError),
+    ...(result.source ? { source: result.source } : {}),
     ...(input.failure ? { failure: input.failure.Error } : {}),
   });
   return { toolCallId, isError: Boolean(result.isError) };

@@ -191,6 +191,7 @@ function payloadText(payload: string): string {
 export function createLambdaTool(config: LambdaToolConfig, deps: { invoker: LambdaInvoker; guard?: Guard }): Tool {
   const guard = deps.guard ?? identityGuard;
   const dependency = `tool:${config.name}`;
+  const source = `lambda:${config.functionArn}`;
   return {
     spec: { name: config.name, description: config.description, parameters: config.parameters },
     async run(args: unknown, ctx: ToolContext): Promise<ToolResult> {
@@ -213,9 +214,10 @@ export function createLambdaTool(config: LambdaToolConfig, deps: { invoker: Lamb
             content: truncateUtf8(`${config.name} failed (${out.functionError}): ${functionErrorText(out.payload)}`, MAX_CONTENT_BYTES),
             isError: true,
             data: { error: 'FunctionError', functionError: out.functionError },
+            source,
           };
         }
-        return { content: truncateUtf8(payloadText(out.payload), MAX_CONTENT_BYTES), data: { functionArn: config.functionArn } };
+        return { content: truncateUtf8(payloadText(out.payload), MAX_CONTENT_BYTES), data: { functionArn: config.functionArn }, source };
       } catch (err) {
         const result = errorToResult(config.name, err); // throws when transient
         const name = (err as Error).name;

@@ -159,7 +159,12 @@ export class McpSource {
     );
     const text = contentToText(result as { content?: unknown; structuredContent?: unknown });
     const content = truncateUtf8(text.trim() === '' ? '(empty result)' : text, MAX_CONTENT_BYTES);
-    return { content, ...(result.isError ? { isError: true } : {}), data: { server: this.config.name, tool: toolName, ...(result.isError ? { error: 'ToolError' } : {}) } };
+    return {
+      content,
+      ...(result.isError ? { isError: true } : {}),
+      data: { server: this.config.name, tool: toolName, ...(result.isError ? { error: 'ToolError' } : {}) },
+      source: `mcp:${this.config.name}/${toolName}`,
+    };
   }
 
   /**

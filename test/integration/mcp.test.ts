@@ -51,7 +51,7 @@ describe('an MCP server as a tool source, on the synthesized machine', () => {
       expect(messages.find((m) => m.message.role === 'tool')?.message).toMatchObject({ name: 'lookup_invoice', content: 'invoice INV-7: 42.00 EUR, paid on 2026-11-01' });
       const trace = await engine.runtime.runs.listEvents(run.runId);
       expect(trace.filter((e) => e.type === 'tool_call')).toEqual([
-        expect.objectContaining({ name: 'lookup_invoice', arguments: { id: 'INV-7' }, result: 'invoice INV-7: 42.00 EUR, paid on 2026-11-01', isError: false }),
+        expect.objectContaining({ name: 'lookup_invoice', arguments: { id: 'INV-7' }, result: 'invoice INV-7: 42.00 EUR, paid on 2026-11-01', isError: false, source: 'mcp:billing/lookup_invoice' }),
       ]);
       expect(trace.find((e) => e.type === 'model_call')).toMatchObject({ input: { tools: ['calculator', 'search_docs', 'lookup_invoice', 'refund'] } });
       // The second model call saw the result.

@@ -39,7 +39,7 @@ describe('lambda tools through the AWS SDK (a Lambda Invoke endpoint on loopback
   it('invokes the function with the arguments as its event and the idempotency key in the client context', async () => {
     lambda.on(path, reply(200, { order: 'A-1', status: 'shipped' }));
     const result = await tool().run({ id: 'A-1' }, ctx);
-    expect(result).toEqual({ content: '{"order":"A-1","status":"shipped"}', data: { functionArn: ARN } });
+    expect(result).toEqual({ content: '{"order":"A-1","status":"shipped"}', data: { functionArn: ARN }, source: `lambda:${ARN}` });
     const req = lambda.requests.at(-1);
     expect(req?.method).toBe('POST');
     expect(JSON.parse(req?.body ?? '')).toEqual({ id: 'A-1' });

@@ -78,6 +78,7 @@ describe('mcp tools against a real MCP server on loopback', () => {
     expect(result.content).toBe('invoice INV-7: 42.00 EUR, paid on 2026-11-01');
     expect(result.isError).toBeUndefined();
     expect(result.data).toEqual({ server: 'billing', tool: 'lookup_invoice' });
+    expect(result.source).toBe('mcp:billing/lookup_invoice');
     expect(server.calls.at(-1)).toEqual({ name: 'lookup_invoice', args: { id: 'INV-7' }, meta: { idempotencyKey: 'run-1#1#call_1' } });
     expect(guarded.length).toBeGreaterThanOrEqual(2); // the listing and the call
     expect(new Set(guarded)).toEqual(new Set(['tool:billing']));
