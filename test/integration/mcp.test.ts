@@ -1,5 +1,6 @@
 import { idempotencyKeyFor } from '../../lambdas/core/signature';
 import type { LocalEngine } from '../../local/engine';
+import { replayRun } from '../../local/replay';
 import { type FakeProvider, startFakeProvider } from '../fakes/providers';
 import { testEngine } from '../helpers/engine';
 import { deadUrl, startMcpServer, type TestMcpServer } from '../helpers/mcp-server';
@@ -56,6 +57,13 @@ describe('an MCP server as a tool source, on the synthesized machine', () => {
       expect(trace.find((e) => e.type === 'model_call')).toMatchObject({ input: { tools: ['calculator', 'search_docs', 'lookup_invoice', 'refund'] } });
       // The second model call saw the result.
       expect(JSON.stringify(model.requests[1]?.body.messages)).toContain('42.00 EUR');
+
+      // Replay: the recording serves the model and the tool; the MCP server is not asked anything.
+      const requestsBefore = mcp.requests.length;
+      const { verdict, replayed } = await replayRun({ run, events: trace }, engine.options.config);
+      expect(verdict).toEqual({ matched: true });
+      expect(replayed.status).toBe('SUCCEEDED');
+      expect(mcp.requests.length).toBe(requestsBefore);
   });
 
   it('retries a failed call (HTTP 503) through the state machine with the same idempotency key; the tool runs once', async () => {
@@ -94,6 +102,13 @@ describe('an MCP server as a tool source, on the synthesized machine', () => {
       expect(trace).toContainEqual(expect.objectContaining({ type: 'fallback', dependency: 'tool:billing', listing: true, step: 1 }));
       // Reported once, not at every model call.
       expect(trace.filter((e) => e.type === 'fallback')).toHaveLength(1);
+      // Its replay reports the same outage from the recording, even with the server up now, and never asks it.
+      const config = down.options.config;
+      const requestsBefore = mcp.requests.length;
+      const { verdict, replayed } = await replayRun({ run, events: trace }, { ...config, tools: config.tools.map((t) => ({ ...t, url: mcp.url }) as typeof t) });
+      expect(verdict).toEqual({ matched: true });
+      expect(replayed.degraded).toEqual(run.degraded);
+      expect(mcp.requests.length).toBe(requestsBefore);
     } finally {
       await down.close();
     }
