@@ -42,7 +42,8 @@ export class AgentStack extends Stack {
     // A model call may first list the MCP servers' tools (in parallel, each within its timeout): the model Lambda outlives both.
     const mcpListingMs = Math.max(0, ...config.tools.map((t) => (t.kind === 'mcp' ? t.timeoutMs : 0)));
     const modelTimeoutMs = Math.max(config.models.primary.timeoutMs, config.models.fallback?.timeoutMs ?? 0) + mcpListingMs;
-    const toolTimeoutMs = Math.max(BUILTIN_TOOL_TIMEOUT_MS, ...config.tools.map((t) => t.timeoutMs));
+    // An MCP call in a cold container lists the server's tools first: two requests, each within timeoutMs.
+    const toolTimeoutMs = Math.max(BUILTIN_TOOL_TIMEOUT_MS, ...config.tools.map((t) => (t.kind === 'mcp' ? 2 * t.timeoutMs : t.timeoutMs)));
     const modelChain = assertTimeoutChain('model calls', deriveTimeoutChain(modelTimeoutMs));
     const toolChain = assertTimeoutChain('tool calls', deriveTimeoutChain(toolTimeoutMs));
     const bookkeeping = assertTimeoutChain('bookkeeping', deriveTimeoutChain(5000));

@@ -38,6 +38,13 @@ describe('the stack with lambda and mcp tools', () => {
     template.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'lambda:InvokeFunction' })]) } });
   });
 
+  it('lets the tool handler outlive an MCP listing plus the call', () => {
+    const config = parseConfig({ tools: [{ name: 'slow', kind: 'mcp', url: 'https://slow.example.com/mcp', timeoutMs: 30_000 }] });
+    const cfn = templateFor(config);
+    const tool = Object.values(cfn.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && (r.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables?.HANDLER_NAME === 'call-tool');
+    expect((tool?.Properties as { Timeout: number } | undefined)?.Timeout).toBeGreaterThanOrEqual(60 + 10);
+  });
+
   it('lets the model handler outlive an MCP listing plus the model call', () => {
     const [, modelFn] = functionOf('call-model') ?? [];
     // 20 s model + 8 s listing + the handler margin.
