@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
@@ -39,8 +40,11 @@ export class AgentStack extends Stack {
       throw new Error(`agent config is ${Buffer.byteLength(configJson)} bytes serialized; at most ${MAX_CONFIG_BYTES} fit in the handlers' environment`);
     }
     assertHistoryFits(config);
-    const modelTimeoutMs = Math.max(config.models.primary.timeoutMs, config.models.fallback?.timeoutMs ?? 0);
-    const toolTimeoutMs = Math.max(BUILTIN_TOOL_TIMEOUT_MS, ...config.tools.map((t) => t.timeoutMs));
+    // A model call may first list the MCP servers' tools (in parallel, each within its timeout): the model Lambda outlives both.
+    const mcpListingMs = Math.max(0, ...config.tools.map((t) => (t.kind === 'mcp' ? t.timeoutMs : 0)));
+    const modelTimeoutMs = Math.max(config.models.primary.timeoutMs, config.models.fallback?.timeoutMs ?? 0) + mcpListingMs;
+    // An MCP call in a cold container lists the server's tools first: two requests, each within timeoutMs.
+    const toolTimeoutMs = Math.max(BUILTIN_TOOL_TIMEOUT_MS, ...config.tools.map((t) => (t.kind === 'mcp' ? 2 * t.timeoutMs : t.timeoutMs)));
     const modelChain = assertTimeoutChain('model calls', deriveTimeoutChain(modelTimeoutMs));
     const toolChain = assertTimeoutChain('tool calls', deriveTimeoutChain(toolTimeoutMs));
     const bookkeeping = assertTimeoutChain('bookkeeping', deriveTimeoutChain(5000));
@@ -55,6 +59,9 @@ export class AgentStack extends Stack {
     const callTool = fn('CallToolFunction', 'call-tool', toolChain.lambdaTimeoutSeconds, { withDocs: true });
     callTool.addEnvironment('IDEMPOTENCY_TABLE_NAME', store.idempotencyTable.tableName);
     store.idempotencyTable.grantReadWriteData(callTool);
+    // `lambda` tools: the tool handler may invoke exactly the configured functions, nothing else.
+    const lambdaToolArns = [...new Set(config.tools.flatMap((t) => (t.kind === 'lambda' ? [t.functionArn] : [])))];
+    if (lambdaToolArns.length > 0) callTool.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: lambdaToolArns }));
     const finalize = fn('FinalizeFunction', 'finalize', bookkeeping.lambdaTimeoutSeconds);
     const pause = fn('PauseFunction', 'pause', bookkeeping.lambdaTimeoutSeconds);
 

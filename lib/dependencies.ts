@@ -1,4 +1,4 @@
-import type { AgentConfig, BreakerConfig } from './config';
+import type { AgentConfig, BreakerConfig, ToolConfig } from './config';
 
 /** One external dependency of the agent, its guard and its way out. */
 export interface Dependency {
@@ -40,17 +40,43 @@ export function dependenciesOf(config: AgentConfig): Dependency[] {
   for (const tool of config.tools) {
     out.push({
       name: `tool:${tool.name}`,
-      what: tool.kind === 'retriever' ? `retriever at ${new URL(tool.url).host}` : `HTTP tool at ${new URL(tool.url).host}`,
+      what: toolWhat(tool),
       timeoutMs: tool.timeoutMs,
       breaker: breakerFor(config, `tool:${tool.name}`),
-      fallback:
-        tool.kind === 'retriever'
-          ? 'the built-in keyword search over docs/ (the result says it was degraded)'
-          : 'an error result the model sees (it can answer without the tool); the run is marked degraded',
+      fallback: TOOL_KIND_FALLBACKS[tool.kind],
     });
   }
   return out;
 }
+
+function toolWhat(tool: ToolConfig): string {
+  switch (tool.kind) {
+    case 'retriever':
+      return `retriever at ${new URL(tool.url).host}`;
+    case 'http':
+      return `HTTP tool at ${new URL(tool.url).host}`;
+    case 'mcp':
+      return `MCP server at ${new URL(tool.url).host}${tool.allow ? ` (tools: ${tool.allow.join(', ')})` : ''}`;
+    case 'lambda':
+      return `Lambda function ${tool.functionArn.split(':').slice(6).join(':')}${tool.localHandler ? ` (offline: ${tool.localHandler})` : ''}`;
+  }
+}
+
+/** What answers when a configured tool of each kind is down. */
+export const TOOL_KIND_FALLBACKS: Record<ToolConfig['kind'], string> = {
+  retriever: 'the built-in keyword search over docs/ (the result says it was degraded)',
+  http: 'an error result the model sees (it can answer without the tool); the run is marked degraded',
+  mcp: 'down when its tools are listed: the run goes on without them, degraded, with a notice; down during a call: an error result the model sees (isError results too)',
+  lambda: 'an error result the model sees (function errors too; throttles and service errors are retried first); the run is marked degraded when the breaker is open',
+};
+
+/** How each tool kind fails, for the generated doc (whatever the config holds). */
+const TOOL_KIND_ROWS: [ToolConfig['kind'], string, string][] = [
+  ['http', 'network error, 5xx, 408, timeout; 429 (Retry-After)', '4xx (the status and a body excerpt)'],
+  ['retriever', 'as http', 'as http'],
+  ['mcp', 'connection refused or reset, HTTP 5xx/408, JSON-RPC ConnectionClosed/InternalError, timeout; 429', 'a result with `isError`, HTTP 4xx (e.g. a rejected Authorization header), other JSON-RPC errors'],
+  ['lambda', 'TooManyRequestsException and other throttles (RateLimited), ServiceException and other 5xx, ResourceNotReady, network errors, timeout', 'FunctionError (the function threw or returned an error), other 4xx (no such function, access denied)'],
+];
 
 /** docs/degradation.md, produced from the config so it cannot drift (a test checks the file is current). */
 export function renderDegradationDoc(config: AgentConfig, source = 'agent.config.json'): string {
@@ -70,6 +96,13 @@ the answer starts with a short notice telling the user what degraded.
 | dependency | what | timeout | breaker | fallback |
 |---|---|---|---|---|
 ${rows.join('\n')}
+
+Tool kinds: what is retried (transient, thrown to the state machine) and what becomes a result the model reads.
+Every external tool sits behind its own breaker (\`tool:<name>\`; for an MCP server, one breaker for all its tools).
+
+| kind | retried | a result for the model | when it is down |
+|---|---|---|---|
+${TOOL_KIND_ROWS.map(([kind, retried, result]) => `| \`${kind}\` | ${retried} | ${result} | ${TOOL_KIND_FALLBACKS[kind]} |`).join('\n')}
 
 Retries (all dependencies): ${config.retry.maxAttempts} attempts in all, exponential backoff from ${config.retry.intervalSeconds} s
 (rate ${config.retry.backoffRate}, full jitter, at most ${config.retry.maxDelaySeconds} s between attempts), on transient errors only.

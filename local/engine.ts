@@ -65,7 +65,7 @@ export interface EngineOptions {
   /** Called when exporting a run's trace fails (the run itself is not affected). */
   onExportError?: (runId: string, err: Error) => void;
   /** Replaces the models and the tool runner (replay serves recorded outputs through these). */
-  overrides?: Partial<Pick<Runtime, 'model' | 'runTool'>>;
+  overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools'>>;
   /** Port of the local Step Functions API (AWS_ENDPOINT_URL_SFN); any free port when absent. */
   sfnPort?: number;
   /** Port of DynamoDB (dynalite, AWS_ENDPOINT_URL_DYNAMODB); any free port when absent. */
@@ -189,6 +189,7 @@ export class LocalEngine {
       fetchImpl: options.fetchImpl,
       logger,
       onEvent: options.onTrace,
+      offline: true,
     });
     if (options.overrides) Object.assign(runtime, options.overrides);
     const engine = new LocalEngine(options, template, dynamo, runtime);
@@ -583,6 +584,7 @@ export class LocalEngine {
     await Promise.allSettled(live.map((e) => e.done));
     this.sfn.destroy();
     await this.sfnApi.close();
+    await this.runtime.tools?.close();
     await this.dynamo.close();
   }
 }

@@ -1,4 +1,4 @@
-import { comparePaths, pathOf, type RecordedRun, type ReplayVerdict, recordedDependencies } from '../lambdas/core/replay';
+import { comparePaths, pathOf, type RecordedRun, type ReplayVerdict, recordedDependencies, recordedUnavailableTools } from '../lambdas/core/replay';
 import type { RunView } from '../lambdas/core/types';
 import { type AgentConfig, parseConfig } from '../lib/config';
 import { LocalEngine } from './engine';
@@ -25,6 +25,10 @@ export async function replayRun(recorded: RecordedRun, config: AgentConfig): Pro
     models: { primary: config.models.primary, ...(fallbackUsed || config.models.fallback ? { fallback: config.models.fallback ?? config.models.primary } : {}) },
   });
   const engine = await LocalEngine.start({ config: replayConfig, retryScale: 0, overrides: recordedDependencies(recorded) });
+  // The tools offered: the configured ones without asking any MCP server; the servers the recording could not list
+  // are reported as it reported them (the model's and the tools' outputs come from the recording anyway).
+  const unavailable = recordedUnavailableTools(recorded);
+  engine.runtime.listTools = async () => ({ specs: engine.runtime.toolSpecs, unavailable });
   try {
     const { run } = await engine.run({ input, budgets, runId: `replay-${recorded.run.runId}`.slice(0, 80) });
     const events = await engine.runtime.runs.listEvents(run.runId);

@@ -37,7 +37,9 @@ export function degradationNotice(entries: DegradedEntry[]): string {
           ? 'results came from the built-in keyword search instead'
           : d.fallback === 'partial-answer'
             ? 'this is a partial answer built from what was gathered so far'
-            : `used ${d.fallback} instead`;
+            : d.fallback === 'none'
+              ? 'I answered without it'
+              : `used ${d.fallback} instead`;
     return `${label(d.dependency)} was unavailable (${d.reason}); ${fallback}.`;
   });
   return `Note: ${lines.join(' ')}`;

@@ -8,7 +8,7 @@ import { callSignature, idempotencyKeyFor } from './signature';
 import { checkDailyCaps, type DailyCaps, hasDailyCaps, type SpendPort, utcDay } from './spend';
 import { createRunRecord } from './start-run';
 import { estimatePromptTokens } from './tokens';
-import type { Message, ModelProvider, RunStatus, RunView, ToolCall, ToolContext, ToolResult, ToolSpec } from './types';
+import type { DegradedEntry, Message, ModelProvider, RunStatus, RunView, ToolCall, ToolContext, ToolResult, ToolSpec } from './types';
 
 /**
  * The agent loop's steps as plain functions. The state machine calls them through thin handlers; the payload
@@ -54,6 +54,11 @@ export interface LoopDeps {
   model: (tier: Tier) => ModelProvider | undefined;
   /** The tools the model is offered. */
   toolSpecs: ToolSpec[];
+  /**
+   * When set, the tools offered for each model call, listed at call time (MCP servers), with the servers that could
+   * not be listed: the run goes on without their tools, degraded. Never throws.
+   */
+  listTools?: () => Promise<{ specs: ToolSpec[]; unavailable: DegradedEntry[] }>;
   /**
    * Runs one tool call: unknown tools and unparsable arguments come back as error results; only transient errors
    * are thrown (lambdas/tools/registry.ts `runTool`).
@@ -205,7 +210,14 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
     const priced = deps.priceOf?.(model);
     if (run.maxCostUsd !== undefined && !priced) throw new BadRequest(`model "${model.model}" has no price, so the run's dollar budget cannot be checked: add it to "pricing"`);
     const history = (await deps.runs.listMessages(runId)).map((m) => m.message);
-    const request = { system: deps.system ?? SYSTEM_PROMPT, messages: history, tools: deps.toolSpecs };
+    const tools = deps.listTools ? await deps.listTools() : { specs: deps.toolSpecs, unavailable: [] };
+    for (const entry of tools.unavailable) {
+      if ((run.degraded ?? []).some((d) => d.dependency === entry.dependency && d.fallback === entry.fallback)) continue;
+      await deps.runs.addDegraded(runId, entry);
+      await deps.runs.appendEvent(runId, { type: 'fallback', step, ...entry, listing: true });
+      deps.log?.('tools unavailable', { runId, step, ...entry });
+    }
+    const request = { system: deps.system ?? SYSTEM_PROMPT, messages: history, tools: tools.specs };
     const estimated = estimatePromptTokens(request);
     const cost = run.maxCostUsd !== undefined && priced ? { usedMicros: run.costMicros ?? 0, maxMicros: toMicros(run.maxCostUsd), price: priced.price } : undefined;
     const decision = checkBudget({
@@ -255,7 +267,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
         priceSource: priced?.source ?? null,
         maxOutputTokens: decision.maxOutputTokens,
         finishReason: response.finishReason,
-        input: { messages: history.length, last: history[history.length - 1] ?? null },
+        input: { messages: history.length, last: history[history.length - 1] ?? null, tools: tools.specs.map((t) => t.name) },
         output: { text: response.text, toolCalls: response.toolCalls },
       });
     } catch (err) {
@@ -388,6 +400,7 @@ export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'runTool' | 'clock'
     latencyMs: clock() - started,
     result: result.content,
     isError: Boolean(result.isError),
+    ...(result.source ? { source: result.source } : {}),
     ...(input.failure ? { failure: input.failure.Error } : {}),
   });
   return { toolCallId, isError: Boolean(result.isError) };

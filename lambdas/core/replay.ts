@@ -1,7 +1,7 @@
 import { errorFromName } from './errors';
 import type { Tier } from './loop';
 import { canonicalJson } from './signature';
-import type { ModelProvider, ModelRequest, ModelResponse, RunView, ToolCall, ToolContext, ToolResult, TraceEvent } from './types';
+import type { DegradedEntry, ModelProvider, ModelRequest, ModelResponse, RunView, ToolCall, ToolContext, ToolResult, TraceEvent } from './types';
 
 /**
  * Replay: a recorded run (its view and its trace) serves the model's and the tools' outputs — failures included —
@@ -103,4 +103,18 @@ export function recordedDependencies(recorded: RecordedRun): {
     return { content: String(next.result ?? ''), ...(next.isError ? { isError: true } : {}) };
   };
   return { model, runTool };
+}
+
+/**
+ * The tool servers a recording could not list (its `fallback` events with `listing: true`): a replay reports them
+ * the same way instead of asking the servers again.
+ */
+export function recordedUnavailableTools(recorded: RecordedRun): DegradedEntry[] {
+  const out: DegradedEntry[] = [];
+  for (const e of recorded.events) {
+    if (e.type !== 'fallback' || !e.listing) continue;
+    const entry = { dependency: String(e.dependency), reason: String(e.reason), fallback: String(e.fallback) };
+    if (!out.some((d) => d.dependency === entry.dependency && d.fallback === entry.fallback)) out.push(entry);
+  }
+  return out;
 }

@@ -107,6 +107,8 @@ export interface ToolResult {
   degraded?: DegradedEntry;
   /** Structured result for the trace (not shown to the model). */
   data?: unknown;
+  /** Where an external tool ran, for the trace: `mcp:<server>/<tool>` or `lambda:<function ARN>`. */
+  source?: string;
 }
 
 /**

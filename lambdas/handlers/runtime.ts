@@ -17,7 +17,7 @@ import { createDocumentClient } from '../store/client';
 import { idempotentToolRunner } from '../store/idempotent-tools';
 import { RunStore } from '../store/run-store';
 import { SpendStore } from '../store/spend-store';
-import { buildToolRegistry, runTool, toolSpecs } from '../tools/registry';
+import { createToolCatalog, type ToolCatalog, toolSpecs } from '../tools/registry';
 
 /** Everything a handler needs, built once per container (or once per local engine). */
 export interface Runtime extends LoopDeps {
@@ -33,6 +33,8 @@ export interface Runtime extends LoopDeps {
    * the machine from STATE_MACHINE_ARN); the local engine binds them to its endpoints.
    */
   aws?: { sfn?: SFNClient; stateMachineArn?: string };
+  /** The tools: the static registry and the MCP servers (the local engine closes their sessions). */
+  tools: ToolCatalog;
   /** Called by handlers with their Lambda context (Powertools idempotency needs the remaining time). */
   registerLambdaContext: (context: Context) => void;
 }
@@ -58,6 +60,8 @@ export interface RuntimeOptions {
   onEvent?: (runId: string, event: TraceEvent) => void;
   /** Powertools metrics (in AWS): every trace event becomes its metrics (lambdas/core/metrics.ts). */
   metrics?: Metrics;
+  /** The local engine: `lambda` tools with a `localHandler` run it instead of invoking their ARN. */
+  offline?: boolean;
 }
 
 /** Wires the store, the models (each behind its breaker) and the tools from config. */
@@ -93,8 +97,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     }
     return models.get(tier);
   };
-  const tools = buildToolRegistry(config.tools, { docsDir: options.docsDir, fetchImpl: options.fetchImpl, guard: breaker.guard });
-  const plainRun = (call: Parameters<typeof runTool>[1], ctx: Parameters<typeof runTool>[2]) => runTool(tools, call, ctx);
+  const catalog = createToolCatalog(config.tools, { docsDir: options.docsDir, fetchImpl: options.fetchImpl, guard: breaker.guard, offline: options.offline });
+  const plainRun = (call: Parameters<ToolCatalog['run']>[0], ctx: Parameters<ToolCatalog['run']>[1]) => catalog.run(call, ctx);
   const idempotent = options.idempotencyTableName
     ? idempotentToolRunner(plainRun, { tableName: options.idempotencyTableName, client: new DynamoDBClient({ ...options.dynamoClientConfig }) })
     : undefined;
@@ -108,7 +112,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     breaker,
     metrics: options.metrics,
     model: modelFor,
-    toolSpecs: toolSpecs(tools),
+    toolSpecs: toolSpecs(catalog.registry),
+    ...(catalog.sources.length > 0 ? { listTools: () => catalog.list() } : {}),
+    tools: catalog,
     runTool: idempotent?.run ?? plainRun,
     registerLambdaContext: (context) => idempotent?.registerLambdaContext(context),
     maxOutputTokens: (tier) => (tier === 'primary' ? config.models.primary : (config.models.fallback ?? config.models.primary)).maxOutputTokens,

@@ -1,5 +1,7 @@
 /**
- * The tool registry: the built-ins (`calculator`, `search_docs`) plus every configured tool (`http`, `retriever`).
+ * The tool registry: the built-ins (`calculator`, `search_docs`) plus every configured tool (`http`, `retriever`,
+ * `lambda`), and the catalog on top of it that adds the tools of the configured MCP servers (`mcp`), listed at run
+ * time (see {@link createToolCatalog}).
  *
  * Contract of every registered tool's `run` (and of {@link runTool}):
  * - resolves with `{content, isError?, degraded?, data?}`; bad arguments, unknown tools, 4xx and other
@@ -9,10 +11,13 @@
  * - every external call goes through `guard("tool:<name>", fn)` (the circuit breaker; identity when absent).
  */
 import { BUILTIN_TOOL_NAMES, type ToolConfig } from '../../lib/config';
-import type { ToolCall, ToolSpec } from '../core/types';
+import { TransientError } from '../core/errors';
+import type { DegradedEntry, ToolCall, ToolSpec } from '../core/types';
 import { calculatorTool } from './calculator';
 import { createHttpTool, type FetchLike, type Guard } from './http-tool';
 import { createSearchDocsTool } from './keyword-search';
+import { createLambdaTool, type LambdaInvoker, localInvoker, sdkInvoker } from './lambda-tool';
+import { McpSource, nameMcpTools, type OfferedMcpTool, runMcpTool, unavailableEntry } from './mcp-tool';
 import { createRetrieverTool } from './retriever';
 import { errorToResult, MAX_CONTENT_BYTES, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
 
@@ -29,6 +34,15 @@ export interface ToolRegistryDeps {
   fetchImpl?: FetchLike;
   /** Circuit-breaker wrapper around every external call, keyed by dependency name `tool:<name>`. */
   guard?: Guard;
+  /**
+   * How `lambda` tools are invoked. Default: the AWS SDK (`AWS_ENDPOINT_URL_LAMBDA` points it elsewhere), except for
+   * tools with a `localHandler` when `offline` is set.
+   */
+  lambdaInvoker?: LambdaInvoker;
+  /** The local engine: `lambda` tools with a `localHandler` run it in-process instead of invoking their ARN. */
+  offline?: boolean;
+  /** Clock of the MCP listing cache (tests). */
+  clock?: () => number;
 }
 
 export type ToolRegistry = Map<string, Tool>;
@@ -75,6 +89,11 @@ export function buildToolRegistry(tools: ToolConfig[], deps: ToolRegistryDeps = 
       case 'retriever':
         add(createRetrieverTool(config, { docsDir: deps.docsDir, fetchImpl: deps.fetchImpl, guard: deps.guard }));
         break;
+      case 'lambda':
+        add(createLambdaTool(config, { invoker: lambdaInvokerFor(tools, deps), guard: deps.guard }));
+        break;
+      case 'mcp':
+        break; // listed at run time: see createToolCatalog
       default: {
         const never: never = config;
         throw new Error(`unknown tool kind in ${JSON.stringify(never)}`);
@@ -82,6 +101,20 @@ export function buildToolRegistry(tools: ToolConfig[], deps: ToolRegistryDeps = 
     }
   }
   return registry;
+}
+
+let defaultSdkInvoker: LambdaInvoker | undefined;
+/** The invoker of the `lambda` tools: the injected one, local handlers offline, else the AWS SDK. */
+function lambdaInvokerFor(tools: ToolConfig[], deps: ToolRegistryDeps): LambdaInvoker {
+  if (deps.lambdaInvoker) return deps.lambdaInvoker;
+  defaultSdkInvoker ??= sdkInvoker();
+  const sdk = defaultSdkInvoker;
+  if (!deps.offline) return sdk;
+  const local = new Map<string, string>();
+  for (const t of tools) if (t.kind === 'lambda' && t.localHandler) local.set(t.functionArn, t.localHandler);
+  if (local.size === 0) return sdk;
+  const offline = localInvoker(local);
+  return (request) => (local.has(request.functionArn) ? offline(request) : sdk(request));
 }
 
 /** The specs the model is offered, in registry order (built-ins first). */
@@ -110,4 +143,68 @@ export async function runTool(registry: ToolRegistry, call: Pick<ToolCall, 'name
     };
   }
   return tool.run(call.arguments, ctx);
+}
+
+/** What the model is offered for one call: the tools, and the MCP servers whose tools are missing (and why). */
+export interface ToolListing {
+  specs: ToolSpec[];
+  unavailable: DegradedEntry[];
+}
+
+/**
+ * All the tools of a config: the static registry plus the tools of every MCP server, listed through each server's
+ * cache. `list` never throws: a server that cannot be listed is left out and reported in `unavailable`. `run`
+ * resolves a name the model used against the same listing; a name that may belong to a server that cannot be
+ * listed right now is a transient failure (the state machine retries it), any other unknown name an error result.
+ */
+export interface ToolCatalog {
+  registry: ToolRegistry;
+  sources: McpSource[];
+  list(): Promise<ToolListing>;
+  run(call: Pick<ToolCall, 'name' | 'arguments' | 'argumentsError'>, ctx: ToolContext): Promise<ToolResult>;
+  close(): Promise<void>;
+}
+
+export function createToolCatalog(tools: ToolConfig[], deps: ToolRegistryDeps = {}): ToolCatalog {
+  const registry = buildToolRegistry(tools, deps);
+  const sources = tools.flatMap((t) => (t.kind === 'mcp' ? [new McpSource(t, { guard: deps.guard, fetchImpl: deps.fetchImpl, clock: deps.clock })] : []));
+  const offered = async (): Promise<{ tools: OfferedMcpTool[]; unavailable: DegradedEntry[] }> => {
+    const listings = await Promise.all(sources.map(async (source) => ({ source, listing: await source.list() })));
+    const unavailable: DegradedEntry[] = [];
+    const ok: Parameters<typeof nameMcpTools>[1] = [];
+    for (const { source, listing } of listings) {
+      if (listing.ok) ok.push({ source, tools: listing.tools });
+      else unavailable.push(unavailableEntry(source, listing.error));
+    }
+    return { tools: nameMcpTools(registry.keys(), ok), unavailable };
+  };
+  return {
+    registry,
+    sources,
+    async list() {
+      const static_ = toolSpecs(registry);
+      if (sources.length === 0) return { specs: static_, unavailable: [] };
+      const { tools: mcp, unavailable } = await offered();
+      return { specs: [...static_, ...mcp.map((t) => t.spec)], unavailable };
+    },
+    async run(call, ctx) {
+      if (registry.has(call.name) || sources.length === 0) return runTool(registry, call, ctx);
+      const { tools: mcp, unavailable } = await offered();
+      const tool = mcp.find((t) => t.spec.name === call.name);
+      if (!tool) {
+        if (unavailable.length > 0) {
+          throw new TransientError(`tool ${call.name} is not offered by any reachable MCP server (unreachable: ${unavailable.map((u) => `${u.dependency} ${u.reason}`).join(', ')})`);
+        }
+        const available = [...registry.keys(), ...mcp.map((t) => t.spec.name)];
+        return { content: `unknown tool ${call.name}; available: ${available.join(', ')}`, isError: true, data: { error: 'BadRequest' } };
+      }
+      if (call.argumentsError !== undefined) {
+        return runTool(new Map([[tool.spec.name, { spec: tool.spec, run: async () => ({ content: '' }) }]]), call, ctx); // the bad-JSON result
+      }
+      return hardenTool({ spec: tool.spec, run: (args, c) => runMcpTool(tool, args, c) }).run(call.arguments, ctx);
+    },
+    async close() {
+      await Promise.all(sources.map((s) => s.close()));
+    },
+  };
 }

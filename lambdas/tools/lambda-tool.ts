@@ -1,0 +1,232 @@
+/**
+ * The `lambda` tool kind: an existing Lambda function, invoked synchronously (RequestResponse) with the model's
+ * arguments as its event. The idempotency key travels in the client context
+ * (`context.clientContext.Custom.idempotencyKey` in a Node.js function), the same on every retry of the call.
+ *
+ * Classification (lambdas/core/errors.ts):
+ * - the function ran and failed (`FunctionError`: an unhandled exception or a handled error) → an error result the
+ *   model reads (its `errorType: errorMessage`), the same as a tool's 4xx: retrying would not help;
+ * - throttling (TooManyRequestsException, EC2ThrottledException) → RateLimited; Lambda service errors (5xx,
+ *   ResourceNotReady/ResourceConflict, network failures) → TransientError: the state machine retries them;
+ * - the client timeout (`timeoutMs`) → TimeoutError;
+ * - other 4xx (no such function, access denied, a payload too large) → BadRequest, an error result.
+ * Each invocation goes through `guard("tool:<name>", …)`.
+ *
+ * Offline, a `localHandler` ("path/to/file.ts#export") can stand in for the function: the local engine calls it
+ * in-process with the same JSON round trip and the same classification (a thrown error is a FunctionError).
+ */
+import { resolve } from 'node:path';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { ToolConfig } from '../../lib/config';
+import { AgentError, BadRequest, RateLimited, TimeoutError, TransientError } from '../core/errors';
+import { type Guard, identityGuard, isPlainObject } from './http-tool';
+import { errorToResult, MAX_CONTENT_BYTES, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
+
+export type LambdaToolConfig = Extract<ToolConfig, { kind: 'lambda' }>;
+
+/** What one synchronous invocation returned. */
+export interface InvokeOutcome {
+  /** The function's response payload (UTF-8). */
+  payload: string;
+  /** Set when the function failed ("Unhandled" or "Handled"): the payload is its error object. */
+  functionError?: string;
+}
+
+export interface InvokeRequest {
+  functionArn: string;
+  /** The event, serialized. */
+  payload: string;
+  /** What the function sees as `context.clientContext.Custom`. */
+  custom: Record<string, string>;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** Invokes a function; throws only taxonomy errors. */
+export type LambdaInvoker = (request: InvokeRequest) => Promise<InvokeOutcome>;
+
+const THROTTLES = new Set(['TooManyRequestsException', 'EC2ThrottledException', 'ThrottlingException']);
+const TRANSIENT = new Set(['ServiceException', 'ResourceNotReadyException', 'ResourceConflictException', 'EC2UnexpectedException', 'ENILimitReachedException']);
+
+/** Maps an SDK failure of Invoke into the taxonomy. */
+export function classifyLambdaError(err: unknown, label: string): AgentError {
+  if (err instanceof AgentError) return err;
+  const e = err as { name?: string; message?: string; $fault?: string; $metadata?: { httpStatusCode?: number }; retryAfterSeconds?: string };
+  const name = e?.name ?? 'Error';
+  const message = `${label}: ${name}: ${e?.message ?? String(err)}`;
+  const status = e?.$metadata?.httpStatusCode;
+  const opts = { ...(status === undefined ? {} : { status }), cause: err };
+  if (name === 'AbortError' || name === 'TimeoutError') return new TimeoutError(message, opts);
+  if (THROTTLES.has(name) || status === 429) {
+    const retryAfter = Number(e.retryAfterSeconds);
+    return new RateLimited(message, { ...opts, ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}) });
+  }
+  if (TRANSIENT.has(name) || e?.$fault === 'server' || (status !== undefined && status >= 500)) return new TransientError(message, opts);
+  if (e?.$fault === 'client' || (status !== undefined && status >= 400)) return new BadRequest(message, opts);
+  return new TransientError(message, opts); // no response at all: a network failure
+}
+
+/** Invokes through the AWS SDK (one client per region; the SDK's own retries off: the state machine retries). */
+export function sdkInvoker(options: { clientFor?: (region: string) => LambdaClient } = {}): LambdaInvoker {
+  const clients = new Map<string, LambdaClient>();
+  const clientFor =
+    options.clientFor ??
+    ((region: string) => {
+      let client = clients.get(region);
+      if (!client) {
+        client = new LambdaClient({ region, maxAttempts: 1 });
+        clients.set(region, client);
+      }
+      return client;
+    });
+  return async (request) => {
+    const region = request.functionArn.split(':')[3] ?? 'us-east-1';
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), request.timeoutMs);
+    const onAbort = () => abort.abort();
+    request.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const out = await clientFor(region).send(
+        new InvokeCommand({
+          FunctionName: request.functionArn,
+          InvocationType: 'RequestResponse',
+          Payload: new TextEncoder().encode(request.payload),
+          ClientContext: Buffer.from(JSON.stringify({ custom: request.custom })).toString('base64'),
+        }),
+        { abortSignal: abort.signal },
+      );
+      return { payload: out.Payload ? new TextDecoder().decode(out.Payload) : '', ...(out.FunctionError ? { functionError: out.FunctionError } : {}) };
+    } catch (err) {
+      if (abort.signal.aborted) throw new TimeoutError(`lambda ${request.functionArn}: no answer within ${request.timeoutMs} ms`, { cause: err });
+      throw classifyLambdaError(err, `lambda ${request.functionArn}`);
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener('abort', onAbort);
+    }
+  };
+}
+
+type LocalHandler = (event: unknown, context: Record<string, unknown>) => unknown;
+
+/** Loads `path/to/file.ts#export` (relative to `cwd`); the module must be loadable by the running Node (tsx, jest). */
+export function loadLocalHandler(spec: string, cwd = process.cwd()): LocalHandler {
+  const hash = spec.lastIndexOf('#');
+  const file = resolve(cwd, spec.slice(0, hash));
+  const exportName = spec.slice(hash + 1);
+  let mod: Record<string, unknown> | undefined;
+  try {
+    mod = require(file) as Record<string, unknown> | undefined;
+  } catch (err) {
+    throw new BadRequest(`localHandler ${spec}: cannot load ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const fn = mod?.[exportName];
+  if (typeof fn !== 'function') throw new BadRequest(`localHandler ${spec}: ${file} exports no function "${exportName}"`);
+  return fn as LocalHandler;
+}
+
+/**
+ * Invokes a local handler the way Lambda would: the event and the response go through JSON, a thrown error (or a
+ * rejected promise) becomes an "Unhandled" FunctionError with `{errorType, errorMessage}`, the client timeout applies.
+ */
+export function localInvoker(handlers: Map<string, string>, cwd = process.cwd()): LambdaInvoker {
+  const loaded = new Map<string, LocalHandler>();
+  return async (request) => {
+    const spec = handlers.get(request.functionArn);
+    if (!spec) throw new BadRequest(`lambda ${request.functionArn}: no localHandler stands in for it offline`);
+    let fn = loaded.get(spec);
+    if (!fn) {
+      fn = loadLocalHandler(spec, cwd);
+      loaded.set(spec, fn);
+    }
+    const event = JSON.parse(request.payload);
+    const started = Date.now();
+    const context = {
+      functionName: request.functionArn.split(':')[6],
+      invokedFunctionArn: request.functionArn,
+      awsRequestId: request.custom.idempotencyKey ?? 'local',
+      clientContext: { Custom: request.custom, custom: request.custom },
+      getRemainingTimeInMillis: () => Math.max(0, request.timeoutMs - (Date.now() - started)),
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`lambda ${request.functionArn} (local): no answer within ${request.timeoutMs} ms`)), request.timeoutMs);
+    });
+    try {
+      const value = await Promise.race([Promise.resolve().then(() => fn(event, context)), expired]);
+      return { payload: value === undefined ? 'null' : JSON.stringify(value) };
+    } catch (err) {
+      if (err instanceof TimeoutError) throw err;
+      const e = err as Error;
+      return { payload: JSON.stringify({ errorType: e?.name ?? 'Error', errorMessage: e?.message ?? String(err) }), functionError: 'Unhandled' };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+/** The text of a function error payload: "errorType: errorMessage" when it has that shape. */
+function functionErrorText(payload: string): string {
+  try {
+    const parsed = JSON.parse(payload) as { errorType?: string; errorMessage?: string };
+    if (parsed && typeof parsed.errorMessage === 'string') return parsed.errorType ? `${parsed.errorType}: ${parsed.errorMessage}` : parsed.errorMessage;
+  } catch {
+    // not JSON
+  }
+  return payload;
+}
+
+/** The response payload as the model reads it: a JSON string unwrapped, other JSON compact. */
+function payloadText(payload: string): string {
+  const trimmed = payload.trim();
+  if (trimmed === '' || trimmed === 'null') return '(no result)';
+  try {
+    const parsed = JSON.parse(trimmed);
+    return typeof parsed === 'string' ? parsed : JSON.stringify(parsed);
+  } catch {
+    return payload;
+  }
+}
+
+/** A configured lambda tool. */
+export function createLambdaTool(config: LambdaToolConfig, deps: { invoker: LambdaInvoker; guard?: Guard }): Tool {
+  const guard = deps.guard ?? identityGuard;
+  const dependency = `tool:${config.name}`;
+  const source = `lambda:${config.functionArn}`;
+  return {
+    spec: { name: config.name, description: config.description, parameters: config.parameters },
+    async run(args: unknown, ctx: ToolContext): Promise<ToolResult> {
+      if (!isPlainObject(args)) {
+        const got = args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args;
+        return { content: `invalid arguments for ${config.name}: expected a JSON object matching the tool's parameters schema, got ${got}`, isError: true, data: { error: 'BadRequest' } };
+      }
+      try {
+        const out = await guard(dependency, () =>
+          deps.invoker({
+            functionArn: config.functionArn,
+            payload: JSON.stringify(args),
+            custom: { idempotencyKey: ctx.idempotencyKey, runId: ctx.runId, toolCallId: ctx.toolCallId },
+            timeoutMs: config.timeoutMs,
+            ...(ctx.signal ? { signal: ctx.signal } : {}),
+          }),
+        );
+        if (out.functionError) {
+          return {
+            content: truncateUtf8(`${config.name} failed (${out.functionError}): ${functionErrorText(out.payload)}`, MAX_CONTENT_BYTES),
+            isError: true,
+            data: { error: 'FunctionError', functionError: out.functionError },
+            source,
+          };
+        }
+        return { content: truncateUtf8(payloadText(out.payload), MAX_CONTENT_BYTES), data: { functionArn: config.functionArn }, source };
+      } catch (err) {
+        const result = errorToResult(config.name, err); // throws when transient
+        const name = (err as Error).name;
+        if (name === 'CircuitOpen') {
+          result.content = `${config.name} is unavailable right now (${name}: ${(err as Error).message}). Continue without it or tell the user.`;
+          result.degraded = { dependency, reason: name, fallback: 'none' };
+        }
+        return result;
+      }
+    },
+  };
+}
