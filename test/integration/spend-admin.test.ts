@@ -137,7 +137,8 @@ describe('daily caps, the kill switch and support access (local server, the stat
     for (let i = 0; i < 200 && engine.inFlight.some((id) => id === carol || id === dave); i++) await new Promise((r) => setTimeout(r, 25));
     expect(engine.inFlight).not.toContain(carol);
     expect(engine.inFlight).not.toContain(dave);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    // "Within seconds", with room for a loaded CI machine.
+    expect(Date.now() - t0).toBeLessThan(10_000);
     const trace = (await call('GET', `/runs/${dave}/trace`, DAVE)).body.events as { type: string; by?: string }[];
     expect(trace).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'admin_stop', by: 'ops-admin' })]));
     // Let the delayed model answers of the stopped runs land before the next test.
