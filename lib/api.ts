@@ -4,6 +4,7 @@ import * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ADMINS_GROUP } from '../lambdas/api/public-config';
 
 export interface AgentApiProps {
   /** The Lambda behind every route (the shared routes in lambdas/api/routes.ts). */
@@ -38,8 +39,7 @@ export interface AgentApiProps {
 /** The one stage. */
 const STAGE = 'prod';
 
-/** The Cognito group whose members may use the admin routes and `agent users add`. */
-export const ADMINS_GROUP = 'agent-admins';
+export { ADMINS_GROUP };
 
 /** What a client needs to sign in: served by GET /config, and the stack's outputs. Nothing here is secret. */
 export interface SignInSettings {

@@ -173,6 +173,11 @@ export const AgentConfigSchema = z
       .default({ monitoring: MONITORING_DEFAULTS }),
     /** Local server: bearer tokens mapped to user ids (never used in AWS, where Cognito verifies identity). */
     localTokens: z.record(z.string().min(16), z.string().min(1)).optional(),
+    /**
+     * Local server: also accept Cognito ID tokens from this issuer (a loopback Cognito emulator such as cognito-local,
+     * or a real pool), verified as API Gateway's authorizer would (local/jwt-auth.ts). Static tokens still work.
+     */
+    localJwt: z.strictObject({ issuer: z.url(), clientId: z.string().min(1), jwksUri: z.url().optional() }).optional(),
   })
   .superRefine((cfg, ctx) => {
     if (cfg.budgets.maxSteps > STEP_CEILING && !cfg.budgets.allowHighStepBudget) {

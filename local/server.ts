@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { handleApi } from '../lambdas/api/routes';
 import type { LocalEngine } from './engine';
+import { localJwtAuth } from './jwt-auth';
 
 /** Largest request body the local server reads (API Gateway's own limit is 10 MB; ours is far lower). */
 export const MAX_BODY_BYTES = 256 * 1024; // read limit; the routes accept at most 64 KB
@@ -60,7 +61,7 @@ async function handle(engine: LocalEngine, tokens: Record<string, string>, req: 
   }
   const auth = req.headers.authorization ?? '';
   const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
-  const userId = token ? (tokens[token] ?? null) : null;
+  const userId = token ? (tokens[token] ?? (await localJwtAuth(engine.options.config)?.(auth))?.userId ?? null) : null;
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
   const query = Object.fromEntries(url.searchParams.entries());

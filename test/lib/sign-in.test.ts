@@ -14,7 +14,9 @@ function dependencies(template: Template): Map<string, Set<string>> {
   const resources = template.toJSON().Resources as Record<string, { DependsOn?: string | string[] }>;
   const graph = new Map<string, Set<string>>();
   const walk = (v: unknown, into: Set<string>) => {
-    if (Array.isArray(v)) v.forEach((x) => walk(x, into));
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x, into);
+    }
     else if (v && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
         if (k === 'Ref' && typeof x === 'string' && x in resources) into.add(x);
