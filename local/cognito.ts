@@ -17,6 +17,8 @@ export interface LocalCognito {
   endpoint: string;
   /** The issuer of a pool's tokens (their `iss`); its JWKS is at `${issuer}/.well-known/jwks.json`. */
   issuer(userPoolId: string): string;
+  /** cognito-local itself: its managed-login pages (/oauth2/authorize, /oauth2/token, /logout) are served here. */
+  oauthBase: string;
   /** What cognito-local printed (it "delivers" codes and invitations to its console). */
   output(): string;
   close(): Promise<void>;
@@ -162,6 +164,7 @@ export async function startLocalCognito(options: { dir: string; port?: number })
   return {
     endpoint: `http://127.0.0.1:${port}`,
     issuer: (userPoolId) => `${backend}/${userPoolId}`,
+    oauthBase: backend,
     output: () => output,
     close: async () => {
       server.closeAllConnections();
