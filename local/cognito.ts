@@ -34,10 +34,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts cognito-local with its data in `dir` (a .cognito folder there) and the front on `port` (0: any). */
-export async function startLocalCognito(options: { dir: string; port?: number }): Promise<LocalCognito> {
+/**
+ * Starts cognito-local with its data in `dir` (a .cognito folder there) on `backendPort` (it names the tokens'
+ * issuer; default: a free port), and the front on `port` (0: any).
+ */
+export async function startLocalCognito(options: { dir: string; port?: number; backendPort?: number }): Promise<LocalCognito> {
   mkdirSync(options.dir, { recursive: true });
-  const backendPort = await freePort();
+  const backendPort = options.backendPort ?? (await freePort());
   const backend = `http://127.0.0.1:${backendPort}`;
   let output = '';
   const child: ChildProcess = spawn(process.execPath, [require.resolve('cognito-local/lib/bin/start.js')], {

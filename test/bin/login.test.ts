@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { ListUsersInGroupCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
-import { EMULATOR_ENV, startTestPool, type TestPool } from '../helpers/cognito';
-import { testEngine } from '../helpers/engine';
+import { EMULATOR_ENV, jwtEngine, startTestPool, type TestPool } from '../helpers/cognito';
 
 const root = join(__dirname, '..', '..');
 
@@ -49,7 +48,7 @@ describe('agent login and agent users add, against Cognito on loopback (cognito-
   beforeAll(async () => {
     pool = await startTestPool();
     // The local API verifies the pool's ID tokens as API Gateway's Cognito authorizer would; static tokens stay.
-    engine = await testEngine({ localTokens: { 'static-token-0123456789abcdef': 'static-user' }, localJwt: { issuer: pool.issuer, clientId: pool.clientId } });
+    engine = await jwtEngine({ issuer: pool.issuer, clientId: pool.clientId }, { localTokens: { 'static-token-0123456789abcdef': 'static-user' } });
     server = await startServer(engine, { port: 0 });
     home = mkdtempSync(join(tmpdir(), 'agent-home-'));
     env = { ...EMULATOR_ENV, XDG_CONFIG_HOME: home, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: pool.cognito.endpoint };

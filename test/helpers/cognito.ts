@@ -2,7 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CognitoIdentityProviderClient, CreateGroupCommand, CreateUserPoolClientCommand, CreateUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { type AgentConfigInput, parseConfig } from '../../lib/config';
 import { type LocalCognito, startLocalCognito } from '../../local/cognito';
+import { LocalEngine } from '../../local/engine';
+import { templateFor } from './engine';
 
 /** Credentials the emulator accepts (it checks none); region "local" as cognito-local's pool ids say. */
 export const EMULATOR_ENV = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'local' };
@@ -39,4 +42,13 @@ export async function startTestPool(): Promise<TestPool> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An offline engine whose local server also takes the pool's ID tokens. The template is the one of the config
+ * without `localJwt` (the handlers never read it), so the cached synth is reused instead of a synth per client id.
+ */
+export async function jwtEngine(localJwt: { issuer: string; clientId: string }, config: AgentConfigInput = {}): Promise<LocalEngine> {
+  const base = parseConfig(config);
+  return LocalEngine.start({ config: { ...base, localJwt }, template: templateFor(base), retryScale: 0 });
 }

@@ -6,8 +6,7 @@ import { AdminCreateUserCommand, AdminGetUserCommand, AdminSetUserPasswordComman
 import { type Browser, chromium } from 'playwright-core';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
-import { startTestPool, type TestPool } from '../helpers/cognito';
-import { testEngine } from '../helpers/engine';
+import { jwtEngine, startTestPool, type TestPool } from '../helpers/cognito';
 
 const CHROMIUM = '/usr/bin/chromium';
 const VIEWER = readFileSync(join(__dirname, '..', '..', 'local', 'viewer', 'index.html'));
@@ -64,13 +63,13 @@ describe('the trace viewer signs in through managed login (code + PKCE) and keep
     await pool.client.send(new AdminCreateUserCommand({ ...user, MessageAction: 'SUPPRESS', UserAttributes: [{ Name: 'email', Value: user.Username }] }));
     await pool.client.send(new AdminSetUserPasswordCommand({ ...user, Password: 'Lin-Passw0rd!', Permanent: true }));
     sub = ((await pool.client.send(new AdminGetUserCommand(user))).UserAttributes ?? []).find((a) => a.Name === 'sub')?.Value as string;
-    engine = await testEngine({ localJwt: { issuer: pool.issuer, clientId } });
+    engine = await jwtEngine({ issuer: pool.issuer, clientId });
     server = await startServer(engine, { port: 0 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     await browser?.close();
     await new Promise<void>((r) => (stage ? stage.close(() => r()) : r()));

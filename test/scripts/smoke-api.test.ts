@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
-import { EMULATOR_ENV, startTestPool, type TestPool } from '../helpers/cognito';
-import { testEngine } from '../helpers/engine';
+import { EMULATOR_ENV, jwtEngine, startTestPool, type TestPool } from '../helpers/cognito';
 import { type Loopback, startLoopback } from '../helpers/loopback';
 
 const root = join(__dirname, '..', '..');
@@ -45,7 +44,7 @@ describe('npm run smoke -- --stack <name>, against the local API and Cognito on 
 
   beforeAll(async () => {
     pool = await startTestPool();
-    engine = await testEngine({ localJwt: { issuer: pool.issuer, clientId: pool.clientId } });
+    engine = await jwtEngine({ issuer: pool.issuer, clientId: pool.clientId });
     server = await startServer(engine, { port: 0 });
     cfn = await startLoopback();
     env = { ...EMULATOR_ENV, AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.url(''), AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: pool.cognito.endpoint };
