@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
+import { AdminAddUserToGroupCommand, AdminCreateUserCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { ADMINS_GROUP, type PublicConfig } from '../../lambdas/api/public-config';
-import type { PoolSettings } from './cognito';
+import { type PoolSettings, srpSignIn } from './cognito';
 import { type CliCommand, type CliValues, UsageError } from './common';
 import { apiKey, credentialsFile, loadSession, saveSession } from './session';
 
@@ -72,7 +73,6 @@ export const loginCommand: CliCommand = {
     const api = str(values.api);
     if (!api) throw new UsageError('agent login needs --api <url> (the stack output ApiUrl)');
     const pool = await poolSettings(values, api);
-    const { srpSignIn } = await import('./cognito'); // loaded by the commands that sign in only
     const reader = lineReader();
     try {
       const username = str(values.username) ?? (await reader.ask('Email: '));
@@ -98,7 +98,6 @@ export const usersCommand: CliCommand = {
     const api = str(values.api);
     const stored = api ? loadSession(api)?.pool : undefined;
     const pool = str(values['pool-id']) || !stored ? await poolSettings(values, api, false) : { ...stored, ...(cognitoEndpoint(values) ? { endpoint: cognitoEndpoint(values) } : {}) };
-    const { AdminAddUserToGroupCommand, AdminCreateUserCommand, CognitoIdentityProviderClient } = await import('@aws-sdk/client-cognito-identity-provider');
     const client = new CognitoIdentityProviderClient({ region: pool.region, ...(pool.endpoint ? { endpoint: pool.endpoint } : {}) });
     const temporary = str(values['temporary-password']);
     try {
