@@ -4,6 +4,7 @@ import { AgentError } from '../lambdas/core/errors';
 import { ConfigError, loadConfig } from '../lib/config';
 import { adminCommand } from '../local/cli/admin';
 import { type CliCommand, UsageError } from '../local/cli/common';
+import { loginCommand, usersCommand } from '../local/cli/login';
 import { cancelCommand, pauseCommand, resumeCommand, runsCommand, showCommand, traceCommand } from '../local/cli/remote';
 import { replayCommand } from '../local/cli/replay';
 import { runCommand } from '../local/cli/run';
@@ -21,6 +22,8 @@ const COMMANDS: Record<string, CliCommand> = {
   cancel: cancelCommand,
   replay: replayCommand,
   admin: adminCommand,
+  login: loginCommand,
+  users: usersCommand,
 };
 
 const usage = () => `Usage: agent <command> [options]
@@ -39,7 +42,14 @@ Options:
   --port <n>         serve: port (default: PORT or 3000)
   --data <dir>       serve: where the offline DynamoDB keeps its data (default: .agent-data)
   --api <url>        talk to a deployed stack instead of the local engine
-  --token <jwt>      bearer token for --api
+  --token <jwt>      bearer token for --api (default: the session of agent login --api <url>)
+  --username <email> login: who signs in (default: asked); the password is read from stdin
+  --pool-id <id>     login, users: the user pool (default: from <api>/config)
+  --client-id <id>   login: the public app client (default: from <api>/config)
+  --region <name>    login, users: the pool's region (default: from the pool id)
+  --cognito-endpoint <url>  login, users: a local Cognito emulator (or AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER)
+  --admin            users add: also add to the agent-admins group
+  --temporary-password <p>  users add: the first password (default: Cognito makes one and emails it)
   --export <file>    trace: write {run, events} to a file (for replay --file)
   --file <file>      replay: an exported trace
   --user <id>        admin stop|runs: one user's runs only
@@ -62,6 +72,13 @@ async function main(argv: string[]): Promise<number> {
       data: { type: 'string' },
       api: { type: 'string' },
       token: { type: 'string' },
+      username: { type: 'string' },
+      'pool-id': { type: 'string' },
+      'client-id': { type: 'string' },
+      region: { type: 'string' },
+      'cognito-endpoint': { type: 'string' },
+      admin: { type: 'boolean', default: false },
+      'temporary-password': { type: 'string' },
       file: { type: 'string' },
       export: { type: 'string' },
       user: { type: 'string' },

@@ -2,8 +2,10 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { SIGN_IN_ENV } from '../lambdas/api/public-config';
 import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
 import type { AgentConfig } from './config';
@@ -113,8 +115,14 @@ export class AgentStack extends Stack {
       userPool: config.api.userPoolId ? cognito.UserPool.fromUserPoolId(this, 'ExistingUsers', config.api.userPoolId) : undefined,
       corsOrigin: config.api.corsOrigin,
       throttle: config.api.throttle,
+      existingClient: { clientId: config.api.userPoolClientId, authDomain: config.api.authDomain },
+      domainPrefix: config.api.domainPrefix,
     });
     if (config.api.corsOrigin) apiFn.addEnvironment('CORS_ORIGIN', config.api.corsOrigin);
+    // GET /config reports these (public values): the viewer and `agent login` find the pool and client there.
+    apiFn.addEnvironment(SIGN_IN_ENV.userPoolId, api.signIn.userPoolId);
+    if (api.signIn.clientId) apiFn.addEnvironment(SIGN_IN_ENV.clientId, api.signIn.clientId);
+    if (api.signIn.authDomain) apiFn.addEnvironment(SIGN_IN_ENV.authDomain, api.signIn.authDomain);
 
     if (config.observability.langfuse) {
       const exporter = fn('ExportTraceFunction', 'export-trace', 60);
@@ -122,17 +130,29 @@ export class AgentStack extends Stack {
     }
 
     this.functions = [loadRun, callModel, callTool, finalize, pause, executionStatus, apiFn];
-    new AgentMonitoring(this, 'Monitoring', {
-      stateMachine: this.workflow.stateMachine,
-      api: api.api,
-      functions: this.functions,
-      namespace: METRICS_NAMESPACE,
-      dailySpendAlarmUsd: config.spend.alarmDailyUsd ?? (config.spend.dailyUsdTotal !== undefined ? config.spend.dailyUsdTotal * 0.8 : undefined),
-    });
+    const { monitoring } = config.observability;
+    if (monitoring.alarms || monitoring.dashboard) {
+      new AgentMonitoring(this, 'Monitoring', {
+        stateMachine: this.workflow.stateMachine,
+        api: api.api,
+        functions: this.functions,
+        namespace: METRICS_NAMESPACE,
+        alarms: monitoring.alarms,
+        dashboard: monitoring.dashboard,
+        dailySpendAlarmUsd: config.spend.alarmDailyUsd ?? (config.spend.dailyUsdTotal !== undefined ? config.spend.dailyUsdTotal * 0.8 : undefined),
+      });
+    }
+    // One retention for every log group of the stack (functions, state machine, API access logs).
+    for (const c of this.node.findAll()) if (c instanceof logs.CfnLogGroup) c.retentionInDays = monitoring.logRetentionDays;
 
-    new CfnOutput(this, 'ApiUrl', { value: api.api.url });
+    // Every value a client needs (README "Deploy"; `npm run smoke -- --stack <name>` reads them).
+    new CfnOutput(this, 'ApiUrl', { value: api.viewerUrl, description: 'The HTTP API (agent --api <url>)' });
+    new CfnOutput(this, 'ViewerUrl', { value: api.viewerUrl, description: 'The trace viewer: sign in through managed login' });
+    new CfnOutput(this, 'Region', { value: this.region });
+    new CfnOutput(this, 'UserPoolId', { value: api.userPool.userPoolId });
+    if (api.signIn.clientId) new CfnOutput(this, 'UserPoolClientId', { value: api.signIn.clientId, description: 'Public app client (no secret)' });
+    if (api.signIn.authDomain) new CfnOutput(this, 'AuthDomain', { value: api.signIn.authDomain, description: 'Managed login base URL' });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'TableName', { value: table.tableName });
-    new CfnOutput(this, 'UserPoolId', { value: api.userPool.userPoolId });
   }
 }

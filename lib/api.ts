@@ -1,9 +1,10 @@
+import { Duration, Fn, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ADMIN_GROUP } from '../lambdas/api/admin-routes';
+import { ADMINS_GROUP } from '../lambdas/api/public-config';
 
 export interface AgentApiProps {
   /** The Lambda behind every route (the shared routes in lambdas/api/routes.ts). */
@@ -23,16 +24,48 @@ export interface AgentApiProps {
    * @default 20 requests per second, bursts of 40
    */
   readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * With an existing pool: its public app client and managed login domain (URL), reported by GET /config.
+   * @default - none: the CLI needs --client-id, and the viewer falls back to a pasted token
+   */
+  readonly existingClient?: { readonly clientId?: string; readonly authDomain?: string };
+  /**
+   * New pool: the managed login domain prefix.
+   * @default - "agent-" and the stack's id (unique, and stable for the stack's life)
+   */
+  readonly domainPrefix?: string;
+}
+
+/** The one stage. */
+const STAGE = 'prod';
+
+export { ADMINS_GROUP };
+
+/** What a client needs to sign in: served by GET /config, and the stack's outputs. Nothing here is secret. */
+export interface SignInSettings {
+  readonly region: string;
+  readonly userPoolId: string;
+  readonly clientId?: string;
+  /** Managed login base URL, e.g. https://agent-….auth.eu-west-1.amazoncognito.com. */
+  readonly authDomain?: string;
 }
 
 /**
  * API Gateway REST API (DESIGN §7): POST/GET /runs, GET /runs/{id}, GET /runs/{id}/trace, POST
  * /runs/{id}/pause|resume|cancel — every route behind the Cognito authorizer, one Lambda (the shared routes), stage
- * throttling, access logs, CORS limited to one origin.
+ * throttling, access logs, CORS limited to one origin. A new user pool comes with what signing in needs: a public app
+ * client (SRP for the CLI, code + PKCE through managed login for the viewer), a domain and the admins group.
  */
 export class AgentApi extends Construct {
   readonly api: apigw.RestApi;
   readonly userPool: cognito.IUserPool;
+  /** The new pool's public app client (none with an existing pool). */
+  readonly client?: cognito.UserPoolClient;
+  /** The new pool's managed login domain (none with an existing pool). */
+  readonly domain?: cognito.UserPoolDomain;
+  readonly signIn: SignInSettings;
+  /** The stage's URL, which is also the viewer's (GET /) and the client's callback URL. */
+  readonly viewerUrl: string;
 
   constructor(scope: Construct, id: string, props: AgentApiProps) {
     super(scope, id);
@@ -42,6 +75,15 @@ export class AgentApi extends Construct {
         selfSignUpEnabled: false,
         passwordPolicy: { minLength: 12, requireDigits: true, requireSymbols: true, requireUppercase: true, requireLowercase: true },
       });
+    if (!props.userPool) {
+      const pool = this.userPool as cognito.UserPool;
+      // Managed login (the newer pages, with Cognito's default branding) on a Cognito-hosted domain.
+      this.domain = pool.addDomain('Domain', {
+        cognitoDomain: { domainPrefix: props.domainPrefix ?? Fn.join('', ['agent-', Fn.select(2, Fn.split('/', Stack.of(this).stackId))]) },
+        managedLoginVersion: cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
+      });
+      pool.addGroup('Admins', { groupName: ADMINS_GROUP, description: 'Agent admins: kill switch (POST /admin/stop, disable, enable), spend, support access to every run (each read recorded), adding users (agent users add)' });
+    }
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
     this.api = new apigw.RestApi(this, 'Api', {
       description: 'Agent runs: start, list, read, trace, pause, resume, cancel',
@@ -49,6 +91,7 @@ export class AgentApi extends Construct {
         ? { defaultCorsPreflightOptions: { allowOrigins: [props.corsOrigin], allowMethods: ['GET', 'POST'], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'] } }
         : {}),
       deployOptions: {
+        stageName: STAGE,
         throttlingRateLimit: props.throttle?.rateLimit ?? 20,
         throttlingBurstLimit: props.throttle?.burstLimit ?? 40,
         accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
@@ -58,11 +101,44 @@ export class AgentApi extends Construct {
         dataTraceEnabled: false,
       },
     });
+    // The stage's URL, built from the API's id: `api.url` names the stage, which depends on the deployment, which
+    // depends on the methods, whose function would depend on the client: a cycle.
+    const stack = Stack.of(this);
+    this.viewerUrl = `https://${this.api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${STAGE}/`;
+    // The public client: no secret (a CLI and a browser page cannot keep one). SRP for the CLI, refresh tokens, and the
+    // authorization code grant (the viewer sends PKCE) with the viewer — GET / of this API — as the only callback.
+    if (this.domain) {
+      this.client = (this.userPool as cognito.UserPool).addClient('Client', {
+        generateSecret: false,
+        authFlows: { userSrp: true, user: false, userPassword: false, adminUserPassword: false, custom: false },
+        oAuth: {
+          flows: { authorizationCodeGrant: true, implicitCodeGrant: false, clientCredentials: false },
+          scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+          callbackUrls: [this.viewerUrl],
+          logoutUrls: [this.viewerUrl],
+        },
+        supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
+        preventUserExistenceErrors: true,
+        enableTokenRevocation: true,
+        idTokenValidity: Duration.hours(1),
+        accessTokenValidity: Duration.hours(1),
+        refreshTokenValidity: Duration.days(30),
+      });
+      new cognito.CfnManagedLoginBranding(this, 'Branding', { userPoolId: this.userPool.userPoolId, clientId: this.client.userPoolClientId, useCognitoProvidedValues: true });
+    }
+    this.signIn = {
+      region: Stack.of(this).region,
+      userPoolId: this.userPool.userPoolId,
+      clientId: this.client?.userPoolClientId ?? props.existingClient?.clientId,
+      authDomain: this.domain ? this.domain.baseUrl() : props.existingClient?.authDomain,
+    };
     const authorizer = new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: [this.userPool] });
     const integration = new apigw.LambdaIntegration(props.handler);
     const auth = { authorizer, authorizationType: apigw.AuthorizationType.COGNITO };
     // GET / serves the trace viewer page: static, no data in it (its API calls carry the user's token).
     this.api.root.addMethod('GET', integration, { authorizationType: apigw.AuthorizationType.NONE });
+    // GET /config: the sign-in settings above (public values), for the viewer and `agent login --api`.
+    this.api.root.addResource('config').addMethod('GET', integration, { authorizationType: apigw.AuthorizationType.NONE });
     const runs = this.api.root.addResource('runs');
     runs.addMethod('POST', integration, auth);
     runs.addMethod('GET', integration, auth);
@@ -74,12 +150,5 @@ export class AgentApi extends Construct {
     const admin = this.api.root.addResource('admin');
     for (const action of ['stop', 'disable', 'enable']) admin.addResource(action).addMethod('POST', integration, auth);
     for (const view of ['spend', 'runs', 'reads']) admin.addResource(view).addMethod('GET', integration, auth);
-    if (!props.userPool) {
-      new cognito.CfnUserPoolGroup(this, 'Admins', {
-        userPoolId: this.userPool.userPoolId,
-        groupName: ADMIN_GROUP,
-        description: 'Agent admins: kill switch (POST /admin/stop, disable, enable), spend, support access to every run (each read recorded)',
-      });
-    }
   }
 }

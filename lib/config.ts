@@ -105,6 +105,23 @@ export const BreakerConfigSchema = z.strictObject({
   enabled: z.boolean().default(true),
 });
 
+/** CloudWatch log retention periods (days) CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+export const MonitoringConfigSchema = z.strictObject({
+  /** The CloudWatch alarms (lib/monitoring.ts): about US$1.20 a month in all, idle or not. */
+  alarms: z.boolean().default(true),
+  /** The CloudWatch dashboard: US$3 a month beyond an account's first three. */
+  dashboard: z.boolean().default(true),
+  /** How long every log group of the stack keeps its logs. */
+  logRetentionDays: z
+    .number()
+    .int()
+    .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
+    .default(30),
+});
+const MONITORING_DEFAULTS = { alarms: true, dashboard: true, logRetentionDays: 30 };
+
 /** Tools every agent has; a configured tool may not take their names. */
 export const BUILTIN_TOOL_NAMES = ['calculator', 'search_docs'] as const;
 
@@ -197,6 +214,22 @@ export const AgentConfigSchema = z
         /** The one browser origin CORS allows (the trace viewer's); none when absent. */
         corsOrigin: z.url().optional(),
         throttle: z.strictObject({ rateLimit: z.number().positive().max(10_000), burstLimit: z.number().int().positive().max(5000) }).optional(),
+        /** With userPoolId: that pool's public app client the CLI and the viewer sign in with (README "Deploy"). */
+        userPoolClientId: z.string().regex(/^[a-z0-9]{1,128}$/, 'must be a Cognito app client id (lower-case letters and digits)').optional(),
+        /** With userPoolId: that pool's managed login domain, e.g. https://my-agent.auth.us-east-1.amazoncognito.com. */
+        authDomain: z.url().optional(),
+        /** New pool: the managed login domain prefix (default: "agent-" and the stack's id, stable for the stack's life). */
+        domainPrefix: z
+          .string()
+          .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be 1-63 lower-case letters, digits or hyphens')
+          .refine((p) => !/aws|amazon|cognito/.test(p), 'may not contain "aws", "amazon" or "cognito"')
+          .optional(),
+      })
+      .superRefine((api, ctx) => {
+        for (const key of ['userPoolClientId', 'authDomain'] as const) {
+          if (api[key] && !api.userPoolId) ctx.addIssue({ code: 'custom', path: [key], message: 'only applies with api.userPoolId (an existing pool); a new pool gets its own client and domain' });
+        }
+        if (api.domainPrefix && api.userPoolId) ctx.addIssue({ code: 'custom', path: ['domainPrefix'], message: 'only applies to a new pool; with api.userPoolId give api.authDomain' });
       })
       .default({}),
     observability: z
@@ -212,14 +245,21 @@ export const AgentConfigSchema = z
             secret: z.string().min(1).optional(),
           })
           .optional(),
+        /** What the idle stack pays for (README "Deploy", cost): CloudWatch alarms, the dashboard, log retention. */
+        monitoring: MonitoringConfigSchema.default(MONITORING_DEFAULTS),
       })
-      .default({}),
+      .default({ monitoring: MONITORING_DEFAULTS }),
     /** Local server: bearer tokens mapped to user ids (never used in AWS, where Cognito verifies identity). */
     localTokens: z.record(z.string().min(16), z.string().min(1)).optional(),
     /** Prices by configured model name (USD per million tokens); well-known models have built-in prices. */
     pricing: z.record(z.string().min(1), PriceSchema).default({}),
     spend: SpendConfigSchema.default({}),
     adminTokens: AdminTokensSchema.optional(),
+    /**
+     * Local server: also accept Cognito ID tokens from this issuer (a loopback Cognito emulator such as cognito-local,
+     * or a real pool), verified as API Gateway's authorizer would (local/jwt-auth.ts). Static tokens still work.
+     */
+    localJwt: z.strictObject({ issuer: z.url(), clientId: z.string().min(1), jwksUri: z.url().optional() }).optional(),
   })
   .superRefine((cfg, ctx) => {
     if (cfg.budgets.maxSteps > STEP_CEILING && !cfg.budgets.allowHighStepBudget) {

@@ -22,6 +22,10 @@ export interface AgentMonitoringProps {
    * @default - no spend alarm
    */
   readonly dailySpendAlarmUsd?: number;
+  /** The alarms (about US$0.10 a month per metric they watch). @default true */
+  readonly alarms?: boolean;
+  /** The dashboard (US$3 a month beyond an account's first three). @default true */
+  readonly dashboard?: boolean;
 }
 
 /**
@@ -30,13 +34,15 @@ export interface AgentMonitoringProps {
  */
 export class AgentMonitoring extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
-  readonly dashboard: cloudwatch.Dashboard;
+  readonly dashboard?: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: AgentMonitoringProps) {
     super(scope, id);
     const period = Duration.minutes(5);
     const agent = (metricName: string, statistic = 'Sum') => new cloudwatch.Metric({ namespace: props.namespace, metricName, statistic, period, dimensionsMap: { service: 'agent' } });
+    const withAlarms = props.alarms ?? true;
     const alarm = (name: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
+      if (!withAlarms) return;
       const a = new cloudwatch.Alarm(this, name, {
         metric,
         threshold,
@@ -46,7 +52,6 @@ export class AgentMonitoring extends Construct {
         alarmDescription: `${description} See docs/runbook.md.`,
       });
       this.alarms.push(a);
-      return a;
     };
 
     alarm('ExecutionsFailed', props.stateMachine.metricFailed({ period }), 1, 'An execution failed (a real fault: guardrail stops end SUCCEEDED executions).');
@@ -76,6 +81,7 @@ export class AgentMonitoring extends Construct {
     }
     alarm('ApiThrottlesAndClientErrors', props.api.metricClientError({ period }), 50, 'Many 4xx answers, throttling (429) included.');
 
+    if (props.dashboard === false) return;
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       widgets: [
         [
@@ -92,7 +98,7 @@ export class AgentMonitoring extends Construct {
         ],
         [
           new cloudwatch.GraphWidget({ title: 'Executions', left: [props.stateMachine.metricSucceeded({ period }), props.stateMachine.metricFailed({ period }), props.stateMachine.metricTimedOut({ period }), props.stateMachine.metricAborted({ period }), props.stateMachine.metricThrottled({ period })], width: 12 }),
-          new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12 }),
+          ...(this.alarms.length ? [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12 })] : []),
         ],
       ],
     });

@@ -5,6 +5,7 @@ import { ADMIN_GROUP } from '../lambdas/api/admin-routes';
 import { adminTokenLookup } from './admin-tokens';
 import { claimsFor, toProxyEvent, writeProxyResult } from './apigw';
 import type { LocalEngine } from './engine';
+import { localJwtAuth } from './jwt-auth';
 
 /** Largest request body the local server reads (API Gateway's own limit is 10 MB; ours is far lower). */
 export const MAX_BODY_BYTES = 256 * 1024; // read limit; the routes accept at most 64 KB
@@ -55,7 +56,7 @@ async function handle(engine: LocalEngine, tokens: Record<string, string>, admin
     send(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `the body must be at most ${MAX_BODY_BYTES} bytes` } });
     return;
   }
-  const caller = callerForToken(tokens, admins, req.headers.authorization);
+  const caller = await callerForToken(engine, tokens, admins, req.headers.authorization);
   const event = toProxyEvent({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, caller ? claimsFor(caller.userId, caller.groups) : null);
   writeProxyResult(await engine.invokeApi(event), res);
 }
@@ -64,14 +65,22 @@ async function handle(engine: LocalEngine, tokens: Record<string, string>, admin
  * The one place a local bearer token becomes a caller (the Cognito authorizer's job in AWS): an admin token
  * (`adminTokens`) stands for a member of the agent-admins group, a user token (`localTokens`) for that user.
  */
-function callerForToken(tokens: Record<string, string>, admins: (token: string) => string | undefined, authorization: string | undefined): { userId: string; groups: string[] } | null {
+async function callerForToken(
+  engine: LocalEngine,
+  tokens: Record<string, string>,
+  admins: (token: string) => string | undefined,
+  authorization: string | undefined,
+): Promise<{ userId: string; groups: string[] } | null> {
   const auth = authorization ?? '';
   const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
   if (!token) return null;
   const adminId = admins(token);
   if (adminId !== undefined) return { userId: adminId, groups: [ADMIN_GROUP] };
   const userId = tokens[token];
-  return userId ? { userId, groups: [] } : null;
+  if (userId) return { userId, groups: [] };
+  // A Cognito ID token (cognito-local or a real pool, `localJwt`), verified as API Gateway's authorizer would.
+  const verified = await localJwtAuth(engine.options.config)?.(auth);
+  return verified ? { userId: verified.userId, groups: verified.groups } : null;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

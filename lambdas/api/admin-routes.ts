@@ -12,7 +12,9 @@ import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SI
  */
 
 /** The Cognito group whose members are admins. */
-export const ADMIN_GROUP = 'agent-admins';
+import { ADMINS_GROUP } from './public-config';
+
+export const ADMIN_GROUP = ADMINS_GROUP;
 
 /** Statuses an admin stop ends (CANCELLED / KILLED). */
 export const STOPPABLE_STATUSES = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'] as const;

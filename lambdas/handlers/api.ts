@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import viewerHtml from '../../local/viewer/index.html';
 import { ADMIN_GROUP, groupsOf } from '../api/admin-routes';
+import { publicConfig } from '../api/public-config';
 import { type ApiRequest, handleApi } from '../api/routes';
 import { createRunControl } from '../core/control';
 import { sfnExecutions } from '../store/sfn-executions';
@@ -10,6 +11,12 @@ import { lambdaEntry, wrap } from './wrap';
 export const createHandler = wrap(async (rt, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
   // The trace viewer: a static page (no data in it); every call it makes goes to the authorized routes.
   if (event.httpMethod === 'GET' && event.path === '/') return { statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: viewerHtml };
+  if (event.httpMethod === 'GET' && event.path === '/config') {
+    const settings = publicConfig(process.env);
+    return settings
+      ? { statusCode: 200, headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300' }, body: JSON.stringify(settings) }
+      : { statusCode: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no user pool is configured' } }) };
+  }
   const stateMachineArn = rt.aws?.stateMachineArn ?? process.env.STATE_MACHINE_ARN;
   if (!stateMachineArn) throw new Error('Environment variable STATE_MACHINE_ARN is missing');
   const claims = (event.requestContext?.authorizer?.claims ?? {}) as Record<string, string | undefined>;

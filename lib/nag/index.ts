@@ -37,11 +37,12 @@ export const ACKNOWLEDGEMENTS: { id: string; reason: string }[] = [
   },
   {
     id: 'AwsSolutions::AwsSolutions-APIG4',
-    reason: 'Only GET / is open: it serves the static trace viewer page, which holds no data; every data route has the Cognito authorizer.',
+    reason:
+      'Only GET / and GET /config are open: the static trace viewer page (no data in it) and the public sign-in settings (pool id, the public client’s id, region, managed login domain; nothing secret); every data route has the Cognito authorizer.',
   },
   {
     id: 'AwsSolutions::AwsSolutions-COG4',
-    reason: 'Only GET / (the static trace viewer page) has no Cognito authorizer; every data route has one.',
+    reason: 'Only GET / (the static trace viewer page) and GET /config (public sign-in settings) have no Cognito authorizer; every data route has one.',
   },
   {
     id: 'AwsSolutions::AwsSolutions-COG2',

@@ -1,17 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type CliValues, UsageError } from './common';
+import { sessionToken } from './session';
 
 /** The HTTP API a CLI command talks to: a deployed stack (--api, --token) or the local server (`npm start`). */
 export interface ApiTarget {
   base: string;
-  token: string;
+  /** The bearer token, or how to get it (the `agent login` session, refreshed when it expires). */
+  token: string | (() => Promise<string>);
 }
 
 export function apiTarget(values: CliValues): ApiTarget {
   if (typeof values.api === 'string') {
-    if (typeof values.token !== 'string') throw new UsageError('--api needs --token <jwt> (a Cognito id token of your user)');
-    return { base: values.api.replace(/\/+$/, ''), token: values.token };
+    const base = values.api.replace(/\/+$/, '');
+    return { base, token: typeof values.token === 'string' ? values.token : () => sessionToken(base) };
   }
   const dataDir = resolve((values.data as string | undefined) ?? '.agent-data');
   const tokenFile = join(dataDir, 'dev-token');
@@ -22,11 +24,12 @@ export function apiTarget(values: CliValues): ApiTarget {
 
 /** One API call; an API error becomes a UsageError (exit 2) carrying the API's message. */
 export async function callApi<T>(target: ApiTarget, method: string, path: string, body?: unknown): Promise<T> {
+  const token = typeof target.token === 'string' ? target.token : await target.token();
   let res: Response;
   try {
     res = await fetch(`${target.base}${path}`, {
       method,
-      headers: { authorization: `Bearer ${target.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     });

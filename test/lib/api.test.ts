@@ -7,19 +7,21 @@ describe('the API Gateway API', () => {
 
   it('has every route of the contract, each behind the Cognito authorizer', () => {
     const all = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.HttpMethod !== 'OPTIONS');
-    // GET / is the static viewer page; every other route is authorized.
-    const viewer = all.filter((m) => m.Properties.AuthorizationType === 'NONE');
-    expect(viewer).toHaveLength(1);
-    expect(viewer[0]?.Properties.HttpMethod).toBe('GET');
-    expect(viewer[0]?.Properties.ResourceId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Api/), 'RootResourceId'] });
-    const methods = all.filter((m) => m !== viewer[0]);
+    // GET / is the static viewer page and GET /config the public sign-in settings; every other route is authorized.
+    const open = all.filter((m) => m.Properties.AuthorizationType === 'NONE');
+    expect(open).toHaveLength(2);
+    for (const m of open) expect(m.Properties.HttpMethod).toBe('GET');
+    const resources = template.findResources('AWS::ApiGateway::Resource');
+    const openPaths = open.map((m) => (m.Properties.ResourceId['Fn::GetAtt'] ? '/' : resources[m.Properties.ResourceId.Ref]?.Properties.PathPart)).sort();
+    expect(openPaths).toEqual(['/', 'config']);
+    const methods = all.filter((m) => !open.includes(m));
     expect(methods).toHaveLength(13);
     for (const m of methods) {
       expect(m.Properties.AuthorizationType).toBe('COGNITO_USER_POOLS');
       expect(m.Properties.AuthorizerId).toBeDefined();
     }
     const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort();
-    expect(paths).toEqual(['cancel', 'pause', 'resume', 'runs', 'trace', '{id}', 'admin', 'stop', 'disable', 'enable', 'spend', 'runs', 'reads'].sort());
+    expect(paths).toEqual(['cancel', 'config', 'pause', 'resume', 'runs', 'trace', '{id}', 'admin', 'stop', 'disable', 'enable', 'spend', 'runs', 'reads'].sort());
   });
 
   it('creates the agent-admins group the admin routes check', () => {
