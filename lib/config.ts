@@ -40,6 +40,8 @@ export const HttpToolSchema = z.strictObject({
   description: z.string().min(1).default('An HTTP tool.'),
   parameters: jsonSchemaObject.default({ type: 'object', properties: {} }),
   timeoutMs: z.number().int().min(100).max(840_000).default(5000),
+  /** "required": a person approves or rejects each call before it runs (CONTRACT.md, Tools). */
+  approval: z.literal('required').optional(),
 });
 
 export const RetrieverToolSchema = z.strictObject({
@@ -49,6 +51,7 @@ export const RetrieverToolSchema = z.strictObject({
   description: z.string().min(1).default('Searches the knowledge base and returns the most relevant passages.'),
   timeoutMs: z.number().int().min(100).max(840_000).default(3000),
   fallback: z.enum(['keyword']).default('keyword'),
+  approval: z.literal('required').optional(),
 });
 
 export const ToolConfigSchema = z.discriminatedUnion('kind', [HttpToolSchema, RetrieverToolSchema]);
@@ -109,6 +112,13 @@ export const AgentConfigSchema = z
     /** Per-dependency breaker overrides, keyed by dependency name (e.g. "model:primary", "tool:retrieve"). */
     breakers: z.record(z.string(), BreakerConfigSchema.partial()).default({}),
     tools: z.array(ToolConfigSchema).default([]),
+    /**
+     * Approval per tool name, for any tool (built-ins have no entry of their own in `tools`): `{"calculator":
+     * "required"}`. A configured tool may say it in its own entry instead (`"approval": "required"`).
+     */
+    toolApprovals: z.record(z.string(), z.literal('required')).default({}),
+    /** How long a tool call waits for its approval before the run ends UNFINISHED / APPROVAL_EXPIRED (default 24 h). */
+    approvalTimeoutSeconds: positiveInt(30 * 24 * 3600).default(86_400),
     /** How many tool calls of one step run at once (the Map state's MaxConcurrency). */
     toolConcurrency: positiveInt(40).default(4),
     /** The API in AWS. */
@@ -158,6 +168,11 @@ export const AgentConfigSchema = z
       }
       names.add(t.name);
     });
+    for (const name of Object.keys(cfg.toolApprovals)) {
+      if (!names.has(name)) {
+        ctx.addIssue({ code: 'custom', path: ['toolApprovals', name], message: `names no tool (tools: ${[...names].join(', ')})` });
+      }
+    }
   });
 
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
@@ -165,6 +180,11 @@ export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 export type ModelConfig = z.output<typeof ModelConfigSchema>;
 export type ToolConfig = z.output<typeof ToolConfigSchema>;
 export type BreakerConfig = z.output<typeof BreakerConfigSchema>;
+
+/** The names of the tools whose calls wait for a person's decision (`approval: "required"` or `toolApprovals`). */
+export function approvalRequiredTools(config: Pick<AgentConfig, 'tools' | 'toolApprovals'>): string[] {
+  return [...new Set([...config.tools.filter((t) => t.approval === 'required').map((t) => t.name), ...Object.keys(config.toolApprovals)])];
+}
 
 /** A config that failed validation; the message lists every bad key with what is allowed. */
 export class ConfigError extends Error {

@@ -12,6 +12,7 @@ import type { RunControl } from '../lambdas/core/ports';
 import { startRun } from '../lambdas/core/start-run';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
 import { exportRunToLangfuse, langfuseTarget } from '../lambdas/exporters/langfuse';
+import { createHandler as awaitApproval } from '../lambdas/handlers/await-approval';
 import { createHandler as callModel } from '../lambdas/handlers/call-model';
 import { createHandler as callTool } from '../lambdas/handlers/call-tool';
 import { createHandler as executionStatus } from '../lambdas/handlers/execution-status';
@@ -34,6 +35,7 @@ const FACTORIES: Record<string, (rt: Runtime) => Handler> = {
   'call-tool': callTool as (rt: Runtime) => Handler,
   finalize: finalize as (rt: Runtime) => Handler,
   pause: pause as (rt: Runtime) => Handler,
+  'await-approval': awaitApproval as (rt: Runtime) => Handler,
   'execution-status': executionStatus as (rt: Runtime) => Handler,
 };
 

@@ -1,4 +1,4 @@
-import type { DegradedEntry, Message, RunStatus, TraceEvent, Usage } from './types';
+import type { DegradedEntry, Message, PendingApproval, RunStatus, TraceEvent, Usage } from './types';
 
 /** The run item (pk RUN#id, sk META). */
 export interface RunRecord {
@@ -24,6 +24,18 @@ export interface RunRecord {
   executionArn?: string;
   /** Executions started to continue this run from its checkpoint. */
   resumes?: number;
+  /** The approval-required calls of the step `approvalStep`, by toolCallId, with their decisions once made. */
+  approvals?: Record<string, ApprovalEntry>;
+  approvalStep?: number;
+}
+
+/** One approval-required tool call and, once made, its decision (stored on the run item). */
+export interface ApprovalEntry extends PendingApproval {
+  step: number;
+  decision?: 'approve' | 'reject';
+  reason?: string | null;
+  decidedBy?: string;
+  decidedAt?: string;
 }
 
 /** One message of the conversation, stored once under (step, seq). */
@@ -71,4 +83,6 @@ export interface RunControl {
   resume(runId: string): Promise<void>;
   /** Stops the execution and marks the run CANCELLED. */
   cancel(runId: string): Promise<void>;
+  /** Records a person's decision on a tool call waiting for approval (lambdas/core/approvals.ts). */
+  decide(runId: string, toolCallId: string, decision: { decision: 'approve' | 'reject'; reason?: string; decidedBy: string }): Promise<{ remaining: number }>;
 }
