@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { AgentError } from '../lambdas/core/errors';
 import { ConfigError, loadConfig } from '../lib/config';
 import { type CliCommand, UsageError } from '../local/cli/common';
-import { cancelCommand, pauseCommand, resumeCommand, runsCommand, showCommand, traceCommand } from '../local/cli/remote';
+import { approveCommand, cancelCommand, pauseCommand, rejectCommand, resumeCommand, runsCommand, showCommand, traceCommand } from '../local/cli/remote';
 import { replayCommand } from '../local/cli/replay';
 import { runCommand } from '../local/cli/run';
 import { serveCommand } from '../local/cli/serve';
@@ -18,6 +18,8 @@ const COMMANDS: Record<string, CliCommand> = {
   pause: pauseCommand,
   resume: resumeCommand,
   cancel: cancelCommand,
+  approve: approveCommand,
+  reject: rejectCommand,
   replay: replayCommand,
 };
 
@@ -39,6 +41,8 @@ Options:
   --token <jwt>      bearer token for --api
   --export <file>    trace: write {run, events} to a file (for replay --file)
   --file <file>      replay: an exported trace
+  --call <id>        approve/reject: the waiting tool call (needed when several wait)
+  --reason <text>    approve/reject: why (the model reads a rejection's reason)
   -h, --help         this text`;
 
 async function main(argv: string[]): Promise<number> {
@@ -56,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
       token: { type: 'string' },
       file: { type: 'string' },
       export: { type: 'string' },
+      call: { type: 'string' },
+      reason: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
