@@ -1,4 +1,4 @@
-import { ConfigError, parseConfig } from '../../lib/config';
+import { approvalRequiredTools, ConfigError, parseConfig } from '../../lib/config';
 
 describe('config schema', () => {
   it('fills every default from an empty config', () => {
@@ -27,5 +27,27 @@ describe('config schema', () => {
 
   it('refuses a tool that takes a built-in name', () => {
     expect(() => parseConfig({ tools: [{ name: 'calculator', kind: 'http', url: 'http://127.0.0.1:1/x' }] })).toThrow(/tools\[0\]\.name: "calculator" is already taken/);
+  });
+});
+
+describe('approval config', () => {
+  it('any tool may need approval: configured ones in their entry, built-ins through toolApprovals; 24 h by default', () => {
+    const config = parseConfig({
+      tools: [
+        { name: 'charge', kind: 'http', url: 'https://pay.example/charge', approval: 'required' },
+        { name: 'lookup', kind: 'http', url: 'https://crm.example/lookup' },
+      ],
+      toolApprovals: { search_docs: 'required' },
+    });
+    expect(approvalRequiredTools(config).sort()).toEqual(['charge', 'search_docs']);
+    expect(config.approvalTimeoutSeconds).toBe(86_400);
+    expect(approvalRequiredTools(parseConfig({}))).toEqual([]);
+  });
+
+  it('refuses an approval for no tool, another approval value and a non-positive timeout, naming the key', () => {
+    expect(() => parseConfig({ toolApprovals: { nope: 'required' } })).toThrow(/toolApprovals\.nope: names no tool \(tools: calculator, search_docs\)/);
+    expect(() => parseConfig({ toolApprovals: { calculator: 'sometimes' } })).toThrow(/toolApprovals\.calculator/);
+    expect(() => parseConfig({ tools: [{ name: 'x', kind: 'http', url: 'https://x.example', approval: 'yes' }] })).toThrow(/tools\[0\]\.approval/);
+    expect(() => parseConfig({ approvalTimeoutSeconds: 0 })).toThrow(/approvalTimeoutSeconds/);
   });
 });
