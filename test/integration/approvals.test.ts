@@ -161,6 +161,7 @@ describe('approval-required tools (through the state machine, offline)', () => {
       expect(waiting.status).toBe('AWAITING_APPROVAL');
       const { run } = await expiring.execute(waiting.runId, 'alice');
       expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'APPROVAL_EXPIRED', pendingApprovals: [] });
+      expect(run.answer).toContain('not approved or rejected in time');
       const pending = waiting.pendingApprovals[0] as RunBody['pendingApprovals'][number];
       expect((await decide(srv, waiting.runId, pending.toolCallId, { decision: 'approve' })).status).toBe(409);
       expect(tool.requests).toHaveLength(0);
