@@ -56,6 +56,35 @@ async function transitions() {
   } finally {
     await engine.close();
   }
+  await approvalTransitions();
+}
+
+/** An approval step: CallModel, Route, AwaitApproval (waits on its task token), Route, CallTool. */
+async function approvalTransitions() {
+  const engine = await engineFor({ toolApprovals: { calculator: 'required' } });
+  try {
+    const runId = 'bench-approval';
+    const done = engine.run({ input: 'What is 12.5% of 3480?', runId });
+    let callId: string | undefined;
+    for (let i = 0; i < 2000 && !callId; i++) {
+      const run = await engine.runtime.runs.getRun(runId);
+      callId = run?.status === 'AWAITING_APPROVAL' ? Object.keys(run.approvals ?? {})[0] : undefined;
+      if (!callId) await new Promise((r) => setTimeout(r, 10));
+    }
+    if (!callId) throw new Error('the approval run never waited for its decision');
+    await engine.control.decide(runId, callId, { decision: 'approve', decidedBy: 'bench' });
+    const { events, run } = await done;
+    if (run.status !== 'SUCCEEDED') throw new Error(`the approval run ended ${run.status}`);
+    const steps = perStep(events);
+    const plain = (results.transitions as { perSingleToolStep: number }).perSingleToolStep;
+    results.transitions = { ...(results.transitions as object), perApprovalStep: steps[0] };
+    lines.push(
+      `An approval step (a tool with \`"approval": "required"\`) takes ${steps[0]} billed transitions instead of ${plain}: CallModel, Route, AwaitApproval, Route, CallTool. The wait itself costs nothing (a task token; Step Functions bills transitions, not time), and the steps without approval-required calls keep ${plain}.`,
+      '',
+    );
+  } finally {
+    await engine.close();
+  }
 }
 
 /** 10 KB of text shaped like a real tool output (words, numbers, punctuation). */

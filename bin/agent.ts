@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from '../lib/config';
 import { adminCommand } from '../local/cli/admin';
 import { type CliCommand, UsageError } from '../local/cli/common';
 import { loginCommand, usersCommand } from '../local/cli/login';
-import { cancelCommand, pauseCommand, resumeCommand, runsCommand, showCommand, traceCommand } from '../local/cli/remote';
+import { approveCommand, cancelCommand, pauseCommand, rejectCommand, resumeCommand, runsCommand, showCommand, traceCommand } from '../local/cli/remote';
 import { replayCommand } from '../local/cli/replay';
 import { runCommand } from '../local/cli/run';
 import { serveCommand } from '../local/cli/serve';
@@ -20,6 +20,8 @@ const COMMANDS: Record<string, CliCommand> = {
   pause: pauseCommand,
   resume: resumeCommand,
   cancel: cancelCommand,
+  approve: approveCommand,
+  reject: rejectCommand,
   replay: replayCommand,
   admin: adminCommand,
   login: loginCommand,
@@ -56,6 +58,8 @@ Options:
   --status <s>       admin runs: only runs in this status
   --from, --to <d>   admin runs: created in this range (ISO date or instant)
   --cursor <c>       admin runs: the next page
+  --call <id>        approve/reject: the waiting tool call (needed when several wait)
+  --reason <text>    approve/reject: why (the model reads a rejection's reason)
   -h, --help         this text`;
 
 async function main(argv: string[]): Promise<number> {
@@ -86,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
       from: { type: 'string' },
       to: { type: 'string' },
       cursor: { type: 'string' },
+      call: { type: 'string' },
+      reason: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

@@ -8,7 +8,7 @@ import type { Construct } from 'constructs';
 import { SIGN_IN_ENV } from '../lambdas/api/public-config';
 import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
-import type { AgentConfig } from './config';
+import { type AgentConfig, approvalRequiredTools } from './config';
 import { TraceExporter } from './exporter';
 import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
@@ -66,6 +66,9 @@ export class AgentStack extends Stack {
     if (lambdaToolArns.length > 0) callTool.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: lambdaToolArns }));
     const finalize = fn('FinalizeFunction', 'finalize', bookkeeping.lambdaTimeoutSeconds);
     const pause = fn('PauseFunction', 'pause', bookkeeping.lambdaTimeoutSeconds);
+    // Approval-required tools: the AwaitApproval state and its Lambda exist only when some tool needs approval.
+    const approvalTools = approvalRequiredTools(config);
+    const awaitApproval = approvalTools.length ? fn('AwaitApprovalFunction', 'await-approval', bookkeeping.lambdaTimeoutSeconds) : undefined;
 
     // Model API keys live in Secrets Manager; the model handler reads each once per container.
     const secretIds = [config.models.primary, config.models.fallback].flatMap((m) => (m?.apiKeySecret ? [m.apiKeySecret] : []));
@@ -87,6 +90,7 @@ export class AgentStack extends Stack {
       maxToolCallsPerStep: config.budgets.maxToolCallsPerStep,
       toolConcurrency: config.toolConcurrency,
       longestWaitSeconds: PAUSE_TIMEOUT_SECONDS,
+      approvalTimeoutSeconds: awaitApproval ? config.approvalTimeoutSeconds : undefined,
     });
     this.workflow = new AgentWorkflow(this, 'Workflow', {
       executionTimeoutSeconds,
@@ -95,6 +99,7 @@ export class AgentStack extends Stack {
       callTool,
       finalize,
       pause,
+      approval: awaitApproval ? { handler: awaitApproval, timeoutSeconds: config.approvalTimeoutSeconds } : undefined,
       timeouts: { model: modelChain.taskTimeoutSeconds, tool: toolChain.taskTimeoutSeconds, bookkeeping: bookkeeping.taskTimeoutSeconds },
       retry: config.retry,
       hasFallbackModel: config.models.fallback !== undefined,
@@ -129,7 +134,7 @@ export class AgentStack extends Stack {
       new TraceExporter(this, 'TraceExporter', { table, exporter, secret: config.observability.langfuse.secret });
     }
 
-    this.functions = [loadRun, callModel, callTool, finalize, pause, executionStatus, apiFn];
+    this.functions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : []), executionStatus, apiFn];
     const { monitoring } = config.observability;
     if (monitoring.alarms || monitoring.dashboard) {
       new AgentMonitoring(this, 'Monitoring', {

@@ -41,6 +41,8 @@ export const HttpToolSchema = z.strictObject({
   description: z.string().min(1).default('An HTTP tool.'),
   parameters: jsonSchemaObject.default({ type: 'object', properties: {} }),
   timeoutMs: z.number().int().min(100).max(840_000).default(5000),
+  /** "required": a person approves or rejects each call before it runs (CONTRACT.md, Tools). */
+  approval: z.literal('required').optional(),
 });
 
 export const RetrieverToolSchema = z.strictObject({
@@ -50,6 +52,7 @@ export const RetrieverToolSchema = z.strictObject({
   description: z.string().min(1).default('Searches the knowledge base and returns the most relevant passages.'),
   timeoutMs: z.number().int().min(100).max(840_000).default(3000),
   fallback: z.enum(['keyword']).default('keyword'),
+  approval: z.literal('required').optional(),
 });
 
 const toolName = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ or -, starting with a letter');
@@ -68,6 +71,8 @@ export const McpToolSchema = z.strictObject({
   timeoutMs: z.number().int().min(100).max(840_000).default(5000),
   /** How long a container keeps the server's tool list before listing again. */
   listTtlSeconds: z.number().int().min(0).max(86_400).default(300),
+  /** "required": every `allow`ed tool of this server waits for a person's decision (needs `allow`: the gated names). */
+  approval: z.literal('required').optional(),
 });
 
 /** An existing Lambda function, invoked with the model's arguments as its event. */
@@ -91,6 +96,7 @@ export const LambdaToolSchema = z.strictObject({
     .string()
     .regex(/^[^#]+#[A-Za-z_$][A-Za-z0-9_$]*$/, 'must be "path/to/file.ts#exportName"')
     .optional(),
+  approval: z.literal('required').optional(),
 });
 
 export const ToolConfigSchema = z.discriminatedUnion('kind', [HttpToolSchema, RetrieverToolSchema, McpToolSchema, LambdaToolSchema]);
@@ -204,6 +210,13 @@ export const AgentConfigSchema = z
     /** Per-dependency breaker overrides, keyed by dependency name (e.g. "model:primary", "tool:retrieve"). */
     breakers: z.record(z.string(), BreakerConfigSchema.partial()).default({}),
     tools: z.array(ToolConfigSchema).default([]),
+    /**
+     * Approval per tool name, for any tool (built-ins have no entry of their own in `tools`): `{"calculator":
+     * "required"}`. A configured tool may say it in its own entry instead (`"approval": "required"`).
+     */
+    toolApprovals: z.record(z.string(), z.literal('required')).default({}),
+    /** How long a tool call waits for its approval before the run ends UNFINISHED / APPROVAL_EXPIRED (default 24 h). */
+    approvalTimeoutSeconds: positiveInt(30 * 24 * 3600).default(86_400),
     /** How many tool calls of one step run at once (the Map state's MaxConcurrency). */
     toolConcurrency: positiveInt(40).default(4),
     /** The API in AWS. */
@@ -294,7 +307,15 @@ export const AgentConfigSchema = z
         });
       }
       names.add(t.name);
+      if (t.kind === 'mcp' && t.approval === 'required' && !t.allow) {
+        ctx.addIssue({ code: 'custom', path: ['tools', i, 'approval'], message: 'an MCP server\'s approval needs "allow": the names of its tools whose calls wait for a decision' });
+      }
     });
+    for (const name of Object.keys(cfg.toolApprovals)) {
+      if (!names.has(name)) {
+        ctx.addIssue({ code: 'custom', path: ['toolApprovals', name], message: `names no tool (tools: ${[...names].join(', ')})` });
+      }
+    }
   });
 
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
@@ -303,6 +324,15 @@ export type ModelConfig = z.output<typeof ModelConfigSchema>;
 export type ToolConfig = z.output<typeof ToolConfigSchema>;
 export type BreakerConfig = z.output<typeof BreakerConfigSchema>;
 export type SpendConfig = z.output<typeof SpendConfigSchema>;
+
+/** The names of the tools whose calls wait for a person's decision (`approval: "required"` or `toolApprovals`). */
+export function approvalRequiredTools(config: Pick<AgentConfig, 'tools' | 'toolApprovals'>): string[] {
+  const gated = config.tools
+    .filter((t) => t.approval === 'required')
+    // An MCP server's tools are offered under their own names (or `<server>__<tool>` when two sources clash).
+    .flatMap((t) => (t.kind === 'mcp' ? (t.allow ?? []).flatMap((name) => [name, `${t.name}__${name}`]) : [t.name]));
+  return [...new Set([...gated, ...Object.keys(config.toolApprovals)])];
+}
 
 /** A config that failed validation; the message lists every bad key with what is allowed. */
 export class ConfigError extends Error {

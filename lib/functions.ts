@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { CONFIG_ENV } from './config';
 
 /** The handlers the stack deploys; the name is also the file under lambdas/handlers. */
-export type HandlerName = 'load-run' | 'call-model' | 'call-tool' | 'finalize' | 'pause' | 'api' | 'export-trace' | 'execution-status';
+export type HandlerName = 'load-run' | 'call-model' | 'call-tool' | 'finalize' | 'pause' | 'await-approval' | 'api' | 'export-trace' | 'execution-status';
 
 export interface AgentFunctionProps {
   readonly handler: HandlerName;

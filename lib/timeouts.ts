@@ -50,8 +50,13 @@ export interface ExecutionTimeoutInput {
   hasFallbackModel: boolean;
   maxToolCallsPerStep: number;
   toolConcurrency: number;
-  /** The longest wait the machine contains (the Pause task's timeout; approvals later). */
+  /** The longest wait the machine contains (the Pause task's timeout). */
   longestWaitSeconds: number;
+  /**
+   * The AwaitApproval task's timeout when some tool needs approval: every step may wait for a decision up to it
+   * (a decision just before expiry lets the run go on), so the worst case counts it once per step.
+   */
+  approvalTimeoutSeconds?: number;
 }
 
 /**
@@ -64,7 +69,8 @@ export function worstCaseExecutionSeconds(i: ExecutionTimeoutInput): number {
   const model = call(i.modelTaskSeconds) * (i.hasFallbackModel ? 2 : 1);
   const batches = Math.ceil(i.maxToolCallsPerStep / Math.max(1, i.toolConcurrency));
   const tools = batches * 2 * call(i.toolTaskSeconds);
-  return call(i.bookkeepingTaskSeconds) * 2 + i.maxSteps * (model + tools) + i.longestWaitSeconds + call(i.bookkeepingTaskSeconds);
+  const approvals = i.approvalTimeoutSeconds ? i.maxSteps * (i.approvalTimeoutSeconds + call(i.bookkeepingTaskSeconds)) : 0;
+  return call(i.bookkeepingTaskSeconds) * 2 + i.maxSteps * (model + tools) + i.longestWaitSeconds + approvals + call(i.bookkeepingTaskSeconds);
 }
 
 /** The machine timeout for a worst case: the worst case plus a margin, refused past the one-year limit. */
@@ -78,8 +84,16 @@ export function assertExecutionTimeout(timeoutSeconds: number, i: ExecutionTimeo
   const worst = worstCaseExecutionSeconds(i);
   if (!(timeoutSeconds > worst && timeoutSeconds <= EXECUTION_MAX_SECONDS)) {
     throw new Error(
-      `state machine timeout ${timeoutSeconds} s must be above the worst case ${worst} s (the longest wait ${i.longestWaitSeconds} s plus ${i.maxSteps} steps of retried model and tool calls) and at most ${EXECUTION_MAX_SECONDS} s (Step Functions' one-year limit): lower budgets.maxSteps, retry.maxAttempts or the timeouts`,
+      `state machine timeout ${timeoutSeconds} s must be above the worst case ${worst} s (the longest wait ${i.longestWaitSeconds} s plus ${i.maxSteps} steps of retried model and tool calls${i.approvalTimeoutSeconds ? `, each waiting up to approvalTimeoutSeconds ${i.approvalTimeoutSeconds} s for a decision` : ''}) and at most ${EXECUTION_MAX_SECONDS} s (Step Functions' one-year limit): lower budgets.maxSteps, retry.maxAttempts${i.approvalTimeoutSeconds ? ', approvalTimeoutSeconds' : ''} or the timeouts`,
     );
   }
   return timeoutSeconds;
+}
+
+/** Throws unless an approval can expire before the machine does (APPROVAL_EXPIRED must be able to fire). */
+export function assertApprovalTimeout(approvalTimeoutSeconds: number, executionTimeoutSeconds: number): number {
+  if (!(approvalTimeoutSeconds > 0 && approvalTimeoutSeconds < executionTimeoutSeconds)) {
+    throw new Error(`approvalTimeoutSeconds (${approvalTimeoutSeconds} s) must be above 0 and below the state machine timeout (${executionTimeoutSeconds} s)`);
+  }
+  return approvalTimeoutSeconds;
 }

@@ -5,6 +5,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { RETRYABLE_ERRORS } from '../lambdas/core/errors';
+import { assertApprovalTimeout } from './timeouts';
 
 /** Lambda service errors worth retrying; counted in the same retrier as the taxonomy's transient errors. */
 export const LAMBDA_SERVICE_ERRORS = [
@@ -32,6 +33,11 @@ export interface AgentWorkflowProps {
   readonly finalize: lambda.IFunction;
   /** Stores the task token of a paused run (the Pause state waits for it). */
   readonly pause: lambda.IFunction;
+  /**
+   * Approval-required tools (lambdas/core/approvals.ts): the AwaitApproval task's Lambda and its timeout (the
+   * approval timeout). Absent when no tool needs approval: the machine then has no AwaitApproval state.
+   */
+  readonly approval?: { readonly handler: lambda.IFunction; readonly timeoutSeconds: number };
   /** Task TimeoutSeconds of each task (each above its Lambda's timeout). */
   readonly timeouts: { readonly model: number; readonly tool: number; readonly bookkeeping: number };
   readonly retry: WorkflowRetry;
@@ -168,7 +174,26 @@ export class AgentWorkflow extends Construct {
       .when(sfn.Condition.stringEquals('$.outcome', 'start'), callModel)
       .when(sfn.Condition.stringEqualsJsonPath('$.callSig', '$.prevCallSig'), repetition)
       .when(sfn.Condition.numberGreaterThanEqualsJsonPath('$.step', '$.maxSteps'), stepBudget)
-      .when(sfn.Condition.and(sfn.Condition.isPresent('$.pauseRequested'), sfn.Condition.booleanEquals('$.pauseRequested', true)), pause)
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.pauseRequested'), sfn.Condition.booleanEquals('$.pauseRequested', true)), pause);
+    if (props.approval) {
+      // Approvals: the step's approval-required calls are recorded with the task token (run AWAITING_APPROVAL); the
+      // last decision sends `false` back into $.approvalRequired and Route goes on with the tools. Past the approval
+      // timeout the run surrenders (APPROVAL_EXPIRED).
+      const approvalExpired = stopBecause('ApprovalExpired', 'APPROVAL_EXPIRED');
+      const awaitApproval = new tasks.LambdaInvoke(this, 'AwaitApproval', {
+        lambdaFunction: props.approval.handler,
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        payload: sfn.TaskInput.fromObject({ state: { runId: sfn.JsonPath.stringAt('$.runId'), step: sfn.JsonPath.numberAt('$.step') }, taskToken: sfn.JsonPath.taskToken }),
+        resultPath: '$.approvalRequired',
+        taskTimeout: seconds(props.approval.timeoutSeconds),
+        retryOnServiceExceptions: false,
+      });
+      awaitApproval.addRetry(serviceRetry);
+      awaitApproval.addCatch(approvalExpired, { errors: ['States.Timeout'], resultPath: '$.error' });
+      awaitApproval.next(route);
+      route.when(sfn.Condition.and(sfn.Condition.isPresent('$.approvalRequired'), sfn.Condition.booleanEquals('$.approvalRequired', true)), awaitApproval);
+    }
+    route
       .when(sfn.Condition.numberEquals('$.toolCount', 1), callTool)
       .otherwise(runTools);
 
@@ -184,6 +209,17 @@ export class AgentWorkflow extends Construct {
         props.executionTimeoutSeconds > PAUSE_TIMEOUT_SECONDS
           ? []
           : [`the state machine timeout (${props.executionTimeoutSeconds} s) must be above the Pause task's timeout (${PAUSE_TIMEOUT_SECONDS} s)`],
+    });
+    this.node.addValidation({
+      validate: () => {
+        if (!props.approval) return [];
+        try {
+          assertApprovalTimeout(props.approval.timeoutSeconds, props.executionTimeoutSeconds);
+          return [];
+        } catch (err) {
+          return [(err as Error).message];
+        }
+      },
     });
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });

@@ -15,6 +15,7 @@ import { startRun } from '../lambdas/core/start-run';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
 import { exportRunToLangfuse, langfuseTarget } from '../lambdas/exporters/langfuse';
 import { createHandler as api } from '../lambdas/handlers/api';
+import { createHandler as awaitApproval } from '../lambdas/handlers/await-approval';
 import { createHandler as callModel } from '../lambdas/handlers/call-model';
 import { createHandler as callTool } from '../lambdas/handlers/call-tool';
 import { createHandler as executionStatus } from '../lambdas/handlers/execution-status';
@@ -39,6 +40,7 @@ const FACTORIES: Record<string, (rt: Runtime) => Handler> = {
   'call-tool': callTool as (rt: Runtime) => Handler,
   finalize: finalize as (rt: Runtime) => Handler,
   pause: pause as (rt: Runtime) => Handler,
+  'await-approval': awaitApproval as (rt: Runtime) => Handler,
   'execution-status': executionStatus as (rt: Runtime) => Handler,
   api: api as (rt: Runtime) => Handler,
 };
@@ -162,7 +164,7 @@ export class LocalEngine {
     this.functions = new Map(functionsOf(template).map((f) => [f.arn, f]));
     ({ arn: this.stateMachineArn, name: this.stateMachineName } = stateMachineOf(template));
     this.rules = rulesOf(template);
-    this.machine = new StateMachine(this.definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    this.machine = new StateMachine(withTimerSafeTimeouts(this.definition) as never, { validationOptions: { checkPaths: true, checkArn: true } });
     for (const f of this.functions.values()) {
       const factory = FACTORIES[f.handler];
       if (factory) this.handlers.set(f.arn, factory(runtime));
@@ -587,6 +589,25 @@ export class LocalEngine {
     await this.runtime.tools?.close();
     await this.dynamo.close();
   }
+}
+
+/** Node timers hold at most 2^31-1 ms (~24.8 days); a longer one fires at once. */
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/**
+ * The definition as the in-process interpreter runs it: every TimeoutSeconds (the machine's, a task's) above what a
+ * Node timer can hold is held at that limit, so a long wait (a month of approvals) ends when it would offline
+ * instead of at once. Nothing else changes.
+ */
+function withTimerSafeTimeouts(definition: Record<string, unknown>): Record<string, unknown> {
+  const cap = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(cap);
+    if (!value || typeof value !== 'object') return value;
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, k === 'TimeoutSeconds' && typeof v === 'number' ? Math.min(v, MAX_TIMER_SECONDS) : cap(v)]),
+    );
+  };
+  return cap(definition) as Record<string, unknown>;
 }
 
 /** Replaces every string equal to `from` in a JSON value. */

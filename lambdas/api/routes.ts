@@ -84,6 +84,9 @@ export function errorResponse(err: HttpError): ApiResponse {
 
 type Handler = (deps: ApiDeps, req: ApiRequest, userId: string, runId: string) => Promise<ApiResponse>;
 
+/** POST /runs/{id}/approvals/{toolCallId}. */
+const APPROVAL_PATH = /^\/runs\/([^/]+)\/approvals\/([^/]+)$/;
+
 /** The route table: path shape → method → handler. */
 const ROUTES: { pattern: RegExp; methods: Record<string, Handler> }[] = [
   { pattern: /^\/runs$/, methods: { POST: (d, r, u) => startRun(d, r, u), GET: (d, r, u) => listRuns(d, r, u) } },
@@ -100,6 +103,7 @@ const ROUTES: { pattern: RegExp; methods: Record<string, Handler> }[] = [
   { pattern: /^\/runs\/([^/]+)\/pause$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'pause') } },
   { pattern: /^\/runs\/([^/]+)\/resume$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'resume') } },
   { pattern: /^\/runs\/([^/]+)\/cancel$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'cancel') } },
+  { pattern: APPROVAL_PATH, methods: { POST: (d, r, u, id) => decide(d, r, u, id) } },
 ];
 
 /** The API's routes: one implementation behind API Gateway and the local server. */
@@ -108,7 +112,7 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
     if (isAdminPath(path)) return await handleAdmin(deps, req, path);
     const route = ROUTES.find((r) => r.pattern.test(path));
-    if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: /runs, /runs/{id}, /runs/{id}/trace, /runs/{id}/pause|resume|cancel`);
+    if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: /runs, /runs/{id}, /runs/{id}/trace, /runs/{id}/pause|resume|cancel, /runs/{id}/approvals/{toolCallId}`);
     const handler = route.methods[req.method.toUpperCase()];
     const allow = Object.keys(route.methods).join(', ');
     if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
@@ -145,6 +149,43 @@ async function steer(deps: ApiDeps, userId: string, runId: string, action: 'paus
   await ownRun(deps, runId, userId);
   await deps.control[action](runId);
   return json(202, { runId, action });
+}
+
+/** Tool call ids as models mint them: letters, digits and a few separators. */
+const TOOL_CALL_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+export const DecisionBody = z.strictObject({
+  decision: z.enum(['approve', 'reject']),
+  reason: z.string().max(1000, 'must be at most 1000 characters').optional(),
+});
+
+/** POST /runs/{id}/approvals/{toolCallId}: the run's owner (or an admin) approves or rejects a waiting call. */
+async function decide(deps: ApiDeps, req: ApiRequest, userId: string, runId: string): Promise<ApiResponse> {
+  const run = await deps.runs.getRun(runId);
+  if (!run || (run.userId !== userId && !req.isAdmin)) throw new HttpError(404, 'NOT_FOUND', 'no such run');
+  let toolCallId = '';
+  try {
+    toolCallId = decodeURIComponent(APPROVAL_PATH.exec(req.path.replace(/\/+$/, ''))?.[2] ?? '');
+  } catch {
+    toolCallId = '';
+  }
+  if (!TOOL_CALL_ID.test(toolCallId)) throw new HttpError(404, 'NOT_FOUND', 'no such tool call');
+  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
+  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
+  if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(req.body ?? '');
+  } catch {
+    throw new HttpError(400, 'MALFORMED_JSON', 'the body must be a JSON object like {"decision": "approve"}');
+  }
+  const parsed = DecisionBody.safeParse(raw);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"decision": "approve" | "reject", "reason"?: string})`);
+  }
+  const { remaining } = await deps.control.decide(runId, toolCallId, { ...parsed.data, decidedBy: userId });
+  return json(202, { runId, toolCallId, decision: parsed.data.decision, remaining });
 }
 
 async function listRuns(deps: ApiDeps, req: ApiRequest, userId: string): Promise<ApiResponse> {

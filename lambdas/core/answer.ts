@@ -13,6 +13,8 @@ export function surrenderNotice(reason: StopReason | string, steps: number): str
       return 'I stopped because the daily spend limit was reached; it resets at midnight UTC.';
     case 'REPETITION':
       return 'I stopped because I was about to repeat the same tool call with the same arguments, which means I was not making progress.';
+    case 'APPROVAL_EXPIRED':
+      return 'I stopped because a tool call that needs a person\'s approval was not approved or rejected in time; it did not run.';
     default:
       return `I stopped before finishing (${reason}).`;
   }

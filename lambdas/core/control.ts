@@ -1,3 +1,4 @@
+import { type ApprovalStore, decideApproval } from './approvals';
 import { Conflict } from './errors';
 import type { RunControl, RunRepository } from './ports';
 
@@ -16,10 +17,11 @@ export interface ExecutionPort {
  * - pause: RUNNING → the loop stops at the next tool-call boundary (Pause state), the run is then PAUSED;
  * - resume: PAUSED → RUNNING (the task token is sent back); FAILED, or PAUSED after an engine restart → a new
  *   execution continues from the checkpoint (same runId, same trace);
- * - cancel: RUNNING or PAUSED → CANCELLED, the execution is stopped.
+ * - cancel: RUNNING, PAUSED or AWAITING_APPROVAL → CANCELLED, the execution is stopped;
+ * - decide: a person's decision on a call AWAITING_APPROVAL (lambdas/core/approvals.ts).
  * Anything else is a Conflict that says what is allowed.
  */
-export function createRunControl(deps: { runs: RunRepository & RunUpdates; executions: ExecutionPort }): RunControl {
+export function createRunControl(deps: { runs: RunRepository & RunUpdates & Partial<Pick<ApprovalStore, 'requestApprovals' | 'recordDecision'>>; executions: ExecutionPort }): RunControl {
   const { runs, executions } = deps;
   const mustGet = async (runId: string) => {
     const run = await runs.getRun(runId);
@@ -61,15 +63,23 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates; execu
     },
     async cancel(runId, reason = 'CANCELLED') {
       const run = await mustGet(runId);
-      if (run.status !== 'RUNNING' && run.status !== 'PAUSED') throw new Conflict(`run ${runId} is ${run.status}; only a RUNNING or PAUSED run can be cancelled`);
+      if (!LIVE.includes(run.status)) throw new Conflict(`run ${runId} is ${run.status}; only a RUNNING, PAUSED or AWAITING_APPROVAL run can be cancelled`);
       const answer = reason === 'KILLED' ? 'The run was stopped by an administrator.' : 'The run was cancelled.';
       const final = await runs.finalizeRun(runId, { status: 'CANCELLED', answer, stopReason: reason });
       if (final.status !== 'CANCELLED') throw new Conflict(`run ${runId} finished (${final.status}) before it could be cancelled`);
       await runs.appendEvent(runId, { type: 'cancelled', step: run.step, stopReason: reason });
       await executions.stop({ runId, executionArn: run.executionArn });
     },
+    async decide(runId, toolCallId, decision) {
+      const { requestApprovals, recordDecision } = runs;
+      if (!requestApprovals || !recordDecision) throw new Conflict('this run store keeps no approvals');
+      return decideApproval({ runs: runs as ApprovalStore, executions }, { runId, toolCallId, ...decision });
+    },
   };
 }
+
+/** Statuses of a run whose execution is still going. */
+const LIVE: readonly string[] = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'];
 
 /** The run-item updates the control needs (implemented by RunStore.updateRun). */
 export interface RunUpdates {

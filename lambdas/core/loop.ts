@@ -1,4 +1,5 @@
 import { degradationNotice, excerpt, partialAnswer, surrenderNotice, withNotice } from './answer';
+import { type ApprovalPolicy, gateToolCall, needsDecision, pendingApprovalsOf } from './approvals';
 import { type Budgets, checkBudget } from './budget';
 import type { RunUpdates } from './control';
 import { BadRequest, BudgetExceeded, budgetReasonOf, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
@@ -31,6 +32,8 @@ export interface LoopState {
   stopReason?: string;
   /** Set when a pause was requested: Route sends the loop to the Pause state before the tools run. */
   pauseRequested?: boolean;
+  /** Set when a tool call of the step waits for a person's decision: Route sends the loop to AwaitApproval. */
+  approvalRequired?: boolean;
   [extra: string]: unknown;
 }
 
@@ -83,6 +86,8 @@ export interface LoopDeps {
   caps?: DailyCaps;
   /** The date for UTC days (spend counters). */
   now?: () => Date;
+  /** Tools whose calls wait for a person's decision (lambdas/core/approvals.ts); none when absent. */
+  approvals?: ApprovalPolicy;
 }
 
 export const SYSTEM_PROMPT =
@@ -103,7 +108,7 @@ export interface StartInput {
  * is rebuilt from the table alone: a resumed run continues where its checkpoint says — the next model call, the
  * tool calls of its last step that have no result yet, or the final answer it already has.
  */
-export async function loadRun(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep'>, start: StartInput, defaults: Budgets): Promise<LoopState> {
+export async function loadRun(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep' | 'approvals'>, start: StartInput, defaults: Budgets): Promise<LoopState> {
   let run = await deps.runs.getRun(start.runId);
   if (!run) {
     if (!start.input) throw new BadRequest(`run ${start.runId} does not exist and the execution input has no "input"`);
@@ -124,7 +129,7 @@ export async function loadRun(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep
 }
 
 /** The loop state a run's checkpoint stands for (see loadRun). */
-export async function checkpointState(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep'>, run: RunRecord): Promise<LoopState> {
+export async function checkpointState(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep' | 'approvals'>, run: RunRecord): Promise<LoopState> {
   const base: LoopState = {
     runId: run.runId,
     step: run.step,
@@ -153,6 +158,7 @@ export async function checkpointState(deps: Pick<LoopDeps, 'runs' | 'maxToolCall
     toolCount: calls.length,
     callSig: callSignature(last.toolCalls),
     prevCallSig: previous?.role === 'assistant' ? callSignature(previous.toolCalls) : '',
+    approvalRequired: needsDecision(deps.approvals, run, run.step, calls.filter((c) => !done.has(c.id))),
   };
 }
 
@@ -313,6 +319,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
     callSig,
     prevCallSig: state.callSig ?? '',
     pauseRequested: Boolean(run.pauseRequested),
+    approvalRequired: needsDecision(deps.approvals, run, step, toolCalls),
   };
 }
 
@@ -353,7 +360,7 @@ export interface ToolStepInput {
  * result is stored is not run again. Transient failures are thrown (the state machine retries them); every
  * other failure becomes the tool's result, so the model sees it and the run goes on.
  */
-export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'runTool' | 'clock' | 'log'>, input: ToolStepInput): Promise<{ toolCallId: string; isError: boolean }> {
+export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'runTool' | 'clock' | 'log' | 'approvals'>, input: ToolStepInput): Promise<{ toolCallId: string; isError: boolean }> {
   const { runId, step, toolCallId } = input;
   const clock = deps.clock ?? Date.now;
   const assistant = await deps.runs.getMessage(runId, step, 0);
@@ -368,7 +375,11 @@ export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'runTool' | 'clock'
   const idempotencyKey = idempotencyKeyFor(runId, step, toolCallId);
   const started = clock();
   let result: ToolResult;
-  if (input.failure) {
+  // An approval-required call runs only with an "approve" on record (lambdas/core/approvals.ts).
+  const refused = deps.approvals?.requires(call.name) ? gateToolCall(await deps.runs.getRun(runId), step, call) : undefined;
+  if (refused) {
+    result = refused;
+  } else if (input.failure) {
     result = { content: `The tool failed after retries (${input.failure.Error}): ${excerpt(String(input.failure.Cause ?? ''), 500)}`, isError: true };
   } else {
     try {
@@ -477,6 +488,7 @@ function toView(run: RunRecord): RunView {
     steps: run.step,
     usage: { inputTokens: run.tokensIn, outputTokens: run.tokensOut, costUsd: toUsd(run.costMicros ?? 0) },
     degraded: run.degraded ?? [],
+    pendingApprovals: pendingApprovalsOf(run),
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,
   };

@@ -1,4 +1,4 @@
-import type { DegradedEntry, Message, RunStatus, TraceEvent, Usage } from './types';
+import type { DegradedEntry, Message, PendingApproval, RunStatus, TraceEvent, Usage } from './types';
 
 /** The run item (pk RUN#id, sk META). */
 export interface RunRecord {
@@ -28,6 +28,18 @@ export interface RunRecord {
   costMicros?: number;
   /** The run's dollar budget (budgets.maxCostUsd), when it has one. */
   maxCostUsd?: number;
+  /** The approval-required calls of the step `approvalStep`, by toolCallId, with their decisions once made. */
+  approvals?: Record<string, ApprovalEntry>;
+  approvalStep?: number;
+}
+
+/** One approval-required tool call and, once made, its decision (stored on the run item). */
+export interface ApprovalEntry extends PendingApproval {
+  step: number;
+  decision?: 'approve' | 'reject';
+  reason?: string | null;
+  decidedBy?: string;
+  decidedAt?: string;
 }
 
 /** One message of the conversation, stored once under (step, seq). */
@@ -78,4 +90,6 @@ export interface RunControl {
   resume(runId: string): Promise<void>;
   /** Stops the execution and marks the run CANCELLED (stopReason CANCELLED, or KILLED for an admin stop). */
   cancel(runId: string, reason?: 'CANCELLED' | 'KILLED'): Promise<void>;
+  /** Records a person's decision on a tool call waiting for approval (lambdas/core/approvals.ts). */
+  decide(runId: string, toolCallId: string, decision: { decision: 'approve' | 'reject'; reason?: string; decidedBy: string }): Promise<{ remaining: number }>;
 }

@@ -52,7 +52,7 @@ export interface ModelProvider {
 }
 
 /** Status of a run (CONTRACT.md). */
-export type RunStatus = 'RUNNING' | 'PAUSED' | 'SUCCEEDED' | 'DEGRADED' | 'UNFINISHED' | 'CANCELLED' | 'FAILED';
+export type RunStatus = 'RUNNING' | 'PAUSED' | 'AWAITING_APPROVAL' | 'SUCCEEDED' | 'DEGRADED' | 'UNFINISHED' | 'CANCELLED' | 'FAILED';
 /** Statuses a run never leaves. */
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'];
 
@@ -74,8 +74,19 @@ export interface RunView {
   /** Tokens, and the model spend in US dollars from the price table (0 for the demo model). */
   usage: Usage & { costUsd: number };
   degraded: DegradedEntry[];
+  /** Tool calls waiting for a person's decision (empty unless the run is AWAITING_APPROVAL). */
+  pendingApprovals: PendingApproval[];
   createdAt: string;
   updatedAt: string;
+}
+
+/** A tool call waiting for approval, as users see it (CONTRACT.md `pendingApprovals`). */
+export interface PendingApproval {
+  toolCallId: string;
+  name: string;
+  arguments: unknown;
+  requestedAt: string;
+  expiresAt: string;
 }
 
 /** A trace event (DESIGN §5). `type` is the kind; the rest is kind-specific. */

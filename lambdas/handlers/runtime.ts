@@ -5,7 +5,8 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { type AgentConfig, configFromEnv } from '../../lib/config';
+import { type AgentConfig, approvalRequiredTools, configFromEnv } from '../../lib/config';
+import { approvalPolicy } from '../core/approvals';
 import { CircuitBreaker } from '../core/breaker';
 import type { LoopDeps, Tier } from '../core/loop';
 import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
@@ -121,6 +122,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     reserveRatio: config.budgets.surrenderReserveRatio,
     maxToolCallsPerStep: config.budgets.maxToolCallsPerStep,
     maxRetryDelaySeconds: config.retry.maxDelaySeconds,
+    approvals: approvalPolicy(approvalRequiredTools(config), config.approvalTimeoutSeconds),
     log: (message, fields) => logger.info(message, fields),
   };
 }

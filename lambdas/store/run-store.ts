@@ -9,7 +9,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { RunRecord, RunRepository, StoredMessage } from '../core/ports';
+import type { ApprovalEntry, RunRecord, RunRepository, StoredMessage } from '../core/ports';
 import type { DegradedEntry, Message, RunStatus, TraceEvent, Usage } from '../core/types';
 import { EVENT_PREFIX, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
 
@@ -204,7 +204,7 @@ export class RunStore implements RunRepository {
           TableName: this.tableName,
           Key: { pk: runPk(runId), sk: RUN_SK },
           UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
-          ConditionExpression: 'attribute_exists(pk) AND #status IN (:running, :paused)',
+          ConditionExpression: 'attribute_exists(pk) AND #status IN (:running, :paused, :awaiting)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':status': result.status,
@@ -213,6 +213,7 @@ export class RunStore implements RunRepository {
             ':at': this.now().toISOString(),
             ':running': 'RUNNING',
             ':paused': 'PAUSED',
+            ':awaiting': 'AWAITING_APPROVAL',
           },
           ReturnValues: 'ALL_NEW',
         }),
@@ -371,7 +372,7 @@ export class RunStore implements RunRepository {
           TableName: this.tableName,
           Key: { pk: runPk(runId), sk: RUN_SK },
           UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
-          ConditionExpression: 'attribute_exists(pk) AND #status IN (:running, :paused) AND (attribute_not_exists(executionArn) OR executionArn = :arn)',
+          ConditionExpression: 'attribute_exists(pk) AND #status IN (:running, :paused, :awaiting) AND (attribute_not_exists(executionArn) OR executionArn = :arn)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':status': result.status,
@@ -380,6 +381,7 @@ export class RunStore implements RunRepository {
             ':at': this.now().toISOString(),
             ':running': 'RUNNING',
             ':paused': 'PAUSED',
+            ':awaiting': 'AWAITING_APPROVAL',
             ':arn': executionArn,
           },
           ReturnValues: 'ALL_NEW',
@@ -389,6 +391,59 @@ export class RunStore implements RunRepository {
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       return { run: await this.getRun(runId), changed: false };
+    }
+  }
+
+  /**
+   * The AwaitApproval state: a RUNNING run becomes AWAITING_APPROVAL with the step's approval-required calls and the
+   * task token the execution waits on (undefined when the run is no longer RUNNING, e.g. cancelled meanwhile).
+   */
+  async requestApprovals(runId: string, step: number, approvals: Record<string, ApprovalEntry>, taskToken: string): Promise<RunRecord | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(runId), sk: RUN_SK },
+          UpdateExpression: 'SET #status = :awaiting, approvals = :approvals, approvalStep = :step, taskToken = :token, updatedAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND #status = :running',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':awaiting': 'AWAITING_APPROVAL', ':running': 'RUNNING', ':approvals': approvals, ':step': step, ':token': taskToken, ':at': this.now().toISOString() },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return stripKeys<RunRecord>(out.Attributes ?? {});
+    } catch (err) {
+      if (isConditionFailure(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Records one decision, once: conditional on the run still AWAITING_APPROVAL and the call waiting with no decision
+   * (one single-item write, so two deciders of the same call cannot both win). Returns the run after the write, or
+   * undefined when the call was not waiting.
+   */
+  async recordDecision(
+    runId: string,
+    toolCallId: string,
+    d: { decision: 'approve' | 'reject'; reason: string | null; decidedBy: string; decidedAt: string },
+  ): Promise<RunRecord | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: runPk(runId), sk: RUN_SK },
+          UpdateExpression: 'SET approvals.#call.decision = :d, approvals.#call.reason = :r, approvals.#call.decidedBy = :by, approvals.#call.decidedAt = :at, updatedAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND #status = :awaiting AND attribute_exists(approvals.#call) AND attribute_not_exists(approvals.#call.decision)',
+          ExpressionAttributeNames: { '#status': 'status', '#call': toolCallId },
+          ExpressionAttributeValues: { ':awaiting': 'AWAITING_APPROVAL', ':d': d.decision, ':r': d.reason, ':by': d.decidedBy, ':at': d.decidedAt },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return stripKeys<RunRecord>(out.Attributes ?? {});
+    } catch (err) {
+      if (isConditionFailure(err)) return undefined;
+      throw err;
     }
   }
 

@@ -28,6 +28,10 @@ export function describeEvent(e: TraceEvent): string {
       return `${step} · budget: ${e.message}`;
     case 'breaker':
       return `${step} · breaker ${e.dependency}: ${e.from} → ${e.to}`;
+    case 'approval_requested':
+      return `${step} · waiting for approval: ${e.name}(${JSON.stringify(e.arguments)}) [${e.toolCallId}] until ${e.expiresAt}`;
+    case 'approval_decided':
+      return `${step} · ${e.decision === 'approve' ? 'approved' : 'rejected'} by ${e.decidedBy}: ${e.name} [${e.toolCallId}]${e.reason ? ` (${e.reason})` : ''} after ${e.latencyMs} ms`;
     case 'surrender':
       return `${step} · surrendered: ${e.stopReason}`;
     case 'run_finished':

@@ -77,3 +77,35 @@ const steer = (action: 'pause' | 'resume' | 'cancel', usage: string): CliCommand
 export const pauseCommand = steer('pause', 'pause <runId>          stop the run at its next tool-call boundary');
 export const resumeCommand = steer('resume', 'resume <runId>         continue a paused (or failed) run from its checkpoint');
 export const cancelCommand = steer('cancel', 'cancel <runId>         stop the run and mark it CANCELLED');
+
+/**
+ * approve|reject <runId> [--call <toolCallId>] [--reason "…"]: decides a call waiting for approval. Without --call
+ * the run must have exactly one waiting call (a person decides each call on purpose: several waiting calls are
+ * listed, nothing is decided).
+ */
+const decideCommand = (decision: 'approve' | 'reject', usage: string): CliCommand => ({
+  usage,
+  async run({ positionals, values }) {
+    const target = apiTarget(values);
+    const id = needId(positionals, decision);
+    let call = typeof values.call === 'string' ? values.call : undefined;
+    if (!call) {
+      const run = await callApi<RunView>(target, 'GET', `/runs/${id}`);
+      const pending = run.pendingApprovals ?? [];
+      if (pending.length === 0) throw new UsageError(`run ${run.runId} has no tool call waiting for approval (it is ${run.status})`);
+      if (pending.length > 1) {
+        throw new UsageError(
+          `run ${run.runId} has ${pending.length} calls waiting; pick one with --call <toolCallId>:\n${pending.map((p) => `  ${p.toolCallId}  ${p.name} ${JSON.stringify(p.arguments)}`).join('\n')}`,
+        );
+      }
+      call = pending[0]?.toolCallId as string;
+    }
+    const body = { decision, ...(typeof values.reason === 'string' ? { reason: values.reason } : {}) };
+    const out = await callApi<{ runId: string; toolCallId: string; remaining: number }>(target, 'POST', `/runs/${id}/approvals/${encodeURIComponent(call)}`, body);
+    print(values.json ? out : `${decision === 'approve' ? 'approved' : 'rejected'}: ${out.toolCallId} of run ${out.runId}${out.remaining ? ` (${out.remaining} more waiting)` : ''}`);
+    return 0;
+  },
+});
+
+export const approveCommand = decideCommand('approve', 'approve <runId>        let a call waiting for approval run (--call <toolCallId>, --reason "…")');
+export const rejectCommand = decideCommand('reject', 'reject <runId>         refuse a call waiting for approval; the model is told (--call <toolCallId>, --reason "…")');

@@ -51,9 +51,12 @@ async function runRemote(prompt: string, budgets: { maxSteps?: number; maxTokens
   for (;;) {
     const run = await callApi<RunView>(target, 'GET', `/runs/${runId}`);
     const line = `status ${run.status} · ${run.steps} step(s)`;
-    if (line !== last) progress(line);
+    if (line !== last) {
+      progress(line);
+      for (const p of run.pendingApprovals ?? []) progress(`  waiting for approval: ${p.name}(${JSON.stringify(p.arguments)}) · agent approve|reject ${runId} --call ${p.toolCallId}`);
+    }
     last = line;
-    if (!['RUNNING', 'PAUSED'].includes(run.status) || Date.now() > deadline) {
+    if (!['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'].includes(run.status) || Date.now() > deadline) {
       process.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${run.answer ?? ''}\n`);
       return 0;
     }

@@ -1,4 +1,4 @@
-import { ConfigError, parseConfig } from '../../lib/config';
+import { approvalRequiredTools, ConfigError, parseConfig } from '../../lib/config';
 
 describe('config schema', () => {
   it('fills every default from an empty config', () => {
@@ -60,5 +60,27 @@ describe('spend config', () => {
     expect(() => parseConfig({ spend: { dailyUsdPerUser: 5, fallbackAt: 0.8 } })).toThrow(/spend\.fallbackAt: needs models\.fallback/);
     expect(() => parseConfig({ spend: { fallbackAt: 1.5 } })).toThrow(/spend\.fallbackAt/);
     expect(() => parseConfig({ adminTokens: { short: 'ops' } })).toThrow(/adminTokens/);
+  });
+});
+
+describe('approval config', () => {
+  it('any tool may need approval: configured ones in their entry, built-ins through toolApprovals; 24 h by default', () => {
+    const config = parseConfig({
+      tools: [
+        { name: 'charge', kind: 'http', url: 'https://pay.example/charge', approval: 'required' },
+        { name: 'lookup', kind: 'http', url: 'https://crm.example/lookup' },
+      ],
+      toolApprovals: { search_docs: 'required' },
+    });
+    expect(approvalRequiredTools(config).sort()).toEqual(['charge', 'search_docs']);
+    expect(config.approvalTimeoutSeconds).toBe(86_400);
+    expect(approvalRequiredTools(parseConfig({}))).toEqual([]);
+  });
+
+  it('refuses an approval for no tool, another approval value and a non-positive timeout, naming the key', () => {
+    expect(() => parseConfig({ toolApprovals: { nope: 'required' } })).toThrow(/toolApprovals\.nope: names no tool \(tools: calculator, search_docs\)/);
+    expect(() => parseConfig({ toolApprovals: { calculator: 'sometimes' } })).toThrow(/toolApprovals\.calculator/);
+    expect(() => parseConfig({ tools: [{ name: 'x', kind: 'http', url: 'https://x.example', approval: 'yes' }] })).toThrow(/tools\[0\]\.approval/);
+    expect(() => parseConfig({ approvalTimeoutSeconds: 0 })).toThrow(/approvalTimeoutSeconds/);
   });
 });

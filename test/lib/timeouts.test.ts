@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { parseConfig } from '../../lib/config';
-import { assertExecutionTimeout, assertTimeoutChain, deriveExecutionTimeout, deriveTimeoutChain, EXECUTION_MAX_SECONDS, worstCaseExecutionSeconds } from '../../lib/timeouts';
+import { assertApprovalTimeout, assertExecutionTimeout, assertTimeoutChain, deriveExecutionTimeout, deriveTimeoutChain, EXECUTION_MAX_SECONDS, worstCaseExecutionSeconds } from '../../lib/timeouts';
 import { AgentWorkflow, PAUSE_TIMEOUT_SECONDS } from '../../lib/workflow';
 import { definitionOf } from '../../local/template';
 import { templateFor } from '../helpers/engine';
@@ -69,5 +69,50 @@ describe('the machine timeout', () => {
       executionTimeoutSeconds: 24 * 3600,
     });
     expect(() => app.synth()).toThrow(/must be above the Pause task's timeout/);
+  });
+});
+
+describe('the approval timeout', () => {
+  const loop = {
+    maxSteps: 20,
+    modelTaskSeconds: 35,
+    toolTaskSeconds: 25,
+    bookkeepingTaskSeconds: 20,
+    maxAttempts: 3,
+    maxDelaySeconds: 20,
+    hasFallbackModel: false,
+    maxToolCallsPerStep: 8,
+    toolConcurrency: 4,
+    longestWaitSeconds: PAUSE_TIMEOUT_SECONDS,
+  };
+
+  it('counts a wait for a decision in every step of the worst case', () => {
+    const without = worstCaseExecutionSeconds(loop);
+    expect(worstCaseExecutionSeconds({ ...loop, approvalTimeoutSeconds: 86_400 })).toBeGreaterThanOrEqual(without + 20 * 86_400);
+    expect(() => deriveExecutionTimeout({ ...loop, maxSteps: 400, approvalTimeoutSeconds: 86_400 })).toThrow(/approvalTimeoutSeconds 86400 s/);
+  });
+
+  it('must be below the machine timeout', () => {
+    expect(assertApprovalTimeout(86_400, 86_401)).toBe(86_400);
+    expect(() => assertApprovalTimeout(86_400, 86_400)).toThrow('approvalTimeoutSeconds (86400 s) must be above 0 and below the state machine timeout (86400 s)');
+  });
+
+  it('cdk synth refuses an AwaitApproval task that outlives the machine', () => {
+    const app = new App();
+    const stack = new Stack(app, 'LongApproval');
+    const fn = (id: string) => lambda.Function.fromFunctionArn(stack, id, `arn:aws:lambda:us-east-1:123456789012:function:${id}`);
+    new AgentWorkflow(stack, 'Workflow', {
+      loadRun: fn('l'),
+      callModel: fn('m'),
+      callTool: fn('t'),
+      finalize: fn('f'),
+      pause: fn('p'),
+      approval: { handler: fn('a'), timeoutSeconds: 30 * 24 * 3600 },
+      timeouts: { model: 35, tool: 25, bookkeeping: 20 },
+      retry: { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 20 },
+      hasFallbackModel: false,
+      executionTimeoutSeconds: 8 * 24 * 3600,
+    });
+    expect(() => app.synth()).toThrow(/approvalTimeoutSeconds \(2592000 s\) must be above 0 and below the state machine timeout/);
   });
 });

@@ -135,3 +135,32 @@ describe('model API keys', () => {
   });
 });
 
+
+describe('the AwaitApproval state (only when a tool needs approval)', () => {
+  const withApproval = definitionOf(templateFor(parseConfig({ toolApprovals: { calculator: 'required' }, approvalTimeoutSeconds: 7200 })));
+  const approvalStates = Object.fromEntries(allStates(withApproval)) as Record<string, Record<string, any>>;
+
+  it('is absent from a machine without approval-required tools', () => {
+    expect(states.AwaitApproval).toBeUndefined();
+    expect(states.ApprovalExpired).toBeUndefined();
+  });
+
+  it('waits on a task token for approvalTimeoutSeconds; expiry surrenders with APPROVAL_EXPIRED; a decision goes back to Route', () => {
+    const task = approvalStates.AwaitApproval!;
+    expect(task.Resource).toMatch(/waitForTaskToken$/);
+    expect(task.TimeoutSeconds).toBe(7200);
+    expect(task.Parameters.Payload).toEqual({ state: { 'runId.$': '$.runId', 'step.$': '$.step' }, 'taskToken.$': '$$.Task.Token' });
+    expect(task.ResultPath).toBe('$.approvalRequired');
+    expect(task.Next).toBe('Route');
+    expect(task.Catch).toEqual([{ ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: 'ApprovalExpired' }]);
+    expect(approvalStates.ApprovalExpired).toMatchObject({ Type: 'Pass', Result: 'APPROVAL_EXPIRED', ResultPath: '$.stopReason', Next: 'Surrender' });
+    expect(withApproval.TimeoutSeconds).toBeGreaterThan(20 * 7200);
+  });
+
+  it('Route checks the budgets, repetition and pause before approval, and approval before the tools run', () => {
+    const choices = (approvalStates.Route!.Choices as { Next: string }[]).map((c) => c.Next);
+    expect(choices.indexOf('Pause')).toBeLessThan(choices.indexOf('AwaitApproval'));
+    expect(choices.indexOf('StepBudgetExhausted')).toBeLessThan(choices.indexOf('AwaitApproval'));
+    expect(choices.indexOf('AwaitApproval')).toBeLessThan(choices.indexOf('CallTool'));
+  });
+});

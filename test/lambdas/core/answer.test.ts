@@ -23,6 +23,7 @@ describe('notices', () => {
   it('says why the agent stopped', () => {
     expect(surrenderNotice('STEP_BUDGET', 3)).toContain('after 3 steps');
     expect(surrenderNotice('REPETITION', 2)).toContain('repeat the same tool call');
+    expect(surrenderNotice('APPROVAL_EXPIRED', 1)).toContain('not approved or rejected in time');
     expect(surrenderNotice('TOKEN_BUDGET', 2)).toContain('token budget');
   });
   it('tells the user what degraded and what answered instead', () => {

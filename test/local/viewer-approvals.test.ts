@@ -1,0 +1,87 @@
+import { existsSync } from 'node:fs';
+import { type Browser, chromium } from 'playwright-core';
+import type { LocalEngine } from '../../local/engine';
+import { type LocalServer, startServer } from '../../local/server';
+import { testEngine } from '../helpers/engine';
+
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'token-approver-0123456789abcdef0';
+
+type RunBody = { runId: string; status: string; answer: string | null; pendingApprovals: { toolCallId: string }[] };
+
+describe('the trace viewer shows calls waiting for approval with Approve / Reject (Debian chromium, headless)', () => {
+  let engine: LocalEngine;
+  let server: LocalServer;
+  let browser: Browser;
+  const api = async (method: string, path: string, body?: unknown) =>
+    (await (
+      await fetch(`${server.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      })
+    ).json()) as RunBody & { runId: string };
+  /** Polls the run until `done` holds (bounded: 1200 polls of 25 ms). */
+  const until = async (runId: string, done: (run: RunBody) => boolean) => {
+    for (let i = 0; i < 1200; i++) {
+      const run = await api('GET', `/runs/${runId}`);
+      if (done(run)) return run;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`run ${runId} never reached the expected state`);
+  };
+  const waitingRun = async (input: string) => {
+    const { runId } = await api('POST', '/runs', { input });
+    return until(runId, (r) => r.status !== 'RUNNING');
+  };
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian chromium (apt-get install -y chromium); .ci/run does`);
+    // A built-in tool made approval-required through toolApprovals.
+    engine = await testEngine({ localTokens: { [TOKEN]: 'approver' }, toolApprovals: { calculator: 'required' } });
+    server = await startServer(engine, { port: 0 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await engine?.close();
+  });
+
+  it('lists the waiting call with its arguments; Reject (with a reason) and Approve decide it and the run goes on', async () => {
+    const rejected = await waitingRun('What is 17 * 23?');
+    const approved = await waitingRun('What is 6 * 7?');
+    expect([rejected.status, approved.status]).toEqual(['AWAITING_APPROVAL', 'AWAITING_APPROVAL']);
+
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#token=${TOKEN}`);
+    await page.waitForSelector(`.run[data-id="${rejected.runId}"]`);
+    expect(await page.textContent(`.run[data-id="${rejected.runId}"] .status`)).toBe('AWAITING_APPROVAL');
+    await page.click(`.run[data-id="${rejected.runId}"]`);
+    const box = page.locator(`.approval[data-call="${rejected.pendingApprovals[0]?.toolCallId}"]`);
+    await box.waitFor();
+    expect(await box.textContent()).toContain('calculator');
+    expect(await box.locator('pre').textContent()).toContain('17 * 23');
+    await box.locator('input.reason').fill('no arithmetic today');
+    await box.locator('button[data-decision="reject"]').click();
+    await page.waitForSelector('.approval .outcome:text("rejected")');
+    const afterReject = await until(rejected.runId, (r) => r.status !== 'AWAITING_APPROVAL' && r.status !== 'RUNNING');
+    expect(afterReject.status).toBe('SUCCEEDED');
+    expect(afterReject.answer).toContain('no arithmetic today');
+    // The refreshed view shows the decision in the timeline and no waiting call.
+    await page.waitForSelector('[data-type="approval_decided"]');
+    expect(await page.textContent('[data-type="approval_decided"] .what')).toContain('rejected by approver');
+    expect(await page.locator('.approval').count()).toBe(0);
+
+    await page.click(`.run[data-id="${approved.runId}"]`);
+    const second = page.locator(`.approval[data-call="${approved.pendingApprovals[0]?.toolCallId}"]`);
+    await second.waitFor();
+    await second.locator('button[data-decision="approve"]').click();
+    const afterApprove = await until(approved.runId, (r) => r.status !== 'AWAITING_APPROVAL' && r.status !== 'RUNNING');
+    expect(afterApprove.status).toBe('SUCCEEDED');
+    expect(afterApprove.answer).toContain('42');
+  }, 120_000);
+});
