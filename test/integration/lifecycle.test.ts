@@ -33,7 +33,9 @@ describe('execution status → run status (engine)', () => {
     };
     try {
       const { run, error } = await engine.run({ input: 'What is 2+2?', runId: 'load-fails' });
-      expect(error).toEqual({ name: 'TableGone', message: 'the table is unavailable' });
+      // As Lambda reports a function error: Error = the errorType, Cause = the JSON document.
+      expect(error?.name).toBe('TableGone');
+      expect(JSON.parse(String(error?.message))).toMatchObject({ errorType: 'TableGone', errorMessage: 'the table is unavailable' });
       expect(run).toMatchObject({ status: 'FAILED', stopReason: 'EXECUTION_FAILED' });
       expect(run.answer).toContain('TableGone: the table is unavailable');
     } finally {
