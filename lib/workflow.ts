@@ -4,15 +4,19 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { RETRYABLE_ERRORS } from '../lambdas/core/errors';
+import { LAMBDA_CRASH_ERRORS, RETRYABLE_ERRORS } from '../lambdas/core/errors';
 import { assertApprovalTimeout } from './timeouts';
 
-/** Lambda service errors worth retrying; counted in the same retrier as the taxonomy's transient errors. */
+/**
+ * Lambda service errors worth retrying, and a crashed or timed-out function (every handler is idempotent); counted
+ * in the same retrier as the taxonomy's transient errors.
+ */
 export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
+  ...LAMBDA_CRASH_ERRORS,
 ];
 
 /** How long a paused run waits for resume before it surrenders (PAUSE_EXPIRED). */

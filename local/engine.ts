@@ -68,6 +68,8 @@ export interface EngineOptions {
   onExportError?: (runId: string, err: Error) => void;
   /** Replaces the models and the tool runner (replay serves recorded outputs through these). */
   overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools'>>;
+  /** Test knob: make an invocation of a function crash (Lambda.Unknown), as an out-of-memory or a process exit would. */
+  lambdaFaults?: (fn: { handler: string; logicalId: string }, payload: unknown) => 'crash' | undefined;
   /** Port of the local Step Functions API (AWS_ENDPOINT_URL_SFN); any free port when absent. */
   sfnPort?: number;
   /** Port of DynamoDB (dynalite, AWS_ENDPOINT_URL_DYNAMODB); any free port when absent. */
@@ -545,14 +547,14 @@ export class LocalEngine {
         const fn = this.functions.get(FunctionName);
         const handler = this.handlers.get(FunctionName);
         if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
-        if (!waitsForToken) return { Payload: await handler(Payload, lambdaContext(fn)) } as never;
+        if (!waitsForToken) return (await this.invokeLambda(fn, handler, Payload)) as never;
         // .waitForTaskToken: a token of this attempt only; the execution waits until SendTask* completes it, and
         // once the attempt is over (timed out, execution closed) the token is stale.
         const token = `${randomUUID()}${randomUUID()}`.replaceAll('-', '');
         const output = new Promise<unknown>((resolve, reject) => this.waiting.set(token, { executionArn: execution.executionArn, resolve, reject }));
         const timer = setTimeout(() => this.retireToken(token), timeoutMs);
         try {
-          await handler(replaceString(Payload, placeholder, token), lambdaContext(fn));
+          await this.invokeLambda(fn, handler, replaceString(Payload, placeholder, token));
           return (await output) as never;
         } finally {
           clearTimeout(timer);
@@ -561,6 +563,36 @@ export class LocalEngine {
       };
     }
     return out;
+  }
+
+  /**
+   * One Lambda invocation as Lambda and the lambda:invoke integration report it: the payload and the result
+   * JSON-serialized; the function's configured timeout enforced (Sandbox.Timedout); a function error as
+   * Error = errorType, Cause = `{"errorType", "errorMessage", "trace"}`; a crash as Lambda.Unknown. (In-process, a
+   * timed-out handler is not frozen: it runs on, its result ignored.)
+   */
+  private async invokeLambda(fn: LocalFunction, handler: Handler, payload: unknown): Promise<{ Payload: unknown; StatusCode: number; ExecutedVersion: string }> {
+    const context = lambdaContext(fn);
+    const fault = this.options.lambdaFaults?.({ handler: fn.handler, logicalId: fn.logicalId }, payload);
+    if (fault === 'crash') throw lambdaError('Lambda.Unknown', 'The cause could not be determined because Lambda did not return an error type.');
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(lambdaError('Sandbox.Timedout', JSON.stringify({ errorType: 'Sandbox.Timedout', errorMessage: `RequestId: ${context.awsRequestId} Error: Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` }))),
+        fn.timeoutSeconds * 1000,
+      );
+    });
+    try {
+      const result = await Promise.race([handler(JSON.parse(JSON.stringify(payload ?? null)), context), timedOut]);
+      return { Payload: JSON.parse(JSON.stringify(result ?? null)), StatusCode: 200, ExecutedVersion: '$LATEST' };
+    } catch (err) {
+      if ((err as { lambda?: boolean }).lambda) throw err;
+      const e = err instanceof Error ? err : new Error(String(err));
+      const errorType = e.name || 'Error';
+      throw lambdaError(errorType, JSON.stringify({ errorType, errorMessage: e.message, trace: (e.stack ?? '').split('\n') }));
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private retryOverrides(): Record<string, number> | undefined {
@@ -608,6 +640,11 @@ function withTimerSafeTimeouts(definition: Record<string, unknown>): Record<stri
     );
   };
   return cap(definition) as Record<string, unknown>;
+}
+
+/** An error as the state machine sees a Lambda failure: name = Error, message = Cause. */
+function lambdaError(name: string, cause: string): Error {
+  return Object.assign(new Error(cause), { name, lambda: true });
 }
 
 /** Replaces every string equal to `from` in a JSON value. */

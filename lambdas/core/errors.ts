@@ -128,6 +128,29 @@ export class StartFailed extends AgentError {
   override name = 'StartFailed';
 }
 
+/**
+ * What Step Functions reports when a Lambda function crashed (out of memory, process exit) or ran past its own
+ * timeout: no error type of ours. Every Task retries these (each handler is idempotent) and then fails over or, for
+ * bookkeeping tasks, fails the execution, which closes the run FAILED.
+ */
+export const LAMBDA_CRASH_ERRORS = ['Lambda.Unknown', 'Sandbox.Timedout'] as const;
+
+/**
+ * The human part of a caught error's Cause: a Lambda function error's Cause is a JSON document
+ * `{"errorType", "errorMessage", "trace"}`; the model, the trace and the run's answer get the errorMessage only.
+ */
+export function causeMessage(cause: unknown): string {
+  const text = typeof cause === 'string' ? cause : cause === undefined || cause === null ? '' : JSON.stringify(cause);
+  if (!text.startsWith('{')) return text;
+  try {
+    const doc = JSON.parse(text) as { errorMessage?: unknown; errorType?: unknown };
+    if (typeof doc.errorMessage === 'string') return doc.errorMessage;
+  } catch {
+    /* not JSON: the text itself */
+  }
+  return text;
+}
+
 /** Error names the state machine retries (with backoff and full jitter). */
 export const RETRYABLE_ERRORS = ['TransientError', 'RateLimited', 'TimeoutError'] as const;
 

@@ -1,3 +1,4 @@
+import { causeMessage } from './errors';
 import type { RunRecord } from './ports';
 import { TERMINAL_STATUSES, type TraceEvent } from './types';
 
@@ -73,7 +74,7 @@ export async function closeRunOnExecutionStatus(runs: RunCloser, event: Executio
   if (run.executionArn && run.executionArn !== detail.executionArn) return { runId, closed: false, reason: 'a newer execution works on the run' };
 
   const error = detail.error ?? (detail.status === 'TIMED_OUT' ? 'States.Timeout' : detail.status);
-  const cause = (detail.cause ?? '').slice(0, MAX_CAUSE_CHARS);
+  const cause = causeMessage(detail.cause ?? '').slice(0, MAX_CAUSE_CHARS);
   const result =
     detail.status === 'ABORTED'
       ? { status: 'CANCELLED' as const, stopReason: 'ABORTED', answer: `The run was stopped outside the API (execution aborted)${cause ? `: ${cause}` : '.'}` }

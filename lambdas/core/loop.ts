@@ -2,7 +2,7 @@ import { degradationNotice, excerpt, partialAnswer, surrenderNotice, withNotice 
 import { type ApprovalPolicy, gateToolCall, needsDecision, pendingApprovalsOf } from './approvals';
 import { type Budgets, checkBudget } from './budget';
 import type { RunUpdates } from './control';
-import { BadRequest, BudgetExceeded, budgetReasonOf, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
+import { BadRequest, BudgetExceeded, budgetReasonOf, causeMessage, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
 import type { RunRecord, RunRepository } from './ports';
 import { costMicros, type ModelPrice, type PriceSource, toMicros, toUsd } from './pricing';
 import { callSignature, idempotencyKeyFor } from './signature';
@@ -202,7 +202,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
   if (tier === 'fallback' && input.error) {
     const entry = { dependency: 'model:primary', reason: input.error.Error, fallback: 'model:fallback' };
     await deps.runs.addDegraded(runId, entry);
-    await deps.runs.appendEvent(runId, { type: 'fallback', step, ...entry, cause: excerpt(String(input.error.Cause ?? ''), 500) });
+    await deps.runs.appendEvent(runId, { type: 'fallback', step, ...entry, cause: excerpt(causeMessage(input.error.Cause), 500) });
     deps.log?.('falling back', { runId, step, ...entry });
   }
 
@@ -380,7 +380,7 @@ export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'runTool' | 'clock'
   if (refused) {
     result = refused;
   } else if (input.failure) {
-    result = { content: `The tool failed after retries (${input.failure.Error}): ${excerpt(String(input.failure.Cause ?? ''), 500)}`, isError: true };
+    result = { content: `The tool failed after retries (${input.failure.Error}): ${excerpt(causeMessage(input.failure.Cause), 500)}`, isError: true };
   } else {
     try {
       result = await deps.runTool(call, { runId, step, toolCallId, idempotencyKey });

@@ -33,7 +33,9 @@ describe('execution status → run status (engine)', () => {
     };
     try {
       const { run, error } = await engine.run({ input: 'What is 2+2?', runId: 'load-fails' });
-      expect(error).toEqual({ name: 'TableGone', message: 'the table is unavailable' });
+      // As Lambda reports a function error: Error = the errorType, Cause = the JSON document.
+      expect(error?.name).toBe('TableGone');
+      expect(JSON.parse(String(error?.message))).toMatchObject({ errorType: 'TableGone', errorMessage: 'the table is unavailable' });
       expect(run).toMatchObject({ status: 'FAILED', stopReason: 'EXECUTION_FAILED' });
       expect(run.answer).toContain('TableGone: the table is unavailable');
     } finally {
@@ -125,8 +127,13 @@ describe('timeouts (a machine synthesized with short ones)', () => {
       const runs = engine.runtime.runs;
       await runs.createRun({ runId: 'pause-expires', userId: 'local', input: 'What is 12.5% of 3480?', maxSteps: 10, maxTokens: 100_000 });
       await runs.updateRun('pause-expires', { pauseRequested: true });
-      const { run } = await engine.execute('pause-expires', 'local');
+      const finished = engine.execute('pause-expires', 'local');
+      await until('PAUSED', async () => (await runs.getRun('pause-expires'))?.status === 'PAUSED');
+      const token = String((await runs.getRun('pause-expires'))?.taskToken);
+      const { run } = await finished;
       expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'PAUSE_EXPIRED' });
+      // The attempt's token is stale once its task timed out, as in AWS.
+      expect(() => engine.sendTaskSuccess(token, 'false')).toThrow(expect.objectContaining({ name: 'TaskTimedOut' }));
       expect((await runs.listEvents('pause-expires')).map((e) => e.type)).toContain('paused');
     } finally {
       await engine.close();

@@ -1,6 +1,7 @@
 import {
   BadRequest,
   CircuitOpen,
+  causeMessage,
   countsForBreaker,
   ModelRefusal,
   QuotaExhausted,
@@ -40,5 +41,14 @@ describe('Retry-After', () => {
   it('fails over when Retry-After is past the window or the handler’s time', () => {
     expect(retryAfterDecision({ retryAfterSeconds: 60, maxDelaySeconds: 20, remainingMs: 300_000 })).toMatchObject({ action: 'failover' });
     expect(retryAfterDecision({ retryAfterSeconds: 10, maxDelaySeconds: 20, remainingMs: 5_000 })).toMatchObject({ action: 'failover' });
+  });
+});
+
+describe('causeMessage', () => {
+  it("takes a Lambda function error's errorMessage out of its Cause document, and leaves other causes as they are", () => {
+    expect(causeMessage(JSON.stringify({ errorType: 'TransientError', errorMessage: 'upstream 503', trace: ['at x'] }))).toBe('upstream 503');
+    expect(causeMessage('The cause could not be determined because Lambda did not return an error type.')).toBe('The cause could not be determined because Lambda did not return an error type.');
+    expect(causeMessage('{not json')).toBe('{not json');
+    expect(causeMessage(undefined)).toBe('');
   });
 });
