@@ -9,7 +9,6 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!(@middy|aws-local-stepfunctions)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json', 'html'],
-  setupFiles: ['<rootDir>/test/setup/polyfills.ts'],
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   testTimeout: 60000,
 };

@@ -1,4 +1,3 @@
-import './polyfills';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
