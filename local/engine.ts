@@ -18,7 +18,7 @@ import { createHandler as pause } from '../lambdas/handlers/pause';
 import { createRuntime, type Runtime } from '../lambdas/handlers/runtime';
 import type { AgentConfig } from '../lib/config';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
-import { type CfnTemplate, cachedTemplate, definitionOf, functionsOf, type LocalFunction, tablesOf } from './template';
+import { type CfnTemplate, cachedTemplate, definitionOf, functionsOf, type LocalFunction, tablesOf, validateDefinitionOnce } from './template';
 
 /** One event of the engine's execution log (the package does not export the type). */
 export type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
@@ -91,7 +91,8 @@ export class LocalEngine {
   ) {
     this.definition = definitionOf(template);
     this.functions = new Map(functionsOf(template).map((f) => [f.arn, f]));
-    this.machine = new StateMachine(this.definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    validateDefinitionOnce(this.definition);
+    this.machine = new StateMachine(this.definition as never, { validationOptions: { noValidate: true } });
     for (const f of this.functions.values()) {
       const factory = FACTORIES[f.handler];
       if (factory) this.handlers.set(f.arn, factory(runtime));

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { StateMachine } from 'aws-local-stepfunctions';
 import type { AgentConfig } from '../lib/config';
 
 /** A CloudFormation template as `cdk synth` writes it. */
@@ -136,6 +137,25 @@ function sourceFingerprint(): string {
   return hash.digest('hex');
 }
 
+/** Where synthesized templates (and the definitions already validated) are kept between processes. */
+export const TEMPLATE_CACHE_DIR = join(tmpdir(), 'agent-template-cache');
+
+/**
+ * Validates a state machine definition with asl-validator (what aws-local-stepfunctions runs on every
+ * `new StateMachine`) once per distinct definition, as AWS does at CreateStateMachine rather than per execution:
+ * an accepted definition leaves a marker in the cache dir, so later engines (each test file, each CLI call) skip
+ * the schema compilation. Throws, as the engine would, on an invalid definition. The definition is not modified.
+ */
+export function validateDefinitionOnce(definition: Record<string, unknown>, cacheDir = TEMPLATE_CACHE_DIR): void {
+  const hash = createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 32);
+  const marker = join(cacheDir, `asl-valid-${hash}`);
+  if (existsSync(marker)) return;
+  // asl-validator fills in QueryLanguage on the states it checks: it gets a copy.
+  new StateMachine(structuredClone(definition) as never, { validationOptions: { checkPaths: true, checkArn: true } });
+  mkdirSync(cacheDir, { recursive: true });
+  writeFileSync(marker, '');
+}
+
 /** A loopback address with its port, as test servers (listening on port 0) put it in a config. */
 const LOOPBACK = /(127\.0\.0\.1|localhost|\[::1\]):(\d{1,5})(?!\d)/g;
 
@@ -163,7 +183,7 @@ export function maskLoopbackPorts(config: AgentConfig): { masked: AgentConfig; u
  * infrastructure code, so that `agent run`, `npm start` and the tests synthesize each distinct configuration once
  * per change of lib/.
  */
-export function cachedTemplate(config: AgentConfig, cacheDir = join(tmpdir(), 'agent-template-cache')): CfnTemplate {
+export function cachedTemplate(config: AgentConfig, cacheDir = TEMPLATE_CACHE_DIR): CfnTemplate {
   const { masked, unmask } = maskLoopbackPorts(config);
   const key = createHash('sha256').update(JSON.stringify(masked)).update(sourceFingerprint()).digest('hex').slice(0, 32);
   const file = join(cacheDir, `${key}.json`);

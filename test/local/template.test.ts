@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../lib/config';
-import { cachedTemplate, maskLoopbackPorts, synthTemplate } from '../../local/template';
+import { cachedTemplate, maskLoopbackPorts, synthTemplate, validateDefinitionOnce } from '../../local/template';
 
 const withPorts = (model: number, tool: number) =>
   parseConfig({
@@ -33,4 +33,22 @@ describe('the template cache', () => {
     expect(readdirSync(dir)).toEqual(files);
     expect(again).toEqual(synthTemplate(withPorts(51234, 61234)));
   }, 120_000);
+
+  it('validates a definition once: a valid one leaves a marker and is not modified; an invalid one throws, every time', () => {
+    const vdir = mkdtempSync(join(tmpdir(), 'agent-asl-test-'));
+    try {
+      const valid = { StartAt: 'Done', States: { Done: { Type: 'Succeed' } } };
+      validateDefinitionOnce(valid, vdir);
+      expect(valid).toEqual({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } });
+      expect(readdirSync(vdir)).toHaveLength(1);
+      validateDefinitionOnce(valid, vdir);
+      expect(readdirSync(vdir)).toHaveLength(1);
+      const invalid = { StartAt: 'Nowhere', States: { Done: { Type: 'Succeed' } } };
+      expect(() => validateDefinitionOnce(invalid, vdir)).toThrow(/invalid/);
+      expect(() => validateDefinitionOnce(invalid, vdir)).toThrow(/invalid/);
+      expect(readdirSync(vdir)).toHaveLength(1);
+    } finally {
+      rmSync(vdir, { recursive: true, force: true });
+    }
+  });
 });
