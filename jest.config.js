@@ -9,7 +9,9 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!(@middy|aws-local-stepfunctions)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json', 'html'],
-  setupFiles: ['<rootDir>/test/setup/polyfills.ts'],
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   testTimeout: 60000,
+  // One worker per core (jest's default is cores − 1: a single worker on a 2-core machine). Most files wait on
+  // loopback servers and timers as much as they compute.
+  maxWorkers: '100%',
 };

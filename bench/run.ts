@@ -2,7 +2,6 @@
  * `npm run bench`: every figure measured in one run on this machine, written to docs/benchmarks.md and
  * docs/benchmarks.json. Loopback only; every loop bounded.
  */
-import '../local/polyfills';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

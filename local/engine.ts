@@ -1,4 +1,3 @@
-import './polyfills';
 import './html-loader';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -28,7 +27,7 @@ import type { AgentConfig } from '../lib/config';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
 import { type LocalSfnApi, startSfnApi } from './sfn-api';
-import { type CfnTemplate, cachedTemplate, definitionOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, stateMachineOf, tablesOf } from './template';
+import { type CfnTemplate, cachedTemplate, definitionOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, stateMachineOf, tablesOf, validateDefinitionOnce } from './template';
 
 /** One event of the engine's execution log (the package does not export the type). */
 export type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
@@ -166,7 +165,8 @@ export class LocalEngine {
     this.functions = new Map(functionsOf(template).map((f) => [f.arn, f]));
     ({ arn: this.stateMachineArn, name: this.stateMachineName } = stateMachineOf(template));
     this.rules = rulesOf(template);
-    this.machine = new StateMachine(withTimerSafeTimeouts(this.definition) as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    validateDefinitionOnce(this.definition);
+    this.machine = new StateMachine(withTimerSafeTimeouts(this.definition) as never, { validationOptions: { noValidate: true } });
     for (const f of this.functions.values()) {
       const factory = FACTORIES[f.handler];
       if (factory) this.handlers.set(f.arn, factory(runtime));

@@ -3,8 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { App } from 'aws-cdk-lib';
-import { AgentStack } from '../lib/agent-stack';
+import { StateMachine } from 'aws-local-stepfunctions';
 import type { AgentConfig } from '../lib/config';
 
 /** A CloudFormation template as `cdk synth` writes it. */
@@ -21,6 +20,10 @@ export const STACK_NAME = 'AgentStack';
  * in-process), and returns its template.
  */
 export function synthTemplate(config: AgentConfig): CfnTemplate {
+  // Loaded here, not at the top: the CDK and the stack are only needed on a template-cache miss, and loading them
+  // costs every process that starts an engine (each test file, each CLI call) seconds of CPU.
+  const { App } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
+  const { AgentStack } = require('../lib/agent-stack') as typeof import('../lib/agent-stack');
   const outdir = mkdtempSync(join(tmpdir(), 'agent-synth-'));
   try {
     const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
@@ -147,18 +150,64 @@ function sourceFingerprint(): string {
   return hash.digest('hex');
 }
 
+/** Where synthesized templates (and the definitions already validated) are kept between processes. */
+export const TEMPLATE_CACHE_DIR = join(tmpdir(), 'agent-template-cache');
+
 /**
- * The synthesized template for a config, cached on disk by the config and the infrastructure code, so that `agent
- * run`, `npm start` and the tests synthesize each distinct configuration once per change of lib/.
+ * Validates a state machine definition with asl-validator (what aws-local-stepfunctions runs on every
+ * `new StateMachine`) once per distinct definition, as AWS does at CreateStateMachine rather than per execution:
+ * an accepted definition leaves a marker in the cache dir, so later engines (each test file, each CLI call) skip
+ * the schema compilation. Throws, as the engine would, on an invalid definition. The definition is not modified.
  */
-export function cachedTemplate(config: AgentConfig, cacheDir = join(tmpdir(), 'agent-template-cache')): CfnTemplate {
-  const key = createHash('sha256').update(JSON.stringify(config)).update(sourceFingerprint()).digest('hex').slice(0, 32);
-  const file = join(cacheDir, `${key}.json`);
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as CfnTemplate;
-  const template = synthTemplate(config);
+export function validateDefinitionOnce(definition: Record<string, unknown>, cacheDir = TEMPLATE_CACHE_DIR): void {
+  const hash = createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 32);
+  const marker = join(cacheDir, `asl-valid-${hash}`);
+  if (existsSync(marker)) return;
+  // asl-validator fills in QueryLanguage on the states it checks: it gets a copy.
+  new StateMachine(structuredClone(definition) as never, { validationOptions: { checkPaths: true, checkArn: true } });
   mkdirSync(cacheDir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(template));
-  renameSync(tmp, file);
-  return template;
+  writeFileSync(marker, '');
+}
+
+/** A loopback address with its port, as test servers (listening on port 0) put it in a config. */
+const LOOPBACK = /(127\.0\.0\.1|localhost|\[::1\]):(\d{1,5})(?!\d)/g;
+
+/**
+ * The config with each distinct loopback port replaced by its rank (1, 2, …), and the function that puts the real
+ * ports back into a text. Test servers listen on port 0, so their ports differ on every run, and a port reaches the
+ * template only as text (the handlers' config variable, descriptions): masking them lets one synthesized template
+ * serve every run of a test.
+ */
+export function maskLoopbackPorts(config: AgentConfig): { masked: AgentConfig; unmask: (text: string) => string } {
+  const json = JSON.stringify(config);
+  const ranks = new Map<string, number>();
+  const maskedJson = json.replace(LOOPBACK, (_, host: string, port: string) => {
+    const rank = ranks.get(port) ?? ranks.size + 1;
+    ranks.set(port, rank);
+    return `${host}:${rank}`;
+  });
+  const ports = new Map([...ranks].map(([port, rank]) => [String(rank), port]));
+  const unmask = (text: string) => (ports.size === 0 ? text : text.replace(LOOPBACK, (m, host: string, rank: string) => (ports.has(rank) ? `${host}:${ports.get(rank)}` : m)));
+  return { masked: ranks.size === 0 ? config : (JSON.parse(maskedJson) as AgentConfig), unmask };
+}
+
+/**
+ * The synthesized template for a config, cached on disk by the config (loopback ports masked) and the
+ * infrastructure code, so that `agent run`, `npm start` and the tests synthesize each distinct configuration once
+ * per change of lib/.
+ */
+export function cachedTemplate(config: AgentConfig, cacheDir = TEMPLATE_CACHE_DIR): CfnTemplate {
+  const { masked, unmask } = maskLoopbackPorts(config);
+  const key = createHash('sha256').update(JSON.stringify(masked)).update(sourceFingerprint()).digest('hex').slice(0, 32);
+  const file = join(cacheDir, `${key}.json`);
+  let text: string;
+  if (existsSync(file)) text = readFileSync(file, 'utf8');
+  else {
+    text = JSON.stringify(synthTemplate(masked));
+    mkdirSync(cacheDir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  }
+  return JSON.parse(unmask(text)) as CfnTemplate;
 }

@@ -1,30 +1,32 @@
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
+import { chromiumBinary } from '../helpers/browser';
 import { testEngine } from '../helpers/engine';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'token-viewer-0123456789abcdef00';
 const ADMIN = 'token-viewer-admin-0123456789ab';
 
-describe('the trace viewer, in a real browser (Debian chromium, headless)', () => {
+describe('the trace viewer, in a real browser (headless Chromium: the system one, else the npm-shipped build)', () => {
   let engine: LocalEngine;
   let server: LocalServer;
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian chromium (apt-get install -y chromium); .ci/run does`);
+    const chromiumBin = chromiumBinary();
     engine = await testEngine({ localTokens: { [TOKEN]: 'viewer-user' }, adminTokens: { [ADMIN]: 'viewer-admin' }, models: { primary: { provider: 'demo', model: 'default' } } });
     server = await startServer(engine, { port: 0 });
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: chromiumBin.executablePath,
+      env: chromiumBin.env,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
       // playwright starts the browser on a new, empty profile of its own (--user-data-dir in a temp dir).
     });
-  }, 60_000);
+    // Say which browser ran (process.stderr: jest prints it as is, without a console stack).
+    process.stderr.write(`trace viewer test: ${chromiumBin.source} Chromium ${browser.version()} at ${chromiumBin.executablePath}\n`);
+  }, 240_000);
   afterAll(async () => {
     await browser?.close();
     await server?.close();

@@ -1,0 +1,54 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../lib/config';
+import { cachedTemplate, maskLoopbackPorts, synthTemplate, validateDefinitionOnce } from '../../local/template';
+
+const withPorts = (model: number, tool: number) =>
+  parseConfig({
+    models: { primary: { provider: 'openai', model: 'm', baseUrl: `http://127.0.0.1:${model}/v1` } },
+    tools: [{ name: 'charge', kind: 'http', url: `http://localhost:${tool}/charge` }],
+  });
+
+describe('the template cache', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'agent-template-test-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('masks loopback ports by rank and puts them back exactly', () => {
+    const config = withPorts(40123, 5);
+    const { masked, unmask } = maskLoopbackPorts(config);
+    expect(JSON.stringify(masked)).toContain('"http://127.0.0.1:1/v1"');
+    expect(JSON.stringify(masked)).toContain('"http://localhost:2/charge"');
+    expect(JSON.parse(unmask(JSON.stringify(masked)))).toEqual(config);
+    // A config without loopback addresses is its own key.
+    const plain = parseConfig({});
+    expect(maskLoopbackPorts(plain).masked).toBe(plain);
+  });
+
+  it('synthesizes a config once whatever its test servers ports, and gives each run the template of its own ports', () => {
+    cachedTemplate(withPorts(40001, 40002), dir);
+    const files = readdirSync(dir);
+    expect(files).toHaveLength(1);
+    const again = cachedTemplate(withPorts(51234, 61234), dir);
+    expect(readdirSync(dir)).toEqual(files);
+    expect(again).toEqual(synthTemplate(withPorts(51234, 61234)));
+  }, 120_000);
+
+  it('validates a definition once: a valid one leaves a marker and is not modified; an invalid one throws, every time', () => {
+    const vdir = mkdtempSync(join(tmpdir(), 'agent-asl-test-'));
+    try {
+      const valid = { StartAt: 'Done', States: { Done: { Type: 'Succeed' } } };
+      validateDefinitionOnce(valid, vdir);
+      expect(valid).toEqual({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } });
+      expect(readdirSync(vdir)).toHaveLength(1);
+      validateDefinitionOnce(valid, vdir);
+      expect(readdirSync(vdir)).toHaveLength(1);
+      const invalid = { StartAt: 'Nowhere', States: { Done: { Type: 'Succeed' } } };
+      expect(() => validateDefinitionOnce(invalid, vdir)).toThrow(/invalid/);
+      expect(() => validateDefinitionOnce(invalid, vdir)).toThrow(/invalid/);
+      expect(readdirSync(vdir)).toHaveLength(1);
+    } finally {
+      rmSync(vdir, { recursive: true, force: true });
+    }
+  });
+});
