@@ -1,11 +1,12 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
-import type { AgentConfig } from './config';
+import { type AgentConfig, handlerConfig } from './config';
 import { TraceExporter } from './exporter';
 import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
@@ -13,6 +14,7 @@ import { AgentMonitoring } from './monitoring';
 import { ExecutionStatusRule } from './status-rule';
 import { AgentStore } from './store';
 import { assertTimeoutChain, deriveExecutionTimeout, deriveTimeoutChain } from './timeouts';
+import { AgentVersions } from './versions';
 import { AgentWorkflow, PAUSE_TIMEOUT_SECONDS } from './workflow';
 
 export interface AgentStackProps extends StackProps {
@@ -29,12 +31,13 @@ const BUILTIN_TOOL_TIMEOUT_MS = 10_000;
 export class AgentStack extends Stack {
   readonly workflow: AgentWorkflow;
   readonly store: AgentStore;
+  readonly versions: AgentVersions;
   readonly functions: lambda.IFunction[];
 
   constructor(scope: Construct, id: string, props: AgentStackProps) {
     super(scope, id, props);
     const { config } = props;
-    const configJson = JSON.stringify(config);
+    const configJson = JSON.stringify(handlerConfig(config));
     if (Buffer.byteLength(configJson) > MAX_CONFIG_BYTES) {
       throw new Error(`agent config is ${Buffer.byteLength(configJson)} bytes serialized; at most ${MAX_CONFIG_BYTES} fit in the handlers' environment`);
     }
@@ -81,24 +84,29 @@ export class AgentStack extends Stack {
     });
     this.workflow = new AgentWorkflow(this, 'Workflow', {
       executionTimeoutSeconds,
-      loadRun,
-      callModel,
-      callTool,
-      finalize,
-      pause,
+      // Each state machine version invokes the Lambda versions published with it, never $LATEST.
+      loadRun: loadRun.currentVersion,
+      callModel: callModel.currentVersion,
+      callTool: callTool.currentVersion,
+      finalize: finalize.currentVersion,
+      pause: pause.currentVersion,
       timeouts: { model: modelChain.taskTimeoutSeconds, tool: toolChain.taskTimeoutSeconds, bookkeeping: bookkeeping.taskTimeoutSeconds },
       retry: config.retry,
       hasFallbackModel: config.models.fallback !== undefined,
       toolConcurrency: config.toolConcurrency,
     });
 
+    // Every deploy publishes a version behind the alias `live`, which the API starts runs on.
+    this.versions = new AgentVersions(this, 'Versions', { stateMachine: this.workflow.stateMachine, canary: config.deploy.canary });
+
     // An execution that fails, times out or is stopped outside the API closes its run (FAILED / CANCELLED).
     const executionStatus = fn('ExecutionStatusFunction', 'execution-status', bookkeeping.lambdaTimeoutSeconds);
     new ExecutionStatusRule(this, 'ExecutionStatus', { stateMachine: this.workflow.stateMachine, handler: executionStatus });
 
     const apiFn = fn('ApiFunction', 'api', bookkeeping.lambdaTimeoutSeconds);
-    apiFn.addEnvironment('STATE_MACHINE_ARN', this.workflow.stateMachine.stateMachineArn);
-    this.workflow.stateMachine.grantStartExecution(apiFn);
+    // Runs start on the alias (new runs and resumes from a checkpoint alike), never on the unqualified machine.
+    apiFn.addEnvironment('STATE_MACHINE_ARN', this.versions.aliasArn);
+    apiFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.versions.aliasArn] }));
     this.workflow.stateMachine.grantTaskResponse(apiFn);
     this.workflow.stateMachine.grantExecution(apiFn, 'states:StopExecution', 'states:DescribeExecution');
     const api = new AgentApi(this, 'Api', {
@@ -115,15 +123,20 @@ export class AgentStack extends Stack {
     }
 
     this.functions = [loadRun, callModel, callTool, finalize, pause, executionStatus, apiFn];
-    new AgentMonitoring(this, 'Monitoring', {
+    const monitoring = new AgentMonitoring(this, 'Monitoring', {
       stateMachine: this.workflow.stateMachine,
       api: api.api,
       functions: this.functions,
       namespace: METRICS_NAMESPACE,
     });
 
+    // A canary rolls back when an execution fails or times out meanwhile.
+    this.versions.rollBackOn(monitoring.alarms.filter((a) => /^Executions(Failed|TimedOut)$/.test(a.node.id)));
+
     new CfnOutput(this, 'ApiUrl', { value: api.api.url });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'StateMachineAliasArn', { value: this.versions.aliasArn, description: 'npm run rollback -- --alias <this>' });
+    new CfnOutput(this, 'StateMachineVersionArn', { value: this.versions.versionArn });
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'UserPoolId', { value: api.userPool.userPoolId });
   }
