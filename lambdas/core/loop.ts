@@ -1,5 +1,6 @@
 import { degradationNotice, excerpt, partialAnswer, surrenderNotice, withNotice } from './answer';
 import { type Budgets, checkTokenBudget } from './budget';
+import { checkpointFormat, storedPrevCallSig } from './checkpoint';
 import type { RunUpdates } from './control';
 import { BadRequest, BudgetExceeded, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
 import type { RunRecord, RunRepository } from './ports';
@@ -103,13 +104,14 @@ export async function loadRun(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep
     input: run.input,
     maxSteps: run.maxSteps,
     maxTokens: run.maxTokens,
-    ...(run.step > 0 ? { resumeAt: state.outcome, pendingToolCalls: state.toolCount } : {}),
+    ...(run.step > 0 ? { resumeAt: state.outcome, pendingToolCalls: state.toolCount, checkpointVersion: checkpointFormat(run) } : {}),
   });
   return state;
 }
 
-/** The loop state a run's checkpoint stands for (see loadRun). */
+/** The loop state a run's checkpoint stands for (see loadRun), in any format this version reads (lambdas/core/checkpoint.ts). */
 export async function checkpointState(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep'>, run: RunRecord): Promise<LoopState> {
+  const prevCallSig = storedPrevCallSig(run);
   const base: LoopState = {
     runId: run.runId,
     step: run.step,
@@ -137,7 +139,8 @@ export async function checkpointState(deps: Pick<LoopDeps, 'runs' | 'maxToolCall
     toolCalls: calls.map((c) => ({ id: c.id })),
     toolCount: calls.length,
     callSig: callSignature(last.toolCalls),
-    prevCallSig: previous?.role === 'assistant' ? callSignature(previous.toolCalls) : '',
+    // Format 2 stores it on the run item; format 1 recomputes it from the previous step's message.
+    prevCallSig: prevCallSig ?? (previous?.role === 'assistant' ? callSignature(previous.toolCalls) : ''),
   };
 }
 
