@@ -241,7 +241,8 @@ export class LocalEngine {
     this.rules = rulesOf(template);
     this.publishFrom(template);
     this.control = createRunControl({ runs: this.runtime.runs, executions: sfnExecutions(this.startArn, this.sfn) });
-    this.runtime.aws = { sfn: this.sfn, stateMachineArn: this.startArn };
+    // Shared by every runtime of the engine: the API handler starts runs where the template says.
+    if (this.runtime.aws) this.runtime.aws.stateMachineArn = this.startArn;
   }
 
   static async start(options: EngineOptions): Promise<LocalEngine> {
