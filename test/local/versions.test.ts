@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DescribeExecutionCommand, DescribeStateMachineAliasCommand, ListExecutionsCommand, ListStateMachineVersionsCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  DescribeStateMachineAliasCommand,
+  DescribeStateMachineCommand,
+  ListExecutionsCommand,
+  ListStateMachineVersionsCommand,
+  PublishStateMachineVersionCommand,
+  UpdateStateMachineAliasCommand,
+} from '@aws-sdk/client-sfn';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
@@ -94,6 +102,25 @@ describe('versions in the local engine', () => {
     const { run } = await engine.execute('format-1-run', 'local');
     // Step 2 repeats step 1's call: the detector needs the old format's previous step to see it.
     expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'REPETITION' });
+  });
+
+  it('serves each version its own definition, and refuses an alias routing that Step Functions refuses', async () => {
+    engine.deploy(v2);
+    const def = async (arn: string) => JSON.parse((await engine.sfn.send(new DescribeStateMachineCommand({ stateMachineArn: arn }))).definition as string);
+    const [one, two, latest] = [await def(`${engine.stateMachineArn}:1`), await def(`${engine.stateMachineArn}:2`), await def(engine.stateMachineArn)];
+    expect(JSON.stringify(one)).not.toBe(JSON.stringify(two));
+    expect(latest).toEqual(two);
+    // Publishing again without a change returns the newest version.
+    expect((await engine.sfn.send(new PublishStateMachineVersionCommand({ stateMachineArn: engine.stateMachineArn }))).stateMachineVersionArn).toBe(`${engine.stateMachineArn}:2`);
+    const update = (routingConfiguration: { stateMachineVersionArn: string; weight: number }[]) =>
+      engine.sfn.send(new UpdateStateMachineAliasCommand({ stateMachineAliasArn: engine.startArn, routingConfiguration }));
+    await expect(update([{ stateMachineVersionArn: `${engine.stateMachineArn}:1`, weight: 60 }])).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(update([{ stateMachineVersionArn: `${engine.stateMachineArn}:9`, weight: 100 }])).rejects.toMatchObject({ name: 'ResourceNotFound' });
+    await update([
+      { stateMachineVersionArn: `${engine.stateMachineArn}:1`, weight: 50 },
+      { stateMachineVersionArn: `${engine.stateMachineArn}:2`, weight: 50 },
+    ]);
+    expect((await engine.sfn.send(new DescribeStateMachineAliasCommand({ stateMachineAliasArn: engine.startArn }))).routingConfiguration).toHaveLength(2);
   });
 
   it('deploying the same definition again publishes nothing and leaves the alias alone', async () => {
