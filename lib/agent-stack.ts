@@ -8,7 +8,7 @@ import type { Construct } from 'constructs';
 import { SIGN_IN_ENV } from '../lambdas/api/public-config';
 import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
-import { type AgentConfig, approvalRequiredTools } from './config';
+import { type AgentConfig, approvalRequiredTools, handlerConfig } from './config';
 import { TraceExporter } from './exporter';
 import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
@@ -16,6 +16,7 @@ import { AgentMonitoring } from './monitoring';
 import { ExecutionStatusRule } from './status-rule';
 import { AgentStore } from './store';
 import { assertTimeoutChain, deriveExecutionTimeout, deriveTimeoutChain } from './timeouts';
+import { AgentVersions } from './versions';
 import { AgentWorkflow, PAUSE_TIMEOUT_SECONDS } from './workflow';
 
 export interface AgentStackProps extends StackProps {
@@ -32,12 +33,13 @@ const BUILTIN_TOOL_TIMEOUT_MS = 10_000;
 export class AgentStack extends Stack {
   readonly workflow: AgentWorkflow;
   readonly store: AgentStore;
+  readonly versions: AgentVersions;
   readonly functions: lambda.IFunction[];
 
   constructor(scope: Construct, id: string, props: AgentStackProps) {
     super(scope, id, props);
     const { config } = props;
-    const configJson = JSON.stringify(config);
+    const configJson = JSON.stringify(handlerConfig(config));
     if (Buffer.byteLength(configJson) > MAX_CONFIG_BYTES) {
       throw new Error(`agent config is ${Buffer.byteLength(configJson)} bytes serialized; at most ${MAX_CONFIG_BYTES} fit in the handlers' environment`);
     }
@@ -94,25 +96,30 @@ export class AgentStack extends Stack {
     });
     this.workflow = new AgentWorkflow(this, 'Workflow', {
       executionTimeoutSeconds,
-      loadRun,
-      callModel,
-      callTool,
-      finalize,
-      pause,
-      approval: awaitApproval ? { handler: awaitApproval, timeoutSeconds: config.approvalTimeoutSeconds } : undefined,
+      // Each state machine version invokes the Lambda versions published with it, never $LATEST.
+      loadRun: loadRun.currentVersion,
+      callModel: callModel.currentVersion,
+      callTool: callTool.currentVersion,
+      finalize: finalize.currentVersion,
+      pause: pause.currentVersion,
+      approval: awaitApproval ? { handler: awaitApproval.currentVersion, timeoutSeconds: config.approvalTimeoutSeconds } : undefined,
       timeouts: { model: modelChain.taskTimeoutSeconds, tool: toolChain.taskTimeoutSeconds, bookkeeping: bookkeeping.taskTimeoutSeconds },
       retry: config.retry,
       hasFallbackModel: config.models.fallback !== undefined,
       toolConcurrency: config.toolConcurrency,
     });
 
+    // Every deploy publishes a version behind the alias `live`, which the API starts runs on.
+    this.versions = new AgentVersions(this, 'Versions', { stateMachine: this.workflow.stateMachine, canary: config.deploy.canary });
+
     // An execution that fails, times out or is stopped outside the API closes its run (FAILED / CANCELLED).
     const executionStatus = fn('ExecutionStatusFunction', 'execution-status', bookkeeping.lambdaTimeoutSeconds);
     new ExecutionStatusRule(this, 'ExecutionStatus', { stateMachine: this.workflow.stateMachine, handler: executionStatus });
 
     const apiFn = fn('ApiFunction', 'api', bookkeeping.lambdaTimeoutSeconds);
-    apiFn.addEnvironment('STATE_MACHINE_ARN', this.workflow.stateMachine.stateMachineArn);
-    this.workflow.stateMachine.grantStartExecution(apiFn);
+    // Runs start on the alias (new runs and resumes from a checkpoint alike), never on the unqualified machine.
+    apiFn.addEnvironment('STATE_MACHINE_ARN', this.versions.aliasArn);
+    apiFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.versions.aliasArn] }));
     this.workflow.stateMachine.grantTaskResponse(apiFn);
     this.workflow.stateMachine.grantExecution(apiFn, 'states:StopExecution', 'states:DescribeExecution');
     const api = new AgentApi(this, 'Api', {
@@ -137,7 +144,7 @@ export class AgentStack extends Stack {
     this.functions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : []), executionStatus, apiFn];
     const { monitoring } = config.observability;
     if (monitoring.alarms || monitoring.dashboard) {
-      new AgentMonitoring(this, 'Monitoring', {
+      const watch = new AgentMonitoring(this, 'Monitoring', {
         stateMachine: this.workflow.stateMachine,
         api: api.api,
         functions: this.functions,
@@ -146,6 +153,8 @@ export class AgentStack extends Stack {
         dashboard: monitoring.dashboard,
         dailySpendAlarmUsd: config.spend.alarmDailyUsd ?? (config.spend.dailyUsdTotal !== undefined ? config.spend.dailyUsdTotal * 0.8 : undefined),
       });
+      // A canary rolls back when an execution fails or times out meanwhile.
+      this.versions.rollBackOn(watch.alarms.filter((x) => /^Executions(Failed|TimedOut)$/.test(x.node.id)));
     }
     // One retention for every log group of the stack (functions, state machine, API access logs).
     for (const c of this.node.findAll()) if (c instanceof logs.CfnLogGroup) c.retentionInDays = monitoring.logRetentionDays;
@@ -158,6 +167,8 @@ export class AgentStack extends Stack {
     if (api.signIn.clientId) new CfnOutput(this, 'UserPoolClientId', { value: api.signIn.clientId, description: 'Public app client (no secret)' });
     if (api.signIn.authDomain) new CfnOutput(this, 'AuthDomain', { value: api.signIn.authDomain, description: 'Managed login base URL' });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'StateMachineAliasArn', { value: this.versions.aliasArn, description: 'npm run rollback -- --alias <this>' });
+    new CfnOutput(this, 'StateMachineVersionArn', { value: this.versions.versionArn });
     new CfnOutput(this, 'TableName', { value: table.tableName });
   }
 }

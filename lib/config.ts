@@ -262,6 +262,16 @@ export const AgentConfigSchema = z
         monitoring: MonitoringConfigSchema.default(MONITORING_DEFAULTS),
       })
       .default({ monitoring: MONITORING_DEFAULTS }),
+    /**
+     * Deploys (lib/versions.ts): every deploy publishes a state machine version behind the alias `live`. With
+     * `canary`, CloudFormation first routes `percent` of new runs to the new version for `minutes`, then all of them
+     * (and rolls the alias back when an alarm fires meanwhile).
+     */
+    deploy: z
+      .strictObject({
+        canary: z.strictObject({ percent: z.number().int().min(1).max(99), minutes: z.number().int().min(1).max(2100) }).optional(),
+      })
+      .default({}),
     /** Local server: bearer tokens mapped to user ids (never used in AWS, where Cognito verifies identity). */
     localTokens: z.record(z.string().min(16), z.string().min(1)).optional(),
     /** Prices by configured model name (USD per million tokens); well-known models have built-in prices. */
@@ -379,6 +389,15 @@ export function loadConfig(explicit?: string): AgentConfig {
     throw new ConfigError(`Config file ${file} is not valid JSON: ${(err as Error).message}`);
   }
   return parseConfig(raw, file);
+}
+
+/**
+ * The config the handlers receive: all of it but `deploy`, which only shapes the deploy (so turning a canary on or
+ * off does not change the handlers, hence does not publish new Lambda versions).
+ */
+export function handlerConfig(config: AgentConfig): Omit<AgentConfig, 'deploy'> {
+  const { deploy: _deploy, ...rest } = config;
+  return rest;
 }
 
 /** The environment variable through which the deployed handlers receive the validated config. */

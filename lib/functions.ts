@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -50,6 +50,9 @@ export class AgentFunction extends Construct {
       timeout: Duration.seconds(props.timeoutSeconds),
       tracing: lambda.Tracing.ACTIVE,
       logGroup,
+      // The state machine invokes fn.currentVersion: a version replaced by a deploy is kept, so executions started
+      // on an older state machine version finish on the code they started with.
+      currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
       depsLockFilePath: path.join(ROOT, 'package-lock.json'),
       projectRoot: ROOT,
       environment: {

@@ -23,11 +23,26 @@ import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
 import { createRuntime, type Runtime } from '../lambdas/handlers/runtime';
 import { sfnExecutions } from '../lambdas/store/sfn-executions';
-import type { AgentConfig } from '../lib/config';
+import { type AgentConfig, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
 import { type LocalSfnApi, startSfnApi } from './sfn-api';
-import { type CfnTemplate, cachedTemplate, definitionOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, stateMachineOf, tablesOf, validateDefinitionOnce } from './template';
+import {
+  aliasOf,
+  type CfnTemplate,
+  cachedTemplate,
+  definitionOf,
+  functionsOf,
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  type LocalFunction,
+  lambdaVersionsOf,
+  publishesVersion,
+  stateMachineOf,
+  tablesOf,
+  validateDefinitionOnce,
+} from './template';
+import { type Revision, revisionId, VersionRegistry } from './versions';
 
 /** One event of the engine's execution log (the package does not export the type). */
 export type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
@@ -69,6 +84,8 @@ export interface EngineOptions {
   overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools'>>;
   /** Test knob: make an invocation of a function crash (Lambda.Unknown), as an out-of-memory or a process exit would. */
   lambdaFaults?: (fn: { handler: string; logicalId: string }, payload: unknown) => 'crash' | undefined;
+  /** Picks among an alias's versions by weight (a canary); Math.random when absent. */
+  random?: () => number;
   /** Port of the local Step Functions API (AWS_ENDPOINT_URL_SFN); any free port when absent. */
   sfnPort?: number;
   /** Port of DynamoDB (dynalite, AWS_ENDPOINT_URL_DYNAMODB); any free port when absent. */
@@ -107,6 +124,11 @@ export interface LocalExecution {
   /** Settles when the execution has ended and its status change has been delivered. */
   done: Promise<void>;
   abort?: () => void;
+  /** The version it runs on and the alias it was started through (DescribeExecution), when started on one. */
+  stateMachineVersionArn?: string;
+  stateMachineAliasArn?: string;
+  /** The definition and handlers it runs on, fixed at its start whatever is deployed meanwhile. */
+  revision: Revision;
 }
 
 /** A Step Functions API error (its name is the API's error code). */
@@ -130,13 +152,13 @@ const STALE_TOKENS_KEPT = 10_000;
  * template declares. It emulates those services only: the run's own status is written by the app's handlers.
  */
 export class LocalEngine {
-  readonly definition: Record<string, unknown>;
-  readonly functions: Map<string, LocalFunction>;
   readonly stateMachineArn: string;
   readonly stateMachineName: string;
-  readonly rules: LocalRule[];
-  private readonly machine: StateMachine;
-  private readonly handlers = new Map<string, Handler>();
+  rules: LocalRule[];
+  /** Revisions, versions and aliases of the state machine (deploy() adds to them). */
+  readonly versions: VersionRegistry;
+  /** What runs are started on: the ARN the template gives the API (the alias `live`), else the machine. */
+  startArn: string;
   /** Every execution of this engine process, by ARN. */
   readonly executions = new Map<string, LocalExecution>();
   /** Executions being started by execute() (so that two calls for one run start one execution). */
@@ -157,20 +179,80 @@ export class LocalEngine {
 
   private constructor(
     readonly options: EngineOptions,
-    readonly template: CfnTemplate,
+    public template: CfnTemplate,
     readonly dynamo: LocalDynamo,
     readonly runtime: Runtime,
+    private readonly makeRuntime: (config: AgentConfig) => Runtime,
   ) {
-    this.definition = definitionOf(template);
-    this.functions = new Map(functionsOf(template).map((f) => [f.arn, f]));
     ({ arn: this.stateMachineArn, name: this.stateMachineName } = stateMachineOf(template));
     this.rules = rulesOf(template);
-    validateDefinitionOnce(this.definition);
-    this.machine = new StateMachine(withTimerSafeTimeouts(this.definition) as never, { validationOptions: { noValidate: true } });
-    for (const f of this.functions.values()) {
+    this.versions = new VersionRegistry(this.stateMachineArn, this.revisionOf(template, () => runtime), options.random);
+    this.startArn = this.stateMachineArn;
+    this.publishFrom(template);
+  }
+
+  /** The latest revision's definition (what the unqualified state machine runs). */
+  get definition(): Record<string, unknown> {
+    return this.versions.latest.definition;
+  }
+
+  /** The latest revision's functions and Lambda versions, by ARN. */
+  get functions(): Map<string, LocalFunction> {
+    return this.versions.latest.functions;
+  }
+
+  /** A template's definition and handlers; `runtimeOf` gives the runtime a function's handler runs with. */
+  private revisionOf(template: CfnTemplate, runtimeOf: (fn: LocalFunction) => Runtime): Revision {
+    const definition = definitionOf(template);
+    const functions = new Map([...functionsOf(template), ...lambdaVersionsOf(template)].map((f) => [f.arn, f]));
+    const handlers = new Map<string, Handler>();
+    for (const f of functions.values()) {
       const factory = FACTORIES[f.handler];
-      if (factory) this.handlers.set(f.arn, factory(runtime));
+      if (factory) handlers.set(f.arn, factory(runtimeOf(f)));
     }
+    validateDefinitionOnce(definition);
+    const machine = new StateMachine(withTimerSafeTimeouts(definition) as never, { validationOptions: { noValidate: true } });
+    return { id: revisionId(definition), definition, machine, functions, handlers };
+  }
+
+  /** What CloudFormation does with the template's version and alias: publish a new version, move the alias. */
+  private publishFrom(template: CfnTemplate): void {
+    const spec = publishesVersion(template);
+    if (!spec) return;
+    const version = this.versions.publish(spec.description);
+    const alias = aliasOf(template);
+    if (alias) this.versions.deployAlias(alias, version);
+    const apiArn = functionsOf(template).find((f) => f.env.STATE_MACHINE_ARN)?.env.STATE_MACHINE_ARN;
+    this.startArn = apiArn ?? alias?.arn ?? this.stateMachineArn;
+  }
+
+  /**
+   * A deploy of a new template, as `cdk deploy` does it: the machine gets the new definition (its latest revision)
+   * and the functions their new code and configuration; the template's version resource publishes a version when
+   * the definition changed and the alias moves to it (at once or as a canary). Executions in flight keep the
+   * revision they started on: their definition and their handlers, with the configuration they were deployed with.
+   * Each Lambda version's handler runs with the configuration in its environment (`config` overrides it).
+   */
+  deploy(template: CfnTemplate, config?: AgentConfig): void {
+    if (stateMachineOf(template).arn !== this.stateMachineArn) throw new Error('the new template names another state machine');
+    const runtimes = new Map<string, Runtime>([[JSON.stringify(handlerConfig(this.options.config)), this.runtime]]);
+    const runtimeOf = (fn: LocalFunction) => {
+      const json = config ? JSON.stringify(handlerConfig(config)) : (fn.env[CONFIG_ENV] ?? JSON.stringify(handlerConfig(this.options.config)));
+      let rt = runtimes.get(json);
+      if (!rt) {
+        rt = this.makeRuntime(config ?? parseConfig(JSON.parse(json), `${fn.logicalId} environment`));
+        rt.aws = this.runtime.aws;
+        runtimes.set(json, rt);
+      }
+      return rt;
+    };
+    this.versions.latest = this.revisionOf(template, runtimeOf);
+    this.template = template;
+    this.rules = rulesOf(template);
+    this.publishFrom(template);
+    this.control = createRunControl({ runs: this.runtime.runs, executions: sfnExecutions(this.startArn, this.sfn) });
+    // Shared by every runtime of the engine: the API handler starts runs where the template says.
+    if (this.runtime.aws) this.runtime.aws.stateMachineArn = this.startArn;
   }
 
   static async start(options: EngineOptions): Promise<LocalEngine> {
@@ -183,24 +265,29 @@ export class LocalEngine {
     if (!tableName) throw new Error('no handler in the template has TABLE_NAME');
     const idempotencyTableName = fns.find((f) => f.env.IDEMPOTENCY_TABLE_NAME)?.env.IDEMPOTENCY_TABLE_NAME;
     const logger = new Logger({ serviceName: 'agent', logLevel: (options.logLevel ?? (process.env.AGENT_LOG ? 'ERROR' : 'SILENT')) as never });
-    const runtime = createRuntime({
-      config: options.config,
-      doc: dynamo.doc,
-      tableName,
-      idempotencyTableName,
-      dynamoClientConfig: dynamo.clientConfig,
-      docsDir: options.docsDir,
-      fetchImpl: options.fetchImpl,
-      logger,
-      onEvent: options.onTrace,
-      offline: true,
-    });
-    if (options.overrides) Object.assign(runtime, options.overrides);
-    const engine = new LocalEngine(options, template, dynamo, runtime);
+    const makeRuntime = (config: AgentConfig) => {
+      const rt = createRuntime({
+        config,
+        doc: dynamo.doc,
+        tableName,
+        idempotencyTableName,
+        dynamoClientConfig: dynamo.clientConfig,
+        docsDir: options.docsDir,
+        fetchImpl: options.fetchImpl,
+        logger,
+        onEvent: options.onTrace,
+        offline: true,
+      });
+      if (options.overrides) Object.assign(rt, options.overrides);
+      return rt;
+    };
+    const runtime = makeRuntime(options.config);
+    const engine = new LocalEngine(options, template, dynamo, runtime, makeRuntime);
     engine.sfnApi = await startSfnApi(engine, { port: options.sfnPort });
     engine.sfn = new SFNClient({ endpoint: engine.sfnApi.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
-    runtime.aws = { sfn: engine.sfn, stateMachineArn: engine.stateMachineArn };
-    engine.control = createRunControl({ runs: runtime.runs, executions: sfnExecutions(engine.stateMachineArn, engine.sfn) });
+    // Runs start where the stack's API starts them: on the alias.
+    runtime.aws = { sfn: engine.sfn, stateMachineArn: engine.startArn };
+    engine.control = createRunControl({ runs: runtime.runs, executions: sfnExecutions(engine.startArn, engine.sfn) });
     return engine;
   }
 
@@ -232,8 +319,8 @@ export class LocalEngine {
         const input = JSON.stringify({ runId, userId });
         const previous = run?.executionArn;
         return previous && !this.executions.has(previous) && previous.startsWith(this.executionArnPrefix())
-          ? this.startExecution({ name: previous.slice(this.executionArnPrefix().length), input })
-          : this.startExecution({ name: this.freeName(runId), input });
+          ? this.startExecution({ name: previous.slice(this.executionArnPrefix().length), input, stateMachineArn: this.startArn })
+          : this.startExecution({ name: this.freeName(runId), input, stateMachineArn: this.startArn });
       })().finally(() => this.starting.delete(runId));
       this.starting.set(runId, starting);
     }
@@ -268,8 +355,12 @@ export class LocalEngine {
   // ------------------------------------------------------------------------------------------------------------
   // The Step Functions service
 
-  /** StartExecution. The same name with the same input while it runs returns that execution, as AWS does. */
-  startExecution(input: { name?: string; input?: string }): LocalExecution {
+  /**
+   * StartExecution on the machine (its latest revision), one of its versions or an alias (a version picked by the
+   * alias's weights). The same name with the same input while it runs returns that execution, as AWS does.
+   */
+  startExecution(input: { name?: string; input?: string; stateMachineArn?: string }): LocalExecution {
+    const target = this.versions.resolve(input.stateMachineArn ?? this.stateMachineArn);
     const name = input.name ?? randomUUID();
     if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) throw new SfnError('InvalidName', `invalid execution name ${name}`);
     const text = input.input ?? '{}';
@@ -294,6 +385,9 @@ export class LocalEngine {
       startDate: new Date(),
       events: [],
       done: Promise.resolve(),
+      revision: target.revision,
+      ...(target.stateMachineVersionArn ? { stateMachineVersionArn: target.stateMachineVersionArn } : {}),
+      ...(target.stateMachineAliasArn ? { stateMachineAliasArn: target.stateMachineAliasArn } : {}),
     };
     this.executions.set(executionArn, execution);
     const runId = runIdOf({ executionArn, name, status: 'RUNNING', input: text });
@@ -386,8 +480,8 @@ export class LocalEngine {
 
   private async runExecution(execution: LocalExecution, input: unknown): Promise<void> {
     const placeholder = `${execution.executionArn}#task`;
-    const run = this.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: this.taskHandlers(execution, placeholder), retryIntervalOverrides: this.retryOverrides() },
+    const run = execution.revision.machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: this.taskHandlers(execution, placeholder), retryIntervalOverrides: this.retryOverrides(execution.revision) },
       context: {
         Execution: { Id: execution.executionArn, Name: execution.name, Input: input, StartTime: execution.startDate.toISOString() },
         StateMachine: { Id: this.stateMachineArn, Name: this.stateMachineName },
@@ -444,8 +538,8 @@ export class LocalEngine {
 
   /** Invokes the deployed API handler (lambdas/handlers/api.ts) with a REST proxy event, as API Gateway does. */
   async invokeApi(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-    const fn = [...this.functions.values()].find((f) => f.handler === 'api');
-    const handler = fn && this.handlers.get(fn.arn);
+    const fn = [...this.versions.latest.functions.values()].find((f) => f.handler === 'api');
+    const handler = fn && this.versions.latest.handlers.get(fn.arn);
     if (!fn || !handler) throw new Error('the template has no API handler');
     try {
       return (await handler(event, lambdaContext(fn))) as APIGatewayProxyResult;
@@ -495,8 +589,8 @@ export class LocalEngine {
     for (const rule of this.rules) {
       if (!matchesPattern(rule.pattern, event as unknown as Record<string, unknown>)) continue;
       for (const target of rule.targets) {
-        const fn = this.functions.get(target);
-        const handler = this.handlers.get(target);
+        const fn = this.versions.latest.functions.get(target);
+        const handler = this.versions.latest.handlers.get(target);
         if (!fn || !handler) continue;
         for (let attempt = 1; attempt <= 3; attempt++) {
           try {
@@ -538,14 +632,15 @@ export class LocalEngine {
   /** Every Task state → the handler of the function its Parameters name (Lambda tasks return {Payload}). */
   private taskHandlers(execution: LocalExecution, placeholder: string): Record<string, (input: unknown) => Promise<never>> {
     const out: Record<string, (input: unknown) => Promise<never>> = {};
-    for (const [name, state] of allStates(this.definition)) {
+    const { definition, functions, handlers } = execution.revision;
+    for (const [name, state] of allStates(definition)) {
       if (state.Type !== 'Task') continue;
       const waitsForToken = String(state.Resource).endsWith('.waitForTaskToken');
       const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
       out[name] = async (input: unknown) => {
         const { FunctionName, Payload } = input as { FunctionName: string; Payload: Record<string, unknown> };
-        const fn = this.functions.get(FunctionName);
-        const handler = this.handlers.get(FunctionName);
+        const fn = functions.get(FunctionName);
+        const handler = handlers.get(FunctionName);
         if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
         if (!waitsForToken) return (await this.invokeLambda(fn, handler, Payload)) as never;
         // .waitForTaskToken: a token of this attempt only; the execution waits until SendTask* completes it, and
@@ -584,7 +679,7 @@ export class LocalEngine {
     });
     try {
       const result = await Promise.race([handler(JSON.parse(JSON.stringify(payload ?? null)), context), timedOut]);
-      return { Payload: JSON.parse(JSON.stringify(result ?? null)), StatusCode: 200, ExecutedVersion: '$LATEST' };
+      return { Payload: JSON.parse(JSON.stringify(result ?? null)), StatusCode: 200, ExecutedVersion: fn.arn.split(':')[7] ?? '$LATEST' };
     } catch (err) {
       if ((err as { lambda?: boolean }).lambda) throw err;
       const e = err instanceof Error ? err : new Error(String(err));
@@ -595,11 +690,11 @@ export class LocalEngine {
     }
   }
 
-  private retryOverrides(): Record<string, number> | undefined {
+  private retryOverrides(revision: Revision): Record<string, number> | undefined {
     const scale = this.options.retryScale ?? 1;
     if (scale >= 1) return undefined;
     const out: Record<string, number> = {};
-    for (const [name, state] of allStates(this.definition)) {
+    for (const [name, state] of allStates(revision.definition)) {
       const retry = state.Retry as { IntervalSeconds?: number }[] | undefined;
       if (retry?.length) out[name] = Math.round((retry[0]?.IntervalSeconds ?? 1) * 1000 * scale);
     }
@@ -618,6 +713,7 @@ export class LocalEngine {
     await Promise.allSettled(live.map((e) => e.done));
     this.sfn.destroy();
     await this.sfnApi.close();
+    this.versions.close();
     await this.runtime.tools?.close();
     await this.dynamo.close();
   }
@@ -675,7 +771,7 @@ function lambdaContext(fn: LocalFunction): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: fn.logicalId,
-    functionVersion: '$LATEST',
+    functionVersion: fn.arn.split(':')[7] ?? '$LATEST',
     invokedFunctionArn: fn.arn,
     memoryLimitInMB: '512',
     awsRequestId: randomUUID(),

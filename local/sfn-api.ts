@@ -25,6 +25,12 @@ function summary(e: LocalExecution) {
   return { executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: epoch(e.startDate), stopDate: epoch(e.stopDate) };
 }
 
+/** The machine itself, one of its versions or one of its aliases (as StartExecution and ListExecutions take them). */
+function qualified(engine: LocalEngine, arn: unknown): string {
+  engine.versions.resolve(String(arn));
+  return String(arn);
+}
+
 function machine(engine: LocalEngine, arn: unknown): void {
   if (arn !== engine.stateMachineArn) throw new SfnError('StateMachineDoesNotExist', `state machine ${String(arn)} does not exist; this endpoint serves ${engine.stateMachineArn}`);
 }
@@ -68,22 +74,37 @@ export function historyEvents(e: LocalExecution): Record<string, unknown>[] {
 const OPERATIONS: Record<string, Operation> = {
   ListStateMachines: (engine) => ({ stateMachines: [{ stateMachineArn: engine.stateMachineArn, name: engine.stateMachineName, type: 'STANDARD', creationDate: epoch(engine.createdAt) }] }),
   DescribeStateMachine: (engine, b) => {
-    machine(engine, b.stateMachineArn);
-    return { stateMachineArn: engine.stateMachineArn, name: engine.stateMachineName, status: 'ACTIVE', type: 'STANDARD', definition: JSON.stringify(engine.definition), roleArn: `arn:aws:iam::000000000000:role/${engine.stateMachineName}Role`, creationDate: epoch(engine.createdAt) };
+    // The machine (its latest revision) or one of its versions.
+    const arn = String(b.stateMachineArn);
+    const version = arn === engine.stateMachineArn ? undefined : engine.versions.version(arn);
+    const revision = version?.revision ?? engine.versions.latest;
+    return {
+      stateMachineArn: arn,
+      name: engine.stateMachineName,
+      status: 'ACTIVE',
+      type: 'STANDARD',
+      definition: JSON.stringify(revision.definition),
+      revisionId: revision.id,
+      ...(version?.description ? { description: version.description } : {}),
+      roleArn: `arn:aws:iam::000000000000:role/${engine.stateMachineName}Role`,
+      creationDate: epoch(version?.createdAt ?? engine.createdAt),
+    };
   },
   StartExecution: (engine, b) => {
-    machine(engine, b.stateMachineArn);
-    const e = engine.startExecution({ name: b.name as string | undefined, input: b.input as string | undefined });
+    const e = engine.startExecution({ name: b.name as string | undefined, input: b.input as string | undefined, stateMachineArn: qualified(engine, b.stateMachineArn) });
     return { executionArn: e.executionArn, startDate: epoch(e.startDate) };
   },
   StopExecution: (engine, b) => ({ stopDate: epoch(engine.stopExecution(String(b.executionArn), b.error as string | undefined, b.cause as string | undefined).stopDate) }),
   DescribeExecution: (engine, b) => {
     const e = engine.describeExecution(String(b.executionArn));
-    return { ...summary(e), input: e.input, inputDetails: { included: true }, ...(e.output !== undefined ? { output: e.output, outputDetails: { included: true } } : {}), ...(e.error ? { error: e.error } : {}), ...(e.cause ? { cause: e.cause } : {}) };
+    const via = { ...(e.stateMachineVersionArn ? { stateMachineVersionArn: e.stateMachineVersionArn } : {}), ...(e.stateMachineAliasArn ? { stateMachineAliasArn: e.stateMachineAliasArn } : {}) };
+    return { ...summary(e), ...via, input: e.input, inputDetails: { included: true }, ...(e.output !== undefined ? { output: e.output, outputDetails: { included: true } } : {}), ...(e.error ? { error: e.error } : {}), ...(e.cause ? { cause: e.cause } : {}) };
   },
   ListExecutions: (engine, b) => {
-    machine(engine, b.stateMachineArn);
-    const all = [...engine.executions.values()].filter((e) => !b.statusFilter || e.status === b.statusFilter).reverse();
+    // The machine's executions, or those started on one version or through one alias.
+    const arn = qualified(engine, b.stateMachineArn);
+    const of = (e: LocalExecution) => arn === engine.stateMachineArn || e.stateMachineVersionArn === arn || e.stateMachineAliasArn === arn;
+    const all = [...engine.executions.values()].filter((e) => of(e) && (!b.statusFilter || e.status === b.statusFilter)).reverse();
     const { items, nextToken } = page(all, b);
     return { executions: items.map(summary), ...(nextToken ? { nextToken } : {}) };
   },
@@ -91,6 +112,31 @@ const OPERATIONS: Record<string, Operation> = {
     const events = historyEvents(engine.describeExecution(String(b.executionArn)));
     const { items, nextToken } = page(b.reverseOrder ? events.reverse() : events, b);
     return { events: items, ...(nextToken ? { nextToken } : {}) };
+  },
+  PublishStateMachineVersion: (engine, b) => {
+    machine(engine, b.stateMachineArn);
+    const v = engine.versions.publish(b.description as string | undefined, b.revisionId as string | undefined);
+    return { stateMachineVersionArn: v.arn, creationDate: epoch(v.createdAt) };
+  },
+  ListStateMachineVersions: (engine, b) => {
+    machine(engine, b.stateMachineArn);
+    // Newest first, as Step Functions lists them.
+    const { items, nextToken } = page([...engine.versions.versions].reverse(), b);
+    return { stateMachineVersions: items.map((v) => ({ stateMachineVersionArn: v.arn, creationDate: epoch(v.createdAt) })), ...(nextToken ? { nextToken } : {}) };
+  },
+  ListStateMachineAliases: (engine, b) => {
+    machine(engine, b.stateMachineArn);
+    const { items, nextToken } = page([...engine.versions.aliases.values()], b);
+    return { stateMachineAliases: items.map((a) => ({ stateMachineAliasArn: a.arn, creationDate: epoch(a.createdAt) })), ...(nextToken ? { nextToken } : {}) };
+  },
+  DescribeStateMachineAlias: (engine, b) => {
+    const a = engine.versions.alias(String(b.stateMachineAliasArn));
+    return { stateMachineAliasArn: a.arn, name: a.name, ...(a.description ? { description: a.description } : {}), routingConfiguration: a.routing, creationDate: epoch(a.createdAt), updateDate: epoch(a.updatedAt) };
+  },
+  UpdateStateMachineAlias: (engine, b) => {
+    const routing = b.routingConfiguration as { stateMachineVersionArn: string; weight: number }[] | undefined;
+    const a = engine.versions.updateAlias(String(b.stateMachineAliasArn), { routing, description: b.description as string | undefined });
+    return { updateDate: epoch(a.updatedAt) };
   },
   SendTaskSuccess: (engine, b) => {
     engine.sendTaskSuccess(String(b.taskToken), String(b.output));
@@ -113,6 +159,8 @@ export async function startSfnApi(engine: LocalEngine, options: { port?: number;
   const server = createServer((req, res) => {
     handle(engine, req, res).catch((err) => reply(res, 500, { __type: 'InternalFailure', message: (err as Error).message }));
   });
+  // Longer than any pause between two calls of the SDK's kept-alive connection (a close racing a request is ECONNRESET).
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());

@@ -50,6 +50,42 @@ export const localLambdaArn = (logicalId: string) => `arn:aws:lambda:${LOCAL_REG
 /** A state machine's local ARN (Ref of a state machine is its ARN in CloudFormation). */
 export const localStateMachineArn = (logicalId: string) => `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${logicalId}`;
 
+/**
+ * A Lambda version's local ARN. AWS numbers versions 1, 2, …; locally the number is derived from the version
+ * resource's logical id, which CDK derives from the function's code and configuration: same code, same number.
+ */
+export function localLambdaVersionArn(versionLogicalId: string, template: CfnTemplate): string {
+  const fn = (template.Resources[versionLogicalId]?.Properties?.FunctionName as { Ref?: string } | undefined)?.Ref ?? versionLogicalId;
+  const n = Number.parseInt(createHash('sha256').update(versionLogicalId).digest('hex').slice(0, 7), 16);
+  return `${localLambdaArn(fn)}:${n}`;
+}
+
+/** The template's alias of its state machine (AWS::StepFunctions::StateMachineAlias), if any. */
+export interface LocalAliasSpec {
+  name: string;
+  arn: string;
+  /** CloudFormation's gradual deployment of the alias (DeploymentPreference CANARY). */
+  canary?: { percent: number; minutes: number };
+}
+
+export function aliasOf(template: CfnTemplate): LocalAliasSpec | undefined {
+  const entry = Object.entries(template.Resources).find(([, r]) => r.Type === 'AWS::StepFunctions::StateMachineAlias');
+  if (!entry) return undefined;
+  const props = entry[1].Properties ?? {};
+  const pref = props.DeploymentPreference as { Type?: string; Percentage?: number; Interval?: number } | undefined;
+  return {
+    name: String(props.Name ?? entry[0]),
+    arn: String(resolveIntrinsic({ Ref: entry[0] }, template)),
+    ...(pref?.Type === 'CANARY' ? { canary: { percent: Number(pref.Percentage ?? 10), minutes: Number(pref.Interval ?? 0) } } : {}),
+  };
+}
+
+/** Whether the template publishes a version of its state machine (AWS::StepFunctions::StateMachineVersion). */
+export function publishesVersion(template: CfnTemplate): { description?: string } | undefined {
+  const version = Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachineVersion');
+  return version ? { description: version.Properties?.Description as string | undefined } : undefined;
+}
+
 /** The template's one state machine: its local ARN and name. */
 export function stateMachineOf(template: CfnTemplate): { arn: string; name: string; logicalId: string } {
   const ids = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine');
@@ -72,7 +108,15 @@ export function resolveIntrinsic(value: unknown, template: CfnTemplate): unknown
       'AWS::URLSuffix': 'amazonaws.com',
       'AWS::StackName': STACK_NAME,
     };
-    if (template.Resources[ref]?.Type === 'AWS::StepFunctions::StateMachine') return localStateMachineArn(ref);
+    const type = template.Resources[ref]?.Type;
+    if (type === 'AWS::StepFunctions::StateMachine') return localStateMachineArn(ref);
+    if (type === 'AWS::Lambda::Version') return localLambdaVersionArn(ref, template);
+    if (type === 'AWS::StepFunctions::StateMachineAlias') {
+      const props = template.Resources[ref]?.Properties ?? {};
+      // The alias belongs to the machine of its versions (StateMachineArn is optional).
+      const machine = props.StateMachineArn ? resolveIntrinsic(props.StateMachineArn, template) : stateMachineOf(template).arn;
+      return `${machine}:${String(props.Name ?? ref)}`;
+    }
     return pseudo[ref] ?? ref;
   }
   if ('Fn::GetAtt' in obj) {
@@ -107,6 +151,17 @@ export function functionsOf(template: CfnTemplate): LocalFunction[] {
       return { logicalId, arn: localLambdaArn(logicalId), handler: env.HANDLER_NAME ?? '', env, timeoutSeconds: Number(props.Timeout ?? 3) };
     })
     .filter((f) => f.handler);
+}
+
+/** The template's Lambda versions (AWS::Lambda::Version): each is its function's handler and configuration. */
+export function lambdaVersionsOf(template: CfnTemplate): LocalFunction[] {
+  const fns = new Map(functionsOf(template).map((f) => [f.logicalId, f]));
+  return Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Lambda::Version')
+    .flatMap(([logicalId, r]) => {
+      const fn = fns.get(String((r.Properties?.FunctionName as { Ref?: string } | undefined)?.Ref));
+      return fn ? [{ ...fn, arn: localLambdaVersionArn(logicalId, template) }] : [];
+    });
 }
 
 /** CreateTable inputs for the template's tables (name = logical id, as Ref resolves it). */

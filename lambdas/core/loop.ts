@@ -1,6 +1,7 @@
 import { degradationNotice, excerpt, partialAnswer, surrenderNotice, withNotice } from './answer';
 import { type ApprovalPolicy, gateToolCall, needsDecision, pendingApprovalsOf } from './approvals';
 import { type Budgets, checkBudget } from './budget';
+import { checkpointFormat, storedPrevCallSig } from './checkpoint';
 import type { RunUpdates } from './control';
 import { BadRequest, BudgetExceeded, budgetReasonOf, causeMessage, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
 import type { RunRecord, RunRepository } from './ports';
@@ -123,13 +124,14 @@ export async function loadRun(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep
     maxSteps: run.maxSteps,
     maxTokens: run.maxTokens,
     ...(run.maxCostUsd !== undefined ? { maxCostUsd: run.maxCostUsd } : {}),
-    ...(run.step > 0 ? { resumeAt: state.outcome, pendingToolCalls: state.toolCount } : {}),
+    ...(run.step > 0 ? { resumeAt: state.outcome, pendingToolCalls: state.toolCount, checkpointVersion: checkpointFormat(run) } : {}),
   });
   return state;
 }
 
-/** The loop state a run's checkpoint stands for (see loadRun). */
+/** The loop state a run's checkpoint stands for (see loadRun), in any format this version reads (lambdas/core/checkpoint.ts). */
 export async function checkpointState(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep' | 'approvals'>, run: RunRecord): Promise<LoopState> {
+  const prevCallSig = storedPrevCallSig(run);
   const base: LoopState = {
     runId: run.runId,
     step: run.step,
@@ -157,7 +159,8 @@ export async function checkpointState(deps: Pick<LoopDeps, 'runs' | 'maxToolCall
     toolCalls: calls.map((c) => ({ id: c.id })),
     toolCount: calls.length,
     callSig: callSignature(last.toolCalls),
-    prevCallSig: previous?.role === 'assistant' ? callSignature(previous.toolCalls) : '',
+    // Format 2 stores it on the run item; format 1 recomputes it from the previous step's message.
+    prevCallSig: prevCallSig ?? (previous?.role === 'assistant' ? callSignature(previous.toolCalls) : ''),
     approvalRequired: needsDecision(deps.approvals, run, run.step, calls.filter((c) => !done.has(c.id))),
   };
 }

@@ -16,6 +16,11 @@ export interface RunRecord {
   degraded: DegradedEntry[];
   /** Signature of the last step's tool calls (repetition detector). */
   lastCallSig: string;
+  /** Checkpoint format (lambdas/core/checkpoint.ts); absent = format 1. */
+  checkpointVersion?: number;
+  /** Format 2: the signature of the step before `sigStep` (the repetition detector compares the two on a resume). */
+  prevCallSig?: string;
+  sigStep?: number;
   createdAt: string;
   updatedAt: string;
   /** Set by the API to stop at the next tool-call boundary. */

@@ -9,6 +9,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { CHECKPOINT_VERSION } from '../core/checkpoint';
 import type { ApprovalEntry, RunRecord, RunRepository, StoredMessage } from '../core/ports';
 import type { DegradedEntry, Message, RunStatus, TraceEvent, Usage } from '../core/types';
 import { EVENT_PREFIX, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
@@ -74,6 +75,7 @@ export class RunStore implements RunRepository {
       answer: null,
       degraded: [],
       lastCallSig: '',
+      checkpointVersion: CHECKPOINT_VERSION,
       createdAt: at,
       updatedAt: at,
     };
@@ -157,12 +159,16 @@ export class RunStore implements RunRepository {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: 'SET #step = :step, lastCallSig = :sig, updatedAt = :at ADD tokensIn :in, tokensOut :out, costMicros :cost',
+          // Checkpoint format 2: the previous signature moves to prevCallSig (operands read the item before the update).
+          UpdateExpression:
+            'SET #step = :step, prevCallSig = if_not_exists(lastCallSig, :none), lastCallSig = :sig, sigStep = :step, checkpointVersion = :format, updatedAt = :at ADD tokensIn :in, tokensOut :out, costMicros :cost',
           ConditionExpression: 'attribute_exists(pk) AND #step < :step',
           ExpressionAttributeNames: { '#step': 'step' },
           ExpressionAttributeValues: {
             ':step': step,
             ':sig': callSig,
+            ':none': '',
+            ':format': CHECKPOINT_VERSION,
             ':at': this.now().toISOString(),
             ':in': usage.inputTokens,
             ':out': usage.outputTokens,

@@ -1,7 +1,7 @@
 import { type CfnResource, Stack } from 'aws-cdk-lib';
 import { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
-import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
-import { CfnStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { CfnAlias, CfnFunction, CfnVersion } from 'aws-cdk-lib/aws-lambda';
+import { CfnStateMachine, CfnStateMachineAlias, CfnStateMachineVersion } from 'aws-cdk-lib/aws-stepfunctions';
 import { NagMessageLevel, NagPack, type NagPackProps, NagRuleCompliance, type NagRuleResult } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
@@ -13,7 +13,8 @@ import { LAMBDA_SERVICE_ERRORS } from '../workflow';
  * Agent readiness: the production checklist of an LLM agent, checked on the synthesized stack so `cdk synth` fails
  * when it does not hold. Rules: budgets, Task timeouts and the timeout chain, transient-only retries with jitter and
  * at most 5 attempts, a Catch into a degradation path on every external call, the step budget checked in the
- * definition, a breaker and a fallback for every dependency, PITR on the checkpoint tables, logs and traces.
+ * definition, a breaker and a fallback for every dependency, PITR on the checkpoint tables, logs and traces, and
+ * safe deploys: a published version behind an alias, whose definition invokes Lambda versions (never $LATEST).
  */
 export class AgentReadinessChecks extends NagPack {
   readonly name = 'AgentReadiness';
@@ -97,6 +98,31 @@ export class AgentReadinessChecks extends NagPack {
         }
         return NagRuleCompliance.COMPLIANT;
       });
+      rule('VersionAndAlias', 'The state machine has no published version behind an alias.', 'Runs last days: every deploy publishes a version and runs start on an alias, so a run finishes on the definition it started with and a rollback is one alias update.', (n) => {
+        const stack = Stack.of(n);
+        const ref = (v: unknown) => JSON.stringify(stack.resolve(v));
+        const machine = JSON.stringify({ Ref: stack.getLogicalId(n as CfnStateMachine) });
+        const versions = stack.node
+          .findAll()
+          .filter((c): c is CfnStateMachineVersion => c instanceof CfnStateMachineVersion && ref(c.stateMachineArn) === machine)
+          .map((c) => JSON.stringify({ Ref: stack.getLogicalId(c) }));
+        const aliased = stack.node.findAll().some((c) => {
+          if (!(c instanceof CfnStateMachineAlias)) return false;
+          const routing = (stack.resolve(c.routingConfiguration) ?? []) as { stateMachineVersionArn?: unknown }[];
+          const preference = stack.resolve(c.deploymentPreference) as { stateMachineVersionArn?: unknown } | undefined;
+          return [...routing.map((r) => r.stateMachineVersionArn), preference?.stateMachineVersionArn].some((arn) => arn !== undefined && versions.includes(JSON.stringify(arn)));
+        });
+        return versions.length > 0 && aliased ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
+      });
+      rule('PinnedLambdaVersions', 'A Task invokes a Lambda function unqualified ($LATEST).', 'Each state machine version invokes published Lambda versions, so a deploy never swaps the code under a run in flight.', (n) => {
+        const def = definition();
+        if (!def) return NagRuleCompliance.NON_COMPLIANT;
+        for (const state of tasksOf(def)) {
+          if (!String(state.Resource ?? '').includes(':lambda:invoke')) continue;
+          if (lambdaOf(n, state)?.pinned !== true) return NagRuleCompliance.NON_COMPLIANT;
+        }
+        return NagRuleCompliance.COMPLIANT;
+      });
       rule('StepBudgetInDefinition', 'The definition does not check the loop counter against the step budget.', 'The step budget is a loop counter in the state machine, checked every iteration.', () => {
         const def = definition();
         const choices = def ? allStates(def).filter((s) => s.Type === 'Choice') : [];
@@ -154,14 +180,27 @@ function allStates(def: State): State[] {
 
 const tasksOf = (def: State) => allStates(def).filter((s) => s.Type === 'Task');
 
-/** The Lambda a Task invokes (by the logical id its FunctionName names), with its timeout and handler name. */
-function lambdaOf(scope: CfnResource, state: State): { timeout?: number; handler?: string } | undefined {
-  const name = String(state.Parameters?.FunctionName ?? '');
+/**
+ * The Lambda a Task invokes (by the logical id its FunctionName names: a function, or a version or alias of one),
+ * with its timeout, handler name, and whether it is pinned (a version or an alias, not $LATEST).
+ */
+function lambdaOf(scope: CfnResource, state: State): { timeout?: number; handler?: string; pinned: boolean } | undefined {
   const stack = Stack.of(scope);
+  let name = String(state.Parameters?.FunctionName ?? '');
+  let pinned = false;
+  for (const c of stack.node.findAll()) {
+    // A function's currentVersion is renamed at synth (a hash of its code and configuration): its Ref has the name.
+    if ((c instanceof CfnVersion || c instanceof CfnAlias) && (stack.resolve(c.ref) as { Ref?: string }).Ref === name) {
+      const fn = stack.resolve(c.functionName) as { Ref?: string } | string;
+      name = typeof fn === 'string' ? fn : String(fn.Ref);
+      pinned = true;
+      break;
+    }
+  }
   for (const c of stack.node.findAll()) {
     if (c instanceof CfnFunction && stack.getLogicalId(c) === name) {
       const env = stack.resolve(c.environment) as { variables?: Record<string, string> } | undefined;
-      return { timeout: c.timeout, handler: env?.variables?.HANDLER_NAME };
+      return { timeout: c.timeout, handler: env?.variables?.HANDLER_NAME, pinned };
     }
   }
   return undefined;

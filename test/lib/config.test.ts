@@ -1,4 +1,4 @@
-import { approvalRequiredTools, ConfigError, parseConfig } from '../../lib/config';
+import { approvalRequiredTools, ConfigError, handlerConfig, parseConfig } from '../../lib/config';
 
 describe('config schema', () => {
   it('fills every default from an empty config', () => {
@@ -27,6 +27,16 @@ describe('config schema', () => {
 
   it('refuses a tool that takes a built-in name', () => {
     expect(() => parseConfig({ tools: [{ name: 'calculator', kind: 'http', url: 'http://127.0.0.1:1/x' }] })).toThrow(/tools\[0\]\.name: "calculator" is already taken/);
+  });
+
+  it('takes an optional canary deploy (percent of new runs, minutes) and keeps it out of the handlers', () => {
+    const c = parseConfig({ deploy: { canary: { percent: 10, minutes: 15 } } });
+    expect(c.deploy.canary).toEqual({ percent: 10, minutes: 15 });
+    expect(parseConfig({}).deploy).toEqual({});
+    expect(() => parseConfig({ deploy: { canary: { percent: 100, minutes: 15 } } })).toThrow(/deploy\.canary\.percent: .*99/);
+    expect(() => parseConfig({ deploy: { canary: { percent: 10 } } })).toThrow(/deploy\.canary\.minutes/);
+    // Turning a canary on does not change what the handlers get, hence publishes no new Lambda versions.
+    expect(JSON.stringify(handlerConfig(c))).toBe(JSON.stringify(handlerConfig(parseConfig({}))));
   });
 });
 

@@ -67,18 +67,45 @@ describe('the agent workflow (synthesized)', () => {
     for (const [name, state] of tasks) {
       expect({ name, timeout: typeof state.TimeoutSeconds }).toEqual({ name, timeout: 'number' });
       const fnArn = (state.Parameters as { FunctionName: string }).FunctionName;
-      const logicalId = fnArn.split(':').at(-1) as string;
+      // arn:aws:lambda:<region>:<account>:function:<logical id>:<version>
+      const logicalId = fnArn.split(':')[6] as string;
       const lambdaTimeout = fns[logicalId]?.Properties.Timeout as number;
       expect(state.TimeoutSeconds as number).toBeGreaterThan(lambdaTimeout);
     }
     // The model Lambda outlives the slowest model client timeout (20 s).
-    expect(fns[(states.CallModel!.Parameters.FunctionName as string).split(':').at(-1) as string]?.Properties.Timeout).toBeGreaterThan(20);
+    expect(fns[(states.CallModel!.Parameters.FunctionName as string).split(':')[6] as string]?.Properties.Timeout).toBeGreaterThan(20);
   });
 
   it('keeps the state small: the payload carries ids and counters, never the conversation', () => {
     expect(states.CallModel?.OutputPath).toBe('$.Payload');
     expect(states.CallTool?.ResultPath).toBeNull();
     expect(states.RunTools).toMatchObject({ Type: 'Map', ItemsPath: '$.toolCalls', ResultPath: null, MaxConcurrency: 4 });
+  });
+
+  it('invokes published Lambda versions (retained when replaced), never $LATEST', () => {
+    const versions = template.findResources('AWS::Lambda::Version');
+    for (const [name, state] of allStates(definition).filter(([, s]) => s.Type === 'Task')) {
+      expect({ name, fn: (state.Parameters as { FunctionName: string }).FunctionName }).toEqual({ name, fn: expect.stringMatching(/:function:[A-Za-z0-9]+:\d+$/) });
+    }
+    expect(Object.keys(versions)).toHaveLength(5);
+    for (const v of Object.values(versions)) expect(v).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  it('publishes a version of each definition (replaced when the revision changes, old ones kept) behind the alias live, on which the API starts runs', () => {
+    const machineId = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0] as string;
+    const [versionId, version] = Object.entries(template.findResources('AWS::StepFunctions::StateMachineVersion'))[0] as [string, Record<string, unknown>];
+    expect(version).toMatchObject({
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: { StateMachineArn: { Ref: machineId }, StateMachineRevisionId: { 'Fn::GetAtt': [machineId, 'StateMachineRevisionId'] }, Description: expect.stringMatching(/^definition sha256:[0-9a-f]{16}$/) },
+    });
+    const [aliasId, alias] = Object.entries(template.findResources('AWS::StepFunctions::StateMachineAlias'))[0] as [string, { Properties: Record<string, unknown> }];
+    expect(alias.Properties).toMatchObject({ Name: 'live', RoutingConfiguration: [{ StateMachineVersionArn: { Ref: versionId }, Weight: 100 }] });
+    const api = Object.entries(cfn.Resources).find(([, r]) => (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.HANDLER_NAME === 'api');
+    expect((api?.[1].Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.STATE_MACHINE_ARN).toEqual({ Ref: aliasId });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: aliasId } })]) },
+    });
   });
 
   it('is a Standard machine with its own log group and X-Ray tracing', () => {

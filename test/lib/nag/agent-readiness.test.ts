@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
-import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
-import { CfnStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { CfnFunction, CfnVersion } from 'aws-cdk-lib/aws-lambda';
+import { CfnStateMachine, CfnStateMachineAlias, CfnStateMachineVersion } from 'aws-cdk-lib/aws-stepfunctions';
 import { AgentStack } from '../../../lib/agent-stack';
 import { CONFIG_ENV, parseConfig } from '../../../lib/config';
 import { acknowledgeFindings, applyChecks } from '../../../lib/nag';
@@ -10,7 +10,9 @@ import { AgentReadinessChecks } from '../../../lib/nag/agent-readiness';
 const RETRY = { ErrorEquals: ['TransientError', 'RateLimited', 'TimeoutError'], IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 2, JitterStrategy: 'FULL' };
 
 /** A minimal agent stack in raw CloudFormation, compliant unless `breaking` changes one thing. */
-function stack(breaking: { config?: unknown; pitr?: boolean; logs?: boolean; task?: Record<string, unknown>; choice?: boolean } = {}) {
+function stack(
+  breaking: { config?: unknown; pitr?: boolean; logs?: boolean; task?: Record<string, unknown>; choice?: boolean; version?: boolean; alias?: 'none' | 'elsewhere'; unpinned?: boolean } = {},
+) {
   const app = new App();
   const s = new Stack(app, 'S');
   const config = breaking.config ?? parseConfig({});
@@ -22,6 +24,7 @@ function stack(breaking: { config?: unknown; pitr?: boolean; logs?: boolean; tas
     timeout: 30,
     environment: { variables: { [CONFIG_ENV]: JSON.stringify(config), HANDLER_NAME: 'call-model' } },
   });
+  new CfnVersion(s, 'CallModelFnVersion', { functionName: 'CallModelFn' }).overrideLogicalId('CallModelFnVersion');
   new CfnTable(s, 'Table', {
     keySchema: [{ attributeName: 'pk', keyType: 'HASH' }],
     attributeDefinitions: [{ attributeName: 'pk', attributeType: 'S' }],
@@ -31,7 +34,7 @@ function stack(breaking: { config?: unknown; pitr?: boolean; logs?: boolean; tas
   const task = {
     Type: 'Task',
     Resource: 'arn:aws:states:::lambda:invoke',
-    Parameters: { FunctionName: 'CallModelFn', Payload: {} },
+    Parameters: { FunctionName: breaking.unpinned ? 'CallModelFn' : 'CallModelFnVersion', Payload: {} },
     TimeoutSeconds: 45,
     Retry: [RETRY],
     Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Degrade' }],
@@ -46,12 +49,17 @@ function stack(breaking: { config?: unknown; pitr?: boolean; logs?: boolean; tas
       Degrade: { Type: 'Succeed' },
     },
   };
-  new CfnStateMachine(s, 'Machine', {
+  const machine = new CfnStateMachine(s, 'Machine', {
     roleArn: 'arn:aws:iam::1:role/r',
     definitionString: JSON.stringify(definition),
     loggingConfiguration: breaking.logs === false ? undefined : { level: 'ALL', destinations: [{ cloudWatchLogsLogGroup: { logGroupArn: 'arn:aws:logs:x' } }] },
     tracingConfiguration: { enabled: breaking.logs !== false },
   });
+  if (breaking.version !== false) {
+    const version = new CfnStateMachineVersion(s, 'Version', { stateMachineArn: machine.ref, stateMachineRevisionId: machine.attrStateMachineRevisionId });
+    const target = breaking.alias === 'elsewhere' ? 'arn:aws:states:us-east-1:1:stateMachine:Other:1' : version.ref;
+    if (breaking.alias !== 'none') new CfnStateMachineAlias(s, 'Alias', { name: 'live', routingConfiguration: [{ stateMachineVersionArn: target, weight: 100 }] });
+  }
   return s;
 }
 
@@ -77,6 +85,10 @@ describe('agent readiness rules', () => {
     ['TransientRetryOnly', { task: { Retry: [{ ...RETRY, MaxAttempts: 9 }] } }],
     ['DegradationCatch', { task: { Catch: [] } }],
     ['StepBudgetInDefinition', { choice: false }],
+    ['VersionAndAlias', { version: false }],
+    ['VersionAndAlias', { alias: 'none' }],
+    ['VersionAndAlias', { alias: 'elsewhere' }],
+    ['PinnedLambdaVersions', { unpinned: true }],
   ] as const)('%s fires on a stack built to break it', (rule, breaking) => {
     expect(findings(stack(breaking as Parameters<typeof stack>[0]))).toContain(`AgentReadiness-${rule}`);
   });
@@ -86,6 +98,14 @@ describe('the real stack', () => {
   it('synthesizes with zero unacknowledged AwsSolutions or agent readiness findings', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
     const s = new AgentStack(app, 'AgentStack', { config: parseConfig({ tools: [{ name: 'retrieve', kind: 'retriever', url: 'https://search.example.com/q' }] }) });
+    applyChecks(app);
+    acknowledgeFindings(s);
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('synthesizes a canary deploy (alias with a gradual deployment) with zero findings too', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const s = new AgentStack(app, 'AgentStack', { config: parseConfig({ deploy: { canary: { percent: 10, minutes: 15 } } }) });
     applyChecks(app);
     acknowledgeFindings(s);
     expect(() => app.synth()).not.toThrow();
