@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { handleApi } from '../lambdas/api/routes';
+import { createTokenVerifier, type TokenVerifier } from './auth';
 import type { LocalEngine } from './engine';
 
 /** Largest request body the local server reads (API Gateway's own limit is 10 MB; ours is far lower). */
@@ -11,8 +12,11 @@ export const MAX_BODY_BYTES = 256 * 1024; // read limit; the routes accept at mo
 
 export interface LocalServer {
   url: string;
-  /** Bearer token → user id. */
-  tokens: Record<string, string>;
+  /**
+   * The development token, when the server made or was given one because the config has no `localTokens`
+   * (npm start prints it); undefined when `localTokens` are configured (those are never echoed back).
+   */
+  devToken?: string;
   server: Server;
   close(): Promise<void>;
 }
@@ -22,9 +26,11 @@ export interface LocalServer {
  * (or a development token made at start) instead of Cognito, executions in the offline engine.
  */
 export async function startServer(engine: LocalEngine, options: { port?: number; host?: string; devToken?: string } = {}): Promise<LocalServer> {
-  const tokens = engine.options.config.localTokens ?? { [options.devToken ?? `dev-${randomBytes(16).toString('hex')}`]: 'local-user' };
+  const configured = engine.options.config.localTokens;
+  const devToken = configured ? undefined : (options.devToken ?? `dev-${randomBytes(16).toString('hex')}`);
+  const verify = createTokenVerifier(configured ?? { [devToken as string]: 'local-user' });
   const server = createServer((req, res) => {
-    handle(engine, tokens, req, res).catch((err) => {
+    handle(engine, verify, req, res).catch((err) => {
       if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: (err as Error).message } });
     });
   });
@@ -35,7 +41,7 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://localhost:${port}`,
-    tokens,
+    ...(devToken ? { devToken } : {}),
     server,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -44,7 +50,7 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
 /** The trace viewer: one self-contained page (no build step, no CDN), served at GET /. */
 const VIEWER = join(__dirname, 'viewer', 'index.html');
 
-async function handle(engine: LocalEngine, tokens: Record<string, string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(engine: LocalEngine, verify: TokenVerifier, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method === 'GET' && (url.pathname === '/' || url.pathname === '/index.html')) {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'" });
@@ -58,9 +64,7 @@ async function handle(engine: LocalEngine, tokens: Record<string, string>, req: 
     send(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `the body must be at most ${MAX_BODY_BYTES} bytes` } });
     return;
   }
-  const auth = req.headers.authorization ?? '';
-  const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
-  const userId = token ? (tokens[token] ?? null) : null;
+  const userId = verify(req.headers.authorization);
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
   const query = Object.fromEntries(url.searchParams.entries());

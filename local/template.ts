@@ -139,7 +139,9 @@ function sourceFingerprint(): string {
  * run`, `npm start` and the tests synthesize each distinct configuration once per change of lib/.
  */
 export function cachedTemplate(config: AgentConfig, cacheDir = join(tmpdir(), 'agent-template-cache')): CfnTemplate {
-  const key = createHash('sha256').update(JSON.stringify(config)).update(sourceFingerprint()).digest('hex').slice(0, 32);
+  // localTokens never reach the template (lib/agent-stack.ts leaves them out), nor this cache key.
+  const { localTokens: _localOnly, ...synthesized } = config;
+  const key = createHash('sha256').update(JSON.stringify(synthesized)).update(sourceFingerprint()).digest('hex').slice(0, 32);
   const file = join(cacheDir, `${key}.json`);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as CfnTemplate;
   const template = synthTemplate(config);

@@ -12,15 +12,20 @@ export const serveCommand: CliCommand = {
     const port = Number(values.port ?? process.env.PORT ?? 3000);
     const dataDir = resolve((values.data as string | undefined) ?? '.agent-data');
     const engine = await LocalEngine.start({ config, dataDir });
-    const server = await startServer(engine, { port, devToken: devToken(dataDir) });
+    // A development token (kept in the data dir for the CLI) only when the config names no users of its own.
+    const server = await startServer(engine, { port, devToken: config.localTokens ? undefined : devToken(dataDir) });
     const resumed = await engine.resumeInterrupted();
-    const [token] = Object.keys(server.tokens);
+    const users = Object.values(config.localTokens ?? {});
+    // The generated development token is printed so it can be used; a configured user's token never is.
+    const token = server.devToken ?? '<your token from localTokens>';
     const { primary, fallback } = config.models;
     process.stdout.write(
       [
         `Agent API listening on ${server.url} (offline engine, data in ${dataDir})`,
         `  model: ${primary.provider}/${primary.model}${fallback ? `, fallback ${fallback.provider}/${fallback.model}` : ''}`,
-        `  Authorization: Bearer ${token}`,
+        server.devToken
+          ? `  Authorization: Bearer ${token}`
+          : `  Authorization: Bearer <token>, a token of localTokens in the config (users: ${[...new Set(users)].join(', ')})`,
         ...(resumed.length ? [`  resumed ${resumed.length} run(s) interrupted by the last shutdown: ${resumed.join(', ')}`] : []),
         `  try: curl -s -X POST ${server.url}/runs -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"input":"What is 12.5% of 3480?"}'`,
         '',
