@@ -31,7 +31,9 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
   const verify = createTokenVerifier(configured ?? { [devToken as string]: 'local-user' });
   const server = createServer((req, res) => {
     handle(engine, verify, req, res).catch((err) => {
-      if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: (err as Error).message } });
+      // The cause goes to the server's log, never to the caller (it may name tables, types or internals).
+      engine.runtime.logger.error('request failed', { method: req.method, path: req.url?.split('?')[0], err });
+      if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: 'internal error; the cause is in the server log' } });
     });
   });
   await new Promise<void>((resolve, reject) => {

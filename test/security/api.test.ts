@@ -132,6 +132,23 @@ describe('hostile input against the HTTP API', () => {
     await refuses(cases);
   });
 
+  it('an internal failure answers 500 without its cause (table names, types) in the body', async () => {
+    const runs = engine.runtime.runs;
+    const original = runs.listRunsByUser.bind(runs);
+    runs.listRunsByUser = async () => {
+      throw new TypeError('Cannot read properties of undefined (reading "S") in AgentTable-1234 ValidationException');
+    };
+    try {
+      const res = await call('GET', '/runs');
+      expect(res.status).toBe(500);
+      const text = await res.text();
+      expect(JSON.parse(text)).toEqual({ error: { code: 'INTERNAL', message: expect.any(String) } });
+      expect(text).not.toMatch(/AgentTable|reading|ValidationException|TypeError/);
+    } finally {
+      runs.listRunsByUser = original;
+    }
+  });
+
   it('refuses odd headers: content types, idempotency keys', async () => {
     await refuses([
       ['POST', '/runs', { body: '{"input": "hi"}', headers: { 'content-type': 'application/jsonx' } }, 415],
