@@ -39,7 +39,9 @@ export class AgentStack extends Stack {
   constructor(scope: Construct, id: string, props: AgentStackProps) {
     super(scope, id, props);
     const { config } = props;
-    const configJson = JSON.stringify(handlerConfig(config));
+    // localTokens and adminTokens are the local server's bearer tokens: secrets that never belong in a deployed environment.
+    const { localTokens: _localOnly, adminTokens: _localAdmins, ...deployed } = handlerConfig(config);
+    const configJson = JSON.stringify(deployed);
     if (Buffer.byteLength(configJson) > MAX_CONFIG_BYTES) {
       throw new Error(`agent config is ${Buffer.byteLength(configJson)} bytes serialized; at most ${MAX_CONFIG_BYTES} fit in the handlers' environment`);
     }

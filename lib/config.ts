@@ -360,7 +360,7 @@ export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
   const lines = result.error.issues.map((issue) => {
     const key = formatPath(issue.path) || '(root)';
     if (issue.code === 'unrecognized_keys') {
-      return `- ${key}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')} (see CONTRACT.md for the allowed keys)`;
+      return `- ${key}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed keys: README.md "Configuration" and the schema in lib/config.ts)`;
     }
     return `- ${key}: ${issue.message}`;
   });

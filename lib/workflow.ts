@@ -161,6 +161,10 @@ export class AgentWorkflow extends Construct {
     // Pause: at the tool-call boundary (the step's tool calls are checkpointed as pending), the execution waits for
     // its task token; resume sends `false` back into $.pauseRequested and Route goes on with the tools.
     const pauseExpired = stopBecause('PauseExpired', 'PAUSE_EXPIRED');
+    // A run finalized from outside (CANCELLED, KILLED, FAILED) while its execution still ran: every step re-reads
+    // the status first and does no work; the loop leaves here without finalizing over that status.
+    const stopped = new sfn.Succeed(this, 'Stopped', { comment: 'the run was already final (cancelled, killed): no more work' });
+
     const pause = new tasks.LambdaInvoke(this, 'Pause', {
       lambdaFunction: props.pause,
       integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
@@ -170,10 +174,12 @@ export class AgentWorkflow extends Construct {
       retryOnServiceExceptions: false,
     });
     pause.addRetry(serviceRetry);
+    pause.addCatch(stopped, { errors: ['RunStopped'], resultPath: '$.error' });
     pause.addCatch(pauseExpired, { errors: ['States.ALL'], resultPath: '$.error' });
     pause.next(route);
 
     route
+      .when(sfn.Condition.stringEquals('$.outcome', 'stopped'), stopped)
       .when(sfn.Condition.stringEquals('$.outcome', 'final'), finish)
       .when(sfn.Condition.stringEquals('$.outcome', 'start'), callModel)
       .when(sfn.Condition.stringEqualsJsonPath('$.callSig', '$.prevCallSig'), repetition)

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ADMIN_GROUP } from '../lambdas/api/admin-routes';
 import { adminTokenLookup } from './admin-tokens';
 import { claimsFor, toProxyEvent, writeProxyResult } from './apigw';
+import { createTokenVerifier, type TokenVerifier } from './auth';
 import type { LocalEngine } from './engine';
 import { localJwtAuth } from './jwt-auth';
 
@@ -12,10 +13,16 @@ export const MAX_BODY_BYTES = 256 * 1024; // read limit; the routes accept at mo
 
 export interface LocalServer {
   url: string;
-  /** Bearer token → user id. */
-  tokens: Record<string, string>;
+  /** The development token made at start, when the config names no `localTokens` (configured tokens are never exposed). */
+  devToken?: string;
   server: Server;
   close(): Promise<void>;
+}
+
+/** How the local server turns a bearer token into a caller (the Cognito authorizer's job in AWS). */
+interface Callers {
+  users: TokenVerifier;
+  admins: (token: string) => string | undefined;
 }
 
 /**
@@ -23,11 +30,17 @@ export interface LocalServer {
  * handler, with bearer tokens from config (or a development token made at start) standing for Cognito tokens.
  */
 export async function startServer(engine: LocalEngine, options: { port?: number; host?: string; devToken?: string } = {}): Promise<LocalServer> {
-  const tokens = engine.options.config.localTokens ?? { [options.devToken ?? `dev-${randomBytes(16).toString('hex')}`]: 'local-user' };
-  const admins = adminTokenLookup(engine.options.config.adminTokens);
+  const configured = engine.options.config.localTokens;
+  const devToken = configured ? undefined : (options.devToken ?? `dev-${randomBytes(16).toString('hex')}`);
+  const callers: Callers = {
+    users: createTokenVerifier(configured ?? { [devToken as string]: 'local-user' }),
+    admins: adminTokenLookup(engine.options.config.adminTokens),
+  };
   const server = createServer((req, res) => {
-    handle(engine, tokens, admins, req, res).catch((err) => {
-      if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: (err as Error).message } });
+    handle(engine, callers, req, res).catch((err) => {
+      // The cause goes to the server's log, never to the caller (it may name tables, types or internals).
+      engine.runtime.logger.error('request failed', { method: req.method, path: req.url?.split('?')[0], err });
+      if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: 'internal error; the cause is in the server log' } });
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -37,7 +50,7 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://localhost:${port}`,
-    tokens,
+    ...(devToken ? { devToken } : {}),
     server,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -48,7 +61,7 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
  * Cognito authorizer would pass, then the deployed API handler (lambdas/handlers/api.ts) answers the REST proxy
  * event and its result is written back.
  */
-async function handle(engine: LocalEngine, tokens: Record<string, string>, admins: (token: string) => string | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(engine: LocalEngine, callers: Callers, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let body: string;
   try {
     body = await readBody(req);
@@ -56,30 +69,25 @@ async function handle(engine: LocalEngine, tokens: Record<string, string>, admin
     send(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `the body must be at most ${MAX_BODY_BYTES} bytes` } });
     return;
   }
-  const caller = await callerForToken(engine, tokens, admins, req.headers.authorization);
+  const caller = await callerFor(engine, callers, req.headers.authorization);
   const event = toProxyEvent({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, caller ? claimsFor(caller.userId, caller.groups) : null);
   writeProxyResult(await engine.invokeApi(event), res);
 }
 
 /**
- * The one place a local bearer token becomes a caller (the Cognito authorizer's job in AWS): an admin token
- * (`adminTokens`) stands for a member of the agent-admins group, a user token (`localTokens`) for that user.
+ * The one place a local bearer token becomes a caller: an admin token (`adminTokens`) stands for a member of the
+ * agent-admins group, a user token (`localTokens`, looked up in constant time by own keys only) for that user, and,
+ * with `localJwt`, a Cognito ID token verified as API Gateway's authorizer would.
  */
-async function callerForToken(
-  engine: LocalEngine,
-  tokens: Record<string, string>,
-  admins: (token: string) => string | undefined,
-  authorization: string | undefined,
-): Promise<{ userId: string; groups: string[] } | null> {
-  const auth = authorization ?? '';
-  const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
+async function callerFor(engine: LocalEngine, callers: Callers, authorization: string | undefined): Promise<{ userId: string; groups: string[] } | null> {
+  if (typeof authorization !== 'string') return null;
+  const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
   if (!token) return null;
-  const adminId = admins(token);
+  const adminId = callers.admins(token);
   if (adminId !== undefined) return { userId: adminId, groups: [ADMIN_GROUP] };
-  const userId = tokens[token];
+  const userId = callers.users(authorization);
   if (userId) return { userId, groups: [] };
-  // A Cognito ID token (cognito-local or a real pool, `localJwt`), verified as API Gateway's authorizer would.
-  const verified = await localJwtAuth(engine.options.config)?.(auth);
+  const verified = await localJwtAuth(engine.options.config)?.(authorization);
   return verified ? { userId: verified.userId, groups: verified.groups } : null;
 }
 

@@ -252,7 +252,9 @@ export function maskLoopbackPorts(config: AgentConfig): { masked: AgentConfig; u
  * per change of lib/.
  */
 export function cachedTemplate(config: AgentConfig, cacheDir = TEMPLATE_CACHE_DIR): CfnTemplate {
-  const { masked, unmask } = maskLoopbackPorts(config);
+  // Local bearer tokens never reach the template (lib/agent-stack.ts leaves them out), nor this cache key.
+  const { localTokens: _localOnly, adminTokens: _localAdmins, ...synthesized } = config;
+  const { masked, unmask } = maskLoopbackPorts(synthesized as AgentConfig);
   const key = createHash('sha256').update(JSON.stringify(masked)).update(sourceFingerprint()).digest('hex').slice(0, 32);
   const file = join(cacheDir, `${key}.json`);
   let text: string;

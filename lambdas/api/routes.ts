@@ -43,8 +43,16 @@ export const MAX_INPUT_CHARS = 32_000;
 export const MAX_BODY_BYTES = 64 * 1024;
 export const MAX_PAGE_SIZE = 100;
 
+/** At least one character that is not white space, a control or an invisible (zero-width, BOM, joiner...) one. */
+const VISIBLE = /[^\p{White_Space}\p{Cc}\p{Default_Ignorable_Code_Point}]/u;
+
 export const StartRunBody = z.strictObject({
-  input: z.string().trim().min(1, 'must be a non-empty string').max(MAX_INPUT_CHARS, `must be at most ${MAX_INPUT_CHARS} characters`),
+  input: z
+    .string()
+    .trim()
+    .min(1, 'must be a non-empty string')
+    .max(MAX_INPUT_CHARS, `must be at most ${MAX_INPUT_CHARS} characters`)
+    .refine((s) => VISIBLE.test(s), 'must contain visible text (not only white space or zero-width characters)'),
   budgets: z
     .strictObject({
       maxSteps: z.number().int().positive().optional(),
@@ -190,7 +198,8 @@ async function decide(deps: ApiDeps, req: ApiRequest, userId: string, runId: str
 
 async function listRuns(deps: ApiDeps, req: ApiRequest, userId: string): Promise<ApiResponse> {
   const limitText = req.query?.limit;
-  const limit = limitText === undefined ? 20 : Number(limitText);
+  // Decimal digits only: Number() would also take "0x10", "1e1", " 5", "0b11".
+  const limit = limitText === undefined ? 20 : /^[0-9]{1,3}$/.test(limitText) ? Number(limitText) : Number.NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
     throw new HttpError(400, 'INVALID_QUERY', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
   }

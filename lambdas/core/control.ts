@@ -42,12 +42,16 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates & Part
     },
     async resume(runId) {
       const run = await mustGet(runId);
+      // Exactly one trace event per resume: `resumed` when the waiting execution goes on, else the `run_resumed`
+      // that LoadRun writes when the new execution starts from the checkpoint.
       if (run.status === 'PAUSED' && run.taskToken) {
         const updated = await runs.updateRun(runId, { status: 'RUNNING', pauseRequested: false }, { statusIn: ['PAUSED'] });
         if (!updated) throw new Conflict(`run ${runId} is no longer PAUSED`);
-        await runs.appendEvent(runId, { type: 'resumed', step: run.step });
+        // Stamped before the token goes back, so it sorts before whatever the execution writes next.
+        const at = new Date().toISOString();
         try {
           await executions.sendTaskSuccess(run.taskToken, 'false');
+          await runs.appendEvent(runId, { type: 'resumed', step: run.step, at });
           return;
         } catch {
           // The waiting execution is gone (engine restarted, execution stopped): continue from the checkpoint below.
@@ -55,11 +59,12 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates & Part
       } else if (run.status !== 'FAILED' && run.status !== 'PAUSED') {
         throw new Conflict(`run ${runId} is ${run.status}; only a PAUSED or FAILED run can be resumed`);
       }
-      await runs.updateRun(runId, { status: 'RUNNING', pauseRequested: false });
+      // `resumes` is set before the start, so LoadRun's run_resumed names the attempt.
       const attempt = (run.resumes ?? 0) + 1;
+      const moved = await runs.updateRun(runId, { status: 'RUNNING', pauseRequested: false, resumes: attempt }, { statusIn: ['RUNNING', 'PAUSED', 'FAILED'] });
+      if (!moved) throw new Conflict(`run ${runId} finished before it could be resumed`);
       const { executionArn } = await executions.start({ runId, userId: run.userId, attempt });
-      await runs.updateRun(runId, { resumes: attempt, ...(executionArn ? { executionArn } : {}) });
-      await runs.appendEvent(runId, { type: 'run_resumed', step: run.step, from: run.status, attempt });
+      if (executionArn) await runs.updateRun(runId, { executionArn });
     },
     async cancel(runId, reason = 'CANCELLED') {
       const run = await mustGet(runId);

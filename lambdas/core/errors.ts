@@ -151,6 +151,27 @@ export function causeMessage(cause: unknown): string {
   return text;
 }
 
+/**
+ * A dependency's answer was larger than the client reads (lambdas/net/http.ts MAX_READ_BYTES): the same request
+ * would bring the same oversized answer, so it is never retried; the call fails over (e.g. to the fallback model).
+ * Not counted by the breaker: the dependency is up.
+ */
+export class ResponseTooLarge extends AgentError {
+  readonly retryable = false;
+  readonly countsForBreaker = false;
+  override name = 'ResponseTooLarge';
+}
+
+/**
+ * The run is already CANCELLED, KILLED or otherwise final: the step does no work and the execution leaves the loop
+ * (the Pause state catches it into Stopped). Never retried; not a dependency's fault.
+ */
+export class RunStopped extends AgentError {
+  readonly retryable = false;
+  readonly countsForBreaker = false;
+  override name = 'RunStopped';
+}
+
 /** Error names the state machine retries (with backoff and full jitter). */
 export const RETRYABLE_ERRORS = ['TransientError', 'RateLimited', 'TimeoutError'] as const;
 
@@ -165,6 +186,7 @@ export const ERROR_NAMES = [
   'ModelRefusal',
   'BadRequest',
   'BudgetExceeded',
+  'ResponseTooLarge',
 ] as const;
 export type ErrorName = (typeof ERROR_NAMES)[number];
 
@@ -208,6 +230,7 @@ const BY_NAME: Record<string, new (message: string) => AgentError> = {
   ModelRefusal,
   BadRequest,
   Conflict,
+  ResponseTooLarge,
 };
 
 /** The taxonomy error of a recorded name (replays re-raise what a trace recorded); unknown names are transient. */

@@ -3,14 +3,14 @@ import { type ApprovalPolicy, gateToolCall, needsDecision, pendingApprovalsOf } 
 import { type Budgets, checkBudget } from './budget';
 import { checkpointFormat, storedPrevCallSig } from './checkpoint';
 import type { RunUpdates } from './control';
-import { BadRequest, BudgetExceeded, budgetReasonOf, causeMessage, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from './errors';
+import { BadRequest, BudgetExceeded, budgetReasonOf, causeMessage, RateLimited, RetryAfterTooLong, RunStopped, retryAfterDecision, toAgentError } from './errors';
 import type { RunRecord, RunRepository } from './ports';
 import { costMicros, type ModelPrice, type PriceSource, toMicros, toUsd } from './pricing';
 import { callSignature, idempotencyKeyFor } from './signature';
 import { checkDailyCaps, type DailyCaps, hasDailyCaps, type SpendPort, utcDay } from './spend';
 import { createRunRecord } from './start-run';
 import { estimatePromptTokens } from './tokens';
-import type { DegradedEntry, Message, ModelProvider, RunStatus, RunView, ToolCall, ToolContext, ToolResult, ToolSpec } from './types';
+import { type DegradedEntry, type Message, type ModelProvider, type RunStatus, type RunView, TERMINAL_STATUSES, type ToolCall, type ToolContext, type ToolResult, type ToolSpec } from './types';
 
 /**
  * The agent loop's steps as plain functions. The state machine calls them through thin handlers; the payload
@@ -24,7 +24,8 @@ export interface LoopState {
   step: number;
   maxSteps: number;
   maxTokens: number;
-  outcome: 'start' | 'tools' | 'final';
+  /** `stopped`: the run is already final (e.g. CANCELLED): Route leaves the loop without finalizing again. */
+  outcome: 'start' | 'tools' | 'final' | 'stopped';
   toolCalls: { id: string }[];
   toolCount: number;
   /** Signature of this step's tool calls and of the previous step's (the repetition detector compares them). */
@@ -116,17 +117,42 @@ export async function loadRun(deps: Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep
     // An execution started without the API: the same record and budget policy as POST /runs (a raise is refused).
     run = await createRunRecord(deps.runs, defaults, { runId: start.runId, userId: start.userId ?? 'anonymous', input: start.input, budgets: start.budgets });
   }
+  // An execution of a run that is already final (cancelled while the engine was down, a duplicate start) does
+  // nothing: no event, no model call; Route sends it straight to Stopped.
+  if (isFinal(run)) return stoppedState(run);
   const state = await checkpointState(deps, run);
+  const resumed = run.step > 0 || (run.resumes ?? 0) > 0;
   await deps.runs.appendEvent(run.runId, {
-    type: run.step === 0 && state.outcome === 'start' ? 'run_started' : 'run_resumed',
+    type: resumed ? 'run_resumed' : 'run_started',
     step: run.step,
     input: run.input,
     maxSteps: run.maxSteps,
     maxTokens: run.maxTokens,
     ...(run.maxCostUsd !== undefined ? { maxCostUsd: run.maxCostUsd } : {}),
-    ...(run.step > 0 ? { resumeAt: state.outcome, pendingToolCalls: state.toolCount, checkpointVersion: checkpointFormat(run) } : {}),
+    ...(resumed ? { resumeAt: state.outcome, pendingToolCalls: state.toolCount, checkpointVersion: checkpointFormat(run), ...(run.resumes ? { attempt: run.resumes } : {}) } : {}),
   });
   return state;
+}
+
+/** True when the run is in a status it never leaves (SUCCEEDED, CANCELLED incl. KILLED, FAILED...): no more work. */
+export function isFinal(run: Pick<RunRecord, 'status'>): boolean {
+  return TERMINAL_STATUSES.includes(run.status);
+}
+
+/** The loop state of a run that is already final: Route sends `stopped` to the Stopped state (nothing written). */
+function stoppedState(run: RunRecord, state?: LoopState): LoopState {
+  return {
+    runId: run.runId,
+    step: state?.step ?? run.step,
+    maxSteps: state?.maxSteps ?? run.maxSteps,
+    maxTokens: state?.maxTokens ?? run.maxTokens,
+    outcome: 'stopped',
+    toolCalls: [],
+    toolCount: 0,
+    callSig: state?.callSig ?? '',
+    prevCallSig: state?.prevCallSig ?? '',
+    stopReason: run.stopReason ?? run.status,
+  };
 }
 
 /** The loop state a run's checkpoint stands for (see loadRun), in any format this version reads (lambdas/core/checkpoint.ts). */
@@ -176,8 +202,15 @@ export interface PauseInput {
 /** The Pause state: stores the task token on the run and marks it PAUSED; the execution waits for the token. */
 export async function pauseRun(deps: { runs: RunRepository & RunUpdates }, input: PauseInput): Promise<{ paused: boolean }> {
   const updated = await deps.runs.updateRun(input.state.runId, { status: 'PAUSED', taskToken: input.taskToken, pauseRequested: false }, { statusIn: ['RUNNING'] });
+  if (!updated) {
+    // Not RUNNING any more: a final run (cancelled meanwhile) leaves the loop at once (the Pause state catches
+    // RunStopped into Stopped) instead of waiting for a token nobody will send.
+    const run = await mustGetRun(deps.runs, input.state.runId);
+    if (isFinal(run)) throw new RunStopped(`run ${run.runId} is ${run.status}${run.stopReason ? ` (${run.stopReason})` : ''}; it does no more work`);
+    return { paused: false };
+  }
   await deps.runs.appendEvent(input.state.runId, { type: 'paused', step: input.state.step, pendingToolCalls: input.state.toolCount });
-  return { paused: Boolean(updated) };
+  return { paused: true };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -200,7 +233,9 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
   const { state, step, tier } = input;
   const clock = deps.clock ?? Date.now;
   const runId = state.runId;
-  const run = await mustGetRun(deps.runs, runId);
+  // Every step re-reads the run first: a final run (CANCELLED, KILLED...) makes no model request.
+  let run = await mustGetRun(deps.runs, runId);
+  if (isFinal(run)) return stoppedState(run, state);
 
   if (tier === 'fallback' && input.error) {
     const entry = { dependency: 'model:primary', reason: input.error.Error, fallback: 'model:fallback' };
@@ -254,6 +289,15 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
     const callEvent = () => ({ type: 'model_call', step, tier: callTier, provider: model.provider, model: model.model, latencyMs: clock() - started, estimatedPromptTokens: estimated });
     try {
       const response = await model.complete({ ...request, maxOutputTokens: decision.maxOutputTokens });
+      // Traced at the time the answer arrived: a cancel that lands while it is being stored comes after it.
+      const answeredAt = new Date().toISOString();
+      // The call was in flight: if the run was finalized meanwhile (cancelled), the answer is not part of the
+      // run. The call is traced as discarded (its tokens were spent) and the loop leaves at once.
+      run = await mustGetRun(deps.runs, runId);
+      if (isFinal(run)) {
+        await deps.runs.appendEvent(runId, { ...callEvent(), usage: response.usage, finishReason: response.finishReason, discarded: run.status });
+        return stoppedState(run, state);
+      }
       const message: Message = { role: 'assistant', content: response.text, toolCalls: response.toolCalls };
       const micros = priced ? costMicros(response.usage, priced.price) : 0;
       let written: boolean;
@@ -271,6 +315,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
       if (written && micros > 0 && deps.spend) await deps.spend.add(run.userId, day, micros);
       await deps.runs.appendEvent(runId, {
         ...callEvent(),
+        at: answeredAt,
         usage: response.usage,
         costUsd: toUsd(micros),
         priceSource: priced?.source ?? null,
@@ -281,6 +326,12 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
       });
     } catch (err) {
       const e = toAgentError(err);
+      const now = await deps.runs.getRun(runId);
+      if (now && isFinal(now)) {
+        // Failed while the run was being cancelled: no retry, no fallback, nothing more to do.
+        await deps.runs.appendEvent(runId, { ...callEvent(), error: { name: e.name, message: excerpt(e.message, 1000), status: e.status ?? null }, discarded: now.status });
+        return stoppedState(now, state);
+      }
       await deps.runs.appendEvent(runId, { ...callEvent(), error: { name: e.name, message: excerpt(e.message, 1000), status: e.status ?? null } });
       deps.log?.('model call failed', { runId, step, tier, error: e.name, message: e.message });
       if (e instanceof RateLimited && e.retryAfterSeconds !== undefined) {
@@ -321,6 +372,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
     toolCount: toolCalls.length,
     callSig,
     prevCallSig: state.callSig ?? '',
+    // Read after the model call: a pause requested while the model was thinking stops at this boundary.
     pauseRequested: Boolean(run.pauseRequested),
     approvalRequired: needsDecision(deps.approvals, run, step, toolCalls),
   };
@@ -363,9 +415,15 @@ export interface ToolStepInput {
  * result is stored is not run again. Transient failures are thrown (the state machine retries them); every
  * other failure becomes the tool's result, so the model sees it and the run goes on.
  */
-export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'runTool' | 'clock' | 'log' | 'approvals'>, input: ToolStepInput): Promise<{ toolCallId: string; isError: boolean }> {
+export async function toolStep(
+  deps: Pick<LoopDeps, 'runs' | 'runTool' | 'clock' | 'log' | 'approvals'>,
+  input: ToolStepInput,
+): Promise<{ toolCallId: string; isError: boolean; stopped?: boolean }> {
   const { runId, step, toolCallId } = input;
   const clock = deps.clock ?? Date.now;
+  // A final run (CANCELLED, KILLED...) makes no tool request; the next CallModel sees it too and leaves the loop.
+  const run = await mustGetRun(deps.runs, runId);
+  if (isFinal(run)) return { toolCallId, isError: false, stopped: true };
   const assistant = await deps.runs.getMessage(runId, step, 0);
   if (assistant?.message.role !== 'assistant') throw new BadRequest(`run ${runId} has no model turn at step ${step}`);
   const index = assistant.message.toolCalls.findIndex((c) => c.id === toolCallId);
@@ -394,6 +452,13 @@ export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'runTool' | 'clock'
       throw e;
     }
   }
+  const resultAt = new Date().toISOString();
+  const after = await mustGetRun(deps.runs, runId);
+  if (isFinal(after)) {
+    // The call was in flight when the run was finalized: traced as discarded, its result not checkpointed.
+    await deps.runs.appendEvent(runId, { type: 'tool_call', step, toolCallId, name: call.name, idempotencyKey, latencyMs: clock() - started, isError: Boolean(result.isError), discarded: after.status });
+    return { toolCallId, isError: Boolean(result.isError), stopped: true };
+  }
   await deps.runs.putMessage(runId, {
     step,
     seq,
@@ -406,6 +471,7 @@ export async function toolStep(deps: Pick<LoopDeps, 'runs' | 'runTool' | 'clock'
   }
   await deps.runs.appendEvent(runId, {
     type: 'tool_call',
+    at: resultAt,
     step,
     toolCallId,
     name: call.name,
@@ -434,6 +500,8 @@ export interface FinalizeInput {
 export async function finalize(deps: Pick<LoopDeps, 'runs' | 'log'>, input: FinalizeInput): Promise<RunView> {
   const { state, outcome } = input;
   const run = await mustGetRun(deps.runs, state.runId);
+  // Never over a final status (a cancel that landed first): nothing written, no second run_finished.
+  if (isFinal(run)) return toView(run);
   const messages = (await deps.runs.listMessages(state.runId)).map((m) => m.message);
   let status: RunStatus;
   let stopReason: string | null = null;
@@ -469,6 +537,8 @@ export async function finalize(deps: Pick<LoopDeps, 'runs' | 'log'>, input: Fina
     }
   }
   const final = await deps.runs.finalizeRun(state.runId, { status, answer, stopReason });
+  // finalizeRun only moves a RUNNING or PAUSED run: another status means someone else finalized it first.
+  if (final.status !== status || final.stopReason !== stopReason) return toView(final);
   if (outcome === 'SURRENDER') await deps.runs.appendEvent(state.runId, { type: 'surrender', step: run.step, stopReason: final.stopReason });
   await deps.runs.appendEvent(state.runId, {
     type: 'run_finished',

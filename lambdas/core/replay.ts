@@ -28,7 +28,8 @@ export interface ReplayPath {
 export function pathOf(events: TraceEvent[], run: Pick<RunView, 'status' | 'stopReason'>): ReplayPath {
   const byStep = new Map<number, string[]>();
   for (const e of events) {
-    if (e.type !== 'model_call' || e.error) continue;
+    // A call discarded because the run was cancelled meanwhile is not a step of the path.
+    if (e.type !== 'model_call' || e.error || e.discarded) continue;
     const calls = ((e.output as { toolCalls?: ToolCall[] } | undefined)?.toolCalls ?? []).map((c) => `${c.name}(${canonicalJson(c.arguments)})`).sort();
     byStep.set(e.step, calls);
   }
@@ -70,6 +71,7 @@ export function recordedDependencies(recorded: RecordedRun): {
   const models = new Map<number, TraceEvent[]>();
   const tools = new Map<string, TraceEvent[]>();
   for (const e of recorded.events) {
+    if (e.discarded) continue; // in flight when the run was cancelled: never part of what the run saw
     if (e.type === 'model_call') models.set(e.step, [...(models.get(e.step) ?? []), e]);
     if (e.type === 'tool_call' && !e.failure) {
       const key = `${e.step}#${e.toolCallId}`;

@@ -4,6 +4,7 @@
  * taxonomy (lambdas/core/errors.ts). It never retries: the state machine owns retries.
  */
 import { BadRequest, QuotaExhausted, RateLimited, TimeoutError, TransientError } from '../core/errors';
+import { utf8Boundary } from '../core/truncate';
 
 export type FetchLike = typeof fetch;
 
@@ -31,6 +32,8 @@ export interface HttpResponse {
   text: string;
   /** Bytes of the body that were not read (known from Content-Length, or at least 1 when reading stopped early). */
   unreadBytes: number;
+  /** True when the body was cut and its length is unknown (no Content-Length): `unreadBytes` is a lower bound. */
+  unreadIsLowerBound?: boolean;
 }
 
 /**
@@ -45,7 +48,7 @@ export function parseRetryAfter(value: string | null | undefined, now: number = 
   return Math.max(0, Math.ceil((at - now) / 1000));
 }
 
-async function readBody(res: Response, limit: number): Promise<{ text: string; unreadBytes: number }> {
+async function readBody(res: Response, limit: number): Promise<{ text: string; unreadBytes: number; unreadIsLowerBound?: boolean }> {
   if (!res.body) return { text: '', unreadBytes: 0 };
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -64,9 +67,14 @@ async function readBody(res: Response, limit: number): Promise<{ text: string; u
   }
   const buf = Buffer.concat(chunks);
   if (!stoppedEarly) return { text: buf.toString('utf8'), unreadBytes: 0 };
-  const length = Number(res.headers.get('content-length'));
-  const unreadBytes = Number.isFinite(length) && length > limit ? length - limit : buf.length - limit;
-  return { text: buf.subarray(0, limit).toString('utf8'), unreadBytes: Math.max(1, unreadBytes) };
+  // Kept: whole characters only, so the byte counts downstream are exact.
+  const kept = utf8Boundary(buf, limit);
+  const header = res.headers.get('content-length');
+  const length = header !== null && /^\d+$/.test(header.trim()) ? Number(header) : Number.NaN;
+  // Content-Length counts encoded bytes: with a content encoding the decoded length is unknown.
+  const encoded = (res.headers.get('content-encoding') ?? 'identity').trim().toLowerCase() !== 'identity';
+  if (!encoded && Number.isSafeInteger(length) && length >= buf.length) return { text: buf.subarray(0, kept).toString('utf8'), unreadBytes: length - kept };
+  return { text: buf.subarray(0, kept).toString('utf8'), unreadBytes: Math.max(1, buf.length - kept), unreadIsLowerBound: true };
 }
 
 /**
@@ -99,8 +107,8 @@ export async function postJson(url: string, body: unknown, options: PostJsonOpti
       signal: controller.signal,
       redirect: 'manual',
     });
-    const { text, unreadBytes } = await readBody(res, MAX_READ_BYTES);
-    return { status: res.status, headers: res.headers, text, unreadBytes };
+    const { text, unreadBytes, unreadIsLowerBound } = await readBody(res, MAX_READ_BYTES);
+    return { status: res.status, headers: res.headers, text, unreadBytes, ...(unreadIsLowerBound ? { unreadIsLowerBound } : {}) };
   } catch (err) {
     if (timedOut) throw new TimeoutError(`${label} did not answer within ${options.timeoutMs} ms`, { cause: err });
     if (controller.signal.aborted) throw new TimeoutError(`${label}: call aborted (deadline)`, { cause: err });

@@ -13,12 +13,13 @@
  * | other 429 | RateLimited, `retryAfterSeconds` from `retry-after-ms` or `Retry-After` (seconds or HTTP date) |
  * | 4xx with a content-policy code (`content_policy_violation`, `content_filter`) or message | ModelRefusal |
  * | other 3xx/4xx | BadRequest |
+ * | 2xx over the read limit (1 MiB) | ResponseTooLarge (not retried → fallback) |
  * | 2xx that is not JSON (e.g. cut short) | TransientError |
  * | no answer within timeoutMs | TimeoutError |
  * | ECONNREFUSED, ECONNRESET, socket hang up, DNS | TransientError |
  */
-import { type AgentError, ModelRefusal, QuotaExhausted, RateLimited, TransientError } from '../core/errors';
-import { classifyResponse, type FetchLike, type HttpResponse, parseRetryAfter, postJson } from '../net/http';
+import { type AgentError, ModelRefusal, QuotaExhausted, RateLimited, ResponseTooLarge, TransientError } from '../core/errors';
+import { classifyResponse, type FetchLike, type HttpResponse, MAX_READ_BYTES, parseRetryAfter, postJson } from '../net/http';
 
 export type { FetchLike, HttpResponse };
 
@@ -134,13 +135,19 @@ export function classifyProviderResponse(res: HttpResponse, label: string): Agen
   return new TransientError(`${label} returned HTTP ${status}: ${body}`, { status });
 }
 
-/** Parses a 2xx body; a body that is not JSON (cut short, an HTML error page from a proxy, …) is a TransientError. */
+/**
+ * Parses a 2xx body. A body over the read limit is ResponseTooLarge (not retried: the same request would bring the
+ * same answer); a body that is not JSON (cut short, an HTML error page from a proxy, …) is a TransientError.
+ */
 export function parseJsonBody(res: HttpResponse, label: string): unknown {
+  if (res.unreadBytes > 0) {
+    const total = res.unreadIsLowerBound ? `more than ${MAX_READ_BYTES} bytes` : `${Buffer.byteLength(res.text, 'utf8') + res.unreadBytes} bytes`;
+    throw new ResponseTooLarge(`${label} returned a response too large to read (HTTP ${res.status}, ${total}; at most ${MAX_READ_BYTES} bytes are read); not retried`, { status: res.status });
+  }
   try {
     return JSON.parse(res.text);
   } catch {
-    const cut = res.unreadBytes > 0 ? `, cut at ${res.text.length} chars` : '';
-    throw new TransientError(`${label} returned a malformed response (HTTP ${res.status}, not JSON${cut}): ${excerpt(res.text, 120)}`, { status: res.status });
+    throw new TransientError(`${label} returned a malformed response (HTTP ${res.status}, not JSON): ${excerpt(res.text, 120)}`, { status: res.status });
   }
 }
 

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { CHECKPOINT_VERSION } from '../core/checkpoint';
 import type { ApprovalEntry, RunRecord, RunRepository, StoredMessage } from '../core/ports';
+import { truncateUtf8 } from '../core/truncate';
 import type { DegradedEntry, Message, RunStatus, TraceEvent, Usage } from '../core/types';
 import { EVENT_PREFIX, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
 
@@ -20,10 +21,7 @@ export type { RunRecord, StoredMessage };
 /** DynamoDB items are capped at 400 KB: longer texts are cut with a visible marker, never dropped silently. */
 export const MAX_TEXT_BYTES = 300_000;
 export function clampText(text: string, max = MAX_TEXT_BYTES): string {
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes <= max) return text;
-  const cut = Buffer.from(text, 'utf8').subarray(0, max).toString('utf8').replace(/\uFFFD$/, '');
-  return `${cut}…[truncated ${bytes - Buffer.byteLength(cut, 'utf8')} bytes]`;
+  return truncateUtf8(text, max);
 }
 
 function clampMessage(m: Message): Message {

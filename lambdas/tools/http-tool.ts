@@ -11,7 +11,8 @@
  * - 429 → RateLimited with `retryAfterSeconds` from Retry-After (seconds or HTTP date); a 429 whose body says
  *   `insufficient_quota` → QuotaExhausted
  * - any other 3xx/4xx → BadRequest, the message carrying the status and a body excerpt so the model can read it
- * - 2xx → the body text; JSON is re-serialised compactly; cut to 16 KB with "…[truncated N bytes]"
+ * - 2xx → the body text; JSON is re-serialised compactly; cut to 16 KB with "…[truncated N bytes]", N counting every
+ *   byte of the body left out (read or not)
  */
 
 import type { ToolConfig } from '../../lib/config';
@@ -65,7 +66,7 @@ export async function callHttpTool(
   });
   classifyResponse(res, label);
   const body = res.text.trim() === '' ? `(empty response, HTTP ${res.status})` : compactBody(res.text, res.headers.get('content-type'));
-  return { status: res.status, content: truncateUtf8(body, MAX_CONTENT_BYTES, res.unreadBytes) };
+  return { status: res.status, content: truncateUtf8(body, MAX_CONTENT_BYTES, res.unreadBytes, res.unreadIsLowerBound) };
 }
 
 /** True for a plain JSON object (not null, not an array). */

@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import { AgentError, toAgentError } from '../core/errors';
+import { truncateUtf8 as truncate } from '../core/truncate';
 import type { ToolResult } from '../core/types';
 
 export { idempotencyKeyFor } from '../core/signature';
@@ -46,14 +47,9 @@ export function invalidArgumentsResult(toolName: string, error: z.ZodError, allo
 
 /**
  * Cuts `text` to at most `maxBytes` UTF-8 bytes (never inside a character) and appends "…[truncated N bytes]",
- * N being the bytes left out (plus `extraOmitted`, bytes that were never read).
+ * N being every byte of the original left out (plus `extraOmitted`, bytes never read). A text cut before keeps
+ * its true count (lambdas/core/truncate.ts).
  */
-export function truncateUtf8(text: string, maxBytes = MAX_CONTENT_BYTES, extraOmitted = 0): string {
-  const buf = Buffer.from(text, 'utf8');
-  if (buf.length <= maxBytes && extraOmitted === 0) return text;
-  let end = Math.min(maxBytes, buf.length);
-  // Step back over UTF-8 continuation bytes so the cut lands on a character boundary.
-  while (end > 0 && end < buf.length && ((buf[end] ?? 0) & 0xc0) === 0x80) end--;
-  const omitted = buf.length - end + extraOmitted;
-  return `${buf.subarray(0, end).toString('utf8')}…[truncated ${omitted} bytes]`;
+export function truncateUtf8(text: string, maxBytes = MAX_CONTENT_BYTES, extraOmitted = 0, extraAtLeast = false): string {
+  return truncate(text, maxBytes, extraOmitted, extraAtLeast);
 }

@@ -17,14 +17,19 @@ export const serveCommand: CliCommand = {
     const engine = await LocalEngine.start({ config, dataDir, sfnPort: near(1, process.env.SFN_PORT), dynamoPort: near(2, process.env.DYNAMODB_PORT) });
     // Interrupted runs get their executions back before any request is served (a cancel then finds them).
     const resumed = await engine.resumeInterrupted();
-    const server = await startServer(engine, { port, devToken: devToken(dataDir) });
-    const [token] = Object.keys(server.tokens);
+    // A development token (kept in the data dir for the CLI) only when the config names no users of its own.
+    const server = await startServer(engine, { port, devToken: config.localTokens ? undefined : devToken(dataDir) });
+    const users = Object.values(config.localTokens ?? {});
+    // The generated development token is printed so it can be used; a configured user's token never is.
+    const token = server.devToken ?? '<your token from localTokens>';
     const { primary, fallback } = config.models;
     process.stdout.write(
       [
         `Agent API listening on ${server.url} (offline engine, data in ${dataDir})`,
         `  model: ${primary.provider}/${primary.model}${fallback ? `, fallback ${fallback.provider}/${fallback.model}` : ''}`,
-        `  Authorization: Bearer ${token}`,
+        server.devToken
+          ? `  Authorization: Bearer ${token}`
+          : `  Authorization: Bearer <token>, a token of localTokens in the config (users: ${[...new Set(users)].join(', ')})`,
         `AWS_ENDPOINT_URL_SFN=${engine.sfnApi.url}`,
         `AWS_ENDPOINT_URL_DYNAMODB=${engine.dynamo.endpoint}`,
         `  (AWS SDK / CLI against them: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=${LOCAL_REGION}; state machine ${engine.stateMachineArn})`,

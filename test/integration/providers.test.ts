@@ -128,3 +128,46 @@ describe('tool arguments that are not JSON', () => {
     }
   });
 });
+
+describe.each(protocols)('%s: a valid answer over 1 MiB', (protocol) => {
+  let primary: FakeProvider;
+  let fallback: FakeProvider;
+  let engine: LocalEngine;
+  beforeAll(async () => {
+    primary = await startFakeProvider(protocol);
+    fallback = await startFakeProvider('openai');
+    fallback.setDefault({ kind: 'text', text: 'fallback answer' });
+    process.env.AWS_ACCESS_KEY_ID ??= 'AKIDFAKE';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'fake';
+    process.env.FAKE_PROVIDER_KEY = 'sk-fake';
+    engine = await testEngine({
+      models: {
+        // A generous client timeout: this is about size, not speed.
+        primary: { provider: protocol, model: 'primary-1', baseUrl: primary.baseUrl, timeoutMs: 15_000, ...(protocol === 'bedrock' ? { region: 'us-east-1' } : { apiKeyEnv: 'FAKE_PROVIDER_KEY' }) },
+        fallback: { provider: 'openai', model: 'fallback-1', baseUrl: fallback.baseUrl, timeoutMs: 15_000 },
+      },
+      retry: { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 5 },
+      breaker: { enabled: false },
+    });
+  });
+  afterAll(async () => {
+    await engine.close();
+    await primary.close();
+    await fallback.close();
+  });
+
+  it('is requested once, never retried', async () => {
+    primary.script({ kind: 'text', text: 'b'.repeat(1_500_000) });
+    const { run } = await engine.run({ input: 'Say a lot.' });
+    expect(primary.requests).toHaveLength(1);
+    if (protocol === 'bedrock') {
+      // The Bedrock SDK reads the whole body itself (no 1 MiB cap on that path): the answer is used.
+      expect(run.status).toBe('SUCCEEDED');
+    } else {
+      // Our HTTP client reads at most 1 MiB: ResponseTooLarge, straight to the fallback.
+      expect(run).toMatchObject({ status: 'DEGRADED', answer: expect.stringContaining('fallback answer') });
+      const trace = await engine.runtime.runs.listEvents(run.runId);
+      expect(trace.find((e) => e.type === 'model_call' && e.tier === 'primary')).toMatchObject({ error: { name: 'ResponseTooLarge' } });
+    }
+  });
+});

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { approvalRequiredTools, ConfigError, handlerConfig, parseConfig } from '../../lib/config';
 
 describe('config schema', () => {
@@ -18,6 +20,17 @@ describe('config schema', () => {
 
   it('rejects unknown keys by name', () => {
     expect(() => parseConfig({ budgets: { maxStep: 3 } })).toThrow(/budgets: unknown key\(s\) "maxStep"/);
+    // ...and refers to documents the repo has (README.md "Configuration", lib/config.ts), not a missing CONTRACT.md.
+    const message = (() => {
+      try {
+        parseConfig({ nope: 1 });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })();
+    expect(message).not.toContain('CONTRACT.md');
+    for (const file of message.match(/[\w./-]+\.(md|ts)\b/g) ?? []) expect({ file, exists: existsSync(join(__dirname, '..', '..', file)) }).toEqual({ file, exists: true });
   });
 
   it('caps the step budget at 50 unless explicitly raised', () => {

@@ -48,6 +48,22 @@ describe('the agent workflow (synthesized)', () => {
     expect(catches('CallToolInMap')).toEqual([['States.ALL', 'RecordToolFailureInMap']]);
   });
 
+  it('leaves the loop at Stopped, without finalizing, when a step finds the run already final', () => {
+    expect(states.Stopped).toMatchObject({ Type: 'Succeed' });
+    const choices = states.Route?.Choices as Record<string, unknown>[];
+    expect(choices[0]).toEqual({ Variable: '$.outcome', StringEquals: 'stopped', Next: 'Stopped' });
+    const pauseCatch = (states.Pause!.Catch as { ErrorEquals: string[]; Next: string }[]).map((c) => [c.ErrorEquals.join(','), c.Next]);
+    expect(pauseCatch).toEqual([
+      ['RunStopped', 'Stopped'],
+      ['States.ALL', 'PauseExpired'],
+    ]);
+    // RunStopped and ResponseTooLarge are never retried.
+    for (const name of ['CallModel', 'CallTool', 'Pause']) {
+      for (const r of (states[name]!.Retry ?? []) as { ErrorEquals: string[] }[]) expect(r.ErrorEquals).not.toEqual(expect.arrayContaining(['RunStopped']));
+    }
+    expect((states.CallModel!.Retry[0].ErrorEquals as string[]).includes('ResponseTooLarge')).toBe(false);
+  });
+
   it('checks the loop counter against the step budget and the repetition signature on every iteration', () => {
     expect(states.CallModel?.Parameters.Payload['step.$']).toBe('States.MathAdd($.step, 1)');
     const choices = states.Route?.Choices as Record<string, unknown>[];

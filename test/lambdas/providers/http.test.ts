@@ -1,5 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ResponseTooLarge } from '../../../lambdas/core/errors';
+import { MAX_READ_BYTES } from '../../../lambdas/net/http';
 import {
   classifyProviderResponse,
   type HttpResponse,
@@ -165,5 +167,36 @@ describe('redact', () => {
     const err = new Error('nothing here');
     expect(redact(err, 'sk-abc').message).toBe('nothing here');
     expect(redact(new Error('sk-abc and sk-abc'), 'sk-abc').message).toBe('[redacted] and [redacted]');
+  });
+});
+
+describe('a valid 200 over the read limit', () => {
+  it('is ResponseTooLarge (not retried, not malformed) after one bounded read, with the real size in the message', async () => {
+    const body = Buffer.from(JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'a'.repeat(MAX_READ_BYTES * 2) } }] }));
+    let requests = 0;
+    const server = createServer((_req, r) => {
+      requests++;
+      r.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+      r.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat/completions`;
+      const err = await postProviderJson(url, {}, { label: 'openai m', timeoutMs: 5000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ResponseTooLarge);
+      expect(err).toMatchObject({ name: 'ResponseTooLarge', retryable: false, status: 200 });
+      expect((err as Error).message).toContain(`${body.length} bytes`);
+      expect(requests).toBe(1);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('is told apart from a short body that is not JSON (still a TransientError)', () => {
+    expect(() => parseJsonBody({ ...res(200, '{"cut'), unreadBytes: 10 }, 'openai m')).toThrow(expect.objectContaining({ name: 'ResponseTooLarge' }));
+    expect(() => parseJsonBody(res(200, '{"cut'), 'openai m')).toThrow(expect.objectContaining({ name: 'TransientError' }));
   });
 });

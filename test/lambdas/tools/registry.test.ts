@@ -190,6 +190,34 @@ describe('runTool', () => {
   });
 });
 
+describe('truncation through the registry (http tool cut, then the registry cap)', () => {
+  test('a 2 MB body reaches the model with a marker counting every byte left out, not the last cut only', async () => {
+    const size = 2 * 1024 * 1024;
+    server.on('/two-mb', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(size) });
+      res.end(Buffer.alloc(size, 'z'));
+    });
+    const registry = registryFor([{ name: 'big', kind: 'http', url: server.url('/two-mb'), description: 'd', parameters: { type: 'object' } }]);
+    const { content } = await runTool(registry, { name: 'big', arguments: {} }, ctx);
+    const kept = content.replace(/…\[truncated \d+ bytes\]$/, '');
+    expect(kept).toHaveLength(16_384);
+    expect(content).toMatch(new RegExp(`…\\[truncated ${size - 16_384} bytes\\]$`));
+  });
+
+  test('a body of unknown length says "at least"', async () => {
+    server.on('/chunked', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' }); // no Content-Length: chunked
+      for (let i = 0; i < 20; i++) res.write(Buffer.alloc(128 * 1024, 'q'));
+      res.end();
+    });
+    const registry = registryFor([{ name: 'chunky', kind: 'http', url: server.url('/chunked'), description: 'd', parameters: { type: 'object' } }]);
+    const { content } = await runTool(registry, { name: 'chunky', arguments: {} }, ctx);
+    const n = Number(/…\[truncated at least (\d+) bytes\]$/.exec(content)?.[1]);
+    expect(n).toBeGreaterThanOrEqual(1024 * 1024 - 16_384);
+    expect(n).toBeLessThanOrEqual(20 * 128 * 1024 - 16_384);
+  });
+});
+
 describe('idempotencyKeyFor', () => {
   test('deterministic per (run, step, call); different otherwise', () => {
     const a = idempotencyKeyFor('run-1', 3, 'call-1');

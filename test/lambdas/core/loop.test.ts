@@ -1,0 +1,101 @@
+import { RunStopped } from '../../../lambdas/core/errors';
+import { finalize, type LoopDeps, type LoopState, loadRun, modelStep, pauseRun, toolStep } from '../../../lambdas/core/loop';
+import type { ModelProvider } from '../../../lambdas/core/types';
+import { RunStore } from '../../../lambdas/store/run-store';
+import { dynamoWithAgentTable } from '../../helpers/dynamo';
+
+/** Every step re-reads the run first: a final run (CANCELLED, KILLED...) does no more work and writes nothing. */
+describe('steps of a run that is already final', () => {
+  let dynamo: Awaited<ReturnType<typeof dynamoWithAgentTable>>;
+  let runs: RunStore;
+  let modelCalls = 0;
+  let toolCalls = 0;
+  const model: ModelProvider = {
+    provider: 'fake',
+    model: 'm',
+    complete: async () => {
+      modelCalls++;
+      return { text: '', toolCalls: [{ id: 'c1', name: 'calculator', arguments: { expression: '1+1' } }], usage: { inputTokens: 1, outputTokens: 1 }, finishReason: 'tool_use', model: 'm' };
+    },
+  };
+  const deps = (): LoopDeps => ({
+    runs,
+    model: () => model,
+    toolSpecs: [],
+    runTool: async () => {
+      toolCalls++;
+      return { content: '2' };
+    },
+    maxOutputTokens: () => 100,
+  });
+  const state = (runId: string, step = 0): LoopState => ({ runId, step, maxSteps: 10, maxTokens: 100_000, outcome: 'tools', toolCalls: [{ id: 'c1' }], toolCount: 1, callSig: 's', prevCallSig: '' });
+
+  /** A run at step 1 with a pending tool call, then finalized from outside. */
+  const finalRun = async (runId: string, status: 'CANCELLED' | 'FAILED', stopReason: string) => {
+    await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
+    await modelStep(deps(), { state: state(runId), step: 1, tier: 'primary' });
+    await runs.finalizeRun(runId, { status, answer: 'stopped from outside', stopReason });
+    modelCalls = 0;
+    toolCalls = 0;
+    return (await runs.listEvents(runId)).length;
+  };
+
+  beforeAll(async () => {
+    dynamo = await dynamoWithAgentTable();
+    runs = new RunStore(dynamo.doc, dynamo.tableName);
+  });
+  afterAll(async () => dynamo.close());
+
+  it.each([
+    ['CANCELLED', 'CANCELLED'],
+    ['CANCELLED', 'KILLED'],
+    ['FAILED', 'EXECUTION_FAILED'],
+  ] as const)('%s (%s): no model call, no tool call, no pause, no second finish, nothing written', async (status, stopReason) => {
+    const runId = `final-${stopReason}`;
+    const events = await finalRun(runId, status, stopReason);
+
+    expect(await loadRun(deps(), { runId }, { maxSteps: 10, maxTokens: 100_000 })).toMatchObject({ outcome: 'stopped', stopReason });
+    expect(await modelStep(deps(), { state: state(runId, 1), step: 2, tier: 'primary' })).toMatchObject({ outcome: 'stopped', toolCount: 0 });
+    expect(await modelStep(deps(), { state: state(runId, 1), step: 2, tier: 'fallback', error: { Error: 'TransientError' } })).toMatchObject({ outcome: 'stopped' });
+    expect(await toolStep(deps(), { runId, step: 1, toolCallId: 'c1' })).toMatchObject({ stopped: true });
+    expect(await toolStep(deps(), { runId, step: 1, toolCallId: 'c1', failure: { Error: 'TransientError' } })).toMatchObject({ stopped: true });
+    await expect(pauseRun({ runs }, { state: state(runId, 1), taskToken: 't' })).rejects.toBeInstanceOf(RunStopped);
+    for (const outcome of ['FINISH', 'SURRENDER', 'DEGRADE', 'REFUSED'] as const) {
+      expect(await finalize(deps(), { state: state(runId, 1), outcome })).toMatchObject({ status, stopReason, answer: 'stopped from outside' });
+    }
+
+    expect({ modelCalls, toolCalls }).toEqual({ modelCalls: 0, toolCalls: 0 });
+    expect(await runs.listEvents(runId)).toHaveLength(events);
+    expect(await runs.getRun(runId)).toMatchObject({ status, stopReason, step: 1, degraded: [] });
+  });
+
+  it('a run finalized while its model call is in flight: the answer is traced as discarded and not stored', async () => {
+    const runId = 'cancel-during-call';
+    await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
+    const slow: ModelProvider = {
+      ...model,
+      complete: async (req) => {
+        await runs.finalizeRun(runId, { status: 'CANCELLED', answer: 'The run was cancelled.', stopReason: 'CANCELLED' });
+        return model.complete(req);
+      },
+    };
+    const out = await modelStep({ ...deps(), model: () => slow }, { state: state(runId), step: 1, tier: 'primary' });
+    expect(out).toMatchObject({ outcome: 'stopped', stopReason: 'CANCELLED' });
+    expect((await runs.listMessages(runId)).map((m) => m.message.role)).toEqual(['user']);
+    expect((await runs.listEvents(runId)).map((e) => [e.type, e.discarded])).toEqual([['model_call', 'CANCELLED']]);
+    expect(await runs.getRun(runId)).toMatchObject({ step: 0, status: 'CANCELLED' });
+  });
+
+  it('a pause requested during the model call is seen at this step’s boundary', async () => {
+    const runId = 'pause-during-call';
+    await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
+    const pausing: ModelProvider = {
+      ...model,
+      complete: async (req) => {
+        await runs.updateRun(runId, { pauseRequested: true }, { statusIn: ['RUNNING'] });
+        return model.complete(req);
+      },
+    };
+    expect(await modelStep({ ...deps(), model: () => pausing }, { state: state(runId), step: 1, tier: 'primary' })).toMatchObject({ outcome: 'tools', pauseRequested: true });
+  });
+});
