@@ -172,7 +172,8 @@ describe('resume after an engine restart', () => {
     try {
       const first = await start();
       const runId = 'paused-across-restart';
-      void first.run({ input: 'Add twice.', runId });
+      // Its result is never read: the engine closes under it (the run stays PAUSED in the table).
+      first.run({ input: 'Add twice.', runId }).catch(() => undefined);
       await until('the first model request', () => model.requests.length >= 1);
       await first.control.pause(runId);
       await until('PAUSED', async () => (await first.runtime.runs.getRun(runId))?.status === 'PAUSED');
