@@ -8,6 +8,7 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { build } from 'esbuild';
+import { EXTERNAL_MODULES } from '../lib/bundling';
 import { type AgentConfigInput, parseConfig } from '../lib/config';
 import { countTransitions, type EventLog, LocalEngine } from '../local/engine';
 import { type FakeProvider, startFakeProvider } from '../test/fakes/providers';
@@ -173,7 +174,7 @@ async function bundles() {
   const rows: { handler: string; bytes: number; initMs: number }[] = [];
   for (const [name, entry] of Object.entries(entries)) {
     const file = join(out, `${name}.js`);
-    await build({ entryPoints: [entry], bundle: true, minify: true, platform: 'node', target: 'node20', format: 'cjs', outfile: file, external: ['@aws-sdk/*'], loader: { '.html': 'text' }, logLevel: 'silent' });
+    await build({ entryPoints: [entry], bundle: true, minify: true, platform: 'node', target: 'node20', format: 'cjs', outfile: file, external: EXTERNAL_MODULES, loader: { '.html': 'text' }, logLevel: 'silent' });
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
       const ms = execFileSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], { encoding: 'utf8' });

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { priceOf } from '../lambdas/core/pricing';
+import { BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError } from './config-env';
+
+export { BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError } from './config-env';
 
 /**
  * The one config schema (`agent.config.json`), used by the CDK app, the Lambda handlers and the offline engine.
@@ -105,8 +108,6 @@ export const BreakerConfigSchema = z.strictObject({
   enabled: z.boolean().default(true),
 });
 
-/** Tools every agent has; a configured tool may not take their names. */
-export const BUILTIN_TOOL_NAMES = ['calculator', 'search_docs'] as const;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Spend control (docs/spend.md): prices, dollar limits, admins.
@@ -264,10 +265,6 @@ export type ToolConfig = z.output<typeof ToolConfigSchema>;
 export type BreakerConfig = z.output<typeof BreakerConfigSchema>;
 export type SpendConfig = z.output<typeof SpendConfigSchema>;
 
-/** A config that failed validation; the message lists every bad key with what is allowed. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
@@ -311,8 +308,6 @@ export function loadConfig(explicit?: string): AgentConfig {
   return parseConfig(raw, file);
 }
 
-/** The environment variable through which the deployed handlers receive the validated config. */
-export const CONFIG_ENV = 'AGENT_CONFIG_JSON';
 
 /** Reads the config a handler was deployed with (validated again: one schema everywhere). */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AgentConfig {

@@ -1,10 +1,10 @@
-import { z } from 'zod';
 import type { AgentConfig } from '../../lib/config';
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
 import type { RunControl, RunRecord } from '../core/ports';
 import { priceOf } from '../core/pricing';
 import { startRun as startRunOf } from '../core/start-run';
+import { z } from '../core/validation';
 import type { RunStore } from '../store/run-store';
 import type { SpendStore } from '../store/spend-store';
 import { admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
@@ -44,14 +44,14 @@ export const MAX_BODY_BYTES = 64 * 1024;
 export const MAX_PAGE_SIZE = 100;
 
 export const StartRunBody = z.strictObject({
-  input: z.string().trim().min(1, 'must be a non-empty string').max(MAX_INPUT_CHARS, `must be at most ${MAX_INPUT_CHARS} characters`),
-  budgets: z
-    .strictObject({
-      maxSteps: z.number().int().positive().optional(),
-      maxTokens: z.number().int().positive().optional(),
-      maxCostUsd: z.number().positive().optional(),
-    })
-    .optional(),
+  input: z.string().check(z.trim(), z.minLength(1, 'must be a non-empty string'), z.maxLength(MAX_INPUT_CHARS, `must be at most ${MAX_INPUT_CHARS} characters`)),
+  budgets: z.optional(
+    z.strictObject({
+      maxSteps: z.optional(z.int().check(z.positive())),
+      maxTokens: z.optional(z.int().check(z.positive())),
+      maxCostUsd: z.optional(z.number().check(z.positive())),
+    }),
+  ),
 });
 
 /** Run ids are UUIDs or similar: letters, digits, - and _ only, so nothing else ever reaches the table. */

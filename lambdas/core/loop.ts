@@ -7,7 +7,6 @@ import { costMicros, type ModelPrice, type PriceSource, toMicros, toUsd } from '
 import { callSignature, idempotencyKeyFor } from './signature';
 import { checkDailyCaps, type DailyCaps, hasDailyCaps, type SpendPort, utcDay } from './spend';
 import { createRunRecord } from './start-run';
-import { estimatePromptTokens } from './tokens';
 import type { DegradedEntry, Message, ModelProvider, RunStatus, RunView, ToolCall, ToolContext, ToolResult, ToolSpec } from './types';
 
 /**
@@ -66,6 +65,8 @@ export interface LoopDeps {
   runTool: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>;
   system?: string;
   maxOutputTokens: (tier: Tier) => number;
+  /** Estimated input tokens of a request (./tokens.ts; injected so only the model handler bundles the tokenizer). */
+  estimatePromptTokens: (request: { system?: string; messages: Message[]; tools: ToolSpec[] }) => number;
   /** Tokens kept back from each run's budget for a closing summary. */
   reserveRatio?: number;
   /** Tool calls run per step; the rest are answered with an error result (bounds the execution history). */
@@ -218,7 +219,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
       deps.log?.('tools unavailable', { runId, step, ...entry });
     }
     const request = { system: deps.system ?? SYSTEM_PROMPT, messages: history, tools: tools.specs };
-    const estimated = estimatePromptTokens(request);
+    const estimated = deps.estimatePromptTokens(request);
     const cost = run.maxCostUsd !== undefined && priced ? { usedMicros: run.costMicros ?? 0, maxMicros: toMicros(run.maxCostUsd), price: priced.price } : undefined;
     const decision = checkBudget({
       used: run.tokensIn + run.tokensOut,
