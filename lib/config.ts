@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { priceOf } from '../lambdas/core/pricing';
+import { BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError } from './config-env';
+
+export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError } from './config-env';
 
 /**
  * The one config schema (`agent.config.json`), used by the CDK app, the Lambda handlers and the offline engine.
@@ -128,8 +131,6 @@ export const MonitoringConfigSchema = z.strictObject({
 });
 const MONITORING_DEFAULTS = { alarms: true, dashboard: true, logRetentionDays: 30 };
 
-/** Tools every agent has; a configured tool may not take their names. */
-export const BUILTIN_TOOL_NAMES = ['calculator', 'search_docs'] as const;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Spend control (docs/spend.md): prices, dollar limits, admins.
@@ -335,19 +336,7 @@ export type ToolConfig = z.output<typeof ToolConfigSchema>;
 export type BreakerConfig = z.output<typeof BreakerConfigSchema>;
 export type SpendConfig = z.output<typeof SpendConfigSchema>;
 
-/** The names of the tools whose calls wait for a person's decision (`approval: "required"` or `toolApprovals`). */
-export function approvalRequiredTools(config: Pick<AgentConfig, 'tools' | 'toolApprovals'>): string[] {
-  const gated = config.tools
-    .filter((t) => t.approval === 'required')
-    // An MCP server's tools are offered under their own names (or `<server>__<tool>` when two sources clash).
-    .flatMap((t) => (t.kind === 'mcp' ? (t.allow ?? []).flatMap((name) => [name, `${t.name}__${name}`]) : [t.name]));
-  return [...new Set([...gated, ...Object.keys(config.toolApprovals)])];
-}
 
-/** A config that failed validation; the message lists every bad key with what is allowed. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
@@ -400,8 +389,6 @@ export function handlerConfig(config: AgentConfig): Omit<AgentConfig, 'deploy'> 
   return rest;
 }
 
-/** The environment variable through which the deployed handlers receive the validated config. */
-export const CONFIG_ENV = 'AGENT_CONFIG_JSON';
 
 /** Reads the config a handler was deployed with (validated again: one schema everywhere). */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AgentConfig {

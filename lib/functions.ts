@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { EXTERNAL_MODULES, nodeModulesOf } from './bundling';
 import { CONFIG_ENV } from './config';
 
 /** The handlers the stack deploys; the name is also the file under lambdas/handlers. */
@@ -13,7 +14,7 @@ export type HandlerName = 'load-run' | 'call-model' | 'call-tool' | 'finalize' |
 export interface AgentFunctionProps {
   readonly handler: HandlerName;
   readonly table: dynamodb.ITable;
-  /** The validated config, serialized (the handlers validate it again with the same schema). */
+  /** The validated config, serialized with its defaults (the handlers parse it without validating again: lib/config-env.ts). */
   readonly configJson: string;
   readonly timeoutSeconds: number;
   /**
@@ -69,7 +70,9 @@ export class AgentFunction extends Construct {
         sourceMap: true,
         target: 'node22',
         forceDockerBundling: false,
-        externalModules: ['@aws-sdk/*'],
+        externalModules: EXTERNAL_MODULES,
+        // Installed next to the bundle, loaded on first use (lib/bundling.ts).
+        ...(nodeModulesOf(props.handler).length > 0 ? { nodeModules: nodeModulesOf(props.handler) } : {}),
         // The API handler serves the trace viewer page, bundled as text.
         loader: { '.html': 'text' },
         ...(props.withDocs

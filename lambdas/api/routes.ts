@@ -1,10 +1,10 @@
-import { z } from 'zod';
 import type { AgentConfig } from '../../lib/config';
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
 import type { RunControl, RunRecord } from '../core/ports';
 import { priceOf } from '../core/pricing';
 import { startRun as startRunOf } from '../core/start-run';
+import { z } from '../core/validation';
 import type { RunStore } from '../store/run-store';
 import type { SpendStore } from '../store/spend-store';
 import { admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
@@ -47,19 +47,16 @@ export const MAX_PAGE_SIZE = 100;
 const VISIBLE = /[^\p{White_Space}\p{Cc}\p{Default_Ignorable_Code_Point}]/u;
 
 export const StartRunBody = z.strictObject({
-  input: z
-    .string()
-    .trim()
-    .min(1, 'must be a non-empty string')
-    .max(MAX_INPUT_CHARS, `must be at most ${MAX_INPUT_CHARS} characters`)
-    .refine((s) => VISIBLE.test(s), 'must contain visible text (not only white space or zero-width characters)'),
-  budgets: z
-    .strictObject({
-      maxSteps: z.number().int().positive().optional(),
-      maxTokens: z.number().int().positive().optional(),
-      maxCostUsd: z.number().positive().optional(),
-    })
-    .optional(),
+  input: z.string().check(z.trim(), z.minLength(1, 'must be a non-empty string'), z.maxLength(MAX_INPUT_CHARS, `must be at most ${MAX_INPUT_CHARS} characters`),
+    z.refine((s: string) => VISIBLE.test(s), 'must contain visible text (not only white space or zero-width characters)'),
+  ),
+  budgets: z.optional(
+    z.strictObject({
+      maxSteps: z.optional(z.int().check(z.positive())),
+      maxTokens: z.optional(z.int().check(z.positive())),
+      maxCostUsd: z.optional(z.number().check(z.positive())),
+    }),
+  ),
 });
 
 /** Run ids are UUIDs or similar: letters, digits, - and _ only, so nothing else ever reaches the table. */
@@ -164,7 +161,7 @@ const TOOL_CALL_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 export const DecisionBody = z.strictObject({
   decision: z.enum(['approve', 'reject']),
-  reason: z.string().max(1000, 'must be at most 1000 characters').optional(),
+  reason: z.optional(z.string().check(z.maxLength(1000, 'must be at most 1000 characters'))),
 });
 
 /** POST /runs/{id}/approvals/{toolCallId}: the run's owner (or an admin) approves or rejects a waiting call. */

@@ -9,7 +9,7 @@ import { costMicros, type ModelPrice, type PriceSource, toMicros, toUsd } from '
 import { callSignature, idempotencyKeyFor } from './signature';
 import { checkDailyCaps, type DailyCaps, hasDailyCaps, type SpendPort, utcDay } from './spend';
 import { createRunRecord } from './start-run';
-import { estimatePromptTokens } from './tokens';
+import { refOf } from './trace-refs';
 import { type DegradedEntry, type Message, type ModelProvider, type RunStatus, type RunView, TERMINAL_STATUSES, type ToolCall, type ToolContext, type ToolResult, type ToolSpec } from './types';
 
 /**
@@ -71,6 +71,8 @@ export interface LoopDeps {
   runTool: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>;
   system?: string;
   maxOutputTokens: (tier: Tier) => number;
+  /** Estimated input tokens of a request (./tokens.ts; injected so only the model handler bundles the tokenizer). */
+  estimatePromptTokens: (request: { system?: string; messages: Message[]; tools: ToolSpec[] }) => number;
   /** Tokens kept back from each run's budget for a closing summary. */
   reserveRatio?: number;
   /** Tool calls run per step; the rest are answered with an error result (bounds the execution history). */
@@ -253,7 +255,8 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
     if (!model) throw new BadRequest(`no ${callTier} model is configured`);
     const priced = deps.priceOf?.(model);
     if (run.maxCostUsd !== undefined && !priced) throw new BadRequest(`model "${model.model}" has no price, so the run's dollar budget cannot be checked: add it to "pricing"`);
-    const history = (await deps.runs.listMessages(runId)).map((m) => m.message);
+    const conversation = await deps.runs.listMessages(runId);
+    const history = conversation.map((m) => m.message);
     const tools = deps.listTools ? await deps.listTools() : { specs: deps.toolSpecs, unavailable: [] };
     for (const entry of tools.unavailable) {
       if ((run.degraded ?? []).some((d) => d.dependency === entry.dependency && d.fallback === entry.fallback)) continue;
@@ -262,7 +265,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
       deps.log?.('tools unavailable', { runId, step, ...entry });
     }
     const request = { system: deps.system ?? SYSTEM_PROMPT, messages: history, tools: tools.specs };
-    const estimated = estimatePromptTokens(request);
+    const estimated = deps.estimatePromptTokens(request);
     const cost = run.maxCostUsd !== undefined && priced ? { usedMicros: run.costMicros ?? 0, maxMicros: toMicros(run.maxCostUsd), price: priced.price } : undefined;
     const decision = checkBudget({
       used: run.tokensIn + run.tokensOut,
@@ -301,29 +304,25 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
       const message: Message = { role: 'assistant', content: response.text, toolCalls: response.toolCalls };
       const micros = priced ? costMicros(response.usage, priced.price) : 0;
       let written: boolean;
-      ({ stored, written } = await deps.runs.putMessage(runId, {
-        step,
-        seq: 0,
-        message,
-        usage: response.usage,
-        at: new Date().toISOString(),
-        tier: callTier,
-        model: `${model.provider}/${model.model}`,
-        costMicros: micros,
-      }));
+      // The call's trace event goes in the message's item, referencing the messages instead of copying them
+      // (lambdas/core/trace-refs.ts: the trace readers resolve them).
+      ({ stored, written } = await deps.runs.putMessage(
+        runId,
+        { step, seq: 0, message, usage: response.usage, at: new Date().toISOString(), tier: callTier, model: `${model.provider}/${model.model}`, costMicros: micros },
+        {
+          ...callEvent(),
+          at: answeredAt,
+          usage: response.usage,
+          costUsd: toUsd(micros),
+          priceSource: priced?.source ?? null,
+          maxOutputTokens: decision.maxOutputTokens,
+          finishReason: response.finishReason,
+          input: { messages: history.length, lastRef: refOf(conversation[conversation.length - 1]), tools: tools.specs.map((t) => t.name) },
+          outputRef: { step, seq: 0 },
+        },
+      ));
       // The day's counters: once per stored call (a retried step whose message is already stored adds nothing).
       if (written && micros > 0 && deps.spend) await deps.spend.add(run.userId, day, micros);
-      await deps.runs.appendEvent(runId, {
-        ...callEvent(),
-        at: answeredAt,
-        usage: response.usage,
-        costUsd: toUsd(micros),
-        priceSource: priced?.source ?? null,
-        maxOutputTokens: decision.maxOutputTokens,
-        finishReason: response.finishReason,
-        input: { messages: history.length, last: history[history.length - 1] ?? null, tools: tools.specs.map((t) => t.name) },
-        output: { text: response.text, toolCalls: response.toolCalls },
-      });
     } catch (err) {
       const e = toAgentError(err);
       const now = await deps.runs.getRun(runId);
@@ -459,30 +458,29 @@ export async function toolStep(
     await deps.runs.appendEvent(runId, { type: 'tool_call', step, toolCallId, name: call.name, idempotencyKey, latencyMs: clock() - started, isError: Boolean(result.isError), discarded: after.status });
     return { toolCallId, isError: Boolean(result.isError), stopped: true };
   }
-  await deps.runs.putMessage(runId, {
-    step,
-    seq,
-    message: { role: 'tool', toolCallId, name: call.name, content: result.content, ...(result.isError ? { isError: true } : {}) },
-    at: new Date().toISOString(),
-  });
   if (result.degraded) {
     await deps.runs.addDegraded(runId, result.degraded);
     await deps.runs.appendEvent(runId, { type: 'fallback', step, ...result.degraded });
   }
-  await deps.runs.appendEvent(runId, {
-    type: 'tool_call',
-    at: resultAt,
-    step,
-    toolCallId,
-    name: call.name,
-    arguments: call.arguments,
-    idempotencyKey,
-    latencyMs: clock() - started,
-    result: result.content,
-    isError: Boolean(result.isError),
-    ...(result.source ? { source: result.source } : {}),
-    ...(input.failure ? { failure: input.failure.Error } : {}),
-  });
+  // The result is written once, in its message; the trace event (in the same item) references it.
+  await deps.runs.putMessage(
+    runId,
+    { step, seq, message: { role: 'tool', toolCallId, name: call.name, content: result.content, ...(result.isError ? { isError: true } : {}) }, at: new Date().toISOString() },
+    {
+      type: 'tool_call',
+      at: resultAt,
+      step,
+      toolCallId,
+      name: call.name,
+      arguments: call.arguments,
+      idempotencyKey,
+      latencyMs: clock() - started,
+      resultRef: { step, seq },
+      isError: Boolean(result.isError),
+      ...(result.source ? { source: result.source } : {}),
+      ...(input.failure ? { failure: input.failure.Error } : {}),
+    },
+  );
   return { toolCallId, isError: Boolean(result.isError) };
 }
 

@@ -59,6 +59,8 @@ export interface StoredMessage {
   model?: string;
   /** What the call that produced an assistant message cost, in whole micro-dollars. */
   costMicros?: number;
+  /** The trace event of the call that produced this message, stored in the same item (lambdas/core/trace-refs.ts). */
+  event?: TraceEvent;
 }
 
 /** What the core needs from the run store (implemented by lambdas/store/run-store.ts). */
@@ -72,7 +74,11 @@ export interface RunRepository {
     maxTokens: number;
     maxCostUsd?: number;
   }): Promise<{ run: RunRecord; created: boolean }>;
-  putMessage(runId: string, m: StoredMessage): Promise<{ written: boolean; stored: StoredMessage }>;
+  /**
+   * Writes a message once. `event` (the trace event of the call that produced it, referencing it) is stored in the
+   * same item; when the message was already there, the event is appended on its own.
+   */
+  putMessage(runId: string, m: StoredMessage, event?: Omit<TraceEvent, 'at'> & { at?: string }): Promise<{ written: boolean; stored: StoredMessage }>;
   getMessage(runId: string, step: number, seq: number): Promise<StoredMessage | undefined>;
   listMessages(runId: string): Promise<StoredMessage[]>;
   recordModelStep(runId: string, step: number, usage: Usage, callSig: string, costMicros?: number): Promise<RunRecord>;

@@ -5,6 +5,7 @@ import { publicConfig } from '../api/public-config';
 import { type ApiRequest, handleApi } from '../api/routes';
 import { createRunControl } from '../core/control';
 import { sfnExecutions } from '../store/sfn-executions';
+import { baseRuntimeFromEnv } from './runtime-base';
 import { lambdaEntry, wrap } from './wrap';
 
 /** API Gateway proxy → the shared routes. The caller is the verified token's `sub`, never a body field. */
@@ -35,4 +36,4 @@ export const createHandler = wrap(async (rt, event: APIGatewayProxyEvent): Promi
   const origin = process.env.CORS_ORIGIN;
   return { ...res, headers: { ...res.headers, ...(origin ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {}) } };
 });
-export const handler = lambdaEntry(createHandler);
+export const handler = lambdaEntry(createHandler, baseRuntimeFromEnv);

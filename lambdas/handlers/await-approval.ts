@@ -1,4 +1,5 @@
 import { type AwaitApprovalInput, approvalPolicy, awaitApproval } from '../core/approvals';
+import { baseRuntimeFromEnv } from './runtime-base';
 import { lambdaEntry, wrap } from './wrap';
 
 /**
@@ -8,4 +9,4 @@ import { lambdaEntry, wrap } from './wrap';
 export const createHandler = wrap((rt, event: AwaitApprovalInput) =>
   awaitApproval({ runs: rt.runs, policy: rt.approvals ?? approvalPolicy([], rt.config.approvalTimeoutSeconds) }, event),
 );
-export const handler = lambdaEntry(createHandler);
+export const handler = lambdaEntry(createHandler, baseRuntimeFromEnv);

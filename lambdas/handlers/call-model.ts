@@ -1,8 +1,19 @@
 import { type ModelStepInput, modelStep } from '../core/loop';
+import { createSecretReader } from '../providers/secrets';
+import type { Runtime } from './runtime';
+import { createBaseRuntime, optionsFromEnv } from './runtime-base';
+import { createModelWiring } from './runtime-models';
+import { createToolWiring } from './runtime-tools';
 import { lambdaEntry, wrap } from './wrap';
 
 /** CallModel / CallFallbackModel: one model call of the tier in the event. */
-export const createHandler = wrap((rt, event: ModelStepInput, context) =>
+export const createHandler = wrap((rt: Runtime, event: ModelStepInput, context) =>
   modelStep(rt, event, { remainingMs: () => context.getRemainingTimeInMillis() }),
 );
-export const handler = lambdaEntry(createHandler);
+/** The base, the models (and the tokenizer) and the tools they are offered (not run: no idempotency layer). */
+function fromEnv(): Runtime {
+  const options = optionsFromEnv(process.env, createSecretReader());
+  const base = createBaseRuntime(options);
+  return { ...base, ...createToolWiring(options, base), ...createModelWiring(options, base) };
+}
+export const handler = lambdaEntry(createHandler, fromEnv);

@@ -1,4 +1,5 @@
 import { closeRunOnExecutionStatus, type ExecutionStatusChangeEvent } from '../core/execution-status';
+import { baseRuntimeFromEnv } from './runtime-base';
 import { lambdaEntry, wrap } from './wrap';
 
 /**
@@ -10,4 +11,4 @@ export const createHandler = wrap(async (rt, event: ExecutionStatusChangeEvent) 
   rt.logger.info('execution status change', { executionArn: event.detail?.executionArn, status: event.detail?.status, ...outcome });
   return outcome;
 });
-export const handler = lambdaEntry(createHandler);
+export const handler = lambdaEntry(createHandler, baseRuntimeFromEnv);

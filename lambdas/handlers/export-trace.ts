@@ -1,7 +1,8 @@
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { type RunStatus, TERMINAL_STATUSES } from '../core/types';
 import { exportRunToLangfuse, langfuseTarget } from '../exporters/langfuse';
-import { createSecretReader } from '../providers';
+import { createSecretReader } from '../providers/secrets';
+import { baseRuntimeFromEnv } from './runtime-base';
 import { lambdaEntry, wrap } from './wrap';
 
 
@@ -19,4 +20,4 @@ export const createHandler = wrap(async (rt, event: DynamoDBStreamEvent) => {
   }
   return { exported };
 });
-export const handler = lambdaEntry(createHandler);
+export const handler = lambdaEntry(createHandler, baseRuntimeFromEnv);

@@ -1,6 +1,7 @@
 import { type FinalizeInput, finalize } from '../core/loop';
+import { baseRuntimeFromEnv } from './runtime-base';
 import { lambdaEntry, wrap } from './wrap';
 
 /** Finish / Surrender / Degrade / Refused: the one exit of every run. */
 export const createHandler = wrap((rt, event: FinalizeInput) => finalize(rt, event));
-export const handler = lambdaEntry(createHandler);
+export const handler = lambdaEntry(createHandler, baseRuntimeFromEnv);

@@ -1,6 +1,7 @@
 import { type PauseInput, pauseRun } from '../core/loop';
+import { baseRuntimeFromEnv } from './runtime-base';
 import { lambdaEntry, wrap } from './wrap';
 
 /** Pause (.waitForTaskToken): stores the token on the run; the execution waits until resume sends it back. */
 export const createHandler = wrap((rt, event: PauseInput) => pauseRun(rt, event));
-export const handler = lambdaEntry(createHandler);
+export const handler = lambdaEntry(createHandler, baseRuntimeFromEnv);

@@ -11,8 +11,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { CHECKPOINT_VERSION } from '../core/checkpoint';
 import type { ApprovalEntry, RunRecord, RunRepository, StoredMessage } from '../core/ports';
+import { resolveTrace } from '../core/trace-refs';
 import { truncateUtf8 } from '../core/truncate';
 import type { DegradedEntry, Message, RunStatus, TraceEvent, Usage } from '../core/types';
+import { ConversationCache } from './conversation-cache';
 import { EVENT_PREFIX, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
 
 export type { RunRecord, StoredMessage };
@@ -37,6 +39,8 @@ export class RunStore implements RunRepository {
 
   private readonly now: () => Date;
   private readonly onEvent?: (runId: string, event: TraceEvent) => void;
+  /** The conversations this container has read, per run: a later read fetches only the messages after them. */
+  private readonly conversations = new ConversationCache();
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -111,9 +115,14 @@ export class RunStore implements RunRepository {
     return rest as RunRecord;
   }
 
-  /** Writes a message once; a second write of the same (step, seq) is a no-op that returns the stored one. */
-  async putMessage(runId: string, m: StoredMessage): Promise<{ written: boolean; stored: StoredMessage }> {
-    const item = { ...m, message: clampMessage(m.message) };
+  /**
+   * Writes a message once; a second write of the same (step, seq) is a no-op that returns the stored one. `event`
+   * (the trace event of the call that produced the message, referencing it) goes in the same item: one write for
+   * both. When the message was already there, the event is appended on its own (the trace shows every call).
+   */
+  async putMessage(runId: string, m: StoredMessage, event?: Omit<TraceEvent, 'at'> & { at?: string }): Promise<{ written: boolean; stored: StoredMessage }> {
+    const full = event ? ({ ...clampEvent({ ...event, at: event.at ?? this.now().toISOString() } as TraceEvent) } as TraceEvent) : undefined;
+    const item: StoredMessage = { ...m, message: clampMessage(m.message), ...(full ? { event: full } : {}) };
     try {
       await this.doc.send(
         new PutCommand({
@@ -122,11 +131,13 @@ export class RunStore implements RunRepository {
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
+      if (full) this.onEvent?.(runId, full);
       return { written: true, stored: item };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       const existing = await this.getMessage(runId, m.step, m.seq);
       if (!existing) throw err;
+      if (event) await this.appendEvent(runId, event);
       return { written: false, stored: existing };
     }
   }
@@ -142,9 +153,22 @@ export class RunStore implements RunRepository {
     return out.Item ? stripKeys<StoredMessage>(out.Item) : undefined;
   }
 
-  /** The conversation in order. */
+  /**
+   * The conversation in order. Messages are written once and never changed, so the part this container has read
+   * is kept and only the messages after it are read (lambdas/store/conversation-cache.ts says when the kept part
+   * is trusted; otherwise the whole conversation is read again).
+   */
   async listMessages(runId: string): Promise<StoredMessage[]> {
-    return this.queryPrefix<StoredMessage>(runId, MESSAGE_PREFIX);
+    const known = this.conversations.get(runId);
+    if (known.length > 0) {
+      const last = known[known.length - 1] as StoredMessage;
+      const after = await this.queryPrefix<StoredMessage>(runId, MESSAGE_PREFIX, messageSk(last.step, last.seq));
+      const merged = this.conversations.extend(runId, known, after);
+      if (merged) return merged;
+    }
+    const all = await this.queryPrefix<StoredMessage>(runId, MESSAGE_PREFIX);
+    this.conversations.set(runId, all);
+    return all;
   }
 
   /**
@@ -244,8 +268,13 @@ export class RunStore implements RunRepository {
     return full;
   }
 
+  /**
+   * The run's trace in order, as the API, the viewer, the replay and the export read it: the stored events and the
+   * events kept in message items, their message references resolved (lambdas/core/trace-refs.ts).
+   */
   async listEvents(runId: string): Promise<TraceEvent[]> {
-    return this.queryPrefix<TraceEvent>(runId, EVENT_PREFIX);
+    const [events, messages] = await Promise.all([this.queryPrefix<TraceEvent>(runId, EVENT_PREFIX), this.queryPrefix<StoredMessage>(runId, MESSAGE_PREFIX)]);
+    return resolveTrace(events, messages);
   }
 
   /** A user's runs, newest first. `cursor` is opaque to callers. */
@@ -451,9 +480,10 @@ export class RunStore implements RunRepository {
     }
   }
 
-  private async queryPrefix<T>(runId: string, prefix: string): Promise<T[]> {
+  /** The items of a run under a prefix, in key order; after `afterSk` only (exclusive) when given. */
+  private async queryPrefix<T>(runId: string, prefix: string, afterSk?: string): Promise<T[]> {
     const items: T[] = [];
-    let start: QueryCommandOutput['LastEvaluatedKey'];
+    let start: QueryCommandOutput['LastEvaluatedKey'] = afterSk ? { pk: runPk(runId), sk: afterSk } : undefined;
     do {
       const out: QueryCommandOutput = await this.doc.send(
         new QueryCommand({

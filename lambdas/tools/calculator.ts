@@ -17,8 +17,9 @@
  * "unexpected ')' at 7". Division by zero and non-finite results are BadRequest too. Results are rounded to 12
  * significant digits, so 0.1 + 0.2 gives 0.3.
  */
-import { z } from 'zod';
+
 import { BadRequest } from '../core/errors';
+import { z } from '../core/validation';
 import { errorToResult, invalidArgumentsResult, type Tool, type ToolResult } from './types';
 
 /** Longest expression accepted, in characters. */
@@ -371,7 +372,7 @@ export function evaluate(expr: string): number {
 }
 
 export const CalculatorArgs = z.object({
-  expression: z.string().min(1, 'must not be empty').max(MAX_EXPRESSION_LENGTH, `at most ${MAX_EXPRESSION_LENGTH} characters`),
+  expression: z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(MAX_EXPRESSION_LENGTH, `at most ${MAX_EXPRESSION_LENGTH} characters`)),
 });
 
 const ALLOWED =

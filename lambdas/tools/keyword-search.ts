@@ -14,7 +14,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { z } from 'zod';
+import { z } from '../core/validation';
 import { errorToResult, invalidArgumentsResult, type Tool, type ToolResult, truncateUtf8 } from './types';
 
 /** One search hit. `file` is relative to the docs directory, with forward slashes. */
@@ -333,8 +333,8 @@ export function keywordSearch(query: string, options: SearchOptions = {}): Keywo
 }
 
 export const SearchDocsArgs = z.object({
-  query: z.string().trim().min(1, 'must not be empty').max(500, 'at most 500 characters'),
-  k: z.number().int().min(1).max(MAX_K).optional(),
+  query: z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(500, 'at most 500 characters')),
+  k: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_K))),
 });
 
 const ALLOWED = `{"query": string (1-500 characters), "k"?: integer 1-${MAX_K} (default ${DEFAULT_K})}`;

@@ -12,9 +12,7 @@
  * - Every request to the server (connect, list, call) goes through `guard("tool:<name>", …)`, the server's breaker.
  * - One client (one MCP session) per server per container; a failure drops it, so the retry reconnects.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { ToolConfig } from '../../lib/config';
 import { AgentError, BadRequest, RateLimited, TimeoutError, TransientError } from '../core/errors';
 import type { DegradedEntry, ToolSpec } from '../core/types';
@@ -45,16 +43,48 @@ export const FAILED_LISTING_TTL_MS = 15_000;
 
 const CLIENT_INFO = { name: 'hardened-agent', version: '0.1.0' };
 
+/**
+ * The MCP SDK, loaded on the first connection: it carries the full zod and ajv, so the handlers load it only when
+ * an MCP server is configured and used (it ships next to the bundle, not in it: lib/bundling.ts).
+ */
+type McpSdk = typeof import('@modelcontextprotocol/sdk/client/index.js') &
+  typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js') &
+  typeof import('@modelcontextprotocol/sdk/types.js');
+let sdk: Promise<McpSdk> | undefined;
+let loadedSdk: McpSdk | undefined;
+function loadSdk(): Promise<McpSdk> {
+  sdk ??= Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]).then(([client, transport, types]) => {
+    loadedSdk = { ...client, ...transport, ...types } as McpSdk;
+    return loadedSdk;
+  });
+  return sdk;
+}
+
+/** JSON-RPC error codes of the MCP protocol (the SDK's ErrorCode). */
+const MCP_REQUEST_TIMEOUT = -32001;
+const MCP_CONNECTION_CLOSED = -32000;
+const MCP_INTERNAL_ERROR = -32603;
+
+/** The SDK's error classes; before the SDK is loaded no error of it can exist but a caller's own, matched by name. */
+const isMcpError = (err: unknown): err is Error & { code: number } =>
+  err instanceof Error && (loadedSdk ? err instanceof loadedSdk.McpError : err.name === 'McpError');
+const isStreamableHttpError = (err: unknown): err is Error & { code?: number } =>
+  err instanceof Error && (loadedSdk ? err instanceof loadedSdk.StreamableHTTPError : err.message.startsWith('Streamable HTTP error:'));
+
 /** Maps anything the SDK or the transport threw into the taxonomy. */
 export function classifyMcpError(err: unknown, label: string): AgentError {
   if (err instanceof AgentError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof McpError) {
-    if (err.code === ErrorCode.RequestTimeout) return new TimeoutError(`${label}: ${message}`, { cause: err });
-    if (err.code === ErrorCode.ConnectionClosed || err.code === ErrorCode.InternalError) return new TransientError(`${label}: ${message}`, { cause: err });
+  if (isMcpError(err)) {
+    if (err.code === MCP_REQUEST_TIMEOUT) return new TimeoutError(`${label}: ${message}`, { cause: err });
+    if (err.code === MCP_CONNECTION_CLOSED || err.code === MCP_INTERNAL_ERROR) return new TransientError(`${label}: ${message}`, { cause: err });
     return new BadRequest(`${label}: ${message}`, { cause: err });
   }
-  if (err instanceof StreamableHTTPError) {
+  if (isStreamableHttpError(err)) {
     const status = err.code;
     if (status === 429) return new RateLimited(`${label}: ${message}`, { status, cause: err });
     if (status !== undefined && status >= 400 && status < 500 && status !== 408) return new BadRequest(`${label}: ${message}`, { status, cause: err });
@@ -194,12 +224,15 @@ export class McpSource {
 
   private connect(timeout: () => number): Promise<Client> {
     if (!this.client) {
-      const transport = new StreamableHTTPClientTransport(new URL(this.config.url), {
-        requestInit: { headers: { ...this.config.headers } },
-        ...(this.deps.fetchImpl ? { fetch: this.deps.fetchImpl } : {}),
+      this.client = loadSdk().then(async ({ Client, StreamableHTTPClientTransport }) => {
+        const transport = new StreamableHTTPClientTransport(new URL(this.config.url), {
+          requestInit: { headers: { ...this.config.headers } },
+          ...(this.deps.fetchImpl ? { fetch: this.deps.fetchImpl } : {}),
+        });
+        const client = new Client(CLIENT_INFO, { capabilities: {} });
+        await client.connect(transport, { timeout: timeout() });
+        return client;
       });
-      const client = new Client(CLIENT_INFO, { capabilities: {} });
-      this.client = client.connect(transport, { timeout: timeout() }).then(() => client);
       this.client.catch(() => undefined);
     }
     return this.client;

@@ -10,7 +10,8 @@
  *   re-runs the call (with the same idempotency key);
  * - every external call goes through `guard("tool:<name>", fn)` (the circuit breaker; identity when absent).
  */
-import { BUILTIN_TOOL_NAMES, type ToolConfig } from '../../lib/config';
+import type { ToolConfig } from '../../lib/config';
+import { BUILTIN_TOOL_NAMES } from '../../lib/config-env';
 import { TransientError } from '../core/errors';
 import type { DegradedEntry, ToolCall, ToolSpec } from '../core/types';
 import { calculatorTool } from './calculator';
@@ -22,7 +23,7 @@ import { createRetrieverTool } from './retriever';
 import { errorToResult, MAX_CONTENT_BYTES, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
 
 
-export { BUILTIN_TOOL_NAMES } from '../../lib/config';
+export { BUILTIN_TOOL_NAMES } from '../../lib/config-env';
 export type { Guard } from './http-tool';
 export type { Tool, ToolContext, ToolResult } from './types';
 export { idempotencyKeyFor, isTransient } from './types';

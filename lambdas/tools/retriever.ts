@@ -15,10 +15,11 @@
  * RateLimited, other 4xx → BadRequest). {@link retrieveWithFallback} turns every failure except BadRequest into
  * the keyword fallback's results, marked `degraded` so the model and the user are told.
  */
-import { z } from 'zod';
+
 import type { ToolConfig } from '../../lib/config';
 import { BadRequest, TransientError, toAgentError } from '../core/errors';
 import type { DegradedEntry } from '../core/types';
+import { z } from '../core/validation';
 import { classifyResponse, type FetchLike, type Guard, identityGuard, postJson } from './http-tool';
 import { DEFAULT_K, defaultDocsDir, keywordSearch, MAX_K } from './keyword-search';
 import { errorToResult, invalidArgumentsResult, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
@@ -139,8 +140,8 @@ export async function retrieveWithFallback(
 }
 
 export const RetrieverArgs = z.object({
-  query: z.string().trim().min(1, 'must not be empty').max(1000, 'at most 1000 characters'),
-  k: z.number().int().min(1).max(MAX_K).optional(),
+  query: z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(1000, 'at most 1000 characters')),
+  k: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_K))),
 });
 
 const ALLOWED = `{"query": string (1-1000 characters), "k"?: integer 1-${MAX_K} (default ${DEFAULT_K})}`;

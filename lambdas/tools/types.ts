@@ -2,10 +2,11 @@
  * Types and small helpers shared by every tool. Kept apart from registry.ts so that tool modules can import them
  * without a runtime import cycle (registry.ts imports the tools and re-exports these).
  */
-import type { z } from 'zod';
+
 import { AgentError, toAgentError } from '../core/errors';
 import { truncateUtf8 as truncate } from '../core/truncate';
 import type { ToolResult } from '../core/types';
+import type { ValidationIssues } from '../core/validation';
 
 export { idempotencyKeyFor } from '../core/signature';
 export type { Tool, ToolContext, ToolResult } from '../core/types';
@@ -31,7 +32,7 @@ export function errorToResult(toolName: string, err: unknown): ToolResult {
 }
 
 /** Formats zod issues as "path: message" lines, followed by what is allowed. */
-export function invalidArgumentsResult(toolName: string, error: z.ZodError, allowed: string): ToolResult {
+export function invalidArgumentsResult(toolName: string, error: ValidationIssues, allowed: string): ToolResult {
   const problems = error.issues
     .map((issue) => {
       const path = issue.path.map(String).join('.');

@@ -100,13 +100,13 @@ describe('durable state on the synthesized machine', () => {
     const runs = engine.runtime.runs;
     const original = runs.putMessage.bind(runs);
     let crashed = false;
-    runs.putMessage = async (runId, m) => {
+    runs.putMessage = async (runId, m, event) => {
       // The first tool result write "crashes" after the tool ran: the state machine retries CallTool.
       if (!crashed && m.message.role === 'tool') {
         crashed = true;
         throw new TransientError('simulated crash after the side effect');
       }
-      return original(runId, m);
+      return original(runId, m, event);
     };
     try {
       const { run } = await engine.run({ input: 'Charge twice.', runId: 'crash-after-effect' });

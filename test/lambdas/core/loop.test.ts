@@ -1,5 +1,6 @@
 import { RunStopped } from '../../../lambdas/core/errors';
 import { finalize, type LoopDeps, type LoopState, loadRun, modelStep, pauseRun, toolStep } from '../../../lambdas/core/loop';
+import { estimatePromptTokens } from '../../../lambdas/core/tokens';
 import type { ModelProvider } from '../../../lambdas/core/types';
 import { RunStore } from '../../../lambdas/store/run-store';
 import { dynamoWithAgentTable } from '../../helpers/dynamo';
@@ -27,6 +28,7 @@ describe('steps of a run that is already final', () => {
       return { content: '2' };
     },
     maxOutputTokens: () => 100,
+    estimatePromptTokens,
   });
   const state = (runId: string, step = 0): LoopState => ({ runId, step, maxSteps: 10, maxTokens: 100_000, outcome: 'tools', toolCalls: [{ id: 'c1' }], toolCount: 1, callSig: 's', prevCallSig: '' });
 

@@ -1,0 +1,144 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import type { AgentConfig } from '../../lib/config';
+import { approvalRequiredTools, deployedConfigFromEnv } from '../../lib/config-env';
+import { approvalPolicy } from '../core/approvals';
+import { CircuitBreaker } from '../core/breaker';
+import type { LoopDeps } from '../core/loop';
+import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
+import { priceOf } from '../core/pricing';
+import type { TraceEvent } from '../core/types';
+import type { SecretReader } from '../providers/secrets';
+import { DynamoBreakerStore } from '../store/breaker-store';
+import { createDocumentClient } from '../store/client';
+import { RunStore } from '../store/run-store';
+import { SpendStore } from '../store/spend-store';
+
+/**
+ * The part of the runtime every handler needs: config, store, logger, metrics, breaker. The tools
+ * (./runtime-tools.ts) and the models (./runtime-models.ts) are wired on top by the handlers that use them, so a
+ * handler bundles only what it uses (no tokenizer outside call-model, no tool clients outside call-tool/call-model).
+ */
+export interface BaseRuntime
+  extends Pick<LoopDeps, 'runs' | 'spend' | 'caps' | 'priceOf' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals'> {
+  config: AgentConfig;
+  runs: RunStore;
+  /** Daily spend counters, the disable flag, the admin read log, support queries. */
+  spend: SpendStore;
+  logger: Logger;
+  breaker: CircuitBreaker;
+  metrics?: Metrics;
+  /**
+   * AWS clients the API handler uses: absent in AWS (the SDK's defaults, endpoints from AWS_ENDPOINT_URL_<SERVICE>,
+   * the machine from STATE_MACHINE_ARN); the local engine binds them to its endpoints.
+   */
+  aws?: { sfn?: SFNClient; stateMachineArn?: string };
+  /** Called by handlers with their Lambda context (Powertools idempotency needs the remaining time). */
+  registerLambdaContext: (context: Context) => void;
+}
+
+/** The run and step an invocation works on, so that breaker transitions land in that run's trace. */
+export const invocationContext = new AsyncLocalStorage<{ runId?: string; step?: number }>();
+
+export interface RuntimeOptions {
+  config: AgentConfig;
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+  /** The Powertools idempotency table of tool executions; without it tools are not wrapped (unit tests only). */
+  idempotencyTableName?: string;
+  /** Config of the DynamoDB client Powertools creates (the endpoint offline). */
+  dynamoClientConfig?: DynamoDBClientConfig;
+  docsDir?: string;
+  fetchImpl?: typeof fetch;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** Reads model API keys from Secrets Manager (AWS). */
+  secrets?: SecretReader;
+  /** Called after each trace event is written (the CLI prints progress from these). */
+  onEvent?: (runId: string, event: TraceEvent) => void;
+  /** Powertools metrics (in AWS): every trace event becomes its metrics (lambdas/core/metrics.ts). */
+  metrics?: Metrics;
+  /** The local engine: `lambda` tools with a `localHandler` run it instead of invoking their ARN. */
+  offline?: boolean;
+}
+
+/** Wires the store, the logger, the metrics and the breaker from config. */
+export function createBaseRuntime(options: RuntimeOptions): BaseRuntime {
+  const { config } = options;
+  const logger = options.logger ?? new Logger({ serviceName: 'agent' });
+  const runs = new RunStore(options.doc, options.tableName, {
+    onEvent: (runId, event) => {
+      options.onEvent?.(runId, event);
+      if (options.metrics) publish(options.metrics, event);
+    },
+  });
+  const breaker = new CircuitBreaker({
+    store: new DynamoBreakerStore(options.doc, options.tableName),
+    config: config.breaker,
+    overrides: config.breakers,
+    onTransition: (t) => {
+      logger.warn('breaker transition', { ...t });
+      const ctx = invocationContext.getStore();
+      if (ctx?.runId) {
+        runs
+          .appendEvent(ctx.runId, { type: 'breaker', step: ctx.step ?? 0, dependency: t.dependency, from: t.from, to: t.to, reason: t.reason, window: t.window })
+          .catch((err) => logger.error('could not trace a breaker transition', { err }));
+      }
+    },
+    onStoreError: (err, info) => logger.error('breaker store failed', { err, ...info }),
+  });
+  return {
+    config,
+    runs,
+    spend: new SpendStore(options.doc, options.tableName),
+    caps: config.spend,
+    priceOf: (model) => priceOf(model, config.pricing),
+    logger,
+    breaker,
+    metrics: options.metrics,
+    registerLambdaContext: () => {},
+    reserveRatio: config.budgets.surrenderReserveRatio,
+    maxToolCallsPerStep: config.budgets.maxToolCallsPerStep,
+    maxRetryDelaySeconds: config.retry.maxDelaySeconds,
+    approvals: approvalPolicy(approvalRequiredTools(config), config.approvalTimeoutSeconds),
+    log: (message, fields) => logger.info(message, fields),
+  };
+}
+
+function publish(metrics: Metrics, event: TraceEvent): void {
+  for (const point of metricsOf(event)) {
+    const unit = point.unit === 'Milliseconds' ? MetricUnit.Milliseconds : MetricUnit.Count;
+    // The aggregate (the alarms read it), and the breakdown by its dimension (the dashboard can).
+    metrics.addMetric(point.name, unit, point.value);
+    if (point.dimension) metrics.singleMetric().addDimension(point.dimension.name, point.dimension.value).addMetric(point.name, unit, point.value);
+  }
+}
+
+/**
+ * The options of a deployed handler, from the environment the stack set: the config synth validated (parsed, not
+ * validated again), the table, the client, the metrics.
+ */
+export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, secrets?: SecretReader): RuntimeOptions {
+  const tableName = env.TABLE_NAME;
+  if (!tableName) throw new Error('Environment variable TABLE_NAME is missing: the stack sets it on every handler');
+  return {
+    config: deployedConfigFromEnv(env),
+    doc: createDocumentClient(),
+    tableName,
+    idempotencyTableName: env.IDEMPOTENCY_TABLE_NAME,
+    docsDir: env.DOCS_DIR,
+    env,
+    secrets,
+    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'agent' }),
+  };
+}
+
+/** The runtime of a deployed handler that needs only the base (load-run, finalize, pause, api, ...). */
+export function baseRuntimeFromEnv(env: NodeJS.ProcessEnv = process.env): BaseRuntime {
+  return createBaseRuntime(optionsFromEnv(env));
+}
