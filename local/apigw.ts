@@ -28,21 +28,21 @@ export function claimsFor(userId: string, groups: string[] = []): AuthorizerClai
  */
 export function toProxyEvent(req: HttpRequest, claims: AuthorizerClaims | null, stage = 'local'): APIGatewayProxyEvent {
   const url = new URL(req.url, 'http://localhost');
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  // Maps, then plain objects with own properties only: a header or parameter named `__proto__` or `constructor`
+  // is just a name (as in API Gateway's JSON event), never the object's prototype.
+  const headerMap = new Map<string, string[]>();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
-    const values = Array.isArray(value) ? value : [value];
-    headers[name] = values.join(',');
-    multiValueHeaders[name] = values;
+    headerMap.set(name, Array.isArray(value) ? value : [value]);
   }
-  const query: Record<string, string> = {};
-  const multiQuery: Record<string, string[]> = {};
-  for (const [k, v] of url.searchParams.entries()) {
-    query[k] = v;
-    multiQuery[k] = [...(multiQuery[k] ?? []), v];
-  }
-  const hasQuery = Object.keys(query).length > 0;
+  const queryMap = new Map<string, string[]>();
+  for (const [k, v] of url.searchParams.entries()) queryMap.set(k, [...(queryMap.get(k) ?? []), v]);
+  const headers: Record<string, string> = Object.fromEntries([...headerMap].map(([k, v]) => [k, v.join(',')]));
+  const multiValueHeaders: Record<string, string[]> = Object.fromEntries(headerMap);
+  // API Gateway's single-value map keeps the last value of a repeated parameter.
+  const query: Record<string, string> = Object.fromEntries([...queryMap].map(([k, v]) => [k, v[v.length - 1] as string]));
+  const multiQuery: Record<string, string[]> = Object.fromEntries(queryMap);
+  const hasQuery = queryMap.size > 0;
   return {
     resource: url.pathname,
     path: url.pathname,

@@ -32,7 +32,14 @@ export const createHandler = wrap(async (rt, event: APIGatewayProxyEvent): Promi
     isAdmin: groupsOf(claims['cognito:groups']).includes(ADMIN_GROUP),
   };
   const control = createRunControl({ runs: rt.runs, executions: sfnExecutions(stateMachineArn, rt.aws?.sfn) });
-  const res = await handleApi({ runs: rt.runs, config: rt.config, control, spend: rt.spend }, req);
+  let res: APIGatewayProxyResult;
+  try {
+    res = await handleApi({ runs: rt.runs, config: rt.config, control, spend: rt.spend }, req);
+  } catch (err) {
+    // An unexpected failure: the cause goes to the log, never to the caller (it may name tables, types or internals).
+    rt.logger.error('request failed', { method: req.method, path: req.path, err });
+    res = { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error; the cause is in the logs' } }) };
+  }
   const origin = process.env.CORS_ORIGIN;
   return { ...res, headers: { ...res.headers, ...(origin ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {}) } };
 });
