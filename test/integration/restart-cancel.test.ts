@@ -22,6 +22,12 @@ const TOOL_MS = 100;
 const TOKEN = 'restart-cancel-token';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits for `p`, at most `ms` (the timer is cleared, so no handle outlives the test). */
+const within = async (p: Promise<unknown>, ms: number) => {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+};
 const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 30_000) => {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
@@ -121,7 +127,7 @@ describe('kill -9, restart, cancel every run at once (issue 21)', () => {
   afterAll(async () => {
     for (const s of servers) {
       killGroup(s.proc);
-      await Promise.race([s.exited, sleep(5_000)]);
+      await within(s.exited, 5_000);
     }
     await model.close();
     await tools.close();
@@ -151,7 +157,7 @@ describe('kill -9, restart, cancel every run at once (issue 21)', () => {
 
       // 2. kill -9 of the server's process group, with calls in flight.
       killGroup(first.proc);
-      await Promise.race([first.exited, sleep(10_000)]);
+      await within(first.exited, 10_000);
       expect(first.proc.signalCode).toBe('SIGKILL');
 
       // 3. Restart on the same data; 4. cancel every run at once, as soon as it serves.
