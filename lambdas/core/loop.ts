@@ -442,6 +442,8 @@ export async function toolStep(
   } else if (input.failure) {
     result = { content: `The tool failed after retries (${input.failure.Error}): ${excerpt(causeMessage(input.failure.Cause), 500)}`, isError: true };
   } else {
+    // Read again right before the request: a cancel that landed while this step read its messages stops it here.
+    if (isFinal(await mustGetRun(deps.runs, runId))) return { toolCallId, isError: false, stopped: true };
     try {
       result = await deps.runTool(call, { runId, step, toolCallId, idempotencyKey });
     } catch (err) {
