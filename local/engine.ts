@@ -22,10 +22,15 @@ import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
 import { createRuntime, type Runtime } from '../lambdas/handlers/runtime';
+import { createDocumentClient } from '../lambdas/store/client';
 import { sfnExecutions } from '../lambdas/store/sfn-executions';
 import type { AgentConfig } from '../lib/config';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
+import { LocalIam } from './iam/check';
+import { type DynamoFront, startDynamoFront } from './iam/dynamo-front';
+import { AccessDenied } from './iam/policy';
+import { accessKeyIdOf, iamModelOf } from './iam/roles';
 import { type LocalSfnApi, startSfnApi } from './sfn-api';
 import { type CfnTemplate, cachedTemplate, definitionOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, stateMachineOf, tablesOf } from './template';
 
@@ -68,7 +73,7 @@ export interface EngineOptions {
   overrides?: Partial<Pick<Runtime, 'model' | 'runTool'>>;
   /** Port of the local Step Functions API (AWS_ENDPOINT_URL_SFN); any free port when absent. */
   sfnPort?: number;
-  /** Port of DynamoDB (dynalite, AWS_ENDPOINT_URL_DYNAMODB); any free port when absent. */
+  /** Port of DynamoDB (AWS_ENDPOINT_URL_DYNAMODB: dynalite behind its IAM front); any free port when absent. */
   dynamoPort?: number;
   /** Powertools log level of the handlers. @default SILENT (ERROR when AGENT_LOG is set) */
   logLevel?: string;
@@ -151,13 +156,23 @@ export class LocalEngine {
   /** An AWS SDK client bound to it, as a handler with AWS_ENDPOINT_URL_SFN gets one. */
   sfn!: SFNClient;
   readonly createdAt = new Date();
+  /** IAM offline: the roles of the template, checked by the local endpoints and on every Lambda invoke. */
+  readonly iam: LocalIam;
+  /** Each function's own runtime: its AWS clients sign as its role (local/iam/roles.ts accessKeyIdOf). */
+  readonly functionRuntimes = new Map<string, Runtime>();
 
   private constructor(
     readonly options: EngineOptions,
     readonly template: CfnTemplate,
     readonly dynamo: LocalDynamo,
+    /** The engine's own runtime (the account's administrator; the CLI and tests read the table through it). */
     readonly runtime: Runtime,
+    /** DynamoDB as handlers and AWS_ENDPOINT_URL_DYNAMODB reach it: dynalite behind the IAM front. */
+    readonly dynamoFront: DynamoFront,
+    iam: LocalIam,
+    runtimeFor: (fn: LocalFunction) => Runtime,
   ) {
+    this.iam = iam;
     this.definition = definitionOf(template);
     this.functions = new Map(functionsOf(template).map((f) => [f.arn, f]));
     ({ arn: this.stateMachineArn, name: this.stateMachineName } = stateMachineOf(template));
@@ -165,36 +180,43 @@ export class LocalEngine {
     this.machine = new StateMachine(this.definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
     for (const f of this.functions.values()) {
       const factory = FACTORIES[f.handler];
-      if (factory) this.handlers.set(f.arn, factory(runtime));
+      if (!factory) continue;
+      const rt = runtimeFor(f);
+      this.functionRuntimes.set(f.arn, rt);
+      this.handlers.set(f.arn, factory(rt));
     }
   }
 
   static async start(options: EngineOptions): Promise<LocalEngine> {
     const template = options.template ?? cachedTemplate(options.config);
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-    const dynamo = await startDynalite({ path: options.dataDir, port: options.dynamoPort });
+    const dynamo = await startDynalite({ path: options.dataDir });
     for (const table of tablesOf(template)) await ensureTable(dynamo.doc, table);
     const fns = functionsOf(template);
     const tableName = fns.find((f) => f.env.TABLE_NAME)?.env.TABLE_NAME;
     if (!tableName) throw new Error('no handler in the template has TABLE_NAME');
     const idempotencyTableName = fns.find((f) => f.env.IDEMPOTENCY_TABLE_NAME)?.env.IDEMPOTENCY_TABLE_NAME;
     const logger = new Logger({ serviceName: 'agent', logLevel: (options.logLevel ?? (process.env.AGENT_LOG ? 'ERROR' : 'SILENT')) as never });
-    const runtime = createRuntime({
-      config: options.config,
-      doc: dynamo.doc,
-      tableName,
-      idempotencyTableName,
-      dynamoClientConfig: dynamo.clientConfig,
-      docsDir: options.docsDir,
-      fetchImpl: options.fetchImpl,
-      logger,
-      onEvent: options.onTrace,
-    });
+    const base = { config: options.config, tableName, idempotencyTableName, docsDir: options.docsDir, fetchImpl: options.fetchImpl, logger, onEvent: options.onTrace };
+    const runtime = createRuntime({ ...base, doc: dynamo.doc, dynamoClientConfig: dynamo.clientConfig });
     if (options.overrides) Object.assign(runtime, options.overrides);
-    const engine = new LocalEngine(options, template, dynamo, runtime);
+    const iam = new LocalIam(iamModelOf(template), (message, fields) => logger.warn(message, fields));
+    const front = await startDynamoFront(dynamo.endpoint, iam, { port: options.dynamoPort });
+    // Each function's clients carry credentials naming its role (the one injection point of IAM offline).
+    const runtimeFor = (fn: LocalFunction): Runtime => {
+      const awsClientConfig = { region: LOCAL_REGION, credentials: { accessKeyId: accessKeyIdOf(fn.logicalId), secretAccessKey: 'local' } };
+      const dynamoClientConfig = { ...awsClientConfig, endpoint: front.url };
+      const rt = createRuntime({ ...base, doc: createDocumentClient(dynamoClientConfig), dynamoClientConfig, awsClientConfig });
+      if (options.overrides) Object.assign(rt, options.overrides);
+      return rt;
+    };
+    const engine = new LocalEngine(options, template, dynamo, runtime, front, iam, runtimeFor);
     engine.sfnApi = await startSfnApi(engine, { port: options.sfnPort });
     engine.sfn = new SFNClient({ endpoint: engine.sfnApi.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
     runtime.aws = { sfn: engine.sfn, stateMachineArn: engine.stateMachineArn };
+    for (const rt of engine.functionRuntimes.values()) {
+      rt.aws = { sfn: new SFNClient({ endpoint: engine.sfnApi.url, maxAttempts: 1, ...rt.awsClientConfig }), stateMachineArn: engine.stateMachineArn };
+    }
     engine.control = createRunControl({ runs: runtime.runs, executions: sfnExecutions(engine.stateMachineArn, engine.sfn) });
     return engine;
   }
@@ -539,6 +561,7 @@ export class LocalEngine {
       const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
       out[name] = async (input: unknown) => {
         const { FunctionName, Payload } = input as { FunctionName: string; Payload: Record<string, unknown> };
+        this.authorizeInvoke(FunctionName);
         const fn = this.functions.get(FunctionName);
         const handler = this.handlers.get(FunctionName);
         if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
@@ -558,6 +581,21 @@ export class LocalEngine {
       };
     }
     return out;
+  }
+
+  /**
+   * The state machine's role must allow lambda:InvokeFunction on the function (its ARN, qualified or not); a denied
+   * invoke fails the task as Step Functions reports it (Lambda.AWSLambdaException, the cause naming AccessDenied).
+   */
+  private authorizeInvoke(functionName: string): void {
+    const principal = this.iam.model.stateMachine;
+    if (!principal) return;
+    try {
+      this.iam.authorize(principal, 'lambda:InvokeFunction', [functionName]);
+    } catch (err) {
+      if (!(err instanceof AccessDenied)) throw err;
+      throw Object.assign(new Error(`${err.message} (Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException)`), { name: 'Lambda.AWSLambdaException' });
+    }
   }
 
   private retryOverrides(): Record<string, number> | undefined {
@@ -582,7 +620,9 @@ export class LocalEngine {
     this.waiting.clear();
     await Promise.allSettled(live.map((e) => e.done));
     this.sfn.destroy();
+    for (const rt of this.functionRuntimes.values()) rt.aws?.sfn?.destroy();
     await this.sfnApi.close();
+    await this.dynamoFront.close();
     await this.dynamo.close();
   }
 }

@@ -33,6 +33,8 @@ export interface Runtime extends LoopDeps {
    * the machine from STATE_MACHINE_ARN); the local engine binds them to its endpoints.
    */
   aws?: { sfn?: SFNClient; stateMachineArn?: string };
+  /** Config every other AWS client the handler creates must spread in (offline: credentials naming its role). */
+  awsClientConfig?: AwsClientConfig;
   /** Called by handlers with their Lambda context (Powertools idempotency needs the remaining time). */
   registerLambdaContext: (context: Context) => void;
 }
@@ -40,7 +42,18 @@ export interface Runtime extends LoopDeps {
 /** The run and step an invocation works on, so that breaker transitions land in that run's trace. */
 export const invocationContext = new AsyncLocalStorage<{ runId?: string; step?: number }>();
 
+/**
+ * Region and credentials of a handler's AWS clients. Absent in AWS (the SDK's defaults: the function's role);
+ * offline the engine sets credentials whose access key id names the function, so the local endpoints check its role.
+ */
+export interface AwsClientConfig {
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}
+
 export interface RuntimeOptions {
+  /** See AwsClientConfig (offline only). */
+  awsClientConfig?: AwsClientConfig;
   config: AgentConfig;
   doc: DynamoDBDocumentClient;
   tableName: string;
@@ -111,6 +124,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     toolSpecs: toolSpecs(tools),
     runTool: idempotent?.run ?? plainRun,
     registerLambdaContext: (context) => idempotent?.registerLambdaContext(context),
+    awsClientConfig: options.awsClientConfig,
     maxOutputTokens: (tier) => (tier === 'primary' ? config.models.primary : (config.models.fallback ?? config.models.primary)).maxOutputTokens,
     reserveRatio: config.budgets.surrenderReserveRatio,
     maxToolCallsPerStep: config.budgets.maxToolCallsPerStep,
