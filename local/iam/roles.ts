@@ -60,7 +60,8 @@ export function resolvePolicyValue(value: unknown, template: CfnTemplate): unkno
   if ('Fn::Sub' in obj) {
     const sub = obj['Fn::Sub'];
     const [text, vars] = (Array.isArray(sub) ? sub : [sub, {}]) as [string, Record<string, unknown>];
-    return text.replace(/\$\{([^}!]+)\}/g, (_, name: string) => {
+    return text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+      if (name.startsWith('!')) return `\${${name.slice(1)}}`; // ${!Literal} is the literal ${Literal}
       if (name in vars) return String(resolvePolicyValue(vars[name], template));
       const [id, attr] = name.split('.');
       return String(resolvePolicyValue(attr ? { 'Fn::GetAtt': [id, attr] } : { Ref: id }, template));
