@@ -24,6 +24,8 @@ export interface IamDenial {
 /** The local endpoints' IAM: who signed a request, and whether that role may perform the action on the resource. */
 export class LocalIam {
   readonly denials: IamDenial[] = [];
+  /** Role → the actions it was allowed (to compare with what it is granted: least privilege). */
+  readonly used = new Map<string, Set<string>>();
 
   constructor(
     readonly model: IamModel,
@@ -56,5 +58,8 @@ export class LocalIam {
         throw new AccessDenied(message);
       }
     }
+    let used = this.used.get(principal.roleName);
+    if (!used) this.used.set(principal.roleName, (used = new Set()));
+    used.add(action);
   }
 }
