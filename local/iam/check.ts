@@ -58,8 +58,8 @@ export class LocalIam {
         throw new AccessDenied(message);
       }
     }
-    let used = this.used.get(principal.roleName);
-    if (!used) this.used.set(principal.roleName, (used = new Set()));
+    const used = this.used.get(principal.roleName) ?? new Set<string>();
     used.add(action);
+    this.used.set(principal.roleName, used);
   }
 }
