@@ -3,6 +3,7 @@ import './html-loader';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
@@ -28,9 +29,10 @@ import type { AgentConfig } from '../lib/config';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
 import { LocalIam } from './iam/check';
+import { asCaller, clientConfigOf, routeByCaller } from './iam/clients';
 import { type DynamoFront, startDynamoFront } from './iam/dynamo-front';
 import { AccessDenied } from './iam/policy';
-import { accessKeyIdOf, iamModelOf } from './iam/roles';
+import { iamModelOf } from './iam/roles';
 import { type LocalSfnApi, startSfnApi } from './sfn-api';
 import { type CfnTemplate, cachedTemplate, definitionOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, stateMachineOf, tablesOf } from './template';
 
@@ -158,21 +160,25 @@ export class LocalEngine {
   readonly createdAt = new Date();
   /** IAM offline: the roles of the template, checked by the local endpoints and on every Lambda invoke. */
   readonly iam: LocalIam;
-  /** Each function's own runtime: its AWS clients sign as its role (local/iam/roles.ts accessKeyIdOf). */
-  readonly functionRuntimes = new Map<string, Runtime>();
+  /** Destroys the per-function clients (local/iam/clients.ts). */
+  private readonly destroyClients: (() => void)[] = [];
 
   private constructor(
     readonly options: EngineOptions,
     readonly template: CfnTemplate,
     readonly dynamo: LocalDynamo,
-    /** The engine's own runtime (the account's administrator; the CLI and tests read the table through it). */
+    /**
+     * The handlers' runtime. Its AWS clients send every request made while a handler runs with that function's own
+     * client and credentials (IAM offline); outside a handler (the engine itself, tests) as the administrator.
+     */
     readonly runtime: Runtime,
     /** DynamoDB as handlers and AWS_ENDPOINT_URL_DYNAMODB reach it: dynalite behind the IAM front. */
     readonly dynamoFront: DynamoFront,
     iam: LocalIam,
-    runtimeFor: (fn: LocalFunction) => Runtime,
+    destroyClients: () => void,
   ) {
     this.iam = iam;
+    this.destroyClients.push(destroyClients);
     this.definition = definitionOf(template);
     this.functions = new Map(functionsOf(template).map((f) => [f.arn, f]));
     ({ arn: this.stateMachineArn, name: this.stateMachineName } = stateMachineOf(template));
@@ -181,9 +187,8 @@ export class LocalEngine {
     for (const f of this.functions.values()) {
       const factory = FACTORIES[f.handler];
       if (!factory) continue;
-      const rt = runtimeFor(f);
-      this.functionRuntimes.set(f.arn, rt);
-      this.handlers.set(f.arn, factory(rt));
+      const handler = factory(runtime);
+      this.handlers.set(f.arn, (event, context) => asCaller(f.logicalId, () => handler(event, context)));
     }
   }
 
@@ -197,26 +202,38 @@ export class LocalEngine {
     if (!tableName) throw new Error('no handler in the template has TABLE_NAME');
     const idempotencyTableName = fns.find((f) => f.env.IDEMPOTENCY_TABLE_NAME)?.env.IDEMPOTENCY_TABLE_NAME;
     const logger = new Logger({ serviceName: 'agent', logLevel: (options.logLevel ?? (process.env.AGENT_LOG ? 'ERROR' : 'SILENT')) as never });
-    const base = { config: options.config, tableName, idempotencyTableName, docsDir: options.docsDir, fetchImpl: options.fetchImpl, logger, onEvent: options.onTrace };
-    const runtime = createRuntime({ ...base, doc: dynamo.doc, dynamoClientConfig: dynamo.clientConfig });
-    if (options.overrides) Object.assign(runtime, options.overrides);
     const iam = new LocalIam(iamModelOf(template), (message, fields) => logger.warn(message, fields));
     const front = await startDynamoFront(dynamo.endpoint, iam, { port: options.dynamoPort });
-    // Each function's clients carry credentials naming its role (the one injection point of IAM offline).
-    const runtimeFor = (fn: LocalFunction): Runtime => {
-      const awsClientConfig = { region: LOCAL_REGION, credentials: { accessKeyId: accessKeyIdOf(fn.logicalId), secretAccessKey: 'local' } };
-      const dynamoClientConfig = { ...awsClientConfig, endpoint: front.url };
-      const rt = createRuntime({ ...base, doc: createDocumentClient(dynamoClientConfig), dynamoClientConfig, awsClientConfig });
-      if (options.overrides) Object.assign(rt, options.overrides);
-      return rt;
-    };
-    const engine = new LocalEngine(options, template, dynamo, runtime, front, iam, runtimeFor);
+    // One runtime for the in-process handlers; each request it sends while a handler runs goes out with that
+    // function's own client, whose credentials name its role (local/iam/clients.ts).
+    const doc = createDocumentClient(dynamo.clientConfig);
+    const idempotencyClient = new DynamoDBClient({ ...dynamo.clientConfig });
+    const destroy = [
+      routeByCaller(doc, (id) => createDocumentClient(clientConfigOf(id, front.url))),
+      routeByCaller(idempotencyClient, (id) => new DynamoDBClient(clientConfigOf(id, front.url))),
+    ];
+    const runtime = createRuntime({
+      config: options.config,
+      doc,
+      tableName,
+      idempotencyTableName,
+      idempotencyClient,
+      docsDir: options.docsDir,
+      fetchImpl: options.fetchImpl,
+      logger,
+      onEvent: options.onTrace,
+    });
+    if (options.overrides) Object.assign(runtime, options.overrides);
+    const engine = new LocalEngine(options, template, dynamo, runtime, front, iam, () => {
+      for (const d of destroy) d();
+      doc.destroy();
+      idempotencyClient.destroy();
+    });
     engine.sfnApi = await startSfnApi(engine, { port: options.sfnPort });
     engine.sfn = new SFNClient({ endpoint: engine.sfnApi.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
-    runtime.aws = { sfn: engine.sfn, stateMachineArn: engine.stateMachineArn };
-    for (const rt of engine.functionRuntimes.values()) {
-      rt.aws = { sfn: new SFNClient({ endpoint: engine.sfnApi.url, maxAttempts: 1, ...rt.awsClientConfig }), stateMachineArn: engine.stateMachineArn };
-    }
+    const handlersSfn = new SFNClient({ endpoint: engine.sfnApi.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+    engine.destroyClients.push(routeByCaller(handlersSfn, (id) => new SFNClient({ ...clientConfigOf(id, engine.sfnApi.url), maxAttempts: 1 })), () => handlersSfn.destroy());
+    runtime.aws = { sfn: handlersSfn, stateMachineArn: engine.stateMachineArn };
     engine.control = createRunControl({ runs: runtime.runs, executions: sfnExecutions(engine.stateMachineArn, engine.sfn) });
     return engine;
   }
@@ -620,7 +637,7 @@ export class LocalEngine {
     this.waiting.clear();
     await Promise.allSettled(live.map((e) => e.done));
     this.sfn.destroy();
-    for (const rt of this.functionRuntimes.values()) rt.aws?.sfn?.destroy();
+    for (const destroy of this.destroyClients) destroy();
     await this.sfnApi.close();
     await this.dynamoFront.close();
     await this.dynamo.close();

@@ -33,8 +33,6 @@ export interface Runtime extends LoopDeps {
    * the machine from STATE_MACHINE_ARN); the local engine binds them to its endpoints.
    */
   aws?: { sfn?: SFNClient; stateMachineArn?: string };
-  /** Config every other AWS client the handler creates must spread in (offline: credentials naming its role). */
-  awsClientConfig?: AwsClientConfig;
   /** Called by handlers with their Lambda context (Powertools idempotency needs the remaining time). */
   registerLambdaContext: (context: Context) => void;
 }
@@ -42,18 +40,7 @@ export interface Runtime extends LoopDeps {
 /** The run and step an invocation works on, so that breaker transitions land in that run's trace. */
 export const invocationContext = new AsyncLocalStorage<{ runId?: string; step?: number }>();
 
-/**
- * Region and credentials of a handler's AWS clients. Absent in AWS (the SDK's defaults: the function's role);
- * offline the engine sets credentials whose access key id names the function, so the local endpoints check its role.
- */
-export interface AwsClientConfig {
-  region: string;
-  credentials: { accessKeyId: string; secretAccessKey: string };
-}
-
 export interface RuntimeOptions {
-  /** See AwsClientConfig (offline only). */
-  awsClientConfig?: AwsClientConfig;
   config: AgentConfig;
   doc: DynamoDBDocumentClient;
   tableName: string;
@@ -61,6 +48,8 @@ export interface RuntimeOptions {
   idempotencyTableName?: string;
   /** Config of the DynamoDB client Powertools creates (the endpoint offline). */
   dynamoClientConfig?: DynamoDBClientConfig;
+  /** The DynamoDB client of the idempotency table, when given (offline: signing as the calling function's role). */
+  idempotencyClient?: DynamoDBClient;
   docsDir?: string;
   fetchImpl?: typeof fetch;
   env?: NodeJS.ProcessEnv;
@@ -109,7 +98,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const tools = buildToolRegistry(config.tools, { docsDir: options.docsDir, fetchImpl: options.fetchImpl, guard: breaker.guard });
   const plainRun = (call: Parameters<typeof runTool>[1], ctx: Parameters<typeof runTool>[2]) => runTool(tools, call, ctx);
   const idempotent = options.idempotencyTableName
-    ? idempotentToolRunner(plainRun, { tableName: options.idempotencyTableName, client: new DynamoDBClient({ ...options.dynamoClientConfig }) })
+    ? idempotentToolRunner(plainRun, { tableName: options.idempotencyTableName, client: options.idempotencyClient ?? new DynamoDBClient({ ...options.dynamoClientConfig }) })
     : undefined;
   return {
     config,
@@ -124,7 +113,6 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     toolSpecs: toolSpecs(tools),
     runTool: idempotent?.run ?? plainRun,
     registerLambdaContext: (context) => idempotent?.registerLambdaContext(context),
-    awsClientConfig: options.awsClientConfig,
     maxOutputTokens: (tier) => (tier === 'primary' ? config.models.primary : (config.models.fallback ?? config.models.primary)).maxOutputTokens,
     reserveRatio: config.budgets.surrenderReserveRatio,
     maxToolCallsPerStep: config.budgets.maxToolCallsPerStep,
