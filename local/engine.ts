@@ -2,6 +2,7 @@ import './html-loader';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
@@ -22,10 +23,16 @@ import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
 import { createRuntime, type Runtime } from '../lambdas/handlers/runtime';
+import { createDocumentClient } from '../lambdas/store/client';
 import { sfnExecutions } from '../lambdas/store/sfn-executions';
 import { type AgentConfig, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
+import { LocalIam } from './iam/check';
+import { asCaller, clientConfigOf, routeByCaller } from './iam/clients';
+import { type DynamoFront, startDynamoFront } from './iam/dynamo-front';
+import { AccessDenied } from './iam/policy';
+import { iamModelOf } from './iam/roles';
 import { type LocalSfnApi, startSfnApi } from './sfn-api';
 import {
   aliasOf,
@@ -88,7 +95,7 @@ export interface EngineOptions {
   random?: () => number;
   /** Port of the local Step Functions API (AWS_ENDPOINT_URL_SFN); any free port when absent. */
   sfnPort?: number;
-  /** Port of DynamoDB (dynalite, AWS_ENDPOINT_URL_DYNAMODB); any free port when absent. */
+  /** Port of DynamoDB (AWS_ENDPOINT_URL_DYNAMODB: dynalite behind its IAM front); any free port when absent. */
   dynamoPort?: number;
   /** Powertools log level of the handlers. @default SILENT (ERROR when AGENT_LOG is set) */
   logLevel?: string;
@@ -176,14 +183,28 @@ export class LocalEngine {
   /** An AWS SDK client bound to it, as a handler with AWS_ENDPOINT_URL_SFN gets one. */
   sfn!: SFNClient;
   readonly createdAt = new Date();
+  /** IAM offline: the roles of the template, checked by the local endpoints and on every Lambda invoke. */
+  readonly iam: LocalIam;
+  /** Destroys the per-function clients (local/iam/clients.ts). */
+  private readonly destroyClients: (() => void)[] = [];
 
   private constructor(
     readonly options: EngineOptions,
     public template: CfnTemplate,
     readonly dynamo: LocalDynamo,
+    /**
+     * The handlers' runtime. Its AWS clients send every request made while a handler runs with that function's own
+     * client and credentials (IAM offline); outside a handler (the engine itself, tests) as the administrator.
+     */
     readonly runtime: Runtime,
     private readonly makeRuntime: (config: AgentConfig) => Runtime,
+    /** DynamoDB as handlers and AWS_ENDPOINT_URL_DYNAMODB reach it: dynalite behind the IAM front. */
+    readonly dynamoFront: DynamoFront,
+    iam: LocalIam,
+    destroyClients: () => void,
   ) {
+    this.iam = iam;
+    this.destroyClients.push(destroyClients);
     ({ arn: this.stateMachineArn, name: this.stateMachineName } = stateMachineOf(template));
     this.rules = rulesOf(template);
     this.versions = new VersionRegistry(this.stateMachineArn, this.revisionOf(template, () => runtime), options.random);
@@ -208,7 +229,10 @@ export class LocalEngine {
     const handlers = new Map<string, Handler>();
     for (const f of functions.values()) {
       const factory = FACTORIES[f.handler];
-      if (factory) handlers.set(f.arn, factory(runtimeOf(f)));
+      if (!factory) continue;
+      const handler = factory(runtimeOf(f));
+      // Every request the handler makes goes out with its function's credentials (IAM offline).
+      handlers.set(f.arn, (event, context) => asCaller(f.logicalId, () => handler(event, context)));
     }
     validateDefinitionOnce(definition);
     const machine = new StateMachine(withTimerSafeTimeouts(definition) as never, { validationOptions: { noValidate: true } });
@@ -258,19 +282,30 @@ export class LocalEngine {
   static async start(options: EngineOptions): Promise<LocalEngine> {
     const template = options.template ?? cachedTemplate(options.config);
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-    const dynamo = await startDynalite({ path: options.dataDir, port: options.dynamoPort });
+    const dynamo = await startDynalite({ path: options.dataDir });
     for (const table of tablesOf(template)) await ensureTable(dynamo.doc, table);
     const fns = functionsOf(template);
     const tableName = fns.find((f) => f.env.TABLE_NAME)?.env.TABLE_NAME;
     if (!tableName) throw new Error('no handler in the template has TABLE_NAME');
     const idempotencyTableName = fns.find((f) => f.env.IDEMPOTENCY_TABLE_NAME)?.env.IDEMPOTENCY_TABLE_NAME;
     const logger = new Logger({ serviceName: 'agent', logLevel: (options.logLevel ?? (process.env.AGENT_LOG ? 'ERROR' : 'SILENT')) as never });
+    const iam = new LocalIam(iamModelOf(template), (message, fields) => logger.warn(message, fields));
+    const front = await startDynamoFront(dynamo.endpoint, iam, { port: options.dynamoPort });
+    // The handlers' runtimes: each request they send while a handler runs goes out with that function's own
+    // client, whose credentials name its role (local/iam/clients.ts).
+    const doc = createDocumentClient(dynamo.clientConfig);
+    const idempotencyClient = new DynamoDBClient({ ...dynamo.clientConfig });
+    const destroy = [
+      routeByCaller(doc, (id) => createDocumentClient(clientConfigOf(id, front.url))),
+      routeByCaller(idempotencyClient, (id) => new DynamoDBClient(clientConfigOf(id, front.url))),
+    ];
     const makeRuntime = (config: AgentConfig) => {
       const rt = createRuntime({
         config,
-        doc: dynamo.doc,
+        doc,
         tableName,
         idempotencyTableName,
+        idempotencyClient,
         dynamoClientConfig: dynamo.clientConfig,
         docsDir: options.docsDir,
         fetchImpl: options.fetchImpl,
@@ -282,11 +317,17 @@ export class LocalEngine {
       return rt;
     };
     const runtime = makeRuntime(options.config);
-    const engine = new LocalEngine(options, template, dynamo, runtime, makeRuntime);
+    const engine = new LocalEngine(options, template, dynamo, runtime, makeRuntime, front, iam, () => {
+      for (const d of destroy) d();
+      doc.destroy();
+      idempotencyClient.destroy();
+    });
     engine.sfnApi = await startSfnApi(engine, { port: options.sfnPort });
     engine.sfn = new SFNClient({ endpoint: engine.sfnApi.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+    const handlersSfn = new SFNClient({ endpoint: engine.sfnApi.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+    engine.destroyClients.push(routeByCaller(handlersSfn, (id) => new SFNClient({ ...clientConfigOf(id, engine.sfnApi.url), maxAttempts: 1 })), () => handlersSfn.destroy());
     // Runs start where the stack's API starts them: on the alias.
-    runtime.aws = { sfn: engine.sfn, stateMachineArn: engine.startArn };
+    runtime.aws = { sfn: handlersSfn, stateMachineArn: engine.startArn };
     engine.control = createRunControl({ runs: runtime.runs, executions: sfnExecutions(engine.startArn, engine.sfn) });
     return engine;
   }
@@ -639,6 +680,7 @@ export class LocalEngine {
       const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
       out[name] = async (input: unknown) => {
         const { FunctionName, Payload } = input as { FunctionName: string; Payload: Record<string, unknown> };
+        this.authorizeInvoke(FunctionName);
         const fn = functions.get(FunctionName);
         const handler = handlers.get(FunctionName);
         if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
@@ -690,6 +732,21 @@ export class LocalEngine {
     }
   }
 
+  /**
+   * The state machine's role must allow lambda:InvokeFunction on the function (its ARN, qualified or not); a denied
+   * invoke fails the task as Step Functions reports it (Lambda.AWSLambdaException, the cause naming AccessDenied).
+   */
+  private authorizeInvoke(functionName: string): void {
+    const principal = this.iam.model.stateMachine;
+    if (!principal) return;
+    try {
+      this.iam.authorize(principal, 'lambda:InvokeFunction', [functionName]);
+    } catch (err) {
+      if (!(err instanceof AccessDenied)) throw err;
+      throw Object.assign(new Error(`${err.message} (Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException)`), { name: 'Lambda.AWSLambdaException' });
+    }
+  }
+
   private retryOverrides(revision: Revision): Record<string, number> | undefined {
     const scale = this.options.retryScale ?? 1;
     if (scale >= 1) return undefined;
@@ -712,9 +769,11 @@ export class LocalEngine {
     this.waiting.clear();
     await Promise.allSettled(live.map((e) => e.done));
     this.sfn.destroy();
+    for (const destroy of this.destroyClients) destroy();
     await this.sfnApi.close();
     this.versions.close();
     await this.runtime.tools?.close();
+    await this.dynamoFront.close();
     await this.dynamo.close();
   }
 }

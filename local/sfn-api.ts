@@ -1,6 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type EventLog, type LocalEngine, type LocalExecution, SfnError } from './engine';
+import { UnrecognizedClient } from './iam/check';
+import { AccessDenied } from './iam/policy';
+import { sfnCheck } from './iam/sfn';
 
 /** Largest request the endpoint reads (Step Functions' own payload limit is 256 KB). */
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -9,7 +12,8 @@ const PAGE = 100;
 /**
  * The local Step Functions API on its AWS wire protocol (JSON 1.0, `X-Amz-Target: AWSStepFunctions.<Operation>`),
  * in front of the engine: the AWS SDK and CLI work against it with `AWS_ENDPOINT_URL_SFN` as against LocalStack.
- * Requests are not authenticated (any credentials, e.g. test/test, act as the account's administrator).
+ * Requests are checked against the signer's role (IAM offline, local/iam): a function's access key id → its role;
+ * test/test act as the account's administrator.
  */
 export interface LocalSfnApi {
   url: string;
@@ -193,6 +197,14 @@ async function handle(engine: LocalEngine, req: IncomingMessage, res: ServerResp
   if (body === undefined) {
     reply(res, 400, { __type: 'SerializationException', message: 'the body must be a JSON object' });
     return;
+  }
+  try {
+    const principal = engine.iam.principalOf(req.headers.authorization);
+    const [action, resources] = sfnCheck(name, body, engine.stateMachineArn);
+    engine.iam.authorize(principal, action, resources);
+  } catch (err) {
+    if (err instanceof AccessDenied || err instanceof UnrecognizedClient) return reply(res, 400, { __type: err.name, message: err.message });
+    throw err;
   }
   try {
     reply(res, 200, op(engine, body));

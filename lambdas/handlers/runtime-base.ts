@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
@@ -53,6 +53,8 @@ export interface RuntimeOptions {
   idempotencyTableName?: string;
   /** Config of the DynamoDB client Powertools creates (the endpoint offline). */
   dynamoClientConfig?: DynamoDBClientConfig;
+  /** The DynamoDB client of the idempotency table, when given (offline: signing as the calling function's role). */
+  idempotencyClient?: DynamoDBClient;
   docsDir?: string;
   fetchImpl?: typeof fetch;
   env?: NodeJS.ProcessEnv;

@@ -28,12 +28,14 @@ export const runCommand: CliCommand = {
       },
     });
     try {
-      const { run } = await engine.run({ input: prompt, budgets });
+      const { run, error } = await engine.run({ input: prompt, budgets });
+      // The execution itself failed (e.g. AccessDeniedException: a grant missing from the stack, IAM offline).
+      if (error) progress(`execution failed: ${error.name}: ${error.message}`);
       process.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${run.answer ?? ''}\n`);
       progress(
         `status ${run.status}${run.stopReason ? ` (${run.stopReason})` : ''} · ${run.steps} step(s) · tokens in ${run.usage.inputTokens} / out ${run.usage.outputTokens} · $${(run.usage.costUsd ?? 0).toFixed(4)} · run ${run.runId}`,
       );
-      return 0;
+      return error ? 1 : 0;
     } finally {
       await engine.close();
     }

@@ -31,7 +31,7 @@ export const serveCommand: CliCommand = {
           ? `  Authorization: Bearer ${token}`
           : `  Authorization: Bearer <token>, a token of localTokens in the config (users: ${[...new Set(users)].join(', ')})`,
         `AWS_ENDPOINT_URL_SFN=${engine.sfnApi.url}`,
-        `AWS_ENDPOINT_URL_DYNAMODB=${engine.dynamo.endpoint}`,
+        `AWS_ENDPOINT_URL_DYNAMODB=${engine.dynamoFront.url}`,
         `  (AWS SDK / CLI against them: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=${LOCAL_REGION}; state machine ${engine.stateMachineArn})`,
         ...(resumed.length ? [`  resumed ${resumed.length} run(s) interrupted by the last shutdown: ${resumed.join(', ')}`] : []),
         `  try: curl -s -X POST ${server.url}/runs -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"input":"What is 12.5% of 3480?"}'`,
