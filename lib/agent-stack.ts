@@ -111,6 +111,12 @@ export class AgentStack extends Stack {
       toolConcurrency: config.toolConcurrency,
     });
 
+    // The machine has one role for all its versions, and a deploy replaces its policy: it may invoke every published
+    // version of its functions, so a run in flight on an older version still reaches that version's code after a
+    // deploy (found by IAM offline: the grant of the current versions alone denied them).
+    const taskFunctions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : [])];
+    this.workflow.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: taskFunctions.map((f) => `${f.functionArn}:*`) }));
+
     // Every deploy publishes a version behind the alias `live`, which the API starts runs on.
     this.versions = new AgentVersions(this, 'Versions', { stateMachine: this.workflow.stateMachine, canary: config.deploy.canary });
 

@@ -272,6 +272,8 @@ export class LocalEngine {
     };
     this.versions.latest = this.revisionOf(template, runtimeOf);
     this.template = template;
+    // The deploy updates the roles too (the new Lambda versions the machine's role may invoke, …).
+    this.iam.model = iamModelOf(template);
     this.rules = rulesOf(template);
     this.publishFrom(template);
     this.control = createRunControl({ runs: this.runtime.runs, executions: sfnExecutions(this.startArn, this.sfn) });

@@ -28,7 +28,8 @@ export class LocalIam {
   readonly used = new Map<string, Set<string>>();
 
   constructor(
-    readonly model: IamModel,
+    /** The roles of the template deployed last (LocalEngine.deploy replaces it, as a deploy replaces the roles). */
+    public model: IamModel,
     private readonly report: IamReport = () => undefined,
   ) {
     for (const role of model.roles.values()) {

@@ -1,5 +1,6 @@
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { causeMessage } from '../../lambdas/core/errors';
 import { parseConfig } from '../../lib/config';
 import type { PolicyStatement } from '../../local/iam/policy';
 import { accessKeyIdOf } from '../../local/iam/roles';
@@ -43,7 +44,8 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
     try {
       const { error } = await engine.run({ input: 'What is 2+2?' });
       expect(error?.name).toBe('AccessDeniedException');
-      expect(error?.message).toMatch(/^User: arn:aws:sts::000000000000:assumed-role\/\w+\/\w+ is not authorized to perform: dynamodb:\w+ on resource: arn:aws:dynamodb:local:000000000000:table\/\w+ because no identity-based policy allows the dynamodb:\w+ action$/);
+      // The execution's Cause is Lambda's error document; its errorMessage is AWS's denial.
+      expect(causeMessage(error?.message)).toMatch(/^User: arn:aws:sts::000000000000:assumed-role\/\w+\/\w+ is not authorized to perform: dynamodb:\w+ on resource: arn:aws:dynamodb:local:000000000000:table\/\w+ because no identity-based policy allows the dynamodb:\w+ action$/);
       expect(engine.iam.denials.length).toBeGreaterThan(0);
     } finally {
       await engine.close();
@@ -91,7 +93,7 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
     try {
       const { error } = await engine.run({ input: 'What is 2+2?' });
       expect(error?.name).toBe('Lambda.AWSLambdaException');
-      expect(error?.message).toMatch(/is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:local:000000000000:function:\w+ .*AccessDeniedException/);
+      expect(error?.message).toMatch(/is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:local:000000000000:function:\w+(:\w+)? .*AccessDeniedException/);
     } finally {
       await engine.close();
     }

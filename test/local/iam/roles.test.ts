@@ -2,7 +2,7 @@ import { parseConfig } from '../../../lib/config';
 import { dynamoChecks } from '../../../local/iam/dynamo-front';
 import { accessKeyIdOf, accessKeyIdOfRequest, iamModelOf, resolvePolicyValue } from '../../../local/iam/roles';
 import { sfnCheck } from '../../../local/iam/sfn';
-import { type CfnTemplate, functionsOf, stateMachineOf } from '../../../local/template';
+import { type CfnTemplate, functionsOf, lambdaVersionsOf, stateMachineOf } from '../../../local/template';
 import { templateFor } from '../../helpers/engine';
 
 const template = templateFor(parseConfig({}));
@@ -40,9 +40,10 @@ describe('roles from the synthesized template', () => {
 
   it("lets the state machine's role invoke its functions, unqualified or by version/alias, and nothing else", () => {
     const sm = model.stateMachine?.policy;
-    const arn = fn('call-model').arn;
-    expect(sm?.evaluate('lambda:InvokeFunction', arn).allowed).toBe(true);
-    expect(sm?.evaluate('lambda:InvokeFunction', `${arn}:7`).allowed).toBe(true);
+    // Each version of the machine invokes the Lambda versions published with it (lib/versions.ts).
+    const version = lambdaVersionsOf(template).find((v) => v.handler === 'call-model')?.arn as string;
+    expect(version).toMatch(/:function:\w+:\w+$/);
+    expect(sm?.evaluate('lambda:InvokeFunction', version).allowed).toBe(true);
     expect(sm?.evaluate('lambda:InvokeFunction', fn('api').arn).allowed).toBe(false);
   });
 
@@ -50,7 +51,8 @@ describe('roles from the synthesized template', () => {
     const { arn, name } = stateMachineOf(template);
     const policy = principal('api').policy;
     expect(policy?.evaluate(...flat(sfnCheck('DescribeExecution', { executionArn: `arn:aws:states:local:000000000000:execution:${name}:r1` }, arn))).allowed).toBe(true);
-    expect(policy?.evaluate(...flat(sfnCheck('StartExecution', { stateMachineArn: arn }, arn))).allowed).toBe(true);
+    // Runs start on the alias `live` only (lib/versions.ts).
+    expect(policy?.evaluate(...flat(sfnCheck('StartExecution', { stateMachineArn: `${arn}:live` }, arn))).allowed).toBe(true);
     expect(policy?.evaluate(...flat(sfnCheck('SendTaskSuccess', { taskToken: 't' }, arn))).allowed).toBe(true);
     expect(policy?.evaluate(...flat(sfnCheck('ListStateMachines', {}, arn))).allowed).toBe(false);
   });
