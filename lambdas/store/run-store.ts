@@ -131,7 +131,8 @@ export class RunStore implements RunRepository {
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
-      if (full) this.onEvent?.(runId, full);
+      // Listeners (the CLI's progress, metrics) get the event with the content of its own message resolved.
+      if (full) this.onEvent?.(runId, resolveTrace([], [item])[0] ?? full);
       return { written: true, stored: item };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
