@@ -3,6 +3,7 @@ import { CreateTableCommand, type CreateTableCommandInput, DescribeTableCommand,
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { createDocumentClient } from '../lambdas/store/client';
+import { measureItemsInUtf8 } from './limits';
 
 /** A dynalite server on 127.0.0.1 (in memory, or on disk under `path`) and a document client bound to it. */
 export interface LocalDynamo {
@@ -14,6 +15,7 @@ export interface LocalDynamo {
 }
 
 export async function startDynalite(options: { path?: string; port?: number } = {}): Promise<LocalDynamo> {
+  measureItemsInUtf8();
   const server = dynalite({ path: options.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -26,6 +26,7 @@ import { sfnExecutions } from '../lambdas/store/sfn-executions';
 import { type AgentConfig, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
+import { dataLimitError, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
 import { type LocalSfnApi, startSfnApi } from './sfn-api';
 import {
   aliasOf,
@@ -493,6 +494,7 @@ export class LocalEngine {
     const collecting = (async () => {
       for await (const event of run.eventLogs) {
         execution.events.push(event);
+        this.checkStatePayloads(execution, event);
         this.options.onStateEvent?.(runIdOf({ executionArn: execution.executionArn, name: execution.name, status: execution.status, input: execution.input }) ?? execution.name, event);
       }
     })();
@@ -500,6 +502,8 @@ export class LocalEngine {
     let dropped = false;
     try {
       const output = await run.result;
+      // The last states' events are checked (payload limits) before the execution counts as succeeded.
+      await collecting;
       if (execution.status === 'RUNNING' && output === null && this.closing) {
         execution.status = 'ABORTED';
         dropped = true;
@@ -637,12 +641,13 @@ export class LocalEngine {
       if (state.Type !== 'Task') continue;
       const waitsForToken = String(state.Resource).endsWith('.waitForTaskToken');
       const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
+      const limited = <T>(what: string, value: T): T => this.withinPayloadLimit(execution, state, `${what} of state ${name}`, value);
       out[name] = async (input: unknown) => {
-        const { FunctionName, Payload } = input as { FunctionName: string; Payload: Record<string, unknown> };
+        const { FunctionName, Payload } = limited('input', input) as { FunctionName: string; Payload: Record<string, unknown> };
         const fn = functions.get(FunctionName);
         const handler = handlers.get(FunctionName);
         if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
-        if (!waitsForToken) return (await this.invokeLambda(fn, handler, Payload)) as never;
+        if (!waitsForToken) return limited('task result', await this.invokeLambda(fn, handler, Payload)) as never;
         // .waitForTaskToken: a token of this attempt only; the execution waits until SendTask* completes it, and
         // once the attempt is over (timed out, execution closed) the token is stale.
         const token = `${randomUUID()}${randomUUID()}`.replaceAll('-', '');
@@ -650,7 +655,7 @@ export class LocalEngine {
         const timer = setTimeout(() => this.retireToken(token), timeoutMs);
         try {
           await this.invokeLambda(fn, handler, replaceString(Payload, placeholder, token));
-          return (await output) as never;
+          return limited('task result', await output) as never;
         } finally {
           clearTimeout(timer);
           if (this.waiting.has(token)) this.retireToken(token);
@@ -658,6 +663,38 @@ export class LocalEngine {
       };
     }
     return out;
+  }
+
+  /**
+   * The 256 KB payload limit, as Step Functions enforces it: a larger value raises States.DataLimitExceeded, which
+   * only a Catch or Retry naming it handles; otherwise (States.ALL does not match it) the execution fails at once.
+   */
+  private withinPayloadLimit<T>(execution: LocalExecution, state: Record<string, unknown>, what: string, value: T): T {
+    const bytes = payloadBytes(value);
+    if (bytes <= MAX_PAYLOAD_BYTES) return value;
+    const err = dataLimitError(what, bytes);
+    if (!namesDataLimit(state)) this.failTerminally(execution, err);
+    throw err;
+  }
+
+  /** A state's input and output past 256 KB (as the interpreter reports them) fail the execution (terminal). */
+  private checkStatePayloads(execution: LocalExecution, event: EventLog): void {
+    if (event.type !== 'StateEntered' && event.type !== 'StateExited') return;
+    const state = (event as { state?: { name?: string; input?: unknown; output?: unknown } }).state;
+    if (!state) return;
+    const [what, value] = event.type === 'StateEntered' ? ['input', state.input] : ['output', state.output];
+    const bytes = payloadBytes(value);
+    if (bytes > MAX_PAYLOAD_BYTES) this.failTerminally(execution, dataLimitError(`${what} of state ${state.name}`, bytes));
+  }
+
+  /** Ends the execution FAILED with the error, as Step Functions does with an error no state may catch. */
+  private failTerminally(execution: LocalExecution, err: Error): void {
+    if (execution.status !== 'RUNNING') return;
+    execution.status = 'FAILED';
+    execution.error = err.name;
+    execution.cause = err.message;
+    execution.stopDate = new Date();
+    execution.abort?.();
   }
 
   /**
