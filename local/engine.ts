@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, DynamoDBRecord } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { createRunControl } from '../lambdas/core/control';
 import { EXECUTION_STATUS_DETAIL_TYPE, runIdOf } from '../lambdas/core/execution-status';
@@ -12,12 +12,12 @@ import { runView } from '../lambdas/core/loop';
 import type { RunControl } from '../lambdas/core/ports';
 import { startRun } from '../lambdas/core/start-run';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
-import { exportRunToLangfuse, langfuseTarget } from '../lambdas/exporters/langfuse';
 import { createHandler as api } from '../lambdas/handlers/api';
 import { createHandler as awaitApproval } from '../lambdas/handlers/await-approval';
 import { createHandler as callModel } from '../lambdas/handlers/call-model';
 import { createHandler as callTool } from '../lambdas/handlers/call-tool';
 import { createHandler as executionStatus } from '../lambdas/handlers/execution-status';
+import { createHandler as exportTrace } from '../lambdas/handlers/export-trace';
 import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
@@ -28,6 +28,7 @@ import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
 import { dataLimitError, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
 import { type LocalSfnApi, startSfnApi } from './sfn-api';
+import { attachTableEmulation, type DynamoFaults, type LocalStreamTable, streamMappingsOf, streamTablesOf } from './streams';
 import {
   aliasOf,
   type CfnTemplate,
@@ -58,6 +59,7 @@ const FACTORIES: Record<string, (rt: Runtime) => Handler> = {
   'await-approval': awaitApproval as (rt: Runtime) => Handler,
   'execution-status': executionStatus as (rt: Runtime) => Handler,
   api: api as (rt: Runtime) => Handler,
+  'export-trace': exportTrace as (rt: Runtime) => Handler,
 };
 
 export interface EngineOptions {
@@ -79,8 +81,13 @@ export interface EngineOptions {
   onStateEvent?: (runId: string, event: EventLog) => void;
   /** Called when delivering an event to a rule's target fails (EventBridge would retry). */
   onDeliveryError?: (rule: string, err: Error) => void;
-  /** Called when exporting a run's trace fails (the run itself is not affected). */
+  /**
+   * Called when a stream record's delivery to its function (the Langfuse exporter) failed on every attempt (the run
+   * itself is not affected); `runId` is the record's run, when it has one.
+   */
   onExportError?: (runId: string, err: Error) => void;
+  /** Test knobs for DynamoDB: throttled requests (the SDK retries them) and global secondary index lag. */
+  dynamoFaults?: DynamoFaults & { throttle?: (operation: string) => boolean };
   /** Replaces the models and the tool runner (replay serves recorded outputs through these). */
   overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools'>>;
   /** Test knob: make an invocation of a function crash (Lambda.Unknown), as an out-of-memory or a process exit would. */
@@ -261,6 +268,8 @@ export class LocalEngine {
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
     const dynamo = await startDynalite({ path: options.dataDir, port: options.dynamoPort });
     for (const table of tablesOf(template)) await ensureTable(dynamo.doc, table);
+    // Throttling starts once the tables exist (a deploy is not throttled).
+    dynamo.faults.throttle = options.dynamoFaults?.throttle;
     const fns = functionsOf(template);
     const tableName = fns.find((f) => f.env.TABLE_NAME)?.env.TABLE_NAME;
     if (!tableName) throw new Error('no handler in the template has TABLE_NAME');
@@ -284,6 +293,7 @@ export class LocalEngine {
     };
     const runtime = makeRuntime(options.config);
     const engine = new LocalEngine(options, template, dynamo, runtime, makeRuntime);
+    engine.tableEmulation = attachTableEmulation(dynamo.doc, dynamo.clientConfig, streamTablesOf(template), (table, record) => engine.onStreamRecord(table, record), options.dynamoFaults);
     engine.sfnApi = await startSfnApi(engine, { port: options.sfnPort });
     engine.sfn = new SFNClient({ endpoint: engine.sfnApi.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
     // Runs start where the stack's API starts them: on the alias.
@@ -472,7 +482,8 @@ export class LocalEngine {
 
   private async resultOf(runId: string, execution: LocalExecution): Promise<ExecutionResult> {
     await execution.done;
-    await this.exportTrace(runId);
+    // The stream's consumers (the exporter) have seen the run's last writes before the result is reported.
+    await this.streamIdle();
     const run = await this.runtime.runs.getRun(runId);
     if (!run) throw new Error(`run ${runId} vanished`);
     const failed = execution.status === 'FAILED' || execution.status === 'TIMED_OUT';
@@ -620,16 +631,57 @@ export class LocalEngine {
     for (const item of out.Items ?? []) await this.dynamo.doc.send(new DeleteCommand({ TableName: table, Key: { id: item.id } }));
   }
 
-  /** Off the hot path: when Langfuse is configured, a finished run's trace is exported (failures are logged only). */
-  private async exportTrace(runId: string): Promise<void> {
-    const langfuse = this.options.config.observability.langfuse;
-    if (!langfuse) return;
-    try {
-      const target = await langfuseTarget(langfuse, process.env);
-      await exportRunToLangfuse({ runs: this.runtime.runs, target, fetchImpl: this.options.fetchImpl }, runId);
-    } catch (err) {
-      this.runtime.logger.error('Langfuse export failed', { runId, err });
-      this.options.onExportError?.(runId, err as Error);
+  // ------------------------------------------------------------------------------------------------------------
+  // DynamoDB Streams → Lambda (event source mappings)
+
+  private tableEmulation?: { close(): void };
+  /** Records waiting for delivery, per event source mapping, and the delivery in progress. */
+  private readonly streamQueues = new Map<string, { records: DynamoDBRecord[]; pump?: Promise<void> }>();
+
+  /**
+   * A table's stream record → every event source mapping of the template on that table whose filters match it
+   * (the same patterns Lambda applies), delivered in order in batches of the mapping's BatchSize, each batch
+   * retried as the mapping says (at most 3 times here), then dropped.
+   */
+  onStreamRecord(table: LocalStreamTable, record: DynamoDBRecord): void {
+    for (const mapping of streamMappingsOf(this.template)) {
+      if (mapping.table !== table.name) continue;
+      if (mapping.filters.length && !mapping.filters.some((f) => matchesPattern(f, record as unknown as Record<string, unknown>))) continue;
+      const queue = this.streamQueues.get(mapping.logicalId) ?? { records: [] };
+      this.streamQueues.set(mapping.logicalId, queue);
+      queue.records.push(record);
+      queue.pump ??= this.pumpStream(mapping, queue).finally(() => {
+        queue.pump = undefined;
+      });
+    }
+  }
+
+  private async pumpStream(mapping: ReturnType<typeof streamMappingsOf>[number], queue: { records: DynamoDBRecord[] }): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    while (queue.records.length) {
+      const batch = queue.records.splice(0, Math.max(1, mapping.batchSize));
+      const fn = [...this.versions.latest.functions.values()].find((f) => f.logicalId === mapping.functionLogicalId);
+      const handler = fn && this.versions.latest.handlers.get(fn.arn);
+      if (!fn || !handler) continue;
+      const attempts = 1 + (mapping.retryAttempts < 0 ? 3 : Math.min(mapping.retryAttempts, 3));
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        try {
+          await this.invokeLambda(fn, handler, { Records: batch });
+          break;
+        } catch (err) {
+          this.runtime.logger.error('stream batch failed', { mapping: mapping.logicalId, attempt, err });
+          if (attempt === attempts) for (const r of batch) this.options.onExportError?.(r.dynamodb?.NewImage?.runId?.S ?? '', err as Error);
+        }
+      }
+    }
+  }
+
+  /** Settles when every stream record written so far has been delivered (or dropped). */
+  async streamIdle(): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      const pumps = [...this.streamQueues.values()].flatMap((q) => (q.pump ? [q.pump] : []));
+      if (!pumps.length) return;
+      await Promise.allSettled(pumps);
     }
   }
 
@@ -752,6 +804,8 @@ export class LocalEngine {
     await this.sfnApi.close();
     this.versions.close();
     await this.runtime.tools?.close();
+    await this.streamIdle();
+    this.tableEmulation?.close();
     await this.dynamo.close();
   }
 }
