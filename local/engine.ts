@@ -483,7 +483,7 @@ export class LocalEngine {
   private async resultOf(runId: string, execution: LocalExecution): Promise<ExecutionResult> {
     await execution.done;
     // The stream's consumers (the exporter) have seen the run's last writes before the result is reported.
-    await this.streamIdle();
+    if (this.streamBusy()) await this.streamIdle();
     const run = await this.runtime.runs.getRun(runId);
     if (!run) throw new Error(`run ${runId} vanished`);
     const failed = execution.status === 'FAILED' || execution.status === 'TIMED_OUT';
@@ -674,6 +674,11 @@ export class LocalEngine {
         }
       }
     }
+  }
+
+  /** Whether a stream record waits for delivery. */
+  private streamBusy(): boolean {
+    return [...this.streamQueues.values()].some((q) => q.pump);
   }
 
   /** Settles when every stream record written so far has been delivered (or dropped). */
