@@ -22,7 +22,12 @@ export class TraceExporter extends Construct {
         batchSize: 10,
         retryAttempts: 3,
         bisectBatchOnError: true,
-        filters: [lambda.FilterCriteria.filter({ dynamodb: { NewImage: { sk: { S: lambda.FilterRule.isEqual('META') }, status: { S: lambda.FilterRule.or(...TERMINAL_STATUSES) } } } })],
+        // The run reaching a terminal status, and its run_finished trace event (written after it: an export on the
+        // status alone can miss the trace's end; ids are deterministic, so the second export updates the first).
+        filters: [
+          lambda.FilterCriteria.filter({ dynamodb: { NewImage: { sk: { S: lambda.FilterRule.isEqual('META') }, status: { S: lambda.FilterRule.or(...TERMINAL_STATUSES) } } } }),
+          lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT'), dynamodb: { NewImage: { type: { S: lambda.FilterRule.isEqual('run_finished') } } } }),
+        ],
       }),
     );
     if (props.secret) {

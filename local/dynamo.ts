@@ -1,8 +1,10 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, type CreateTableCommandInput, DescribeTableCommand, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { createDocumentClient } from '../lambdas/store/client';
+import { measureItemsInUtf8 } from './limits';
 
 /** A dynalite server on 127.0.0.1 (in memory, or on disk under `path`) and a document client bound to it. */
 export interface LocalDynamo {
@@ -10,11 +12,16 @@ export interface LocalDynamo {
   doc: DynamoDBDocumentClient;
   /** Client config for other SDK clients (e.g. Powertools idempotency) that must reach the same server. */
   clientConfig: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+  /** Test knobs: throttling, as DynamoDB answers it (the SDK retries it). */
+  faults: { throttle?: (operation: string) => boolean };
   close(): Promise<void>;
 }
 
 export async function startDynalite(options: { path?: string; port?: number } = {}): Promise<LocalDynamo> {
+  measureItemsInUtf8();
   const server = dynalite({ path: options.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const faults: LocalDynamo['faults'] = {};
+  throttleInFront(server, faults);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
@@ -31,6 +38,7 @@ export async function startDynalite(options: { path?: string; port?: number } = 
     endpoint,
     doc,
     clientConfig,
+    faults,
     close: async () => {
       doc.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -79,4 +87,26 @@ export function agentTableInput(tableName: string): CreateTableCommandInput {
       },
     ],
   };
+}
+
+/**
+ * In front of dynalite's request handler: a request the throttle knob picks is answered as DynamoDB answers a
+ * throttled one (400, ProvisionedThroughputExceededException or ThrottlingException) without reaching the table.
+ */
+function throttleInFront(server: Server, faults: LocalDynamo['faults']): void {
+  const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+    if (!faults.throttle?.(operation)) {
+      for (const h of handlers) h(req, res);
+      return;
+    }
+    req.resume();
+    req.on('end', () => {
+      const type = operation.startsWith('Describe') || operation.startsWith('List') ? 'ThrottlingException' : 'ProvisionedThroughputExceededException';
+      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'The level of configured provisioned throughput for the table was exceeded (local fault).' }));
+    });
+  });
 }

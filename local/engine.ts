@@ -5,7 +5,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, DynamoDBRecord } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { createRunControl } from '../lambdas/core/control';
 import { EXECUTION_STATUS_DETAIL_TYPE, runIdOf } from '../lambdas/core/execution-status';
@@ -13,12 +13,12 @@ import { runView } from '../lambdas/core/loop';
 import type { RunControl } from '../lambdas/core/ports';
 import { startRun } from '../lambdas/core/start-run';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
-import { exportRunToLangfuse, langfuseTarget } from '../lambdas/exporters/langfuse';
 import { createHandler as api } from '../lambdas/handlers/api';
 import { createHandler as awaitApproval } from '../lambdas/handlers/await-approval';
 import { createHandler as callModel } from '../lambdas/handlers/call-model';
 import { createHandler as callTool } from '../lambdas/handlers/call-tool';
 import { createHandler as executionStatus } from '../lambdas/handlers/execution-status';
+import { createHandler as exportTrace } from '../lambdas/handlers/export-trace';
 import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
@@ -33,7 +33,9 @@ import { asCaller, clientConfigOf, routeByCaller } from './iam/clients';
 import { type DynamoFront, startDynamoFront } from './iam/dynamo-front';
 import { AccessDenied } from './iam/policy';
 import { iamModelOf } from './iam/roles';
+import { dataLimitError, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
 import { type LocalSfnApi, startSfnApi } from './sfn-api';
+import { attachTableEmulation, type DynamoFaults, type LocalStreamTable, streamMappingsOf, streamTablesOf, type TableEmulation } from './streams';
 import {
   aliasOf,
   type CfnTemplate,
@@ -64,6 +66,7 @@ const FACTORIES: Record<string, (rt: Runtime) => Handler> = {
   'await-approval': awaitApproval as (rt: Runtime) => Handler,
   'execution-status': executionStatus as (rt: Runtime) => Handler,
   api: api as (rt: Runtime) => Handler,
+  'export-trace': exportTrace as (rt: Runtime) => Handler,
 };
 
 export interface EngineOptions {
@@ -85,8 +88,13 @@ export interface EngineOptions {
   onStateEvent?: (runId: string, event: EventLog) => void;
   /** Called when delivering an event to a rule's target fails (EventBridge would retry). */
   onDeliveryError?: (rule: string, err: Error) => void;
-  /** Called when exporting a run's trace fails (the run itself is not affected). */
+  /**
+   * Called when a stream record's delivery to its function (the Langfuse exporter) failed on every attempt (the run
+   * itself is not affected); `runId` is the record's run, when it has one.
+   */
   onExportError?: (runId: string, err: Error) => void;
+  /** Test knobs for DynamoDB: throttled requests (the SDK retries them) and global secondary index lag. */
+  dynamoFaults?: DynamoFaults & { throttle?: (operation: string) => boolean };
   /** Replaces the models and the tool runner (replay serves recorded outputs through these). */
   overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools'>>;
   /** Test knob: make an invocation of a function crash (Lambda.Unknown), as an out-of-memory or a process exit would. */
@@ -286,6 +294,8 @@ export class LocalEngine {
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
     const dynamo = await startDynalite({ path: options.dataDir });
     for (const table of tablesOf(template)) await ensureTable(dynamo.doc, table);
+    // Throttling starts once the tables exist (a deploy is not throttled).
+    dynamo.faults.throttle = options.dynamoFaults?.throttle;
     const fns = functionsOf(template);
     const tableName = fns.find((f) => f.env.TABLE_NAME)?.env.TABLE_NAME;
     if (!tableName) throw new Error('no handler in the template has TABLE_NAME');
@@ -297,8 +307,14 @@ export class LocalEngine {
     // client, whose credentials name its role (local/iam/clients.ts).
     const doc = createDocumentClient(dynamo.clientConfig);
     const idempotencyClient = new DynamoDBClient({ ...dynamo.clientConfig });
+    // The table's stream and index emulation (local/streams.ts) sees every write, whichever function's client sends it.
+    let emulation: TableEmulation | undefined;
     const destroy = [
-      routeByCaller(doc, (id) => createDocumentClient(clientConfigOf(id, front.url))),
+      routeByCaller(doc, (id) => {
+        const client = createDocumentClient(clientConfigOf(id, front.url));
+        emulation?.attach(client);
+        return client;
+      }),
       routeByCaller(idempotencyClient, (id) => new DynamoDBClient(clientConfigOf(id, front.url))),
     ];
     const makeRuntime = (config: AgentConfig) => {
@@ -324,6 +340,8 @@ export class LocalEngine {
       doc.destroy();
       idempotencyClient.destroy();
     });
+    emulation = attachTableEmulation(doc, dynamo.clientConfig, streamTablesOf(template), (table, record) => engine.onStreamRecord(table, record), options.dynamoFaults);
+    engine.tableEmulation = emulation;
     engine.sfnApi = await startSfnApi(engine, { port: options.sfnPort });
     engine.sfn = new SFNClient({ endpoint: engine.sfnApi.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
     const handlersSfn = new SFNClient({ endpoint: engine.sfnApi.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
@@ -514,7 +532,8 @@ export class LocalEngine {
 
   private async resultOf(runId: string, execution: LocalExecution): Promise<ExecutionResult> {
     await execution.done;
-    await this.exportTrace(runId);
+    // The stream's consumers (the exporter) have seen the run's last writes before the result is reported.
+    if (this.streamBusy()) await this.streamIdle();
     const run = await this.runtime.runs.getRun(runId);
     if (!run) throw new Error(`run ${runId} vanished`);
     const failed = execution.status === 'FAILED' || execution.status === 'TIMED_OUT';
@@ -536,6 +555,7 @@ export class LocalEngine {
     const collecting = (async () => {
       for await (const event of run.eventLogs) {
         execution.events.push(event);
+        this.checkStatePayloads(execution, event);
         this.options.onStateEvent?.(runIdOf({ executionArn: execution.executionArn, name: execution.name, status: execution.status, input: execution.input }) ?? execution.name, event);
       }
     })();
@@ -543,6 +563,8 @@ export class LocalEngine {
     let dropped = false;
     try {
       const output = await run.result;
+      // The last states' events are checked (payload limits) before the execution counts as succeeded.
+      await collecting;
       if (execution.status === 'RUNNING' && output === null && this.closing) {
         execution.status = 'ABORTED';
         dropped = true;
@@ -659,16 +681,62 @@ export class LocalEngine {
     for (const item of out.Items ?? []) await this.dynamo.doc.send(new DeleteCommand({ TableName: table, Key: { id: item.id } }));
   }
 
-  /** Off the hot path: when Langfuse is configured, a finished run's trace is exported (failures are logged only). */
-  private async exportTrace(runId: string): Promise<void> {
-    const langfuse = this.options.config.observability.langfuse;
-    if (!langfuse) return;
-    try {
-      const target = await langfuseTarget(langfuse, process.env);
-      await exportRunToLangfuse({ runs: this.runtime.runs, target, fetchImpl: this.options.fetchImpl }, runId);
-    } catch (err) {
-      this.runtime.logger.error('Langfuse export failed', { runId, err });
-      this.options.onExportError?.(runId, err as Error);
+  // ------------------------------------------------------------------------------------------------------------
+  // DynamoDB Streams → Lambda (event source mappings)
+
+  private tableEmulation?: TableEmulation;
+  /** Records waiting for delivery, per event source mapping, and the delivery in progress. */
+  private readonly streamQueues = new Map<string, { records: DynamoDBRecord[]; pump?: Promise<void> }>();
+
+  /**
+   * A table's stream record → every event source mapping of the template on that table whose filters match it
+   * (the same patterns Lambda applies), delivered in order in batches of the mapping's BatchSize, each batch
+   * retried as the mapping says (at most 3 times here), then dropped.
+   */
+  onStreamRecord(table: LocalStreamTable, record: DynamoDBRecord): void {
+    for (const mapping of streamMappingsOf(this.template)) {
+      if (mapping.table !== table.name) continue;
+      if (mapping.filters.length && !mapping.filters.some((f) => matchesPattern(f, record as unknown as Record<string, unknown>))) continue;
+      const queue = this.streamQueues.get(mapping.logicalId) ?? { records: [] };
+      this.streamQueues.set(mapping.logicalId, queue);
+      queue.records.push(record);
+      queue.pump ??= this.pumpStream(mapping, queue).finally(() => {
+        queue.pump = undefined;
+      });
+    }
+  }
+
+  private async pumpStream(mapping: ReturnType<typeof streamMappingsOf>[number], queue: { records: DynamoDBRecord[] }): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    while (queue.records.length) {
+      const batch = queue.records.splice(0, Math.max(1, mapping.batchSize));
+      const fn = [...this.versions.latest.functions.values()].find((f) => f.logicalId === mapping.functionLogicalId);
+      const handler = fn && this.versions.latest.handlers.get(fn.arn);
+      if (!fn || !handler) continue;
+      const attempts = 1 + (mapping.retryAttempts < 0 ? 3 : Math.min(mapping.retryAttempts, 3));
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        try {
+          await this.invokeLambda(fn, handler, { Records: batch });
+          break;
+        } catch (err) {
+          this.runtime.logger.error('stream batch failed', { mapping: mapping.logicalId, attempt, err });
+          if (attempt === attempts) for (const r of batch) this.options.onExportError?.(r.dynamodb?.NewImage?.runId?.S ?? '', err as Error);
+        }
+      }
+    }
+  }
+
+  /** Whether a stream record waits for delivery. */
+  private streamBusy(): boolean {
+    return [...this.streamQueues.values()].some((q) => q.pump);
+  }
+
+  /** Settles when every stream record written so far has been delivered (or dropped). */
+  async streamIdle(): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      const pumps = [...this.streamQueues.values()].flatMap((q) => (q.pump ? [q.pump] : []));
+      if (!pumps.length) return;
+      await Promise.allSettled(pumps);
     }
   }
 
@@ -680,13 +748,14 @@ export class LocalEngine {
       if (state.Type !== 'Task') continue;
       const waitsForToken = String(state.Resource).endsWith('.waitForTaskToken');
       const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
+      const limited = <T>(what: string, value: T): T => this.withinPayloadLimit(execution, state, `${what} of state ${name}`, value);
       out[name] = async (input: unknown) => {
-        const { FunctionName, Payload } = input as { FunctionName: string; Payload: Record<string, unknown> };
+        const { FunctionName, Payload } = limited('input', input) as { FunctionName: string; Payload: Record<string, unknown> };
         this.authorizeInvoke(FunctionName);
         const fn = functions.get(FunctionName);
         const handler = handlers.get(FunctionName);
         if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
-        if (!waitsForToken) return (await this.invokeLambda(fn, handler, Payload)) as never;
+        if (!waitsForToken) return limited('task result', await this.invokeLambda(fn, handler, Payload)) as never;
         // .waitForTaskToken: a token of this attempt only; the execution waits until SendTask* completes it, and
         // once the attempt is over (timed out, execution closed) the token is stale.
         const token = `${randomUUID()}${randomUUID()}`.replaceAll('-', '');
@@ -694,7 +763,7 @@ export class LocalEngine {
         const timer = setTimeout(() => this.retireToken(token), timeoutMs);
         try {
           await this.invokeLambda(fn, handler, replaceString(Payload, placeholder, token));
-          return (await output) as never;
+          return limited('task result', await output) as never;
         } finally {
           clearTimeout(timer);
           if (this.waiting.has(token)) this.retireToken(token);
@@ -702,6 +771,38 @@ export class LocalEngine {
       };
     }
     return out;
+  }
+
+  /**
+   * The 256 KB payload limit, as Step Functions enforces it: a larger value raises States.DataLimitExceeded, which
+   * only a Catch or Retry naming it handles; otherwise (States.ALL does not match it) the execution fails at once.
+   */
+  private withinPayloadLimit<T>(execution: LocalExecution, state: Record<string, unknown>, what: string, value: T): T {
+    const bytes = payloadBytes(value);
+    if (bytes <= MAX_PAYLOAD_BYTES) return value;
+    const err = dataLimitError(what, bytes);
+    if (!namesDataLimit(state)) this.failTerminally(execution, err);
+    throw err;
+  }
+
+  /** A state's input and output past 256 KB (as the interpreter reports them) fail the execution (terminal). */
+  private checkStatePayloads(execution: LocalExecution, event: EventLog): void {
+    if (event.type !== 'StateEntered' && event.type !== 'StateExited') return;
+    const state = (event as { state?: { name?: string; input?: unknown; output?: unknown } }).state;
+    if (!state) return;
+    const [what, value] = event.type === 'StateEntered' ? ['input', state.input] : ['output', state.output];
+    const bytes = payloadBytes(value);
+    if (bytes > MAX_PAYLOAD_BYTES) this.failTerminally(execution, dataLimitError(`${what} of state ${state.name}`, bytes));
+  }
+
+  /** Ends the execution FAILED with the error, as Step Functions does with an error no state may catch. */
+  private failTerminally(execution: LocalExecution, err: Error): void {
+    if (execution.status !== 'RUNNING') return;
+    execution.status = 'FAILED';
+    execution.error = err.name;
+    execution.cause = err.message;
+    execution.stopDate = new Date();
+    execution.abort?.();
   }
 
   /**
@@ -775,6 +876,8 @@ export class LocalEngine {
     await this.sfnApi.close();
     this.versions.close();
     await this.runtime.tools?.close();
+    await this.streamIdle();
+    this.tableEmulation?.close();
     await this.dynamoFront.close();
     await this.dynamo.close();
   }

@@ -496,12 +496,24 @@ export interface FinalizeInput {
   outcome: Outcome;
 }
 
+/**
+ * What Finalize returns (the execution's output): the run's id and final status, never its answer. A state's
+ * output is capped at 256 KB and the answer may be longer; readers take the run from the table.
+ */
+export interface FinalizeOutput {
+  runId: string;
+  status: RunStatus;
+  stopReason: string | null;
+}
+
+const outputOf = (run: RunRecord): FinalizeOutput => ({ runId: run.runId, status: run.status, stopReason: run.stopReason ?? null });
+
 /** The one exit of every run: writes the final status and the answer the user sees, and a trace event. */
-export async function finalize(deps: Pick<LoopDeps, 'runs' | 'log'>, input: FinalizeInput): Promise<RunView> {
+export async function finalize(deps: Pick<LoopDeps, 'runs' | 'log'>, input: FinalizeInput): Promise<FinalizeOutput> {
   const { state, outcome } = input;
   const run = await mustGetRun(deps.runs, state.runId);
   // Never over a final status (a cancel that landed first): nothing written, no second run_finished.
-  if (isFinal(run)) return toView(run);
+  if (isFinal(run)) return outputOf(run);
   const messages = (await deps.runs.listMessages(state.runId)).map((m) => m.message);
   let status: RunStatus;
   let stopReason: string | null = null;
@@ -538,7 +550,7 @@ export async function finalize(deps: Pick<LoopDeps, 'runs' | 'log'>, input: Fina
   }
   const final = await deps.runs.finalizeRun(state.runId, { status, answer, stopReason });
   // finalizeRun only moves a RUNNING or PAUSED run: another status means someone else finalized it first.
-  if (final.status !== status || final.stopReason !== stopReason) return toView(final);
+  if (final.status !== status || final.stopReason !== stopReason) return outputOf(final);
   if (outcome === 'SURRENDER') await deps.runs.appendEvent(state.runId, { type: 'surrender', step: run.step, stopReason: final.stopReason });
   await deps.runs.appendEvent(state.runId, {
     type: 'run_finished',
@@ -549,7 +561,7 @@ export async function finalize(deps: Pick<LoopDeps, 'runs' | 'log'>, input: Fina
     usage: { inputTokens: final.tokensIn, outputTokens: final.tokensOut, costUsd: toUsd(final.costMicros ?? 0) },
   });
   deps.log?.('run finished', { runId: state.runId, status: final.status, stopReason: final.stopReason, steps: final.step });
-  return toView(final);
+  return outputOf(final);
 }
 
 function toView(run: RunRecord): RunView {

@@ -20,8 +20,15 @@ import { EVENT_PREFIX, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_I
 export type { RunRecord, StoredMessage };
 
 
-/** DynamoDB items are capped at 400 KB: longer texts are cut with a visible marker, never dropped silently. */
+/**
+ * DynamoDB items are capped at 400 KB in UTF-8 bytes: longer texts are cut (in bytes, on a character boundary) with
+ * a visible marker, never dropped silently. A message or a trace event is an item of its own (one text of at most
+ * MAX_TEXT_BYTES); the run item holds both the input and the answer, so they share one budget with room to spare
+ * for the rest of the run (usage, degradations, approvals): 100 KB + 200 KB + the marker < 400 KB.
+ */
 export const MAX_TEXT_BYTES = 300_000;
+export const MAX_INPUT_BYTES = 100_000;
+export const MAX_ANSWER_BYTES = 200_000;
 export function clampText(text: string, max = MAX_TEXT_BYTES): string {
   return truncateUtf8(text, max);
 }
@@ -64,7 +71,7 @@ export class RunStore implements RunRepository {
     const run: RunRecord = {
       runId: input.runId,
       userId: input.userId,
-      input: clampText(input.input),
+      input: clampText(input.input, MAX_INPUT_BYTES),
       status: 'RUNNING',
       step: 0,
       tokensIn: 0,
@@ -237,7 +244,7 @@ export class RunStore implements RunRepository {
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':status': result.status,
-            ':answer': clampText(result.answer),
+            ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
             ':reason': result.stopReason,
             ':at': this.now().toISOString(),
             ':running': 'RUNNING',
@@ -360,7 +367,7 @@ export class RunStore implements RunRepository {
     const sets = ['updatedAt = :at'];
     for (const [k, v] of Object.entries(fields)) {
       names[`#${k}`] = k;
-      values[`:${k}`] = v;
+      values[`:${k}`] = k === 'answer' && typeof v === 'string' ? clampText(v, MAX_ANSWER_BYTES) : v;
       sets.push(`#${k} = :${k}`);
     }
     let conditionExpression = 'attribute_exists(pk)';
@@ -410,7 +417,7 @@ export class RunStore implements RunRepository {
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':status': result.status,
-            ':answer': clampText(result.answer),
+            ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
             ':reason': result.stopReason,
             ':at': this.now().toISOString(),
             ':running': 'RUNNING',
