@@ -1,9 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type EventLog, type LocalEngine, type LocalExecution, SfnError } from './engine';
 import { UnrecognizedClient } from './iam/check';
 import { AccessDenied } from './iam/policy';
 import { sfnCheck } from './iam/sfn';
+import { type LocalEndpoint, listenLocal } from './listen';
 
 /** Largest request the endpoint reads (Step Functions' own payload limit is 256 KB). */
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -15,11 +15,7 @@ const PAGE = 100;
  * Requests are checked against the signer's role (IAM offline, local/iam): a function's access key id → its role;
  * test/test act as the account's administrator.
  */
-export interface LocalSfnApi {
-  url: string;
-  server: Server;
-  close(): Promise<void>;
-}
+export type LocalSfnApi = LocalEndpoint;
 
 type Operation = (engine: LocalEngine, body: Record<string, unknown>) => unknown;
 
@@ -165,20 +161,7 @@ export async function startSfnApi(engine: LocalEngine, options: { port?: number;
   });
   // Longer than any pause between two calls of the SDK's kept-alive connection (a close racing a request is ECONNRESET).
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenLocal(server, options);
 }
 
 async function handle(engine: LocalEngine, req: IncomingMessage, res: ServerResponse): Promise<void> {

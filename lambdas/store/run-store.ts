@@ -8,6 +8,7 @@ import {
   type QueryCommandOutput,
   ScanCommand,
   UpdateCommand,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { CHECKPOINT_VERSION } from '../core/checkpoint';
 import type { ApprovalEntry, RunRecord, RunRepository, StoredMessage } from '../core/ports';
@@ -379,18 +380,16 @@ export class RunStore implements RunRepository {
       });
       conditionExpression += ` AND #cs IN (${keys.join(', ')})`;
     }
+    return this.updateRunIf(runId, { UpdateExpression: `SET ${sets.join(', ')}`, ConditionExpression: conditionExpression, ExpressionAttributeNames: names, ExpressionAttributeValues: values });
+  }
+
+  /** One conditional update of the run item: the run after it, or undefined when the condition did not hold. */
+  private async updateRunIf(
+    runId: string,
+    update: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
+  ): Promise<RunRecord | undefined> {
     try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: conditionExpression,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
+      const out = await this.doc.send(new UpdateCommand({ TableName: this.tableName, Key: { pk: runPk(runId), sk: RUN_SK }, ...update, ReturnValues: 'ALL_NEW' }));
       return stripKeys<RunRecord>(out.Attributes ?? {});
     } catch (err) {
       if (isConditionFailure(err)) return undefined;
@@ -440,23 +439,12 @@ export class RunStore implements RunRepository {
    * task token the execution waits on (undefined when the run is no longer RUNNING, e.g. cancelled meanwhile).
    */
   async requestApprovals(runId: string, step: number, approvals: Record<string, ApprovalEntry>, taskToken: string): Promise<RunRecord | undefined> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: 'SET #status = :awaiting, approvals = :approvals, approvalStep = :step, taskToken = :token, updatedAt = :at',
-          ConditionExpression: 'attribute_exists(pk) AND #status = :running',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':awaiting': 'AWAITING_APPROVAL', ':running': 'RUNNING', ':approvals': approvals, ':step': step, ':token': taskToken, ':at': this.now().toISOString() },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return stripKeys<RunRecord>(out.Attributes ?? {});
-    } catch (err) {
-      if (isConditionFailure(err)) return undefined;
-      throw err;
-    }
+    return this.updateRunIf(runId, {
+      UpdateExpression: 'SET #status = :awaiting, approvals = :approvals, approvalStep = :step, taskToken = :token, updatedAt = :at',
+      ConditionExpression: 'attribute_exists(pk) AND #status = :running',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':awaiting': 'AWAITING_APPROVAL', ':running': 'RUNNING', ':approvals': approvals, ':step': step, ':token': taskToken, ':at': this.now().toISOString() },
+    });
   }
 
   /**
@@ -469,23 +457,12 @@ export class RunStore implements RunRepository {
     toolCallId: string,
     d: { decision: 'approve' | 'reject'; reason: string | null; decidedBy: string; decidedAt: string },
   ): Promise<RunRecord | undefined> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: 'SET approvals.#call.decision = :d, approvals.#call.reason = :r, approvals.#call.decidedBy = :by, approvals.#call.decidedAt = :at, updatedAt = :at',
-          ConditionExpression: 'attribute_exists(pk) AND #status = :awaiting AND attribute_exists(approvals.#call) AND attribute_not_exists(approvals.#call.decision)',
-          ExpressionAttributeNames: { '#status': 'status', '#call': toolCallId },
-          ExpressionAttributeValues: { ':awaiting': 'AWAITING_APPROVAL', ':d': d.decision, ':r': d.reason, ':by': d.decidedBy, ':at': d.decidedAt },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return stripKeys<RunRecord>(out.Attributes ?? {});
-    } catch (err) {
-      if (isConditionFailure(err)) return undefined;
-      throw err;
-    }
+    return this.updateRunIf(runId, {
+      UpdateExpression: 'SET approvals.#call.decision = :d, approvals.#call.reason = :r, approvals.#call.decidedBy = :by, approvals.#call.decidedAt = :at, updatedAt = :at',
+      ConditionExpression: 'attribute_exists(pk) AND #status = :awaiting AND attribute_exists(approvals.#call) AND attribute_not_exists(approvals.#call.decision)',
+      ExpressionAttributeNames: { '#status': 'status', '#call': toolCallId },
+      ExpressionAttributeValues: { ':awaiting': 'AWAITING_APPROVAL', ':d': d.decision, ':r': d.reason, ':by': d.decidedBy, ':at': d.decidedAt },
+    });
   }
 
   /** The items of a run under a prefix, in key order; after `afterSk` only (exclusive) when given. */

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { type LocalEndpoint, listenLocal } from '../listen';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../template';
 import { type LocalIam, UnrecognizedClient } from './check';
 import { AccessDenied } from './policy';
@@ -43,11 +43,7 @@ export function dynamoChecks(operation: string, body: Body): [string, string[]][
   }
 }
 
-export interface DynamoFront {
-  url: string;
-  server: Server;
-  close(): Promise<void>;
-}
+export type DynamoFront = LocalEndpoint;
 
 /**
  * DynamoDB with IAM offline: a thin HTTP front of dynalite that identifies the caller by the access key id of the
@@ -73,20 +69,7 @@ export async function startDynamoFront(target: string, iam: LocalIam, options: {
       })
       .catch((err: Error) => fail(500, 'InternalServerError', err.message));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenLocal(server, options);
 }
 
 type Fail = (status: number, type: string, message: string) => void;
