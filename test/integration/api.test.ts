@@ -144,6 +144,12 @@ describe('the HTTP API (local server, same routes as API Gateway)', () => {
     expect(first.status).toBe(202);
     const { runId } = (await first.json()) as { runId: string };
     await waitFor(runId);
+    // The terminal status is written before the run_finished event: count the items once the trace has it too.
+    for (let i = 0; i < 200; i++) {
+      const { events } = (await (await call('GET', `/runs/${runId}/trace`)).json()) as { events: { type: string }[] };
+      if (events.some((e) => e.type === 'run_finished')) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
     const before = await items();
     const again = await post(ALICE);
     expect(again.status).toBe(200);
