@@ -33,7 +33,7 @@ import { asCaller, clientConfigOf, routeByCaller } from './iam/clients';
 import { type DynamoFront, startDynamoFront } from './iam/dynamo-front';
 import { AccessDenied } from './iam/policy';
 import { iamModelOf } from './iam/roles';
-import { dataLimitError, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
+import { DEFAULT_HISTORY_LIMIT, dataLimitError, executionInputError, HistoryCounter, historyLimitError, isExecutionEnd, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
 import { type LocalSfnApi, startSfnApi } from './sfn-api';
 import { attachTableEmulation, type DynamoFaults, type LocalStreamTable, streamMappingsOf, streamTablesOf, type TableEmulation } from './streams';
 import {
@@ -107,6 +107,11 @@ export interface EngineOptions {
   dynamoPort?: number;
   /** Powertools log level of the handlers. @default SILENT (ERROR when AGENT_LOG is set) */
   logLevel?: string;
+  /**
+   * The execution history quota (events per execution, counted as Step Functions counts them: local/limits.ts
+   * HistoryCounter); a test knob to reach it quickly. @default 25,000 (AWS's hard quota)
+   */
+  historyLimit?: number;
 }
 
 /** One finished execution. */
@@ -115,6 +120,8 @@ export interface ExecutionResult {
   run: RunView;
   /** The engine's event log of the execution (for counting billed state transitions). */
   events: EventLog[];
+  /** The execution history's length as Step Functions counts it. */
+  historyEventCount: number;
   /** Set when the execution itself failed (a real fault, not a guardrail). */
   error?: { name: string; message: string };
 }
@@ -134,8 +141,10 @@ export interface LocalExecution {
   output?: string;
   error?: string;
   cause?: string;
-  /** The engine's event log (the execution history). */
+  /** The engine's event log (the interpreter's events; GetExecutionHistory reads it). */
   events: EventLog[];
+  /** The execution history's length as Step Functions counts it (local/limits.ts HistoryCounter). */
+  historyEventCount: number;
   /** Settles when the execution has ended and its status change has been delivered. */
   done: Promise<void>;
   abort?: () => void;
@@ -421,6 +430,9 @@ export class LocalEngine {
    * alias's weights). The same name with the same input while it runs returns that execution, as AWS does.
    */
   startExecution(input: { name?: string; input?: string; stateMachineArn?: string }): LocalExecution {
+    // The request's constraints are checked before the state machine is looked up (as AWS answers).
+    const tooLarge = executionInputError(input.input ?? '{}');
+    if (tooLarge) throw new SfnError(tooLarge.name, tooLarge.message);
     const target = this.versions.resolve(input.stateMachineArn ?? this.stateMachineArn);
     const name = input.name ?? randomUUID();
     if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) throw new SfnError('InvalidName', `invalid execution name ${name}`);
@@ -445,6 +457,7 @@ export class LocalEngine {
       status: 'RUNNING',
       startDate: new Date(),
       events: [],
+      historyEventCount: 0,
       done: Promise.resolve(),
       revision: target.revision,
       ...(target.stateMachineVersionArn ? { stateMachineVersionArn: target.stateMachineVersionArn } : {}),
@@ -537,7 +550,7 @@ export class LocalEngine {
     const run = await this.runtime.runs.getRun(runId);
     if (!run) throw new Error(`run ${runId} vanished`);
     const failed = execution.status === 'FAILED' || execution.status === 'TIMED_OUT';
-    return { runId, run: runView(run), events: execution.events, ...(failed ? { error: { name: execution.error ?? execution.status, message: execution.cause ?? '' } } : {}) };
+    return { runId, run: runView(run), events: execution.events, historyEventCount: execution.historyEventCount, ...(failed ? { error: { name: execution.error ?? execution.status, message: execution.cause ?? '' } } : {}) };
   }
 
   private async runExecution(execution: LocalExecution, input: unknown): Promise<void> {
@@ -552,9 +565,11 @@ export class LocalEngine {
       noThrowOnAbort: true,
     });
     execution.abort = run.abort;
+    const history = this.historyCounter(execution);
     const collecting = (async () => {
       for await (const event of run.eventLogs) {
         execution.events.push(event);
+        this.countHistory(execution, history, event);
         this.checkStatePayloads(execution, event);
         this.options.onStateEvent?.(runIdOf({ executionArn: execution.executionArn, name: execution.name, status: execution.status, input: execution.input }) ?? execution.name, event);
       }
@@ -642,6 +657,10 @@ export class LocalEngine {
         outputDetails: execution.output ? { included: true } : null,
         error: execution.error ?? null,
         cause: execution.cause ?? null,
+        // As the documented event: the machine's unqualified ARN above, the alias and version an execution was
+        // started through in their own fields (null when started on the machine itself).
+        stateMachineVersionArn: execution.stateMachineVersionArn ?? null,
+        stateMachineAliasArn: execution.stateMachineAliasArn ?? null,
       },
     });
   }
@@ -750,6 +769,10 @@ export class LocalEngine {
       const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
       const limited = <T>(what: string, value: T): T => this.withinPayloadLimit(execution, state, `${what} of state ${name}`, value);
       out[name] = async (input: unknown) => {
+        // The interpreter's log is read asynchronously: let it catch up, so that a task whose TaskScheduled event
+        // would pass the history quota is never invoked (the execution has failed by then), as in AWS.
+        await new Promise((r) => setImmediate(r));
+        if (execution.status !== 'RUNNING') throw Object.assign(new Error(`execution ${execution.status}`), { name: 'States.Runtime' });
         const { FunctionName, Payload } = limited('input', input) as { FunctionName: string; Payload: Record<string, unknown> };
         this.authorizeInvoke(FunctionName);
         const fn = functions.get(FunctionName);
@@ -783,6 +806,29 @@ export class LocalEngine {
     const err = dataLimitError(what, bytes);
     if (!namesDataLimit(state)) this.failTerminally(execution, err);
     throw err;
+  }
+
+  /** Counts an execution's history as Step Functions does (states by name, nested Map states included). */
+  private historyCounter(execution: LocalExecution): HistoryCounter {
+    const states = new Map(allStates(execution.revision.definition));
+    return new HistoryCounter((name) => states.get(name));
+  }
+
+  /**
+   * The history quota, as Step Functions enforces it: the execution may write 24,999 events (at the default
+   * 25,000); when the next one is not ExecutionSucceeded, ExecutionFailed (States.Runtime) is the last event and
+   * the execution fails at once, whatever the state's Catch says. Events after the failure are not counted.
+   */
+  private countHistory(execution: LocalExecution, history: HistoryCounter, event: EventLog): void {
+    const limit = this.options.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+    if (execution.historyEventCount >= limit) return;
+    const events = history.eventsOf(event as never);
+    if (isExecutionEnd(event) || execution.historyEventCount + events < limit) {
+      execution.historyEventCount += events;
+      return;
+    }
+    execution.historyEventCount = limit;
+    this.failTerminally(execution, historyLimitError(limit));
   }
 
   /** A state's input and output past 256 KB (as the interpreter reports them) fail the execution (terminal). */

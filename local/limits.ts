@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { HISTORY_LIMIT } from '../lib/history';
 
 /** Step Functions: a state's input or output, and a task's result, hold at most 256 KB (UTF-8). */
 export const MAX_PAYLOAD_BYTES = 262_144;
@@ -23,6 +24,116 @@ export function namesDataLimit(state: Record<string, unknown>): boolean {
   const lists = [...((state.Catch ?? []) as { ErrorEquals?: string[] }[]), ...((state.Retry ?? []) as { ErrorEquals?: string[] }[])];
   return lists.some((c) => c.ErrorEquals?.includes('States.DataLimitExceeded'));
 }
+
+/**
+ * StartExecution's `input` holds at most 256 KB in UTF-8, checked at the API before anything runs (the API reference's
+ * length constraint on `input`, "expressed as bytes in UTF-8 encoding"). The answer, as AWS words it (recorded in
+ * public code: an SDK caller's log and an emulator's test measured against AWS; the API reference lists
+ * ValidationException among StartExecution's errors but not this text).
+ */
+export function executionInputError(input: string): { name: 'ValidationException'; message: string } | undefined {
+  if (Buffer.byteLength(input, 'utf8') <= MAX_PAYLOAD_BYTES) return undefined;
+  return {
+    name: 'ValidationException',
+    message: `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have size less than or equal to ${MAX_PAYLOAD_BYTES} bytes in UTF-8 encoding`,
+  };
+}
+
+/**
+ * The execution history limit, as Step Functions enforces it. AWS docs ("Avoid reaching the history quota",
+ * docs.aws.amazon.com/step-functions/latest/dg/bp-history-limit.html): "a hard quota of 25,000 entries in the
+ * execution event history. When an execution reaches 24,999 events, it waits for the next event to happen. If the
+ * event number 25,000 is ExecutionSucceeded, the execution finishes successfully. If [it] isn't ExecutionSucceeded,
+ * the ExecutionFailed event is logged and the state machine execution fails". The docs do not name the error; the
+ * failure AWS reports is `States.Runtime` with the cause "The execution reached the maximum number of history events
+ * (25000)." (reported from AWS in loads/ardere#86 and floci-io/floci#2734, the latter with the history's last two
+ * events: #24,999 the last real one, #25,000 ExecutionFailed). It is an execution failure, not a state error: no
+ * Catch or Retry sees it.
+ */
+export function historyLimitError(limit: number): Error {
+  return Object.assign(new Error(`The execution reached the maximum number of history events (${limit}).`), { name: 'States.Runtime' });
+}
+
+/** One event of the interpreter's log (aws-local-stepfunctions), as far as counting needs it. */
+interface LoggedEvent {
+  type: string;
+  state?: { name?: string; type?: string };
+  index?: number;
+}
+
+/**
+ * Counts an execution's history as Step Functions writes it, from the interpreter's event log, which has fewer
+ * events (aws-local-stepfunctions logs a state's entry and exit, its failures, retries and catches, and Map
+ * iterations). Per interpreter event, the events AWS writes (GetExecutionHistory's types):
+ * - ExecutionStarted, ExecutionSucceeded/Failed/Aborted/TimedOut: 1 each.
+ * - a Task entered: TaskStateEntered, TaskScheduled, TaskStarted (3; +TaskSubmitted for `.waitForTaskToken`);
+ *   a failed attempt: TaskFailed (or TaskTimedOut) (1); a retry: the next attempt's TaskScheduled, TaskStarted
+ *   (2; +1); a catch writes nothing of its own; the Task exited: TaskSucceeded, TaskStateExited (2), or only
+ *   TaskStateExited after a catch (1).
+ * - a Map or Parallel entered: …StateEntered, …StateStarted (2); exited: …StateSucceeded, …StateExited (2); failed:
+ *   …StateFailed (1); a Map iteration started, succeeded or failed: 1 each; a Parallel branch: nothing of its own.
+ * - any other state (Choice, Pass, Wait, Succeed, Fail): entered 1, exited 1; a Fail state's failure is the
+ *   ExecutionFailed that follows.
+ * So a Lambda task that succeeds at once writes 5, each failed attempt before a retry 3 more, a Choice 2, an inline
+ * Map 4 plus 2 per item: the figures lib/history.ts bounds at synth.
+ */
+export class HistoryCounter {
+  /** History events written so far (AWS's count). */
+  count = 0;
+  private readonly caught = new Set<string>();
+
+  /** `stateOf(name)` gives a state's definition (to tell `.waitForTaskToken` tasks). */
+  constructor(private readonly stateOf: (name: string) => Record<string, unknown> | undefined) {}
+
+  /** The history events AWS writes for one interpreter event. */
+  eventsOf(event: LoggedEvent): number {
+    const type = event.state?.type;
+    const name = event.state?.name ?? '';
+    const key = `${name}#${event.index ?? ''}`;
+    const waits = type === 'Task' && String(this.stateOf(name)?.Resource ?? '').endsWith('.waitForTaskToken') ? 1 : 0;
+    const nested = type === 'Map' || type === 'Parallel';
+    switch (event.type) {
+      case 'ExecutionStarted':
+      case 'ExecutionSucceeded':
+      case 'ExecutionFailed':
+      case 'ExecutionAborted':
+      case 'ExecutionTimeout':
+      case 'MapIterationStarted':
+      case 'MapIterationSucceeded':
+      case 'MapIterationFailed':
+        return 1;
+      case 'StateEntered':
+        this.caught.delete(key);
+        return type === 'Task' ? 3 + waits : nested ? 2 : 1;
+      case 'StateFailed':
+        return type === 'Task' || nested ? 1 : 0;
+      case 'StateRetried':
+        return type === 'Task' ? 2 + waits : nested ? 1 : 0;
+      case 'StateCaught':
+        this.caught.add(key);
+        return 0;
+      case 'StateExited':
+        if (this.caught.delete(key)) return 1;
+        return type === 'Task' || nested ? 2 : 1;
+      default:
+        return 0;
+    }
+  }
+
+  /** Counts one event. */
+  add(event: LoggedEvent): number {
+    this.count += this.eventsOf(event);
+    return this.count;
+  }
+}
+
+/** Whether an interpreter event ends the execution (its history event may be the last one the quota allows). */
+export function isExecutionEnd(event: { type: string }): boolean {
+  return event.type === 'ExecutionSucceeded' || event.type === 'ExecutionFailed' || event.type === 'ExecutionAborted' || event.type === 'ExecutionTimeout';
+}
+
+/** The history limit the engine enforces by default (Step Functions' hard quota). */
+export const DEFAULT_HISTORY_LIMIT = HISTORY_LIMIT;
 
 type AttributeValue = Record<string, unknown>;
 

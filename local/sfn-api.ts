@@ -57,6 +57,8 @@ export function historyEvents(e: LocalExecution): Record<string, unknown>[] {
       case 'ExecutionFailed':
         return { ...base, type: 'ExecutionFailed', executionFailedEventDetails: { error: e.error ?? ev.Error, cause: e.cause ?? ev.Cause } };
       case 'ExecutionAborted':
+        // An execution the service itself failed (the history quota, a payload past 256 KB) ends FAILED, not ABORTED.
+        if (e.status === 'FAILED') return { ...base, type: 'ExecutionFailed', executionFailedEventDetails: { error: e.error, cause: e.cause } };
         return { ...base, type: 'ExecutionAborted', executionAbortedEventDetails: { error: e.error, cause: e.cause } };
       case 'ExecutionTimeout':
         return { ...base, type: 'ExecutionTimedOut', executionTimedOutEventDetails: { error: 'States.Timeout', cause: e.cause } };
