@@ -13,6 +13,17 @@ export interface ExecutionStatusRuleProps {
 }
 
 /**
+ * The rule's match on `detail.stateMachineArn`: the machine's ARN exactly, or a qualified ARN of it (`<arn>:<alias>`,
+ * `<arn>:<version>`; the colon keeps another machine whose name starts with this one's out). The documented event
+ * carries the unqualified ARN with the alias and version in their own fields (`stateMachineAliasArn`,
+ * `stateMachineVersionArn`), as DescribeExecution does; executions here start on the alias `live`, and a run whose
+ * failure event went unmatched would stay RUNNING forever, so a qualified ARN is matched too (docs/local-vs-aws.md).
+ */
+export function stateMachineArnMatch(stateMachineArn: string): unknown[] {
+  return [stateMachineArn, { prefix: `${stateMachineArn}:` }];
+}
+
+/**
  * EventBridge rule: "Step Functions Execution Status Change" of this state machine with status FAILED, TIMED_OUT
  * or ABORTED → the handler that closes the run. EventBridge retries a failed delivery (the handler is idempotent).
  */
@@ -26,7 +37,7 @@ export class ExecutionStatusRule extends Construct {
       eventPattern: {
         source: ['aws.states'],
         detailType: [EXECUTION_STATUS_DETAIL_TYPE],
-        detail: { status: [...CLOSING_STATUSES], stateMachineArn: [props.stateMachine.stateMachineArn] },
+        detail: { status: [...CLOSING_STATUSES], stateMachineArn: stateMachineArnMatch(props.stateMachine.stateMachineArn) },
       },
     });
     this.rule.addTarget(new targets.LambdaFunction(props.handler, { retryAttempts: 8, maxEventAge: Duration.hours(24) }));
