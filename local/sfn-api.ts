@@ -3,6 +3,7 @@ import { type EventLog, type LocalEngine, type LocalExecution, SfnError } from '
 import { UnrecognizedClient } from './iam/check';
 import { AccessDenied } from './iam/policy';
 import { sfnCheck } from './iam/sfn';
+import { executionInputError } from './limits';
 import { type LocalEndpoint, listenLocal } from './listen';
 
 /** Largest request the endpoint reads (Step Functions' own payload limit is 256 KB). */
@@ -93,6 +94,9 @@ const OPERATIONS: Record<string, Operation> = {
     };
   },
   StartExecution: (engine, b) => {
+    // The request's constraints first (the input's 256 KB), then the state machine (as AWS answers).
+    const tooLarge = executionInputError(String(b.input ?? '{}'));
+    if (tooLarge) throw new SfnError(tooLarge.name, tooLarge.message);
     const e = engine.startExecution({ name: b.name as string | undefined, input: b.input as string | undefined, stateMachineArn: qualified(engine, b.stateMachineArn) });
     return { executionArn: e.executionArn, startDate: epoch(e.startDate) };
   },

@@ -1,7 +1,7 @@
 import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { ModelProvider, ModelResponse } from '../../lambdas/core/types';
 import { parseConfig } from '../../lib/config';
-import { itemBytes, MAX_ITEM_BYTES, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from '../../local/limits';
+import { HistoryCounter, itemBytes, MAX_ITEM_BYTES, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from '../../local/limits';
 import { dynamoWithAgentTable } from '../helpers/dynamo';
 import { patchDefinition, templateFor, testEngine } from '../helpers/engine';
 
@@ -104,6 +104,34 @@ describe('AWS limits offline', () => {
       } finally {
         await engine.close();
       }
+    });
+  });
+
+  describe('the execution history, counted as Step Functions writes it', () => {
+    const states: Record<string, Record<string, unknown>> = {
+      Call: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke' },
+      Wait: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken' },
+      Route: { Type: 'Choice' },
+      Tools: { Type: 'Map' },
+    };
+    const ev = (type: string, name?: string, index?: number) => ({ type, ...(name ? { state: { name, type: String(states[name]?.Type) } } : {}), ...(index !== undefined ? { index } : {}) });
+    const count = (events: ReturnType<typeof ev>[]) => {
+      const counter = new HistoryCounter((name) => states[name]);
+      for (const e of events) counter.add(e);
+      return counter.count;
+    };
+
+    it('a task: 5 when it succeeds at once, 3 more per failed attempt, a caught failure exits with one event; a token task adds TaskSubmitted per attempt', () => {
+      expect(count([ev('StateEntered', 'Call'), ev('StateExited', 'Call')])).toBe(5);
+      expect(count([ev('StateEntered', 'Call'), ev('StateFailed', 'Call'), ev('StateRetried', 'Call'), ev('StateExited', 'Call')])).toBe(8);
+      expect(count([ev('StateEntered', 'Call'), ev('StateFailed', 'Call'), ev('StateCaught', 'Call'), ev('StateExited', 'Call')])).toBe(5);
+      expect(count([ev('StateEntered', 'Wait'), ev('StateFailed', 'Wait'), ev('StateRetried', 'Wait'), ev('StateExited', 'Wait')])).toBe(10);
+    });
+
+    it('a Choice 2; a Map 4 plus 2 per item plus its items’ states; the execution’s start and end 1 each', () => {
+      expect(count([ev('ExecutionStarted'), ev('StateEntered', 'Route'), ev('StateExited', 'Route'), ev('ExecutionSucceeded')])).toBe(4);
+      const item = (i: number) => [ev('MapIterationStarted'), ev('StateEntered', 'Call', i), ev('StateExited', 'Call', i), ev('MapIterationSucceeded')];
+      expect(count([ev('StateEntered', 'Tools'), ...item(0), ...item(1), ev('StateExited', 'Tools')])).toBe(4 + 2 * (2 + 5));
     });
   });
 });

@@ -97,6 +97,11 @@ describe('local Step Functions API (JSON 1.0 wire protocol)', () => {
     await expect(sfn.send(new DescribeExecutionCommand({ executionArn: `${engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:nope` }))).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
     await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:Other' }))).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
     await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: 'unknown', output: '{}' }))).rejects.toMatchObject({ name: 'TaskDoesNotExist' });
+    // An input past 256 KB (UTF-8) is refused before anything else is looked at, the machine included.
+    const input = JSON.stringify({ runId: 'huge', pad: '€'.repeat(90_000) });
+    for (const stateMachineArn of [engine.stateMachineArn, 'arn:aws:states:local:000000000000:stateMachine:Other']) {
+      await expect(sfn.send(new StartExecutionCommand({ stateMachineArn, input }))).rejects.toMatchObject({ name: 'ValidationException', message: expect.stringContaining('262144 bytes in UTF-8 encoding') });
+    }
   });
 
   it('task tokens are per attempt: SendTaskFailure fails the waiting task; the spent token then answers TaskTimedOut; heartbeats reach a waiting task', async () => {
