@@ -224,10 +224,9 @@ async function bundles() {
   };
   writeFileSync(entries['hello-world'] as string, 'export const handler = async () => ({ statusCode: 200, body: "hello" });\n');
   const isSdk = (input: string) => /node_modules\/@(aws-sdk|smithy)\//.test(input);
-  const rows: { handler: string; bytes: number; sdkBytes: number; initMs: number }[] = [];
-  for (const [name, entry] of Object.entries(entries)) {
-    const file = join(out, `${name}.js`);
-    // As lib/functions.ts bundles it (NodejsFunction's esbuild options), source map included.
+  /** Builds a handler as lib/functions.ts does (source map included) and times its load, as Lambda's init loads it. */
+  async function measure(name: string, entry: string, external: string[], suffix = '') {
+    const file = join(out, `${name}${suffix}.js`);
     const built = await build({
       entryPoints: [entry],
       bundle: true,
@@ -239,7 +238,7 @@ async function bundles() {
       format: 'cjs',
       mainFields: MAIN_FIELDS,
       outfile: file,
-      external: externalModulesOf(name),
+      external,
       loader: { '.html': 'text' },
       metafile: true,
       logLevel: 'silent',
@@ -247,24 +246,35 @@ async function bundles() {
     const inputs = Object.values(built.metafile.outputs).find((o) => o.entryPoint)?.inputs ?? {};
     const sdkBytes = Object.entries(inputs).reduce((sum, [input, { bytesInOutput }]) => sum + (isSdk(input) ? bytesInOutput : 0), 0);
     const times: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < 5; i++) {
       // With the source maps on, as the handlers run (NODE_OPTIONS in lib/functions.ts): the map is read at load.
-      const ms = execFileSync(process.execPath, ['--enable-source-maps', '-e', `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], { encoding: 'utf8' });
-      times.push(Number(ms));
+      const script = `const c=process.cpuUsage(),t=process.hrtime.bigint();require(${JSON.stringify(file)});const d=process.cpuUsage(c);process.stdout.write(Number(process.hrtime.bigint()-t)/1e6+' '+(d.user+d.system)/1e3)`;
+      const [wall, used] = execFileSync(process.execPath, ['--enable-source-maps', '-e', script], { encoding: 'utf8' }).split(' ').map(Number);
+      times.push(wall ?? Number.NaN);
+      cpu.push(used ?? Number.NaN);
     }
-    rows.push({ handler: name, bytes: statSync(file).size, sdkBytes, initMs: median(times) });
+    return { handler: name, bytes: statSync(file).size, sdkBytes, initMs: median(times), initCpuMs: median(cpu) };
   }
+  const rows: Awaited<ReturnType<typeof measure>>[] = [];
+  for (const [name, entry] of Object.entries(entries)) rows.push(await measure(name, entry, externalModulesOf(name)));
+  // The reference, in the same run: two handlers with the SDK left to the runtime, as call-model has it.
+  const sdkExternal: Awaited<ReturnType<typeof measure>>[] = [];
+  for (const name of ['load-run', 'call-tool']) sdkExternal.push(await measure(name, entries[name] as string, externalModulesOf('call-model'), '.sdk-external'));
   results.bundles = rows;
+  results.bundlesSdkExternal = sdkExternal;
   lines.push(
     '## Handler bundles',
     '',
-    `esbuild, minified, as lib/functions.ts bundles them (see lib/bundling.ts): every handler but call-model bundles the AWS SDK v3 from its ES module builds (only the clients and commands it imports; external: the credential providers the default chain loads only when the environment has no credentials, and the event-stream serde where no client has event-stream operations); call-model leaves \`@aws-sdk/*\` and \`@smithy/*\` to the Lambda runtime (here: loaded from node_modules, CommonJS, as the runtime loads its copy). Module init = \`require()\` of the bundle in a fresh node process run with \`--enable-source-maps\` (as the handlers run; the map is read at load), median of 5. "of which AWS SDK" = the bytes of \`@aws-sdk/*\` and \`@smithy/*\` code in the bundle. The machine is shared and loaded: init times are noisy, compare them within one run.`,
+    `esbuild, minified, as lib/functions.ts bundles them (see lib/bundling.ts): every handler but call-model bundles the AWS SDK v3 from its ES module builds (only the clients and commands it imports; external: the credential providers the default chain loads only when the environment has no credentials, and the event-stream serde where no client has event-stream operations); call-model leaves \`@aws-sdk/*\` and \`@smithy/*\` to the Lambda runtime (here: loaded from node_modules, CommonJS, as the runtime loads its copy). Module init = \`require()\` of the bundle in a fresh node process run with \`--enable-source-maps\` (as the handlers run; the map is read at load), median of 5, wall clock (\`initMs\`) and the CPU time the process spent in it (\`initCpuMs\`, user + system: less sensitive to the other processes on the machine, but it counts the runtime's helper threads too). "of which AWS SDK" = the bytes of \`@aws-sdk/*\` and \`@smithy/*\` code in the bundle. The machine is shared and loaded: init times are noisy, compare them within one run.`,
     '',
-    '| handler | bundle | of which AWS SDK | module init |',
-    '|---|---|---|---|',
-    ...rows.map((r) => `| ${r.handler} | ${kb(r.bytes)} | ${r.handler === 'hello-world' ? '—' : bundlesSdk(r.handler) ? kb(r.sdkBytes) : 'external (runtime)'} | ${r.initMs.toFixed(1)} ms |`),
+    '| handler | bundle | of which AWS SDK | module init | its CPU time |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.handler} | ${kb(r.bytes)} | ${r.handler === 'hello-world' ? '—' : bundlesSdk(r.handler) ? kb(r.sdkBytes) : 'external (runtime)'} | ${r.initMs.toFixed(1)} ms | ${r.initCpuMs.toFixed(1)} ms |`),
     '',
     'Each handler wires only what it uses (lambdas/handlers/runtime-*.ts): the tokenizer ranks (~1 MB) are in call-model only, the tool clients in call-model and call-tool only, validation is zod/mini, and the config is parsed, not validated again (synth validated it). The MCP SDK ships next to call-model and call-tool and loads on the first MCP connection. The hello-world line is the floor.',
+    '',
+    `The same handlers with the SDK left to the Lambda runtime (as call-model has it; loaded from node_modules, CommonJS), in this run: ${sdkExternal.map((r) => `${r.handler} ${kb(r.bytes)}, ${r.initMs.toFixed(1)} ms (CPU ${r.initCpuMs.toFixed(1)} ms)`).join('; ')} (\`bundlesSdkExternal\` in the JSON).`,
     '',
     "Loading the runtime's CommonJS SDK (`@aws-sdk/client-dynamodb` is one file with every command, ~175 KB, and pulls ~30 more files of `@smithy/*` and `@aws-sdk/core`) was most of these handlers' init; bundled from the ES module builds, a handler parses one file holding only the commands it sends. What remains is mostly Node's own `https`/`crypto` modules, which any AWS client loads.",
     '',
