@@ -2,13 +2,20 @@
  * `npm run bench`: every figure measured in one run on this machine, written to docs/benchmarks.md and
  * docs/benchmarks.json. Loopback only; every loop bounded.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { StateMachine } from 'aws-local-stepfunctions';
+import dynalite from 'dynalite';
 import { build } from 'esbuild';
+import { createDocumentClient } from '../lambdas/store/client';
 import { bundlesSdk, externalModulesOf, MAIN_FIELDS, SOURCES_CONTENT } from '../lib/bundling';
-import { type AgentConfigInput, parseConfig } from '../lib/config';
+import { type AgentConfigInput, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
+import { agentTableInput, ensureTable } from '../local/dynamo';
 import { countTransitions, type EventLog, LocalEngine } from '../local/engine';
 import { type FakeProvider, startFakeProvider } from '../test/fakes/providers';
 import { startLoopback } from '../test/helpers/loopback';
@@ -263,6 +270,8 @@ async function bundles() {
   for (const name of ['load-run', 'call-tool']) sdkExternal.push(await measure(name, entries[name] as string, externalModulesOf('call-model'), '.sdk-external'));
   results.bundles = rows;
   results.bundlesSdkExternal = sdkExternal;
+  const cold = await coldStart(join(out, 'load-run.js'), join(out, 'load-run.sdk-external.js'));
+  results.coldStart = cold;
   lines.push(
     '## Handler bundles',
     '',
@@ -276,9 +285,63 @@ async function bundles() {
     '',
     `The same handlers with the SDK left to the Lambda runtime (as call-model has it; loaded from node_modules, CommonJS), in this run: ${sdkExternal.map((r) => `${r.handler} ${kb(r.bytes)}, ${r.initMs.toFixed(1)} ms (CPU ${r.initCpuMs.toFixed(1)} ms)`).join('; ')} (\`bundlesSdkExternal\` in the JSON).`,
     '',
+    'Init and the first invocation of load-run (a new run: one read, one conditional write, one trace event), against a local DynamoDB over HTTPS as in AWS (dynalite, self-signed), median of 5 cold processes: what left init did not move into the first request.',
+    '',
+    '| load-run | module init | its CPU time | first invocation | its CPU time |',
+    '|---|---|---|---|---|',
+    ...cold.map((r) => `| ${r.variant} | ${r.initMs.toFixed(1)} ms | ${r.initCpuMs.toFixed(1)} ms | ${r.firstMs.toFixed(1)} ms | ${r.firstCpuMs.toFixed(1)} ms |`),
+    '',
     "Loading the runtime's CommonJS SDK (`@aws-sdk/client-dynamodb` is one file with every command, ~175 KB, and pulls ~30 more files of `@smithy/*` and `@aws-sdk/core`) was most of these handlers' init; bundled from the ES module builds, a handler parses one file holding only the commands it sends. What remains is mostly Node's own `https`/`crypto` modules, which any AWS client loads.",
     '',
   );
+}
+
+/**
+ * Init, then the first invocation, of two builds of load-run in fresh processes, against dynalite over HTTPS (the
+ * SDK takes another path for plain HTTP endpoints): whether the work that left init reappears in the first request.
+ */
+async function coldStart(bundled: string, sdkExternal: string) {
+  const server = dynalite({ ssl: true, createTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const tableName = 'ColdStartTable';
+  const doc = createDocumentClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ rejectUnauthorized: false }) }) });
+  try {
+    await ensureTable(doc, agentTableInput(tableName));
+    const env = {
+      PATH: process.env.PATH,
+      TABLE_NAME: tableName,
+      [CONFIG_ENV]: JSON.stringify(handlerConfig(parseConfig({}))),
+      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+      AWS_REGION: 'local',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      NODE_TLS_REJECT_UNAUTHORIZED: '0',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    const context = "{ functionName: 'load-run', functionVersion: '1', invokedFunctionArn: 'arn:aws:lambda:local:0:function:load-run', memoryLimitInMB: '512', awsRequestId: 'cold', getRemainingTimeInMillis: () => 10000 }";
+    const rows: { variant: string; initMs: number; initCpuMs: number; firstMs: number; firstCpuMs: number }[] = [];
+    for (const [variant, file] of [
+      ['SDK bundled (as deployed)', bundled],
+      ['SDK external (the runtime\'s)', sdkExternal],
+    ] as const) {
+      const samples: number[][] = [];
+      for (let i = 0; i < 5; i++) {
+        const script = `const h=process.hrtime.bigint,u=()=>{const c=process.cpuUsage();return (c.user+c.system)/1e3};const t0=h(),c0=u();const m=require(${JSON.stringify(file)});const t1=h(),c1=u();m.handler({runId:'cold-${rows.length}-${i}',input:'hi'},${context}).then(()=>{const t2=h(),c2=u();process.stdout.write('\\nCOLD '+[Number(t1-t0)/1e6,c1-c0,Number(t2-t1)/1e6,c2-c1].join(' ')+'\\n')})`;
+        const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { env, encoding: 'utf8', timeout: 60_000 });
+        const line = stdout.split('\n').find((l) => l.startsWith('COLD '));
+        if (!line) throw new Error(`no timing from ${file}: ${stdout.slice(-500)}`);
+        samples.push(line.slice('COLD '.length).split(' ').map(Number));
+      }
+      const at = (k: number) => median(samples.map((s) => s[k] ?? Number.NaN));
+      rows.push({ variant, initMs: at(0), initCpuMs: at(1), firstMs: at(2), firstCpuMs: at(3) });
+    }
+    return rows;
+  } finally {
+    doc.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }
 
 async function outage() {
