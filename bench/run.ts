@@ -2,13 +2,20 @@
  * `npm run bench`: every figure measured in one run on this machine, written to docs/benchmarks.md and
  * docs/benchmarks.json. Loopback only; every loop bounded.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { StateMachine } from 'aws-local-stepfunctions';
+import dynalite from 'dynalite';
 import { build } from 'esbuild';
-import { EXTERNAL_MODULES } from '../lib/bundling';
-import { type AgentConfigInput, parseConfig } from '../lib/config';
+import { createDocumentClient } from '../lambdas/store/client';
+import { bundlesSdk, externalModulesOf, MAIN_FIELDS, SOURCES_CONTENT } from '../lib/bundling';
+import { type AgentConfigInput, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
+import { agentTableInput, ensureTable } from '../local/dynamo';
 import { countTransitions, type EventLog, LocalEngine } from '../local/engine';
 import { type FakeProvider, startFakeProvider } from '../test/fakes/providers';
 import { startLoopback } from '../test/helpers/loopback';
@@ -207,7 +214,8 @@ async function payloadAndWrites() {
 }
 
 async function bundles() {
-  // Inside the repo (git-ignored), so the bundles resolve the external @aws-sdk/* from node_modules, as Lambda's runtime provides it.
+  // Inside the repo (git-ignored), so what a bundle leaves external resolves from node_modules: call-model's AWS SDK,
+  // as the Lambda runtime provides its own copy (loaded the same way, CommonJS).
   const out = join(root, '.tmp', 'bench-bundles');
   mkdirSync(out, { recursive: true });
   const entries: Record<string, string> = {
@@ -222,32 +230,120 @@ async function bundles() {
     'execution-status': join(root, 'lambdas/handlers/execution-status.ts'),
   };
   writeFileSync(entries['hello-world'] as string, 'export const handler = async () => ({ statusCode: 200, body: "hello" });\n');
-  const rows: { handler: string; bytes: number; initMs: number }[] = [];
-  for (const [name, entry] of Object.entries(entries)) {
-    const file = join(out, `${name}.js`);
-    await build({ entryPoints: [entry], bundle: true, minify: true, platform: 'node', target: 'node20', format: 'cjs', outfile: file, external: EXTERNAL_MODULES, loader: { '.html': 'text' }, logLevel: 'silent' });
+  const isSdk = (input: string) => /node_modules\/@(aws-sdk|smithy)\//.test(input);
+  /** Builds a handler as lib/functions.ts does (source map included) and times its load, as Lambda's init loads it. */
+  async function measure(name: string, entry: string, external: string[], suffix = '') {
+    const file = join(out, `${name}${suffix}.js`);
+    const built = await build({
+      entryPoints: [entry],
+      bundle: true,
+      minify: true,
+      sourcemap: true,
+      sourcesContent: SOURCES_CONTENT,
+      platform: 'node',
+      target: 'node22',
+      format: 'cjs',
+      mainFields: MAIN_FIELDS,
+      outfile: file,
+      external,
+      loader: { '.html': 'text' },
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = Object.values(built.metafile.outputs).find((o) => o.entryPoint)?.inputs ?? {};
+    const sdkBytes = Object.entries(inputs).reduce((sum, [input, { bytesInOutput }]) => sum + (isSdk(input) ? bytesInOutput : 0), 0);
     const times: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const ms = execFileSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], { encoding: 'utf8' });
-      times.push(Number(ms));
+      // With the source maps on, as the handlers run (NODE_OPTIONS in lib/functions.ts): the map is read at load.
+      const script = `const c=process.cpuUsage(),t=process.hrtime.bigint();require(${JSON.stringify(file)});const d=process.cpuUsage(c);process.stdout.write(Number(process.hrtime.bigint()-t)/1e6+' '+(d.user+d.system)/1e3)`;
+      const [wall, used] = execFileSync(process.execPath, ['--enable-source-maps', '-e', script], { encoding: 'utf8' }).split(' ').map(Number);
+      times.push(wall ?? Number.NaN);
+      cpu.push(used ?? Number.NaN);
     }
-    rows.push({ handler: name, bytes: statSync(file).size, initMs: median(times) });
+    return { handler: name, bytes: statSync(file).size, sdkBytes, initMs: median(times), initCpuMs: median(cpu) };
   }
+  const rows: Awaited<ReturnType<typeof measure>>[] = [];
+  for (const [name, entry] of Object.entries(entries)) rows.push(await measure(name, entry, externalModulesOf(name)));
+  // The reference, in the same run: two handlers with the SDK left to the runtime, as call-model has it.
+  const sdkExternal: Awaited<ReturnType<typeof measure>>[] = [];
+  for (const name of ['load-run', 'call-tool']) sdkExternal.push(await measure(name, entries[name] as string, externalModulesOf('call-model'), '.sdk-external'));
   results.bundles = rows;
+  results.bundlesSdkExternal = sdkExternal;
+  const cold = await coldStart(join(out, 'load-run.js'), join(out, 'load-run.sdk-external.js'));
+  results.coldStart = cold;
   lines.push(
     '## Handler bundles',
     '',
-    `esbuild, minified, as lib/functions.ts bundles them (external: ${EXTERNAL_MODULES.map((m) => `\`${m}\``).join(', ')}; see lib/bundling.ts); module init = \`require()\` of the bundle in a fresh node process, median of 5. The machine is shared and loaded: init times are noisy, compare them within one run.`,
+    `esbuild, minified, as lib/functions.ts bundles them (see lib/bundling.ts): every handler but call-model bundles the AWS SDK v3 from its ES module builds (only the clients and commands it imports; external: the credential providers the default chain loads only when the environment has no credentials, and the event-stream serde where no client has event-stream operations); call-model leaves \`@aws-sdk/*\` and \`@smithy/*\` to the Lambda runtime (here: loaded from node_modules, CommonJS, as the runtime loads its copy). Module init = \`require()\` of the bundle in a fresh node process run with \`--enable-source-maps\` (as the handlers run; the map is read at load), median of 5, wall clock (\`initMs\`) and the CPU time the process spent in it (\`initCpuMs\`, user + system: less sensitive to the other processes on the machine, but it counts the runtime's helper threads too). "of which AWS SDK" = the bytes of \`@aws-sdk/*\` and \`@smithy/*\` code in the bundle. The machine is shared and loaded: init times are noisy, compare them within one run.`,
     '',
-    '| handler | bundle | module init |',
-    '|---|---|---|',
-    ...rows.map((r) => `| ${r.handler} | ${kb(r.bytes)} | ${r.initMs.toFixed(1)} ms |`),
+    '| handler | bundle | of which AWS SDK | module init | its CPU time |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.handler} | ${kb(r.bytes)} | ${r.handler === 'hello-world' ? '—' : bundlesSdk(r.handler) ? kb(r.sdkBytes) : 'external (runtime)'} | ${r.initMs.toFixed(1)} ms | ${r.initCpuMs.toFixed(1)} ms |`),
     '',
     'Each handler wires only what it uses (lambdas/handlers/runtime-*.ts): the tokenizer ranks (~1 MB) are in call-model only, the tool clients in call-model and call-tool only, validation is zod/mini, and the config is parsed, not validated again (synth validated it). The MCP SDK ships next to call-model and call-tool and loads on the first MCP connection. The hello-world line is the floor.',
     '',
-    'Module init includes loading the external AWS SDK clients from node_modules (the Lambda runtime loads its own copy the same way): on this machine `require(\'@aws-sdk/client-dynamodb\')` alone takes about as long as the lean handlers\' whole init, so the SDK is the floor of every handler that uses DynamoDB, not the bundle.',
+    `The same handlers with the SDK left to the Lambda runtime (as call-model has it; loaded from node_modules, CommonJS), in this run: ${sdkExternal.map((r) => `${r.handler} ${kb(r.bytes)}, ${r.initMs.toFixed(1)} ms (CPU ${r.initCpuMs.toFixed(1)} ms)`).join('; ')} (\`bundlesSdkExternal\` in the JSON).`,
+    '',
+    'Init and the first invocation of load-run (a new run: one read, one conditional write, one trace event), against a local DynamoDB over HTTPS as in AWS (dynalite, self-signed), median of 5 cold processes: whether what left init moved into the first request.',
+    '',
+    '| load-run | module init | its CPU time | first invocation | its CPU time |',
+    '|---|---|---|---|---|',
+    ...cold.map((r) => `| ${r.variant} | ${r.initMs.toFixed(1)} ms | ${r.initCpuMs.toFixed(1)} ms | ${r.firstMs.toFixed(1)} ms | ${r.firstCpuMs.toFixed(1)} ms |`),
+    '',
+    `Init plus first invocation: ${cold.map((r) => `${r.variant}: ${(r.initMs + r.firstMs).toFixed(0)} ms, CPU ${(r.initCpuMs + r.firstCpuMs).toFixed(0)} ms`).join('; ')}.`,
+    '',
+    "Loading the runtime's CommonJS SDK (`@aws-sdk/client-dynamodb` is one file with every command, ~175 KB, and pulls ~30 more files of `@smithy/*` and `@aws-sdk/core`) was most of these handlers' init; bundled from the ES module builds, a handler parses one file holding only the commands it sends. What remains is mostly Node's own `https`/`crypto` modules, which any AWS client loads.",
     '',
   );
+}
+
+/**
+ * Init, then the first invocation, of two builds of load-run in fresh processes, against dynalite over HTTPS (the
+ * SDK takes another path for plain HTTP endpoints): whether the work that left init reappears in the first request.
+ */
+async function coldStart(bundled: string, sdkExternal: string) {
+  const server = dynalite({ ssl: true, createTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const tableName = 'ColdStartTable';
+  const doc = createDocumentClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ rejectUnauthorized: false }) }) });
+  try {
+    await ensureTable(doc, agentTableInput(tableName));
+    const env = {
+      PATH: process.env.PATH,
+      TABLE_NAME: tableName,
+      [CONFIG_ENV]: JSON.stringify(handlerConfig(parseConfig({}))),
+      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+      AWS_REGION: 'local',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      NODE_TLS_REJECT_UNAUTHORIZED: '0',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    const context = "{ functionName: 'load-run', functionVersion: '1', invokedFunctionArn: 'arn:aws:lambda:local:0:function:load-run', memoryLimitInMB: '512', awsRequestId: 'cold', getRemainingTimeInMillis: () => 10000 }";
+    const rows: { variant: string; initMs: number; initCpuMs: number; firstMs: number; firstCpuMs: number }[] = [];
+    for (const [variant, file] of [
+      ['SDK bundled (as deployed)', bundled],
+      ['SDK external (the runtime\'s)', sdkExternal],
+    ] as const) {
+      const samples: number[][] = [];
+      for (let i = 0; i < 5; i++) {
+        const script = `const h=process.hrtime.bigint,u=()=>{const c=process.cpuUsage();return (c.user+c.system)/1e3};const t0=h(),c0=u();const m=require(${JSON.stringify(file)});const t1=h(),c1=u();m.handler({runId:'cold-${rows.length}-${i}',input:'hi'},${context}).then(()=>{const t2=h(),c2=u();process.stdout.write('\\nCOLD '+[Number(t1-t0)/1e6,c1-c0,Number(t2-t1)/1e6,c2-c1].join(' ')+'\\n')})`;
+        const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { env, encoding: 'utf8', timeout: 60_000 });
+        const line = stdout.split('\n').find((l) => l.startsWith('COLD '));
+        if (!line) throw new Error(`no timing from ${file}: ${stdout.slice(-500)}`);
+        samples.push(line.slice('COLD '.length).split(' ').map(Number));
+      }
+      const at = (k: number) => median(samples.map((s) => s[k] ?? Number.NaN));
+      rows.push({ variant, initMs: at(0), initCpuMs: at(1), firstMs: at(2), firstCpuMs: at(3) });
+    }
+    return rows;
+  } finally {
+    doc.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }
 
 async function outage() {

@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { EXTERNAL_MODULES, nodeModulesOf } from './bundling';
+import { externalModulesOf, MAIN_FIELDS, nodeModulesOf, SOURCES_CONTENT } from './bundling';
 import { CONFIG_ENV } from './config';
 
 /** The handlers the stack deploys; the name is also the file under lambdas/handlers. */
@@ -68,9 +68,12 @@ export class AgentFunction extends Construct {
       bundling: {
         minify: true,
         sourceMap: true,
+        sourcesContent: SOURCES_CONTENT,
         target: 'node22',
         forceDockerBundling: false,
-        externalModules: EXTERNAL_MODULES,
+        // The AWS SDK bundled from its ES module builds (only the commands used), but in call-model (lib/bundling.ts).
+        mainFields: MAIN_FIELDS,
+        externalModules: externalModulesOf(props.handler),
         // Installed next to the bundle, loaded on first use (lib/bundling.ts).
         ...(nodeModulesOf(props.handler).length > 0 ? { nodeModules: nodeModulesOf(props.handler) } : {}),
         // The API handler serves the trace viewer page, bundled as text.

@@ -8,6 +8,8 @@ declare module 'dynalite' {
     updateTableMs?: number;
     maxItemSizeKb?: number;
     verbose?: boolean;
+    /** HTTPS with dynalite's own self-signed certificate (clients must not verify it). */
+    ssl?: boolean;
   }
   function dynalite(options?: DynaliteOptions): Server;
   export = dynalite;

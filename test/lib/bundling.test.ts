@@ -1,27 +1,46 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { EXTERNAL_MODULES } from '../../lib/bundling';
+import { RunStore } from '../../lambdas/store/run-store';
+import { externalModulesOf, MAIN_FIELDS, SOURCES_CONTENT } from '../../lib/bundling';
+import { CONFIG_ENV, handlerConfig, parseConfig } from '../../lib/config';
+import { dynamoWithAgentTable } from '../helpers/dynamo';
 
 const root = join(__dirname, '..', '..');
+const BASE_HANDLERS = ['load-run', 'call-tool', 'finalize', 'pause', 'api', 'export-trace', 'execution-status'];
 
-/** The inputs esbuild puts in a handler's bundle, built as lib/functions.ts builds it. */
-async function inputsOf(handler: string): Promise<string[]> {
+/** Builds a handler as lib/functions.ts builds it; returns the inputs esbuild put in the bundle. */
+async function bundle(handler: string, outfile?: string): Promise<string[]> {
   const out = await build({
     entryPoints: [join(root, 'lambdas', 'handlers', `${handler}.ts`)],
     bundle: true,
-    write: false,
+    minify: true,
+    sourcemap: true,
+    sourcesContent: SOURCES_CONTENT,
     platform: 'node',
+    target: 'node22',
     format: 'cjs',
-    external: EXTERNAL_MODULES,
+    mainFields: MAIN_FIELDS,
+    external: externalModulesOf(handler),
     loader: { '.html': 'text' },
     metafile: true,
     logLevel: 'silent',
+    ...(outfile ? { outfile } : { write: false, outdir: '/unused' }),
   });
-  return Object.keys(out.metafile.inputs);
+  // The inputs that kept bytes in the output (a module esbuild read and tree-shook away is listed with none).
+  const output = Object.values(out.metafile.outputs).find((o) => o.entryPoint);
+  return Object.entries(output?.inputs ?? {})
+    .filter(([, { bytesInOutput }]) => bytesInOutput > 0)
+    .map(([input]) => input);
 }
 
+const inputsOf = (handler: string) => bundle(handler);
+
 describe('handler bundles hold only what the handler uses', () => {
-  it.each(['load-run', 'call-tool', 'finalize', 'pause', 'api', 'export-trace', 'execution-status'])('%s: no tokenizer, no full zod', async (handler) => {
+  it.each(BASE_HANDLERS)('%s: no tokenizer, no full zod', async (handler) => {
     const inputs = await inputsOf(handler);
     expect(inputs.filter((f) => f.includes('js-tiktoken'))).toEqual([]);
     expect(inputs.filter((f) => f.includes('zod/v4/classic') || f.includes('zod/v3'))).toEqual([]);
@@ -40,5 +59,67 @@ describe('handler bundles hold only what the handler uses', () => {
     const callTool = await inputsOf('call-tool');
     expect(callTool.some((f) => f.includes('lambdas/tools/registry.ts'))).toBe(true);
     expect(callTool.filter((f) => f.includes('lambdas/providers/index.ts'))).toEqual([]);
+  });
+});
+
+describe('the AWS SDK in the bundles', () => {
+  it('the base handlers bundle the ES module builds of the SDK, with only the commands they send', async () => {
+    const inputs = await inputsOf('load-run');
+    const commands = inputs.filter((f) => f.includes('@aws-sdk/client-dynamodb/dist-es/commands/')).map((f) => f.split('/').pop());
+    expect(commands).toEqual(expect.arrayContaining(['GetItemCommand.js', 'PutItemCommand.js', 'QueryCommand.js', 'UpdateItemCommand.js']));
+    // Not every command of the client (63), and not the aggregated client that imports them all.
+    expect(commands).not.toContain('CreateTableCommand.js');
+    expect(inputs.some((f) => f.endsWith('@aws-sdk/client-dynamodb/dist-es/DynamoDB.js'))).toBe(false);
+    expect(inputs.filter((f) => /@(aws-sdk|smithy)\/.*\/dist-cjs\//.test(f))).toEqual([]);
+  });
+
+  it('call-model leaves the SDK to the Lambda runtime', async () => {
+    const inputs = await inputsOf('call-model');
+    expect(inputs.filter((f) => /node_modules\/@(aws-sdk|smithy)\//.test(f))).toEqual([]);
+  });
+
+  describe('built to disk', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agent-bundles-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    // What stays external is loaded only off the paths a Lambda invocation takes: loading the bundle loads none of it.
+    it.each(BASE_HANDLERS)('%s: loading the bundle loads no package from node_modules', async (handler) => {
+      const file = join(dir, `${handler}.js`);
+      await bundle(handler, file);
+      const loaded = execFileSync(process.execPath, ['--enable-source-maps', '-e', `require(${JSON.stringify(file)});process.stdout.write(JSON.stringify(Object.keys(require.cache)))`], {
+        encoding: 'utf8',
+        cwd: root,
+      });
+      expect(JSON.parse(loaded)).toEqual([file]);
+    });
+
+    it('a bundled handler sends its requests with the bundled SDK (load-run against a local DynamoDB)', async () => {
+      const dynamo = await dynamoWithAgentTable('BundleTable');
+      try {
+        const file = join(dir, 'load-run-wire.js');
+        await bundle('load-run', file);
+        const env = {
+          PATH: process.env.PATH,
+          TABLE_NAME: dynamo.tableName,
+          [CONFIG_ENV]: JSON.stringify(handlerConfig(parseConfig({}))),
+          AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+          AWS_REGION: 'local',
+          AWS_ACCESS_KEY_ID: 'local',
+          AWS_SECRET_ACCESS_KEY: 'local',
+          POWERTOOLS_METRICS_DISABLED: 'true',
+          POWERTOOLS_LOG_LEVEL: 'SILENT',
+        };
+        const context = "{ functionName: 'load-run', functionVersion: '1', invokedFunctionArn: 'arn:aws:lambda:local:0:function:load-run', memoryLimitInMB: '512', awsRequestId: 'r', getRemainingTimeInMillis: () => 10000 }";
+        const script = `require(${JSON.stringify(file)}).handler({ runId: 'bundled-run', input: 'hello' }, ${context}).then((s) => process.stdout.write('\\nRESULT ' + JSON.stringify(s) + '\\n'), (e) => { process.stderr.write(String(e && e.stack)); process.exit(1); })`;
+        // Asynchronously: the local DynamoDB answers from this process.
+        const { stdout: out } = await promisify(execFile)(process.execPath, ['-e', script], { encoding: 'utf8', cwd: root, env, timeout: 30_000 });
+        const result = out.split('\n').find((line) => line.startsWith('RESULT '));
+        expect(JSON.parse(result?.slice('RESULT '.length) ?? 'null')).toMatchObject({ runId: 'bundled-run' });
+        const run = await new RunStore(dynamo.doc, dynamo.tableName).getRun('bundled-run');
+        expect(run).toMatchObject({ runId: 'bundled-run' });
+      } finally {
+        await dynamo.close();
+      }
+    }, 60_000);
   });
 });
