@@ -21,7 +21,7 @@ import type { FetchLike } from './http';
 import { createOpenAIProvider } from './openai';
 import { apiKeyFromSecret, type SecretReader } from './secrets';
 
-export { apiKeyFromSecret, createSecretReader, type SecretReader, type SecretsClient } from './secrets';
+export { apiKeyFromSecret, createSecretReader, type SecretReader, type SecretReaderOptions } from './secrets';
 
 /**
  * The API key of a model:
