@@ -137,10 +137,11 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
       const engine = await testEngine(secretConfig(), { secrets: { [SECRET]: '{"apiKey":"sk-from-local-secret"}' } });
       try {
         const { run, error } = await engine.run({ input: 'hello' });
+        // First, so that a grant missing from the stack fails this test naming the AccessDenied.
+        expect(engine.iam.denials.map((d) => d.message)).toEqual([]);
         expect(error).toBeUndefined();
         expect(run.status).toBe('SUCCEEDED');
         expect(fake.requests.map((r) => r.headers.authorization)).toEqual(['Bearer sk-from-local-secret']);
-        expect(engine.iam.denials).toEqual([]);
         const callModel = fnOf(engine.template, 'call-model');
         const role = engine.iam.model.principalOf(accessKeyIdOf(callModel.logicalId))?.roleName ?? '';
         expect(engine.iam.used.get(role)).toContain('secretsmanager:GetSecretValue');
@@ -236,8 +237,9 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
       const [tool, model] = [as('call-tool'), as('call-model')];
       try {
         const { run } = await engine.run({ input: 'How does the circuit breaker work?' });
+        // First, so that a grant missing from the stack fails this test naming the AccessDenied.
+        expect(engine.iam.denials.map((d) => d.message)).toEqual([]);
         expect(run.status).toBe('SUCCEEDED');
-        expect(engine.iam.denials).toEqual([]);
         const role = engine.iam.model.principalOf(accessKeyIdOf(fnOf(engine.template, 'call-tool').logicalId))?.roleName ?? '';
         expect(engine.iam.used.get(role)).toContain('lambda:InvokeFunction');
         const ok = await tool.send(new InvokeCommand({ FunctionName: ARN, Payload: new TextEncoder().encode('{"id":"A-1"}') }));
