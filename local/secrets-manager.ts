@@ -118,6 +118,10 @@ export function secretsFromEnv(config: AgentConfig, env: NodeJS.ProcessEnv): Rec
   return out;
 }
 
+/** Appended to a not-found answer: where the local Secrets Manager's secrets come from. */
+const WHERE_SECRETS_COME_FROM =
+  '(offline: the local Secrets Manager holds the secrets of AGENT_SECRETS_FILE, default .agent-data/secrets.json, and those whose values the config names by apiKeyEnv or publicKeyEnv/secretKeyEnv; see docs/local-vs-aws.md)';
+
 class ServiceError extends Error {
   constructor(
     override readonly name: string,
@@ -131,7 +135,7 @@ const epoch = (d: Date) => d.getTime() / 1000;
 
 function secretOf(store: LocalSecretStore, secretId: string): LocalSecret {
   const secret = store.find(secretId);
-  if (!secret) throw new ServiceError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+  if (!secret) throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find the specified secret. ${WHERE_SECRETS_COME_FROM}`);
   return secret;
 }
 

@@ -113,7 +113,7 @@ describe('the local Secrets Manager endpoint (JSON 1.1, through the SDK)', () =>
   it('the administrator (test/test) reads anything; a missing secret, version or stage is ResourceNotFound; an unknown key is refused', async () => {
     const admin = client('test');
     await expect(admin.send(new GetSecretValueCommand({ SecretId: 'agent/other' }))).resolves.toMatchObject({ SecretString: 'sk-2' });
-    await expect(admin.send(new GetSecretValueCommand({ SecretId: 'agent/none' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
+    await expect(admin.send(new GetSecretValueCommand({ SecretId: 'agent/none' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException', message: expect.stringMatching(/^Secrets Manager can't find the specified secret\. \(offline: .*AGENT_SECRETS_FILE/) });
     await expect(admin.send(new GetSecretValueCommand({ SecretId: 'agent/key', VersionStage: 'AWSPREVIOUS' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     await expect(admin.send(new GetSecretValueCommand({ SecretId: 'agent/key', VersionId: 'nope' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     await expect(client('nobody').send(new GetSecretValueCommand({ SecretId: 'agent/key' }))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
