@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, DynamoDBRecord } from 'aws-lambda';
@@ -23,17 +25,20 @@ import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
 import { createRuntime, type Runtime } from '../lambdas/handlers/runtime';
+import { createSecretReader, type SecretReader } from '../lambdas/providers/secrets';
 import { createDocumentClient } from '../lambdas/store/client';
 import { sfnExecutions } from '../lambdas/store/sfn-executions';
 import { type AgentConfig, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
 import { LocalIam } from './iam/check';
-import { asCaller, clientConfigOf, routeByCaller } from './iam/clients';
+import { asCaller, clientConfigOf, currentCaller, routeByCaller } from './iam/clients';
 import { type DynamoFront, startDynamoFront } from './iam/dynamo-front';
 import { AccessDenied } from './iam/policy';
 import { iamModelOf } from './iam/roles';
+import { type LocalLambdaApi, startLambdaApi } from './lambda-api';
 import { DEFAULT_HISTORY_LIMIT, dataLimitError, executionInputError, HistoryCounter, historyLimitError, isExecutionEnd, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
+import { LocalSecretStore, type LocalSecretsManager, readSecretsFile, secretsFromEnv, startSecretsManager } from './secrets-manager';
 import { type LocalSfnApi, startSfnApi } from './sfn-api';
 import { attachTableEmulation, type DynamoFaults, type LocalStreamTable, streamMappingsOf, streamTablesOf, type TableEmulation } from './streams';
 import {
@@ -105,6 +110,17 @@ export interface EngineOptions {
   sfnPort?: number;
   /** Port of DynamoDB (AWS_ENDPOINT_URL_DYNAMODB: dynalite behind its IAM front); any free port when absent. */
   dynamoPort?: number;
+  /** Port of Secrets Manager (AWS_ENDPOINT_URL_SECRETS_MANAGER); any free port when absent. */
+  secretsPort?: number;
+  /** Port of the Lambda Invoke API of `lambda` tools (AWS_ENDPOINT_URL_LAMBDA); any free port when absent. */
+  lambdaPort?: number;
+  /**
+   * The local Secrets Manager's secrets, by name or complete ARN (a JSON object value as its JSON). Added to those of
+   * `secretsFile` and to those the config's key variables hold (local/secrets-manager.ts), and winning over them.
+   */
+  secrets?: Record<string, string>;
+  /** A JSON file of secrets (the CLI: AGENT_SECRETS_FILE, default .agent-data/secrets.json); none when absent. */
+  secretsFile?: string;
   /** Powertools log level of the handlers. @default SILENT (ERROR when AGENT_LOG is set) */
   logLevel?: string;
   /**
@@ -199,6 +215,12 @@ export class LocalEngine {
   sfnApi!: LocalSfnApi;
   /** An AWS SDK client bound to it, as a handler with AWS_ENDPOINT_URL_SFN gets one. */
   sfn!: SFNClient;
+  /** The local Secrets Manager (AWS JSON 1.1): the model keys' and Langfuse's secrets, read by the handlers through it. */
+  secretsManager!: LocalSecretsManager;
+  /** The local Lambda Invoke API: `lambda` tools' functions, their `localHandler` standing in. */
+  lambdaApi!: LocalLambdaApi;
+  /** Function ARN → `localHandler` of the `lambda` tools of the configs deployed (what the Lambda API serves). */
+  lambdaStandIns!: Map<string, string>;
   readonly createdAt = new Date();
   /** IAM offline: the roles of the template, checked by the local endpoints and on every Lambda invoke. */
   readonly iam: LocalIam;
@@ -289,6 +311,7 @@ export class LocalEngine {
     };
     this.versions.latest = this.revisionOf(template, runtimeOf);
     this.template = template;
+    if (config) this.addStandIns(config);
     // The deploy updates the roles too (the new Lambda versions the machine's role may invoke, …).
     this.iam.model = iamModelOf(template);
     this.rules = rulesOf(template);
@@ -296,6 +319,11 @@ export class LocalEngine {
     this.control = createRunControl({ runs: this.runtime.runs, executions: sfnExecutions(this.startArn, this.sfn) });
     // Shared by every runtime of the engine: the API handler starts runs where the template says.
     if (this.runtime.aws) this.runtime.aws.stateMachineArn = this.startArn;
+  }
+
+  /** The `lambda` tools of a config whose `localHandler` stands in for their function on the Lambda API. */
+  private addStandIns(config: AgentConfig): void {
+    for (const t of config.tools) if (t.kind === 'lambda' && t.localHandler) this.lambdaStandIns.set(t.functionArn, t.localHandler);
   }
 
   static async start(options: EngineOptions): Promise<LocalEngine> {
@@ -312,6 +340,11 @@ export class LocalEngine {
     const logger = new Logger({ serviceName: 'agent', logLevel: (options.logLevel ?? (process.env.AGENT_LOG ? 'ERROR' : 'SILENT')) as never });
     const iam = new LocalIam(iamModelOf(template), (message, fields) => logger.warn(message, fields));
     const front = await startDynamoFront(dynamo.endpoint, iam, { port: options.dynamoPort });
+    // Secrets Manager and the Lambda Invoke API of lambda tools, IAM-checked like DynamoDB.
+    const secretStore = new LocalSecretStore({ ...secretsFromEnv(options.config, process.env), ...(options.secretsFile ? readSecretsFile(options.secretsFile) : {}), ...options.secrets });
+    const secretsManager = await startSecretsManager(secretStore, iam, { port: options.secretsPort });
+    const standIns = new Map<string, string>();
+    const lambdaApi = await startLambdaApi(() => standIns, iam, { port: options.lambdaPort });
     // The handlers' runtimes: each request they send while a handler runs goes out with that function's own
     // client, whose credentials name its role (local/iam/clients.ts).
     const doc = createDocumentClient(dynamo.clientConfig);
@@ -326,6 +359,21 @@ export class LocalEngine {
       }),
       routeByCaller(idempotencyClient, (id) => new DynamoDBClient(clientConfigOf(id, front.url))),
     ];
+    // Lambda tools invoke with the SDK, as in AWS: each function's own client, bound to the local Lambda API.
+    const lambdaClient = new LambdaClient({ endpoint: lambdaApi.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+    destroy.push(routeByCaller(lambdaClient, (id) => new LambdaClient({ ...clientConfigOf(id, lambdaApi.url), maxAttempts: 1 })));
+    // Secrets: each function reads with a reader (and a Powertools cache) of its own, as each Lambda container has.
+    const secretReaders = new Map<string, { read: SecretReader; client: SecretsManagerClient }>();
+    const secrets: SecretReader = (secretId) => {
+      const caller = currentCaller() ?? '';
+      let reader = secretReaders.get(caller);
+      if (!reader) {
+        const client = new SecretsManagerClient(caller ? clientConfigOf(caller, secretsManager.url) : { endpoint: secretsManager.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+        reader = { read: createSecretReader({ client }), client };
+        secretReaders.set(caller, reader);
+      }
+      return reader.read(secretId);
+    };
     const makeRuntime = (config: AgentConfig) => {
       const rt = createRuntime({
         config,
@@ -338,7 +386,8 @@ export class LocalEngine {
         fetchImpl: options.fetchImpl,
         logger,
         onEvent: options.onTrace,
-        offline: true,
+        secrets,
+        lambdaClientFor: () => lambdaClient,
       });
       if (options.overrides) Object.assign(rt, options.overrides);
       return rt;
@@ -348,7 +397,13 @@ export class LocalEngine {
       for (const d of destroy) d();
       doc.destroy();
       idempotencyClient.destroy();
+      lambdaClient.destroy();
+      for (const r of secretReaders.values()) r.client.destroy();
     });
+    engine.secretsManager = secretsManager;
+    engine.lambdaApi = lambdaApi;
+    engine.lambdaStandIns = standIns;
+    engine.addStandIns(options.config);
     emulation = attachTableEmulation(doc, dynamo.clientConfig, streamTablesOf(template), (table, record) => engine.onStreamRecord(table, record), options.dynamoFaults);
     engine.tableEmulation = emulation;
     engine.sfnApi = await startSfnApi(engine, { port: options.sfnPort });
@@ -920,6 +975,8 @@ export class LocalEngine {
     this.sfn.destroy();
     for (const destroy of this.destroyClients) destroy();
     await this.sfnApi.close();
+    await this.secretsManager.close();
+    await this.lambdaApi.close();
     this.versions.close();
     await this.runtime.tools?.close();
     await this.streamIdle();

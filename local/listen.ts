@@ -1,7 +1,7 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** A local endpoint listening on loopback (the Step Functions API, the DynamoDB front). */
+/** A local endpoint listening on loopback (the Step Functions API, the DynamoDB front, Secrets Manager, Lambda). */
 export interface LocalEndpoint {
   url: string;
   server: Server;
@@ -25,4 +25,18 @@ export async function listenLocal(server: Server, options: { port?: number; host
         server.close(() => resolve());
       }),
   };
+}
+
+/** A request's body, or undefined when it is longer than `maxBytes` (read to its end either way). */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= maxBytes) chunks.push(c);
+    });
+    req.on('end', () => resolve(size > maxBytes ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
 }

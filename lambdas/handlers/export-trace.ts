@@ -2,7 +2,7 @@ import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { type RunStatus, TERMINAL_STATUSES } from '../core/types';
 import { exportRunToLangfuse, langfuseTarget } from '../exporters/langfuse';
 import { createSecretReader } from '../providers/secrets';
-import { baseRuntimeFromEnv } from './runtime-base';
+import { createBaseRuntime, optionsFromEnv } from './runtime-base';
 import { lambdaEntry, wrap } from './wrap';
 
 
@@ -21,7 +21,7 @@ function exportedRunOf(image: NonNullable<NonNullable<DynamoDBStreamEvent['Recor
 export const createHandler = wrap(async (rt, event: DynamoDBStreamEvent) => {
   const langfuse = rt.config.observability.langfuse;
   if (!langfuse) return { exported: 0 };
-  const target = await langfuseTarget(langfuse, process.env, createSecretReader());
+  const target = await langfuseTarget(langfuse, process.env, rt.secrets);
   let exported = 0;
   const runIds = new Set(event.Records.flatMap((record) => exportedRunOf(record.dynamodb?.NewImage) ?? []));
   for (const runId of runIds) {
@@ -30,4 +30,5 @@ export const createHandler = wrap(async (rt, event: DynamoDBStreamEvent) => {
   }
   return { exported };
 });
-export const handler = lambdaEntry(createHandler, baseRuntimeFromEnv);
+/** The base and a Secrets Manager reader (the Langfuse keys' secret). */
+export const handler = lambdaEntry(createHandler, () => createBaseRuntime(optionsFromEnv(process.env, createSecretReader())));

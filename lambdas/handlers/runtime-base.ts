@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
@@ -40,6 +41,8 @@ export interface BaseRuntime
   aws?: { sfn?: SFNClient; stateMachineArn?: string };
   /** Called by handlers with their Lambda context (Powertools idempotency needs the remaining time). */
   registerLambdaContext: (context: Context) => void;
+  /** Reads Secrets Manager (the Langfuse keys): given by the handlers that read secrets, and by the local engine. */
+  secrets?: SecretReader;
 }
 
 /** The run and step an invocation works on, so that breaker transitions land in that run's trace. */
@@ -59,14 +62,17 @@ export interface RuntimeOptions {
   fetchImpl?: typeof fetch;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
-  /** Reads model API keys from Secrets Manager (AWS). */
+  /** Reads Secrets Manager: model API keys (`apiKeySecret`), the Langfuse keys (in AWS, and offline through the local endpoint). */
   secrets?: SecretReader;
   /** Called after each trace event is written (the CLI prints progress from these). */
   onEvent?: (runId: string, event: TraceEvent) => void;
   /** Powertools metrics (in AWS): every trace event becomes its metrics (lambdas/core/metrics.ts). */
   metrics?: Metrics;
-  /** The local engine: `lambda` tools with a `localHandler` run it instead of invoking their ARN. */
-  offline?: boolean;
+  /**
+   * The Lambda clients of `lambda` tools, by region: absent in AWS (the SDK's defaults); the local engine binds them
+   * to its Lambda endpoint (local/lambda-api.ts), where the tool's `localHandler` stands in for the function.
+   */
+  lambdaClientFor?: (region: string) => LambdaClient;
 }
 
 /** Wires the store, the logger, the metrics and the breaker from config. */
@@ -104,6 +110,7 @@ export function createBaseRuntime(options: RuntimeOptions): BaseRuntime {
     breaker,
     metrics: options.metrics,
     registerLambdaContext: () => {},
+    ...(options.secrets ? { secrets: options.secrets } : {}),
     reserveRatio: config.budgets.surrenderReserveRatio,
     maxToolCallsPerStep: config.budgets.maxToolCallsPerStep,
     maxRetryDelaySeconds: config.retry.maxDelaySeconds,

@@ -12,7 +12,7 @@ export interface ToolWiring extends Pick<LoopDeps, 'toolSpecs' | 'listTools' | '
 
 /** The tool catalog from config, each external call behind the breaker (./runtime-idempotency.ts adds idempotent runs). */
 export function createToolWiring(options: RuntimeOptions, base: Pick<BaseRuntime, 'breaker'>): ToolWiring {
-  const catalog = createToolCatalog(options.config.tools, { docsDir: options.docsDir, fetchImpl: options.fetchImpl, guard: base.breaker.guard, offline: options.offline });
+  const catalog = createToolCatalog(options.config.tools, { docsDir: options.docsDir, fetchImpl: options.fetchImpl, guard: base.breaker.guard, lambdaClientFor: options.lambdaClientFor });
   const plainRun = (call: Parameters<ToolCatalog['run']>[0], ctx: Parameters<ToolCatalog['run']>[1]) => catalog.run(call, ctx);
   return {
     toolSpecs: toolSpecs(catalog.registry),

@@ -21,11 +21,12 @@ import type { FetchLike } from './http';
 import { createOpenAIProvider } from './openai';
 import { apiKeyFromSecret, type SecretReader } from './secrets';
 
-export { apiKeyFromSecret, createSecretReader, type SecretReader, type SecretsClient } from './secrets';
+export { apiKeyFromSecret, createSecretReader, type SecretReader, type SecretReaderOptions } from './secrets';
 
 /**
  * The API key of a model:
- * - from Secrets Manager when `apiKeySecret` is set and a reader is given (in AWS: read once per container);
+ * - from Secrets Manager when `apiKeySecret` is set and a reader is given (./secrets.ts: Powertools `getSecret`,
+ *   cached for a few minutes; offline the engine's local Secrets Manager);
  * - else from the environment variable named by `apiKeyEnv` (local runs); set but empty → BadRequest naming it;
  * - else none (`undefined`: servers without auth, e.g. a local Ollama).
  * `apiKeySecret` without a reader and without `apiKeyEnv` is a BadRequest.
@@ -47,7 +48,7 @@ export interface ProviderDeps {
   apiKey?: string;
   /** Where `apiKeyEnv` is looked up (default process.env). */
   env?: NodeJS.ProcessEnv;
-  /** Reads `apiKeySecret` (in AWS: {@link createSecretReader}). */
+  /** Reads `apiKeySecret` ({@link createSecretReader}). */
   secrets?: SecretReader;
   /** The fetch of the HTTP providers (tests, the offline engine). */
   fetchImpl?: FetchLike;

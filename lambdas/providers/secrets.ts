@@ -2,50 +2,59 @@
  * Secrets Manager reads of the handlers (model API keys, the Langfuse keys): apart from the providers, so the
  * handlers that read a secret but never call a model do not bundle them.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { getSecret, SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { BadRequest, TimeoutError, TransientError } from '../core/errors';
 
 /** Reads a secret's string value (Secrets Manager in AWS). */
 export type SecretReader = (secretId: string) => Promise<string>;
 
-/** Secrets read in this container (module scope: a Lambda container reads each secret once). */
-const secretCache = new Map<string, Promise<string>>();
-
-/** Minimal shape of the Secrets Manager client this module uses (tests pass a stub). */
-export type SecretsClient = Pick<SecretsManagerClient, 'send'>;
-
 /**
- * A Secrets Manager reader that reads each secret once per container; a failed read is not cached (the next call
- * tries again). Errors are taxonomy errors: a missing secret or denied access is a BadRequest (a deployment fault,
- * not retried), anything else transient.
+ * How long a read secret is kept in the container (Powertools' cache): a rotated key is picked up within this time,
+ * and a warm container reads each secret at most once per period.
  */
-export function createSecretReader(client: SecretsClient = new SecretsManagerClient({ maxAttempts: 2 })): SecretReader {
-  return (secretId) => {
-    let value = secretCache.get(secretId);
-    if (!value) {
-      value = readSecret(client, secretId);
-      secretCache.set(secretId, value);
-      value.catch(() => secretCache.delete(secretId));
-    }
-    return value;
-  };
+export const SECRET_MAX_AGE_SECONDS = 300;
+
+/** Errors of a read that no retry can fix: a deployment fault (the secret's name, its grant, its key). */
+const DEPLOYMENT_FAULTS = new Set(['ResourceNotFoundException', 'AccessDeniedException', 'InvalidRequestException', 'InvalidParameterException', 'DecryptionFailure']);
+
+export interface SecretReaderOptions {
+  /**
+   * The Secrets Manager client to read with. Absent in AWS: Powertools' `getSecret` with its default client (the
+   * function's role; `AWS_ENDPOINT_URL_SECRETS_MANAGER` points it elsewhere). The local engine passes one bound to
+   * its Secrets Manager endpoint that signs as the calling function.
+   */
+  client?: SecretsManagerClient;
+  /** @default SECRET_MAX_AGE_SECONDS */
+  maxAgeSeconds?: number;
 }
 
-async function readSecret(client: SecretsClient, secretId: string): Promise<string> {
-  let out: { SecretString?: string };
-  try {
-    out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
-  } catch (err) {
-    const name = (err as { name?: string }).name ?? 'Error';
-    const message = `secret ${secretId}: ${name}: ${(err as Error).message ?? String(err)}`;
-    if (['ResourceNotFoundException', 'AccessDeniedException', 'InvalidRequestException', 'InvalidParameterException', 'DecryptionFailure'].includes(name)) {
-      throw new BadRequest(message, { cause: err });
+/**
+ * A Secrets Manager reader on Powertools parameters (`getSecret`, cached for `maxAge`); a failed read is not cached
+ * (the next call tries again). Errors are taxonomy errors: a missing secret, a denied read or a secret without a
+ * string value is a BadRequest (a deployment fault, not retried), a client timeout a TimeoutError, anything else
+ * transient.
+ */
+export function createSecretReader(options: SecretReaderOptions = {}): SecretReader {
+  const maxAge = options.maxAgeSeconds ?? SECRET_MAX_AGE_SECONDS;
+  const provider = options.client ? new SecretsProvider({ awsSdkV3Client: options.client }) : undefined;
+  const get = (secretId: string) => (provider ? provider.get(secretId, { maxAge }) : getSecret(secretId, { maxAge }));
+  return async (secretId) => {
+    let value: unknown;
+    try {
+      value = await get(secretId);
+    } catch (err) {
+      // Powertools wraps the SDK's error (GetParameterError); its cause is the service's.
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      const name = (cause as { name?: string }).name ?? 'Error';
+      const message = `secret ${secretId}: ${name}: ${(cause as Error).message ?? String(cause)}`;
+      if (DEPLOYMENT_FAULTS.has(name)) throw new BadRequest(message, { cause });
+      if (name === 'TimeoutError') throw new TimeoutError(message, { cause });
+      throw new TransientError(message, { cause });
     }
-    if (name === 'TimeoutError') throw new TimeoutError(message, { cause: err });
-    throw new TransientError(message, { cause: err });
-  }
-  if (!out.SecretString) throw new BadRequest(`secret ${secretId} has no string value`);
-  return out.SecretString;
+    if (typeof value !== 'string' || !value) throw new BadRequest(`secret ${secretId} has no string value`);
+    return value;
+  };
 }
 
 /**
@@ -65,4 +74,3 @@ export function apiKeyFromSecret(value: string, secretId: string): string {
   if (typeof key !== 'string' || !key) throw new BadRequest(`secret ${secretId} is a JSON object without an "apiKey" (or "api_key", "key") string`);
   return key;
 }
-

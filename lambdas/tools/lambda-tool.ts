@@ -12,10 +12,10 @@
  * - other 4xx (no such function, access denied, a payload too large) → BadRequest, an error result.
  * Each invocation goes through `guard("tool:<name>", …)`.
  *
- * Offline, a `localHandler` ("path/to/file.ts#export") can stand in for the function: the local engine calls it
- * in-process with the same JSON round trip and the same classification (a thrown error is a FunctionError).
+ * Offline the invoke is the same SDK call, sent to the local engine's Lambda endpoint (local/lambda-api.ts), which
+ * checks the caller's `lambda:InvokeFunction` grant and runs the tool's `localHandler` ("path/to/file.ts#export") as
+ * the function.
  */
-import { resolve } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { ToolConfig } from '../../lib/config';
 import { AgentError, BadRequest, RateLimited, TimeoutError, TransientError } from '../core/errors';
@@ -66,7 +66,11 @@ export function classifyLambdaError(err: unknown, label: string): AgentError {
   return new TransientError(message, opts); // no response at all: a network failure
 }
 
-/** Invokes through the AWS SDK (one client per region; the SDK's own retries off: the state machine retries). */
+/**
+ * Invokes through the AWS SDK (one client per region; the SDK's own retries off: the state machine retries).
+ * `clientFor` gives the client of a region (the local engine: one bound to its Lambda endpoint, signing as the
+ * calling function).
+ */
 export function sdkInvoker(options: { clientFor?: (region: string) => LambdaClient } = {}): LambdaInvoker {
   const clients = new Map<string, LambdaClient>();
   const clientFor =
@@ -102,64 +106,6 @@ export function sdkInvoker(options: { clientFor?: (region: string) => LambdaClie
     } finally {
       clearTimeout(timer);
       request.signal?.removeEventListener('abort', onAbort);
-    }
-  };
-}
-
-type LocalHandler = (event: unknown, context: Record<string, unknown>) => unknown;
-
-/** Loads `path/to/file.ts#export` (relative to `cwd`); the module must be loadable by the running Node (tsx, jest). */
-export function loadLocalHandler(spec: string, cwd = process.cwd()): LocalHandler {
-  const hash = spec.lastIndexOf('#');
-  const file = resolve(cwd, spec.slice(0, hash));
-  const exportName = spec.slice(hash + 1);
-  let mod: Record<string, unknown> | undefined;
-  try {
-    mod = require(file) as Record<string, unknown> | undefined;
-  } catch (err) {
-    throw new BadRequest(`localHandler ${spec}: cannot load ${file}: ${(err as Error).message}`, { cause: err });
-  }
-  const fn = mod?.[exportName];
-  if (typeof fn !== 'function') throw new BadRequest(`localHandler ${spec}: ${file} exports no function "${exportName}"`);
-  return fn as LocalHandler;
-}
-
-/**
- * Invokes a local handler the way Lambda would: the event and the response go through JSON, a thrown error (or a
- * rejected promise) becomes an "Unhandled" FunctionError with `{errorType, errorMessage}`, the client timeout applies.
- */
-export function localInvoker(handlers: Map<string, string>, cwd = process.cwd()): LambdaInvoker {
-  const loaded = new Map<string, LocalHandler>();
-  return async (request) => {
-    const spec = handlers.get(request.functionArn);
-    if (!spec) throw new BadRequest(`lambda ${request.functionArn}: no localHandler stands in for it offline`);
-    let fn = loaded.get(spec);
-    if (!fn) {
-      fn = loadLocalHandler(spec, cwd);
-      loaded.set(spec, fn);
-    }
-    const event = JSON.parse(request.payload);
-    const started = Date.now();
-    const context = {
-      functionName: request.functionArn.split(':')[6],
-      invokedFunctionArn: request.functionArn,
-      awsRequestId: request.custom.idempotencyKey ?? 'local',
-      clientContext: { Custom: request.custom, custom: request.custom },
-      getRemainingTimeInMillis: () => Math.max(0, request.timeoutMs - (Date.now() - started)),
-    };
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError(`lambda ${request.functionArn} (local): no answer within ${request.timeoutMs} ms`)), request.timeoutMs);
-    });
-    try {
-      const value = await Promise.race([Promise.resolve().then(() => fn(event, context)), expired]);
-      return { payload: value === undefined ? 'null' : JSON.stringify(value) };
-    } catch (err) {
-      if (err instanceof TimeoutError) throw err;
-      const e = err as Error;
-      return { payload: JSON.stringify({ errorType: e?.name ?? 'Error', errorMessage: e?.message ?? String(err) }), functionError: 'Unhandled' };
-    } finally {
-      clearTimeout(timer);
     }
   };
 }

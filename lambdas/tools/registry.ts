@@ -10,6 +10,8 @@
  *   re-runs the call (with the same idempotency key);
  * - every external call goes through `guard("tool:<name>", fn)` (the circuit breaker; identity when absent).
  */
+
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { ToolConfig } from '../../lib/config';
 import { BUILTIN_TOOL_NAMES } from '../../lib/config-env';
 import { TransientError } from '../core/errors';
@@ -17,7 +19,7 @@ import type { DegradedEntry, ToolCall, ToolSpec } from '../core/types';
 import { calculatorTool } from './calculator';
 import { createHttpTool, type FetchLike, type Guard } from './http-tool';
 import { createSearchDocsTool } from './keyword-search';
-import { createLambdaTool, type LambdaInvoker, localInvoker, sdkInvoker } from './lambda-tool';
+import { createLambdaTool, type LambdaInvoker, sdkInvoker } from './lambda-tool';
 import { McpSource, nameMcpTools, type OfferedMcpTool, runMcpTool, unavailableEntry } from './mcp-tool';
 import { createRetrieverTool } from './retriever';
 import { errorToResult, MAX_CONTENT_BYTES, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
@@ -35,13 +37,13 @@ export interface ToolRegistryDeps {
   fetchImpl?: FetchLike;
   /** Circuit-breaker wrapper around every external call, keyed by dependency name `tool:<name>`. */
   guard?: Guard;
-  /**
-   * How `lambda` tools are invoked. Default: the AWS SDK (`AWS_ENDPOINT_URL_LAMBDA` points it elsewhere), except for
-   * tools with a `localHandler` when `offline` is set.
-   */
+  /** How `lambda` tools are invoked (tests). Default: the AWS SDK ({@link sdkInvoker}, with `lambdaClientFor`). */
   lambdaInvoker?: LambdaInvoker;
-  /** The local engine: `lambda` tools with a `localHandler` run it in-process instead of invoking their ARN. */
-  offline?: boolean;
+  /**
+   * The Lambda client of a region for `lambda` tools. Default: the SDK's (`AWS_ENDPOINT_URL_LAMBDA` points it
+   * elsewhere); the local engine gives clients bound to its Lambda endpoint, signing as the calling function.
+   */
+  lambdaClientFor?: (region: string) => LambdaClient;
   /** Clock of the MCP listing cache (tests). */
   clock?: () => number;
 }
@@ -91,7 +93,7 @@ export function buildToolRegistry(tools: ToolConfig[], deps: ToolRegistryDeps = 
         add(createRetrieverTool(config, { docsDir: deps.docsDir, fetchImpl: deps.fetchImpl, guard: deps.guard }));
         break;
       case 'lambda':
-        add(createLambdaTool(config, { invoker: lambdaInvokerFor(tools, deps), guard: deps.guard }));
+        add(createLambdaTool(config, { invoker: lambdaInvokerFor(deps), guard: deps.guard }));
         break;
       case 'mcp':
         break; // listed at run time: see createToolCatalog
@@ -105,17 +107,12 @@ export function buildToolRegistry(tools: ToolConfig[], deps: ToolRegistryDeps = 
 }
 
 let defaultSdkInvoker: LambdaInvoker | undefined;
-/** The invoker of the `lambda` tools: the injected one, local handlers offline, else the AWS SDK. */
-function lambdaInvokerFor(tools: ToolConfig[], deps: ToolRegistryDeps): LambdaInvoker {
+/** The invoker of the `lambda` tools: the injected one, else the AWS SDK (the same call in AWS and offline). */
+function lambdaInvokerFor(deps: ToolRegistryDeps): LambdaInvoker {
   if (deps.lambdaInvoker) return deps.lambdaInvoker;
+  if (deps.lambdaClientFor) return sdkInvoker({ clientFor: deps.lambdaClientFor });
   defaultSdkInvoker ??= sdkInvoker();
-  const sdk = defaultSdkInvoker;
-  if (!deps.offline) return sdk;
-  const local = new Map<string, string>();
-  for (const t of tools) if (t.kind === 'lambda' && t.localHandler) local.set(t.functionArn, t.localHandler);
-  if (local.size === 0) return sdk;
-  const offline = localInvoker(local);
-  return (request) => (local.has(request.functionArn) ? offline(request) : sdk(request));
+  return defaultSdkInvoker;
 }
 
 /** The specs the model is offered, in registry order (built-ins first). */

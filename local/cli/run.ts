@@ -1,9 +1,11 @@
+import { resolve } from 'node:path';
 import { effectiveBudgets } from '../../lambdas/core/budget';
 import type { RunView } from '../../lambdas/core/types';
 import { LocalEngine } from '../engine';
 import { apiTarget, callApi } from './client';
 import { type CliCommand, type CliValues, intOption, UsageError, usdOption } from './common';
 import { describeEvent, describeStateEvent } from './progress';
+import { localSecretsFile } from './serve';
 
 /** `agent run "<prompt>"`: one request, offline, end to end. */
 export const runCommand: CliCommand = {
@@ -21,6 +23,7 @@ export const runCommand: CliCommand = {
     if (typeof values.api === 'string') return runRemote(prompt, budgets, values, progress);
     const engine = await LocalEngine.start({
       config,
+      secretsFile: localSecretsFile(resolve('.agent-data')),
       onTrace: (_runId, event) => progress(describeEvent(event)),
       onStateEvent: (_runId, event) => {
         const line = describeStateEvent(event);

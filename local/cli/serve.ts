@@ -14,7 +14,16 @@ export const serveCommand: CliCommand = {
     const dataDir = resolve((values.data as string | undefined) ?? '.agent-data');
     // The local AWS endpoints next to the API: PORT+1 Step Functions, PORT+2 DynamoDB (SFN_PORT / DYNAMODB_PORT).
     const near = (offset: number, env: string | undefined) => Number(env ?? (port === 0 ? 0 : port + offset));
-    const engine = await LocalEngine.start({ config, dataDir, sfnPort: near(1, process.env.SFN_PORT), dynamoPort: near(2, process.env.DYNAMODB_PORT) });
+    // PORT+3 Secrets Manager, PORT+4 Lambda (SECRETS_MANAGER_PORT / LAMBDA_PORT); secrets from AGENT_SECRETS_FILE or the data dir.
+    const engine = await LocalEngine.start({
+      config,
+      dataDir,
+      sfnPort: near(1, process.env.SFN_PORT),
+      dynamoPort: near(2, process.env.DYNAMODB_PORT),
+      secretsPort: near(3, process.env.SECRETS_MANAGER_PORT),
+      lambdaPort: near(4, process.env.LAMBDA_PORT),
+      secretsFile: localSecretsFile(dataDir),
+    });
     // Interrupted runs get their executions back before any request is served (a cancel then finds them).
     const resumed = await engine.resumeInterrupted();
     // A development token (kept in the data dir for the CLI) only when the config names no users of its own.
@@ -32,6 +41,8 @@ export const serveCommand: CliCommand = {
           : `  Authorization: Bearer <token>, a token of localTokens in the config (users: ${[...new Set(users)].join(', ')})`,
         `AWS_ENDPOINT_URL_SFN=${engine.sfnApi.url}`,
         `AWS_ENDPOINT_URL_DYNAMODB=${engine.dynamoFront.url}`,
+        `AWS_ENDPOINT_URL_SECRETS_MANAGER=${engine.secretsManager.url}`,
+        `AWS_ENDPOINT_URL_LAMBDA=${engine.lambdaApi.url}`,
         `  (AWS SDK / CLI against them: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=${LOCAL_REGION}; state machine ${engine.stateMachineArn})`,
         ...(resumed.length ? [`  resumed ${resumed.length} run(s) interrupted by the last shutdown: ${resumed.join(', ')}`] : []),
         `  try: curl -s -X POST ${server.url}/runs -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"input":"What is 12.5% of 3480?"}'`,
@@ -49,6 +60,11 @@ export const serveCommand: CliCommand = {
 };
 
 /** The development token of a data dir: made once, kept in the (git-ignored) data dir, so CLI calls can reuse it. */
+/** The local Secrets Manager's file of secrets (local/secrets-manager.ts): AGENT_SECRETS_FILE, else in the data dir. */
+export function localSecretsFile(dataDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.AGENT_SECRETS_FILE ?? join(dataDir, 'secrets.json'));
+}
+
 export function devToken(dataDir: string): string {
   const file = join(dataDir, 'dev-token');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
-import { type LocalEndpoint, listenLocal } from '../listen';
+import { type LocalEndpoint, listenLocal, readBody } from '../listen';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../template';
 import { type LocalIam, UnrecognizedClient } from './check';
 import { AccessDenied } from './policy';
@@ -62,7 +62,7 @@ export async function startDynamoFront(target: string, iam: LocalIam, options: {
       res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': type });
       res.end(JSON.stringify({ __type: `com.amazon.coral.service#${type}`, message }));
     };
-    readBody(req)
+    readBody(req, MAX_REQUEST_BYTES)
       .then((raw) => {
         if (raw === undefined) fail(413, 'RequestEntityTooLarge', 'the request is too large');
         else if (allowed(iam, req, raw, fail)) forward(req, raw, upstream, res, fail);
@@ -102,17 +102,4 @@ function forward(req: IncomingMessage, raw: Buffer, upstream: URL, res: ServerRe
   });
   out.on('error', (err) => fail(500, 'InternalServerError', err.message));
   out.end(raw);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_REQUEST_BYTES) chunks.push(c);
-    });
-    req.on('end', () => resolve(size > MAX_REQUEST_BYTES ? undefined : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }

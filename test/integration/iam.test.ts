@@ -1,24 +1,31 @@
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { causeMessage } from '../../lambdas/core/errors';
 import { parseConfig } from '../../lib/config';
 import type { PolicyStatement } from '../../local/iam/policy';
 import { accessKeyIdOf } from '../../local/iam/roles';
+import { localSecretArn } from '../../local/secrets-manager';
 import { type CfnTemplate, functionsOf } from '../../local/template';
+import { type FakeProvider, startFakeOpenAI } from '../fakes/providers';
 import { templateFor, testEngine } from '../helpers/engine';
 
 const config = parseConfig({});
 
-/** A copy of the template with every statement whose actions match `drop` removed from its IAM policies. */
-function withoutGrants(template: CfnTemplate, drop: (action: string) => boolean): CfnTemplate {
+/** A copy of the template with every statement `drop` picks removed from its IAM policies. */
+function withoutStatements(template: CfnTemplate, drop: (statement: PolicyStatement) => boolean): CfnTemplate {
   const copy = JSON.parse(JSON.stringify(template)) as CfnTemplate;
   for (const r of Object.values(copy.Resources)) {
     if (r.Type !== 'AWS::IAM::Policy') continue;
     const doc = r.Properties?.PolicyDocument as { Statement: PolicyStatement[] };
-    doc.Statement = doc.Statement.filter((s) => ![s.Action ?? []].flat().some(drop));
+    doc.Statement = doc.Statement.filter((s) => !drop(s));
   }
   return copy;
 }
+
+/** A copy of the template with every statement whose actions match `drop` removed from its IAM policies. */
+const withoutGrants = (template: CfnTemplate, drop: (action: string) => boolean) => withoutStatements(template, (s) => [s.Action ?? []].flat().some(drop));
 
 const fnOf = (template: CfnTemplate, handler: string) => {
   const fn = functionsOf(template).find((f) => f.handler === handler);
@@ -115,5 +122,143 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
       await engine.close();
     }
   }, 60_000);
-});
 
+  describe('Secrets Manager: the model key (apiKeySecret) is read through the local endpoint as the model function', () => {
+    let fake: FakeProvider;
+    const SECRET = 'agent/openai-key';
+    const secretConfig = () => ({ models: { primary: { provider: 'openai' as const, model: 'gpt-x', baseUrl: fake.url, apiKeySecret: SECRET, timeoutMs: 5000 } } });
+    beforeAll(async () => {
+      fake = await startFakeOpenAI();
+    });
+    afterAll(async () => fake.close());
+    beforeEach(() => fake.reset());
+
+    it('with the grant, a run using apiKeySecret against a fake provider on 127.0.0.1 succeeds with the key from the secret', async () => {
+      const engine = await testEngine(secretConfig(), { secrets: { [SECRET]: '{"apiKey":"sk-from-local-secret"}' } });
+      try {
+        const { run, error } = await engine.run({ input: 'hello' });
+        // First, so that a grant missing from the stack fails this test naming the AccessDenied.
+        expect(engine.iam.denials.map((d) => d.message)).toEqual([]);
+        expect(error).toBeUndefined();
+        expect(run.status).toBe('SUCCEEDED');
+        expect(fake.requests.map((r) => r.headers.authorization)).toEqual(['Bearer sk-from-local-secret']);
+        const callModel = fnOf(engine.template, 'call-model');
+        const role = engine.iam.model.principalOf(accessKeyIdOf(callModel.logicalId))?.roleName ?? '';
+        expect(engine.iam.used.get(role)).toContain('secretsmanager:GetSecretValue');
+      } finally {
+        await engine.close();
+      }
+    }, 60_000);
+
+    it('without the secret grant, the model call fails AccessDenied for secretsmanager:GetSecretValue (a BadRequest: no retry) and no request reaches the provider', async () => {
+      const config = parseConfig(secretConfig());
+      const engine = await testEngine(secretConfig(), { template: withoutGrants(templateFor(config), (a) => a.startsWith('secretsmanager:')), secrets: { [SECRET]: 'sk-never-read' } });
+      try {
+        const { run } = await engine.run({ input: 'hello' });
+        expect(run.status).toBe('DEGRADED');
+        const trace = await engine.runtime.runs.listEvents(run.runId);
+        const call = trace.find((e) => e.type === 'model_call') as { error?: { name: string; message: string } } | undefined;
+        expect(call?.error?.name).toBe('BadRequest');
+        expect(call?.error?.message).toMatch(
+          new RegExp(`^secret ${SECRET}: AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/\\w+/CallModelFunction\\w+ is not authorized to perform: secretsmanager:GetSecretValue on resource: ${localSecretArn(SECRET)} because no identity-based policy allows the secretsmanager:GetSecretValue action$`),
+        );
+        expect(engine.iam.denials.map((d) => [d.action, d.resource])).toEqual([['secretsmanager:GetSecretValue', localSecretArn(SECRET)]]);
+        expect(fake.requests).toHaveLength(0);
+      } finally {
+        await engine.close();
+      }
+    }, 60_000);
+
+    it('answers as Secrets Manager does: AccessDeniedException for another role, the value for the granted one, ResourceNotFound for a missing secret', async () => {
+      const engine = await testEngine(secretConfig(), { secrets: { [SECRET]: 'sk-1' } });
+      const as = (fn: string) => new SecretsManagerClient({ endpoint: engine.secretsManager.url, region: 'local', maxAttempts: 1, credentials: { accessKeyId: accessKeyIdOf(fnOf(engine.template, fn).logicalId), secretAccessKey: 'x' } });
+      const [model, api] = [as('call-model'), as('api')];
+      try {
+        await expect(model.send(new GetSecretValueCommand({ SecretId: SECRET }))).resolves.toMatchObject({ SecretString: 'sk-1', Name: SECRET, ARN: localSecretArn(SECRET) });
+        await expect(api.send(new GetSecretValueCommand({ SecretId: SECRET }))).rejects.toMatchObject({
+          name: 'AccessDeniedException',
+          $metadata: { httpStatusCode: 400 },
+          message: expect.stringContaining(`is not authorized to perform: secretsmanager:GetSecretValue on resource: ${localSecretArn(SECRET)}`),
+        });
+        // The grant is on this secret only (`agent/openai-key-??????`): another one is denied, a missing one within it is not found.
+        await expect(model.send(new GetSecretValueCommand({ SecretId: 'agent/other' }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+        const missing = await testEngine(secretConfig(), { template: engine.template });
+        const modelOfMissing = new SecretsManagerClient({ endpoint: missing.secretsManager.url, region: 'local', maxAttempts: 1, credentials: { accessKeyId: accessKeyIdOf(fnOf(engine.template, 'call-model').logicalId), secretAccessKey: 'x' } });
+        try {
+          await expect(modelOfMissing.send(new GetSecretValueCommand({ SecretId: SECRET }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+        } finally {
+          modelOfMissing.destroy();
+          await missing.close();
+        }
+      } finally {
+        model.destroy();
+        api.destroy();
+        await engine.close();
+      }
+    }, 60_000);
+  });
+
+  describe('Lambda: a lambda tool is invoked through the local Invoke API as the tool function', () => {
+    const ARN = 'arn:aws:lambda:us-east-1:123456789012:function:orders';
+    const toolConfig = {
+      tools: [
+        {
+          name: 'retrieve',
+          kind: 'lambda' as const,
+          functionArn: ARN,
+          description: 'Looks up orders and product notes.',
+          parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+          localHandler: 'test/fixtures/lambda/orders.ts#lookup',
+        },
+      ],
+    };
+
+    it('without lambda:InvokeFunction on the function, the tool call is an error result naming AccessDenied for lambda:InvokeFunction', async () => {
+      const config = parseConfig(toolConfig);
+      const template = withoutStatements(templateFor(config), (s) => [s.Resource].flat().includes(ARN));
+      const engine = await testEngine(toolConfig, { template });
+      try {
+        const { run } = await engine.run({ input: 'How does the circuit breaker work?' });
+        const trace = await engine.runtime.runs.listEvents(run.runId);
+        const call = trace.find((e) => e.type === 'tool_call' && e.name === 'retrieve') as { isError?: boolean; result?: string } | undefined;
+        expect(call?.isError).toBe(true);
+        expect(call?.result).toMatch(
+          new RegExp(`AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/\\w+/CallToolFunction\\w+ is not authorized to perform: lambda:InvokeFunction on resource: ${ARN} because no identity-based policy allows the lambda:InvokeFunction action`),
+        );
+        expect(engine.iam.denials.map((d) => [d.action, d.resource])).toEqual([['lambda:InvokeFunction', ARN]]);
+      } finally {
+        await engine.close();
+      }
+    }, 60_000);
+
+    it("with the grant, the tool's localHandler answers behind the endpoint; only the granted role may invoke it, with Lambda's response shape", async () => {
+      const engine = await testEngine(toolConfig);
+      const as = (fn: string) => new LambdaClient({ endpoint: engine.lambdaApi.url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: accessKeyIdOf(fnOf(engine.template, fn).logicalId), secretAccessKey: 'x' } });
+      const [tool, model] = [as('call-tool'), as('call-model')];
+      try {
+        const { run } = await engine.run({ input: 'How does the circuit breaker work?' });
+        // First, so that a grant missing from the stack fails this test naming the AccessDenied.
+        expect(engine.iam.denials.map((d) => d.message)).toEqual([]);
+        expect(run.status).toBe('SUCCEEDED');
+        const role = engine.iam.model.principalOf(accessKeyIdOf(fnOf(engine.template, 'call-tool').logicalId))?.roleName ?? '';
+        expect(engine.iam.used.get(role)).toContain('lambda:InvokeFunction');
+        const ok = await tool.send(new InvokeCommand({ FunctionName: ARN, Payload: new TextEncoder().encode('{"id":"A-1"}') }));
+        expect(ok).toMatchObject({ StatusCode: 200, ExecutedVersion: '$LATEST' });
+        expect(ok.FunctionError).toBeUndefined();
+        expect(JSON.parse(new TextDecoder().decode(ok.Payload))).toMatchObject({ order: 'A-1', status: 'shipped' });
+        const failed = await tool.send(new InvokeCommand({ FunctionName: ARN, Payload: new TextEncoder().encode('{"id":"boom"}') }));
+        expect(failed).toMatchObject({ StatusCode: 200, FunctionError: 'Unhandled' });
+        expect(JSON.parse(new TextDecoder().decode(failed.Payload))).toMatchObject({ errorType: 'RangeError', errorMessage: 'order boom does not exist' });
+        await expect(model.send(new InvokeCommand({ FunctionName: ARN, Payload: new TextEncoder().encode('{}') }))).rejects.toMatchObject({
+          name: 'AccessDeniedException',
+          $metadata: { httpStatusCode: 403 },
+          message: expect.stringContaining(`is not authorized to perform: lambda:InvokeFunction on resource: ${ARN}`),
+        });
+      } finally {
+        tool.destroy();
+        model.destroy();
+        await engine.close();
+      }
+    }, 60_000);
+  });
+});

@@ -44,6 +44,24 @@ describe('Langfuse export', () => {
     }
   });
 
+  it('with `secret`, the exporter reads the keys from Secrets Manager (offline: the local endpoint, as its own function)', async () => {
+    const engine = await testEngine(
+      { observability: { langfuse: { baseUrl: langfuse.url(''), secret: 'agent/langfuse' } } },
+      { secrets: { 'agent/langfuse': '{"publicKey":"pk-from-secret","secretKey":"sk-from-secret"}' } },
+    );
+    try {
+      const before = langfuse.requests.length;
+      await engine.run({ input: 'What is 17 * 23?' });
+      await engine.streamIdle();
+      expect(langfuse.requests.length).toBeGreaterThan(before);
+      expect(langfuse.requests.at(-1)?.headers.authorization).toBe(`Basic ${Buffer.from('pk-from-secret:sk-from-secret').toString('base64')}`);
+      const exporter = [...engine.iam.used.entries()].find(([role]) => role.startsWith('ExportTrace'));
+      expect(exporter?.[1]).toContain('secretsmanager:GetSecretValue');
+    } finally {
+      await engine.close();
+    }
+  }, 60_000);
+
   it('deploys an exporter fed by the table stream when configured', () => {
     const template = Template.fromJSON(templateFor(parseConfig({ observability: { langfuse: { baseUrl: 'https://langfuse.example.com', secret: 'agent/langfuse' } } })));
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {

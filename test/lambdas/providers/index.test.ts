@@ -1,6 +1,5 @@
-import type { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { ModelProvider } from '../../../lambdas/core/types';
-import { apiKeyFromSecret, createProvider, createSecretReader, resolveApiKey, type SecretsClient } from '../../../lambdas/providers/index';
+import { apiKeyFromSecret, createProvider, resolveApiKey } from '../../../lambdas/providers/index';
 import { type ModelConfig, parseConfig } from '../../../lib/config';
 import { type FakeProvider, startFakeAnthropic, startFakeOpenAI } from '../../fakes/providers';
 import { failure } from './helpers';
@@ -45,58 +44,6 @@ describe('resolveApiKey', () => {
     expect(apiKeyFromSecret('{"apiKey":"sk-json","org":"o"}', 's')).toBe('sk-json');
     expect(apiKeyFromSecret('{"api_key":"sk-snake"}', 's')).toBe('sk-snake');
     expect(() => apiKeyFromSecret('{"token":"x"}', 's')).toThrow(expect.objectContaining({ name: 'BadRequest' }));
-  });
-});
-
-describe('createSecretReader', () => {
-  /** A Secrets Manager stub: answers from `values`, throws `errors`, counts calls. */
-  function stubClient(values: Record<string, string>, errors: Record<string, Error> = {}) {
-    const calls: string[] = [];
-    const client = {
-      send: async (command: GetSecretValueCommand) => {
-        const id = command.input.SecretId ?? '';
-        calls.push(id);
-        if (errors[id]) throw errors[id];
-        return { SecretString: values[id] };
-      },
-    } as unknown as SecretsClient;
-    return { client, calls };
-  }
-  // The cache is per container (module scope), so each test uses its own secret ids.
-
-  it('reads each secret once per container, even with concurrent first calls', async () => {
-    const { client, calls } = stubClient({ 'once/a': 'A', 'once/b': 'B' });
-    const read = createSecretReader(client);
-    await expect(Promise.all([read('once/a'), read('once/a')])).resolves.toEqual(['A', 'A']);
-    await expect(read('once/b')).resolves.toBe('B');
-    // Another reader in the same container shares the cache.
-    await expect(createSecretReader(client)('once/a')).resolves.toBe('A');
-    expect(calls).toEqual(['once/a', 'once/b']);
-  });
-
-  it('does not cache a failed read, and classifies it', async () => {
-    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
-    const { client, calls } = stubClient({}, { 'fail/a': throttled });
-    const read = createSecretReader(client);
-    expect((await failure(read('fail/a'))).name).toBe('TransientError');
-    expect((await failure(read('fail/a'))).name).toBe('TransientError');
-    expect(calls).toEqual(['fail/a', 'fail/a']);
-  });
-
-  it('a missing secret, a denied one or one without a string value is a BadRequest', async () => {
-    const { client } = stubClient(
-      {},
-      {
-        'bad/missing': Object.assign(new Error("Secrets Manager can't find the specified secret."), { name: 'ResourceNotFoundException' }),
-        'bad/denied': Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }),
-      },
-    );
-    const read = createSecretReader(client);
-    for (const id of ['bad/missing', 'bad/denied', 'bad/binary']) {
-      const err = await failure(read(id));
-      expect(err.name).toBe('BadRequest');
-      expect(err.message).toContain(id);
-    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { BadRequest, CircuitOpen, RateLimited, TimeoutError, TransientError } from '../../../lambdas/core/errors';
 import type { Guard } from '../../../lambdas/tools/http-tool';
-import { classifyLambdaError, createLambdaTool, type LambdaToolConfig, localInvoker, sdkInvoker } from '../../../lambdas/tools/lambda-tool';
+import { classifyLambdaError, createLambdaTool, type LambdaToolConfig, sdkInvoker } from '../../../lambdas/tools/lambda-tool';
 import { createToolCatalog } from '../../../lambdas/tools/registry';
 import { parseConfig } from '../../../lib/config';
 import { type Loopback, reply, startLoopback } from '../../helpers/loopback';
@@ -88,49 +88,35 @@ describe('lambda tools through the AWS SDK (a Lambda Invoke endpoint on loopback
     expect(lambda.requests.length).toBe(before);
   });
 
+  it('the registry invokes with the client lambdaClientFor gives (the local engine binds it to its Lambda API), or an injected invoker', async () => {
+    lambda.on(path, reply(200, '"from the endpoint"', { 'content-type': 'application/json' }));
+    const tools = parseConfig({ tools: [{ name: 'orders', kind: 'lambda', functionArn: ARN, localHandler: 'test/fixtures/lambda/orders.ts#lookup' }] }).tools;
+    const regions: string[] = [];
+    const viaSdk = createToolCatalog(tools, {
+      lambdaClientFor: (region) => {
+        regions.push(region);
+        return new LambdaClient({ region, endpoint: lambda.url(''), maxAttempts: 1, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+      },
+    });
+    const before = lambda.requests.length;
+    expect((await viaSdk.run({ name: 'orders', arguments: { id: 'Q' } }, ctx)).content).toBe('from the endpoint');
+    expect(lambda.requests.length).toBe(before + 1);
+    expect(regions).toEqual(['eu-west-1']);
+    const calls: string[] = [];
+    const injected = createToolCatalog(tools, {
+      lambdaInvoker: async (request) => {
+        calls.push(request.functionArn);
+        return { payload: '"injected"' };
+      },
+    });
+    expect((await injected.run({ name: 'orders', arguments: { id: 'Q' } }, ctx)).content).toBe('injected');
+    expect(calls).toEqual([ARN]);
+  });
+
   it('arguments that are not an object are an error result, no invoke', async () => {
     const before = lambda.requests.length;
     expect(await tool().run('x', ctx)).toMatchObject({ isError: true, data: { error: 'BadRequest' } });
     expect(lambda.requests.length).toBe(before);
-  });
-});
-
-describe('lambda tools offline: a local handler stands in for the ARN', () => {
-  const handler = 'test/fixtures/lambda/orders.ts#lookup';
-
-  it('runs the handler with the arguments and the client context, as Lambda would', async () => {
-    const invoker = localInvoker(new Map([[ARN, handler]]));
-    const result = await createLambdaTool(lambdaConfig(), { invoker }).run({ id: 'A-1' }, ctx);
-    expect(JSON.parse(result.content)).toEqual({ order: 'A-1', status: 'shipped', about: null, idempotencyKey: 'key-run-1-2-call_1' });
-  });
-
-  it('a thrown error is a function error result; past timeoutMs a TimeoutError', async () => {
-    const invoker = localInvoker(new Map([[ARN, handler]]));
-    const failed = await createLambdaTool(lambdaConfig(), { invoker }).run({ id: 'boom' }, ctx);
-    expect(failed).toMatchObject({ isError: true, content: 'orders failed (Unhandled): RangeError: order boom does not exist' });
-    expect(await rejection(createLambdaTool(lambdaConfig({ timeoutMs: 100 }), { invoker }).run({ id: 'slow' }, ctx))).toBeInstanceOf(TimeoutError);
-  });
-
-  it('the registry uses the local handler only offline', async () => {
-    const tools = parseConfig({ tools: [{ name: 'orders', kind: 'lambda', functionArn: ARN, localHandler: handler }] }).tools;
-    const offline = createToolCatalog(tools, { offline: true });
-    expect(JSON.parse((await offline.run({ name: 'orders', arguments: { id: 'Q' } }, ctx)).content)).toMatchObject({ order: 'Q' });
-    const calls: string[] = [];
-    const online = createToolCatalog(tools, {
-      lambdaInvoker: async (request) => {
-        calls.push(request.functionArn);
-        return { payload: '"from AWS"' };
-      },
-    });
-    expect((await online.run({ name: 'orders', arguments: { id: 'Q' } }, ctx)).content).toBe('from AWS');
-    expect(calls).toEqual([ARN]);
-  });
-
-  it('a handler spec that names no function is a clear error', async () => {
-    const invoker = localInvoker(new Map([[ARN, 'test/fixtures/lambda/orders.ts#nope']]));
-    const result = await createLambdaTool(lambdaConfig(), { invoker }).run({ id: 'A' }, ctx);
-    expect(result.isError).toBe(true);
-    expect(result.content).toContain('exports no function "nope"');
   });
 });
 
