@@ -316,10 +316,11 @@ const isWrittenType = (t: unknown): t is WrittenTraceEvent['type'] => typeof t =
 export function parseTraceEvent(item: Record<string, unknown>): TraceEvent {
   const at = typeof item.at === 'string' ? item.at : '';
   const step = typeof item.step === 'number' ? item.step : 0;
-  const { type, ...fields } = item;
+  const { type } = item;
   if (!isWrittenType(type)) {
-    const { at: _at, step: _step, ...rest } = fields;
-    return { type: 'unrecognized', at, step, storedType: String(type), fields: rest };
+    const { type: _type, at: _at, step: _step, ...fields } = item;
+    return { type: 'unrecognized', at, step, storedType: String(type), fields };
   }
-  return { ...fields, type, at, step } as WrittenTraceEvent;
+  // The stored order of the fields is kept (a spread keeps each key where it was).
+  return { ...item, type, at, step } as WrittenTraceEvent;
 }
