@@ -8,7 +8,7 @@ import { assertNever, ofKind, parseTraceEvent, TRACE_EVENT_TYPES, type TraceEven
  * line after it compiles (a misspelt event field, a kind that does not exist, a field read without narrowing).
  * Never called: only the compiler reads it.
  */
-export function typeLevelChecks(runs: RunRepository, e: TraceEvent): void {
+function typeLevelChecks(runs: RunRepository, e: TraceEvent): void {
   // @ts-expect-error a misspelt field of a model_call (latencyMS for latencyMs)
   trace.modelCall({ step: 1, tier: 'primary', provider: 'demo', model: 'default', latencyMS: 3, estimatedPromptTokens: 1 });
   // @ts-expect-error a required field missing (a tool_call's idempotencyKey)
@@ -26,6 +26,10 @@ export function typeLevelChecks(runs: RunRepository, e: TraceEvent): void {
 }
 
 describe('the trace event union', () => {
+  it('is closed: misspelt fields and unknown kinds fail `npm run typecheck` (typeLevelChecks above, never run)', () => {
+    expect(typeLevelChecks).toBeInstanceOf(Function);
+  });
+
   it('each constructor makes an event of its kind, with the fields given', () => {
     expect(trace.paused({ step: 2, pendingToolCalls: 1 })).toEqual({ type: 'paused', step: 2, pendingToolCalls: 1 });
     expect(trace.surrender({ step: 3, stopReason: 'STEP_BUDGET', at: '2026-01-01T00:00:00.000Z' })).toEqual({ type: 'surrender', step: 3, stopReason: 'STEP_BUDGET', at: '2026-01-01T00:00:00.000Z' });
