@@ -176,13 +176,13 @@ export async function decideApproval(
   await runs.appendEvent(
     runId,
     trace.approvalDecided({
-    step,
-    toolCallId,
-    name: waiting.name,
-    decision: input.decision,
-    reason,
-    decidedBy: input.decidedBy,
-    latencyMs: Math.max(0, now - Date.parse(waiting.requestedAt)),
+      step,
+      toolCallId,
+      name: waiting.name,
+      decision: input.decision,
+      reason,
+      decidedBy: input.decidedBy,
+      latencyMs: Math.max(0, now - Date.parse(waiting.requestedAt)),
     }),
   );
 

@@ -92,12 +92,12 @@ export async function closeRunOnExecutionStatus(runs: RunCloser, event: Executio
   await runs.appendEvent(
     runId,
     trace.runFinished({
-    step: run.step,
-    status: result.status,
-    stopReason: result.stopReason,
-    execution: { arn: detail.executionArn, status: detail.status },
-    error: { Error: error, Cause: cause },
-    usage: { inputTokens: run.tokensIn, outputTokens: run.tokensOut },
+      step: run.step,
+      status: result.status,
+      stopReason: result.stopReason,
+      execution: { arn: detail.executionArn, status: detail.status },
+      error: { Error: error, Cause: cause },
+      usage: { inputTokens: run.tokensIn, outputTokens: run.tokensOut },
     }),
   );
   return { runId, closed: true, reason: `${detail.status} → ${result.status}/${result.stopReason}` };
