@@ -3,6 +3,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { TraceEventType } from '../lambdas/core/trace';
 import { TERMINAL_STATUSES } from '../lambdas/core/types';
 
 export interface TraceExporterProps {
@@ -26,7 +27,7 @@ export class TraceExporter extends Construct {
         // status alone can miss the trace's end; ids are deterministic, so the second export updates the first).
         filters: [
           lambda.FilterCriteria.filter({ dynamodb: { NewImage: { sk: { S: lambda.FilterRule.isEqual('META') }, status: { S: lambda.FilterRule.or(...TERMINAL_STATUSES) } } } }),
-          lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT'), dynamodb: { NewImage: { type: { S: lambda.FilterRule.isEqual('run_finished') } } } }),
+          lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT'), dynamodb: { NewImage: { type: { S: lambda.FilterRule.isEqual('run_finished' satisfies TraceEventType) } } } }),
         ],
       }),
     );

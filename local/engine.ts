@@ -14,6 +14,7 @@ import { EXECUTION_STATUS_DETAIL_TYPE, runIdOf } from '../lambdas/core/execution
 import { runView } from '../lambdas/core/loop';
 import type { RunControl } from '../lambdas/core/ports';
 import { startRun } from '../lambdas/core/start-run';
+import { trace } from '../lambdas/core/trace';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
 import { createHandler as api } from '../lambdas/handlers/api';
 import { createHandler as awaitApproval } from '../lambdas/handlers/await-approval';
@@ -470,7 +471,7 @@ export class LocalEngine {
       if (this.running.has(runId)) continue;
       const run = await this.runtime.runs.getRun(runId);
       if (run?.status !== 'RUNNING') continue;
-      await this.runtime.runs.appendEvent(runId, { type: 'engine_restarted', step: run.step });
+      await this.runtime.runs.appendEvent(runId, trace.engineRestarted({ step: run.step }));
       this.execute(runId, run.userId).catch(() => undefined);
       resumed.push(runId);
     }

@@ -1,4 +1,5 @@
 import { comparePaths, pathOf, type RecordedRun, type ReplayVerdict, recordedDependencies, recordedUnavailableTools } from '../lambdas/core/replay';
+import { ofKind } from '../lambdas/core/trace';
 import type { RunView } from '../lambdas/core/types';
 import { type AgentConfig, parseConfig } from '../lib/config';
 import { LocalEngine } from './engine';
@@ -13,10 +14,10 @@ export interface ReplayResult {
  * outputs served from the recording, and compares the paths (same calls per step, same status and stop reason).
  */
 export async function replayRun(recorded: RecordedRun, config: AgentConfig): Promise<ReplayResult> {
-  const started = recorded.events.find((e) => e.type === 'run_started');
-  const input = String(started?.input ?? '');
-  const budgets = { maxSteps: Number(started?.maxSteps ?? config.budgets.maxSteps), maxTokens: Number(started?.maxTokens ?? config.budgets.maxTokens) };
-  const fallbackUsed = recorded.events.some((e) => e.type === 'model_call' && e.tier === 'fallback');
+  const started = recorded.events.find(ofKind('run_started'));
+  const input = started?.input ?? '';
+  const budgets = { maxSteps: started?.maxSteps ?? config.budgets.maxSteps, maxTokens: started?.maxTokens ?? config.budgets.maxTokens };
+  const fallbackUsed = recorded.events.filter(ofKind('model_call')).some((e) => e.tier === 'fallback');
   const replayConfig = parseConfig({
     ...config,
     // Budgets of the recording (the deployment's ceiling must admit them); no breaker: recorded failures replay as they were.

@@ -92,7 +92,7 @@ export async function smokeRun(base: string, token: string, options: SmokeOption
   const trace = await api<{ events: TraceEvent[] }>(base, token, 'GET', `/runs/${runId}/trace`);
   if (trace.status !== 200) throw new Error(`GET /runs/${runId}/trace answered ${trace.status}`);
   const types = trace.json.events.map((e) => e.type);
-  for (const t of ['run_started', 'model_call', 'tool_call', 'run_finished']) if (!types.includes(t)) throw new Error(`the trace of ${runId} has no ${t} event (has: ${types.join(', ')})`);
+  for (const t of ['run_started', 'model_call', 'tool_call', 'run_finished'] as const) if (!types.includes(t)) throw new Error(`the trace of ${runId} has no ${t} event (has: ${types.join(', ')})`);
   const times = trace.json.events.map((e) => Date.parse(e.at));
   if (times.some((t, i) => i > 0 && t < (times[i - 1] as number))) throw new Error(`the trace of ${runId} is not ordered by time`);
   log(`trace: ${types.length} events (${[...new Set(types)].join(', ')})`);

@@ -11,6 +11,7 @@ import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SI
  * group `agent-admins` in AWS and `adminTokens` locally; the API handler and the local server set `req.isAdmin`.
  */
 
+import { trace } from '../core/trace';
 /** The Cognito group whose members are admins. */
 import { ADMINS_GROUP } from './public-config';
 
@@ -124,7 +125,7 @@ async function stop(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<Ap
       throw err;
     }
     stopped.push(run.runId);
-    await deps.runs.appendEvent(run.runId, { type: 'admin_stop', step: run.step, by: adminId, scope: userId ?? 'all' });
+    await deps.runs.appendEvent(run.runId, trace.adminStop({ step: run.step, by: adminId, scope: userId ?? 'all' }));
   };
   // A few at a time: StopExecution and the table have their own rate limits.
   for (let i = 0; i < runs.length; i += STOP_CONCURRENCY) await Promise.all(runs.slice(i, i + STOP_CONCURRENCY).map(stopOne));

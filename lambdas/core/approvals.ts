@@ -1,6 +1,7 @@
 import type { ExecutionPort, RunUpdates } from './control';
 import { BadRequest, Conflict } from './errors';
 import type { ApprovalEntry, RunRecord, RunRepository } from './ports';
+import { trace } from './trace';
 import type { PendingApproval, ToolCall, ToolResult } from './types';
 
 /**
@@ -124,7 +125,7 @@ export async function awaitApproval(
   const updated = await deps.runs.requestApprovals(runId, step, approvals, input.taskToken);
   if (!updated) return { waiting: 0 }; // no longer RUNNING (cancelled meanwhile): its execution is being stopped
   for (const e of requested) {
-    await deps.runs.appendEvent(runId, { type: 'approval_requested', step, toolCallId: e.toolCallId, name: e.name, arguments: e.arguments, expiresAt: e.expiresAt });
+    await deps.runs.appendEvent(runId, trace.approvalRequested({ step, toolCallId: e.toolCallId, name: e.name, arguments: e.arguments, expiresAt: e.expiresAt }));
   }
   return { waiting: pendingApprovalsOf(updated).length };
 }
@@ -172,16 +173,18 @@ export async function decideApproval(
       await runs.putMessage(runId, { step, seq: index + 1, message: { role: 'tool', toolCallId, name: waiting.name, content: result.content, isError: true }, at: new Date(now).toISOString() });
     }
   }
-  await runs.appendEvent(runId, {
-    type: 'approval_decided',
-    step,
-    toolCallId,
-    name: waiting.name,
-    decision: input.decision,
-    reason,
-    decidedBy: input.decidedBy,
-    latencyMs: Math.max(0, now - Date.parse(waiting.requestedAt)),
-  });
+  await runs.appendEvent(
+    runId,
+    trace.approvalDecided({
+      step,
+      toolCallId,
+      name: waiting.name,
+      decision: input.decision,
+      reason,
+      decidedBy: input.decidedBy,
+      latencyMs: Math.max(0, now - Date.parse(waiting.requestedAt)),
+    }),
+  );
 
   const remaining = pendingApprovalsOf(updated).length;
   if (remaining > 0) return { remaining };
@@ -196,7 +199,7 @@ export async function decideApproval(
     const attempt = (updated.resumes ?? 0) + 1;
     const { executionArn } = await deps.executions.start({ runId, userId: updated.userId, attempt });
     await runs.updateRun(runId, { resumes: attempt, ...(executionArn ? { executionArn } : {}) });
-    await runs.appendEvent(runId, { type: 'run_resumed', step, from: 'AWAITING_APPROVAL', attempt });
+    await runs.appendEvent(runId, trace.runResumed({ step, from: 'AWAITING_APPROVAL', attempt }));
   }
   return { remaining };
 }

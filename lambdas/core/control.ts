@@ -1,6 +1,7 @@
 import { type ApprovalStore, decideApproval } from './approvals';
 import { Conflict } from './errors';
 import type { RunControl, RunRepository } from './ports';
+import { trace } from './trace';
 
 /** What a RunControl needs from the engine that runs executions (Step Functions in AWS, the offline engine locally). */
 export interface ExecutionPort {
@@ -38,7 +39,7 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates & Part
       if (run.status !== 'RUNNING') throw new Conflict(`run ${runId} is ${run.status}; only a RUNNING run can be paused`);
       const updated = await runs.updateRun(runId, { pauseRequested: true }, { statusIn: ['RUNNING'] });
       if (!updated) throw new Conflict(`run ${runId} is no longer RUNNING`);
-      await runs.appendEvent(runId, { type: 'pause_requested', step: run.step });
+      await runs.appendEvent(runId, trace.pauseRequested({ step: run.step }));
     },
     async resume(runId) {
       const run = await mustGet(runId);
@@ -51,7 +52,7 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates & Part
         const at = new Date().toISOString();
         try {
           await executions.sendTaskSuccess(run.taskToken, 'false');
-          await runs.appendEvent(runId, { type: 'resumed', step: run.step, at });
+          await runs.appendEvent(runId, trace.resumed({ step: run.step, at }));
           return;
         } catch {
           // The waiting execution is gone (engine restarted, execution stopped): continue from the checkpoint below.
@@ -72,7 +73,7 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates & Part
       const answer = reason === 'KILLED' ? 'The run was stopped by an administrator.' : 'The run was cancelled.';
       const final = await runs.finalizeRun(runId, { status: 'CANCELLED', answer, stopReason: reason });
       if (final.status !== 'CANCELLED') throw new Conflict(`run ${runId} finished (${final.status}) before it could be cancelled`);
-      await runs.appendEvent(runId, { type: 'cancelled', step: run.step, stopReason: reason });
+      await runs.appendEvent(runId, trace.cancelled({ step: run.step, stopReason: reason }));
       await executions.stop({ runId, executionArn: run.executionArn });
     },
     async decide(runId, toolCallId, decision) {

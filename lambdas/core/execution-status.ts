@@ -1,6 +1,7 @@
 import { causeMessage } from './errors';
 import type { RunRecord } from './ports';
-import { TERMINAL_STATUSES, type TraceEvent } from './types';
+import { trace } from './trace';
+import { TERMINAL_STATUSES, type TraceEvent, type TraceEventDraft } from './types';
 
 /** EventBridge's "Step Functions Execution Status Change" event (the fields the handler reads). */
 export interface ExecutionStatusChangeEvent {
@@ -32,7 +33,7 @@ export interface RunCloser {
     result: { status: 'FAILED' | 'CANCELLED'; answer: string; stopReason: string },
     executionArn: string,
   ): Promise<{ run?: RunRecord; changed: boolean }>;
-  appendEvent(runId: string, event: Omit<TraceEvent, 'at'> & { at?: string }): Promise<TraceEvent>;
+  appendEvent(runId: string, event: TraceEventDraft): Promise<TraceEvent>;
 }
 
 export type CloseOutcome = { runId?: string; closed: boolean; reason: string };
@@ -88,14 +89,16 @@ export async function closeRunOnExecutionStatus(runs: RunCloser, event: Executio
         };
   const { run: closed, changed } = await runs.closeExecution(runId, result, detail.executionArn);
   if (!changed) return { runId, closed: false, reason: `run is ${closed?.status ?? 'gone'}` };
-  await runs.appendEvent(runId, {
-    type: 'run_finished',
-    step: run.step,
-    status: result.status,
-    stopReason: result.stopReason,
-    execution: { arn: detail.executionArn, status: detail.status },
-    error: { Error: error, Cause: cause },
-    usage: { inputTokens: run.tokensIn, outputTokens: run.tokensOut },
-  });
+  await runs.appendEvent(
+    runId,
+    trace.runFinished({
+      step: run.step,
+      status: result.status,
+      stopReason: result.stopReason,
+      execution: { arn: detail.executionArn, status: detail.status },
+      error: { Error: error, Cause: cause },
+      usage: { inputTokens: run.tokensIn, outputTokens: run.tokensOut },
+    }),
+  );
   return { runId, closed: true, reason: `${detail.status} → ${result.status}/${result.stopReason}` };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { RunView, TraceEvent } from './types';
+import { assertNever, type TraceEvent } from './trace';
+import type { RunView } from './types';
 
 /**
  * The trace as Langfuse ingestion events, one to one: the run → trace (userId, sessionId = runId), each model call →
@@ -38,14 +39,23 @@ export function toLangfuseBatch(run: RunView & { userId: string; input?: string 
     },
   ];
   events.forEach((e, i) => {
-    const end = e.at;
-    const start = typeof e.latencyMs === 'number' ? new Date(Date.parse(end) - e.latencyMs).toISOString() : end;
-    const error = e.error as { name?: string; message?: string } | undefined;
-    const level = error ? 'ERROR' : e.type === 'fallback' || e.type === 'breaker' || e.type === 'surrender' || e.type === 'budget' ? 'WARNING' : 'DEFAULT';
-    const eventId = id(run.runId, e.type, e.step, i);
-    if (e.type === 'model_call') {
-      const usage = e.usage as { inputTokens?: number; outputTokens?: number } | undefined;
-      out.push({
+    out.push(ingestionOf(e, { traceId, eventId: id(run.runId, e.type === 'unrecognized' ? e.storedType : e.type, e.step, i) }));
+  });
+  return out;
+}
+
+/** Why an event is worth a look in Langfuse: ERROR for a failed call, WARNING for a degradation or a stop. */
+const WARNING_KINDS: readonly TraceEvent['type'][] = ['fallback', 'breaker', 'surrender', 'budget'];
+
+/** One trace event as one ingestion event: a model call → generation, a tool call → span, any other kind → event. */
+function ingestionOf(e: TraceEvent, ids: { traceId: string; eventId: string }): IngestionEvent {
+  const { traceId, eventId } = ids;
+  const end = e.at;
+  switch (e.type) {
+    case 'model_call': {
+      const { usage, error } = e;
+      const start = new Date(Date.parse(end) - e.latencyMs).toISOString();
+      return {
         id: id('generation', eventId),
         timestamp: end,
         type: 'generation-create',
@@ -61,13 +71,16 @@ export function toLangfuseBatch(run: RunView & { userId: string; input?: string 
           ...(usage ? { usage: { input: usage.inputTokens ?? 0, output: usage.outputTokens ?? 0, unit: 'TOKENS', ...(typeof e.costUsd === 'number' ? { totalCost: e.costUsd } : {}) } } : {}),
           // Langfuse's cost fields (USD): our price table's cost, so Langfuse does not re-price the call.
           ...(typeof e.costUsd === 'number' ? { costDetails: { total: e.costUsd } } : {}),
-          level,
+          level: error ? 'ERROR' : 'DEFAULT',
           ...(error ? { statusMessage: `${error.name}: ${error.message}` } : {}),
           metadata: { step: e.step, tier: e.tier, finishReason: e.finishReason ?? null, maxOutputTokens: e.maxOutputTokens ?? null },
         },
-      });
-    } else if (e.type === 'tool_call') {
-      out.push({
+      };
+    }
+    case 'tool_call': {
+      const { error } = e;
+      const start = new Date(Date.parse(end) - e.latencyMs).toISOString();
+      return {
         id: id('span', eventId),
         timestamp: end,
         type: 'span-create',
@@ -83,11 +96,36 @@ export function toLangfuseBatch(run: RunView & { userId: string; input?: string 
           ...(error ? { statusMessage: `${error.name}: ${error.message}` } : {}),
           metadata: { step: e.step, toolCallId: e.toolCallId, idempotencyKey: e.idempotencyKey },
         },
-      });
-    } else {
-      const { type, at: _at, step, ...rest } = e;
-      out.push({ id: id('event', eventId), timestamp: end, type: 'event-create', body: { id: eventId, traceId, name: type, startTime: end, level, metadata: { step, ...rest } } });
+      };
     }
-  });
-  return out;
+    case 'run_started':
+    case 'run_resumed':
+    case 'paused':
+    case 'pause_requested':
+    case 'resumed':
+    case 'fallback':
+    case 'budget':
+    case 'breaker':
+    case 'surrender':
+    case 'run_finished':
+    case 'cancelled':
+    case 'start_failed':
+    case 'approval_requested':
+    case 'approval_decided':
+    case 'admin_stop':
+    case 'engine_restarted':
+      return annotation(e, e.type, ids);
+    // A kind this version does not know: exported under the name it was stored with.
+    case 'unrecognized':
+      return annotation({ ...e.fields, at: e.at, step: e.step }, e.storedType, ids);
+    default:
+      return assertNever(e);
+  }
+}
+
+/** Any other kind: a Langfuse event named by the kind, its fields as metadata. */
+function annotation(e: { at: string; step: number }, name: string, { traceId, eventId }: { traceId: string; eventId: string }): IngestionEvent {
+  const { type: _type, at, step, ...rest }: { type?: unknown; at: string; step: number; error?: unknown } = e;
+  const level = rest.error ? 'ERROR' : (WARNING_KINDS as readonly string[]).includes(name) ? 'WARNING' : 'DEFAULT';
+  return { id: id('event', eventId), timestamp: at, type: 'event-create', body: { id: eventId, traceId, name, startTime: at, level, metadata: { step, ...rest } } };
 }

@@ -1,4 +1,4 @@
-import type { TraceEvent } from './types';
+import { assertNever, type TraceEvent } from './trace';
 
 /** CloudWatch namespace of the runtime's metrics (the alarms in lib/monitoring.ts read it). */
 export const METRICS_NAMESPACE = 'Agent';
@@ -19,15 +19,14 @@ export interface MetricPoint {
 export function metricsOf(e: TraceEvent): MetricPoint[] {
   switch (e.type) {
     case 'model_call': {
-      const usage = e.usage as { inputTokens?: number; outputTokens?: number } | undefined;
-      const err = e.error as { name?: string } | undefined;
+      const { usage, error } = e;
       return [
         { name: 'ModelCalls', unit: 'Count', value: 1, dimension: { name: 'Tier', value: String(e.tier) } },
         ...(usage ? [{ name: 'ModelInputTokens', unit: 'Count' as const, value: usage.inputTokens ?? 0 }, { name: 'ModelOutputTokens', unit: 'Count' as const, value: usage.outputTokens ?? 0 }] : []),
         // Whole micro-dollars (the daily spend alarm sums them); a Count, as CloudWatch has no currency unit.
         ...(typeof e.costUsd === 'number' ? [{ name: 'ModelCostMicroUsd', unit: 'Count' as const, value: Math.round(e.costUsd * 1_000_000) }] : []),
         ...(typeof e.latencyMs === 'number' ? [{ name: 'ModelLatency', unit: 'Milliseconds' as const, value: e.latencyMs }] : []),
-        ...(err ? [{ name: 'ModelErrors', unit: 'Count' as const, value: 1, dimension: { name: 'Error', value: String(err.name) } }] : []),
+        ...(error ? [{ name: 'ModelErrors', unit: 'Count' as const, value: 1, dimension: { name: 'Error', value: String(error.name) } }] : []),
       ];
     }
     case 'tool_call':
@@ -42,16 +41,34 @@ export function metricsOf(e: TraceEvent): MetricPoint[] {
     case 'surrender':
       return [{ name: 'Surrenders', unit: 'Count', value: 1, dimension: { name: 'Reason', value: String(e.stopReason) } }];
     case 'run_finished':
-    case 'cancelled': {
-      const usage = e.usage as { inputTokens?: number; outputTokens?: number } | undefined;
-      return [
-        { name: 'RunsFinished', unit: 'Count', value: 1, dimension: { name: 'Status', value: String(e.status ?? 'CANCELLED') } },
-        { name: 'RunSteps', unit: 'Count', value: e.step },
-        ...(e.stopReason === 'KILLED' ? [{ name: 'RunsKilled', unit: 'Count' as const, value: 1 }] : []),
-        ...(usage ? [{ name: 'RunTokens', unit: 'Count' as const, value: (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0) }] : []),
-      ];
-    }
-    default:
+      return finished(e.status, e.step, e.stopReason, e.usage);
+    case 'cancelled':
+      return finished('CANCELLED', e.step, e.stopReason);
+    // Not measured: the trace shows them.
+    case 'run_started':
+    case 'run_resumed':
+    case 'paused':
+    case 'pause_requested':
+    case 'resumed':
+    case 'budget':
+    case 'start_failed':
+    case 'approval_requested':
+    case 'approval_decided':
+    case 'admin_stop':
+    case 'engine_restarted':
+    case 'unrecognized':
       return [];
+    default:
+      return assertNever(e);
   }
+}
+
+/** A run that reached its final status: by status, its steps, killed by an admin, its tokens. */
+function finished(status: string, step: number, stopReason: string | null, usage?: { inputTokens?: number; outputTokens?: number }): MetricPoint[] {
+  return [
+    { name: 'RunsFinished', unit: 'Count', value: 1, dimension: { name: 'Status', value: status } },
+    { name: 'RunSteps', unit: 'Count', value: step },
+    ...(stopReason === 'KILLED' ? [{ name: 'RunsKilled', unit: 'Count' as const, value: 1 }] : []),
+    ...(usage ? [{ name: 'RunTokens', unit: 'Count' as const, value: (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0) }] : []),
+  ];
 }

@@ -1,4 +1,4 @@
-import type { DegradedEntry, Message, PendingApproval, RunStatus, TraceEvent, Usage } from './types';
+import type { DegradedEntry, Message, PendingApproval, RunStatus, TraceEvent, TraceEventDraft, Usage } from './types';
 
 /** The run item (pk RUN#id, sk META). */
 export interface RunRecord {
@@ -78,13 +78,13 @@ export interface RunRepository {
    * Writes a message once. `event` (the trace event of the call that produced it, referencing it) is stored in the
    * same item; when the message was already there, the event is appended on its own.
    */
-  putMessage(runId: string, m: StoredMessage, event?: Omit<TraceEvent, 'at'> & { at?: string }): Promise<{ written: boolean; stored: StoredMessage }>;
+  putMessage(runId: string, m: StoredMessage, event?: TraceEventDraft): Promise<{ written: boolean; stored: StoredMessage }>;
   getMessage(runId: string, step: number, seq: number): Promise<StoredMessage | undefined>;
   listMessages(runId: string): Promise<StoredMessage[]>;
   recordModelStep(runId: string, step: number, usage: Usage, callSig: string, costMicros?: number): Promise<RunRecord>;
   addDegraded(runId: string, entry: DegradedEntry): Promise<void>;
   finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null }): Promise<RunRecord>;
-  appendEvent(runId: string, event: Omit<TraceEvent, 'at'> & { at?: string }): Promise<TraceEvent>;
+  appendEvent(runId: string, event: TraceEventDraft): Promise<TraceEvent>;
   listEvents(runId: string): Promise<TraceEvent[]>;
 }
 

@@ -1,6 +1,6 @@
 import { errorFromName } from './errors';
-import type { Tier } from './loop';
 import { canonicalJson } from './signature';
+import { assertNever, type ModelCallEvent, type Tier, type ToolCallEvent } from './trace';
 import type { DegradedEntry, ModelProvider, ModelRequest, ModelResponse, RunView, ToolCall, ToolContext, ToolResult, TraceEvent } from './types';
 
 /**
@@ -30,7 +30,7 @@ export function pathOf(events: TraceEvent[], run: Pick<RunView, 'status' | 'stop
   for (const e of events) {
     // A call discarded because the run was cancelled meanwhile is not a step of the path.
     if (e.type !== 'model_call' || e.error || e.discarded) continue;
-    const calls = ((e.output as { toolCalls?: ToolCall[] } | undefined)?.toolCalls ?? []).map((c) => `${c.name}(${canonicalJson(c.arguments)})`).sort();
+    const calls = (e.output?.toolCalls ?? []).map((c) => `${c.name}(${canonicalJson(c.arguments)})`).sort();
     byStep.set(e.step, calls);
   }
   return { steps: [...byStep.entries()].sort(([a], [b]) => a - b).map(([step, calls]) => ({ step, calls })), status: run.status, stopReason: run.stopReason ?? null };
@@ -68,16 +68,7 @@ export function recordedDependencies(recorded: RecordedRun): {
   model: (tier: Tier) => ModelProvider;
   runTool: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>;
 } {
-  const models = new Map<number, TraceEvent[]>();
-  const tools = new Map<string, TraceEvent[]>();
-  for (const e of recorded.events) {
-    if (e.discarded) continue; // in flight when the run was cancelled: never part of what the run saw
-    if (e.type === 'model_call') models.set(e.step, [...(models.get(e.step) ?? []), e]);
-    if (e.type === 'tool_call' && !e.failure) {
-      const key = `${e.step}#${e.toolCallId}`;
-      tools.set(key, [...(tools.get(key) ?? []), e]);
-    }
-  }
+  const { models, tools } = recordedCalls(recorded.events);
   const model = (tier: Tier): ModelProvider => ({
     provider: 'replay',
     model: tier,
@@ -85,13 +76,13 @@ export function recordedDependencies(recorded: RecordedRun): {
       const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
       const next = models.get(step)?.shift();
       if (!next) throw new ReplayDiverged(`no recorded model call left for step ${step}`);
-      const error = next.error as { name: string; message: string } | undefined;
-      if (error) throw errorFromName(error.name, error.message);
-      const output = next.output as { text: string; toolCalls: ToolCall[] };
+      if (next.error) throw errorFromName(next.error.name, next.error.message);
+      const output = next.output;
+      if (!output) throw new ReplayDiverged(`the recorded model call of step ${step} has no answer`);
       return {
         text: output.text,
         toolCalls: output.toolCalls,
-        usage: (next.usage as ModelResponse['usage']) ?? { inputTokens: 0, outputTokens: 0 },
+        usage: next.usage ?? { inputTokens: 0, outputTokens: 0 },
         finishReason: String(next.finishReason ?? 'replay'),
         model: String(next.model ?? 'replay'),
       };
@@ -100,11 +91,55 @@ export function recordedDependencies(recorded: RecordedRun): {
   const runTool = async (call: ToolCall, ctx: ToolContext): Promise<ToolResult> => {
     const next = tools.get(`${ctx.step}#${ctx.toolCallId}`)?.shift();
     if (!next) throw new ReplayDiverged(`no recorded result for tool ${call.name} (${ctx.toolCallId}) at step ${ctx.step}`);
-    const error = next.error as { name: string; message: string } | undefined;
-    if (error) throw errorFromName(error.name, error.message);
+    if (next.error) throw errorFromName(next.error.name, next.error.message);
     return { content: String(next.result ?? ''), ...(next.isError ? { isError: true } : {}) };
   };
   return { model, runTool };
+}
+
+/**
+ * The recorded model calls per step and tool calls per (step, call), in order. A call discarded because the run was
+ * cancelled meanwhile is never part of what the run saw; a RecordToolFailure result is rebuilt from the failure the
+ * replayed tool raises again.
+ */
+function recordedCalls(events: TraceEvent[]): { models: Map<number, ModelCallEvent[]>; tools: Map<string, ToolCallEvent[]> } {
+  const models = new Map<number, ModelCallEvent[]>();
+  const tools = new Map<string, ToolCallEvent[]>();
+  for (const e of events) {
+    switch (e.type) {
+      case 'model_call':
+        if (!e.discarded) models.set(e.step, [...(models.get(e.step) ?? []), e]);
+        break;
+      case 'tool_call': {
+        if (e.discarded || e.failure) break;
+        const key = `${e.step}#${e.toolCallId}`;
+        tools.set(key, [...(tools.get(key) ?? []), e]);
+        break;
+      }
+      // Nothing to serve: the replay's own execution writes these again.
+      case 'run_started':
+      case 'run_resumed':
+      case 'paused':
+      case 'pause_requested':
+      case 'resumed':
+      case 'fallback':
+      case 'budget':
+      case 'breaker':
+      case 'surrender':
+      case 'run_finished':
+      case 'cancelled':
+      case 'start_failed':
+      case 'approval_requested':
+      case 'approval_decided':
+      case 'admin_stop':
+      case 'engine_restarted':
+      case 'unrecognized':
+        break;
+      default:
+        assertNever(e);
+    }
+  }
+  return { models, tools };
 }
 
 /**
@@ -115,7 +150,7 @@ export function recordedUnavailableTools(recorded: RecordedRun): DegradedEntry[]
   const out: DegradedEntry[] = [];
   for (const e of recorded.events) {
     if (e.type !== 'fallback' || !e.listing) continue;
-    const entry = { dependency: String(e.dependency), reason: String(e.reason), fallback: String(e.fallback) };
+    const entry = { dependency: e.dependency, reason: e.reason, fallback: e.fallback };
     if (!out.some((d) => d.dependency === entry.dependency && d.fallback === entry.fallback)) out.push(entry);
   }
   return out;

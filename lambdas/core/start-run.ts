@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Budgets, effectiveBudgets } from './budget';
 import { StartFailed } from './errors';
 import type { RunControl, RunRecord, RunRepository } from './ports';
+import { trace } from './trace';
 
 /** What starting a run needs from the run store (lambdas/store/run-store.ts). */
 export interface RunStarter extends Pick<RunRepository, 'createRun' | 'finalizeRun' | 'appendEvent'> {
@@ -52,7 +53,7 @@ export async function startRun(
   } catch (err) {
     const reason = `${(err as Error).name}: ${(err as Error).message}`;
     await deps.runs.finalizeRun(runId, { status: 'FAILED', answer: `The run could not be started (${reason}). Retry the request.`, stopReason: 'START_FAILED' });
-    await deps.runs.appendEvent(runId, { type: 'start_failed', step: 0, error: reason });
+    await deps.runs.appendEvent(runId, trace.startFailed({ step: 0, error: reason }));
     if (req.idempotencyKey !== undefined) await deps.runs.releaseIdempotencyKey(req.userId, req.idempotencyKey, runId);
     throw new StartFailed(`the run's execution could not be started (${reason}); retry the request (the same Idempotency-Key is fine)`, { cause: err });
   }

@@ -1,4 +1,5 @@
 import type { StoredMessage } from './ports';
+import { assertNever } from './trace';
 import type { Message, TraceEvent } from './types';
 
 /**
@@ -32,18 +33,44 @@ export function resolveTrace(events: TraceEvent[], messages: StoredMessage[]): T
 }
 
 function resolveEvent(event: TraceEvent, byKey: Map<string, Message>): TraceEvent {
-  const out: TraceEvent = { ...event };
-  if (isRef(event.resultRef) && event.result === undefined) {
-    const m = byKey.get(keyOf(event.resultRef));
-    out.result = m ? m.content : null;
+  switch (event.type) {
+    case 'tool_call': {
+      if (!isRef(event.resultRef) || event.result !== undefined) return { ...event };
+      const m = byKey.get(keyOf(event.resultRef));
+      return { ...event, result: m ? m.content : null };
+    }
+    case 'model_call': {
+      const out = { ...event };
+      const input = event.input;
+      if (input && typeof input === 'object' && 'lastRef' in input && input.last === undefined) {
+        out.input = { ...input, last: isRef(input.lastRef) ? (byKey.get(keyOf(input.lastRef)) ?? null) : null };
+      }
+      if (isRef(event.outputRef) && event.output === undefined) {
+        const m = byKey.get(keyOf(event.outputRef));
+        out.output = m?.role === 'assistant' ? { text: m.content, toolCalls: m.toolCalls } : null;
+      }
+      return out;
+    }
+    // No other kind references a message.
+    case 'run_started':
+    case 'run_resumed':
+    case 'paused':
+    case 'pause_requested':
+    case 'resumed':
+    case 'fallback':
+    case 'budget':
+    case 'breaker':
+    case 'surrender':
+    case 'run_finished':
+    case 'cancelled':
+    case 'start_failed':
+    case 'approval_requested':
+    case 'approval_decided':
+    case 'admin_stop':
+    case 'engine_restarted':
+    case 'unrecognized':
+      return { ...event };
+    default:
+      return assertNever(event);
   }
-  const input = event.input as { lastRef?: unknown; last?: unknown } | undefined;
-  if (input && typeof input === 'object' && 'lastRef' in input && input.last === undefined) {
-    out.input = { ...input, last: isRef(input.lastRef) ? (byKey.get(keyOf(input.lastRef)) ?? null) : null };
-  }
-  if (isRef(event.outputRef) && event.output === undefined) {
-    const m = byKey.get(keyOf(event.outputRef));
-    out.output = m?.role === 'assistant' ? { text: m.content, toolCalls: m.toolCalls } : null;
-  }
-  return out;
 }

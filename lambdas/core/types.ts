@@ -89,13 +89,8 @@ export interface PendingApproval {
   expiresAt: string;
 }
 
-/** A trace event (DESIGN §5). `type` is the kind; the rest is kind-specific. */
-export interface TraceEvent {
-  type: string;
-  at: string;
-  step: number;
-  [key: string]: unknown;
-}
+/** A trace event (DESIGN §5): the closed union of every kind, in ./trace.ts. */
+export type { TraceEvent, TraceEventDraft } from './trace';
 
 /** What a tool call runs with. */
 export interface ToolContext {

@@ -1,4 +1,4 @@
-import { type ModelStepInput, modelStep } from '../core/loop';
+import { type ModelStepInput, modelStep } from '../core/steps/call-model';
 import { createSecretReader } from '../providers/secrets';
 import type { Runtime } from './runtime';
 import { createBaseRuntime, optionsFromEnv } from './runtime-base';

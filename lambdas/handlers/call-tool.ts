@@ -1,4 +1,4 @@
-import { type ToolStepInput, toolStep } from '../core/loop';
+import { type ToolStepInput, toolStep } from '../core/steps/call-tool';
 import { type BaseRuntime, createBaseRuntime, optionsFromEnv } from './runtime-base';
 import { withIdempotentTools } from './runtime-idempotency';
 import { createToolWiring, type ToolWiring } from './runtime-tools';

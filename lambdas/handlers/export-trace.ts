@@ -1,4 +1,5 @@
 import type { DynamoDBStreamEvent } from 'aws-lambda';
+import type { TraceEventType } from '../core/trace';
 import { type RunStatus, TERMINAL_STATUSES } from '../core/types';
 import { exportRunToLangfuse, langfuseTarget } from '../exporters/langfuse';
 import { createSecretReader } from '../providers/secrets';
@@ -10,7 +11,7 @@ import { lambdaEntry, wrap } from './wrap';
 function exportedRunOf(image: NonNullable<NonNullable<DynamoDBStreamEvent['Records'][number]['dynamodb']>['NewImage']> | undefined): string | undefined {
   if (!image) return undefined;
   if (image.sk?.S === 'META') return TERMINAL_STATUSES.includes((image.status?.S ?? '') as RunStatus) ? image.runId?.S : undefined;
-  if (image.type?.S === 'run_finished' && image.pk?.S?.startsWith('RUN#')) return image.pk.S.slice('RUN#'.length);
+  if (image.type?.S === ('run_finished' satisfies TraceEventType) && image.pk?.S?.startsWith('RUN#')) return image.pk.S.slice('RUN#'.length);
   return undefined;
 }
 

@@ -1,4 +1,4 @@
-import { type FinalizeInput, finalize } from '../core/loop';
+import { type FinalizeInput, finalize } from '../core/steps/finalize';
 import { baseRuntimeFromEnv } from './runtime-base';
 import { lambdaEntry, wrap } from './wrap';
 

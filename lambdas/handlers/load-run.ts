@@ -1,4 +1,4 @@
-import { loadRun, type StartInput } from '../core/loop';
+import { loadRun, type StartInput } from '../core/steps/load-run';
 import { baseRuntimeFromEnv } from './runtime-base';
 import { lambdaEntry, wrap } from './wrap';
 

@@ -1,4 +1,4 @@
-import { type PauseInput, pauseRun } from '../core/loop';
+import { type PauseInput, pauseRun } from '../core/steps/pause';
 import { baseRuntimeFromEnv } from './runtime-base';
 import { lambdaEntry, wrap } from './wrap';
 

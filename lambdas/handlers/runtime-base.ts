@@ -13,6 +13,7 @@ import { CircuitBreaker } from '../core/breaker';
 import type { LoopDeps } from '../core/loop';
 import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
 import { priceOf } from '../core/pricing';
+import { trace } from '../core/trace';
 import type { TraceEvent } from '../core/types';
 import type { SecretReader } from '../providers/secrets';
 import { DynamoBreakerStore } from '../store/breaker-store';
@@ -94,7 +95,7 @@ export function createBaseRuntime(options: RuntimeOptions): BaseRuntime {
       const ctx = invocationContext.getStore();
       if (ctx?.runId) {
         runs
-          .appendEvent(ctx.runId, { type: 'breaker', step: ctx.step ?? 0, dependency: t.dependency, from: t.from, to: t.to, reason: t.reason, window: t.window })
+          .appendEvent(ctx.runId, trace.breaker({ step: ctx.step ?? 0, dependency: t.dependency, from: t.from, to: t.to, reason: t.reason, window: t.window }))
           .catch((err) => logger.error('could not trace a breaker transition', { err }));
       }
     },

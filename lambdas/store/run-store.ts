@@ -12,9 +12,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { CHECKPOINT_VERSION } from '../core/checkpoint';
 import type { ApprovalEntry, RunRecord, RunRepository, StoredMessage } from '../core/ports';
+import { parseTraceEvent } from '../core/trace';
 import { resolveTrace } from '../core/trace-refs';
 import { truncateUtf8 } from '../core/truncate';
-import type { DegradedEntry, Message, RunStatus, TraceEvent, Usage } from '../core/types';
+import type { DegradedEntry, Message, RunStatus, TraceEvent, TraceEventDraft, Usage } from '../core/types';
 import { ConversationCache } from './conversation-cache';
 import { EVENT_PREFIX, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
 
@@ -128,8 +129,8 @@ export class RunStore implements RunRepository {
    * (the trace event of the call that produced the message, referencing it) goes in the same item: one write for
    * both. When the message was already there, the event is appended on its own (the trace shows every call).
    */
-  async putMessage(runId: string, m: StoredMessage, event?: Omit<TraceEvent, 'at'> & { at?: string }): Promise<{ written: boolean; stored: StoredMessage }> {
-    const full = event ? ({ ...clampEvent({ ...event, at: event.at ?? this.now().toISOString() } as TraceEvent) } as TraceEvent) : undefined;
+  async putMessage(runId: string, m: StoredMessage, event?: TraceEventDraft): Promise<{ written: boolean; stored: StoredMessage }> {
+    const full = event ? clampEvent({ ...event, at: event.at ?? this.now().toISOString() }) : undefined;
     const item: StoredMessage = { ...m, message: clampMessage(m.message), ...(full ? { event: full } : {}) };
     try {
       await this.doc.send(
@@ -159,7 +160,7 @@ export class RunStore implements RunRepository {
         ConsistentRead: true,
       }),
     );
-    return out.Item ? stripKeys<StoredMessage>(out.Item) : undefined;
+    return out.Item ? storedMessageOf(stripKeys<StoredItem>(out.Item)) : undefined;
   }
 
   /**
@@ -171,11 +172,11 @@ export class RunStore implements RunRepository {
     const known = this.conversations.get(runId);
     if (known.length > 0) {
       const last = known[known.length - 1] as StoredMessage;
-      const after = await this.queryPrefix<StoredMessage>(runId, MESSAGE_PREFIX, messageSk(last.step, last.seq));
+      const after = (await this.queryPrefix<StoredItem>(runId, MESSAGE_PREFIX, messageSk(last.step, last.seq))).map(storedMessageOf);
       const merged = this.conversations.extend(runId, known, after);
       if (merged) return merged;
     }
-    const all = await this.queryPrefix<StoredMessage>(runId, MESSAGE_PREFIX);
+    const all = (await this.queryPrefix<StoredItem>(runId, MESSAGE_PREFIX)).map(storedMessageOf);
     this.conversations.set(runId, all);
     return all;
   }
@@ -263,9 +264,9 @@ export class RunStore implements RunRepository {
   }
 
   /** Appends a trace event. Events are ordered by their timestamp, then by writer and sequence. */
-  async appendEvent(runId: string, event: Omit<TraceEvent, 'at'> & { at?: string }): Promise<TraceEvent> {
+  async appendEvent(runId: string, event: TraceEventDraft): Promise<TraceEvent> {
     const at = event.at ?? this.now().toISOString();
-    const full = { ...event, at } as TraceEvent;
+    const full: TraceEvent = { ...event, at };
     const suffix = `${String(++this.seq).padStart(6, '0')}#${this.writer}`;
     await this.doc.send(
       new PutCommand({
@@ -282,8 +283,10 @@ export class RunStore implements RunRepository {
    * events kept in message items, their message references resolved (lambdas/core/trace-refs.ts).
    */
   async listEvents(runId: string): Promise<TraceEvent[]> {
-    const [events, messages] = await Promise.all([this.queryPrefix<TraceEvent>(runId, EVENT_PREFIX), this.queryPrefix<StoredMessage>(runId, MESSAGE_PREFIX)]);
-    return resolveTrace(events, messages);
+    const [items, stored] = await Promise.all([this.queryPrefix<Record<string, unknown>>(runId, EVENT_PREFIX), this.queryPrefix<StoredItem>(runId, MESSAGE_PREFIX)]);
+    // The store boundary: items read back are parsed into the closed union (a kind this version does not write is
+    // kept as an `unrecognized` event, never cast into a known one).
+    return resolveTrace(items.map(parseTraceEvent), stored.map(storedMessageOf));
   }
 
   /** A user's runs, newest first. `cursor` is opaque to callers. */
@@ -495,17 +498,28 @@ function stripKeys<T>(item: Record<string, unknown>): T {
   return rest as T;
 }
 
+/**
+ * An event as it is stored: as written, or, past the item's text budget, its envelope with `truncated: true` and its
+ * bulky fields cut to a marked excerpt (a cut field is a string then: readers show it as it is).
+ */
 function clampEvent(event: TraceEvent): TraceEvent {
   const json = JSON.stringify(event);
   if (Buffer.byteLength(json, 'utf8') <= MAX_TEXT_BYTES) return event;
-  // Keep the envelope; cut the bulky fields to a marked excerpt.
-  const out: TraceEvent = { type: event.type, at: event.at, step: event.step, truncated: true };
+  const out: Record<string, unknown> = { type: event.type, at: event.at, step: event.step, truncated: true };
   for (const [k, v] of Object.entries(event)) {
     if (k in out) continue;
     const s = typeof v === 'string' ? v : JSON.stringify(v);
     out[k] = s && s.length > 20_000 ? clampText(s, 20_000) : v;
   }
-  return out;
+  return parseTraceEvent(out);
+}
+
+/** A message item as read back: its event not yet parsed. */
+type StoredItem = Omit<StoredMessage, 'event'> & { event?: Record<string, unknown> };
+
+/** A message item read back, the trace event it carries parsed into the union (the store boundary). */
+function storedMessageOf({ event, ...m }: StoredItem): StoredMessage {
+  return { ...m, ...(event ? { event: parseTraceEvent(event) } : {}) };
 }
 
 function encodeCursor(key: Record<string, unknown>): string {

@@ -1,26 +1,24 @@
 import { excerpt } from '../../lambdas/core/answer';
-import type { TraceEvent } from '../../lambdas/core/types';
+import { assertNever, type TraceEvent } from '../../lambdas/core/trace';
 import type { EventLog } from '../engine';
 
 /** One line of progress per trace event. */
 export function describeEvent(e: TraceEvent): string {
   const step = `step ${e.step}`;
-  const err = e.error as { name?: string; message?: string } | undefined;
   switch (e.type) {
     case 'run_started':
       return `run started · budgets: ${e.maxSteps} steps, ${e.maxTokens} tokens`;
     case 'run_resumed':
       return `run resumed at step ${e.step}`;
     case 'model_call': {
+      const err = e.error;
       if (err) return `${step} · model ${e.tier} (${e.provider}/${e.model}) failed after ${e.latencyMs} ms: ${err.name}: ${err.message}`;
-      const out = e.output as { toolCalls?: { name: string; arguments: unknown }[] } | undefined;
-      const usage = e.usage as { inputTokens: number; outputTokens: number } | undefined;
-      const calls = out?.toolCalls ?? [];
+      const calls = e.output?.toolCalls ?? [];
       const what = calls.length ? `${calls.length} tool call(s): ${calls.map((c) => `${c.name}(${JSON.stringify(c.arguments)})`).join(', ')}` : 'final answer';
-      return `${step} · model ${e.tier} (${e.provider}/${e.model}) ${e.latencyMs} ms · tokens ${usage?.inputTokens ?? 0}→${usage?.outputTokens ?? 0}${typeof e.costUsd === 'number' && e.costUsd > 0 ? ` · $${e.costUsd.toFixed(6)}` : ''} · ${what}`;
+      return `${step} · model ${e.tier} (${e.provider}/${e.model}) ${e.latencyMs} ms · tokens ${e.usage?.inputTokens ?? 0}→${e.usage?.outputTokens ?? 0}${typeof e.costUsd === 'number' && e.costUsd > 0 ? ` · $${e.costUsd.toFixed(6)}` : ''} · ${what}`;
     }
     case 'tool_call':
-      if (err) return `${step} · tool ${e.name} failed: ${err.name}: ${err.message}`;
+      if (e.error) return `${step} · tool ${e.name} failed: ${e.error.name}: ${e.error.message}`;
       return `${step} · tool ${e.name} → ${excerpt(String(e.result ?? ''), 160)}${e.isError ? ' (error)' : ''}`;
     case 'fallback':
       return `${step} · degraded: ${e.dependency} (${e.reason}) → ${e.fallback}`;
@@ -36,8 +34,19 @@ export function describeEvent(e: TraceEvent): string {
       return `${step} · surrendered: ${e.stopReason}`;
     case 'run_finished':
       return `run finished: ${e.status}${e.stopReason ? ` (${e.stopReason})` : ''}`;
-    default:
+    // The kind says it all.
+    case 'paused':
+    case 'pause_requested':
+    case 'resumed':
+    case 'cancelled':
+    case 'start_failed':
+    case 'admin_stop':
+    case 'engine_restarted':
       return `${step} · ${e.type}`;
+    case 'unrecognized':
+      return `${step} · ${e.storedType}`;
+    default:
+      return assertNever(e);
   }
 }
 

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import type { RunView, TraceEvent } from '../../lambdas/core/types';
+import { parseTraceEvent, type TraceEvent } from '../../lambdas/core/trace';
+import type { RunView } from '../../lambdas/core/types';
 import { apiTarget, callApi } from './client';
 import type { CliCommand } from './common';
 import { UsageError } from './common';
@@ -52,14 +53,14 @@ export const traceCommand: CliCommand = {
   async run({ positionals, values }) {
     const target = apiTarget(values);
     const id = needId(positionals, 'trace');
-    const { events } = await callApi<{ events: TraceEvent[] }>(target, 'GET', `/runs/${id}/trace`);
+    const { events } = await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `/runs/${id}/trace`);
     if (typeof values.export === 'string') {
       const run = await callApi<RunView>(target, 'GET', `/runs/${id}`);
       writeFileSync(values.export, JSON.stringify({ run, events }, null, 1));
       print(`wrote ${values.export} (${events.length} events): replay it with agent replay --file ${values.export}`);
       return 0;
     }
-    print(values.json ? { events } : timeline(events));
+    print(values.json ? { events } : timeline(events.map(parseTraceEvent)));
     return 0;
   },
 };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { RecordedRun } from '../../lambdas/core/replay';
-import type { RunView, TraceEvent } from '../../lambdas/core/types';
+import { parseTraceEvent } from '../../lambdas/core/trace';
+import type { RunView } from '../../lambdas/core/types';
 import { replayRun } from '../replay';
 import { apiTarget, callApi } from './client';
 import { type CliCommand, UsageError } from './common';
@@ -11,15 +12,16 @@ export const replayCommand: CliCommand = {
   async run({ config, positionals, values }) {
     let recorded: RecordedRun;
     if (typeof values.file === 'string') {
-      recorded = JSON.parse(readFileSync(values.file, 'utf8')) as RecordedRun;
-      if (!recorded.run || !Array.isArray(recorded.events)) throw new UsageError(`${values.file} is not an exported trace: expected {"run": {...}, "events": [...]} (agent trace <id> --export <file>)`);
+      const file = JSON.parse(readFileSync(values.file, 'utf8')) as { run?: RecordedRun['run']; events?: unknown };
+      if (!file.run || !Array.isArray(file.events)) throw new UsageError(`${values.file} is not an exported trace: expected {"run": {...}, "events": [...]} (agent trace <id> --export <file>)`);
+      recorded = { run: file.run, events: file.events.map(parseTraceEvent) };
     } else {
       const id = positionals[0];
       if (!id) throw new UsageError('agent replay needs a run id or --file <trace.json>');
       const target = apiTarget(values);
       const run = await callApi<RunView>(target, 'GET', `/runs/${encodeURIComponent(id)}`);
-      const { events } = await callApi<{ events: TraceEvent[] }>(target, 'GET', `/runs/${encodeURIComponent(id)}/trace`);
-      recorded = { run, events };
+      const { events } = await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `/runs/${encodeURIComponent(id)}/trace`);
+      recorded = { run, events: events.map(parseTraceEvent) };
     }
     const { verdict, replayed } = await replayRun(recorded, config);
     if (values.json) process.stdout.write(`${JSON.stringify({ ...verdict, replayed })}\n`);

@@ -1,3 +1,4 @@
+import { ofKind } from '../../lambdas/core/trace';
 import { testEngine } from '../helpers/engine';
 
 describe('model degradation on the synthesized machine', () => {
@@ -16,9 +17,9 @@ describe('model degradation on the synthesized machine', () => {
       const retried = events.filter((e) => e.type === 'StateRetried' && e.state.name === 'CallModel');
       expect(retried).toHaveLength(4);
       const trace = await engine.runtime.runs.listEvents(run.runId);
-      const primaryCalls = trace.filter((e) => e.type === 'model_call' && e.tier === 'primary');
+      const primaryCalls = trace.filter(ofKind('model_call')).filter((e) => e.tier === 'primary');
       // Five failures open the primary's breaker (threshold 5): the sixth attempt is refused without a call.
-      expect(primaryCalls.map((e) => (e.error as { name: string }).name)).toEqual([...Array(5).fill('TransientError'), 'CircuitOpen']);
+      expect(primaryCalls.map((e) => e.error?.name)).toEqual([...Array(5).fill('TransientError'), 'CircuitOpen']);
       expect(trace.filter((e) => e.type === 'breaker')).toEqual([expect.objectContaining({ dependency: 'model:primary', from: 'CLOSED', to: 'OPEN', step: 2 })]);
       expect(trace.filter((e) => e.type === 'fallback')).toHaveLength(2);
     } finally {

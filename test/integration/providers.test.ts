@@ -1,3 +1,4 @@
+import { ofKind } from '../../lambdas/core/trace';
 import type { LocalEngine } from '../../local/engine';
 import { type FakeProvider, type Protocol, type Reply, startFakeProvider } from '../fakes/providers';
 import { testEngine } from '../helpers/engine';
@@ -83,9 +84,9 @@ describe.each(protocols)('%s as the primary model', (protocol) => {
       expect(run.answer).toContain('fallback answer');
       expect(run.degraded).toEqual([{ dependency: 'model:primary', reason: errorName, fallback: 'model:fallback' }]);
       const trace = await engine.runtime.runs.listEvents(run.runId);
-      const failed = trace.filter((e) => e.type === 'model_call' && e.tier === 'primary');
+      const failed = trace.filter(ofKind('model_call')).filter((e) => e.tier === 'primary');
       expect(failed).toHaveLength(requests);
-      expect(failed.every((e) => (e.error as { name: string }).name === (errorName === 'RetryAfterTooLong' ? 'RateLimited' : errorName))).toBe(true);
+      expect(failed.every((e) => e.error?.name === (errorName === 'RetryAfterTooLong' ? 'RateLimited' : errorName))).toBe(true);
     } finally {
       primary.setDefault({ kind: 'text', text: 'done' });
     }

@@ -84,7 +84,7 @@ describe('steps of a run that is already final', () => {
     const out = await modelStep({ ...deps(), model: () => slow }, { state: state(runId), step: 1, tier: 'primary' });
     expect(out).toMatchObject({ outcome: 'stopped', stopReason: 'CANCELLED' });
     expect((await runs.listMessages(runId)).map((m) => m.message.role)).toEqual(['user']);
-    expect((await runs.listEvents(runId)).map((e) => [e.type, e.discarded])).toEqual([['model_call', 'CANCELLED']]);
+    expect((await runs.listEvents(runId)).map((e) => [e.type, 'discarded' in e ? e.discarded : undefined])).toEqual([['model_call', 'CANCELLED']]);
     expect(await runs.getRun(runId)).toMatchObject({ step: 0, status: 'CANCELLED' });
   });
 

@@ -1,14 +1,15 @@
 import { pathOf, recordedDependencies } from '../../../lambdas/core/replay';
-import type { TraceEvent } from '../../../lambdas/core/types';
+import { parseTraceEvent } from '../../../lambdas/core/trace';
 
 describe('replay and calls discarded by a cancel', () => {
-  const events: TraceEvent[] = [
+  // As read back from the table (the store parses its items into the union).
+  const events = [
     { type: 'run_started', at: '1', step: 0 },
     { type: 'model_call', at: '2', step: 1, output: { text: '', toolCalls: [{ id: 'c1', name: 'calculator', arguments: { expression: '1+1' } }] } },
     { type: 'tool_call', at: '3', step: 1, toolCallId: 'c1', result: '2' },
     { type: 'cancelled', at: '4', step: 1 },
     { type: 'model_call', at: '5', step: 2, usage: { inputTokens: 1, outputTokens: 1 }, discarded: 'CANCELLED' },
-  ];
+  ].map(parseTraceEvent);
   const run = { status: 'CANCELLED' as const, stopReason: 'CANCELLED' };
 
   it('a discarded call is not a step of the path', () => {

@@ -1,0 +1,92 @@
+import { degradationNotice, partialAnswer, surrenderNotice, withNotice } from '../answer';
+import { budgetReasonOf } from '../errors';
+import type { RunRecord } from '../ports';
+import { toUsd } from '../pricing';
+import { assertNever, trace } from '../trace';
+import type { DegradedEntry, Message, RunStatus } from '../types';
+import { isFinal, type LoopDeps, type LoopState, mustGetRun } from './state';
+
+export type Outcome = 'FINISH' | 'SURRENDER' | 'DEGRADE' | 'REFUSED';
+
+export interface FinalizeInput {
+  /** The loop state as the exit got it (a Catch's `error`, a Pass's `stopReason` included). */
+  state: LoopState;
+  outcome: Outcome;
+}
+
+/**
+ * What Finalize returns (the execution's output): the run's id and final status, never its answer. A state's
+ * output is capped at 256 KB and the answer may be longer; readers take the run from the table.
+ */
+export interface FinalizeOutput {
+  runId: string;
+  status: RunStatus;
+  stopReason: string | null;
+}
+
+/** The final status, the stop reason, the answer the user sees; `degraded` when the exit itself degrades the run. */
+interface Ending {
+  status: RunStatus;
+  stopReason: string | null;
+  answer: string;
+  degraded?: DegradedEntry;
+}
+
+type FinalizeDeps = Pick<LoopDeps, 'runs' | 'log'>;
+
+const outputOf = (run: RunRecord): FinalizeOutput => ({ runId: run.runId, status: run.status, stopReason: run.stopReason ?? null });
+
+/** Finish / Surrender / Degrade / Refused: the one exit of every run, writing its final status, its answer and a trace event. */
+export async function finalize(deps: FinalizeDeps, input: FinalizeInput): Promise<FinalizeOutput> {
+  const { state, outcome } = input;
+  const run = await mustGetRun(deps.runs, state.runId);
+  // Never over a final status (a cancel that landed first): nothing written, no second run_finished.
+  if (isFinal(run)) return outputOf(run);
+  const messages = (await deps.runs.listMessages(state.runId)).map((m) => m.message);
+  const ending = endingOf(outcome, state, run, messages);
+  if (ending.degraded) await deps.runs.addDegraded(state.runId, ending.degraded);
+  const final = await deps.runs.finalizeRun(state.runId, { status: ending.status, answer: ending.answer, stopReason: ending.stopReason });
+  // finalizeRun only moves a RUNNING or PAUSED run: another status means someone else finalized it first.
+  if (final.status !== ending.status || final.stopReason !== ending.stopReason) return outputOf(final);
+  await traceEnding(deps, input, run, final);
+  deps.log?.('run finished', { runId: state.runId, status: final.status, stopReason: final.stopReason, steps: final.step });
+  return outputOf(final);
+}
+
+/** How each exit ends the run. */
+function endingOf(outcome: Outcome, state: LoopState, run: RunRecord, messages: Message[]): Ending {
+  const degraded = run.degraded ?? [];
+  switch (outcome) {
+    case 'FINISH':
+      return { status: degraded.length ? 'DEGRADED' : 'SUCCEEDED', stopReason: null, answer: withNotice(degradationNotice(degraded), partialAnswer(messages)) };
+    case 'SURRENDER': {
+      // A budget error names its reason (token, cost, daily spend); the Pass before Surrender sets the others.
+      const stopReason = budgetReasonOf(state.error) ?? state.stopReason ?? 'STEP_BUDGET';
+      return { status: 'UNFINISHED', stopReason, answer: withNotice(surrenderNotice(stopReason, run.step), withNotice(degradationNotice(degraded), partialAnswer(messages))) };
+    }
+    case 'DEGRADE': {
+      const entry = { dependency: degraded.some((d) => d.fallback === 'model:fallback') ? 'model:fallback' : 'model:primary', reason: state.error?.Error ?? 'unknown', fallback: 'partial-answer' };
+      return { status: 'DEGRADED', stopReason: 'MODELS_UNAVAILABLE', answer: withNotice(degradationNotice([...degraded, entry]), partialAnswer(messages)), degraded: entry };
+    }
+    case 'REFUSED':
+      return { status: 'SUCCEEDED', stopReason: 'MODEL_REFUSAL', answer: 'The model declined to answer this request (content policy).' };
+    default:
+      return assertNever(outcome);
+  }
+}
+
+/** `surrender` (for a surrender) and `run_finished` with the run's usage. */
+async function traceEnding(deps: FinalizeDeps, input: FinalizeInput, run: RunRecord, final: RunRecord): Promise<void> {
+  const { state } = input;
+  if (input.outcome === 'SURRENDER') await deps.runs.appendEvent(state.runId, trace.surrender({ step: run.step, stopReason: final.stopReason ?? null }));
+  await deps.runs.appendEvent(
+    state.runId,
+    trace.runFinished({
+      step: run.step,
+      status: final.status,
+      stopReason: final.stopReason ?? null,
+      ...(state.error ? { error: state.error } : {}),
+      usage: { inputTokens: final.tokensIn, outputTokens: final.tokensOut, costUsd: toUsd(final.costMicros ?? 0) },
+    }),
+  );
+}
