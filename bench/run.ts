@@ -243,7 +243,7 @@ async function bundles() {
     '|---|---|---|',
     ...rows.map((r) => `| ${r.handler} | ${kb(r.bytes)} | ${r.initMs.toFixed(1)} ms |`),
     '',
-    'Each handler wires only what it uses (lambdas/handlers/runtime-*.ts): the tokenizer ranks (~1 MB) are in call-model only, the tool clients in call-model and call-tool only, validation is zod/mini, and the config is parsed, not validated again (synth validated it). The MCP SDK ships next to call-model and call-tool and loads on the first MCP connection. The hello-world line is the floor.',
+    'Each handler wires only what it uses (lambdas/runtime/*.ts): the tokenizer ranks (~1 MB) are in call-model only, the tool clients in call-model and call-tool only, validation is zod/mini, and the config is parsed, not validated again (synth validated it). The MCP SDK ships next to call-model and call-tool and loads on the first MCP connection. The hello-world line is the floor.',
     '',
     'Module init includes loading the external AWS SDK clients from node_modules (the Lambda runtime loads its own copy the same way): on this machine `require(\'@aws-sdk/client-dynamodb\')` alone takes about as long as the lean handlers\' whole init, so the SDK is the floor of every handler that uses DynamoDB, not the bundle.',
     '',

@@ -22,7 +22,7 @@ import { createHandler as exportTrace } from '../lambdas/handlers/export-trace';
 import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
-import { createRuntime, type Runtime } from '../lambdas/handlers/runtime';
+import { createRuntime, type Runtime } from '../lambdas/runtime';
 import { createDocumentClient } from '../lambdas/store/client';
 import { sfnExecutions } from '../lambdas/store/sfn-executions';
 import { type AgentConfig, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';

@@ -152,7 +152,7 @@ export function causeMessage(cause: unknown): string {
 }
 
 /**
- * A dependency's answer was larger than the client reads (lambdas/net/http.ts MAX_READ_BYTES): the same request
+ * A dependency's answer was larger than the client reads (lambdas/net/http-client.ts MAX_READ_BYTES): the same request
  * would bring the same oversized answer, so it is never retried; the call fails over (e.g. to the fallback model).
  * Not counted by the breaker: the dependency is up.
  */

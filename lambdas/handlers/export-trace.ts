@@ -2,8 +2,8 @@ import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { type RunStatus, TERMINAL_STATUSES } from '../core/types';
 import { exportRunToLangfuse, langfuseTarget } from '../exporters/langfuse';
 import { createSecretReader } from '../providers/secrets';
-import { baseRuntimeFromEnv } from './runtime-base';
-import { lambdaEntry, wrap } from './wrap';
+import { baseRuntimeFromEnv } from '../runtime/base';
+import { lambdaEntry, wrap } from '../runtime/wrap';
 
 
 /** The run a stream record is about: a run item at a terminal status, or a run's run_finished trace event. */

@@ -17,8 +17,8 @@ import type { ModelProvider } from '../core/types';
 import { createAnthropicProvider } from './anthropic';
 import { type BedrockDeps, createBedrockProvider } from './bedrock';
 import { createDemoProvider } from './demo';
-import type { FetchLike } from './http';
 import { createOpenAIProvider } from './openai';
+import type { FetchLike } from './provider-http';
 import { apiKeyFromSecret, type SecretReader } from './secrets';
 
 export { apiKeyFromSecret, createSecretReader, type SecretReader, type SecretsClient } from './secrets';

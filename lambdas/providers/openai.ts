@@ -6,7 +6,7 @@
 import type { ModelConfig } from '../../lib/config';
 import { ModelRefusal } from '../core/errors';
 import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec } from '../core/types';
-import { type FetchLike, postProviderJson } from './http';
+import { type FetchLike, postProviderJson } from './provider-http';
 import { malformed, newToolCallId, normalizeFinishReason, toolCallFromJsonArguments } from './wire';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';

@@ -16,10 +16,10 @@
  */
 
 import type { ToolConfig } from '../../lib/config';
-import { classifyResponse, type FetchLike, postJson } from '../net/http';
+import { classifyResponse, type FetchLike, postJson } from '../net/http-client';
 
-export type { FetchLike } from '../net/http';
-export { classifyResponse, MAX_READ_BYTES, parseRetryAfter, postJson } from '../net/http';
+export type { FetchLike } from '../net/http-client';
+export { classifyResponse, MAX_READ_BYTES, parseRetryAfter, postJson } from '../net/http-client';
 
 import { errorToResult, MAX_CONTENT_BYTES, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
 

@@ -1,5 +1,5 @@
 import type { ModelProvider, ModelRequest } from '../../../lambdas/core/types';
-import { createProvider } from '../../../lambdas/providers/index';
+import { createProvider } from '../../../lambdas/providers';
 import { parseConfig } from '../../../lib/config';
 import type { FakeProvider } from '../../fakes/providers';
 

@@ -1,6 +1,6 @@
 import type { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { ModelProvider } from '../../../lambdas/core/types';
-import { apiKeyFromSecret, createProvider, createSecretReader, resolveApiKey, type SecretsClient } from '../../../lambdas/providers/index';
+import { apiKeyFromSecret, createProvider, createSecretReader, resolveApiKey, type SecretsClient } from '../../../lambdas/providers';
 import { type ModelConfig, parseConfig } from '../../../lib/config';
 import { type FakeProvider, startFakeAnthropic, startFakeOpenAI } from '../../fakes/providers';
 import { failure } from './helpers';

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LocalEngine } from '../engine';
-import { startServer } from '../server';
-import { LOCAL_REGION } from '../template';
+import { LocalEngine } from '../../local/engine';
+import { startServer } from '../../local/server';
+import { LOCAL_REGION } from '../../local/template';
 import type { CliCommand } from './common';
 
 /** `agent serve` (`npm start`): the HTTP API on localhost, on the on-disk offline engine. */

@@ -2,7 +2,7 @@
  * The HTTP side of the wire-protocol providers (openai, anthropic): one POST of JSON that either resolves with the
  * parsed 2xx body or throws a taxonomy error (DESIGN §4), and the classifier behind it.
  *
- * Transport (client timeout, body size cap, network errors) is the runtime's one HTTP client, lambdas/net/http.ts,
+ * Transport (client timeout, body size cap, network errors) is the runtime's one HTTP client, lambdas/net/http-client.ts,
  * which HTTP tools and the retriever use too; this module adds what is specific to model providers: quota and
  * content-policy errors, `retry-after-ms`, strict JSON bodies, and keeping the API key out of every message.
  *
@@ -19,7 +19,7 @@
  * | ECONNREFUSED, ECONNRESET, socket hang up, DNS | TransientError |
  */
 import { type AgentError, ModelRefusal, QuotaExhausted, RateLimited, ResponseTooLarge, TransientError } from '../core/errors';
-import { classifyResponse, type FetchLike, type HttpResponse, MAX_READ_BYTES, parseRetryAfter, postJson } from '../net/http';
+import { classifyResponse, type FetchLike, type HttpResponse, MAX_READ_BYTES, parseRetryAfter, postJson } from '../net/http-client';
 
 export type { FetchLike, HttpResponse };
 

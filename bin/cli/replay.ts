@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { RecordedRun } from '../../lambdas/core/replay';
 import type { RunView, TraceEvent } from '../../lambdas/core/types';
-import { replayRun } from '../replay';
+import { replayRun } from '../../local/replay';
 import { apiTarget, callApi } from './client';
 import { type CliCommand, UsageError } from './common';
 

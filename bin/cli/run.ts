@@ -1,6 +1,6 @@
 import { effectiveBudgets } from '../../lambdas/core/budget';
 import type { RunView } from '../../lambdas/core/types';
-import { LocalEngine } from '../engine';
+import { LocalEngine } from '../../local/engine';
 import { apiTarget, callApi } from './client';
 import { type CliCommand, type CliValues, intOption, UsageError, usdOption } from './common';
 import { describeEvent, describeStateEvent } from './progress';

@@ -21,7 +21,7 @@ import { SpendStore } from '../store/spend-store';
 
 /**
  * The part of the runtime every handler needs: config, store, logger, metrics, breaker. The tools
- * (./runtime-tools.ts) and the models (./runtime-models.ts) are wired on top by the handlers that use them, so a
+ * (./tools.ts) and the models (./models.ts) are wired on top by the handlers that use them, so a
  * handler bundles only what it uses (no tokenizer outside call-model, no tool clients outside call-tool/call-model).
  */
 export interface BaseRuntime
