@@ -1,4 +1,4 @@
-import type { AgentConfig } from '../../lib/config';
+import type { AgentConfig } from '../core/config';
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
 import type { RunControl, RunRecord } from '../core/ports';

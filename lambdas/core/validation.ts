@@ -1,6 +1,6 @@
 /**
  * The handlers' validation library: zod's `zod/mini` (same checks, a fraction of the bundle; the config schema in
- * lib/config.ts keeps the full zod, used at synth and offline), with the English messages the full zod gives.
+ * lambdas/core/config.ts keeps the full zod, used at synth and offline), with the English messages the full zod gives.
  * Only the pieces used are imported (a namespace import would keep all of zod/mini, every locale included).
  */
 

@@ -1,4 +1,4 @@
-import type { AgentConfig } from '../../lib/config';
+import type { AgentConfig } from '../core/config';
 import { type IngestionEvent, toLangfuseBatch } from '../core/langfuse';
 import { runView } from '../core/loop';
 import type { RunRepository } from '../core/ports';

@@ -11,7 +11,7 @@
  * Every provider enforces its client timeout, sends exactly one request per call (no retries: Step Functions owns
  * them) and throws only taxonomy errors (core/errors.ts).
  */
-import type { ModelConfig } from '../../lib/config';
+import type { ModelConfig } from '../core/config';
 import { BadRequest } from '../core/errors';
 import type { ModelProvider } from '../core/types';
 import { createAnthropicProvider } from './anthropic';

@@ -5,10 +5,10 @@ import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import type { AgentConfig } from '../../lib/config';
-import { approvalRequiredTools, deployedConfigFromEnv } from '../../lib/config-env';
 import { approvalPolicy } from '../core/approvals';
 import { CircuitBreaker } from '../core/breaker';
+import type { AgentConfig } from '../core/config';
+import { approvalRequiredTools, deployedConfigFromEnv } from '../core/config-env';
 import type { LoopDeps } from '../core/loop';
 import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
 import { priceOf } from '../core/pricing';

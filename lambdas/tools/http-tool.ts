@@ -15,7 +15,7 @@
  *   byte of the body left out (read or not)
  */
 
-import type { ToolConfig } from '../../lib/config';
+import type { ToolConfig } from '../core/config';
 import { classifyResponse, type FetchLike, postJson } from '../net/http-client';
 
 export type { FetchLike } from '../net/http-client';

@@ -16,7 +16,7 @@
  * the keyword fallback's results, marked `degraded` so the model and the user are told.
  */
 
-import type { ToolConfig } from '../../lib/config';
+import type { ToolConfig } from '../core/config';
 import { BadRequest, TransientError, toAgentError } from '../core/errors';
 import type { DegradedEntry } from '../core/types';
 import { z } from '../core/validation';
