@@ -11,7 +11,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { CHECKPOINT_VERSION } from '../core/checkpoint';
-import type { ApprovalEntry, RunRecord, RunRepository, StoredMessage } from '../core/ports';
+import type { ApiRunRepository, ApprovalEntry, RunRecord, StoredMessage } from '../core/ports';
 import { resolveTrace } from '../core/trace-refs';
 import { truncateUtf8 } from '../core/truncate';
 import type { DegradedEntry, Message, RunStatus, TraceEvent, Usage } from '../core/types';
@@ -41,7 +41,7 @@ function clampMessage(m: Message): Message {
 const isConditionFailure = (err: unknown) => (err as { name?: string }).name === 'ConditionalCheckFailedException';
 
 /** Runs, messages and trace events in the agent table. All writes are single-item and conditional where it matters. */
-export class RunStore implements RunRepository {
+export class RunStore implements ApiRunRepository {
   private seq = 0;
   private readonly writer = randomUUID().slice(0, 8);
 

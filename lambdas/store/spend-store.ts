@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, type QueryCommandOutput, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { RunRecord } from '../core/ports';
-import type { SpendPort } from '../core/spend';
+import type { AdminRead, AdminSpendPort, UserSpend } from '../core/spend';
 import { RUN_SK, USER_INDEX } from './keys';
 
 /**
@@ -18,21 +18,9 @@ export const CONTROL_PK = 'CONTROL';
 export const DISABLED_SK = 'DISABLED';
 export const auditPk = (day: string) => `AUDIT#${day}`;
 
-export interface UserSpend {
-  userId: string;
-  micros: number;
-  calls: number;
-}
+export type { AdminRead, UserSpend };
 
-export interface AdminRead {
-  at: string;
-  adminId: string;
-  runId: string;
-  owner: string;
-  what: string;
-}
-
-export class SpendStore implements SpendPort {
+export class SpendStore implements AdminSpendPort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,

@@ -53,3 +53,15 @@ describe('lambdas/ imports nothing from lib/, local/ or bin/', () => {
     expect(upward).toEqual([]);
   });
 });
+
+describe('the core and the API routes depend on ports, not on the stores', () => {
+  it('no file under lambdas/core or lambdas/api imports lambdas/store', () => {
+    const files = [...sourceFiles(join(LAMBDAS, 'core')), ...sourceFiles(join(LAMBDAS, 'api'))];
+    const toStore = files.flatMap((file) =>
+      specifiersOf(readFileSync(file, 'utf8'))
+        .filter((s) => s.startsWith('.') && relative(LAMBDAS, resolve(dirname(file), s)).split(sep)[0] === 'store')
+        .map((s) => `${relative(ROOT, file)} → ${s}`),
+    );
+    expect(toStore).toEqual([]);
+  });
+});
