@@ -9,6 +9,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { build } from 'esbuild';
 import { EXTERNAL_MODULES } from '../lib/bundling';
 import { type AgentConfigInput, parseConfig } from '../lib/config';
+import { HANDLER_NAMES, handlerEntry } from '../lib/handler-names';
 import { countTransitions, type EventLog, LocalEngine } from '../local/engine';
 import { type FakeProvider, startFakeProvider } from '../test/fakes/providers';
 import { startLoopback } from '../test/helpers/loopback';
@@ -212,14 +213,7 @@ async function bundles() {
   mkdirSync(out, { recursive: true });
   const entries: Record<string, string> = {
     'hello-world': join(out, 'hello.ts'),
-    'load-run': join(root, 'lambdas/handlers/load-run.ts'),
-    'call-model': join(root, 'lambdas/handlers/call-model.ts'),
-    'call-tool': join(root, 'lambdas/handlers/call-tool.ts'),
-    finalize: join(root, 'lambdas/handlers/finalize.ts'),
-    pause: join(root, 'lambdas/handlers/pause.ts'),
-    api: join(root, 'lambdas/handlers/api.ts'),
-    'export-trace': join(root, 'lambdas/handlers/export-trace.ts'),
-    'execution-status': join(root, 'lambdas/handlers/execution-status.ts'),
+    ...Object.fromEntries(HANDLER_NAMES.map((name) => [name, handlerEntry(name)])),
   };
   writeFileSync(entries['hello-world'] as string, 'export const handler = async () => ({ statusCode: 200, body: "hello" });\n');
   const rows: { handler: string; bytes: number; initMs: number }[] = [];

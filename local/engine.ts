@@ -26,6 +26,7 @@ import { createRuntime, type Runtime } from '../lambdas/runtime';
 import { createDocumentClient } from '../lambdas/store/client';
 import { sfnExecutions } from '../lambdas/store/sfn-executions';
 import { type AgentConfig, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
+import type { HandlerName } from '../lib/handler-names';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
 import { LocalIam } from './iam/check';
@@ -57,7 +58,8 @@ import { type Revision, revisionId, VersionRegistry } from './versions';
 export type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
-const FACTORIES: Record<string, (rt: Runtime) => Handler> = {
+/** A factory per deployed handler (lib/handler-names.ts is the list; the compiler checks none is missing). */
+const FACTORIES: Record<HandlerName, (rt: Runtime) => Handler> = {
   'load-run': loadRun as (rt: Runtime) => Handler,
   'call-model': callModel as (rt: Runtime) => Handler,
   'call-tool': callTool as (rt: Runtime) => Handler,
@@ -236,7 +238,7 @@ export class LocalEngine {
     const functions = new Map([...functionsOf(template), ...lambdaVersionsOf(template)].map((f) => [f.arn, f]));
     const handlers = new Map<string, Handler>();
     for (const f of functions.values()) {
-      const factory = FACTORIES[f.handler];
+      const factory = (FACTORIES as Partial<Record<string, (rt: Runtime) => Handler>>)[f.handler];
       if (!factory) continue;
       const handler = factory(runtimeOf(f));
       // Every request the handler makes goes out with its function's credentials (IAM offline).

@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ADMIN_GROUP } from '../lambdas/api/admin-routes';
+// The largest body the routes accept is also what the server reads (API Gateway's own limit is 10 MB): one number.
+import { MAX_BODY_BYTES } from '../lambdas/api/routes';
 import { adminTokenLookup } from './admin-tokens';
 import { claimsFor, toProxyEvent, writeProxyResult } from './apigw';
 import { createTokenVerifier, type TokenVerifier } from './auth';
 import type { LocalEngine } from './engine';
 import { localJwtAuth } from './jwt-auth';
 
-/** Largest request body the local server reads (API Gateway's own limit is 10 MB; ours is far lower). */
-export const MAX_BODY_BYTES = 256 * 1024; // read limit; the routes accept at most 64 KB
 
 export interface LocalServer {
   url: string;

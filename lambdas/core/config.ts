@@ -6,7 +6,8 @@ export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError } fr
 
 /**
  * The one config schema (`agent.config.json`), used by the CDK app, the Lambda handlers and the offline engine.
- * Every key has a default, so a config gives only what it changes. Unknown keys are errors.
+ * Every key has a default, so a config gives only what it changes. Unknown keys are errors. Each default is written
+ * once, on its key: a section that is absent is `.prefault({})`, i.e. parsed from `{}` so its keys' defaults apply.
  */
 
 const positiveInt = (max: number) => z.number().int().positive().max(max);
@@ -34,9 +35,10 @@ export const ModelConfigSchema = z
   .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?}');
 
 const jsonSchemaObject = z.record(z.string(), z.unknown());
+const toolName = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ or -, starting with a letter');
 
 export const HttpToolSchema = z.strictObject({
-  name: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ or -, starting with a letter'),
+  name: toolName,
   kind: z.literal('http'),
   url: z.url(),
   description: z.string().min(1).default('An HTTP tool.'),
@@ -47,7 +49,7 @@ export const HttpToolSchema = z.strictObject({
 });
 
 export const RetrieverToolSchema = z.strictObject({
-  name: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ or -, starting with a letter'),
+  name: toolName,
   kind: z.literal('retriever'),
   url: z.url(),
   description: z.string().min(1).default('Searches the knowledge base and returns the most relevant passages.'),
@@ -55,8 +57,6 @@ export const RetrieverToolSchema = z.strictObject({
   fallback: z.enum(['keyword']).default('keyword'),
   approval: z.literal('required').optional(),
 });
-
-const toolName = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ or -, starting with a letter');
 
 /** An MCP server over streamable HTTP; its tools (or the `allow`ed subset) are offered to the model. */
 export const McpToolSchema = z.strictObject({
@@ -127,7 +127,6 @@ export const MonitoringConfigSchema = z.strictObject({
     .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
     .default(30),
 });
-const MONITORING_DEFAULTS = { alarms: true, dashboard: true, logRetentionDays: 30 };
 
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -171,12 +170,10 @@ export const AgentConfigSchema = z
   .strictObject({
     models: z
       .strictObject({
-        primary: ModelConfigSchema.default({ provider: 'demo', model: 'default', timeoutMs: 20_000, maxOutputTokens: 1024 }),
+        primary: ModelConfigSchema.prefault({ provider: 'demo', model: 'default' }),
         fallback: ModelConfigSchema.optional(),
       })
-      .default({
-        primary: { provider: 'demo', model: 'default', timeoutMs: 20_000, maxOutputTokens: 1024 },
-      }),
+      .prefault({}),
     budgets: z
       .strictObject({
         maxSteps: positiveInt(10_000).default(20),
@@ -190,7 +187,7 @@ export const AgentConfigSchema = z
         /** Model spend of one run in US dollars (checked before each call, like maxTokens; needs priced models). */
         maxCostUsd: usd.optional(),
       })
-      .default({ maxSteps: 20, maxTokens: 100_000, surrenderReserveRatio: 0, allowHighStepBudget: false, maxToolCallsPerStep: 8 }),
+      .prefault({}),
     retry: z
       .strictObject({
         maxAttempts: positiveInt(5).default(3),
@@ -198,14 +195,8 @@ export const AgentConfigSchema = z
         backoffRate: z.number().min(1).max(10).default(2),
         maxDelaySeconds: positiveInt(3600).default(20),
       })
-      .default({ maxAttempts: 3, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 20 }),
-    breaker: BreakerConfigSchema.default({
-      failureThreshold: 5,
-      windowSeconds: 60,
-      minimumCalls: 5,
-      cooldownSeconds: 30,
-      enabled: true,
-    }),
+      .prefault({}),
+    breaker: BreakerConfigSchema.prefault({}),
     /** Per-dependency breaker overrides, keyed by dependency name (e.g. "model:primary", "tool:retrieve"). */
     breakers: z.record(z.string(), BreakerConfigSchema.partial()).default({}),
     tools: z.array(ToolConfigSchema).default([]),
@@ -258,9 +249,9 @@ export const AgentConfigSchema = z
           })
           .optional(),
         /** What the idle stack pays for (README "Deploy", cost): CloudWatch alarms, the dashboard, log retention. */
-        monitoring: MonitoringConfigSchema.default(MONITORING_DEFAULTS),
+        monitoring: MonitoringConfigSchema.prefault({}),
       })
-      .default({ monitoring: MONITORING_DEFAULTS }),
+      .prefault({}),
     /**
      * Deploys (lib/versions.ts): every deploy publishes a state machine version behind the alias `live`. With
      * `canary`, CloudFormation first routes `percent` of new runs to the new version for `minutes`, then all of them
