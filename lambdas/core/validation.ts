@@ -5,11 +5,11 @@
  */
 
 import { en } from 'zod/locales';
-import { config, enum as enumOf, int, maximum, maxLength, minimum, minLength, number, object, optional, positive, refine, strictObject, string, trim } from 'zod/mini';
+import { config, describe, enum as enumOf, int, maximum, maxLength, minimum, minLength, number, object, optional, positive, refine, strictObject, string, toJSONSchema, trim } from 'zod/mini';
 
 config(en());
 
-export const z = { enum: enumOf, int, maximum, maxLength, minimum, minLength, number, object, optional, positive, refine, strictObject, string, trim };
+export const z = { describe, enum: enumOf, int, maximum, maxLength, minimum, minLength, number, object, optional, positive, refine, strictObject, string, toJSONSchema, trim };
 
 /** The issues of a failed parse, as "path: message" lines read them. */
 export interface ValidationIssues {

@@ -20,7 +20,7 @@
 
 import { BadRequest } from '../core/errors';
 import { z } from '../core/validation';
-import { errorToResult, invalidArgumentsResult, type Tool, type ToolResult } from './types';
+import { allowedArguments, errorToResult, invalidArgumentsResult, type Tool, type ToolResult, toolParameters } from './types';
 
 /** Longest expression accepted, in characters. */
 export const MAX_EXPRESSION_LENGTH = 1000;
@@ -372,12 +372,15 @@ export function evaluate(expr: string): number {
 }
 
 export const CalculatorArgs = z.object({
-  expression: z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(MAX_EXPRESSION_LENGTH, `at most ${MAX_EXPRESSION_LENGTH} characters`)),
+  expression: z.string().check(
+    z.minLength(1, 'must not be empty'),
+    z.maxLength(MAX_EXPRESSION_LENGTH, `at most ${MAX_EXPRESSION_LENGTH} characters`),
+    z.describe('The expression, e.g. "12.5% of 3480" or "(17 + 5) / 4".'),
+  ),
 });
 
-const ALLOWED =
-  '{"expression": string}, e.g. "12.5% of 3480", "(2 + 3) * 4 ^ 2", "sqrt(2) * pi"; operators + - * / ^ ( ) and postfix % (percent), ' +
-  `${KNOWN_NAMES}`;
+const PARAMETERS = toolParameters(CalculatorArgs);
+const ALLOWED = allowedArguments(PARAMETERS, `e.g. "(2 + 3) * 4 ^ 2", "sqrt(2) * pi"; operators + - * / ^ ( ) and postfix % (percent), ${KNOWN_NAMES}`);
 
 export const calculatorTool: Tool = {
   spec: {
@@ -385,18 +388,7 @@ export const calculatorTool: Tool = {
     description:
       'Evaluates an arithmetic expression exactly and returns the number. Supports + - * / ^ (power), parentheses, ' +
       'postfix % (percent: "12.5% of 3480"), sqrt, abs, round(x[, digits]), min, max, pi and e.',
-    parameters: {
-      type: 'object',
-      properties: {
-        expression: {
-          type: 'string',
-          description: 'The expression, e.g. "12.5% of 3480" or "(17 + 5) / 4".',
-          maxLength: MAX_EXPRESSION_LENGTH,
-        },
-      },
-      required: ['expression'],
-      additionalProperties: false,
-    },
+    parameters: PARAMETERS,
   },
   async run(args: unknown): Promise<ToolResult> {
     const parsed = CalculatorArgs.safeParse(args);

@@ -15,7 +15,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from '../core/validation';
-import { errorToResult, invalidArgumentsResult, type Tool, type ToolResult, truncateUtf8 } from './types';
+import { allowedArguments, errorToResult, invalidArgumentsResult, type Tool, type ToolResult, toolParameters, truncateUtf8 } from './types';
 
 /** One search hit. `file` is relative to the docs directory, with forward slashes. */
 export interface KeywordHit {
@@ -333,11 +333,12 @@ export function keywordSearch(query: string, options: SearchOptions = {}): Keywo
 }
 
 export const SearchDocsArgs = z.object({
-  query: z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(500, 'at most 500 characters')),
-  k: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_K))),
+  query: z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(500, 'at most 500 characters'), z.describe('Keywords to search for.')),
+  k: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_K), z.describe(`How many sections (default ${DEFAULT_K}).`))),
 });
 
-const ALLOWED = `{"query": string (1-500 characters), "k"?: integer 1-${MAX_K} (default ${DEFAULT_K})}`;
+const PARAMETERS = toolParameters(SearchDocsArgs);
+const ALLOWED = allowedArguments(PARAMETERS);
 
 /** Renders hits for the model: numbered, with file, heading and snippet. */
 export function formatHits(hits: KeywordHit[]): string {
@@ -355,15 +356,7 @@ export function createSearchDocsTool(docsDir?: string): Tool {
       description:
         "Searches the project's documentation (markdown) by keywords and returns the most relevant sections with " +
         'their file, heading and a snippet.',
-      parameters: {
-        type: 'object',
-        properties: {
-          query: { type: 'string', description: 'Keywords to search for.', maxLength: 500 },
-          k: { type: 'integer', minimum: 1, maximum: MAX_K, description: `How many sections (default ${DEFAULT_K}).` },
-        },
-        required: ['query'],
-        additionalProperties: false,
-      },
+      parameters: PARAMETERS,
     },
     async run(args: unknown): Promise<ToolResult> {
       const parsed = SearchDocsArgs.safeParse(args);
