@@ -11,6 +11,9 @@ import type { LocalEngine } from './engine';
 import { localJwtAuth } from './jwt-auth';
 
 
+/** The local API's port when neither `--port` nor PORT names one (CONTRACT.md: `PORT`, default 3000). */
+export const DEFAULT_PORT = 3000;
+
 export interface LocalServer {
   url: string;
   /** The development token made at start, when the config names no `localTokens` (configured tokens are never exposed). */
@@ -45,7 +48,7 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {
