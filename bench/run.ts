@@ -15,6 +15,7 @@ import { build } from 'esbuild';
 import { createDocumentClient } from '../lambdas/store/client';
 import { bundlesSdk, externalModulesOf, MAIN_FIELDS, SOURCES_CONTENT } from '../lib/bundling';
 import { type AgentConfigInput, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
+import { HANDLER_NAMES, handlerEntry } from '../lib/handler-names';
 import { agentTableInput, ensureTable } from '../local/dynamo';
 import { countTransitions, type EventLog, LocalEngine } from '../local/engine';
 import { type FakeProvider, startFakeProvider } from '../test/fakes/providers';
@@ -220,14 +221,7 @@ async function bundles() {
   mkdirSync(out, { recursive: true });
   const entries: Record<string, string> = {
     'hello-world': join(out, 'hello.ts'),
-    'load-run': join(root, 'lambdas/handlers/load-run.ts'),
-    'call-model': join(root, 'lambdas/handlers/call-model.ts'),
-    'call-tool': join(root, 'lambdas/handlers/call-tool.ts'),
-    finalize: join(root, 'lambdas/handlers/finalize.ts'),
-    pause: join(root, 'lambdas/handlers/pause.ts'),
-    api: join(root, 'lambdas/handlers/api.ts'),
-    'export-trace': join(root, 'lambdas/handlers/export-trace.ts'),
-    'execution-status': join(root, 'lambdas/handlers/execution-status.ts'),
+    ...Object.fromEntries(HANDLER_NAMES.map((name) => [name, handlerEntry(name)])),
   };
   writeFileSync(entries['hello-world'] as string, 'export const handler = async () => ({ statusCode: 200, body: "hello" });\n');
   const isSdk = (input: string) => /node_modules\/@(aws-sdk|smithy)\//.test(input);
@@ -281,7 +275,7 @@ async function bundles() {
     '|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.handler} | ${kb(r.bytes)} | ${r.handler === 'hello-world' ? '—' : bundlesSdk(r.handler) ? kb(r.sdkBytes) : 'external (runtime)'} | ${r.initMs.toFixed(1)} ms | ${r.initCpuMs.toFixed(1)} ms |`),
     '',
-    'Each handler wires only what it uses (lambdas/handlers/runtime-*.ts): the tokenizer ranks (~1 MB) are in call-model only, the tool clients in call-model and call-tool only, validation is zod/mini, and the config is parsed, not validated again (synth validated it). The MCP SDK ships next to call-model and call-tool and loads on the first MCP connection. The hello-world line is the floor.',
+    'Each handler wires only what it uses (lambdas/runtime/*.ts): the tokenizer ranks (~1 MB) are in call-model only, the tool clients in call-model and call-tool only, validation is zod/mini, and the config is parsed, not validated again (synth validated it). The MCP SDK ships next to call-model and call-tool and loads on the first MCP connection. The hello-world line is the floor.',
     '',
     `The same handlers with the SDK left to the Lambda runtime (as call-model has it; loaded from node_modules, CommonJS), in this run: ${sdkExternal.map((r) => `${r.handler} ${kb(r.bytes)}, ${r.initMs.toFixed(1)} ms (CPU ${r.initCpuMs.toFixed(1)} ms)`).join('; ')} (\`bundlesSdkExternal\` in the JSON).`,
     '',

@@ -2,15 +2,15 @@
 import { parseArgs } from 'node:util';
 import { AgentError } from '../lambdas/core/errors';
 import { ConfigError, loadConfig } from '../lib/config';
-import { adminCommand } from '../local/cli/admin';
-import { type CliCommand, UsageError } from '../local/cli/common';
-import { loginCommand, usersCommand } from '../local/cli/login';
-import { approveCommand, cancelCommand, pauseCommand, rejectCommand, resumeCommand, runsCommand, showCommand, traceCommand } from '../local/cli/remote';
-import { replayCommand } from '../local/cli/replay';
-import { runCommand } from '../local/cli/run';
-import { serveCommand } from '../local/cli/serve';
+import { adminCommand } from './cli/admin';
+import { type CliCommand, UsageError } from './cli/common';
+import { loginCommand, usersCommand } from './cli/login';
+import { approveCommand, cancelCommand, pauseCommand, rejectCommand, resumeCommand, runsCommand, showCommand, traceCommand } from './cli/remote';
+import { replayCommand } from './cli/replay';
+import { runCommand } from './cli/run';
+import { serveCommand } from './cli/serve';
 
-/** The commands; each lives in local/cli/<name>.ts. */
+/** The commands; each lives in bin/cli/<name>.ts. */
 const COMMANDS: Record<string, CliCommand> = {
   run: runCommand,
   serve: serveCommand,

@@ -1,3 +1,4 @@
+import { resolveBreakerConfig } from '../lambdas/core/breaker';
 import type { AgentConfig, BreakerConfig, ToolConfig } from './config';
 
 /** One external dependency of the agent, its guard and its way out. */
@@ -13,7 +14,7 @@ export interface Dependency {
 
 /** The breaker settings of one dependency: the global ones with its override (config `breakers`). */
 export function breakerFor(config: AgentConfig, dependency: string): BreakerConfig {
-  return { ...config.breaker, ...(config.breakers[dependency] ?? {}) };
+  return resolveBreakerConfig(config.breaker, config.breakers[dependency]);
 }
 
 /** Every external dependency the config declares, in a stable order. The demo model is offline but listed too. */

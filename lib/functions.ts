@@ -7,9 +7,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { externalModulesOf, MAIN_FIELDS, nodeModulesOf, SOURCES_CONTENT } from './bundling';
 import { CONFIG_ENV } from './config';
+import { type HandlerName, handlerEntry } from './handler-names';
 
-/** The handlers the stack deploys; the name is also the file under lambdas/handlers. */
-export type HandlerName = 'load-run' | 'call-model' | 'call-tool' | 'finalize' | 'pause' | 'await-approval' | 'api' | 'export-trace' | 'execution-status';
+export { HANDLER_NAMES, type HandlerName } from './handler-names';
 
 export interface AgentFunctionProps {
   readonly handler: HandlerName;
@@ -43,7 +43,7 @@ export class AgentFunction extends Construct {
     super(scope, id);
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH });
     this.fn = new nodejs.NodejsFunction(this, 'Function', {
-      entry: path.join(ROOT, 'lambdas', 'handlers', `${props.handler}.ts`),
+      entry: handlerEntry(props.handler),
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,

@@ -9,7 +9,7 @@ export interface AgentMonitoringProps {
   readonly stateMachine: sfn.IStateMachine;
   readonly api: apigw.RestApi;
   readonly functions: lambda.IFunction[];
-  /** Namespace of the runtime's metrics (lambdas/handlers/runtime.ts METRICS_NAMESPACE). */
+  /** Namespace of the runtime's metrics (lambdas/core/metrics.ts METRICS_NAMESPACE). */
   readonly namespace: string;
   /**
    * Share of finished runs that may surrender (budgets, repetition) before the alarm fires.

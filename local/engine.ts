@@ -6,13 +6,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, DynamoDBRecord } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { createRunControl } from '../lambdas/core/control';
 import { EXECUTION_STATUS_DETAIL_TYPE, runIdOf } from '../lambdas/core/execution-status';
 import { runView } from '../lambdas/core/loop';
 import type { RunControl } from '../lambdas/core/ports';
+import { idempotencyKeyFor } from '../lambdas/core/signature';
 import { startRun } from '../lambdas/core/start-run';
 import { trace } from '../lambdas/core/trace';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
@@ -25,11 +25,13 @@ import { createHandler as exportTrace } from '../lambdas/handlers/export-trace';
 import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
-import { createRuntime, type Runtime } from '../lambdas/handlers/runtime';
 import { createSecretReader, type SecretReader } from '../lambdas/providers/secrets';
+import { createRuntime, type Runtime } from '../lambdas/runtime';
 import { createDocumentClient } from '../lambdas/store/client';
+import { releaseInProgressToolCalls } from '../lambdas/store/idempotent-tools';
 import { sfnExecutions } from '../lambdas/store/sfn-executions';
 import { type AgentConfig, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
+import type { HandlerName } from '../lib/handler-names';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
 import { LocalIam } from './iam/check';
@@ -63,7 +65,8 @@ import { type Revision, revisionId, VersionRegistry } from './versions';
 export type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
-const FACTORIES: Record<string, (rt: Runtime) => Handler> = {
+/** A factory per deployed handler (lib/handler-names.ts is the list; the compiler checks none is missing). */
+const FACTORIES: Record<HandlerName, (rt: Runtime) => Handler> = {
   'load-run': loadRun as (rt: Runtime) => Handler,
   'call-model': callModel as (rt: Runtime) => Handler,
   'call-tool': callTool as (rt: Runtime) => Handler,
@@ -268,7 +271,7 @@ export class LocalEngine {
     const functions = new Map([...functionsOf(template), ...lambdaVersionsOf(template)].map((f) => [f.arn, f]));
     const handlers = new Map<string, Handler>();
     for (const f of functions.values()) {
-      const factory = FACTORIES[f.handler];
+      const factory = (FACTORIES as Partial<Record<string, (rt: Runtime) => Handler>>)[f.handler];
       if (!factory) continue;
       const handler = factory(runtimeOf(f));
       // Every request the handler makes goes out with its function's credentials (IAM offline).
@@ -464,8 +467,8 @@ export class LocalEngine {
    * gets its execution back, which loads its checkpoint. Returns the run ids.
    */
   async resumeInterrupted(): Promise<string[]> {
-    await this.releaseStaleIdempotencyRecords();
     const candidates = await this.runtime.runs.listRunsByStatus(['RUNNING']);
+    await this.releaseDeadToolCalls(candidates.map((r) => r.runId));
     const resumed: string[] = [];
     for (const { runId } of candidates) {
       if (this.running.has(runId)) continue;
@@ -746,14 +749,25 @@ export class LocalEngine {
   }
 
   /**
-   * This engine is the only worker of its data: at start, a tool execution still marked in progress belongs to a
-   * process that died, so its record is released (in AWS the record's in-progress lease expires with the Lambda).
+   * This engine is the only worker of its data: at start, the tool calls of the last step of an interrupted run ran
+   * (if at all) in the Lambda invocations of a process that died. In AWS an invocation's in-progress lease on its
+   * idempotency record ends with the invocation; here the process is gone at once, so those calls' in-progress
+   * records are released (through Powertools' public API, lambdas/store/idempotent-tools.ts; a completed one stays).
    */
-  private async releaseStaleIdempotencyRecords(): Promise<void> {
-    const table = functionsOf(this.template).find((f) => f.env.IDEMPOTENCY_TABLE_NAME)?.env.IDEMPOTENCY_TABLE_NAME;
-    if (!table) return;
-    const out = await this.dynamo.doc.send(new ScanCommand({ TableName: table, FilterExpression: '#s = :p', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':p': 'INPROGRESS' } }));
-    for (const item of out.Items ?? []) await this.dynamo.doc.send(new DeleteCommand({ TableName: table, Key: { id: item.id } }));
+  private async releaseDeadToolCalls(runIds: string[]): Promise<void> {
+    const tableName = functionsOf(this.template).find((f) => f.env.IDEMPOTENCY_TABLE_NAME)?.env.IDEMPOTENCY_TABLE_NAME;
+    if (!tableName || runIds.length === 0) return;
+    const client = new DynamoDBClient({ ...this.dynamo.clientConfig });
+    try {
+      for (const runId of runIds) {
+        const last = (await this.runtime.runs.listMessages(runId)).findLast((m) => m.message.role === 'assistant');
+        if (last?.message.role !== 'assistant') continue;
+        const calls = last.message.toolCalls.map((call) => ({ call, idempotencyKey: idempotencyKeyFor(runId, last.step, call.id) }));
+        await releaseInProgressToolCalls(calls, { tableName, client });
+      }
+    } finally {
+      client.destroy();
+    }
   }
 
   // ------------------------------------------------------------------------------------------------------------

@@ -2,14 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ADMIN_GROUP } from '../lambdas/api/admin-routes';
+// The largest body the routes accept is also what the server reads (API Gateway's own limit is 10 MB): one number.
+import { MAX_BODY_BYTES } from '../lambdas/api/routes';
 import { adminTokenLookup } from './admin-tokens';
 import { claimsFor, toProxyEvent, writeProxyResult } from './apigw';
 import { createTokenVerifier, type TokenVerifier } from './auth';
 import type { LocalEngine } from './engine';
 import { localJwtAuth } from './jwt-auth';
 
-/** Largest request body the local server reads (API Gateway's own limit is 10 MB; ours is far lower). */
-export const MAX_BODY_BYTES = 256 * 1024; // read limit; the routes accept at most 64 KB
+
+/** The local API's port when neither `--port` nor PORT names one (CONTRACT.md: `PORT`, default 3000). */
+export const DEFAULT_PORT = 3000;
 
 export interface LocalServer {
   url: string;
@@ -45,7 +48,7 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {

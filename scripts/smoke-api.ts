@@ -20,7 +20,7 @@ import {
   CognitoIdentityProviderClient,
 } from '@aws-sdk/client-cognito-identity-provider';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
-import { srpSignIn } from '../local/cli/cognito';
+import { srpSignIn } from '../bin/cli/cognito';
 
 export const DEMO_PROMPT = 'What is 12.5% of 3480?';
 const NOT_DONE = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'];

@@ -3,7 +3,7 @@ import { runView } from '../core/loop';
 import type { RunRecord } from '../core/ports';
 import { toMicros, toUsd } from '../core/pricing';
 import { checkDailyCaps, hasDailyCaps, utcDay } from '../core/spend';
-import type { RunStatus } from '../core/types';
+import { ACTIVE_STATUSES, RUN_STATUSES } from '../core/types';
 import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './routes';
 
 /**
@@ -17,11 +17,8 @@ import { ADMINS_GROUP } from './public-config';
 
 export const ADMIN_GROUP = ADMINS_GROUP;
 
-/** Statuses an admin stop ends (CANCELLED / KILLED). */
-export const STOPPABLE_STATUSES = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'] as const;
 
 const STOP_CONCURRENCY = 10;
-const RUN_STATUSES = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL', 'SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'];
 const USER_ID = /^[\w@.+:|-]{1,128}$/;
 
 /**
@@ -114,7 +111,7 @@ async function stop(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<Ap
   const { userId, ...rest } = body(req);
   if (Object.keys(rest).length) throw new HttpError(422, 'INVALID_REQUEST', `unknown field(s) ${Object.keys(rest).join(', ')}; allowed: {"userId"?: string}`);
   if (userId !== undefined && (typeof userId !== 'string' || !USER_ID.test(userId))) throw new HttpError(422, 'INVALID_REQUEST', 'userId must be a user id string');
-  const runs = (await deps.runs.listRunsByStatus([...STOPPABLE_STATUSES] as RunStatus[])).filter((r) => userId === undefined || r.userId === userId);
+  const runs = (await deps.runs.listRunsByStatus([...ACTIVE_STATUSES])).filter((r) => userId === undefined || r.userId === userId);
   const stopped: string[] = [];
   const stopOne = async (run: RunRecord) => {
     try {
@@ -166,7 +163,7 @@ async function listRuns(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const limit = q.limit === undefined ? 20 : Number(q.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw new HttpError(400, 'INVALID_QUERY', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
   if (q.userId !== undefined && !USER_ID.test(q.userId)) throw new HttpError(400, 'INVALID_QUERY', 'userId must be a user id');
-  if (q.status !== undefined && !RUN_STATUSES.includes(q.status)) throw new HttpError(400, 'INVALID_QUERY', `status must be one of ${RUN_STATUSES.join(', ')}`);
+  if (q.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(q.status)) throw new HttpError(400, 'INVALID_QUERY', `status must be one of ${RUN_STATUSES.join(', ')}`);
   for (const key of ['from', 'to'] as const) {
     const v = q[key];
     if (v !== undefined && !isInstant(v)) throw new HttpError(400, 'INVALID_QUERY', `${key} must be an ISO date or instant (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)`);

@@ -1,12 +1,11 @@
-import type { AgentConfig } from '../../lib/config';
+import type { AgentConfig } from '../core/config';
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
-import type { RunControl, RunRecord } from '../core/ports';
+import type { ApiRunRepository, RunControl, RunPage, RunRecord } from '../core/ports';
 import { priceOf } from '../core/pricing';
+import type { AdminSpendPort } from '../core/spend';
 import { startRun as startRunOf } from '../core/start-run';
 import { z } from '../core/validation';
-import type { RunStore } from '../store/run-store';
-import type { SpendStore } from '../store/spend-store';
 import { admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
 
 /** An HTTP request as both API Gateway and the local server hand it over. Header names are lower case. */
@@ -29,11 +28,11 @@ export interface ApiResponse {
 }
 
 export interface ApiDeps {
-  runs: RunStore;
+  runs: ApiRunRepository;
   control: RunControl;
   config: AgentConfig;
   /** Spend counters, the disable flag, the admin read log (lambdas/store/spend-store.ts). */
-  spend: SpendStore;
+  spend: AdminSpendPort;
   newRunId?: () => string;
 }
 
@@ -201,7 +200,7 @@ async function listRuns(deps: ApiDeps, req: ApiRequest, userId: string): Promise
     throw new HttpError(400, 'INVALID_QUERY', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
   }
   const cursor = req.query?.cursor;
-  let page: Awaited<ReturnType<RunStore['listRunsByUser']>>;
+  let page: RunPage;
   try {
     page = await deps.runs.listRunsByUser(userId, { limit, cursor });
   } catch (err) {

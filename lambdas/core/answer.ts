@@ -1,4 +1,7 @@
+import { excerpt } from './truncate';
 import type { DegradedEntry, Message, StopReason } from './types';
+
+export { excerpt } from './truncate';
 
 /** The notice a user sees when a run stopped on a guardrail. */
 export function surrenderNotice(reason: StopReason | string, steps: number): string {
@@ -68,7 +71,3 @@ export function withNotice(notice: string, body: string): string {
   return notice ? `${notice}\n\n${body}` : body;
 }
 
-export function excerpt(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
-}

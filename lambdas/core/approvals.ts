@@ -14,7 +14,7 @@ import type { PendingApproval, ToolCall, ToolResult } from './types';
 
 export type Decision = 'approve' | 'reject';
 
-/** Which tools need a decision before a call runs (from config: lib/config.ts approvalRequiredTools). */
+/** Which tools need a decision before a call runs (from config: ./config-env.ts approvalRequiredTools). */
 export interface ApprovalPolicy {
   requires(toolName: string): boolean;
   /** How long a call waits for its decision. */

@@ -19,10 +19,10 @@
  * Times: the clock and every stored instant are epoch milliseconds, except a bucket's `expiresAt`, which is epoch
  * seconds (the table's TTL attribute). Config durations are seconds.
  */
-import type { BreakerConfig } from '../../lib/config';
+import type { BreakerConfig } from './config';
 import { CircuitOpen, countsForBreaker } from './errors';
 
-export type { BreakerConfig } from '../../lib/config';
+export type { BreakerConfig } from './config';
 
 export type CircuitState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
 

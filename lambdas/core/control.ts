@@ -2,6 +2,7 @@ import { type ApprovalStore, decideApproval } from './approvals';
 import { Conflict } from './errors';
 import type { RunControl, RunRepository } from './ports';
 import { trace } from './trace';
+import { ACTIVE_STATUSES } from './types';
 
 /** What a RunControl needs from the engine that runs executions (Step Functions in AWS, the offline engine locally). */
 export interface ExecutionPort {
@@ -69,7 +70,7 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates & Part
     },
     async cancel(runId, reason = 'CANCELLED') {
       const run = await mustGet(runId);
-      if (!LIVE.includes(run.status)) throw new Conflict(`run ${runId} is ${run.status}; only a RUNNING, PAUSED or AWAITING_APPROVAL run can be cancelled`);
+      if (!ACTIVE_STATUSES.includes(run.status)) throw new Conflict(`run ${runId} is ${run.status}; only a RUNNING, PAUSED or AWAITING_APPROVAL run can be cancelled`);
       const answer = reason === 'KILLED' ? 'The run was stopped by an administrator.' : 'The run was cancelled.';
       const final = await runs.finalizeRun(runId, { status: 'CANCELLED', answer, stopReason: reason });
       if (final.status !== 'CANCELLED') throw new Conflict(`run ${runId} finished (${final.status}) before it could be cancelled`);
@@ -84,8 +85,6 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates & Part
   };
 }
 
-/** Statuses of a run whose execution is still going. */
-const LIVE: readonly string[] = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'];
 
 /** The run-item updates the control needs (implemented by RunStore.updateRun). */
 export interface RunUpdates {

@@ -152,7 +152,7 @@ export function causeMessage(cause: unknown): string {
 }
 
 /**
- * A dependency's answer was larger than the client reads (lambdas/net/http.ts MAX_READ_BYTES): the same request
+ * A dependency's answer was larger than the client reads (lambdas/net/http-client.ts MAX_READ_BYTES): the same request
  * would bring the same oversized answer, so it is never retried; the call fails over (e.g. to the fallback model).
  * Not counted by the breaker: the dependency is up.
  */
@@ -172,8 +172,28 @@ export class RunStopped extends AgentError {
   override name = 'RunStopped';
 }
 
-/** Error names the state machine retries (with backoff and full jitter). */
-export const RETRYABLE_ERRORS = ['TransientError', 'RateLimited', 'TimeoutError'] as const;
+/** The failures of a dependency call, by name (a trace records the name; a replay re-raises the class). */
+const BY_NAME: Record<string, new (message: string) => AgentError> = {
+  TransientError,
+  RateLimited,
+  RetryAfterTooLong,
+  TimeoutError,
+  CircuitOpen,
+  QuotaExhausted,
+  ModelRefusal,
+  BadRequest,
+  Conflict,
+  ResponseTooLarge,
+};
+
+/**
+ * Error names the state machine retries (with backoff and full jitter): the dependency failures whose class says
+ * `retryable`, read from the classes so the ASL's Retry lists cannot drift from the taxonomy.
+ */
+export const RETRYABLE_ERRORS: readonly string[] = Object.values(BY_NAME)
+  .map((Class) => new Class('retryable?'))
+  .filter((e) => e.retryable)
+  .map((e) => e.name);
 
 /** Every name in the taxonomy. */
 export const ERROR_NAMES = [
@@ -220,18 +240,6 @@ export function retryAfterDecision(input: {
   return { action: 'retry', waitMs: wait };
 }
 
-const BY_NAME: Record<string, new (message: string) => AgentError> = {
-  TransientError,
-  RateLimited,
-  RetryAfterTooLong,
-  TimeoutError,
-  CircuitOpen,
-  QuotaExhausted,
-  ModelRefusal,
-  BadRequest,
-  Conflict,
-  ResponseTooLarge,
-};
 
 /** The taxonomy error of a recorded name (replays re-raise what a trace recorded); unknown names are transient. */
 export function errorFromName(name: string, message: string): AgentError {

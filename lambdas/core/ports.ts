@@ -88,6 +88,24 @@ export interface RunRepository {
   listEvents(runId: string): Promise<TraceEvent[]>;
 }
 
+/** A page of a user's runs, newest first; `nextCursor` is opaque to callers. */
+export interface RunPage {
+  runs: RunRecord[];
+  nextCursor: string | null;
+}
+
+/** What the API routes need from the run store beyond the loop's part (implemented by lambdas/store/run-store.ts). */
+export interface ApiRunRepository extends RunRepository {
+  /** A user's runs, newest first (the byUser index). */
+  listRunsByUser(userId: string, options?: { limit?: number; cursor?: string }): Promise<RunPage>;
+  /** Runs in one of the given statuses (admin stop; the offline engine's crash recovery). */
+  listRunsByStatus(statuses: RunStatus[]): Promise<RunRecord[]>;
+  /** Binds a user's Idempotency-Key to `runId`, or returns the run already bound to it (`claimed: false`). */
+  claimIdempotencyKey(userId: string, key: string, runId: string): Promise<{ runId: string; claimed: boolean }>;
+  /** Releases a claimed key (its run could not be started), only while it still names that run. */
+  releaseIdempotencyKey(userId: string, key: string, runId: string): Promise<void>;
+}
+
 /**
  * Steering a run from outside (the API's pause/resume/cancel routes, the CLI). Implemented for AWS (Step Functions
  * task tokens, StopExecution, StartExecution from the checkpoint) and for the offline engine.

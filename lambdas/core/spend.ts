@@ -1,3 +1,4 @@
+import type { RunPage } from './ports';
 import { toMicros, toUsd } from './pricing';
 
 /**
@@ -14,6 +15,36 @@ export interface SpendPort {
   add(userId: string, day: string, micros: number): Promise<void>;
   /** True while an admin has disabled new runs. */
   isDisabled(): Promise<boolean>;
+}
+
+/** One user's spend of a day. */
+export interface UserSpend {
+  userId: string;
+  micros: number;
+  calls: number;
+}
+
+/** One admin read of someone's run (the support audit log). */
+export interface AdminRead {
+  at: string;
+  adminId: string;
+  runId: string;
+  owner: string;
+  what: string;
+}
+
+/** What the admin routes need from the spend store beyond the loop's part (lambdas/store/spend-store.ts). */
+export interface AdminSpendPort extends SpendPort {
+  /** Turns new runs off (or on again); `by` is the admin. */
+  setDisabled(disabled: boolean, by: string): Promise<void>;
+  /** A UTC day's totals and each user's spend. */
+  day(day: string): Promise<{ totalMicros: number; calls: number; users: UserSpend[] }>;
+  /** Records that an admin read a run (or its trace). */
+  recordAdminRead(read: Omit<AdminRead, 'at'>): Promise<AdminRead>;
+  /** The admin reads of a UTC day, oldest first. */
+  adminReads(day: string): Promise<AdminRead[]>;
+  /** Support access: any user's runs, optionally one status and a createdAt range; follow `nextCursor`. */
+  listRunsForSupport(query: { userId?: string; status?: string; from?: string; to?: string; cursor?: string; limit?: number }): Promise<RunPage>;
 }
 
 export interface DailyCaps {

@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { type Budgets, effectiveBudgets } from './budget';
 import { StartFailed } from './errors';
-import type { RunControl, RunRecord, RunRepository } from './ports';
+import type { ApiRunRepository, RunControl, RunRecord, RunRepository } from './ports';
 import { trace } from './trace';
 
 /** What starting a run needs from the run store (lambdas/store/run-store.ts). */
-export interface RunStarter extends Pick<RunRepository, 'createRun' | 'finalizeRun' | 'appendEvent'> {
-  claimIdempotencyKey(userId: string, key: string, runId: string): Promise<{ runId: string; claimed: boolean }>;
-  releaseIdempotencyKey(userId: string, key: string, runId: string): Promise<void>;
-}
+export type RunStarter = Pick<ApiRunRepository, 'createRun' | 'finalizeRun' | 'appendEvent' | 'claimIdempotencyKey' | 'releaseIdempotencyKey'>;
 
 export interface NewRun {
   userId: string;

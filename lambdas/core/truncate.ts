@@ -37,3 +37,14 @@ export function truncateUtf8(text: string, maxBytes: number, extraOmitted = 0, e
   const omitted = buf.length - end + previous.omitted + extraOmitted;
   return `${buf.subarray(0, end).toString('utf8')}${marker(omitted, previous.atLeast || (extraAtLeast && extraOmitted > 0))}`;
 }
+
+/** A short single-line excerpt (trace fields, error messages, progress lines): white space folded, at most `max` characters with the ellipsis. */
+export function excerpt(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}
+
+/** The excerpt of a response body for an error message; an empty body says so. */
+export function bodyExcerpt(text: string, max: number): string {
+  return excerpt(text, max) || '(empty body)';
+}

@@ -51,10 +51,16 @@ export interface ModelProvider {
   complete(request: ModelRequest): Promise<ModelResponse>;
 }
 
+const ACTIVE = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'] as const;
+const TERMINAL = ['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'] as const;
 /** Status of a run (CONTRACT.md). */
-export type RunStatus = 'RUNNING' | 'PAUSED' | 'AWAITING_APPROVAL' | 'SUCCEEDED' | 'DEGRADED' | 'UNFINISHED' | 'CANCELLED' | 'FAILED';
+export type RunStatus = (typeof ACTIVE)[number] | (typeof TERMINAL)[number];
+/** Statuses of a run still under way (an admin stop ends these: CANCELLED / KILLED). */
+export const ACTIVE_STATUSES: readonly RunStatus[] = ACTIVE;
 /** Statuses a run never leaves. */
-export const TERMINAL_STATUSES: readonly RunStatus[] = ['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'];
+export const TERMINAL_STATUSES: readonly RunStatus[] = TERMINAL;
+/** Every status, in the order a run may pass through them. */
+export const RUN_STATUSES: readonly RunStatus[] = [...ACTIVE, ...TERMINAL];
 
 export type StopReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT' | 'REPETITION';
 

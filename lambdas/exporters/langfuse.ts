@@ -1,8 +1,8 @@
-import type { AgentConfig } from '../../lib/config';
+import type { AgentConfig } from '../core/config';
 import { type IngestionEvent, toLangfuseBatch } from '../core/langfuse';
 import { runView } from '../core/loop';
 import type { RunRepository } from '../core/ports';
-import { classifyResponse, type FetchLike, postJson } from '../net/http';
+import { classifyResponse, type FetchLike, postJson } from '../net/http-client';
 
 export interface LangfuseTarget {
   baseUrl: string;

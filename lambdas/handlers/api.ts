@@ -1,12 +1,12 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import viewerHtml from '../../local/viewer/index.html';
 import { ADMIN_GROUP, groupsOf } from '../api/admin-routes';
 import { publicConfig } from '../api/public-config';
 import { type ApiRequest, handleApi } from '../api/routes';
+import viewerHtml from '../api/viewer/index.html';
 import { createRunControl } from '../core/control';
+import { baseRuntimeFromEnv } from '../runtime/base';
+import { lambdaEntry, wrap } from '../runtime/wrap';
 import { sfnExecutions } from '../store/sfn-executions';
-import { baseRuntimeFromEnv } from './runtime-base';
-import { lambdaEntry, wrap } from './wrap';
 
 /** API Gateway proxy → the shared routes. The caller is the verified token's `sub`, never a body field. */
 export const createHandler = wrap(async (rt, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {

@@ -1,6 +1,6 @@
 import { type AwaitApprovalInput, approvalPolicy, awaitApproval } from '../core/approvals';
-import { baseRuntimeFromEnv } from './runtime-base';
-import { lambdaEntry, wrap } from './wrap';
+import { baseRuntimeFromEnv } from '../runtime/base';
+import { lambdaEntry, wrap } from '../runtime/wrap';
 
 /**
  * AwaitApproval (.waitForTaskToken): records the step's approval-required calls and the token on the run

@@ -1,10 +1,10 @@
 import { type ModelStepInput, modelStep } from '../core/steps/call-model';
 import { createSecretReader } from '../providers/secrets';
-import type { Runtime } from './runtime';
-import { createBaseRuntime, optionsFromEnv } from './runtime-base';
-import { createModelWiring } from './runtime-models';
-import { createToolWiring } from './runtime-tools';
-import { lambdaEntry, wrap } from './wrap';
+import type { Runtime } from '../runtime';
+import { createBaseRuntime, optionsFromEnv } from '../runtime/base';
+import { createModelWiring } from '../runtime/models';
+import { createToolWiring } from '../runtime/tools';
+import { lambdaEntry, wrap } from '../runtime/wrap';
 
 /** CallModel / CallFallbackModel: one model call of the tier in the event. */
 export const createHandler = wrap((rt: Runtime, event: ModelStepInput, context) =>

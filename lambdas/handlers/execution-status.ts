@@ -1,6 +1,6 @@
 import { closeRunOnExecutionStatus, type ExecutionStatusChangeEvent } from '../core/execution-status';
-import { baseRuntimeFromEnv } from './runtime-base';
-import { lambdaEntry, wrap } from './wrap';
+import { baseRuntimeFromEnv } from '../runtime/base';
+import { lambdaEntry, wrap } from '../runtime/wrap';
 
 /**
  * EventBridge "Step Functions Execution Status Change" (FAILED, TIMED_OUT, ABORTED of this state machine) → the

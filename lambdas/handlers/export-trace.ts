@@ -3,8 +3,8 @@ import type { TraceEventType } from '../core/trace';
 import { type RunStatus, TERMINAL_STATUSES } from '../core/types';
 import { exportRunToLangfuse, langfuseTarget } from '../exporters/langfuse';
 import { createSecretReader } from '../providers/secrets';
-import { createBaseRuntime, optionsFromEnv } from './runtime-base';
-import { lambdaEntry, wrap } from './wrap';
+import { createBaseRuntime, optionsFromEnv } from '../runtime/base';
+import { lambdaEntry, wrap } from '../runtime/wrap';
 
 
 /** The run a stream record is about: a run item at a terminal status, or a run's run_finished trace event. */

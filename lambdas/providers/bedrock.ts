@@ -18,10 +18,10 @@ import {
   type ConverseCommandOutput,
 } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { ModelConfig } from '../../lib/config';
+import type { ModelConfig } from '../core/config';
 import { type AgentError, BadRequest, ModelRefusal, RateLimited, TimeoutError, TransientError } from '../core/errors';
 import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec } from '../core/types';
-import { retryAfterSeconds } from './http';
+import { retryAfterSeconds } from './provider-http';
 import { argumentsObject, malformed, mergeTurns, normalizeFinishReason, wireToolId } from './wire';
 
 type Make = (message: string, options: { status?: number; retryAfterSeconds?: number; cause: unknown }) => AgentError;

@@ -10,15 +10,20 @@
  *
  * Every provider enforces its client timeout, sends exactly one request per call (no retries: Step Functions owns
  * them) and throws only taxonomy errors (core/errors.ts).
+ *
+ * Why hand-written clients and not the vendors' SDKs (or an LLM framework): the mapping of every failure into the
+ * taxonomy is the point (the state machine's Retry/Catch match those names), and the SDKs retry on their own, keep
+ * their own timeouts and throw their own error classes; the two wire formats are small and tested against recorded
+ * shapes. Bedrock does use the AWS SDK (its signing), with its retries turned off.
  */
-import type { ModelConfig } from '../../lib/config';
+import type { ModelConfig } from '../core/config';
 import { BadRequest } from '../core/errors';
 import type { ModelProvider } from '../core/types';
 import { createAnthropicProvider } from './anthropic';
 import { type BedrockDeps, createBedrockProvider } from './bedrock';
 import { createDemoProvider } from './demo';
-import type { FetchLike } from './http';
 import { createOpenAIProvider } from './openai';
+import type { FetchLike } from './provider-http';
 import { apiKeyFromSecret, type SecretReader } from './secrets';
 
 export { apiKeyFromSecret, createSecretReader, type SecretReader, type SecretReaderOptions } from './secrets';

@@ -3,10 +3,10 @@
  * server (Ollama, vLLM, LiteLLM, gateways). `baseUrl` is the API root including the version segment, e.g.
  * `https://api.openai.com/v1` (the default) or `http://127.0.0.1:11434/v1` (Ollama).
  */
-import type { ModelConfig } from '../../lib/config';
+import type { ModelConfig } from '../core/config';
 import { ModelRefusal } from '../core/errors';
 import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec } from '../core/types';
-import { type FetchLike, postProviderJson } from './http';
+import { type FetchLike, postProviderJson } from './provider-http';
 import { malformed, newToolCallId, normalizeFinishReason, toolCallFromJsonArguments } from './wire';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';

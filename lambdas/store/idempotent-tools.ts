@@ -1,4 +1,4 @@
-import { IdempotencyAlreadyInProgressError, IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { IdempotencyAlreadyInProgressError, IdempotencyConfig, IdempotencyItemNotFoundError, IdempotencyRecordStatus, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
@@ -7,6 +7,26 @@ import type { ToolCall, ToolContext, ToolResult } from '../core/types';
 
 /** How long a tool's stored result answers retries of the same call. */
 export const TOOL_IDEMPOTENCY_SECONDS = 7 * 24 * 3600;
+
+/**
+ * The records' key prefix, set explicitly (Powertools' `keyPrefix`) rather than derived from the function's name, so
+ * the key of a call is the same in every function and process that asks for it (see {@link releaseInProgressToolCalls}).
+ */
+const KEY_PREFIX = 'tool';
+
+/** The payload Powertools keys (by `idempotencyKey`) and validates (by name and arguments). */
+type IdempotentPayload = { idempotencyKey: string; name: string; arguments: unknown };
+
+function toolIdempotencyConfig(): IdempotencyConfig {
+  return new IdempotencyConfig({
+    eventKeyJmesPath: 'idempotencyKey',
+    payloadValidationJmesPath: '[name, arguments]',
+    expiresAfterSeconds: TOOL_IDEMPOTENCY_SECONDS,
+    throwOnNoIdempotencyKey: true,
+  });
+}
+
+const payloadOf = (call: ToolCall, idempotencyKey: string): IdempotentPayload => ({ idempotencyKey, name: call.name, arguments: call.arguments ?? null });
 
 /**
  * Wraps the tool runner with Powertools idempotency, keyed by the call's idempotency key (runId + step +
@@ -19,20 +39,16 @@ export function idempotentToolRunner(
   options: { tableName: string; client: DynamoDBClient },
 ): { run: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>; registerLambdaContext: (context: Context) => void } {
   const persistenceStore = new DynamoDBPersistenceLayer({ tableName: options.tableName, awsSdkV3Client: options.client });
-  const config = new IdempotencyConfig({
-    eventKeyJmesPath: 'idempotencyKey',
-    payloadValidationJmesPath: '[name, arguments]',
-    expiresAfterSeconds: TOOL_IDEMPOTENCY_SECONDS,
-    throwOnNoIdempotencyKey: true,
+  const config = toolIdempotencyConfig();
+  const once = makeIdempotent(async (input: IdempotentPayload & { call: ToolCall; ctx: ToolContext }) => run(input.call, input.ctx), {
+    persistenceStore,
+    config,
+    keyPrefix: KEY_PREFIX,
   });
-  const once = makeIdempotent(
-    async (input: { idempotencyKey: string; name: string; arguments: unknown; call: ToolCall; ctx: ToolContext }) => run(input.call, input.ctx),
-    { persistenceStore, config },
-  );
   return {
     run: async (call, ctx) => {
       try {
-        return await once({ idempotencyKey: ctx.idempotencyKey, name: call.name, arguments: call.arguments ?? null, call, ctx });
+        return await once({ ...payloadOf(call, ctx.idempotencyKey), call, ctx });
       } catch (err) {
         // Another attempt holds the call (or a crashed one did, until its lease expires): retry later, never run twice.
         if (err instanceof IdempotencyAlreadyInProgressError) throw new TransientError(`tool ${call.name}: the same call is in progress elsewhere`, { cause: err });
@@ -41,4 +57,32 @@ export function idempotentToolRunner(
     },
     registerLambdaContext: (context) => config.registerLambdaContext(context),
   };
+}
+
+/**
+ * Releases the in-progress records of tool calls whose worker is known to be dead, so that their next attempt runs
+ * at once (the offline engine after its process died; in AWS a record's in-progress lease ends with the Lambda
+ * invocation that took it). Through Powertools' public persistence API, keyed as the runner keys the calls: a
+ * completed record is kept, so a call that finished is never run again. Returns how many were released.
+ */
+export async function releaseInProgressToolCalls(
+  calls: ReadonlyArray<{ call: ToolCall; idempotencyKey: string }>,
+  options: { tableName: string; client: DynamoDBClient },
+): Promise<number> {
+  const store = new DynamoDBPersistenceLayer({ tableName: options.tableName, awsSdkV3Client: options.client });
+  store.configure({ config: toolIdempotencyConfig(), keyPrefix: KEY_PREFIX });
+  let released = 0;
+  for (const { call, idempotencyKey } of calls) {
+    // Arguments are JSON (the model sent them as JSON).
+    const payload = payloadOf(call, idempotencyKey) as Parameters<DynamoDBPersistenceLayer['getRecord']>[0];
+    try {
+      if ((await store.getRecord(payload)).getStatus() !== IdempotencyRecordStatus.INPROGRESS) continue;
+    } catch (err) {
+      if (err instanceof IdempotencyItemNotFoundError) continue;
+      throw err;
+    }
+    await store.deleteRecord(payload);
+    released++;
+  }
+  return released;
 }

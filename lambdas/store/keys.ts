@@ -11,3 +11,19 @@ export const MESSAGE_PREFIX = 'MSG#';
 export const eventSk = (at: string, suffix: string) => `EVT#${at}#${suffix}`;
 export const EVENT_PREFIX = 'EVT#';
 export const USER_INDEX = 'byUser';
+
+/** A page's `nextCursor`: the query's LastEvaluatedKey, opaque to callers. */
+export function encodeCursor(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+/** The ExclusiveStartKey of a `nextCursor`; anything else is an "invalid cursor" error. */
+export function decodeCursor(cursor: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (value && typeof value === 'object') return value as Record<string, unknown>;
+  } catch {
+    /* fall through */
+  }
+  throw new Error('invalid cursor');
+}

@@ -11,16 +11,19 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { CHECKPOINT_VERSION } from '../core/checkpoint';
-import type { ApprovalEntry, RunRecord, RunRepository, StoredMessage } from '../core/ports';
+import type { ApiRunRepository, ApprovalEntry, RunRecord, StoredMessage } from '../core/ports';
 import { parseTraceEvent } from '../core/trace';
 import { resolveTrace } from '../core/trace-refs';
 import { truncateUtf8 } from '../core/truncate';
-import type { DegradedEntry, Message, RunStatus, TraceEvent, TraceEventDraft, Usage } from '../core/types';
+import { ACTIVE_STATUSES, type DegradedEntry, type Message, type RunStatus, type TraceEvent, type TraceEventDraft, type Usage } from '../core/types';
 import { ConversationCache } from './conversation-cache';
-import { EVENT_PREFIX, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
+import { decodeCursor, EVENT_PREFIX, encodeCursor, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
 
 export type { RunRecord, StoredMessage };
 
+/** A run still under way, as a condition: `#status IN (${ACTIVE_IN})` with {@link ACTIVE_VALUES}. */
+const ACTIVE_VALUES = Object.fromEntries(ACTIVE_STATUSES.map((status, i) => [`:active${i}`, status]));
+const ACTIVE_IN = Object.keys(ACTIVE_VALUES).join(', ');
 
 /**
  * DynamoDB items are capped at 400 KB in UTF-8 bytes: longer texts are cut (in bytes, on a character boundary) with
@@ -42,7 +45,7 @@ function clampMessage(m: Message): Message {
 const isConditionFailure = (err: unknown) => (err as { name?: string }).name === 'ConditionalCheckFailedException';
 
 /** Runs, messages and trace events in the agent table. All writes are single-item and conditional where it matters. */
-export class RunStore implements RunRepository {
+export class RunStore implements ApiRunRepository {
   private seq = 0;
   private readonly writer = randomUUID().slice(0, 8);
 
@@ -242,16 +245,14 @@ export class RunStore implements RunRepository {
           TableName: this.tableName,
           Key: { pk: runPk(runId), sk: RUN_SK },
           UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
-          ConditionExpression: 'attribute_exists(pk) AND #status IN (:running, :paused, :awaiting)',
+          ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN})`,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':status': result.status,
             ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
             ':reason': result.stopReason,
             ':at': this.now().toISOString(),
-            ':running': 'RUNNING',
-            ':paused': 'PAUSED',
-            ':awaiting': 'AWAITING_APPROVAL',
+            ...ACTIVE_VALUES,
           },
           ReturnValues: 'ALL_NEW',
         }),
@@ -415,16 +416,14 @@ export class RunStore implements RunRepository {
           TableName: this.tableName,
           Key: { pk: runPk(runId), sk: RUN_SK },
           UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
-          ConditionExpression: 'attribute_exists(pk) AND #status IN (:running, :paused, :awaiting) AND (attribute_not_exists(executionArn) OR executionArn = :arn)',
+          ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN}) AND (attribute_not_exists(executionArn) OR executionArn = :arn)`,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':status': result.status,
             ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
             ':reason': result.stopReason,
             ':at': this.now().toISOString(),
-            ':running': 'RUNNING',
-            ':paused': 'PAUSED',
-            ':awaiting': 'AWAITING_APPROVAL',
+            ...ACTIVE_VALUES,
             ':arn': executionArn,
           },
           ReturnValues: 'ALL_NEW',
@@ -520,18 +519,4 @@ type StoredItem = Omit<StoredMessage, 'event'> & { event?: Record<string, unknow
 /** A message item read back, the trace event it carries parsed into the union (the store boundary). */
 function storedMessageOf({ event, ...m }: StoredItem): StoredMessage {
   return { ...m, ...(event ? { event: parseTraceEvent(event) } : {}) };
-}
-
-function encodeCursor(key: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): Record<string, unknown> {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (value && typeof value === 'object') return value as Record<string, unknown>;
-  } catch {
-    /* fall through */
-  }
-  throw new Error('invalid cursor');
 }

@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, type QueryCommandOutput, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { RunRecord } from '../core/ports';
-import type { SpendPort } from '../core/spend';
-import { RUN_SK, USER_INDEX } from './keys';
+import type { AdminRead, AdminSpendPort, UserSpend } from '../core/spend';
+import { decodeCursor, encodeCursor, RUN_SK, USER_INDEX } from './keys';
 
 /**
  * Spend counters, the disable flag and the admin read log in the agent table (DESIGN §9):
@@ -18,21 +18,9 @@ export const CONTROL_PK = 'CONTROL';
 export const DISABLED_SK = 'DISABLED';
 export const auditPk = (day: string) => `AUDIT#${day}`;
 
-export interface UserSpend {
-  userId: string;
-  micros: number;
-  calls: number;
-}
+export type { AdminRead, UserSpend };
 
-export interface AdminRead {
-  at: string;
-  adminId: string;
-  runId: string;
-  owner: string;
-  what: string;
-}
-
-export class SpendStore implements SpendPort {
+export class SpendStore implements AdminSpendPort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
@@ -180,18 +168,4 @@ export class SpendStore implements SpendPort {
     });
     return { runs, nextCursor: out.LastEvaluatedKey ? encodeCursor(out.LastEvaluatedKey) : null };
   }
-}
-
-function encodeCursor(key: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): Record<string, unknown> {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (value && typeof value === 'object') return value as Record<string, unknown>;
-  } catch {
-    /* fall through */
-  }
-  throw new Error('invalid cursor');
 }

@@ -16,11 +16,16 @@
  * Every failure is a BadRequest whose message names the position (0-based character offset), e.g.
  * "unexpected ')' at 7". Division by zero and non-finite results are BadRequest too. Results are rounded to 12
  * significant digits, so 0.1 + 0.2 gives 0.3.
+ *
+ * Why a hand-written parser and not an expression library (mathjs, expr-eval): the grammar is deliberately small
+ * and bounded (length, depth, no names but these, no assignment, no functions defined by the input), so input from
+ * a model cannot reach anything else; every failure is a positioned BadRequest the model can act on; and it bundles
+ * in a few KB where a general library brings megabytes and a larger surface to audit.
  */
 
 import { BadRequest } from '../core/errors';
 import { z } from '../core/validation';
-import { errorToResult, invalidArgumentsResult, type Tool, type ToolResult } from './types';
+import { allowedArguments, errorToResult, invalidArgumentsResult, type Tool, type ToolResult, toolParameters } from './types';
 
 /** Longest expression accepted, in characters. */
 export const MAX_EXPRESSION_LENGTH = 1000;
@@ -372,12 +377,15 @@ export function evaluate(expr: string): number {
 }
 
 export const CalculatorArgs = z.object({
-  expression: z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(MAX_EXPRESSION_LENGTH, `at most ${MAX_EXPRESSION_LENGTH} characters`)),
+  expression: z.string().check(
+    z.minLength(1, 'must not be empty'),
+    z.maxLength(MAX_EXPRESSION_LENGTH, `at most ${MAX_EXPRESSION_LENGTH} characters`),
+    z.describe('The expression, e.g. "12.5% of 3480" or "(17 + 5) / 4".'),
+  ),
 });
 
-const ALLOWED =
-  '{"expression": string}, e.g. "12.5% of 3480", "(2 + 3) * 4 ^ 2", "sqrt(2) * pi"; operators + - * / ^ ( ) and postfix % (percent), ' +
-  `${KNOWN_NAMES}`;
+const PARAMETERS = toolParameters(CalculatorArgs);
+const ALLOWED = allowedArguments(PARAMETERS, `e.g. "(2 + 3) * 4 ^ 2", "sqrt(2) * pi"; operators + - * / ^ ( ) and postfix % (percent), ${KNOWN_NAMES}`);
 
 export const calculatorTool: Tool = {
   spec: {
@@ -385,18 +393,7 @@ export const calculatorTool: Tool = {
     description:
       'Evaluates an arithmetic expression exactly and returns the number. Supports + - * / ^ (power), parentheses, ' +
       'postfix % (percent: "12.5% of 3480"), sqrt, abs, round(x[, digits]), min, max, pi and e.',
-    parameters: {
-      type: 'object',
-      properties: {
-        expression: {
-          type: 'string',
-          description: 'The expression, e.g. "12.5% of 3480" or "(17 + 5) / 4".',
-          maxLength: MAX_EXPRESSION_LENGTH,
-        },
-      },
-      required: ['expression'],
-      additionalProperties: false,
-    },
+    parameters: PARAMETERS,
   },
   async run(args: unknown): Promise<ToolResult> {
     const parsed = CalculatorArgs.safeParse(args);

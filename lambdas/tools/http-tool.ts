@@ -15,11 +15,11 @@
  *   byte of the body left out (read or not)
  */
 
-import type { ToolConfig } from '../../lib/config';
-import { classifyResponse, type FetchLike, postJson } from '../net/http';
+import type { ToolConfig } from '../core/config';
+import { classifyResponse, type FetchLike, postJson } from '../net/http-client';
 
-export type { FetchLike } from '../net/http';
-export { classifyResponse, MAX_READ_BYTES, parseRetryAfter, postJson } from '../net/http';
+export type { FetchLike } from '../net/http-client';
+export { classifyResponse, MAX_READ_BYTES, parseRetryAfter, postJson } from '../net/http-client';
 
 import { errorToResult, MAX_CONTENT_BYTES, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
 

@@ -1,5 +1,7 @@
 /**
- * The `search_docs` built-in and the retriever's fallback: BM25 keyword search over a directory of markdown files.
+ * The `search_docs` built-in and the retriever's fallback: keyword search over a directory of markdown files. The
+ * index and its scoring (BM25+, term and field weights) are MiniSearch's; this module keeps what is particular to
+ * the docs: the Markdown splitter, the term processing and the snippets.
  *
  * - Files: every `*.md` / `*.markdown` under the directory (recursively, sorted, dot-folders and node_modules
  *   skipped). In Lambda the docs are bundled next to the handler, so the directory is always a parameter;
@@ -7,15 +9,18 @@
  * - Sections: split at ATX headings (`#` … `######`, outside fenced code blocks); text before the first heading is
  *   a section headed by the file's title. A file without headings is split into paragraphs. Long sections are cut
  *   into paragraph-aligned chunks of about {@link CHUNK_CHARS} characters under the same heading.
- * - Tokens: lowercase, accents and punctuation stripped, common English stop words dropped, plural `s` folded.
- *   Heading tokens count twice.
- * - Score: Okapi BM25 (k1 = 1.2, b = 0.75). Ties are ordered by file path, then position in the file.
+ * - Terms: lowercase, accents and punctuation stripped, common English stop words dropped, plural `s` folded (given
+ *   to MiniSearch as its `tokenize` and `processTerm`, its documented hooks for this; it ships no stop-word list
+ *   and no stemmer). A heading term weighs twice a body term (a field boost).
+ * - Score: MiniSearch's BM25+ over the heading and text fields. Ties are ordered by file path, then position in
+ *   the file.
  * - The index is built once per process and cached per (resolved) directory.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import MiniSearch from 'minisearch';
 import { z } from '../core/validation';
-import { errorToResult, invalidArgumentsResult, type Tool, type ToolResult, truncateUtf8 } from './types';
+import { allowedArguments, errorToResult, invalidArgumentsResult, type Tool, type ToolResult, toolParameters, truncateUtf8 } from './types';
 
 /** One search hit. `file` is relative to the docs directory, with forward slashes. */
 export interface KeywordHit {
@@ -36,19 +41,15 @@ export interface SearchOptions {
 interface Section {
   file: string;
   heading: string;
-  /** Position in the corpus (files sorted, sections in file order): the tie-breaker. */
+  /** Position in the corpus (files sorted, sections in file order): its id in the index and the tie-breaker. */
   order: number;
   text: string;
-  tf: Map<string, number>;
-  length: number;
 }
 
 export interface KeywordIndex {
   dir: string;
   sections: Section[];
-  /** Number of sections containing each term. */
-  df: Map<string, number>;
-  avgLength: number;
+  search: MiniSearch<Section>;
 }
 
 export const SNIPPET_CHARS = 400;
@@ -56,8 +57,8 @@ export const DEFAULT_K = 3;
 export const MAX_K = 10;
 /** Target size of a chunk when a section is long. */
 const CHUNK_CHARS = 1500;
-const K1 = 1.2;
-const B = 0.75;
+/** A heading term weighs as much as two body terms. */
+const HEADING_BOOST = 2;
 
 export const STOP_WORDS: ReadonlySet<string> = new Set(
   (
@@ -83,19 +84,33 @@ function stem(token: string): string {
   return token;
 }
 
-/** Lowercases, strips accents and punctuation, drops stop words; returns the terms in order. */
-export function tokenize(text: string): string[] {
-  const out: string[] = [];
-  const words = text
+/** Lowercased words with accents stripped, split at anything that is not a letter or a digit. */
+function words(text: string): string[] {
+  return text
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
     .split(/[^\p{L}\p{N}]+/u);
-  for (const w of words) {
-    if (w.length === 0 || STOP_WORDS.has(w)) continue;
-    out.push(stem(w));
-  }
-  return out;
+}
+
+/** One word → its term, or null for an empty word or a stop word (MiniSearch's `processTerm`). */
+function processTerm(word: string): string | null {
+  return word.length === 0 || STOP_WORDS.has(word) ? null : stem(word);
+}
+
+/** Lowercases, strips accents and punctuation, drops stop words; returns the terms in order. */
+export function tokenize(text: string): string[] {
+  return words(text).flatMap((w) => processTerm(w) ?? []);
+}
+
+function newSearch(): MiniSearch<Section> {
+  return new MiniSearch<Section>({
+    idField: 'order',
+    fields: ['heading', 'text'],
+    tokenize: words,
+    processTerm,
+    searchOptions: { boost: { heading: HEADING_BOOST } },
+  });
 }
 
 function listMarkdown(dir: string, rel = ''): string[] {
@@ -189,7 +204,7 @@ export function splitSections(markdown: string, file: string): Array<{ heading: 
   return out;
 }
 
-/** Builds a BM25 index over every markdown file under `dir` (an absent directory gives an empty index). */
+/** Builds the index of every markdown file under `dir` (an absent directory gives an empty index). */
 export function buildIndex(dir: string): KeywordIndex {
   const resolved = path.resolve(dir);
   let files: string[] = [];
@@ -199,22 +214,16 @@ export function buildIndex(dir: string): KeywordIndex {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const sections: Section[] = [];
-  const df = new Map<string, number>();
-  let totalLength = 0;
   for (const file of files) {
     const markdown = readFileSync(path.join(resolved, file), 'utf8');
     for (const { heading, text } of splitSections(markdown, file)) {
-      const headingTerms = tokenize(heading);
-      const terms = [...headingTerms, ...headingTerms, ...tokenize(text)];
-      if (terms.length === 0) continue;
-      const tf = new Map<string, number>();
-      for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
-      for (const t of tf.keys()) df.set(t, (df.get(t) ?? 0) + 1);
-      sections.push({ file, heading, order: sections.length, text, tf, length: terms.length });
-      totalLength += terms.length;
+      if (tokenize(heading).length === 0 && tokenize(text).length === 0) continue;
+      sections.push({ file, heading, order: sections.length, text });
     }
   }
-  return { dir: resolved, sections, df, avgLength: sections.length ? totalLength / sections.length : 0 };
+  const search = newSearch();
+  search.addAll(sections);
+  return { dir: resolved, sections, search };
 }
 
 const cache = new Map<string, KeywordIndex>();
@@ -290,27 +299,14 @@ export function makeSnippet(text: string, queryTerms: ReadonlySet<string>, maxCh
   return `${prefix}${flat.slice(start, end).trim()}${suffix}`;
 }
 
-/** Scores every section with BM25 and returns the top `k` (score > 0), ties by file then position. */
+/** The top `k` sections for the query (MiniSearch's score), ties by file then position. */
 export function searchIndex(index: KeywordIndex, query: string, k = DEFAULT_K): KeywordHit[] {
   const terms = [...new Set(tokenize(query))];
   if (terms.length === 0 || index.sections.length === 0) return [];
-  const n = index.sections.length;
-  const idf = new Map<string, number>();
-  for (const t of terms) {
-    const df = index.df.get(t) ?? 0;
-    if (df > 0) idf.set(t, Math.log(1 + (n - df + 0.5) / (df + 0.5)));
-  }
-  if (idf.size === 0) return [];
-  const scored: Array<{ section: Section; score: number }> = [];
-  for (const section of index.sections) {
-    let score = 0;
-    for (const [t, w] of idf) {
-      const f = section.tf.get(t);
-      if (!f) continue;
-      score += (w * (f * (K1 + 1))) / (f + K1 * (1 - B + (B * section.length) / (index.avgLength || 1)));
-    }
-    if (score > 0) scored.push({ section, score });
-  }
+  const scored = index.search
+    .search(query)
+    .map((r) => ({ section: index.sections[r.id as number] as Section, score: r.score }))
+    .filter((r) => r.section && r.score > 0);
   scored.sort((a, b) => {
     const diff = b.score - a.score;
     if (Math.abs(diff) > 1e-9) return diff;
@@ -333,11 +329,12 @@ export function keywordSearch(query: string, options: SearchOptions = {}): Keywo
 }
 
 export const SearchDocsArgs = z.object({
-  query: z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(500, 'at most 500 characters')),
-  k: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_K))),
+  query: z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(500, 'at most 500 characters'), z.describe('Keywords to search for.')),
+  k: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_K), z.describe(`How many sections (default ${DEFAULT_K}).`))),
 });
 
-const ALLOWED = `{"query": string (1-500 characters), "k"?: integer 1-${MAX_K} (default ${DEFAULT_K})}`;
+const PARAMETERS = toolParameters(SearchDocsArgs);
+const ALLOWED = allowedArguments(PARAMETERS);
 
 /** Renders hits for the model: numbered, with file, heading and snippet. */
 export function formatHits(hits: KeywordHit[]): string {
@@ -355,15 +352,7 @@ export function createSearchDocsTool(docsDir?: string): Tool {
       description:
         "Searches the project's documentation (markdown) by keywords and returns the most relevant sections with " +
         'their file, heading and a snippet.',
-      parameters: {
-        type: 'object',
-        properties: {
-          query: { type: 'string', description: 'Keywords to search for.', maxLength: 500 },
-          k: { type: 'integer', minimum: 1, maximum: MAX_K, description: `How many sections (default ${DEFAULT_K}).` },
-        },
-        required: ['query'],
-        additionalProperties: false,
-      },
+      parameters: PARAMETERS,
     },
     async run(args: unknown): Promise<ToolResult> {
       const parsed = SearchDocsArgs.safeParse(args);

@@ -17,7 +17,7 @@
  * the function.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import type { ToolConfig } from '../../lib/config';
+import type { ToolConfig } from '../core/config';
 import { AgentError, BadRequest, RateLimited, TimeoutError, TransientError } from '../core/errors';
 import { type Guard, identityGuard, isPlainObject } from './http-tool';
 import { errorToResult, MAX_CONTENT_BYTES, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';

@@ -13,7 +13,7 @@
  * - One client (one MCP session) per server per container; a failure drops it, so the retry reconnects.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { ToolConfig } from '../../lib/config';
+import type { ToolConfig } from '../core/config';
 import { AgentError, BadRequest, RateLimited, TimeoutError, TransientError } from '../core/errors';
 import type { DegradedEntry, ToolSpec } from '../core/types';
 import { type Guard, identityGuard, isPlainObject } from './http-tool';

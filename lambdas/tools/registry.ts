@@ -12,8 +12,8 @@
  */
 
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import type { ToolConfig } from '../../lib/config';
-import { BUILTIN_TOOL_NAMES } from '../../lib/config-env';
+import type { ToolConfig } from '../core/config';
+import { BUILTIN_TOOL_NAMES } from '../core/config-env';
 import { TransientError } from '../core/errors';
 import type { DegradedEntry, ToolCall, ToolSpec } from '../core/types';
 import { calculatorTool } from './calculator';
@@ -25,7 +25,7 @@ import { createRetrieverTool } from './retriever';
 import { errorToResult, MAX_CONTENT_BYTES, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
 
 
-export { BUILTIN_TOOL_NAMES } from '../../lib/config-env';
+export { BUILTIN_TOOL_NAMES } from '../core/config-env';
 export type { Guard } from './http-tool';
 export type { Tool, ToolContext, ToolResult } from './types';
 export { idempotencyKeyFor, isTransient } from './types';

@@ -16,13 +16,13 @@
  * the keyword fallback's results, marked `degraded` so the model and the user are told.
  */
 
-import type { ToolConfig } from '../../lib/config';
+import type { ToolConfig } from '../core/config';
 import { BadRequest, TransientError, toAgentError } from '../core/errors';
 import type { DegradedEntry } from '../core/types';
 import { z } from '../core/validation';
 import { classifyResponse, type FetchLike, type Guard, identityGuard, postJson } from './http-tool';
 import { DEFAULT_K, defaultDocsDir, keywordSearch, MAX_K } from './keyword-search';
-import { errorToResult, invalidArgumentsResult, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
+import { allowedArguments, errorToResult, invalidArgumentsResult, type Tool, type ToolContext, type ToolResult, toolParameters, truncateUtf8 } from './types';
 
 export type RetrieverToolConfig = Extract<ToolConfig, { kind: 'retriever' }>;
 
@@ -140,11 +140,12 @@ export async function retrieveWithFallback(
 }
 
 export const RetrieverArgs = z.object({
-  query: z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(1000, 'at most 1000 characters')),
-  k: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_K))),
+  query: z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(1000, 'at most 1000 characters'), z.describe('What to search for.')),
+  k: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_K), z.describe(`How many passages (default ${DEFAULT_K}).`))),
 });
 
-const ALLOWED = `{"query": string (1-1000 characters), "k"?: integer 1-${MAX_K} (default ${DEFAULT_K})}`;
+const PARAMETERS = toolParameters(RetrieverArgs);
+const ALLOWED = allowedArguments(PARAMETERS);
 
 /** Renders passages (and the degradation notice) for the model. */
 export function formatRetrieval(result: RetrievalResult): string {
@@ -177,15 +178,7 @@ export function createRetrieverTool(
     spec: {
       name: config.name,
       description: config.description,
-      parameters: {
-        type: 'object',
-        properties: {
-          query: { type: 'string', description: 'What to search for.', maxLength: 1000 },
-          k: { type: 'integer', minimum: 1, maximum: MAX_K, description: `How many passages (default ${DEFAULT_K}).` },
-        },
-        required: ['query'],
-        additionalProperties: false,
-      },
+      parameters: PARAMETERS,
     },
     async run(args: unknown, ctx: ToolContext): Promise<ToolResult> {
       const parsed = RetrieverArgs.safeParse(args);

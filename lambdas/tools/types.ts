@@ -3,10 +3,11 @@
  * without a runtime import cycle (registry.ts imports the tools and re-exports these).
  */
 
+import type { $ZodType } from 'zod/v4/core';
 import { AgentError, toAgentError } from '../core/errors';
 import { truncateUtf8 as truncate } from '../core/truncate';
 import type { ToolResult } from '../core/types';
-import type { ValidationIssues } from '../core/validation';
+import { type ValidationIssues, z } from '../core/validation';
 
 export { idempotencyKeyFor } from '../core/signature';
 export type { Tool, ToolContext, ToolResult } from '../core/types';
@@ -29,6 +30,46 @@ export function errorToResult(toolName: string, err: unknown): ToolResult {
   const e = toAgentError(err);
   if (isTransient(e)) throw e;
   return { content: `${toolName} failed (${e.name}): ${e.message}`, isError: true, data: { error: e.name } };
+}
+
+/** A property of a tool's JSON Schema, as far as {@link allowedArguments} reads it. */
+interface JsonSchemaProperty {
+  type?: string;
+  description?: string;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+}
+
+/**
+ * The JSON Schema the model sees for a tool's arguments, generated from the zod schema that validates them (one
+ * declaration: constraints and descriptions are written once, on the zod schema).
+ */
+export function toolParameters(schema: $ZodType): Record<string, unknown> {
+  const { $schema: _dialect, ...parameters } = z.toJSONSchema(schema) as Record<string, unknown>;
+  return parameters;
+}
+
+/**
+ * What an invalid-arguments result says is allowed, written from the tool's JSON Schema: the shape
+ * (`{"query": string, "k"?: integer}`), then each field's bounds and description; `extra` follows.
+ */
+export function allowedArguments(parameters: Record<string, unknown>, extra?: string): string {
+  const properties = (parameters.properties ?? {}) as Record<string, JsonSchemaProperty>;
+  const required = new Set((parameters.required ?? []) as string[]);
+  const names = Object.keys(properties);
+  const shape = `{${names.map((n) => `"${n}"${required.has(n) ? '' : '?'}: ${properties[n]?.type ?? 'any'}`).join(', ')}}`;
+  const range = (min: number | undefined, max: number | undefined, unit: string) =>
+    min !== undefined && max !== undefined ? `${min}-${max}${unit}` : max !== undefined ? `at most ${max}${unit}` : min !== undefined ? `at least ${min}${unit}` : undefined;
+  const fields = names.flatMap((n) => {
+    const p = properties[n] ?? {};
+    const bounds = p.type === 'string' ? range(p.minLength, p.maxLength, ' characters') : range(p.minimum, p.maximum, '');
+    const description = p.description?.replace(/\.$/, '');
+    if (!bounds && !description) return [];
+    return [`${n}${bounds ? ` (${bounds})` : ''}${description ? `: ${description}` : ''}`];
+  });
+  return [shape, ...fields, ...(extra ? [extra] : [])].join('; ');
 }
 
 /** Formats zod issues as "path: message" lines, followed by what is allowed. */

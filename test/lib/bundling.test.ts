@@ -45,6 +45,8 @@ describe('handler bundles hold only what the handler uses', () => {
     expect(inputs.filter((f) => f.includes('js-tiktoken'))).toEqual([]);
     expect(inputs.filter((f) => f.includes('zod/v4/classic') || f.includes('zod/v3'))).toEqual([]);
     expect(inputs.some((f) => f.endsWith('lib/config.ts'))).toBe(false);
+    // The schema lives in the core (lambdas/core/config.ts); the handlers read the config through config-env.ts only.
+    expect(inputs.some((f) => f.endsWith('lambdas/core/config.ts'))).toBe(false);
   });
 
   it('call-model: the tokenizer, and the tool catalog without the idempotency layer', async () => {

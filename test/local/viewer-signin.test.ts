@@ -9,7 +9,7 @@ import { type LocalServer, startServer } from '../../local/server';
 import { jwtEngine, startTestPool, type TestPool } from '../helpers/cognito';
 
 const CHROMIUM = '/usr/bin/chromium';
-const VIEWER = readFileSync(join(__dirname, '..', '..', 'local', 'viewer', 'index.html'));
+const VIEWER = readFileSync(join(__dirname, '..', '..', 'lambdas', 'api', 'viewer', 'index.html'));
 
 /**
  * The viewer as deployed: served at a stage root (/prod/) next to a public GET config, signing in through managed

@@ -22,6 +22,7 @@ import {
 import { BadRequest, CircuitOpen, ModelRefusal, QuotaExhausted, TimeoutError, TransientError } from '../../../lambdas/core/errors';
 import { InMemoryBreakerStore } from '../../../lambdas/store/breaker-store';
 import type { BreakerConfig } from '../../../lib/config';
+import { deferred } from '../../helpers/async';
 
 /** A multiple of every bucket size used here, so bucket boundaries are easy to reason about. */
 const T0 = 1_700_000_040_000;
@@ -72,16 +73,6 @@ async function failTimes(breaker: CircuitBreaker, dep: string, n: number, err?: 
   for (let i = 0; i < n; i++) await outcome(breaker, dep, fail(err));
 }
 
-/** A promise whose settlement the test controls. */
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** n concurrent calls; the invoked fns wait until every call has either entered fn or been refused. */
 async function stampede(breaker: CircuitBreaker, dep: string, n: number) {

@@ -1,5 +1,5 @@
 import type { ModelProvider, ModelRequest } from '../../../lambdas/core/types';
-import { createProvider } from '../../../lambdas/providers/index';
+import { createProvider } from '../../../lambdas/providers';
 import { parseConfig } from '../../../lib/config';
 import type { FakeProvider } from '../../fakes/providers';
 
@@ -25,12 +25,5 @@ export const request = (messages: ModelRequest['messages'] = [{ role: 'user', co
   maxOutputTokens: 321,
 });
 
-/** The error `promise` rejects with (fails the test when it resolves). */
-export async function failure(promise: Promise<unknown>): Promise<Error & { status?: number; retryAfterSeconds?: number }> {
-  const outcome = await promise.then(
-    (value) => ({ ok: true as const, value }),
-    (err: unknown) => ({ ok: false as const, err }),
-  );
-  if (outcome.ok) throw new Error(`expected a failure, got ${JSON.stringify(outcome.value)}`);
-  return outcome.err as Error & { status?: number; retryAfterSeconds?: number };
-}
+/** The error a promise rejects with (test/helpers/async.ts). */
+export { rejection as failure } from '../../helpers/async';

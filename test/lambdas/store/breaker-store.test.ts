@@ -10,6 +10,7 @@ import {
 import { BadRequest, CircuitOpen, TransientError } from '../../../lambdas/core/errors';
 import { BREAKER_STATE_SK, breakerPk, breakerWindowSk, DynamoBreakerStore, InMemoryBreakerStore } from '../../../lambdas/store/breaker-store';
 import type { BreakerConfig } from '../../../lib/config';
+import { deferred } from '../../helpers/async';
 import { dynamoWithAgentTable } from '../../helpers/dynamo';
 
 const T0 = 1_700_000_040_000;
@@ -27,15 +28,6 @@ let depSeq = 0;
 /** A fresh dependency name per test: every test gets its own breaker items in the shared table. */
 const freshDep = (label: string) => `tool:${label}-${++depSeq}`;
 
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 describe.each([
   ['DynamoBreakerStore (dynalite)', () => new DynamoBreakerStore(dynamo.doc, dynamo.tableName) as BreakerStore],

@@ -15,6 +15,7 @@ import {
   parseRetryAfter,
 } from '../../../lambdas/tools/http-tool';
 import { truncateUtf8 } from '../../../lambdas/tools/types';
+import { rejection } from '../../helpers/async';
 import { hang, type Loopback, reply, startLoopback } from '../../helpers/loopback';
 
 let server: Loopback;
@@ -42,14 +43,6 @@ function config(path: string, timeoutMs = 2000): HttpToolConfig {
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('http tool against a loopback server', () => {
   test('POSTs the arguments as JSON with the Idempotency-Key header; the same key on a retry', async () => {

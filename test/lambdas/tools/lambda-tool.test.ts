@@ -4,6 +4,7 @@ import type { Guard } from '../../../lambdas/tools/http-tool';
 import { classifyLambdaError, createLambdaTool, type LambdaToolConfig, sdkInvoker } from '../../../lambdas/tools/lambda-tool';
 import { createToolCatalog } from '../../../lambdas/tools/registry';
 import { parseConfig } from '../../../lib/config';
+import { rejection } from '../../helpers/async';
 import { type Loopback, reply, startLoopback } from '../../helpers/loopback';
 
 const ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:orders';
@@ -15,14 +16,6 @@ function lambdaConfig(extra: Record<string, unknown> = {}): LambdaToolConfig {
   return tool;
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('lambda tools through the AWS SDK (a Lambda Invoke endpoint on loopback)', () => {
   let lambda: Loopback;

@@ -5,6 +5,7 @@ import type { Guard } from '../../../lambdas/tools/http-tool';
 import { classifyMcpError, contentToText, McpSource, nameMcpTools, safeToolName } from '../../../lambdas/tools/mcp-tool';
 import { createToolCatalog, type ToolCatalog } from '../../../lambdas/tools/registry';
 import { parseConfig } from '../../../lib/config';
+import { rejection } from '../../helpers/async';
 import { deadUrl, startMcpServer, type TestMcpServer } from '../../helpers/mcp-server';
 
 const ctx = { runId: 'run-1', step: 1, toolCallId: 'call_1', idempotencyKey: 'run-1#1#call_1' };
@@ -13,14 +14,6 @@ function catalogFor(tool: Record<string, unknown>, deps: Parameters<typeof creat
   return createToolCatalog(parseConfig({ tools: [{ name: 'billing', kind: 'mcp', ...tool }] }).tools, deps);
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('mcp tools against a real MCP server on loopback', () => {
   let server: TestMcpServer;

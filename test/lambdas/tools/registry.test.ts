@@ -13,6 +13,7 @@ import {
   toolSpecs,
 } from '../../../lambdas/tools/registry';
 import { parseConfig } from '../../../lib/config';
+import { rejection } from '../../helpers/async';
 import { type Loopback, reply, startLoopback } from '../../helpers/loopback';
 
 let server: Loopback;
@@ -40,14 +41,6 @@ function registryFor(tools: unknown[], guard?: Guard) {
   return buildToolRegistry(config.tools, { docsDir, guard });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('buildToolRegistry', () => {
   test('built-ins always, configured tools after them', () => {

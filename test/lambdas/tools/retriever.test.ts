@@ -19,6 +19,7 @@ import {
   type RetrieverToolConfig,
   retrieveWithFallback,
 } from '../../../lambdas/tools/retriever';
+import { rejection } from '../../helpers/async';
 import { hang, type Loopback, reply, startLoopback } from '../../helpers/loopback';
 
 let server: Loopback;
@@ -54,14 +55,6 @@ function config(urlPath: string, timeoutMs = 2000): RetrieverToolConfig {
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('callRetriever', () => {
   test('POSTs {query, k} and parses {results: [...]}', async () => {

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { idempotentToolRunner } from '../store/idempotent-tools';
-import type { RuntimeOptions } from './runtime-base';
-import type { ToolWiring } from './runtime-tools';
+import type { RuntimeOptions } from './base';
+import type { ToolWiring } from './tools';
 
 /**
  * Tool executions made idempotent (Powertools idempotency, keyed by run, step and call) when a table is given:

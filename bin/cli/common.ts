@@ -1,4 +1,6 @@
+import { resolve } from 'node:path';
 import type { AgentConfig } from '../../lib/config';
+import { DEFAULT_PORT } from '../../local/server';
 
 /** A usage or input error: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {
@@ -13,6 +15,16 @@ export interface CliCommand {
   /** One line for the help text, e.g. 'run "<prompt>"   run one request offline'. */
   usage: string;
   run(ctx: { config: AgentConfig; positionals: string[]; values: CliValues }): Promise<number>;
+}
+
+/** The local server's port: `--port`, else PORT, else the default (where `serve` listens and the other commands look). */
+export function localPort(values: CliValues): number {
+  return Number(values.port ?? process.env.PORT ?? DEFAULT_PORT);
+}
+
+/** Where the local server keeps its data (and its development token): `--data`, else .agent-data. */
+export function localDataDir(values: CliValues): string {
+  return resolve((values.data as string | undefined) ?? '.agent-data');
 }
 
 /** A positive number of dollars (`--max-cost-usd 0.25`). */

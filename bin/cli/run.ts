@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { effectiveBudgets } from '../../lambdas/core/budget';
-import type { RunView } from '../../lambdas/core/types';
-import { LocalEngine } from '../engine';
+import { ACTIVE_STATUSES, type RunView } from '../../lambdas/core/types';
+import { LocalEngine } from '../../local/engine';
 import { apiTarget, callApi } from './client';
 import { type CliCommand, type CliValues, intOption, UsageError, usdOption } from './common';
 import { describeEvent, describeStateEvent } from './progress';
@@ -61,7 +61,7 @@ async function runRemote(prompt: string, budgets: { maxSteps?: number; maxTokens
       for (const p of run.pendingApprovals ?? []) progress(`  waiting for approval: ${p.name}(${JSON.stringify(p.arguments)}) · agent approve|reject ${runId} --call ${p.toolCallId}`);
     }
     last = line;
-    if (!['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'].includes(run.status) || Date.now() > deadline) {
+    if (!ACTIVE_STATUSES.includes(run.status) || Date.now() > deadline) {
       process.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${run.answer ?? ''}\n`);
       return 0;
     }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configDir, credentialsFile, loadSession, type StoredSession, saveSession, sessionToken } from '../../../local/cli/session';
+import { configDir, credentialsFile, loadSession, type StoredSession, saveSession, sessionToken } from '../../../bin/cli/session';
 
 const pool = { region: 'eu-west-1', userPoolId: 'eu-west-1_AbC123', clientId: 'client123' };
 const session = (expiresAt: number): StoredSession => ({ pool, username: 'ada@example.com', idToken: 'id-1', accessToken: 'access-1', refreshToken: 'refresh-1', expiresAt });

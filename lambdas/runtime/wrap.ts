@@ -2,8 +2,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { Runtime } from './runtime';
-import { type BaseRuntime, invocationContext } from './runtime-base';
+import type { Runtime } from '.';
+import { type BaseRuntime, invocationContext } from './base';
 
 /** A Lambda handler built from a plain function of (runtime, event). */
 export type HandlerFactory<E, R, RT extends BaseRuntime = Runtime> = (rt: RT) => (event: E, context: Context) => Promise<R>;

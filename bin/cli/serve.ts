@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LocalEngine } from '../engine';
-import { startServer } from '../server';
-import { LOCAL_REGION } from '../template';
-import type { CliCommand } from './common';
+import { LocalEngine } from '../../local/engine';
+import { startServer } from '../../local/server';
+import { LOCAL_REGION } from '../../local/template';
+import { type CliCommand, localDataDir, localPort } from './common';
 
 /** `agent serve` (`npm start`): the HTTP API on localhost, on the on-disk offline engine. */
 export const serveCommand: CliCommand = {
   usage: 'serve                  serve the HTTP API on http://localhost:3000 (PORT to change), data kept in .agent-data/',
   async run({ config, values }) {
-    const port = Number(values.port ?? process.env.PORT ?? 3000);
-    const dataDir = resolve((values.data as string | undefined) ?? '.agent-data');
+    const port = localPort(values);
+    const dataDir = localDataDir(values);
     // The local AWS endpoints next to the API: PORT+1 Step Functions, PORT+2 DynamoDB (SFN_PORT / DYNAMODB_PORT).
     const near = (offset: number, env: string | undefined) => Number(env ?? (port === 0 ? 0 : port + offset));
     // PORT+3 Secrets Manager, PORT+4 Lambda (SECRETS_MANAGER_PORT / LAMBDA_PORT); secrets from AGENT_SECRETS_FILE or the data dir.

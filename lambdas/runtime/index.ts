@@ -1,14 +1,14 @@
 import type { LoopDeps } from '../core/loop';
-import { type BaseRuntime, createBaseRuntime, type RuntimeOptions } from './runtime-base';
-import { withIdempotentTools } from './runtime-idempotency';
-import { createModelWiring, type ModelWiring } from './runtime-models';
-import { createToolWiring, type ToolWiring } from './runtime-tools';
+import { type BaseRuntime, createBaseRuntime, type RuntimeOptions } from './base';
+import { withIdempotentTools } from './idempotency';
+import { createModelWiring, type ModelWiring } from './models';
+import { createToolWiring, type ToolWiring } from './tools';
 
-export { type BaseRuntime, invocationContext, type RuntimeOptions } from './runtime-base';
+export { type BaseRuntime, invocationContext, type RuntimeOptions } from './base';
 
 /**
  * Everything a handler can need, built once (the local engine runs every handler on one). A deployed handler
- * wires only its part (lambdaEntry in ./wrap.ts with ./runtime-base.ts, ./runtime-tools.ts, ./runtime-models.ts).
+ * wires only its part (lambdaEntry in ./wrap.ts with ./base.ts, ./tools.ts, ./models.ts).
  */
 export type Runtime = BaseRuntime & ToolWiring & ModelWiring & LoopDeps;
 

@@ -4,7 +4,7 @@
  * taxonomy (lambdas/core/errors.ts). It never retries: the state machine owns retries.
  */
 import { BadRequest, QuotaExhausted, RateLimited, TimeoutError, TransientError } from '../core/errors';
-import { utf8Boundary } from '../core/truncate';
+import { bodyExcerpt, utf8Boundary } from '../core/truncate';
 
 export type FetchLike = typeof fetch;
 
@@ -121,17 +121,11 @@ export async function postJson(url: string, body: unknown, options: PostJsonOpti
   }
 }
 
-function excerpt(text: string, max = ERROR_EXCERPT_CHARS): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  if (!flat) return '(empty body)';
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-
 /** Throws the taxonomy error for a non-2xx response; returns nothing for 2xx. */
 export function classifyResponse(res: HttpResponse, label: string): void {
   const { status } = res;
   if (status >= 200 && status < 300) return;
-  const body = excerpt(res.text);
+  const body = bodyExcerpt(res.text, ERROR_EXCERPT_CHARS);
   if (status === 429) {
     if (/insufficient_quota|quota.{0,20}exceeded|spend(ing)? limit/i.test(res.text)) {
       throw new QuotaExhausted(`${label} returned HTTP 429 (quota exhausted): ${body}`, { status });

@@ -6,10 +6,10 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import type { AgentConfig } from '../../lib/config';
-import { approvalRequiredTools, deployedConfigFromEnv } from '../../lib/config-env';
 import { approvalPolicy } from '../core/approvals';
 import { CircuitBreaker } from '../core/breaker';
+import type { AgentConfig } from '../core/config';
+import { approvalRequiredTools, deployedConfigFromEnv } from '../core/config-env';
 import type { LoopDeps } from '../core/loop';
 import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
 import { priceOf } from '../core/pricing';
@@ -23,7 +23,7 @@ import { SpendStore } from '../store/spend-store';
 
 /**
  * The part of the runtime every handler needs: config, store, logger, metrics, breaker. The tools
- * (./runtime-tools.ts) and the models (./runtime-models.ts) are wired on top by the handlers that use them, so a
+ * (./tools.ts) and the models (./models.ts) are wired on top by the handlers that use them, so a
  * handler bundles only what it uses (no tokenizer outside call-model, no tool clients outside call-tool/call-model).
  */
 export interface BaseRuntime

@@ -2,7 +2,7 @@
  * The HTTP side of the wire-protocol providers (openai, anthropic): one POST of JSON that either resolves with the
  * parsed 2xx body or throws a taxonomy error (DESIGN §4), and the classifier behind it.
  *
- * Transport (client timeout, body size cap, network errors) is the runtime's one HTTP client, lambdas/net/http.ts,
+ * Transport (client timeout, body size cap, network errors) is the runtime's one HTTP client, lambdas/net/http-client.ts,
  * which HTTP tools and the retriever use too; this module adds what is specific to model providers: quota and
  * content-policy errors, `retry-after-ms`, strict JSON bodies, and keeping the API key out of every message.
  *
@@ -19,7 +19,8 @@
  * | ECONNREFUSED, ECONNRESET, socket hang up, DNS | TransientError |
  */
 import { type AgentError, ModelRefusal, QuotaExhausted, RateLimited, ResponseTooLarge, TransientError } from '../core/errors';
-import { classifyResponse, type FetchLike, type HttpResponse, MAX_READ_BYTES, parseRetryAfter, postJson } from '../net/http';
+import { bodyExcerpt } from '../core/truncate';
+import { classifyResponse, type FetchLike, type HttpResponse, MAX_READ_BYTES, parseRetryAfter, postJson } from '../net/http-client';
 
 export type { FetchLike, HttpResponse };
 
@@ -96,13 +97,6 @@ export function retryAfterSeconds(headers: Headers, now: number = Date.now()): n
   return parseRetryAfter(headers.get('retry-after'), now);
 }
 
-/** A short, single-line excerpt of a body for an error message. */
-export function excerpt(text: string, max = EXCERPT_CHARS): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  if (!flat) return '(empty body)';
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-
 /**
  * The taxonomy error of a provider's HTTP response, or undefined for a 2xx. See the table at the top of this file;
  * everything not specific to model providers is delegated to the runtime's generic classifier.
@@ -111,7 +105,7 @@ export function classifyProviderResponse(res: HttpResponse, label: string): Agen
   const { status } = res;
   if (status >= 200 && status < 300) return undefined;
   const info = providerErrorInfo(res.text);
-  const body = excerpt(res.text);
+  const body = bodyExcerpt(res.text, EXCERPT_CHARS);
   const codes = [info.code, info.type].filter((c): c is string => c !== undefined);
   const quota = codes.some((c) => QUOTA_CODES.has(c)) || QUOTA_MESSAGE.test(info.message ?? (status === 429 ? res.text : ''));
   if (status === 402 || ([400, 403, 429].includes(status) && quota)) {
@@ -147,7 +141,7 @@ export function parseJsonBody(res: HttpResponse, label: string): unknown {
   try {
     return JSON.parse(res.text);
   } catch {
-    throw new TransientError(`${label} returned a malformed response (HTTP ${res.status}, not JSON): ${excerpt(res.text, 120)}`, { status: res.status });
+    throw new TransientError(`${label} returned a malformed response (HTTP ${res.status}, not JSON): ${bodyExcerpt(res.text, 120)}`, { status: res.status });
   }
 }
 

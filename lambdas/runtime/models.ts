@@ -3,7 +3,7 @@ import type { LoopDeps, Tier } from '../core/loop';
 import { estimatePromptTokens } from '../core/tokens';
 import type { ModelProvider } from '../core/types';
 import { createProvider } from '../providers';
-import type { BaseRuntime, RuntimeOptions } from './runtime-base';
+import type { BaseRuntime, RuntimeOptions } from './base';
 
 /** The models of each tier (behind their breakers) and the prompt estimate: call-model only (it bundles the tokenizer). */
 export type ModelWiring = Pick<LoopDeps, 'model' | 'maxOutputTokens' | 'estimatePromptTokens'>;

@@ -1,5 +1,5 @@
-import { parseConfig } from '../../lib/config';
-import { CONFIG_ENV, ConfigError, deployedConfigFromEnv } from '../../lib/config-env';
+import { parseConfig } from '../../../lambdas/core/config';
+import { CONFIG_ENV, ConfigError, deployedConfigFromEnv } from '../../../lambdas/core/config-env';
 
 describe('deployedConfigFromEnv', () => {
   it('returns the config synth validated and serialized, unchanged', () => {

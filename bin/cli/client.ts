@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { type CliValues, UsageError } from './common';
+import { join } from 'node:path';
+import { type CliValues, localDataDir, localPort, UsageError } from './common';
 import { sessionToken } from './session';
 
 /** The HTTP API a CLI command talks to: a deployed stack (--api, --token) or the local server (`npm start`). */
@@ -15,11 +15,11 @@ export function apiTarget(values: CliValues): ApiTarget {
     const base = values.api.replace(/\/+$/, '');
     return { base, token: typeof values.token === 'string' ? values.token : () => sessionToken(base) };
   }
-  const dataDir = resolve((values.data as string | undefined) ?? '.agent-data');
+  const dataDir = localDataDir(values);
   const tokenFile = join(dataDir, 'dev-token');
   const token = typeof values.token === 'string' ? values.token : existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '';
   if (!token) throw new UsageError(`no local development token in ${tokenFile}: start the local server with "npm start", or pass --api <url> --token <jwt>`);
-  return { base: `http://localhost:${values.port ?? process.env.PORT ?? 3000}`, token };
+  return { base: `http://localhost:${localPort(values)}`, token };
 }
 
 /** One API call; an API error becomes a UsageError (exit 2) carrying the API's message. */

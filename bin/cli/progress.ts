@@ -1,6 +1,6 @@
 import { excerpt } from '../../lambdas/core/answer';
 import { assertNever, type TraceEvent } from '../../lambdas/core/trace';
-import type { EventLog } from '../engine';
+import type { EventLog } from '../../local/engine';
 
 /** One line of progress per trace event. */
 export function describeEvent(e: TraceEvent): string {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { RecordedRun } from '../../lambdas/core/replay';
 import { parseTraceEvent } from '../../lambdas/core/trace';
 import type { RunView } from '../../lambdas/core/types';
-import { replayRun } from '../replay';
+import { replayRun } from '../../local/replay';
 import { apiTarget, callApi } from './client';
 import { type CliCommand, UsageError } from './common';
 

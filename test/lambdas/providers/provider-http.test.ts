@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ResponseTooLarge } from '../../../lambdas/core/errors';
-import { MAX_READ_BYTES } from '../../../lambdas/net/http';
+import { MAX_READ_BYTES } from '../../../lambdas/net/http-client';
 import {
   classifyProviderResponse,
   type HttpResponse,
@@ -10,7 +10,7 @@ import {
   providerErrorInfo,
   redact,
   retryAfterSeconds,
-} from '../../../lambdas/providers/http';
+} from '../../../lambdas/providers/provider-http';
 import { failure } from './helpers';
 
 const res = (status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse => ({

@@ -2,7 +2,7 @@ import type { AgentConfig } from './config';
 
 /**
  * The zod-free part of the config, for the deployed handlers: the config was validated by the one schema
- * (lib/config.ts) at synth and serialized whole (defaults applied) into the handlers' environment, so a handler
+ * (./config.ts) at synth and serialized whole (defaults applied) into the handlers' environment, so a handler
  * only parses it. Bundling the schema (all of zod) into every handler would cost its size and module init on every
  * cold start for a check that synth already made.
  */

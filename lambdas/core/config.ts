@@ -1,0 +1,355 @@
+import { z } from 'zod';
+import { BUILTIN_TOOL_NAMES, ConfigError } from './config-env';
+import { priceOf } from './pricing';
+
+export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError } from './config-env';
+
+/**
+ * The one config schema (`agent.config.json`), used by the CDK app, the Lambda handlers and the offline engine.
+ * Every key has a default, so a config gives only what it changes. Unknown keys are errors. Each default is written
+ * once, on its key: a section that is absent is `.prefault({})`, i.e. parsed from `{}` so its keys' defaults apply.
+ */
+
+const positiveInt = (max: number) => z.number().int().positive().max(max);
+
+export const ModelConfigSchema = z
+  .strictObject({
+    provider: z.enum(['demo', 'openai', 'anthropic', 'bedrock']),
+    model: z.string().min(1),
+    /** openai/anthropic: the API root (e.g. http://127.0.0.1:11434/v1); bedrock: endpoint override. */
+    baseUrl: z.url().optional(),
+    /** Name of the environment variable holding the API key (local runs). */
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+      .optional(),
+    /** Secrets Manager secret (name or ARN) holding the API key in AWS; the stack grants read on it. */
+    apiKeySecret: z.string().min(1).optional(),
+    /** Bedrock region (defaults to the stack's). */
+    region: z.string().min(1).optional(),
+    /** Client timeout of one model call. */
+    timeoutMs: z.number().int().min(100).max(840_000).default(20_000),
+    /** Cap on output tokens per call (the token budget may lower it further). */
+    maxOutputTokens: positiveInt(200_000).default(1024),
+  })
+  .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?}');
+
+const jsonSchemaObject = z.record(z.string(), z.unknown());
+const toolName = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ or -, starting with a letter');
+
+export const HttpToolSchema = z.strictObject({
+  name: toolName,
+  kind: z.literal('http'),
+  url: z.url(),
+  description: z.string().min(1).default('An HTTP tool.'),
+  parameters: jsonSchemaObject.default({ type: 'object', properties: {} }),
+  timeoutMs: z.number().int().min(100).max(840_000).default(5000),
+  /** "required": a person approves or rejects each call before it runs (CONTRACT.md, Tools). */
+  approval: z.literal('required').optional(),
+});
+
+export const RetrieverToolSchema = z.strictObject({
+  name: toolName,
+  kind: z.literal('retriever'),
+  url: z.url(),
+  description: z.string().min(1).default('Searches the knowledge base and returns the most relevant passages.'),
+  timeoutMs: z.number().int().min(100).max(840_000).default(3000),
+  fallback: z.enum(['keyword']).default('keyword'),
+  approval: z.literal('required').optional(),
+});
+
+/** An MCP server over streamable HTTP; its tools (or the `allow`ed subset) are offered to the model. */
+export const McpToolSchema = z.strictObject({
+  /** The source's name: the breaker and trace dependency is `tool:<name>`; the prefix when tool names clash. */
+  name: toolName,
+  kind: z.literal('mcp'),
+  url: z.url(),
+  /** Sent on every request to the server (e.g. Authorization). The config is in the handlers' environment. */
+  headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name'), z.string()).default({}),
+  /** Offer only these of the server's tools (by their MCP names); all of them when absent. */
+  allow: z.array(z.string().min(1)).min(1).optional(),
+  /** Client timeout of one call (connecting, listing and the call itself share it). */
+  timeoutMs: z.number().int().min(100).max(840_000).default(5000),
+  /** How long a container keeps the server's tool list before listing again. */
+  listTtlSeconds: z.number().int().min(0).max(86_400).default(300),
+  /** "required": every `allow`ed tool of this server waits for a person's decision (needs `allow`: the gated names). */
+  approval: z.literal('required').optional(),
+});
+
+/** An existing Lambda function, invoked with the model's arguments as its event. */
+export const LambdaToolSchema = z.strictObject({
+  name: toolName,
+  kind: z.literal('lambda'),
+  functionArn: z
+    .string()
+    .regex(
+      /^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$/,
+      'must be a Lambda function ARN like arn:aws:lambda:us-east-1:123456789012:function:name (optionally :alias or :version)',
+    ),
+  description: z.string().min(1).default('A Lambda function.'),
+  parameters: jsonSchemaObject.default({ type: 'object', properties: {} }),
+  timeoutMs: z.number().int().min(100).max(840_000).default(10_000),
+  /**
+   * Offline only (the local engine, `agent run`, `npm start`): a module that stands in for the function, as
+   * `path/to/file.ts#exportName` relative to the working directory. Ignored in AWS.
+   */
+  localHandler: z
+    .string()
+    .regex(/^[^#]+#[A-Za-z_$][A-Za-z0-9_$]*$/, 'must be "path/to/file.ts#exportName"')
+    .optional(),
+  approval: z.literal('required').optional(),
+});
+
+export const ToolConfigSchema = z.discriminatedUnion('kind', [HttpToolSchema, RetrieverToolSchema, McpToolSchema, LambdaToolSchema]);
+
+export const BreakerConfigSchema = z.strictObject({
+  failureThreshold: positiveInt(1000).default(5),
+  windowSeconds: positiveInt(3600).default(60),
+  minimumCalls: positiveInt(1000).default(5),
+  cooldownSeconds: positiveInt(3600).default(30),
+  /** How long a half-open probe may hold its lease before another caller may probe. */
+  probeLeaseSeconds: positiveInt(3600).optional(),
+  enabled: z.boolean().default(true),
+});
+
+/** CloudWatch log retention periods (days) CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+export const MonitoringConfigSchema = z.strictObject({
+  /** The CloudWatch alarms (lib/monitoring.ts): about US$1.20 a month in all, idle or not. */
+  alarms: z.boolean().default(true),
+  /** The CloudWatch dashboard: US$3 a month beyond an account's first three. */
+  dashboard: z.boolean().default(true),
+  /** How long every log group of the stack keeps its logs. */
+  logRetentionDays: z
+    .number()
+    .int()
+    .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
+    .default(30),
+});
+
+
+// ---------------------------------------------------------------------------------------------------------------
+// Spend control (docs/spend.md): prices, dollar limits, admins.
+
+/** A model's price in US dollars per million tokens. */
+export const PriceSchema = z.strictObject({
+  inputPerMTokUsd: z.number().min(0).max(10_000),
+  outputPerMTokUsd: z.number().min(0).max(10_000),
+});
+
+const usd = z.number().positive().max(10_000_000);
+
+export const SpendConfigSchema = z.strictObject({
+  /** Model spend a user may cause per UTC day; past it their new runs get 429 and their runs in flight stop. */
+  dailyUsdPerUser: usd.optional(),
+  /** Model spend of the whole deployment per UTC day. */
+  dailyUsdTotal: usd.optional(),
+  /** Share of a daily cap past which the fallback model answers instead of the primary (cheaper; the run says so). */
+  fallbackAt: z.number().gt(0).lt(1).optional(),
+  /** The daily-spend alarm fires past this many dollars (default: 80% of dailyUsdTotal when set). */
+  alarmDailyUsd: usd.optional(),
+});
+
+/** Local server: bearer tokens of admins → admin id (in AWS the Cognito group agent-admins decides). */
+export const AdminTokensSchema = z.record(z.string().min(16), z.string().min(1));
+
+/** The dollar limits a config sets (each needs every configured model to have a price). */
+export function dollarLimits(cfg: { budgets: { maxCostUsd?: number }; spend: z.output<typeof SpendConfigSchema> }): string[] {
+  return [
+    ...(cfg.budgets.maxCostUsd !== undefined ? ['budgets.maxCostUsd'] : []),
+    ...(cfg.spend.dailyUsdPerUser !== undefined ? ['spend.dailyUsdPerUser'] : []),
+    ...(cfg.spend.dailyUsdTotal !== undefined ? ['spend.dailyUsdTotal'] : []),
+  ];
+}
+
+/** The step ceiling a deployment may set without `allowHighStepBudget`. */
+export const STEP_CEILING = 50;
+
+export const AgentConfigSchema = z
+  .strictObject({
+    models: z
+      .strictObject({
+        primary: ModelConfigSchema.prefault({ provider: 'demo', model: 'default' }),
+        fallback: ModelConfigSchema.optional(),
+      })
+      .prefault({}),
+    budgets: z
+      .strictObject({
+        maxSteps: positiveInt(10_000).default(20),
+        maxTokens: positiveInt(100_000_000).default(100_000),
+        /** Share of maxTokens kept for a closing summary call when a run surrenders (0 = never call the model). */
+        surrenderReserveRatio: z.number().min(0).max(0.5).default(0),
+        /** Must be true to set maxSteps above 50 (a panic button, not a budget). */
+        allowHighStepBudget: z.boolean().default(false),
+        /** Tool calls run per step; further calls of the same step are answered with an error the model sees. */
+        maxToolCallsPerStep: positiveInt(40).default(8),
+        /** Model spend of one run in US dollars (checked before each call, like maxTokens; needs priced models). */
+        maxCostUsd: usd.optional(),
+      })
+      .prefault({}),
+    retry: z
+      .strictObject({
+        maxAttempts: positiveInt(5).default(3),
+        intervalSeconds: positiveInt(300).default(1),
+        backoffRate: z.number().min(1).max(10).default(2),
+        maxDelaySeconds: positiveInt(3600).default(20),
+      })
+      .prefault({}),
+    breaker: BreakerConfigSchema.prefault({}),
+    /** Per-dependency breaker overrides, keyed by dependency name (e.g. "model:primary", "tool:retrieve"). */
+    breakers: z.record(z.string(), BreakerConfigSchema.partial()).default({}),
+    tools: z.array(ToolConfigSchema).default([]),
+    /**
+     * Approval per tool name, for any tool (built-ins have no entry of their own in `tools`): `{"calculator":
+     * "required"}`. A configured tool may say it in its own entry instead (`"approval": "required"`).
+     */
+    toolApprovals: z.record(z.string(), z.literal('required')).default({}),
+    /** How long a tool call waits for its approval before the run ends UNFINISHED / APPROVAL_EXPIRED (default 24 h). */
+    approvalTimeoutSeconds: positiveInt(30 * 24 * 3600).default(86_400),
+    /** How many tool calls of one step run at once (the Map state's MaxConcurrency). */
+    toolConcurrency: positiveInt(40).default(4),
+    /** The API in AWS. */
+    api: z
+      .strictObject({
+        /** Verify callers against this existing Cognito user pool instead of creating one. */
+        userPoolId: z.string().regex(/^[\w-]+_[0-9a-zA-Z]+$/, 'must be a Cognito user pool id like us-east-1_AbCdEf123').optional(),
+        /** The one browser origin CORS allows (the trace viewer's); none when absent. */
+        corsOrigin: z.url().optional(),
+        throttle: z.strictObject({ rateLimit: z.number().positive().max(10_000), burstLimit: z.number().int().positive().max(5000) }).optional(),
+        /** With userPoolId: that pool's public app client the CLI and the viewer sign in with (README "Deploy"). */
+        userPoolClientId: z.string().regex(/^[a-z0-9]{1,128}$/, 'must be a Cognito app client id (lower-case letters and digits)').optional(),
+        /** With userPoolId: that pool's managed login domain, e.g. https://my-agent.auth.us-east-1.amazoncognito.com. */
+        authDomain: z.url().optional(),
+        /** New pool: the managed login domain prefix (default: "agent-" and the stack's id, stable for the stack's life). */
+        domainPrefix: z
+          .string()
+          .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be 1-63 lower-case letters, digits or hyphens')
+          .refine((p) => !/aws|amazon|cognito/.test(p), 'may not contain "aws", "amazon" or "cognito"')
+          .optional(),
+      })
+      .superRefine((api, ctx) => {
+        for (const key of ['userPoolClientId', 'authDomain'] as const) {
+          if (api[key] && !api.userPoolId) ctx.addIssue({ code: 'custom', path: [key], message: 'only applies with api.userPoolId (an existing pool); a new pool gets its own client and domain' });
+        }
+        if (api.domainPrefix && api.userPoolId) ctx.addIssue({ code: 'custom', path: ['domainPrefix'], message: 'only applies to a new pool; with api.userPoolId give api.authDomain' });
+      })
+      .default({}),
+    observability: z
+      .strictObject({
+        /** Export every finished run's trace to Langfuse (off the hot path). */
+        langfuse: z
+          .strictObject({
+            baseUrl: z.url(),
+            /** Environment variables holding the keys (local runs). */
+            publicKeyEnv: z.string().default('LANGFUSE_PUBLIC_KEY'),
+            secretKeyEnv: z.string().default('LANGFUSE_SECRET_KEY'),
+            /** Secrets Manager secret (name or ARN) with {"publicKey", "secretKey"} (AWS). */
+            secret: z.string().min(1).optional(),
+          })
+          .optional(),
+        /** What the idle stack pays for (README "Deploy", cost): CloudWatch alarms, the dashboard, log retention. */
+        monitoring: MonitoringConfigSchema.prefault({}),
+      })
+      .prefault({}),
+    /**
+     * Deploys (lib/versions.ts): every deploy publishes a state machine version behind the alias `live`. With
+     * `canary`, CloudFormation first routes `percent` of new runs to the new version for `minutes`, then all of them
+     * (and rolls the alias back when an alarm fires meanwhile).
+     */
+    deploy: z
+      .strictObject({
+        canary: z.strictObject({ percent: z.number().int().min(1).max(99), minutes: z.number().int().min(1).max(2100) }).optional(),
+      })
+      .default({}),
+    /** Local server: bearer tokens mapped to user ids (never used in AWS, where Cognito verifies identity). */
+    localTokens: z.record(z.string().min(16), z.string().min(1)).optional(),
+    /** Prices by configured model name (USD per million tokens); well-known models have built-in prices. */
+    pricing: z.record(z.string().min(1), PriceSchema).default({}),
+    spend: SpendConfigSchema.default({}),
+    adminTokens: AdminTokensSchema.optional(),
+    /**
+     * Local server: also accept Cognito ID tokens from this issuer (a loopback Cognito emulator such as cognito-local,
+     * or a real pool), verified as API Gateway's authorizer would (local/jwt-auth.ts). Static tokens still work.
+     */
+    localJwt: z.strictObject({ issuer: z.url(), clientId: z.string().min(1), jwksUri: z.url().optional() }).optional(),
+  })
+  .superRefine((cfg, ctx) => {
+    if (cfg.budgets.maxSteps > STEP_CEILING && !cfg.budgets.allowHighStepBudget) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['budgets', 'maxSteps'],
+        message: `must be at most ${STEP_CEILING} (got ${cfg.budgets.maxSteps}); set budgets.allowHighStepBudget to true to go higher`,
+      });
+    }
+    const limits = dollarLimits(cfg);
+    if (limits.length) {
+      for (const [tier, model] of [['primary', cfg.models.primary], ['fallback', cfg.models.fallback]] as const) {
+        if (model && !priceOf(model, cfg.pricing)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['pricing', model.model],
+            message: `model "${model.model}" (${model.provider}, models.${tier}) has no price, and ${limits.join(', ')} is a dollar limit: add "pricing": {"${model.model}": {"inputPerMTokUsd": …, "outputPerMTokUsd": …}}`,
+          });
+        }
+      }
+    }
+    if (cfg.spend.fallbackAt !== undefined && (!cfg.models.fallback || (cfg.spend.dailyUsdPerUser ?? cfg.spend.dailyUsdTotal) === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['spend', 'fallbackAt'], message: 'needs models.fallback and a daily cap (spend.dailyUsdPerUser or spend.dailyUsdTotal)' });
+    }
+    const names = new Set<string>(BUILTIN_TOOL_NAMES);
+    cfg.tools.forEach((t, i) => {
+      if (names.has(t.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tools', i, 'name'],
+          message: `"${t.name}" is already taken (built-ins: calculator, search_docs; names must be unique)`,
+        });
+      }
+      names.add(t.name);
+      if (t.kind === 'mcp' && t.approval === 'required' && !t.allow) {
+        ctx.addIssue({ code: 'custom', path: ['tools', i, 'approval'], message: 'an MCP server\'s approval needs "allow": the names of its tools whose calls wait for a decision' });
+      }
+    });
+    for (const name of Object.keys(cfg.toolApprovals)) {
+      if (!names.has(name)) {
+        ctx.addIssue({ code: 'custom', path: ['toolApprovals', name], message: `names no tool (tools: ${[...names].join(', ')})` });
+      }
+    }
+  });
+
+export type AgentConfig = z.output<typeof AgentConfigSchema>;
+export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
+export type ModelConfig = z.output<typeof ModelConfigSchema>;
+export type ToolConfig = z.output<typeof ToolConfigSchema>;
+export type BreakerConfig = z.output<typeof BreakerConfigSchema>;
+export type SpendConfig = z.output<typeof SpendConfigSchema>;
+
+
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+}
+
+/** Validates raw config; throws ConfigError naming each bad key and what is allowed. */
+export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
+  const result = AgentConfigSchema.safeParse(raw ?? {});
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const key = formatPath(issue.path) || '(root)';
+    if (issue.code === 'unrecognized_keys') {
+      return `- ${key}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed keys: README.md "Configuration" and the schema in lambdas/core/config.ts)`;
+    }
+    return `- ${key}: ${issue.message}`;
+  });
+  throw new ConfigError(`Invalid ${source}:\n${lines.join('\n')}`);
+}
+
+/**
+ * The config the handlers receive: all of it but `deploy`, which only shapes the deploy (so turning a canary on or
+ * off does not change the handlers, hence does not publish new Lambda versions).
+ */
+export function handlerConfig(config: AgentConfig): Omit<AgentConfig, 'deploy'> {
+  const { deploy: _deploy, ...rest } = config;
+  return rest;
+}

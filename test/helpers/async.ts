@@ -1,0 +1,20 @@
+/** The error `promise` rejects with; fails the test when it resolves. */
+export async function rejection<E extends Error = Error & { status?: number; retryAfterSeconds?: number }>(promise: Promise<unknown>): Promise<E> {
+  const outcome = await promise.then(
+    (value) => ({ ok: true as const, value }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  if (outcome.ok) throw new Error(`expected a rejection, got ${JSON.stringify(outcome.value)}`);
+  return outcome.err as E;
+}
+
+/** A promise whose settlement the test controls. */
+export function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
