@@ -56,7 +56,7 @@ describe('the trace event union', () => {
   });
 
   it('the viewer (plain JS) knows exactly the kinds of the union, and describes no other', () => {
-    const html = readFileSync(join(__dirname, '../../../local/viewer/index.html'), 'utf8');
+    const html = readFileSync(join(__dirname, '../../../lambdas/api/viewer/index.html'), 'utf8');
     const list = /const EVENT_KINDS = (\[[^\]]*\]);/.exec(html)?.[1];
     expect(list).toBeDefined();
     const kinds = JSON.parse((list ?? '[]').replace(/'/g, '"')) as string[];
