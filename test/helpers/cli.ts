@@ -3,9 +3,9 @@ import { join } from 'node:path';
 
 const root = join(__dirname, '..', '..');
 
-/** The project entry points tests run as child processes. */
-export type Entry = 'bin/agent.ts' | 'scripts/smoke-api.ts' | 'test/helpers/engine-child.ts';
-export const ENTRIES: readonly Entry[] = ['bin/agent.ts', 'scripts/smoke-api.ts', 'test/helpers/engine-child.ts'];
+/** The project entry points tests run as child processes (and the synth thread's, test/helpers/synth-thread.ts). */
+export type Entry = 'bin/agent.ts' | 'scripts/smoke-api.ts' | 'test/helpers/engine-child.ts' | 'test/helpers/synth-worker.ts';
+export const ENTRIES: readonly Entry[] = ['bin/agent.ts', 'scripts/smoke-api.ts', 'test/helpers/engine-child.ts', 'test/helpers/synth-worker.ts'];
 
 /** Set by the jest global setup: each entry's prebuilt bundle (test/helpers/bundle.ts), as JSON. */
 export const BUNDLES_ENV = 'AGENT_TEST_BUNDLES';
