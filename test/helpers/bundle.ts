@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 
@@ -55,5 +55,20 @@ export async function bundleEntry(entry: string): Promise<string> {
     writeFileSync(tmp, code);
     renameSync(tmp, file);
   }
+  pruneOlder(name, file);
   return file;
+}
+
+/** Removes the entry's earlier bundles once they are an hour old (a run still using one is long finished). */
+function pruneOlder(name: string, keep: string): void {
+  const hourAgo = Date.now() - 3_600_000;
+  for (const f of readdirSync(BUNDLE_DIR)) {
+    const path = join(BUNDLE_DIR, f);
+    if (path === keep || !f.startsWith(`${name}-`)) continue;
+    try {
+      if (statSync(path).mtimeMs < hourAgo) rmSync(path, { force: true });
+    } catch {
+      // Removed by a concurrent run.
+    }
+  }
 }
