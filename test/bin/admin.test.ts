@@ -1,33 +1,12 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
+import { agent } from '../helpers/cli';
 import { testEngine } from '../helpers/engine';
 
 jest.setTimeout(240_000);
 
-const root = join(__dirname, '..', '..');
 const USER = 'token-cli-user-0123456789abcdef';
 const ADMIN = 'token-cli-admin-0123456789abcd';
-
-function agent(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [join(root, 'bin', 'agent.cjs'), ...args], { cwd: root, env: { ...process.env, AGENT_CONFIG: '' } });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    proc.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-    proc.on('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 describe('agent admin (against the local server)', () => {
   let engine: LocalEngine;

@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { agentSync } from '../helpers/cli';
 
 const root = join(__dirname, '..', '..');
-const agent = (args: string[]) =>
-  spawnSync(process.execPath, [join(root, 'bin', 'agent.cjs'), ...args], { cwd: root, encoding: 'utf8', timeout: 90_000, env: { ...process.env, AGENT_CONFIG: '' } });
+const agent = (args: string[]) => agentSync(args);
 
 describe('npx agent', () => {
   it('run --json answers 12.5% of 3480 through a calculator call', () => {

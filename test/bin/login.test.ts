@@ -1,34 +1,14 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListUsersInGroupCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
+import { agent as runAgent } from '../helpers/cli';
 import { EMULATOR_ENV, jwtEngine, startTestPool, type TestPool } from '../helpers/cognito';
 
-const root = join(__dirname, '..', '..');
-
 /** Runs the CLI with stdin, in its own config dir. */
-function agent(args: string[], env: Record<string, string>, stdin = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [join(root, 'bin', 'agent.cjs'), ...args], { cwd: root, env: { ...process.env, AGENT_CONFIG: '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    proc.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    proc.stdin.end(stdin);
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-    proc.on('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+const agent = (args: string[], env: Record<string, string>, stdin = '') => runAgent(args, { env, stdin });
 
 const claims = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1] as string, 'base64url').toString('utf8')) as Record<string, unknown>;
 

@@ -1,31 +1,9 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
+import { agent } from '../helpers/cli';
 import { testEngine } from '../helpers/engine';
 
-const root = join(__dirname, '..', '..');
 const TOKEN = 'token-cli-user-0123456789abcdef';
-
-/** Runs the CLI against a server, asynchronously (the server lives in this process). */
-function agent(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [join(root, 'bin', 'agent.cjs'), ...args], { cwd: root, env: { ...process.env, AGENT_CONFIG: '' } });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    proc.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-    proc.on('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 describe('the CLI against an API (--api --token)', () => {
   let engine: LocalEngine;

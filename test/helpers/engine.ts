@@ -1,9 +1,11 @@
 import { type AgentConfigInput, parseConfig } from '../../lib/config';
 import { type EngineOptions, LocalEngine } from '../../local/engine';
 import { type CfnTemplate, cachedTemplate, definitionOf } from '../../local/template';
+import { warmTemplate } from './synth-thread';
 
 /** The synthesized template for a config (cached by config and code, shared by suites and workers). */
 export function templateFor(config: ReturnType<typeof parseConfig>): CfnTemplate {
+  warmTemplate(config);
   return cachedTemplate(config);
 }
 

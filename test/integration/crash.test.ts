@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../lib/config';
 import { LocalEngine } from '../../local/engine';
 import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { spawnEntry } from '../helpers/cli';
 import { templateFor } from '../helpers/engine';
 import { type Loopback, startLoopback } from '../helpers/loopback';
 
@@ -12,7 +13,7 @@ const root = join(__dirname, '..', '..');
 const CHARGES = 5;
 
 function child(args: string[]): { proc: ChildProcess; output: Promise<string> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'test', 'helpers', 'engine-child.ts'), ...args], {
+  const proc = spawnEntry('test/helpers/engine-child.ts', args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

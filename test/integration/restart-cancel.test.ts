@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TraceEvent } from '../../lambdas/core/types';
 import { parseConfig } from '../../lib/config';
 import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { spawnEntry } from '../helpers/cli';
 import { templateFor } from '../helpers/engine';
 import { type Loopback, startLoopback } from '../helpers/loopback';
 
@@ -45,7 +46,7 @@ interface Server {
 
 /** `agent serve` on an ephemeral port (and ephemeral local AWS ports), in a process group of its own. */
 async function serve(configFile: string, dataDir: string): Promise<Server> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', 'agent.ts'), 'serve', '--config', configFile, '--data', dataDir, '--port', '0'], {
+  const proc = spawnEntry('bin/agent.ts', ['serve', '--config', configFile, '--data', dataDir, '--port', '0'], {
     cwd: root,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

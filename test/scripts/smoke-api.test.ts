@@ -1,31 +1,11 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
+import { runEntry } from '../helpers/cli';
 import { EMULATOR_ENV, jwtEngine, startTestPool, type TestPool } from '../helpers/cognito';
 import { type Loopback, startLoopback } from '../helpers/loopback';
 
-const root = join(__dirname, '..', '..');
-
-function smoke(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['-r', 'tsx/cjs', join(root, 'scripts', 'smoke-api.ts'), ...args], { cwd: root, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    proc.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 90_000);
-    proc.on('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+const smoke = (args: string[], env: Record<string, string>) => runEntry('scripts/smoke-api.ts', args, { env, timeoutMs: 90_000 });
 
 /** CloudFormation's DescribeStacks on its wire protocol (awsQuery: form-encoded request, XML answer). */
 function describeStacksXml(outputs: Record<string, string>): string {

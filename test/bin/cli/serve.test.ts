@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnEntry } from '../../helpers/cli';
 
 const root = join(__dirname, '..', '..', '..');
 
@@ -10,7 +11,7 @@ async function banner(config: object, dataDir: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'serve-cfg-'));
   const file = join(dir, 'agent.config.json');
   writeFileSync(file, JSON.stringify(config));
-  const proc: ChildProcess = spawn(process.execPath, [join(root, 'bin', 'agent.cjs'), 'serve', '--config', file, '--data', dataDir, '--port', '0'], {
+  const proc: ChildProcess = spawnEntry('bin/agent.ts', ['serve', '--config', file, '--data', dataDir, '--port', '0'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, AGENT_CONFIG: '' },
