@@ -171,7 +171,6 @@ export async function startLambdaApi(standIns: () => Map<string, string>, iam: L
     const outcome = await invoke(arn, spec, event, clientContext);
     send(res, 200, { 'content-type': 'application/json', 'x-amz-executed-version': executed, ...(outcome.functionError ? { 'x-amz-function-error': outcome.functionError } : {}) }, outcome.payload);
   }
-  server.keepAliveTimeout = 65_000;
   return listenLocal(server, options);
 }
 

@@ -8,9 +8,17 @@ export interface LocalEndpoint {
   close(): Promise<void>;
 }
 
+/**
+ * Longer than any pause between two requests of a client's kept-alive connection (the SDK's, fetch's): with Node's
+ * default of 5 s, the server closing an idle connection races the client reusing it, and the request fails with
+ * ECONNRESET (seen under load in the smoke test).
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 /** Listens on `host:port` (any free port by default) and closes with its open connections. */
 export async function listenLocal(server: Server, options: { port?: number; host?: string } = {}): Promise<LocalEndpoint> {
   const host = options.host ?? '127.0.0.1';
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => resolve());

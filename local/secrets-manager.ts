@@ -159,7 +159,6 @@ export async function startSecretsManager(store: LocalSecretStore, iam: LocalIam
   const server = createServer((req, res) => {
     handle(store, iam, req, res).catch((err) => reply(res, 500, { __type: 'InternalServiceError', Message: (err as Error).message }));
   });
-  server.keepAliveTimeout = 65_000;
   return listenLocal(server, options);
 }
 

@@ -9,6 +9,7 @@ import { claimsFor, toProxyEvent, writeProxyResult } from './apigw';
 import { createTokenVerifier, type TokenVerifier } from './auth';
 import type { LocalEngine } from './engine';
 import { localJwtAuth } from './jwt-auth';
+import { KEEP_ALIVE_TIMEOUT_MS } from './listen';
 
 
 /** The local API's port when neither `--port` nor PORT names one (CONTRACT.md: `PORT`, default 3000). */
@@ -46,6 +47,7 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
       if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: 'internal error; the cause is in the server log' } });
     });
   });
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1', () => resolve());

@@ -165,8 +165,6 @@ export async function startSfnApi(engine: LocalEngine, options: { port?: number;
   const server = createServer((req, res) => {
     handle(engine, req, res).catch((err) => reply(res, 500, { __type: 'InternalFailure', message: (err as Error).message }));
   });
-  // Longer than any pause between two calls of the SDK's kept-alive connection (a close racing a request is ECONNRESET).
-  server.keepAliveTimeout = 65_000;
   return listenLocal(server, options);
 }
 
