@@ -9,7 +9,7 @@ import { claimsFor, toProxyEvent, writeProxyResult } from './apigw';
 import { createTokenVerifier, type TokenVerifier } from './auth';
 import type { LocalEngine } from './engine';
 import { localJwtAuth } from './jwt-auth';
-import { KEEP_ALIVE_TIMEOUT_MS } from './listen';
+import { KEEP_ALIVE_TIMEOUT_MS, readBody } from './listen';
 
 
 /** The local API's port when neither `--port` nor PORT names one (CONTRACT.md: `PORT`, default 3000). */
@@ -67,13 +67,12 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
  * event and its result is written back.
  */
 async function handle(engine: LocalEngine, callers: Callers, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  let body: string;
-  try {
-    body = await readBody(req);
-  } catch {
+  const bytes = await readBody(req, MAX_BODY_BYTES);
+  if (bytes === undefined) {
     send(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `the body must be at most ${MAX_BODY_BYTES} bytes` } });
     return;
   }
+  const body = bytes.toString('utf8');
   const caller = await callerFor(engine, callers, req.headers.authorization);
   const event = toProxyEvent({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, caller ? claimsFor(caller.userId, caller.groups) : null);
   writeProxyResult(await engine.invokeApi(event), res);
@@ -94,24 +93,6 @@ async function callerFor(engine: LocalEngine, callers: Callers, authorization: s
   if (userId) return { userId, groups: [] };
   const verified = await localJwtAuth(engine.options.config)?.(authorization);
   return verified ? { userId: verified.userId, groups: verified.groups } : null;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error('too large'));
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -4,7 +4,7 @@ import { UnrecognizedClient } from './iam/check';
 import { AccessDenied } from './iam/policy';
 import { sfnCheck } from './iam/sfn';
 import { executionInputError } from './limits';
-import { type LocalEndpoint, listenLocal } from './listen';
+import { type LocalEndpoint, listenLocal, readBody } from './listen';
 
 /** Largest request the endpoint reads (Step Functions' own payload limit is 256 KB). */
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -201,26 +201,16 @@ async function handle(engine: LocalEngine, req: IncomingMessage, res: ServerResp
   }
 }
 
-function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_REQUEST_BYTES) chunks.push(c);
-    });
-    req.on('end', () => {
-      if (size > MAX_REQUEST_BYTES) return resolve(undefined);
-      try {
-        const text = Buffer.concat(chunks).toString('utf8') || '{}';
-        const value = JSON.parse(text);
-        resolve(value && typeof value === 'object' && !Array.isArray(value) ? value : undefined);
-      } catch {
-        resolve(undefined);
-      }
-    });
-    req.on('error', reject);
-  });
+/** The request's JSON object, or undefined when it is too long, not JSON, or not an object. */
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+  const body = await readBody(req, MAX_REQUEST_BYTES);
+  if (body === undefined) return undefined;
+  try {
+    const value = JSON.parse(body.toString('utf8') || '{}');
+    return value && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

@@ -42,6 +42,18 @@ describe('local Step Functions API (JSON 1.0 wire protocol)', () => {
     await engine.close();
   });
 
+  it('answers a body that is not a JSON object with SerializationException, as the service does', async () => {
+    for (const body of ['not json', '[1, 2]']) {
+      const res = await fetch(engine.sfnApi.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.ListStateMachines' },
+        body,
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ __type: 'SerializationException' });
+    }
+  });
+
   it('lists the state machine; a run started through the API is seen RUNNING, stopped, and the run ends CANCELLED / ABORTED with its loop stopped', async () => {
     const { stateMachines } = await sfn.send(new ListStateMachinesCommand({}));
     expect(stateMachines).toEqual([expect.objectContaining({ stateMachineArn: engine.stateMachineArn, type: 'STANDARD' })]);
