@@ -13,7 +13,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import dynalite from 'dynalite';
 import { build } from 'esbuild';
 import { createDocumentClient } from '../lambdas/store/client';
-import { bundlesSdk, externalModulesOf, MAIN_FIELDS, SOURCES_CONTENT } from '../lib/bundling';
+import { bundlesSdk, esbuildOptionsOf, externalModulesOf } from '../lib/bundling';
 import { type AgentConfigInput, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
 import { HANDLER_NAMES, handlerEntry } from '../lib/handler-names';
 import { agentTableInput, ensureTable } from '../local/dynamo';
@@ -228,22 +228,7 @@ async function bundles() {
   /** Builds a handler as lib/functions.ts does (source map included) and times its load, as Lambda's init loads it. */
   async function measure(name: string, entry: string, external: string[], suffix = '') {
     const file = join(out, `${name}${suffix}.js`);
-    const built = await build({
-      entryPoints: [entry],
-      bundle: true,
-      minify: true,
-      sourcemap: true,
-      sourcesContent: SOURCES_CONTENT,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      mainFields: MAIN_FIELDS,
-      outfile: file,
-      external,
-      loader: { '.html': 'text' },
-      metafile: true,
-      logLevel: 'silent',
-    });
+    const built = await build({ ...esbuildOptionsOf(name), entryPoints: [entry], outfile: file, external, metafile: true, logLevel: 'silent' });
     const inputs = Object.values(built.metafile.outputs).find((o) => o.entryPoint)?.inputs ?? {};
     const sdkBytes = Object.entries(inputs).reduce((sum, [input, { bytesInOutput }]) => sum + (isSdk(input) ? bytesInOutput : 0), 0);
     const times: number[] = [];

@@ -1,3 +1,5 @@
+import type { BuildOptions } from 'esbuild';
+
 /**
  * How the handlers are bundled (lib/functions.ts bundles with these; `npm run bench` measures with them).
  *
@@ -64,4 +66,27 @@ export const SOURCES_CONTENT = false;
 /** The packages installed next to a handler's bundle (loaded at run time, on first use). */
 export function nodeModulesOf(handler: string): string[] {
   return handler === 'call-model' || handler === 'call-tool' ? [MCP_SDK] : [];
+}
+
+/** The Node.js major the bundles target: Lambda's NODEJS_22_X (lib/functions.ts). */
+export const BUNDLE_TARGET = 'node22';
+
+/**
+ * The esbuild options lib/functions.ts's bundling comes to for a handler, for the code that builds a handler itself
+ * (`npm run bench`, test/lib/bundling.test.ts): what they measure is what is deployed.
+ */
+export function esbuildOptionsOf(handler: string): BuildOptions {
+  return {
+    bundle: true,
+    minify: true,
+    sourcemap: true,
+    sourcesContent: SOURCES_CONTENT,
+    platform: 'node',
+    target: BUNDLE_TARGET,
+    format: 'cjs',
+    mainFields: MAIN_FIELDS,
+    external: externalModulesOf(handler),
+    // The API handler serves the trace viewer page, bundled as text.
+    loader: { '.html': 'text' },
+  };
 }

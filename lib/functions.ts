@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { externalModulesOf, MAIN_FIELDS, nodeModulesOf, SOURCES_CONTENT } from './bundling';
+import { BUNDLE_TARGET, externalModulesOf, MAIN_FIELDS, nodeModulesOf, SOURCES_CONTENT } from './bundling';
 import { CONFIG_ENV } from './config';
 import { type HandlerName, handlerEntry } from './handler-names';
 
@@ -69,7 +69,7 @@ export class AgentFunction extends Construct {
         minify: true,
         sourceMap: true,
         sourcesContent: SOURCES_CONTENT,
-        target: 'node22',
+        target: BUNDLE_TARGET,
         forceDockerBundling: false,
         // The AWS SDK bundled from its ES module builds (only the commands used), but in call-model (lib/bundling.ts).
         mainFields: MAIN_FIELDS,

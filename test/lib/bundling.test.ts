@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { RunStore } from '../../lambdas/store/run-store';
-import { externalModulesOf, MAIN_FIELDS, SOURCES_CONTENT } from '../../lib/bundling';
+import { esbuildOptionsOf } from '../../lib/bundling';
 import { CONFIG_ENV, handlerConfig, parseConfig } from '../../lib/config';
 import { dynamoWithAgentTable } from '../helpers/dynamo';
 
@@ -15,17 +15,8 @@ const BASE_HANDLERS = ['load-run', 'call-tool', 'finalize', 'pause', 'api', 'exp
 /** Builds a handler as lib/functions.ts builds it; returns the inputs esbuild put in the bundle. */
 async function bundle(handler: string, outfile?: string): Promise<string[]> {
   const out = await build({
+    ...esbuildOptionsOf(handler),
     entryPoints: [join(root, 'lambdas', 'handlers', `${handler}.ts`)],
-    bundle: true,
-    minify: true,
-    sourcemap: true,
-    sourcesContent: SOURCES_CONTENT,
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    mainFields: MAIN_FIELDS,
-    external: externalModulesOf(handler),
-    loader: { '.html': 'text' },
     metafile: true,
     logLevel: 'silent',
     ...(outfile ? { outfile } : { write: false, outdir: '/unused' }),
