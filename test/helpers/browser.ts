@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
 
 /** A headless Chromium to drive with playwright-core, and where it came from. */
 export interface ChromiumBinary {
@@ -56,4 +57,19 @@ export function chromiumBinary(systemPaths: readonly string[] = SYSTEM_CHROMIUM)
   }
   const env = existsSync('/etc/fonts/fonts.conf') ? undefined : { ...process.env, FONTCONFIG_PATH: join(dir, 'fonts') };
   return { executablePath, source: 'npm', env };
+}
+
+/** The flags every browser test starts Chromium with (no background networking: this machine's network is closed). */
+const HEADLESS_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/**
+ * Starts a headless Chromium for a browser test — the machine's, else the npm-shipped build ({@link chromiumBinary})
+ * — on a new, empty profile (playwright's), and says on stderr which one ran for `what`.
+ */
+export async function launchChromium(what: string): Promise<Browser> {
+  const bin = chromiumBinary();
+  const browser = await chromium.launch({ executablePath: bin.executablePath, env: bin.env, args: HEADLESS_ARGS });
+  // process.stderr: jest prints it as is, without a console stack.
+  process.stderr.write(`${what}: ${bin.source} Chromium ${browser.version()} at ${bin.executablePath}\n`);
+  return browser;
 }

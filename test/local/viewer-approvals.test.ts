@@ -1,15 +1,14 @@
-import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
+import { launchChromium } from '../helpers/browser';
 import { testEngine } from '../helpers/engine';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'token-approver-0123456789abcdef0';
 
 type RunBody = { runId: string; status: string; answer: string | null; pendingApprovals: { toolCallId: string }[] };
 
-describe('the trace viewer shows calls waiting for approval with Approve / Reject (Debian chromium, headless)', () => {
+describe('the trace viewer shows calls waiting for approval with Approve / Reject (headless Chromium: the system one, else the npm-shipped build)', () => {
   let engine: LocalEngine;
   let server: LocalServer;
   let browser: Browser;
@@ -36,14 +35,10 @@ describe('the trace viewer shows calls waiting for approval with Approve / Rejec
   };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian chromium (apt-get install -y chromium); .ci/run does`);
     // A built-in tool made approval-required through toolApprovals.
     engine = await testEngine({ localTokens: { [TOKEN]: 'approver' }, toolApprovals: { calculator: 'required' } });
     server = await startServer(engine, { port: 0 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium('viewer approvals test');
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

@@ -1,14 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { AdminCreateUserCommand, AdminGetUserCommand, AdminSetUserPasswordCommand, CreateUserPoolClientCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
+import { launchChromium } from '../helpers/browser';
 import { jwtEngine, startTestPool, type TestPool } from '../helpers/cognito';
 
-const CHROMIUM = '/usr/bin/chromium';
 const VIEWER = readFileSync(join(__dirname, '..', '..', 'lambdas', 'api', 'viewer', 'index.html'));
 
 /**
@@ -26,7 +26,6 @@ describe('the trace viewer signs in through managed login (code + PKCE) and keep
   let sub: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian chromium (apt-get install -y chromium); .ci/run does`);
     pool = await startTestPool();
     // A stand-in for API Gateway's stage: the viewer at /prod/, GET /prod/config, the API under /prod/.
     stage = createServer(async (req, res) => {
@@ -65,10 +64,7 @@ describe('the trace viewer signs in through managed login (code + PKCE) and keep
     sub = ((await pool.client.send(new AdminGetUserCommand(user))).UserAttributes ?? []).find((a) => a.Name === 'sub')?.Value as string;
     engine = await jwtEngine({ issuer: pool.issuer, clientId });
     server = await startServer(engine, { port: 0 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium('viewer sign-in test');
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

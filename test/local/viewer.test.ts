@@ -1,9 +1,9 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
-import { chromiumBinary } from '../helpers/browser';
+import { launchChromium } from '../helpers/browser';
 import { testEngine } from '../helpers/engine';
 
 const TOKEN = 'token-viewer-0123456789abcdef00';
@@ -15,17 +15,9 @@ describe('the trace viewer, in a real browser (headless Chromium: the system one
   let browser: Browser;
 
   beforeAll(async () => {
-    const chromiumBin = chromiumBinary();
     engine = await testEngine({ localTokens: { [TOKEN]: 'viewer-user' }, adminTokens: { [ADMIN]: 'viewer-admin' }, models: { primary: { provider: 'demo', model: 'default' } } });
     server = await startServer(engine, { port: 0 });
-    browser = await chromium.launch({
-      executablePath: chromiumBin.executablePath,
-      env: chromiumBin.env,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      // playwright starts the browser on a new, empty profile of its own (--user-data-dir in a temp dir).
-    });
-    // Say which browser ran (process.stderr: jest prints it as is, without a console stack).
-    process.stderr.write(`trace viewer test: ${chromiumBin.source} Chromium ${browser.version()} at ${chromiumBin.executablePath}\n`);
+    browser = await launchChromium('trace viewer test');
   }, 240_000);
   afterAll(async () => {
     await browser?.close();
