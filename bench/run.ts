@@ -260,7 +260,7 @@ async function bundles() {
     '|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.handler} | ${kb(r.bytes)} | ${r.handler === 'hello-world' ? '—' : bundlesSdk(r.handler) ? kb(r.sdkBytes) : 'external (runtime)'} | ${r.initMs.toFixed(1)} ms | ${r.initCpuMs.toFixed(1)} ms |`),
     '',
-    'Each handler wires only what it uses (lambdas/runtime/*.ts): the tokenizer ranks (~1 MB) are in call-model only, the tool clients in call-model and call-tool only, validation is zod/mini, and the config is parsed, not validated again (synth validated it). The MCP SDK ships next to call-model and call-tool and loads on the first MCP connection. The hello-world line is the floor.',
+    'Each handler wires only what it uses (lambdas/runtime/*.ts): the tokenizer ranks (~1 MB) are in call-model only, the tool clients in call-model and call-tool only, validation is zod/mini, and the config is parsed, not validated again (synth validated it). The MCP SDK ships next to call-model and call-tool when an `mcp` tool is configured, and loads on the first MCP connection. The hello-world line is the floor.',
     '',
     `The same handlers with the SDK left to the Lambda runtime (as call-model has it; loaded from node_modules, CommonJS), in this run: ${sdkExternal.map((r) => `${r.handler} ${kb(r.bytes)}, ${r.initMs.toFixed(1)} ms (CPU ${r.initCpuMs.toFixed(1)} ms)`).join('; ')} (\`bundlesSdkExternal\` in the JSON).`,
     '',

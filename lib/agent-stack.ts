@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import { SIGN_IN_ENV } from '../lambdas/api/public-config';
 import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
+import { nodeModulesOf } from './bundling';
 import { type AgentConfig, approvalRequiredTools, handlerConfig } from './config';
 import { TraceExporter } from './exporter';
 import { AgentFunction, type HandlerName } from './functions';
@@ -59,7 +60,7 @@ export class AgentStack extends Stack {
     this.store = store;
     const table = store.table;
     const fn = (id: string, handler: HandlerName, timeoutSeconds: number, extra: { withDocs?: boolean } = {}) =>
-      new AgentFunction(this, id, { handler, table, configJson, timeoutSeconds, ...extra }).fn;
+      new AgentFunction(this, id, { handler, table, configJson, timeoutSeconds, nodeModules: nodeModulesOf(handler, config.tools), ...extra }).fn;
     const loadRun = fn('LoadRunFunction', 'load-run', bookkeeping.lambdaTimeoutSeconds);
     const callModel = fn('CallModelFunction', 'call-model', modelChain.lambdaTimeoutSeconds);
     const callTool = fn('CallToolFunction', 'call-tool', toolChain.lambdaTimeoutSeconds, { withDocs: true });

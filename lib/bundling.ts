@@ -19,8 +19,9 @@ import type { BuildOptions } from 'esbuild';
  *   of DynamoDB, Step Functions or Secrets Manager has one; the Lambda client imports it statically
  *   (InvokeWithResponseStream), so call-tool bundles it;
  * - the MCP SDK: it carries the full zod and ajv, so it ships as node_modules next to the bundles of the handlers
- *   that may use it (call-model lists MCP tools, call-tool calls them) and is loaded on the first MCP connection
- *   only (lambdas/tools/mcp-tool.ts): a deployment without MCP servers never loads it.
+ *   that may use it (call-model lists MCP tools, call-tool calls them), and only when the config has an `mcp` tool;
+ *   it is loaded on the first MCP connection only (lambdas/tools/mcp-tool.ts). A deployment without MCP servers
+ *   neither ships it (~31 MB installed per handler, and an `npm install` per handler at synth) nor loads it.
  * test/lib/bundling.test.ts checks that loading a bundle loads nothing of these.
  */
 const MCP_SDK = '@modelcontextprotocol/sdk';
@@ -63,9 +64,10 @@ export const MAIN_FIELDS = ['module', 'main'];
  */
 export const SOURCES_CONTENT = false;
 
-/** The packages installed next to a handler's bundle (loaded at run time, on first use). */
-export function nodeModulesOf(handler: string): string[] {
-  return handler === 'call-model' || handler === 'call-tool' ? [MCP_SDK] : [];
+/** The packages installed next to a handler's bundle (loaded at run time, on first use): the MCP SDK, where MCP tools are configured. */
+export function nodeModulesOf(handler: string, tools: readonly { kind: string }[]): string[] {
+  const usesMcp = tools.some((t) => t.kind === 'mcp');
+  return usesMcp && (handler === 'call-model' || handler === 'call-tool') ? [MCP_SDK] : [];
 }
 
 /** The Node.js major the bundles target: Lambda's NODEJS_22_X (lib/functions.ts). */

@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { BUNDLE_TARGET, externalModulesOf, MAIN_FIELDS, nodeModulesOf, SOURCES_CONTENT } from './bundling';
+import { BUNDLE_TARGET, externalModulesOf, MAIN_FIELDS, SOURCES_CONTENT } from './bundling';
 import { CONFIG_ENV } from './config';
 import { type HandlerName, handlerEntry } from './handler-names';
 
@@ -28,6 +28,11 @@ export interface AgentFunctionProps {
    */
   readonly withDocs?: boolean;
   readonly environment?: Record<string, string>;
+  /**
+   * Packages installed next to the bundle, loaded at run time on first use (lib/bundling.ts, nodeModulesOf).
+   * @default none
+   */
+  readonly nodeModules?: readonly string[];
 }
 
 const ROOT = path.resolve(__dirname, '..');
@@ -75,7 +80,7 @@ export class AgentFunction extends Construct {
         mainFields: MAIN_FIELDS,
         externalModules: externalModulesOf(props.handler),
         // Installed next to the bundle, loaded on first use (lib/bundling.ts).
-        ...(nodeModulesOf(props.handler).length > 0 ? { nodeModules: nodeModulesOf(props.handler) } : {}),
+        ...(props.nodeModules?.length ? { nodeModules: [...props.nodeModules] } : {}),
         // The API handler serves the trace viewer page, bundled as text.
         loader: { '.html': 'text' },
         ...(props.withDocs

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { RunStore } from '../../lambdas/store/run-store';
-import { esbuildOptionsOf } from '../../lib/bundling';
+import { esbuildOptionsOf, nodeModulesOf } from '../../lib/bundling';
 import { CONFIG_ENV, handlerConfig, parseConfig } from '../../lib/config';
 import { dynamoWithAgentTable } from '../helpers/dynamo';
 
@@ -114,5 +114,24 @@ describe('the AWS SDK in the bundles', () => {
         await dynamo.close();
       }
     }, 60_000);
+  });
+});
+
+describe('the MCP SDK ships only where it can be used', () => {
+  const mcp = { kind: 'mcp' };
+  const http = { kind: 'http' };
+
+  it('next to call-model and call-tool when the config has an mcp tool', () => {
+    expect(nodeModulesOf('call-model', [http, mcp])).toEqual(['@modelcontextprotocol/sdk']);
+    expect(nodeModulesOf('call-tool', [mcp])).toEqual(['@modelcontextprotocol/sdk']);
+  });
+
+  it('nowhere without an mcp tool (no install at synth, nothing shipped)', () => {
+    expect(nodeModulesOf('call-model', [http, { kind: 'lambda' }])).toEqual([]);
+    expect(nodeModulesOf('call-tool', [])).toEqual([]);
+  });
+
+  it('never next to a handler that does not talk to MCP servers', () => {
+    for (const handler of BASE_HANDLERS.filter((h) => h !== 'call-tool')) expect(nodeModulesOf(handler, [mcp])).toEqual([]);
   });
 });
