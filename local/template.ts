@@ -19,6 +19,17 @@ export const STACK_NAME = 'AgentStack';
  * Synthesizes the real stack in-process, with asset bundling skipped (the offline engine runs the handlers
  * in-process), and returns its template.
  */
+/**
+ * The App options of an in-process synth that only needs the template: asset bundling skipped, and neither the
+ * construct stack traces (metadata in the cloud assembly, not the template) nor CDK's built-in CloudFormation lint
+ * (run by `cdk synth`, test/bin/app.test.ts): the same template, about 4x faster.
+ */
+export const TEMPLATE_ONLY_APP_PROPS = {
+  stackTraces: false,
+  builtinCloudFormationValidation: false,
+  context: { 'aws:cdk:bundling-stacks': [] as string[] },
+} as const;
+
 export function synthTemplate(config: AgentConfig): CfnTemplate {
   // Loaded here, not at the top: the CDK and the stack are only needed on a template-cache miss, and loading them
   // costs every process that starts an engine (each test file, each CLI call) seconds of CPU.
@@ -26,7 +37,7 @@ export function synthTemplate(config: AgentConfig): CfnTemplate {
   const { AgentStack } = require('../lib/agent-stack') as typeof import('../lib/agent-stack');
   const outdir = mkdtempSync(join(tmpdir(), 'agent-synth-'));
   try {
-    const app = new App({ outdir, stackTraces: false, builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({ ...TEMPLATE_ONLY_APP_PROPS, outdir });
     new AgentStack(app, STACK_NAME, { config });
     const assembly = app.synth();
     const stack = assembly.getStackByName(STACK_NAME);

@@ -2,10 +2,11 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AgentStack } from '../../lib/agent-stack';
 import { type AgentConfigInput, parseConfig } from '../../lib/config';
+import { TEMPLATE_ONLY_APP_PROPS } from '../../local/template';
 
 /** The stack's template, synthesized in-process (asset bundling skipped). */
 function synth(config: AgentConfigInput = {}): Template {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App(TEMPLATE_ONLY_APP_PROPS);
   return Template.fromStack(new AgentStack(app, 'AgentStack', { config: parseConfig(config) }));
 }
 

@@ -6,6 +6,7 @@ import { AgentStack } from '../../../lib/agent-stack';
 import { CONFIG_ENV, parseConfig } from '../../../lib/config';
 import { acknowledgeFindings, applyChecks } from '../../../lib/nag';
 import { AgentReadinessChecks } from '../../../lib/nag/agent-readiness';
+import { TEMPLATE_ONLY_APP_PROPS } from '../../../local/template';
 
 const RETRY = { ErrorEquals: ['TransientError', 'RateLimited', 'TimeoutError'], IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 2, JitterStrategy: 'FULL' };
 
@@ -13,7 +14,7 @@ const RETRY = { ErrorEquals: ['TransientError', 'RateLimited', 'TimeoutError'], 
 function stack(
   breaking: { config?: unknown; pitr?: boolean; logs?: boolean; task?: Record<string, unknown>; choice?: boolean; version?: boolean; alias?: 'none' | 'elsewhere'; unpinned?: boolean } = {},
 ) {
-  const app = new App();
+  const app = new App(TEMPLATE_ONLY_APP_PROPS);
   const s = new Stack(app, 'S');
   const config = breaking.config ?? parseConfig({});
   new CfnFunction(s, 'CallModelFn', {
@@ -96,7 +97,7 @@ describe('agent readiness rules', () => {
 
 describe('the real stack', () => {
   it('synthesizes with zero unacknowledged AwsSolutions or agent readiness findings', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App(TEMPLATE_ONLY_APP_PROPS);
     const s = new AgentStack(app, 'AgentStack', { config: parseConfig({ tools: [{ name: 'retrieve', kind: 'retriever', url: 'https://search.example.com/q' }] }) });
     applyChecks(app);
     acknowledgeFindings(s);
@@ -104,7 +105,7 @@ describe('the real stack', () => {
   });
 
   it('synthesizes a canary deploy (alias with a gradual deployment) with zero findings too', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App(TEMPLATE_ONLY_APP_PROPS);
     const s = new AgentStack(app, 'AgentStack', { config: parseConfig({ deploy: { canary: { percent: 10, minutes: 15 } } }) });
     applyChecks(app);
     acknowledgeFindings(s);
@@ -112,7 +113,7 @@ describe('the real stack', () => {
   });
 
   it('fails synth on an unacknowledged finding', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App(TEMPLATE_ONLY_APP_PROPS);
     new AgentStack(app, 'AgentStack', { config: parseConfig({}) });
     applyChecks(app);
     expect(() => app.synth()).toThrow(/AwsSolutions-IAM4/);
