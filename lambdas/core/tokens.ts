@@ -1,12 +1,11 @@
-import { Tiktoken } from 'js-tiktoken/lite';
-import cl100k from 'js-tiktoken/ranks/cl100k_base';
+import { encode } from 'gpt-tokenizer/encoding/cl100k_base';
 import type { Message, ToolSpec } from './types';
 
-let encoder: Tiktoken | undefined;
-const enc = () => {
-  encoder ??= new Tiktoken(cl100k);
-  return encoder;
-};
+/**
+ * Special-token strings in a text (`<|endoftext|>`…) are counted as the text they are, never refused: a prompt or a
+ * tool output may contain them.
+ */
+const AS_TEXT = { allowedSpecial: new Set<string>(), disallowedSpecial: new Set<string>() };
 
 /**
  * BPE is quadratic in the length of a run without spaces (a 10 KB base64 blob or a line of dashes would take
@@ -19,7 +18,7 @@ const TEXT_PIECE = 4096;
 
 const encodeLength = (text: string, piece: number) => {
   let n = 0;
-  for (let i = 0; i < text.length; i += piece) n += enc().encode(text.slice(i, i + piece), [], []).length;
+  for (let i = 0; i < text.length; i += piece) n += encode(text.slice(i, i + piece), AS_TEXT).length;
   return n;
 };
 

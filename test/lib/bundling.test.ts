@@ -33,7 +33,7 @@ const inputsOf = (handler: string) => bundle(handler);
 describe('handler bundles hold only what the handler uses', () => {
   it.each(BASE_HANDLERS)('%s: no tokenizer, no full zod', async (handler) => {
     const inputs = await inputsOf(handler);
-    expect(inputs.filter((f) => f.includes('js-tiktoken'))).toEqual([]);
+    expect(inputs.filter((f) => f.includes('gpt-tokenizer'))).toEqual([]);
     expect(inputs.filter((f) => f.includes('zod/v4/classic') || f.includes('zod/v3'))).toEqual([]);
     expect(inputs.some((f) => f.endsWith('lib/config.ts'))).toBe(false);
     // The schema lives in the core (lambdas/core/config.ts); the handlers read the config through config-env.ts only.
@@ -42,7 +42,7 @@ describe('handler bundles hold only what the handler uses', () => {
 
   it('call-model: the tokenizer, and the tool catalog without the idempotency layer', async () => {
     const inputs = await inputsOf('call-model');
-    expect(inputs.some((f) => f.includes('js-tiktoken'))).toBe(true);
+    expect(inputs.some((f) => f.includes('gpt-tokenizer'))).toBe(true);
     expect(inputs.some((f) => f.includes('@aws-lambda-powertools/idempotency'))).toBe(false);
   });
 
