@@ -21,11 +21,13 @@ export const STACK_NAME = 'AgentStack';
  */
 /**
  * The App options of an in-process synth that only needs the template: asset bundling skipped, and neither the
- * construct stack traces (metadata in the cloud assembly, not the template) nor CDK's built-in CloudFormation lint
- * (run by `cdk synth`, test/bin/app.test.ts): the same template, about 4x faster.
+ * construct stack traces nor the tree metadata (both in the cloud assembly, not the template) nor CDK's built-in
+ * CloudFormation lint (run by `cdk synth`, test/bin/app.test.ts): the same template (test/local/template.test.ts),
+ * about 5x faster.
  */
 export const TEMPLATE_ONLY_APP_PROPS = {
   stackTraces: false,
+  treeMetadata: false,
   builtinCloudFormationValidation: false,
   context: { 'aws:cdk:bundling-stacks': [] as string[] },
 } as const;

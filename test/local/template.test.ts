@@ -1,8 +1,10 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { AgentStack } from '../../lib/agent-stack';
 import { parseConfig } from '../../lib/config';
-import { cachedTemplate, maskLoopbackPorts, synthTemplate, validateDefinitionOnce } from '../../local/template';
+import { cachedTemplate, maskLoopbackPorts, STACK_NAME, synthTemplate, validateDefinitionOnce } from '../../local/template';
 
 const withPorts = (model: number, tool: number) =>
   parseConfig({
@@ -60,4 +62,14 @@ describe('the template cache', () => {
       rmSync(vdir, { recursive: true, force: true });
     }
   });
+});
+
+describe('the template-only synth (TEMPLATE_ONLY_APP_PROPS)', () => {
+  it('gives the template a default App gives (stack traces, tree metadata and the CloudFormation lint on)', () => {
+    const config = parseConfig({ toolApprovals: { calculator: 'required' } });
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new AgentStack(app, STACK_NAME, { config });
+    const full = app.synth().getStackByName(stack.stackName).template;
+    expect(synthTemplate(config)).toEqual(full);
+  }, 60_000);
 });
