@@ -1,6 +1,9 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** The local API's port when neither `--port` nor PORT names one (CONTRACT.md: `PORT`, default 3000). */
+export const DEFAULT_PORT = 3000;
+
 /** A local endpoint listening on loopback (the Step Functions API, the DynamoDB front, Secrets Manager, Lambda). */
 export interface LocalEndpoint {
   url: string;

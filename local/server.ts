@@ -9,11 +9,8 @@ import { claimsFor, toProxyEvent, writeProxyResult } from './apigw';
 import { createTokenVerifier, type TokenVerifier } from './auth';
 import type { LocalEngine } from './engine';
 import { localJwtAuth } from './jwt-auth';
-import { KEEP_ALIVE_TIMEOUT_MS, readBody } from './listen';
+import { DEFAULT_PORT, KEEP_ALIVE_TIMEOUT_MS, readBody } from './listen';
 
-
-/** The local API's port when neither `--port` nor PORT names one (CONTRACT.md: `PORT`, default 3000). */
-export const DEFAULT_PORT = 3000;
 
 export interface LocalServer {
   url: string;

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { AgentConfig } from '../../lib/config';
-import { DEFAULT_PORT } from '../../local/server';
+import { DEFAULT_PORT } from '../../local/listen';
 
 /** A usage or input error: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {

@@ -1,7 +1,6 @@
 import { createInterface } from 'node:readline';
-import { AdminAddUserToGroupCommand, AdminCreateUserCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { ADMINS_GROUP, type PublicConfig } from '../../lambdas/api/public-config';
-import { type PoolSettings, srpSignIn } from './cognito';
+import type { PoolSettings } from './cognito';
 import { type CliCommand, type CliValues, UsageError } from './common';
 import { apiKey, credentialsFile, loadSession, saveSession } from './session';
 
@@ -77,6 +76,7 @@ export const loginCommand: CliCommand = {
     try {
       const username = str(values.username) ?? (await reader.ask('Email: '));
       const password = await reader.ask('Password: ', true);
+      const { srpSignIn } = await import('./cognito');
       const tokens = await srpSignIn(pool, username, password, async () => {
         process.stderr.write('First sign-in: choose a new password.\n');
         return reader.ask('New password: ', true);
@@ -98,6 +98,8 @@ export const usersCommand: CliCommand = {
     const api = str(values.api);
     const stored = api ? loadSession(api)?.pool : undefined;
     const pool = str(values['pool-id']) || !stored ? await poolSettings(values, api, false) : { ...stored, ...(cognitoEndpoint(values) ? { endpoint: cognitoEndpoint(values) } : {}) };
+    // The Cognito client is loaded by the commands that call Cognito only.
+    const { AdminAddUserToGroupCommand, AdminCreateUserCommand, CognitoIdentityProviderClient } = await import('@aws-sdk/client-cognito-identity-provider');
     const client = new CognitoIdentityProviderClient({ region: pool.region, ...(pool.endpoint ? { endpoint: pool.endpoint } : {}) });
     const temporary = str(values['temporary-password']);
     try {

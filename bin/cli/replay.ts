@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import type { RecordedRun } from '../../lambdas/core/replay';
 import { parseTraceEvent } from '../../lambdas/core/trace';
 import type { RunView } from '../../lambdas/core/types';
-import { replayRun } from '../../local/replay';
 import { apiTarget, callApi } from './client';
 import { type CliCommand, UsageError } from './common';
 
@@ -23,6 +22,7 @@ export const replayCommand: CliCommand = {
       const { events } = await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `/runs/${encodeURIComponent(id)}/trace`);
       recorded = { run, events: events.map(parseTraceEvent) };
     }
+    const { replayRun } = await import('../../local/replay');
     const { verdict, replayed } = await replayRun(recorded, config);
     if (values.json) process.stdout.write(`${JSON.stringify({ ...verdict, replayed })}\n`);
     else if (verdict.matched) process.stdout.write(`matched: same calls at every step, ${replayed.status}${replayed.stopReason ? ` (${replayed.stopReason})` : ''}\n`);

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { effectiveBudgets } from '../../lambdas/core/budget';
 import { ACTIVE_STATUSES, type RunView } from '../../lambdas/core/types';
-import { LocalEngine } from '../../local/engine';
 import { apiTarget, callApi } from './client';
 import { type CliCommand, type CliValues, intOption, UsageError, usdOption } from './common';
 import { describeEvent, describeStateEvent } from './progress';
@@ -21,6 +20,8 @@ export const runCommand: CliCommand = {
     effectiveBudgets(config.budgets, budgets); // refuse a raise before anything starts
     const progress = (line: string) => process.stderr.write(`${line}\n`);
     if (typeof values.api === 'string') return runRemote(prompt, budgets, values, progress);
+    // The engine (and everything it runs) is loaded by the commands that start one only.
+    const { LocalEngine } = await import('../../local/engine');
     const engine = await LocalEngine.start({
       config,
       secretsFile: localSecretsFile(resolve('.agent-data')),

@@ -1,9 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LocalEngine } from '../../local/engine';
-import { startServer } from '../../local/server';
-import { LOCAL_REGION } from '../../local/template';
 import { type CliCommand, localDataDir, localPort } from './common';
 
 /** `agent serve` (`npm start`): the HTTP API on localhost, on the on-disk offline engine. */
@@ -15,6 +12,8 @@ export const serveCommand: CliCommand = {
     // The local AWS endpoints next to the API: PORT+1 Step Functions, PORT+2 DynamoDB (SFN_PORT / DYNAMODB_PORT).
     const near = (offset: number, env: string | undefined) => Number(env ?? (port === 0 ? 0 : port + offset));
     // PORT+3 Secrets Manager, PORT+4 Lambda (SECRETS_MANAGER_PORT / LAMBDA_PORT); secrets from AGENT_SECRETS_FILE or the data dir.
+    // Loaded here: the other commands (remote ones, login, --help) never load the engine.
+    const [{ LocalEngine }, { startServer }, { LOCAL_REGION }] = await Promise.all([import('../../local/engine'), import('../../local/server'), import('../../local/template')]);
     const engine = await LocalEngine.start({
       config,
       dataDir,

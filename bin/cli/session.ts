@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { type PoolSettings, refreshTokens, type Tokens } from './cognito';
+import type { PoolSettings, refreshTokens, Tokens } from './cognito';
 import { UsageError } from './common';
 
 /**
@@ -59,7 +59,9 @@ export async function sessionToken(api: string, deps: { env?: NodeJS.ProcessEnv;
   const session = loadSession(api, env);
   if (!session) throw new UsageError(`not signed in to ${apiKey(api)}: run agent login --api ${apiKey(api)} (or pass --token <jwt>)`);
   if (session.expiresAt - EARLY_MS > (deps.now ?? Date.now)()) return session.idToken;
-  const fresh = await (deps.refresh ?? refreshTokens)(session.pool, session.refreshToken);
+  // The Cognito clients are loaded only when a token needs refreshing.
+  const refresh = deps.refresh ?? (await import('./cognito')).refreshTokens;
+  const fresh = await refresh(session.pool, session.refreshToken);
   saveSession(api, { ...session, ...fresh }, env);
   return fresh.idToken;
 }
