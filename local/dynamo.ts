@@ -21,7 +21,7 @@ export async function startDynalite(options: { path?: string; port?: number } = 
   measureItemsInUtf8();
   const server = dynalite({ path: options.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const faults: LocalDynamo['faults'] = {};
-  throttleInFront(server, faults);
+  const front = inFront(server, faults);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
@@ -41,6 +41,7 @@ export async function startDynalite(options: { path?: string; port?: number } = 
     faults,
     close: async () => {
       doc.destroy();
+      await front.drain();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
@@ -89,16 +90,49 @@ export function agentTableInput(tableName: string): CreateTableCommandInput {
   };
 }
 
+/** Longest wait for the requests dynalite is answering when it closes (each is a few milliseconds of work). */
+const DRAIN_MS = 5_000;
+
 /**
- * In front of dynalite's request handler: a request the throttle knob picks is answered as DynamoDB answers a
- * throttled one (400, ProvisionedThroughputExceededException or ThrottlingException) without reaching the table.
+ * In front of dynalite's request handler:
+ * - a request the throttle knob picks is answered as DynamoDB answers a throttled one (400,
+ *   ProvisionedThroughputExceededException or ThrottlingException) without reaching the table;
+ * - once closing, a request is refused as a stopped process refuses it (the connection is reset), and `drain`
+ *   waits for the requests already in dynalite: dynalite throws out of the process when an action reaches its
+ *   database after the database closed, which a late request (a handler still running when its engine closed)
+ *   would otherwise do.
  */
-function throttleInFront(server: Server, faults: LocalDynamo['faults']): void {
+function inFront(server: Server, faults: LocalDynamo['faults']): { drain(): Promise<void> } {
   const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   server.removeAllListeners('request');
+  let closing = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (closing) {
+      req.socket.destroy();
+      return;
+    }
     const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
     if (!faults.throttle?.(operation)) {
+      // In flight until dynalite answers it (its action has finished with the database), even when the client has
+      // gone meanwhile; or until the client goes before sending the whole request (no action starts then).
+      inFlight++;
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        inFlight--;
+        if (inFlight === 0) drained?.();
+      };
+      const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+      res.end = ((...args: unknown[]) => {
+        finish();
+        return end(...args);
+      }) as typeof res.end;
+      req.once('close', () => {
+        if (!req.complete) finish();
+      });
       for (const h of handlers) h(req, res);
       return;
     }
@@ -109,4 +143,18 @@ function throttleInFront(server: Server, faults: LocalDynamo['faults']): void {
       res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'The level of configured provisioned throughput for the table was exceeded (local fault).' }));
     });
   });
+  return {
+    async drain() {
+      closing = true;
+      if (inFlight === 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, DRAIN_MS);
+        timer.unref();
+        drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    },
+  };
 }
