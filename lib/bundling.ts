@@ -41,13 +41,13 @@ export const CREDENTIAL_FALLBACKS = [
 
 /** The handler whose bundle leaves the whole SDK to the Lambda runtime. */
 const SDK_EXTERNAL = new Set(['call-model']);
-/** The handlers whose clients have event-stream operations (they import the event-stream serde statically). */
-const EVENT_STREAMS = new Set(['call-tool']);
+/** The client of the optional `lambda` tools: the Lambda runtime's copy, loaded on the first lambda-tool call. */
+export const LAMBDA_CLIENT = '@aws-sdk/client-lambda';
 
 /** What a handler's bundle leaves out (see above). */
 export function externalModulesOf(handler: string): string[] {
   if (SDK_EXTERNAL.has(handler)) return ['@aws-sdk/*', '@smithy/*', MCP_SDK];
-  return [...CREDENTIAL_FALLBACKS, ...(EVENT_STREAMS.has(handler) ? [] : ['@smithy/core/event-streams']), MCP_SDK];
+  return [...CREDENTIAL_FALLBACKS, '@smithy/core/event-streams', LAMBDA_CLIENT, MCP_SDK];
 }
 
 /** Whether a handler's bundle carries the AWS SDK (else the Lambda runtime provides it). */
