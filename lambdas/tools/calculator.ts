@@ -24,7 +24,7 @@
  */
 
 import { BadRequest } from '../core/errors';
-import { z } from '../core/validation';
+import * as z from '../core/validation';
 import { allowedArguments, errorToResult, invalidArgumentsResult, type Tool, type ToolResult, toolParameters } from './types';
 
 /** Longest expression accepted, in characters. */

@@ -19,7 +19,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import MiniSearch from 'minisearch';
-import { z } from '../core/validation';
+import * as z from '../core/validation';
 import { allowedArguments, errorToResult, invalidArgumentsResult, type Tool, type ToolResult, toolParameters, truncateUtf8 } from './types';
 
 /** One search hit. `file` is relative to the docs directory, with forward slashes. */

@@ -19,7 +19,7 @@
 import type { ToolConfig } from '../core/config';
 import { BadRequest, TransientError, toAgentError } from '../core/errors';
 import type { DegradedEntry } from '../core/types';
-import { z } from '../core/validation';
+import * as z from '../core/validation';
 import { classifyResponse, type FetchLike, type Guard, identityGuard, postJson } from './http-tool';
 import { DEFAULT_K, defaultDocsDir, keywordSearch, MAX_K } from './keyword-search';
 import { allowedArguments, errorToResult, invalidArgumentsResult, type Tool, type ToolContext, type ToolResult, toolParameters, truncateUtf8 } from './types';

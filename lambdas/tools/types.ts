@@ -7,7 +7,8 @@ import type { $ZodType } from 'zod/v4/core';
 import { AgentError, toAgentError } from '../core/errors';
 import { truncateUtf8 as truncate } from '../core/truncate';
 import type { ToolResult } from '../core/types';
-import { type ValidationIssues, z } from '../core/validation';
+import type { ValidationIssues } from '../core/validation';
+import * as z from '../core/validation';
 
 export { idempotencyKeyFor } from '../core/signature';
 export type { Tool, ToolContext, ToolResult } from '../core/types';

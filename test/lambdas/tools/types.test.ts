@@ -1,4 +1,4 @@
-import { z } from '../../../lambdas/core/validation';
+import * as z from '../../../lambdas/core/validation';
 import { calculatorTool } from '../../../lambdas/tools/calculator';
 import { createSearchDocsTool, SearchDocsArgs } from '../../../lambdas/tools/keyword-search';
 import { allowedArguments, toolParameters } from '../../../lambdas/tools/types';
