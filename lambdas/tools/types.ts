@@ -52,6 +52,32 @@ export function toolParameters(schema: $ZodType): Record<string, unknown> {
   return parameters;
 }
 
+/** A tool's arguments as the model is told them: their JSON Schema, and what an invalid-arguments result says is allowed. */
+export interface ArgumentsSchema {
+  readonly parameters: Record<string, unknown>;
+  readonly allowed: string;
+}
+
+/**
+ * The {@link toolParameters} and {@link allowedArguments} of a zod schema, generated on first use and kept (a
+ * getter), not when the module loads: call-tool reads them only to describe invalid arguments, so its module init
+ * does not run the JSON Schema generator (call-model reads them at its first model call instead of at init).
+ */
+export function argumentsSchema(schema: $ZodType, extra?: string): ArgumentsSchema {
+  let parameters: Record<string, unknown> | undefined;
+  let allowed: string | undefined;
+  return {
+    get parameters() {
+      parameters ??= toolParameters(schema);
+      return parameters;
+    },
+    get allowed() {
+      allowed ??= allowedArguments(this.parameters, extra);
+      return allowed;
+    },
+  };
+}
+
 /**
  * What an invalid-arguments result says is allowed, written from the tool's JSON Schema: the shape
  * (`{"query": string, "k"?: integer}`), then each field's bounds and description; `extra` follows.
