@@ -72,13 +72,13 @@ export function classifyLambdaError(err: unknown, label: string): AgentError {
 }
 
 type LambdaSdk = typeof import('@aws-sdk/client-lambda');
-let lambdaSdk: Promise<LambdaSdk> | undefined;
-/** `@aws-sdk/client-lambda`, loaded once, on the first invoke (see above). */
-function loadLambdaSdk(): Promise<LambdaSdk> {
-  lambdaSdk ??= import('@aws-sdk/client-lambda').catch((err: unknown) => {
-    lambdaSdk = undefined; // the next call tries again
-    throw err;
-  });
+let lambdaSdk: LambdaSdk | undefined;
+/**
+ * `@aws-sdk/client-lambda`, loaded once, on the first invoke (see above). With `require`, not `import()`: the Lambda
+ * runtime's SDK is found through NODE_PATH (/var/runtime/node_modules), which only CommonJS resolution reads.
+ */
+function loadLambdaSdk(): LambdaSdk {
+  lambdaSdk ??= require('@aws-sdk/client-lambda') as LambdaSdk;
   return lambdaSdk;
 }
 
@@ -101,9 +101,12 @@ export function sdkInvoker(options: { clientFor?: (region: string) => LambdaClie
   return async (request) => {
     const region = request.functionArn.split(':')[3] ?? 'us-east-1';
     // Before the call's timer: loading the client is not the function's time.
-    const sdk = await loadLambdaSdk().catch((err: unknown) => {
+    let sdk: LambdaSdk;
+    try {
+      sdk = loadLambdaSdk();
+    } catch (err) {
       throw classifyLambdaError(err, `lambda ${request.functionArn}: loading @aws-sdk/client-lambda`);
-    });
+    }
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), request.timeoutMs);
     const onAbort = () => abort.abort();
