@@ -16,8 +16,14 @@ import type { BuildOptions } from 'esbuild';
  *   sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), so they are never loaded there; if they
  *   were, the runtime's SDK has them;
  * - `@smithy/core/event-streams`, which the SDK also loads with `import()`, for event-stream operations only: none
- *   of DynamoDB, Step Functions or Secrets Manager has one; the Lambda client imports it statically
- *   (InvokeWithResponseStream), so call-tool bundles it;
+ *   of DynamoDB, Step Functions or Secrets Manager has one;
+ * - the Lambda client of `lambda` tools (`@aws-sdk/client-lambda`; with the rest-json protocol and the event-stream
+ *   serde it imports statically for InvokeWithResponseStream, ~100 KB of call-tool's bundle):
+ *   lambda tools are optional, so call-tool leaves it to the Lambda runtime's SDK and requires it on the first
+ *   lambda-tool call (lambdas/tools/lambda-tool.ts; `require`, as the runtime's SDK is found through NODE_PATH). A
+ *   deployment without lambda tools neither bundles nor loads it; one with them pays that load (the runtime's CommonJS
+ *   client and its own `@smithy/*` copies: 60-90 ms measured on the shared dev machine) once per container, on its
+ *   first lambda-tool call;
  * - the MCP SDK: it carries the full zod and ajv, so it ships as node_modules next to the bundles of the handlers
  *   that may use it (call-model lists MCP tools, call-tool calls them), and only when the config has an `mcp` tool;
  *   it is loaded on the first MCP connection only (lambdas/tools/mcp-tool.ts). A deployment without MCP servers
