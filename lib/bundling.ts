@@ -16,8 +16,14 @@ import type { BuildOptions } from 'esbuild';
  *   sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), so they are never loaded there; if they
  *   were, the runtime's SDK has them;
  * - `@smithy/core/event-streams`, which the SDK also loads with `import()`, for event-stream operations only: none
- *   of DynamoDB, Step Functions or Secrets Manager has one; the Lambda client imports it statically
- *   (InvokeWithResponseStream), so call-tool bundles it;
+ *   of DynamoDB, Step Functions or Secrets Manager has one;
+ * - the Lambda client of `lambda` tools (`@aws-sdk/client-lambda`; with the rest-json protocol and the event-stream
+ *   serde it imports statically for InvokeWithResponseStream, ~100 KB of call-tool's bundle):
+ *   lambda tools are optional, so call-tool leaves it to the Lambda runtime's SDK and requires it on the first
+ *   lambda-tool call (lambdas/tools/lambda-tool.ts; `require`, as the runtime's SDK is found through NODE_PATH). A
+ *   deployment without lambda tools neither bundles nor loads it; one with them pays that load (the runtime's CommonJS
+ *   client and its own `@smithy/*` copies: 60-90 ms measured on the shared dev machine) once per container, on its
+ *   first lambda-tool call;
  * - the MCP SDK: it carries the full zod and ajv, so it ships as node_modules next to the bundles of the handlers
  *   that may use it (call-model lists MCP tools, call-tool calls them), and only when the config has an `mcp` tool;
  *   it is loaded on the first MCP connection only (lambdas/tools/mcp-tool.ts). A deployment without MCP servers
@@ -41,13 +47,13 @@ export const CREDENTIAL_FALLBACKS = [
 
 /** The handler whose bundle leaves the whole SDK to the Lambda runtime. */
 const SDK_EXTERNAL = new Set(['call-model']);
-/** The handlers whose clients have event-stream operations (they import the event-stream serde statically). */
-const EVENT_STREAMS = new Set(['call-tool']);
+/** The client of the optional `lambda` tools: the Lambda runtime's copy, loaded on the first lambda-tool call. */
+export const LAMBDA_CLIENT = '@aws-sdk/client-lambda';
 
 /** What a handler's bundle leaves out (see above). */
 export function externalModulesOf(handler: string): string[] {
   if (SDK_EXTERNAL.has(handler)) return ['@aws-sdk/*', '@smithy/*', MCP_SDK];
-  return [...CREDENTIAL_FALLBACKS, ...(EVENT_STREAMS.has(handler) ? [] : ['@smithy/core/event-streams']), MCP_SDK];
+  return [...CREDENTIAL_FALLBACKS, '@smithy/core/event-streams', LAMBDA_CLIENT, MCP_SDK];
 }
 
 /** Whether a handler's bundle carries the AWS SDK (else the Lambda runtime provides it). */

@@ -5,7 +5,7 @@ import type { ApiRunRepository, RunControl, RunPage, RunRecord } from '../core/p
 import { priceOf } from '../core/pricing';
 import type { AdminSpendPort } from '../core/spend';
 import { startRun as startRunOf } from '../core/start-run';
-import { z } from '../core/validation';
+import * as z from '../core/validation';
 import { admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
 
 /** An HTTP request as both API Gateway and the local server hand it over. Header names are lower case. */

@@ -4,12 +4,13 @@ import { publicConfig } from '../api/public-config';
 import { type ApiRequest, handleApi } from '../api/routes';
 import viewerHtml from '../api/viewer/index.html';
 import { createRunControl } from '../core/control';
-import { baseRuntimeFromEnv } from '../runtime/base';
+import { type BaseRuntime, createBaseRuntime, optionsFromEnv } from '../runtime/base';
+import { createSpendWiring, type SpendWiring } from '../runtime/spend';
 import { lambdaEntry, wrap } from '../runtime/wrap';
 import { sfnExecutions } from '../store/sfn-executions';
 
 /** API Gateway proxy → the shared routes. The caller is the verified token's `sub`, never a body field. */
-export const createHandler = wrap(async (rt, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+export const createHandler = wrap(async (rt: BaseRuntime & SpendWiring, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
   // The trace viewer: a static page (no data in it); every call it makes goes to the authorized routes.
   if (event.httpMethod === 'GET' && event.path === '/') return { statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: viewerHtml };
   if (event.httpMethod === 'GET' && event.path === '/config') {
@@ -43,4 +44,9 @@ export const createHandler = wrap(async (rt, event: APIGatewayProxyEvent): Promi
   const origin = process.env.CORS_ORIGIN;
   return { ...res, headers: { ...res.headers, ...(origin ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {}) } };
 });
-export const handler = lambdaEntry(createHandler, baseRuntimeFromEnv);
+/** The base and the spend counters (the daily caps, the admin routes). */
+function fromEnv(): BaseRuntime & SpendWiring {
+  const options = optionsFromEnv();
+  return { ...createBaseRuntime(options), ...createSpendWiring(options) };
+}
+export const handler = lambdaEntry(createHandler, fromEnv);

@@ -1,5 +1,6 @@
 import { type ToolStepInput, toolStep } from '../core/steps/call-tool';
 import { type BaseRuntime, createBaseRuntime, optionsFromEnv } from '../runtime/base';
+import { type BreakerWiring, createBreakerWiring } from '../runtime/breaker';
 import { withIdempotentTools } from '../runtime/idempotency';
 import { createToolWiring, type ToolWiring } from '../runtime/tools';
 import { lambdaEntry, wrap } from '../runtime/wrap';
@@ -9,10 +10,11 @@ export const createHandler = wrap((rt: BaseRuntime & ToolWiring, event: ToolStep
   rt.registerLambdaContext(context);
   return toolStep(rt, event);
 });
-/** The base and the tools: no models, no tokenizer. */
-function fromEnv(): BaseRuntime & ToolWiring {
+/** The base, the breaker and the tools: no models, no tokenizer, no spend store. */
+function fromEnv(): BaseRuntime & BreakerWiring & ToolWiring {
   const options = optionsFromEnv();
   const base = createBaseRuntime(options);
-  return { ...base, ...withIdempotentTools(options, createToolWiring(options, base)) };
+  const guarded = { ...base, ...createBreakerWiring(options, base) };
+  return { ...guarded, ...withIdempotentTools(options, createToolWiring(options, guarded)) };
 }
 export const handler = lambdaEntry(createHandler, fromEnv);

@@ -7,33 +7,26 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { approvalPolicy } from '../core/approvals';
-import { CircuitBreaker } from '../core/breaker';
 import type { AgentConfig } from '../core/config';
 import { approvalRequiredTools, deployedConfigFromEnv } from '../core/config-env';
 import type { LoopDeps } from '../core/loop';
 import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
-import { priceOf } from '../core/pricing';
-import { trace } from '../core/trace';
 import type { TraceEvent } from '../core/types';
 import type { SecretReader } from '../providers/secrets';
-import { DynamoBreakerStore } from '../store/breaker-store';
 import { createDocumentClient } from '../store/client';
 import { RunStore } from '../store/run-store';
-import { SpendStore } from '../store/spend-store';
 
 /**
- * The part of the runtime every handler needs: config, store, logger, metrics, breaker. The tools
- * (./tools.ts) and the models (./models.ts) are wired on top by the handlers that use them, so a
- * handler bundles only what it uses (no tokenizer outside call-model, no tool clients outside call-tool/call-model).
+ * The part of the runtime every handler needs: config, store, logger, metrics. The breaker (./breaker.ts), the
+ * spend counters and prices (./spend.ts), the tools (./tools.ts) and the models (./models.ts) are wired on top by
+ * the handlers that use them, so a handler bundles only what it uses (no tokenizer outside call-model, no tool
+ * clients outside call-tool/call-model, no breaker where no external call is made, no spend store outside
+ * call-model and the API).
  */
-export interface BaseRuntime
-  extends Pick<LoopDeps, 'runs' | 'spend' | 'caps' | 'priceOf' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals'> {
+export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals'> {
   config: AgentConfig;
   runs: RunStore;
-  /** Daily spend counters, the disable flag, the admin read log, support queries. */
-  spend: SpendStore;
   logger: Logger;
-  breaker: CircuitBreaker;
   metrics?: Metrics;
   /**
    * AWS clients the API handler uses: absent in AWS (the SDK's defaults, endpoints from AWS_ENDPOINT_URL_<SERVICE>,
@@ -76,7 +69,7 @@ export interface RuntimeOptions {
   lambdaClientFor?: (region: string) => LambdaClient;
 }
 
-/** Wires the store, the logger, the metrics and the breaker from config. */
+/** Wires the store, the logger and the metrics from config. */
 export function createBaseRuntime(options: RuntimeOptions): BaseRuntime {
   const { config } = options;
   const logger = options.logger ?? new Logger({ serviceName: 'agent' });
@@ -86,29 +79,10 @@ export function createBaseRuntime(options: RuntimeOptions): BaseRuntime {
       if (options.metrics) publish(options.metrics, event);
     },
   });
-  const breaker = new CircuitBreaker({
-    store: new DynamoBreakerStore(options.doc, options.tableName),
-    config: config.breaker,
-    overrides: config.breakers,
-    onTransition: (t) => {
-      logger.warn('breaker transition', { ...t });
-      const ctx = invocationContext.getStore();
-      if (ctx?.runId) {
-        runs
-          .appendEvent(ctx.runId, trace.breaker({ step: ctx.step ?? 0, dependency: t.dependency, from: t.from, to: t.to, reason: t.reason, window: t.window }))
-          .catch((err) => logger.error('could not trace a breaker transition', { err }));
-      }
-    },
-    onStoreError: (err, info) => logger.error('breaker store failed', { err, ...info }),
-  });
   return {
     config,
     runs,
-    spend: new SpendStore(options.doc, options.tableName),
-    caps: config.spend,
-    priceOf: (model) => priceOf(model, config.pricing),
     logger,
-    breaker,
     metrics: options.metrics,
     registerLambdaContext: () => {},
     ...(options.secrets ? { secrets: options.secrets } : {}),

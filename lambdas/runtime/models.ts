@@ -3,12 +3,13 @@ import type { LoopDeps, Tier } from '../core/loop';
 import { estimatePromptTokens } from '../core/tokens';
 import type { ModelProvider } from '../core/types';
 import { createProvider } from '../providers';
-import type { BaseRuntime, RuntimeOptions } from './base';
+import type { RuntimeOptions } from './base';
+import type { BreakerWiring } from './breaker';
 
 /** The models of each tier (behind their breakers) and the prompt estimate: call-model only (it bundles the tokenizer). */
 export type ModelWiring = Pick<LoopDeps, 'model' | 'maxOutputTokens' | 'estimatePromptTokens'>;
 
-export function createModelWiring(options: RuntimeOptions, base: Pick<BaseRuntime, 'breaker'>): ModelWiring {
+export function createModelWiring(options: RuntimeOptions, base: BreakerWiring): ModelWiring {
   const { config } = options;
   const models = new Map<Tier, ModelProvider | undefined>();
   return {

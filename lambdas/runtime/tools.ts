@@ -1,7 +1,8 @@
 import type { Context } from 'aws-lambda';
 import type { LoopDeps } from '../core/loop';
 import { createToolCatalog, type ToolCatalog, toolSpecs } from '../tools/registry';
-import type { BaseRuntime, RuntimeOptions } from './base';
+import type { RuntimeOptions } from './base';
+import type { BreakerWiring } from './breaker';
 
 /** The tools (call-tool runs them, call-model offers them). */
 export interface ToolWiring extends Pick<LoopDeps, 'toolSpecs' | 'listTools' | 'runTool'> {
@@ -11,7 +12,7 @@ export interface ToolWiring extends Pick<LoopDeps, 'toolSpecs' | 'listTools' | '
 }
 
 /** The tool catalog from config, each external call behind the breaker (./idempotency.ts adds idempotent runs). */
-export function createToolWiring(options: RuntimeOptions, base: Pick<BaseRuntime, 'breaker'>): ToolWiring {
+export function createToolWiring(options: RuntimeOptions, base: BreakerWiring): ToolWiring {
   const catalog = createToolCatalog(options.config.tools, { docsDir: options.docsDir, fetchImpl: options.fetchImpl, guard: base.breaker.guard, lambdaClientFor: options.lambdaClientFor });
   const plainRun = (call: Parameters<ToolCatalog['run']>[0], ctx: Parameters<ToolCatalog['run']>[1]) => catalog.run(call, ctx);
   return {

@@ -24,8 +24,8 @@
  */
 
 import { BadRequest } from '../core/errors';
-import { z } from '../core/validation';
-import { allowedArguments, errorToResult, invalidArgumentsResult, type Tool, type ToolResult, toolParameters } from './types';
+import * as z from '../core/validation';
+import { argumentsSchema, errorToResult, invalidArgumentsResult, type Tool, type ToolResult } from './types';
 
 /** Longest expression accepted, in characters. */
 export const MAX_EXPRESSION_LENGTH = 1000;
@@ -384,8 +384,7 @@ export const CalculatorArgs = z.object({
   ),
 });
 
-const PARAMETERS = toolParameters(CalculatorArgs);
-const ALLOWED = allowedArguments(PARAMETERS, `e.g. "(2 + 3) * 4 ^ 2", "sqrt(2) * pi"; operators + - * / ^ ( ) and postfix % (percent), ${KNOWN_NAMES}`);
+const ARGUMENTS = argumentsSchema(CalculatorArgs, `e.g. "(2 + 3) * 4 ^ 2", "sqrt(2) * pi"; operators + - * / ^ ( ) and postfix % (percent), ${KNOWN_NAMES}`);
 
 export const calculatorTool: Tool = {
   spec: {
@@ -393,11 +392,13 @@ export const calculatorTool: Tool = {
     description:
       'Evaluates an arithmetic expression exactly and returns the number. Supports + - * / ^ (power), parentheses, ' +
       'postfix % (percent: "12.5% of 3480"), sqrt, abs, round(x[, digits]), min, max, pi and e.',
-    parameters: PARAMETERS,
+    get parameters() {
+      return ARGUMENTS.parameters;
+    },
   },
   async run(args: unknown): Promise<ToolResult> {
     const parsed = CalculatorArgs.safeParse(args);
-    if (!parsed.success) return invalidArgumentsResult('calculator', parsed.error, ALLOWED);
+    if (!parsed.success) return invalidArgumentsResult('calculator', parsed.error, ARGUMENTS.allowed);
     const { expression } = parsed.data;
     try {
       const value = evaluate(expression);

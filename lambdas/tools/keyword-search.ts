@@ -19,8 +19,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import MiniSearch from 'minisearch';
-import { z } from '../core/validation';
-import { allowedArguments, errorToResult, invalidArgumentsResult, type Tool, type ToolResult, toolParameters, truncateUtf8 } from './types';
+import * as z from '../core/validation';
+import { argumentsSchema, errorToResult, invalidArgumentsResult, type Tool, type ToolResult, truncateUtf8 } from './types';
 
 /** One search hit. `file` is relative to the docs directory, with forward slashes. */
 export interface KeywordHit {
@@ -333,8 +333,7 @@ export const SearchDocsArgs = z.object({
   k: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_K), z.describe(`How many sections (default ${DEFAULT_K}).`))),
 });
 
-const PARAMETERS = toolParameters(SearchDocsArgs);
-const ALLOWED = allowedArguments(PARAMETERS);
+const ARGUMENTS = argumentsSchema(SearchDocsArgs);
 
 /** Renders hits for the model: numbered, with file, heading and snippet. */
 export function formatHits(hits: KeywordHit[]): string {
@@ -352,11 +351,13 @@ export function createSearchDocsTool(docsDir?: string): Tool {
       description:
         "Searches the project's documentation (markdown) by keywords and returns the most relevant sections with " +
         'their file, heading and a snippet.',
-      parameters: PARAMETERS,
+      get parameters() {
+        return ARGUMENTS.parameters;
+      },
     },
     async run(args: unknown): Promise<ToolResult> {
       const parsed = SearchDocsArgs.safeParse(args);
-      if (!parsed.success) return invalidArgumentsResult('search_docs', parsed.error, ALLOWED);
+      if (!parsed.success) return invalidArgumentsResult('search_docs', parsed.error, ARGUMENTS.allowed);
       try {
         const hits = keywordSearch(parsed.data.query, { docsDir, k: parsed.data.k });
         return { content: truncateUtf8(formatHits(hits)), data: { hits } };

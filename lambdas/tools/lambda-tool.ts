@@ -15,8 +15,13 @@
  * Offline the invoke is the same SDK call, sent to the local engine's Lambda endpoint (local/lambda-api.ts), which
  * checks the caller's `lambda:InvokeFunction` grant and runs the tool's `localHandler` ("path/to/file.ts#export") as
  * the function.
+ *
+ * The Lambda client is loaded on the first invoke, not with the module: `kind: "lambda"` tools are optional, so
+ * call-tool's bundle leaves `@aws-sdk/client-lambda` to the Lambda runtime's SDK (lib/bundling.ts) and a deployment
+ * without lambda tools never loads it; one with lambda tools pays the load once per container, on its first
+ * lambda-tool call.
  */
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { ToolConfig } from '../core/config';
 import { AgentError, BadRequest, RateLimited, TimeoutError, TransientError } from '../core/errors';
 import { type Guard, identityGuard, isPlainObject } from './http-tool';
@@ -66,6 +71,17 @@ export function classifyLambdaError(err: unknown, label: string): AgentError {
   return new TransientError(message, opts); // no response at all: a network failure
 }
 
+type LambdaSdk = typeof import('@aws-sdk/client-lambda');
+let lambdaSdk: LambdaSdk | undefined;
+/**
+ * `@aws-sdk/client-lambda`, loaded once, on the first invoke (see above). With `require`, not `import()`: the Lambda
+ * runtime's SDK is found through NODE_PATH (/var/runtime/node_modules), which only CommonJS resolution reads.
+ */
+function loadLambdaSdk(): LambdaSdk {
+  lambdaSdk ??= require('@aws-sdk/client-lambda') as LambdaSdk;
+  return lambdaSdk;
+}
+
 /**
  * Invokes through the AWS SDK (one client per region; the SDK's own retries off: the state machine retries).
  * `clientFor` gives the client of a region (the local engine: one bound to its Lambda endpoint, signing as the
@@ -73,25 +89,31 @@ export function classifyLambdaError(err: unknown, label: string): AgentError {
  */
 export function sdkInvoker(options: { clientFor?: (region: string) => LambdaClient } = {}): LambdaInvoker {
   const clients = new Map<string, LambdaClient>();
-  const clientFor =
-    options.clientFor ??
-    ((region: string) => {
-      let client = clients.get(region);
-      if (!client) {
-        client = new LambdaClient({ region, maxAttempts: 1 });
-        clients.set(region, client);
-      }
-      return client;
-    });
+  const clientFor = (sdk: LambdaSdk, region: string): LambdaClient => {
+    if (options.clientFor) return options.clientFor(region);
+    let client = clients.get(region);
+    if (!client) {
+      client = new sdk.LambdaClient({ region, maxAttempts: 1 });
+      clients.set(region, client);
+    }
+    return client;
+  };
   return async (request) => {
     const region = request.functionArn.split(':')[3] ?? 'us-east-1';
+    // Before the call's timer: loading the client is not the function's time.
+    let sdk: LambdaSdk;
+    try {
+      sdk = loadLambdaSdk();
+    } catch (err) {
+      throw classifyLambdaError(err, `lambda ${request.functionArn}: loading @aws-sdk/client-lambda`);
+    }
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), request.timeoutMs);
     const onAbort = () => abort.abort();
     request.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const out = await clientFor(region).send(
-        new InvokeCommand({
+      const out = await clientFor(sdk, region).send(
+        new sdk.InvokeCommand({
           FunctionName: request.functionArn,
           InvocationType: 'RequestResponse',
           Payload: new TextEncoder().encode(request.payload),

@@ -19,10 +19,10 @@
 import type { ToolConfig } from '../core/config';
 import { BadRequest, TransientError, toAgentError } from '../core/errors';
 import type { DegradedEntry } from '../core/types';
-import { z } from '../core/validation';
+import * as z from '../core/validation';
 import { classifyResponse, type FetchLike, type Guard, identityGuard, postJson } from './http-tool';
 import { DEFAULT_K, defaultDocsDir, keywordSearch, MAX_K } from './keyword-search';
-import { allowedArguments, errorToResult, invalidArgumentsResult, type Tool, type ToolContext, type ToolResult, toolParameters, truncateUtf8 } from './types';
+import { argumentsSchema, errorToResult, invalidArgumentsResult, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
 
 export type RetrieverToolConfig = Extract<ToolConfig, { kind: 'retriever' }>;
 
@@ -144,8 +144,7 @@ export const RetrieverArgs = z.object({
   k: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_K), z.describe(`How many passages (default ${DEFAULT_K}).`))),
 });
 
-const PARAMETERS = toolParameters(RetrieverArgs);
-const ALLOWED = allowedArguments(PARAMETERS);
+const ARGUMENTS = argumentsSchema(RetrieverArgs);
 
 /** Renders passages (and the degradation notice) for the model. */
 export function formatRetrieval(result: RetrievalResult): string {
@@ -178,11 +177,13 @@ export function createRetrieverTool(
     spec: {
       name: config.name,
       description: config.description,
-      parameters: PARAMETERS,
+      get parameters() {
+        return ARGUMENTS.parameters;
+      },
     },
     async run(args: unknown, ctx: ToolContext): Promise<ToolResult> {
       const parsed = RetrieverArgs.safeParse(args);
-      if (!parsed.success) return invalidArgumentsResult(config.name, parsed.error, ALLOWED);
+      if (!parsed.success) return invalidArgumentsResult(config.name, parsed.error, ARGUMENTS.allowed);
       const k = parsed.data.k ?? DEFAULT_K;
       try {
         const result = await retrieveWithFallback(parsed.data.query, {

@@ -7,7 +7,8 @@ import type { $ZodType } from 'zod/v4/core';
 import { AgentError, toAgentError } from '../core/errors';
 import { truncateUtf8 as truncate } from '../core/truncate';
 import type { ToolResult } from '../core/types';
-import { type ValidationIssues, z } from '../core/validation';
+import type { ValidationIssues } from '../core/validation';
+import * as z from '../core/validation';
 
 export { idempotencyKeyFor } from '../core/signature';
 export type { Tool, ToolContext, ToolResult } from '../core/types';
@@ -49,6 +50,32 @@ interface JsonSchemaProperty {
 export function toolParameters(schema: $ZodType): Record<string, unknown> {
   const { $schema: _dialect, ...parameters } = z.toJSONSchema(schema) as Record<string, unknown>;
   return parameters;
+}
+
+/** A tool's arguments as the model is told them: their JSON Schema, and what an invalid-arguments result says is allowed. */
+export interface ArgumentsSchema {
+  readonly parameters: Record<string, unknown>;
+  readonly allowed: string;
+}
+
+/**
+ * The {@link toolParameters} and {@link allowedArguments} of a zod schema, generated on first use and kept (a
+ * getter), not when the module loads: call-tool reads them only to describe invalid arguments, so its module init
+ * does not run the JSON Schema generator (call-model reads them at its first model call instead of at init).
+ */
+export function argumentsSchema(schema: $ZodType, extra?: string): ArgumentsSchema {
+  let parameters: Record<string, unknown> | undefined;
+  let allowed: string | undefined;
+  return {
+    get parameters() {
+      parameters ??= toolParameters(schema);
+      return parameters;
+    },
+    get allowed() {
+      allowed ??= allowedArguments(this.parameters, extra);
+      return allowed;
+    },
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
-import { z } from '../../../lambdas/core/validation';
+import * as z from '../../../lambdas/core/validation';
 import { calculatorTool } from '../../../lambdas/tools/calculator';
 import { createSearchDocsTool, SearchDocsArgs } from '../../../lambdas/tools/keyword-search';
-import { allowedArguments, toolParameters } from '../../../lambdas/tools/types';
+import { allowedArguments, argumentsSchema, toolParameters } from '../../../lambdas/tools/types';
 
 describe('a tool argument schema is declared once (zod) and read three ways', () => {
   const Args = z.object({
@@ -20,6 +20,16 @@ describe('a tool argument schema is declared once (zod) and read three ways', ()
 
   it('the "Allowed:" text is written from the same schema', () => {
     expect(allowedArguments(toolParameters(Args), 'more')).toBe('{"name": string, "n"?: integer}; name (2-5 characters): Who; n (1-9): How many; more');
+  });
+
+  it('a tool generates them on first use, not when its module loads (call-tool reads them only for invalid arguments)', () => {
+    const args = argumentsSchema(Args, 'more');
+    expect(args.parameters).toEqual(toolParameters(Args));
+    expect(args.parameters).toBe(args.parameters); // generated once
+    expect(args.allowed).toBe(allowedArguments(toolParameters(Args), 'more'));
+    // Nothing is generated before a read: a schema the generator cannot read fails at the read only.
+    const unreadable = argumentsSchema({} as never);
+    expect(() => unreadable.parameters).toThrow();
   });
 
   it('the built-ins offer what they validate', async () => {
