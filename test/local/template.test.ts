@@ -65,9 +65,11 @@ describe('the template cache', () => {
 });
 
 describe('the template-only synth (TEMPLATE_ONLY_APP_PROPS)', () => {
-  it('gives the template a default App gives (stack traces, tree metadata and the CloudFormation lint on)', () => {
+  // The CloudFormation lint is a validation plugin: it reads the written template and reports, it cannot change it
+  // (and its WebAssembly engine costs seconds here); test/bin/app.test.ts runs it in the real `cdk synth`.
+  it('gives the template an App with construct stack traces and tree metadata gives', () => {
     const config = parseConfig({ toolApprovals: { calculator: 'required' } });
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({ stackTraces: true, treeMetadata: true, builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new AgentStack(app, STACK_NAME, { config });
     const full = app.synth().getStackByName(stack.stackName).template;
     expect(synthTemplate(config)).toEqual(full);
