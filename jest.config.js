@@ -11,7 +11,8 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json', 'html'],
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   testTimeout: 60000,
-  // One worker per core (jest's default is cores − 1: a single worker on a 2-core machine). Most files wait on
-  // loopback servers and timers as much as they compute.
-  maxWorkers: '100%',
+  // One and a half workers per core (jest's default is cores − 1: a single worker on a 2-core machine). Many files
+  // wait on loopback servers, child processes and timers part of the time: a third worker on 2 cores keeps both
+  // busy (measured on 2 cores, cold: 3 min 13 s with two workers, 3 min 01 s with three).
+  maxWorkers: '150%',
 };

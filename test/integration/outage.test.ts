@@ -6,7 +6,8 @@ import { testEngine } from '../helpers/engine';
  * one probe per cool-down, every run still ends DEGRADED through the fallback model, and after the provider recovers
  * the probe closes the breaker. Without it, every run retries into the outage.
  */
-const RUNS = 10;
+// The breaker opens within the first run (threshold 5; 2 steps × 3 attempts): six runs show the cap as well as ten.
+const RUNS = 6;
 
 async function outage(primary: FakeProvider, breakerEnabled: boolean) {
   const engine = await testEngine({
