@@ -51,3 +51,18 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     req.on('error', reject);
   });
 }
+
+/**
+ * A JSON request body that must be an object (the JSON 1.0/1.1 protocols'), or undefined when it is longer than
+ * `maxBytes`, not JSON, or not an object. An empty body is `{}`.
+ */
+export async function readJsonObject(req: IncomingMessage, maxBytes: number): Promise<Record<string, unknown> | undefined> {
+  const raw = await readBody(req, maxBytes);
+  if (raw === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(raw.toString('utf8') || '{}');
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

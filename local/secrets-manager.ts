@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AgentConfig } from '../lib/config';
 import { type LocalIam, UnrecognizedClient } from './iam/check';
 import { AccessDenied } from './iam/policy';
-import { type LocalEndpoint, listenLocal, readBody } from './listen';
+import { type LocalEndpoint, listenLocal, readJsonObject } from './listen';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './template';
 
 /**
@@ -164,7 +164,7 @@ export async function startSecretsManager(store: LocalSecretStore, iam: LocalIam
 
 async function handle(store: LocalSecretStore, iam: LocalIam, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const [prefix, name] = String(req.headers['x-amz-target'] ?? '').split('.');
-  const body = await readJson(req);
+  const body = await readJsonObject(req, MAX_REQUEST_BYTES);
   const op = name ? OPERATIONS[name] : undefined;
   if (req.method !== 'POST' || prefix !== 'secretsmanager' || !name || !op) {
     return reply(res, 400, { __type: 'UnknownOperationException', Message: `send POST with X-Amz-Target: secretsmanager.<Operation>; served locally: ${SECRETS_OPERATIONS.join(', ')}` });
@@ -180,17 +180,6 @@ async function handle(store: LocalSecretStore, iam: LocalIam, req: IncomingMessa
   } catch (err) {
     if (err instanceof AccessDenied || err instanceof UnrecognizedClient || err instanceof ServiceError) return reply(res, 400, { __type: err.name, Message: err.message });
     throw err;
-  }
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
-  const raw = await readBody(req, MAX_REQUEST_BYTES);
-  if (raw === undefined) return undefined;
-  try {
-    const value = JSON.parse(raw.toString('utf8') || '{}');
-    return value && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -4,7 +4,7 @@ import { UnrecognizedClient } from './iam/check';
 import { AccessDenied } from './iam/policy';
 import { sfnCheck } from './iam/sfn';
 import { executionInputError } from './limits';
-import { type LocalEndpoint, listenLocal, readBody } from './listen';
+import { type LocalEndpoint, listenLocal, readJsonObject } from './listen';
 
 /** Largest request the endpoint reads (Step Functions' own payload limit is 256 KB). */
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -171,7 +171,7 @@ export async function startSfnApi(engine: LocalEngine, options: { port?: number;
 async function handle(engine: LocalEngine, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const target = String(req.headers['x-amz-target'] ?? '');
   const [prefix, name] = target.split('.');
-  const body = await readJson(req);
+  const body = await readJsonObject(req, MAX_REQUEST_BYTES);
   if (req.method !== 'POST' || prefix !== 'AWSStepFunctions' || !name) {
     reply(res, 400, { __type: 'UnknownOperationException', message: `send POST with X-Amz-Target: AWSStepFunctions.<Operation>; served: ${SFN_OPERATIONS.join(', ')}` });
     return;
@@ -198,18 +198,6 @@ async function handle(engine: LocalEngine, req: IncomingMessage, res: ServerResp
   } catch (err) {
     if (err instanceof SfnError) reply(res, 400, { __type: err.name, message: err.message });
     else throw err;
-  }
-}
-
-/** The request's JSON object, or undefined when it is too long, not JSON, or not an object. */
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
-  const body = await readBody(req, MAX_REQUEST_BYTES);
-  if (body === undefined) return undefined;
-  try {
-    const value = JSON.parse(body.toString('utf8') || '{}');
-    return value && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -1,5 +1,6 @@
-import { createServer } from 'node:http';
-import { KEEP_ALIVE_TIMEOUT_MS, listenLocal, readBody } from '../../local/listen';
+import { createServer, type IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { KEEP_ALIVE_TIMEOUT_MS, listenLocal, readBody, readJsonObject } from '../../local/listen';
 
 describe('listenLocal', () => {
   it('listens on loopback and keeps idle connections longer than clients keep them (no ECONNRESET race)', async () => {
@@ -19,5 +20,21 @@ describe('listenLocal', () => {
     } finally {
       await endpoint.close();
     }
+  });
+});
+
+describe('readJsonObject', () => {
+  const request = (text: string) => Readable.from([Buffer.from(text)]) as unknown as IncomingMessage;
+
+  it('reads a JSON object; an empty body is {}', async () => {
+    await expect(readJsonObject(request('{"a":1}'), 64)).resolves.toEqual({ a: 1 });
+    await expect(readJsonObject(request(''), 64)).resolves.toEqual({});
+  });
+
+  it('gives undefined for a body past the limit, not JSON, or not an object', async () => {
+    await expect(readJsonObject(request(`{"a":"${'x'.repeat(100)}"}`), 64)).resolves.toBeUndefined();
+    await expect(readJsonObject(request('{"a":'), 64)).resolves.toBeUndefined();
+    await expect(readJsonObject(request('[1,2]'), 64)).resolves.toBeUndefined();
+    await expect(readJsonObject(request('null'), 64)).resolves.toBeUndefined();
   });
 });
