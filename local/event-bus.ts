@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { EXECUTION_STATUS_DETAIL_TYPE } from '../lambdas/core/execution-status';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
-import { lambdaContext } from './lambda-invoker';
 import type { LocalExecution } from './executions';
+import { lambdaContext } from './lambda-invoker';
 import { type CfnTemplate, LOCAL_ACCOUNT, LOCAL_REGION } from './template';
 import type { VersionRegistry } from './versions';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { runIdOf } from '../lambdas/core/execution-status';
-import { type EventLog, type LocalExecution, allStates, withTimerSafeTimeouts } from './executions';
+import { allStates, type EventLog, type LocalExecution, withTimerSafeTimeouts } from './executions';
 import type { LocalIam } from './iam/check';
 import type { Handler, LambdaInvoker } from './lambda-invoker';
 import { DEFAULT_HISTORY_LIMIT, dataLimitError, executionInputError, HistoryCounter, historyLimitError, isExecutionEnd, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { StateMachine } from 'aws-local-stepfunctions';
-import { SfnError } from './sfn-error';
 import type { Handler } from './lambda-invoker';
+import { SfnError } from './sfn-error';
 import type { LocalAliasSpec, LocalFunction } from './template';
 
 /**
