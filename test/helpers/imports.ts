@@ -1,5 +1,8 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { specifiersOf } from '../../local/source-graph';
+
+export { resolveImport, specifiersOf } from '../../local/source-graph';
 
 /** Every source file under `dir` (TypeScript and JavaScript). */
 export function sourceFiles(dir: string): string[] {
@@ -10,29 +13,12 @@ export function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Every module specifier of a file: static imports and re-exports, dynamic import(), require(), jest.mock(). */
-export function specifiersOf(source: string): string[] {
-  const patterns = [/\b(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*['"]([^'"]+)['"]/g, /\b(?:import|require)\s*\(\s*['"]([^'"]+)['"]\s*\)/g];
-  return patterns.flatMap((re) => [...source.matchAll(re)].map((m) => m[1] as string));
-}
-
 /**
  * The specifiers a file loads at run time: those of specifiersOf() but `import type` and `export type ... from`,
  * which the compiler erases.
  */
 export function runtimeSpecifiersOf(source: string): string[] {
   return specifiersOf(source.replace(/\b(?:import|export)\s+type\b[^'"`;]*?\bfrom\s*['"][^'"]+['"]/g, ''));
-}
-
-const EXTENSIONS = ['.ts', '.js', '.mjs', '.cjs', '/index.ts', '/index.js'];
-
-/** The file a relative specifier of `from` names (undefined for packages and for what does not exist). */
-export function resolveImport(from: string, specifier: string): string | undefined {
-  if (!specifier.startsWith('.')) return undefined;
-  const base = resolve(dirname(from), specifier);
-  if (existsSync(base) && statSync(base).isFile()) return base;
-  for (const ext of EXTENSIONS) if (existsSync(base + ext)) return base + ext;
-  return undefined;
 }
 
 /**
