@@ -257,13 +257,11 @@ export class LocalStepFunctions {
         // .waitForTaskToken: a token of this attempt only; the execution waits until SendTask* completes it, and
         // once the attempt is over (timed out, execution closed) the token is stale.
         const token = `${randomUUID()}${randomUUID()}`.replaceAll('-', '');
-        const output = this.tokens.wait(token, execution.executionArn);
-        const timer = setTimeout(() => this.tokens.retire(token), timeoutMs);
+        const output = this.tokens.wait(token, execution.executionArn, timeoutMs);
         try {
           await invoker.invoke(fn, handler, replaceString(Payload, placeholder, token));
           return limited('task result', await output) as never;
         } finally {
-          clearTimeout(timer);
           if (this.tokens.has(token)) this.tokens.retire(token);
         }
       };

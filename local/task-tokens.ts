@@ -7,6 +7,8 @@ interface Waiter {
   executionArn: string;
   resolve: (output: unknown) => void;
   reject: (err: Error) => void;
+  /** Retires the token when the attempt times out (the state's TimeoutSeconds). */
+  timer?: NodeJS.Timeout;
 }
 
 /**
@@ -18,9 +20,15 @@ export class TaskTokens {
   private readonly waiting = new Map<string, Waiter>();
   private readonly stale = new Set<string>();
 
-  /** Registers a waiting attempt's token; the promise settles when SendTask* completes it. */
-  wait(token: string, executionArn: string): Promise<unknown> {
-    return new Promise<unknown>((resolve, reject) => this.waiting.set(token, { executionArn, resolve, reject }));
+  /**
+   * Registers a waiting attempt's token; the promise settles when SendTask* completes it. After `timeoutMs` (when
+   * given) the attempt is over and the token stale.
+   */
+  wait(token: string, executionArn: string, timeoutMs?: number): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.retire(token), timeoutMs);
+      this.waiting.set(token, { executionArn, resolve, reject, timer });
+    });
   }
 
   has(token: string): boolean {
@@ -50,6 +58,7 @@ export class TaskTokens {
 
   /** The attempt is over: its token is stale from now on. */
   retire(token: string): void {
+    clearTimeout(this.waiting.get(token)?.timer);
     this.waiting.delete(token);
     this.stale.add(token);
     if (this.stale.size > STALE_TOKENS_KEPT) this.stale.delete(this.stale.values().next().value as string);
@@ -60,8 +69,9 @@ export class TaskTokens {
     for (const [token, waiter] of this.waiting) if (waiter.executionArn === executionArn) this.retire(token);
   }
 
-  /** Forgets the waiting attempts (the engine closes; their executions are dropped). */
+  /** Forgets the waiting attempts and their timers (the engine closes; their executions are dropped). */
   clear(): void {
+    for (const waiter of this.waiting.values()) clearTimeout(waiter.timer);
     this.waiting.clear();
   }
 

@@ -41,4 +41,22 @@ describe('task tokens, as Step Functions answers SendTask*', () => {
     expect([tokens.has('a1'), tokens.has('a2'), tokens.has('b1')]).toEqual([false, false, true]);
     expect(codeOf(() => tokens.heartbeat('a2'))).toBe('TaskTimedOut');
   });
+
+  it("retires a token when its attempt's timeout passes, and close() leaves no timer behind", () => {
+    jest.useFakeTimers();
+    try {
+      const tokens = new TaskTokens();
+      void tokens.wait('slow', 'arn:a', 60_000);
+      jest.advanceTimersByTime(59_999);
+      expect(codeOf(() => tokens.heartbeat('slow'))).toBeUndefined();
+      jest.advanceTimersByTime(1);
+      expect(codeOf(() => tokens.heartbeat('slow'))).toBe('TaskTimedOut');
+      void tokens.wait('pending', 'arn:a', 60_000);
+      expect(jest.getTimerCount()).toBe(1);
+      tokens.clear();
+      expect(jest.getTimerCount()).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });
