@@ -17,7 +17,7 @@ import { AgentMonitoring } from './monitoring';
 import { ExecutionStatusRule } from './status-rule';
 import { AgentStore } from './store';
 import { assertTimeoutChain, deriveExecutionTimeout, deriveTimeoutChain } from './timeouts';
-import { AgentVersions } from './versions';
+import { AgentVersions, LIVE_ALIAS } from './versions';
 import { AgentWorkflow, PAUSE_TIMEOUT_SECONDS } from './workflow';
 
 export interface AgentStackProps extends StackProps {
@@ -128,7 +128,16 @@ export class AgentStack extends Stack {
     const apiFn = fn('ApiFunction', 'api', bookkeeping.lambdaTimeoutSeconds);
     // Runs start on the alias (new runs and resumes from a checkpoint alike), never on the unqualified machine.
     apiFn.addEnvironment('STATE_MACHINE_ARN', this.versions.aliasArn);
-    apiFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.versions.aliasArn] }));
+    // Step Functions authorizes a StartExecution on an alias against the unqualified machine ARN, with the alias name in
+    // the multivalued key states:StateMachineQualifier (docs/local-vs-aws.md, "IAM offline"): a grant on the alias ARN
+    // allows nothing, and this one allows the alias `live` only (not the unqualified machine, not a version).
+    apiFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [this.workflow.stateMachine.stateMachineArn],
+        conditions: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': [LIVE_ALIAS] } },
+      }),
+    );
     this.workflow.stateMachine.grantTaskResponse(apiFn);
     this.workflow.stateMachine.grantExecution(apiFn, 'states:StopExecution', 'states:DescribeExecution');
     const api = new AgentApi(this, 'Api', {
