@@ -7,6 +7,7 @@ import { parseConfig } from '../../lib/config';
 import type { PolicyStatement } from '../../local/iam/policy';
 import { accessKeyIdOf } from '../../local/iam/roles';
 import { localSecretArn } from '../../local/secrets-manager';
+import { startServer } from '../../local/server';
 import { type CfnTemplate, functionsOf } from '../../local/template';
 import { type FakeProvider, startFakeOpenAI } from '../fakes/providers';
 import { templateFor, testEngine } from '../helpers/engine';
@@ -122,6 +123,71 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
       await engine.close();
     }
   }, 60_000);
+
+  describe('POST /runs: Step Functions authorizes a StartExecution on the alias against the unqualified machine', () => {
+    const TOKEN = 'token-iam-0123456789abcdef';
+    /** POST /runs through the local server (the API handler signs its StartExecution as the API function). */
+    async function postRun(template: CfnTemplate) {
+      const engine = await testEngine({ localTokens: { [TOKEN]: 'alice' } }, { template });
+      const server = await startServer(engine, { port: 0 });
+      const res = await fetch(`${server.url}/runs`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ input: 'What is 2+2?' }) });
+      return { engine, server, status: res.status, body: (await res.json()) as { runId?: string; error?: { code: string; message: string } } };
+    }
+
+    it('with the grant the stack had (StartExecution on the alias ARN only), POST /runs fails 503 START_FAILED naming the AccessDenied on the unqualified machine', async () => {
+      const template = JSON.parse(JSON.stringify(templateFor(config))) as CfnTemplate;
+      const aliasId = Object.entries(template.Resources).find(([, r]) => r.Type === 'AWS::StepFunctions::StateMachineAlias')?.[0];
+      let replaced = 0;
+      for (const r of Object.values(template.Resources)) {
+        if (r.Type !== 'AWS::IAM::Policy') continue;
+        for (const st of (r.Properties?.PolicyDocument as { Statement: PolicyStatement[] }).Statement) {
+          if (![st.Action].flat().includes('states:StartExecution')) continue;
+          delete st.Condition;
+          st.Resource = { Ref: aliasId } as unknown as string;
+          replaced++;
+        }
+      }
+      expect(replaced).toBe(1);
+      const { engine, server, status, body } = await postRun(template);
+      try {
+        expect(status).toBe(503);
+        expect(body.error?.code).toBe('START_FAILED');
+        expect(body.error?.message).toContain(`AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/${engine.iam.model.principalOf(accessKeyIdOf(fnOf(template, 'api').logicalId))?.roleName}/`);
+        expect(body.error?.message).toContain(`is not authorized to perform: states:StartExecution on resource: ${engine.stateMachineArn} because no identity-based policy allows the states:StartExecution action`);
+        expect(engine.iam.denials.map((d) => [d.action, d.resource])).toEqual([['states:StartExecution', engine.stateMachineArn]]);
+      } finally {
+        await server.close();
+        await engine.close();
+      }
+    }, 60_000);
+
+    it('with the fixed grant (the machine ARN, ForAnyValue:StringEquals states:StateMachineQualifier = live), POST /runs starts the run on the alias and it succeeds', async () => {
+      const { engine, server, status, body } = await postRun(templateFor(config));
+      try {
+        expect(engine.iam.denials.map((d) => d.message)).toEqual([]);
+        expect(status).toBe(202);
+        const { run } = await engine.execute(String(body.runId), 'alice');
+        expect(run.status).toBe('SUCCEEDED');
+        const api = engine.iam.model.principalOf(accessKeyIdOf(fnOf(engine.template, 'api').logicalId));
+        expect(engine.iam.used.get(api?.roleName ?? '')).toContain('states:StartExecution');
+        // The same role may not start the unqualified machine, nor a version, nor another alias.
+        const sfn = new SFNClient({ endpoint: engine.sfnApi.url, region: 'local', maxAttempts: 1, credentials: { accessKeyId: accessKeyIdOf(fnOf(engine.template, 'api').logicalId), secretAccessKey: 'x' } });
+        try {
+          for (const arn of [engine.stateMachineArn, `${engine.stateMachineArn}:1`, `${engine.stateMachineArn}:beta`]) {
+            await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: arn, input: '{}' }))).rejects.toMatchObject({
+              name: 'AccessDeniedException',
+              message: expect.stringContaining(`is not authorized to perform: states:StartExecution on resource: ${engine.stateMachineArn} `),
+            });
+          }
+        } finally {
+          sfn.destroy();
+        }
+      } finally {
+        await server.close();
+        await engine.close();
+      }
+    }, 60_000);
+  });
 
   describe('Secrets Manager: the model key (apiKeySecret) is read through the local endpoint as the model function', () => {
     let fake: FakeProvider;

@@ -1,7 +1,7 @@
 import { parseConfig } from '../../../lib/config';
+import type { RequestContext } from '../../../local/iam/conditions';
 import { dynamoChecks } from '../../../local/iam/dynamo-front';
 import { accessKeyIdOf, accessKeyIdOfRequest, iamModelOf, resolvePolicyValue } from '../../../local/iam/roles';
-import type { RequestContext } from '../../../local/iam/conditions';
 import { type IamCheck, sfnCheck } from '../../../local/iam/sfn';
 import { type CfnTemplate, functionsOf, lambdaVersionsOf, stateMachineOf } from '../../../local/template';
 import { templateFor } from '../../helpers/engine';
