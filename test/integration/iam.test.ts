@@ -140,7 +140,7 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
       let replaced = 0;
       for (const r of Object.values(template.Resources)) {
         if (r.Type !== 'AWS::IAM::Policy') continue;
-        for (const st of (r.Properties?.PolicyDocument as { Statement: PolicyStatement[] }).Statement) {
+        for (const st of (r.Properties?.PolicyDocument as { Statement: PolicyStatement[] } | undefined)?.Statement ?? []) {
           if (![st.Action].flat().includes('states:StartExecution')) continue;
           delete st.Condition;
           st.Resource = { Ref: aliasId } as unknown as string;
