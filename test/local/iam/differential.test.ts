@@ -3,7 +3,7 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { parseConfig } from '../../../lib/config';
 import { globalContextOf } from '../../../local/iam/check';
 import type { RequestContext } from '../../../local/iam/conditions';
-import { dynamoChecks, tableArn } from '../../../local/iam/dynamo-front';
+import { dynamoChecks } from '../../../local/iam/dynamo-front';
 import { iamModelOf } from '../../../local/iam/roles';
 import { sfnCheck } from '../../../local/iam/sfn';
 import { localSecretArn } from '../../../local/secrets-manager';
