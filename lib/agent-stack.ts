@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import { SIGN_IN_ENV } from '../lambdas/api/public-config';
 import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
+import { bedrockModelArns } from './bedrock';
 import { nodeModulesOf } from './bundling';
 import { type AgentConfig, approvalRequiredTools, handlerConfig } from './config';
 import { TraceExporter } from './exporter';
@@ -83,6 +84,10 @@ export class AgentStack extends Stack {
         : secretsmanager.Secret.fromSecretNameV2(this, `ModelKey${i}`, id);
       secret.grantRead(callModel);
     });
+
+    // Bedrock models: the model handler may invoke exactly the configured models (primary, fallback), nothing else.
+    const bedrockArns = [config.models.primary, config.models.fallback].flatMap((m) => (m?.provider === 'bedrock' ? bedrockModelArns(m) : []));
+    if (bedrockArns.length > 0) callModel.addToRolePolicy(new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources: [...new Set(bedrockArns)] }));
 
     const executionTimeoutSeconds = deriveExecutionTimeout({
       maxSteps: config.budgets.maxSteps,

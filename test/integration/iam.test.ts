@@ -189,6 +189,44 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
     }, 60_000);
   });
 
+  describe('Bedrock: a bedrock model is called through the local Bedrock Runtime as the model function', () => {
+    const HAIKU = 'anthropic.claude-3-haiku-20240307-v1:0';
+    const bedrockConfig = { models: { primary: { provider: 'bedrock' as const, model: HAIKU, timeoutMs: 5000 } } };
+
+    it('with the grant the stack gives (exactly the configured models), a run on a bedrock model succeeds', async () => {
+      const engine = await testEngine(bedrockConfig);
+      try {
+        const { run, error } = await engine.run({ input: 'What is 2+2?' });
+        // First, so that a grant missing from the stack fails this test naming the AccessDenied.
+        expect(engine.iam.denials.map((d) => d.message)).toEqual([]);
+        expect(error).toBeUndefined();
+        expect(run.status).toBe('SUCCEEDED');
+        const role = engine.iam.model.principalOf(accessKeyIdOf(fnOf(engine.template, 'call-model').logicalId))?.roleName ?? '';
+        expect(engine.iam.used.get(role)).toContain('bedrock:InvokeModel');
+      } finally {
+        await engine.close();
+      }
+    }, 60_000);
+
+    it('without the Bedrock grant, the model call fails AccessDeniedException for bedrock:InvokeModel (a BadRequest: no retry) and the run ends DEGRADED', async () => {
+      const engine = await testEngine(bedrockConfig, { template: withoutGrants(templateFor(parseConfig(bedrockConfig)), (a) => a.startsWith('bedrock:')) });
+      try {
+        const { run } = await engine.run({ input: 'What is 2+2?' });
+        expect(run.status).toBe('DEGRADED');
+        const trace = await engine.runtime.runs.listEvents(run.runId);
+        const calls = trace.filter((e) => e.type === 'model_call') as { error?: { name: string; message: string } }[];
+        expect(calls).toHaveLength(1);
+        expect(calls[0]?.error?.name).toBe('BadRequest');
+        expect(calls[0]?.error?.message).toMatch(
+          new RegExp(`^bedrock ${HAIKU.replaceAll('.', '\\.')}: AccessDeniedException \\(HTTP 403\\): User: arn:aws:sts::000000000000:assumed-role/\\w+/CallModelFunction\\w+ is not authorized to perform: bedrock:InvokeModel on resource: arn:aws:bedrock:local::foundation-model/${HAIKU.replaceAll('.', '\\.')} because no identity-based policy allows the bedroc`), // (the classifier keeps 300 characters of a message)
+        );
+        expect(engine.iam.denials.map((d) => [d.action, d.resource])).toEqual([['bedrock:InvokeModel', `arn:aws:bedrock:local::foundation-model/${HAIKU}`]]);
+      } finally {
+        await engine.close();
+      }
+    }, 60_000);
+  });
+
   describe('Secrets Manager: the model key (apiKeySecret) is read through the local endpoint as the model function', () => {
     let fake: FakeProvider;
     const SECRET = 'agent/openai-key';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { parseConfig } from '../../../lib/config';
+import { bedrockChecks } from '../../../local/bedrock';
 import { globalContextOf } from '../../../local/iam/check';
 import type { RequestContext } from '../../../local/iam/conditions';
 import { dynamoChecks } from '../../../local/iam/dynamo-front';
@@ -17,12 +18,14 @@ import { templateFor } from '../../helpers/engine';
  * type for its action (iam-simulate validates it) is a disagreement too.
  */
 
+const HAIKU = 'anthropic.claude-3-haiku-20240307-v1:0';
 const TOOL_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:orders';
 const MODEL_SECRET = 'agent/openai-key';
 const LANGFUSE_SECRET = 'agent/langfuse';
-// Every kind of role the stack makes: model key and Langfuse secrets, the exporter, a lambda tool, approvals.
+// Every kind of role the stack makes: model key and Langfuse secrets, a Bedrock model (an inference profile), the
+// exporter, a lambda tool, approvals.
 const config = parseConfig({
-  models: { primary: { provider: 'openai', model: 'gpt-4o-mini', baseUrl: 'https://api.openai.com/v1', apiKeySecret: MODEL_SECRET } },
+  models: { primary: { provider: 'openai', model: 'gpt-4o-mini', baseUrl: 'https://api.openai.com/v1', apiKeySecret: MODEL_SECRET }, fallback: { provider: 'bedrock', model: `us.${HAIKU}` } },
   observability: { langfuse: { baseUrl: 'https://cloud.langfuse.com', secret: LANGFUSE_SECRET } },
   tools: [{ name: 'orders', kind: 'lambda', functionArn: TOOL_ARN }],
   toolApprovals: { calculator: 'required' },
@@ -88,7 +91,10 @@ for (const arn of [localSecretArn(MODEL_SECRET), localSecretArn(LANGFUSE_SECRET)
 
 // Actions no role should have, and the ones every function has for tracing.
 add('iam:PassRole', [`arn:aws:iam::${LOCAL_ACCOUNT}:role/Admin`]);
-add('bedrock:InvokeModel', ['arn:aws:bedrock:local::foundation-model/anthropic.claude-3-haiku-20240307-v1:0']);
+// Bedrock: the configured inference profile and its model, the model alone, another model, another region.
+for (const [id, region] of [[`us.${HAIKU}`, 'local'], [HAIKU, 'local'], [HAIKU, 'eu-west-1'], ['amazon.nova-pro-v1:0', 'local'], [`eu.${HAIKU}`, 'local']] as const) {
+  add('bedrock:InvokeModel', bedrockChecks(id, region));
+}
 add('xray:PutTraceSegments', ['*']);
 add('logs:CreateLogDelivery', ['*']);
 
