@@ -37,6 +37,8 @@ export class AgentStack extends Stack {
   readonly store: AgentStore;
   readonly versions: AgentVersions;
   readonly functions: lambda.IFunction[];
+  /** What the model function may invoke on Bedrock: the configured bedrock models' ARNs (lib/bedrock.ts). */
+  readonly bedrockModelArns: string[];
 
   constructor(scope: Construct, id: string, props: AgentStackProps) {
     super(scope, id, props);
@@ -86,8 +88,8 @@ export class AgentStack extends Stack {
     });
 
     // Bedrock models: the model handler may invoke exactly the configured models (primary, fallback), nothing else.
-    const bedrockArns = [config.models.primary, config.models.fallback].flatMap((m) => (m?.provider === 'bedrock' ? bedrockModelArns(m) : []));
-    if (bedrockArns.length > 0) callModel.addToRolePolicy(new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources: [...new Set(bedrockArns)] }));
+    this.bedrockModelArns = [...new Set([config.models.primary, config.models.fallback].flatMap((m) => (m?.provider === 'bedrock' ? bedrockModelArns(m) : [])))];
+    if (this.bedrockModelArns.length > 0) callModel.addToRolePolicy(new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources: this.bedrockModelArns }));
 
     const executionTimeoutSeconds = deriveExecutionTimeout({
       maxSteps: config.budgets.maxSteps,
