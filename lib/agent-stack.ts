@@ -87,6 +87,13 @@ export class AgentStack extends Stack {
       secret.grantRead(callModel);
     });
 
+    // MCP servers' secret headers: read by the functions that call the servers (call-model lists, call-tool calls).
+    [...new Set(config.tools.flatMap((t) => (t.kind === 'mcp' && t.headersSecret ? [t.headersSecret] : [])))].forEach((id, i) => {
+      const secret = id.startsWith('arn:') ? secretsmanager.Secret.fromSecretCompleteArn(this, `McpHeaders${i}`, id) : secretsmanager.Secret.fromSecretNameV2(this, `McpHeaders${i}`, id);
+      secret.grantRead(callModel);
+      secret.grantRead(callTool);
+    });
+
     // Bedrock models: the model handler may invoke exactly the configured models (primary, fallback), nothing else.
     this.bedrockModelArns = [...new Set([config.models.primary, config.models.fallback].flatMap((m) => (m?.provider === 'bedrock' ? bedrockModelArns(m) : [])))];
     if (this.bedrockModelArns.length > 0) callModel.addToRolePolicy(new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources: this.bedrockModelArns }));
