@@ -191,7 +191,8 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
 
   describe('Bedrock: a bedrock model is called through the local Bedrock Runtime as the model function', () => {
     const HAIKU = 'anthropic.claude-3-haiku-20240307-v1:0';
-    const bedrockConfig = { models: { primary: { provider: 'bedrock' as const, model: HAIKU, timeoutMs: 5000 } } };
+    // The same models as test/lib/bedrock.test.ts (one template for both): a model in its region, an inference profile.
+    const bedrockConfig = { models: { primary: { provider: 'bedrock' as const, model: HAIKU, region: 'us-east-1' }, fallback: { provider: 'bedrock' as const, model: 'eu.amazon.nova-lite-v1:0' } } };
 
     it('with the grant the stack gives (exactly the configured models), a run on a bedrock model succeeds', async () => {
       const engine = await testEngine(bedrockConfig);
@@ -208,19 +209,21 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
       }
     }, 60_000);
 
-    it('without the Bedrock grant, the model call fails AccessDeniedException for bedrock:InvokeModel (a BadRequest: no retry) and the run ends DEGRADED', async () => {
+    it('without the Bedrock grant, each model call fails AccessDeniedException for bedrock:InvokeModel (a BadRequest: no retry) and the run ends DEGRADED', async () => {
       const engine = await testEngine(bedrockConfig, { template: withoutGrants(templateFor(parseConfig(bedrockConfig)), (a) => a.startsWith('bedrock:')) });
       try {
         const { run } = await engine.run({ input: 'What is 2+2?' });
         expect(run.status).toBe('DEGRADED');
         const trace = await engine.runtime.runs.listEvents(run.runId);
         const calls = trace.filter((e) => e.type === 'model_call') as { error?: { name: string; message: string } }[];
-        expect(calls).toHaveLength(1);
-        expect(calls[0]?.error?.name).toBe('BadRequest');
+        expect(calls.map((c) => c.error?.name)).toEqual(['BadRequest', 'BadRequest']);
         expect(calls[0]?.error?.message).toMatch(
-          new RegExp(`^bedrock ${HAIKU.replaceAll('.', '\\.')}: AccessDeniedException \\(HTTP 403\\): User: arn:aws:sts::000000000000:assumed-role/\\w+/CallModelFunction\\w+ is not authorized to perform: bedrock:InvokeModel on resource: arn:aws:bedrock:local::foundation-model/${HAIKU.replaceAll('.', '\\.')} because no identity-based policy allows the bedroc`), // (the classifier keeps 300 characters of a message)
+          new RegExp(`^bedrock ${HAIKU.replaceAll('.', '\\.')}: AccessDeniedException \\(HTTP 403\\): User: arn:aws:sts::000000000000:assumed-role/\\w+/CallModelFunction\\w+ is not authorized to perform: bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1::foundation-model/${HAIKU.replaceAll('.', '\\.')} because`), // (the classifier keeps 300 characters of a message)
         );
-        expect(engine.iam.denials.map((d) => [d.action, d.resource])).toEqual([['bedrock:InvokeModel', `arn:aws:bedrock:local::foundation-model/${HAIKU}`]]);
+        expect(engine.iam.denials.map((d) => [d.action, d.resource])).toEqual([
+          ['bedrock:InvokeModel', `arn:aws:bedrock:us-east-1::foundation-model/${HAIKU}`],
+          ['bedrock:InvokeModel', 'arn:aws:bedrock:local:000000000000:inference-profile/eu.amazon.nova-lite-v1:0'],
+        ]);
       } finally {
         await engine.close();
       }

@@ -1,3 +1,4 @@
+import { bedrockModelArns } from '../../lib/bedrock';
 import { parseConfig } from '../../lib/config';
 import type { PolicyStatement } from '../../local/iam/policy';
 import { iamModelOf } from '../../local/iam/roles';
@@ -19,6 +20,7 @@ function bedrockGrants(config: Parameters<typeof parseConfig>[0]) {
 
 describe('the Bedrock grant: the model function may invoke exactly the configured bedrock models', () => {
   it('grants bedrock:InvokeModel to call-model only, on the primary and the fallback (own region; an inference profile and its model in every region)', () => {
+    // The same models as test/integration/iam.test.ts (one template for both).
     const { grants, callModelRole } = bedrockGrants({
       models: { primary: { provider: 'bedrock', model: HAIKU, region: 'us-east-1' }, fallback: { provider: 'bedrock', model: `eu.${NOVA}` } },
     });
@@ -34,7 +36,10 @@ describe('the Bedrock grant: the model function may invoke exactly the configure
 
   it('grants nothing on Bedrock when no model is a bedrock model, and a model given by ARN on that ARN', () => {
     expect(bedrockGrants({}).grants).toEqual([]);
+    const model = (id: string) => parseConfig({ models: { primary: { provider: 'bedrock', model: id } } }).models.primary;
     const arn = 'arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/abc123';
-    expect(bedrockGrants({ models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'bedrock', model: arn } } }).grants.map((g) => g.Resource)).toEqual([arn]);
+    expect(bedrockModelArns(model(arn))).toEqual([arn]);
+    // A system inference profile by ARN: the profile, and its model in every region it routes to.
+    expect(bedrockModelArns(model(`arn:aws:bedrock:us-west-2:123456789012:inference-profile/us.${HAIKU}`))).toEqual([`arn:aws:bedrock:us-west-2:123456789012:inference-profile/us.${HAIKU}`, `arn:aws:bedrock:*::foundation-model/${HAIKU}`]);
   });
 });

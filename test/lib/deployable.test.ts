@@ -35,15 +35,21 @@ describe('synth refuses what works offline but cannot work in AWS, naming the fi
     expect(problems({ tools: [{ ...MCP, headers: { 'X-Team': 'billing' }, headersSecret: 'agent/billing-headers' }] })).toEqual([]);
   });
 
+  // One template for the two tests below: what synth refuses, and the headersSecret fix (its grant).
+  const refused = parseConfig({
+    models: { primary: { provider: 'openai', model: 'gpt-4o-mini', apiKeyEnv: 'OPENAI_API_KEY' } },
+    observability: { langfuse: { baseUrl: 'https://cloud.langfuse.com' } },
+    tools: [{ ...MCP, headers: { Authorization: 'Bearer literal' }, headersSecret: 'agent/billing-headers' }],
+  });
+
   it('assertDeployable throws one ConfigError listing every problem; the local engine still synthesizes the same config', () => {
-    const config = parseConfig({ models: { primary: { provider: 'openai', model: 'gpt-4o-mini', apiKeyEnv: 'OPENAI_API_KEY' } }, observability: { langfuse: { baseUrl: 'https://cloud.langfuse.com' } } });
-    expect(() => assertDeployable(config)).toThrow(ConfigError);
-    expect(() => assertDeployable(config)).toThrow(/cannot work in AWS[\s\S]*apiKeySecret[\s\S]*observability\.langfuse\.secret/);
-    expect(templateFor(config).Resources).toBeDefined();
+    expect(() => assertDeployable(refused)).toThrow(ConfigError);
+    expect(() => assertDeployable(refused)).toThrow(/cannot work in AWS[\s\S]*apiKeySecret[\s\S]*observability\.langfuse\.secret[\s\S]*tools\[0\]\.headersSecret/);
+    expect(templateFor(refused).Resources).toBeDefined();
   });
 
   it('the fix it names is granted: a headersSecret may be read by the functions that call the server (call-model, call-tool) only', () => {
-    const template = templateFor(parseConfig({ tools: [{ ...MCP, headersSecret: 'agent/billing-headers' }] }));
+    const template = templateFor(refused);
     const model = iamModelOf(template);
     const mayRead = functionsOf(template)
       .filter((f) => model.principalOf(accessKeyIdOf(f.logicalId))?.policy?.evaluate('secretsmanager:GetSecretValue', localSecretArn('agent/billing-headers')).allowed)
