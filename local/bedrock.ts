@@ -180,33 +180,44 @@ async function listenBoth(handle: (req: Req, res: Res) => void, options: { port?
   const net = createNetServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    socket.once('data', (chunk: Buffer) => {
-      socket.pause();
-      if (!chunk.subarray(0, H2_PREFACE.length).equals(H2_PREFACE)) {
-        socket.unshift(chunk);
-        h1.emit('connection', socket);
-        socket.resume();
-        return;
-      }
-      // HTTP/2 reads a socket's handle natively (past the bytes read here): it gets a stream that replays them.
-      const stream = new Duplex({
-        read: () => socket.resume(),
-        write: (data: Buffer, _encoding, done) => socket.write(data, done),
-        final: (done) => socket.end(done),
-        destroy: (err, done) => {
-          socket.destroy();
-          done(err);
-        },
-      });
-      stream.push(chunk);
-      socket.on('data', (data: Buffer) => {
-        if (!stream.push(data)) socket.pause();
-      });
-      socket.on('end', () => stream.push(null));
-      socket.on('close', () => stream.destroy());
-      h2.emit('connection', stream);
-    });
+    let head = Buffer.alloc(0);
+    const sniff = (data: Buffer) => {
+      head = Buffer.concat([head, data]);
+      const n = Math.min(head.length, H2_PREFACE.length);
+      const h2Prefix = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (h2Prefix && head.length < H2_PREFACE.length) return; // the preface may arrive in pieces
+      socket.off('data', sniff);
+      dispatch(socket, head, h2Prefix);
+    };
+    socket.on('data', sniff);
   });
+  /** Hands a connection to the server of its protocol, with the bytes read to tell which. */
+  const dispatch = (socket: Socket, chunk: Buffer, isH2: boolean): void => {
+    socket.pause();
+    if (!isH2) {
+      socket.unshift(chunk);
+      h1.emit('connection', socket);
+      socket.resume();
+      return;
+    }
+    // HTTP/2 reads a socket's handle natively (past the bytes read here): it gets a stream that replays them.
+    const stream = new Duplex({
+      read: () => socket.resume(),
+      write: (data: Buffer, _encoding, done) => socket.write(data, done),
+      final: (done) => socket.end(done),
+      destroy: (err, done) => {
+        socket.destroy();
+        done(err);
+      },
+    });
+    stream.push(chunk);
+    socket.on('data', (data: Buffer) => {
+      if (!stream.push(data)) socket.pause();
+    });
+    socket.on('end', () => stream.push(null));
+    socket.on('close', () => stream.destroy());
+    h2.emit('connection', stream);
+  };
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     net.once('error', reject);

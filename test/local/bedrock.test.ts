@@ -1,3 +1,6 @@
+import { connect as http2Connect } from 'node:http2';
+import { connect } from 'node:net';
+import { Duplex } from 'node:stream';
 import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { createBedrockProvider, toBedrockMessages, toBedrockTools } from '../../lambdas/providers/bedrock';
 import { bedrockChecks, bedrockDepsOf, fromConverseRequest, regionOfRequest, startBedrockRuntime, toConverseResponse } from '../../local/bedrock';
@@ -144,6 +147,63 @@ describe('Bedrock Runtime offline: Converse on its REST protocol, IAM-checked, t
     expect(err.name).toBe(name);
     expect(err.message).toBe(`bedrock scripted-1: ${errorType} (HTTP ${status}): scripted`);
     expect(fake.requests).toHaveLength(1);
+  });
+
+  it('tells HTTP/1.1 from HTTP/2 even when the first bytes arrive apart ("P" starts both "POST" and the HTTP/2 preface)', async () => {
+    const { port } = new URL(endpoint.url);
+    const body = JSON.stringify({ messages: [{ role: 'user', content: [{ text: 'hi' }] }] });
+    const request = `OST /model/${encodeURIComponent(HAIKU)}/converse HTTP/1.1\r\nHost: x\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20261207/local/bedrock/aws4_request\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write('P');
+        setImmediate(() => socket.write(request));
+      });
+      let text = '';
+      socket.on('data', (d) => {
+        text += d.toString();
+      });
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(answer).toContain('"stopReason":"end_turn"');
+    // HTTP/2 whose connection preface arrives in two pieces.
+    const status = await new Promise<number>((resolve, reject) => {
+      const session = http2Connect(endpoint.url, {
+        // A stream of our own (HTTP/2 writes a net socket natively): its first write, the preface, goes out in two.
+        createConnection: () => {
+          const socket = connect(Number(port), '127.0.0.1');
+          let first = true;
+          const stream = new Duplex({
+            read: () => socket.resume(),
+            write: (data: Buffer, _encoding, done) => {
+              if (!first) return void socket.write(data, done);
+              first = false;
+              socket.write(data.subarray(0, 5));
+              setTimeout(() => socket.write(data.subarray(5), done), 20);
+            },
+            destroy: (err, done) => {
+              socket.destroy();
+              done(err);
+            },
+          });
+          socket.on('data', (d: Buffer) => {
+            if (!stream.push(d)) socket.pause();
+          });
+          socket.on('end', () => stream.push(null));
+          return stream;
+        },
+      });
+      session.on('error', reject);
+      const req = session.request({ ':method': 'POST', ':path': `/model/${encodeURIComponent(HAIKU)}/converse`, authorization: 'AWS4-HMAC-SHA256 Credential=test/20261207/local/bedrock/aws4_request', 'content-type': 'application/json' });
+      req.on('response', (headers) => {
+        resolve(Number(headers[':status']));
+        session.close();
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(status).toBe(200);
   });
 
   it('signs each request as the function that is running (bedrockDepsOf), and as the administrator outside any', async () => {
