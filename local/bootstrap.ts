@@ -9,6 +9,7 @@ import { createSecretReader, type SecretReader } from '../lambdas/providers/secr
 import { createRuntime, type Runtime } from '../lambdas/runtime';
 import { createDocumentClient } from '../lambdas/store/client';
 import type { AgentConfig } from '../lib/config';
+import { bedrockDepsOf, bedrockUpstreams, type LocalBedrock, startBedrockRuntime } from './bedrock';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import type { EngineKnobs, EngineOptions } from './engine-options';
 import { LocalEventBus } from './event-bus';
@@ -53,6 +54,8 @@ export interface EngineServices {
   sfn: SFNClient;
   secretsManager: LocalSecretsManager;
   lambdaApi: LocalLambdaApi;
+  /** The local Bedrock Runtime (Converse), IAM-checked: `bedrock` models are called through it. */
+  bedrock: LocalBedrock;
   /** Function ARN → `localHandler` of the `lambda` tools of the configs deployed (what the Lambda API serves). */
   lambdaStandIns: Map<string, string>;
   /** Stops the services and destroys the clients, in order. */
@@ -83,6 +86,7 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
   const secretsManager = await startSecretsManager(secretStore, iam, { port: options.secretsPort });
   const lambdaStandIns = new Map<string, string>();
   const lambdaApi = await startLambdaApi(() => lambdaStandIns, iam, { port: options.lambdaPort });
+  const bedrock = await startBedrockRuntime(iam, { port: options.bedrockPort, upstreamFor: bedrockUpstreams(options.config) });
   // The handlers' runtimes: each request they send while a handler runs goes out with that function's own
   // client, whose credentials name its role (local/iam/clients.ts).
   const doc = createDocumentClient(dynamo.clientConfig);
@@ -126,6 +130,7 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
       onEvent: options.onTrace,
       secrets,
       lambdaClientFor: () => lambdaClient,
+      bedrock: bedrockDepsOf(bedrock.url),
     });
     if (options.overrides) Object.assign(rt, options.overrides);
     return rt;
@@ -178,6 +183,7 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
     await sfnApi.close();
     await secretsManager.close();
     await lambdaApi.close();
+    await bedrock.close();
     versions.close();
     await runtime.tools?.close();
     await streams.idle();
@@ -187,5 +193,5 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
   };
   // Runs start where the stack's API starts them (LocalEngine sets the ARN: the alias).
   runtime.aws = { sfn: handlersSfn, stateMachineArn };
-  return { template, dynamo, dynamoFront: front, iam, runtime, makeRuntime, versions, invoker, bus, streams, stepFunctions, running, sfnApi, sfn, secretsManager, lambdaApi, lambdaStandIns, close };
+  return { template, dynamo, dynamoFront: front, iam, runtime, makeRuntime, versions, invoker, bus, streams, stepFunctions, running, sfnApi, sfn, secretsManager, lambdaApi, bedrock, lambdaStandIns, close };
 }

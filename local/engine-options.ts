@@ -36,6 +36,8 @@ export interface EngineOptions {
   secretsPort?: number;
   /** Port of the Lambda Invoke API of `lambda` tools (AWS_ENDPOINT_URL_LAMBDA); any free port when absent. */
   lambdaPort?: number;
+  /** Port of Bedrock Runtime (AWS_ENDPOINT_URL_BEDROCK_RUNTIME, local/bedrock.ts); any free port when absent. */
+  bedrockPort?: number;
   /**
    * The local Secrets Manager's secrets, by name or complete ARN (a JSON object value as its JSON). Added to those of
    * `secretsFile` and to those the config's key variables hold (local/secrets-manager.ts), and winning over them.

@@ -14,6 +14,7 @@ import { releaseInProgressToolCalls } from '../lambdas/store/idempotent-tools';
 import { sfnExecutions } from '../lambdas/store/sfn-executions';
 import { type AgentConfig, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
 import { invokeApiHandler } from './apigw-invoke';
+import type { LocalBedrock } from './bedrock';
 import { type EngineServices, startServices } from './bootstrap';
 import type { LocalDynamo } from './dynamo';
 import type { EngineKnobs, EngineOptions } from './engine-options';
@@ -92,6 +93,8 @@ export class LocalEngine {
   readonly secretsManager: LocalSecretsManager;
   /** The local Lambda Invoke API: `lambda` tools' functions, their `localHandler` standing in. */
   readonly lambdaApi: LocalLambdaApi;
+  /** The local Bedrock Runtime (Converse), IAM-checked: `bedrock` models are called through it. */
+  readonly bedrock: LocalBedrock;
   /** Function ARN → `localHandler` of the `lambda` tools of the configs deployed (what the Lambda API serves). */
   readonly lambdaStandIns: Map<string, string>;
   /** Executions being started by execute() (so that two calls for one run start one execution). */
@@ -103,7 +106,7 @@ export class LocalEngine {
   ) {
     ({ template: this.template, dynamo: this.dynamo, dynamoFront: this.dynamoFront, iam: this.iam, runtime: this.runtime, versions: this.versions } = services);
     ({ stepFunctions: this.stepFunctions, bus: this.bus, streams: this.streams, sfnApi: this.sfnApi, sfn: this.sfn } = services);
-    ({ secretsManager: this.secretsManager, lambdaApi: this.lambdaApi, lambdaStandIns: this.lambdaStandIns } = services);
+    ({ secretsManager: this.secretsManager, lambdaApi: this.lambdaApi, bedrock: this.bedrock, lambdaStandIns: this.lambdaStandIns } = services);
     ({ stateMachineArn: this.stateMachineArn, stateMachineName: this.stateMachineName } = services.stepFunctions);
     this.startArn = this.publishFrom(this.template, this.stateMachineArn);
     this.addStandIns(options.config);

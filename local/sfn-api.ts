@@ -189,8 +189,8 @@ async function handle(sfn: LocalStepFunctions, req: IncomingMessage, res: Server
   }
   try {
     const principal = sfn.iam.principalOf(req.headers.authorization);
-    const [action, resources] = sfnCheck(name, body, sfn.stateMachineArn);
-    sfn.iam.authorize(principal, action, resources);
+    const { action, resources, context } = sfnCheck(name, body, sfn.stateMachineArn);
+    sfn.iam.authorize(principal, action, resources, context);
   } catch (err) {
     if (err instanceof AccessDenied || err instanceof UnrecognizedClient) return reply(res, 400, { __type: err.name, message: err.message });
     throw err;
