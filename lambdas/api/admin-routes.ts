@@ -79,6 +79,9 @@ const ADMIN_ROUTES: Record<string, Record<string, AdminHandler>> = {
   '/admin/reads': { GET: reads },
 };
 
+/** The admin routes as `METHOD /path` (docs/api.md lists each). */
+export const ADMIN_API_ROUTES: readonly string[] = Object.entries(ADMIN_ROUTES).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`));
+
 /** True for the paths the admin routes serve. */
 export const isAdminPath = (path: string): boolean => path === '/admin' || path.startsWith('/admin/');
 

@@ -30,6 +30,9 @@ export interface ApiDeps {
   newRunId?: () => string;
 }
 
+/** The routes served without a caller (lambdas/handlers/api.ts): the trace viewer page and the sign-in settings. */
+export const PUBLIC_ROUTES = ['GET /', 'GET /config'] as const;
+
 /** Largest page of a list route. */
 export const MAX_PAGE_SIZE = 100;
 

@@ -4,8 +4,8 @@ import type { RunPage, RunRecord } from '../core/ports';
 import { priceOf } from '../core/pricing';
 import { startRun as startRunOf } from '../core/start-run';
 import * as z from '../core/validation';
-import { admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
-import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
+import { ADMIN_API_ROUTES, admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
+import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE, PUBLIC_ROUTES } from './http';
 
 export { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
 
@@ -48,26 +48,48 @@ export function errorResponse(err: HttpError): ApiResponse {
 
 type Handler = (deps: ApiDeps, req: ApiRequest, userId: string, runId: string) => Promise<ApiResponse>;
 
+/** A route: its path as documented (`{name}` for a path parameter), compiled to a pattern, and its methods. */
+interface Route {
+  path: string;
+  pattern: RegExp;
+  methods: Record<string, Handler>;
+}
+
+/** A route of the table; each `{name}` of `path` matches one path segment, captured in order. */
+const route = (path: string, methods: Record<string, Handler>): Route => ({
+  path,
+  pattern: new RegExp(`^${path.replace(/\{[^/}]+\}/g, '([^/]+)')}$`),
+  methods,
+});
+
 /** POST /runs/{id}/approvals/{toolCallId}. */
-const APPROVAL_PATH = /^\/runs\/([^/]+)\/approvals\/([^/]+)$/;
+const APPROVALS = route('/runs/{id}/approvals/{toolCallId}', { POST: (d, r, u, id) => decide(d, r, u, id) });
+const APPROVAL_PATH = APPROVALS.pattern;
 
 /** The route table: path shape → method → handler. */
-const ROUTES: { pattern: RegExp; methods: Record<string, Handler> }[] = [
-  { pattern: /^\/runs$/, methods: { POST: (d, r, u) => startRun(d, r, u), GET: (d, r, u) => listRuns(d, r, u) } },
-  { pattern: /^\/runs\/([^/]+)$/, methods: { GET: async (d, r, u, id) => json(200, runView(await readableRun(d, r, u, id, 'run'))) } },
-  {
-    pattern: /^\/runs\/([^/]+)\/trace$/,
-    methods: {
-      GET: async (d, r, u, id) => {
-        await readableRun(d, r, u, id, 'trace');
-        return json(200, { events: await d.runs.listEvents(id) });
-      },
+const ROUTES: Route[] = [
+  route('/runs', { POST: (d, r, u) => startRun(d, r, u), GET: (d, r, u) => listRuns(d, r, u) }),
+  route('/runs/{id}', { GET: async (d, r, u, id) => json(200, runView(await readableRun(d, r, u, id, 'run'))) }),
+  route('/runs/{id}/trace', {
+    GET: async (d, r, u, id) => {
+      await readableRun(d, r, u, id, 'trace');
+      return json(200, { events: await d.runs.listEvents(id) });
     },
-  },
-  { pattern: /^\/runs\/([^/]+)\/pause$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'pause') } },
-  { pattern: /^\/runs\/([^/]+)\/resume$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'resume') } },
-  { pattern: /^\/runs\/([^/]+)\/cancel$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'cancel') } },
-  { pattern: APPROVAL_PATH, methods: { POST: (d, r, u, id) => decide(d, r, u, id) } },
+  }),
+  route('/runs/{id}/pause', { POST: (d, _r, u, id) => steer(d, u, id, 'pause') }),
+  route('/runs/{id}/resume', { POST: (d, _r, u, id) => steer(d, u, id, 'resume') }),
+  route('/runs/{id}/cancel', { POST: (d, _r, u, id) => steer(d, u, id, 'cancel') }),
+  APPROVALS,
+];
+
+/**
+ * Every route the API handler serves, as `METHOD /path` (docs/api.md lists each; a test holds it): the unauthenticated
+ * viewer page and sign-in settings (lambdas/handlers/api.ts), the run routes and the admin routes.
+ */
+export const API_ROUTES: readonly string[] = [
+  ...PUBLIC_ROUTES,
+  ...ROUTES.flatMap((r) => Object.keys(r.methods).map((m) => `${m} ${r.path}`)),
+  ...ADMIN_API_ROUTES,
 ];
 
 /** The API's routes: one implementation behind API Gateway and the local server. */
@@ -76,7 +98,7 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
     if (isAdminPath(path)) return await handleAdmin(deps, req, path);
     const route = ROUTES.find((r) => r.pattern.test(path));
-    if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: /runs, /runs/{id}, /runs/{id}/trace, /runs/{id}/pause|resume|cancel, /runs/{id}/approvals/{toolCallId}`);
+    if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: ${ROUTES.map((r) => r.path).join(', ')}`);
     const handler = route.methods[req.method.toUpperCase()];
     const allow = Object.keys(route.methods).join(', ');
     if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });

@@ -62,7 +62,29 @@ export const TERMINAL_STATUSES: readonly RunStatus[] = TERMINAL;
 /** Every status, in the order a run may pass through them. */
 export const RUN_STATUSES: readonly RunStatus[] = [...ACTIVE, ...TERMINAL];
 
-export type StopReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT' | 'REPETITION';
+/** Why a run ended where it did (docs/api.md, "Stop reasons"); a run that simply answered has none. */
+export const STOP_REASONS = [
+  // UNFINISHED: a guardrail stopped the run.
+  'STEP_BUDGET',
+  'TOKEN_BUDGET',
+  'COST_BUDGET',
+  'SPEND_LIMIT',
+  'REPETITION',
+  'PAUSE_EXPIRED',
+  'APPROVAL_EXPIRED',
+  // CANCELLED: through the API, by an admin, or outside the API.
+  'CANCELLED',
+  'KILLED',
+  'ABORTED',
+  // FAILED: the execution.
+  'EXECUTION_FAILED',
+  'EXECUTION_TIMED_OUT',
+  'START_FAILED',
+  // DEGRADED / SUCCEEDED without a plain answer.
+  'MODELS_UNAVAILABLE',
+  'MODEL_REFUSAL',
+] as const;
+export type StopReason = (typeof STOP_REASONS)[number];
 
 export interface DegradedEntry {
   dependency: string;
