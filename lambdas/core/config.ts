@@ -11,126 +11,116 @@ export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError } fr
  */
 
 const positiveInt = (max: number) => z.number().int().positive().max(max);
+/** A client timeout: 100 ms to 840 s (the Lambda and the Task each add their margin on top, and Lambda stops at 900 s). */
+const clientTimeoutMs = (byDefault: number, what: string) => z.number().int().min(100).max(840_000).default(byDefault).describe(what);
 
 export const ModelConfigSchema = z
   .strictObject({
-    provider: z.enum(['demo', 'openai', 'anthropic', 'bedrock']),
-    model: z.string().min(1),
-    /** openai/anthropic: the API root (e.g. http://127.0.0.1:11434/v1); bedrock: endpoint override. */
-    baseUrl: z.url().optional(),
-    /** Name of the environment variable holding the API key (local runs). */
+    provider: z.enum(['demo', 'openai', 'anthropic', 'bedrock']).describe('Who answers: the offline demo model, an OpenAI-compatible API, Anthropic, or Bedrock (Converse).'),
+    model: z.string().min(1).describe('The model id as the provider names it (demo: default, wander, repeat or fail).'),
+    baseUrl: z.url().optional().describe('openai/anthropic: the API root (e.g. http://127.0.0.1:11434/v1); bedrock: endpoint override.'),
     apiKeyEnv: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
-      .optional(),
-    /** Secrets Manager secret (name or ARN) holding the API key in AWS; the stack grants read on it. */
-    apiKeySecret: z.string().min(1).optional(),
-    /** Bedrock region (defaults to the stack's). */
-    region: z.string().min(1).optional(),
-    /** Client timeout of one model call. */
-    timeoutMs: z.number().int().min(100).max(840_000).default(20_000),
-    /** Cap on output tokens per call (the token budget may lower it further). */
-    maxOutputTokens: positiveInt(200_000).default(1024),
+      .optional()
+      .describe('Name of the environment variable holding the API key (local runs).'),
+    apiKeySecret: z.string().min(1).optional().describe('Secrets Manager secret (name or ARN) holding the API key in AWS; the stack grants read on it.'),
+    region: z.string().min(1).optional().describe('Bedrock region (defaults to the stack\'s).'),
+    timeoutMs: clientTimeoutMs(20_000, 'Client timeout of one model call.'),
+    maxOutputTokens: positiveInt(200_000).default(1024).describe('Cap on output tokens per call (the token budget may lower it further).'),
   })
   .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?}');
 
 const jsonSchemaObject = z.record(z.string(), z.unknown());
 const toolName = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ or -, starting with a letter');
 
+/** `approval` of a tool entry. */
+const approval = z.literal('required').optional().describe('"required": a person approves or rejects each call before it runs (docs/api.md, approvals).');
+const toolDescription = (byDefault: string) => z.string().min(1).default(byDefault).describe('What the tool does, as the model reads it.');
+const toolParameters = jsonSchemaObject.default({ type: 'object', properties: {} }).describe('JSON Schema of the arguments object.');
+
 export const HttpToolSchema = z.strictObject({
-  name: toolName,
+  name: toolName.describe('The tool\'s name as the model calls it.'),
   kind: z.literal('http'),
-  url: z.url(),
-  description: z.string().min(1).default('An HTTP tool.'),
-  parameters: jsonSchemaObject.default({ type: 'object', properties: {} }),
-  timeoutMs: z.number().int().min(100).max(840_000).default(5000),
-  /** "required": a person approves or rejects each call before it runs (CONTRACT.md, Tools). */
-  approval: z.literal('required').optional(),
-});
+  url: z.url().describe('The endpoint the arguments are POSTed to.'),
+  description: toolDescription('An HTTP tool.'),
+  parameters: toolParameters,
+  timeoutMs: clientTimeoutMs(5000, 'Client timeout of one call.'),
+  approval,
+}).describe('An HTTP endpoint: the arguments are POSTed as JSON with an `Idempotency-Key` header (the same on every retry of a call); the response body is the result.');
 
 export const RetrieverToolSchema = z.strictObject({
-  name: toolName,
+  name: toolName.describe('The tool\'s name as the model calls it.'),
   kind: z.literal('retriever'),
-  url: z.url(),
-  description: z.string().min(1).default('Searches the knowledge base and returns the most relevant passages.'),
-  timeoutMs: z.number().int().min(100).max(840_000).default(3000),
-  fallback: z.enum(['keyword']).default('keyword'),
-  approval: z.literal('required').optional(),
-});
+  url: z.url().describe('The search endpoint.'),
+  description: toolDescription('Searches the knowledge base and returns the most relevant passages.'),
+  timeoutMs: clientTimeoutMs(3000, 'Client timeout of one search.'),
+  fallback: z.enum(['keyword']).default('keyword').describe('What answers when the endpoint fails: the built-in keyword search (the run says it degraded).'),
+  approval,
+}).describe('An external search endpoint, with the built-in keyword search as its fallback.');
 
-/** An MCP server over streamable HTTP; its tools (or the `allow`ed subset) are offered to the model. */
 export const McpToolSchema = z.strictObject({
-  /** The source's name: the breaker and trace dependency is `tool:<name>`; the prefix when tool names clash. */
-  name: toolName,
+  name: toolName.describe('The source\'s name: the breaker and trace dependency is `tool:<name>`; the prefix when tool names clash.'),
   kind: z.literal('mcp'),
-  url: z.url(),
-  /** Sent on every request to the server. The config is in the handlers' environment: no credentials here (headersSecret). */
-  headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name'), z.string()).default({}),
-  /**
-   * Secrets Manager secret (name or ARN) whose value is a JSON object of header → value (e.g. {"Authorization":
-   * "Bearer …"}), sent on every request over `headers`; the stack grants read on it to the functions that call the server.
-   */
-  headersSecret: z.string().min(1).optional(),
-  /** Offer only these of the server's tools (by their MCP names); all of them when absent. */
-  allow: z.array(z.string().min(1)).min(1).optional(),
-  /** Client timeout of one call (connecting, listing and the call itself share it). */
-  timeoutMs: z.number().int().min(100).max(840_000).default(5000),
-  /** How long a container keeps the server's tool list before listing again. */
-  listTtlSeconds: z.number().int().min(0).max(86_400).default(300),
-  /** "required": every `allow`ed tool of this server waits for a person's decision (needs `allow`: the gated names). */
-  approval: z.literal('required').optional(),
-});
+  url: z.url().describe('The server\'s streamable HTTP endpoint.'),
+  headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name'), z.string()).default({}).describe('Sent on every request to the server. The config is in the handlers\' environment: no credentials here (headersSecret).'),
+  headersSecret: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Secrets Manager secret (name or ARN) whose value is a JSON object of header → value (e.g. {"Authorization": "Bearer …"}), sent on every request over `headers`; the stack grants read on it to the functions that call the server.',
+    ),
+  allow: z.array(z.string().min(1)).min(1).optional().describe('Offer only these of the server\'s tools (by their MCP names); all of them when absent.'),
+  timeoutMs: clientTimeoutMs(5000, 'Client timeout of one call (connecting, listing and the call itself share it).'),
+  listTtlSeconds: z.number().int().min(0).max(86_400).default(300).describe('How long a container keeps the server\'s tool list before listing again.'),
+  approval: z.literal('required').optional().describe('"required": every `allow`ed tool of this server waits for a person\'s decision (needs `allow`: the gated names).'),
+}).describe('An MCP server over streamable HTTP; its tools (or the `allow`ed subset) are offered to the model.');
 
-/** An existing Lambda function, invoked with the model's arguments as its event. */
 export const LambdaToolSchema = z.strictObject({
-  name: toolName,
+  name: toolName.describe('The tool\'s name as the model calls it.'),
   kind: z.literal('lambda'),
   functionArn: z
     .string()
     .regex(
       /^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$/,
       'must be a Lambda function ARN like arn:aws:lambda:us-east-1:123456789012:function:name (optionally :alias or :version)',
-    ),
-  description: z.string().min(1).default('A Lambda function.'),
-  parameters: jsonSchemaObject.default({ type: 'object', properties: {} }),
-  timeoutMs: z.number().int().min(100).max(840_000).default(10_000),
-  /**
-   * Offline only (the local engine, `agent run`, `npm start`): a module that stands in for the function, as
-   * `path/to/file.ts#exportName` relative to the working directory. Ignored in AWS.
-   */
+    )
+    .describe('The function invoked with the arguments as its event; the stack grants lambda:InvokeFunction on it.'),
+  description: toolDescription('A Lambda function.'),
+  parameters: toolParameters,
+  timeoutMs: clientTimeoutMs(10_000, 'Client timeout of one invocation.'),
   localHandler: z
     .string()
     .regex(/^[^#]+#[A-Za-z_$][A-Za-z0-9_$]*$/, 'must be "path/to/file.ts#exportName"')
-    .optional(),
-  approval: z.literal('required').optional(),
-});
+    .optional()
+    .describe('Offline only (the local engine, `agent run`, `npm start`): a module that stands in for the function, as `path/to/file.ts#exportName` relative to the working directory. Ignored in AWS.'),
+  approval,
+}).describe('An existing Lambda function, invoked with the model\'s arguments as its event.');
 
 export const ToolConfigSchema = z.discriminatedUnion('kind', [HttpToolSchema, RetrieverToolSchema, McpToolSchema, LambdaToolSchema]);
 
 export const BreakerConfigSchema = z.strictObject({
-  failureThreshold: positiveInt(1000).default(5),
-  windowSeconds: positiveInt(3600).default(60),
-  minimumCalls: positiveInt(1000).default(5),
-  cooldownSeconds: positiveInt(3600).default(30),
-  /** How long a half-open probe may hold its lease before another caller may probe. */
-  probeLeaseSeconds: positiveInt(3600).optional(),
-  enabled: z.boolean().default(true),
+  failureThreshold: positiveInt(1000).default(5).describe('Failures within the window that open the breaker.'),
+  windowSeconds: positiveInt(3600).default(60).describe('The sliding window the failures are counted in.'),
+  minimumCalls: positiveInt(1000).default(5).describe('Calls within the window before the breaker may open at all.'),
+  cooldownSeconds: positiveInt(3600).default(30).describe('How long an open breaker refuses calls before one probe goes through (half-open).'),
+  probeLeaseSeconds: positiveInt(3600).optional().describe('How long a half-open probe may hold its lease before another caller may probe.'),
+  enabled: z.boolean().default(true).describe('false: no breaker in front of the dependency.'),
 });
 
 /** CloudWatch log retention periods (days) CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
 export const MonitoringConfigSchema = z.strictObject({
-  /** The CloudWatch alarms (lib/monitoring.ts): about US$1.20 a month in all, idle or not. */
-  alarms: z.boolean().default(true),
-  /** The CloudWatch dashboard: US$3 a month beyond an account's first three. */
-  dashboard: z.boolean().default(true),
-  /** How long every log group of the stack keeps its logs. */
+  alarms: z.boolean().default(true).describe('The CloudWatch alarms (lib/monitoring.ts): about US$1.20 a month in all, idle or not.'),
+  dashboard: z.boolean().default(true).describe('The CloudWatch dashboard: US$3 a month beyond an account\'s first three.'),
   logRetentionDays: z
     .number()
     .int()
     .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
-    .default(30),
+    .default(30)
+    .describe(`How long every log group of the stack keeps its logs, in days: one of ${LOG_RETENTION_DAYS.join(', ')}.`),
 });
 
 
@@ -139,24 +129,20 @@ export const MonitoringConfigSchema = z.strictObject({
 
 /** A model's price in US dollars per million tokens. */
 export const PriceSchema = z.strictObject({
-  inputPerMTokUsd: z.number().min(0).max(10_000),
-  outputPerMTokUsd: z.number().min(0).max(10_000),
+  inputPerMTokUsd: z.number().min(0).max(10_000).describe('US dollars per million input tokens.'),
+  outputPerMTokUsd: z.number().min(0).max(10_000).describe('US dollars per million output tokens.'),
 });
 
 const usd = z.number().positive().max(10_000_000);
 
 export const SpendConfigSchema = z.strictObject({
-  /** Model spend a user may cause per UTC day; past it their new runs get 429 and their runs in flight stop. */
-  dailyUsdPerUser: usd.optional(),
-  /** Model spend of the whole deployment per UTC day. */
-  dailyUsdTotal: usd.optional(),
-  /** Share of a daily cap past which the fallback model answers instead of the primary (cheaper; the run says so). */
-  fallbackAt: z.number().gt(0).lt(1).optional(),
-  /** The daily-spend alarm fires past this many dollars (default: 80% of dailyUsdTotal when set). */
-  alarmDailyUsd: usd.optional(),
+  dailyUsdPerUser: usd.optional().describe('Model spend a user may cause per UTC day; past it their new runs get 429 and their runs in flight stop.'),
+  dailyUsdTotal: usd.optional().describe('Model spend of the whole deployment per UTC day.'),
+  fallbackAt: z.number().gt(0).lt(1).optional().describe('Share of a daily cap past which the fallback model answers instead of the primary (cheaper; the run says so).'),
+  alarmDailyUsd: usd.optional().describe('The daily-spend alarm fires past this many dollars (default: 80% of dailyUsdTotal when set).'),
 });
 
-/** Local server: bearer tokens of admins → admin id (in AWS the Cognito group agent-admins decides). */
+/** Local server: bearer tokens of admins → admin id. */
 export const AdminTokensSchema = z.record(z.string().min(16), z.string().min(1));
 
 /** The dollar limits a config sets (each needs every configured model to have a price). */
@@ -175,63 +161,61 @@ export const AgentConfigSchema = z
   .strictObject({
     models: z
       .strictObject({
-        primary: ModelConfigSchema.prefault({ provider: 'demo', model: 'default' }),
-        fallback: ModelConfigSchema.optional(),
+        primary: ModelConfigSchema.prefault({ provider: 'demo', model: 'default' }).describe('The model every step calls first.'),
+        fallback: ModelConfigSchema.optional().describe('The model that answers when the primary fails (after its retries) or its breaker is open; none: the run degrades.'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('The models the agent calls.'),
     budgets: z
       .strictObject({
-        maxSteps: positiveInt(10_000).default(20),
-        maxTokens: positiveInt(100_000_000).default(100_000),
-        /** Share of maxTokens kept for a closing summary call when a run surrenders (0 = never call the model). */
-        surrenderReserveRatio: z.number().min(0).max(0.5).default(0),
-        /** Must be true to set maxSteps above 50 (a panic button, not a budget). */
-        allowHighStepBudget: z.boolean().default(false),
-        /** Tool calls run per step; further calls of the same step are answered with an error the model sees. */
-        maxToolCallsPerStep: positiveInt(40).default(8),
-        /** Model spend of one run in US dollars (checked before each call, like maxTokens; needs priced models). */
-        maxCostUsd: usd.optional(),
+        maxSteps: positiveInt(10_000).default(20).describe('Model calls per run; the run ends UNFINISHED / STEP_BUDGET at the budget (above 50 needs allowHighStepBudget).'),
+        maxTokens: positiveInt(100_000_000).default(100_000).describe('Tokens (input and output) per run, checked before each call; UNFINISHED / TOKEN_BUDGET.'),
+        surrenderReserveRatio: z.number().min(0).max(0.5).default(0).describe('Share of maxTokens kept for a closing summary call when a run surrenders (0 = never call the model).'),
+        allowHighStepBudget: z.boolean().default(false).describe('Must be true to set maxSteps above 50 (a panic button, not a budget).'),
+        maxToolCallsPerStep: positiveInt(40).default(8).describe('Tool calls run per step; further calls of the same step are answered with an error the model sees.'),
+        maxCostUsd: usd.optional().describe('Model spend of one run in US dollars (checked before each call, like maxTokens; needs priced models).'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('The per-run budgets; POST /runs may only lower them.'),
     retry: z
       .strictObject({
-        maxAttempts: positiveInt(5).default(3),
-        intervalSeconds: positiveInt(300).default(1),
-        backoffRate: z.number().min(1).max(10).default(2),
-        maxDelaySeconds: positiveInt(3600).default(20),
+        maxAttempts: positiveInt(5).default(3).describe('All attempts of one call, the first included (the state machine\'s MaxAttempts is one less).'),
+        intervalSeconds: positiveInt(300).default(1).describe('Wait before the first retry.'),
+        backoffRate: z.number().min(1).max(10).default(2).describe('Each further wait is the previous one times this.'),
+        maxDelaySeconds: positiveInt(3600).default(20).describe('The longest wait between attempts (full jitter below it).'),
       })
-      .prefault({}),
-    breaker: BreakerConfigSchema.prefault({}),
-    /** Per-dependency breaker overrides, keyed by dependency name (e.g. "model:primary", "tool:retrieve"). */
-    breakers: z.record(z.string(), BreakerConfigSchema.partial()).default({}),
-    tools: z.array(ToolConfigSchema).default([]),
-    /**
-     * Approval per tool name, for any tool (built-ins have no entry of their own in `tools`): `{"calculator":
-     * "required"}`. A configured tool may say it in its own entry instead (`"approval": "required"`).
-     */
-    toolApprovals: z.record(z.string(), z.literal('required')).default({}),
-    /** How long a tool call waits for its approval before the run ends UNFINISHED / APPROVAL_EXPIRED (default 24 h). */
-    approvalTimeoutSeconds: positiveInt(30 * 24 * 3600).default(86_400),
-    /** How many tool calls of one step run at once (the Map state's MaxConcurrency). */
-    toolConcurrency: positiveInt(40).default(4),
-    /** The API in AWS. */
+      .prefault({})
+      .describe('Retries of transient failures (5xx, 429, timeouts) of model and tool calls, by the state machine.'),
+    breaker: BreakerConfigSchema.prefault({}).describe('The circuit breaker in front of every external dependency (model, tool).'),
+    breakers: z.record(z.string(), BreakerConfigSchema.partial()).default({}).describe('Per-dependency breaker overrides, keyed by dependency name (e.g. "model:primary", "tool:retrieve").'),
+    tools: z.array(ToolConfigSchema).default([]).describe('Tools beyond the built-ins (calculator, search_docs), one entry each; `kind` picks the fields.'),
+    toolApprovals: z
+      .record(z.string(), z.literal('required'))
+      .default({})
+      .describe(
+        'Approval per tool name, for any tool (built-ins have no entry of their own in `tools`): `{"calculator": "required"}`. A configured tool may say it in its own entry instead (`"approval": "required"`).',
+      ),
+    approvalTimeoutSeconds: positiveInt(30 * 24 * 3600).default(86_400).describe('How long a tool call waits for its approval before the run ends UNFINISHED / APPROVAL_EXPIRED (default 24 h).'),
+    toolConcurrency: positiveInt(40).default(4).describe('How many tool calls of one step run at once (the Map state\'s MaxConcurrency).'),
     api: z
       .strictObject({
-        /** Verify callers against this existing Cognito user pool instead of creating one. */
-        userPoolId: z.string().regex(/^[\w-]+_[0-9a-zA-Z]+$/, 'must be a Cognito user pool id like us-east-1_AbCdEf123').optional(),
-        /** The one browser origin CORS allows (the trace viewer's); none when absent. */
-        corsOrigin: z.url().optional(),
-        throttle: z.strictObject({ rateLimit: z.number().positive().max(10_000), burstLimit: z.number().int().positive().max(5000) }).optional(),
-        /** With userPoolId: that pool's public app client the CLI and the viewer sign in with (README "Deploy"). */
-        userPoolClientId: z.string().regex(/^[a-z0-9]{1,128}$/, 'must be a Cognito app client id (lower-case letters and digits)').optional(),
-        /** With userPoolId: that pool's managed login domain, e.g. https://my-agent.auth.us-east-1.amazoncognito.com. */
-        authDomain: z.url().optional(),
-        /** New pool: the managed login domain prefix (default: "agent-" and the stack's id, stable for the stack's life). */
+        userPoolId: z.string().regex(/^[\w-]+_[0-9a-zA-Z]+$/, 'must be a Cognito user pool id like us-east-1_AbCdEf123').optional().describe('Verify callers against this existing Cognito user pool instead of creating one.'),
+        corsOrigin: z.url().optional().describe('The one browser origin CORS allows (the trace viewer\'s); none when absent.'),
+        throttle: z
+          .strictObject({
+            rateLimit: z.number().positive().max(10_000).describe('Requests per second, steady.'),
+            burstLimit: z.number().int().positive().max(5000).describe('Requests at once.'),
+          })
+          .optional()
+          .describe('The stage\'s throttling (default 20 requests per second, bursts of 40).'),
+        userPoolClientId: z.string().regex(/^[a-z0-9]{1,128}$/, 'must be a Cognito app client id (lower-case letters and digits)').optional().describe('With userPoolId: that pool\'s public app client the CLI and the viewer sign in with (README "Deploy").'),
+        authDomain: z.url().optional().describe('With userPoolId: that pool\'s managed login domain, e.g. https://my-agent.auth.us-east-1.amazoncognito.com.'),
         domainPrefix: z
           .string()
           .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be 1-63 lower-case letters, digits or hyphens')
           .refine((p) => !/aws|amazon|cognito/.test(p), 'may not contain "aws", "amazon" or "cognito"')
-          .optional(),
+          .optional()
+          .describe('New pool: the managed login domain prefix (default: "agent-" and the stack\'s id, stable for the stack\'s life).'),
       })
       .superRefine((api, ctx) => {
         for (const key of ['userPoolClientId', 'authDomain'] as const) {
@@ -239,45 +223,49 @@ export const AgentConfigSchema = z
         }
         if (api.domainPrefix && api.userPoolId) ctx.addIssue({ code: 'custom', path: ['domainPrefix'], message: 'only applies to a new pool; with api.userPoolId give api.authDomain' });
       })
-      .default({}),
+      .default({})
+      .describe('The API in AWS (docs/api.md): its user pool, CORS and throttling.'),
     observability: z
       .strictObject({
-        /** Export every finished run's trace to Langfuse (off the hot path). */
         langfuse: z
           .strictObject({
-            baseUrl: z.url(),
-            /** Environment variables holding the keys (local runs). */
-            publicKeyEnv: z.string().default('LANGFUSE_PUBLIC_KEY'),
-            secretKeyEnv: z.string().default('LANGFUSE_SECRET_KEY'),
-            /** Secrets Manager secret (name or ARN) with {"publicKey", "secretKey"} (AWS). */
-            secret: z.string().min(1).optional(),
+            baseUrl: z.url().describe('The Langfuse API root.'),
+            publicKeyEnv: z.string().default('LANGFUSE_PUBLIC_KEY').describe('Environment variable holding the public key (local runs).'),
+            secretKeyEnv: z.string().default('LANGFUSE_SECRET_KEY').describe('Environment variable holding the secret key (local runs).'),
+            secret: z.string().min(1).optional().describe('Secrets Manager secret (name or ARN) with {"publicKey", "secretKey"} (AWS).'),
           })
-          .optional(),
-        /** What the idle stack pays for (README "Deploy", cost): CloudWatch alarms, the dashboard, log retention. */
-        monitoring: MonitoringConfigSchema.prefault({}),
+          .optional()
+          .describe('Export every finished run\'s trace to Langfuse (off the hot path).'),
+        monitoring: MonitoringConfigSchema.prefault({}).describe('What the idle stack pays for (README "Deploy", cost): CloudWatch alarms, the dashboard, log retention.'),
       })
-      .prefault({}),
-    /**
-     * Deploys (lib/versions.ts): every deploy publishes a state machine version behind the alias `live`. With
-     * `canary`, CloudFormation first routes `percent` of new runs to the new version for `minutes`, then all of them
-     * (and rolls the alias back when an alarm fires meanwhile).
-     */
+      .prefault({})
+      .describe('Traces out, alarms and logs (docs/observability.md).'),
     deploy: z
       .strictObject({
-        canary: z.strictObject({ percent: z.number().int().min(1).max(99), minutes: z.number().int().min(1).max(2100) }).optional(),
+        canary: z
+          .strictObject({
+            percent: z.number().int().min(1).max(99).describe('Share of new runs the new version takes first.'),
+            minutes: z.number().int().min(1).max(2100).describe('How long the canary lasts before all runs go to the new version.'),
+          })
+          .optional()
+          .describe('CloudFormation first routes `percent` of new runs to the new version for `minutes`, then all of them (and rolls the alias back when an alarm fires meanwhile).'),
       })
-      .default({}),
-    /** Local server: bearer tokens mapped to user ids (never used in AWS, where Cognito verifies identity). */
-    localTokens: z.record(z.string().min(16), z.string().min(1)).optional(),
-    /** Prices by configured model name (USD per million tokens); well-known models have built-in prices. */
-    pricing: z.record(z.string().min(1), PriceSchema).default({}),
-    spend: SpendConfigSchema.default({}),
-    adminTokens: AdminTokensSchema.optional(),
-    /**
-     * Local server: also accept Cognito ID tokens from this issuer (a loopback Cognito emulator such as cognito-local,
-     * or a real pool), verified as API Gateway's authorizer would (local/jwt-auth.ts). Static tokens still work.
-     */
-    localJwt: z.strictObject({ issuer: z.url(), clientId: z.string().min(1), jwksUri: z.url().optional() }).optional(),
+      .default({})
+      .describe('Deploys (lib/versions.ts): every deploy publishes a state machine version behind the alias `live`.'),
+    localTokens: z.record(z.string().min(16), z.string().min(1)).optional().describe('Local server: bearer tokens mapped to user ids (never used in AWS, where Cognito verifies identity).'),
+    pricing: z.record(z.string().min(1), PriceSchema).default({}).describe('Prices by configured model name (USD per million tokens); well-known models have built-in prices.'),
+    spend: SpendConfigSchema.default({}).describe('Daily dollar caps (docs/spend.md).'),
+    adminTokens: AdminTokensSchema.optional().describe('Local server: bearer tokens of admins → admin id (in AWS the Cognito group agent-admins decides).'),
+    localJwt: z
+      .strictObject({
+        issuer: z.url().describe('The token issuer (the pool\'s URL, or the emulator\'s).'),
+        clientId: z.string().min(1).describe('The app client the tokens are for.'),
+        jwksUri: z.url().optional().describe('Where the signing keys are (default: the issuer\'s /.well-known/jwks.json).'),
+      })
+      .optional()
+      .describe(
+        'Local server: also accept Cognito ID tokens from this issuer (a loopback Cognito emulator such as cognito-local, or a real pool), verified as API Gateway\'s authorizer would (local/jwt-auth.ts). Static tokens still work.',
+      ),
   })
   .superRefine((cfg, ctx) => {
     if (cfg.budgets.maxSteps > STEP_CEILING && !cfg.budgets.allowHighStepBudget) {
@@ -343,7 +331,7 @@ export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
   const lines = result.error.issues.map((issue) => {
     const key = formatPath(issue.path) || '(root)';
     if (issue.code === 'unrecognized_keys') {
-      return `- ${key}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed keys: README.md "Configuration" and the schema in lambdas/core/config.ts)`;
+      return `- ${key}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed keys: docs/config.md)`;
     }
     return `- ${key}: ${issue.message}`;
   });

@@ -20,7 +20,7 @@ describe('config schema', () => {
 
   it('rejects unknown keys by name', () => {
     expect(() => parseConfig({ budgets: { maxStep: 3 } })).toThrow(/budgets: unknown key\(s\) "maxStep"/);
-    // ...and refers to documents the repo has (README.md "Configuration", lib/config.ts), not a missing CONTRACT.md.
+    // ...and refers to the config reference the repo has (docs/config.md), not a document outside it.
     const message = (() => {
       try {
         parseConfig({ nope: 1 });
@@ -30,6 +30,7 @@ describe('config schema', () => {
       return '';
     })();
     expect(message).not.toContain('CONTRACT.md');
+    expect(message).toContain('docs/config.md');
     for (const file of message.match(/[\w./-]+\.(md|ts)\b/g) ?? []) expect({ file, exists: existsSync(join(__dirname, '..', '..', file)) }).toEqual({ file, exists: true });
   });
 
