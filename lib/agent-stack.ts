@@ -42,9 +42,14 @@ export class AgentStack extends Stack {
     const { config } = props;
     // localTokens and adminTokens are the local server's bearer tokens: secrets that never belong in a deployed environment.
     const { localTokens: _localOnly, adminTokens: _localAdmins, ...deployed } = handlerConfig(config);
+    if (typeof config.instructions === 'object') {
+      throw new Error(`instructions: the file "${config.instructions.file}" was not read; load the config with loadConfig (lib/config.ts), which reads it relative to the config file`);
+    }
     const configJson = JSON.stringify(deployed);
     if (Buffer.byteLength(configJson) > MAX_CONFIG_BYTES) {
-      throw new Error(`agent config is ${Buffer.byteLength(configJson)} bytes serialized; at most ${MAX_CONFIG_BYTES} fit in the handlers' environment`);
+      throw new Error(
+        `agent config is ${Buffer.byteLength(configJson)} bytes serialized (instructions ${Buffer.byteLength(JSON.stringify(config.instructions ?? ''))}, output schema ${Buffer.byteLength(JSON.stringify(config.output ?? ''))}); at most ${MAX_CONFIG_BYTES} fit in the handlers' environment`,
+      );
     }
     assertHistoryFits(config);
     // A model call may first list the MCP servers' tools (in parallel, each within its timeout): the model Lambda outlives both.
