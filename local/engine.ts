@@ -11,6 +11,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { createRunControl } from '../lambdas/core/control';
 import { EXECUTION_STATUS_DETAIL_TYPE, runIdOf } from '../lambdas/core/execution-status';
 import { runView } from '../lambdas/core/loop';
+import type { OutputSpec } from '../lambdas/core/output';
 import type { RunControl } from '../lambdas/core/ports';
 import { idempotencyKeyFor } from '../lambdas/core/signature';
 import { startRun } from '../lambdas/core/start-run';
@@ -424,10 +425,10 @@ export class LocalEngine {
   // The app's entry points (what the API and the CLI do), for tests and `agent run`
 
   /** Starts a run as POST /runs does (lambdas/core/start-run.ts) and waits for its execution to end. */
-  async run(input: { input: string; userId?: string; budgets?: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number }; runId?: string }): Promise<ExecutionResult> {
+  async run(input: { input: string; userId?: string; budgets?: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number }; runId?: string; outputSchema?: OutputSpec }): Promise<ExecutionResult> {
     const { runId } = await startRun(
       { runs: this.runtime.runs, control: this.control, budgets: this.options.config.budgets },
-      { userId: input.userId ?? 'local', input: input.input, budgets: input.budgets, runId: input.runId },
+      { userId: input.userId ?? 'local', input: input.input, budgets: input.budgets, runId: input.runId, outputSchema: input.outputSchema },
     );
     return this.execute(runId, input.userId ?? 'local');
   }

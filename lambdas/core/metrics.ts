@@ -56,6 +56,7 @@ export function metricsOf(e: TraceEvent): MetricPoint[] {
     case 'approval_decided':
     case 'admin_stop':
     case 'engine_restarted':
+    case 'context_compacted':
     case 'unrecognized':
       return [];
     default:

@@ -33,6 +33,16 @@ export interface ModelRequest {
   tools: ToolSpec[];
   /** Already capped to what is left of the token budget. */
   maxOutputTokens: number;
+  /**
+   * The final answer must be JSON satisfying this schema: requested natively (OpenAI `response_format` json_schema,
+   * a forced tool for Anthropic and Bedrock). A provider that answers through its output tool returns that tool's
+   * input as the answer's text (JSON), never as a tool call.
+   */
+  output?: { schema: Record<string, unknown>; name: string };
+  /** The step the call belongs to (the loop's counter; a compacted prompt no longer shows it). Providers ignore it. */
+  step?: number;
+  /** What the call is for: the step's answer (absent), or a summary of older steps (lambdas/core/context.ts). Providers ignore it. */
+  purpose?: 'summary';
 }
 
 export interface ModelResponse {
@@ -62,7 +72,7 @@ export const TERMINAL_STATUSES: readonly RunStatus[] = TERMINAL;
 /** Every status, in the order a run may pass through them. */
 export const RUN_STATUSES: readonly RunStatus[] = [...ACTIVE, ...TERMINAL];
 
-export type StopReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT' | 'REPETITION';
+export type StopReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT' | 'REPETITION' | 'OUTPUT_INVALID' | 'CONTEXT_WINDOW';
 
 export interface DegradedEntry {
   dependency: string;
@@ -82,6 +92,8 @@ export interface RunView {
   degraded: DegradedEntry[];
   /** Tool calls waiting for a person's decision (empty unless the run is AWAITING_APPROVAL). */
   pendingApprovals: PendingApproval[];
+  /** The structured answer (parsed JSON satisfying the run's output schema), or null (docs/agent.md); runView always sets it. */
+  output?: unknown;
   createdAt: string;
   updatedAt: string;
 }
