@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { type AgentConfig, ConfigError, MAX_INSTRUCTIONS_CHARS, parseConfig } from '../lambdas/core/config';
+import { type AgentConfig, ConfigError, MAX_INSTRUCTIONS_CHARS, missingContextWindows, parseConfig } from '../lambdas/core/config';
 
 /**
  * Reading `agent.config.json`: the file side of the one config schema. The schema, its types and `parseConfig` are
@@ -30,7 +30,10 @@ export function loadConfig(explicit?: string): AgentConfig {
   } catch (err) {
     throw new ConfigError(`Config file ${file} is not valid JSON: ${(err as Error).message}`);
   }
-  return withInstructionsRead(parseConfig(raw, file), dirname(file));
+  const config = parseConfig(raw, file);
+  const missing = missingContextWindows(config);
+  if (missing.length) throw new ConfigError(`Invalid ${file}:\n${missing.join('\n')}`);
+  return withInstructionsRead(config, dirname(file));
 }
 
 /**

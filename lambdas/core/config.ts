@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BUILTIN_TOOL_NAMES, ConfigError } from './config-env';
+import { contextWindowOf } from './context-windows';
 import { priceOf } from './pricing';
 
 export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError } from './config-env';
@@ -226,6 +227,19 @@ export function dollarLimits(cfg: { budgets: { maxCostUsd?: number }; spend: z.o
     ...(cfg.spend.dailyUsdPerUser !== undefined ? ['spend.dailyUsdPerUser'] : []),
     ...(cfg.spend.dailyUsdTotal !== undefined ? ['spend.dailyUsdTotal'] : []),
   ];
+}
+
+/**
+ * The models of a config whose context window is unknown: not in the built-in table (./context-windows.ts) and no
+ * `contextWindowTokens`. Each line names the key to set. A config file with any is refused (lib/config.ts loadConfig:
+ * `cdk synth`, `agent run`, `npm start`), so a deployed model always has a window to compact against.
+ */
+export function missingContextWindows(cfg: { models: { primary: ModelConfig; fallback?: ModelConfig } }): string[] {
+  return (['primary', 'fallback'] as const).flatMap((tier) => {
+    const m = cfg.models[tier];
+    if (!m || contextWindowOf(m) !== undefined) return [];
+    return [`- models.${tier}.contextWindowTokens: model "${m.model}" (${m.provider}) has no built-in context window; set it to the tokens (input + output) the model accepts, e.g. 128000 (built-in windows: docs/agent.md)`];
+  });
 }
 
 /** The step ceiling a deployment may set without `allowHighStepBudget`. */
