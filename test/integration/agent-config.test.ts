@@ -140,4 +140,12 @@ describe('your agent: instructions, structured output, context windows', () => {
     expect(retried.some((m) => String(m.content).includes('Page 1 was about a fox.'))).toBe(true);
     expect(retried.at(-1)).toMatchObject({ role: 'tool', content: page(2) });
   });
+
+  it('ends UNFINISHED / CONTEXT_WINDOW when the provider still says it does not fit after compacting harder', async () => {
+    model.script({ kind: 'overflow' }, { kind: 'overflow' });
+    const { run } = await engine.run({ input: 'A question far too long for any window.' });
+    expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'CONTEXT_WINDOW', degraded: [] });
+    expect(run.answer).toContain("no longer fits the model's context window");
+    expect(model.requests).toHaveLength(2);
+  });
 });
