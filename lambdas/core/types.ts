@@ -11,8 +11,18 @@ export interface ToolCall {
 
 export type Message =
   | { role: 'user'; content: string }
-  | { role: 'assistant'; content: string; toolCalls: ToolCall[] }
+  | { role: 'assistant'; content: string; toolCalls: ToolCall[]; reasoning?: Reasoning }
   | { role: 'tool'; toolCallId: string; name: string; content: string; isError?: boolean };
+
+/**
+ * A model's own reasoning blocks of an assistant turn (Anthropic extended thinking, Bedrock reasoningContent), kept as
+ * the provider sent them: the provider requires them back, unchanged, with the tool results that follow. Opaque to
+ * the core; only the provider that wrote them reads them (another provider, e.g. the fallback, ignores them).
+ */
+export interface Reasoning {
+  provider: string;
+  blocks: unknown[];
+}
 
 /** A tool as the model sees it. */
 export interface ToolSpec {
@@ -51,6 +61,8 @@ export interface ModelResponse {
   usage: Usage;
   /** Provider's finish/stop reason, normalised loosely (stop, tool_use, length, ...). */
   finishReason: string;
+  /** The model's reasoning blocks, to be sent back with the turn (see {@link Reasoning}). */
+  reasoning?: Reasoning;
   model: string;
 }
 

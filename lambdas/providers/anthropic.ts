@@ -16,7 +16,9 @@ export const ANTHROPIC_VERSION = '2023-06-01';
 export type AnthropicBlock =
   | { type: 'text'; text: string }
   | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
-  | { type: 'tool_result'; tool_use_id: string; content: string; is_error?: boolean };
+  | { type: 'tool_result'; tool_use_id: string; content: string; is_error?: boolean }
+  | { type: 'thinking'; thinking: string; signature: string }
+  | { type: 'redacted_thinking'; data: string };
 
 export interface AnthropicMessage {
   role: 'user' | 'assistant';
@@ -44,7 +46,12 @@ export function toAnthropicMessages(messages: Message[]): AnthropicMessage[] {
       }
       return {
         role: 'assistant',
-        content: [...text(m.content), ...m.toolCalls.map((c): AnthropicBlock => ({ type: 'tool_use', id: wireToolId(c.id), name: c.name, input: argumentsObject(c.arguments) }))],
+        content: [
+          // Extended thinking: the turn's thinking blocks go back first, unchanged (Anthropic checks their signatures).
+          ...(m.reasoning?.provider === 'anthropic' ? (m.reasoning.blocks as AnthropicBlock[]) : []),
+          ...text(m.content),
+          ...m.toolCalls.map((c): AnthropicBlock => ({ type: 'tool_use', id: wireToolId(c.id), name: c.name, input: argumentsObject(c.arguments) })),
+        ],
       };
     }),
   );
@@ -88,8 +95,10 @@ export function fromAnthropicResponse(json: unknown, label: string, model: strin
   const toolCalls: ToolCall[] = [];
   let text = '';
   let output: string | undefined;
+  const reasoning: unknown[] = [];
   for (const [i, block] of body.content.entries()) {
-    if (block?.type === 'text' && typeof block.text === 'string') text += block.text;
+    if (block?.type === 'thinking' || block?.type === 'redacted_thinking') reasoning.push(block);
+    else if (block?.type === 'text' && typeof block.text === 'string') text += block.text;
     else if (block?.type === 'tool_use') {
       if (!block.id || !block.name) throw malformed(label, `content[${i}] tool_use has no id or name`);
       if (outputName !== undefined && block.name === outputName) {
@@ -107,6 +116,7 @@ export function fromAnthropicResponse(json: unknown, label: string, model: strin
     usage: usageOf(body),
     finishReason: normalizeFinishReason(body.stop_reason),
     model: body.model ?? model,
+    ...(reasoning.length ? { reasoning: { provider: 'anthropic', blocks: reasoning } } : {}),
   };
 }
 

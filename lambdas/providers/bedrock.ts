@@ -63,6 +63,8 @@ export function toBedrockMessages(messages: Message[]): BedrockMessage[] {
       return {
         role: 'assistant' as const,
         content: [
+          // Reasoning blocks (extended thinking) go back first, unchanged, as Converse requires with tool results.
+          ...(m.reasoning?.provider === 'bedrock' ? (m.reasoning.blocks as ContentBlock[]) : []),
           ...text(m.content),
           // The SDK types tool input as a DocumentType; a plain JSON object is what it serialises.
           ...m.toolCalls.map((c): ContentBlock => ({ toolUse: { toolUseId: wireToolId(c.id), name: c.name, input: argumentsObject(c.arguments) as never } })),
@@ -117,8 +119,10 @@ export function fromBedrockResponse(out: ConverseCommandOutput, label: string, m
   const toolCalls: ToolCall[] = [];
   let text = '';
   let output: string | undefined;
+  const reasoning: ContentBlock[] = [];
   for (const [i, block] of content.entries()) {
-    if (typeof block.text === 'string') text += block.text;
+    if (block.reasoningContent) reasoning.push(block);
+    else if (typeof block.text === 'string') text += block.text;
     else if (block.toolUse) {
       if (!block.toolUse.toolUseId || !block.toolUse.name) throw malformed(label, `content[${i}] toolUse has no id or name`);
       if (outputName !== undefined && block.toolUse.name === outputName) {
@@ -131,7 +135,7 @@ export function fromBedrockResponse(out: ConverseCommandOutput, label: string, m
   const usage = { inputTokens: out.usage?.inputTokens ?? 0, outputTokens: out.usage?.outputTokens ?? 0 };
   // The final answer came through the output tool: it is the answer (JSON), and the other calls are dropped.
   if (output !== undefined) return { text: output, toolCalls: [], usage, finishReason: 'stop', model };
-  return { text, toolCalls, usage, finishReason: normalizeFinishReason(stopReason), model };
+  return { text, toolCalls, usage, finishReason: normalizeFinishReason(stopReason), model, ...(reasoning.length ? { reasoning: { provider: 'bedrock', blocks: reasoning } } : {}) };
 }
 
 /** Classifies anything the SDK threw (never called for our own timeout, which is reported before). */

@@ -419,7 +419,7 @@ async function storeAnswer(
     await deps.runs.appendEvent(run.runId, trace.modelCall({ ...facts(), usage: response.usage, finishReason: response.finishReason, discarded: after.status }));
     return stoppedState(after, input.state);
   }
-  const message: Message = { role: 'assistant', content: response.text, toolCalls: response.toolCalls };
+  const message: Message = { role: 'assistant', content: response.text, toolCalls: response.toolCalls, ...(response.reasoning ? { reasoning: response.reasoning } : {}) };
   // The step's usage: this answer's, and a context summary's made at this step (counted once, with the answer).
   const usage = addUsage(response.usage, pendingUsage(call.run.contextView, step));
   const micros = call.priced ? costMicros(usage, call.priced.price) : 0;

@@ -2,6 +2,8 @@ import type { ModelConfig } from '../../../lambdas/core/config';
 import { checkOutput } from '../../../lambdas/core/output';
 import type { ModelProvider } from '../../../lambdas/core/types';
 import { createProvider } from '../../../lambdas/providers';
+import { fromAnthropicResponse, toAnthropicMessages } from '../../../lambdas/providers/anthropic';
+import { fromBedrockResponse, toBedrockMessages } from '../../../lambdas/providers/bedrock';
 import { createDemoProvider, schemaValue } from '../../../lambdas/providers/demo';
 import { parseConfig } from '../../../lib/config';
 import { type FakeProvider, type Protocol, startFakeProvider } from '../../fakes/providers';
@@ -109,6 +111,33 @@ describe('reasoning effort', () => {
     expect(fakes.bedrock.requests.at(-1)?.body).toMatchObject({ additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 1024 } } });
     await providerWith(fakes.bedrock, { reasoningEffort: 'high' }, 'openai.gpt-oss-120b-1:0').complete(request());
     expect(fakes.bedrock.requests.at(-1)?.body).toMatchObject({ additionalModelRequestFields: { reasoning_effort: 'high' } });
+  });
+});
+
+describe('reasoning blocks', () => {
+  it('are kept from an Anthropic answer and sent back first in that turn, unchanged, with the tool results that follow', () => {
+    const thinking = { type: 'thinking', thinking: 'The user wants 2+2.', signature: 'sig-abc' };
+    const answer = fromAnthropicResponse(
+      { model: 'c', stop_reason: 'tool_use', content: [thinking, { type: 'tool_use', id: 't1', name: 'calculator', input: { expression: '2+2' } }], usage: { input_tokens: 1, output_tokens: 1 } },
+      'anthropic c',
+      'c',
+    );
+    expect(answer.reasoning).toEqual({ provider: 'anthropic', blocks: [thinking] });
+    const wire = toAnthropicMessages([
+      { role: 'user', content: 'What is 2+2?' },
+      { role: 'assistant', content: '', toolCalls: answer.toolCalls, reasoning: answer.reasoning },
+      { role: 'tool', toolCallId: 't1', name: 'calculator', content: '4' },
+    ]);
+    expect(wire[1]?.content[0]).toEqual(thinking);
+    // Another provider's blocks (the primary's, read by the fallback) are not sent.
+    expect(toAnthropicMessages([{ role: 'assistant', content: 'x', toolCalls: [], reasoning: { provider: 'bedrock', blocks: [{}] } }])[0]?.content).toEqual([{ type: 'text', text: 'x' }]);
+  });
+
+  it('are kept from a Bedrock answer and sent back in Converse form', () => {
+    const block = { reasoningContent: { reasoningText: { text: 'hmm', signature: 's' } } };
+    const answer = fromBedrockResponse({ output: { message: { role: 'assistant', content: [block, { text: 'ok' }] } }, stopReason: 'end_turn', usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 }, $metadata: {} } as never, 'bedrock m', 'm');
+    expect(answer).toMatchObject({ text: 'ok', reasoning: { provider: 'bedrock', blocks: [block] } });
+    expect(toBedrockMessages([{ role: 'assistant', content: 'ok', toolCalls: [], reasoning: answer.reasoning }])[0]?.content).toEqual([block, { text: 'ok' }]);
   });
 });
 
