@@ -36,6 +36,12 @@ export interface ContextSummary {
 /** Share of the window the prompt may fill (token estimates differ from the providers' own counts). */
 export const WINDOW_FILL = 0.9;
 
+/**
+ * A compaction makes room for several more steps, not just the next one: it goes down to this share of the limit, so
+ * a long run compacts every few steps (fewer writes, and a prompt prefix that stays the same for longer).
+ */
+export const COMPACT_TO = 0.75;
+
 /** Output tokens a summary may take. */
 export const SUMMARY_MAX_TOKENS = 1024;
 
@@ -97,14 +103,15 @@ const estimateWith = (input: ContextInput, view: ContextView | undefined) =>
   input.estimate({ system: input.system, messages: promptMessages(input.conversation, view), tools: input.tools });
 
 /**
- * Decides the compaction before a call (see the top of this file). The summary itself is the caller's model call:
+ * Decides the compaction before a call (see the top of this file): nothing while the prompt fits the limit; else
+ * down to COMPACT_TO of it. The summary itself is the caller's model call:
  * the plan says through which step to summarize (the summary is assumed to take at most SUMMARY_MAX_TOKENS); the
  * caller then calls {@link withSummary}. Never elides or summarizes the latest step, nor the user's question (step 0).
  */
 export function planContext(input: ContextInput): ContextPlan {
   const limit = Math.max(0, Math.floor(input.windowTokens * WINDOW_FILL) - input.outputTokens);
   const before = estimateWith(input, input.view);
-  const fits = (v: ContextView | undefined) => estimateWith(input, v) <= limit;
+  const fits = (v: ContextView | undefined) => estimateWith(input, v) <= Math.floor(limit * COMPACT_TO);
   if (before <= limit && !input.harder) return { view: input.view, before, after: before, limit, changed: false };
   const lastStep = Math.max(0, ...input.conversation.map((m) => m.step));
   const from = input.view?.elidedThroughStep ?? 0;
@@ -116,6 +123,7 @@ export function planContext(input: ContextInput): ContextPlan {
   }
   const elided = estimateWith(input, view);
   const changed = view.elidedThroughStep !== from;
+  // Eliding alone is enough when it fits the limit (if not quite the target: a summary is a model call).
   if (elided <= limit && !input.harder) return { view, before, after: elided, limit, changed };
   // 2. Summarize the oldest steps: the fewest that make room for the summary, never the latest step.
   const summarizedFrom = view.summary?.throughStep ?? 0;

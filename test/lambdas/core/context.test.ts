@@ -1,4 +1,4 @@
-import { type ContextView, elisionMarker, planContext, promptMessages, summaryTranscript, WINDOW_FILL, withSummary } from '../../../lambdas/core/context';
+import { COMPACT_TO, type ContextView, elisionMarker, planContext, promptMessages, summaryTranscript, WINDOW_FILL, withSummary } from '../../../lambdas/core/context';
 import { BUILTIN_CONTEXT_WINDOWS, contextWindowOf, DEMO_CONTEXT_WINDOW } from '../../../lambdas/core/context-windows';
 import type { StoredMessage } from '../../../lambdas/core/ports';
 import { estimatePromptTokens } from '../../../lambdas/core/tokens';
@@ -46,19 +46,19 @@ describe('planContext', () => {
     expect(plan.after).toBe(plan.before);
   });
 
-  it('elides the oldest tool results first, just enough to fit, never the latest step', () => {
+  it('elides the oldest tool results first, down to 3/4 of the limit (room for more steps), never the latest step', () => {
     const conv = conversation(12);
     const windowTokens = 4000;
     const plan = planContext({ ...base, conversation: conv, view: undefined, windowTokens });
     expect(plan.changed).toBe(true);
     expect(plan.limit).toBe(Math.floor(windowTokens * WINDOW_FILL) - 500);
-    expect(plan.after).toBeLessThanOrEqual(plan.limit);
+    expect(plan.after).toBeLessThanOrEqual(Math.floor(plan.limit * COMPACT_TO));
     expect(plan.before).toBeGreaterThan(plan.limit);
     const k = plan.view?.elidedThroughStep ?? 0;
     expect(k).toBeLessThan(12);
-    // One step fewer would not have fit.
+    // One step fewer would not have gone down to the target.
     const lighter = estimatePromptTokens({ system: 'Be brief.', tools: [], messages: promptMessages(conv, { elidedThroughStep: k - 1 }) });
-    expect(lighter).toBeGreaterThan(plan.limit);
+    expect(lighter).toBeGreaterThan(Math.floor(plan.limit * COMPACT_TO));
     expect(plan.summarizeThrough).toBeUndefined();
   });
 
