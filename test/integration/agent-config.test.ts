@@ -1,8 +1,9 @@
 import { countTokens } from '../../lambdas/core/tokens';
 import { ofKind } from '../../lambdas/core/trace';
+import { type AgentConfig, CONFIG_ENV, parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
 import { type FakeProvider, startFakeOpenAI } from '../fakes/providers';
-import { testEngine } from '../helpers/engine';
+import { templateFor, testEngine } from '../helpers/engine';
 import { type Loopback, startLoopback } from '../helpers/loopback';
 
 /**
@@ -22,6 +23,7 @@ describe('your agent: instructions, structured output, context windows', () => {
   let model: FakeProvider;
   let tools: Loopback;
   let engine: LocalEngine;
+  let config: AgentConfig;
   beforeAll(async () => {
     model = await startFakeOpenAI();
     tools = await startLoopback();
@@ -30,13 +32,14 @@ describe('your agent: instructions, structured output, context windows', () => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(page(Number(n ?? 0)));
     });
-    engine = await testEngine({
+    config = parseConfig({
       instructions: INSTRUCTIONS,
       models: { primary: { provider: 'openai', model: 'small-window', baseUrl: model.baseUrl, timeoutMs: 2000, contextWindowTokens: WINDOW, maxOutputTokens: 512 } },
       budgets: { maxSteps: 40, maxTokens: 5_000_000 },
       breaker: { enabled: false },
       tools: [{ name: 'fetch_page', kind: 'http', url: tools.url('/page'), description: 'Fetches one page by number.', parameters: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] } }],
     });
+    engine = await testEngine(config);
   });
   afterAll(async () => {
     await engine.close();
@@ -55,6 +58,15 @@ describe('your agent: instructions, structured output, context windows', () => {
     return r.body as unknown as Body;
   };
   const schema = { type: 'object', properties: { answer: { type: 'string' }, confidence: { type: 'number' } }, required: ['answer', 'confidence'], additionalProperties: false };
+
+  it('ships the instructions in every handler\'s configuration (a deploy changes them, a rollback restores them)', () => {
+    const functions = Object.values(templateFor(config).Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    expect(functions.length).toBeGreaterThan(0);
+    for (const fn of functions) {
+      const env = (fn.Properties as { Environment: { Variables: Record<string, string> } }).Environment.Variables;
+      expect(JSON.parse(env[CONFIG_ENV] ?? '{}').instructions).toBe(INSTRUCTIONS);
+    }
+  });
 
   it('sends the instructions as the system message and asks for the schema natively; a broken answer is repaired in one more call', async () => {
     model.script({ kind: 'text', text: 'The answer is 42.' }, { kind: 'text', text: '{"answer": "42", "confidence": 0.9}' });
