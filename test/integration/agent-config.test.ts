@@ -1,3 +1,4 @@
+import { handleApi } from '../../lambdas/api/routes';
 import { countTokens } from '../../lambdas/core/tokens';
 import { ofKind } from '../../lambdas/core/trace';
 import { type AgentConfig, CONFIG_ENV, parseConfig } from '../../lib/config';
@@ -92,6 +93,27 @@ describe('your agent: instructions, structured output, context windows', () => {
     ]);
     // Both calls count in the run's usage (50 in / 10 out each at the fake).
     expect(run.usage).toMatchObject({ inputTokens: 100, outputTokens: 20 });
+  });
+
+  it('takes outputSchema on POST /runs (at most 16 KB, a schema ajv compiles) and returns the parsed output on the run', async () => {
+    const post = (body: unknown) =>
+      handleApi(
+        { runs: engine.runtime.runs, config: engine.runtime.config, control: engine.control, spend: engine.runtime.spend },
+        { method: 'POST', path: '/runs', query: {}, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), userId: 'api-user', isAdmin: false },
+      );
+    const tooBig = await post({ input: 'hi', outputSchema: { type: 'object', description: 'x'.repeat(17 * 1024) } });
+    expect(tooBig.statusCode).toBe(413);
+    expect(JSON.parse(tooBig.body).error.message).toMatch(/outputSchema must be at most 16384 bytes/);
+    const invalid = await post({ input: 'hi', outputSchema: { type: 'objekt' } });
+    expect(invalid.statusCode).toBe(422);
+    expect(JSON.parse(invalid.body).error.message).toMatch(/outputSchema is not a valid JSON Schema/);
+    expect(model.requests).toHaveLength(0);
+    model.script({ kind: 'text', text: '{"answer": "yes", "confidence": 1}' });
+    const started = await post({ input: 'Is it?', outputSchema: schema });
+    expect(started.statusCode).toBe(202);
+    const { run } = await engine.execute(JSON.parse(started.body).runId, 'api-user');
+    expect(run).toMatchObject({ status: 'SUCCEEDED', output: { answer: 'yes', confidence: 1 }, answer: '{"answer": "yes", "confidence": 1}' });
+    expect(bodyOf(0).response_format).toMatchObject({ type: 'json_schema', json_schema: { name: 'final_answer', schema, strict: true } });
   });
 
   it('ends UNFINISHED / OUTPUT_INVALID with the raw answer kept when the repair fails too', async () => {
