@@ -221,7 +221,7 @@ export interface ContextCompactedEvent extends Envelope<'context_compacted'> {
   elidedThroughStep: number;
   /** Steps 1..summarizedThroughStep are replaced by a summary. */
   summarizedThroughStep?: number;
-  summary?: { text: string; usage: Usage };
+  summary?: { text: string; usage: Usage; costUsd?: number };
 }
 
 /** The local engine restarted while the run was live, and picks it up again. */

@@ -34,7 +34,8 @@ export function createDemoProvider(model: string): ModelProvider {
         const text = `Summary: ${transcript.slice(0, 600)}`;
         return { text, toolCalls: [], usage: { inputTokens: estimatePromptTokens(request), outputTokens: Math.min(countTokens(text), request.maxOutputTokens) }, finishReason: 'stop', model: `demo/${model}` };
       }
-      const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
+      // The loop's step (a compacted prompt has fewer assistant turns than steps), else counted from the turns.
+      const step = request.step ?? request.messages.filter((m) => m.role === 'assistant').length + 1;
       const decided = decide(behaviour, request.messages, step, new Set(request.tools.map((t) => t.name)));
       // Structured output: the final answer as a JSON value of the requested schema, its strings from the answer.
       const decision = request.output && decided.toolCalls.length === 0 ? { text: JSON.stringify(schemaValue(request.output.schema, decided.text, 0)), toolCalls: [] } : decided;

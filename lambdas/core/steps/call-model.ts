@@ -77,8 +77,8 @@ interface PreparedCall {
   run: RunRecord;
   /** Set once the provider said the prompt did not fit and the conversation was compacted harder: no second retry. */
   overflowRetried?: boolean;
-  /** The answer is the repair turn of one that failed its output schema. */
-  repaired?: boolean;
+  /** The answer is the repair turn of one that failed its output schema: the first answer's usage (traced on its own event). */
+  repairedAfter?: Usage;
 }
 
 /**
@@ -180,7 +180,7 @@ async function compact(deps: LoopDeps, run: RunRecord, step: number, base: CallB
       tokensAfter: after,
       elidedThroughStep: view.elidedThroughStep,
       ...(view.summary ? { summarizedThroughStep: view.summary.throughStep } : {}),
-      ...(summary ? { summary: { text: summary.text, usage: summary.usage } } : {}),
+      ...(summary ? { summary: { text: summary.text, usage: summary.usage, costUsd: toUsd(base.priced ? costMicros(summary.usage, base.priced.price) : 0) } } : {}),
     }),
   );
   deps.log?.('context compacted', { runId: run.runId, step, reason, before: plan.before, after, elidedThroughStep: view.elidedThroughStep });
@@ -349,7 +349,7 @@ async function overflowed(deps: LoopDeps, run: RunRecord, input: ModelStepInput,
 /**
  * Structured output: a final answer that does not satisfy the run's schema gets one repair turn (the model is shown
  * its answer and what is wrong), within the budgets; the first answer is traced with why it failed. Returns the
- * answer to store (with the usage of both calls) — the repaired one, or the first when no repair could be made.
+ * answer to store — the repaired one (the first's usage kept on the call), or the first when no repair could be made.
  */
 async function repairOutput(
   deps: LoopDeps,
@@ -367,6 +367,8 @@ async function repairOutput(
     trace.modelCall({
       ...facts(),
       usage: response.usage,
+      costUsd: toUsd(call.priced ? costMicros(response.usage, call.priced.price) : 0),
+      priceSource: call.priced?.source ?? null,
       finishReason: response.finishReason,
       maxOutputTokens: call.budget.maxOutputTokens,
       output: { text: response.text, toolCalls: [] },
@@ -392,8 +394,8 @@ async function repairOutput(
   if (!budget.ok) return { call, response };
   const repaired = await call.model.complete({ ...request, maxOutputTokens: budget.maxOutputTokens });
   return {
-    call: { ...call, request, estimated, budget, repaired: true },
-    response: { ...repaired, usage: addUsage(response.usage, repaired.usage) },
+    call: { ...call, request, estimated, budget, repairedAfter: response.usage },
+    response: repaired,
   };
 }
 
@@ -420,9 +422,12 @@ async function storeAnswer(
     return stoppedState(after, input.state);
   }
   const message: Message = { role: 'assistant', content: response.text, toolCalls: response.toolCalls, ...(response.reasoning ? { reasoning: response.reasoning } : {}) };
-  // The step's usage: this answer's, and a context summary's made at this step (counted once, with the answer).
-  const usage = addUsage(response.usage, pendingUsage(call.run.contextView, step));
+  // The step's usage (the run's budgets and spend): this answer's, a first answer's before its repair, and a context
+  // summary's made at this step — counted once, with the answer. The call's event carries its own usage only (each
+  // of the others is on its own event), so the metrics and the export count every token once.
+  const usage = addUsage(addUsage(response.usage, call.repairedAfter ?? { inputTokens: 0, outputTokens: 0 }), pendingUsage(call.run.contextView, step));
   const micros = call.priced ? costMicros(usage, call.priced.price) : 0;
+  const ownMicros = call.priced ? costMicros(response.usage, call.priced.price) : 0;
   // The call's trace event goes in the message's item, referencing the messages instead of copying them
   // (../trace-refs.ts: the trace readers resolve them).
   const { stored, written } = await deps.runs.putMessage(
@@ -431,9 +436,9 @@ async function storeAnswer(
     trace.modelCall({
       ...facts(),
       at: answeredAt,
-      usage,
-      ...(call.repaired ? { purpose: 'repair' as const } : {}),
-      costUsd: toUsd(micros),
+      usage: response.usage,
+      ...(call.repairedAfter ? { purpose: 'repair' as const } : {}),
+      costUsd: toUsd(ownMicros),
       priceSource: call.priced?.source ?? null,
       maxOutputTokens: call.budget.maxOutputTokens,
       finishReason: response.finishReason,
