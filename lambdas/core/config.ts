@@ -85,6 +85,9 @@ export function modelParamIssues(m: {
   }
   if (m.reasoningEffort) {
     const thinking = p === 'anthropic' || (p === 'bedrock' && bedrockReasoningKind(m.model) === 'anthropic');
+    if (p === 'openai' && (m.temperature !== undefined || m.topP !== undefined)) {
+      issues.push({ key: m.temperature !== undefined ? 'temperature' : 'topP', message: 'openai reasoning models (reasoningEffort) take no temperature or topP: remove one of them' });
+    }
     if (p === 'bedrock' && !bedrockReasoningKind(m.model)) {
       issues.push({ key: 'reasoningEffort', message: `bedrock takes a reasoning setting only for the Claude 3.7/Sonnet 4/Opus 4 and gpt-oss models (got "${m.model}"); remove reasoningEffort for this model` });
     }

@@ -135,7 +135,9 @@ describe('your agent in the config (docs/agent.md)', () => {
   });
 
   it('validates model parameters per provider, naming what the provider accepts', () => {
-    expect(parseConfig(model({ temperature: 1.5, topP: 0.5, stopSequences: ['END'], reasoningEffort: 'low' })).models.primary).toMatchObject({ temperature: 1.5, reasoningEffort: 'low' });
+    expect(parseConfig(model({ temperature: 1.5, topP: 0.5, stopSequences: ['END'] })).models.primary).toMatchObject({ temperature: 1.5, topP: 0.5 });
+    expect(parseConfig(model({ reasoningEffort: 'low' }, 'openai', 'o4-mini')).models.primary.reasoningEffort).toBe('low');
+    expect(problem(model({ reasoningEffort: 'low', temperature: 1 }, 'openai', 'o4-mini'))).toMatch(/temperature: openai reasoning models \(reasoningEffort\) take no temperature or topP/);
     expect(problem(model({ temperature: 1.5 }, 'anthropic', 'claude-sonnet-4'))).toMatch(/models\.primary\.temperature: anthropic accepts a temperature from 0 to 1 \(got 1\.5\); openai accepts 0 to 2/);
     expect(problem(model({ temperature: 2.5 }))).toMatch(/models\.primary\.temperature/);
     expect(problem(model({ stopSequences: ['a', 'b', 'c', 'd', 'e'] }))).toMatch(/stopSequences: openai accepts at most 4 stop sequences \(got 5\)/);
