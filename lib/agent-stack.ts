@@ -9,7 +9,7 @@ import { SIGN_IN_ENV } from '../lambdas/api/public-config';
 import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
 import { nodeModulesOf } from './bundling';
-import { type AgentConfig, approvalRequiredTools, handlerConfig } from './config';
+import { type AgentConfig, approvalRequiredTools, configEnvValue, handlerConfig } from './config';
 import { TraceExporter } from './exporter';
 import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
@@ -45,10 +45,12 @@ export class AgentStack extends Stack {
     if (typeof config.instructions === 'object') {
       throw new Error(`instructions: the file "${config.instructions.file}" was not read; load the config with loadConfig (lib/config.ts), which reads it relative to the config file`);
     }
-    const configJson = JSON.stringify(deployed);
-    if (Buffer.byteLength(configJson) > MAX_CONFIG_BYTES) {
+    const plainJson = JSON.stringify(deployed);
+    // Plain JSON while it fits; compressed past that (long instructions, an output schema): lambdas/core/config-env.ts.
+    const configJson = configEnvValue(plainJson, MAX_CONFIG_BYTES);
+    if (configJson === undefined) {
       throw new Error(
-        `agent config is ${Buffer.byteLength(configJson)} bytes serialized (instructions ${Buffer.byteLength(JSON.stringify(config.instructions ?? ''))}, output schema ${Buffer.byteLength(JSON.stringify(config.output ?? ''))}); at most ${MAX_CONFIG_BYTES} fit in the handlers' environment`,
+        `agent config is ${Buffer.byteLength(plainJson)} bytes serialized (instructions ${Buffer.byteLength(JSON.stringify(config.instructions ?? ''))}, output schema ${Buffer.byteLength(JSON.stringify(config.output ?? ''))}) and does not fit the handlers' environment even compressed (at most ${MAX_CONFIG_BYTES} bytes)`,
       );
     }
     assertHistoryFits(config);

@@ -31,7 +31,7 @@ import { createRuntime, type Runtime } from '../lambdas/runtime';
 import { createDocumentClient } from '../lambdas/store/client';
 import { releaseInProgressToolCalls } from '../lambdas/store/idempotent-tools';
 import { sfnExecutions } from '../lambdas/store/sfn-executions';
-import { type AgentConfig, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
+import { type AgentConfig, CONFIG_ENV, configJsonOf, handlerConfig, parseConfig } from '../lib/config';
 import type { HandlerName } from '../lib/handler-names';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
@@ -305,7 +305,7 @@ export class LocalEngine {
     if (stateMachineOf(template).arn !== this.stateMachineArn) throw new Error('the new template names another state machine');
     const runtimes = new Map<string, Runtime>([[JSON.stringify(handlerConfig(this.options.config)), this.runtime]]);
     const runtimeOf = (fn: LocalFunction) => {
-      const json = config ? JSON.stringify(handlerConfig(config)) : (fn.env[CONFIG_ENV] ?? JSON.stringify(handlerConfig(this.options.config)));
+      const json = config ? JSON.stringify(handlerConfig(config)) : fn.env[CONFIG_ENV] ? configJsonOf(fn.env[CONFIG_ENV]) : JSON.stringify(handlerConfig(this.options.config));
       let rt = runtimes.get(json);
       if (!rt) {
         rt = this.makeRuntime(config ?? parseConfig(JSON.parse(json), `${fn.logicalId} environment`));

@@ -3,7 +3,7 @@ import { BUILTIN_TOOL_NAMES, ConfigError } from './config-env';
 import { contextWindowOf } from './context-windows';
 import { priceOf } from './pricing';
 
-export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError } from './config-env';
+export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError, configEnvValue, configJsonOf } from './config-env';
 
 /**
  * The one config schema (`agent.config.json`), used by the CDK app, the Lambda handlers and the offline engine.

@@ -1,7 +1,7 @@
 import { handleApi } from '../../lambdas/api/routes';
 import { countTokens } from '../../lambdas/core/tokens';
 import { ofKind } from '../../lambdas/core/trace';
-import { type AgentConfig, CONFIG_ENV, parseConfig } from '../../lib/config';
+import { type AgentConfig, CONFIG_ENV, configJsonOf, parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
 import { type FakeProvider, startFakeOpenAI } from '../fakes/providers';
 import { templateFor, testEngine } from '../helpers/engine';
@@ -12,7 +12,11 @@ import { type Loopback, startLoopback } from '../helpers/loopback';
  * the configured instructions as the system message of every request, structured output requested natively and
  * repaired once, and a long run whose tool results total far more than its model's 8,000-token window.
  */
-const INSTRUCTIONS = 'You are the acceptance-test agent. Fetch what you are asked to, then answer in one sentence.';
+/** Long enough (~4 KB) that the handlers' configuration carries it compressed (Lambda allows 4 KB of variables). */
+const INSTRUCTIONS = [
+  'You are the acceptance-test agent. Fetch what you are asked to, then answer in one sentence.',
+  ...Array.from({ length: 45 }, (_, i) => `Rule ${i + 1}: when a page mentions item ${i * 7 + 3}, quote its line number and keep the answer short.`),
+].join('\n');
 const QUESTION = 'Read pages 1 to 30 and tell me what they have in common.';
 const WINDOW = 8000;
 /** A tool result of about 2 KB (some 500 tokens): thirty of them are twice the window. */
@@ -60,13 +64,22 @@ describe('your agent: instructions, structured output, context windows', () => {
   };
   const schema = { type: 'object', properties: { answer: { type: 'string' }, confidence: { type: 'number' } }, required: ['answer', 'confidence'], additionalProperties: false };
 
-  it('ships the instructions in every handler\'s configuration (a deploy changes them, a rollback restores them)', () => {
+  it('ships the instructions in every handler\'s configuration, compressed when long (a deploy changes them, a rollback restores them)', async () => {
     const functions = Object.values(templateFor(config).Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
     expect(functions.length).toBeGreaterThan(0);
+    expect(INSTRUCTIONS.length).toBeGreaterThan(4000);
     for (const fn of functions) {
-      const env = (fn.Properties as { Environment: { Variables: Record<string, string> } }).Environment.Variables;
-      expect(JSON.parse(env[CONFIG_ENV] ?? '{}').instructions).toBe(INSTRUCTIONS);
+      const value = (fn.Properties as { Environment: { Variables: Record<string, string> } }).Environment.Variables[CONFIG_ENV] ?? '';
+      // Too long for the environment as plain JSON: compressed, and read back whole by the handlers (and this engine).
+      expect(value.startsWith('gz:')).toBe(true);
+      expect(JSON.parse(configJsonOf(value)).instructions).toBe(INSTRUCTIONS);
     }
+    // A deploy of the template: each handler runs with the configuration in its environment, as in AWS.
+    engine.deploy(templateFor(config));
+    model.script({ kind: 'text', text: 'ok' });
+    const { run } = await engine.run({ input: 'Say ok.' });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(bodyOf(0).messages[0]).toEqual({ role: 'system', content: INSTRUCTIONS });
   });
 
   it('sends the instructions as the system message and asks for the schema natively; a broken answer is repaired in one more call', async () => {
