@@ -144,7 +144,7 @@ export function withSummary(view: ContextView, summary: ContextSummary): Context
 
 /** Instructions of the summary call. */
 export const SUMMARY_INSTRUCTIONS =
-  'You compress an agent\'s working notes. Summarize the conversation below for the agent itself: what was asked, what each tool call found (facts, numbers, names, ids), what was decided, and what is still open. Be factual and brief; no preamble.';
+  'Before you go on, compress your working notes: summarize the steps below for yourself — what was asked, what each tool call found (facts, numbers, names, ids), what was decided, and what is still open. Be factual and brief; no preamble; call no tool.';
 
 /**
  * The transcript the summary call reads: the earlier summary, then the steps to summarize (with the view's elisions

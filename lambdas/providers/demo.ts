@@ -31,7 +31,8 @@ export function createDemoProvider(model: string): ModelProvider {
       // A context summary (lambdas/core/context.ts): the transcript's opening lines, clipped.
       if (request.purpose === 'summary') {
         const transcript = request.messages.map((m) => m.content).join('\n');
-        const text = `Summary: ${transcript.slice(0, 600)}`;
+        const steps = transcript.slice(transcript.indexOf('\n\n') + 2);
+        const text = `Summary: ${steps.slice(0, 600)}`;
         return { text, toolCalls: [], usage: { inputTokens: estimatePromptTokens(request), outputTokens: Math.min(countTokens(text), request.maxOutputTokens) }, finishReason: 'stop', model: `demo/${model}` };
       }
       // The loop's step (a compacted prompt has fewer assistant turns than steps), else counted from the turns.

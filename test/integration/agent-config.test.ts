@@ -181,6 +181,9 @@ describe('your agent: instructions, structured output, context windows', () => {
     expect(events.filter(ofKind('model_call')).map((e) => e.error?.name ?? 'ok')).toEqual(['ok', 'ok', 'ContextOverflow', 'ok']);
     expect(events.find(ofKind('context_compacted'))).toMatchObject({ step: 3, reason: 'overflow', elidedThroughStep: 1, summarizedThroughStep: 1, summary: { text: 'Page 1 was about a fox.' } });
     expect(events.some(ofKind('fallback'))).toBe(false);
+    // Every request carries the instructions, the summary call too (its task is the user turn).
+    for (const r of model.requests) expect((r.body as unknown as Body).messages[0]).toEqual({ role: 'system', content: INSTRUCTIONS });
+    expect(bodyOf(3).messages[1]?.content).toContain('summarize the steps below');
     // The retried request: the question, the summary of step 1, and step 2 in full.
     const retried = bodyOf(4).messages;
     expect(retried).toContainEqual({ role: 'user', content: 'Read pages 1 and 2.' });

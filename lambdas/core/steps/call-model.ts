@@ -193,8 +193,12 @@ async function compact(deps: LoopDeps, run: RunRecord, step: number, base: CallB
  */
 async function summarize(deps: LoopDeps, run: RunRecord, step: number, base: CallBase, view: ContextView, throughStep: number, windowTokens: number): Promise<ContextSummary | undefined> {
   // The transcript fits the window with room for the summary (about 3 characters a token, erring low).
-  const maxChars = Math.max(2000, (Math.floor(windowTokens * 0.8) - SUMMARY_MAX_TOKENS - 200) * 3);
-  const request = { system: SUMMARY_INSTRUCTIONS, messages: [{ role: 'user' as const, content: summaryTranscript(base.conversation, view, throughStep, maxChars) }], tools: [] };
+  const instructionTokens = deps.estimatePromptTokens({ system: base.instructions.text, messages: [], tools: [] });
+  const maxChars = Math.max(2000, (Math.floor(windowTokens * 0.8) - SUMMARY_MAX_TOKENS - 200 - instructionTokens) * 3);
+  // The agent's own instructions stay the system prompt (every request carries them; they say what matters); the
+  // task of summarizing is the user turn.
+  const transcript = summaryTranscript(base.conversation, view, throughStep, maxChars);
+  const request = { system: base.instructions.text, messages: [{ role: 'user' as const, content: `${SUMMARY_INSTRUCTIONS}\n\n${transcript}` }], tools: [] };
   const earlier = pendingUsage(view, step);
   const budget = checkBudget({
     used: run.tokensIn + run.tokensOut + earlier.inputTokens + earlier.outputTokens,
