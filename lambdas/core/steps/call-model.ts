@@ -1,6 +1,6 @@
 import { excerpt } from '../answer';
 import { needsDecision } from '../approvals';
-import { type BudgetDecision, checkBudget } from '../budget';
+import { type BudgetDecision, checkBudget, MIN_OUTPUT_TOKENS } from '../budget';
 import { type ContextSummary, type ContextView, planContext, promptMessages, SUMMARY_INSTRUCTIONS, SUMMARY_MAX_TOKENS, summaryTranscript, withSummary } from '../context';
 import { type AgentError, BadRequest, BudgetExceeded, ContextOverflow, causeMessage, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from '../errors';
 import { type Instructions, instructionsHash, instructionsOf } from '../instructions';
@@ -200,12 +200,21 @@ async function summarize(deps: LoopDeps, run: RunRecord, step: number, base: Cal
   const transcript = summaryTranscript(base.conversation, view, throughStep, maxChars);
   const request = { system: base.instructions.text, messages: [{ role: 'user' as const, content: `${SUMMARY_INSTRUCTIONS}\n\n${transcript}` }], tools: [] };
   const earlier = pendingUsage(view, step);
+  // The summary is made only when it and the call it makes room for both fit the run's token and dollar budgets
+  // (the call estimated with a summary of the largest size): a summary is never spent on a step that then cannot
+  // be taken.
+  const placeholder: ContextView = { ...view, summary: { throughStep, text: 'x '.repeat(SUMMARY_MAX_TOKENS), atStep: step, usage: earlier } };
+  const next = estimateOf(deps, { system: base.instructions.text, messages: promptMessages(base.conversation, placeholder), tools: base.tools, ...(base.output ? { output: base.output } : {}) });
+  const ahead = { inputTokens: earlier.inputTokens + next, outputTokens: earlier.outputTokens + MIN_OUTPUT_TOKENS };
   const budget = checkBudget({
-    used: run.tokensIn + run.tokensOut + earlier.inputTokens + earlier.outputTokens,
+    used: run.tokensIn + run.tokensOut + ahead.inputTokens + ahead.outputTokens,
     maxTokens: run.maxTokens,
     estimatedPromptTokens: deps.estimatePromptTokens(request),
     maxOutputTokens: SUMMARY_MAX_TOKENS,
     reserve: Math.floor(run.maxTokens * (deps.reserveRatio ?? 0)),
+    ...(run.maxCostUsd !== undefined && base.priced
+      ? { cost: { usedMicros: (run.costMicros ?? 0) + costMicros(ahead, base.priced.price), maxMicros: toMicros(run.maxCostUsd), price: base.priced.price } }
+      : {}),
   });
   if (!budget.ok) return undefined;
   try {

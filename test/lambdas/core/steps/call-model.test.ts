@@ -22,15 +22,15 @@ describe('compaction in the model step', () => {
   afterAll(async () => dynamo.close());
 
   /** A run with `steps` completed steps, each a 2 KB tool result. */
-  async function runWithSteps(runId: string, steps: number): Promise<LoopState> {
-    await runs.createRun({ runId, userId: 'u', input: 'What do the pages say?', maxSteps: 40, maxTokens: 1_000_000 });
+  async function runWithSteps(runId: string, steps: number, maxTokens = 1_000_000): Promise<LoopState> {
+    await runs.createRun({ runId, userId: 'u', input: 'What do the pages say?', maxSteps: 40, maxTokens });
     const at = new Date().toISOString();
     for (let s = 1; s <= steps; s++) {
       await runs.putMessage(runId, { step: s, seq: 0, at, message: { role: 'assistant', content: 'Let me read the next page and think about it at some length. '.repeat(6), toolCalls: [{ id: `c${s}`, name: 'fetch', arguments: { n: s } }] } });
       await runs.putMessage(runId, { step: s, seq: 1, at, message: { role: 'tool', toolCallId: `c${s}`, name: 'fetch', content: `page ${s} says foxes. `.repeat(100) } });
       await runs.recordModelStep(runId, s, { inputTokens: 0, outputTokens: 0 }, `sig${s}`);
     }
-    return { runId, step: steps, maxSteps: 40, maxTokens: 1_000_000, outcome: 'tools', toolCalls: [], toolCount: 0, callSig: '', prevCallSig: '' };
+    return { runId, step: steps, maxSteps: 40, maxTokens, outcome: 'tools', toolCalls: [], toolCount: 0, callSig: '', prevCallSig: '' };
   }
 
   /** A model that records its requests and answers from a script (a summary request answers with a summary). */
@@ -93,5 +93,13 @@ describe('compaction in the model step', () => {
     const compacted = (await runs.listEvents('fallback-window')).find(ofKind('context_compacted'));
     expect(compacted).toMatchObject({ tier: 'fallback', windowTokens: 3000, reason: 'window' });
     expect(compacted?.tokensAfter).toBeLessThanOrEqual(3000 * 0.9 - 256);
+  });
+
+  it('makes no summary the run\'s budget could pay for but not the call it makes room for', async () => {
+    const state = await runWithSteps('no-room', 8, 1500);
+    const model = scripted([answer]);
+    await expect(modelStep(deps(model, { primary: 2048 }), { state, step: 9, tier: 'primary' })).rejects.toThrow(/TOKEN_BUDGET/);
+    expect(model.requests).toEqual([]);
+    expect((await runs.getRun('no-room'))?.tokensIn).toBe(0);
   });
 });
