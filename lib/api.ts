@@ -51,7 +51,7 @@ export interface SignInSettings {
 }
 
 /**
- * API Gateway REST API (DESIGN §7): POST/GET /runs, GET /runs/{id}, GET /runs/{id}/trace, POST
+ * API Gateway REST API (docs/api.md): POST/GET /runs, GET /runs/{id}, GET /runs/{id}/trace, POST
  * /runs/{id}/pause|resume|cancel — every route behind the Cognito authorizer, one Lambda (the shared routes), stage
  * throttling, access logs, CORS limited to one origin. A new user pool comes with what signing in needs: a public app
  * client (SRP for the CLI, code + PKCE through managed login for the viewer), a domain and the admins group.

@@ -22,7 +22,7 @@ export const LAMBDA_SERVICE_ERRORS = [
 /** How long a paused run waits for resume before it surrenders (PAUSE_EXPIRED). */
 export const PAUSE_TIMEOUT_SECONDS = 7 * 24 * 3600;
 
-/** Retry settings (CONTRACT.md `retry`): maxAttempts counts all attempts, the first included. */
+/** Retry settings (docs/config.md `retry`): maxAttempts counts all attempts, the first included. */
 export interface WorkflowRetry {
   readonly maxAttempts: number;
   readonly intervalSeconds: number;
@@ -60,7 +60,7 @@ export interface AgentWorkflowProps {
 }
 
 /**
- * The agent loop as a Standard state machine (DESIGN §3). Small state in the payload; the loop counter is
+ * The agent loop as a Standard state machine (docs/architecture.md). Small state in the payload; the loop counter is
  * computed in CallModel's Parameters and checked against the step budget by Route every iteration; model calls
  * retry transient errors only, with exponential backoff and full jitter, then fall back, then degrade.
  */

@@ -44,7 +44,7 @@ const json = (statusCode: number, body: unknown, headers: Record<string, string>
   body: JSON.stringify(body),
 });
 
-/** Renders any error the routes raise as CONTRACT.md's `{"error": {"code", "message"}}`. */
+/** Renders any error the routes raise as `{"error": {"code", "message"}}` (docs/api.md, Errors). */
 export function errorResponse(err: HttpError): ApiResponse {
   return json(err.statusCode, { error: { code: err.code, message: err.message } }, err.headers);
 }

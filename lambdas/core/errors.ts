@@ -1,5 +1,5 @@
 /**
- * The one error taxonomy (DESIGN §4). The class `name` is what the state machine's Retry and Catch match, so every
+ * The one error taxonomy (docs/resilience.md). The class `name` is what the state machine's Retry and Catch match, so every
  * class sets it explicitly (minifiers rename classes). Providers, tools and the breaker throw only these.
  */
 

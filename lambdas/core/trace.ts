@@ -5,7 +5,7 @@ import type { MessageRef } from './trace-refs';
 import type { DegradedEntry, Message, RunStatus, ToolCall, Usage } from './types';
 
 /**
- * The trace: a closed union of every event kind the runtime writes (DESIGN §5), one constructor per kind, and the
+ * The trace: a closed union of every event kind the runtime writes (docs/api.md, Trace events), one constructor per kind, and the
  * parse of stored events back into the union. Every reader (metrics, the Langfuse export, replay, the CLI's progress,
  * the viewer's list of kinds) switches over `type` with {@link assertNever} in its default, so a new kind or a
  * renamed field fails `npm run typecheck` instead of the dashboard.

@@ -75,7 +75,7 @@ export interface ModelProvider {
 
 const ACTIVE = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'] as const;
 const TERMINAL = ['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'] as const;
-/** Status of a run (CONTRACT.md). */
+/** Status of a run (docs/api.md, Statuses). */
 export type RunStatus = (typeof ACTIVE)[number] | (typeof TERMINAL)[number];
 /** Statuses of a run still under way (an admin stop ends these: CANCELLED / KILLED). */
 export const ACTIVE_STATUSES: readonly RunStatus[] = ACTIVE;
@@ -134,7 +134,7 @@ export interface RunView {
   updatedAt: string;
 }
 
-/** A tool call waiting for approval, as users see it (CONTRACT.md `pendingApprovals`). */
+/** A tool call waiting for approval, as users see it (docs/api.md, The run). */
 export interface PendingApproval {
   toolCallId: string;
   name: string;
@@ -143,7 +143,7 @@ export interface PendingApproval {
   expiresAt: string;
 }
 
-/** A trace event (DESIGN §5): the closed union of every kind, in ./trace.ts. */
+/** A trace event (docs/api.md): the closed union of every kind, in ./trace.ts. */
 export type { TraceEvent, TraceEventDraft } from './trace';
 
 /** What a tool call runs with. */

@@ -30,7 +30,6 @@ describe('config schema', () => {
       }
       return '';
     })();
-    expect(message).not.toContain('CONTRACT.md');
     expect(message).toContain('docs/config.md');
     for (const file of message.match(/[\w./-]+\.(md|ts)\b/g) ?? []) expect({ file, exists: existsSync(join(__dirname, '..', '..', file)) }).toEqual({ file, exists: true });
   });
