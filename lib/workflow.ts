@@ -5,6 +5,8 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { LAMBDA_CRASH_ERRORS, RETRYABLE_ERRORS } from '../lambdas/core/errors';
+import type { Outcome } from '../lambdas/core/steps/finalize';
+import type { StopReason } from '../lambdas/core/types';
 import { assertApprovalTimeout } from './timeouts';
 
 /**
@@ -90,7 +92,7 @@ export class AgentWorkflow extends Construct {
         outputPath: '$.Payload',
         ...extra,
       });
-    const finalizer = (name: string, outcome: string) =>
+    const finalizer = (name: string, outcome: Outcome) =>
       invoke(name, props.finalize, { state: sfn.JsonPath.entirePayload, outcome }, props.timeouts.bookkeeping).addRetry(serviceRetry);
 
     // Exits: one finalize Lambda, four named states so the diagram and the history say how each run ended.
@@ -98,11 +100,13 @@ export class AgentWorkflow extends Construct {
     const surrender = finalizer('Surrender', 'SURRENDER');
     const degrade = finalizer('Degrade', 'DEGRADE');
     const refused = finalizer('Refused', 'REFUSED');
-    const stopBecause = (name: string, reason: string) =>
+    const stopBecause = (name: string, reason: StopReason) =>
       new sfn.Pass(this, name, { result: sfn.Result.fromString(reason), resultPath: '$.stopReason' }).next(surrender);
     const repetition = stopBecause('RepetitionDetected', 'REPETITION');
     const stepBudget = stopBecause('StepBudgetExhausted', 'STEP_BUDGET');
-    const tokenBudget = stopBecause('TokenBudgetExhausted', 'TOKEN_BUDGET');
+    // Every budget (tokens, dollars, the daily caps) lands here: the finalizer reads which one from the caught
+    // BudgetExceeded error (budgetReasonOf); TOKEN_BUDGET stands only for an error whose reason cannot be read.
+    const budgetExhausted = stopBecause('BudgetExhausted', 'TOKEN_BUDGET');
 
     const modelPayload = (tier: string, withError: boolean) => ({
       state: sfn.JsonPath.entirePayload,
@@ -113,14 +117,14 @@ export class AgentWorkflow extends Construct {
     const callModel = invoke('CallModel', props.callModel, modelPayload('primary', false), props.timeouts.model);
     callModel.addRetry(transientRetry);
     callModel.addCatch(refused, { errors: ['ModelRefusal'], resultPath: '$.error' });
-    callModel.addCatch(tokenBudget, { errors: ['BudgetExceeded'], resultPath: '$.error' });
+    callModel.addCatch(budgetExhausted, { errors: ['BudgetExceeded'], resultPath: '$.error' });
 
     const route = new sfn.Choice(this, 'Route', { comment: 'final answer, next model call, repeated call, step budget, pause, one tool or many' });
     if (props.hasFallbackModel) {
       const callFallback = invoke('CallFallbackModel', props.callModel, modelPayload('fallback', true), props.timeouts.model);
       callFallback.addRetry(transientRetry);
       callFallback.addCatch(refused, { errors: ['ModelRefusal'], resultPath: '$.error' });
-      callFallback.addCatch(tokenBudget, { errors: ['BudgetExceeded'], resultPath: '$.error' });
+      callFallback.addCatch(budgetExhausted, { errors: ['BudgetExceeded'], resultPath: '$.error' });
       callFallback.addCatch(degrade, { errors: ['States.ALL'], resultPath: '$.error' });
       callModel.addCatch(callFallback, { errors: ['States.ALL'], resultPath: '$.error' });
       callFallback.next(route);

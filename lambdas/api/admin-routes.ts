@@ -1,4 +1,4 @@
-import { AgentError } from '../core/errors';
+import { Conflict } from '../core/errors';
 import { runView } from '../core/loop';
 import type { RunRecord } from '../core/ports';
 import { toMicros, toUsd } from '../core/pricing';
@@ -121,7 +121,7 @@ async function stop(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<Ap
       await deps.control.cancel(run.runId, 'KILLED');
     } catch (err) {
       // Finished on its own meanwhile: nothing to stop.
-      if (err instanceof AgentError && err.name === 'Conflict') return;
+      if (err instanceof Conflict) return;
       throw err;
     }
     stopped.push(run.runId);

@@ -1,4 +1,4 @@
-import { AgentError } from '../core/errors';
+import { BadRequest, Conflict, StartFailed } from '../core/errors';
 import { runView } from '../core/loop';
 import { MAX_OUTPUT_SCHEMA_BYTES, schemaProblem } from '../core/output';
 import type { RunPage, RunRecord } from '../core/ports';
@@ -120,9 +120,9 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
     return await handler(deps, req, req.userId, runId);
   } catch (err) {
     if (err instanceof HttpError) return errorResponse(err);
-    if (err instanceof AgentError && err.name === 'Conflict') return errorResponse(new HttpError(409, 'CONFLICT', err.message));
-    if (err instanceof AgentError && err.name === 'BadRequest') return errorResponse(new HttpError(422, 'INVALID_REQUEST', err.message));
-    if (err instanceof AgentError && err.name === 'StartFailed') return errorResponse(new HttpError(503, 'START_FAILED', err.message, { 'retry-after': '1' }));
+    if (err instanceof Conflict) return errorResponse(new HttpError(409, 'CONFLICT', err.message));
+    if (err instanceof BadRequest) return errorResponse(new HttpError(422, 'INVALID_REQUEST', err.message));
+    if (err instanceof StartFailed) return errorResponse(new HttpError(503, 'START_FAILED', err.message, { 'retry-after': '1' }));
     throw err;
   }
 }

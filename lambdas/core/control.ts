@@ -1,8 +1,8 @@
 import { type ApprovalStore, decideApproval } from './approvals';
 import { Conflict } from './errors';
-import type { RunControl, RunRepository } from './ports';
+import type { RunControl, RunRecord, RunRepository } from './ports';
 import { trace } from './trace';
-import { ACTIVE_STATUSES } from './types';
+import { ACTIVE_STATUSES, type RunStatus } from './types';
 
 /** What a RunControl needs from the engine that runs executions (Step Functions in AWS, the offline engine locally). */
 export interface ExecutionPort {
@@ -90,7 +90,7 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates & Part
 export interface RunUpdates {
   updateRun(
     runId: string,
-    fields: Partial<Record<'status' | 'pauseRequested' | 'taskToken' | 'executionArn' | 'resumes', unknown>>,
-    condition?: { statusIn: string[] },
+    fields: Partial<Pick<RunRecord, 'status' | 'pauseRequested' | 'taskToken' | 'executionArn' | 'resumes'>>,
+    condition?: { statusIn: RunStatus[] },
   ): Promise<unknown>;
 }

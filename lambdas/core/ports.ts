@@ -1,6 +1,6 @@
 import type { ContextView } from './context';
 import type { OutputSpec } from './output';
-import type { DegradedEntry, Message, PendingApproval, RunStatus, TraceEvent, TraceEventDraft, Usage } from './types';
+import type { DegradedEntry, Message, PendingApproval, RunStatus, StopReason, TraceEvent, TraceEventDraft, Usage } from './types';
 
 /** The run item (pk RUN#id, sk META). */
 export interface RunRecord {
@@ -13,7 +13,7 @@ export interface RunRecord {
   tokensOut: number;
   maxSteps: number;
   maxTokens: number;
-  stopReason: string | null;
+  stopReason: StopReason | null;
   answer: string | null;
   degraded: DegradedEntry[];
   /** Signature of the last step's tool calls (repetition detector). */
@@ -94,7 +94,7 @@ export interface RunRepository {
   listMessages(runId: string): Promise<StoredMessage[]>;
   recordModelStep(runId: string, step: number, usage: Usage, callSig: string, costMicros?: number): Promise<RunRecord>;
   addDegraded(runId: string, entry: DegradedEntry): Promise<void>;
-  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null; output?: unknown }): Promise<RunRecord>;
+  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown }): Promise<RunRecord>;
   appendEvent(runId: string, event: TraceEventDraft): Promise<TraceEvent>;
   listEvents(runId: string): Promise<TraceEvent[]>;
 }

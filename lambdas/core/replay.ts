@@ -1,7 +1,7 @@
 import { errorFromName } from './errors';
 import { canonicalJson } from './signature';
 import { assertNever, type ContextCompactedEvent, type ModelCallEvent, type Tier, type ToolCallEvent } from './trace';
-import type { DegradedEntry, ModelProvider, ModelRequest, ModelResponse, RunView, ToolCall, ToolContext, ToolResult, TraceEvent } from './types';
+import type { DegradedEntry, ModelProvider, ModelRequest, ModelResponse, RunView, StopReason, ToolCall, ToolContext, ToolResult, TraceEvent } from './types';
 
 /**
  * Replay: a recorded run (its view and its trace) serves the model's and the tools' outputs — failures included —
@@ -21,7 +21,7 @@ export interface PathStep {
 export interface ReplayPath {
   steps: PathStep[];
   status: string;
-  stopReason: string | null;
+  stopReason: StopReason | null;
 }
 
 /** The path of a trace: for each step, the tool calls of its last successful model call. */

@@ -1,8 +1,9 @@
 import type { Decision } from './approvals';
 import type { CircuitState, WindowTotals } from './breaker';
+import type { BudgetReason } from './errors';
 import type { PriceSource } from './pricing';
 import type { MessageRef } from './trace-refs';
-import type { DegradedEntry, Message, RunStatus, ToolCall, Usage } from './types';
+import type { DegradedEntry, Message, RunStatus, StopReason, ToolCall, Usage } from './types';
 
 /**
  * The trace: a closed union of every event kind the runtime writes (docs/api.md, Trace events), one constructor per kind, and the
@@ -78,7 +79,7 @@ export interface FallbackEvent extends Envelope<'fallback'>, DegradedEntry {
 }
 
 /** A call refused before it was made: the token or dollar budget, or a daily spend cap. */
-export type BudgetEvent = Envelope<'budget'> & { reason: string; message: string } & (
+export type BudgetEvent = Envelope<'budget'> & { reason: BudgetReason; message: string } & (
     | { estimatedPromptTokens: number; used: number; maxTokens: number; costUsd?: number; maxCostUsd?: number }
     | { reason: 'SPEND_LIMIT'; scope: string; userSpendUsd: number; totalSpendUsd: number }
   );
@@ -157,13 +158,13 @@ export interface BreakerEvent extends Envelope<'breaker'> {
 
 /** The run gave up (step, token or cost budget, repetition, expired pause or approval). */
 export interface SurrenderEvent extends Envelope<'surrender'> {
-  stopReason: string | null;
+  stopReason: StopReason | null;
 }
 
 /** The run reached its final status (finalize, or the execution's failure seen by the status rule). */
 export interface RunFinishedEvent extends Envelope<'run_finished'> {
   status: RunStatus;
-  stopReason: string | null;
+  stopReason: StopReason | null;
   usage: Usage & { costUsd?: number };
   error?: CaughtError;
   /** Set when the execution itself failed, timed out or was aborted (lambdas/core/execution-status.ts). */
@@ -172,7 +173,7 @@ export interface RunFinishedEvent extends Envelope<'run_finished'> {
 
 /** The run was cancelled through the API (CANCELLED) or stopped by an admin (KILLED). */
 export interface CancelledEvent extends Envelope<'cancelled'> {
-  stopReason: string;
+  stopReason: StopReason;
 }
 
 /** POST /runs could not start the execution. */

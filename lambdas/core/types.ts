@@ -109,6 +109,8 @@ export const STOP_REASONS = [
   'MODEL_REFUSAL',
 ] as const;
 export type StopReason = (typeof STOP_REASONS)[number];
+/** True for a known stop reason (a value read from the state or the table is only a string). */
+export const isStopReason = (value: unknown): value is StopReason => typeof value === 'string' && (STOP_REASONS as readonly string[]).includes(value);
 
 export interface DegradedEntry {
   dependency: string;
@@ -121,7 +123,7 @@ export interface RunView {
   runId: string;
   status: RunStatus;
   answer: string | null;
-  stopReason: string | null;
+  stopReason: StopReason | null;
   steps: number;
   /** Tokens, and the model spend in US dollars from the price table (0 for the demo model). */
   usage: Usage & { costUsd: number };

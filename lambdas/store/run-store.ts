@@ -16,7 +16,7 @@ import type { OutputSpec } from '../core/output';
 import type { ApiRunRepository, ApprovalEntry, RunRecord, StoredMessage } from '../core/ports';
 import { parseTraceEvent } from '../core/trace';
 import { resolveTrace } from '../core/trace-refs';
-import type { DegradedEntry, RunStatus, TraceEvent, TraceEventDraft, Usage } from '../core/types';
+import type { DegradedEntry, RunStatus, StopReason, TraceEvent, TraceEventDraft, Usage } from '../core/types';
 import { ConversationCache } from './conversation-cache';
 import {
   ACTIVE_IN,
@@ -245,7 +245,7 @@ export class RunStore implements ApiRunRepository {
   /** Moves a run to a terminal status once; finalizing an already-final run is a no-op that returns it. */
   async finalizeRun(
     runId: string,
-    result: { status: RunStatus; answer: string; stopReason: string | null; output?: unknown },
+    result: { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown },
   ): Promise<RunRecord> {
     try {
       const out = await this.doc.send(
@@ -374,7 +374,7 @@ export class RunStore implements ApiRunRepository {
   async updateRun(
     runId: string,
     fields: Partial<Pick<RunRecord, 'status' | 'pauseRequested' | 'taskToken' | 'executionArn' | 'answer' | 'stopReason' | 'resumes'>>,
-    condition?: { statusIn: string[] },
+    condition?: { statusIn: RunStatus[] },
   ): Promise<RunRecord | undefined> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ':at': this.now().toISOString() };
@@ -416,7 +416,7 @@ export class RunStore implements ApiRunRepository {
    */
   async closeExecution(
     runId: string,
-    result: { status: RunStatus; answer: string; stopReason: string },
+    result: { status: RunStatus; answer: string; stopReason: StopReason },
     executionArn: string,
   ): Promise<{ run?: RunRecord; changed: boolean }> {
     try {

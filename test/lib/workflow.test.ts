@@ -36,12 +36,12 @@ describe('the agent workflow (synthesized)', () => {
     const catches = (name: string) => (states[name]!.Catch as { ErrorEquals: string[]; Next: string }[]).map((c) => [c.ErrorEquals.join(','), c.Next]);
     expect(catches('CallModel')).toEqual([
       ['ModelRefusal', 'Refused'],
-      ['BudgetExceeded', 'TokenBudgetExhausted'],
+      ['BudgetExceeded', 'BudgetExhausted'],
       ['States.ALL', 'CallFallbackModel'],
     ]);
     expect(catches('CallFallbackModel')).toEqual([
       ['ModelRefusal', 'Refused'],
-      ['BudgetExceeded', 'TokenBudgetExhausted'],
+      ['BudgetExceeded', 'BudgetExhausted'],
       ['States.ALL', 'Degrade'],
     ]);
     expect(catches('CallTool')).toEqual([['States.ALL', 'RecordToolFailure']]);

@@ -4,7 +4,7 @@ import { OUTPUT_INVALID, parseAnswerJson } from '../output-json';
 import type { RunRecord } from '../ports';
 import { toUsd } from '../pricing';
 import { assertNever, trace } from '../trace';
-import type { DegradedEntry, Message, RunStatus } from '../types';
+import { type DegradedEntry, isStopReason, type Message, type RunStatus, type StopReason } from '../types';
 import { isFinal, type LoopDeps, type LoopState, mustGetRun } from './state';
 
 export type Outcome = 'FINISH' | 'SURRENDER' | 'DEGRADE' | 'REFUSED';
@@ -22,13 +22,13 @@ export interface FinalizeInput {
 export interface FinalizeOutput {
   runId: string;
   status: RunStatus;
-  stopReason: string | null;
+  stopReason: StopReason | null;
 }
 
 /** The final status, the stop reason, the answer the user sees; `degraded` when the exit itself degrades the run. */
 interface Ending {
   status: RunStatus;
-  stopReason: string | null;
+  stopReason: StopReason | null;
   answer: string;
   degraded?: DegradedEntry;
   /** The parsed structured answer (a run with an output schema whose answer satisfies it). */
@@ -90,7 +90,7 @@ function endingOf(outcome: Outcome, state: LoopState, run: RunRecord, messages: 
       return { status: degraded.length ? 'DEGRADED' : 'SUCCEEDED', stopReason: null, answer: withNotice(degradationNotice(degraded), partialAnswer(messages)) };
     case 'SURRENDER': {
       // A budget error names its reason (token, cost, daily spend); the Pass before Surrender sets the others.
-      const stopReason = budgetReasonOf(state.error) ?? state.stopReason ?? 'STEP_BUDGET';
+      const stopReason = budgetReasonOf(state.error) ?? (isStopReason(state.stopReason) ? state.stopReason : 'STEP_BUDGET');
       return { status: 'UNFINISHED', stopReason, answer: withNotice(surrenderNotice(stopReason, run.step), withNotice(degradationNotice(degraded), partialAnswer(messages))) };
     }
     case 'DEGRADE': {
