@@ -1,7 +1,7 @@
 import { DescribeStateMachineAliasCommand } from '@aws-sdk/client-sfn';
 import { parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
-import { planRollback, rollback } from '../../scripts/rollback';
+import { planRollback, regionOfAliasArn, rollback } from '../../scripts/rollback';
 import { templateFor, testEngine } from '../helpers/engine';
 
 const SM = 'arn:aws:states:local:000000000000:stateMachine:M';
@@ -62,5 +62,18 @@ describe('npm run rollback against the local Step Functions API', () => {
     expect(old.run).toMatchObject({ status: 'UNFINISHED', stopReason: 'STEP_BUDGET' });
     const executionArn = `arn:aws:states:local:000000000000:execution:${engine.stateMachineName}:on-v2`;
     expect(engine.describeExecution(executionArn).stateMachineVersionArn).toBe(`${engine.stateMachineArn}:2`);
+  });
+});
+
+describe('regionOfAliasArn', () => {
+  it('is the region the alias ARN names (no AWS_REGION needed)', () => {
+    expect(regionOfAliasArn('arn:aws:states:eu-west-1:123456789012:stateMachine:Agent:live')).toBe('eu-west-1');
+    expect(regionOfAliasArn('arn:aws-cn:states:cn-north-1:123456789012:stateMachine:Agent:live')).toBe('cn-north-1');
+  });
+
+  it('refuses what is not an alias ARN, saying what is expected', () => {
+    for (const bad of ['live', 'arn:aws:states:eu-west-1:123456789012:stateMachine:Agent', 'arn:aws:lambda:eu-west-1:123456789012:function:f:live']) {
+      expect(() => regionOfAliasArn(bad)).toThrow('expected arn:<partition>:states:<region>:<account>:stateMachine:<name>:<alias>');
+    }
   });
 });
