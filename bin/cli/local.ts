@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { AgentConfig } from '../../lib/config';
 import { type ApiTarget, apiTarget } from './client';
-import { type CliValues, localDataDir, localPort, UsageError } from './common';
+import { assertDataDirFree, type CliValues, localDataDir, localPort, UsageError } from './common';
 import { devToken, localSecretsFile } from './serve';
 
 /** Whether something answers HTTP on the local server's port (`npm start`): a refused connection is "no". */
@@ -11,16 +11,6 @@ export async function localServerAnswers(values: CliValues): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** Refuses a data dir another process has open (a server, another `agent run`): its database opens in one process at a time. */
-export async function assertDataDirFree(dataDir: string): Promise<void> {
-  const { dataDirInUse } = await import('../../local/data-dir');
-  if (await dataDirInUse(dataDir)) {
-    throw new UsageError(
-      `${dataDir} is in use by another agent process (a local server on another port, or another agent run): wait for it to finish, talk to that server with --api http://localhost:<its port> --token <its token>, or pass --data <another dir>`,
-    );
   }
 }
 

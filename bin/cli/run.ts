@@ -1,8 +1,8 @@
 import { effectiveBudgets } from '../../lambdas/core/budget';
 import { ACTIVE_STATUSES, type RunView } from '../../lambdas/core/types';
 import { type ApiTarget, apiTarget, callApi } from './client';
-import { type CliCommand, type CliValues, intOption, localDataDir, UsageError, usdOption } from './common';
-import { assertDataDirFree, localServerAnswers } from './local';
+import { assertDataDirFree, type CliCommand, type CliValues, intOption, localDataDir, UsageError, usdOption } from './common';
+import { localServerAnswers } from './local';
 import { describeEvent, describeStateEvent } from './progress';
 import { localSecretsFile } from './serve';
 

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { DescribeStateMachineAliasCommand } from '@aws-sdk/client-sfn';
 import { parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
@@ -63,6 +65,27 @@ describe('npm run rollback against the local Step Functions API', () => {
     const executionArn = `arn:aws:states:local:000000000000:execution:${engine.stateMachineName}:on-v2`;
     expect(engine.describeExecution(executionArn).stateMachineVersionArn).toBe(`${engine.stateMachineArn}:2`);
   });
+
+  it('as typed, with no region in the environment: the alias ARN gives it', async () => {
+    // The same engine, its alias now on version 1 with version 2 published: the dry run plans 1 → nothing older, so --to 2.
+    const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, AWS_ENDPOINT_URL_SFN: engine.sfnApi.url, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+      for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']) delete env[name];
+      const proc = spawn('npm', ['run', '--silent', 'rollback', '--', '--alias', engine.startArn, '--to', '2', '--dry-run'], { cwd: join(__dirname, '..', '..'), env });
+      let stdout = '';
+      let stderr = '';
+      proc.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      proc.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      proc.on('exit', (status) => resolve({ status, stdout, stderr }));
+    });
+    expect(out.stderr).toBe('');
+    expect(out.stdout).toContain(`would point ${engine.startArn} from version 1 (100%) to version 2 (100%)`);
+    expect(out.status).toBe(0);
+  }, 60_000);
 });
 
 describe('regionOfAliasArn', () => {
