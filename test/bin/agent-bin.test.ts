@@ -56,7 +56,9 @@ describe('the README commands, as typed', () => {
 
   it('npx agent run answers 435, and npx agent trace of that run shows its calculator call with no server running', async () => {
     const data = tempDir();
-    const run = await exitOf(typed('npx', ['agent', 'run', 'What is 12.5% of 3480?', '--data', data]));
+    // `npx agent …` as the README has it; `--no` only forbids npx to fetch a registry package named "agent" should the
+    // project's own bin ever not resolve (the test then fails instead of running someone else's code).
+    const run = await exitOf(typed('npx', ['--no', 'agent', 'run', 'What is 12.5% of 3480?', '--data', data]));
     expect(run.stderr).not.toContain('ERR_MODULE_NOT_FOUND');
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('435');
@@ -64,7 +66,7 @@ describe('the README commands, as typed', () => {
     expect(runId).toBeDefined();
 
     // No server answers on PORT: the trace is read from the data dir the run was kept in.
-    const trace = await exitOf(typed('npx', ['agent', 'trace', runId as string, '--data', data]));
+    const trace = await exitOf(typed('npx', ['--no', 'agent', 'trace', runId as string, '--data', data]));
     expect(trace.status).toBe(0);
     expect(trace.stdout).toContain('tool calculator → 435');
   }, 180_000);
