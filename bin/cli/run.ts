@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { effectiveBudgets } from '../../lambdas/core/budget';
+import { MAX_OUTPUT_SCHEMA_BYTES, schemaProblem } from '../../lambdas/core/output';
 import { ACTIVE_STATUSES, type RunView } from '../../lambdas/core/types';
 import { type ApiTarget, apiTarget, callApi } from './client';
 import { assertDataDirFree, type CliCommand, type CliValues, intOption, localDataDir, UsageError, usdOption } from './common';
@@ -18,10 +20,11 @@ export const runCommand: CliCommand = {
       maxCostUsd: usdOption('max-cost-usd', values['max-cost-usd']),
     };
     effectiveBudgets(config.budgets, budgets); // refuse a raise before anything starts
+    const schema = outputSchemaOption(values['output-schema']);
     const progress = (line: string) => process.stderr.write(`${line}\n`);
-    if (typeof values.api === 'string') return runRemote(apiTarget(values), prompt, budgets, values, progress);
+    if (typeof values.api === 'string') return runRemote(apiTarget(values), prompt, budgets, values, progress, schema);
     // A local server on its port holds the data dir: the run goes through it (and lands in its data).
-    if (await localServerAnswers(values)) return runRemote(apiTarget(values), prompt, budgets, values, progress, 250);
+    if (await localServerAnswers(values)) return runRemote(apiTarget(values), prompt, budgets, values, progress, schema, 250);
     // Else the run is made here, on the data dir, so that runs|show|trace|replay <id> find it afterwards.
     const dataDir = localDataDir(values);
     await assertDataDirFree(dataDir);
@@ -40,7 +43,7 @@ export const runCommand: CliCommand = {
     // The run belongs to the caller the local server would see: the development token's, or the first of localTokens.
     const userId = Object.values(config.localTokens ?? {})[0] ?? DEV_USER_ID;
     try {
-      const { run, error } = await engine.run({ input: prompt, budgets, userId });
+      const { run, error } = await engine.run({ input: prompt, budgets, userId, ...(schema ? { outputSchema: { schema, name: config.output?.name ?? 'final_answer' } } : {}) });
       // The execution itself failed (e.g. AccessDeniedException: a grant missing from the stack, IAM offline).
       if (error) progress(`execution failed: ${error.name}: ${error.message}`);
       process.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${run.answer ?? ''}\n`);
@@ -61,10 +64,11 @@ async function runRemote(
   budgets: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number },
   values: CliValues,
   progress: (line: string) => void,
+  outputSchema?: Record<string, unknown>,
   pollMs = 1000,
 ): Promise<number> {
   const hasBudgets = budgets.maxSteps !== undefined || budgets.maxTokens !== undefined || budgets.maxCostUsd !== undefined;
-  const { runId } = await callApi<{ runId: string }>(target, 'POST', '/runs', { input: prompt, ...(hasBudgets ? { budgets } : {}) });
+  const { runId } = await callApi<{ runId: string }>(target, 'POST', '/runs', { input: prompt, ...(hasBudgets ? { budgets } : {}), ...(outputSchema ? { outputSchema } : {}) });
   progress(`run ${runId} started`);
   let last = '';
   const deadline = Date.now() + 30 * 60_000;
@@ -82,4 +86,26 @@ async function runRemote(
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/** `--output-schema <file>`: a JSON Schema file (at most 16 KB) the answer must satisfy; undefined when not given. */
+export function outputSchemaOption(file: unknown): Record<string, unknown> | undefined {
+  if (file === undefined) return undefined;
+  if (typeof file !== 'string' || !file) throw new UsageError('--output-schema needs a JSON Schema file: --output-schema answer.schema.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--output-schema: cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (Buffer.byteLength(text, 'utf8') > MAX_OUTPUT_SCHEMA_BYTES) throw new UsageError(`--output-schema: ${file} is larger than ${MAX_OUTPUT_SCHEMA_BYTES} bytes`);
+  let schema: unknown;
+  try {
+    schema = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--output-schema: ${file} is not JSON: ${(err as Error).message}`);
+  }
+  const problem = schemaProblem(schema);
+  if (problem) throw new UsageError(`--output-schema: ${file} ${problem}`);
+  return schema as Record<string, unknown>;
 }
