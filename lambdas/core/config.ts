@@ -192,6 +192,26 @@ export const MonitoringConfigSchema = z.strictObject({
     .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
     .default(30)
     .describe(`How long every log group of the stack keeps its logs, in days: one of ${LOG_RETENTION_DAYS.join(', ')}.`),
+  alarmEmail: z
+    .email('must be an email address, e.g. oncall@example.com')
+    .optional()
+    .describe('Alarm notifications by email: an SNS topic with this address subscribed, which every alarm notifies (ALARM and OK).'),
+  alarmTopicArn: z
+    .string()
+    .regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/, 'must be an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:oncall')
+    .optional()
+    .describe('An existing SNS topic every alarm notifies (ALARM and OK); with alarmEmail too, the address is subscribed to it.'),
+  alarmsNotifyNobody: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'With neither alarmEmail nor alarmTopicArn, `cdk synth` fails on the readiness finding that the alarms notify nobody (AgentReadiness-AlarmsNotify); this acknowledges it, saying why (e.g. "a developer stack; nobody is on call").',
+    ),
+}).superRefine((m, ctx) => {
+  if (m.alarmsNotifyNobody && (m.alarmEmail || m.alarmTopicArn)) {
+    ctx.addIssue({ code: 'custom', path: ['alarmsNotifyNobody'], message: 'only applies when neither alarmEmail nor alarmTopicArn is set (then the alarms do notify someone)' });
+  }
 });
 
 
@@ -321,6 +341,12 @@ export const AgentConfigSchema = z
           .refine((p) => !/aws|amazon|cognito/.test(p), 'may not contain "aws", "amazon" or "cognito"')
           .optional()
           .describe('New pool: the managed login domain prefix (default: "agent-" and the stack\'s id, stable for the stack\'s life).'),
+        cloudWatchRole: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Create API Gateway\'s CloudWatch role and set it on the region\'s account settings (AWS::ApiGateway::Account, one per account and region: every stack that sets it overwrites it). Off by default: the stage\'s logs need the setting once per account and region (docs/operations.md).',
+          ),
       })
       .superRefine((api, ctx) => {
         for (const key of ['userPoolClientId', 'authDomain'] as const) {
@@ -328,7 +354,7 @@ export const AgentConfigSchema = z
         }
         if (api.domainPrefix && api.userPoolId) ctx.addIssue({ code: 'custom', path: ['domainPrefix'], message: 'only applies to a new pool; with api.userPoolId give api.authDomain' });
       })
-      .default({})
+      .prefault({})
       .describe('The API in AWS (docs/api.md): its user pool, CORS and throttling.'),
     observability: z
       .strictObject({
@@ -354,8 +380,12 @@ export const AgentConfigSchema = z
           })
           .optional()
           .describe('CloudFormation first routes `percent` of new runs to the new version for `minutes`, then all of them (and rolls the alias back when an alarm fires meanwhile).'),
+        removal: z
+          .enum(['retain', 'destroy'])
+          .default('retain')
+          .describe('What `cdk destroy` keeps (docs/operations.md): "retain" keeps the tables, the user pool and the log groups (and the published versions); "destroy" (a developer stack) keeps nothing.'),
       })
-      .default({})
+      .prefault({})
       .describe('Deploys (lib/versions.ts): every deploy publishes a state machine version behind the alias `live`.'),
     localTokens: z.record(z.string().min(16), z.string().min(1)).optional().describe('Local server: bearer tokens mapped to user ids (never used in AWS, where Cognito verifies identity).'),
     pricing: z.record(z.string().min(1), PriceSchema).default({}).describe('Prices by configured model name (USD per million tokens); well-known models have built-in prices.'),
