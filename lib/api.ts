@@ -45,8 +45,6 @@ export interface AgentApiProps {
 /** The one stage. */
 const STAGE = 'prod';
 
-export { ADMINS_GROUP };
-
 /** What a client needs to sign in: served by GET /config, and the stack's outputs. Nothing here is secret. */
 export interface SignInSettings {
   readonly region: string;

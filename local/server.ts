@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ADMIN_GROUP } from '../lambdas/api/admin-routes';
+import { errorBody } from '../lambdas/api/http';
+import { ADMINS_GROUP } from '../lambdas/api/public-config';
 // The largest body the routes accept is also what the server reads (API Gateway's own limit is 10 MB): one number.
 import { MAX_BODY_BYTES } from '../lambdas/api/routes';
 import { adminTokenLookup } from './admin-tokens';
@@ -44,7 +45,7 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
     handle(engine, callers, req, res).catch((err) => {
       // The cause goes to the server's log, never to the caller (it may name tables, types or internals).
       engine.runtime.logger.error('request failed', { method: req.method, path: req.url?.split('?')[0], err });
-      if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: 'internal error; the cause is in the server log' } });
+      if (!res.headersSent) send(res, 500, errorBody('INTERNAL', 'internal error; the cause is in the server log'));
     });
   });
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -69,7 +70,7 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
 async function handle(engine: LocalEngine, callers: Callers, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const bytes = await readBody(req, MAX_BODY_BYTES);
   if (bytes === undefined) {
-    send(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `the body must be at most ${MAX_BODY_BYTES} bytes` } });
+    send(res, 413, errorBody('PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`));
     return;
   }
   const body = bytes.toString('utf8');
@@ -88,7 +89,7 @@ async function callerFor(engine: LocalEngine, callers: Callers, authorization: s
   const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
   if (!token) return null;
   const adminId = callers.admins(token);
-  if (adminId !== undefined) return { userId: adminId, groups: [ADMIN_GROUP] };
+  if (adminId !== undefined) return { userId: adminId, groups: [ADMINS_GROUP] };
   const userId = callers.users(authorization);
   if (userId) return { userId, groups: [] };
   const verified = await localJwtAuth(engine.options.config)?.(authorization);

@@ -3,20 +3,15 @@ import { runView } from '../core/loop';
 import type { RunRecord } from '../core/ports';
 import { toMicros, toUsd } from '../core/pricing';
 import { checkDailyCaps, hasDailyCaps, utcDay } from '../core/spend';
+import { trace } from '../core/trace';
 import { ACTIVE_STATUSES, RUN_STATUSES } from '../core/types';
-import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
+import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, json, MAX_PAGE_SIZE } from './http';
+import { ADMINS_GROUP } from './public-config';
 
 /**
  * The admin routes (kill switch, spend, support access) and the spend gates of POST /runs. Admins are the Cognito
- * group `agent-admins` in AWS and `adminTokens` locally; the API handler and the local server set `req.isAdmin`.
+ * group ADMINS_GROUP in AWS and `adminTokens` locally; the API handler and the local server set `req.isAdmin`.
  */
-
-import { trace } from '../core/trace';
-/** The Cognito group whose members are admins. */
-import { ADMINS_GROUP } from './public-config';
-
-export const ADMIN_GROUP = ADMINS_GROUP;
-
 
 const STOP_CONCURRENCY = 10;
 const USER_ID = /^[\w@.+:|-]{1,128}$/;
@@ -34,12 +29,6 @@ export function groupsOf(claim: unknown): string[] {
     .map((g) => g.trim())
     .filter(Boolean);
 }
-
-const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
-  statusCode,
-  headers: { 'content-type': 'application/json', ...headers },
-  body: JSON.stringify(body),
-});
 
 /**
  * POST /runs gates, before anything is written: 503 DISABLED while an admin has disabled new runs; 429 SPEND_LIMIT
@@ -93,7 +82,7 @@ export async function handleAdmin(deps: ApiDeps, req: ApiRequest, path: string):
   const allow = Object.keys(methods).join(', ');
   if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
   if (!req.userId) throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
-  if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMIN_GROUP}; locally a token in adminTokens)`);
+  if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMINS_GROUP}; locally a token in adminTokens)`);
   return handler(deps, req, req.userId);
 }
 

@@ -47,3 +47,18 @@ export class HttpError extends Error {
     super(message);
   }
 }
+
+/** The body of every error answer: `{"error": {"code", "message"}}` (docs/api.md, Errors). */
+export const errorBody = (code: string, message: string) => ({ error: { code, message } });
+
+/** A JSON answer. */
+export const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
+  statusCode,
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
+});
+
+/** Any error the routes raise, as its answer. */
+export function errorResponse(err: HttpError): ApiResponse {
+  return json(err.statusCode, errorBody(err.code, err.message), err.headers);
+}

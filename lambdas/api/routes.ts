@@ -6,7 +6,7 @@ import { priceOf } from '../core/pricing';
 import { startRun as startRunOf } from '../core/start-run';
 import * as z from '../core/validation';
 import { ADMIN_API_ROUTES, admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
-import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE, PUBLIC_ROUTES } from './http';
+import { type ApiDeps, type ApiRequest, type ApiResponse, errorResponse, HttpError, json, MAX_PAGE_SIZE, PUBLIC_ROUTES } from './http';
 
 export { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
 
@@ -38,16 +38,7 @@ const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
 /** Idempotency keys: 1-255 printable ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
-  statusCode,
-  headers: { 'content-type': 'application/json', ...headers },
-  body: JSON.stringify(body),
-});
-
-/** Renders any error the routes raise as `{"error": {"code", "message"}}` (docs/api.md, Errors). */
-export function errorResponse(err: HttpError): ApiResponse {
-  return json(err.statusCode, { error: { code: err.code, message: err.message } }, err.headers);
-}
+export { errorResponse } from './http';
 
 type Handler = (deps: ApiDeps, req: ApiRequest, userId: string, runId: string) => Promise<ApiResponse>;
 

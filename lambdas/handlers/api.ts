@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { ADMIN_GROUP, groupsOf } from '../api/admin-routes';
-import { publicConfig } from '../api/public-config';
+import { groupsOf } from '../api/admin-routes';
+import { errorBody, json } from '../api/http';
+import { ADMINS_GROUP, publicConfig } from '../api/public-config';
 import { type ApiRequest, handleApi } from '../api/routes';
 import viewerHtml from '../api/viewer/index.html';
 import { createRunControl } from '../core/control';
@@ -17,7 +18,7 @@ export const createHandler = wrap(async (rt: BaseRuntime & SpendWiring, event: A
     const settings = publicConfig(process.env);
     return settings
       ? { statusCode: 200, headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300' }, body: JSON.stringify(settings) }
-      : { statusCode: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no user pool is configured' } }) };
+      : json(404, errorBody('NOT_FOUND', 'no user pool is configured'));
   }
   const stateMachineArn = rt.aws?.stateMachineArn ?? process.env.STATE_MACHINE_ARN;
   if (!stateMachineArn) throw new Error('Environment variable STATE_MACHINE_ARN is missing');
@@ -30,7 +31,7 @@ export const createHandler = wrap(async (rt: BaseRuntime & SpendWiring, event: A
     body: event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body,
     userId: claims.sub ?? null,
     // Admins: members of the Cognito group, as the authorizer verified the token's claims.
-    isAdmin: groupsOf(claims['cognito:groups']).includes(ADMIN_GROUP),
+    isAdmin: groupsOf(claims['cognito:groups']).includes(ADMINS_GROUP),
   };
   const control = createRunControl({ runs: rt.runs, executions: sfnExecutions(stateMachineArn, rt.aws?.sfn) });
   let res: APIGatewayProxyResult;
@@ -39,7 +40,7 @@ export const createHandler = wrap(async (rt: BaseRuntime & SpendWiring, event: A
   } catch (err) {
     // An unexpected failure: the cause goes to the log, never to the caller (it may name tables, types or internals).
     rt.logger.error('request failed', { method: req.method, path: req.path, err });
-    res = { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error; the cause is in the logs' } }) };
+    res = json(500, errorBody('INTERNAL', 'internal error; the cause is in the logs'));
   }
   const origin = process.env.CORS_ORIGIN;
   return { ...res, headers: { ...res.headers, ...(origin ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {}) } };

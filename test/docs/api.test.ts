@@ -80,7 +80,7 @@ describe('docs/api.md', () => {
     const codes = new Set<string>();
     for (const file of [...sourceFiles(join(ROOT, 'lambdas')), ...sourceFiles(join(ROOT, 'local'))]) {
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/HttpError\(\s*\d{3},\s*'([A-Z_]+)'|\bcode: '([A-Z_]+)'/g)) codes.add((m[1] ?? m[2]) as string);
+      for (const m of text.matchAll(/HttpError\(\s*\d{3},\s*'([A-Z_]+)'|errorBody\('([A-Z_]+)'|\bcode: '([A-Z_]+)'/g)) codes.add((m[1] ?? m[2] ?? m[3]) as string);
     }
     expect([...codes]).toEqual(expect.arrayContaining(['NOT_FOUND', 'SPEND_LIMIT', 'INTERNAL']));
     const table = [...section('Errors').matchAll(/^\| \d{3} \| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
