@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BUILTIN_TOOL_NAMES, ConfigError } from './config-env';
 import { contextWindowOf } from './context-windows';
 import { priceOf } from './pricing';
+import { PROVIDERS } from './types';
 
 export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError, configEnvValue, configJsonOf } from './config-env';
 
@@ -20,7 +21,7 @@ export const MAX_INSTRUCTIONS_CHARS = 100_000;
 
 export const ModelConfigSchema = z
   .strictObject({
-    provider: z.enum(['demo', 'openai', 'anthropic', 'bedrock']).describe('Who answers: the offline demo model, an OpenAI-compatible API, Anthropic, or Bedrock (Converse).'),
+    provider: z.enum(PROVIDERS).describe('Who answers: the offline demo model, an OpenAI-compatible API, Anthropic, or Bedrock (Converse).'),
     model: z.string().min(1).describe('The model id as the provider names it (demo: default, wander, repeat or fail).'),
     baseUrl: z.url().optional().describe('openai/anthropic: the API root (e.g. http://127.0.0.1:11434/v1); bedrock: endpoint override.'),
     apiKeyEnv: z

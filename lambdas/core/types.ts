@@ -66,6 +66,12 @@ export interface ModelResponse {
   model: string;
 }
 
+/** The model providers (`models.*.provider`): the offline demo model and the hosted APIs. */
+export const PROVIDERS = ['demo', 'openai', 'anthropic', 'bedrock'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+/** The providers that answer over the network (prices and context windows are theirs). */
+export type HostedProvider = Exclude<ProviderName, 'demo'>;
+
 /** A model client. Implementations enforce their own client timeout and throw only taxonomy errors. */
 export interface ModelProvider {
   readonly provider: string;

@@ -18,3 +18,20 @@ export function deferred<T>() {
   });
   return { promise, resolve, reject };
 }
+
+/** Resolves after `ms` on a real timer: only for waiting on a real process or server; otherwise poll with until(). */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls `check` every `everyMs` until it holds, and fails naming `what` once `ms` have passed (30 s: generous for a
+ * loaded 2-core machine; a passing test never waits it out). Every wait is bounded. The one polling helper of the
+ * tests.
+ */
+export async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

@@ -6,6 +6,7 @@ import type { TraceEvent } from '../../lambdas/core/types';
 import { parseConfig } from '../../lib/config';
 import { type ExecutionResult, LocalEngine } from '../../local/engine';
 import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { until } from '../helpers/async';
 import { templateFor, testEngine } from '../helpers/engine';
 import { type Loopback, startLoopback } from '../helpers/loopback';
 
@@ -14,14 +15,6 @@ import { type Loopback, startLoopback } from '../helpers/loopback';
  * re-reads the run first. These drive the synthesized machine in the offline engine against a slow fake provider.
  */
 
-const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 15_000) => {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
 /** The user prompt of a recorded model request (each run has its own). */
 const promptOf = (body: Record<string, unknown>) => (body.messages as { role: string; content: unknown }[]).find((m) => m.role === 'user')?.content;

@@ -1,6 +1,7 @@
 import { TransientError } from '../../lambdas/core/errors';
 import type { LocalEngine } from '../../local/engine';
 import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { until } from '../helpers/async';
 import { testEngine } from '../helpers/engine';
 import { type Loopback, startLoopback } from '../helpers/loopback';
 
@@ -16,14 +17,6 @@ function chargeServer(server: Loopback, delayMs: number, effects: Map<string, nu
   });
 }
 
-const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 10_000) => {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
 describe('durable state on the synthesized machine', () => {
   let model: FakeProvider;
