@@ -19,8 +19,8 @@ import { HANDLER_NAMES, handlerEntry } from '../lib/handler-names';
 import { agentTableInput, ensureTable } from '../local/dynamo';
 import { countTransitions, type EventLog, LocalEngine } from '../local/engine';
 import { printedHelp } from '../scripts/usage';
-import { type FakeProvider, startFakeProvider } from '../test/fakes/providers';
-import { startLoopback } from '../test/helpers/loopback';
+import { type FakeProvider, startFakeProvider } from '../testing/fake-providers';
+import { startLoopback } from '../testing/loopback';
 
 const root = join(__dirname, '..');
 const results: Record<string, unknown> = {};

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CognitoIdentityProviderClient, CreateGroupCommand, CreateUserPoolClientCommand, CreateUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { type AgentConfigInput, parseConfig } from '../../lib/config';
-import { type LocalCognito, startLocalCognito } from '../../local/cognito';
+import { type LocalCognito, startLocalCognito } from '../../testing/cognito';
 import { LocalEngine } from '../../local/engine';
 import { templateFor } from './engine';
 

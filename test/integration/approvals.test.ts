@@ -1,9 +1,9 @@
 import { type AgentConfigInput, parseConfig } from '../../lib/config';
 import { countTransitions, type LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
-import { type FakeProvider, startFakeOpenAI } from '../fakes/providers';
+import { type FakeProvider, startFakeOpenAI } from '../../testing/fake-providers';
+import { type Loopback, reply, startLoopback } from '../../testing/loopback';
 import { patchDefinition, templateFor, testEngine } from '../helpers/engine';
-import { type Loopback, reply, startLoopback } from '../helpers/loopback';
 
 /**
  * Approval-required tools through the synthesized state machine, offline: the run waits on the AwaitApproval task

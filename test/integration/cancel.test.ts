@@ -5,10 +5,10 @@ import { createRunControl } from '../../lambdas/core/control';
 import type { TraceEvent } from '../../lambdas/core/types';
 import { parseConfig } from '../../lib/config';
 import { type ExecutionResult, LocalEngine } from '../../local/engine';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
+import { type Loopback, startLoopback } from '../../testing/loopback';
 import { until } from '../helpers/async';
 import { templateFor, testEngine } from '../helpers/engine';
-import { type Loopback, startLoopback } from '../helpers/loopback';
 
 /**
  * A cancelled (or otherwise final) run does no more work, whether or not its execution could be stopped: every step

@@ -1,5 +1,5 @@
 import type { LocalEngine } from '../../local/engine';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
 import { testEngine } from '../helpers/engine';
 
 /** $10 / $30 per million tokens: 10 and 30 micro-dollars a token. */

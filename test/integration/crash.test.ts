@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../lib/config';
 import { LocalEngine } from '../../local/engine';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
+import { type Loopback, startLoopback } from '../../testing/loopback';
 import { spawnEntry } from '../helpers/cli';
 import { templateFor } from '../helpers/engine';
-import { type Loopback, startLoopback } from '../helpers/loopback';
 
 const root = join(__dirname, '..', '..');
 const CHARGES = 5;

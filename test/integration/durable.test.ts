@@ -1,9 +1,9 @@
 import { TransientError } from '../../lambdas/core/errors';
 import type { LocalEngine } from '../../local/engine';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
+import { type Loopback, startLoopback } from '../../testing/loopback';
 import { until } from '../helpers/async';
 import { testEngine } from '../helpers/engine';
-import { type Loopback, startLoopback } from '../helpers/loopback';
 
 /** A "charge" tool whose side effects the loopback server counts per Idempotency-Key; each call takes `delayMs`. */
 function chargeServer(server: Loopback, delayMs: number, effects: Map<string, number>) {

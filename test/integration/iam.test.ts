@@ -9,7 +9,7 @@ import { accessKeyIdOf } from '../../local/iam/roles';
 import { localSecretArn } from '../../local/secrets-manager';
 import { startServer } from '../../local/server';
 import { type CfnTemplate, functionsOf } from '../../local/template';
-import { type FakeProvider, startFakeOpenAI } from '../fakes/providers';
+import { type FakeProvider, startFakeOpenAI } from '../../testing/fake-providers';
 import { templateFor, testEngine } from '../helpers/engine';
 
 const config = parseConfig({});

@@ -1,7 +1,7 @@
 import { idempotencyKeyFor } from '../../lambdas/core/signature';
 import type { LocalEngine } from '../../local/engine';
 import { replayRun } from '../../local/replay';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
 import { testEngine } from '../helpers/engine';
 import { deadUrl, startMcpServer, type TestMcpServer } from '../helpers/mcp-server';
 

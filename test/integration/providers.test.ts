@@ -1,6 +1,6 @@
 import { ofKind } from '../../lambdas/core/trace';
 import type { LocalEngine } from '../../local/engine';
-import { type FakeProvider, type Protocol, type Reply, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, type Protocol, type Reply, startFakeProvider } from '../../testing/fake-providers';
 import { testEngine } from '../helpers/engine';
 
 /**

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TraceEvent } from '../../lambdas/core/types';
 import { parseConfig } from '../../lib/config';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
+import { type Loopback, startLoopback } from '../../testing/loopback';
 import { sleep, until } from '../helpers/async';
 import { spawnEntry } from '../helpers/cli';
 import { templateFor } from '../helpers/engine';
-import { type Loopback, startLoopback } from '../helpers/loopback';
 
 /**
  * Issue 21, "Done when": after a kill -9 of the server (`npm start`), a restart on the same data and an immediate

@@ -1,4 +1,4 @@
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
 import { testEngine } from '../helpers/engine';
 
 describe('the token budget against a provider that reports large usage', () => {

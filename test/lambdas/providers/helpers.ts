@@ -1,7 +1,7 @@
 import type { ModelProvider, ModelRequest } from '../../../lambdas/core/types';
 import { createProvider } from '../../../lambdas/providers';
 import { parseConfig } from '../../../lib/config';
-import type { FakeProvider } from '../../fakes/providers';
+import type { FakeProvider } from '../../../testing/fake-providers';
 
 /** The API key the provider tests use; no error message may contain it. */
 export const KEY = 'sk-test-123';

@@ -1,6 +1,6 @@
 import { createOpenAIProvider, fromOpenAIResponse, maxTokensField, toOpenAIMessages } from '../../../lambdas/providers/openai';
 import { parseConfig } from '../../../lib/config';
-import { FAULTS, type FakeProvider, startFakeOpenAI } from '../../fakes/providers';
+import { FAULTS, type FakeProvider, startFakeOpenAI } from '../../../testing/fake-providers';
 import { failure, providerFor, request } from './helpers';
 
 describe('openai provider', () => {

@@ -6,7 +6,7 @@ import { fromAnthropicResponse, toAnthropicMessages } from '../../../lambdas/pro
 import { fromBedrockResponse, toBedrockMessages } from '../../../lambdas/providers/bedrock';
 import { createDemoProvider, schemaValue } from '../../../lambdas/providers/demo';
 import { parseConfig } from '../../../lib/config';
-import { type FakeProvider, type Protocol, startFakeProvider } from '../../fakes/providers';
+import { type FakeProvider, type Protocol, startFakeProvider } from '../../../testing/fake-providers';
 import { failure, request } from './helpers';
 
 /**

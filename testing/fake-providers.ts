@@ -29,7 +29,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { countTokens } from '../../lambdas/core/tokens';
+import { countTokens } from '../lambdas/core/tokens';
 
 export type Protocol = 'openai' | 'anthropic' | 'bedrock';
 
