@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { AgentConfig } from '../../lib/config';
 import { assertDataDirFree, type CliCommand, localDataDir, localPort } from './common';
 
 /** `agent serve` (`npm start`): the HTTP API on localhost, on the on-disk offline engine. */
@@ -30,6 +31,8 @@ export const serveCommand: CliCommand = {
     const resumed = await engine.resumeInterrupted();
     // A development token (kept in the data dir for the CLI) only when the config names no users of its own.
     const server = await startServer(engine, { port, devToken: config.localTokens ? undefined : devToken(dataDir) });
+    // Which config it runs, for `agent run` to refuse sending a run of another config here.
+    recordServedConfig(dataDir, config);
     const users = Object.values(config.localTokens ?? {});
     // The generated development token is printed so it can be used; a configured user's token never is.
     const token = server.devToken ?? '<your token from localTokens>';
@@ -75,4 +78,19 @@ export function devToken(dataDir: string): string {
   const token = `dev-${randomBytes(16).toString('hex')}`;
   writeFileSync(file, token, { mode: 0o600 });
   return token;
+}
+
+/** The file in a data dir where `agent serve` records which config it runs (a hash), for `agent run` to compare. */
+export function servedConfigFile(dataDir: string): string {
+  return join(dataDir, 'served-config');
+}
+
+/** The hash that identifies a loaded config (instructions read from their file included). */
+export function configHash(config: AgentConfig): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex');
+}
+
+/** `agent serve`: records the config it runs in its data dir. */
+export function recordServedConfig(dataDir: string, config: AgentConfig): void {
+  writeFileSync(servedConfigFile(dataDir), `${configHash(config)}\n`);
 }

@@ -2,6 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { configHash, servedConfigFile } from '../../../bin/cli/serve';
+import { parseConfig } from '../../../lib/config';
 import { spawnEntry } from '../../helpers/cli';
 
 const root = join(__dirname, '..', '..', '..');
@@ -71,6 +73,8 @@ describe('agent serve (npm start) banner', () => {
       const token = readFileSync(join(dataDir, 'dev-token'), 'utf8').trim();
       expect(token).toMatch(/^dev-[0-9a-f]{32}$/);
       expect(out).toContain(`Authorization: Bearer ${token}`);
+      // Which config it serves, for `agent run` to refuse sending a run of another config there.
+      expect(readFileSync(servedConfigFile(dataDir), 'utf8').trim()).toBe(configHash(parseConfig(model)));
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
