@@ -170,6 +170,8 @@ describe('your agent in the config (docs/agent.md)', () => {
   it('takes a structured output schema with a default name', () => {
     expect(parseConfig({ output: { schema: { type: 'object' } } }).output).toEqual({ schema: { type: 'object' }, name: 'final_answer' });
     expect(problem({ output: { schema: {} } })).toMatch(/output\.schema: must be a JSON Schema object/);
+    // A schema ajv cannot compile is refused here, as POST /runs refuses it, not at every run's model call.
+    expect(problem({ output: { schema: { type: 'objekt' } } })).toMatch(/output\.schema: is not a valid JSON Schema: .*type/);
     expect(problem({ output: { schema: { type: 'object' }, name: 'has space' } })).toMatch(/output\.name/);
   });
 
