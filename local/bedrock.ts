@@ -153,7 +153,8 @@ export async function startBedrockRuntime(iam: LocalIam, options: LocalBedrockOp
         } catch {
           return fail(400, 'ValidationException', 'the request body is not JSON');
         }
-        if (!Array.isArray(body.messages) || body.messages.length === 0) return fail(400, 'ValidationException', 'A conversation must start with a user message. Try again with a conversation that starts with a user message.');
+        // Converse refuses an empty conversation and one whose first message is not the user's (as AWS answers both).
+        if (!Array.isArray(body.messages) || (body.messages[0] as ConverseMessage | undefined)?.role !== 'user') return fail(400, 'ValidationException', 'A conversation must start with a user message. Try again with a conversation that starts with a user message.');
         const modelRequest = fromConverseRequest(body);
         if (estimatePromptTokens(modelRequest) > contextTokens) return fail(400, 'ValidationException', 'Input is too long for requested model.');
         const upstream = options.upstreamFor?.(modelId);

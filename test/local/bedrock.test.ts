@@ -125,6 +125,19 @@ describe('Bedrock Runtime offline: Converse on its REST protocol, IAM-checked, t
     expect(fake.requests).toHaveLength(0);
   });
 
+  it('refuses a conversation that is empty or does not start with a user message: ValidationException, as Converse does', async () => {
+    const model = client('CallModel');
+    const message = 'A conversation must start with a user message. Try again with a conversation that starts with a user message.';
+    try {
+      await expect(model.send(new ConverseCommand({ modelId: HAIKU, messages: [] }))).rejects.toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 }, message });
+      const assistantFirst = new ConverseCommand({ modelId: 'scripted-1', messages: [{ role: 'assistant', content: [{ text: 'Hello.' }] }] });
+      await expect(model.send(assistantFirst)).rejects.toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 }, message });
+      expect(fake.requests).toHaveLength(0);
+    } finally {
+      model.destroy();
+    }
+  });
+
   it('refuses an input longer than the context window: ValidationException "Input is too long for requested model."', async () => {
     const model = client('CallModel');
     try {
