@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BUILTIN_TOOL_NAMES, ConfigError } from './config-env';
-import { contextWindowOf } from './context-windows';
+import { contextWindowOf, outputReserveProblem } from './context-windows';
 import { schemaProblem } from './output';
 import { priceOf } from './pricing';
 
@@ -52,6 +52,8 @@ export const ModelConfigSchema = z
   })
   .superRefine((m, ctx) => {
     for (const issue of modelParamIssues(m)) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
+    const reserve = outputReserveProblem(m);
+    if (reserve) ctx.addIssue({ code: 'custom', path: ['maxOutputTokens'], message: reserve });
   })
   .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?, temperature?, topP?, stopSequences?, reasoningEffort?, contextWindowTokens?}');
 
@@ -282,10 +284,7 @@ export const OutputSpecSchema = z.strictObject({
     .record(z.string(), z.unknown())
     .refine((s) => Object.keys(s).length > 0, 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}')
     // Checked as POST /runs checks `outputSchema`: a schema ajv cannot compile would fail every run's model call.
-    .superRefine((s, ctx) => {
-      const problem = Object.keys(s).length > 0 ? schemaProblem(s) : undefined;
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    }),
+    .refine((s) => Object.keys(s).length === 0 || !schemaProblem(s), { error: (issue) => schemaProblem(issue.input) }),
   /** The name the provider is given for the schema (OpenAI `json_schema.name`, the forced tool's name). */
   name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -').default('final_answer'),
 });
