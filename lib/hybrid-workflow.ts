@@ -105,7 +105,7 @@ export class HybridWorkflow extends Construct {
     runSegment.addCatch(degrade, { errors: ['States.ALL'], resultPath: '$.error' });
     const pause = kit.pauseTask(stopped, kit.stopBecause('PauseExpired', 'PAUSE_EXPIRED', surrender));
     pause.next(runSegment);
-    const approval = kit.approvalTask(kit.stopBecause('ApprovalExpired', 'APPROVAL_EXPIRED', surrender));
+    const approval = kit.approvalTask(() => kit.stopBecause('ApprovalExpired', 'APPROVAL_EXPIRED', surrender));
     approval?.next(runSegment);
     const exitIs = (value: string) => sfn.Condition.stringEquals('$.exit', value);
     const afterSegment = new sfn.Choice(this, 'AfterSegment', { comment: 'how the segment ended: an ending, a wait, or the next segment' })

@@ -120,7 +120,7 @@ export class StepKit {
    * Approvals: the step's approval-required calls are recorded with the task token (run AWAITING_APPROVAL); the last
    * decision sends `false` back into $.approvalRequired. Past the approval timeout → `expired`.
    */
-  approvalTask(expired: sfn.IChainable): tasks.LambdaInvoke | undefined {
+  approvalTask(expired: () => sfn.IChainable): tasks.LambdaInvoke | undefined {
     const approval = this.props.approval;
     if (!approval) return undefined;
     const task = new tasks.LambdaInvoke(this.scope, 'AwaitApproval', {
@@ -132,7 +132,7 @@ export class StepKit {
       retryOnServiceExceptions: false,
     });
     task.addRetry(this.serviceRetry);
-    task.addCatch(expired, { errors: ['States.Timeout'], resultPath: '$.error' });
+    task.addCatch(expired(), { errors: ['States.Timeout'], resultPath: '$.error' });
     return task;
   }
 }

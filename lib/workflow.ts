@@ -43,7 +43,7 @@ export class AgentWorkflow extends Construct {
     const pause = kit.pauseTask(stopped, kit.stopBecause('PauseExpired', 'PAUSE_EXPIRED', surrender));
     // Approvals: the last decision sends `false` back into $.approvalRequired and Route goes on with the tools. Past
     // the approval timeout the run surrenders (APPROVAL_EXPIRED).
-    const approval = kit.approvalTask(kit.stopBecause('ApprovalExpired', 'APPROVAL_EXPIRED', surrender));
+    const approval = kit.approvalTask(() => kit.stopBecause('ApprovalExpired', 'APPROVAL_EXPIRED', surrender));
     const route = loopStates(kit, { finish, surrender, degrade, refused, stopped, pause, approval });
     pause.next(route);
     approval?.next(route);
