@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { runIdOf } from '../lambdas/core/execution-status';
 import { allStates, type EventLog, type LocalExecution, withTimerSafeTimeouts } from './executions';
+import { type ExpressMachine, type ExpressRecord, expressMachineOf, startExecutionSync } from './express';
 import type { LocalIam } from './iam/check';
 import type { Handler, LambdaInvoker } from './lambda-invoker';
 import { DEFAULT_HISTORY_LIMIT, dataLimitError, executionInputError, HistoryCounter, historyLimitError, isExecutionEnd, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
 import { SfnError } from './sfn-error';
 import { TaskTokens } from './task-tokens';
-import { type ExpressMachine, type ExpressRecord, expressMachineOf, startExecutionSync } from './express';
 import { type CfnTemplate, definitionOf, expressMachinesOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, lambdaVersionsOf, stateMachineOf, validateDefinitionOnce } from './template';
 import { type Revision, revisionId, type VersionRegistry } from './versions';
 
