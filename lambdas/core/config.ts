@@ -462,10 +462,11 @@ export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
 }
 
 /**
- * The config the handlers receive: all of it but `deploy`, which only shapes the deploy (so turning a canary on or
- * off does not change the handlers, hence does not publish new Lambda versions).
+ * The config the handlers receive: all of it but `deploy` and the engine's shape (`engine`, `hybrid`), which only
+ * shape the deploy (so turning a canary on or off, or switching engines, does not change the handlers, hence does
+ * not publish new Lambda versions).
  */
-export function handlerConfig(config: AgentConfig): Omit<AgentConfig, 'deploy'> {
-  const { deploy: _deploy, ...rest } = config;
+export function handlerConfig(config: AgentConfig): Omit<AgentConfig, 'deploy' | 'engine' | 'hybrid'> {
+  const { deploy: _deploy, engine: _engine, hybrid: _hybrid, ...rest } = config;
   return rest;
 }
