@@ -321,9 +321,9 @@ export const AgentConfigSchema = z
     hybrid: z
       .strictObject({
         /** Model steps per Express segment before it hands back to the parent (each segment also ends at 270 s). */
-        segmentSteps: positiveInt(50).default(25),
+        segmentSteps: positiveInt(50).default(10),
       })
-      .default({ segmentSteps: 25 }),
+      .default({ segmentSteps: 10 }),
     /** The API in AWS. */
     api: z
       .strictObject({

@@ -17,7 +17,7 @@ const standard = Object.fromEntries(allStates(definitionOf(standardCfn))) as Rec
 describe('config: engine', () => {
   it('defaults to standard, and names what is allowed otherwise', () => {
     expect(parseConfig({}).engine).toBe('standard');
-    expect(parseConfig({}).hybrid.segmentSteps).toBe(25);
+    expect(parseConfig({}).hybrid.segmentSteps).toBe(10);
     expect(() => parseConfig({ engine: 'express' })).toThrow(ConfigError);
     expect(() => parseConfig({ engine: 'express' })).toThrow(/engine: must be "standard" .* or "hybrid"/);
     expect(() => parseConfig({ engine: 'hybrid', hybrid: { segmentSteps: 0 } })).toThrow(/hybrid\.segmentSteps/);
@@ -37,7 +37,7 @@ describe('the hybrid engine (synthesized)', () => {
     expect(parent.LoadRun?.Next).toBe('RunSegment');
     expect(parent.RunSegment).toMatchObject({
       Resource: 'arn:aws:states:::states:startExecution.sync:2',
-      Parameters: { StateMachineArn: segment?.versionArns[0], Input: { 'state.$': '$', segment: { 'segmentEnd.$': 'States.MathAdd($.step, 25)' } } },
+      Parameters: { StateMachineArn: segment?.versionArns[0], Input: { 'state.$': '$', segment: { 'segmentEnd.$': 'States.MathAdd($.step, 10)' } } },
       OutputPath: '$.Output',
     });
     expect(segment?.versionArns).toHaveLength(1);
