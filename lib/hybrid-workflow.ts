@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -59,7 +59,7 @@ export class HybridWorkflow extends Construct {
       outputPath: '$.merged',
     });
     begin.next(route);
-    const segmentLogs = new logs.LogGroup(segment, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const segmentLogs = new logs.LogGroup(segment, 'Logs', { logGroupName: vendedLogGroupName(this, '-segment'), retention: logs.RetentionDays.ONE_MONTH });
     this.segmentMachine = new sfn.StateMachine(segment, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(begin),
       stateMachineType: sfn.StateMachineType.EXPRESS,
@@ -143,7 +143,7 @@ export class HybridWorkflow extends Construct {
       },
     });
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.logGroup = new logs.LogGroup(this, 'Logs', { logGroupName: vendedLogGroupName(this, ''), retention: logs.RetentionDays.ONE_MONTH });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(loadRun),
       stateMachineType: sfn.StateMachineType.STANDARD,
@@ -169,6 +169,14 @@ export class HybridWorkflow extends Construct {
       new iam.PolicyStatement({ actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'], resources: [`arn:${partition}:events:${region}:${account}:rule/${SYNC_EVENTS_RULE}`] }),
     );
   }
+}
+
+/**
+ * Under /aws/vendedlogs/states/, as the standard machine's (lib/workflow.ts): the stack's name and id, then `suffix`.
+ */
+function vendedLogGroupName(scope: Construct, suffix: string): string {
+  const stack = Stack.of(scope);
+  return Fn.join('', ['/aws/vendedlogs/states/', stack.stackName, '-', Fn.select(2, Fn.split('/', stack.stackId)), suffix]);
 }
 
 /**
