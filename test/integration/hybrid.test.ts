@@ -37,7 +37,7 @@ beforeAll(async () => {
     if (prompt.startsWith('repeat')) return { kind: 'tools', calls: [{ name: 'charge', args: { amount: 1 } }] };
     if (prompt.startsWith('slow')) {
       // biome-ignore lint/suspicious/noThenProperty: a scripted reply's follow-up, not a thenable
-      return { kind: 'delay', ms: 100, then: { kind: 'tools', calls: [{ name: 'charge', args: { amount: done + 1 } }] } };
+      return { kind: 'delay', ms: 40, then: { kind: 'tools', calls: [{ name: 'charge', args: { amount: done + 1 } }] } };
     }
     if (prompt.startsWith('approve')) return done === 0 ? { kind: 'tools', calls: [{ name: 'wire', args: { to: 'acct' } }] } : { kind: 'text', text: 'wired' };
     const steps = Number(/steps:(\d+)/.exec(prompt)?.[1] ?? 1);
@@ -129,7 +129,7 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
 
   it('pauses at a step boundary and resumes to the end', async () => {
     const runId = `${shape}-pause`;
-    const finished = engine.run({ input: `slow ${runId}`, runId, budgets: { maxSteps: 6 } });
+    const finished = engine.run({ input: `slow ${runId}`, runId, budgets: { maxSteps: 4 } });
     await until('a first model request', () => modelRequests(runId) > 0);
     await engine.control.pause(runId);
     await until('PAUSED', async () => (await engine.runtime.runs.getRun(runId))?.status === 'PAUSED');
@@ -137,8 +137,8 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
     expect(await effectsOf(runId)).toHaveLength(pausedAt - 1);
     await engine.control.resume(runId);
     const { run } = await finished;
-    expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'STEP_BUDGET', steps: 6 });
-    expect(await effectsOf(runId)).toHaveLength(5);
+    expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'STEP_BUDGET', steps: 4 });
+    expect(await effectsOf(runId)).toHaveLength(3);
   });
 
   it('waits for an approval in the parent and runs the approved call once', async () => {
