@@ -262,7 +262,7 @@ export class LocalStepFunctions {
         out[name] = async (input: unknown) => {
           await new Promise((r) => setImmediate(r));
           if (execution.status !== 'RUNNING') throw Object.assign(new Error(`execution ${execution.status}`), { name: 'States.Runtime' });
-          return limited('task result', await startExecutionSync(this.syncDeps(execution, placeholder), execution, execution.revision.children ?? new Map(), limited('input', input) as never, ++syncTasks)) as never;
+          return limited('task result', await startExecutionSync(this.syncDeps(execution, placeholder), execution, this.childrenOf(execution), limited('input', input) as never, ++syncTasks)) as never;
         };
         const limited = <T>(what: string, value: T): T => this.withinPayloadLimit(execution, state, `${what} of state ${name}`, value);
         continue;
@@ -349,6 +349,15 @@ export class LocalStepFunctions {
     execution.cause = err.message;
     execution.stopDate = new Date();
     execution.abort?.();
+  }
+
+  /**
+   * The children a `.sync` task of `execution` may start: a version ARN runs that version's definition, forever; the
+   * unqualified ARN runs the child's latest definition (the last deploy's), as in AWS.
+   */
+  private childrenOf(execution: LocalExecution): Map<string, ExpressMachine> {
+    const latest = this.versions.latest.children;
+    return new Map([...(execution.revision.children ?? [])].map(([arn, child]) => [arn, arn === child.arn ? (latest?.get(arn) ?? child) : child]));
   }
 
   /** What a `.sync` task of `execution` needs to run its Express child (local/express.ts). */

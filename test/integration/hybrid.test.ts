@@ -1,5 +1,6 @@
 import { idempotencyKeyFor } from '../../lambdas/core/signature';
 import type { LocalEngine } from '../../local/engine';
+import type { CfnTemplate } from '../../local/template';
 import { type FakeProvider, startFakeProvider } from '../fakes/providers';
 import { testEngine } from '../helpers/engine';
 import { type Loopback, startLoopback } from '../helpers/loopback';
@@ -201,5 +202,35 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
       expect(events.filter((e) => e.type === 'tool_call')).toHaveLength(5);
       expect(events.filter((e) => e.type === 'run_finished')).toHaveLength(1);
     });
+
+    // Last: it deploys a new template to this engine.
+    it('a deploy that changes the segment: a run in flight keeps its segment version, new runs start the new one', async () => {
+      const segmentsOf = (runId: string) => engine.stepFunctions.expressExecutions.filter((x) => x.parentArn.includes(runId));
+      const runId = 'hybrid-versions';
+      const finished = engine.run({ input: `slow ${runId}`, runId, budgets: { maxSteps: 3 } });
+      await until('a first model request', () => modelRequests(runId) > 0);
+      await engine.control.pause(runId);
+      await until('PAUSED', async () => (await engine.runtime.runs.getRun(runId))?.status === 'PAUSED');
+      const pinned = segmentsOf(runId)[0]?.stateMachineArn;
+      expect(pinned).toBeDefined();
+      engine.deploy(withSegmentComment(engine.template, 'v2'));
+      await engine.run({ input: 'hybrid-after-deploy steps:1', runId: 'hybrid-after-deploy' });
+      const current = segmentsOf('hybrid-after-deploy')[0]?.stateMachineArn;
+      expect(current).toBeDefined();
+      expect(current).not.toBe(pinned);
+      await engine.control.resume(runId);
+      const { run } = await finished;
+      expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'STEP_BUDGET', steps: 3 });
+      expect([...new Set(segmentsOf(runId).map((x) => x.stateMachineArn))]).toEqual([pinned]);
+    });
   }
 });
+
+/** A copy of the template whose Express segment definition has a new comment (a changed segment). */
+function withSegmentComment(template: CfnTemplate, comment: string): CfnTemplate {
+  const copy = JSON.parse(JSON.stringify(template)) as CfnTemplate;
+  const express = Object.values(copy.Resources).find((r) => r.Properties?.StateMachineType === 'EXPRESS');
+  const join = express?.Properties?.DefinitionString as { 'Fn::Join': [string, unknown[]] };
+  join['Fn::Join'][1][0] = String(join['Fn::Join'][1][0]).replace('{"StartAt"', `{"Comment":"${comment}","StartAt"`);
+  return copy;
+}
