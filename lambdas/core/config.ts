@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BUILTIN_TOOL_NAMES, ConfigError } from './config-env';
-import { contextWindowOf, outputReserveProblem } from './context-windows';
+import { contextWindowOf, outputReserveIssues } from './context-windows';
 import { schemaProblem } from './output';
 import { priceOf } from './pricing';
 
@@ -51,9 +51,7 @@ export const ModelConfigSchema = z
     contextWindowTokens: positiveInt(10_000_000).min(1024).optional(),
   })
   .superRefine((m, ctx) => {
-    for (const issue of modelParamIssues(m)) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
-    const reserve = outputReserveProblem(m);
-    if (reserve) ctx.addIssue({ code: 'custom', path: ['maxOutputTokens'], message: reserve });
+    for (const issue of [...modelParamIssues(m), ...outputReserveIssues(m)]) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
   })
   .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?, temperature?, topP?, stopSequences?, reasoningEffort?, contextWindowTokens?}');
 
@@ -280,11 +278,7 @@ export const InstructionsSchema = z.union([
 
 /** A JSON Schema the final answer must satisfy (`output` in the config, `outputSchema` on POST /runs). */
 export const OutputSpecSchema = z.strictObject({
-  schema: z
-    .record(z.string(), z.unknown())
-    .refine((s) => Object.keys(s).length > 0, 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}')
-    // Checked as POST /runs checks `outputSchema`: a schema ajv cannot compile would fail every run's model call.
-    .refine((s) => Object.keys(s).length === 0 || !schemaProblem(s), { error: (issue) => schemaProblem(issue.input) }),
+  schema: z.record(z.string(), z.unknown()).refine((s) => Object.keys(s).length > 0 && !schemaProblem(s), { error: (i) => schemaProblem(i.input) ?? 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}' }),
   /** The name the provider is given for the schema (OpenAI `json_schema.name`, the forced tool's name). */
   name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -').default('final_answer'),
 });

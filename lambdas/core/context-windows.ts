@@ -74,10 +74,11 @@ export function contextWindowOf(model: { provider: string; model: string; contex
  * of the window before any prompt (docs/agent.md "Context windows"), so one that takes all the prompt may fill
  * leaves no room for the question, and every call would fail or be compacted to nothing.
  */
-export function outputReserveProblem(m: { provider: string; model: string; maxOutputTokens: number; contextWindowTokens?: number }): string | undefined {
+export function outputReserveIssues(m: { provider: string; model: string; maxOutputTokens: number; contextWindowTokens?: number }): { key: string; message: string }[] {
   const window = contextWindowOf(m);
-  if (window === undefined) return undefined;
+  if (window === undefined) return [];
   const fill = Math.floor(window * WINDOW_FILL);
-  if (m.maxOutputTokens < fill) return undefined;
-  return `${m.maxOutputTokens} leaves no room for a prompt in the ${window}-token context window of "${m.model}" (the prompt and the output reserve must fit ${fill} tokens, ${WINDOW_FILL * 100}% of it): lower maxOutputTokens, or set contextWindowTokens if the model's window is larger`;
+  if (m.maxOutputTokens < fill) return [];
+  const message = `${m.maxOutputTokens} leaves no room for a prompt in the ${window}-token context window of "${m.model}" (the prompt and the output reserve must fit ${fill} tokens, ${WINDOW_FILL * 100}% of it): lower maxOutputTokens, or set contextWindowTokens if the model's window is larger`;
+  return [{ key: 'maxOutputTokens', message }];
 }
