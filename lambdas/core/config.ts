@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BUILTIN_TOOL_NAMES, ConfigError } from './config-env';
-import { contextWindowOf } from './context-windows';
+import { contextWindowOf, outputReserveIssues } from './context-windows';
+import { schemaProblem } from './output';
 import { priceOf } from './pricing';
 import { PROVIDERS } from './types';
 
@@ -50,7 +51,7 @@ export const ModelConfigSchema = z
       .describe('Input + output tokens the model accepts in one request; well-known models have it built in (lambdas/core/context-windows.ts).'),
   })
   .superRefine((m, ctx) => {
-    for (const issue of modelParamIssues(m)) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
+    for (const issue of [...modelParamIssues(m), ...outputReserveIssues(m)]) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
   })
   .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?, temperature?, topP?, stopSequences?, reasoningEffort?, contextWindowTokens?}');
 
@@ -272,7 +273,7 @@ export const InstructionsSchema = z.union([
 export const OutputSpecSchema = z.strictObject({
   schema: z
     .record(z.string(), z.unknown())
-    .refine((s) => Object.keys(s).length > 0, 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}')
+    .refine((s) => Object.keys(s).length > 0 && !schemaProblem(s), { error: (i) => schemaProblem(i.input) ?? 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}' })
     .describe('The JSON Schema the final answer must satisfy.'),
   name: z
     .string()
@@ -323,6 +324,18 @@ export const AgentConfigSchema = z
       ),
     approvalTimeoutSeconds: positiveInt(30 * 24 * 3600).default(86_400).describe('How long a tool call waits for its approval before the run ends UNFINISHED / APPROVAL_EXPIRED (default 24 h).'),
     toolConcurrency: positiveInt(40).default(4).describe('How many tool calls of one step run at once (the Map state\'s MaxConcurrency).'),
+    engine: z
+      .enum(['standard', 'hybrid'], { error: 'must be "standard" (one Standard state machine) or "hybrid" (Express segments under a Standard parent)' })
+      .default('standard')
+      .describe(
+        'The engine\'s shape (docs/hybrid.md): `standard`, one Standard state machine; `hybrid`, a Standard parent (LoadRun, the waits, the endings) running the model/tool loop in Express segments of at most `hybrid.segmentSteps` steps.',
+      ),
+    hybrid: z
+      .strictObject({
+        segmentSteps: positiveInt(50).default(10).describe('Model steps per Express segment before it hands back to the parent (each segment also ends at 270 s).'),
+      })
+      .default({ segmentSteps: 10 })
+      .describe('The hybrid engine\'s segments (with `engine: "hybrid"`).'),
     api: z
       .strictObject({
         userPoolId: z.string().regex(/^[\w-]+_[0-9a-zA-Z]+$/, 'must be a Cognito user pool id like us-east-1_AbCdEf123').optional().describe('Verify callers against this existing Cognito user pool instead of creating one.'),
@@ -476,10 +489,11 @@ export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
 }
 
 /**
- * The config the handlers receive: all of it but `deploy`, which only shapes the deploy (so turning a canary on or
- * off does not change the handlers, hence does not publish new Lambda versions).
+ * The config the handlers receive: all of it but `deploy` and the engine's shape (`engine`, `hybrid`), which only
+ * shape the deploy (so turning a canary on or off, or switching engines, does not change the handlers, hence does
+ * not publish new Lambda versions).
  */
-export function handlerConfig(config: AgentConfig): Omit<AgentConfig, 'deploy'> {
-  const { deploy: _deploy, ...rest } = config;
+export function handlerConfig(config: AgentConfig): Omit<AgentConfig, 'deploy' | 'engine' | 'hybrid'> {
+  const { deploy: _deploy, engine: _engine, hybrid: _hybrid, ...rest } = config;
   return rest;
 }
