@@ -15,6 +15,32 @@ export const MAX_INPUT_CHARS = 32_000;
 /** Largest request body accepted, in bytes (API Gateway and the local server). */
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** A request with a body: JSON (415 otherwise) of at most MAX_BODY_BYTES (413). */
+export function requireJson(req: ApiRequest): void {
+  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
+  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
+  if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
+}
+
+/** What the body parsers need of a schema (a zod/mini schema). */
+interface BodySchema<T> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
+/** The body, parsed as JSON (400 MALFORMED_JSON, naming an `example`) and checked by `schema` (422, naming what is `allowed`). */
+export function parseBody<T>(req: ApiRequest, schema: BodySchema<T>, example: string, allowed: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(req.body ?? '');
+  } catch {
+    throw new HttpError(400, 'MALFORMED_JSON', `the body must be a JSON object like ${example}`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const msg = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || 'body'}: ${i.message}`).join('; ');
+  throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: ${allowed})`);
+}
+
 /** At least one character that is not white space, a control or an invisible (zero-width, BOM, joiner...) one. */
 const VISIBLE = /[^\p{White_Space}\p{Cc}\p{Default_Ignorable_Code_Point}]/u;
 
@@ -150,22 +176,10 @@ async function decide(deps: ApiDeps, req: ApiRequest, userId: string, runId: str
     toolCallId = '';
   }
   if (!TOOL_CALL_ID.test(toolCallId)) throw new HttpError(404, 'NOT_FOUND', 'no such tool call');
-  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
-  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
-  if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(req.body ?? '');
-  } catch {
-    throw new HttpError(400, 'MALFORMED_JSON', 'the body must be a JSON object like {"decision": "approve"}');
-  }
-  const parsed = DecisionBody.safeParse(raw);
-  if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"decision": "approve" | "reject", "reason"?: string})`);
-  }
-  const { remaining } = await deps.control.decide(runId, toolCallId, { ...parsed.data, decidedBy: userId });
-  return json(202, { runId, toolCallId, decision: parsed.data.decision, remaining });
+  requireJson(req);
+  const body = parseBody(req, DecisionBody, '{"decision": "approve"}', '{"decision": "approve" | "reject", "reason"?: string}');
+  const { remaining } = await deps.control.decide(runId, toolCallId, { ...body, decidedBy: userId });
+  return json(202, { runId, toolCallId, decision: body.decision, remaining });
 }
 
 async function listRuns(deps: ApiDeps, req: ApiRequest, userId: string): Promise<ApiResponse> {
@@ -191,32 +205,25 @@ async function listRuns(deps: ApiDeps, req: ApiRequest, userId: string): Promise
 }
 
 async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise<ApiResponse> {
-  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
-  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
-  if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
+  requireJson(req);
   const key = req.headers['idempotency-key'];
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
     throw new HttpError(400, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-255 printable ASCII characters');
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(req.body ?? '');
-  } catch {
-    throw new HttpError(400, 'MALFORMED_JSON', 'the body must be a JSON object like {"input": "<prompt>"}');
-  }
-  const parsed = StartRunBody.safeParse(raw);
-  if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}, "outputSchema"?: {JSON Schema}})`);
-  }
-  const outputSchema = parsed.data.outputSchema;
+  const body = parseBody(
+    req,
+    StartRunBody,
+    '{"input": "<prompt>"}',
+    '{"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}, "outputSchema"?: {JSON Schema}}',
+  );
+  const outputSchema = body.outputSchema;
   if (outputSchema !== undefined) {
     const size = Buffer.byteLength(JSON.stringify(outputSchema), 'utf8');
     if (size > MAX_OUTPUT_SCHEMA_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `outputSchema must be at most ${MAX_OUTPUT_SCHEMA_BYTES} bytes serialized (got ${size})`);
     const problem = schemaProblem(outputSchema);
     if (problem) throw new HttpError(422, 'INVALID_REQUEST', `outputSchema ${problem}`);
   }
-  if (parsed.data.budgets?.maxCostUsd !== undefined) {
+  if (body.budgets?.maxCostUsd !== undefined) {
     const models = [deps.config.models.primary, deps.config.models.fallback].filter((m) => m !== undefined);
     const unpriced = models.find((m) => !priceOf(m, deps.config.pricing));
     if (unpriced) throw new HttpError(422, 'INVALID_REQUEST', `budgets.maxCostUsd needs priced models, and "${unpriced.model}" has no price in the deployment's pricing`);
@@ -224,7 +231,7 @@ async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise
   await admitNewRun(deps, userId);
   const { runId, replayed } = await startRunOf(
     { runs: deps.runs, control: deps.control, budgets: deps.config.budgets, newRunId: deps.newRunId },
-    { userId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key, ...(outputSchema ? { outputSchema: { schema: outputSchema, name: deps.config.output?.name ?? 'final_answer' } } : {}) },
+    { userId, input: body.input, budgets: body.budgets, idempotencyKey: key, ...(outputSchema ? { outputSchema: { schema: outputSchema, name: deps.config.output?.name ?? 'final_answer' } } : {}) },
   );
   return replayed ? json(200, { runId }, { 'idempotent-replayed': 'true' }) : json(202, { runId });
 }

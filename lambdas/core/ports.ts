@@ -71,18 +71,21 @@ export interface StoredMessage {
   event?: TraceEvent;
 }
 
+/** What a new run is created with (RunRepository.createRun). */
+export interface NewRun {
+  runId: string;
+  userId: string;
+  input: string;
+  maxSteps: number;
+  maxTokens: number;
+  maxCostUsd?: number;
+  outputSchema?: OutputSpec;
+}
+
 /** What the core needs from the run store (implemented by lambdas/store/run-store.ts). */
 export interface RunRepository {
   getRun(runId: string): Promise<RunRecord | undefined>;
-  createRun(input: {
-    runId: string;
-    userId: string;
-    input: string;
-    maxSteps: number;
-    maxTokens: number;
-    maxCostUsd?: number;
-    outputSchema?: OutputSpec;
-  }): Promise<{ run: RunRecord; created: boolean }>;
+  createRun(input: NewRun): Promise<{ run: RunRecord; created: boolean }>;
   /** Stores the run's compacted view (before the model call it is made for: a resume reads it back). */
   saveContextView(runId: string, view: ContextView): Promise<void>;
   /**

@@ -12,8 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { CHECKPOINT_VERSION } from '../core/checkpoint';
 import type { ContextView } from '../core/context';
-import type { OutputSpec } from '../core/output';
-import type { ApiRunRepository, ApprovalEntry, RunRecord, StoredMessage } from '../core/ports';
+import type { ApiRunRepository, ApprovalEntry, NewRun, RunRecord, StoredMessage } from '../core/ports';
 import { parseTraceEvent } from '../core/trace';
 import { resolveTrace } from '../core/trace-refs';
 import type { DegradedEntry, RunStatus, StopReason, TraceEvent, TraceEventDraft, Usage } from '../core/types';
@@ -57,15 +56,7 @@ export class RunStore implements ApiRunRepository {
   }
 
   /** Creates the run and its first message; returns the existing run when it is already there (idempotent). */
-  async createRun(input: {
-    runId: string;
-    userId: string;
-    input: string;
-    maxSteps: number;
-    maxTokens: number;
-    maxCostUsd?: number;
-    outputSchema?: OutputSpec;
-  }): Promise<{ run: RunRecord; created: boolean }> {
+  async createRun(input: NewRun): Promise<{ run: RunRecord; created: boolean }> {
     const at = this.now().toISOString();
     const run: RunRecord = {
       runId: input.runId,
@@ -247,16 +238,32 @@ export class RunStore implements ApiRunRepository {
     runId: string,
     result: { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown },
   ): Promise<RunRecord> {
+    const { run } = await this.closeRun(runId, result);
+    return run ?? this.mustGetRun(runId);
+  }
+
+  /**
+   * The one conditional write that ends a run: an active run takes its final status, answer and stop reason (and
+   * output), and its task token goes. `changed` is false when the run was already final, or, with `executionArn`,
+   * when another execution than that one owns it.
+   */
+  private async closeRun(
+    runId: string,
+    result: { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown },
+    executionArn?: string,
+  ): Promise<{ run?: RunRecord; changed: boolean }> {
+    const output = result.output !== undefined;
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${result.output !== undefined ? ', #output = :output' : ''} REMOVE taskToken`,
-          ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN})`,
-          ExpressionAttributeNames: { '#status': 'status', ...(result.output !== undefined ? { '#output': 'output' } : {}) },
+          UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${output ? ', #output = :output' : ''} REMOVE taskToken`,
+          ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN})${executionArn ? ' AND (attribute_not_exists(executionArn) OR executionArn = :arn)' : ''}`,
+          ExpressionAttributeNames: { '#status': 'status', ...(output ? { '#output': 'output' } : {}) },
           ExpressionAttributeValues: {
-            ...(result.output !== undefined ? { ':output': result.output } : {}),
+            ...(output ? { ':output': result.output } : {}),
+            ...(executionArn ? { ':arn': executionArn } : {}),
             ':status': result.status,
             ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
             ':reason': result.stopReason,
@@ -266,10 +273,10 @@ export class RunStore implements ApiRunRepository {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return stripKeys<RunRecord>(out.Attributes ?? {});
+      return { run: stripKeys<RunRecord>(out.Attributes ?? {}), changed: true };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
-      return this.mustGetRun(runId);
+      return { run: await this.getRun(runId), changed: false };
     }
   }
 
@@ -419,30 +426,7 @@ export class RunStore implements ApiRunRepository {
     result: { status: RunStatus; answer: string; stopReason: StopReason },
     executionArn: string,
   ): Promise<{ run?: RunRecord; changed: boolean }> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
-          ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN}) AND (attribute_not_exists(executionArn) OR executionArn = :arn)`,
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':status': result.status,
-            ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
-            ':reason': result.stopReason,
-            ':at': this.now().toISOString(),
-            ...ACTIVE_VALUES,
-            ':arn': executionArn,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return { run: stripKeys<RunRecord>(out.Attributes ?? {}), changed: true };
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-      return { run: await this.getRun(runId), changed: false };
-    }
+    return this.closeRun(runId, result, executionArn);
   }
 
   /**
