@@ -313,11 +313,8 @@ export const trace = {
   contextCompacted: draft('context_compacted'),
 } as const;
 
-/**
- * Every kind the runtime writes, checked against the union both ways: a kind missing here or listed twice fails the
- * compile (the record below has exactly one key per kind). The viewer's list of kinds is tested against it.
- */
-const WRITTEN: { [K in WrittenTraceEvent['type']]: true } = {
+/** The kinds of the run's life (LifeEvent below). */
+const LIFE = {
   run_started: true,
   run_resumed: true,
   paused: true,
@@ -325,8 +322,6 @@ const WRITTEN: { [K in WrittenTraceEvent['type']]: true } = {
   resumed: true,
   fallback: true,
   budget: true,
-  model_call: true,
-  tool_call: true,
   breaker: true,
   surrender: true,
   run_finished: true,
@@ -336,8 +331,21 @@ const WRITTEN: { [K in WrittenTraceEvent['type']]: true } = {
   approval_decided: true,
   admin_stop: true,
   engine_restarted: true,
-  context_compacted: true,
-};
+} as const;
+/**
+ * Every kind the runtime writes, checked against the union: a kind missing here fails the compile. The viewer's list
+ * of kinds is tested against it.
+ */
+const WRITTEN: { [K in WrittenTraceEvent['type']]: true } = { ...LIFE, model_call: true, tool_call: true, context_compacted: true };
+
+/**
+ * The events of the run's life (its start, pauses, budgets, breakers, decisions, its end), as opposed to its model
+ * and tool calls and its context compactions: the readers that only look at calls (the message references, the
+ * replay, the export's generations and spans) pass them over together, and switch over the rest with
+ * {@link assertNever}. A new kind is either one of these (listed above) or handled by every such switch.
+ */
+export type LifeEvent = Extract<WrittenTraceEvent, { type: keyof typeof LIFE }>;
+export const isLifeEvent = (e: TraceEvent): e is LifeEvent => Object.hasOwn(LIFE, e.type);
 export const TRACE_EVENT_TYPES = Object.keys(WRITTEN) as readonly WrittenTraceEvent['type'][];
 
 const isWrittenType = (t: unknown): t is WrittenTraceEvent['type'] => typeof t === 'string' && Object.hasOwn(WRITTEN, t);
