@@ -100,8 +100,11 @@ export interface ApiRunRepository extends RunRepository {
   listRunsByUser(userId: string, options?: { limit?: number; cursor?: string }): Promise<RunPage>;
   /** Runs in one of the given statuses (admin stop; the offline engine's crash recovery). */
   listRunsByStatus(statuses: RunStatus[]): Promise<RunRecord[]>;
-  /** Binds a user's Idempotency-Key to `runId`, or returns the run already bound to it (`claimed: false`). */
-  claimIdempotencyKey(userId: string, key: string, runId: string): Promise<{ runId: string; claimed: boolean }>;
+  /**
+   * Binds a user's Idempotency-Key to `runId` and the request's fingerprint, or returns the run (and fingerprint,
+   * when the claim has one) already bound to it (`claimed: false`).
+   */
+  claimIdempotencyKey(userId: string, key: string, runId: string, fingerprint?: string): Promise<{ runId: string; claimed: boolean; fingerprint?: string }>;
   /** Releases a claimed key (its run could not be started), only while it still names that run. */
   releaseIdempotencyKey(userId: string, key: string, runId: string): Promise<void>;
 }

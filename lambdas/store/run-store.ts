@@ -93,6 +93,9 @@ export class RunStore implements ApiRunRepository {
       createdAt: at,
       updatedAt: at,
     };
+    // The first message goes first: a process that dies between the two writes leaves a message no one reads, and
+    // the run's write (the next request with its Idempotency-Key makes it, lambdas/core/start-run.ts) finds it there.
+    await this.putMessage(run.runId, { step: 0, seq: 0, message: { role: 'user', content: run.input }, at });
     try {
       await this.doc.send(
         new PutCommand({
@@ -107,7 +110,6 @@ export class RunStore implements ApiRunRepository {
       if (!existing) throw err;
       return { run: existing, created: false };
     }
-    await this.putMessage(run.runId, { step: 0, seq: 0, message: { role: 'user', content: run.input }, at });
     return { run, created: true };
   }
 
@@ -316,17 +318,22 @@ export class RunStore implements ApiRunRepository {
    * Claims an Idempotency-Key of a user for a new run: returns the runId already bound to the key, or binds
    * `runId` to it (one conditional write) and returns it.
    */
-  async claimIdempotencyKey(userId: string, key: string, runId: string): Promise<{ runId: string; claimed: boolean }> {
+  async claimIdempotencyKey(userId: string, key: string, runId: string, fingerprint?: string): Promise<{ runId: string; claimed: boolean; fingerprint?: string }> {
     const pk = idempotencyPk(userId, key);
     try {
       await this.doc.send(
-        new PutCommand({ TableName: this.tableName, Item: { pk, sk: 'RUN', runId, userId, at: this.now().toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' }),
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk, sk: 'RUN', runId, userId, at: this.now().toISOString(), ...(fingerprint !== undefined ? { fingerprint } : {}) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
       );
       return { runId, claimed: true };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk, sk: 'RUN' }, ConsistentRead: true }));
-      return { runId: String(out.Item?.runId), claimed: false };
+      const stored = out.Item?.fingerprint;
+      return { runId: String(out.Item?.runId), claimed: false, ...(typeof stored === 'string' ? { fingerprint: stored } : {}) };
     }
   }
 

@@ -157,6 +157,10 @@ describe('the HTTP API (local server, same routes as API Gateway)', () => {
     expect(await items()).toBe(before);
     const other = (await (await post(BOB)).json()) as { runId: string };
     expect(other.runId).not.toBe(runId);
+    // The same key with another body: 422, nothing written.
+    const reused = await call('POST', '/runs', { body: '{"input": "What is 6 * 8?"}', headers: { 'idempotency-key': 'order-42' } });
+    expect(reused.status).toBe(422);
+    expect(((await reused.json()) as { error: { code: string } }).error.code).toBe('IDEMPOTENCY_KEY_REUSED');
   });
 
   it('answers 409 to a state change that does not apply', async () => {
