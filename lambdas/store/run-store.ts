@@ -241,29 +241,26 @@ export class RunStore implements ApiRunRepository {
     runId: string,
     result: { status: RunStatus; answer: string; stopReason: string | null },
   ): Promise<RunRecord> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
-          ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN})`,
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':status': result.status,
-            ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
-            ':reason': result.stopReason,
-            ':at': this.now().toISOString(),
-            ...ACTIVE_VALUES,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return stripKeys<RunRecord>(out.Attributes ?? {});
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-      return this.mustGetRun(runId);
-    }
+    return (await this.finalizeIfActive(runId, result)) ?? this.mustGetRun(runId);
+  }
+
+  /**
+   * Moves a run still under way to a terminal status: one conditional write, so of concurrent callers exactly one
+   * gets the run after it; the others (and any caller once the run is final) get undefined.
+   */
+  async finalizeIfActive(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null }): Promise<RunRecord | undefined> {
+    return this.updateRunIf(runId, {
+      UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
+      ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN})`,
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':status': result.status,
+        ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
+        ':reason': result.stopReason,
+        ':at': this.now().toISOString(),
+        ...ACTIVE_VALUES,
+      },
+    });
   }
 
   /** Appends a trace event. Events are ordered by their timestamp, then by writer and sequence. */
@@ -372,7 +369,7 @@ export class RunStore implements ApiRunRepository {
   async updateRun(
     runId: string,
     fields: Partial<Pick<RunRecord, 'status' | 'pauseRequested' | 'taskToken' | 'executionArn' | 'answer' | 'stopReason' | 'resumes'>>,
-    condition?: { statusIn: string[] },
+    condition?: RunCondition,
   ): Promise<RunRecord | undefined> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ':at': this.now().toISOString() };
@@ -390,6 +387,16 @@ export class RunStore implements ApiRunRepository {
         return `:cs${i}`;
       });
       conditionExpression += ` AND #cs IN (${keys.join(', ')})`;
+      if (condition.resumes !== undefined) {
+        names['#cr'] = 'resumes';
+        values[':cr'] = condition.resumes;
+        conditionExpression += condition.resumes === 0 ? ' AND (attribute_not_exists(#cr) OR #cr = :cr)' : ' AND #cr = :cr';
+      }
+      if (condition.notPauseRequested) {
+        names['#cp'] = 'pauseRequested';
+        values[':cp'] = true;
+        conditionExpression += ' AND (attribute_not_exists(#cp) OR #cp <> :cp)';
+      }
     }
     return this.updateRunIf(runId, { UpdateExpression: `SET ${sets.join(', ')}`, ConditionExpression: conditionExpression, ExpressionAttributeNames: names, ExpressionAttributeValues: values });
   }
@@ -493,6 +500,15 @@ export class RunStore implements ApiRunRepository {
     } while (start);
     return items;
   }
+}
+
+/** What a conditional run update requires of the run: its status, and optionally its resume count and no pause asked. */
+export interface RunCondition {
+  statusIn: string[];
+  /** The run's `resumes` is this (absent counts as 0): one winner among concurrent resumes. */
+  resumes?: number;
+  /** No pause is requested yet: one winner among concurrent pauses. */
+  notPauseRequested?: boolean;
 }
 
 function idempotencyPk(userId: string, key: string): string {
