@@ -1,4 +1,4 @@
-import { type ExecutionPort, createRunControl } from '../../../lambdas/core/control';
+import { createRunControl, type ExecutionPort } from '../../../lambdas/core/control';
 import { RunStore } from '../../../lambdas/store/run-store';
 import { dynamoWithAgentTable } from '../../helpers/dynamo';
 
