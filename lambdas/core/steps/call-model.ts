@@ -173,6 +173,10 @@ async function send(deps: LoopDeps, run: RunRecord, input: ModelStepInput, invoc
     latencyMs: clock() - started,
     estimatedPromptTokens: call.estimated,
   });
+  // The last look before the paid request, after every other check (caps, tools, budget): a run finalized while
+  // they ran (cancelled, stopped by an admin) sends nothing (docs/resilience.md).
+  const latest = await mustGetRun(deps.runs, run.runId);
+  if (isFinal(latest)) return stoppedState(latest, input.state);
   try {
     const response = await call.model.complete({ ...call.request, maxOutputTokens: call.budget.maxOutputTokens });
     return await storeAnswer(deps, run, input, day, call, response, facts);

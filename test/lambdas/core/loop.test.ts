@@ -71,6 +71,20 @@ describe('steps of a run that is already final', () => {
     expect(await runs.getRun(runId)).toMatchObject({ status, stopReason, step: 1, degraded: [] });
   });
 
+  it('a run finalized while the step prepares its call (tools listed, budget checked): no request is sent', async () => {
+    const runId = 'cancel-before-send';
+    await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
+    const events = (await runs.listEvents(runId)).length;
+    // The cancel lands after the step's first read, while it lists the tools (MCP servers are slow to list).
+    const listTools = async () => {
+      await runs.finalizeRun(runId, { status: 'CANCELLED', answer: 'The run was cancelled.', stopReason: 'KILLED' });
+      return { specs: [], unavailable: [] };
+    };
+    expect(await modelStep({ ...deps(), listTools }, { state: state(runId), step: 1, tier: 'primary' })).toMatchObject({ outcome: 'stopped', stopReason: 'KILLED' });
+    expect(modelCalls).toBe(0);
+    expect(await runs.listEvents(runId)).toHaveLength(events);
+  });
+
   it('a run finalized while its model call is in flight: the answer is traced as discarded and not stored', async () => {
     const runId = 'cancel-during-call';
     await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
