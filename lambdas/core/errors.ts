@@ -128,6 +128,13 @@ export class StartFailed extends AgentError {
   override name = 'StartFailed';
 }
 
+/** A decision on a call whose approval expired (its `expiresAt` passed): HTTP 409 APPROVAL_EXPIRED. Never retried. */
+export class ApprovalExpired extends AgentError {
+  readonly retryable = false;
+  readonly countsForBreaker = false;
+  override name = 'ApprovalExpired';
+}
+
 /**
  * An Idempotency-Key sent again with another request than the one it first came with (a different prompt, budgets,
  * ...): the key names that first request's run, so the new request is refused (HTTP 422 IDEMPOTENCY_KEY_REUSED, as

@@ -83,7 +83,12 @@ export interface RunRepository {
   listMessages(runId: string): Promise<StoredMessage[]>;
   recordModelStep(runId: string, step: number, usage: Usage, callSig: string, costMicros?: number): Promise<RunRecord>;
   addDegraded(runId: string, entry: DegradedEntry): Promise<void>;
-  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null }): Promise<RunRecord>;
+  /**
+   * Moves a run under way to a terminal status once (a no-op returning the run otherwise). `expiringApprovals`: only
+   * while the run is AWAITING_APPROVAL with some call of its step still undecided (the approval timeout's ending:
+   * a last decision that landed first wins, lambdas/core/approvals.ts).
+   */
+  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null }, options?: { expiringApprovals?: boolean }): Promise<RunRecord>;
   appendEvent(runId: string, event: TraceEventDraft): Promise<TraceEvent>;
   listEvents(runId: string): Promise<TraceEvent[]>;
 }

@@ -240,8 +240,35 @@ export class RunStore implements ApiRunRepository {
   async finalizeRun(
     runId: string,
     result: { status: RunStatus; answer: string; stopReason: string | null },
+    options: { expiringApprovals?: boolean } = {},
   ): Promise<RunRecord> {
-    return (await this.finalizeIfActive(runId, result)) ?? this.mustGetRun(runId);
+    const done = options.expiringApprovals ? await this.expireApprovals(runId, result) : await this.finalizeIfActive(runId, result);
+    return done ?? this.mustGetRun(runId);
+  }
+
+  /**
+   * The approval timeout's ending: conditional on the run AWAITING_APPROVAL with some call of its step undecided, so
+   * that it and the last decision (conditional on AWAITING_APPROVAL too) cannot both win.
+   */
+  private async expireApprovals(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null }): Promise<RunRecord | undefined> {
+    const run = await this.getRun(runId);
+    const calls = Object.values(run?.approvals ?? {}).filter((e) => e.step === run?.approvalStep);
+    if (!run || run.status !== 'AWAITING_APPROVAL' || calls.length === 0) return undefined;
+    const names = Object.fromEntries(calls.map((c, i) => [`#c${i}`, c.toolCallId]));
+    const undecided = calls.map((_, i) => `attribute_not_exists(approvals.#c${i}.decision)`).join(' OR ');
+    return this.updateRunIf(runId, {
+      UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
+      ConditionExpression: `#status = :awaiting AND approvalStep = :step AND (${undecided})`,
+      ExpressionAttributeNames: { '#status': 'status', ...names },
+      ExpressionAttributeValues: {
+        ':status': result.status,
+        ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
+        ':reason': result.stopReason,
+        ':at': this.now().toISOString(),
+        ':awaiting': 'AWAITING_APPROVAL',
+        ':step': run.approvalStep,
+      },
+    });
   }
 
   /**
@@ -475,7 +502,9 @@ export class RunStore implements ApiRunRepository {
   ): Promise<RunRecord | undefined> {
     return this.updateRunIf(runId, {
       UpdateExpression: 'SET approvals.#call.decision = :d, approvals.#call.reason = :r, approvals.#call.decidedBy = :by, approvals.#call.decidedAt = :at, updatedAt = :at',
-      ConditionExpression: 'attribute_exists(pk) AND #status = :awaiting AND attribute_exists(approvals.#call) AND attribute_not_exists(approvals.#call.decision)',
+      // Only before the call's expiresAt (ISO instants of one format compare as strings).
+      ConditionExpression:
+        'attribute_exists(pk) AND #status = :awaiting AND attribute_exists(approvals.#call) AND attribute_not_exists(approvals.#call.decision) AND approvals.#call.expiresAt > :at',
       ExpressionAttributeNames: { '#status': 'status', '#call': toolCallId },
       ExpressionAttributeValues: { ':awaiting': 'AWAITING_APPROVAL', ':d': d.decision, ':r': d.reason, ':by': d.decidedBy, ':at': d.decidedAt },
     });
