@@ -65,7 +65,7 @@ interface PreparedCall {
  */
 async function callModel(deps: LoopDeps, run: RunRecord, input: ModelStepInput, invocation: Invocation): Promise<Answered | LoopState> {
   const now = deps.now?.() ?? new Date();
-  const tier = await spendCheck(deps, run, input.step, input.tier, now);
+  const { tier, dailyLeft } = await spendCheck(deps, run, input.step, input.tier, now);
   const model = deps.model(tier);
   if (!model) throw new BadRequest(`no ${tier} model is configured`);
   const priced = deps.priceOf?.(model);
@@ -74,7 +74,7 @@ async function callModel(deps: LoopDeps, run: RunRecord, input: ModelStepInput, 
   const specs = await offeredTools(deps, run, input.step);
   const request = { system: deps.system ?? SYSTEM_PROMPT, messages: conversation.map((m) => m.message), tools: specs };
   const estimated = deps.estimatePromptTokens(request);
-  const budget = await tokenBudget(deps, run, input.step, { tier, priced, estimated });
+  const budget = await tokenBudget(deps, run, input.step, { tier, priced, estimated, dailyLeft });
   return send(deps, run, input, invocation, utcDay(now), { tier, model, priced, conversation, request, estimated, budget });
 }
 
@@ -82,9 +82,10 @@ async function callModel(deps: LoopDeps, run: RunRecord, input: ModelStepInput, 
  * The daily caps before a model call: past a cap the run surrenders (SPEND_LIMIT); past `fallbackAt` of a cap the
  * fallback model answers instead of the primary, and the run records that it degraded. Returns the tier to call.
  */
-async function spendCheck(deps: LoopDeps, run: RunRecord, step: number, tier: Tier, now: Date): Promise<Tier> {
-  if (!deps.spend || !deps.caps || !hasDailyCaps(deps.caps)) return tier;
+async function spendCheck(deps: LoopDeps, run: RunRecord, step: number, tier: Tier, now: Date): Promise<{ tier: Tier; dailyLeft?: DailyLeft }> {
+  if (!deps.spend || !deps.caps || !hasDailyCaps(deps.caps)) return { tier };
   const spent = await deps.spend.today(run.userId, utcDay(now));
+  const dailyLeft = tighterCap(spent, deps.caps);
   const cap = checkDailyCaps(spent, deps.caps, now);
   if (!cap.ok) {
     await deps.runs.appendEvent(
@@ -97,9 +98,23 @@ async function spendCheck(deps: LoopDeps, run: RunRecord, step: number, tier: Ti
     const entry = { dependency: 'model:primary', reason: 'SPEND_FALLBACK', fallback: 'model:fallback' };
     await deps.runs.addDegraded(run.runId, entry);
     await deps.runs.appendEvent(run.runId, trace.fallback({ step, ...entry, cause: `daily spend past ${Math.round((deps.caps.fallbackAt ?? 0) * 100)}% of its cap` }));
-    return 'fallback';
+    return { tier: 'fallback', dailyLeft };
   }
-  return tier;
+  return { tier, dailyLeft };
+}
+
+/** The day's spend against the cap with the least left (the user's or the deployment's), in micro-dollars. */
+interface DailyLeft {
+  usedMicros: number;
+  maxMicros: number;
+  scope: 'user' | 'total';
+}
+
+function tighterCap(spent: { userMicros: number; totalMicros: number }, caps: NonNullable<LoopDeps['caps']>): DailyLeft | undefined {
+  const candidates: DailyLeft[] = [];
+  if (caps.dailyUsdPerUser !== undefined) candidates.push({ usedMicros: spent.userMicros, maxMicros: toMicros(caps.dailyUsdPerUser), scope: 'user' });
+  if (caps.dailyUsdTotal !== undefined) candidates.push({ usedMicros: spent.totalMicros, maxMicros: toMicros(caps.dailyUsdTotal), scope: 'total' });
+  return candidates.sort((a, b) => a.maxMicros - a.usedMicros - (b.maxMicros - b.usedMicros))[0];
 }
 
 /** The tools offered to this call; servers that could not be listed are recorded once as degraded. */
@@ -122,10 +137,12 @@ async function tokenBudget(
   deps: LoopDeps,
   run: RunRecord,
   step: number,
-  call: { tier: Tier; priced: PreparedCall['priced']; estimated: number },
+  call: { tier: Tier; priced: PreparedCall['priced']; estimated: number; dailyLeft?: DailyLeft },
 ): Promise<Extract<BudgetDecision, { ok: true }>> {
-  const { priced, estimated } = call;
+  const { priced, estimated, dailyLeft } = call;
   const cost = run.maxCostUsd !== undefined && priced ? { usedMicros: run.costMicros ?? 0, maxMicros: toMicros(run.maxCostUsd), price: priced.price } : undefined;
+  // The day's cap is checked as the run's dollar budget is: against the next call's estimate (docs/spend.md).
+  const daily = dailyLeft && priced ? { usedMicros: dailyLeft.usedMicros, maxMicros: dailyLeft.maxMicros, price: priced.price } : undefined;
   const used = run.tokensIn + run.tokensOut;
   const decision = checkBudget({
     used,
@@ -134,6 +151,7 @@ async function tokenBudget(
     maxOutputTokens: deps.maxOutputTokens(call.tier),
     reserve: Math.floor(run.maxTokens * (deps.reserveRatio ?? 0)),
     cost,
+    daily,
   });
   if (decision.ok) return decision;
   await deps.runs.appendEvent(

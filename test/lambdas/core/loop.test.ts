@@ -71,6 +71,35 @@ describe('steps of a run that is already final', () => {
     expect(await runs.getRun(runId)).toMatchObject({ status, stopReason, step: 1, degraded: [] });
   });
 
+  it('daily caps: the call that would cross what is left of the cap is not made; a smaller one is capped to fit', async () => {
+    const runId = 'daily-cap';
+    await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
+    const price = { inputPerMTokUsd: 1_000, outputPerMTokUsd: 1_000 }; // $0.001 a token
+    let requested: number | undefined;
+    const counting: ModelProvider = {
+      ...model,
+      complete: async (req) => {
+        requested = req.maxOutputTokens;
+        return model.complete(req);
+      },
+    };
+    const capped = (spentMicros: number): LoopDeps => ({
+      ...deps(),
+      model: () => counting,
+      priceOf: () => ({ price, source: 'config' }),
+      caps: { dailyUsdPerUser: 1 },
+      spend: { today: async () => ({ userMicros: spentMicros, totalMicros: spentMicros }), add: async () => undefined, isDisabled: async () => false },
+    });
+    // $0.99 of $1 spent: $0.01 is ~10 tokens, less than the prompt and a minimal answer.
+    await expect(modelStep(capped(990_000), { state: state(runId), step: 1, tier: 'primary' })).rejects.toMatchObject({ name: 'BudgetExceeded', reason: 'SPEND_LIMIT' });
+    expect(modelCalls).toBe(0);
+    // $0.80 spent: the call is made, its output capped to what the $0.20 left can pay for after the prompt.
+    await modelStep(capped(800_000), { state: state(runId), step: 1, tier: 'primary' });
+    expect(modelCalls).toBe(1);
+    expect(requested).toBeLessThan(200);
+    modelCalls = 0;
+  });
+
   it('a run finalized while the step prepares its call (tools listed, budget checked): no request is sent', async () => {
     const runId = 'cancel-before-send';
     await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
