@@ -89,6 +89,24 @@ describe('mcp tools against a real MCP server on loopback', () => {
     expect(listing.unavailable).toEqual([{ dependency: 'tool:billing', reason: 'BadRequest', fallback: 'none' }]);
   });
 
+  it.each([404, 400] as const)('a server restarted between two calls (%i on the old session): the second call starts a new session and succeeds in the same attempt', async (status) => {
+    const guarded: string[] = [];
+    const guard: Guard = (dependency, fn) => {
+      guarded.push(dependency);
+      return fn();
+    };
+    const catalog = track(catalogFor({ url: server.url }, { guard }));
+    expect((await catalog.run({ name: 'lookup_invoice', arguments: { id: 'INV-1' } }, ctx)).content).toContain('invoice INV-1');
+    const inits = server.rpc('initialize').length;
+    const calls = guarded.length;
+    server.restart(status);
+    const second = await catalog.run({ name: 'lookup_invoice', arguments: { id: 'INV-2' } }, ctx);
+    expect(second).toMatchObject({ content: 'invoice INV-2: 42.00 EUR, paid on 2026-11-01' });
+    expect(second.isError).toBeUndefined();
+    expect(server.rpc('initialize').length).toBe(inits + 1);
+    expect(guarded.length).toBe(calls + 1); // one breaker call, one attempt
+  });
+
   it('gives an isError result back to the model as an error result', async () => {
     const catalog = track(catalogFor({ url: server.url }));
     const result = await catalog.run({ name: 'refund', arguments: { id: 'INV-9' } }, ctx);
