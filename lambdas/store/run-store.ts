@@ -253,7 +253,7 @@ export class RunStore implements ApiRunRepository {
   private async expireApprovals(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null }): Promise<RunRecord | undefined> {
     const run = await this.getRun(runId);
     const calls = Object.values(run?.approvals ?? {}).filter((e) => e.step === run?.approvalStep);
-    if (!run || run.status !== 'AWAITING_APPROVAL' || calls.length === 0) return undefined;
+    if (run?.status !== 'AWAITING_APPROVAL' || calls.length === 0) return undefined;
     const names = Object.fromEntries(calls.map((c, i) => [`#c${i}`, c.toolCallId]));
     const undecided = calls.map((_, i) => `attribute_not_exists(approvals.#c${i}.decision)`).join(' OR ');
     return this.updateRunIf(runId, {

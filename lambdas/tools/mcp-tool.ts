@@ -32,7 +32,8 @@ export interface McpListedTool {
   parameters: Record<string, unknown>;
 }
 
-export type McpListing = { ok: true; tools: McpListedTool[] } | { ok: false; error: AgentError };
+/** A listing; `missing`: the names in `allow` the server does not offer (a notice in the trace, not an error). */
+export type McpListing = { ok: true; tools: McpListedTool[]; missing?: string[] } | { ok: false; error: AgentError };
 
 export interface McpSourceDeps {
   guard?: Guard;
@@ -180,7 +181,8 @@ export class McpSource {
         return out;
       });
       const allow = this.config.allow;
-      value = { ok: true, tools: allow ? tools.filter((t) => allow.includes(t.name)) : tools };
+      const missing = allow?.filter((name) => !tools.some((t) => t.name === name)) ?? [];
+      value = { ok: true, tools: allow ? tools.filter((t) => allow.includes(t.name)) : tools, ...(missing.length ? { missing } : {}) };
     } catch (err) {
       value = { ok: false, error: classifyMcpError(err, `MCP server ${this.config.name}`) };
     }

@@ -126,6 +126,13 @@ async function offeredTools(deps: LoopDeps, run: RunRecord, step: number): Promi
     await deps.runs.appendEvent(run.runId, trace.fallback({ step, ...entry, listing: true }));
     deps.log?.('tools unavailable', { runId: run.runId, step, ...entry });
   }
+  // `allow` naming tools the server does not offer: a notice in the trace at the run's first call (not a
+  // degradation: the server answers, the config names something it lacks).
+  if (step === 1) {
+    for (const { dependency, names } of tools.notListed ?? []) {
+      await deps.runs.appendEvent(run.runId, trace.fallback({ step, dependency, reason: 'NOT_LISTED', fallback: 'none', listing: true, cause: `"allow" names ${names.join(', ')}, which the server does not offer` }));
+    }
+  }
   return tools.specs;
 }
 

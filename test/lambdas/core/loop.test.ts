@@ -71,6 +71,29 @@ describe('steps of a run that is already final', () => {
     expect(await runs.getRun(runId)).toMatchObject({ status, stopReason, step: 1, degraded: [] });
   });
 
+  it('a tool that failed after all its retries: its error is the result, the run records it degraded, the answer says so', async () => {
+    const runId = 'tool-gave-up';
+    await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
+    await modelStep(deps(), { state: state(runId), step: 1, tier: 'primary' });
+    modelCalls = 0;
+    expect(await toolStep(deps(), { runId, step: 1, toolCallId: 'c1', failure: { Error: 'TransientError', Cause: 'MCP server billing: 503' } })).toEqual({ toolCallId: 'c1', isError: true });
+    expect((await runs.getRun(runId))?.degraded).toEqual([{ dependency: 'tool:calculator', reason: 'TransientError', fallback: 'none' }]);
+    const out = await finalize(deps(), { state: { ...state(runId, 1), outcome: 'final' }, outcome: 'FINISH' });
+    expect(out.status).toBe('DEGRADED');
+    expect((await runs.getRun(runId))?.answer).toMatch(/calculator.*unavailable \(TransientError\)/);
+  });
+
+  it('an MCP `allow` naming a tool the server lacks: a notice in the trace at the first call, the run not degraded', async () => {
+    const runId = 'allow-missing';
+    await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
+    const listTools = async () => ({ specs: [], unavailable: [], notListed: [{ dependency: 'tool:billing', names: ['lookup_v2'] }] });
+    await modelStep({ ...deps(), listTools }, { state: state(runId), step: 1, tier: 'primary' });
+    modelCalls = 0;
+    const notices = (await runs.listEvents(runId)).filter((e) => e.type === 'fallback');
+    expect(notices).toEqual([expect.objectContaining({ dependency: 'tool:billing', reason: 'NOT_LISTED', listing: true, cause: expect.stringContaining('lookup_v2') })]);
+    expect((await runs.getRun(runId))?.degraded).toEqual([]);
+  });
+
   it('daily caps: the call that would cross what is left of the cap is not made; a smaller one is capped to fit', async () => {
     const runId = 'daily-cap';
     await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });

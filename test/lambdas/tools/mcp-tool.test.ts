@@ -60,6 +60,14 @@ describe('mcp tools against a real MCP server on loopback', () => {
     expect(result).toMatchObject({ isError: true, content: expect.stringContaining('unknown tool wait; available: calculator, search_docs, lookup_invoice, refund') });
   });
 
+  it('reports the allowed names the server does not offer', async () => {
+    const catalog = track(catalogFor({ url: server.url, allow: ['lookup_invoice', 'lookup_invoice_v2'] }));
+    const listing = await catalog.list();
+    expect(listing.specs.map((s) => s.name)).toEqual(['calculator', 'search_docs', 'lookup_invoice']);
+    expect(listing.notListed).toEqual([{ dependency: 'tool:billing', names: ['lookup_invoice_v2'] }]);
+    expect(listing.unavailable).toEqual([]);
+  });
+
   it('calls a tool with the arguments and the idempotency key in _meta, through the breaker of the server', async () => {
     const guarded: string[] = [];
     const guard: Guard = (dependency, fn) => {
