@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type Budgets, effectiveBudgets } from './budget';
 import { IdempotencyKeyReused, StartFailed } from './errors';
+import type { OutputSpec } from './output';
 import type { ApiRunRepository, RunControl, RunRecord, RunRepository } from './ports';
 import { trace } from './trace';
 
@@ -14,6 +15,8 @@ export interface NewRun {
   budgets?: Partial<Budgets>;
   idempotencyKey?: string;
   runId?: string;
+  /** The JSON Schema the final answer must satisfy (checked by the caller: ./output.ts schemaProblem). */
+  outputSchema?: OutputSpec;
 }
 
 /**
@@ -21,14 +24,22 @@ export interface NewRun {
  * a request may lower a budget, a raise is a BadRequest naming the ceiling). Used by startRun (API and CLI) and by
  * LoadRun for an execution started without the API.
  */
-export async function createRunRecord(runs: Pick<RunRepository, 'createRun'>, deployment: Budgets, run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets> }): Promise<RunRecord> {
+export async function createRunRecord(
+  runs: Pick<RunRepository, 'createRun'>,
+  deployment: Budgets,
+  run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets>; outputSchema?: OutputSpec },
+): Promise<RunRecord> {
   return (await createRunOnce(runs, deployment, run)).run;
 }
 
 /** createRunRecord, saying whether this call wrote the run (`created`) or found it there. */
-async function createRunOnce(runs: Pick<RunRepository, 'createRun'>, deployment: Budgets, run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets> }): Promise<{ run: RunRecord; created: boolean }> {
+async function createRunOnce(
+  runs: Pick<RunRepository, 'createRun'>,
+  deployment: Budgets,
+  run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets>; outputSchema?: OutputSpec },
+): Promise<{ run: RunRecord; created: boolean }> {
   const budgets = effectiveBudgets(deployment, run.budgets);
-  return runs.createRun({ runId: run.runId, userId: run.userId, input: run.input, ...budgets });
+  return runs.createRun({ runId: run.runId, userId: run.userId, input: run.input, ...budgets, ...(run.outputSchema ? { outputSchema: run.outputSchema } : {}) });
 }
 
 /**
@@ -80,7 +91,7 @@ export async function startRun(
     if (!claim.claimed && (await deps.runs.getRun(claim.runId))) return { runId: claim.runId, replayed: true };
     runId = claim.runId;
   }
-  const { created } = await createRunOnce(deps.runs, deps.budgets, { runId, userId: req.userId, input: req.input, budgets: req.budgets });
+  const { created } = await createRunOnce(deps.runs, deps.budgets, { runId, userId: req.userId, input: req.input, budgets: req.budgets, outputSchema: req.outputSchema });
   // Another request with the same key wrote the run first: it starts the execution.
   if (!created) return { runId, replayed: req.idempotencyKey !== undefined };
   try {

@@ -12,7 +12,7 @@ import { startServer } from '../../local/server';
 async function main(): Promise<void> {
   const [dataDir, configJson, mode, runId] = process.argv.slice(2);
   if (!dataDir || !configJson || !mode) throw new Error('usage: engine-child <dataDir> <configJson> start <runId> | resume | serve <token>');
-  const engine = await LocalEngine.start({ config: parseConfig(JSON.parse(configJson)), dataDir, retryScale: 0 });
+  const engine = await LocalEngine.start({ config: parseConfig(JSON.parse(configJson)), dataDir }, { retryScale: 0 });
   process.stdout.write('ready\n');
   if (mode === 'serve') {
     await engine.resumeInterrupted();
