@@ -1,4 +1,4 @@
-import { BadRequest, Conflict, StartFailed } from '../core/errors';
+import { ApprovalExpired, BadRequest, Conflict, IdempotencyKeyReused, StartFailed } from '../core/errors';
 import { runView } from '../core/loop';
 import { MAX_OUTPUT_SCHEMA_BYTES, schemaProblem } from '../core/output';
 import type { RunPage, RunRecord } from '../core/ports';
@@ -138,6 +138,8 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
   } catch (err) {
     if (err instanceof HttpError) return errorResponse(err);
     if (err instanceof Conflict) return errorResponse(new HttpError(409, 'CONFLICT', err.message));
+    if (err instanceof ApprovalExpired) return errorResponse(new HttpError(409, 'APPROVAL_EXPIRED', err.message));
+    if (err instanceof IdempotencyKeyReused) return errorResponse(new HttpError(422, 'IDEMPOTENCY_KEY_REUSED', err.message));
     if (err instanceof BadRequest) return errorResponse(new HttpError(422, 'INVALID_REQUEST', err.message));
     if (err instanceof StartFailed) return errorResponse(new HttpError(503, 'START_FAILED', err.message, { 'retry-after': '1' }));
     throw err;

@@ -23,17 +23,20 @@ import {
   clampEvent,
   clampMessage,
   clampText,
+  type FinalResult,
   idempotencyPk,
   isConditionFailure,
   MAX_ANSWER_BYTES,
   MAX_INPUT_BYTES,
+  type RunCondition,
+  runConditionExpression,
   type StoredItem,
   storedMessageOf,
   stripKeys,
 } from './items';
 import { decodeCursor, EVENT_PREFIX, encodeCursor, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
 
-export { clampText, MAX_ANSWER_BYTES, MAX_INPUT_BYTES, MAX_TEXT_BYTES } from './items';
+export { clampText, MAX_ANSWER_BYTES, MAX_INPUT_BYTES, MAX_TEXT_BYTES, type RunCondition } from './items';
 export type { RunRecord, StoredMessage };
 
 /** Runs, messages and trace events in the agent table. All writes are single-item and conditional where it matters. */
@@ -79,6 +82,9 @@ export class RunStore implements ApiRunRepository {
       createdAt: at,
       updatedAt: at,
     };
+    // The first message goes first: a process that dies between the two writes leaves a message no one reads, and
+    // the run's write (the next request with its Idempotency-Key makes it, lambdas/core/start-run.ts) finds it there.
+    await this.putMessage(run.runId, { step: 0, seq: 0, message: { role: 'user', content: run.input }, at });
     try {
       await this.doc.send(
         new PutCommand({
@@ -93,7 +99,6 @@ export class RunStore implements ApiRunRepository {
       if (!existing) throw err;
       return { run: existing, created: false };
     }
-    await this.putMessage(run.runId, { step: 0, seq: 0, message: { role: 'user', content: run.input }, at });
     return { run, created: true };
   }
 
@@ -236,48 +241,50 @@ export class RunStore implements ApiRunRepository {
   /** Moves a run to a terminal status once; finalizing an already-final run is a no-op that returns it. */
   async finalizeRun(
     runId: string,
-    result: { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown },
+    result: FinalResult,
+    options: { expiringApprovals?: boolean } = {},
   ): Promise<RunRecord> {
-    const { run } = await this.closeRun(runId, result);
-    return run ?? this.mustGetRun(runId);
+    const done = options.expiringApprovals ? await this.expireApprovals(runId, result) : await this.finalizeIfActive(runId, result);
+    return done ?? this.mustGetRun(runId);
   }
 
   /**
-   * The one conditional write that ends a run: an active run takes its final status, answer and stop reason (and
-   * output), and its task token goes. `changed` is false when the run was already final, or, with `executionArn`,
-   * when another execution than that one owns it.
+   * The approval timeout's ending: conditional on the run AWAITING_APPROVAL with some call of its step undecided, so
+   * that it and the last decision (conditional on AWAITING_APPROVAL too) cannot both win.
    */
-  private async closeRun(
-    runId: string,
-    result: { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown },
-    executionArn?: string,
-  ): Promise<{ run?: RunRecord; changed: boolean }> {
-    const output = result.output !== undefined;
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${output ? ', #output = :output' : ''} REMOVE taskToken`,
-          ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN})${executionArn ? ' AND (attribute_not_exists(executionArn) OR executionArn = :arn)' : ''}`,
-          ExpressionAttributeNames: { '#status': 'status', ...(output ? { '#output': 'output' } : {}) },
-          ExpressionAttributeValues: {
-            ...(output ? { ':output': result.output } : {}),
-            ...(executionArn ? { ':arn': executionArn } : {}),
-            ':status': result.status,
-            ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
-            ':reason': result.stopReason,
-            ':at': this.now().toISOString(),
-            ...ACTIVE_VALUES,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return { run: stripKeys<RunRecord>(out.Attributes ?? {}), changed: true };
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-      return { run: await this.getRun(runId), changed: false };
-    }
+  private async expireApprovals(runId: string, result: FinalResult): Promise<RunRecord | undefined> {
+    const run = await this.getRun(runId);
+    const calls = Object.values(run?.approvals ?? {}).filter((e) => e.step === run?.approvalStep);
+    if (run?.status !== 'AWAITING_APPROVAL' || calls.length === 0) return undefined;
+    const names = Object.fromEntries(calls.map((c, i) => [`#c${i}`, c.toolCallId]));
+    const undecided = calls.map((_, i) => `attribute_not_exists(approvals.#c${i}.decision)`).join(' OR ');
+    return this.finalWrite(runId, result, `#status = :awaiting AND approvalStep = :step AND (${undecided})`, names, { ':awaiting': 'AWAITING_APPROVAL', ':step': run.approvalStep });
+  }
+
+  /**
+   * Moves a run still under way to a terminal status: one conditional write, so of concurrent callers exactly one
+   * gets the run after it; the others (and any caller once the run is final) get undefined.
+   */
+  async finalizeIfActive(runId: string, result: FinalResult): Promise<RunRecord | undefined> {
+    return this.finalWrite(runId, result, `attribute_exists(pk) AND #status IN (${ACTIVE_IN})`, {}, ACTIVE_VALUES);
+  }
+
+  /** The terminal write of a run (status, answer, stop reason, structured output), under `condition`. */
+  private finalWrite(runId: string, result: FinalResult, condition: string, names: Record<string, string>, values: Record<string, unknown>): Promise<RunRecord | undefined> {
+    const withOutput = result.output !== undefined;
+    return this.updateRunIf(runId, {
+      UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${withOutput ? ', #output = :output' : ''} REMOVE taskToken`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: { '#status': 'status', ...(withOutput ? { '#output': 'output' } : {}), ...names },
+      ExpressionAttributeValues: {
+        ...(withOutput ? { ':output': result.output } : {}),
+        ':status': result.status,
+        ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
+        ':reason': result.stopReason,
+        ':at': this.now().toISOString(),
+        ...values,
+      },
+    });
   }
 
   /** Appends a trace event. Events are ordered by their timestamp, then by writer and sequence. */
@@ -332,17 +339,22 @@ export class RunStore implements ApiRunRepository {
    * Claims an Idempotency-Key of a user for a new run: returns the runId already bound to the key, or binds
    * `runId` to it (one conditional write) and returns it.
    */
-  async claimIdempotencyKey(userId: string, key: string, runId: string): Promise<{ runId: string; claimed: boolean }> {
+  async claimIdempotencyKey(userId: string, key: string, runId: string, fingerprint?: string): Promise<{ runId: string; claimed: boolean; fingerprint?: string }> {
     const pk = idempotencyPk(userId, key);
     try {
       await this.doc.send(
-        new PutCommand({ TableName: this.tableName, Item: { pk, sk: 'RUN', runId, userId, at: this.now().toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' }),
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk, sk: 'RUN', runId, userId, at: this.now().toISOString(), ...(fingerprint !== undefined ? { fingerprint } : {}) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
       );
       return { runId, claimed: true };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk, sk: 'RUN' }, ConsistentRead: true }));
-      return { runId: String(out.Item?.runId), claimed: false };
+      const stored = out.Item?.fingerprint;
+      return { runId: String(out.Item?.runId), claimed: false, ...(typeof stored === 'string' ? { fingerprint: stored } : {}) };
     }
   }
 
@@ -381,7 +393,7 @@ export class RunStore implements ApiRunRepository {
   async updateRun(
     runId: string,
     fields: Partial<Pick<RunRecord, 'status' | 'pauseRequested' | 'taskToken' | 'executionArn' | 'answer' | 'stopReason' | 'resumes'>>,
-    condition?: { statusIn: RunStatus[] },
+    condition?: RunCondition,
   ): Promise<RunRecord | undefined> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ':at': this.now().toISOString() };
@@ -391,15 +403,7 @@ export class RunStore implements ApiRunRepository {
       values[`:${k}`] = k === 'answer' && typeof v === 'string' ? clampText(v, MAX_ANSWER_BYTES) : v;
       sets.push(`#${k} = :${k}`);
     }
-    let conditionExpression = 'attribute_exists(pk)';
-    if (condition) {
-      names['#cs'] = 'status';
-      const keys = condition.statusIn.map((s, i) => {
-        values[`:cs${i}`] = s;
-        return `:cs${i}`;
-      });
-      conditionExpression += ` AND #cs IN (${keys.join(', ')})`;
-    }
+    const conditionExpression = runConditionExpression(condition, names, values);
     return this.updateRunIf(runId, { UpdateExpression: `SET ${sets.join(', ')}`, ConditionExpression: conditionExpression, ExpressionAttributeNames: names, ExpressionAttributeValues: values });
   }
 
@@ -426,7 +430,9 @@ export class RunStore implements ApiRunRepository {
     result: { status: RunStatus; answer: string; stopReason: StopReason },
     executionArn: string,
   ): Promise<{ run?: RunRecord; changed: boolean }> {
-    return this.closeRun(runId, result, executionArn);
+    const condition = `attribute_exists(pk) AND #status IN (${ACTIVE_IN}) AND (attribute_not_exists(executionArn) OR executionArn = :arn)`;
+    const run = await this.finalWrite(runId, result, condition, {}, { ...ACTIVE_VALUES, ':arn': executionArn });
+    return run ? { run, changed: true } : { run: await this.getRun(runId), changed: false };
   }
 
   /**
@@ -454,7 +460,9 @@ export class RunStore implements ApiRunRepository {
   ): Promise<RunRecord | undefined> {
     return this.updateRunIf(runId, {
       UpdateExpression: 'SET approvals.#call.decision = :d, approvals.#call.reason = :r, approvals.#call.decidedBy = :by, approvals.#call.decidedAt = :at, updatedAt = :at',
-      ConditionExpression: 'attribute_exists(pk) AND #status = :awaiting AND attribute_exists(approvals.#call) AND attribute_not_exists(approvals.#call.decision)',
+      // Only before the call's expiresAt (ISO instants of one format compare as strings).
+      ConditionExpression:
+        'attribute_exists(pk) AND #status = :awaiting AND attribute_exists(approvals.#call) AND attribute_not_exists(approvals.#call.decision) AND approvals.#call.expiresAt > :at',
       ExpressionAttributeNames: { '#status': 'status', '#call': toolCallId },
       ExpressionAttributeValues: { ':awaiting': 'AWAITING_APPROVAL', ':d': d.decision, ':r': d.reason, ':by': d.decidedBy, ':at': d.decidedAt },
     });
