@@ -26,8 +26,11 @@ export interface EngineOptions {
    * itself is not affected); `runId` is the record's run, when it has one.
    */
   onExportError?: (runId: string, err: Error) => void;
-  /** Replaces the models and the tool runner (replay serves recorded outputs through these). */
-  overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools'>>;
+  /**
+   * Replaces the models and the tool runner (replay serves recorded outputs through these), or the handlers' clock
+   * (`now`: daily spend days, the hybrid segment's elapsed time; tests move it instead of waiting).
+   */
+  overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools' | 'now'>>;
   /** Port of the local Step Functions API (AWS_ENDPOINT_URL_SFN); any free port when absent. */
   sfnPort?: number;
   /** Port of DynamoDB (AWS_ENDPOINT_URL_DYNAMODB: dynalite behind its IAM front); any free port when absent. */

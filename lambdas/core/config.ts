@@ -336,10 +336,15 @@ export const AgentConfigSchema = z
     engine: z.enum(['standard', 'hybrid'], { error: 'must be "standard" (one Standard state machine) or "hybrid" (Express segments under a Standard parent)' }).default('standard'),
     hybrid: z
       .strictObject({
-        /** Model steps per Express segment before it hands back to the parent (each segment also ends at 270 s). */
+        /** Model steps per Express segment before it hands back to the parent. */
         segmentSteps: positiveInt(50).default(10),
+        /**
+         * Seconds after which a segment hands back to the parent at its next tool-call boundary (docs/hybrid.md). With
+         * the longest model and tool Task timeouts it must fit in Express's 5 minutes (checked at synth).
+         */
+        segmentSeconds: z.number().int().min(10, 'must be at least 10 seconds').max(290, 'must be under Express\'s 300-second limit').default(230),
       })
-      .default({ segmentSteps: 10 }),
+      .default({ segmentSteps: 10, segmentSeconds: 230 }),
     /** The API in AWS. */
     api: z
       .strictObject({

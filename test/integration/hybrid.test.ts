@@ -78,6 +78,8 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
   const crashOnce = new Set<string>();
   /** Re-run every segment of these runs once more (hybrid: Express is at-least-once). */
   const rerun = new Set<string>();
+  /** How far the handlers' clock is ahead of the real one (an injected clock: a segment's time passes without waiting). */
+  let clockAheadMs = 0;
   /** The tool requests of a run (by the idempotency keys of its recorded calls): a repeated effect shows twice. */
   const effectsOf = async (runId: string) => {
     const messages = await engine.runtime.runs.listMessages(runId);
@@ -93,6 +95,7 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
         return undefined;
       },
       rerunSegment: ({ parentArn }) => [...rerun].some((id) => parentArn.includes(id)),
+      overrides: { now: () => new Date(Date.now() + clockAheadMs) },
     });
   }, 60_000);
   afterAll(async () => {
@@ -184,6 +187,24 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
       expect(segments.map((x) => x.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
       const entered = events.filter((e) => e.type === 'StateEntered').map((e) => (e as { state: { name: string } }).state.name);
       expect(entered).toEqual(['LoadRun', 'RunSegment', 'AfterSegment', 'RunSegment', 'AfterSegment', 'RunSegment', 'AfterSegment', 'Finish']);
+    });
+
+    it('a segment that has run its time hands back to the parent at the tool-call boundary, the run intact', async () => {
+      const runId = 'hybrid-clock';
+      const before = engine.stepFunctions.expressExecutions.length;
+      // Every model step now sees its segment older than hybrid.segmentSeconds (230 s by default).
+      clockAheadMs = 231_000;
+      try {
+        const { run } = await engine.run({ input: `${runId} steps:3`, runId });
+        expect(run).toMatchObject({ status: 'SUCCEEDED', steps: 4, answer: 'done after 3' });
+      } finally {
+        clockAheadMs = 0;
+      }
+      // One model step per segment (two per segment on the step budget alone): the pending calls run in the next one.
+      const segments = engine.stepFunctions.expressExecutions.slice(before).filter((x) => x.parentArn.includes(runId));
+      expect(segments.map((x) => x.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+      expect(modelRequests(runId)).toBe(4);
+      expect(await effectsOf(runId)).toHaveLength(3);
     });
 
     it('a segment run twice (at-least-once) repeats no model answer and no tool effect', async () => {

@@ -51,6 +51,11 @@ export interface LoopState {
    * by the parent when it starts a segment; the model step carries it on, no step reads it).
    */
   segmentEnd?: number;
+  /**
+   * The hybrid engine: the segment has run past its time (config `hybrid.segmentSeconds`), so it hands the loop back to
+   * its parent at this step's tool-call boundary (set by the model step from the segment's start time).
+   */
+  segmentDue?: boolean;
   /** The hybrid engine: how the segment ended (its exit states set it; the parent routes on it). */
   exit?: 'FINISH' | 'SURRENDER' | 'DEGRADE' | 'REFUSED' | 'STOPPED' | 'PAUSE' | 'APPROVAL' | 'NEXT';
 }
