@@ -115,9 +115,24 @@ export class HybridWorkflow extends Construct {
       },
     });
     // A segment that failed or timed out runs once more from its input (the recorded step results make it safe:
-    // docs/hybrid.md), then the run degrades.
+    // docs/hybrid.md). Failed again, the run resumes from its checkpoint (LoadRun) in a new segment, as long as the
+    // failed segments moved the checkpoint on (at most maxSteps times); otherwise it degrades.
     runSegment.addRetry({ errors: ['States.TaskFailed'], maxAttempts: 1, interval: Duration.seconds(1), jitterStrategy: sfn.JitterType.FULL });
+    const resume = kit.invoke('ResumeFromCheckpoint', props.loadRun, { runId: sfn.JsonPath.stringAt('$.runId') }, props.timeouts.bookkeeping, {
+      resultSelector: { 'state.$': '$.Payload' },
+      resultPath: '$.checkpoint',
+      outputPath: undefined,
+    });
+    resume.addRetry(kit.serviceRetry);
+    resume.addCatch(degrade, { errors: ['States.ALL'], resultPath: '$.error' });
+    runSegment.addCatch(resume, { errors: ['States.TaskFailed'], resultPath: '$.error' });
     runSegment.addCatch(degrade, { errors: ['States.ALL'], resultPath: '$.error' });
+    resume.next(
+      new sfn.Choice(this, 'CheckpointMoved', { comment: 'resume from the checkpoint if the failed segments moved it on; else the run degrades' })
+        .when(sfn.Condition.stringEquals('$.checkpoint.state.outcome', 'stopped'), stopped)
+        .when(sfn.Condition.numberGreaterThanJsonPath('$.checkpoint.state.step', '$.step'), new sfn.Pass(this, 'FromCheckpoint', { inputPath: '$.checkpoint.state' }).next(runSegment))
+        .otherwise(degrade),
+    );
     const pause = kit.pauseTask(stopped, kit.stopBecause('PauseExpired', 'PAUSE_EXPIRED', surrender));
     pause.next(runSegment);
     const approval = kit.approvalTask(() => kit.stopBecause('ApprovalExpired', 'APPROVAL_EXPIRED', surrender));

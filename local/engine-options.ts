@@ -79,7 +79,17 @@ export interface EngineKnobs {
    * output. `index` counts the parent's `.sync` tasks from 1.
    */
   rerunSegment?: (info: { parentArn: string; index: number }) => boolean;
+  /**
+   * The hybrid engine: other faults of a segment. `concurrent`: a second copy of the segment runs at the same time
+   * as the first, with the same input (Express's at-least-once); the parent gets the first copy's output once both
+   * have ended. `timedOut`: the segment runs to its end but is reported TIMED_OUT (States.Timeout), as one whose last
+   * step outlived Express's 5 minutes after its work was recorded.
+   */
+  segmentFault?: (info: { parentArn: string; index: number }) => SegmentFault | undefined;
 }
 
+/** See EngineKnobs.segmentFault. */
+export type SegmentFault = 'concurrent' | 'timedOut';
+
 /** The knobs' names (to split a mixed options object). */
-export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit', 'rerunSegment'] as const satisfies readonly (keyof EngineKnobs)[];
+export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit', 'rerunSegment', 'segmentFault'] as const satisfies readonly (keyof EngineKnobs)[];

@@ -1,5 +1,6 @@
 import { idempotencyKeyFor } from '../../lambdas/core/signature';
 import type { LocalEngine } from '../../local/engine';
+import type { SegmentFault } from '../../local/engine-options';
 import type { CfnTemplate } from '../../local/template';
 import { type FakeProvider, startFakeProvider } from '../fakes/providers';
 import { testEngine } from '../helpers/engine';
@@ -80,6 +81,8 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
   const rerun = new Set<string>();
   /** How far the handlers' clock is ahead of the real one (an injected clock: a segment's time passes without waiting). */
   let clockAheadMs = 0;
+  /** Segment faults of these runs, by the parent's `.sync` task count (1 = its first segment). */
+  const faults: { runId: string; indexes: number[]; fault: SegmentFault }[] = [];
   /** The tool requests of a run (by the idempotency keys of its recorded calls): a repeated effect shows twice. */
   const effectsOf = async (runId: string) => {
     const messages = await engine.runtime.runs.listMessages(runId);
@@ -96,6 +99,7 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
       },
       rerunSegment: ({ parentArn }) => [...rerun].some((id) => parentArn.includes(id)),
       overrides: { now: () => new Date(Date.now() + clockAheadMs) },
+      segmentFault: ({ parentArn, index }) => faults.find((f) => parentArn.includes(f.runId) && f.indexes.includes(index))?.fault,
     });
   }, 60_000);
   afterAll(async () => {
@@ -205,6 +209,28 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
       expect(segments.map((x) => x.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
       expect(modelRequests(runId)).toBe(4);
       expect(await effectsOf(runId)).toHaveLength(3);
+    });
+
+    it('a segment that timed out, and again when retried, resumes from the checkpoint in a new segment', async () => {
+      const runId = 'hybrid-timeout';
+      // The first segment (steps 1-2) and its retry both run, then are reported TIMED_OUT.
+      faults.push({ runId, indexes: [1, 2], fault: 'timedOut' });
+      const { run } = await engine.run({ input: `${runId} steps:5`, runId });
+      expect(run).toMatchObject({ status: 'SUCCEEDED', steps: 6, answer: 'done after 5' });
+      // The retry replayed the recorded steps: no model answer and no tool effect twice.
+      expect(modelRequests(runId)).toBe(6);
+      expect(new Set(await effectsOf(runId)).size).toBe(5);
+      expect(await effectsOf(runId)).toHaveLength(5);
+      const events = await engine.runtime.runs.listEvents(runId);
+      expect(events.filter((e) => e.type === 'run_resumed')).toHaveLength(1);
+    });
+
+    it('a segment that keeps timing out without moving the checkpoint on degrades the run', async () => {
+      const runId = 'hybrid-stuck';
+      // The first segment and its retry time out, as does every segment after (none records a step past the first).
+      faults.push({ runId, indexes: [1, 2, 3, 4], fault: 'timedOut' });
+      const { run } = await engine.run({ input: `${runId} steps:5`, runId, budgets: { maxSteps: 2 } });
+      expect(run).toMatchObject({ status: 'DEGRADED' });
     });
 
     it('a segment run twice (at-least-once) repeats no model answer and no tool effect', async () => {

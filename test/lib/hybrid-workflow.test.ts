@@ -65,6 +65,14 @@ describe('the hybrid engine (synthesized)', () => {
       ['APPROVAL', 'AwaitApproval'],
     ]);
     expect(parent.AfterSegment?.Default).toBe('RunSegment');
+    // A segment that failed twice resumes from the checkpoint if it moved on (docs/hybrid.md), else degrades.
+    expect(((parent.RunSegment?.Catch ?? []) as { ErrorEquals: string[]; Next: string }[]).map((c) => [c.ErrorEquals, c.Next])).toEqual([
+      [['States.TaskFailed'], 'ResumeFromCheckpoint'],
+      [['States.ALL'], 'Degrade'],
+    ]);
+    expect(parent.ResumeFromCheckpoint).toMatchObject({ ResultSelector: { 'state.$': '$.Payload' }, ResultPath: '$.checkpoint', Next: 'CheckpointMoved' });
+    expect(parent.CheckpointMoved?.Default).toBe('Degrade');
+    expect(parent.FromCheckpoint).toMatchObject({ InputPath: '$.checkpoint.state', Next: 'RunSegment' });
     expect(parent.Pause?.Next).toBe('RunSegment');
     expect(parent.AwaitApproval?.Next).toBe('RunSegment');
     expect(Object.keys(parent)).not.toContain('CallModel');
