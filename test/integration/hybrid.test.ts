@@ -1,9 +1,10 @@
 import { idempotencyKeyFor } from '../../lambdas/core/signature';
+import { parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
 import type { SegmentFault } from '../../local/engine-options';
 import type { CfnTemplate } from '../../local/template';
 import { type FakeProvider, startFakeProvider } from '../fakes/providers';
-import { testEngine } from '../helpers/engine';
+import { patchDefinition, templateFor, testEngine } from '../helpers/engine';
 import { type Loopback, startLoopback } from '../helpers/loopback';
 
 /**
@@ -36,6 +37,8 @@ beforeAll(async () => {
     const prompt = promptOf(body);
     const done = toolResults(body);
     if (prompt.startsWith('fail')) return { kind: 'status', status: 500 };
+    // The primary is down, the fallback answers.
+    if (prompt.startsWith('primary-down')) return body.model === 'scripted' ? { kind: 'status', status: 500 } : { kind: 'text', text: 'the fallback answered' };
     if (prompt.startsWith('repeat')) return { kind: 'tools', calls: [{ name: 'charge', args: { amount: 1 } }] };
     if (prompt.startsWith('slow')) {
       // biome-ignore lint/suspicious/noThenProperty: a scripted reply's follow-up, not a thenable
@@ -60,7 +63,13 @@ afterAll(async () => {
 });
 
 const configFor = (engine: 'standard' | 'hybrid') => ({
-  models: { primary: { provider: 'openai' as const, model: 'scripted', baseUrl: model.baseUrl, timeoutMs: 5000 } },
+  models: {
+    primary: { provider: 'openai' as const, model: 'scripted', baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 100 },
+    fallback: { provider: 'openai' as const, model: 'scripted-fallback', baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 100 },
+  },
+  // $10 / $30 per million tokens; the primary's breaker never opens across the file's runs (each scenario stands alone).
+  pricing: { scripted: { inputPerMTokUsd: 10, outputPerMTokUsd: 30 }, 'scripted-fallback': { inputPerMTokUsd: 10, outputPerMTokUsd: 30 } },
+  breakers: { 'model:primary': { failureThreshold: 1000, minimumCalls: 1000 } },
   tools: [
     { name: 'charge', kind: 'http' as const, url: tools.url('/charge'), timeoutMs: 5000 },
     { name: 'wire', kind: 'http' as const, url: tools.url('/wire'), timeoutMs: 5000 },
@@ -124,6 +133,24 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
   it('degrades when the model keeps failing', async () => {
     const { run } = await engine.run({ input: `fail ${shape}-degrade`, runId: `${shape}-degrade` });
     expect(run).toMatchObject({ status: 'DEGRADED', stopReason: 'MODELS_UNAVAILABLE' });
+  });
+
+  it('degrades to the fallback model when the primary fails: DEGRADED, the fallback’s answer with the notice', async () => {
+    const { run } = await engine.run({ input: `primary-down ${shape}-fallback`, runId: `${shape}-fallback` });
+    expect(run).toMatchObject({ status: 'DEGRADED', degraded: [{ dependency: 'model:primary', reason: 'TransientError', fallback: 'model:fallback' }] });
+    expect(run.answer).toMatch(/^Note: the primary model was unavailable \(TransientError\); a smaller fallback model answered/);
+    expect(run.answer).toContain('the fallback answered');
+  });
+
+  it('holds the token budget and the dollar budget across steps (UNFINISHED, TOKEN_BUDGET / COST_BUDGET)', async () => {
+    const tokens = await engine.run({ input: `${shape}-tokens steps:10`, runId: `${shape}-tokens`, budgets: { maxTokens: 700 } });
+    expect(tokens.run).toMatchObject({ status: 'UNFINISHED', stopReason: 'TOKEN_BUDGET' });
+    expect(tokens.run.steps).toBeGreaterThan(2); // past the first segment
+    expect(tokens.run.usage.inputTokens + tokens.run.usage.outputTokens).toBeLessThanOrEqual(700);
+    const dollars = await engine.run({ input: `${shape}-dollars steps:10`, runId: `${shape}-dollars`, budgets: { maxCostUsd: 0.006 } });
+    expect(dollars.run).toMatchObject({ status: 'UNFINISHED', stopReason: 'COST_BUDGET' });
+    expect(dollars.run.steps).toBeGreaterThan(2);
+    expect(await effectsOf(`${shape}-dollars`)).toHaveLength(dollars.run.steps);
   });
 
   it('a crashed tool handler is retried: the run goes on, the tool effect happens once', async () => {
@@ -248,6 +275,25 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
       expect(events.filter((e) => e.type === 'model_call')).toHaveLength(6);
       expect(events.filter((e) => e.type === 'tool_call')).toHaveLength(5);
       expect(events.filter((e) => e.type === 'run_finished')).toHaveLength(1);
+    });
+
+    it('an approval nobody gives expires in the parent: UNFINISHED / APPROVAL_EXPIRED, the call never run', async () => {
+      // The parent's AwaitApproval with a 1-second timeout (the synthesized parent, patched; same config).
+      const template = patchDefinition(templateFor(parseConfig(configFor('hybrid'))), (d) => {
+        const states = d.States as Record<string, Record<string, unknown>>;
+        states.AwaitApproval = { ...states.AwaitApproval, TimeoutSeconds: 1 };
+      });
+      const expiring = await testEngine(configFor('hybrid'), { template });
+      try {
+        const runId = 'hybrid-expire';
+        const toolRequests = effects.length;
+        const { run } = await expiring.run({ input: `approve ${runId}`, runId });
+        expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'APPROVAL_EXPIRED' });
+        expect(effects.length).toBe(toolRequests);
+        expect(expiring.stepFunctions.expressExecutions.filter((x) => x.parentArn.includes(runId)).map((x) => x.status)).toEqual(['SUCCEEDED']);
+      } finally {
+        await expiring.close();
+      }
     });
 
     // Last: it deploys a new template to this engine.
