@@ -336,12 +336,8 @@ export const AgentConfigSchema = z
     engine: z.enum(['standard', 'hybrid'], { error: 'must be "standard" (one Standard state machine) or "hybrid" (Express segments under a Standard parent)' }).default('standard'),
     hybrid: z
       .strictObject({
-        /** Model steps per Express segment before it hands back to the parent. */
+        /** A segment's budget: model steps, and seconds after which it hands back at its next tool-call boundary (docs/hybrid.md). */
         segmentSteps: positiveInt(50).default(10),
-        /**
-         * Seconds after which a segment hands back to the parent at its next tool-call boundary (docs/hybrid.md). With
-         * the longest model and tool Task timeouts it must fit in Express's 5 minutes (checked at synth).
-         */
         segmentSeconds: z.number().int().min(10, 'must be at least 10 seconds').max(290, 'must be under Express\'s 300-second limit').default(230),
       })
       .default({ segmentSteps: 10, segmentSeconds: 230 }),

@@ -260,6 +260,23 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
       expect(run).toMatchObject({ status: 'DEGRADED' });
     });
 
+    it('two copies of each segment running at the same time send one model request per step and one request per tool call', async () => {
+      const runId = 'hybrid-concurrent';
+      faults.push({ runId, indexes: [1, 2, 3, 4, 5, 6, 7, 8], fault: 'concurrent' });
+      const before = engine.stepFunctions.expressExecutions.length;
+      // `slow`: each model answer takes 40 ms, so the two copies of a step overlap.
+      const { run } = await engine.run({ input: `slow ${runId}`, runId, budgets: { maxSteps: 4 } });
+      expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'STEP_BUDGET', steps: 4 });
+      const segments = engine.stepFunctions.expressExecutions.slice(before).filter((x) => x.parentArn.includes(runId));
+      expect(segments.length).toBeGreaterThanOrEqual(4); // two segments, each run twice at once
+      expect(modelRequests(runId)).toBe(4);
+      expect(await effectsOf(runId)).toHaveLength(3);
+      const messages = await engine.runtime.runs.listMessages(runId);
+      expect(messages.filter((m) => m.message.role === 'tool' && m.message.isError)).toEqual([]);
+      const events = await engine.runtime.runs.listEvents(runId);
+      expect(events.filter((e) => e.type === 'model_call')).toHaveLength(4);
+    });
+
     it('a segment run twice (at-least-once) repeats no model answer and no tool effect', async () => {
       const runId = 'hybrid-twice';
       rerun.add(runId);

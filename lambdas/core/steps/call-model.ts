@@ -13,6 +13,7 @@ import { type CaughtError, type Tier, trace } from '../trace';
 import { refOf } from '../trace-refs';
 import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec, Usage } from '../types';
 import { addUsage, type CallBase, compact, estimateOf, pendingUsage } from './compaction';
+import { withModelClaim } from './model-claim';
 import { type Invocation, isFinal, type LoopDeps, type LoopState, mustGetRun, stoppedState } from './state';
 
 export interface ModelStepInput {
@@ -46,7 +47,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
   if (isFinal(run)) return stoppedState(run, state);
   if (tier === 'fallback' && input.error) await recordFallback(deps, run.runId, step, input.error);
   // A retried step whose answer is stored replays it: no second request, its tokens counted once.
-  const stored: Answered | LoopState = (await deps.runs.getMessage(run.runId, step, 0)) ?? (await callModel(deps, run, input, invocation));
+  const stored: Answered | LoopState = (await deps.runs.getMessage(run.runId, step, 0)) ?? (await withModelClaim(deps, run.runId, step, invocation, () => callModel(deps, run, input, invocation)));
   if (!('message' in stored)) return stored;
   const next = await recordStep(deps, stored.run ?? run, state, step, stored, outputSpecOf(deps, run));
   return input.segment && segmentDue(input.segment, deps.now?.() ?? new Date()) ? { ...next, segmentDue: true } : next;
