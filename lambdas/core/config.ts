@@ -330,10 +330,7 @@ export const AgentConfigSchema = z
     approvalTimeoutSeconds: positiveInt(30 * 24 * 3600).default(86_400),
     /** How many tool calls of one step run at once (the Map state's MaxConcurrency). */
     toolConcurrency: positiveInt(40).default(4),
-    /**
-     * The engine's shape (docs/hybrid.md): `standard`, one Standard state machine; `hybrid`, a Standard parent (LoadRun,
-     * the waits, the endings) running the model/tool loop in Express segments of at most `hybrid.segmentSteps` steps.
-     */
+    /** The engine's shape (docs/hybrid.md): one Standard machine, or a Standard parent running the loop in Express segments. */
     engine: z.enum(['standard', 'hybrid'], { error: 'must be "standard" (one Standard state machine) or "hybrid" (Express segments under a Standard parent)' }).default('standard'),
     hybrid: z
       .strictObject({
