@@ -30,6 +30,8 @@ let model: FakeProvider;
 let tools: Loopback;
 /** Idempotency keys of the tool requests: one per tool effect. */
 const effects: string[] = [];
+/** How long a tool takes to answer (0 but where a scenario needs the tool in flight). */
+let toolDelayMs = 0;
 
 beforeAll(async () => {
   model = await startFakeProvider('openai');
@@ -52,8 +54,10 @@ beforeAll(async () => {
   for (const path of ['/charge', '/wire']) {
     tools.on(path, (req, res) => {
       effects.push(String(req.headers['idempotency-key']));
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"ok":true}');
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"ok":true}');
+      }, toolDelayMs);
     });
   }
 });
@@ -264,8 +268,14 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
       const runId = 'hybrid-concurrent';
       faults.push({ runId, indexes: [1, 2, 3, 4, 5, 6, 7, 8], fault: 'concurrent' });
       const before = engine.stepFunctions.expressExecutions.length;
-      // `slow`: each model answer takes 40 ms, so the two copies of a step overlap.
-      const { run } = await engine.run({ input: `slow ${runId}`, runId, budgets: { maxSteps: 4 } });
+      // `slow`: each model answer takes 40 ms, each tool call 150 ms, so the two copies of a step overlap; the copy
+      // that finds a call held waits for its result instead of recording it as failed.
+      toolDelayMs = 150;
+      const { run } = await engine
+        .run({ input: `slow ${runId}`, runId, budgets: { maxSteps: 4 } })
+        .finally(() => {
+          toolDelayMs = 0;
+        });
       expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'STEP_BUDGET', steps: 4 });
       const segments = engine.stepFunctions.expressExecutions.slice(before).filter((x) => x.parentArn.includes(runId));
       expect(segments.length).toBeGreaterThanOrEqual(4); // two segments, each run twice at once
