@@ -47,7 +47,7 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
   if (isFinal(run)) return stoppedState(run, state);
   if (tier === 'fallback' && input.error) await recordFallback(deps, run.runId, step, input.error);
   // A retried step whose answer is stored replays it: no second request, its tokens counted once.
-  const stored: Answered | LoopState = (await deps.runs.getMessage(run.runId, step, 0)) ?? (await withModelClaim(deps, run.runId, step, invocation, () => callModel(deps, run, input, invocation)));
+  const stored: Answered | LoopState = (await deps.runs.getMessage(run.runId, step, 0)) ?? (await withModelClaim(input.segment ? deps : { ...deps, modelClaims: undefined }, run.runId, step, invocation, () => callModel(deps, run, input, invocation)));
   if (!('message' in stored)) return stored;
   const next = await recordStep(deps, stored.run ?? run, state, step, stored, outputSpecOf(deps, run));
   return input.segment && segmentDue(input.segment, deps.now?.() ?? new Date()) ? { ...next, segmentDue: true } : next;

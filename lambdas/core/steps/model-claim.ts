@@ -13,6 +13,9 @@ const DEFAULT_CLAIM_LEASE_MS = 900_000;
  * the same time (an Express segment run twice at once) waits for the stored answer and replays it. The claim lasts
  * as long as the holder's invocation may (a crashed holder's claim ends with it); a copy that waits that long without
  * an answer fails transiently (the state machine retries the step). Without claims (`deps.modelClaims`), `call` runs.
+ * The model step claims inside Express segments only, where whole copies of a step may run at once (Express is
+ * at-least-once); in the standard machine a step's copies are its Task's retries (a retry after a Task timeout while
+ * the first invocation still runs is not covered there).
  */
 export async function withModelClaim<T>(
   deps: Pick<LoopDeps, 'runs' | 'modelClaims' | 'clock' | 'sleep'>,
@@ -35,9 +38,12 @@ export async function withModelClaim<T>(
     await sleep(CLAIM_POLL_MS);
   }
   try {
-    // The other copy may have stored its answer and released the claim just before this one took it.
+    // The other copy may have stored its answer and its claim's lease ended just before this one took it.
     return (await deps.runs.getMessage(runId, step, 0)) ?? (await call());
-  } finally {
+  } catch (err) {
+    // Given back only when the call failed (its retry, or the fallback tier, claims again at once); once the answer is
+    // stored every copy reads it, and the item is left to the table's TTL (one write per step, not two).
     await claims.release(runId, step, owner);
+    throw err;
   }
 }

@@ -44,9 +44,15 @@ describe('withModelClaim', () => {
     expect(calls).toBe(1);
     expect(a).toMatchObject({ step: 1, message: { content: 'hi' } });
     expect(b).toMatchObject({ step: 1, message: { content: 'hi' } });
-    // Released: the next step's claim is free, and a late copy of step 1 reads the stored answer without a call.
+    // A late copy of step 1 reads the stored answer without a call (the claim is left to the TTL).
     expect(await withModelClaim(deps, 'both', 1, {}, slowCall)).toMatchObject({ step: 1 });
     expect(calls).toBe(1);
+  });
+
+  it('a call that failed gives its claim back: the retry claims at once', async () => {
+    const deps = { runs, modelClaims: claims };
+    await expect(withModelClaim(deps, 'failed', 1, { remainingMs: () => 30_000 }, async () => Promise.reject(new TransientError('503')))).rejects.toThrow('503');
+    expect(await claims.claim('failed', 1, 'retry', 30_000)).toBe(true);
   });
 
   it('a copy that waits past the holder’s lease without an answer fails transiently (the state machine retries it)', async () => {
