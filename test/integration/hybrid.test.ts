@@ -342,6 +342,11 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
       const { run } = await finished;
       expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'STEP_BUDGET', steps: 3 });
       expect([...new Set(segmentsOf(runId).map((x) => x.stateMachineArn))]).toEqual([pinned]);
+      // The parent too: the run in flight stays on the version it started on, the new run is on the new one.
+      const parentVersion = (id: string) => [...engine.stepFunctions.executions.values()].find((x) => x.executionArn.includes(id))?.stateMachineVersionArn;
+      expect(parentVersion(runId)).toBeDefined();
+      expect(parentVersion('hybrid-after-deploy')).toBeDefined();
+      expect(parentVersion(runId)).not.toBe(parentVersion('hybrid-after-deploy'));
     });
   }
 });
