@@ -156,8 +156,9 @@ export interface LoopExits {
 /**
  * The model/tool loop: CallModel (→ CallFallbackModel → Degrade), Route, CallTool / RunTools back to CallModel.
  * Returns Route, the loop's entry (a new or resumed run enters there: its `outcome` says where it goes on).
+ * `modelExtras` are added to both model calls' payloads (the hybrid segment's clock).
  */
-export function loopStates(kit: StepKit, exits: LoopExits): sfn.Choice {
+export function loopStates(kit: StepKit, exits: LoopExits, modelExtras: Record<string, unknown> = {}): sfn.Choice {
   const { scope, props } = kit;
   // Every budget (tokens, dollars, the daily caps, the context window) lands here: the finalizer reads which one from
   // the caught BudgetExceeded error (budgetReasonOf); TOKEN_BUDGET stands only for an error whose reason cannot be read.
@@ -167,6 +168,7 @@ export function loopStates(kit: StepKit, exits: LoopExits): sfn.Choice {
     step: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt('$.step'), 1),
     tier,
     ...(withError ? { error: sfn.JsonPath.objectAt('$.error') } : {}),
+    ...modelExtras,
   });
   const callModel = kit.invoke('CallModel', props.callModel, modelPayload('primary', false), props.timeouts.model);
   callModel.addRetry(kit.transientRetry);

@@ -30,7 +30,7 @@ describe('docs/architecture.md, where to add…', () => {
     const holds = (file: string, symbol: string) => readFileSync(join(ROOT, file), 'utf8').includes(symbol);
     expect(
       [
-        ['lambdas/core/config.ts', 'ToolConfigSchema'],
+        ['lambdas/core/config-tools.ts', 'export const ToolConfigSchema'],
         ['lambdas/tools/http-tool.ts', 'export async function callConfiguredTool'],
         ['lambdas/core/types.ts', 'export const PROVIDERS'],
         ['lambdas/providers/index.ts', 'createProvider'],
