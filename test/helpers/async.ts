@@ -23,15 +23,21 @@ export function deferred<T>() {
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Polls `check` every `everyMs` until it holds, and fails naming `what` once `ms` have passed (30 s: generous for a
- * loaded 2-core machine; a passing test never waits it out). Every wait is bounded. The one polling helper of the
- * tests.
+ * Reads `get` every `everyMs` until `done` holds for what it read, and returns that; fails naming `what` once `ms`
+ * have passed (30 s: generous for a loaded 2-core machine; a passing test never waits it out). Every wait is bounded.
+ * The one polling helper of the tests (until() below is its boolean form).
  */
-export async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000, everyMs = 20): Promise<void> {
+export async function poll<T>(what: string, get: () => Promise<T> | T, done: (value: T) => boolean, ms = 30_000, everyMs = 20): Promise<T> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (await check()) return;
+    const value = await get();
+    if (done(value)) return value;
     await sleep(everyMs);
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Polls `check` until it holds (see poll()). */
+export async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000, everyMs = 20): Promise<void> {
+  await poll(what, check, (ok) => ok, ms, everyMs);
 }
