@@ -6,7 +6,8 @@ import type { LocalIam } from './iam/check';
 import type { Handler, LambdaInvoker } from './lambda-invoker';
 import { DEFAULT_HISTORY_LIMIT, dataLimitError, executionInputError, HistoryCounter, historyLimitError, isExecutionEnd, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
 import { SfnError } from './sfn-error';
-import { TaskTokens } from './task-tokens';
+import { checkExecutionName } from './sfn-validation';
+import { newTaskToken, TaskTokens } from './task-tokens';
 import { type CfnTemplate, definitionOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, lambdaVersionsOf, stateMachineOf, validateDefinitionOnce } from './template';
 import { type Revision, revisionId, type VersionRegistry } from './versions';
 
@@ -93,7 +94,7 @@ export class LocalStepFunctions {
     if (tooLarge) throw new SfnError(tooLarge.name, tooLarge.message);
     const target = this.versions.resolve(input.stateMachineArn ?? this.stateMachineArn);
     const name = input.name ?? randomUUID();
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) throw new SfnError('InvalidName', `invalid execution name ${name}`);
+    checkExecutionName(name);
     const text = input.input ?? '{}';
     let parsed: unknown;
     try {
@@ -256,7 +257,7 @@ export class LocalStepFunctions {
         if (!waitsForToken) return limited('task result', await invoker.invoke(fn, handler, Payload)) as never;
         // .waitForTaskToken: a token of this attempt only; the execution waits until SendTask* completes it, and
         // once the attempt is over (timed out, execution closed) the token is stale.
-        const token = `${randomUUID()}${randomUUID()}`.replaceAll('-', '');
+        const token = newTaskToken();
         const output = this.tokens.wait(token, execution.executionArn, timeoutMs);
         try {
           await invoker.invoke(fn, handler, replaceString(Payload, placeholder, token));

@@ -1,4 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { SfnError } from './sfn-error';
+
+/** A new task token (the engine's format: 64 hex characters; AWS's are opaque strings of up to 2048 characters). */
+export function newTaskToken(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** Whether a string could be a token this engine issued (else SendTask* answers InvalidToken, as AWS does). */
+export function isWellFormedToken(token: string): boolean {
+  return /^[0-9a-f]{64}$/.test(token);
+}
 
 /** How long a token stays known as stale after its attempt ended (then it is simply unknown). */
 const STALE_TOKENS_KEPT = 10_000;
@@ -14,7 +25,9 @@ interface Waiter {
 /**
  * Task tokens of the attempts waiting in a .waitForTaskToken state, as Step Functions answers SendTaskSuccess,
  * SendTaskFailure and SendTaskHeartbeat: a live token completes its attempt once; a token whose attempt has ended
- * (timed out, failed over, execution closed) is answered with TaskTimedOut; any other with TaskDoesNotExist.
+ * (timed out, failed over, execution closed) is answered with TaskTimedOut; a well-formed token no longer (or never)
+ * known with TaskDoesNotExist; a string that is no token at all with InvalidToken (the API reference's errors of
+ * SendTaskSuccess: "InvalidToken — The provided token is not valid").
  */
 export class TaskTokens {
   private readonly waiting = new Map<string, Waiter>();
@@ -79,6 +92,7 @@ export class TaskTokens {
     const waiter = this.waiting.get(token);
     if (waiter) return waiter;
     if (this.stale.has(token)) throw new SfnError('TaskTimedOut', 'the task of this token is no longer waiting (timed out, failed or closed)');
+    if (!isWellFormedToken(token)) throw new SfnError('InvalidToken', `Invalid Token: '${token.slice(0, 24)}' (the provided token is not valid: not a task token this engine issued)`);
     throw new SfnError('TaskDoesNotExist', `no task waits for token ${token.slice(0, 12)}…`);
   }
 

@@ -1,5 +1,6 @@
 import {
   DescribeExecutionCommand,
+  DescribeStateMachineCommand,
   GetExecutionHistoryCommand,
   ListExecutionsCommand,
   ListStateMachinesCommand,
@@ -11,6 +12,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import type { LocalEngine } from '../../local/engine';
+import { newTaskToken } from '../../local/task-tokens';
 import { testEngine } from '../helpers/engine';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -108,7 +110,38 @@ describe('local Step Functions API (JSON 1.0 wire protocol)', () => {
   it('answers with the AWS error codes', async () => {
     await expect(sfn.send(new DescribeExecutionCommand({ executionArn: `${engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:nope` }))).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
     await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:Other' }))).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
-    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: 'unknown', output: '{}' }))).rejects.toMatchObject({ name: 'TaskDoesNotExist' });
+    // A string that is no token at all is InvalidToken; a well-formed token no task waits for, TaskDoesNotExist.
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: 'unknown', output: '{}' }))).rejects.toMatchObject({ name: 'InvalidToken' });
+    await expect(sfn.send(new SendTaskFailureCommand({ taskToken: 'bogus' }))).rejects.toMatchObject({ name: 'InvalidToken' });
+    await expect(sfn.send(new SendTaskHeartbeatCommand({ taskToken: 'bogus' }))).rejects.toMatchObject({ name: 'InvalidToken' });
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: newTaskToken(), output: '{}' }))).rejects.toMatchObject({ name: 'TaskDoesNotExist' });
+    // DescribeStateMachine: a malformed ARN is InvalidArn, an unknown machine or version StateMachineDoesNotExist.
+    await expect(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: 'not-an-arn' }))).rejects.toMatchObject({ name: 'InvalidArn' });
+    await expect(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:Other' }))).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
+    await expect(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: `${engine.stateMachineArn}:99` }))).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
+    await expect(sfn.send(new DescribeExecutionCommand({ executionArn: engine.stateMachineArn }))).rejects.toMatchObject({ name: 'InvalidArn' });
+    // ListExecutions: a status outside the enum is ValidationException naming the allowed values.
+    await expect(sfn.send(new ListExecutionsCommand({ stateMachineArn: engine.stateMachineArn, statusFilter: 'BOGUS' as never }))).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringContaining('[RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]'),
+    });
+    // Execution names as AWS validates them: `run.v1` is valid; white space, `:` or 81 characters are InvalidName.
+    const dotted = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name: 'run.v1', input: JSON.stringify({ runId: 'run.v1', input: 'hi' }) }));
+    expect(dotted.executionArn).toBe(`${engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:run.v1`);
+    for (const name of ['run v1', 'run:v1', 'x'.repeat(81)]) {
+      await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name }))).rejects.toMatchObject({ name: 'InvalidName' });
+    }
+    await until('run.v1 ends', async () => (await sfn.send(new DescribeExecutionCommand({ executionArn: dotted.executionArn }))).status !== 'RUNNING');
+    // A member of the wrong JSON type is refused by the protocol (400 SerializationException), never a 500.
+    for (const input of [{ runId: 'x' }, 42]) {
+      const res = await fetch(engine.sfnApi.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.StartExecution' },
+        body: JSON.stringify({ stateMachineArn: engine.stateMachineArn, input }),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ __type: 'SerializationException', message: expect.stringContaining("'input' must be a string") });
+    }
     // An input past 256 KB (UTF-8) is refused before anything else is looked at, the machine included.
     const input = JSON.stringify({ runId: 'huge', pad: '€'.repeat(90_000) });
     for (const stateMachineArn of [engine.stateMachineArn, 'arn:aws:states:local:000000000000:stateMachine:Other']) {

@@ -1,5 +1,5 @@
 import { SfnError } from '../../local/sfn-error';
-import { TaskTokens } from '../../local/task-tokens';
+import { newTaskToken, TaskTokens } from '../../local/task-tokens';
 
 const codeOf = (f: () => void): string | undefined => {
   try {
@@ -11,7 +11,7 @@ const codeOf = (f: () => void): string | undefined => {
 };
 
 describe('task tokens, as Step Functions answers SendTask*', () => {
-  it('completes a waiting attempt once; then its token is stale (TaskTimedOut), an unknown one TaskDoesNotExist', async () => {
+  it('completes a waiting attempt once; then its token is stale (TaskTimedOut), an unknown well-formed one TaskDoesNotExist, a malformed one InvalidToken', async () => {
     const tokens = new TaskTokens();
     const output = tokens.wait('t1', 'arn:e1');
     expect(codeOf(() => tokens.heartbeat('t1'))).toBeUndefined();
@@ -19,7 +19,8 @@ describe('task tokens, as Step Functions answers SendTask*', () => {
     tokens.succeed('t1', '{"ok":true}');
     await expect(output).resolves.toEqual({ ok: true });
     expect(codeOf(() => tokens.succeed('t1', '{}'))).toBe('TaskTimedOut');
-    expect(codeOf(() => tokens.heartbeat('nobody'))).toBe('TaskDoesNotExist');
+    expect(codeOf(() => tokens.heartbeat(newTaskToken()))).toBe('TaskDoesNotExist');
+    for (const bogus of ['nobody', '', 'A'.repeat(64), `${newTaskToken()}0`]) expect(codeOf(() => tokens.heartbeat(bogus))).toBe('InvalidToken');
   });
 
   it('fails an attempt with the error and cause the caller names (States.TaskFailed when none)', async () => {
