@@ -1,4 +1,5 @@
 import type { StateMachine } from 'aws-local-stepfunctions';
+import type { HistoryDraft, TaskCalls } from './history';
 import type { Revision } from './versions';
 
 /** One event of the engine's execution log (the package does not export the type). */
@@ -21,7 +22,11 @@ export interface LocalExecution {
   cause?: string;
   /** The engine's event log (the interpreter's events; GetExecutionHistory reads it). */
   events: EventLog[];
-  /** The execution history's length as Step Functions counts it (local/limits.ts HistoryCounter). */
+  /** The execution history as Step Functions writes it (local/history.ts): what the quota counts and the API lists. */
+  history: HistoryDraft[];
+  /** Each Task attempt's parameters and result (the history's Task events read them). */
+  taskCalls: TaskCalls;
+  /** The history's length (what the 25,000-event quota counts). */
   historyEventCount: number;
   /** Settles when the execution has ended and its status change has been delivered. */
   done: Promise<void>;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { EventLog, LocalExecution } from './executions';
+import type { LocalExecution } from './executions';
+import { historyEventsOf } from './history';
 import { UnrecognizedClient } from './iam/check';
 import { AccessDenied } from './iam/policy';
 import { sfnCheck } from './iam/sfn';
@@ -52,34 +53,9 @@ function page<T>(items: T[], body: Record<string, unknown>): { items: T[]; nextT
   return { items: slice, ...(start + max < items.length ? { nextToken: Buffer.from(String(start + max)).toString('base64url') } : {}) };
 }
 
-/** The interpreter's event log as Step Functions history events (types and details as GetExecutionHistory names them). */
+/** The execution's history as GetExecutionHistory lists it (local/history.ts: the same list the quota counts). */
 export function historyEvents(e: LocalExecution): Record<string, unknown>[] {
-  return e.events.map((event: EventLog, i) => {
-    const ev = event as { type: string; timestamp: number; state?: { name: string; type: string; input?: unknown; output?: unknown }; Error?: string; Cause?: string };
-    const base = { id: i + 1, previousEventId: i, timestamp: ev.timestamp / 1000 };
-    const json = (v: unknown) => JSON.stringify(v ?? null);
-    switch (ev.type) {
-      case 'ExecutionStarted':
-        return { ...base, type: 'ExecutionStarted', executionStartedEventDetails: { input: e.input } };
-      case 'ExecutionSucceeded':
-        return { ...base, type: 'ExecutionSucceeded', executionSucceededEventDetails: { output: e.output ?? 'null' } };
-      case 'ExecutionFailed':
-        return { ...base, type: 'ExecutionFailed', executionFailedEventDetails: { error: e.error ?? ev.Error, cause: e.cause ?? ev.Cause } };
-      case 'ExecutionAborted':
-        // An execution the service itself failed (the history quota, a payload past 256 KB) ends FAILED, not ABORTED.
-        if (e.status === 'FAILED') return { ...base, type: 'ExecutionFailed', executionFailedEventDetails: { error: e.error, cause: e.cause } };
-        return { ...base, type: 'ExecutionAborted', executionAbortedEventDetails: { error: e.error, cause: e.cause } };
-      case 'ExecutionTimeout':
-        return { ...base, type: 'ExecutionTimedOut', executionTimedOutEventDetails: { error: 'States.Timeout', cause: e.cause } };
-      case 'StateEntered':
-        return { ...base, type: `${ev.state?.type}StateEntered`, stateEnteredEventDetails: { name: ev.state?.name, input: json(ev.state?.input) } };
-      case 'StateExited':
-        return { ...base, type: `${ev.state?.type}StateExited`, stateExitedEventDetails: { name: ev.state?.name, output: json(ev.state?.output) } };
-      default:
-        // Retries, catches, failures and Map iterations: the interpreter's own names, with the state and error.
-        return { ...base, type: ev.type, ...(ev.state ? { stateName: ev.state.name } : {}), ...(ev.Error ? { error: ev.Error, cause: ev.Cause } : {}) };
-    }
-  });
+  return historyEventsOf(e.history, e, e.taskCalls);
 }
 
 const OPERATIONS: Record<string, Operation> = {

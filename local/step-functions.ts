@@ -116,6 +116,8 @@ export class LocalStepFunctions {
       status: 'RUNNING',
       startDate: new Date(),
       events: [],
+      history: [],
+      taskCalls: new Map(),
       historyEventCount: 0,
       done: Promise.resolve(),
       revision: target.revision,
@@ -245,6 +247,9 @@ export class LocalStepFunctions {
       const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
       const limited = <T>(what: string, value: T): T => this.withinPayloadLimit(execution, state, `${what} of state ${name}`, value);
       out[name] = async (input: unknown) => {
+        // This attempt's parameters and result, for the history's Task events (in attempt order).
+        const call: { parameters: string; submitted?: string; output?: string } = { parameters: JSON.stringify(input ?? null) };
+        execution.taskCalls.set(name, [...(execution.taskCalls.get(name) ?? []), call]);
         // The interpreter's log is read asynchronously: let it catch up, so that a task whose TaskScheduled event
         // would pass the history quota is never invoked (the execution has failed by then), as in AWS.
         await new Promise((r) => setImmediate(r));
@@ -254,14 +259,20 @@ export class LocalStepFunctions {
         const fn = functions.get(FunctionName);
         const handler = handlers.get(FunctionName);
         if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
-        if (!waitsForToken) return limited('task result', await invoker.invoke(fn, handler, Payload)) as never;
+        if (!waitsForToken) {
+          const result = limited('task result', await invoker.invoke(fn, handler, Payload));
+          call.output = JSON.stringify(result);
+          return result as never;
+        }
         // .waitForTaskToken: a token of this attempt only; the execution waits until SendTask* completes it, and
         // once the attempt is over (timed out, execution closed) the token is stale.
         const token = newTaskToken();
         const output = this.tokens.wait(token, execution.executionArn, timeoutMs);
         try {
-          await invoker.invoke(fn, handler, replaceString(Payload, placeholder, token));
-          return limited('task result', await output) as never;
+          call.submitted = JSON.stringify(await invoker.invoke(fn, handler, replaceString(Payload, placeholder, token)));
+          const result = limited('task result', await output);
+          call.output = JSON.stringify(result);
+          return result as never;
         } finally {
           if (this.tokens.has(token)) this.tokens.retire(token);
         }
@@ -295,13 +306,19 @@ export class LocalStepFunctions {
    */
   private countHistory(execution: LocalExecution, history: HistoryCounter, event: EventLog): void {
     const limit = this.options.historyLimit ?? DEFAULT_HISTORY_LIMIT;
-    if (execution.historyEventCount >= limit) return;
-    const events = history.eventsOf(event as never);
-    if (isExecutionEnd(event) || execution.historyEventCount + events < limit) {
-      execution.historyEventCount += events;
+    const written = execution.history;
+    if (written.length >= limit) return;
+    const drafts = history.draftsOf(event as never);
+    // An execution the service itself failed (the history quota, a payload past 256 KB) ends FAILED, not ABORTED.
+    if (event.type === 'ExecutionAborted' && execution.status === 'FAILED') for (const d of drafts) d.type = 'ExecutionFailed';
+    if (isExecutionEnd(event) || written.length + drafts.length < limit) {
+      written.push(...drafts);
+      execution.historyEventCount = written.length;
       return;
     }
-    execution.historyEventCount = limit;
+    // Events up to number limit - 1 are written; number `limit` is ExecutionFailed.
+    written.push(...drafts.slice(0, limit - 1 - written.length), { type: 'ExecutionFailed', timestamp: event.timestamp });
+    execution.historyEventCount = written.length;
     this.failTerminally(execution, historyLimitError(limit));
   }
 

@@ -149,6 +149,32 @@ describe('local Step Functions API (JSON 1.0 wire protocol)', () => {
     }
   });
 
+  it("GetExecutionHistory lists AWS's event types with ids 1..n, exactly as many events as the history quota counts", async () => {
+    const result = await engine.run({ input: 'What is 2+2?', runId: 'history' });
+    const execution = [...engine.executions.values()].find((e) => e.name === 'history');
+    const events: { id?: number; previousEventId?: number; type?: string; [k: string]: unknown }[] = [];
+    let nextToken: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const out = await sfn.send(new GetExecutionHistoryCommand({ executionArn: execution?.executionArn, maxResults: 7, nextToken }));
+      events.push(...((out.events ?? []) as typeof events));
+      nextToken = out.nextToken;
+      if (!nextToken) break;
+    }
+    expect(events).toHaveLength(result.historyEventCount);
+    expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1));
+    expect(events.map((e) => e.previousEventId)).toEqual(events.map((_, i) => i));
+    const types = events.map((e) => e.type);
+    expect(types.slice(0, 6)).toEqual(['ExecutionStarted', 'TaskStateEntered', 'TaskScheduled', 'TaskStarted', 'TaskSucceeded', 'TaskStateExited']);
+    expect(types).toContain('ChoiceStateEntered');
+    expect(types.at(-1)).toBe('ExecutionSucceeded');
+    for (const t of types) expect(['StateFailed', 'StateRetried', 'StateCaught', 'StateEntered', 'StateExited']).not.toContain(t);
+    const scheduled = events.find((e) => e.type === 'TaskScheduled') as { taskScheduledEventDetails?: { resourceType: string; resource: string; parameters: string } };
+    expect(scheduled.taskScheduledEventDetails).toMatchObject({ resourceType: 'lambda', resource: 'invoke' });
+    expect(JSON.parse(scheduled.taskScheduledEventDetails?.parameters ?? '{}')).toHaveProperty('FunctionName');
+    const succeeded = events.find((e) => e.type === 'TaskSucceeded') as { taskSucceededEventDetails?: { output: string } };
+    expect(JSON.parse(succeeded.taskSucceededEventDetails?.output ?? 'null')).toHaveProperty('Payload');
+  });
+
   it('task tokens are per attempt: SendTaskFailure fails the waiting task; the spent token then answers TaskTimedOut; heartbeats reach a waiting task', async () => {
     const runs = engine.runtime.runs;
     await runs.createRun({ runId: 'paused', userId: 'local', input: 'What is 12.5% of 3480?', maxSteps: 10, maxTokens: 100_000 });
