@@ -3,7 +3,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { runIdOf } from '../lambdas/core/execution-status';
 import { allStates, type EventLog, type LocalExecution, withTimerSafeTimeouts } from './executions';
 import type { LocalIam } from './iam/check';
-import type { Handler, LambdaInvoker } from './lambda-invoker';
+import { type Handler, type LambdaInvoker, taskFunction } from './lambda-invoker';
 import { DEFAULT_HISTORY_LIMIT, dataLimitError, executionInputError, HistoryCounter, historyLimitError, isExecutionEnd, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
 import { SfnError } from './sfn-error';
 import { checkExecutionName } from './sfn-validation';
@@ -256,9 +256,8 @@ export class LocalStepFunctions {
         if (execution.status !== 'RUNNING') throw Object.assign(new Error(`execution ${execution.status}`), { name: 'States.Runtime' });
         const { FunctionName, Payload } = limited('input', input) as { FunctionName: string; Payload: Record<string, unknown> };
         invoker.authorizeStateMachine(FunctionName);
-        const fn = functions.get(FunctionName);
-        const handler = handlers.get(FunctionName);
-        if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
+        const fn = taskFunction(functions, FunctionName);
+        const handler = taskFunction(handlers, fn.arn);
         if (!waitsForToken) {
           const result = limited('task result', await invoker.invoke(fn, handler, Payload));
           call.output = JSON.stringify(result);

@@ -156,7 +156,7 @@ describe('local Step Functions API (JSON 1.0 wire protocol)', () => {
     let nextToken: string | undefined;
     for (let page = 0; page < 100; page++) {
       const out = await sfn.send(new GetExecutionHistoryCommand({ executionArn: execution?.executionArn, maxResults: 7, nextToken }));
-      events.push(...((out.events ?? []) as typeof events));
+      events.push(...((out.events ?? []) as unknown as typeof events));
       nextToken = out.nextToken;
       if (!nextToken) break;
     }
