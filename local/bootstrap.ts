@@ -11,6 +11,7 @@ import { createDocumentClient } from '../lambdas/store/client';
 import type { AgentConfig } from '../lib/config';
 import { bedrockDepsOf, bedrockUpstreams, type LocalBedrock, startBedrockRuntime } from './bedrock';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
+import { withStream } from './dynamo-compat';
 import type { EngineKnobs, EngineOptions } from './engine-options';
 import { LocalEventBus } from './event-bus';
 import type { LocalExecution } from './executions';
@@ -71,7 +72,7 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
   const template = options.template ?? cachedTemplate(options.config);
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const dynamo = await startDynalite({ path: options.dataDir });
-  for (const table of tablesOf(template)) await ensureTable(dynamo.doc, table);
+  for (const table of tablesOf(template)) await ensureTable(dynamo.doc, withStream(table, template));
   // Throttling starts once the tables exist (a deploy is not throttled).
   dynamo.faults.throttle = knobs.dynamoFaults?.throttle;
   const fns = functionsOf(template);

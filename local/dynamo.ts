@@ -4,6 +4,7 @@ import { CreateTableCommand, type CreateTableCommandInput, DescribeTableCommand,
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { createDocumentClient } from '../lambdas/store/client';
+import { extendDynalite } from './dynamo-compat';
 import { measureItemsInUtf8 } from './limits';
 
 /** A dynalite server on 127.0.0.1 (in memory, or on disk under `path`) and a document client bound to it. */
@@ -19,6 +20,7 @@ export interface LocalDynamo {
 
 export async function startDynalite(options: { path?: string; port?: number } = {}): Promise<LocalDynamo> {
   measureItemsInUtf8();
+  extendDynalite();
   const server = dynalite({ path: options.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const faults: LocalDynamo['faults'] = {};
   const front = inFront(server, faults);
