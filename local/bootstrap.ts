@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -14,6 +15,7 @@ import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { withStream } from './dynamo-compat';
 import type { EngineKnobs, EngineOptions } from './engine-options';
 import { LocalEventBus } from './event-bus';
+import { ExecutionArchive } from './execution-archive';
 import type { LocalExecution } from './executions';
 import { LocalIam } from './iam/check';
 import { clientConfigOf, currentCaller, routeByCaller } from './iam/clients';
@@ -165,6 +167,7 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
     },
     retryScale: knobs.retryScale,
     historyLimit: knobs.historyLimit,
+    archive: options.dataDir ? new ExecutionArchive(join(options.dataDir, 'executions.jsonl')) : undefined,
   });
   emulation = attachTableEmulation(doc, dynamo.clientConfig, streamTablesOf(template), (table, record) => streams.onStreamRecord(table, record), knobs.dynamoFaults);
   const sfnApi = await startSfnApi(stepFunctions, { port: options.sfnPort });

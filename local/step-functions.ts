@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { runIdOf } from '../lambdas/core/execution-status';
+import type { ExecutionArchive } from './execution-archive';
 import { allStates, type EventLog, type LocalExecution, withTimerSafeTimeouts } from './executions';
 import type { LocalIam } from './iam/check';
 import { type Handler, type LambdaInvoker, taskFunction } from './lambda-invoker';
@@ -43,6 +44,8 @@ export interface StepFunctionsOptions {
   retryScale?: number;
   /** Events per execution (local/limits.ts HistoryCounter). @default 25,000 (AWS's hard quota) */
   historyLimit?: number;
+  /** Where closed executions are kept across restarts (the data dir); none: this process's only. */
+  archive?: ExecutionArchive;
 }
 
 /**
@@ -68,6 +71,8 @@ export class LocalStepFunctions {
     ({ arn: this.stateMachineArn, name: this.stateMachineName } = stateMachineOf(template));
     this.versions = options.versions;
     this.iam = options.iam;
+    // Closed executions of earlier processes (Step Functions keeps them 90 days): described and listed, not re-run.
+    for (const e of options.archive?.load(this.versions.latest) ?? []) this.executions.set(e.executionArn, e);
   }
 
   /** The prefix of this machine's execution ARNs (the name follows). */
@@ -234,6 +239,7 @@ export class LocalStepFunctions {
     this.tokens.retireExecution(execution.executionArn);
     await collecting;
     await this.options.publishStatus(execution);
+    this.options.archive?.save(execution);
   }
 
   /** Every Task state → the handler of the function its Parameters name (Lambda tasks return {Payload}). */
