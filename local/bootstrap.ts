@@ -167,6 +167,7 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
     },
     retryScale: knobs.retryScale,
     historyLimit: knobs.historyLimit,
+    timers: knobs.timers,
     archive: options.dataDir ? new ExecutionArchive(join(options.dataDir, 'executions.jsonl')) : undefined,
   });
   emulation = attachTableEmulation(doc, dynamo.clientConfig, streamTablesOf(template), (table, record) => streams.onStreamRecord(table, record), knobs.dynamoFaults);

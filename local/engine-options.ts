@@ -5,6 +5,7 @@ import type { EventLog } from './executions';
 import type { LambdaFaults } from './lambda-invoker';
 import type { DynamoFaults } from './streams';
 import type { CfnTemplate } from './template';
+import type { Timers } from './timers';
 
 /** What starts an offline engine (the CLI, the local server, replay, tests). */
 export interface EngineOptions {
@@ -70,7 +71,12 @@ export interface EngineKnobs {
    * HistoryCounter), lowered to reach it quickly. @default 25,000 (AWS's hard quota)
    */
   historyLimit?: number;
+  /**
+   * The timers of the engine's long waits (task tokens' timeouts, TimeoutSeconds past what a Node timer holds:
+   * local/timers.ts), e.g. a virtual clock to pass a month of waiting at once. @default the real ones
+   */
+  timers?: Timers;
 }
 
 /** The knobs' names (to split a mixed options object). */
-export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit'] as const satisfies readonly (keyof EngineKnobs)[];
+export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit', 'timers'] as const satisfies readonly (keyof EngineKnobs)[];

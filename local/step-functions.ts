@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { runIdOf } from '../lambdas/core/execution-status';
 import type { ExecutionArchive } from './execution-archive';
-import { allStates, type EventLog, type LocalExecution, withTimerSafeTimeouts } from './executions';
+import { allStates, type EventLog, isLongTimeout, type LocalExecution, withoutLongTimeouts } from './executions';
 import type { LocalIam } from './iam/check';
 import { type Handler, type LambdaInvoker, taskFunction } from './lambda-invoker';
 import { DEFAULT_HISTORY_LIMIT, dataLimitError, executionInputError, HistoryCounter, historyLimitError, isExecutionEnd, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
@@ -10,6 +10,7 @@ import { SfnError } from './sfn-error';
 import { checkExecutionName } from './sfn-validation';
 import { newTaskToken, TaskTokens } from './task-tokens';
 import { type CfnTemplate, definitionOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, lambdaVersionsOf, stateMachineOf, validateDefinitionOnce } from './template';
+import { type LongTimer, longTimeout, type Timers } from './timers';
 import { type Revision, revisionId, type VersionRegistry } from './versions';
 
 /** A template's definition and the handlers of the functions it names (`handlerOf` deploys each). */
@@ -22,7 +23,7 @@ export function revisionOf(template: CfnTemplate, handlerOf: (fn: LocalFunction)
     if (handler) handlers.set(f.arn, handler);
   }
   validateDefinitionOnce(definition);
-  const machine = new StateMachine(withTimerSafeTimeouts(definition) as never, { validationOptions: { noValidate: true } });
+  const machine = new StateMachine(withoutLongTimeouts(definition) as never, { validationOptions: { noValidate: true } });
   return { id: revisionId(definition), definition, machine, functions, handlers };
 }
 
@@ -46,6 +47,8 @@ export interface StepFunctionsOptions {
   historyLimit?: number;
   /** Where closed executions are kept across restarts (the data dir); none: this process's only. */
   archive?: ExecutionArchive;
+  /** The timers of waits longer than the interpreter's hold (task tokens, long TimeoutSeconds). @default real ones */
+  timers?: Timers;
 }
 
 /**
@@ -61,7 +64,7 @@ export class LocalStepFunctions {
   readonly executions = new Map<string, LocalExecution>();
   readonly versions: VersionRegistry;
   readonly iam: LocalIam;
-  private readonly tokens = new TaskTokens();
+  private readonly tokens: TaskTokens;
   private closing = false;
 
   constructor(
@@ -71,6 +74,7 @@ export class LocalStepFunctions {
     ({ arn: this.stateMachineArn, name: this.stateMachineName } = stateMachineOf(template));
     this.versions = options.versions;
     this.iam = options.iam;
+    this.tokens = new TaskTokens(options.timers);
     // Closed executions of earlier processes (Step Functions keeps them 90 days): described and listed, not re-run.
     for (const e of options.archive?.load(this.versions.latest) ?? []) this.executions.set(e.executionArn, e);
   }
@@ -193,6 +197,9 @@ export class LocalStepFunctions {
       noThrowOnAbort: true,
     });
     execution.abort = run.abort;
+    // A machine TimeoutSeconds too long for the interpreter's timers is timed here (local/timers.ts).
+    const machineTimeout = execution.revision.definition.TimeoutSeconds;
+    const timeout = isLongTimeout(machineTimeout) ? longTimeout(() => this.timeOutExecution(execution), machineTimeout * 1000, this.options.timers) : undefined;
     const history = this.historyCounter(execution);
     const collecting = (async () => {
       for await (const event of run.eventLogs) {
@@ -229,6 +236,7 @@ export class LocalStepFunctions {
         }
       }
     }
+    timeout?.clear();
     execution.stopDate ??= new Date();
     execution.abort = undefined;
     if (dropped) {
@@ -265,7 +273,7 @@ export class LocalStepFunctions {
         const fn = taskFunction(functions, FunctionName);
         const handler = taskFunction(handlers, fn.arn);
         if (!waitsForToken) {
-          const result = limited('task result', await invoker.invoke(fn, handler, Payload));
+          const result = limited('task result', await withinLongTimeout(invoker.invoke(fn, handler, Payload), state.TimeoutSeconds, this.options.timers));
           call.output = JSON.stringify(result);
           return result as never;
         }
@@ -316,6 +324,7 @@ export class LocalStepFunctions {
     const drafts = history.draftsOf(event as never);
     // An execution the service itself failed (the history quota, a payload past 256 KB) ends FAILED, not ABORTED.
     if (event.type === 'ExecutionAborted' && execution.status === 'FAILED') for (const d of drafts) d.type = 'ExecutionFailed';
+    if (event.type === 'ExecutionAborted' && execution.status === 'TIMED_OUT') for (const d of drafts) d.type = 'ExecutionTimedOut';
     if (isExecutionEnd(event) || written.length + drafts.length < limit) {
       written.push(...drafts);
       execution.historyEventCount = written.length;
@@ -337,6 +346,16 @@ export class LocalStepFunctions {
     if (bytes > MAX_PAYLOAD_BYTES) this.failTerminally(execution, dataLimitError(`${what} of state ${state.name}`, bytes));
   }
 
+  /** The machine's TimeoutSeconds passed: the execution ends TIMED_OUT (States.Timeout), as in Step Functions. */
+  private timeOutExecution(execution: LocalExecution): void {
+    if (execution.status !== 'RUNNING') return;
+    execution.status = 'TIMED_OUT';
+    execution.error = 'States.Timeout';
+    execution.cause = "the execution ran past the state machine's TimeoutSeconds";
+    execution.stopDate = new Date();
+    execution.abort?.();
+  }
+
   /** Ends the execution FAILED with the error, as Step Functions does with an error no state may catch. */
   private failTerminally(execution: LocalExecution, err: Error): void {
     if (execution.status !== 'RUNNING') return;
@@ -356,6 +375,20 @@ export class LocalStepFunctions {
       if (retry?.length) out[name] = Math.round((retry[0]?.IntervalSeconds ?? 1) * 1000 * scale);
     }
     return out;
+  }
+}
+
+/** A task's TimeoutSeconds too long for the interpreter's timers, timed here: past it the task fails States.Timeout. */
+async function withinLongTimeout<T>(work: Promise<T>, timeoutSeconds: unknown, timers?: Timers): Promise<T> {
+  if (!isLongTimeout(timeoutSeconds)) return work;
+  let timer: LongTimer | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = longTimeout(() => reject(Object.assign(new Error('the task timed out (its TimeoutSeconds passed)'), { name: 'States.Timeout' })), timeoutSeconds * 1000, timers);
+  });
+  try {
+    return await Promise.race([work, timedOut]);
+  } finally {
+    timer?.clear();
   }
 }
 

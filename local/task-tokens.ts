@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SfnError } from './sfn-error';
+import { type LongTimer, longTimeout, realTimers, type Timers } from './timers';
 
 /** A new task token (the engine's format: 64 hex characters; AWS's are opaque strings of up to 2048 characters). */
 export function newTaskToken(): string {
@@ -18,8 +19,8 @@ interface Waiter {
   executionArn: string;
   resolve: (output: unknown) => void;
   reject: (err: Error) => void;
-  /** Retires the token when the attempt times out (the state's TimeoutSeconds). */
-  timer?: NodeJS.Timeout;
+  /** Times the attempt out (the state's TimeoutSeconds, however long: local/timers.ts). */
+  timer?: LongTimer;
 }
 
 /**
@@ -33,15 +34,22 @@ export class TaskTokens {
   private readonly waiting = new Map<string, Waiter>();
   private readonly stale = new Set<string>();
 
+  constructor(private readonly timers: Timers = realTimers) {}
+
   /**
    * Registers a waiting attempt's token; the promise settles when SendTask* completes it. After `timeoutMs` (when
    * given) the attempt is over and the token stale.
    */
   wait(token: string, executionArn: string, timeoutMs?: number): Promise<unknown> {
-    return new Promise<unknown>((resolve, reject) => {
-      const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.retire(token), timeoutMs);
+    const waited = new Promise<unknown>((resolve, reject) => {
+      // Past the timeout the attempt fails with States.Timeout (as the state's TimeoutSeconds fails it) and the token
+      // is stale.
+      const timer = timeoutMs === undefined ? undefined : longTimeout(() => this.timeOut(token), timeoutMs, this.timers);
       this.waiting.set(token, { executionArn, resolve, reject, timer });
     });
+    // Handled here too: a timeout may come before the task awaits it (the attempt is over either way).
+    waited.catch(() => undefined);
+    return waited;
   }
 
   has(token: string): boolean {
@@ -69,9 +77,16 @@ export class TaskTokens {
     this.peek(token);
   }
 
+  /** The attempt timed out: it fails with States.Timeout, and its token is stale. */
+  private timeOut(token: string): void {
+    const waiter = this.waiting.get(token);
+    this.retire(token);
+    waiter?.reject(Object.assign(new Error('the task timed out (its TimeoutSeconds passed)'), { name: 'States.Timeout' }));
+  }
+
   /** The attempt is over: its token is stale from now on. */
   retire(token: string): void {
-    clearTimeout(this.waiting.get(token)?.timer);
+    this.waiting.get(token)?.timer?.clear();
     this.waiting.delete(token);
     this.stale.add(token);
     if (this.stale.size > STALE_TOKENS_KEPT) this.stale.delete(this.stale.values().next().value as string);
@@ -84,7 +99,7 @@ export class TaskTokens {
 
   /** Forgets the waiting attempts and their timers (the engine closes; their executions are dropped). */
   clear(): void {
-    for (const waiter of this.waiting.values()) clearTimeout(waiter.timer);
+    for (const waiter of this.waiting.values()) waiter.timer?.clear();
     this.waiting.clear();
   }
 

@@ -1,5 +1,6 @@
 import { SfnError } from '../../local/sfn-error';
 import { newTaskToken, TaskTokens } from '../../local/task-tokens';
+import { VirtualTimers } from '../helpers/virtual-timers';
 
 const codeOf = (f: () => void): string | undefined => {
   try {
@@ -59,5 +60,18 @@ describe('task tokens, as Step Functions answers SendTask*', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it('a 30-day timeout holds 29 days (no timer overflow), then fails the attempt with States.Timeout and the token is stale', async () => {
+    const clock = new VirtualTimers();
+    const tokens = new TaskTokens(clock);
+    const token = newTaskToken();
+    const output = tokens.wait(token, 'arn:e1', 30 * 24 * 3600 * 1000);
+    clock.advance(29 * 24 * 3600 * 1000);
+    expect(codeOf(() => tokens.heartbeat(token))).toBeUndefined();
+    clock.advance(24 * 3600 * 1000);
+    await expect(output).rejects.toMatchObject({ name: 'States.Timeout' });
+    expect(codeOf(() => tokens.heartbeat(token))).toBe('TaskTimedOut');
+    expect(clock.pending).toBe(0);
   });
 });
