@@ -1,19 +1,23 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { gzipSync } from 'node:zlib';
+import { CfnOutput, CfnResource, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { SIGN_IN_ENV } from '../lambdas/api/public-config';
-import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
+import { METRICS_NAMESPACE, STACK_DIMENSION } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
 import { bedrockModelArns } from './bedrock';
 import { nodeModulesOf } from './bundling';
-import { type AgentConfig, approvalRequiredTools, handlerConfig } from './config';
+import { type AgentConfig, approvalRequiredTools, ConfigError, configEnvValue, handlerConfig } from './config';
 import { TraceExporter } from './exporter';
 import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
+import { HybridWorkflow } from './hybrid-workflow';
 import { AgentMonitoring } from './monitoring';
 import { ExecutionStatusRule } from './status-rule';
 import { AgentStore } from './store';
@@ -33,10 +37,12 @@ const BUILTIN_TOOL_TIMEOUT_MS = 10_000;
 
 /** The agent: store, handlers, the state machine, and the API. */
 export class AgentStack extends Stack {
-  readonly workflow: AgentWorkflow;
+  readonly workflow: AgentWorkflow | HybridWorkflow;
   readonly store: AgentStore;
   readonly versions: AgentVersions;
   readonly functions: lambda.IFunction[];
+  /** Why alarms that notify nobody are fine here (config observability.monitoring.alarmsNotifyNobody), if so. */
+  readonly alarmsNotifyNobody?: string;
   /** What the model function may invoke on Bedrock: the configured bedrock models' ARNs (lib/bedrock.ts). */
   readonly bedrockModelArns: string[];
 
@@ -45,9 +51,17 @@ export class AgentStack extends Stack {
     const { config } = props;
     // localTokens and adminTokens are the local server's bearer tokens: secrets that never belong in a deployed environment.
     const { localTokens: _localOnly, adminTokens: _localAdmins, ...deployed } = handlerConfig(config);
-    const configJson = JSON.stringify(deployed);
-    if (Buffer.byteLength(configJson) > MAX_CONFIG_BYTES) {
-      throw new Error(`agent config is ${Buffer.byteLength(configJson)} bytes serialized; at most ${MAX_CONFIG_BYTES} fit in the handlers' environment`);
+    if (typeof config.instructions === 'object') {
+      throw new Error(`instructions: the file "${config.instructions.file}" was not read; load the config with loadConfig (lib/config.ts), which reads it relative to the config file`);
+    }
+    const plainJson = JSON.stringify(deployed);
+    // Plain JSON while it fits; compressed past that (long instructions, an output schema): lambdas/core/config-env.ts.
+    const configJson = configEnvValue(plainJson, MAX_CONFIG_BYTES);
+    if (configJson === undefined) {
+      const packed = Buffer.byteLength(gzipSync(plainJson, { level: 9 }).toString('base64'));
+      throw new ConfigError(
+        `the agent config does not fit the handlers' environment: ${Buffer.byteLength(plainJson)} bytes serialized (instructions ${Buffer.byteLength(JSON.stringify(config.instructions ?? ''))}, output schema ${Buffer.byteLength(JSON.stringify(config.output ?? ''))}), about ${packed} compressed, where ${MAX_CONFIG_BYTES} bytes are available (Lambda allows 4 KB of environment variables per function): shorten the instructions or the output schema (docs/agent.md, "Instructions")`,
+      );
     }
     assertHistoryFits(config);
     // A model call may first list the MCP servers' tools (in parallel, each within its timeout): the model Lambda outlives both.
@@ -111,7 +125,7 @@ export class AgentStack extends Stack {
       longestWaitSeconds: PAUSE_TIMEOUT_SECONDS,
       approvalTimeoutSeconds: awaitApproval ? config.approvalTimeoutSeconds : undefined,
     });
-    this.workflow = new AgentWorkflow(this, 'Workflow', {
+    const workflowProps = {
       executionTimeoutSeconds,
       // Each state machine version invokes the Lambda versions published with it, never $LATEST.
       loadRun: loadRun.currentVersion,
@@ -124,13 +138,20 @@ export class AgentStack extends Stack {
       retry: config.retry,
       hasFallbackModel: config.models.fallback !== undefined,
       toolConcurrency: config.toolConcurrency,
-    });
+    };
+    // `engine`: one Standard machine, or a Standard parent with Express segments (docs/hybrid.md).
+    this.workflow =
+      config.engine === 'hybrid'
+        ? new HybridWorkflow(this, 'Workflow', { ...workflowProps, segmentSteps: config.hybrid.segmentSteps })
+        : new AgentWorkflow(this, 'Workflow', workflowProps);
 
     // The machine has one role for all its versions, and a deploy replaces its policy: it may invoke every published
     // version of its functions, so a run in flight on an older version still reaches that version's code after a
     // deploy (found by IAM offline: the grant of the current versions alone denied them).
     const taskFunctions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : [])];
-    this.workflow.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: taskFunctions.map((f) => `${f.functionArn}:*`) }));
+    const invokeVersions = new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: taskFunctions.map((f) => `${f.functionArn}:*`) });
+    this.workflow.stateMachine.addToRolePolicy(invokeVersions);
+    if (this.workflow instanceof HybridWorkflow) this.workflow.segmentMachine.addToRolePolicy(invokeVersions);
 
     // Every deploy publishes a version behind the alias `live`, which the API starts runs on.
     this.versions = new AgentVersions(this, 'Versions', { stateMachine: this.workflow.stateMachine, canary: config.deploy.canary });
@@ -161,6 +182,7 @@ export class AgentStack extends Stack {
       throttle: config.api.throttle,
       existingClient: { clientId: config.api.userPoolClientId, authDomain: config.api.authDomain },
       domainPrefix: config.api.domainPrefix,
+      cloudWatchRole: config.api.cloudWatchRole,
     });
     if (config.api.corsOrigin) apiFn.addEnvironment('CORS_ORIGIN', config.api.corsOrigin);
     // GET /config reports these (public values): the viewer and `agent login` find the pool and client there.
@@ -175,12 +197,23 @@ export class AgentStack extends Stack {
 
     this.functions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : []), executionStatus, apiFn];
     const { monitoring } = config.observability;
+    this.alarmsNotifyNobody = monitoring.alarmsNotifyNobody;
     if (monitoring.alarms || monitoring.dashboard) {
+      // Who the alarms reach: an existing topic, and/or a new one with an email subscription (docs/operations.md).
+      const alarmTopic = monitoring.alarmTopicArn
+        ? sns.Topic.fromTopicArn(this, 'AlarmTopic', monitoring.alarmTopicArn)
+        : monitoring.alarmEmail
+          ? new sns.Topic(this, 'AlarmTopic', { displayName: `${this.stackName} alarms`, enforceSSL: true })
+          : undefined;
+      if (alarmTopic && monitoring.alarmEmail) alarmTopic.addSubscription(new subscriptions.EmailSubscription(monitoring.alarmEmail));
       const watch = new AgentMonitoring(this, 'Monitoring', {
         stateMachine: this.workflow.stateMachine,
         api: api.api,
         functions: this.functions,
         namespace: METRICS_NAMESPACE,
+        // The dimensions the handlers' metrics carry (lambdas/runtime/base.ts): this stack's own.
+        dimensions: { service: 'agent', [STACK_DIMENSION]: this.stackName },
+        alarmTopic,
         alarms: monitoring.alarms,
         dashboard: monitoring.dashboard,
         dailySpendAlarmUsd: config.spend.alarmDailyUsd ?? (config.spend.dailyUsdTotal !== undefined ? config.spend.dailyUsdTotal * 0.8 : undefined),
@@ -190,6 +223,13 @@ export class AgentStack extends Stack {
     }
     // One retention for every log group of the stack (functions, state machine, API access logs).
     for (const c of this.node.findAll()) if (c instanceof logs.CfnLogGroup) c.retentionInDays = monitoring.logRetentionDays;
+    // What `cdk destroy` keeps (deploy.removal, docs/operations.md): "retain" keeps the tables, the user pool and the
+    // log groups (and the published versions, for runs in flight); "destroy" keeps nothing, a developer stack's whole.
+    for (const c of this.node.findAll()) {
+      if (!(c instanceof CfnResource)) continue;
+      if (config.deploy.removal === 'destroy') c.applyRemovalPolicy(RemovalPolicy.DESTROY);
+      else if (c instanceof logs.CfnLogGroup) c.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    }
 
     // Every value a client needs (README "Deploy"; `npm run smoke -- --stack <name>` reads them).
     new CfnOutput(this, 'ApiUrl', { value: api.viewerUrl, description: 'The HTTP API (agent --api <url>)' });

@@ -169,6 +169,7 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
     historyLimit: knobs.historyLimit,
     timers: knobs.timers,
     archive: options.dataDir ? new ExecutionArchive(join(options.dataDir, 'executions.jsonl')) : undefined,
+    rerunSegment: knobs.rerunSegment,
   });
   emulation = attachTableEmulation(doc, dynamo.clientConfig, streamTablesOf(template), (table, record) => streams.onStreamRecord(table, record), knobs.dynamoFaults);
   const sfnApi = await startSfnApi(stepFunctions, { port: options.sfnPort });

@@ -76,7 +76,13 @@ export interface EngineKnobs {
    * local/timers.ts), e.g. a virtual clock to pass a month of waiting at once. @default the real ones
    */
   timers?: Timers;
+  /**
+   * The hybrid engine (docs/hybrid.md): when it returns true, an Express segment (a `.sync` child) that ended is run
+   * once more with the same input, as Express's at-least-once delivery may do; the parent gets the second run's
+   * output. `index` counts the parent's `.sync` tasks from 1.
+   */
+  rerunSegment?: (info: { parentArn: string; index: number }) => boolean;
 }
 
 /** The knobs' names (to split a mixed options object). */
-export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit', 'timers'] as const satisfies readonly (keyof EngineKnobs)[];
+export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit', 'timers', 'rerunSegment'] as const satisfies readonly (keyof EngineKnobs)[];

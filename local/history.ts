@@ -151,8 +151,8 @@ export class HistoryCounter {
   /** `arn:aws:states:::lambda:invoke.waitForTaskToken` → resourceType `lambda`, resource `invoke.waitForTaskToken`. */
   private resourceOf(name: string): { resourceType: string; resource: string; legacy: boolean; waits: boolean } {
     const arn = String(this.stateOf(name)?.Resource ?? '');
-    const [, , service = '', , , resourceType = '', resource = ''] = arn.split(':');
-    return { resourceType, resource, legacy: service === 'lambda', waits: arn.endsWith('.waitForTaskToken') };
+    const [, , service = '', , , resourceType = '', ...resource] = arn.split(':');
+    return { resourceType, resource: resource.join(':'), legacy: service === 'lambda', waits: arn.endsWith('.waitForTaskToken') };
   }
 }
 

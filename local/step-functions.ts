@@ -3,13 +3,14 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { runIdOf } from '../lambdas/core/execution-status';
 import type { ExecutionArchive } from './execution-archive';
 import { allStates, type EventLog, isLongTimeout, type LocalExecution, withoutLongTimeouts } from './executions';
+import { type ExpressMachine, type ExpressRecord, expressMachineOf, startExecutionSync } from './express';
 import type { LocalIam } from './iam/check';
 import { type Handler, type LambdaInvoker, taskFunction } from './lambda-invoker';
 import { DEFAULT_HISTORY_LIMIT, dataLimitError, executionInputError, HistoryCounter, historyLimitError, isExecutionEnd, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
 import { SfnError } from './sfn-error';
 import { checkExecutionName } from './sfn-validation';
 import { newTaskToken, TaskTokens } from './task-tokens';
-import { type CfnTemplate, definitionOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, lambdaVersionsOf, stateMachineOf, validateDefinitionOnce } from './template';
+import { type CfnTemplate, definitionOf, expressMachinesOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, lambdaVersionsOf, stateMachineOf, validateDefinitionOnce } from './template';
 import { type LongTimer, longTimeout, type Timers } from './timers';
 import { type Revision, revisionId, type VersionRegistry } from './versions';
 
@@ -24,7 +25,13 @@ export function revisionOf(template: CfnTemplate, handlerOf: (fn: LocalFunction)
   }
   validateDefinitionOnce(definition);
   const machine = new StateMachine(withoutLongTimeouts(definition) as never, { validationOptions: { noValidate: true } });
-  return { id: revisionId(definition), definition, machine, functions, handlers };
+  const children = new Map<string, ExpressMachine>();
+  for (const spec of expressMachinesOf(template)) {
+    validateDefinitionOnce(spec.definition);
+    const child = expressMachineOf(spec);
+    for (const arn of [spec.arn, ...spec.versionArns]) children.set(arn, child);
+  }
+  return { id: revisionId(definition), definition, machine, functions, handlers, ...(children.size ? { children } : {}) };
 }
 
 export interface StepFunctionsOptions {
@@ -49,6 +56,8 @@ export interface StepFunctionsOptions {
   archive?: ExecutionArchive;
   /** The timers of waits longer than the interpreter's hold (task tokens, long TimeoutSeconds). @default real ones */
   timers?: Timers;
+  /** Fault knob: re-run an Express child (`.sync` task) with the same input once it has ended. */
+  rerunSegment?: (info: { parentArn: string; index: number }) => boolean;
 }
 
 /**
@@ -64,6 +73,8 @@ export class LocalStepFunctions {
   readonly executions = new Map<string, LocalExecution>();
   readonly versions: VersionRegistry;
   readonly iam: LocalIam;
+  /** The Express executions the `.sync` tasks started (requests and durations, as Express bills them). */
+  readonly expressExecutions: ExpressRecord[] = [];
   private readonly tokens: TaskTokens;
   private closing = false;
 
@@ -148,6 +159,8 @@ export class LocalStepFunctions {
     execution.error = error;
     execution.cause = cause;
     execution.abort?.();
+    // A `.sync` child is stopped with its parent (what the parent's states:StopExecution grant is for).
+    for (const abort of (execution as ChildAware).childAborts ?? []) abort();
     return execution;
   }
 
@@ -180,7 +193,10 @@ export class LocalStepFunctions {
   async close(): Promise<void> {
     const live = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
     this.closing = true;
-    for (const e of live) e.abort?.();
+    for (const e of live) {
+      e.abort?.();
+      for (const abort of (e as ChildAware).childAborts ?? []) abort();
+    }
     this.tokens.clear();
     await Promise.allSettled(live.map((e) => e.done));
   }
@@ -188,7 +204,7 @@ export class LocalStepFunctions {
   private async runExecution(execution: LocalExecution, input: unknown): Promise<void> {
     const placeholder = `${execution.executionArn}#task`;
     const run = execution.revision.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: this.taskHandlers(execution, placeholder), retryIntervalOverrides: this.retryOverrides(execution.revision) },
+      overrides: { taskResourceLocalHandlers: this.taskHandlers(execution, placeholder), retryIntervalOverrides: this.retryOverrides(execution.revision.definition) },
       context: {
         Execution: { Id: execution.executionArn, Name: execution.name, Input: input, StartTime: execution.startDate.toISOString() },
         StateMachine: { Id: this.stateMachineArn, Name: this.stateMachineName },
@@ -251,25 +267,37 @@ export class LocalStepFunctions {
   }
 
   /** Every Task state → the handler of the function its Parameters name (Lambda tasks return {Payload}). */
-  private taskHandlers(execution: LocalExecution, placeholder: string): Record<string, (input: unknown) => Promise<never>> {
+  private taskHandlers(execution: LocalExecution, placeholder: string, definition = execution.revision.definition, principalArn?: string): Record<string, (input: unknown) => Promise<never>> {
     const out: Record<string, (input: unknown) => Promise<never>> = {};
-    const { definition, functions, handlers } = execution.revision;
+    const { functions, handlers } = execution.revision;
     const invoker = this.options.invoker;
+    const principal = principalArn ? this.iam.model.stateMachines.get(principalArn) : this.iam.model.stateMachine;
+    let syncTasks = 0;
     for (const [name, state] of allStates(definition)) {
       if (state.Type !== 'Task') continue;
+      if (/^arn:aws:states:::states:startExecution\.sync(:2)?$/.test(String(state.Resource))) {
+        out[name] = async (input: unknown) => {
+          const call = recordCall(execution, name, input);
+          await new Promise((r) => setImmediate(r));
+          if (execution.status !== 'RUNNING') throw Object.assign(new Error(`execution ${execution.status}`), { name: 'States.Runtime' });
+          const result = limited('task result', await startExecutionSync(this.syncDeps(execution, placeholder), execution, this.childrenOf(execution), limited('input', input) as never, ++syncTasks));
+          call.output = JSON.stringify(result);
+          return result as never;
+        };
+        const limited = <T>(what: string, value: T): T => this.withinPayloadLimit(execution, state, `${what} of state ${name}`, value);
+        continue;
+      }
       const waitsForToken = String(state.Resource).endsWith('.waitForTaskToken');
       const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
       const limited = <T>(what: string, value: T): T => this.withinPayloadLimit(execution, state, `${what} of state ${name}`, value);
       out[name] = async (input: unknown) => {
-        // This attempt's parameters and result, for the history's Task events (in attempt order).
-        const call: { parameters: string; submitted?: string; output?: string } = { parameters: JSON.stringify(input ?? null) };
-        execution.taskCalls.set(name, [...(execution.taskCalls.get(name) ?? []), call]);
+        const call = recordCall(execution, name, input);
         // The interpreter's log is read asynchronously: let it catch up, so that a task whose TaskScheduled event
         // would pass the history quota is never invoked (the execution has failed by then), as in AWS.
         await new Promise((r) => setImmediate(r));
         if (execution.status !== 'RUNNING') throw Object.assign(new Error(`execution ${execution.status}`), { name: 'States.Runtime' });
         const { FunctionName, Payload } = limited('input', input) as { FunctionName: string; Payload: Record<string, unknown> };
-        invoker.authorizeStateMachine(FunctionName);
+        invoker.authorizeStateMachine(FunctionName, principal);
         const fn = taskFunction(functions, FunctionName);
         const handler = taskFunction(handlers, fn.arn);
         if (!waitsForToken) {
@@ -366,11 +394,33 @@ export class LocalStepFunctions {
     execution.abort?.();
   }
 
-  private retryOverrides(revision: Revision): Record<string, number> | undefined {
+  /**
+   * The children a `.sync` task of `execution` may start: a version ARN runs that version's definition, forever; the
+   * unqualified ARN runs the child's latest definition (the last deploy's), as in AWS.
+   */
+  private childrenOf(execution: LocalExecution): Map<string, ExpressMachine> {
+    const latest = this.versions.latest.children;
+    return new Map([...(execution.revision.children ?? [])].map(([arn, child]) => [arn, arn === child.arn ? (latest?.get(arn) ?? child) : child]));
+  }
+
+  /** What a `.sync` task of `execution` needs to run its Express child (local/express.ts). */
+  private syncDeps(execution: LocalExecution, placeholder: string) {
+    const runId = runIdOf({ executionArn: execution.executionArn, name: execution.name, status: execution.status, input: execution.input }) ?? execution.name;
+    return {
+      iam: this.iam,
+      taskHandlers: (definition: Record<string, unknown>, principalArn: string) => this.taskHandlers(execution, placeholder, definition, principalArn),
+      retryOverrides: (definition: Record<string, unknown>) => this.retryOverrides(definition),
+      onEvent: (event: EventLog) => this.options.onStateEvent?.(runId, event),
+      rerun: this.options.rerunSegment,
+      records: this.expressExecutions,
+    };
+  }
+
+  private retryOverrides(definition: Record<string, unknown>): Record<string, number> | undefined {
     const scale = this.options.retryScale ?? 1;
     if (scale >= 1) return undefined;
     const out: Record<string, number> = {};
-    for (const [name, state] of allStates(revision.definition)) {
+    for (const [name, state] of allStates(definition)) {
       const retry = state.Retry as { IntervalSeconds?: number }[] | undefined;
       if (retry?.length) out[name] = Math.round((retry[0]?.IntervalSeconds ?? 1) * 1000 * scale);
     }
@@ -390,6 +440,15 @@ async function withinLongTimeout<T>(work: Promise<T>, timeoutSeconds: unknown, t
   } finally {
     timer?.clear();
   }
+}
+/** An execution with the abort functions of the `.sync` children it is waiting for (local/express.ts). */
+type ChildAware = LocalExecution & { childAborts?: Set<() => void> };
+
+/** A Task attempt's parameters (and, once known, its result), for the history's Task events (in attempt order). */
+function recordCall(execution: LocalExecution, state: string, input: unknown): { parameters: string; submitted?: string; output?: string } {
+  const call = { parameters: JSON.stringify(input ?? null) };
+  execution.taskCalls.set(state, [...(execution.taskCalls.get(state) ?? []), call]);
+  return call;
 }
 
 /** Replaces every string equal to `from` in a JSON value. */

@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
 import { srpSignIn } from '../bin/cli/cognito';
+import { printedHelp } from './usage';
 
 export const DEMO_PROMPT = 'What is 12.5% of 3480?';
 const NOT_DONE = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'];
@@ -59,14 +60,26 @@ export interface SmokeOptions {
 }
 
 async function api<T>(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const res = await fetch(`${base.replace(/\/+$/, '')}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
+  const url = `${base.replace(/\/+$/, '')}${path}`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND, a timeout).
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`cannot reach ${url} (${cause?.code ?? cause?.message ?? (err as Error).message}): is the API running (npm start prints its URL), or is the URL the stack's ApiUrl?`);
+  }
   const text = await res.text();
-  return { status: res.status, json: (text ? JSON.parse(text) : {}) as T };
+  try {
+    return { status: res.status, json: (text ? JSON.parse(text) : {}) as T };
+  } catch {
+    throw new Error(`${method} ${url} answered ${res.status} with a body that is not JSON (${text.slice(0, 80)}…): is the URL the API's?`);
+  }
 }
 
 /** The demo prompt through the API with a token: the run must succeed with 435, its trace must show the calls. */
@@ -125,7 +138,18 @@ export async function smokeStack(outputs: StackOutputs, options: SmokeOptions = 
   }
 }
 
+export const SMOKE_USAGE = `Usage: npm run smoke -- --stack <name> [--region <region>]
+       npm run smoke -- <apiUrl> <bearer token>
+
+Runs "${DEMO_PROMPT}" through the API and checks the run (SUCCEEDED, 435) and its trace; exit 0 when every check held.
+  --stack <name>     a deployed stack: reads its outputs, signs in a test user (SMOKE_USERNAME/SMOKE_PASSWORD, else a
+                     throwaway user made and deleted with your AWS credentials)
+  --region <region>  the stack's region (default: the SDK's, AWS_REGION)
+  <apiUrl> <token>   any API with a token you already have (npm start prints both)
+  -h, --help         this text`;
+
 async function main(argv: string[]): Promise<void> {
+  if (printedHelp(SMOKE_USAGE, argv)) return;
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { stack: { type: 'string' }, region: { type: 'string' } } });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (values.stack) {
@@ -141,7 +165,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const [base, token] = positionals;
-  if (!base || !token) throw new Error('usage: npm run smoke -- --stack <name> [--region <r>]   or   npm run smoke -- <apiUrl> <token>');
+  if (!base || !token) throw new Error(`an API URL and a token, or --stack <name>, are needed\n\n${SMOKE_USAGE}`);
   const run = await smokeRun(base, token, { log });
   process.stdout.write(`${JSON.stringify(run)}\n`);
 }

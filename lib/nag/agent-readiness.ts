@@ -1,11 +1,12 @@
 import { type CfnResource, Stack } from 'aws-cdk-lib';
+import { CfnAlarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
 import { CfnAlias, CfnFunction, CfnVersion } from 'aws-cdk-lib/aws-lambda';
 import { CfnStateMachine, CfnStateMachineAlias, CfnStateMachineVersion } from 'aws-cdk-lib/aws-stepfunctions';
 import { NagMessageLevel, NagPack, type NagPackProps, NagRuleCompliance, type NagRuleResult } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
-import { CONFIG_ENV, parseConfig } from '../config';
+import { CONFIG_ENV, configJsonOf, parseConfig } from '../config';
 import { dependenciesOf } from '../dependencies';
 import { LAMBDA_SERVICE_ERRORS } from '../workflow';
 
@@ -14,8 +15,12 @@ import { LAMBDA_SERVICE_ERRORS } from '../workflow';
  * when it does not hold. Rules: budgets, Task timeouts and the timeout chain, transient-only retries with jitter and
  * at most 5 attempts, a Catch into a degradation path on every external call, the step budget checked in the
  * definition, a breaker and a fallback for every dependency, PITR on the checkpoint tables, logs and traces, and
- * safe deploys: a published version behind an alias, whose definition invokes Lambda versions (never $LATEST).
+ * safe deploys: a published version behind an alias, whose definition invokes Lambda versions (never $LATEST); and,
+ * as a warning, alarms that notify someone.
  */
+/** The id to acknowledge the alarms-notify-nobody finding by (docs/operations.md). */
+export const ALARMS_NOTIFY_RULE = 'AgentReadiness::AgentReadiness-AlarmsNotify';
+
 export class AgentReadinessChecks extends NagPack {
   readonly name = 'AgentReadiness';
 
@@ -25,8 +30,25 @@ export class AgentReadinessChecks extends NagPack {
   }
 
   protected checkResource(node: CfnResource): void {
-    const rule = (ruleSuffixOverride: string, info: string, explanation: string, check: (n: CfnResource) => NagRuleResult) =>
-      this.applyRule({ ruleSuffixOverride, info, explanation, level: NagMessageLevel.ERROR, node, rule: check });
+    const rule = (ruleSuffixOverride: string, info: string, explanation: string, check: (n: CfnResource) => NagRuleResult, level = NagMessageLevel.ERROR) =>
+      this.applyRule({ ruleSuffixOverride, info, explanation, level, node, rule: check });
+
+    if (node instanceof CfnAlarm) {
+      // Reported once per stack (on its first alarm), not once per alarm: the fix is one setting for all of them.
+      const alarms = Stack.of(node)
+        .node.findAll()
+        .filter((c): c is CfnAlarm => c instanceof CfnAlarm);
+      rule(
+        'AlarmsNotify',
+        "The stack's CloudWatch alarms notify nobody: set observability.monitoring.alarmEmail and/or alarmTopicArn in the config, or acknowledge it there with observability.monitoring.alarmsNotifyNobody: '<why that is fine>'.",
+        'An alarm nobody receives tells nobody: every alarm needs an action (docs/operations.md, "Alarms").',
+        (n) => {
+          if (alarms[0] !== n) return NagRuleCompliance.NOT_APPLICABLE;
+          const silent = alarms.filter((a) => !(Stack.of(a).resolve(a.alarmActions) as unknown[] | undefined)?.length);
+          return silent.length === 0 ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
+        },
+      );
+    }
 
     if (node instanceof CfnFunction) {
       rule('Budgets', 'An agent handler has no step or token budget.', 'Every agent needs a hard step budget and a per-request token budget.', (n) => {
@@ -79,8 +101,11 @@ export class AgentReadinessChecks extends NagPack {
         if (!def) return NagRuleCompliance.NON_COMPLIANT;
         const allowed = new Set<string>([...RETRYABLE_ERRORS, ...LAMBDA_SERVICE_ERRORS]);
         for (const state of tasksOf(def)) {
+          // A nested execution (startExecution.sync) fails as States.TaskFailed, whatever its child's error: a child whose
+          // steps are idempotent (the hybrid engine's segment) may run again.
+          const nestedSync = /:states:::states:startExecution\.sync/.test(String(state.Resource ?? ''));
           for (const r of (state.Retry ?? []) as { ErrorEquals: string[]; JitterStrategy?: string; MaxAttempts?: number }[]) {
-            if (!r.ErrorEquals.every((e) => allowed.has(e)) || r.JitterStrategy !== 'FULL' || (r.MaxAttempts ?? 3) > 4) return NagRuleCompliance.NON_COMPLIANT;
+            if (!r.ErrorEquals.every((e) => allowed.has(e) || (nestedSync && e === 'States.TaskFailed')) || r.JitterStrategy !== 'FULL' || (r.MaxAttempts ?? 3) > 4) return NagRuleCompliance.NON_COMPLIANT;
           }
         }
         return NagRuleCompliance.COMPLIANT;
@@ -112,7 +137,10 @@ export class AgentReadinessChecks extends NagPack {
           const preference = stack.resolve(c.deploymentPreference) as { stateMachineVersionArn?: unknown } | undefined;
           return [...routing.map((r) => r.stateMachineVersionArn), preference?.stateMachineVersionArn].some((arn) => arn !== undefined && versions.includes(JSON.stringify(arn)));
         });
-        return versions.length > 0 && aliased ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
+        // A nested machine (the hybrid engine's Express segment) is started by version from its parent's definition: the
+        // parent's version pins it, and runs never start on it directly.
+        const nested = stack.node.findAll().some((c) => c instanceof CfnStateMachine && c !== n && versions.some((v) => JSON.stringify(stack.resolve(c.definitionString) ?? '').includes(v)));
+        return versions.length > 0 && (aliased || nested) ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
       });
       rule('PinnedLambdaVersions', 'A Task invokes a Lambda function unqualified ($LATEST).', 'Each state machine version invokes published Lambda versions, so a deploy never swaps the code under a run in flight.', (n) => {
         const def = definition();
@@ -140,7 +168,7 @@ function agentConfigOf(fn: CfnFunction): unknown {
   const json = env?.variables?.[CONFIG_ENV];
   if (typeof json !== 'string') return undefined;
   try {
-    return JSON.parse(json);
+    return JSON.parse(configJsonOf(json));
   } catch {
     return {};
   }
