@@ -1,4 +1,4 @@
-import { taskFunction } from '../../local/lambda-invoker';
+import { taskFunction } from '../../local/lambda-qualifiers';
 
 describe("the state machine's Lambda invoke: qualifiers as Lambda resolves them", () => {
   const FN = 'arn:aws:lambda:local:000000000000:function:CallModel';
