@@ -282,7 +282,7 @@ export const AgentConfigSchema = z
           })
           .optional()
           .describe('The stage\'s throttling (default 20 requests per second, bursts of 40).'),
-        userPoolClientId: z.string().regex(/^[a-z0-9]{1,128}$/, 'must be a Cognito app client id (lower-case letters and digits)').optional().describe('With userPoolId: that pool\'s public app client the CLI and the viewer sign in with (README "Deploy").'),
+        userPoolClientId: z.string().regex(/^[a-z0-9]{1,128}$/, 'must be a Cognito app client id (lower-case letters and digits)').optional().describe('With userPoolId: that pool\'s public app client the CLI and the viewer sign in with (docs/deploy.md).'),
         authDomain: z.url().optional().describe('With userPoolId: that pool\'s managed login domain, e.g. https://my-agent.auth.us-east-1.amazoncognito.com.'),
         domainPrefix: z
           .string()
@@ -316,7 +316,7 @@ export const AgentConfigSchema = z
           })
           .optional()
           .describe('Export every finished run\'s trace to Langfuse (off the hot path).'),
-        monitoring: MonitoringConfigSchema.prefault({}).describe('What the idle stack pays for (README "Deploy", cost): CloudWatch alarms, the dashboard, log retention.'),
+        monitoring: MonitoringConfigSchema.prefault({}).describe('What the idle stack pays for (docs/operations.md, idle cost): CloudWatch alarms, the dashboard, log retention.'),
       })
       .prefault({})
       .describe('Traces out, alarms and logs (docs/observability.md).'),

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
-  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
-  type QueryCommandOutput,
   ScanCommand,
   UpdateCommand,
   type UpdateCommandInput,
@@ -24,7 +22,6 @@ import {
   clampMessage,
   clampText,
   type FinalResult,
-  idempotencyPk,
   isConditionFailure,
   MAX_ANSWER_BYTES,
   MAX_INPUT_BYTES,
@@ -35,6 +32,7 @@ import {
   stripKeys,
 } from './items';
 import { decodeCursor, EVENT_PREFIX, encodeCursor, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
+import { claimKey, queryRunItems, releaseKey } from './run-items';
 
 export { clampText, MAX_ANSWER_BYTES, MAX_INPUT_BYTES, MAX_TEXT_BYTES, type RunCondition } from './items';
 export type { RunRecord, StoredMessage };
@@ -339,34 +337,13 @@ export class RunStore implements ApiRunRepository {
    * Claims an Idempotency-Key of a user for a new run: returns the runId already bound to the key, or binds
    * `runId` to it (one conditional write) and returns it.
    */
-  async claimIdempotencyKey(userId: string, key: string, runId: string, fingerprint?: string): Promise<{ runId: string; claimed: boolean; fingerprint?: string }> {
-    const pk = idempotencyPk(userId, key);
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk, sk: 'RUN', runId, userId, at: this.now().toISOString(), ...(fingerprint !== undefined ? { fingerprint } : {}) },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return { runId, claimed: true };
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk, sk: 'RUN' }, ConsistentRead: true }));
-      const stored = out.Item?.fingerprint;
-      return { runId: String(out.Item?.runId), claimed: false, ...(typeof stored === 'string' ? { fingerprint: stored } : {}) };
-    }
+  claimIdempotencyKey(userId: string, key: string, runId: string, fingerprint?: string): Promise<{ runId: string; claimed: boolean; fingerprint?: string }> {
+    return claimKey(this.doc, this.tableName, { userId, key, runId, at: this.now().toISOString(), fingerprint });
   }
 
   /** Releases a claimed Idempotency-Key (its run could not be started), only while it still names that run. */
-  async releaseIdempotencyKey(userId: string, key: string, runId: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new DeleteCommand({ TableName: this.tableName, Key: { pk: idempotencyPk(userId, key), sk: 'RUN' }, ConditionExpression: 'runId = :r', ExpressionAttributeValues: { ':r': runId } }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
+  releaseIdempotencyKey(userId: string, key: string, runId: string): Promise<void> {
+    return releaseKey(this.doc, this.tableName, { userId, key, runId });
   }
 
   /** Runs in one of the given statuses (the offline engine resumes RUNNING runs after a crash). */
@@ -469,22 +446,7 @@ export class RunStore implements ApiRunRepository {
   }
 
   /** The items of a run under a prefix, in key order; after `afterSk` only (exclusive) when given. */
-  private async queryPrefix<T>(runId: string, prefix: string, afterSk?: string): Promise<T[]> {
-    const items: T[] = [];
-    let start: QueryCommandOutput['LastEvaluatedKey'] = afterSk ? { pk: runPk(runId), sk: afterSk } : undefined;
-    do {
-      const out: QueryCommandOutput = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) items.push(stripKeys<T>(item));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+  private queryPrefix<T>(runId: string, prefix: string, afterSk?: string): Promise<T[]> {
+    return queryRunItems<T>(this.doc, this.tableName, runId, prefix, afterSk);
   }
 }
