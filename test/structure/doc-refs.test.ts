@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { sourceFiles } from '../helpers/imports';
 
@@ -38,5 +38,14 @@ describe('document references in the code', () => {
         .map((doc) => `${relative(ROOT, file)}: ${doc}`),
     );
     expect(missing).toEqual([]);
+  });
+
+  it('every file of the repository the docs and the README name in code spans exists', () => {
+    const pages = [join(ROOT, 'README.md'), ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', f))];
+    const named = pages.flatMap((page) =>
+      [...readFileSync(page, 'utf8').matchAll(new RegExp(`\`((?:${FOLDERS.join('|')}|docs)/[\\w./-]+)\``, 'g'))].map((m) => ({ page, path: (m[1] as string).replace(/\.$/, '') })),
+    );
+    expect(named.length).toBeGreaterThan(100);
+    expect(named.filter(({ path }) => !existsSync(join(ROOT, path))).map(({ page, path }) => `${relative(ROOT, page)}: ${path}`)).toEqual([]);
   });
 });
