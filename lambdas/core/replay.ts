@@ -1,7 +1,7 @@
 import { errorFromName } from './errors';
 import { canonicalJson } from './signature';
 import { assertNever, type ContextCompactedEvent, isLifeEvent, type ModelCallEvent, type Tier, type ToolCallEvent } from './trace';
-import type { DegradedEntry, ModelProvider, ModelRequest, ModelResponse, RunView, StopReason, ToolCall, ToolContext, ToolResult, TraceEvent } from './types';
+import type { DegradedEntry, ModelProvider, ModelRequest, ModelResponse, RunStatus, RunView, StopReason, ToolCall, ToolContext, ToolResult, TraceEvent } from './types';
 
 /**
  * Replay: a recorded run (its view and its trace) serves the model's and the tools' outputs — failures included —
@@ -20,7 +20,7 @@ export interface PathStep {
 
 export interface ReplayPath {
   steps: PathStep[];
-  status: string;
+  status: RunStatus;
   stopReason: StopReason | null;
 }
 
