@@ -16,8 +16,17 @@ export interface BreakerState {
    * or before it are ignored, so failures from before a trip cannot re-trip a freshly closed breaker.
    */
   openedAt: number | null;
-  /** HALF_OPEN: until when (epoch ms) the probe holds its lease; null otherwise. */
+  /**
+   * HALF_OPEN: until when (epoch ms) the probe holds its lease. CLOSED and suspect: until when the one admitted call
+   * holds its lease. Null otherwise.
+   */
   probeLeaseUntil: number | null;
+  /**
+   * CLOSED only: when the first counted failure of the current window was seen (epoch ms). While it is less than
+   * windowSeconds old the breaker is suspect: calls are admitted one at a time under a lease ({@link decide}). Absent
+   * (or null) when the breaker is not suspect; every transition between states clears it.
+   */
+  suspectSince?: number | null;
   /** Bumped by every transition; 0 means nothing is stored yet. Every write is conditional on it. */
   version: number;
 }
@@ -55,6 +64,8 @@ export interface WindowRange {
 /** What to do with a call, given the stored state. */
 export type BreakerDecision =
   | { action: 'allow' }
+  /** CLOSED but suspect and no call admitted: try to take the admission lease (one call in flight decides). */
+  | { action: 'admit-attempt' }
   /** Try to take the probe lease; `takeover` when it replaces an expired lease rather than ending a cool-down. */
   | { action: 'probe-attempt'; takeover: boolean }
   /** Refuse with CircuitOpen; `until` is when a probe may next be tried (epoch ms). */
@@ -167,8 +178,11 @@ export function cooldownEndsAt(state: BreakerState, config: Pick<BreakerConfig, 
 /** What to do with a call at `now`, given the stored state. */
 export function decide(state: BreakerState, now: number, config: BreakerConfig): BreakerDecision {
   switch (state.state) {
-    case 'CLOSED':
-      return { action: 'allow' };
+    case 'CLOSED': {
+      if (!isSuspect(state, now, config)) return { action: 'allow' };
+      const until = state.probeLeaseUntil ?? 0;
+      return now >= until ? { action: 'admit-attempt' } : { action: 'reject', until, probing: true };
+    }
     case 'OPEN': {
       const until = cooldownEndsAt(state, config);
       return now >= until ? { action: 'probe-attempt', takeover: false } : { action: 'reject', until, probing: false };
@@ -178,6 +192,26 @@ export function decide(state: BreakerState, now: number, config: BreakerConfig):
       return now >= until ? { action: 'probe-attempt', takeover: true } : { action: 'reject', until, probing: true };
     }
   }
+}
+
+/** True when a CLOSED breaker has seen a counted failure less than windowSeconds ago (and no success since). */
+export function isSuspect(state: BreakerState, now: number, config: Pick<BreakerConfig, 'windowSeconds'>): boolean {
+  return state.state === 'CLOSED' && typeof state.suspectSince === 'number' && now < state.suspectSince + config.windowSeconds * 1000;
+}
+
+/** CLOSED → CLOSED and suspect since `now` (a counted failure that did not trip the breaker). */
+export function suspected(state: BreakerState, now: number): BreakerState {
+  return { state: 'CLOSED', openedAt: state.openedAt, probeLeaseUntil: null, suspectSince: now, version: state.version + 1 };
+}
+
+/** CLOSED and suspect → the same with the admission lease taken at `now` (as long as a probe's lease). */
+export function admitted(state: BreakerState, now: number, config: BreakerConfig): BreakerState {
+  return { ...state, probeLeaseUntil: now + probeLeaseSeconds(config) * 1000, version: state.version + 1 };
+}
+
+/** The admitted call failed without tripping the breaker: its lease is given back, the breaker stays suspect. */
+export function released(state: BreakerState): BreakerState {
+  return { ...state, probeLeaseUntil: null, version: state.version + 1 };
 }
 
 /** CLOSED → OPEN at `now`. */

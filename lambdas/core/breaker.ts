@@ -7,6 +7,11 @@
  * - CLOSED: calls go through; each outcome is added to the current time bucket of the rolling window. After a failure
  *   that counts (`countsForBreaker`), failures ≥ failureThreshold and calls ≥ minimumCalls in the window trip the
  *   breaker to OPEN.
+ * - CLOSED and suspect (the first counted failure of a window made it so, for at most windowSeconds): calls are
+ *   admitted one at a time. The caller that wins a conditional write takes the admission lease and makes the call;
+ *   everyone else gets CircuitOpen (their fallback), as from an open breaker. Its success (or any answer such as a
+ *   4xx) clears the suspicion; its counted failure trips the breaker when the window says so, else gives the lease
+ *   back. This bounds the first wave against a failing dependency to the calls already in flight plus one.
  * - OPEN: calls are refused at once with CircuitOpen (the dependency is not called) until cooldownSeconds have passed
  *   since openedAt. Then exactly one caller wins a conditional write that takes the probe lease (HALF_OPEN).
  * - HALF_OPEN: one probe is in flight; everyone else gets CircuitOpen. Probe success → CLOSED; a probe failure that
@@ -20,6 +25,7 @@
  * seconds (the table's TTL attribute). Config durations are seconds.
  */
 import {
+  admitted,
   type BreakerConfig,
   type BreakerState,
   type BreakerStore,
@@ -29,10 +35,13 @@ import {
   closed,
   cooldownEndsAt,
   decide,
+  isSuspect,
   leased,
+  released,
   reopened,
   resolveBreakerConfig,
   shouldOpen,
+  suspected,
   tripped,
   type WindowTotals,
   windowRange,
@@ -123,6 +132,8 @@ export class CircuitBreaker {
     switch (decision.action) {
       case 'allow':
         return this.closedCall(dependency, config, state, fn);
+      case 'admit-attempt':
+        return this.admit(dependency, config, state, fn);
       case 'probe-attempt':
         return this.probe(dependency, config, state, decision.takeover, fn);
       case 'reject':
@@ -145,9 +156,13 @@ export class CircuitBreaker {
     try {
       result = await fn();
     } catch (err) {
-      const counts = countsForBreaker(err);
-      await this.record(dependency, config, counts);
-      if (counts) await this.maybeTrip(dependency, config, state);
+      if (!countsForBreaker(err)) {
+        await this.record(dependency, config, false);
+        throw err;
+      }
+      // Suspect first (and alongside the count): the sooner other callers see it, the smaller the first wave.
+      const [current] = await Promise.all([this.suspect(dependency, config, state), this.record(dependency, config, true)]);
+      await this.maybeTrip(dependency, config, current);
       throw err;
     }
     await this.record(dependency, config, false);
@@ -163,26 +178,88 @@ export class CircuitBreaker {
     }
   }
 
-  /** After a counted failure: trips the breaker when the window says so. Only one concurrent tripper wins. */
-  private async maybeTrip(dependency: string, config: BreakerConfig, seen: BreakerState): Promise<void> {
+  /**
+   * After a counted failure: trips the breaker when the window says so. Only one concurrent tripper wins. Resolves
+   * the state last read when the breaker stayed CLOSED, null when it is open (or the store failed).
+   */
+  private async maybeTrip(dependency: string, config: BreakerConfig, seen: BreakerState): Promise<BreakerState | null> {
     let current = seen;
     try {
       // A lost race re-reads and re-checks: a breaker that was tripped and closed meanwhile has a new window.
       for (let attempt = 0; attempt < 3; attempt++) {
-        if (current.state !== 'CLOSED') return; // someone else opened it
+        if (current.state !== 'CLOSED') return null; // someone else opened it
         const now = this.now();
         const window = await this.store.readWindow(dependency, windowRange(now, config, current.openedAt), now);
-        if (!shouldOpen(window, config)) return;
+        if (!shouldOpen(window, config)) return current;
         const next = tripped(current, now);
         if (await this.store.compareAndSet(dependency, current, next)) {
           const reason = `${window.failures} failures in ${window.calls} calls within ${config.windowSeconds}s (threshold ${config.failureThreshold}, minimum ${config.minimumCalls} calls)`;
           this.emit({ dependency, from: 'CLOSED', to: 'OPEN', at: now, reason, version: next.version, window });
-          return;
+          return null;
         }
         current = await this.store.getState(dependency);
       }
     } catch (err) {
       this.storeError(err, dependency, 'trip');
+    }
+    return null;
+  }
+
+  /**
+   * A counted failure in CLOSED makes the breaker suspect (unless it already is): from then on, for the window, calls
+   * are admitted one at a time until one succeeds. Bounds the first wave against a failing dependency. Resolves the
+   * state as last written or read.
+   */
+  private async suspect(dependency: string, config: BreakerConfig, seen: BreakerState): Promise<BreakerState> {
+    let current = seen;
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        if (current.state !== 'CLOSED' || isSuspect(current, this.now(), config)) return current;
+        const next = suspected(current, this.now());
+        if (await this.store.compareAndSet(dependency, current, next)) return next;
+        current = await this.store.getState(dependency);
+      }
+    } catch (err) {
+      this.storeError(err, dependency, 'suspect');
+    }
+    return current;
+  }
+
+  /**
+   * CLOSED and suspect: the caller that wins the admission lease makes the call, everyone else gets CircuitOpen.
+   * Success (or an answer such as a 4xx) clears the suspicion; a counted failure may trip the breaker, else the lease
+   * is given back for the next caller.
+   */
+  private async admit<T>(dependency: string, config: BreakerConfig, state: BreakerState, fn: () => Promise<T>): Promise<T> {
+    const lease = admitted(state, this.now(), config);
+    let won = false;
+    try {
+      won = await this.store.compareAndSet(dependency, state, lease);
+    } catch (err) {
+      this.storeError(err, dependency, 'admit');
+    }
+    if (!won) throw circuitOpen(dependency, lease.probeLeaseUntil ?? this.now(), true);
+    let result: T;
+    try {
+      result = await fn();
+    } catch (err) {
+      const counts = countsForBreaker(err);
+      await this.record(dependency, config, counts);
+      if (counts && !(await this.maybeTrip(dependency, config, lease))) throw err;
+      await this.settleAdmission(dependency, lease, counts ? released(lease) : closed(lease));
+      throw err;
+    }
+    await this.record(dependency, config, false);
+    await this.settleAdmission(dependency, lease, closed(lease));
+    return result;
+  }
+
+  /** Ends an admitted call, iff its lease is still the current state (no transition: the breaker stays CLOSED). */
+  private async settleAdmission(dependency: string, lease: BreakerState, next: BreakerState): Promise<void> {
+    try {
+      await this.store.compareAndSet(dependency, lease, next);
+    } catch (err) {
+      this.storeError(err, dependency, 'settleAdmission');
     }
   }
 
