@@ -91,6 +91,10 @@ describe('local Step Functions API (JSON 1.0 wire protocol)', () => {
     const start = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name: 'direct', input: JSON.stringify({ runId: 'direct', userId: 'script', input: 'What is 2+2?', budgets: { maxSteps: 3 } }) }));
     await until('the execution ends', async () => (await sfn.send(new DescribeExecutionCommand({ executionArn: start.executionArn }))).status !== 'RUNNING');
     expect(await engine.runtime.runs.getRun('direct')).toMatchObject({ userId: 'script', maxSteps: 3, status: 'SUCCEEDED' });
+    // The name of a closed execution is refused whatever the input, as AWS documents for StartExecution.
+    for (const input of [JSON.stringify({ runId: 'direct', userId: 'script', input: 'What is 2+2?', budgets: { maxSteps: 3 } }), '{}']) {
+      await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name: 'direct', input }))).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
+    }
 
     // A raise is refused, as POST /runs refuses it (422): LoadRun fails with BadRequest, the execution FAILED.
     const raised = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, input: JSON.stringify({ runId: 'raised', input: 'hi', budgets: { maxSteps: 10_000 } }) }));
