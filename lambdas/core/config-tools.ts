@@ -16,11 +16,12 @@ const toolName = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/, 'must be 1-64
 const approval = z.literal('required').optional().describe('"required": a person approves or rejects each call before it runs (docs/api.md, approvals).');
 const toolDescription = (byDefault: string) => z.string().min(1).default(byDefault).describe('What the tool does, as the model reads it.');
 const toolParameters = jsonSchemaObject.default({ type: 'object', properties: {} }).describe('JSON Schema of the arguments object.');
+const calledAs = toolName.describe('The tool\'s name as the model calls it.');
+/** The keys a tool kind with an endpoint starts with: its name, its kind (the union's tag), its URL. */
+const endpointTool = <K extends string>(kind: K, name: typeof toolName, url: string) => ({ name, kind: z.literal(kind), url: z.url().describe(url) });
 
 export const HttpToolSchema = z.strictObject({
-  name: toolName.describe('The tool\'s name as the model calls it.'),
-  kind: z.literal('http'),
-  url: z.url().describe('The endpoint the arguments are POSTed to.'),
+  ...endpointTool('http', calledAs, 'The endpoint the arguments are POSTed to.'),
   description: toolDescription('An HTTP tool.'),
   parameters: toolParameters,
   timeoutMs: clientTimeoutMs(5000, 'Client timeout of one call.'),
@@ -28,9 +29,7 @@ export const HttpToolSchema = z.strictObject({
 }).describe('An HTTP endpoint: the arguments are POSTed as JSON with an `Idempotency-Key` header (the same on every retry of a call); the response body is the result.');
 
 export const RetrieverToolSchema = z.strictObject({
-  name: toolName.describe('The tool\'s name as the model calls it.'),
-  kind: z.literal('retriever'),
-  url: z.url().describe('The search endpoint.'),
+  ...endpointTool('retriever', calledAs, 'The search endpoint.'),
   description: toolDescription('Searches the knowledge base and returns the most relevant passages.'),
   timeoutMs: clientTimeoutMs(3000, 'Client timeout of one search.'),
   fallback: z.enum(['keyword']).default('keyword').describe('What answers when the endpoint fails: the built-in keyword search (the run says it degraded).'),
@@ -38,9 +37,11 @@ export const RetrieverToolSchema = z.strictObject({
 }).describe('An external search endpoint, with the built-in keyword search as its fallback.');
 
 export const McpToolSchema = z.strictObject({
-  name: toolName.describe('The source\'s name: the breaker and trace dependency is `tool:<name>`; the prefix when tool names clash.'),
-  kind: z.literal('mcp'),
-  url: z.url().describe('The server\'s streamable HTTP endpoint.'),
+  ...endpointTool(
+    'mcp',
+    toolName.describe('The source\'s name: the breaker and trace dependency is `tool:<name>`; the prefix when tool names clash.'),
+    'The server\'s streamable HTTP endpoint.',
+  ),
   headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name'), z.string()).default({}).describe('Sent on every request to the server. The config is in the handlers\' environment: no credentials here (headersSecret).'),
   headersSecret: z
     .string()
@@ -56,7 +57,7 @@ export const McpToolSchema = z.strictObject({
 }).describe('An MCP server over streamable HTTP; its tools (or the `allow`ed subset) are offered to the model.');
 
 export const LambdaToolSchema = z.strictObject({
-  name: toolName.describe('The tool\'s name as the model calls it.'),
+  name: calledAs,
   kind: z.literal('lambda'),
   functionArn: z
     .string()
