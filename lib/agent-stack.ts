@@ -124,6 +124,9 @@ export class AgentStack extends Stack {
     // An execution that fails, times out or is stopped outside the API closes its run (FAILED / CANCELLED).
     const executionStatus = fn('ExecutionStatusFunction', 'execution-status', bookkeeping.lambdaTimeoutSeconds);
     new ExecutionStatusRule(this, 'ExecutionStatus', { stateMachine: this.workflow.stateMachine, handler: executionStatus });
+    // ...and starts the run queued behind it on its thread (docs/threads.md), on the alias like every start.
+    executionStatus.addEnvironment('STATE_MACHINE_ARN', this.versions.aliasArn);
+    executionStatus.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.versions.aliasArn] }));
 
     const apiFn = fn('ApiFunction', 'api', bookkeeping.lambdaTimeoutSeconds);
     // Runs start on the alias (new runs and resumes from a checkpoint alike), never on the unqualified machine.

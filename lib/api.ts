@@ -88,7 +88,7 @@ export class AgentApi extends Construct {
     this.api = new apigw.RestApi(this, 'Api', {
       description: 'Agent runs: start, list, read, trace, pause, resume, cancel',
       ...(props.corsOrigin
-        ? { defaultCorsPreflightOptions: { allowOrigins: [props.corsOrigin], allowMethods: ['GET', 'POST'], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'] } }
+        ? { defaultCorsPreflightOptions: { allowOrigins: [props.corsOrigin], allowMethods: ['GET', 'POST', 'DELETE'], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'] } }
         : {}),
       deployOptions: {
         stageName: STAGE,
@@ -146,9 +146,19 @@ export class AgentApi extends Construct {
     run.addMethod('GET', integration, auth);
     run.addResource('trace').addMethod('GET', integration, auth);
     for (const action of ['pause', 'resume', 'cancel']) run.addResource(action).addMethod('POST', integration, auth);
+    // Threads (docs/threads.md): a conversation of runs.
+    const threads = this.api.root.addResource('threads');
+    threads.addMethod('POST', integration, auth);
+    threads.addMethod('GET', integration, auth);
+    const thread = threads.addResource('{id}');
+    thread.addMethod('GET', integration, auth);
+    thread.addMethod('DELETE', integration, auth);
+    thread.addResource('runs').addMethod('POST', integration, auth);
     // Admin routes: the same authorizer; the handler checks the token's cognito:groups for agent-admins (403 else).
     const admin = this.api.root.addResource('admin');
     for (const action of ['stop', 'disable', 'enable']) admin.addResource(action).addMethod('POST', integration, auth);
     for (const view of ['spend', 'runs', 'reads']) admin.addResource(view).addMethod('GET', integration, auth);
+    // Erasing a user's runs and threads (docs/threads.md).
+    admin.addResource('users').addResource('{userId}').addMethod('DELETE', integration, auth);
   }
 }

@@ -5,8 +5,10 @@ import type { ApiRunRepository, RunControl, RunPage, RunRecord } from '../core/p
 import { priceOf } from '../core/pricing';
 import type { AdminSpendPort } from '../core/spend';
 import { startRun as startRunOf } from '../core/start-run';
+import type { ThreadRepository } from '../core/threads';
 import * as z from '../core/validation';
 import { admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
+import * as threads from './thread-routes';
 
 /** An HTTP request as both API Gateway and the local server hand it over. Header names are lower case. */
 export interface ApiRequest {
@@ -33,6 +35,8 @@ export interface ApiDeps {
   config: AgentConfig;
   /** Spend counters, the disable flag, the admin read log (lambdas/store/spend-store.ts). */
   spend: AdminSpendPort;
+  /** Thread items (lambdas/store/thread-store.ts); without them the thread routes answer 404. */
+  threads?: ThreadRepository;
   newRunId?: () => string;
 }
 
@@ -108,6 +112,9 @@ const ROUTES: { pattern: RegExp; methods: Record<string, Handler> }[] = [
   { pattern: /^\/runs\/([^/]+)\/resume$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'resume') } },
   { pattern: /^\/runs\/([^/]+)\/cancel$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'cancel') } },
   { pattern: APPROVAL_PATH, methods: { POST: (d, r, u, id) => decide(d, r, u, id) } },
+  { pattern: /^\/threads$/, methods: { POST: (d, r, u) => threads.createThread(d, r, u), GET: (d, r, u) => threads.listThreads(d, r, u) } },
+  { pattern: /^\/threads\/([^/]+)$/, methods: { GET: (d, r, u, id) => threads.getThread(d, r, u, id), DELETE: (d, r, u, id) => threads.deleteThread(d, r, u, id) } },
+  { pattern: /^\/threads\/([^/]+)\/runs$/, methods: { POST: (d, r, u, id) => threads.startThreadRunRoute(d, r, u, id) } },
 ];
 
 /** The API's routes: one implementation behind API Gateway and the local server. */
@@ -116,7 +123,7 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
     if (isAdminPath(path)) return await handleAdmin(deps, req, path);
     const route = ROUTES.find((r) => r.pattern.test(path));
-    if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: /runs, /runs/{id}, /runs/{id}/trace, /runs/{id}/pause|resume|cancel, /runs/{id}/approvals/{toolCallId}`);
+    if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: /runs, /runs/{id}, /runs/{id}/trace, /runs/{id}/pause|resume|cancel, /runs/{id}/approvals/{toolCallId}, /threads, /threads/{id}, /threads/{id}/runs`);
     const handler = route.methods[req.method.toUpperCase()];
     const allow = Object.keys(route.methods).join(', ');
     if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
@@ -130,11 +137,12 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
         runId = '';
       }
       // Anything that is not a well-formed id is no run at all (and never reaches the table).
-      if (!RUN_ID.test(runId)) throw new HttpError(404, 'NOT_FOUND', 'no such run');
+      if (!RUN_ID.test(runId)) throw new HttpError(404, 'NOT_FOUND', path.startsWith('/threads/') ? 'no such thread' : 'no such run');
     }
     return await handler(deps, req, req.userId, runId);
   } catch (err) {
     if (err instanceof HttpError) return errorResponse(err);
+    if (err instanceof AgentError && err.name === 'ThreadBusy') return errorResponse(new HttpError(409, 'THREAD_BUSY', err.message));
     if (err instanceof AgentError && err.name === 'Conflict') return errorResponse(new HttpError(409, 'CONFLICT', err.message));
     if (err instanceof AgentError && err.name === 'BadRequest') return errorResponse(new HttpError(422, 'INVALID_REQUEST', err.message));
     if (err instanceof AgentError && err.name === 'StartFailed') return errorResponse(new HttpError(503, 'START_FAILED', err.message, { 'retry-after': '1' }));
@@ -233,15 +241,46 @@ async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise
     const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
     throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}})`);
   }
-  if (parsed.data.budgets?.maxCostUsd !== undefined) {
-    const models = [deps.config.models.primary, deps.config.models.fallback].filter((m) => m !== undefined);
-    const unpriced = models.find((m) => !priceOf(m, deps.config.pricing));
-    if (unpriced) throw new HttpError(422, 'INVALID_REQUEST', `budgets.maxCostUsd needs priced models, and "${unpriced.model}" has no price in the deployment's pricing`);
-  }
+  assertPriced(deps, parsed.data.budgets);
   await admitNewRun(deps, userId);
   const { runId, replayed } = await startRunOf(
     { runs: deps.runs, control: deps.control, budgets: deps.config.budgets, newRunId: deps.newRunId },
     { userId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key },
   );
   return replayed ? json(200, { runId }, { 'idempotent-replayed': 'true' }) : json(202, { runId });
+}
+
+/** A dollar budget needs priced models: refused (422) before anything is written when one has no price. */
+export function assertPriced(deps: ApiDeps, budgets: { maxCostUsd?: number } | undefined): void {
+  if (budgets?.maxCostUsd === undefined) return;
+  const models = [deps.config.models.primary, deps.config.models.fallback].filter((m) => m !== undefined);
+  const unpriced = models.find((m) => !priceOf(m, deps.config.pricing));
+  if (unpriced) throw new HttpError(422, 'INVALID_REQUEST', `budgets.maxCostUsd needs priced models, and "${unpriced.model}" has no price in the deployment's pricing`);
+}
+
+/** The request's JSON body: 415 without Content-Type: application/json, 413 past the size limit, 400 when not JSON. */
+export function readJsonBody(req: ApiRequest, example: string): unknown {
+  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
+  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
+  if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
+  try {
+    return JSON.parse(req.body ?? '');
+  } catch {
+    throw new HttpError(400, 'MALFORMED_JSON', `the body must be a JSON object like ${example}`);
+  }
+}
+
+/** The request's Idempotency-Key header, when it has a valid one (400 for a malformed one). */
+export function validIdempotencyKey(req: ApiRequest): string | undefined {
+  const key = req.headers['idempotency-key'];
+  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw new HttpError(400, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-255 printable ASCII characters');
+  return key;
+}
+
+/** A page's `limit` query parameter: decimal digits only, 1 to MAX_PAGE_SIZE, 20 when absent. */
+export function pageLimit(limitText: string | undefined): number {
+  // Decimal digits only: Number() would also take "0x10", "1e1", " 5", "0b11".
+  const limit = limitText === undefined ? 20 : /^[0-9]{1,3}$/.test(limitText) ? Number(limitText) : Number.NaN;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw new HttpError(400, 'INVALID_QUERY', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+  return limit;
 }

@@ -36,6 +36,10 @@ export interface RunRecord {
   /** The approval-required calls of the step `approvalStep`, by toolCallId, with their decisions once made. */
   approvals?: Record<string, ApprovalEntry>;
   approvalStep?: number;
+  /** The thread the run belongs to (docs/threads.md); absent for a lone run. */
+  threadId?: string;
+  /** A thread run: the thread's earlier runs, oldest first, whose messages its prompt starts with (referenced). */
+  history?: string[];
 }
 
 /** One approval-required tool call and, once made, its decision (stored on the run item). */
@@ -73,6 +77,8 @@ export interface RunRepository {
     maxSteps: number;
     maxTokens: number;
     maxCostUsd?: number;
+    threadId?: string;
+    history?: string[];
   }): Promise<{ run: RunRecord; created: boolean }>;
   /**
    * Writes a message once. `event` (the trace event of the call that produced it, referencing it) is stored in the
@@ -104,6 +110,8 @@ export interface ApiRunRepository extends RunRepository {
   claimIdempotencyKey(userId: string, key: string, runId: string): Promise<{ runId: string; claimed: boolean }>;
   /** Releases a claimed key (its run could not be started), only while it still names that run. */
   releaseIdempotencyKey(userId: string, key: string, runId: string): Promise<void>;
+  /** Deletes every item of a run (erasure: docs/threads.md); how many were deleted. */
+  eraseRun(runId: string): Promise<number>;
 }
 
 /**

@@ -14,6 +14,18 @@ export interface NewRun {
   budgets?: Partial<Budgets>;
   idempotencyKey?: string;
   runId?: string;
+  /**
+   * A thread run: called once the run id is settled (the key claimed) and before anything is written; it takes the
+   * thread's lock and names the thread and its history, or queues the run (`start: false`: nothing more is written
+   * now). When it throws, the claimed key is released and nothing was written (lambdas/core/threads.ts).
+   */
+  admit?: (runId: string) => Promise<{ start: true; thread: RunThread } | { start: false }>;
+}
+
+/** The thread of a thread run: its id and the runs before this one (the history it starts from, referenced). */
+export interface RunThread {
+  threadId: string;
+  history: string[];
 }
 
 /**
@@ -21,9 +33,13 @@ export interface NewRun {
  * a request may lower a budget, a raise is a BadRequest naming the ceiling). Used by startRun (API and CLI) and by
  * LoadRun for an execution started without the API.
  */
-export async function createRunRecord(runs: Pick<RunRepository, 'createRun'>, deployment: Budgets, run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets> }): Promise<RunRecord> {
+export async function createRunRecord(
+  runs: Pick<RunRepository, 'createRun'>,
+  deployment: Budgets,
+  run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets>; thread?: RunThread },
+): Promise<RunRecord> {
   const budgets = effectiveBudgets(deployment, run.budgets);
-  return (await runs.createRun({ runId: run.runId, userId: run.userId, input: run.input, ...budgets })).run;
+  return (await runs.createRun({ runId: run.runId, userId: run.userId, input: run.input, ...budgets, ...(run.thread ? { threadId: run.thread.threadId, history: run.thread.history } : {}) })).run;
 }
 
 /**
@@ -35,16 +51,28 @@ export async function createRunRecord(runs: Pick<RunRepository, 'createRun'>, de
 export async function startRun(
   deps: { runs: RunStarter; control: Pick<RunControl, 'start'>; budgets: Budgets; newRunId?: () => string },
   req: NewRun,
-): Promise<{ runId: string; replayed: boolean }> {
+): Promise<{ runId: string; replayed: boolean; queued: boolean }> {
   // Refuse a raise before anything is written.
   effectiveBudgets(deps.budgets, req.budgets);
   let runId = req.runId ?? (deps.newRunId ?? randomUUID)();
   if (req.idempotencyKey !== undefined) {
     const claim = await deps.runs.claimIdempotencyKey(req.userId, req.idempotencyKey, runId);
-    if (!claim.claimed) return { runId: claim.runId, replayed: true };
+    if (!claim.claimed) return { runId: claim.runId, replayed: true, queued: false };
     runId = claim.runId;
   }
-  await createRunRecord(deps.runs, deps.budgets, { runId, userId: req.userId, input: req.input, budgets: req.budgets });
+  let thread: RunThread | undefined;
+  if (req.admit) {
+    let admitted: Awaited<ReturnType<NonNullable<NewRun['admit']>>>;
+    try {
+      admitted = await req.admit(runId);
+    } catch (err) {
+      if (req.idempotencyKey !== undefined) await deps.runs.releaseIdempotencyKey(req.userId, req.idempotencyKey, runId);
+      throw err;
+    }
+    if (!admitted.start) return { runId, replayed: false, queued: true };
+    thread = admitted.thread;
+  }
+  await createRunRecord(deps.runs, deps.budgets, { runId, userId: req.userId, input: req.input, budgets: req.budgets, thread });
   try {
     await deps.control.start({ runId, userId: req.userId });
   } catch (err) {
@@ -54,5 +82,5 @@ export async function startRun(
     if (req.idempotencyKey !== undefined) await deps.runs.releaseIdempotencyKey(req.userId, req.idempotencyKey, runId);
     throw new StartFailed(`the run's execution could not be started (${reason}); retry the request (the same Idempotency-Key is fine)`, { cause: err });
   }
-  return { runId, replayed: false };
+  return { runId, replayed: false, queued: false };
 }

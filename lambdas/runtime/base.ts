@@ -15,6 +15,7 @@ import type { TraceEvent } from '../core/types';
 import type { SecretReader } from '../providers/secrets';
 import { createDocumentClient } from '../store/client';
 import { RunStore } from '../store/run-store';
+import { ThreadStore } from '../store/thread-store';
 
 /**
  * The part of the runtime every handler needs: config, store, logger, metrics. The breaker (./breaker.ts), the
@@ -26,6 +27,8 @@ import { RunStore } from '../store/run-store';
 export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals'> {
   config: AgentConfig;
   runs: RunStore;
+  /** Thread items (docs/threads.md): the API's thread routes, and the execution-status handler's queue. */
+  threads: ThreadStore;
   logger: Logger;
   metrics?: Metrics;
   /**
@@ -82,6 +85,7 @@ export function createBaseRuntime(options: RuntimeOptions): BaseRuntime {
   return {
     config,
     runs,
+    threads: new ThreadStore(options.doc, options.tableName),
     logger,
     metrics: options.metrics,
     registerLambdaContext: () => {},

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -71,6 +72,8 @@ export class RunStore implements ApiRunRepository {
     maxSteps: number;
     maxTokens: number;
     maxCostUsd?: number;
+    threadId?: string;
+    history?: string[];
   }): Promise<{ run: RunRecord; created: boolean }> {
     const at = this.now().toISOString();
     const run: RunRecord = {
@@ -85,6 +88,7 @@ export class RunStore implements ApiRunRepository {
       maxTokens: input.maxTokens,
       ...(input.maxCostUsd !== undefined ? { maxCostUsd: input.maxCostUsd } : {}),
       costMicros: 0,
+      ...(input.threadId !== undefined ? { threadId: input.threadId, history: input.history ?? [] } : {}),
       stopReason: null,
       answer: null,
       degraded: [],
@@ -465,6 +469,35 @@ export class RunStore implements ApiRunRepository {
       ExpressionAttributeNames: { '#status': 'status', '#call': toolCallId },
       ExpressionAttributeValues: { ':awaiting': 'AWAITING_APPROVAL', ':d': d.decision, ':r': d.reason, ':by': d.decidedBy, ':at': d.decidedAt },
     });
+  }
+
+  /**
+   * Deletes every item of a run (the run item, its messages and trace events, so its checkpoint too), in batches of
+   * 25 with their unprocessed items retried; returns how many were deleted (0: the run was not there).
+   */
+  async eraseRun(runId: string): Promise<number> {
+    const keys: Record<string, unknown>[] = [];
+    let start: QueryCommandOutput['LastEvaluatedKey'];
+    do {
+      const out: QueryCommandOutput = await this.doc.send(
+        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': runPk(runId) }, ProjectionExpression: 'pk, sk', ConsistentRead: true, ExclusiveStartKey: start }),
+      );
+      for (const item of out.Items ?? []) keys.push({ pk: item.pk, sk: item.sk });
+      start = out.LastEvaluatedKey;
+    } while (start);
+    // The run item last: while it is there, a retried erase finds the run and finishes the job.
+    keys.sort((a, b) => Number(a.sk === RUN_SK) - Number(b.sk === RUN_SK));
+    for (let i = 0; i < keys.length; i += 25) {
+      let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt >= 8) throw new Error(`erasing run ${runId}: ${requests.length} deletes still unprocessed after ${attempt} attempts`);
+        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
+        if (requests.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      }
+    }
+    this.conversations.set(runId, []);
+    return keys.length;
   }
 
   /** The items of a run under a prefix, in key order; after `afterSk` only (exclusive) when given. */

@@ -18,3 +18,17 @@ export function deferred<T>() {
   });
   return { promise, resolve, reject };
 }
+
+/**
+ * Polls `check` until it returns a value other than undefined (or false), at most `timeoutMs`; fails with `what`.
+ * For waiting on real processes and servers: no fixed sleeps.
+ */
+export async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what = 'the condition', timeoutMs = 10_000, intervalMs = 10): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -7,6 +7,7 @@ import { costMicros, type ModelPrice, type PriceSource, toMicros, toUsd } from '
 import { callSignature } from '../signature';
 import { checkDailyCaps, hasDailyCaps, utcDay } from '../spend';
 import { type CaughtError, type Tier, trace } from '../trace';
+import { threadHistory } from '../threads';
 import { refOf } from '../trace-refs';
 import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec } from '../types';
 import { type Invocation, isFinal, type LoopDeps, type LoopState, mustGetRun, SYSTEM_PROMPT, stoppedState } from './state';
@@ -71,8 +72,10 @@ async function callModel(deps: LoopDeps, run: RunRecord, input: ModelStepInput, 
   const priced = deps.priceOf?.(model);
   if (run.maxCostUsd !== undefined && !priced) throw new BadRequest(`model "${model.model}" has no price, so the run's dollar budget cannot be checked: add it to "pricing"`);
   const conversation = await deps.runs.listMessages(run.runId);
+  // A thread run starts from the thread's earlier runs (read from their own items, never copied into this one).
+  const history = run.history?.length ? await (deps.history ?? threadHistory)(deps.runs, run) : [];
   const specs = await offeredTools(deps, run, input.step);
-  const request = { system: deps.system ?? SYSTEM_PROMPT, messages: conversation.map((m) => m.message), tools: specs };
+  const request = { system: deps.system ?? SYSTEM_PROMPT, messages: [...history, ...conversation.map((m) => m.message)], tools: specs };
   const estimated = deps.estimatePromptTokens(request);
   const budget = await tokenBudget(deps, run, input.step, { tier, priced, estimated });
   return send(deps, run, input, invocation, utcDay(now), { tier, model, priced, conversation, request, estimated, budget });

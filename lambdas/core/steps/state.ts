@@ -1,3 +1,4 @@
+import type { HistoryLoader } from '../threads';
 import type { ApprovalPolicy } from '../approvals';
 import { BadRequest } from '../errors';
 import type { RunRecord, RunRepository } from '../ports';
@@ -88,6 +89,8 @@ export interface LoopDeps {
   now?: () => Date;
   /** Tools whose calls wait for a person's decision (../approvals.ts); none when absent. */
   approvals?: ApprovalPolicy;
+  /** The conversation a thread run starts from (../threads.ts threadHistory when absent; compaction may wrap it). */
+  history?: HistoryLoader;
 }
 
 export const SYSTEM_PROMPT =
