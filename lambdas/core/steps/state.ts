@@ -1,9 +1,9 @@
-import type { HistoryLoader } from '../threads';
 import type { ApprovalPolicy } from '../approvals';
 import { BadRequest } from '../errors';
 import type { RunRecord, RunRepository } from '../ports';
 import type { ModelPrice, PriceSource } from '../pricing';
 import type { DailyCaps, SpendPort } from '../spend';
+import type { HistoryLoader } from '../threads';
 import type { CaughtError, Tier } from '../trace';
 import { type DegradedEntry, type Message, type ModelProvider, TERMINAL_STATUSES, type ToolCall, type ToolContext, type ToolResult, type ToolSpec } from '../types';
 
