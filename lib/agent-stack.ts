@@ -27,6 +27,8 @@ export interface AgentStackProps extends StackProps {
 
 /** Environment variables share a 4 KB limit in Lambda. */
 const MAX_CONFIG_BYTES = 3000;
+/** How long one event stream (GET /runs/{id}/events) stays open: API Gateway's limit for a streamed response. */
+const EVENT_STREAM_SECONDS = 900;
 /** Built-in tools (calculator, keyword search) finish well within this. */
 const BUILTIN_TOOL_TIMEOUT_MS = 10_000;
 
@@ -134,8 +136,11 @@ export class AgentStack extends Stack {
     apiFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.versions.aliasArn] }));
     this.workflow.stateMachine.grantTaskResponse(apiFn);
     this.workflow.stateMachine.grantExecution(apiFn, 'states:StopExecution', 'states:DescribeExecution');
+    // GET /runs/{id}/events: a streaming function (API Gateway's streams last up to 15 minutes; the client resumes).
+    const eventsFn = fn('RunEventsFunction', 'run-events', EVENT_STREAM_SECONDS);
     const api = new AgentApi(this, 'Api', {
       handler: apiFn,
+      eventsHandler: eventsFn,
       userPool: config.api.userPoolId ? cognito.UserPool.fromUserPoolId(this, 'ExistingUsers', config.api.userPoolId) : undefined,
       corsOrigin: config.api.corsOrigin,
       throttle: config.api.throttle,
@@ -153,7 +158,7 @@ export class AgentStack extends Stack {
       new TraceExporter(this, 'TraceExporter', { table, exporter, secret: config.observability.langfuse.secret });
     }
 
-    this.functions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : []), executionStatus, apiFn];
+    this.functions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : []), executionStatus, apiFn, eventsFn];
     const { monitoring } = config.observability;
     if (monitoring.alarms || monitoring.dashboard) {
       const watch = new AgentMonitoring(this, 'Monitoring', {

@@ -10,6 +10,12 @@ export interface AgentApiProps {
   /** The Lambda behind every route (the shared routes in lambdas/api/routes.ts). */
   readonly handler: lambda.IFunction;
   /**
+   * The streaming Lambda behind GET /runs/{id}/events (lambdas/handlers/run-events.ts), integrated with
+   * `ResponseTransferMode.STREAM` (API Gateway invokes it with InvokeWithResponseStream).
+   * @default - no events route
+   */
+  readonly eventsHandler?: lambda.IFunction;
+  /**
    * An existing Cognito user pool to verify callers against.
    * @default - a new user pool is created
    */
@@ -145,6 +151,10 @@ export class AgentApi extends Construct {
     const run = runs.addResource('{id}');
     run.addMethod('GET', integration, auth);
     run.addResource('trace').addMethod('GET', integration, auth);
+    // Live progress as Server-Sent Events: the response is streamed as the function writes it.
+    if (props.eventsHandler) {
+      run.addResource('events').addMethod('GET', new apigw.LambdaIntegration(props.eventsHandler, { responseTransferMode: apigw.ResponseTransferMode.STREAM }), auth);
+    }
     for (const action of ['pause', 'resume', 'cancel']) run.addResource(action).addMethod('POST', integration, auth);
     // Threads (docs/threads.md): a conversation of runs.
     const threads = this.api.root.addResource('threads');

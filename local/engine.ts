@@ -21,6 +21,7 @@ import { createHandler as awaitApproval } from '../lambdas/handlers/await-approv
 import { createHandler as callModel } from '../lambdas/handlers/call-model';
 import { createHandler as callTool } from '../lambdas/handlers/call-tool';
 import { createHandler as executionStatus } from '../lambdas/handlers/execution-status';
+import { createStreamHandler } from '../lambdas/handlers/run-events';
 import { createHandler as exportTrace } from '../lambdas/handlers/export-trace';
 import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
@@ -76,6 +77,8 @@ const FACTORIES: Record<HandlerName, (rt: Runtime) => Handler> = {
   'execution-status': executionStatus as (rt: Runtime) => Handler,
   api: api as (rt: Runtime) => Handler,
   'export-trace': exportTrace as (rt: Runtime) => Handler,
+  // A streaming handler: (event, responseStream, context), invoked by local/response-stream.ts.
+  'run-events': createStreamHandler as unknown as (rt: Runtime) => Handler,
 };
 
 export interface EngineOptions {
@@ -275,7 +278,7 @@ export class LocalEngine {
       if (!factory) continue;
       const handler = factory(runtimeOf(f));
       // Every request the handler makes goes out with its function's credentials (IAM offline).
-      handlers.set(f.arn, (event, context) => asCaller(f.logicalId, () => handler(event, context)));
+      handlers.set(f.arn, (...args) => asCaller(f.logicalId, () => (handler as (...a: unknown[]) => Promise<unknown>)(...args)));
     }
     validateDefinitionOnce(definition);
     const machine = new StateMachine(withTimerSafeTimeouts(definition) as never, { validationOptions: { noValidate: true } });
@@ -1048,7 +1051,7 @@ export function allStates(definition: Record<string, unknown>): [string, Record<
   return out;
 }
 
-function lambdaContext(fn: LocalFunction): Context {
+export function lambdaContext(fn: LocalFunction): Context {
   const deadline = Date.now() + fn.timeoutSeconds * 1000;
   return {
     callbackWaitsForEmptyEventLoop: false,

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { CHECKPOINT_VERSION } from '../core/checkpoint';
 import type { ApiRunRepository, ApprovalEntry, RunRecord, StoredMessage } from '../core/ports';
+import type { TraceCursor, TraceItem } from '../core/run-events';
 import { parseTraceEvent } from '../core/trace';
 import { resolveTrace } from '../core/trace-refs';
 import { truncateUtf8 } from '../core/truncate';
@@ -472,6 +473,25 @@ export class RunStore implements ApiRunRepository {
   }
 
   /**
+   * The run's trace items after a cursor, for the live event stream (lambdas/core/run-events.ts): trace event items
+   * after `after.events` and message items carrying an event after `after.messages`, each a strongly consistent
+   * query, the events parsed and their message references resolved as listEvents does.
+   */
+  async traceItemsAfter(runId: string, after: TraceCursor): Promise<TraceItem[]> {
+    const [events, messages] = await Promise.all([
+      this.queryPrefix<Record<string, unknown>>(runId, EVENT_PREFIX, after.events, true),
+      this.queryPrefix<StoredItem>(runId, MESSAGE_PREFIX, after.messages, true),
+    ]);
+    const items: TraceItem[] = events.map(({ sk, ...e }) => ({ sk: String(sk), event: parseTraceEvent(e) }));
+    for (const { sk, ...m } of messages as (StoredItem & { sk: string })[]) {
+      const stored = storedMessageOf(m);
+      const event = stored.event ? resolveTrace([], [stored])[0] : undefined;
+      if (event) items.push({ sk, event });
+    }
+    return items;
+  }
+
+  /**
    * Deletes every item of a run (the run item, its messages and trace events, so its checkpoint too), in batches of
    * 25 with their unprocessed items retried; returns how many were deleted (0: the run was not there).
    */
@@ -501,7 +521,7 @@ export class RunStore implements ApiRunRepository {
   }
 
   /** The items of a run under a prefix, in key order; after `afterSk` only (exclusive) when given. */
-  private async queryPrefix<T>(runId: string, prefix: string, afterSk?: string): Promise<T[]> {
+  private async queryPrefix<T>(runId: string, prefix: string, afterSk?: string, withSortKey = false): Promise<T[]> {
     const items: T[] = [];
     let start: QueryCommandOutput['LastEvaluatedKey'] = afterSk ? { pk: runPk(runId), sk: afterSk } : undefined;
     do {
@@ -514,7 +534,7 @@ export class RunStore implements ApiRunRepository {
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of out.Items ?? []) items.push(stripKeys<T>(item));
+      for (const item of out.Items ?? []) items.push(withSortKey ? ({ ...stripKeys<T>(item), sk: item.sk } as T) : stripKeys<T>(item));
       start = out.LastEvaluatedKey;
     } while (start);
     return items;
