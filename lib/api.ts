@@ -94,7 +94,7 @@ export class AgentApi extends Construct {
     this.api = new apigw.RestApi(this, 'Api', {
       description: 'Agent runs: start, list, read, trace, pause, resume, cancel',
       ...(props.corsOrigin
-        ? { defaultCorsPreflightOptions: { allowOrigins: [props.corsOrigin], allowMethods: ['GET', 'POST', 'DELETE'], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'] } }
+        ? { defaultCorsPreflightOptions: { allowOrigins: [props.corsOrigin], allowMethods: ['GET', 'POST', 'DELETE'], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'] } }
         : {}),
       deployOptions: {
         stageName: STAGE,

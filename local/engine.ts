@@ -21,11 +21,11 @@ import { createHandler as awaitApproval } from '../lambdas/handlers/await-approv
 import { createHandler as callModel } from '../lambdas/handlers/call-model';
 import { createHandler as callTool } from '../lambdas/handlers/call-tool';
 import { createHandler as executionStatus } from '../lambdas/handlers/execution-status';
-import { createStreamHandler } from '../lambdas/handlers/run-events';
 import { createHandler as exportTrace } from '../lambdas/handlers/export-trace';
 import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
+import { createStreamHandler } from '../lambdas/handlers/run-events';
 import { createSecretReader, type SecretReader } from '../lambdas/providers/secrets';
 import { createRuntime, type Runtime } from '../lambdas/runtime';
 import { createDocumentClient } from '../lambdas/store/client';

@@ -126,7 +126,7 @@ export async function streamRunEvents(
       await write(KEEP_ALIVE_FRAME);
       lastWrite = now();
     }
-    if (options.remainingMs() < minRemainingMs) return 'deadline';
+    if (options.remainingMs() <= minRemainingMs) return 'deadline';
     wait = fresh.length || pending.length ? pollMs : Math.min(wait * 2, maxPollMs);
     await sleep(Math.min(wait, Math.max(0, options.remainingMs() - minRemainingMs)));
   }

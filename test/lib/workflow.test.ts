@@ -162,13 +162,13 @@ describe('model API keys', () => {
     expect(JSON.stringify(granting[0]?.[1])).toContain('secret:agent/openai-key');
   });
 
-  it('routes FAILED, TIMED_OUT and ABORTED status changes of this machine to the run-closing handler', () => {
+  it('routes every end (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) of this machine\'s executions to the run-closing, thread-advancing handler', () => {
     const machineId = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0] as string;
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.states'],
         'detail-type': ['Step Functions Execution Status Change'],
-        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: machineId }, { prefix: { 'Fn::Join': ['', [{ Ref: machineId }, ':']] } }] },
+        detail: { status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: machineId }, { prefix: { 'Fn::Join': ['', [{ Ref: machineId }, ':']] } }] },
       },
       Targets: [Match.objectLike({ RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 8 }) })],
     });
