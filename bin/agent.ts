@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { AgentError } from '../lambdas/core/errors';
 import { ConfigError, loadConfig } from '../lib/config';
 import { adminCommand } from './cli/admin';
+import { chatCommand } from './cli/chat';
 import { type CliCommand, UsageError } from './cli/common';
 import { loginCommand, usersCommand } from './cli/login';
 import { approveCommand, cancelCommand, pauseCommand, rejectCommand, resumeCommand, runsCommand, showCommand, traceCommand } from './cli/remote';
@@ -13,6 +14,7 @@ import { serveCommand } from './cli/serve';
 /** The commands; each lives in bin/cli/<name>.ts. */
 const COMMANDS: Record<string, CliCommand> = {
   run: runCommand,
+  chat: chatCommand,
   serve: serveCommand,
   runs: runsCommand,
   show: showCommand,
@@ -58,6 +60,7 @@ Options:
   --status <s>       admin runs: only runs in this status
   --from, --to <d>   admin runs: created in this range (ISO date or instant)
   --cursor <c>       admin runs: the next page
+  --thread <id>      chat: continue this thread (default: a new one)
   --call <id>        approve/reject: the waiting tool call (needed when several wait)
   --reason <text>    approve/reject: why (the model reads a rejection's reason)
   -h, --help         this text`;
@@ -91,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
       to: { type: 'string' },
       cursor: { type: 'string' },
       call: { type: 'string' },
+      thread: { type: 'string' },
       reason: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },

@@ -3,6 +3,7 @@ import { effectiveBudgets } from '../../lambdas/core/budget';
 import { ACTIVE_STATUSES, type RunView } from '../../lambdas/core/types';
 import { apiTarget, callApi } from './client';
 import { type CliCommand, type CliValues, intOption, UsageError, usdOption } from './common';
+import { followRun } from './events';
 import { describeEvent, describeStateEvent } from './progress';
 import { localSecretsFile } from './serve';
 
@@ -46,12 +47,18 @@ export const runCommand: CliCommand = {
   },
 };
 
-/** `agent run --api <url> --token <jwt>`: start the run on a deployed stack and follow it until it ends. */
+/** `agent run --api <url> --token <jwt>`: start the run on a deployed stack and follow its events until it ends. */
 async function runRemote(prompt: string, budgets: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number }, values: CliValues, progress: (line: string) => void): Promise<number> {
   const target = apiTarget(values);
   const hasBudgets = budgets.maxSteps !== undefined || budgets.maxTokens !== undefined || budgets.maxCostUsd !== undefined;
   const { runId } = await callApi<{ runId: string }>(target, 'POST', '/runs', { input: prompt, ...(hasBudgets ? { budgets } : {}) });
   progress(`run ${runId} started`);
+  // The run's events as they happen (GET /runs/{id}/events); polling only for an API without that route.
+  const streamed = await followRun(target, runId, (event) => progress(describeEvent(event)));
+  if (streamed) {
+    process.stdout.write(values.json ? `${JSON.stringify(streamed)}\n` : `${streamed.answer ?? ''}\n`);
+    return 0;
+  }
   let last = '';
   const deadline = Date.now() + 30 * 60_000;
   for (;;) {
