@@ -1,15 +1,18 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { SIGN_IN_ENV } from '../lambdas/api/public-config';
-import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
+import { METRICS_NAMESPACE, STACK_DIMENSION } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
+import { bedrockModelArns } from './bedrock';
 import { nodeModulesOf } from './bundling';
-import { type AgentConfig, approvalRequiredTools, handlerConfig } from './config';
+import { type AgentConfig, approvalRequiredTools, configEnvValue, handlerConfig } from './config';
 import { TraceExporter } from './exporter';
 import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
@@ -17,7 +20,7 @@ import { AgentMonitoring } from './monitoring';
 import { ExecutionStatusRule } from './status-rule';
 import { AgentStore } from './store';
 import { assertTimeoutChain, deriveExecutionTimeout, deriveTimeoutChain } from './timeouts';
-import { AgentVersions } from './versions';
+import { AgentVersions, LIVE_ALIAS } from './versions';
 import { AgentWorkflow, PAUSE_TIMEOUT_SECONDS } from './workflow';
 
 export interface AgentStackProps extends StackProps {
@@ -38,15 +41,26 @@ export class AgentStack extends Stack {
   readonly store: AgentStore;
   readonly versions: AgentVersions;
   readonly functions: lambda.IFunction[];
+  /** Why alarms that notify nobody are fine here (config observability.monitoring.alarmsNotifyNobody), if so. */
+  readonly alarmsNotifyNobody?: string;
+  /** What the model function may invoke on Bedrock: the configured bedrock models' ARNs (lib/bedrock.ts). */
+  readonly bedrockModelArns: string[];
 
   constructor(scope: Construct, id: string, props: AgentStackProps) {
     super(scope, id, props);
     const { config } = props;
     // localTokens and adminTokens are the local server's bearer tokens: secrets that never belong in a deployed environment.
     const { localTokens: _localOnly, adminTokens: _localAdmins, ...deployed } = handlerConfig(config);
-    const configJson = JSON.stringify(deployed);
-    if (Buffer.byteLength(configJson) > MAX_CONFIG_BYTES) {
-      throw new Error(`agent config is ${Buffer.byteLength(configJson)} bytes serialized; at most ${MAX_CONFIG_BYTES} fit in the handlers' environment`);
+    if (typeof config.instructions === 'object') {
+      throw new Error(`instructions: the file "${config.instructions.file}" was not read; load the config with loadConfig (lib/config.ts), which reads it relative to the config file`);
+    }
+    const plainJson = JSON.stringify(deployed);
+    // Plain JSON while it fits; compressed past that (long instructions, an output schema): lambdas/core/config-env.ts.
+    const configJson = configEnvValue(plainJson, MAX_CONFIG_BYTES);
+    if (configJson === undefined) {
+      throw new Error(
+        `agent config is ${Buffer.byteLength(plainJson)} bytes serialized (instructions ${Buffer.byteLength(JSON.stringify(config.instructions ?? ''))}, output schema ${Buffer.byteLength(JSON.stringify(config.output ?? ''))}) and does not fit the handlers' environment even compressed (at most ${MAX_CONFIG_BYTES} bytes)`,
+      );
     }
     assertHistoryFits(config);
     // A model call may first list the MCP servers' tools (in parallel, each within its timeout): the model Lambda outlives both.
@@ -85,6 +99,17 @@ export class AgentStack extends Stack {
         : secretsmanager.Secret.fromSecretNameV2(this, `ModelKey${i}`, id);
       secret.grantRead(callModel);
     });
+
+    // MCP servers' secret headers: read by the functions that call the servers (call-model lists, call-tool calls).
+    [...new Set(config.tools.flatMap((t) => (t.kind === 'mcp' && t.headersSecret ? [t.headersSecret] : [])))].forEach((id, i) => {
+      const secret = id.startsWith('arn:') ? secretsmanager.Secret.fromSecretCompleteArn(this, `McpHeaders${i}`, id) : secretsmanager.Secret.fromSecretNameV2(this, `McpHeaders${i}`, id);
+      secret.grantRead(callModel);
+      secret.grantRead(callTool);
+    });
+
+    // Bedrock models: the model handler may invoke exactly the configured models (primary, fallback), nothing else.
+    this.bedrockModelArns = [...new Set([config.models.primary, config.models.fallback].flatMap((m) => (m?.provider === 'bedrock' ? bedrockModelArns(m) : [])))];
+    if (this.bedrockModelArns.length > 0) callModel.addToRolePolicy(new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources: this.bedrockModelArns }));
 
     const executionTimeoutSeconds = deriveExecutionTimeout({
       maxSteps: config.budgets.maxSteps,
@@ -128,12 +153,12 @@ export class AgentStack extends Stack {
     new ExecutionStatusRule(this, 'ExecutionStatus', { stateMachine: this.workflow.stateMachine, handler: executionStatus });
     // ...and starts the run queued behind it on its thread (docs/threads.md), on the alias like every start.
     executionStatus.addEnvironment('STATE_MACHINE_ARN', this.versions.aliasArn);
-    executionStatus.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.versions.aliasArn] }));
+    this.grantStartOnLive(executionStatus);
 
     const apiFn = fn('ApiFunction', 'api', bookkeeping.lambdaTimeoutSeconds);
     // Runs start on the alias (new runs and resumes from a checkpoint alike), never on the unqualified machine.
     apiFn.addEnvironment('STATE_MACHINE_ARN', this.versions.aliasArn);
-    apiFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.versions.aliasArn] }));
+    this.grantStartOnLive(apiFn);
     this.workflow.stateMachine.grantTaskResponse(apiFn);
     this.workflow.stateMachine.grantExecution(apiFn, 'states:StopExecution', 'states:DescribeExecution');
     // GET /runs/{id}/events: a streaming function (API Gateway's streams last up to 15 minutes; the client resumes).
@@ -146,6 +171,7 @@ export class AgentStack extends Stack {
       throttle: config.api.throttle,
       existingClient: { clientId: config.api.userPoolClientId, authDomain: config.api.authDomain },
       domainPrefix: config.api.domainPrefix,
+      cloudWatchRole: config.api.cloudWatchRole,
     });
     if (config.api.corsOrigin) apiFn.addEnvironment('CORS_ORIGIN', config.api.corsOrigin);
     // GET /config reports these (public values): the viewer and `agent login` find the pool and client there.
@@ -160,12 +186,23 @@ export class AgentStack extends Stack {
 
     this.functions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : []), executionStatus, apiFn, eventsFn];
     const { monitoring } = config.observability;
+    this.alarmsNotifyNobody = monitoring.alarmsNotifyNobody;
     if (monitoring.alarms || monitoring.dashboard) {
+      // Who the alarms reach: an existing topic, and/or a new one with an email subscription (docs/operations.md).
+      const alarmTopic = monitoring.alarmTopicArn
+        ? sns.Topic.fromTopicArn(this, 'AlarmTopic', monitoring.alarmTopicArn)
+        : monitoring.alarmEmail
+          ? new sns.Topic(this, 'AlarmTopic', { displayName: `${this.stackName} alarms`, enforceSSL: true })
+          : undefined;
+      if (alarmTopic && monitoring.alarmEmail) alarmTopic.addSubscription(new subscriptions.EmailSubscription(monitoring.alarmEmail));
       const watch = new AgentMonitoring(this, 'Monitoring', {
         stateMachine: this.workflow.stateMachine,
         api: api.api,
         functions: this.functions,
         namespace: METRICS_NAMESPACE,
+        // The dimensions the handlers' metrics carry (lambdas/runtime/base.ts): this stack's own.
+        dimensions: { service: 'agent', [STACK_DIMENSION]: this.stackName },
+        alarmTopic,
         alarms: monitoring.alarms,
         dashboard: monitoring.dashboard,
         dailySpendAlarmUsd: config.spend.alarmDailyUsd ?? (config.spend.dailyUsdTotal !== undefined ? config.spend.dailyUsdTotal * 0.8 : undefined),
@@ -175,6 +212,13 @@ export class AgentStack extends Stack {
     }
     // One retention for every log group of the stack (functions, state machine, API access logs).
     for (const c of this.node.findAll()) if (c instanceof logs.CfnLogGroup) c.retentionInDays = monitoring.logRetentionDays;
+    // What `cdk destroy` keeps (deploy.removal, docs/operations.md): "retain" keeps the tables, the user pool and the
+    // log groups (and the published versions, for runs in flight); "destroy" keeps nothing, a developer stack's whole.
+    for (const c of this.node.findAll()) {
+      if (!(c instanceof CfnResource)) continue;
+      if (config.deploy.removal === 'destroy') c.applyRemovalPolicy(RemovalPolicy.DESTROY);
+      else if (c instanceof logs.CfnLogGroup) c.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    }
 
     // Every value a client needs (README "Deploy"; `npm run smoke -- --stack <name>` reads them).
     new CfnOutput(this, 'ApiUrl', { value: api.viewerUrl, description: 'The HTTP API (agent --api <url>)' });
@@ -187,5 +231,20 @@ export class AgentStack extends Stack {
     new CfnOutput(this, 'StateMachineAliasArn', { value: this.versions.aliasArn, description: 'npm run rollback -- --alias <this>' });
     new CfnOutput(this, 'StateMachineVersionArn', { value: this.versions.versionArn });
     new CfnOutput(this, 'TableName', { value: table.tableName });
+  }
+
+  /**
+   * states:StartExecution on the alias `live` only. Step Functions authorizes a StartExecution on an alias against the
+   * unqualified machine ARN, with the alias name in the multivalued key states:StateMachineQualifier
+   * (docs/local-vs-aws.md, "IAM offline"): a grant on the alias ARN allows nothing.
+   */
+  private grantStartOnLive(fn: lambda.IFunction): void {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [this.workflow.stateMachine.stateMachineArn],
+        conditions: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': [LIVE_ALIAS] } },
+      }),
+    );
   }
 }

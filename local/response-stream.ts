@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { type LocalEngine, lambdaContext } from './engine';
+import type { LocalEngine } from './engine';
+import { lambdaContext } from './lambda-invoker';
 import type { CfnTemplate, LocalFunction } from './template';
 
 /**

@@ -4,6 +4,7 @@ import type { RunView } from '../../lambdas/core/types';
 import { apiTarget, callApi } from './client';
 import type { CliCommand } from './common';
 import { UsageError } from './common';
+import { withApi } from './local';
 import { describeEvent } from './progress';
 
 const needId = (positionals: string[], command: string): string => {
@@ -19,15 +20,15 @@ export function runLine(r: RunView): string {
 }
 
 /** The trace as a timeline: offset from the first event, then what happened. */
-export function timeline(events: TraceEvent[]): string {
+export function timeline(events: TraceEvent[], options: { verbose?: boolean } = {}): string {
   const t0 = events[0] ? Date.parse(events[0].at) : 0;
-  return events.map((e) => `+${String(((Date.parse(e.at) - t0) / 1000).toFixed(3)).padStart(8)}s  ${describeEvent(e)}`).join('\n');
+  return events.map((e) => `+${String(((Date.parse(e.at) - t0) / 1000).toFixed(3)).padStart(8)}s  ${describeEvent(e, options)}`).join('\n');
 }
 
 export const runsCommand: CliCommand = {
-  usage: 'runs                   list your runs, newest first (local server, or --api <url> --token <jwt>)',
-  async run({ values }) {
-    const out = await callApi<{ runs: RunView[]; nextCursor: string | null }>(apiTarget(values), 'GET', '/runs');
+  usage: 'runs                   list your runs, newest first (local server or data dir, or --api <url> --token <jwt>)',
+  async run({ config, values }) {
+    const out = await withApi(values, config, (target) => callApi<{ runs: RunView[]; nextCursor: string | null }>(target, 'GET', '/runs'));
     print(values.json ? out : out.runs.map(runLine).join('\n') || '(no runs)');
     return 0;
   },
@@ -35,8 +36,9 @@ export const runsCommand: CliCommand = {
 
 export const showCommand: CliCommand = {
   usage: 'show <runId>           one run: status, answer, stop reason, usage, what degraded',
-  async run({ positionals, values }) {
-    const run = await callApi<RunView>(apiTarget(values), 'GET', `/runs/${needId(positionals, 'show')}`);
+  async run({ config, positionals, values }) {
+    const id = needId(positionals, 'show');
+    const run = await withApi(values, config, (target) => callApi<RunView>(target, 'GET', `/runs/${id}`));
     if (values.json) print(run);
     else {
       print(runLine(run));
@@ -49,18 +51,20 @@ export const showCommand: CliCommand = {
 };
 
 export const traceCommand: CliCommand = {
-  usage: 'trace <runId>          the run as a timeline of every model and tool call',
-  async run({ positionals, values }) {
-    const target = apiTarget(values);
+  usage: 'trace <runId>          the run as a timeline of every model and tool call (--verbose: with the instructions)',
+  async run({ config, positionals, values }) {
     const id = needId(positionals, 'trace');
-    const { events } = await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `/runs/${id}/trace`);
+    const exporting = typeof values.export === 'string';
+    const { events, run } = await withApi(values, config, async (target) => ({
+      ...(await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `/runs/${id}/trace`)),
+      run: exporting ? await callApi<RunView>(target, 'GET', `/runs/${id}`) : undefined,
+    }));
     if (typeof values.export === 'string') {
-      const run = await callApi<RunView>(target, 'GET', `/runs/${id}`);
       writeFileSync(values.export, JSON.stringify({ run, events }, null, 1));
       print(`wrote ${values.export} (${events.length} events): replay it with agent replay --file ${values.export}`);
       return 0;
     }
-    print(values.json ? { events } : timeline(events.map(parseTraceEvent)));
+    print(values.json ? { events } : timeline(events.map(parseTraceEvent), { verbose: values.verbose === true }));
     return 0;
   },
 };

@@ -1,15 +1,17 @@
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { effectiveBudgets } from '../../lambdas/core/budget';
+import { MAX_OUTPUT_SCHEMA_BYTES, schemaProblem } from '../../lambdas/core/output';
 import { ACTIVE_STATUSES, type RunView } from '../../lambdas/core/types';
-import { apiTarget, callApi } from './client';
-import { type CliCommand, type CliValues, intOption, UsageError, usdOption } from './common';
+import { type ApiTarget, apiTarget, callApi } from './client';
+import { assertDataDirFree, type CliCommand, type CliValues, intOption, localDataDir, UsageError, usdOption } from './common';
 import { followRun } from './events';
+import { localServerAnswers } from './local';
 import { describeEvent, describeStateEvent } from './progress';
 import { localSecretsFile } from './serve';
 
 /** `agent run "<prompt>"`: one request, offline, end to end. */
 export const runCommand: CliCommand = {
-  usage: 'run "<prompt>"         run one request offline, end to end (progress on stderr, answer on stdout)',
+  usage: 'run "<prompt>"         run one request offline, end to end, kept in the data dir (progress on stderr, answer on stdout)',
   async run({ config, positionals, values }) {
     const prompt = positionals.join(' ');
     if (!prompt.trim()) throw new UsageError('agent run needs a prompt: agent run "What is 12.5% of 3480?"');
@@ -19,21 +21,30 @@ export const runCommand: CliCommand = {
       maxCostUsd: usdOption('max-cost-usd', values['max-cost-usd']),
     };
     effectiveBudgets(config.budgets, budgets); // refuse a raise before anything starts
+    const schema = outputSchemaOption(values['output-schema']);
     const progress = (line: string) => process.stderr.write(`${line}\n`);
-    if (typeof values.api === 'string') return runRemote(prompt, budgets, values, progress);
+    if (typeof values.api === 'string') return runRemote(apiTarget(values), prompt, budgets, values, progress, schema);
+    // A local server on its port holds the data dir: the run goes through it (and lands in its data).
+    if (await localServerAnswers(values)) return runRemote(apiTarget(values), prompt, budgets, values, progress, schema, 250);
+    // Else the run is made here, on the data dir, so that runs|show|trace|replay <id> find it afterwards.
+    const dataDir = localDataDir(values);
+    await assertDataDirFree(dataDir);
     // The engine (and everything it runs) is loaded by the commands that start one only.
-    const { LocalEngine } = await import('../../local/engine');
+    const [{ LocalEngine }, { DEV_USER_ID }] = await Promise.all([import('../../local/engine'), import('../../local/server')]);
     const engine = await LocalEngine.start({
       config,
-      secretsFile: localSecretsFile(resolve('.agent-data')),
+      dataDir,
+      secretsFile: localSecretsFile(dataDir),
       onTrace: (_runId, event) => progress(describeEvent(event)),
       onStateEvent: (_runId, event) => {
         const line = describeStateEvent(event);
         if (line) progress(line);
       },
     });
+    // The run belongs to the caller the local server would see: the development token's, or the first of localTokens.
+    const userId = Object.values(config.localTokens ?? {})[0] ?? DEV_USER_ID;
     try {
-      const { run, error } = await engine.run({ input: prompt, budgets });
+      const { run, error } = await engine.run({ input: prompt, budgets, userId, ...(schema ? { outputSchema: { schema, name: config.output?.name ?? 'final_answer' } } : {}) });
       // The execution itself failed (e.g. AccessDeniedException: a grant missing from the stack, IAM offline).
       if (error) progress(`execution failed: ${error.name}: ${error.message}`);
       process.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${run.answer ?? ''}\n`);
@@ -47,11 +58,18 @@ export const runCommand: CliCommand = {
   },
 };
 
-/** `agent run --api <url> --token <jwt>`: start the run on a deployed stack and follow its events until it ends. */
-async function runRemote(prompt: string, budgets: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number }, values: CliValues, progress: (line: string) => void): Promise<number> {
-  const target = apiTarget(values);
+/** `agent run --api <url> --token <jwt>` (or with a local server running): start the run there and follow its events until it ends. */
+async function runRemote(
+  target: ApiTarget,
+  prompt: string,
+  budgets: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number },
+  values: CliValues,
+  progress: (line: string) => void,
+  outputSchema?: Record<string, unknown>,
+  pollMs = 1000,
+): Promise<number> {
   const hasBudgets = budgets.maxSteps !== undefined || budgets.maxTokens !== undefined || budgets.maxCostUsd !== undefined;
-  const { runId } = await callApi<{ runId: string }>(target, 'POST', '/runs', { input: prompt, ...(hasBudgets ? { budgets } : {}) });
+  const { runId } = await callApi<{ runId: string }>(target, 'POST', '/runs', { input: prompt, ...(hasBudgets ? { budgets } : {}), ...(outputSchema ? { outputSchema } : {}) });
   progress(`run ${runId} started`);
   // The run's events as they happen (GET /runs/{id}/events); polling only for an API without that route.
   const streamed = await followRun(target, runId, (event) => progress(describeEvent(event)));
@@ -73,6 +91,28 @@ async function runRemote(prompt: string, budgets: { maxSteps?: number; maxTokens
       process.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${run.answer ?? ''}\n`);
       return 0;
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/** `--output-schema <file>`: a JSON Schema file (at most 16 KB) the answer must satisfy; undefined when not given. */
+export function outputSchemaOption(file: unknown): Record<string, unknown> | undefined {
+  if (file === undefined) return undefined;
+  if (typeof file !== 'string' || !file) throw new UsageError('--output-schema needs a JSON Schema file: --output-schema answer.schema.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--output-schema: cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (Buffer.byteLength(text, 'utf8') > MAX_OUTPUT_SCHEMA_BYTES) throw new UsageError(`--output-schema: ${file} is larger than ${MAX_OUTPUT_SCHEMA_BYTES} bytes`);
+  let schema: unknown;
+  try {
+    schema = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--output-schema: ${file} is not JSON: ${(err as Error).message}`);
+  }
+  const problem = schemaProblem(schema);
+  if (problem) throw new UsageError(`--output-schema: ${file} ${problem}`);
+  return schema as Record<string, unknown>;
 }

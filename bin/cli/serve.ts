@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type CliCommand, localDataDir, localPort } from './common';
+import { assertDataDirFree, type CliCommand, localDataDir, localPort } from './common';
 
 /** `agent serve` (`npm start`): the HTTP API on localhost, on the on-disk offline engine. */
 export const serveCommand: CliCommand = {
@@ -9,9 +9,11 @@ export const serveCommand: CliCommand = {
   async run({ config, values }) {
     const port = localPort(values);
     const dataDir = localDataDir(values);
+    // Another server, or an `agent run`, on the same data dir: said plainly, before its database refuses every request.
+    await assertDataDirFree(dataDir);
     // The local AWS endpoints next to the API: PORT+1 Step Functions, PORT+2 DynamoDB (SFN_PORT / DYNAMODB_PORT).
     const near = (offset: number, env: string | undefined) => Number(env ?? (port === 0 ? 0 : port + offset));
-    // PORT+3 Secrets Manager, PORT+4 Lambda (SECRETS_MANAGER_PORT / LAMBDA_PORT); secrets from AGENT_SECRETS_FILE or the data dir.
+    // PORT+3 Secrets Manager, PORT+4 Lambda, PORT+5 Bedrock Runtime (SECRETS_MANAGER_PORT / LAMBDA_PORT / BEDROCK_RUNTIME_PORT); secrets from AGENT_SECRETS_FILE or the data dir.
     // Loaded here: the other commands (remote ones, login, --help) never load the engine.
     const [{ LocalEngine }, { startServer }, { LOCAL_REGION }] = await Promise.all([import('../../local/engine'), import('../../local/server'), import('../../local/template')]);
     const engine = await LocalEngine.start({
@@ -21,6 +23,7 @@ export const serveCommand: CliCommand = {
       dynamoPort: near(2, process.env.DYNAMODB_PORT),
       secretsPort: near(3, process.env.SECRETS_MANAGER_PORT),
       lambdaPort: near(4, process.env.LAMBDA_PORT),
+      bedrockPort: near(5, process.env.BEDROCK_RUNTIME_PORT),
       secretsFile: localSecretsFile(dataDir),
     });
     // Interrupted runs get their executions back before any request is served (a cancel then finds them).
@@ -42,6 +45,7 @@ export const serveCommand: CliCommand = {
         `AWS_ENDPOINT_URL_DYNAMODB=${engine.dynamoFront.url}`,
         `AWS_ENDPOINT_URL_SECRETS_MANAGER=${engine.secretsManager.url}`,
         `AWS_ENDPOINT_URL_LAMBDA=${engine.lambdaApi.url}`,
+        `AWS_ENDPOINT_URL_BEDROCK_RUNTIME=${engine.bedrock.url}`,
         `  (AWS SDK / CLI against them: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=${LOCAL_REGION}; state machine ${engine.stateMachineArn})`,
         ...(resumed.length ? [`  resumed ${resumed.length} run(s) interrupted by the last shutdown: ${resumed.join(', ')}`] : []),
         `  try: curl -s -X POST ${server.url}/runs -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"input":"What is 12.5% of 3480?"}'`,

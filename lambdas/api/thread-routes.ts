@@ -3,7 +3,7 @@ import type { RunRecord } from '../core/ports';
 import { eraseThread, MAX_TITLE_CHARS, MULTITASK, newThreadId, startThreadRun, type ThreadRepository, threadView } from '../core/threads';
 import * as z from '../core/validation';
 import { admitNewRun } from './admin-routes';
-import { type ApiDeps, type ApiRequest, type ApiResponse, assertPriced, HttpError, pageLimit, readJsonBody, StartRunBody, validIdempotencyKey } from './routes';
+import { type ApiDeps, type ApiRequest, type ApiResponse, assertPriced, checkOutputSchema, HttpError, outputSpecOf, pageLimit, readJsonBody, StartRunBody, validIdempotencyKey } from './routes';
 
 /**
  * The thread routes (docs/api.md "Threads"): POST/GET /threads, GET/DELETE /threads/{id}, POST /threads/{id}/runs.
@@ -93,15 +93,16 @@ export async function startThreadRunRoute(deps: ApiDeps, req: ApiRequest, userId
     throw new HttpError(
       422,
       'INVALID_REQUEST',
-      `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}, "multitask"?: ${MULTITASK.map((m) => `"${m}"`).join(' | ')}})`,
+      `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}, "outputSchema"?: {JSON Schema}, "multitask"?: ${MULTITASK.map((m) => `"${m}"`).join(' | ')}})`,
     );
   }
   assertPriced(deps, parsed.data.budgets);
+  checkOutputSchema(parsed.data.outputSchema);
   await ownThread(deps, userId, threadId);
   await admitNewRun(deps, userId);
   const out = await startThreadRun(
     { runs: deps.runs, threads: threadsOf(deps), control: deps.control, budgets: deps.config.budgets, newRunId: deps.newRunId },
-    { userId, threadId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key, multitask: parsed.data.multitask },
+    { userId, threadId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key, multitask: parsed.data.multitask, ...outputSpecOf(deps, parsed.data.outputSchema) },
   );
   const body = { runId: out.runId, threadId, ...(out.queued ? { queued: true } : {}) };
   return out.replayed ? json(200, body, { 'idempotent-replayed': 'true' }) : json(202, body);

@@ -3,6 +3,15 @@ import { assertNever, type TraceEvent } from './trace';
 /** CloudWatch namespace of the runtime's metrics (the alarms in lib/monitoring.ts read it). */
 export const METRICS_NAMESPACE = 'Agent';
 
+/**
+ * The dimension every metric of the runtime carries, naming the stack it comes from; the stack's alarms and
+ * dashboard filter on it, so two stacks in one account and region never watch each other's metrics.
+ */
+export const STACK_DIMENSION = 'Stack';
+
+/** The environment variable that gives the handlers their stack's name (lib/functions.ts sets it). */
+export const STACK_NAME_ENV = 'AGENT_STACK_NAME';
+
 /** A metric point derived from a trace event. */
 export interface MetricPoint {
   name: string;
@@ -29,6 +38,16 @@ export function metricsOf(e: TraceEvent): MetricPoint[] {
         ...(error ? [{ name: 'ModelErrors', unit: 'Count' as const, value: 1, dimension: { name: 'Error', value: String(error.name) } }] : []),
       ];
     }
+    // A summary is a model call of its own (its tokens are in no model_call event).
+    case 'context_compacted':
+      return e.summary
+        ? [
+            { name: 'ModelCalls', unit: 'Count', value: 1, dimension: { name: 'Tier', value: String(e.tier) } },
+            { name: 'ModelInputTokens', unit: 'Count', value: e.summary.usage.inputTokens },
+            { name: 'ModelOutputTokens', unit: 'Count', value: e.summary.usage.outputTokens },
+            ...(typeof e.summary.costUsd === 'number' ? [{ name: 'ModelCostMicroUsd', unit: 'Count' as const, value: Math.round(e.summary.costUsd * 1_000_000) }] : []),
+          ]
+        : [];
     case 'tool_call':
       return [
         { name: 'ToolCalls', unit: 'Count', value: 1, dimension: { name: 'Tool', value: String(e.name) } },

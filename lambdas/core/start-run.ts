@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Budgets, effectiveBudgets } from './budget';
 import { StartFailed } from './errors';
+import type { OutputSpec } from './output';
 import type { ApiRunRepository, RunControl, RunRecord, RunRepository } from './ports';
 import { trace } from './trace';
 
@@ -14,6 +15,8 @@ export interface NewRun {
   budgets?: Partial<Budgets>;
   idempotencyKey?: string;
   runId?: string;
+  /** The JSON Schema the final answer must satisfy (checked by the caller: ./output.ts schemaProblem). */
+  outputSchema?: OutputSpec;
   /**
    * A thread run: called once the run id is settled (the key claimed) and before anything is written; it takes the
    * thread's lock and names the thread and its history, or queues the run (`start: false`: nothing more is written
@@ -36,10 +39,19 @@ export interface RunThread {
 export async function createRunRecord(
   runs: Pick<RunRepository, 'createRun'>,
   deployment: Budgets,
-  run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets>; thread?: RunThread },
+  run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets>; outputSchema?: OutputSpec; thread?: RunThread },
 ): Promise<RunRecord> {
   const budgets = effectiveBudgets(deployment, run.budgets);
-  return (await runs.createRun({ runId: run.runId, userId: run.userId, input: run.input, ...budgets, ...(run.thread ? { threadId: run.thread.threadId, history: run.thread.history } : {}) })).run;
+  return (
+    await runs.createRun({
+      runId: run.runId,
+      userId: run.userId,
+      input: run.input,
+      ...budgets,
+      ...(run.outputSchema ? { outputSchema: run.outputSchema } : {}),
+      ...(run.thread ? { threadId: run.thread.threadId, history: run.thread.history } : {}),
+    })
+  ).run;
 }
 
 /**
@@ -72,7 +84,7 @@ export async function startRun(
     if (!admitted.start) return { runId, replayed: false, queued: true };
     thread = admitted.thread;
   }
-  await createRunRecord(deps.runs, deps.budgets, { runId, userId: req.userId, input: req.input, budgets: req.budgets, thread });
+  await createRunRecord(deps.runs, deps.budgets, { runId, userId: req.userId, input: req.input, budgets: req.budgets, outputSchema: req.outputSchema, thread });
   try {
     await deps.control.start({ runId, userId: req.userId });
   } catch (err) {

@@ -1,6 +1,7 @@
 import type { Budgets } from './budget';
 import { Conflict, ThreadBusy } from './errors';
-import type { ApiRunRepository, RunControl, RunRecord, RunRepository } from './ports';
+import type { OutputSpec } from './output';
+import type { ApiRunRepository, RunControl, RunRecord, RunRepository, StoredMessage } from './ports';
 import { type RunStarter, startRun } from './start-run';
 import { type Message, TERMINAL_STATUSES } from './types';
 
@@ -27,6 +28,7 @@ export interface QueuedRun {
   runId: string;
   input: string;
   budgets?: Partial<Budgets>;
+  outputSchema?: OutputSpec;
   queuedAt: string;
 }
 
@@ -100,6 +102,7 @@ export interface NewThreadRun {
   budgets?: Partial<Budgets>;
   idempotencyKey?: string;
   multitask?: Multitask;
+  outputSchema?: OutputSpec;
 }
 
 /** Attempts at the thread's conditional write before giving up (each failed attempt means the thread just changed). */
@@ -123,6 +126,7 @@ export async function startThreadRun(deps: ThreadRunDeps, req: NewThreadRun): Pr
       input: req.input,
       budgets: req.budgets,
       idempotencyKey: req.idempotencyKey,
+      ...(req.outputSchema ? { outputSchema: req.outputSchema } : {}),
       admit: async (runId) => {
         for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
           const thread = await deps.threads.getThread(userId, threadId);
@@ -140,7 +144,7 @@ export async function startThreadRun(deps: ThreadRunDeps, req: NewThreadRun): Pr
           }
           if (multitask === 'enqueue') {
             if (thread.queue.length >= MAX_THREAD_QUEUE) throw new ThreadBusy(`thread ${threadId} already has ${MAX_THREAD_QUEUE} runs waiting, the most it queues; retry when one has started`);
-            const entry: QueuedRun = { runId, input: req.input, ...(req.budgets ? { budgets: req.budgets } : {}), queuedAt: (deps.now?.() ?? new Date()).toISOString() };
+            const entry: QueuedRun = { runId, input: req.input, ...(req.budgets ? { budgets: req.budgets } : {}), ...(req.outputSchema ? { outputSchema: req.outputSchema } : {}), queuedAt: (deps.now?.() ?? new Date()).toISOString() };
             if (await deps.threads.enqueue(userId, threadId, entry, active)) return { start: false };
             continue;
           }
@@ -174,7 +178,7 @@ export async function advanceThread(deps: ThreadRunDeps, run: RunRecord): Promis
     try {
       await startRun(
         { runs: deps.runs, control: deps.control, budgets: deps.budgets },
-        { runId: next.runId, userId: current.userId, input: next.input, budgets: next.budgets, admit: async () => ({ start: true, thread: { threadId: thread.threadId, history: thread.runIds.slice(0, -1) } }) },
+        { runId: next.runId, userId: current.userId, input: next.input, budgets: next.budgets, ...(next.outputSchema ? { outputSchema: next.outputSchema } : {}), admit: async () => ({ start: true, thread: { threadId: thread.threadId, history: thread.runIds.slice(0, -1) } }) },
       );
       return { started: next.runId };
     } catch (err) {
@@ -202,34 +206,39 @@ export function threadView(thread: ThreadRecord, runs: (RunRecord | undefined)[]
 }
 
 /**
- * The conversation a run starts from: nothing for a lone run; for a thread run, each earlier run of the thread (in
- * order) as its question and its exchange up to its final answer, read from that run's own messages. A pluggable
- * function (LoopDeps.history) so that context compaction can wrap it.
+ * Where a run's conversation comes from (LoopDeps.history, which context compaction applies its view to): a lone
+ * run's own messages; for a thread run, first each earlier run of the thread (in order) as its question and its
+ * exchange up to its final answer, read from that run's own items (referenced, never copied), then its own. The
+ * earlier runs' messages come as step 0 (before this run's first step), so compaction elides their tool results
+ * first and never mistakes them for this run's steps.
  */
-export type HistoryLoader = (runs: Pick<RunRepository, 'getRun' | 'listMessages'>, run: RunRecord) => Promise<Message[]>;
-
-export const threadHistory: HistoryLoader = async (runs, run) => {
-  const out: Message[] = [];
-  for (const runId of (run.history ?? []).slice(-MAX_THREAD_RUNS)) {
-    const earlier = await runs.getRun(runId);
-    // An erased run (or one still being written) is no part of the history.
-    if (!earlier || !TERMINAL_STATUSES.includes(earlier.status)) continue;
-    out.push(...turnOf((await runs.listMessages(runId)).map((m) => m.message), earlier.answer));
-  }
-  return out;
-};
+export function threadConversation(runs: Pick<RunRepository, 'getRun' | 'listMessages'>): (run: RunRecord) => Promise<StoredMessage[]> {
+  return async (run) => {
+    const own = await runs.listMessages(run.runId);
+    if (!run.history?.length) return own;
+    const earlier: StoredMessage[] = [];
+    for (const runId of run.history.slice(-MAX_THREAD_RUNS)) {
+      const before = await runs.getRun(runId);
+      // An erased run (or one still being written) is no part of the history.
+      if (!before || !TERMINAL_STATUSES.includes(before.status)) continue;
+      for (const m of turnOf(await runs.listMessages(runId), before)) earlier.push({ ...m, step: 0, seq: earlier.length });
+    }
+    return [...earlier, ...own];
+  };
+}
 
 /**
  * One earlier run as a well-formed exchange: its messages up to its last answer with no tool calls (so every tool
  * call has its result, as the providers require); a run that ended without one (a budget, a cancel) is its question
  * and its final answer text.
  */
-export function turnOf(messages: Message[], answer: string | null): Message[] {
-  const last = messages.findLastIndex((m) => m.role === 'assistant' && m.toolCalls.length === 0);
-  if (last >= 0) return messages.slice(0, last + 1);
-  const question = messages.find((m) => m.role === 'user');
+export function turnOf(messages: StoredMessage[], run: Pick<RunRecord, 'answer' | 'updatedAt'>): StoredMessage[] {
+  const last = messages.findLastIndex((m) => m.message.role === 'assistant' && m.message.toolCalls.length === 0);
+  if (last >= 0) return messages.slice(0, last + 1).map(({ event: _event, ...m }) => m);
+  const question = messages.find((m) => m.message.role === 'user');
   if (!question) return [];
-  return [question, { role: 'assistant', content: answer ?? 'The run ended without an answer.', toolCalls: [] }];
+  const answer: Message = { role: 'assistant', content: run.answer ?? 'The run ended without an answer.', toolCalls: [] };
+  return [{ step: question.step, seq: question.seq, message: question.message, at: question.at }, { step: 1, seq: 0, message: answer, at: run.updatedAt }];
 }
 
 export interface EraseDeps {

@@ -9,9 +9,11 @@ import type { Context } from 'aws-lambda';
 import { approvalPolicy } from '../core/approvals';
 import type { AgentConfig } from '../core/config';
 import { approvalRequiredTools, deployedConfigFromEnv } from '../core/config-env';
+import { instructionsOf } from '../core/instructions';
 import type { LoopDeps } from '../core/loop';
-import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
+import { METRICS_NAMESPACE, metricsOf, STACK_DIMENSION, STACK_NAME_ENV } from '../core/metrics';
 import type { TraceEvent } from '../core/types';
+import type { BedrockDeps } from '../providers/bedrock';
 import type { SecretReader } from '../providers/secrets';
 import { createDocumentClient } from '../store/client';
 import { RunStore } from '../store/run-store';
@@ -24,7 +26,7 @@ import { ThreadStore } from '../store/thread-store';
  * clients outside call-tool/call-model, no breaker where no external call is made, no spend store outside
  * call-model and the API).
  */
-export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals'> {
+export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals' | 'instructions' | 'output'> {
   config: AgentConfig;
   runs: RunStore;
   /** Thread items (docs/threads.md): the API's thread routes, and the execution-status handler's queue. */
@@ -70,6 +72,11 @@ export interface RuntimeOptions {
    * to its Lambda endpoint (local/lambda-api.ts), where the tool's `localHandler` stands in for the function.
    */
   lambdaClientFor?: (region: string) => LambdaClient;
+  /**
+   * The Bedrock client config of `bedrock` models: absent in AWS (the SDK's defaults, the function's role); the local
+   * engine binds it to its Bedrock Runtime endpoint (local/bedrock.ts) with the calling function's credentials.
+   */
+  bedrock?: BedrockDeps;
 }
 
 /** Wires the store, the logger and the metrics from config. */
@@ -94,6 +101,9 @@ export function createBaseRuntime(options: RuntimeOptions): BaseRuntime {
     maxToolCallsPerStep: config.budgets.maxToolCallsPerStep,
     maxRetryDelaySeconds: config.retry.maxDelaySeconds,
     approvals: approvalPolicy(approvalRequiredTools(config), config.approvalTimeoutSeconds),
+    // The system prompt of every call and the structured output, as deployed with this handler's version.
+    instructions: instructionsOf(config),
+    ...(config.output ? { output: config.output } : {}),
     log: (message, fields) => logger.info(message, fields),
   };
 }
@@ -107,6 +117,11 @@ function publish(metrics: Metrics, event: TraceEvent): void {
   }
 }
 
+/** The handlers' Powertools metrics: every point carries the stack's name, the dimension its alarms filter on. */
+export function metricsFor(stackName: string): Metrics {
+  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'agent', defaultDimensions: { [STACK_DIMENSION]: stackName } });
+}
+
 /**
  * The options of a deployed handler, from the environment the stack set: the config synth validated (parsed, not
  * validated again), the table, the client, the metrics.
@@ -114,6 +129,8 @@ function publish(metrics: Metrics, event: TraceEvent): void {
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, secrets?: SecretReader): RuntimeOptions {
   const tableName = env.TABLE_NAME;
   if (!tableName) throw new Error('Environment variable TABLE_NAME is missing: the stack sets it on every handler');
+  const stackName = env[STACK_NAME_ENV];
+  if (!stackName) throw new Error(`Environment variable ${STACK_NAME_ENV} is missing: the stack sets it on every handler`);
   return {
     config: deployedConfigFromEnv(env),
     doc: createDocumentClient(),
@@ -122,7 +139,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, secrets?: S
     docsDir: env.DOCS_DIR,
     env,
     secrets,
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'agent' }),
+    metrics: metricsFor(stackName),
   };
 }
 

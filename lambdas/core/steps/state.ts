@@ -1,9 +1,11 @@
 import type { ApprovalPolicy } from '../approvals';
 import { BadRequest } from '../errors';
-import type { RunRecord, RunRepository } from '../ports';
+import type { Instructions } from '../instructions';
+import { DEFAULT_INSTRUCTIONS } from '../instructions';
+import type { OutputSpec } from '../output';
+import type { RunRecord, RunRepository, StoredMessage } from '../ports';
 import type { ModelPrice, PriceSource } from '../pricing';
 import type { DailyCaps, SpendPort } from '../spend';
-import type { HistoryLoader } from '../threads';
 import type { CaughtError, Tier } from '../trace';
 import { type DegradedEntry, type Message, type ModelProvider, TERMINAL_STATUSES, type ToolCall, type ToolContext, type ToolResult, type ToolSpec } from '../types';
 
@@ -42,6 +44,8 @@ export interface LoopState {
   error?: CaughtError;
   /** Catch `$.toolError`: why CallTool kept failing (RecordToolFailure turns it into the tool's result). */
   toolError?: CaughtError;
+  /** Structured output: whether the step's final answer satisfies the run's schema (finalize reads it). */
+  output?: 'valid' | 'invalid';
 }
 
 /** What the handler knows about its own invocation. */
@@ -66,7 +70,20 @@ export interface LoopDeps {
    * are thrown (lambdas/tools/registry.ts `runTool`).
    */
   runTool: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>;
+  /** The system prompt, when a test sets it directly; else `instructions`, else the default. */
   system?: string;
+  /** The instructions of every call (the config's; ../instructions.ts). */
+  instructions?: Instructions;
+  /** The config's structured output (a run's own `outputSchema` wins). */
+  output?: OutputSpec;
+  /** The context window of a tier's model (../context-windows.ts); no compaction when undefined. */
+  contextWindow?: (tier: Tier) => number | undefined;
+  /**
+   * Where the conversation of a run comes from (../context.ts): by default the run's own messages, after, for a thread
+   * run, the messages of the thread's earlier runs (../threads.ts threadConversation). The view of the run
+   * (`contextView`) is applied to what it returns.
+   */
+  history?: (run: RunRecord) => Promise<StoredMessage[]>;
   maxOutputTokens: (tier: Tier) => number;
   /** Estimated input tokens of a request (../tokens.ts; injected so only the model handler bundles the tokenizer). */
   estimatePromptTokens: (request: { system?: string; messages: Message[]; tools: ToolSpec[] }) => number;
@@ -89,12 +106,10 @@ export interface LoopDeps {
   now?: () => Date;
   /** Tools whose calls wait for a person's decision (../approvals.ts); none when absent. */
   approvals?: ApprovalPolicy;
-  /** The conversation a thread run starts from (../threads.ts threadHistory when absent; compaction may wrap it). */
-  history?: HistoryLoader;
 }
 
-export const SYSTEM_PROMPT =
-  'You are a careful assistant. Use the tools when they help; answer concisely once you have what you need.';
+/** The default system prompt (the config's `instructions` replace it: ../instructions.ts). */
+export const SYSTEM_PROMPT = DEFAULT_INSTRUCTIONS;
 
 /** True when the run is in a status it never leaves (SUCCEEDED, CANCELLED incl. KILLED, FAILED...): no more work. */
 export function isFinal(run: Pick<RunRecord, 'status'>): boolean {

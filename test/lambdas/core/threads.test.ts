@@ -1,38 +1,47 @@
 import type { RunRecord, StoredMessage } from '../../../lambdas/core/ports';
-import { newThreadId, threadHistory, turnOf } from '../../../lambdas/core/threads';
+import { newThreadId, threadConversation, turnOf } from '../../../lambdas/core/threads';
 import type { Message } from '../../../lambdas/core/types';
 
 const user = (content: string): Message => ({ role: 'user', content });
 const said = (content: string, calls: string[] = []): Message => ({ role: 'assistant', content, toolCalls: calls.map((id) => ({ id, name: 'calculator', arguments: {} })) });
 const result = (id: string): Message => ({ role: 'tool', toolCallId: id, name: 'calculator', content: '4' });
+const stored = (messages: Message[]): StoredMessage[] => messages.map((message, i) => ({ step: i, seq: 0, message, at: `t${i}` }));
+const ended = { answer: 'final text', updatedAt: 'end' };
 
-describe('a thread run’s history', () => {
+describe('a thread run’s conversation', () => {
   it('keeps an earlier run up to its final answer, so every tool call has its result', () => {
-    const messages = [user('2+2?'), said('', ['c1']), result('c1'), said('4'), said('', ['c2'])];
-    expect(turnOf(messages, '4')).toEqual(messages.slice(0, 4));
+    const messages = stored([user('2+2?'), said('', ['c1']), result('c1'), said('4'), said('', ['c2'])]);
+    expect(turnOf(messages, ended).map((m) => m.message)).toEqual([user('2+2?'), said('', ['c1']), result('c1'), said('4')]);
   });
 
   it('an earlier run that ended without an answer message is its question and its final text', () => {
-    expect(turnOf([user('explore'), said('', ['c1']), result('c1')], 'Stopped: step budget.')).toEqual([user('explore'), said('Stopped: step budget.')]);
-    expect(turnOf([user('explore')], null)).toEqual([user('explore'), said('The run ended without an answer.')]);
+    expect(turnOf(stored([user('explore'), said('', ['c1']), result('c1')]), ended).map((m) => m.message)).toEqual([user('explore'), said('final text')]);
+    expect(turnOf(stored([user('explore')]), { answer: null, updatedAt: 'end' }).map((m) => m.message)).toEqual([user('explore'), said('The run ended without an answer.')]);
   });
 
-  it('reads the earlier runs in order from their own items, skipping erased and unfinished ones', async () => {
-    const record = (runId: string, status: RunRecord['status'], answer: string | null) => ({ runId, status, answer }) as RunRecord;
+  it('reads the earlier runs in order from their own items (as step 0, before its own), skipping erased and unfinished ones', async () => {
+    const record = (runId: string, status: RunRecord['status'], answer: string | null) => ({ runId, status, answer, updatedAt: 'end' }) as RunRecord;
     const runsById: Record<string, RunRecord> = { a: record('a', 'SUCCEEDED', 'A'), b: record('b', 'RUNNING', null), c: record('c', 'CANCELLED', 'cancelled') };
-    const messagesById: Record<string, Message[]> = { a: [user('first'), said('A')], b: [user('second')], c: [user('third')] };
+    const messagesById: Record<string, Message[]> = { a: [user('first'), said('A')], b: [user('second')], c: [user('third')], me: [user('now')] };
     const read: string[] = [];
     const runs = {
       getRun: async (id: string) => runsById[id],
       listMessages: async (id: string) => {
         read.push(id);
-        return (messagesById[id] ?? []).map((message, seq) => ({ step: 0, seq, message, at: '' }) as StoredMessage);
+        return stored(messagesById[id] ?? []);
       },
     };
-    const history = await threadHistory(runs, { history: ['a', 'gone', 'b', 'c'] } as RunRecord);
-    expect(history).toEqual([user('first'), said('A'), user('third'), said('cancelled')]);
-    expect(read).toEqual(['a', 'c']);
-    expect(await threadHistory(runs, {} as RunRecord)).toEqual([]);
+    const conversation = await threadConversation(runs)({ runId: 'me', history: ['a', 'gone', 'b', 'c'] } as RunRecord);
+    expect(conversation.map((m) => m.message)).toEqual([user('first'), said('A'), user('third'), said('cancelled'), user('now')]);
+    expect(conversation.slice(0, 4).map((m) => [m.step, m.seq])).toEqual([
+      [0, 0],
+      [0, 1],
+      [0, 2],
+      [0, 3],
+    ]);
+    expect(read).toEqual(['me', 'a', 'c']);
+    // A lone run: its own messages only.
+    expect((await threadConversation(runs)({ runId: 'me' } as RunRecord)).map((m) => m.message)).toEqual([user('now')]);
   });
 });
 
