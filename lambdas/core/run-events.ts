@@ -48,6 +48,8 @@ export interface EventStreamOptions {
   minRemainingMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Aborted when the client has gone away: the stream stops polling at once. */
+  signal?: AbortSignal;
 }
 
 export const KEEP_ALIVE_MS = 15_000;
@@ -77,16 +79,16 @@ function advance(cursor: TraceCursor, items: TraceItem[]): TraceCursor {
 }
 
 /**
- * Writes the run's events to `write` until the run has ended (`end`), the run is gone (erased), or the invocation
- * is about to run out of time (`deadline`: the client reconnects with Last-Event-ID). Every loop is bounded by the
- * invocation's remaining time.
+ * Writes the run's events to `write` until the run has ended (`end`), the run is gone (erased), the client has gone
+ * away (`closed`), or the invocation is about to run out of time (`deadline`: the client reconnects with
+ * Last-Event-ID). Every loop is bounded by the invocation's remaining time.
  */
 export async function streamRunEvents(
   source: RunEventsSource,
   runId: string,
   write: (chunk: string) => void | Promise<void>,
   options: EventStreamOptions,
-): Promise<'end' | 'gone' | 'deadline'> {
+): Promise<'end' | 'gone' | 'deadline' | 'closed'> {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const keepAliveMs = options.keepAliveMs ?? KEEP_ALIVE_MS;
@@ -103,6 +105,7 @@ export async function streamRunEvents(
   let lastWrite = now();
   let wait = pollMs;
   for (;;) {
+    if (options.signal?.aborted) return 'closed';
     const run = await source.getRun(runId);
     if (!run) return 'gone';
     const fresh = await source.traceItemsAfter(runId, cursor);
@@ -129,5 +132,6 @@ export async function streamRunEvents(
     if (options.remainingMs() <= minRemainingMs) return 'deadline';
     wait = fresh.length || pending.length ? pollMs : Math.min(wait * 2, maxPollMs);
     await sleep(Math.min(wait, Math.max(0, options.remainingMs() - minRemainingMs)));
+    if (options.signal?.aborted) return 'closed';
   }
 }

@@ -38,17 +38,21 @@ const writeChunk = (stream: ResponseStream, chunk: string) =>
 export function createStreamHandler(rt: BaseRuntime & SpendWiring) {
   return async (event: APIGatewayProxyEvent, stream: ResponseStream, context: Context): Promise<void> => {
     const req = apiRequestOf(event);
+    // The client went away (API Gateway closed the stream): stop polling.
+    const closed = new AbortController();
+    stream.on('close', () => closed.abort());
+    stream.on('error', () => closed.abort());
     try {
       await serveRunEvents(
         { runs: rt.runs, spend: rt.spend },
         req,
         { open: (head) => writePrelude(stream, head), write: (chunk) => writeChunk(stream, chunk) },
-        { remainingMs: () => context.getRemainingTimeInMillis() },
+        { remainingMs: () => context.getRemainingTimeInMillis(), signal: closed.signal },
       );
     } catch (err) {
       rt.logger.error('event stream failed', { path: req.path, err });
     } finally {
-      stream.end();
+      if (!stream.destroyed) stream.end();
     }
   };
 }
