@@ -108,6 +108,25 @@ describe('threads (local server, state machine, dynalite)', () => {
     expect(thread.runs.map((r) => r.runId)).toEqual([first.body.runId, queued.body.runId, third.body.runId, interrupting.body.runId]);
   });
 
+  it('refuses bad thread requests with what is allowed, writing nothing', async () => {
+    const threadId = await newThread();
+    const bad = async (method: string, path: string, body: unknown, status: number, says: string) => {
+      const res = await call(method, path, { body });
+      const out = (await res.json()) as { error: { message: string } };
+      expect([path, res.status]).toEqual([path, status]);
+      expect(out.error.message).toContain(says);
+    };
+    await bad('POST', `/threads/${threadId}/runs`, { input: 'hi there', multitask: 'rollback' }, 422, '"reject" | "enqueue" | "interrupt"');
+    await bad('POST', `/threads/${threadId}/runs`, { input: '' }, 422, 'allowed: {"input": string');
+    await bad('POST', '/threads', { title: 'x'.repeat(201) }, 422, 'at most 200 characters');
+    await bad('POST', '/threads', { owner: 'bob' }, 422, 'allowed: {"title"?: string');
+    expect((await call('GET', '/threads?limit=0')).status).toBe(400);
+    expect((await call('GET', '/threads?cursor=nonsense')).status).toBe(400);
+    expect((await call('GET', '/threads/bad%20id')).status).toBe(404);
+    const thread = (await (await call('GET', `/threads/${threadId}`)).json()) as { runs: unknown[] };
+    expect(thread.runs).toEqual([]);
+  });
+
   it("another user's thread is a 404 on every route", async () => {
     const threadId = await newThread('private');
     for (const [method, path, body] of [
