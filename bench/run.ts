@@ -21,6 +21,7 @@ import { countTransitions, type EventLog, LocalEngine } from '../local/engine';
 import { printedHelp } from '../scripts/usage';
 import { type FakeProvider, startFakeProvider } from '../test/fakes/providers';
 import { startLoopback } from '../test/helpers/loopback';
+import { engines } from './engines';
 
 const root = join(__dirname, '..');
 const results: Record<string, unknown> = {};
@@ -351,7 +352,74 @@ async function outage() {
     '|---|---|---|',
     ...rows.map((r) => `| ${r.breaker ? 'on (5 failures / 60 s, 30 s cool-down)' : 'off'} | ${r.requests} | ${r.degraded} / 50 |`),
     '',
-    'With the breaker on, concurrent callers that read CLOSED before it tripped still make their call; once it is open, no request is sent until one probe after the cool-down.',
+    'With the breaker on, only the calls already in flight when the first failure came back reach the provider, plus one admitted call at a time while the breaker is suspect (docs/resilience.md, "The first wave"); once it is open, no request is sent until one probe after the cool-down. Run alone: `BENCH_ONLY=outage npm run bench`.',
+    '',
+  );
+}
+
+/**
+ * Runs stopped mid-loop (100 cancelled by their owner, 200 stopped by an admin) at random points of their steps:
+ * model requests that reached the provider after the run's terminal write (docs/resilience.md, "No paid request
+ * after a stop").
+ */
+async function stops() {
+  const rows: { how: string; runs: number; requests: number; afterStop: number }[] = [];
+  const model = await startFakeProvider('openai');
+  const arrivals = new Map<string, number[]>();
+  model.respondWith((body) => {
+    const prompt = String((body.messages as { role: string; content: unknown }[]).find((m) => m.role === 'user')?.content);
+    arrivals.set(prompt, [...(arrivals.get(prompt) ?? []), Date.now()]);
+    const done = (body.messages as { role: string }[]).filter((m) => m.role === 'tool').length;
+    // biome-ignore lint/suspicious/noThenProperty: a scripted reply's follow-up, not a thenable
+    return { kind: 'delay', ms: 5, then: { kind: 'tools', calls: [{ name: 'calculator', args: { expression: `${done} + 1` } }] } };
+  });
+  const engine = await engineFor({ models: { primary: { provider: 'openai', model: 'quick', baseUrl: model.baseUrl, timeoutMs: 5000 } }, budgets: { maxSteps: 50 } });
+  try {
+    for (const [how, reason, n] of [
+      ['cancelled by the owner', 'CANCELLED', 100],
+      ['stopped by an admin', 'KILLED', 200],
+    ] as const) {
+      const ids = Array.from({ length: n }, (_, i) => `${reason}-${i}`);
+      const finished = ids.map((runId) => engine.run({ input: `prompt of ${runId}`, runId, userId: runId }).catch(() => undefined));
+      const pending = new Set(ids);
+      const stopping: Promise<void>[] = [];
+      const deadline = Date.now() + 120_000;
+      while (pending.size > 0 && Date.now() < deadline) {
+        for (const runId of [...pending]) {
+          if ((arrivals.get(`prompt of ${runId}`)?.length ?? 0) >= 1 + (Number(runId.split('-')[1]) % 3)) {
+            pending.delete(runId);
+            stopping.push(engine.control.cancel(runId, reason));
+          }
+        }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await Promise.all(stopping);
+      await Promise.all(finished);
+      await new Promise((r) => setTimeout(r, 50));
+      let requests = 0;
+      let afterStop = 0;
+      for (const runId of ids) {
+        const final = Date.parse((await engine.runtime.runs.getRun(runId))?.updatedAt ?? '');
+        for (const t of arrivals.get(`prompt of ${runId}`) ?? []) {
+          requests++;
+          if (t > final) afterStop++;
+        }
+      }
+      rows.push({ how, runs: n, requests, afterStop });
+    }
+  } finally {
+    await engine.close();
+    await model.close();
+  }
+  results.stops = rows;
+  lines.push(
+    '## Stops: model requests after a run is final',
+    '',
+    '| runs | model requests in all | requests reaching the provider after the terminal write |',
+    '|---|---|---|',
+    ...rows.map((r) => `| ${r.runs} ${r.how} (after 1-3 model calls each) | ${r.requests} | ${r.afterStop} |`),
+    '',
+    'The model step reads the run again right before each provider request, after its other checks.',
     '',
   );
 }
@@ -493,7 +561,22 @@ async function compaction() {
 }
 
 /** The sections, by name: `BENCH_ONLY=compaction npm run bench` runs (and writes) only the ones named. */
-const SECTIONS: Record<string, () => Promise<void> | void> = { transitions, payloadAndWrites, bundles, outage, engineOverhead, cost, compaction };
+const SECTIONS: Record<string, () => Promise<void> | void> = {
+  transitions,
+  payloadAndWrites,
+  bundles,
+  outage,
+  stops,
+  engineOverhead,
+  cost,
+  compaction,
+  // The standard and the hybrid engine side by side (bench/engines.ts): `BENCH_ONLY=engines npm run bench`.
+  engines: async () => {
+    const measured = await engines();
+    results.engines = measured.figures;
+    lines.push(...measured.lines);
+  },
+};
 
 async function main() {
   const started = Date.now();

@@ -5,6 +5,7 @@ import type { EventLog } from './executions';
 import type { LambdaFaults } from './lambda-invoker';
 import type { DynamoFaults } from './streams';
 import type { CfnTemplate } from './template';
+import type { Timers } from './timers';
 
 /** What starts an offline engine (the CLI, the local server, replay, tests). */
 export interface EngineOptions {
@@ -26,8 +27,11 @@ export interface EngineOptions {
    * itself is not affected); `runId` is the record's run, when it has one.
    */
   onExportError?: (runId: string, err: Error) => void;
-  /** Replaces the models and the tool runner (replay serves recorded outputs through these). */
-  overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools'>>;
+  /**
+   * Replaces the models and the tool runner (replay serves recorded outputs through these), or the handlers' clock
+   * (`now`: daily spend days, the hybrid segment's elapsed time; tests move it instead of waiting).
+   */
+  overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools' | 'now'>>;
   /** Port of the local Step Functions API (AWS_ENDPOINT_URL_SFN); any free port when absent. */
   sfnPort?: number;
   /** Port of DynamoDB (AWS_ENDPOINT_URL_DYNAMODB: dynalite behind its IAM front); any free port when absent. */
@@ -70,7 +74,28 @@ export interface EngineKnobs {
    * HistoryCounter), lowered to reach it quickly. @default 25,000 (AWS's hard quota)
    */
   historyLimit?: number;
+  /**
+   * The timers of the engine's long waits (task tokens' timeouts, TimeoutSeconds past what a Node timer holds:
+   * local/timers.ts), e.g. a virtual clock to pass a month of waiting at once. @default the real ones
+   */
+  timers?: Timers;
+  /**
+   * The hybrid engine (docs/hybrid.md): when it returns true, an Express segment (a `.sync` child) that ended is run
+   * once more with the same input, as Express's at-least-once delivery may do; the parent gets the second run's
+   * output. `index` counts the parent's `.sync` tasks from 1.
+   */
+  rerunSegment?: (info: { parentArn: string; index: number }) => boolean;
+  /**
+   * The hybrid engine: other faults of a segment. `concurrent`: a second copy of the segment runs at the same time
+   * as the first, with the same input (Express's at-least-once); the parent gets the first copy's output once both
+   * have ended. `timedOut`: the segment runs to its end but is reported TIMED_OUT (States.Timeout), as one whose last
+   * step outlived Express's 5 minutes after its work was recorded.
+   */
+  segmentFault?: (info: { parentArn: string; index: number }) => SegmentFault | undefined;
 }
 
+/** See EngineKnobs.segmentFault. */
+export type SegmentFault = 'concurrent' | 'timedOut';
+
 /** The knobs' names (to split a mixed options object). */
-export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit'] as const satisfies readonly (keyof EngineKnobs)[];
+export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit', 'timers', 'rerunSegment', 'segmentFault'] as const satisfies readonly (keyof EngineKnobs)[];

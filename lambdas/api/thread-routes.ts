@@ -1,9 +1,10 @@
 import { runView } from '../core/loop';
 import type { RunRecord } from '../core/ports';
-import { eraseThread, MAX_TITLE_CHARS, MULTITASK, newThreadId, startThreadRun, type ThreadRepository, threadView } from '../core/threads';
+import { eraseThread, MAX_TITLE_CHARS, MULTITASK, newThreadId, startThreadRun, threadView } from '../core/threads';
 import * as z from '../core/validation';
 import { admitNewRun } from './admin-routes';
-import { type ApiDeps, type ApiRequest, type ApiResponse, assertPriced, checkOutputSchema, HttpError, outputSpecOf, pageLimit, readJsonBody, StartRunBody, validIdempotencyKey } from './routes';
+import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError } from './http';
+import { assertPriced, checkOutputSchema, eraseDepsOf, outputSpecOf, pageLimit, readJsonBody, StartRunBody, threadsOf, validIdempotencyKey } from './request-checks';
 
 /**
  * The thread routes (docs/api.md "Threads"): POST/GET /threads, GET/DELETE /threads/{id}, POST /threads/{id}/runs.
@@ -27,11 +28,6 @@ export const threadRunBodySchema = () => {
   threadRunBody ??= buildThreadRunBody();
   return threadRunBody;
 };
-
-function threadsOf(deps: ApiDeps): ThreadRepository {
-  if (!deps.threads) throw new HttpError(404, 'NOT_FOUND', 'threads are not available in this deployment');
-  return deps.threads;
-}
 
 async function ownThread(deps: ApiDeps, userId: string, threadId: string) {
   const thread = await threadsOf(deps).getThread(userId, threadId);
@@ -78,7 +74,7 @@ export async function getThread(deps: ApiDeps, _req: ApiRequest, userId: string,
 
 /** DELETE /threads/{id} → 204: its active run cancelled, every item of its runs and the thread erased. */
 export async function deleteThread(deps: ApiDeps, _req: ApiRequest, userId: string, threadId: string): Promise<ApiResponse> {
-  const erased = await eraseThread({ runs: deps.runs, threads: threadsOf(deps), control: deps.control }, userId, threadId);
+  const erased = await eraseThread(eraseDepsOf(deps), userId, threadId);
   if (!erased) throw new HttpError(404, 'NOT_FOUND', 'no such thread');
   return { statusCode: 204, headers: {}, body: '' };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BUILTIN_TOOL_NAMES, ConfigError } from './config-env';
-import { contextWindowOf } from './context-windows';
+import { contextWindowOf, outputReserveIssues } from './context-windows';
+import { schemaProblem } from './output';
 import { priceOf } from './pricing';
 
 export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError, configEnvValue, configJsonOf } from './config-env';
@@ -50,7 +51,7 @@ export const ModelConfigSchema = z
     contextWindowTokens: positiveInt(10_000_000).min(1024).optional(),
   })
   .superRefine((m, ctx) => {
-    for (const issue of modelParamIssues(m)) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
+    for (const issue of [...modelParamIssues(m), ...outputReserveIssues(m)]) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
   })
   .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?, temperature?, topP?, stopSequences?, reasoningEffort?, contextWindowTokens?}');
 
@@ -277,7 +278,7 @@ export const InstructionsSchema = z.union([
 
 /** A JSON Schema the final answer must satisfy (`output` in the config, `outputSchema` on POST /runs). */
 export const OutputSpecSchema = z.strictObject({
-  schema: z.record(z.string(), z.unknown()).refine((s) => Object.keys(s).length > 0, 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}'),
+  schema: z.record(z.string(), z.unknown()).refine((s) => Object.keys(s).length > 0 && !schemaProblem(s), { error: (i) => schemaProblem(i.input) ?? 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}' }),
   /** The name the provider is given for the schema (OpenAI `json_schema.name`, the forced tool's name). */
   name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -').default('final_answer'),
 });
@@ -329,6 +330,15 @@ export const AgentConfigSchema = z
     approvalTimeoutSeconds: positiveInt(30 * 24 * 3600).default(86_400),
     /** How many tool calls of one step run at once (the Map state's MaxConcurrency). */
     toolConcurrency: positiveInt(40).default(4),
+    /** The engine's shape (docs/hybrid.md): one Standard machine, or a Standard parent running the loop in Express segments. */
+    engine: z.enum(['standard', 'hybrid'], { error: 'must be "standard" (one Standard state machine) or "hybrid" (Express segments under a Standard parent)' }).default('standard'),
+    hybrid: z
+      .strictObject({
+        /** A segment's budget: model steps, and seconds after which it hands back at its next tool-call boundary (docs/hybrid.md). */
+        segmentSteps: positiveInt(50).default(10),
+        segmentSeconds: z.number().int().min(10, 'must be at least 10 seconds').max(290, 'must be under Express\'s 300-second limit').default(230),
+      })
+      .default({ segmentSteps: 10, segmentSeconds: 230 }),
     /** The API in AWS. */
     api: z
       .strictObject({
@@ -337,7 +347,7 @@ export const AgentConfigSchema = z
         /** The one browser origin CORS allows (the trace viewer's); none when absent. */
         corsOrigin: z.url().optional(),
         throttle: z.strictObject({ rateLimit: z.number().positive().max(10_000), burstLimit: z.number().int().positive().max(5000) }).optional(),
-        /** With userPoolId: that pool's public app client the CLI and the viewer sign in with (README "Deploy"). */
+        /** With userPoolId: that pool's public app client the CLI and the viewer sign in with (docs/deploy.md). */
         userPoolClientId: z.string().regex(/^[a-z0-9]{1,128}$/, 'must be a Cognito app client id (lower-case letters and digits)').optional(),
         /** With userPoolId: that pool's managed login domain, e.g. https://my-agent.auth.us-east-1.amazoncognito.com. */
         authDomain: z.url().optional(),
@@ -374,7 +384,7 @@ export const AgentConfigSchema = z
             secret: z.string().min(1).optional(),
           })
           .optional(),
-        /** What the idle stack pays for (README "Deploy", cost): CloudWatch alarms, the dashboard, log retention. */
+        /** What the idle stack pays for (docs/operations.md, idle cost): CloudWatch alarms, the dashboard, log retention. */
         monitoring: MonitoringConfigSchema.prefault({}),
       })
       .prefault({}),
@@ -470,7 +480,7 @@ export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
   const lines = result.error.issues.map((issue) => {
     const key = formatPath(issue.path) || '(root)';
     if (issue.code === 'unrecognized_keys') {
-      return `- ${key}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed keys: README.md "Configuration" and the schema in lambdas/core/config.ts)`;
+      return `- ${key}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed keys: README.md "Configure your agent" and the schema in lambdas/core/config.ts)`;
     }
     return `- ${key}: ${issue.message}`;
   });
@@ -478,10 +488,11 @@ export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
 }
 
 /**
- * The config the handlers receive: all of it but `deploy`, which only shapes the deploy (so turning a canary on or
- * off does not change the handlers, hence does not publish new Lambda versions).
+ * The config the handlers receive: all of it but `deploy` and the engine's shape (`engine`, `hybrid`), which only
+ * shape the deploy (so turning a canary on or off, or switching engines, does not change the handlers, hence does
+ * not publish new Lambda versions).
  */
-export function handlerConfig(config: AgentConfig): Omit<AgentConfig, 'deploy'> {
-  const { deploy: _deploy, ...rest } = config;
+export function handlerConfig(config: AgentConfig): Omit<AgentConfig, 'deploy' | 'engine' | 'hybrid'> {
+  const { deploy: _deploy, engine: _engine, hybrid: _hybrid, ...rest } = config;
   return rest;
 }

@@ -127,10 +127,16 @@ export async function startThreadRun(deps: ThreadRunDeps, req: NewThreadRun): Pr
       budgets: req.budgets,
       idempotencyKey: req.idempotencyKey,
       ...(req.outputSchema ? { outputSchema: req.outputSchema } : {}),
+      threadId,
       admit: async (runId) => {
         for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
           const thread = await deps.threads.getThread(userId, threadId);
           if (!thread || thread.deleting) throw new Conflict(`thread ${threadId} is being deleted`);
+          // A replayed key whose run is not written yet: still queued, or admitted by a request that died before
+          // writing it (the run is written now, with the history it was admitted with).
+          if (thread.queue.some((q) => q.runId === runId)) return { start: false };
+          const at = thread.runIds.indexOf(runId);
+          if (at >= 0) return { start: true, thread: { threadId, history: thread.runIds.slice(0, at) } };
           if (thread.runIds.length >= MAX_THREAD_RUNS) throw new Conflict(`thread ${threadId} has ${MAX_THREAD_RUNS} runs, the most a thread holds; start a new thread`);
           const active = thread.activeRunId;
           const activeRun = active ? await deps.runs.getRun(active) : undefined;

@@ -25,7 +25,7 @@ export const createHandler = wrap(async (rt: BaseRuntime & SpendWiring, event: A
   const control = createRunControl({ runs: rt.runs, executions: sfnExecutions(stateMachineArn, rt.aws?.sfn) });
   let res: APIGatewayProxyResult;
   try {
-    res = await handleApi({ runs: rt.runs, threads: rt.threads, config: rt.config, control, spend: rt.spend }, req);
+    res = await handleApi({ runs: rt.runs, threads: rt.threads, runItems: rt.runItems, config: rt.config, control, spend: rt.spend }, req);
   } catch (err) {
     // An unexpected failure: the cause goes to the log, never to the caller (it may name tables, types or internals).
     rt.logger.error('request failed', { method: req.method, path: req.path, err });

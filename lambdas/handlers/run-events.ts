@@ -44,7 +44,7 @@ export function createStreamHandler(rt: BaseRuntime & SpendWiring) {
     stream.on('error', () => closed.abort());
     try {
       await serveRunEvents(
-        { runs: rt.runs, spend: rt.spend },
+        { runs: { getRun: (id) => rt.runs.getRun(id), traceItemsAfter: (id, after) => rt.runItems.traceItemsAfter(id, after) }, spend: rt.spend },
         req,
         { open: (head) => writePrelude(stream, head), write: (chunk) => writeChunk(stream, chunk) },
         { remainingMs: () => context.getRemainingTimeInMillis(), signal: closed.signal },

@@ -16,6 +16,8 @@ import type { TraceEvent } from '../core/types';
 import type { BedrockDeps } from '../providers/bedrock';
 import type { SecretReader } from '../providers/secrets';
 import { createDocumentClient } from '../store/client';
+import { DynamoModelCallClaims } from '../store/model-claims';
+import { RunItems } from '../store/run-erase';
 import { RunStore } from '../store/run-store';
 import { ThreadStore } from '../store/thread-store';
 
@@ -26,11 +28,13 @@ import { ThreadStore } from '../store/thread-store';
  * clients outside call-tool/call-model, no breaker where no external call is made, no spend store outside
  * call-model and the API).
  */
-export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals' | 'instructions' | 'output'> {
+export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'modelClaims' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals' | 'instructions' | 'output'> {
   config: AgentConfig;
   runs: RunStore;
   /** Thread items (docs/threads.md): the API's thread routes, and the execution-status handler's queue. */
   threads: ThreadStore;
+  /** A run's items for the live event stream and for erasure (docs/threads.md). */
+  runItems: RunItems;
   logger: Logger;
   metrics?: Metrics;
   /**
@@ -93,6 +97,8 @@ export function createBaseRuntime(options: RuntimeOptions): BaseRuntime {
     config,
     runs,
     threads: new ThreadStore(options.doc, options.tableName),
+    runItems: new RunItems(options.doc, options.tableName),
+    modelClaims: new DynamoModelCallClaims(options.doc, options.tableName),
     logger,
     metrics: options.metrics,
     registerLambdaContext: () => {},

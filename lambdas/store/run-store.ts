@@ -1,21 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import {
-  BatchWriteCommand,
-  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
-  type QueryCommandOutput,
   ScanCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { CHECKPOINT_VERSION } from '../core/checkpoint';
 import type { ContextView } from '../core/context';
-import type { OutputSpec } from '../core/output';
-import type { ApiRunRepository, ApprovalEntry, RunRecord, StoredMessage } from '../core/ports';
-import type { TraceCursor, TraceItem } from '../core/run-events';
+import type { ApiRunRepository, ApprovalEntry, NewRunRecord, RunRecord, StoredMessage } from '../core/ports';
 import { parseTraceEvent } from '../core/trace';
 import { resolveTrace } from '../core/trace-refs';
 import type { DegradedEntry, RunStatus, TraceEvent, TraceEventDraft, Usage } from '../core/types';
@@ -26,7 +21,6 @@ import {
   clampEvent,
   clampMessage,
   clampText,
-  idempotencyPk,
   isConditionFailure,
   MAX_ANSWER_BYTES,
   MAX_INPUT_BYTES,
@@ -35,6 +29,7 @@ import {
   stripKeys,
 } from './items';
 import { decodeCursor, EVENT_PREFIX, encodeCursor, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
+import { claimKey, queryRunItems, releaseKey } from './run-items';
 
 export { clampText, MAX_ANSWER_BYTES, MAX_INPUT_BYTES, MAX_TEXT_BYTES } from './items';
 export type { RunRecord, StoredMessage };
@@ -59,17 +54,7 @@ export class RunStore implements ApiRunRepository {
   }
 
   /** Creates the run and its first message; returns the existing run when it is already there (idempotent). */
-  async createRun(input: {
-    runId: string;
-    userId: string;
-    input: string;
-    maxSteps: number;
-    maxTokens: number;
-    maxCostUsd?: number;
-    threadId?: string;
-    history?: string[];
-    outputSchema?: OutputSpec;
-  }): Promise<{ run: RunRecord; created: boolean }> {
+  async createRun(input: NewRunRecord): Promise<{ run: RunRecord; created: boolean }> {
     const at = this.now().toISOString();
     const run: RunRecord = {
       runId: input.runId,
@@ -93,6 +78,9 @@ export class RunStore implements ApiRunRepository {
       createdAt: at,
       updatedAt: at,
     };
+    // The first message goes first: a process that dies between the two writes leaves a message no one reads, and
+    // the run's write (the next request with its Idempotency-Key makes it, lambdas/core/start-run.ts) finds it there.
+    await this.putMessage(run.runId, { step: 0, seq: 0, message: { role: 'user', content: run.input }, at });
     try {
       await this.doc.send(
         new PutCommand({
@@ -107,7 +95,6 @@ export class RunStore implements ApiRunRepository {
       if (!existing) throw err;
       return { run: existing, created: false };
     }
-    await this.putMessage(run.runId, { step: 0, seq: 0, message: { role: 'user', content: run.input }, at });
     return { run, created: true };
   }
 
@@ -250,32 +237,50 @@ export class RunStore implements ApiRunRepository {
   /** Moves a run to a terminal status once; finalizing an already-final run is a no-op that returns it. */
   async finalizeRun(
     runId: string,
-    result: { status: RunStatus; answer: string; stopReason: string | null; output?: unknown },
+    result: FinalResult,
+    options: { expiringApprovals?: boolean } = {},
   ): Promise<RunRecord> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${result.output !== undefined ? ', #output = :output' : ''} REMOVE taskToken`,
-          ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN})`,
-          ExpressionAttributeNames: { '#status': 'status', ...(result.output !== undefined ? { '#output': 'output' } : {}) },
-          ExpressionAttributeValues: {
-            ...(result.output !== undefined ? { ':output': result.output } : {}),
-            ':status': result.status,
-            ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
-            ':reason': result.stopReason,
-            ':at': this.now().toISOString(),
-            ...ACTIVE_VALUES,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return stripKeys<RunRecord>(out.Attributes ?? {});
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-      return this.mustGetRun(runId);
-    }
+    const done = options.expiringApprovals ? await this.expireApprovals(runId, result) : await this.finalizeIfActive(runId, result);
+    return done ?? this.mustGetRun(runId);
+  }
+
+  /**
+   * The approval timeout's ending: conditional on the run AWAITING_APPROVAL with some call of its step undecided, so
+   * that it and the last decision (conditional on AWAITING_APPROVAL too) cannot both win.
+   */
+  private async expireApprovals(runId: string, result: FinalResult): Promise<RunRecord | undefined> {
+    const run = await this.getRun(runId);
+    const calls = Object.values(run?.approvals ?? {}).filter((e) => e.step === run?.approvalStep);
+    if (run?.status !== 'AWAITING_APPROVAL' || calls.length === 0) return undefined;
+    const names = Object.fromEntries(calls.map((c, i) => [`#c${i}`, c.toolCallId]));
+    const undecided = calls.map((_, i) => `attribute_not_exists(approvals.#c${i}.decision)`).join(' OR ');
+    return this.finalWrite(runId, result, `#status = :awaiting AND approvalStep = :step AND (${undecided})`, names, { ':awaiting': 'AWAITING_APPROVAL', ':step': run.approvalStep });
+  }
+
+  /**
+   * Moves a run still under way to a terminal status: one conditional write, so of concurrent callers exactly one
+   * gets the run after it; the others (and any caller once the run is final) get undefined.
+   */
+  async finalizeIfActive(runId: string, result: FinalResult): Promise<RunRecord | undefined> {
+    return this.finalWrite(runId, result, `attribute_exists(pk) AND #status IN (${ACTIVE_IN})`, {}, ACTIVE_VALUES);
+  }
+
+  /** The terminal write of a run (status, answer, stop reason, structured output), under `condition`. */
+  private finalWrite(runId: string, result: FinalResult, condition: string, names: Record<string, string>, values: Record<string, unknown>): Promise<RunRecord | undefined> {
+    const withOutput = result.output !== undefined;
+    return this.updateRunIf(runId, {
+      UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${withOutput ? ', #output = :output' : ''} REMOVE taskToken`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: { '#status': 'status', ...(withOutput ? { '#output': 'output' } : {}), ...names },
+      ExpressionAttributeValues: {
+        ...(withOutput ? { ':output': result.output } : {}),
+        ':status': result.status,
+        ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
+        ':reason': result.stopReason,
+        ':at': this.now().toISOString(),
+        ...values,
+      },
+    });
   }
 
   /** Appends a trace event. Events are ordered by their timestamp, then by writer and sequence. */
@@ -330,29 +335,13 @@ export class RunStore implements ApiRunRepository {
    * Claims an Idempotency-Key of a user for a new run: returns the runId already bound to the key, or binds
    * `runId` to it (one conditional write) and returns it.
    */
-  async claimIdempotencyKey(userId: string, key: string, runId: string): Promise<{ runId: string; claimed: boolean }> {
-    const pk = idempotencyPk(userId, key);
-    try {
-      await this.doc.send(
-        new PutCommand({ TableName: this.tableName, Item: { pk, sk: 'RUN', runId, userId, at: this.now().toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' }),
-      );
-      return { runId, claimed: true };
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk, sk: 'RUN' }, ConsistentRead: true }));
-      return { runId: String(out.Item?.runId), claimed: false };
-    }
+  claimIdempotencyKey(userId: string, key: string, runId: string, fingerprint?: string): Promise<{ runId: string; claimed: boolean; fingerprint?: string }> {
+    return claimKey(this.doc, this.tableName, { userId, key, runId, at: this.now().toISOString(), fingerprint });
   }
 
   /** Releases a claimed Idempotency-Key (its run could not be started), only while it still names that run. */
-  async releaseIdempotencyKey(userId: string, key: string, runId: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new DeleteCommand({ TableName: this.tableName, Key: { pk: idempotencyPk(userId, key), sk: 'RUN' }, ConditionExpression: 'runId = :r', ExpressionAttributeValues: { ':r': runId } }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
+  releaseIdempotencyKey(userId: string, key: string, runId: string): Promise<void> {
+    return releaseKey(this.doc, this.tableName, { userId, key, runId });
   }
 
   /** Runs in one of the given statuses (the offline engine resumes RUNNING runs after a crash). */
@@ -379,7 +368,7 @@ export class RunStore implements ApiRunRepository {
   async updateRun(
     runId: string,
     fields: Partial<Pick<RunRecord, 'status' | 'pauseRequested' | 'taskToken' | 'executionArn' | 'answer' | 'stopReason' | 'resumes'>>,
-    condition?: { statusIn: string[] },
+    condition?: RunCondition,
   ): Promise<RunRecord | undefined> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ':at': this.now().toISOString() };
@@ -397,6 +386,16 @@ export class RunStore implements ApiRunRepository {
         return `:cs${i}`;
       });
       conditionExpression += ` AND #cs IN (${keys.join(', ')})`;
+      if (condition.resumes !== undefined) {
+        names['#cr'] = 'resumes';
+        values[':cr'] = condition.resumes;
+        conditionExpression += condition.resumes === 0 ? ' AND (attribute_not_exists(#cr) OR #cr = :cr)' : ' AND #cr = :cr';
+      }
+      if (condition.notPauseRequested) {
+        names['#cp'] = 'pauseRequested';
+        values[':cp'] = true;
+        conditionExpression += ' AND (attribute_not_exists(#cp) OR #cp <> :cp)';
+      }
     }
     return this.updateRunIf(runId, { UpdateExpression: `SET ${sets.join(', ')}`, ConditionExpression: conditionExpression, ExpressionAttributeNames: names, ExpressionAttributeValues: values });
   }
@@ -424,30 +423,20 @@ export class RunStore implements ApiRunRepository {
     result: { status: RunStatus; answer: string; stopReason: string },
     executionArn: string,
   ): Promise<{ run?: RunRecord; changed: boolean }> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
-          ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN}) AND (attribute_not_exists(executionArn) OR executionArn = :arn)`,
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':status': result.status,
-            ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
-            ':reason': result.stopReason,
-            ':at': this.now().toISOString(),
-            ...ACTIVE_VALUES,
-            ':arn': executionArn,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return { run: stripKeys<RunRecord>(out.Attributes ?? {}), changed: true };
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-      return { run: await this.getRun(runId), changed: false };
-    }
+    const run = await this.updateRunIf(runId, {
+      UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
+      ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN}) AND (attribute_not_exists(executionArn) OR executionArn = :arn)`,
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':status': result.status,
+        ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
+        ':reason': result.stopReason,
+        ':at': this.now().toISOString(),
+        ...ACTIVE_VALUES,
+        ':arn': executionArn,
+      },
+    });
+    return run ? { run, changed: true } : { run: await this.getRun(runId), changed: false };
   }
 
   /**
@@ -475,77 +464,28 @@ export class RunStore implements ApiRunRepository {
   ): Promise<RunRecord | undefined> {
     return this.updateRunIf(runId, {
       UpdateExpression: 'SET approvals.#call.decision = :d, approvals.#call.reason = :r, approvals.#call.decidedBy = :by, approvals.#call.decidedAt = :at, updatedAt = :at',
-      ConditionExpression: 'attribute_exists(pk) AND #status = :awaiting AND attribute_exists(approvals.#call) AND attribute_not_exists(approvals.#call.decision)',
+      // Only before the call's expiresAt (ISO instants of one format compare as strings).
+      ConditionExpression:
+        'attribute_exists(pk) AND #status = :awaiting AND attribute_exists(approvals.#call) AND attribute_not_exists(approvals.#call.decision) AND approvals.#call.expiresAt > :at',
       ExpressionAttributeNames: { '#status': 'status', '#call': toolCallId },
       ExpressionAttributeValues: { ':awaiting': 'AWAITING_APPROVAL', ':d': d.decision, ':r': d.reason, ':by': d.decidedBy, ':at': d.decidedAt },
     });
   }
 
-  /**
-   * The run's trace items after a cursor, for the live event stream (lambdas/core/run-events.ts): trace event items
-   * after `after.events` and message items carrying an event after `after.messages`, each a strongly consistent
-   * query, the events parsed and their message references resolved as listEvents does.
-   */
-  async traceItemsAfter(runId: string, after: TraceCursor): Promise<TraceItem[]> {
-    const [events, messages] = await Promise.all([
-      this.queryPrefix<Record<string, unknown>>(runId, EVENT_PREFIX, after.events, true),
-      this.queryPrefix<StoredItem>(runId, MESSAGE_PREFIX, after.messages, true),
-    ]);
-    const items: TraceItem[] = events.map(({ sk, ...e }) => ({ sk: String(sk), event: parseTraceEvent(e) }));
-    for (const { sk, ...m } of messages as (StoredItem & { sk: string })[]) {
-      const stored = storedMessageOf(m);
-      const event = stored.event ? resolveTrace([], [stored])[0] : undefined;
-      if (event) items.push({ sk, event });
-    }
-    return items;
-  }
-
-  /**
-   * Deletes every item of a run (the run item, its messages and trace events, so its checkpoint too), in batches of
-   * 25 with their unprocessed items retried; returns how many were deleted (0: the run was not there).
-   */
-  async eraseRun(runId: string): Promise<number> {
-    const keys: Record<string, unknown>[] = [];
-    let start: QueryCommandOutput['LastEvaluatedKey'];
-    do {
-      const out: QueryCommandOutput = await this.doc.send(
-        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': runPk(runId) }, ProjectionExpression: 'pk, sk', ConsistentRead: true, ExclusiveStartKey: start }),
-      );
-      for (const item of out.Items ?? []) keys.push({ pk: item.pk, sk: item.sk });
-      start = out.LastEvaluatedKey;
-    } while (start);
-    // The run item last: while it is there, a retried erase finds the run and finishes the job.
-    keys.sort((a, b) => Number(a.sk === RUN_SK) - Number(b.sk === RUN_SK));
-    for (let i = 0; i < keys.length; i += 25) {
-      let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt >= 8) throw new Error(`erasing run ${runId}: ${requests.length} deletes still unprocessed after ${attempt} attempts`);
-        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
-        requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
-        if (requests.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-      }
-    }
-    this.conversations.set(runId, []);
-    return keys.length;
-  }
-
   /** The items of a run under a prefix, in key order; after `afterSk` only (exclusive) when given. */
-  private async queryPrefix<T>(runId: string, prefix: string, afterSk?: string, withSortKey = false): Promise<T[]> {
-    const items: T[] = [];
-    let start: QueryCommandOutput['LastEvaluatedKey'] = afterSk ? { pk: runPk(runId), sk: afterSk } : undefined;
-    do {
-      const out: QueryCommandOutput = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) items.push(withSortKey ? ({ ...stripKeys<T>(item), sk: item.sk } as T) : stripKeys<T>(item));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+  private queryPrefix<T>(runId: string, prefix: string, afterSk?: string): Promise<T[]> {
+    return queryRunItems<T>(this.doc, this.tableName, runId, prefix, afterSk);
   }
+}
+
+/** A run's terminal write: its status, answer, stop reason and (structured output) parsed output. */
+type FinalResult = { status: RunStatus; answer: string; stopReason: string | null; output?: unknown };
+
+/** What a conditional run update requires of the run: its status, and optionally its resume count and no pause asked. */
+export interface RunCondition {
+  statusIn: string[];
+  /** The run's `resumes` is this (absent counts as 0): one winner among concurrent resumes. */
+  resumes?: number;
+  /** No pause is requested yet: one winner among concurrent pauses. */
+  notPauseRequested?: boolean;
 }

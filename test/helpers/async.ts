@@ -20,15 +20,15 @@ export function deferred<T>() {
 }
 
 /**
- * Polls `check` until it returns a value other than undefined (or false), at most `timeoutMs`; fails with `what`.
- * For waiting on real processes and servers: no fixed sleeps.
+ * Polls `check` (on timers, not a busy loop) until it returns a truthy value, and returns that value; throws after
+ * `timeoutMs` naming `what`. For waiting on real I/O (loopback servers, dynalite) without fixed sleeps.
  */
-export async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what = 'the condition', timeoutMs = 10_000, intervalMs = 10): Promise<T> {
+export async function until<T>(check: () => T | Promise<T>, what = 'the condition', timeoutMs = 5000, everyMs = 2): Promise<Exclude<T, false | undefined | null>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value !== undefined && value !== false) return value;
+    if (value) return value as Exclude<T, false | undefined | null>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }

@@ -28,7 +28,7 @@ describe('threads (local server, state machine, dynalite)', () => {
     until(async () => {
       const run = await getRun(runId);
       return statuses.includes(run.status) ? run : undefined;
-    }, `run ${runId} to be ${statuses.join('/')}`);
+    }, `run ${runId} to be ${statuses.join('/')}`, 10_000, 10);
   const newThread = async (title?: string) => {
     const res = await call('POST', '/threads', { body: title === undefined ? {} : { title } });
     expect(res.status).toBe(201);

@@ -1,4 +1,5 @@
 import { MAX_THREAD_QUEUE } from '../../../lambdas/core/threads';
+import { RunItems } from '../../../lambdas/store/run-erase';
 import { RunStore } from '../../../lambdas/store/run-store';
 import { ThreadStore } from '../../../lambdas/store/thread-store';
 import { dynamoWithAgentTable } from '../../helpers/dynamo';
@@ -7,6 +8,7 @@ describe('ThreadStore (dynalite): one active run per thread as conditional write
   let dynamo: Awaited<ReturnType<typeof dynamoWithAgentTable>>;
   let threads: ThreadStore;
   let runs: RunStore;
+  let items: RunItems;
   let n = 0;
   const fresh = async (owner = 'alice') => threads.createThread({ threadId: `t${++n}`, owner, title: null });
 
@@ -14,6 +16,7 @@ describe('ThreadStore (dynalite): one active run per thread as conditional write
     dynamo = await dynamoWithAgentTable();
     threads = new ThreadStore(dynamo.doc, dynamo.tableName);
     runs = new RunStore(dynamo.doc, dynamo.tableName);
+    items = new RunItems(dynamo.doc, dynamo.tableName);
   });
   afterAll(() => dynamo.close());
 
@@ -68,14 +71,14 @@ describe('ThreadStore (dynalite): one active run per thread as conditional write
     await expect(threads.listThreads('dave', { cursor: page.nextCursor ?? undefined })).rejects.toThrow('invalid cursor');
   });
 
-  it('RunStore.eraseRun deletes every item of a run and nothing else', async () => {
+  it('RunItems.eraseRun deletes every item of a run and nothing else', async () => {
     await runs.createRun({ runId: 'gone', userId: 'alice', input: 'hello', maxSteps: 5, maxTokens: 1000, threadId: 't', history: [] });
     await runs.createRun({ runId: 'kept', userId: 'alice', input: 'hello', maxSteps: 5, maxTokens: 1000 });
     for (let i = 0; i < 30; i++) await runs.appendEvent('gone', { type: 'pause_requested', step: i } as never);
-    expect(await runs.eraseRun('gone')).toBe(32);
+    expect(await items.eraseRun('gone')).toBe(32);
     expect(await runs.getRun('gone')).toBeUndefined();
     expect(await runs.listMessages('gone')).toEqual([]);
-    expect(await runs.eraseRun('gone')).toBe(0);
+    expect(await items.eraseRun('gone')).toBe(0);
     expect(await runs.getRun('kept')).toBeDefined();
   });
 });
