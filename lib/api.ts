@@ -146,9 +146,37 @@ export class AgentApi extends Construct {
     run.addMethod('GET', integration, auth);
     run.addResource('trace').addMethod('GET', integration, auth);
     for (const action of ['pause', 'resume', 'cancel']) run.addResource(action).addMethod('POST', integration, auth);
+    // The run's owner (or an admin) approves or rejects a tool call waiting for approval.
+    run.addResource('approvals').addResource('{toolCallId}').addMethod('POST', integration, auth);
     // Admin routes: the same authorizer; the handler checks the token's cognito:groups for agent-admins (403 else).
     const admin = this.api.root.addResource('admin');
     for (const action of ['stop', 'disable', 'enable']) admin.addResource(action).addMethod('POST', integration, auth);
     for (const view of ['spend', 'runs', 'reads']) admin.addResource(view).addMethod('GET', integration, auth);
+    this.addErrorResponses(props.corsOrigin);
+  }
+
+  /**
+   * API Gateway's own refusals (before the Lambda) in the app's error shape `{"error": {"code", "message"}}`
+   * (docs/api.md), so a client reads one shape whoever answered. A route the API lacks keeps API Gateway's 403
+   * "Missing Authentication Token".
+   */
+  private addErrorResponses(corsOrigin: string | undefined): void {
+    const headers = corsOrigin ? { 'Access-Control-Allow-Origin': `'${corsOrigin}'`, Vary: "'Origin'" } : undefined;
+    for (const [id, response] of Object.entries(GATEWAY_ERRORS)) {
+      this.api.addGatewayResponse(id, {
+        type: apigw.ResponseType.of(response.type),
+        statusCode: String(response.statusCode),
+        ...(headers ? { responseHeaders: headers } : {}),
+        templates: { 'application/json': JSON.stringify({ error: { code: response.code, message: response.message } }) },
+      });
+    }
   }
 }
+
+/** The gateway responses the API defines (lib/api.ts `addErrorResponses`): type → status, code and message. */
+export const GATEWAY_ERRORS = {
+  Unauthorized: { type: 'UNAUTHORIZED', statusCode: 401, code: 'UNAUTHORIZED', message: 'a valid bearer token is required (Authorization: Bearer <token>)' },
+  AccessDenied: { type: 'ACCESS_DENIED', statusCode: 403, code: 'FORBIDDEN', message: 'this token may not call this route' },
+  Throttled: { type: 'THROTTLED', statusCode: 429, code: 'THROTTLED', message: 'too many requests; retry with backoff' },
+  TooLarge: { type: 'REQUEST_TOO_LARGE', statusCode: 413, code: 'PAYLOAD_TOO_LARGE', message: 'the request is larger than API Gateway accepts (10 MB)' },
+} as const;

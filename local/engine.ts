@@ -675,6 +675,14 @@ export class LocalEngine {
   // ------------------------------------------------------------------------------------------------------------
   // API Gateway
 
+  /** Invokes a template function's deployed handler (by logical id) with an event, as API Gateway does (local/api-gateway.ts). */
+  async invokeFunction(logicalId: string, event: unknown): Promise<unknown> {
+    const fn = [...this.versions.latest.functions.values()].find((f) => f.logicalId === logicalId);
+    const handler = fn && this.versions.latest.handlers.get(fn.arn);
+    if (!fn || !handler) throw new Error(`the template has no function ${logicalId} with a handler`);
+    return handler(event, lambdaContext(fn));
+  }
+
   /** Invokes the deployed API handler (lambdas/handlers/api.ts) with a REST proxy event, as API Gateway does. */
   async invokeApi(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
     const fn = [...this.versions.latest.functions.values()].find((f) => f.handler === 'api');

@@ -21,19 +21,8 @@ export const ADMIN_GROUP = ADMINS_GROUP;
 const STOP_CONCURRENCY = 10;
 const USER_ID = /^[\w@.+:|-]{1,128}$/;
 
-/**
- * The groups in a Cognito claim as API Gateway's REST authorizer passes them: a string, either one group, a
- * comma-separated list, or a bracketed list (`[a, b]` / `[a b]`); an array when a JWT is decoded directly.
- */
-export function groupsOf(claim: unknown): string[] {
-  if (Array.isArray(claim)) return claim.map(String);
-  if (typeof claim !== 'string') return [];
-  return claim
-    .replace(/^\[|\]$/g, '')
-    .split(/[,\s]+/)
-    .map((g) => g.trim())
-    .filter(Boolean);
-}
+/** The groups of a Cognito claim (one implementation, with the caller's identity: ./caller.ts). */
+export { groupsOf } from './caller';
 
 const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
   statusCode,
@@ -78,6 +67,9 @@ const ADMIN_ROUTES: Record<string, Record<string, AdminHandler>> = {
   '/admin/runs': { GET: listRuns },
   '/admin/reads': { GET: reads },
 };
+
+/** Every admin route as `METHOD /path`. */
+export const adminRoutes = (): string[] => Object.entries(ADMIN_ROUTES).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`));
 
 /** True for the paths the admin routes serve. */
 export const isAdminPath = (path: string): boolean => path === '/admin' || path.startsWith('/admin/');

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { ADMIN_GROUP, groupsOf } from '../api/admin-routes';
+import { callerOf } from '../api/caller';
 import { publicConfig } from '../api/public-config';
 import { type ApiRequest, handleApi } from '../api/routes';
 import viewerHtml from '../api/viewer/index.html';
@@ -21,16 +21,16 @@ export const createHandler = wrap(async (rt: BaseRuntime & SpendWiring, event: A
   }
   const stateMachineArn = rt.aws?.stateMachineArn ?? process.env.STATE_MACHINE_ARN;
   if (!stateMachineArn) throw new Error('Environment variable STATE_MACHINE_ARN is missing');
-  const claims = (event.requestContext?.authorizer?.claims ?? {}) as Record<string, string | undefined>;
+  // The caller as the authorizer verified it: the Cognito authorizer's claims or the Lambda authorizer's context.
+  const caller = callerOf(event.requestContext?.authorizer);
   const req: ApiRequest = {
     method: event.httpMethod,
     path: event.path,
     query: (event.queryStringParameters ?? {}) as Record<string, string | undefined>,
     headers: Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     body: event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body,
-    userId: claims.sub ?? null,
-    // Admins: members of the Cognito group, as the authorizer verified the token's claims.
-    isAdmin: groupsOf(claims['cognito:groups']).includes(ADMIN_GROUP),
+    userId: caller.userId,
+    isAdmin: caller.isAdmin,
   };
   const control = createRunControl({ runs: rt.runs, executions: sfnExecutions(stateMachineArn, rt.aws?.sfn) });
   let res: APIGatewayProxyResult;

@@ -15,13 +15,13 @@ describe('the API Gateway API', () => {
     const openPaths = open.map((m) => (m.Properties.ResourceId['Fn::GetAtt'] ? '/' : resources[m.Properties.ResourceId.Ref]?.Properties.PathPart)).sort();
     expect(openPaths).toEqual(['/', 'config']);
     const methods = all.filter((m) => !open.includes(m));
-    expect(methods).toHaveLength(13);
+    expect(methods).toHaveLength(14);
     for (const m of methods) {
       expect(m.Properties.AuthorizationType).toBe('COGNITO_USER_POOLS');
       expect(m.Properties.AuthorizerId).toBeDefined();
     }
     const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort();
-    expect(paths).toEqual(['cancel', 'config', 'pause', 'resume', 'runs', 'trace', '{id}', 'admin', 'stop', 'disable', 'enable', 'spend', 'runs', 'reads'].sort());
+    expect(paths).toEqual(['cancel', 'config', 'pause', 'resume', 'runs', 'trace', '{id}', 'approvals', '{toolCallId}', 'admin', 'stop', 'disable', 'enable', 'spend', 'runs', 'reads'].sort());
   });
 
   it('creates the agent-admins group the admin routes check', () => {
