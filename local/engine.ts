@@ -17,6 +17,7 @@ import { startRun } from '../lambdas/core/start-run';
 import { trace } from '../lambdas/core/trace';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
 import { createHandler as api } from '../lambdas/handlers/api';
+import { createHandler as authorizer } from '../lambdas/handlers/authorizer';
 import { createHandler as awaitApproval } from '../lambdas/handlers/await-approval';
 import { createHandler as callModel } from '../lambdas/handlers/call-model';
 import { createHandler as callTool } from '../lambdas/handlers/call-tool';
@@ -75,6 +76,8 @@ const FACTORIES: Record<HandlerName, (rt: Runtime) => Handler> = {
   'await-approval': awaitApproval as (rt: Runtime) => Handler,
   'execution-status': executionStatus as (rt: Runtime) => Handler,
   api: api as (rt: Runtime) => Handler,
+  // The engine's runtime (createRuntime) carries the API keys the authorizer reads.
+  authorizer: authorizer as unknown as (rt: Runtime) => Handler,
   'export-trace': exportTrace as (rt: Runtime) => Handler,
 };
 

@@ -1,3 +1,5 @@
+import { type ApiKeyPort, KEY_ID, KEY_USER_ID, newApiKey, viewOf } from '../core/api-keys';
+import type { AgentConfig } from '../core/config';
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
 import type { RunRecord } from '../core/ports';
@@ -57,8 +59,9 @@ export async function readableRun(deps: ApiDeps, req: ApiRequest, userId: string
   throw new HttpError(404, 'NOT_FOUND', 'no such run');
 }
 
-type AdminHandler = (deps: ApiDeps, req: ApiRequest, adminId: string) => Promise<ApiResponse>;
+type AdminHandler = (deps: ApiDeps, req: ApiRequest, adminId: string, param: string) => Promise<ApiResponse>;
 
+/** The admin routes: path template → method → handler. */
 const ADMIN_ROUTES: Record<string, Record<string, AdminHandler>> = {
   '/admin/stop': { POST: stop },
   '/admin/disable': { POST: (d, _r, a) => setDisabled(d, a, true) },
@@ -66,24 +69,71 @@ const ADMIN_ROUTES: Record<string, Record<string, AdminHandler>> = {
   '/admin/spend': { GET: spend },
   '/admin/runs': { GET: listRuns },
   '/admin/reads': { GET: reads },
+  '/admin/keys': { POST: createKey, GET: listKeys },
+  '/admin/keys/{keyId}': { DELETE: revokeKey },
 };
+/** The routes of API keys: served only with api.auth "apiKeys" or "both". */
+const KEY_ROUTES = new Set(['/admin/keys', '/admin/keys/{keyId}']);
+const usesKeys = (auth: AgentConfig['api']['auth'] | undefined) => auth === 'apiKeys' || auth === 'both';
+const ADMIN_PATTERNS = Object.entries(ADMIN_ROUTES).map(([path, methods]) => ({ path, methods, pattern: new RegExp(`^${path.replace(/\{[^/}]+\}/g, '([^/]+)')}$`) }));
 
-/** Every admin route as `METHOD /path`. */
-export const adminRoutes = (): string[] => Object.entries(ADMIN_ROUTES).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`));
+/** Every admin route as `METHOD /path`, for an API whose callers authenticate as `auth` says. */
+export const adminRoutes = (auth?: AgentConfig['api']['auth']): string[] =>
+  Object.entries(ADMIN_ROUTES)
+    .filter(([path]) => usesKeys(auth) || !KEY_ROUTES.has(path))
+    .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`));
 
 /** True for the paths the admin routes serve. */
 export const isAdminPath = (path: string): boolean => path === '/admin' || path.startsWith('/admin/');
 
 /** The admin routes: 401 without a caller, 403 for a caller who is not an admin. */
 export async function handleAdmin(deps: ApiDeps, req: ApiRequest, path: string): Promise<ApiResponse> {
-  const methods = ADMIN_ROUTES[path];
-  if (!methods) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${path}; admin routes: ${Object.keys(ADMIN_ROUTES).join(', ')}`);
-  const handler = methods[req.method.toUpperCase()];
-  const allow = Object.keys(methods).join(', ');
+  const route = ADMIN_PATTERNS.find((r) => r.pattern.test(path) && (usesKeys(deps.config.api.auth) || !KEY_ROUTES.has(r.path)));
+  if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${path}; admin routes: ${adminRoutes(deps.config.api.auth).join(', ')}`);
+  const handler = route.methods[req.method.toUpperCase()];
+  const allow = Object.keys(route.methods).join(', ');
   if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
   if (!req.userId) throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
-  if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMIN_GROUP}; locally a token in adminTokens)`);
-  return handler(deps, req, req.userId);
+  if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMIN_GROUP}, an admin API key; locally a token in adminTokens)`);
+  let param = '';
+  try {
+    param = decodeURIComponent(route.pattern.exec(path)?.[1] ?? '');
+  } catch {
+    param = '';
+  }
+  return handler(deps, req, req.userId, param);
+}
+
+function keyStore(deps: ApiDeps): ApiKeyPort {
+  if (!deps.keys) throw new Error('the API has no key store (api.auth "apiKeys" or "both" wires one)');
+  return deps.keys;
+}
+
+/** POST /admin/keys {"userId", "admin"?}: a new key for a user, shown once (201 {keyId, key, …}). */
+async function createKey(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<ApiResponse> {
+  const { userId, admin, ...rest } = body(req);
+  const allowed = 'allowed: {"userId": string, "admin"?: boolean}';
+  if (Object.keys(rest).length) throw new HttpError(422, 'INVALID_REQUEST', `unknown field(s) ${Object.keys(rest).join(', ')}; ${allowed}`);
+  if (typeof userId !== 'string' || !KEY_USER_ID.test(userId)) throw new HttpError(422, 'INVALID_REQUEST', `userId must be a user id (1-128 letters, digits or _@.+:|-); ${allowed}`);
+  if (admin !== undefined && typeof admin !== 'boolean') throw new HttpError(422, 'INVALID_REQUEST', `admin must be true or false; ${allowed}`);
+  const { key, record } = newApiKey({ userId, admin: admin === true, createdBy: adminId, now: new Date() });
+  await keyStore(deps).create(record);
+  return json(201, { ...viewOf(record), key });
+}
+
+/** GET /admin/keys?userId=: the keys (never their secrets), newest first. */
+async function listKeys(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const userId = req.query?.userId;
+  if (userId !== undefined && !KEY_USER_ID.test(userId)) throw new HttpError(400, 'INVALID_QUERY', 'userId must be a user id');
+  return json(200, { keys: (await keyStore(deps).list(userId)).map(viewOf) });
+}
+
+/** DELETE /admin/keys/{keyId}: the key stops working (within api.authorizerCacheSeconds: docs/auth.md). */
+async function revokeKey(deps: ApiDeps, _req: ApiRequest, _adminId: string, keyId: string): Promise<ApiResponse> {
+  if (!KEY_ID.test(keyId)) throw new HttpError(404, 'NOT_FOUND', 'no such key');
+  const record = await keyStore(deps).revoke(keyId, new Date().toISOString());
+  if (!record) throw new HttpError(404, 'NOT_FOUND', 'no such key');
+  return json(200, viewOf(record));
 }
 
 function body(req: ApiRequest): Record<string, unknown> {

@@ -1,3 +1,4 @@
+import type { ApiKeyPort } from '../core/api-keys';
 import type { AgentConfig } from '../core/config';
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
@@ -33,6 +34,8 @@ export interface ApiDeps {
   config: AgentConfig;
   /** Spend counters, the disable flag, the admin read log (lambdas/store/spend-store.ts). */
   spend: AdminSpendPort;
+  /** API keys (api.auth "apiKeys" or "both"): the admin key routes. */
+  keys?: ApiKeyPort;
   newRunId?: () => string;
 }
 
@@ -123,8 +126,8 @@ export const PUBLIC_ROUTES = ['GET /', 'GET /config'] as const;
  * Every route the API handler serves, as `METHOD /path/{param}`: the REST API in lib/api.ts must define each of them
  * (API Gateway answers 403 for a route it lacks; test/local/api-gateway.test.ts holds the two together).
  */
-export function servedRoutes(): string[] {
-  return [...PUBLIC_ROUTES, ...ROUTES.flatMap((r) => Object.keys(r.methods).map((m) => `${m} ${r.path}`)), ...adminRoutes()];
+export function servedRoutes(auth: AgentConfig['api']['auth'] = 'cognito'): string[] {
+  return [...PUBLIC_ROUTES, ...ROUTES.flatMap((r) => Object.keys(r.methods).map((m) => `${m} ${r.path}`)), ...adminRoutes(auth)];
 }
 
 /** The API's routes: one implementation behind API Gateway and the local server. */

@@ -227,14 +227,26 @@ export const AgentConfigSchema = z
           .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be 1-63 lower-case letters, digits or hyphens')
           .refine((p) => !/aws|amazon|cognito/.test(p), 'may not contain "aws", "amazon" or "cognito"')
           .optional(),
+        /**
+         * Who may call the API (docs/auth.md): Cognito users ("cognito"), API keys verified by a Lambda authorizer
+         * ("apiKeys": no user pool at all), or either ("both": the Lambda authorizer also takes Cognito ID tokens).
+         */
+        auth: z.enum(['cognito', 'apiKeys', 'both']).default('cognito'),
+        /** How long API Gateway caches the Lambda authorizer's answer for a key: a revoked key works this long at most (0: no cache). */
+        authorizerCacheSeconds: z.number().int().min(0).max(3600).default(60),
       })
       .superRefine((api, ctx) => {
+        if (api.auth === 'apiKeys') {
+          for (const key of ['userPoolId', 'userPoolClientId', 'authDomain', 'domainPrefix'] as const) {
+            if (api[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'does not apply with api.auth "apiKeys" (no user pool); use "cognito" or "both" for Cognito users' });
+          }
+        }
         for (const key of ['userPoolClientId', 'authDomain'] as const) {
           if (api[key] && !api.userPoolId) ctx.addIssue({ code: 'custom', path: [key], message: 'only applies with api.userPoolId (an existing pool); a new pool gets its own client and domain' });
         }
         if (api.domainPrefix && api.userPoolId) ctx.addIssue({ code: 'custom', path: ['domainPrefix'], message: 'only applies to a new pool; with api.userPoolId give api.authDomain' });
       })
-      .default({}),
+      .prefault({}),
     observability: z
       .strictObject({
         /** Export every finished run's trace to Langfuse (off the hot path). */

@@ -81,7 +81,7 @@ describe('API Gateway as the template defines it', () => {
 
   it('401 in the template’s gateway response for a missing or refused token, the Lambda never invoked', async () => {
     const { call, invoked } = gatewayOver(template);
-    for (const headers of [{}, { authorization: '' }, { authorization: 'Bearer bad' }]) {
+    for (const headers of [{}, { authorization: '' }, { authorization: 'Bearer bad' }] as Record<string, string>[]) {
       const res = await call('GET', '/runs', headers);
       expect(res.statusCode).toBe(401);
       expect(JSON.parse(res.body)).toEqual({ error: { code: GATEWAY_ERRORS.Unauthorized.code, message: GATEWAY_ERRORS.Unauthorized.message } });
