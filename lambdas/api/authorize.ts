@@ -1,4 +1,4 @@
-import { type ApiKeyPort, allowPolicy, type AuthorizerResponse, bearerToken, keyMatches, parseApiKey } from '../core/api-keys';
+import { type ApiKeyPort, type AuthorizerResponse, allowPolicy, bearerToken, keyMatches, parseApiKey } from '../core/api-keys';
 import { authorizerContext } from './caller';
 import { ADMINS_GROUP } from './public-config';
 

@@ -1,5 +1,5 @@
-import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { CognitoJwtVerifier } from 'aws-jwt-verify';
+import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { type AuthorizeDeps, authorizeRequest, type CognitoVerify } from '../api/authorize';
 import { SIGN_IN_ENV } from '../api/public-config';
 import type { AuthorizerResponse } from '../core/api-keys';

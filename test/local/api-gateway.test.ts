@@ -3,10 +3,11 @@ import { GATEWAY_ERRORS } from '../../lib/api';
 import { parseConfig } from '../../lib/config';
 import { LocalApiGateway, MAX_PAYLOAD_BYTES, matchRoute, policyAllows, restApiOf, TokenBucket } from '../../local/api-gateway';
 import type { CfnTemplate } from '../../local/template';
-import { templateFor } from '../helpers/engine';
+import { API_KEYS_CONFIG, templateFor } from '../helpers/engine';
 
 const TOKEN = 'Bearer good-token';
 const template = templateFor(parseConfig({}));
+const keysTemplate = templateFor(parseConfig(API_KEYS_CONFIG));
 
 /** A gateway over a template whose integration records the events it gets and answers 200. */
 function gatewayOver(t: CfnTemplate, options: { now?: () => number } = {}) {
@@ -133,5 +134,79 @@ describe('API Gateway as the template defines it', () => {
     expect(policyAllows(allow('arn:aws:execute-api:local:000000000000:local/prod/POST/*'), arn)).toBe(false);
     expect(policyAllows({ principalId: 'u', policyDocument: { Statement: [allow('*').policyDocument.Statement[0] as never, { Effect: 'Deny', Action: 'execute-api:*', Resource: arn }] } }, arn)).toBe(false);
     expect(policyAllows({ principalId: 'u' }, arn)).toBe(false);
+  });
+
+  describe('a Lambda REQUEST authorizer (api.auth "apiKeys")', () => {
+    /** The keys template with the authorizer's cache set to `ttl` seconds, and an authorizer answering `answer`. */
+    function keysGateway(ttl: number, answer: (authorization: string) => unknown) {
+      const t = JSON.parse(JSON.stringify(keysTemplate)) as CfnTemplate;
+      for (const r of Object.values(t.Resources)) if (r.Type === 'AWS::ApiGateway::Authorizer' && r.Properties) r.Properties.AuthorizerResultTtlInSeconds = ttl;
+      const api = restApiOf(t);
+      const authorizerFn = api.methods.find((m) => m.authorizer)?.authorizer?.functionLogicalId;
+      let now = 0;
+      const calls: string[] = [];
+      const gateway = new LocalApiGateway({
+        template: () => t,
+        now: () => now,
+        invoke: async (fn, event) => {
+          if (fn !== authorizerFn) return { statusCode: 200, headers: {}, body: JSON.stringify((event as { requestContext: unknown }).requestContext) };
+          const authorization = String((event as { headers: Record<string, string> }).headers.authorization);
+          calls.push(authorization);
+          const out = answer(authorization);
+          if (out instanceof Error) throw out;
+          return out;
+        },
+        verifyCognito: async () => null,
+      });
+      const call = (authorization?: string, method = 'GET', path = '/runs') => gateway.handle({ method, url: path, headers: authorization ? { authorization } : {}, body: '', bodyBytes: 0 });
+      return { call, calls, tick: (seconds: number) => (now += seconds * 1000), authorizerFn };
+    }
+    const allowAll = (userId: string) => ({
+      principalId: userId,
+      policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:local:000000000000:local/prod/*' }] },
+      context: { userId, admin: 'false' },
+    });
+
+    it('the keys template defines every route the handler serves with API keys (the key routes too), each behind the authorizer', () => {
+      const api = restApiOf(keysTemplate);
+      const routes = api.methods.filter((m) => m.httpMethod !== 'OPTIONS');
+      expect(routes.map((m) => `${m.httpMethod} ${m.resourcePath}`).sort()).toEqual([...servedRoutes('apiKeys')].sort());
+      expect(servedRoutes('apiKeys')).toEqual(expect.arrayContaining(['POST /admin/keys', 'GET /admin/keys', 'DELETE /admin/keys/{keyId}']));
+      for (const m of routes.filter((r) => r.authorizationType !== 'NONE')) expect(m.authorizer).toMatchObject({ type: 'REQUEST', identitySource: ['method.request.header.Authorization'], ttlSeconds: 0 });
+    });
+
+    it('passes the authorizer’s principal and context to the integration; 401 when it throws Unauthorized or the header is missing; 403 on Deny', async () => {
+      const { call, calls } = keysGateway(0, (a) =>
+        a === 'Bearer good' ? allowAll('alice') : a === 'Bearer denied' ? { ...allowAll('eve'), policyDocument: { Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: '*' }] } } : new Error('Unauthorized'),
+      );
+      const ok = await call('Bearer good');
+      expect(ok.statusCode).toBe(200);
+      expect(JSON.parse(ok.body).authorizer).toEqual({ userId: 'alice', admin: 'false', principalId: 'alice', integrationLatency: 0 });
+      expect((await call('Bearer bad')).statusCode).toBe(401);
+      expect((await call('Bearer denied')).statusCode).toBe(403);
+      expect((await call()).statusCode).toBe(401);
+      // No header: refused without invoking the authorizer.
+      expect(calls).toEqual(['Bearer good', 'Bearer bad', 'Bearer denied']);
+    });
+
+    it('caches the answer per header for the TTL: a key revoked meanwhile keeps working until it expires', async () => {
+      let revoked = false;
+      const { call, calls, tick } = keysGateway(60, () => (revoked ? new Error('Unauthorized') : allowAll('alice')));
+      expect((await call('Bearer k')).statusCode).toBe(200);
+      revoked = true;
+      tick(59);
+      expect((await call('Bearer k', 'POST', '/runs')).statusCode).toBe(200);
+      expect(calls).toHaveLength(1);
+      tick(2);
+      expect((await call('Bearer k')).statusCode).toBe(401);
+      expect(calls).toHaveLength(2);
+    });
+
+    it('500 when the authorizer fails otherwise (AUTHORIZER_CONFIGURATION_ERROR), never the error to the caller', async () => {
+      const { call } = keysGateway(0, () => new Error('table is gone: AgentTable123'));
+      const res = await call('Bearer x');
+      expect(res.statusCode).toBe(500);
+      expect(res.body).not.toContain('AgentTable123');
+    });
   });
 });
