@@ -173,7 +173,7 @@ const DEFAULT_RESPONSES: Record<string, { statusCode: number; body: string }> = 
 };
 
 /** A gateway response of the template (its own, else API Gateway's default), as an HTTP result. */
-export function gatewayResponse(model: RestApiModel, type: keyof typeof DEFAULT_RESPONSES | string): APIGatewayProxyResult {
+export function gatewayResponse(model: RestApiModel, type: string): APIGatewayProxyResult {
   const own = model.responses.get(type);
   const fallback = DEFAULT_RESPONSES[type] ?? { statusCode: 500, body: '{"message":null}' };
   const errorType = type === 'MISSING_AUTHENTICATION_TOKEN' ? 'MissingAuthenticationTokenException' : type === 'ACCESS_DENIED' ? 'AccessDeniedException' : undefined;

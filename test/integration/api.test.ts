@@ -68,6 +68,8 @@ describe('the HTTP API (local server, same routes as API Gateway)', () => {
       ['POST', '/runs', { body: '{"input": {"$ne": null}}' }, 422],
       ['POST', '/runs', { body: JSON.stringify({ input: huge }) }, 422],
       ['POST', '/runs', { body: JSON.stringify({ input: 'y'.repeat(70_000) }) }, 413],
+      // Past API Gateway's own 10 MB limit: its REQUEST_TOO_LARGE response, in the app's error shape.
+      ['POST', '/runs', { body: 'z'.repeat(10 * 1024 * 1024 + 1) }, 413],
       ['POST', '/runs', { body: '{"input": "hi", "userId": "bob"}' }, 422],
       ['POST', '/runs', { body: '{"input": "hi", "extra": 1}' }, 422],
       ['POST', '/runs', { body: '{"input": "hi", "budgets": {"maxSteps": 11}}' }, 422],
