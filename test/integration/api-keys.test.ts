@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
@@ -88,5 +90,41 @@ describe('API keys through the local server (api.auth "apiKeys", authorizer cach
     for (const token of [forged, 'agk_nope', 'not-a-key-at-all-0123456789']) expect((await call(token, 'GET', '/runs')).status).toBe(401);
     expect((await fetch(`${server.url}/runs`)).status).toBe(401);
     expect((await keys(adminKey, 'revoke', 'zzzzzzzzzzzzzzzz')).stderr).toMatch(/404 NOT_FOUND/);
+  });
+
+  it('the first admin key: `agent keys create --stack` writes it to the stack’s table with AWS credentials, and it administers keys', async () => {
+    // CloudFormation's DescribeStacks (query protocol) for the stack, naming the engine's table as its TableName output.
+    const cfn: Server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const ok = new URLSearchParams(body).get('Action') === 'DescribeStacks';
+        res.writeHead(ok ? 200 : 400, { 'content-type': 'text/xml' });
+        res.end(
+          ok
+            ? `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>AgentStack</StackName><StackId>arn:aws:cloudformation:local:000000000000:stack/AgentStack/1</StackId><StackStatus>CREATE_COMPLETE</StackStatus><CreationTime>2026-01-01T00:00:00Z</CreationTime><Outputs><member><OutputKey>TableName</OutputKey><OutputValue>${engine.runtime.runs.tableName}</OutputValue></member></Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></DescribeStacksResponse>`
+            : '<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>',
+        );
+      });
+    });
+    await new Promise<void>((r) => cfn.listen(0, '127.0.0.1', () => r()));
+    try {
+      const env = {
+        AWS_ENDPOINT_URL_CLOUDFORMATION: `http://127.0.0.1:${(cfn.address() as AddressInfo).port}`,
+        AWS_ENDPOINT_URL_DYNAMODB: engine.dynamoFront.url,
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+      };
+      const made = await agent(['keys', 'create', '--user', 'root', '--admin', '--stack', 'AgentStack', '--region', 'local', '--json'], { env });
+      expect(made).toMatchObject({ status: 0 });
+      const { key, createdBy } = JSON.parse(made.stdout) as { key: string; createdBy: string };
+      expect(createdBy).toMatch(/^cli/);
+      // No development token involved: the key goes through the authorizer and may administer keys.
+      const listed = await keys(key, 'list', '--user', 'root');
+      expect(listed).toMatchObject({ status: 0 });
+      expect(JSON.parse(listed.stdout).keys).toEqual([expect.objectContaining({ userId: 'root', admin: true, lastUsedAt: expect.any(String) })]);
+    } finally {
+      await new Promise<void>((r) => cfn.close(() => r()));
+    }
   });
 });
