@@ -56,6 +56,8 @@ Options:
   --stack <name>     keys: write to a deployed stack's table with AWS credentials (the first admin key)
   --temporary-password <p>  users add: the first password (default: Cognito makes one and emails it)
   --export <file>    trace: write {run, events} to a file (for replay --file)
+  --verbose          trace: also print the instructions the run used
+  --output-schema <f> run: the answer must be JSON satisfying this JSON Schema file (at most 16 KB)
   --file <file>      replay: an exported trace
   --user <id>        admin stop|runs: one user's runs only; keys create|list: the key's user
   --status <s>       admin runs: only runs in this status
@@ -96,6 +98,8 @@ async function main(argv: string[]): Promise<number> {
       cursor: { type: 'string' },
       call: { type: 'string' },
       reason: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+      'output-schema': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

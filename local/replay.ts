@@ -25,13 +25,15 @@ export async function replayRun(recorded: RecordedRun, config: AgentConfig): Pro
     breaker: { ...config.breaker, enabled: false },
     models: { primary: config.models.primary, ...(fallbackUsed || config.models.fallback ? { fallback: config.models.fallback ?? config.models.primary } : {}) },
   });
-  const engine = await LocalEngine.start({ config: replayConfig, retryScale: 0, overrides: recordedDependencies(recorded) });
+  const engine = await LocalEngine.start({ config: replayConfig, overrides: recordedDependencies(recorded) }, { retryScale: 0 });
   // The tools offered: the configured ones without asking any MCP server; the servers the recording could not list
   // are reported as it reported them (the model's and the tools' outputs come from the recording anyway).
   const unavailable = recordedUnavailableTools(recorded);
   engine.runtime.listTools = async () => ({ specs: engine.runtime.toolSpecs, unavailable });
   try {
-    const { run } = await engine.run({ input, budgets, runId: `replay-${recorded.run.runId}`.slice(0, 80) });
+    // The recorded run's own output schema (a request's `outputSchema`), so its structured ending replays too.
+    const outputSchema = started?.outputSchema ? { schema: started.outputSchema.schema, name: started.outputSchema.name } : undefined;
+    const { run } = await engine.run({ input, budgets, runId: `replay-${recorded.run.runId}`.slice(0, 80), ...(outputSchema ? { outputSchema } : {}) });
     const events = await engine.runtime.runs.listEvents(run.runId);
     return { verdict: comparePaths(pathOf(recorded.events, recorded.run), pathOf(events, run)), replayed: run };
   } finally {

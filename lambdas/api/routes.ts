@@ -1,49 +1,20 @@
-import type { ApiKeyPort } from '../core/api-keys';
 import type { AgentConfig } from '../core/config';
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
-import type { ApiRunRepository, RunControl, RunPage, RunRecord } from '../core/ports';
+import { MAX_OUTPUT_SCHEMA_BYTES, schemaProblem } from '../core/output';
+import type { RunPage, RunRecord } from '../core/ports';
 import { priceOf } from '../core/pricing';
-import type { AdminSpendPort } from '../core/spend';
 import { startRun as startRunOf } from '../core/start-run';
 import * as z from '../core/validation';
 import { adminRoutes, admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
+import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
 
-/** An HTTP request as both API Gateway and the local server hand it over. Header names are lower case. */
-export interface ApiRequest {
-  method: string;
-  path: string;
-  query?: Record<string, string | undefined>;
-  headers: Record<string, string | undefined>;
-  body: string | null;
-  /** The verified caller (Cognito `sub` in AWS, a configured bearer token locally); null when unauthenticated. */
-  userId: string | null;
-  /** The caller is an admin (Cognito group agent-admins in AWS, a token in `adminTokens` locally). */
-  isAdmin?: boolean;
-}
-
-export interface ApiResponse {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-export interface ApiDeps {
-  runs: ApiRunRepository;
-  control: RunControl;
-  config: AgentConfig;
-  /** Spend counters, the disable flag, the admin read log (lambdas/store/spend-store.ts). */
-  spend: AdminSpendPort;
-  /** API keys (api.auth "apiKeys" or "both"): the admin key routes. */
-  keys?: ApiKeyPort;
-  newRunId?: () => string;
-}
+export { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
 
 /** Largest prompt accepted, in characters. */
 export const MAX_INPUT_CHARS = 32_000;
 /** Largest request body accepted, in bytes (API Gateway and the local server). */
 export const MAX_BODY_BYTES = 64 * 1024;
-export const MAX_PAGE_SIZE = 100;
 
 /** At least one character that is not white space, a control or an invisible (zero-width, BOM, joiner...) one. */
 const VISIBLE = /[^\p{White_Space}\p{Cc}\p{Default_Ignorable_Code_Point}]/u;
@@ -59,24 +30,14 @@ export const StartRunBody = z.strictObject({
       maxCostUsd: z.optional(z.number().check(z.positive())),
     }),
   ),
+  /** The JSON Schema the final answer must satisfy (docs/agent.md "Structured output"; at most 16 KB). */
+  outputSchema: z.optional(z.record(z.string(), z.unknown())),
 });
 
 /** Run ids are UUIDs or similar: letters, digits, - and _ only, so nothing else ever reaches the table. */
 const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
 /** Idempotency keys: 1-255 printable ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
-/** An API error: status, a stable code and a message saying what is allowed. */
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
 
 const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
   statusCode,
@@ -251,7 +212,14 @@ async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise
   const parsed = StartRunBody.safeParse(raw);
   if (!parsed.success) {
     const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}})`);
+    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}, "outputSchema"?: {JSON Schema}})`);
+  }
+  const outputSchema = parsed.data.outputSchema;
+  if (outputSchema !== undefined) {
+    const size = Buffer.byteLength(JSON.stringify(outputSchema), 'utf8');
+    if (size > MAX_OUTPUT_SCHEMA_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `outputSchema must be at most ${MAX_OUTPUT_SCHEMA_BYTES} bytes serialized (got ${size})`);
+    const problem = schemaProblem(outputSchema);
+    if (problem) throw new HttpError(422, 'INVALID_REQUEST', `outputSchema ${problem}`);
   }
   if (parsed.data.budgets?.maxCostUsd !== undefined) {
     const models = [deps.config.models.primary, deps.config.models.fallback].filter((m) => m !== undefined);
@@ -261,7 +229,7 @@ async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise
   await admitNewRun(deps, userId);
   const { runId, replayed } = await startRunOf(
     { runs: deps.runs, control: deps.control, budgets: deps.config.budgets, newRunId: deps.newRunId },
-    { userId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key },
+    { userId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key, ...(outputSchema ? { outputSchema: { schema: outputSchema, name: deps.config.output?.name ?? 'final_answer' } } : {}) },
   );
   return replayed ? json(200, { runId }, { 'idempotent-replayed': 'true' }) : json(202, { runId });
 }

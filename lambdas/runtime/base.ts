@@ -9,9 +9,11 @@ import type { Context } from 'aws-lambda';
 import { approvalPolicy } from '../core/approvals';
 import type { AgentConfig } from '../core/config';
 import { approvalRequiredTools, deployedConfigFromEnv } from '../core/config-env';
+import { instructionsOf } from '../core/instructions';
 import type { LoopDeps } from '../core/loop';
 import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
 import type { TraceEvent } from '../core/types';
+import type { BedrockDeps } from '../providers/bedrock';
 import type { SecretReader } from '../providers/secrets';
 import { createDocumentClient } from '../store/client';
 import { RunStore } from '../store/run-store';
@@ -23,7 +25,7 @@ import { RunStore } from '../store/run-store';
  * clients outside call-tool/call-model, no breaker where no external call is made, no spend store outside
  * call-model and the API).
  */
-export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals'> {
+export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals' | 'instructions' | 'output'> {
   config: AgentConfig;
   runs: RunStore;
   logger: Logger;
@@ -67,6 +69,11 @@ export interface RuntimeOptions {
    * to its Lambda endpoint (local/lambda-api.ts), where the tool's `localHandler` stands in for the function.
    */
   lambdaClientFor?: (region: string) => LambdaClient;
+  /**
+   * The Bedrock client config of `bedrock` models: absent in AWS (the SDK's defaults, the function's role); the local
+   * engine binds it to its Bedrock Runtime endpoint (local/bedrock.ts) with the calling function's credentials.
+   */
+  bedrock?: BedrockDeps;
 }
 
 /** Wires the store, the logger and the metrics from config. */
@@ -90,6 +97,9 @@ export function createBaseRuntime(options: RuntimeOptions): BaseRuntime {
     maxToolCallsPerStep: config.budgets.maxToolCallsPerStep,
     maxRetryDelaySeconds: config.retry.maxDelaySeconds,
     approvals: approvalPolicy(approvalRequiredTools(config), config.approvalTimeoutSeconds),
+    // The system prompt of every call and the structured output, as deployed with this handler's version.
+    instructions: instructionsOf(config),
+    ...(config.output ? { output: config.output } : {}),
     log: (message, fields) => logger.info(message, fields),
   };
 }

@@ -1,4 +1,5 @@
 import type { CircuitBreaker } from '../core/breaker';
+import { contextWindowOf } from '../core/context-windows';
 import type { LoopDeps, Tier } from '../core/loop';
 import { estimatePromptTokens } from '../core/tokens';
 import type { ModelProvider } from '../core/types';
@@ -7,7 +8,7 @@ import type { RuntimeOptions } from './base';
 import type { BreakerWiring } from './breaker';
 
 /** The models of each tier (behind their breakers) and the prompt estimate: call-model only (it bundles the tokenizer). */
-export type ModelWiring = Pick<LoopDeps, 'model' | 'maxOutputTokens' | 'estimatePromptTokens'>;
+export type ModelWiring = Pick<LoopDeps, 'model' | 'maxOutputTokens' | 'estimatePromptTokens' | 'contextWindow'>;
 
 export function createModelWiring(options: RuntimeOptions, base: BreakerWiring): ModelWiring {
   const { config } = options;
@@ -16,11 +17,13 @@ export function createModelWiring(options: RuntimeOptions, base: BreakerWiring):
     model: (tier) => {
       if (!models.has(tier)) {
         const cfg = tier === 'primary' ? config.models.primary : config.models.fallback;
-        models.set(tier, cfg ? guarded(createProvider(cfg, { env: options.env, fetchImpl: options.fetchImpl, secrets: options.secrets }), `model:${tier}`, base.breaker) : undefined);
+        models.set(tier, cfg ? guarded(createProvider(cfg, { env: options.env, fetchImpl: options.fetchImpl, secrets: options.secrets, bedrock: options.bedrock }), `model:${tier}`, base.breaker) : undefined);
       }
       return models.get(tier);
     },
     maxOutputTokens: (tier) => (tier === 'primary' ? config.models.primary : (config.models.fallback ?? config.models.primary)).maxOutputTokens,
+    // Each tier's own window: the fallback's (often smaller) is respected too.
+    contextWindow: (tier) => contextWindowOf(tier === 'primary' ? config.models.primary : (config.models.fallback ?? config.models.primary)),
     estimatePromptTokens,
   };
 }

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -11,38 +11,31 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { CHECKPOINT_VERSION } from '../core/checkpoint';
+import type { ContextView } from '../core/context';
+import type { OutputSpec } from '../core/output';
 import type { ApiRunRepository, ApprovalEntry, RunRecord, StoredMessage } from '../core/ports';
 import { parseTraceEvent } from '../core/trace';
 import { resolveTrace } from '../core/trace-refs';
-import { truncateUtf8 } from '../core/truncate';
-import { ACTIVE_STATUSES, type DegradedEntry, type Message, type RunStatus, type TraceEvent, type TraceEventDraft, type Usage } from '../core/types';
+import type { DegradedEntry, RunStatus, TraceEvent, TraceEventDraft, Usage } from '../core/types';
 import { ConversationCache } from './conversation-cache';
+import {
+  ACTIVE_IN,
+  ACTIVE_VALUES,
+  clampEvent,
+  clampMessage,
+  clampText,
+  idempotencyPk,
+  isConditionFailure,
+  MAX_ANSWER_BYTES,
+  MAX_INPUT_BYTES,
+  type StoredItem,
+  storedMessageOf,
+  stripKeys,
+} from './items';
 import { decodeCursor, EVENT_PREFIX, encodeCursor, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
 
+export { clampText, MAX_ANSWER_BYTES, MAX_INPUT_BYTES, MAX_TEXT_BYTES } from './items';
 export type { RunRecord, StoredMessage };
-
-/** A run still under way, as a condition: `#status IN (${ACTIVE_IN})` with {@link ACTIVE_VALUES}. */
-const ACTIVE_VALUES = Object.fromEntries(ACTIVE_STATUSES.map((status, i) => [`:active${i}`, status]));
-const ACTIVE_IN = Object.keys(ACTIVE_VALUES).join(', ');
-
-/**
- * DynamoDB items are capped at 400 KB in UTF-8 bytes: longer texts are cut (in bytes, on a character boundary) with
- * a visible marker, never dropped silently. A message or a trace event is an item of its own (one text of at most
- * MAX_TEXT_BYTES); the run item holds both the input and the answer, so they share one budget with room to spare
- * for the rest of the run (usage, degradations, approvals): 100 KB + 200 KB + the marker < 400 KB.
- */
-export const MAX_TEXT_BYTES = 300_000;
-export const MAX_INPUT_BYTES = 100_000;
-export const MAX_ANSWER_BYTES = 200_000;
-export function clampText(text: string, max = MAX_TEXT_BYTES): string {
-  return truncateUtf8(text, max);
-}
-
-function clampMessage(m: Message): Message {
-  return { ...m, content: clampText(m.content) } as Message;
-}
-
-const isConditionFailure = (err: unknown) => (err as { name?: string }).name === 'ConditionalCheckFailedException';
 
 /** Runs, messages and trace events in the agent table. All writes are single-item and conditional where it matters. */
 export class RunStore implements ApiRunRepository {
@@ -71,6 +64,7 @@ export class RunStore implements ApiRunRepository {
     maxSteps: number;
     maxTokens: number;
     maxCostUsd?: number;
+    outputSchema?: OutputSpec;
   }): Promise<{ run: RunRecord; created: boolean }> {
     const at = this.now().toISOString();
     const run: RunRecord = {
@@ -84,6 +78,7 @@ export class RunStore implements ApiRunRepository {
       maxSteps: input.maxSteps,
       maxTokens: input.maxTokens,
       ...(input.maxCostUsd !== undefined ? { maxCostUsd: input.maxCostUsd } : {}),
+      ...(input.outputSchema ? { outputSchema: input.outputSchema } : {}),
       costMicros: 0,
       stopReason: null,
       answer: null,
@@ -234,20 +229,34 @@ export class RunStore implements ApiRunRepository {
     );
   }
 
+  /** Stores the run's compacted context view (lambdas/core/context.ts); it only ever grows, so a plain SET is safe. */
+  async saveContextView(runId: string, view: ContextView): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(runId), sk: RUN_SK },
+        UpdateExpression: 'SET contextView = :view, updatedAt = :at',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':view': view, ':at': this.now().toISOString() },
+      }),
+    );
+  }
+
   /** Moves a run to a terminal status once; finalizing an already-final run is a no-op that returns it. */
   async finalizeRun(
     runId: string,
-    result: { status: RunStatus; answer: string; stopReason: string | null },
+    result: { status: RunStatus; answer: string; stopReason: string | null; output?: unknown },
   ): Promise<RunRecord> {
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
+          UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${result.output !== undefined ? ', #output = :output' : ''} REMOVE taskToken`,
           ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN})`,
-          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeNames: { '#status': 'status', ...(result.output !== undefined ? { '#output': 'output' } : {}) },
           ExpressionAttributeValues: {
+            ...(result.output !== undefined ? { ':output': result.output } : {}),
             ':status': result.status,
             ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
             ':reason': result.stopReason,
@@ -486,37 +495,4 @@ export class RunStore implements ApiRunRepository {
     } while (start);
     return items;
   }
-}
-
-function idempotencyPk(userId: string, key: string): string {
-  return `IDEM#${createHash('sha256').update(`${userId}\u0000${key}`).digest('hex')}`;
-}
-
-function stripKeys<T>(item: Record<string, unknown>): T {
-  const { pk: _pk, sk: _sk, ...rest } = item;
-  return rest as T;
-}
-
-/**
- * An event as it is stored: as written, or, past the item's text budget, its envelope with `truncated: true` and its
- * bulky fields cut to a marked excerpt (a cut field is a string then: readers show it as it is).
- */
-function clampEvent(event: TraceEvent): TraceEvent {
-  const json = JSON.stringify(event);
-  if (Buffer.byteLength(json, 'utf8') <= MAX_TEXT_BYTES) return event;
-  const out: Record<string, unknown> = { type: event.type, at: event.at, step: event.step, truncated: true };
-  for (const [k, v] of Object.entries(event)) {
-    if (k in out) continue;
-    const s = typeof v === 'string' ? v : JSON.stringify(v);
-    out[k] = s && s.length > 20_000 ? clampText(s, 20_000) : v;
-  }
-  return parseTraceEvent(out);
-}
-
-/** A message item as read back: its event not yet parsed. */
-type StoredItem = Omit<StoredMessage, 'event'> & { event?: Record<string, unknown> };
-
-/** A message item read back, the trace event it carries parsed into the union (the store boundary). */
-function storedMessageOf({ event, ...m }: StoredItem): StoredMessage {
-  return { ...m, ...(event ? { event: parseTraceEvent(event) } : {}) };
 }
