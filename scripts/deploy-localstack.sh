@@ -5,6 +5,18 @@
 # Written to LocalStack's documented behaviour and NOT run on the project's machines: they have no LocalStack (and no
 # Docker engine to run one). docs/auth.md.
 set -euo pipefail
+for arg in "$@"; do
+  if [ "$arg" = "--help" ] || [ "$arg" = "-h" ]; then
+    echo "Usage: npm run deploy:localstack"
+    echo
+    echo "Deploys the API-keys variant of the stack (api.auth \"apiKeys\": no Cognito) to a LocalStack on http://localhost:4566"
+    echo "(LOCALSTACK_ENDPOINT to change) with cdklocal (aws-cdk-local), writes a first admin key to its table, and prints the"
+    echo "API's LocalStack URL (.../restapis/<id>/<stage>/_user_request_/) and that key. STACK_NAME picks the stack (AgentStack)."
+    echo "Written to LocalStack's documented behaviour; not run on the project's machines (no LocalStack there)."
+    echo "  -h, --help   this text"
+    exit 0
+  fi
+done
 cd "$(dirname "$0")/.."
 ENDPOINT=${LOCALSTACK_ENDPOINT:-http://localhost:4566}
 if ! curl -fsS "$ENDPOINT/_localstack/health" >/dev/null 2>&1; then
