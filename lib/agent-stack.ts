@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { CfnOutput, CfnResource, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,10 +13,11 @@ import { METRICS_NAMESPACE, STACK_DIMENSION } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
 import { bedrockModelArns } from './bedrock';
 import { nodeModulesOf } from './bundling';
-import { type AgentConfig, approvalRequiredTools, configEnvValue, handlerConfig } from './config';
+import { type AgentConfig, approvalRequiredTools, ConfigError, configEnvValue, handlerConfig } from './config';
 import { TraceExporter } from './exporter';
 import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
+import { HybridWorkflow } from './hybrid-workflow';
 import { AgentMonitoring } from './monitoring';
 import { ExecutionStatusRule } from './status-rule';
 import { AgentStore } from './store';
@@ -35,7 +37,7 @@ const BUILTIN_TOOL_TIMEOUT_MS = 10_000;
 
 /** The agent: store, handlers, the state machine, and the API. */
 export class AgentStack extends Stack {
-  readonly workflow: AgentWorkflow;
+  readonly workflow: AgentWorkflow | HybridWorkflow;
   readonly store: AgentStore;
   readonly versions: AgentVersions;
   readonly functions: lambda.IFunction[];
@@ -56,8 +58,9 @@ export class AgentStack extends Stack {
     // Plain JSON while it fits; compressed past that (long instructions, an output schema): lambdas/core/config-env.ts.
     const configJson = configEnvValue(plainJson, MAX_CONFIG_BYTES);
     if (configJson === undefined) {
-      throw new Error(
-        `agent config is ${Buffer.byteLength(plainJson)} bytes serialized (instructions ${Buffer.byteLength(JSON.stringify(config.instructions ?? ''))}, output schema ${Buffer.byteLength(JSON.stringify(config.output ?? ''))}) and does not fit the handlers' environment even compressed (at most ${MAX_CONFIG_BYTES} bytes)`,
+      const packed = Buffer.byteLength(gzipSync(plainJson, { level: 9 }).toString('base64'));
+      throw new ConfigError(
+        `the agent config does not fit the handlers' environment: ${Buffer.byteLength(plainJson)} bytes serialized (instructions ${Buffer.byteLength(JSON.stringify(config.instructions ?? ''))}, output schema ${Buffer.byteLength(JSON.stringify(config.output ?? ''))}), about ${packed} compressed, where ${MAX_CONFIG_BYTES} bytes are available (Lambda allows 4 KB of environment variables per function): shorten the instructions or the output schema (docs/agent.md, "Instructions")`,
       );
     }
     assertHistoryFits(config);
@@ -122,7 +125,7 @@ export class AgentStack extends Stack {
       longestWaitSeconds: PAUSE_TIMEOUT_SECONDS,
       approvalTimeoutSeconds: awaitApproval ? config.approvalTimeoutSeconds : undefined,
     });
-    this.workflow = new AgentWorkflow(this, 'Workflow', {
+    const workflowProps = {
       executionTimeoutSeconds,
       // Each state machine version invokes the Lambda versions published with it, never $LATEST.
       loadRun: loadRun.currentVersion,
@@ -135,13 +138,20 @@ export class AgentStack extends Stack {
       retry: config.retry,
       hasFallbackModel: config.models.fallback !== undefined,
       toolConcurrency: config.toolConcurrency,
-    });
+    };
+    // `engine`: one Standard machine, or a Standard parent with Express segments (docs/hybrid.md).
+    this.workflow =
+      config.engine === 'hybrid'
+        ? new HybridWorkflow(this, 'Workflow', { ...workflowProps, segmentSteps: config.hybrid.segmentSteps })
+        : new AgentWorkflow(this, 'Workflow', workflowProps);
 
     // The machine has one role for all its versions, and a deploy replaces its policy: it may invoke every published
     // version of its functions, so a run in flight on an older version still reaches that version's code after a
     // deploy (found by IAM offline: the grant of the current versions alone denied them).
     const taskFunctions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : [])];
-    this.workflow.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: taskFunctions.map((f) => `${f.functionArn}:*`) }));
+    const invokeVersions = new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: taskFunctions.map((f) => `${f.functionArn}:*`) });
+    this.workflow.stateMachine.addToRolePolicy(invokeVersions);
+    if (this.workflow instanceof HybridWorkflow) this.workflow.segmentMachine.addToRolePolicy(invokeVersions);
 
     // Every deploy publishes a version behind the alias `live`, which the API starts runs on.
     this.versions = new AgentVersions(this, 'Versions', { stateMachine: this.workflow.stateMachine, canary: config.deploy.canary });

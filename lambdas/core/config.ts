@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BUILTIN_TOOL_NAMES, ConfigError } from './config-env';
-import { contextWindowOf } from './context-windows';
+import { contextWindowOf, outputReserveIssues } from './context-windows';
+import { schemaProblem } from './output';
 import { priceOf } from './pricing';
 
 export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError, configEnvValue, configJsonOf } from './config-env';
@@ -50,7 +51,7 @@ export const ModelConfigSchema = z
     contextWindowTokens: positiveInt(10_000_000).min(1024).optional(),
   })
   .superRefine((m, ctx) => {
-    for (const issue of modelParamIssues(m)) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
+    for (const issue of [...modelParamIssues(m), ...outputReserveIssues(m)]) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
   })
   .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?, temperature?, topP?, stopSequences?, reasoningEffort?, contextWindowTokens?}');
 
@@ -277,7 +278,7 @@ export const InstructionsSchema = z.union([
 
 /** A JSON Schema the final answer must satisfy (`output` in the config, `outputSchema` on POST /runs). */
 export const OutputSpecSchema = z.strictObject({
-  schema: z.record(z.string(), z.unknown()).refine((s) => Object.keys(s).length > 0, 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}'),
+  schema: z.record(z.string(), z.unknown()).refine((s) => Object.keys(s).length > 0 && !schemaProblem(s), { error: (i) => schemaProblem(i.input) ?? 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}' }),
   /** The name the provider is given for the schema (OpenAI `json_schema.name`, the forced tool's name). */
   name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -').default('final_answer'),
 });
@@ -329,6 +330,17 @@ export const AgentConfigSchema = z
     approvalTimeoutSeconds: positiveInt(30 * 24 * 3600).default(86_400),
     /** How many tool calls of one step run at once (the Map state's MaxConcurrency). */
     toolConcurrency: positiveInt(40).default(4),
+    /**
+     * The engine's shape (docs/hybrid.md): `standard`, one Standard state machine; `hybrid`, a Standard parent (LoadRun,
+     * the waits, the endings) running the model/tool loop in Express segments of at most `hybrid.segmentSteps` steps.
+     */
+    engine: z.enum(['standard', 'hybrid'], { error: 'must be "standard" (one Standard state machine) or "hybrid" (Express segments under a Standard parent)' }).default('standard'),
+    hybrid: z
+      .strictObject({
+        /** Model steps per Express segment before it hands back to the parent (each segment also ends at 270 s). */
+        segmentSteps: positiveInt(50).default(10),
+      })
+      .default({ segmentSteps: 10 }),
     /** The API in AWS. */
     api: z
       .strictObject({
@@ -490,10 +502,11 @@ export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
 }
 
 /**
- * The config the handlers receive: all of it but `deploy`, which only shapes the deploy (so turning a canary on or
- * off does not change the handlers, hence does not publish new Lambda versions).
+ * The config the handlers receive: all of it but `deploy` and the engine's shape (`engine`, `hybrid`), which only
+ * shape the deploy (so turning a canary on or off, or switching engines, does not change the handlers, hence does
+ * not publish new Lambda versions).
  */
-export function handlerConfig(config: AgentConfig): Omit<AgentConfig, 'deploy'> {
-  const { deploy: _deploy, ...rest } = config;
+export function handlerConfig(config: AgentConfig): Omit<AgentConfig, 'deploy' | 'engine' | 'hybrid'> {
+  const { deploy: _deploy, engine: _engine, hybrid: _hybrid, ...rest } = config;
   return rest;
 }
