@@ -94,7 +94,12 @@ export interface RunRepository {
   listMessages(runId: string): Promise<StoredMessage[]>;
   recordModelStep(runId: string, step: number, usage: Usage, callSig: string, costMicros?: number): Promise<RunRecord>;
   addDegraded(runId: string, entry: DegradedEntry): Promise<void>;
-  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null; output?: unknown }): Promise<RunRecord>;
+  /**
+   * Moves a run under way to a terminal status once (a no-op returning the run otherwise). `expiringApprovals`: only
+   * while the run is AWAITING_APPROVAL with some call of its step still undecided (the approval timeout's ending:
+   * a last decision that landed first wins, lambdas/core/approvals.ts).
+   */
+  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null; output?: unknown }, options?: { expiringApprovals?: boolean }): Promise<RunRecord>;
   appendEvent(runId: string, event: TraceEventDraft): Promise<TraceEvent>;
   listEvents(runId: string): Promise<TraceEvent[]>;
 }
@@ -111,8 +116,11 @@ export interface ApiRunRepository extends RunRepository {
   listRunsByUser(userId: string, options?: { limit?: number; cursor?: string }): Promise<RunPage>;
   /** Runs in one of the given statuses (admin stop; the offline engine's crash recovery). */
   listRunsByStatus(statuses: RunStatus[]): Promise<RunRecord[]>;
-  /** Binds a user's Idempotency-Key to `runId`, or returns the run already bound to it (`claimed: false`). */
-  claimIdempotencyKey(userId: string, key: string, runId: string): Promise<{ runId: string; claimed: boolean }>;
+  /**
+   * Binds a user's Idempotency-Key to `runId` and the request's fingerprint, or returns the run (and fingerprint,
+   * when the claim has one) already bound to it (`claimed: false`).
+   */
+  claimIdempotencyKey(userId: string, key: string, runId: string, fingerprint?: string): Promise<{ runId: string; claimed: boolean; fingerprint?: string }>;
   /** Releases a claimed key (its run could not be started), only while it still names that run. */
   releaseIdempotencyKey(userId: string, key: string, runId: string): Promise<void>;
 }
@@ -132,4 +140,17 @@ export interface RunControl {
   cancel(runId: string, reason?: 'CANCELLED' | 'KILLED'): Promise<void>;
   /** Records a person's decision on a tool call waiting for approval (lambdas/core/approvals.ts). */
   decide(runId: string, toolCallId: string, decision: { decision: 'approve' | 'reject'; reason?: string; decidedBy: string }): Promise<{ remaining: number }>;
+}
+
+/**
+ * Claims of a step's model call (docs/hybrid.md): two copies of one step running at the same time (an Express segment
+ * run twice at once) send one provider request. A claim has a lease: one left by a crashed handler ends with it.
+ */
+export interface ModelCallClaims {
+  /** Takes the claim of `step`'s model call for `owner` for `leaseMs`; false while another owner's lease lasts. */
+  claim(runId: string, step: number, owner: string, leaseMs: number): Promise<boolean>;
+  /** Gives the claim back (only `owner`'s; no-op otherwise). */
+  release(runId: string, step: number, owner: string): Promise<void>;
+  /** Drops the claim whoever holds it (its holder is known to be dead: the offline engine after its process died). */
+  drop(runId: string, step: number): Promise<void>;
 }
