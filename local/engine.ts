@@ -106,6 +106,8 @@ export interface EngineOptions {
   dynamoFaults?: DynamoFaults & { throttle?: (operation: string) => boolean };
   /** Replaces the models and the tool runner (replay serves recorded outputs through these). */
   overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools'>>;
+  /** Wraps the tool runner of the call-tool step (evals serve recorded tool results through it: local/eval.ts). */
+  wrapTools?: (runTool: Runtime['runTool']) => Runtime['runTool'];
   /** Test knob: make an invocation of a function crash (Lambda.Unknown), as an out-of-memory or a process exit would. */
   lambdaFaults?: (fn: { handler: string; logicalId: string }, payload: unknown) => 'crash' | undefined;
   /** Picks among an alias's versions by weight (a canary); Math.random when absent. */
@@ -394,6 +396,7 @@ export class LocalEngine {
         lambdaClientFor: () => lambdaClient,
       });
       if (options.overrides) Object.assign(rt, options.overrides);
+      if (options.wrapTools) rt.runTool = options.wrapTools(rt.runTool);
       return rt;
     };
     const runtime = makeRuntime(options.config);

@@ -1,0 +1,82 @@
+import { type CaseResult, caseResult, type EvalCase, fixtureToolRunner, judgeAnswer, observe, runPool } from '../lambdas/core/eval';
+import type { RunView, TraceEvent } from '../lambdas/core/types';
+import type { AgentConfig } from '../lib/config';
+import { type EngineOptions, LocalEngine } from './engine';
+
+/**
+ * The user the eval runs belong to: the local server's development-token user, so that `agent serve --data <dir>`
+ * on an eval's data dir (`agent eval --out`) lists them in the viewer.
+ */
+export const EVAL_USER = 'local-user';
+
+/** One case run: its result, the run and its trace (for `--out`). */
+export interface CaseRun {
+  result: CaseResult;
+  run: RunView | null;
+  events: TraceEvent[];
+}
+
+export interface OfflineSuiteOptions {
+  config: AgentConfig;
+  cases: EvalCase[];
+  /** Cases run at once. */
+  concurrency: number;
+  /** Passed to the engine (a test's template and retry scale, `dataDir` to keep the runs). */
+  engine?: Partial<EngineOptions>;
+  /** Each case as it finishes. */
+  onCase?: (run: CaseRun) => void;
+}
+
+/**
+ * Runs a suite through the offline engine: one engine for the config, each case a real run of the synthesized state
+ * machine (budgets, breakers, tools and taxonomy as deployed), `concurrency` at once. A case with `fixtures` has its
+ * tool calls answered from them (through the engine's `wrapTools`, around the call-tool step's tool runner); the
+ * others call the real tools.
+ */
+export async function runSuiteOffline(options: OfflineSuiteOptions): Promise<CaseRun[]> {
+  const fixtures = new Map<string, EvalCase['fixtures']>();
+  const misses = new Map<string, string[]>();
+  const engine = await LocalEngine.start({
+    config: options.config,
+    ...options.engine,
+    wrapTools: (real) =>
+      fixtureToolRunner(
+        real,
+        (runId) => fixtures.get(runId),
+        (runId, call) => misses.set(runId, [...(misses.get(runId) ?? []), call]),
+      ),
+  });
+  try {
+    return await runPool(options.cases, options.concurrency, async (c) => {
+      const runId = `eval-${crypto.randomUUID()}`;
+      if (c.fixtures) fixtures.set(runId, c.fixtures);
+      const started = Date.now();
+      let run: RunView | null = null;
+      let events: TraceEvent[] = [];
+      let error: string | undefined;
+      try {
+        // `outputSchema` goes with the request; an engine that does not know it ignores it (expect.output then fails).
+        const request = { input: c.input, userId: EVAL_USER, runId, ...(c.budgets ? { budgets: c.budgets } : {}), ...(c.outputSchema ? { outputSchema: c.outputSchema } : {}) };
+        const out = await engine.run(request as Parameters<LocalEngine['run']>[0]);
+        run = out.run;
+        if (out.error) error = `the execution failed: ${out.error.name}: ${out.error.message}`;
+        events = await engine.runtime.runs.listEvents(runId);
+      } catch (err) {
+        error = `the run could not be made: ${(err as Error).name}: ${(err as Error).message}`;
+      }
+      const ms = Date.now() - started;
+      const observed = observe(run, events, misses.get(runId) ?? [], error);
+      const model = engine.runtime.model('primary');
+      const judge =
+        c.expect.judge && model
+          ? await judgeAnswer(model, engine.runtime.priceOf?.(options.config.models.primary)?.price, { rubric: c.expect.judge, input: c.input, answer: observed.answer })
+          : undefined;
+      const result = caseResult(c, observed, ms, run?.runId ?? null, judge);
+      const done = { result, run, events };
+      options.onCase?.(done);
+      return done;
+    });
+  } finally {
+    await engine.close();
+  }
+}
