@@ -4,6 +4,7 @@ import { AgentError } from '../lambdas/core/errors';
 import { ConfigError, loadConfig } from '../lib/config';
 import { adminCommand } from './cli/admin';
 import { type CliCommand, UsageError } from './cli/common';
+import { evalCommand } from './cli/eval';
 import { loginCommand, usersCommand } from './cli/login';
 import { approveCommand, cancelCommand, pauseCommand, rejectCommand, resumeCommand, runsCommand, showCommand, traceCommand } from './cli/remote';
 import { replayCommand } from './cli/replay';
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, CliCommand> = {
   admin: adminCommand,
   login: loginCommand,
   users: usersCommand,
+  eval: evalCommand,
 };
 
 const usage = () => `Usage: agent <command> [options]
@@ -60,6 +62,11 @@ Options:
   --cursor <c>       admin runs: the next page
   --call <id>        approve/reject: the waiting tool call (needed when several wait)
   --reason <text>    approve/reject: why (the model reads a rejection's reason)
+  --baseline <file>  eval: a second config run on the same suite, side by side; fewer passes than it fail the eval
+  --concurrency <n>  eval: cases run at once (default 4)
+  --min-pass <0..1>  eval: the share of cases that must pass (default 1)
+  --out <dir>        eval: write report.json, report.md and the runs' traces there
+  --suite <file>     eval add: the suite (JSON Lines) the case is appended to
   -h, --help         this text`;
 
 async function main(argv: string[]): Promise<number> {
@@ -92,6 +99,11 @@ async function main(argv: string[]): Promise<number> {
       cursor: { type: 'string' },
       call: { type: 'string' },
       reason: { type: 'string' },
+      baseline: { type: 'string' },
+      concurrency: { type: 'string' },
+      'min-pass': { type: 'string' },
+      out: { type: 'string' },
+      suite: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
