@@ -272,7 +272,7 @@ export function judgePrompt(rubric: string, input: string, answer: string | null
 /** The judge's verdict from its reply: PASS/FAIL as the first word; anything else is no verdict (a failure). */
 export function judgeVerdict(reply: string): { passed: boolean; reason: string } {
   const text = reply.trim();
-  const m = /^\W*(PASS|FAIL)\b[\s:.,-]*([\s\S]*)$/i.exec(text);
+  const m = /^\W*(PASS|FAIL)\b[\W_]*([\s\S]*)$/i.exec(text);
   if (!m) return { passed: false, reason: `the judge gave no PASS/FAIL verdict: ${quote(text, 200)}` };
   return { passed: m[1]?.toUpperCase() === 'PASS', reason: (m[2] ?? '').trim() };
 }
