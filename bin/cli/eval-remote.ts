@@ -13,7 +13,7 @@ export interface RemoteSuiteOptions {
   cases: EvalCase[];
   concurrency: number;
   onCase?: (run: { result: ReturnType<typeof caseResult>; run: RunView | null; events: TraceEvent[] }) => void;
-  /** Between two reads of a run under way. @default 1000 */
+  /** The longest wait between two reads of a run under way (the first is a tenth of it, doubling). @default 1000 */
   pollMs?: number;
   /** A run still under way after this long fails its case. @default 30 minutes */
   timeoutMs?: number;
@@ -39,6 +39,7 @@ export async function runSuiteRemote(options: RemoteSuiteOptions) {
       try {
         const body = { input: c.input, ...(c.budgets ? { budgets: c.budgets } : {}), ...(c.outputSchema ? { outputSchema: c.outputSchema } : {}) };
         const { runId } = await callApi<{ runId: string }>(target, 'POST', '/runs', body);
+        let wait = Math.max(1, Math.round(pollMs / 10));
         for (;;) {
           run = await callApi<RunView>(target, 'GET', `/runs/${encodeURIComponent(runId)}`);
           if (!ACTIVE_STATUSES.includes(run.status)) break;
@@ -46,7 +47,8 @@ export async function runSuiteRemote(options: RemoteSuiteOptions) {
             error = `the run was still ${run.status} after ${Math.round(timeoutMs / 1000)} s`;
             break;
           }
-          await new Promise((r) => setTimeout(r, pollMs));
+          await new Promise((r) => setTimeout(r, wait));
+          wait = Math.min(pollMs, wait * 2);
         }
         events = (await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `/runs/${encodeURIComponent(runId)}/trace`)).events.map(parseTraceEvent);
       } catch (err) {

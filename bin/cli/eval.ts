@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { type CaseResult, caseFromRun, type EvalCase, evalReport, parseSuite, SuiteError, summarize } from '../../lambdas/core/eval';
 import { parseTraceEvent, type TraceEvent } from '../../lambdas/core/trace';
@@ -96,6 +96,8 @@ function writeOut(out: string, report: ReturnType<typeof evalReport>, runs: Reco
   writeFileSync(join(out, 'report.md'), markdownReport(report));
   for (const [label, list] of Object.entries(runs)) {
     const dir = join(out, 'traces', label);
+    // This run's traces only (a case removed since the last run leaves no stale file behind).
+    rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     for (const r of list) if (r.run) writeFileSync(join(dir, `${r.result.id}.json`), JSON.stringify({ run: r.run, events: r.events }, null, 1));
   }

@@ -155,4 +155,15 @@ describe('agent eval against an API: eval add, --api, the judge', () => {
     expect(JSON.stringify(judge.requests[0]?.body)).toContain('Rubric: The answer gives 42.');
     expect(runs[1]?.result).toMatchObject({ passed: false, failures: [{ expectation: 'run', message: expect.stringContaining('fixtures, which replay tool results in the offline engine only') }] });
   }, 60_000);
+
+  it('agent eval --api runs the suite on the stack, labelled by its URL', async () => {
+    const suite = join(dir, 'remote.jsonl');
+    writeFileSync(suite, `${JSON.stringify({ id: 'pct', input: 'What is 12.5% of 3480?', expect: { contains: '435', toolsCalled: ['calculator'] } })}\n`);
+    const { code, stdout } = await evalInProcess(parseConfig(config), [suite], { api: server.url, token: TOKEN, json: true });
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report).toMatchObject({ config: server.url, total: 1, passed: 1, cases: [{ id: 'pct', status: 'SUCCEEDED', steps: 2 }] });
+    // The run is the stack's: the API lists it for the caller.
+    expect((await engine.runtime.runs.getRun(report.cases[0].runId))?.userId).toBe('cli-user');
+  }, 60_000);
 });
