@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type CaseResult, caseResult, type EvalCase, fixtureToolRunner, judgeAnswer, observe, runPool } from '../lambdas/core/eval';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
 import type { AgentConfig } from '../lib/config';
@@ -36,9 +37,19 @@ export interface OfflineSuiteOptions {
 export async function runSuiteOffline(options: OfflineSuiteOptions): Promise<CaseRun[]> {
   const fixtures = new Map<string, EvalCase['fixtures']>();
   const misses = new Map<string, string[]>();
+  const waited = new Map<string, string[]>();
+  const reject = { call: (_runId: string, _toolCallId: string): void => undefined };
   const engine = await LocalEngine.start({
     config: options.config,
     ...options.engine,
+    // Nobody decides approvals during an eval: a call that waits for one is rejected (the model is told, the run goes
+    // on to its end) and the case fails naming it. An approval-required tool never runs unattended.
+    onTrace: (runId, event) => {
+      options.engine?.onTrace?.(runId, event);
+      if (event.type !== 'approval_requested') return;
+      waited.set(runId, [...(waited.get(runId) ?? []), `${event.name}(${JSON.stringify(event.arguments)})`]);
+      setImmediate(() => reject.call(runId, event.toolCallId));
+    },
     wrapTools: (real) =>
       fixtureToolRunner(
         real,
@@ -46,9 +57,14 @@ export async function runSuiteOffline(options: OfflineSuiteOptions): Promise<Cas
         (runId, call) => misses.set(runId, [...(misses.get(runId) ?? []), call]),
       ),
   });
+  reject.call = (runId, toolCallId) => {
+    engine.control
+      .decide(runId, toolCallId, { decision: 'reject', reason: 'nobody decides approvals during an eval', decidedBy: 'eval' })
+      .catch((err) => engine.runtime.logger.error('eval: rejecting a call waiting for approval failed', { runId, toolCallId, err }));
+  };
   try {
     return await runPool(options.cases, options.concurrency, async (c) => {
-      const runId = `eval-${crypto.randomUUID()}`;
+      const runId = `eval-${randomUUID()}`;
       if (c.fixtures) fixtures.set(runId, c.fixtures);
       const started = Date.now();
       let run: RunView | null = null;
@@ -65,7 +81,7 @@ export async function runSuiteOffline(options: OfflineSuiteOptions): Promise<Cas
         error = `the run could not be made: ${(err as Error).name}: ${(err as Error).message}`;
       }
       const ms = Date.now() - started;
-      const observed = observe(run, events, misses.get(runId) ?? [], error);
+      const observed = observe(run, events, { fixtureMisses: misses.get(runId), approvalsRejected: waited.get(runId), error });
       const model = engine.runtime.model('primary');
       const judge =
         c.expect.judge && model

@@ -56,7 +56,7 @@ export async function runSuiteRemote(options: RemoteSuiteOptions) {
       }
     }
     const ms = Date.now() - started;
-    const observed = observe(run, events, [], error);
+    const observed = observe(run, events, { error });
     let verdict: Awaited<ReturnType<typeof judgeAnswer>> | undefined;
     if (c.expect.judge) {
       judge ??= createProvider(options.config.models.primary);

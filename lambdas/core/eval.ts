@@ -147,6 +147,8 @@ export interface Observed {
   toolsCalled: string[];
   /** Tool calls that had no fixture (cases with `fixtures` only). */
   fixtureMisses: string[];
+  /** Tool calls that waited for a person's approval (offline evals reject them: nobody decides during an eval). */
+  approvalsRejected?: string[];
   /** The run could not be made or followed (start refused, execution failed, timed out). */
   error?: string;
 }
@@ -166,6 +168,7 @@ export function checkExpectations(expect: Expectations, run: Observed): Failure[
   const fail = (expectation: string, message: string) => out.push({ expectation, message });
   if (run.error) fail('run', run.error);
   for (const miss of run.fixtureMisses) fail('fixtures', `no fixture for the tool call ${miss}`);
+  for (const call of run.approvalsRejected ?? []) fail('approval', `${call} waited for a person's approval, which an eval cannot give: it was rejected`);
   const answer = run.answer ?? '';
   if (expect.status !== undefined && run.status !== expect.status) fail('status', `expected ${expect.status}, got ${run.status}`);
   for (const s of list(expect.contains)) if (!answer.includes(s)) fail('contains', `the answer does not contain ${quote(s)} (answer: ${quote(answer)})`);
@@ -220,8 +223,8 @@ export function toolsCalledIn(events: TraceEvent[]): string[] {
   return names;
 }
 
-/** What the expectations read from a finished run (or from none). */
-export function observe(run: RunView | null, events: TraceEvent[], fixtureMisses: string[], error?: string): Observed {
+/** What the expectations read from a finished run (or from none), and what the runner saw on the way. */
+export function observe(run: RunView | null, events: TraceEvent[], seen: { fixtureMisses?: string[]; approvalsRejected?: string[]; error?: string } = {}): Observed {
   return {
     status: run?.status ?? 'NOT_RUN',
     answer: run?.answer ?? null,
@@ -229,8 +232,9 @@ export function observe(run: RunView | null, events: TraceEvent[], fixtureMisses
     steps: run?.steps ?? 0,
     usage: { inputTokens: run?.usage.inputTokens ?? 0, outputTokens: run?.usage.outputTokens ?? 0, costUsd: run?.usage.costUsd ?? 0 },
     toolsCalled: toolsCalledIn(events),
-    fixtureMisses,
-    ...(error ? { error } : {}),
+    fixtureMisses: seen.fixtureMisses ?? [],
+    ...(seen.approvalsRejected?.length ? { approvalsRejected: seen.approvalsRejected } : {}),
+    ...(seen.error ? { error: seen.error } : {}),
   };
 }
 

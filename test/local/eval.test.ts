@@ -59,4 +59,15 @@ describe('runSuiteOffline: each case a real run of the synthesized state machine
     expect(judged?.result.judge?.usage.inputTokens).toBeGreaterThan(0);
     expect(judged?.result.failures).toEqual([{ expectation: 'judge', message: expect.stringContaining('the judge gave no PASS/FAIL verdict: "I am the offline demo model') }]);
   });
+
+  it('rejects a call that waits for a person’s approval (nobody decides during an eval) and fails its case, saying so', async () => {
+    const approvals = parseConfig({ toolApprovals: { calculator: 'required' } });
+    const [waiting] = await runSuiteOffline({ config: approvals, cases: suite({ id: 'waits', input: 'What is 6 * 7?', expect: {} }), concurrency: 1, engine: { template: templateFor(approvals), retryScale: 0 } });
+    expect(waiting?.result).toMatchObject({
+      passed: false,
+      status: 'SUCCEEDED',
+      failures: [{ expectation: 'approval', message: 'calculator({"expression":"6 * 7"}) waited for a person\'s approval, which an eval cannot give: it was rejected' }],
+    });
+    expect(waiting?.events.filter((e) => e.type === 'approval_decided')).toEqual([expect.objectContaining({ decision: 'reject', decidedBy: 'eval' })]);
+  });
 });
