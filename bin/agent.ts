@@ -55,7 +55,7 @@ Options:
   --admin            users add: also add to the agent-admins group
   --temporary-password <p>  users add: the first password (default: Cognito makes one and emails it)
   --export <file>    trace: write {run, events} to a file (for replay --file)
-  --file <file>      replay: an exported trace
+  --file <file>      replay, eval add: an exported trace (agent trace <id> --export)
   --user <id>        admin stop|runs: one user's runs only
   --status <s>       admin runs: only runs in this status
   --from, --to <d>   admin runs: created in this range (ISO date or instant)
