@@ -67,6 +67,12 @@ describe('agent eval', () => {
     expect(trace.events.map((e: { type: string }) => e.type)).toContain('tool_call');
     // The runs themselves, for `agent serve --data <out>/data/candidate` and the viewer.
     expect(existsSync(join(out, 'data', 'candidate'))).toBe(true);
+    // A written trace is a recorded run `eval add --file` turns into a case.
+    const added = join(dir, 'from-file.jsonl');
+    expect((await evalInProcess(defaults, ['add'], { suite: added, file: join(out, 'traces', 'candidate', 'mul.json') })).code).toBe(0);
+    expect(parseSuite(readFileSync(added, 'utf8'))).toEqual([
+      expect.objectContaining({ id: `run-${trace.run.runId}`, input: 'What is 6 * 7?', fixtures: [{ tool: 'calculator', arguments: { expression: '6 * 7' }, result: '42' }], expect: { status: 'SUCCEEDED' } }),
+    ]);
   }, 120_000);
 
   it('exits 0 with --min-pass 0.6, and --json prints the report', async () => {
