@@ -2,11 +2,15 @@
 import { App } from 'aws-cdk-lib';
 import { AgentStack } from '../lib/agent-stack';
 import { loadConfig } from '../lib/config';
+import { assertDeployable } from '../lib/deployable';
 import { acknowledgeFindings, applyChecks } from '../lib/nag';
 
 /** The CDK app: `npx cdk synth` / `npx cdk deploy`. Config from agent.config.json (or AGENT_CONFIG). */
 const app = new App();
 const config = loadConfig(app.node.tryGetContext('agentConfig'));
+// What works offline but not in AWS (keys only in the environment, credentials written in the config) stops here,
+// naming the fix; the local engine synthesizes the same stack without this check.
+assertDeployable(config);
 const stack = new AgentStack(app, app.node.tryGetContext('stackName') ?? 'AgentStack', {
   config,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },

@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import { SIGN_IN_ENV } from '../lambdas/api/public-config';
 import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
+import { bedrockModelArns } from './bedrock';
 import { nodeModulesOf } from './bundling';
 import { type AgentConfig, approvalRequiredTools, handlerConfig } from './config';
 import { TraceExporter } from './exporter';
@@ -17,7 +18,7 @@ import { AgentMonitoring } from './monitoring';
 import { ExecutionStatusRule } from './status-rule';
 import { AgentStore } from './store';
 import { assertTimeoutChain, deriveExecutionTimeout, deriveTimeoutChain } from './timeouts';
-import { AgentVersions } from './versions';
+import { AgentVersions, LIVE_ALIAS } from './versions';
 import { AgentWorkflow, PAUSE_TIMEOUT_SECONDS } from './workflow';
 
 export interface AgentStackProps extends StackProps {
@@ -36,6 +37,8 @@ export class AgentStack extends Stack {
   readonly store: AgentStore;
   readonly versions: AgentVersions;
   readonly functions: lambda.IFunction[];
+  /** What the model function may invoke on Bedrock: the configured bedrock models' ARNs (lib/bedrock.ts). */
+  readonly bedrockModelArns: string[];
 
   constructor(scope: Construct, id: string, props: AgentStackProps) {
     super(scope, id, props);
@@ -84,6 +87,17 @@ export class AgentStack extends Stack {
       secret.grantRead(callModel);
     });
 
+    // MCP servers' secret headers: read by the functions that call the servers (call-model lists, call-tool calls).
+    [...new Set(config.tools.flatMap((t) => (t.kind === 'mcp' && t.headersSecret ? [t.headersSecret] : [])))].forEach((id, i) => {
+      const secret = id.startsWith('arn:') ? secretsmanager.Secret.fromSecretCompleteArn(this, `McpHeaders${i}`, id) : secretsmanager.Secret.fromSecretNameV2(this, `McpHeaders${i}`, id);
+      secret.grantRead(callModel);
+      secret.grantRead(callTool);
+    });
+
+    // Bedrock models: the model handler may invoke exactly the configured models (primary, fallback), nothing else.
+    this.bedrockModelArns = [...new Set([config.models.primary, config.models.fallback].flatMap((m) => (m?.provider === 'bedrock' ? bedrockModelArns(m) : [])))];
+    if (this.bedrockModelArns.length > 0) callModel.addToRolePolicy(new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources: this.bedrockModelArns }));
+
     const executionTimeoutSeconds = deriveExecutionTimeout({
       maxSteps: config.budgets.maxSteps,
       modelTaskSeconds: modelChain.taskTimeoutSeconds,
@@ -128,7 +142,16 @@ export class AgentStack extends Stack {
     const apiFn = fn('ApiFunction', 'api', bookkeeping.lambdaTimeoutSeconds);
     // Runs start on the alias (new runs and resumes from a checkpoint alike), never on the unqualified machine.
     apiFn.addEnvironment('STATE_MACHINE_ARN', this.versions.aliasArn);
-    apiFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.versions.aliasArn] }));
+    // Step Functions authorizes a StartExecution on an alias against the unqualified machine ARN, with the alias name in
+    // the multivalued key states:StateMachineQualifier (docs/local-vs-aws.md, "IAM offline"): a grant on the alias ARN
+    // allows nothing, and this one allows the alias `live` only (not the unqualified machine, not a version).
+    apiFn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [this.workflow.stateMachine.stateMachineArn],
+        conditions: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': [LIVE_ALIAS] } },
+      }),
+    );
     this.workflow.stateMachine.grantTaskResponse(apiFn);
     this.workflow.stateMachine.grantExecution(apiFn, 'states:StopExecution', 'states:DescribeExecution');
     const api = new AgentApi(this, 'Api', {

@@ -32,6 +32,7 @@ import { releaseInProgressToolCalls } from '../lambdas/store/idempotent-tools';
 import { sfnExecutions } from '../lambdas/store/sfn-executions';
 import { type AgentConfig, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
 import type { HandlerName } from '../lib/handler-names';
+import { bedrockDepsOf, bedrockUpstreams, type LocalBedrock, startBedrockRuntime } from './bedrock';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
 import { type BusEvent, type LocalRule, matchesPattern, rulesOf } from './events';
 import { LocalIam } from './iam/check';
@@ -120,6 +121,8 @@ export interface EngineOptions {
   secretsPort?: number;
   /** Port of the Lambda Invoke API of `lambda` tools (AWS_ENDPOINT_URL_LAMBDA); any free port when absent. */
   lambdaPort?: number;
+  /** Port of Bedrock Runtime (AWS_ENDPOINT_URL_BEDROCK_RUNTIME, local/bedrock.ts); any free port when absent. */
+  bedrockPort?: number;
   /**
    * The local Secrets Manager's secrets, by name or complete ARN (a JSON object value as its JSON). Added to those of
    * `secretsFile` and to those the config's key variables hold (local/secrets-manager.ts), and winning over them.
@@ -225,6 +228,8 @@ export class LocalEngine {
   secretsManager!: LocalSecretsManager;
   /** The local Lambda Invoke API: `lambda` tools' functions, their `localHandler` standing in. */
   lambdaApi!: LocalLambdaApi;
+  /** The local Bedrock Runtime (Converse), IAM-checked: `bedrock` models are called through it. */
+  bedrock!: LocalBedrock;
   /** Function ARN → `localHandler` of the `lambda` tools of the configs deployed (what the Lambda API serves). */
   lambdaStandIns!: Map<string, string>;
   readonly createdAt = new Date();
@@ -351,6 +356,7 @@ export class LocalEngine {
     const secretsManager = await startSecretsManager(secretStore, iam, { port: options.secretsPort });
     const standIns = new Map<string, string>();
     const lambdaApi = await startLambdaApi(() => standIns, iam, { port: options.lambdaPort });
+    const bedrock = await startBedrockRuntime(iam, { port: options.bedrockPort, upstreamFor: bedrockUpstreams(options.config) });
     // The handlers' runtimes: each request they send while a handler runs goes out with that function's own
     // client, whose credentials name its role (local/iam/clients.ts).
     const doc = createDocumentClient(dynamo.clientConfig);
@@ -394,6 +400,7 @@ export class LocalEngine {
         onEvent: options.onTrace,
         secrets,
         lambdaClientFor: () => lambdaClient,
+        bedrock: bedrockDepsOf(bedrock.url),
       });
       if (options.overrides) Object.assign(rt, options.overrides);
       if (options.wrapTools) rt.runTool = options.wrapTools(rt.runTool);
@@ -409,6 +416,7 @@ export class LocalEngine {
     });
     engine.secretsManager = secretsManager;
     engine.lambdaApi = lambdaApi;
+    engine.bedrock = bedrock;
     engine.lambdaStandIns = standIns;
     engine.addStandIns(options.config);
     emulation = attachTableEmulation(doc, dynamo.clientConfig, streamTablesOf(template), (table, record) => engine.onStreamRecord(table, record), options.dynamoFaults);
@@ -995,6 +1003,7 @@ export class LocalEngine {
     await this.sfnApi.close();
     await this.secretsManager.close();
     await this.lambdaApi.close();
+    await this.bedrock.close();
     this.versions.close();
     await this.runtime.tools?.close();
     await this.streamIdle();

@@ -187,8 +187,8 @@ async function handle(engine: LocalEngine, req: IncomingMessage, res: ServerResp
   }
   try {
     const principal = engine.iam.principalOf(req.headers.authorization);
-    const [action, resources] = sfnCheck(name, body, engine.stateMachineArn);
-    engine.iam.authorize(principal, action, resources);
+    const { action, resources, context } = sfnCheck(name, body, engine.stateMachineArn);
+    engine.iam.authorize(principal, action, resources, context);
   } catch (err) {
     if (err instanceof AccessDenied || err instanceof UnrecognizedClient) return reply(res, 400, { __type: err.name, message: err.message });
     throw err;

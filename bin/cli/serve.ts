@@ -11,7 +11,7 @@ export const serveCommand: CliCommand = {
     const dataDir = localDataDir(values);
     // The local AWS endpoints next to the API: PORT+1 Step Functions, PORT+2 DynamoDB (SFN_PORT / DYNAMODB_PORT).
     const near = (offset: number, env: string | undefined) => Number(env ?? (port === 0 ? 0 : port + offset));
-    // PORT+3 Secrets Manager, PORT+4 Lambda (SECRETS_MANAGER_PORT / LAMBDA_PORT); secrets from AGENT_SECRETS_FILE or the data dir.
+    // PORT+3 Secrets Manager, PORT+4 Lambda, PORT+5 Bedrock Runtime (SECRETS_MANAGER_PORT / LAMBDA_PORT / BEDROCK_RUNTIME_PORT); secrets from AGENT_SECRETS_FILE or the data dir.
     // Loaded here: the other commands (remote ones, login, --help) never load the engine.
     const [{ LocalEngine }, { startServer }, { LOCAL_REGION }] = await Promise.all([import('../../local/engine'), import('../../local/server'), import('../../local/template')]);
     const engine = await LocalEngine.start({
@@ -21,6 +21,7 @@ export const serveCommand: CliCommand = {
       dynamoPort: near(2, process.env.DYNAMODB_PORT),
       secretsPort: near(3, process.env.SECRETS_MANAGER_PORT),
       lambdaPort: near(4, process.env.LAMBDA_PORT),
+      bedrockPort: near(5, process.env.BEDROCK_RUNTIME_PORT),
       secretsFile: localSecretsFile(dataDir),
     });
     // Interrupted runs get their executions back before any request is served (a cancel then finds them).
@@ -42,6 +43,7 @@ export const serveCommand: CliCommand = {
         `AWS_ENDPOINT_URL_DYNAMODB=${engine.dynamoFront.url}`,
         `AWS_ENDPOINT_URL_SECRETS_MANAGER=${engine.secretsManager.url}`,
         `AWS_ENDPOINT_URL_LAMBDA=${engine.lambdaApi.url}`,
+        `AWS_ENDPOINT_URL_BEDROCK_RUNTIME=${engine.bedrock.url}`,
         `  (AWS SDK / CLI against them: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=${LOCAL_REGION}; state machine ${engine.stateMachineArn})`,
         ...(resumed.length ? [`  resumed ${resumed.length} run(s) interrupted by the last shutdown: ${resumed.join(', ')}`] : []),
         `  try: curl -s -X POST ${server.url}/runs -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"input":"What is 12.5% of 3480?"}'`,

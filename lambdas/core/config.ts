@@ -64,8 +64,13 @@ export const McpToolSchema = z.strictObject({
   name: toolName,
   kind: z.literal('mcp'),
   url: z.url(),
-  /** Sent on every request to the server (e.g. Authorization). The config is in the handlers' environment. */
+  /** Sent on every request to the server. The config is in the handlers' environment: no credentials here (headersSecret). */
   headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name'), z.string()).default({}),
+  /**
+   * Secrets Manager secret (name or ARN) whose value is a JSON object of header → value (e.g. {"Authorization":
+   * "Bearer …"}), sent on every request over `headers`; the stack grants read on it to the functions that call the server.
+   */
+  headersSecret: z.string().min(1).optional(),
   /** Offer only these of the server's tools (by their MCP names); all of them when absent. */
   allow: z.array(z.string().min(1)).min(1).optional(),
   /** Client timeout of one call (connecting, listing and the call itself share it). */

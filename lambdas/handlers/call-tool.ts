@@ -1,4 +1,5 @@
 import { type ToolStepInput, toolStep } from '../core/steps/call-tool';
+import { createSecretReader } from '../providers/secrets';
 import { type BaseRuntime, createBaseRuntime, optionsFromEnv } from '../runtime/base';
 import { type BreakerWiring, createBreakerWiring } from '../runtime/breaker';
 import { withIdempotentTools } from '../runtime/idempotency';
@@ -12,7 +13,8 @@ export const createHandler = wrap((rt: BaseRuntime & ToolWiring, event: ToolStep
 });
 /** The base, the breaker and the tools: no models, no tokenizer, no spend store. */
 function fromEnv(): BaseRuntime & BreakerWiring & ToolWiring {
-  const options = optionsFromEnv();
+  // Secrets Manager: the headersSecret of MCP servers.
+  const options = optionsFromEnv(process.env, createSecretReader());
   const base = createBaseRuntime(options);
   const guarded = { ...base, ...createBreakerWiring(options, base) };
   return { ...guarded, ...withIdempotentTools(options, createToolWiring(options, guarded)) };

@@ -134,6 +134,8 @@ export function createBedrockProvider(config: ModelConfig, deps: BedrockDeps = {
       // or a fake server may not speak) with the client timeout on connect and on the request.
       requestHandler: new NodeHttpHandler({ connectionTimeout: config.timeoutMs, requestTimeout: config.timeoutMs, throwOnRequestTimeout: true }),
       ...deps.clientConfig,
+      // The model's own region names where it runs (and the ARN its grant is on), whatever the client config says.
+      ...(config.region ? { region: config.region } : {}),
       maxAttempts: 1,
     });
   const label = `bedrock ${config.model}`;

@@ -12,6 +12,7 @@ import { approvalRequiredTools, deployedConfigFromEnv } from '../core/config-env
 import type { LoopDeps } from '../core/loop';
 import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
 import type { TraceEvent } from '../core/types';
+import type { BedrockDeps } from '../providers/bedrock';
 import type { SecretReader } from '../providers/secrets';
 import { createDocumentClient } from '../store/client';
 import { RunStore } from '../store/run-store';
@@ -67,6 +68,11 @@ export interface RuntimeOptions {
    * to its Lambda endpoint (local/lambda-api.ts), where the tool's `localHandler` stands in for the function.
    */
   lambdaClientFor?: (region: string) => LambdaClient;
+  /**
+   * The Bedrock client config of `bedrock` models: absent in AWS (the SDK's defaults, the function's role); the local
+   * engine binds it to its Bedrock Runtime endpoint (local/bedrock.ts) with the calling function's credentials.
+   */
+  bedrock?: BedrockDeps;
 }
 
 /** Wires the store, the logger and the metrics from config. */

@@ -16,6 +16,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { ToolConfig } from '../core/config';
 import { AgentError, BadRequest, RateLimited, TimeoutError, TransientError } from '../core/errors';
 import type { DegradedEntry, ToolSpec } from '../core/types';
+import type { SecretReader } from '../providers/secrets';
 import { type Guard, identityGuard, isPlainObject } from './http-tool';
 import { errorToResult, MAX_CONTENT_BYTES, type ToolContext, type ToolResult, truncateUtf8 } from './types';
 
@@ -36,6 +37,26 @@ export interface McpSourceDeps {
   guard?: Guard;
   fetchImpl?: typeof fetch;
   clock?: () => number;
+  /** Reads `headersSecret` (Secrets Manager in AWS; the local endpoint offline). */
+  secrets?: SecretReader;
+}
+
+/**
+ * The headers of a `headersSecret`: its value must be a JSON object of header name → string. A secret that is not
+ * is a BadRequest naming it and what is allowed (a deployment fault, not retried).
+ */
+export function headersFromSecret(value: string, secretId: string): Record<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  const entries = isPlainObject(parsed) ? Object.entries(parsed) : undefined;
+  if (!entries || entries.some(([k, v]) => typeof v !== 'string' || !/^[A-Za-z0-9-]+$/.test(k))) {
+    throw new BadRequest(`secret ${secretId} (headersSecret) must be a JSON object of header name → string value, e.g. {"Authorization": "Bearer …"}`);
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 /** How long a failed listing is remembered (capped by the TTL). */
@@ -222,11 +243,19 @@ export class McpSource {
     });
   }
 
+  /** The literal headers, and over them those of `headersSecret` (read through the secrets reader's cache). */
+  private async headers(): Promise<Record<string, string>> {
+    const secretId = this.config.headersSecret;
+    if (!secretId) return { ...this.config.headers };
+    if (!this.deps.secrets) throw new BadRequest(`MCP server ${this.config.name}: headersSecret ${secretId} is set but no Secrets Manager reader is available`);
+    return { ...this.config.headers, ...headersFromSecret(await this.deps.secrets(secretId), secretId) };
+  }
+
   private connect(timeout: () => number): Promise<Client> {
     if (!this.client) {
       this.client = loadSdk().then(async ({ Client, StreamableHTTPClientTransport }) => {
         const transport = new StreamableHTTPClientTransport(new URL(this.config.url), {
-          requestInit: { headers: { ...this.config.headers } },
+          requestInit: { headers: await this.headers() },
           ...(this.deps.fetchImpl ? { fetch: this.deps.fetchImpl } : {}),
         });
         const client = new Client(CLIENT_INFO, { capabilities: {} });

@@ -16,6 +16,7 @@ import type { ToolConfig } from '../core/config';
 import { BUILTIN_TOOL_NAMES } from '../core/config-env';
 import { TransientError } from '../core/errors';
 import type { DegradedEntry, ToolCall, ToolSpec } from '../core/types';
+import type { SecretReader } from '../providers/secrets';
 import { calculatorTool } from './calculator';
 import { createHttpTool, type FetchLike, type Guard } from './http-tool';
 import { createSearchDocsTool } from './keyword-search';
@@ -44,6 +45,8 @@ export interface ToolRegistryDeps {
    * elsewhere); the local engine gives clients bound to its Lambda endpoint, signing as the calling function.
    */
   lambdaClientFor?: (region: string) => LambdaClient;
+  /** Reads the `headersSecret` of MCP servers (Secrets Manager). */
+  secrets?: SecretReader;
   /** Clock of the MCP listing cache (tests). */
   clock?: () => number;
 }
@@ -165,7 +168,7 @@ export interface ToolCatalog {
 
 export function createToolCatalog(tools: ToolConfig[], deps: ToolRegistryDeps = {}): ToolCatalog {
   const registry = buildToolRegistry(tools, deps);
-  const sources = tools.flatMap((t) => (t.kind === 'mcp' ? [new McpSource(t, { guard: deps.guard, fetchImpl: deps.fetchImpl, clock: deps.clock })] : []));
+  const sources = tools.flatMap((t) => (t.kind === 'mcp' ? [new McpSource(t, { guard: deps.guard, fetchImpl: deps.fetchImpl, clock: deps.clock, secrets: deps.secrets })] : []));
   const offered = async (): Promise<{ tools: OfferedMcpTool[]; unavailable: DegradedEntry[] }> => {
     const listings = await Promise.all(sources.map(async (source) => ({ source, listing: await source.list() })));
     const unavailable: DegradedEntry[] = [];

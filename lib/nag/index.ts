@@ -21,7 +21,7 @@ export const ACKNOWLEDGEMENTS: { id: string; reason: string }[] = [
   {
     id: 'AwsSolutions::AwsSolutions-IAM5',
     reason:
-      'Wildcards come only from CDK L2 grants: X-Ray PutTraceSegments/PutTelemetryRecords (no resource-level permissions exist), the table’s own GSIs (<table>/index/*), Lambda versions of our own functions (<fn>:*) invoked by the state machine, and executions of our own state machine (execution:<machine>:*) stopped by the API on cancel.',
+      'Wildcards come only from CDK L2 grants: X-Ray PutTraceSegments/PutTelemetryRecords (no resource-level permissions exist), the table’s own GSIs (<table>/index/*), Lambda versions of our own functions (<fn>:*) invoked by the state machine, executions of our own state machine (execution:<machine>:*) stopped by the API on cancel, and the configured Bedrock model in every region (bedrock:*::foundation-model/<model>) that a cross-region inference profile of it routes to.',
   },
   {
     id: 'AwsSolutions::AwsSolutions-L1',
@@ -72,6 +72,10 @@ export function acknowledgeFindings(stack: AgentStack): void {
       id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:${partition}:states:${known(stack.region, 'AWS::Region')}:${known(stack.account, 'AWS::AccountId')}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${id(stack.workflow.stateMachine)}"}]}]}:*]`,
       reason: iam5,
     },
+    // A cross-region inference profile's model, in every region the profile routes to (lib/bedrock.ts).
+    ...stack.bedrockModelArns
+      .filter((arn) => arn.includes(':bedrock:*:'))
+      .map((arn) => ({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${arn.replace(/^arn:[^:]+:/, `arn:${Token.isUnresolved(arn.split(':')[1] ?? '') ? partition : 'aws'}:`)}]`, reason: iam5 })),
   ];
   for (const a of [...ACKNOWLEDGEMENTS, ...findings]) Validations.of(stack).acknowledge(a);
 }

@@ -1,4 +1,5 @@
-import { LOCAL_ACCOUNT } from '../template';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '../template';
+import type { RequestContext } from './conditions';
 import { AccessDenied, accessDeniedMessage, type Principal } from './policy';
 import { accessKeyIdOfRequest, type IamModel } from './roles';
 
@@ -10,7 +11,7 @@ export class UnrecognizedClient extends Error {
   }
 }
 
-/** What the local endpoints could not check (conditions, AWS managed policies): logged, never silently allowed. */
+/** What the local endpoints could not check (unsupported conditions, AWS managed policies): logged, never silently allowed. */
 export type IamReport = (message: string, fields: Record<string, unknown>) => void;
 
 /** One denied or flagged request, as the endpoints saw it (for tests and the CLI's diagnostics). */
@@ -45,12 +46,16 @@ export class LocalIam {
     return principal;
   }
 
-  /** Throws AccessDenied (AWS's message) unless the principal's policy allows the action on every resource. */
-  authorize(principal: Principal, action: string, resources: string[]): void {
+  /**
+   * Throws AccessDenied (AWS's message) unless the principal's policy allows the action on every resource, with the
+   * request's service context keys (`context`) and the global ones AWS sets for an assumed role (globalContextOf).
+   */
+  authorize(principal: Principal, action: string, resources: string[], context: RequestContext = {}): void {
     if (!principal.policy) return;
+    const full = { ...globalContextOf(principal), ...context };
     for (const resource of resources) {
-      const decision = principal.policy.evaluate(action, resource);
-      if (decision.unevaluated.length) this.report('IAM offline: a statement with a Condition matched and was not evaluated (its Allow does not grant, its Deny applies)', { role: principal.roleName, action, resource, statements: decision.unevaluated });
+      const decision = principal.policy.evaluate(action, resource, full);
+      if (decision.unevaluated.length) this.report('IAM offline: a statement with a Condition IAM offline does not evaluate matched (its Allow does not grant, its Deny applies)', { role: principal.roleName, action, resource, statements: decision.unevaluated });
       if (!decision.allowed) {
         const message = accessDeniedMessage(LOCAL_ACCOUNT, principal, action, resource, decision);
         this.denials.push({ principal, action, resource, message });
@@ -63,4 +68,23 @@ export class LocalIam {
     used.add(action);
     this.used.set(principal.roleName, used);
   }
+}
+
+/**
+ * The global condition keys AWS puts in the context of a request signed by a role session over the SDK (IAM User
+ * Guide, "AWS global condition context keys"): the principal's role ARN, account and type, the region, HTTPS, the
+ * time. Keys AWS sets only in some cases (source IP, VPC, tags, `aws:CalledVia`) are absent, as for a request
+ * that lacks them.
+ */
+export function globalContextOf(principal: Principal, now = new Date()): RequestContext {
+  return {
+    'aws:PrincipalArn': `arn:aws:iam::${LOCAL_ACCOUNT}:role/${principal.roleName}`,
+    'aws:PrincipalAccount': LOCAL_ACCOUNT,
+    'aws:PrincipalType': 'AssumedRole',
+    'aws:RequestedRegion': LOCAL_REGION,
+    'aws:SecureTransport': 'true',
+    'aws:CurrentTime': now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    'aws:EpochTime': String(Math.floor(now.getTime() / 1000)),
+    'aws:ViaAWSService': 'false',
+  };
 }

@@ -1,8 +1,11 @@
+import { conditionMatches, type RequestContext } from './conditions';
+
 /**
  * A pure evaluator of IAM identity-based policy statements (the subset the offline engine needs): Allow/Deny with
- * an explicit Deny winning, Action/NotAction and Resource/NotResource with `*` and `?` wildcards, and conditions
- * reported instead of guessed. Statements are compiled once (a role's policy is compiled when the engine starts);
- * a check is a few regular-expression tests.
+ * an explicit Deny winning, Action/NotAction and Resource/NotResource with `*` and `?` wildcards, and Condition
+ * blocks evaluated against the request context (local/iam/conditions.ts; what that cannot evaluate is reported,
+ * never guessed). Statements are compiled once (a role's policy is compiled when the engine starts); a check is a
+ * few regular-expression tests.
  */
 
 export interface PolicyStatement {
@@ -20,7 +23,7 @@ export interface Decision {
   allowed: boolean;
   /** `explicit`: a Deny statement matched; `implicit`: no Allow statement matched. */
   denial?: 'explicit' | 'implicit';
-  /** Sids (or indexes) of matching statements whose Condition was not evaluated: an Allow of these does not grant. */
+  /** Sids (or indexes) of matching statements whose Condition could not be evaluated: an Allow of these does not grant. */
   unevaluated: string[];
 }
 
@@ -31,7 +34,7 @@ interface CompiledStatement {
   notAction: boolean;
   resource: RegExp;
   notResource: boolean;
-  conditional: boolean;
+  condition?: Record<string, unknown>;
 }
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -57,24 +60,27 @@ export class CompiledPolicy {
         notAction,
         resource: wildcard(list(notResource ? s.NotResource : s.Resource)),
         notResource,
-        conditional: !!s.Condition && Object.keys(s.Condition).length > 0,
+        condition: s.Condition && Object.keys(s.Condition).length > 0 ? s.Condition : undefined,
       };
     });
   }
 
   /**
-   * Evaluates one request. A matching statement with a Condition is not evaluated: its Deny applies (strictest) and
-   * its Allow does not grant; either way the statement is reported in `unevaluated`.
+   * Evaluates one request with its context keys. A statement applies when its action, resource and Condition match;
+   * a matching statement whose Condition cannot be evaluated locally is reported in `unevaluated`: its Deny applies
+   * (strictest) and its Allow does not grant.
    */
-  evaluate(action: string, resource: string): Decision {
+  evaluate(action: string, resource: string, context: RequestContext = {}): Decision {
     let allowed = false;
     const unevaluated: string[] = [];
     for (const s of this.statements) {
       if (s.action.test(action) === s.notAction) continue;
       if (s.resource.test(resource) === s.notResource) continue;
-      if (s.conditional) unevaluated.push(s.id);
+      const applies = s.condition ? conditionMatches(s.condition, context) : true;
+      if (applies === false) continue;
+      if (applies === undefined) unevaluated.push(s.id);
       if (!s.allow) return { allowed: false, denial: 'explicit', unevaluated };
-      if (!s.conditional) allowed = true;
+      if (applies) allowed = true;
     }
     return allowed ? { allowed, unevaluated } : { allowed, denial: 'implicit', unevaluated };
   }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -23,4 +23,18 @@ describe('npx cdk synth', () => {
     // The tool handler ships the docs for the keyword search.
     expect(assets.some((a) => existsSync(join(out, a, 'docs', 'architecture.md')))).toBe(true);
   }, 180_000);
+
+  it('refuses a config that cannot work in AWS before building anything, naming the fix (apiKeySecret)', () => {
+    const config = join(out, 'env-only.json');
+    writeFileSync(config, JSON.stringify({ models: { primary: { provider: 'openai', model: 'gpt-4o-mini', apiKeyEnv: 'OPENAI_API_KEY' } } }));
+    let stderr = '';
+    try {
+      execFileSync(join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx'), ['bin/app.ts'], { cwd: join(__dirname, '..', '..'), env: { ...process.env, AGENT_CONFIG: config, CDK_OUTDIR: join(out, 'refused') }, stdio: 'pipe', timeout: 60_000 });
+    } catch (err) {
+      stderr = String((err as { stderr?: Buffer }).stderr);
+    }
+    expect(stderr).toContain('ConfigError: This config cannot work in AWS');
+    expect(stderr).toContain('models.primary.apiKeySecret');
+    expect(existsSync(join(out, 'refused', 'AgentStack.template.json'))).toBe(false);
+  }, 60_000);
 });

@@ -7,6 +7,7 @@ import { parseConfig } from '../../lib/config';
 import type { PolicyStatement } from '../../local/iam/policy';
 import { accessKeyIdOf } from '../../local/iam/roles';
 import { localSecretArn } from '../../local/secrets-manager';
+import { startServer } from '../../local/server';
 import { type CfnTemplate, functionsOf } from '../../local/template';
 import { type FakeProvider, startFakeOpenAI } from '../fakes/providers';
 import { templateFor, testEngine } from '../helpers/engine';
@@ -122,6 +123,112 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
       await engine.close();
     }
   }, 60_000);
+
+  describe('POST /runs: Step Functions authorizes a StartExecution on the alias against the unqualified machine', () => {
+    const TOKEN = 'token-iam-0123456789abcdef';
+    /** POST /runs through the local server (the API handler signs its StartExecution as the API function). */
+    async function postRun(template: CfnTemplate) {
+      const engine = await testEngine({ localTokens: { [TOKEN]: 'alice' } }, { template });
+      const server = await startServer(engine, { port: 0 });
+      const res = await fetch(`${server.url}/runs`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ input: 'What is 2+2?' }) });
+      return { engine, server, status: res.status, body: (await res.json()) as { runId?: string; error?: { code: string; message: string } } };
+    }
+
+    it('with the grant the stack had (StartExecution on the alias ARN only), POST /runs fails 503 START_FAILED naming the AccessDenied on the unqualified machine', async () => {
+      const template = JSON.parse(JSON.stringify(templateFor(config))) as CfnTemplate;
+      const aliasId = Object.entries(template.Resources).find(([, r]) => r.Type === 'AWS::StepFunctions::StateMachineAlias')?.[0];
+      let replaced = 0;
+      for (const r of Object.values(template.Resources)) {
+        if (r.Type !== 'AWS::IAM::Policy') continue;
+        for (const st of (r.Properties?.PolicyDocument as { Statement: PolicyStatement[] } | undefined)?.Statement ?? []) {
+          if (![st.Action].flat().includes('states:StartExecution')) continue;
+          delete st.Condition;
+          st.Resource = { Ref: aliasId } as unknown as string;
+          replaced++;
+        }
+      }
+      expect(replaced).toBe(1);
+      const { engine, server, status, body } = await postRun(template);
+      try {
+        expect(status).toBe(503);
+        expect(body.error?.code).toBe('START_FAILED');
+        expect(body.error?.message).toContain(`AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/${engine.iam.model.principalOf(accessKeyIdOf(fnOf(template, 'api').logicalId))?.roleName}/`);
+        expect(body.error?.message).toContain(`is not authorized to perform: states:StartExecution on resource: ${engine.stateMachineArn} because no identity-based policy allows the states:StartExecution action`);
+        expect(engine.iam.denials.map((d) => [d.action, d.resource])).toEqual([['states:StartExecution', engine.stateMachineArn]]);
+      } finally {
+        await server.close();
+        await engine.close();
+      }
+    }, 60_000);
+
+    it('with the fixed grant (the machine ARN, ForAnyValue:StringEquals states:StateMachineQualifier = live), POST /runs starts the run on the alias and it succeeds', async () => {
+      const { engine, server, status, body } = await postRun(templateFor(config));
+      try {
+        expect(engine.iam.denials.map((d) => d.message)).toEqual([]);
+        expect(status).toBe(202);
+        const { run } = await engine.execute(String(body.runId), 'alice');
+        expect(run.status).toBe('SUCCEEDED');
+        const api = engine.iam.model.principalOf(accessKeyIdOf(fnOf(engine.template, 'api').logicalId));
+        expect(engine.iam.used.get(api?.roleName ?? '')).toContain('states:StartExecution');
+        // The same role may not start the unqualified machine, nor a version, nor another alias.
+        const sfn = new SFNClient({ endpoint: engine.sfnApi.url, region: 'local', maxAttempts: 1, credentials: { accessKeyId: accessKeyIdOf(fnOf(engine.template, 'api').logicalId), secretAccessKey: 'x' } });
+        try {
+          for (const arn of [engine.stateMachineArn, `${engine.stateMachineArn}:1`, `${engine.stateMachineArn}:beta`]) {
+            await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: arn, input: '{}' }))).rejects.toMatchObject({
+              name: 'AccessDeniedException',
+              message: expect.stringContaining(`is not authorized to perform: states:StartExecution on resource: ${engine.stateMachineArn} `),
+            });
+          }
+        } finally {
+          sfn.destroy();
+        }
+      } finally {
+        await server.close();
+        await engine.close();
+      }
+    }, 60_000);
+  });
+
+  describe('Bedrock: a bedrock model is called through the local Bedrock Runtime as the model function', () => {
+    const HAIKU = 'anthropic.claude-3-haiku-20240307-v1:0';
+    // The same models as test/lib/bedrock.test.ts (one template for both): a model in its region, an inference profile.
+    const bedrockConfig = { models: { primary: { provider: 'bedrock' as const, model: HAIKU, region: 'us-east-1' }, fallback: { provider: 'bedrock' as const, model: 'eu.amazon.nova-lite-v1:0' } } };
+
+    it('with the grant the stack gives (exactly the configured models), a run on a bedrock model succeeds', async () => {
+      const engine = await testEngine(bedrockConfig);
+      try {
+        const { run, error } = await engine.run({ input: 'What is 2+2?' });
+        // First, so that a grant missing from the stack fails this test naming the AccessDenied.
+        expect(engine.iam.denials.map((d) => d.message)).toEqual([]);
+        expect(error).toBeUndefined();
+        expect(run.status).toBe('SUCCEEDED');
+        const role = engine.iam.model.principalOf(accessKeyIdOf(fnOf(engine.template, 'call-model').logicalId))?.roleName ?? '';
+        expect(engine.iam.used.get(role)).toContain('bedrock:InvokeModel');
+      } finally {
+        await engine.close();
+      }
+    }, 60_000);
+
+    it('without the Bedrock grant, each model call fails AccessDeniedException for bedrock:InvokeModel (a BadRequest: no retry) and the run ends DEGRADED', async () => {
+      const engine = await testEngine(bedrockConfig, { template: withoutGrants(templateFor(parseConfig(bedrockConfig)), (a) => a.startsWith('bedrock:')) });
+      try {
+        const { run } = await engine.run({ input: 'What is 2+2?' });
+        expect(run.status).toBe('DEGRADED');
+        const trace = await engine.runtime.runs.listEvents(run.runId);
+        const calls = trace.filter((e) => e.type === 'model_call') as { error?: { name: string; message: string } }[];
+        expect(calls.map((c) => c.error?.name)).toEqual(['BadRequest', 'BadRequest']);
+        expect(calls[0]?.error?.message).toMatch(
+          new RegExp(`^bedrock ${HAIKU.replaceAll('.', '\\.')}: AccessDeniedException \\(HTTP 403\\): User: arn:aws:sts::000000000000:assumed-role/\\w+/CallModelFunction\\w+ is not authorized to perform: bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1::foundation-model/${HAIKU.replaceAll('.', '\\.')} because`), // (the classifier keeps 300 characters of a message)
+        );
+        expect(engine.iam.denials.map((d) => [d.action, d.resource])).toEqual([
+          ['bedrock:InvokeModel', `arn:aws:bedrock:us-east-1::foundation-model/${HAIKU}`],
+          ['bedrock:InvokeModel', 'arn:aws:bedrock:local:000000000000:inference-profile/eu.amazon.nova-lite-v1:0'],
+        ]);
+      } finally {
+        await engine.close();
+      }
+    }, 60_000);
+  });
 
   describe('Secrets Manager: the model key (apiKeySecret) is read through the local endpoint as the model function', () => {
     let fake: FakeProvider;

@@ -119,9 +119,17 @@ describe('the agent workflow (synthesized)', () => {
     expect(alias.Properties).toMatchObject({ Name: 'live', RoutingConfiguration: [{ StateMachineVersionArn: { Ref: versionId }, Weight: 100 }] });
     const api = Object.entries(cfn.Resources).find(([, r]) => (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.HANDLER_NAME === 'api');
     expect((api?.[1].Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.STATE_MACHINE_ARN).toEqual({ Ref: aliasId });
+    // Step Functions authorizes StartExecution on an alias against the unqualified machine, the alias in the
+    // multivalued key states:StateMachineQualifier: the grant names the machine and the alias `live` only.
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: aliasId } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: machineId }, Condition: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': ['live'] } } })]),
+      },
     });
+    const startGrants = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
+      [(p as { Properties: { PolicyDocument: { Statement: unknown } } }).Properties.PolicyDocument.Statement].flat().filter((st) => [(st as { Action: unknown }).Action].flat().includes('states:StartExecution')),
+    );
+    expect(startGrants).toHaveLength(1);
   });
 
   it('is a Standard machine with its own log group and X-Ray tracing', () => {

@@ -2,7 +2,7 @@ import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamable
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { BadRequest, CircuitOpen, RateLimited, TimeoutError, TransientError } from '../../../lambdas/core/errors';
 import type { Guard } from '../../../lambdas/tools/http-tool';
-import { classifyMcpError, contentToText, McpSource, nameMcpTools, safeToolName } from '../../../lambdas/tools/mcp-tool';
+import { classifyMcpError, contentToText, headersFromSecret, McpSource, nameMcpTools, safeToolName } from '../../../lambdas/tools/mcp-tool';
 import { createToolCatalog, type ToolCatalog } from '../../../lambdas/tools/registry';
 import { parseConfig } from '../../../lib/config';
 import { rejection } from '../../helpers/async';
@@ -87,6 +87,25 @@ describe('mcp tools against a real MCP server on loopback', () => {
     const rejected = track(catalogFor({ url: server.url, headers: { Authorization: 'Bearer wrong' } }));
     const listing = await rejected.list();
     expect(listing.unavailable).toEqual([{ dependency: 'tool:billing', reason: 'BadRequest', fallback: 'none' }]);
+  });
+
+  it('sends the headers of headersSecret (read from Secrets Manager) over the literal ones; a malformed secret is a BadRequest naming it', async () => {
+    server.requireHeader = { name: 'Authorization', value: 'Bearer from-secret' };
+    const read: string[] = [];
+    const secrets = async (id: string) => {
+      read.push(id);
+      return id === 'agent/billing-headers' ? '{"Authorization": "Bearer from-secret"}' : '"just a string"';
+    };
+    const ok = track(catalogFor({ url: server.url, headers: { Authorization: 'Bearer literal', 'X-Team': 'a' }, headersSecret: 'agent/billing-headers' }, { secrets }));
+    expect((await ok.run({ name: 'lookup_invoice', arguments: { id: 'X' } }, ctx)).content).toContain('invoice X');
+    expect(server.requests.at(-1)?.headers['x-team']).toBe('a');
+    expect(read).toContain('agent/billing-headers');
+    const malformed = track(catalogFor({ url: server.url, headersSecret: 'agent/bad' }, { secrets }));
+    const listing = await malformed.list();
+    expect(listing.unavailable).toEqual([{ dependency: 'tool:billing', reason: 'BadRequest', fallback: 'none' }]);
+    const noReader = track(catalogFor({ url: server.url, headersSecret: 'agent/billing-headers' }));
+    expect((await noReader.list()).unavailable).toEqual([{ dependency: 'tool:billing', reason: 'BadRequest', fallback: 'none' }]);
+    expect(() => headersFromSecret('{"Authorization": 1}', 's')).toThrow('secret s (headersSecret) must be a JSON object of header name → string value');
   });
 
   it('gives an isError result back to the model as an error result', async () => {

@@ -112,6 +112,15 @@ describe('the real stack', () => {
     expect(() => app.synth()).not.toThrow();
   });
 
+  it('synthesizes Bedrock models (a cross-region inference profile: its model in every region) with zero findings too', () => {
+    const app = new App(TEMPLATE_ONLY_APP_PROPS);
+    const models = { primary: { provider: 'bedrock' as const, model: 'us.anthropic.claude-3-haiku-20240307-v1:0' }, fallback: { provider: 'bedrock' as const, model: 'amazon.nova-lite-v1:0', region: 'us-east-1' } };
+    const s = new AgentStack(app, 'AgentStack', { config: parseConfig({ models }) });
+    applyChecks(app);
+    acknowledgeFindings(s);
+    expect(() => app.synth()).not.toThrow();
+  });
+
   it('fails synth on an unacknowledged finding', () => {
     const app = new App(TEMPLATE_ONLY_APP_PROPS);
     new AgentStack(app, 'AgentStack', { config: parseConfig({}) });

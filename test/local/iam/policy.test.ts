@@ -31,9 +31,30 @@ describe('the IAM policy evaluator', () => {
     expect(policy.evaluate('states:StartExecution', 'other').allowed).toBe(false);
   });
 
-  it('reports conditions instead of guessing them: a conditional Allow does not grant', () => {
-    const policy = new CompiledPolicy([{ Sid: 'OnlyOwnKeys', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: TABLE, Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['u'] } } }]);
-    expect(policy.evaluate('dynamodb:GetItem', TABLE)).toEqual({ allowed: false, denial: 'implicit', unevaluated: ['OnlyOwnKeys'] });
+  it('evaluates a Condition against the request context: a statement applies only when it matches', () => {
+    const SM = 'arn:aws:states:local:000000000000:stateMachine:M';
+    const policy = new CompiledPolicy([{ Sid: 'LiveOnly', Effect: 'Allow', Action: 'states:StartExecution', Resource: SM, Condition: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': ['live'] } } }]);
+    expect(policy.evaluate('states:StartExecution', SM, { 'states:StateMachineQualifier': ['live'] })).toEqual({ allowed: true, unevaluated: [] });
+    expect(policy.evaluate('states:StartExecution', SM, { 'states:StateMachineQualifier': ['3'] })).toEqual({ allowed: false, denial: 'implicit', unevaluated: [] });
+    expect(policy.evaluate('states:StartExecution', SM)).toEqual({ allowed: false, denial: 'implicit', unevaluated: [] });
+    // A Deny applies only when its Condition matches.
+    const deny = new CompiledPolicy([
+      { Effect: 'Allow', Action: '*', Resource: '*' },
+      { Sid: 'NoPlainHttp', Effect: 'Deny', Action: '*', Resource: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+    ]);
+    expect(deny.evaluate('dynamodb:GetItem', TABLE, { 'aws:SecureTransport': 'true' }).allowed).toBe(true);
+    expect(deny.evaluate('dynamodb:GetItem', TABLE, { 'aws:SecureTransport': 'false' })).toMatchObject({ allowed: false, denial: 'explicit' });
+  });
+
+  it('reports a Condition it cannot evaluate instead of guessing it: its Allow does not grant, its Deny applies', () => {
+    const allow = new CompiledPolicy([{ Sid: 'FromOffice', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: TABLE, Condition: { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } } }]);
+    expect(allow.evaluate('dynamodb:GetItem', TABLE)).toEqual({ allowed: false, denial: 'implicit', unevaluated: ['FromOffice'] });
+    const deny = new CompiledPolicy([
+      { Effect: 'Allow', Action: '*', Resource: '*' },
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable
+      { Sid: 'OwnUser', Effect: 'Deny', Action: '*', Resource: '*', Condition: { StringNotEquals: { 'aws:PrincipalTag/team': '${aws:username}' } } },
+    ]);
+    expect(deny.evaluate('dynamodb:GetItem', TABLE)).toEqual({ allowed: false, denial: 'explicit', unevaluated: ['OwnUser'] });
   });
 
   it('words a denial as AWS does', () => {

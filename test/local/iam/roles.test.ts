@@ -1,7 +1,8 @@
 import { parseConfig } from '../../../lib/config';
+import type { RequestContext } from '../../../local/iam/conditions';
 import { dynamoChecks } from '../../../local/iam/dynamo-front';
 import { accessKeyIdOf, accessKeyIdOfRequest, iamModelOf, resolvePolicyValue } from '../../../local/iam/roles';
-import { sfnCheck } from '../../../local/iam/sfn';
+import { type IamCheck, sfnCheck } from '../../../local/iam/sfn';
 import { type CfnTemplate, functionsOf, lambdaVersionsOf, stateMachineOf } from '../../../local/template';
 import { templateFor } from '../../helpers/engine';
 
@@ -51,8 +52,11 @@ describe('roles from the synthesized template', () => {
     const { arn, name } = stateMachineOf(template);
     const policy = principal('api').policy;
     expect(policy?.evaluate(...flat(sfnCheck('DescribeExecution', { executionArn: `arn:aws:states:local:000000000000:execution:${name}:r1` }, arn))).allowed).toBe(true);
-    // Runs start on the alias `live` only (lib/versions.ts).
+    // Runs start on the alias `live` only (lib/versions.ts): authorized on the machine with the qualifier `live`.
     expect(policy?.evaluate(...flat(sfnCheck('StartExecution', { stateMachineArn: `${arn}:live` }, arn))).allowed).toBe(true);
+    expect(policy?.evaluate(...flat(sfnCheck('StartExecution', { stateMachineArn: arn }, arn))).allowed).toBe(false);
+    expect(policy?.evaluate(...flat(sfnCheck('StartExecution', { stateMachineArn: `${arn}:3` }, arn))).allowed).toBe(false);
+    expect(policy?.evaluate(...flat(sfnCheck('StartExecution', { stateMachineArn: `${arn}:beta` }, arn))).allowed).toBe(false);
     expect(policy?.evaluate(...flat(sfnCheck('SendTaskSuccess', { taskToken: 't' }, arn))).allowed).toBe(true);
     expect(policy?.evaluate(...flat(sfnCheck('ListStateMachines', {}, arn))).allowed).toBe(false);
   });
@@ -83,4 +87,4 @@ describe('DynamoDB request → IAM actions and resources', () => {
   });
 });
 
-const flat = ([action, resources]: [string, string[]]): [string, string] => [action, resources[0] ?? ''];
+const flat = ({ action, resources, context }: IamCheck): [string, string, RequestContext] => [action, resources[0] ?? '', context];
