@@ -28,7 +28,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
 
 async function engineFor(config: AgentConfigInput, extra: Partial<Parameters<typeof LocalEngine.start>[0]> = {}) {
-  return LocalEngine.start({ config: parseConfig(config), retryScale: 0, ...extra });
+  return LocalEngine.start({ config: parseConfig(config), ...extra }, { retryScale: 0 });
 }
 
 /** Billed transitions per step (StateEntered, Map iterations included), split at each CallModel. */

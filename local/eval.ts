@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { type CaseResult, caseResult, type EvalCase, fixtureToolRunner, judgeAnswer, observe, runPool } from '../lambdas/core/eval';
+import { type CaseResult, caseResult, type EvalCase, observe, runPool } from '../lambdas/core/eval';
+import { fixtureToolRunner } from '../lambdas/core/eval-fixtures';
+import { judgeAnswer } from '../lambdas/core/eval-judge';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
 import type { AgentConfig } from '../lib/config';
-import { type EngineOptions, LocalEngine } from './engine';
+import { type EngineKnobs, type EngineOptions, LocalEngine } from './engine';
 
 /**
  * The user the eval runs belong to: the local server's development-token user, so that `agent serve --data <dir>`
@@ -22,8 +24,10 @@ export interface OfflineSuiteOptions {
   cases: EvalCase[];
   /** Cases run at once. */
   concurrency: number;
-  /** Passed to the engine (a test's template and retry scale, `dataDir` to keep the runs). */
+  /** Passed to the engine (a test's template, `dataDir` to keep the runs). */
   engine?: Partial<EngineOptions>;
+  /** The engine's test knobs (a test's retry scale). */
+  knobs?: EngineKnobs;
   /** Each case as it finishes. */
   onCase?: (run: CaseRun) => void;
 }
@@ -56,7 +60,7 @@ export async function runSuiteOffline(options: OfflineSuiteOptions): Promise<Cas
         (runId) => fixtures.get(runId),
         (runId, call) => misses.set(runId, [...(misses.get(runId) ?? []), call]),
       ),
-  });
+  }, options.knobs);
   reject.call = (runId, toolCallId) => {
     engine.control
       .decide(runId, toolCallId, { decision: 'reject', reason: 'nobody decides approvals during an eval', decidedBy: 'eval' })

@@ -25,7 +25,7 @@ export async function replayRun(recorded: RecordedRun, config: AgentConfig): Pro
     breaker: { ...config.breaker, enabled: false },
     models: { primary: config.models.primary, ...(fallbackUsed || config.models.fallback ? { fallback: config.models.fallback ?? config.models.primary } : {}) },
   });
-  const engine = await LocalEngine.start({ config: replayConfig, retryScale: 0, overrides: recordedDependencies(recorded) });
+  const engine = await LocalEngine.start({ config: replayConfig, overrides: recordedDependencies(recorded) }, { retryScale: 0 });
   // The tools offered: the configured ones without asking any MCP server; the servers the recording could not list
   // are reported as it reported them (the model's and the tools' outputs come from the recording anyway).
   const unavailable = recordedUnavailableTools(recorded);

@@ -1,10 +1,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { type EventLog, type LocalEngine, type LocalExecution, SfnError } from './engine';
+import type { EventLog, LocalExecution } from './executions';
 import { UnrecognizedClient } from './iam/check';
 import { AccessDenied } from './iam/policy';
 import { sfnCheck } from './iam/sfn';
 import { executionInputError } from './limits';
 import { type LocalEndpoint, listenLocal, readJsonObject } from './listen';
+import { SfnError } from './sfn-error';
+import type { LocalStepFunctions } from './step-functions';
 
 /** Largest request the endpoint reads (Step Functions' own payload limit is 256 KB). */
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -12,13 +14,13 @@ const PAGE = 100;
 
 /**
  * The local Step Functions API on its AWS wire protocol (JSON 1.0, `X-Amz-Target: AWSStepFunctions.<Operation>`),
- * in front of the engine: the AWS SDK and CLI work against it with `AWS_ENDPOINT_URL_SFN` as against LocalStack.
+ * in front of the local Step Functions service (local/step-functions.ts): the AWS SDK and CLI work against it with `AWS_ENDPOINT_URL_SFN` as against LocalStack.
  * Requests are checked against the signer's role (IAM offline, local/iam): a function's access key id → its role;
  * test/test act as the account's administrator.
  */
 export type LocalSfnApi = LocalEndpoint;
 
-type Operation = (engine: LocalEngine, body: Record<string, unknown>) => unknown;
+type Operation = (sfn: LocalStepFunctions, body: Record<string, unknown>) => unknown;
 
 const epoch = (d: Date | undefined) => (d ? d.getTime() / 1000 : undefined);
 
@@ -27,13 +29,13 @@ function summary(e: LocalExecution) {
 }
 
 /** The machine itself, one of its versions or one of its aliases (as StartExecution and ListExecutions take them). */
-function qualified(engine: LocalEngine, arn: unknown): string {
-  engine.versions.resolve(String(arn));
+function qualified(sfn: LocalStepFunctions, arn: unknown): string {
+  sfn.versions.resolve(String(arn));
   return String(arn);
 }
 
-function machine(engine: LocalEngine, arn: unknown): void {
-  if (arn !== engine.stateMachineArn) throw new SfnError('StateMachineDoesNotExist', `state machine ${String(arn)} does not exist; this endpoint serves ${engine.stateMachineArn}`);
+function machine(sfn: LocalStepFunctions, arn: unknown): void {
+  if (arn !== sfn.stateMachineArn) throw new SfnError('StateMachineDoesNotExist', `state machine ${String(arn)} does not exist; this endpoint serves ${sfn.stateMachineArn}`);
 }
 
 function page<T>(items: T[], body: Record<string, unknown>): { items: T[]; nextToken?: string } {
@@ -44,7 +46,7 @@ function page<T>(items: T[], body: Record<string, unknown>): { items: T[]; nextT
   return { items: slice, ...(start + max < items.length ? { nextToken: Buffer.from(String(start + max)).toString('base64url') } : {}) };
 }
 
-/** The engine's event log as Step Functions history events (types and details as GetExecutionHistory names them). */
+/** The interpreter's event log as Step Functions history events (types and details as GetExecutionHistory names them). */
 export function historyEvents(e: LocalExecution): Record<string, unknown>[] {
   return e.events.map((event: EventLog, i) => {
     const ev = event as { type: string; timestamp: number; state?: { name: string; type: string; input?: unknown; output?: unknown }; Error?: string; Cause?: string };
@@ -68,92 +70,92 @@ export function historyEvents(e: LocalExecution): Record<string, unknown>[] {
       case 'StateExited':
         return { ...base, type: `${ev.state?.type}StateExited`, stateExitedEventDetails: { name: ev.state?.name, output: json(ev.state?.output) } };
       default:
-        // Retries, catches, failures and Map iterations: the engine's own names, with the state and error.
+        // Retries, catches, failures and Map iterations: the interpreter's own names, with the state and error.
         return { ...base, type: ev.type, ...(ev.state ? { stateName: ev.state.name } : {}), ...(ev.Error ? { error: ev.Error, cause: ev.Cause } : {}) };
     }
   });
 }
 
 const OPERATIONS: Record<string, Operation> = {
-  ListStateMachines: (engine) => ({ stateMachines: [{ stateMachineArn: engine.stateMachineArn, name: engine.stateMachineName, type: 'STANDARD', creationDate: epoch(engine.createdAt) }] }),
-  DescribeStateMachine: (engine, b) => {
+  ListStateMachines: (sfn) => ({ stateMachines: [{ stateMachineArn: sfn.stateMachineArn, name: sfn.stateMachineName, type: 'STANDARD', creationDate: epoch(sfn.createdAt) }] }),
+  DescribeStateMachine: (sfn, b) => {
     // The machine (its latest revision) or one of its versions.
     const arn = String(b.stateMachineArn);
-    const version = arn === engine.stateMachineArn ? undefined : engine.versions.version(arn);
-    const revision = version?.revision ?? engine.versions.latest;
+    const version = arn === sfn.stateMachineArn ? undefined : sfn.versions.version(arn);
+    const revision = version?.revision ?? sfn.versions.latest;
     return {
       stateMachineArn: arn,
-      name: engine.stateMachineName,
+      name: sfn.stateMachineName,
       status: 'ACTIVE',
       type: 'STANDARD',
       definition: JSON.stringify(revision.definition),
       revisionId: revision.id,
       ...(version?.description ? { description: version.description } : {}),
-      roleArn: `arn:aws:iam::000000000000:role/${engine.stateMachineName}Role`,
-      creationDate: epoch(version?.createdAt ?? engine.createdAt),
+      roleArn: `arn:aws:iam::000000000000:role/${sfn.stateMachineName}Role`,
+      creationDate: epoch(version?.createdAt ?? sfn.createdAt),
     };
   },
-  StartExecution: (engine, b) => {
+  StartExecution: (sfn, b) => {
     // The request's constraints first (the input's 256 KB), then the state machine (as AWS answers).
     const tooLarge = executionInputError(String(b.input ?? '{}'));
     if (tooLarge) throw new SfnError(tooLarge.name, tooLarge.message);
-    const e = engine.startExecution({ name: b.name as string | undefined, input: b.input as string | undefined, stateMachineArn: qualified(engine, b.stateMachineArn) });
+    const e = sfn.startExecution({ name: b.name as string | undefined, input: b.input as string | undefined, stateMachineArn: qualified(sfn, b.stateMachineArn) });
     return { executionArn: e.executionArn, startDate: epoch(e.startDate) };
   },
-  StopExecution: (engine, b) => ({ stopDate: epoch(engine.stopExecution(String(b.executionArn), b.error as string | undefined, b.cause as string | undefined).stopDate) }),
-  DescribeExecution: (engine, b) => {
-    const e = engine.describeExecution(String(b.executionArn));
+  StopExecution: (sfn, b) => ({ stopDate: epoch(sfn.stopExecution(String(b.executionArn), b.error as string | undefined, b.cause as string | undefined).stopDate) }),
+  DescribeExecution: (sfn, b) => {
+    const e = sfn.describeExecution(String(b.executionArn));
     const via = { ...(e.stateMachineVersionArn ? { stateMachineVersionArn: e.stateMachineVersionArn } : {}), ...(e.stateMachineAliasArn ? { stateMachineAliasArn: e.stateMachineAliasArn } : {}) };
     return { ...summary(e), ...via, input: e.input, inputDetails: { included: true }, ...(e.output !== undefined ? { output: e.output, outputDetails: { included: true } } : {}), ...(e.error ? { error: e.error } : {}), ...(e.cause ? { cause: e.cause } : {}) };
   },
-  ListExecutions: (engine, b) => {
+  ListExecutions: (sfn, b) => {
     // The machine's executions, or those started on one version or through one alias.
-    const arn = qualified(engine, b.stateMachineArn);
-    const of = (e: LocalExecution) => arn === engine.stateMachineArn || e.stateMachineVersionArn === arn || e.stateMachineAliasArn === arn;
-    const all = [...engine.executions.values()].filter((e) => of(e) && (!b.statusFilter || e.status === b.statusFilter)).reverse();
+    const arn = qualified(sfn, b.stateMachineArn);
+    const of = (e: LocalExecution) => arn === sfn.stateMachineArn || e.stateMachineVersionArn === arn || e.stateMachineAliasArn === arn;
+    const all = [...sfn.executions.values()].filter((e) => of(e) && (!b.statusFilter || e.status === b.statusFilter)).reverse();
     const { items, nextToken } = page(all, b);
     return { executions: items.map(summary), ...(nextToken ? { nextToken } : {}) };
   },
-  GetExecutionHistory: (engine, b) => {
-    const events = historyEvents(engine.describeExecution(String(b.executionArn)));
+  GetExecutionHistory: (sfn, b) => {
+    const events = historyEvents(sfn.describeExecution(String(b.executionArn)));
     const { items, nextToken } = page(b.reverseOrder ? events.reverse() : events, b);
     return { events: items, ...(nextToken ? { nextToken } : {}) };
   },
-  PublishStateMachineVersion: (engine, b) => {
-    machine(engine, b.stateMachineArn);
-    const v = engine.versions.publish(b.description as string | undefined, b.revisionId as string | undefined);
+  PublishStateMachineVersion: (sfn, b) => {
+    machine(sfn, b.stateMachineArn);
+    const v = sfn.versions.publish(b.description as string | undefined, b.revisionId as string | undefined);
     return { stateMachineVersionArn: v.arn, creationDate: epoch(v.createdAt) };
   },
-  ListStateMachineVersions: (engine, b) => {
-    machine(engine, b.stateMachineArn);
+  ListStateMachineVersions: (sfn, b) => {
+    machine(sfn, b.stateMachineArn);
     // Newest first, as Step Functions lists them.
-    const { items, nextToken } = page([...engine.versions.versions].reverse(), b);
+    const { items, nextToken } = page([...sfn.versions.versions].reverse(), b);
     return { stateMachineVersions: items.map((v) => ({ stateMachineVersionArn: v.arn, creationDate: epoch(v.createdAt) })), ...(nextToken ? { nextToken } : {}) };
   },
-  ListStateMachineAliases: (engine, b) => {
-    machine(engine, b.stateMachineArn);
-    const { items, nextToken } = page([...engine.versions.aliases.values()], b);
+  ListStateMachineAliases: (sfn, b) => {
+    machine(sfn, b.stateMachineArn);
+    const { items, nextToken } = page([...sfn.versions.aliases.values()], b);
     return { stateMachineAliases: items.map((a) => ({ stateMachineAliasArn: a.arn, creationDate: epoch(a.createdAt) })), ...(nextToken ? { nextToken } : {}) };
   },
-  DescribeStateMachineAlias: (engine, b) => {
-    const a = engine.versions.alias(String(b.stateMachineAliasArn));
+  DescribeStateMachineAlias: (sfn, b) => {
+    const a = sfn.versions.alias(String(b.stateMachineAliasArn));
     return { stateMachineAliasArn: a.arn, name: a.name, ...(a.description ? { description: a.description } : {}), routingConfiguration: a.routing, creationDate: epoch(a.createdAt), updateDate: epoch(a.updatedAt) };
   },
-  UpdateStateMachineAlias: (engine, b) => {
+  UpdateStateMachineAlias: (sfn, b) => {
     const routing = b.routingConfiguration as { stateMachineVersionArn: string; weight: number }[] | undefined;
-    const a = engine.versions.updateAlias(String(b.stateMachineAliasArn), { routing, description: b.description as string | undefined });
+    const a = sfn.versions.updateAlias(String(b.stateMachineAliasArn), { routing, description: b.description as string | undefined });
     return { updateDate: epoch(a.updatedAt) };
   },
-  SendTaskSuccess: (engine, b) => {
-    engine.sendTaskSuccess(String(b.taskToken), String(b.output));
+  SendTaskSuccess: (sfn, b) => {
+    sfn.sendTaskSuccess(String(b.taskToken), String(b.output));
     return {};
   },
-  SendTaskFailure: (engine, b) => {
-    engine.sendTaskFailure(String(b.taskToken), b.error as string | undefined, b.cause as string | undefined);
+  SendTaskFailure: (sfn, b) => {
+    sfn.sendTaskFailure(String(b.taskToken), b.error as string | undefined, b.cause as string | undefined);
     return {};
   },
-  SendTaskHeartbeat: (engine, b) => {
-    engine.sendTaskHeartbeat(String(b.taskToken));
+  SendTaskHeartbeat: (sfn, b) => {
+    sfn.sendTaskHeartbeat(String(b.taskToken));
     return {};
   },
 };
@@ -161,14 +163,14 @@ const OPERATIONS: Record<string, Operation> = {
 /** The operations this endpoint serves. */
 export const SFN_OPERATIONS = Object.keys(OPERATIONS);
 
-export async function startSfnApi(engine: LocalEngine, options: { port?: number; host?: string } = {}): Promise<LocalSfnApi> {
+export async function startSfnApi(sfn: LocalStepFunctions, options: { port?: number; host?: string } = {}): Promise<LocalSfnApi> {
   const server = createServer((req, res) => {
-    handle(engine, req, res).catch((err) => reply(res, 500, { __type: 'InternalFailure', message: (err as Error).message }));
+    handle(sfn, req, res).catch((err) => reply(res, 500, { __type: 'InternalFailure', message: (err as Error).message }));
   });
   return listenLocal(server, options);
 }
 
-async function handle(engine: LocalEngine, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(sfn: LocalStepFunctions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const target = String(req.headers['x-amz-target'] ?? '');
   const [prefix, name] = target.split('.');
   const body = await readJsonObject(req, MAX_REQUEST_BYTES);
@@ -186,15 +188,15 @@ async function handle(engine: LocalEngine, req: IncomingMessage, res: ServerResp
     return;
   }
   try {
-    const principal = engine.iam.principalOf(req.headers.authorization);
-    const { action, resources, context } = sfnCheck(name, body, engine.stateMachineArn);
-    engine.iam.authorize(principal, action, resources, context);
+    const principal = sfn.iam.principalOf(req.headers.authorization);
+    const { action, resources, context } = sfnCheck(name, body, sfn.stateMachineArn);
+    sfn.iam.authorize(principal, action, resources, context);
   } catch (err) {
     if (err instanceof AccessDenied || err instanceof UnrecognizedClient) return reply(res, 400, { __type: err.name, message: err.message });
     throw err;
   }
   try {
-    reply(res, 200, op(engine, body));
+    reply(res, 200, op(sfn, body));
   } catch (err) {
     if (err instanceof SfnError) reply(res, 400, { __type: err.name, message: err.message });
     else throw err;

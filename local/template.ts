@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { AgentConfig } from '../lib/config';
+import { importClosure, typeScriptFiles } from './source-graph';
 
 /** A CloudFormation template as `cdk synth` writes it. */
 export interface CfnTemplate {
@@ -202,19 +203,18 @@ export function readTemplate(path: string): CfnTemplate {
   return JSON.parse(readFileSync(path, 'utf8')) as CfnTemplate;
 }
 
-/** A fingerprint of the code the definition is synthesized from (lib/ and the error names it retries on). */
-function sourceFingerprint(): string {
-  const root = resolve(__dirname, '..');
+/**
+ * Every file the synth reads: the stack (lib/), this module (the synth's App properties) and every module of the
+ * repository they import, transitively (lib/ imports lambdas/ modules: the error names retried on, the metrics...).
+ */
+export function synthSources(root = resolve(__dirname, '..')): string[] {
+  return importClosure([...typeScriptFiles(join(root, 'lib')), join(root, 'local', 'template.ts')]);
+}
+
+/** A fingerprint of the code the template is synthesized from (synthSources: paths relative to `root`, contents). */
+export function sourceFingerprint(root = resolve(__dirname, '..')): string {
   const hash = createHash('sha256');
-  const files = [
-    ...readdirSync(join(root, 'lib'), { recursive: true })
-      .map(String)
-      .filter((f) => f.endsWith('.ts'))
-      .sort()
-      .map((f) => join(root, 'lib', f)),
-    join(root, 'lambdas', 'core', 'errors.ts'),
-  ];
-  for (const f of files) hash.update(f).update(readFileSync(f));
+  for (const f of synthSources(root)) hash.update(relative(root, f)).update('\0').update(readFileSync(f)).update('\0');
   return hash.digest('hex');
 }
 

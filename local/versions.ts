@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Context } from 'aws-lambda';
 import type { StateMachine } from 'aws-local-stepfunctions';
-import { SfnError } from './engine';
+import type { Handler } from './lambda-invoker';
+import { SfnError } from './sfn-error';
 import type { LocalAliasSpec, LocalFunction } from './template';
-
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 /**
  * What an execution runs on, fixed when it starts: the definition and the handlers of the functions (and Lambda

@@ -18,7 +18,7 @@ const scenarios: { name: string; config: AgentConfigInput; input: string; budget
 
 async function main(): Promise<void> {
   for (const s of scenarios) {
-    const engine = await LocalEngine.start({ config: parseConfig(s.config), retryScale: 0 });
+    const engine = await LocalEngine.start({ config: parseConfig(s.config) }, { retryScale: 0 });
     try {
       const { run } = await engine.run({ input: s.input, budgets: s.budgets, runId: `fixture-${s.name}` });
       const events = await engine.runtime.runs.listEvents(run.runId);

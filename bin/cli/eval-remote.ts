@@ -1,4 +1,5 @@
-import { caseResult, type EvalCase, judgeAnswer, observe, runPool } from '../../lambdas/core/eval';
+import { caseResult, type EvalCase, observe, runPool } from '../../lambdas/core/eval';
+import { judgeAnswer } from '../../lambdas/core/eval-judge';
 import { priceOf } from '../../lambdas/core/pricing';
 import { parseTraceEvent, type TraceEvent } from '../../lambdas/core/trace';
 import { ACTIVE_STATUSES, type ModelProvider, type RunView } from '../../lambdas/core/types';

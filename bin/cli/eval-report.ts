@@ -1,4 +1,5 @@
-import { type CaseResult, type EvalReport, pct, type SuiteReport } from '../../lambdas/core/eval';
+import type { CaseResult } from '../../lambdas/core/eval';
+import { type EvalReport, pct, type SuiteReport } from '../../lambdas/core/eval-report';
 
 /** How an eval report reads on a terminal and in report.md (`agent eval`, docs/evals.md). */
 

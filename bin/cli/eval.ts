@@ -1,6 +1,8 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { type CaseResult, caseFromRun, type EvalCase, evalReport, parseSuite, SuiteError, summarize } from '../../lambdas/core/eval';
+import { type CaseResult, type EvalCase, parseSuite, SuiteError } from '../../lambdas/core/eval';
+import { caseFromRun } from '../../lambdas/core/eval-fixtures';
+import { evalReport, summarize } from '../../lambdas/core/eval-report';
 import { parseTraceEvent, type TraceEvent } from '../../lambdas/core/trace';
 import { ACTIVE_STATUSES, type RunView } from '../../lambdas/core/types';
 import { type AgentConfig, configPath, loadConfig } from '../../lib/config';

@@ -4,7 +4,7 @@ import type { RunRecord } from '../core/ports';
 import { toMicros, toUsd } from '../core/pricing';
 import { checkDailyCaps, hasDailyCaps, utcDay } from '../core/spend';
 import { ACTIVE_STATUSES, RUN_STATUSES } from '../core/types';
-import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './routes';
+import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
 
 /**
  * The admin routes (kill switch, spend, support access) and the spend gates of POST /runs. Admins are the Cognito

@@ -1,46 +1,18 @@
-import type { AgentConfig } from '../core/config';
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
-import type { ApiRunRepository, RunControl, RunPage, RunRecord } from '../core/ports';
+import type { RunPage, RunRecord } from '../core/ports';
 import { priceOf } from '../core/pricing';
-import type { AdminSpendPort } from '../core/spend';
 import { startRun as startRunOf } from '../core/start-run';
 import * as z from '../core/validation';
 import { admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
+import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
 
-/** An HTTP request as both API Gateway and the local server hand it over. Header names are lower case. */
-export interface ApiRequest {
-  method: string;
-  path: string;
-  query?: Record<string, string | undefined>;
-  headers: Record<string, string | undefined>;
-  body: string | null;
-  /** The verified caller (Cognito `sub` in AWS, a configured bearer token locally); null when unauthenticated. */
-  userId: string | null;
-  /** The caller is an admin (Cognito group agent-admins in AWS, a token in `adminTokens` locally). */
-  isAdmin?: boolean;
-}
-
-export interface ApiResponse {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-export interface ApiDeps {
-  runs: ApiRunRepository;
-  control: RunControl;
-  config: AgentConfig;
-  /** Spend counters, the disable flag, the admin read log (lambdas/store/spend-store.ts). */
-  spend: AdminSpendPort;
-  newRunId?: () => string;
-}
+export { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
 
 /** Largest prompt accepted, in characters. */
 export const MAX_INPUT_CHARS = 32_000;
 /** Largest request body accepted, in bytes (API Gateway and the local server). */
 export const MAX_BODY_BYTES = 64 * 1024;
-export const MAX_PAGE_SIZE = 100;
 
 /** At least one character that is not white space, a control or an invisible (zero-width, BOM, joiner...) one. */
 const VISIBLE = /[^\p{White_Space}\p{Cc}\p{Default_Ignorable_Code_Point}]/u;
@@ -62,18 +34,6 @@ export const StartRunBody = z.strictObject({
 const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
 /** Idempotency keys: 1-255 printable ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
-/** An API error: status, a stable code and a message saying what is allowed. */
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
 
 const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
   statusCode,

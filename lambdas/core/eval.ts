@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import { costMicros, type ModelPrice, toUsd } from './pricing';
 import { canonicalJson } from './signature';
 import { ofKind } from './trace';
-import { type ModelProvider, RUN_STATUSES, type RunView, type ToolCall, type ToolContext, type ToolResult, type TraceEvent, type Usage } from './types';
+import { RUN_STATUSES, type RunView, type TraceEvent, type Usage } from './types';
 
 /**
- * Evals (docs/evals.md): a suite of cases, each a real run with expectations on its outcome. This module is the pure
- * part — the suite's schema, checking a finished run against its expectations, the report's figures, the baseline
- * comparison and the exit decision, and tool fixtures — so the CLI and the offline runner only wire it.
+ * Evals (docs/evals.md): a suite of cases, each a real run with expectations on its outcome. These modules are the
+ * pure part, so the CLI and the offline runner only wire them: here the suite's schema and checking a finished run
+ * against its expectations; ./eval-report.ts the figures, the baseline comparison and the exit decision;
+ * ./eval-fixtures.ts recorded tool results; ./eval-judge.ts the optional judge.
  */
 
 /** A recorded tool result served to a call with the same tool name and (canonically) the same arguments. */
@@ -160,7 +160,7 @@ export interface Failure {
 }
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-const quote = (s: string, max = 80) => JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s);
+export const quote = (s: string, max = 80) => JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s);
 
 /** Every expectation of the case the run did not meet (empty: it passed). The judge is checked apart. */
 export function checkExpectations(expect: Expectations, run: Observed): Failure[] {
@@ -256,60 +256,6 @@ export function caseResult(c: EvalCase, observed: Observed, ms: number, runId: s
   };
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// The judge
-
-/** The judge's question: does the answer meet the rubric? (Asked of the configured model; docs/evals.md.) */
-export function judgePrompt(rubric: string, input: string, answer: string | null): string {
-  return [
-    'You are grading an AI assistant. Decide whether its answer meets the rubric.',
-    'Reply with PASS or FAIL on the first line, then one sentence saying why.',
-    '',
-    `Rubric: ${rubric}`,
-    '',
-    `Request: ${input}`,
-    '',
-    `Answer: ${answer ?? '(no answer)'}`,
-  ].join('\n');
-}
-
-/** The judge's verdict from its reply: PASS/FAIL as the first word; anything else is no verdict (a failure). */
-export function judgeVerdict(reply: string): { passed: boolean; reason: string } {
-  const text = reply.trim();
-  const m = /^\W*(PASS|FAIL)\b[\W_]*([\s\S]*)$/i.exec(text);
-  if (!m) return { passed: false, reason: `the judge gave no PASS/FAIL verdict: ${quote(text, 200)}` };
-  return { passed: m[1]?.toUpperCase() === 'PASS', reason: (m[2] ?? '').trim() };
-}
-
-/** The judge's verdict on one answer, and what asking it cost. */
-export interface JudgeResult {
-  passed: boolean;
-  reason: string;
-  usage: Usage;
-  costUsd: number;
-}
-
-/**
- * Asks a model (the configured primary) whether the answer meets the rubric. Its usage is priced with `price`
- * (per million tokens; free when unknown) and reported apart from the run's. A failed call is a failed verdict.
- */
-export async function judgeAnswer(
-  model: ModelProvider,
-  price: ModelPrice | undefined,
-  req: { rubric: string; input: string; answer: string | null; maxOutputTokens?: number },
-): Promise<JudgeResult> {
-  try {
-    const res = await model.complete({ messages: [{ role: 'user', content: judgePrompt(req.rubric, req.input, req.answer) }], tools: [], maxOutputTokens: req.maxOutputTokens ?? 300 });
-    const costUsd = price ? toUsd(costMicros(res.usage, price)) : 0;
-    return { ...judgeVerdict(res.text), usage: res.usage, costUsd };
-  } catch (err) {
-    return { passed: false, reason: `the judge could not be asked (${(err as Error).name}: ${(err as Error).message})`, usage: { inputTokens: 0, outputTokens: 0 }, costUsd: 0 };
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Reports
-
 /** One case's result, as `--json` and report.json print it. */
 export interface CaseResult {
   id: string;
@@ -325,143 +271,12 @@ export interface CaseResult {
   judge?: JudgeResult;
 }
 
-/** A config's report over a suite. */
-export interface SuiteReport {
-  config: string;
-  total: number;
-  passed: number;
-  passRate: number;
-  steps: number;
-  usage: Usage & { costUsd: number };
-  /** What the judge's calls cost (not part of the runs' usage). */
-  judgeCostUsd: number;
-  p50Seconds: number;
-  p95Seconds: number;
-  cases: CaseResult[];
-}
-
-/** The nearest-rank percentile of some values (0 for none). */
-export function percentile(values: number[], p: number): number {
-  if (!values.length) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
-}
-
-const roundUsd = (usd: number) => Math.round(usd * 1_000_000) / 1_000_000;
-
-/** A config's totals over its cases. */
-export function summarize(config: string, cases: CaseResult[]): SuiteReport {
-  const passed = cases.filter((c) => c.passed).length;
-  const seconds = cases.map((c) => c.ms / 1000);
-  const sum = (f: (c: CaseResult) => number) => cases.reduce((acc, c) => acc + f(c), 0);
-  return {
-    config,
-    total: cases.length,
-    passed,
-    passRate: cases.length ? passed / cases.length : 0,
-    steps: sum((c) => c.steps),
-    usage: { inputTokens: sum((c) => c.usage.inputTokens), outputTokens: sum((c) => c.usage.outputTokens), costUsd: roundUsd(sum((c) => c.usage.costUsd)) },
-    judgeCostUsd: roundUsd(sum((c) => c.judge?.costUsd ?? 0)),
-    p50Seconds: percentile(seconds, 50),
-    p95Seconds: percentile(seconds, 95),
-    cases,
-  };
-}
-
-/** A case whose verdict differs between the baseline and the candidate. */
-export interface ChangedVerdict {
-  id: string;
-  baseline: 'pass' | 'fail';
-  candidate: 'pass' | 'fail';
-}
-
-export function changedVerdicts(candidate: SuiteReport, baseline: SuiteReport): ChangedVerdict[] {
-  const before = new Map(baseline.cases.map((c) => [c.id, c.passed]));
-  return candidate.cases.flatMap((c) => {
-    const was = before.get(c.id);
-    return was === undefined || was === c.passed ? [] : [{ id: c.id, baseline: was ? 'pass' : 'fail', candidate: c.passed ? 'pass' : 'fail' } as ChangedVerdict];
-  });
-}
-
-/** The whole report: the candidate's figures at the top level (`--json`), the baseline's beside them. */
-export type EvalReport = SuiteReport & { minPass: number; ok: boolean; reasons: string[]; baseline?: SuiteReport; changed?: ChangedVerdict[] };
-
-/**
- * The report and its verdict for CI: not ok when the candidate's pass rate is below `minPass`, or, with a
- * baseline, when the candidate passes fewer cases than the baseline.
- */
-export function evalReport(candidate: SuiteReport, minPass: number, baseline?: SuiteReport): EvalReport {
-  const reasons: string[] = [];
-  if (candidate.passRate < minPass) reasons.push(`pass rate ${pct(candidate.passRate)} is below --min-pass ${pct(minPass)}`);
-  if (baseline && candidate.passed < baseline.passed) reasons.push(`the candidate passes ${candidate.passed} case(s), the baseline ${baseline.passed}`);
-  return { ...candidate, minPass, ok: reasons.length === 0, reasons, ...(baseline ? { baseline, changed: changedVerdicts(candidate, baseline) } : {}) };
-}
-
-export const pct = (rate: number): string => `${(Math.round(rate * 1000) / 10).toString()}%`;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Fixtures
-
-/** The key a tool call is matched by: its name and canonical arguments. */
-export const callKey = (name: string, args: unknown): string => `${name}(${canonicalJson(args ?? null)})`;
-
-/**
- * The tool results of a recorded run as fixtures: each completed call's name, arguments and result (a result the
- * run kept after the tool failed through its retries included, as the error the model saw).
- */
-export function fixturesFromTrace(events: TraceEvent[]): Fixture[] {
-  const out: Fixture[] = [];
-  for (const e of events.filter(ofKind('tool_call'))) {
-    if (e.discarded || e.error || e.result === undefined || e.result === null) continue;
-    out.push({ tool: e.name, ...(e.arguments === undefined ? {} : { arguments: e.arguments }), result: e.result, ...(e.isError ? { isError: true } : {}) });
-  }
-  return out;
-}
-
-/**
- * A case made from a recorded run (`agent eval add`): its input, its tool results as fixtures, its status as the
- * expectation and its answer as `reference`.
- */
-export function caseFromRun(run: Pick<RunView, 'runId' | 'status' | 'answer'>, events: TraceEvent[], id?: string): EvalCase {
-  const started = events.find(ofKind('run_started'));
-  if (!started) throw new SuiteError(`run ${run.runId} has no run_started event in its trace: its input is unknown`);
-  return EvalCaseSchema.parse({
-    id: id ?? `run-${run.runId}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64),
-    input: started.input,
-    fixtures: fixturesFromTrace(events),
-    reference: run.answer,
-    expect: { status: run.status },
-  }) as EvalCase;
-}
-
-/**
- * Serves tool calls from fixtures for the runs that have them (`fixturesOf(runId)`; undefined: the real tools run).
- * A call matching a fixture gets its result (several fixtures of one call are served in order, the last one
- * repeated); a call matching none is reported to `onMiss` and answered with an error result the model sees, so the
- * run goes on and the case fails naming the call.
- */
-export function fixtureToolRunner(
-  real: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>,
-  fixturesOf: (runId: string) => Fixture[] | undefined,
-  onMiss: (runId: string, call: string) => void,
-): (call: ToolCall, ctx: ToolContext) => Promise<ToolResult> {
-  const served = new Map<string, Map<string, number>>();
-  return async (call, ctx) => {
-    const fixtures = fixturesOf(ctx.runId);
-    if (!fixtures) return real(call, ctx);
-    const key = callKey(call.name, call.arguments);
-    const matching = fixtures.filter((f) => callKey(f.tool, f.arguments) === key);
-    if (!matching.length) {
-      onMiss(ctx.runId, key);
-      return { content: `No recorded result for ${key} in this eval case's fixtures.`, isError: true };
-    }
-    const counts = served.get(ctx.runId) ?? new Map<string, number>();
-    served.set(ctx.runId, counts);
-    const n = counts.get(key) ?? 0;
-    counts.set(key, n + 1);
-    const f = matching[Math.min(n, matching.length - 1)] as Fixture;
-    return { content: f.result, ...(f.isError ? { isError: true } : {}) };
-  };
+/** The judge's verdict on one answer, and what asking it cost. */
+export interface JudgeResult {
+  passed: boolean;
+  reason: string;
+  usage: Usage;
+  costUsd: number;
 }
 
 /** Runs `fn` over the items, at most `concurrency` at once, results in the items' order. */

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -14,35 +14,26 @@ import { CHECKPOINT_VERSION } from '../core/checkpoint';
 import type { ApiRunRepository, ApprovalEntry, RunRecord, StoredMessage } from '../core/ports';
 import { parseTraceEvent } from '../core/trace';
 import { resolveTrace } from '../core/trace-refs';
-import { truncateUtf8 } from '../core/truncate';
-import { ACTIVE_STATUSES, type DegradedEntry, type Message, type RunStatus, type TraceEvent, type TraceEventDraft, type Usage } from '../core/types';
+import type { DegradedEntry, RunStatus, TraceEvent, TraceEventDraft, Usage } from '../core/types';
 import { ConversationCache } from './conversation-cache';
+import {
+  ACTIVE_IN,
+  ACTIVE_VALUES,
+  clampEvent,
+  clampMessage,
+  clampText,
+  idempotencyPk,
+  isConditionFailure,
+  MAX_ANSWER_BYTES,
+  MAX_INPUT_BYTES,
+  type StoredItem,
+  storedMessageOf,
+  stripKeys,
+} from './items';
 import { decodeCursor, EVENT_PREFIX, encodeCursor, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
 
+export { clampText, MAX_ANSWER_BYTES, MAX_INPUT_BYTES, MAX_TEXT_BYTES } from './items';
 export type { RunRecord, StoredMessage };
-
-/** A run still under way, as a condition: `#status IN (${ACTIVE_IN})` with {@link ACTIVE_VALUES}. */
-const ACTIVE_VALUES = Object.fromEntries(ACTIVE_STATUSES.map((status, i) => [`:active${i}`, status]));
-const ACTIVE_IN = Object.keys(ACTIVE_VALUES).join(', ');
-
-/**
- * DynamoDB items are capped at 400 KB in UTF-8 bytes: longer texts are cut (in bytes, on a character boundary) with
- * a visible marker, never dropped silently. A message or a trace event is an item of its own (one text of at most
- * MAX_TEXT_BYTES); the run item holds both the input and the answer, so they share one budget with room to spare
- * for the rest of the run (usage, degradations, approvals): 100 KB + 200 KB + the marker < 400 KB.
- */
-export const MAX_TEXT_BYTES = 300_000;
-export const MAX_INPUT_BYTES = 100_000;
-export const MAX_ANSWER_BYTES = 200_000;
-export function clampText(text: string, max = MAX_TEXT_BYTES): string {
-  return truncateUtf8(text, max);
-}
-
-function clampMessage(m: Message): Message {
-  return { ...m, content: clampText(m.content) } as Message;
-}
-
-const isConditionFailure = (err: unknown) => (err as { name?: string }).name === 'ConditionalCheckFailedException';
 
 /** Runs, messages and trace events in the agent table. All writes are single-item and conditional where it matters. */
 export class RunStore implements ApiRunRepository {
@@ -486,37 +477,4 @@ export class RunStore implements ApiRunRepository {
     } while (start);
     return items;
   }
-}
-
-function idempotencyPk(userId: string, key: string): string {
-  return `IDEM#${createHash('sha256').update(`${userId}\u0000${key}`).digest('hex')}`;
-}
-
-function stripKeys<T>(item: Record<string, unknown>): T {
-  const { pk: _pk, sk: _sk, ...rest } = item;
-  return rest as T;
-}
-
-/**
- * An event as it is stored: as written, or, past the item's text budget, its envelope with `truncated: true` and its
- * bulky fields cut to a marked excerpt (a cut field is a string then: readers show it as it is).
- */
-function clampEvent(event: TraceEvent): TraceEvent {
-  const json = JSON.stringify(event);
-  if (Buffer.byteLength(json, 'utf8') <= MAX_TEXT_BYTES) return event;
-  const out: Record<string, unknown> = { type: event.type, at: event.at, step: event.step, truncated: true };
-  for (const [k, v] of Object.entries(event)) {
-    if (k in out) continue;
-    const s = typeof v === 'string' ? v : JSON.stringify(v);
-    out[k] = s && s.length > 20_000 ? clampText(s, 20_000) : v;
-  }
-  return parseTraceEvent(out);
-}
-
-/** A message item as read back: its event not yet parsed. */
-type StoredItem = Omit<StoredMessage, 'event'> & { event?: Record<string, unknown> };
-
-/** A message item read back, the trace event it carries parsed into the union (the store boundary). */
-function storedMessageOf({ event, ...m }: StoredItem): StoredMessage {
-  return { ...m, ...(event ? { event: parseTraceEvent(event) } : {}) };
 }

@@ -137,7 +137,7 @@ describe('agent eval against an API: eval add, --api, the judge', () => {
     expect(made).toMatchObject({ input: 'What is 12.5% of 3480?', fixtures: [{ tool: 'calculator', arguments: { expression: '12.5% of 3480' }, result: '435' }], expect: { status: 'SUCCEEDED' } });
     expect(made?.reference).toBe(run.answer);
     const parsed = parseConfig(config);
-    const [replayed] = await runSuiteOffline({ config: parsed, cases: [made as NonNullable<typeof made>], concurrency: 1, engine: { template: templateFor(parsed), retryScale: 0 } });
+    const [replayed] = await runSuiteOffline({ config: parsed, cases: [made as NonNullable<typeof made>], concurrency: 1, engine: { template: templateFor(parsed) }, knobs: { retryScale: 0 } });
     expect(replayed?.result).toMatchObject({ passed: true, failures: [] });
     // The same run twice is refused (ids are unique in a suite).
     await expect(evalInProcess(parseConfig(config), ['add', run.runId], { suite, api: server.url, token: TOKEN })).rejects.toThrow(`already has a case "run-${run.runId}"`);

@@ -50,5 +50,5 @@ export async function startTestPool(): Promise<TestPool> {
  */
 export async function jwtEngine(localJwt: { issuer: string; clientId: string }, config: AgentConfigInput = {}): Promise<LocalEngine> {
   const base = parseConfig(config);
-  return LocalEngine.start({ config: { ...base, localJwt }, template: templateFor(base), retryScale: 0 });
+  return LocalEngine.start({ config: { ...base, localJwt }, template: templateFor(base) }, { retryScale: 0 });
 }

@@ -9,7 +9,7 @@ import { LocalEngine } from '../../local/engine';
 async function main(): Promise<void> {
   const [dataDir, configJson, mode, runId] = process.argv.slice(2);
   if (!dataDir || !configJson || !mode) throw new Error('usage: engine-child <dataDir> <configJson> start <runId> | resume');
-  const engine = await LocalEngine.start({ config: parseConfig(JSON.parse(configJson)), dataDir, retryScale: 0 });
+  const engine = await LocalEngine.start({ config: parseConfig(JSON.parse(configJson)), dataDir }, { retryScale: 0 });
   process.stdout.write('ready\n');
   if (mode === 'start') {
     const { run } = await engine.run({ input: 'Charge five times.', runId });

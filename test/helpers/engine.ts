@@ -1,5 +1,6 @@
 import { type AgentConfigInput, parseConfig } from '../../lib/config';
-import { type EngineOptions, LocalEngine } from '../../local/engine';
+import { type EngineKnobs, type EngineOptions, LocalEngine } from '../../local/engine';
+import { ENGINE_KNOBS } from '../../local/engine-options';
 import { type CfnTemplate, cachedTemplate, definitionOf } from '../../local/template';
 import { warmTemplate } from './synth-thread';
 
@@ -9,10 +10,22 @@ export function templateFor(config: ReturnType<typeof parseConfig>): CfnTemplate
   return cachedTemplate(config);
 }
 
-/** An offline engine on in-memory dynalite running the synthesized machine, retry sleeps removed. */
-export async function testEngine(config: AgentConfigInput = {}, options: Partial<EngineOptions> = {}): Promise<LocalEngine> {
+/**
+ * An offline engine on in-memory dynalite running the synthesized machine, retry sleeps removed. `options` may mix
+ * the engine's options and its test knobs (local/engine-options.ts EngineKnobs: faults, a lower history quota...).
+ */
+export async function testEngine(config: AgentConfigInput = {}, options: Partial<EngineOptions> & EngineKnobs = {}): Promise<LocalEngine> {
   const parsed = parseConfig(config);
-  return LocalEngine.start({ config: parsed, template: templateFor(parsed), retryScale: 0, ...options });
+  const { engine, knobs } = splitKnobs(options);
+  return LocalEngine.start({ config: parsed, template: templateFor(parsed), ...engine }, { retryScale: 0, ...knobs });
+}
+
+/** Separates the test knobs from the engine's options. */
+export function splitKnobs<T extends EngineKnobs>(options: T): { engine: Omit<T, keyof EngineKnobs>; knobs: EngineKnobs } {
+  const engine: Record<string, unknown> = {};
+  const knobs: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) ((ENGINE_KNOBS as readonly string[]).includes(key) ? knobs : engine)[key] = value;
+  return { engine: engine as Omit<T, keyof EngineKnobs>, knobs: knobs as EngineKnobs };
 }
 
 /** A copy of the template whose state machine definition is changed by `patch` (e.g. a short machine timeout). */

@@ -173,7 +173,7 @@ describe('resume after an engine restart', () => {
       return { kind: 'delay', ms: 150, then: { kind: 'tools', calls: [{ name: 'calculator', args: { expression: `${done} + 1` } }] } };
     });
     const config = parseConfig({ models: { primary: { provider: 'openai', model: 'm', baseUrl: model.baseUrl, timeoutMs: 5000 } } });
-    const start = () => LocalEngine.start({ config, template: templateFor(config), retryScale: 0, dataDir });
+    const start = () => LocalEngine.start({ config, template: templateFor(config), dataDir }, { retryScale: 0 });
     try {
       const first = await start();
       const runId = 'paused-across-restart';

@@ -25,15 +25,16 @@ describe('starting a run', () => {
   });
 
   it('a start that fails: 503 the client may retry, the run FAILED (START_FAILED); the retry with the same key starts for real', async () => {
-    const original = engine.startExecution.bind(engine);
-    engine.startExecution = () => {
+    // The local Step Functions service (what the API's StartExecution reaches through the SDK) is down.
+    const original = engine.stepFunctions.startExecution.bind(engine.stepFunctions);
+    engine.stepFunctions.startExecution = () => {
       throw new SfnError('ServiceUnavailable', 'Step Functions is unavailable');
     };
     let failedRes: Response;
     try {
       failedRes = await post('key-1');
     } finally {
-      engine.startExecution = original;
+      engine.stepFunctions.startExecution = original;
     }
     expect(failedRes.status).toBe(503);
     expect(((await failedRes.json()) as { error: { code: string } }).error.code).toBe('START_FAILED');

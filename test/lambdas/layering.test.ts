@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { sourceFiles, specifiersOf } from '../helpers/imports';
 
 /**
  * The house's arrows point down: bin/ (the CDK app, the CLI) and lib/ (infrastructure) and local/ (the offline
@@ -9,20 +10,6 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 const ROOT = resolve(__dirname, '..', '..');
 const LAMBDAS = join(ROOT, 'lambdas');
 const FORBIDDEN = ['lib', 'local', 'bin'];
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return sourceFiles(path);
-    return /\.(ts|js|mjs|cjs)$/.test(e.name) ? [path] : [];
-  });
-}
-
-/** Every module specifier of a file: static imports and re-exports, dynamic import(), require(), jest.mock(). */
-function specifiersOf(source: string): string[] {
-  const patterns = [/\b(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*['"]([^'"]+)['"]/g, /\b(?:import|require)\s*\(\s*['"]([^'"]+)['"]\s*\)/g];
-  return patterns.flatMap((re) => [...source.matchAll(re)].map((m) => m[1] as string));
-}
 
 /** The top-level room a relative specifier of `file` lands in (undefined for packages). */
 function roomOf(file: string, specifier: string): string | undefined {

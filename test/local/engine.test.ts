@@ -39,15 +39,15 @@ describe('the local engine', () => {
     const matches = (arn: string) => matchesPattern(rule?.pattern ?? {}, failedOn(arn));
     expect([engine.stateMachineArn, `${engine.stateMachineArn}:live`, `${engine.stateMachineArn}:3`].map(matches)).toEqual([true, true, true]);
     expect([`${engine.stateMachineArn}2`, `${engine.stateMachineArn}-other`, engine.stateMachineArn.replace(/:[^:]+$/, ':Other')].map(matches)).toEqual([false, false, false]);
-    const put = engine.putEvent.bind(engine);
-    engine.putEvent = async (event) => {
+    const put = engine.bus.putEvent.bind(engine.bus);
+    engine.bus.putEvent = async (event) => {
       delivered.push(event);
       return put(event);
     };
     try {
       await engine.run({ input: 'What is 2+2?', runId: 'bus' });
     } finally {
-      engine.putEvent = put;
+      engine.bus.putEvent = put;
     }
     expect(delivered).toEqual([
       expect.objectContaining({ source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: expect.objectContaining({ status: 'RUNNING', name: 'bus' }) }),

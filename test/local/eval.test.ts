@@ -1,10 +1,13 @@
-import { caseFromRun, type EvalCase, parseSuite, summarize } from '../../lambdas/core/eval';
+import { type EvalCase, parseSuite } from '../../lambdas/core/eval';
+import { caseFromRun } from '../../lambdas/core/eval-fixtures';
+import { summarize } from '../../lambdas/core/eval-report';
 import { parseConfig } from '../../lib/config';
 import { EVAL_USER, runSuiteOffline } from '../../local/eval';
 import { templateFor } from '../helpers/engine';
 
 const config = parseConfig({});
-const engine = () => ({ template: templateFor(config), retryScale: 0 });
+const engine = () => ({ template: templateFor(config) });
+const knobs = { retryScale: 0 };
 const suite = (...cases: unknown[]) => parseSuite(cases.map((c) => JSON.stringify(c)).join('\n'));
 
 describe('runSuiteOffline: each case a real run of the synthesized state machine', () => {
@@ -34,7 +37,7 @@ describe('runSuiteOffline: each case a real run of the synthesized state machine
   });
 
   it('turns a recorded run into a case that passes on its config, its tool results served from the fixtures', async () => {
-    const [recorded] = await runSuiteOffline({ config, cases: suite({ id: 'rec', input: 'What is 12.5% of 3480?', expect: {} }), concurrency: 1, engine: engine() });
+    const [recorded] = await runSuiteOffline({ config, cases: suite({ id: 'rec', input: 'What is 12.5% of 3480?', expect: {} }), concurrency: 1, engine: engine(), knobs });
     if (!recorded?.run) throw new Error('no recorded run');
     const made = caseFromRun(recorded.run, recorded.events, 'made');
     expect(made.fixtures).toEqual([{ tool: 'calculator', arguments: { expression: '12.5% of 3480' }, result: '435' }]);
@@ -43,7 +46,7 @@ describe('runSuiteOffline: each case a real run of the synthesized state machine
     // fails naming it.
     const doctored: EvalCase = { ...made, id: 'doctored', fixtures: [{ tool: 'calculator', arguments: { expression: '12.5% of 3480' }, result: '999' }], expect: { contains: '999' } };
     const missing: EvalCase = { ...made, id: 'missing', fixtures: [{ tool: 'calculator', arguments: { expression: '1 + 1' }, result: '2' }] };
-    const runs = await runSuiteOffline({ config, cases: [made, doctored, missing], concurrency: 3, engine: engine() });
+    const runs = await runSuiteOffline({ config, cases: [made, doctored, missing], concurrency: 3, engine: engine(), knobs });
     expect(runs.map((r) => [r.result.id, r.result.passed])).toEqual([
       ['made', true],
       ['doctored', true],
@@ -53,7 +56,7 @@ describe('runSuiteOffline: each case a real run of the synthesized state machine
   });
 
   it('asks the configured model to judge when a case has a rubric, and reports its verdict and cost', async () => {
-    const [judged] = await runSuiteOffline({ config, cases: suite({ id: 'judged', input: 'What is 6 * 7?', expect: { contains: '42', judge: 'The answer gives 42.' } }), concurrency: 1, engine: engine() });
+    const [judged] = await runSuiteOffline({ config, cases: suite({ id: 'judged', input: 'What is 6 * 7?', expect: { contains: '42', judge: 'The answer gives 42.' } }), concurrency: 1, engine: engine(), knobs });
     // The demo model answers no PASS/FAIL: the judge's missing verdict fails the case, and says so.
     expect(judged?.result.judge).toMatchObject({ passed: false, costUsd: 0 });
     expect(judged?.result.judge?.usage.inputTokens).toBeGreaterThan(0);
@@ -62,7 +65,7 @@ describe('runSuiteOffline: each case a real run of the synthesized state machine
 
   it('rejects a call that waits for a person’s approval (nobody decides during an eval) and fails its case, saying so', async () => {
     const approvals = parseConfig({ toolApprovals: { calculator: 'required' } });
-    const [waiting] = await runSuiteOffline({ config: approvals, cases: suite({ id: 'waits', input: 'What is 6 * 7?', expect: {} }), concurrency: 1, engine: { template: templateFor(approvals), retryScale: 0 } });
+    const [waiting] = await runSuiteOffline({ config: approvals, cases: suite({ id: 'waits', input: 'What is 6 * 7?', expect: {} }), concurrency: 1, engine: { template: templateFor(approvals) }, knobs });
     expect(waiting?.result).toMatchObject({
       passed: false,
       status: 'SUCCEEDED',

@@ -1,10 +1,10 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { AgentStack } from '../../lib/agent-stack';
 import { parseConfig } from '../../lib/config';
-import { cachedTemplate, maskLoopbackPorts, STACK_NAME, synthTemplate, validateDefinitionOnce } from '../../local/template';
+import { cachedTemplate, maskLoopbackPorts, STACK_NAME, sourceFingerprint, synthSources, synthTemplate, validateDefinitionOnce } from '../../local/template';
 
 const withPorts = (model: number, tool: number) =>
   parseConfig({
@@ -60,6 +60,41 @@ describe('the template cache', () => {
       expect(readdirSync(vdir)).toHaveLength(1);
     } finally {
       rmSync(vdir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the template cache key', () => {
+  it('covers every lambdas/ module the stack imports, transitively', () => {
+    const root = join(__dirname, '..', '..');
+    const sources = synthSources(root).map((f) => relative(root, f));
+    expect(sources).toEqual(expect.arrayContaining(['lib/agent-stack.ts', 'local/template.ts', 'lambdas/core/errors.ts', 'lambdas/core/breaker.ts', 'lambdas/core/execution-status.ts', 'lambdas/api/public-config.ts']));
+    // Not what the stack never loads (the handlers are bundled from their entry files, not imported).
+    expect(sources).not.toContain('lambdas/handlers/call-model.ts');
+  });
+
+  it('changes when a module lib/ imports changes, directly or through another, and not for another file', () => {
+    const root = mkdtempSync(join(tmpdir(), 'agent-fingerprint-'));
+    const write = (path: string, text: string) => {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileSync(join(root, path), text);
+    };
+    try {
+      write('lib/stack.ts', "import { retried } from '../lambdas/core/errors';\nexport const s = retried;\n");
+      write('lambdas/core/errors.ts', "export { retried } from './names';\n");
+      write('lambdas/core/names.ts', "export const retried = ['Throttled'];\n");
+      write('lambdas/handlers/unrelated.ts', 'export const x = 1;\n');
+      write('local/template.ts', 'export const props = {};\n');
+      const before = sourceFingerprint(root);
+      write('lambdas/handlers/unrelated.ts', 'export const x = 2;\n');
+      expect(sourceFingerprint(root)).toBe(before);
+      write('lambdas/core/names.ts', "export const retried = ['Throttled', 'Busy'];\n");
+      const after = sourceFingerprint(root);
+      expect(after).not.toBe(before);
+      write('local/template.ts', 'export const props = { treeMetadata: false };\n');
+      expect(sourceFingerprint(root)).not.toBe(after);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -1,0 +1,46 @@
+import type { AgentConfig } from '../core/config';
+import type { ApiRunRepository, RunControl } from '../core/ports';
+import type { AdminSpendPort } from '../core/spend';
+
+/** An HTTP request as both API Gateway and the local server hand it over. Header names are lower case. */
+export interface ApiRequest {
+  method: string;
+  path: string;
+  query?: Record<string, string | undefined>;
+  headers: Record<string, string | undefined>;
+  body: string | null;
+  /** The verified caller (Cognito `sub` in AWS, a configured bearer token locally); null when unauthenticated. */
+  userId: string | null;
+  /** The caller is an admin (Cognito group agent-admins in AWS, a token in `adminTokens` locally). */
+  isAdmin?: boolean;
+}
+
+export interface ApiResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface ApiDeps {
+  runs: ApiRunRepository;
+  control: RunControl;
+  config: AgentConfig;
+  /** Spend counters, the disable flag, the admin read log (lambdas/store/spend-store.ts). */
+  spend: AdminSpendPort;
+  newRunId?: () => string;
+}
+
+/** Largest page of a list route. */
+export const MAX_PAGE_SIZE = 100;
+
+/** An API error: status, a stable code and a message saying what is allowed. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}

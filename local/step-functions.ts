@@ -1,0 +1,345 @@
+import { randomUUID } from 'node:crypto';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { runIdOf } from '../lambdas/core/execution-status';
+import { allStates, type EventLog, type LocalExecution, withTimerSafeTimeouts } from './executions';
+import type { LocalIam } from './iam/check';
+import type { Handler, LambdaInvoker } from './lambda-invoker';
+import { DEFAULT_HISTORY_LIMIT, dataLimitError, executionInputError, HistoryCounter, historyLimitError, isExecutionEnd, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
+import { SfnError } from './sfn-error';
+import { TaskTokens } from './task-tokens';
+import { type CfnTemplate, definitionOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, lambdaVersionsOf, stateMachineOf, validateDefinitionOnce } from './template';
+import { type Revision, revisionId, type VersionRegistry } from './versions';
+
+/** A template's definition and the handlers of the functions it names (`handlerOf` deploys each). */
+export function revisionOf(template: CfnTemplate, handlerOf: (fn: LocalFunction) => Handler | undefined): Revision {
+  const definition = definitionOf(template);
+  const functions = new Map([...functionsOf(template), ...lambdaVersionsOf(template)].map((f) => [f.arn, f]));
+  const handlers = new Map<string, Handler>();
+  for (const f of functions.values()) {
+    const handler = handlerOf(f);
+    if (handler) handlers.set(f.arn, handler);
+  }
+  validateDefinitionOnce(definition);
+  const machine = new StateMachine(withTimerSafeTimeouts(definition) as never, { validationOptions: { noValidate: true } });
+  return { id: revisionId(definition), definition, machine, functions, handlers };
+}
+
+export interface StepFunctionsOptions {
+  /** Revisions, versions and aliases of the state machine. */
+  versions: VersionRegistry;
+  /** Invokes the Lambda functions of Task states. */
+  invoker: LambdaInvoker;
+  /** IAM offline: the roles the local Step Functions API checks requests against. */
+  iam: LocalIam;
+  /** Publishes an execution's status change (on the local EventBridge bus). */
+  publishStatus: (execution: LocalExecution) => Promise<void>;
+  /** Every engine event (state entered, retried, caught...) of every execution. */
+  onStateEvent?: (runId: string, event: EventLog) => void;
+  /** An execution has started; `onEnd` is called when it has ended (before `done` settles). */
+  onStart?: (execution: LocalExecution) => void;
+  onEnd?: (execution: LocalExecution) => void;
+  /** Retry sleeps: 1 = real; 0 = none; in between = each retrier's interval scaled, without backoff. @default 1 */
+  retryScale?: number;
+  /** Events per execution (local/limits.ts HistoryCounter). @default 25,000 (AWS's hard quota) */
+  historyLimit?: number;
+}
+
+/**
+ * The local Step Functions service: executions of the synthesized state machine, unchanged, run by
+ * aws-local-stepfunctions (every Lambda Task routed to its handler in-process by the function the definition
+ * names), with Step Functions' limits (payload size, history quota), task tokens, and status changes published.
+ */
+export class LocalStepFunctions {
+  readonly stateMachineArn: string;
+  readonly stateMachineName: string;
+  readonly createdAt = new Date();
+  /** Every execution of this engine process, by ARN. */
+  readonly executions = new Map<string, LocalExecution>();
+  readonly versions: VersionRegistry;
+  readonly iam: LocalIam;
+  private readonly tokens = new TaskTokens();
+  private closing = false;
+
+  constructor(
+    template: CfnTemplate,
+    private readonly options: StepFunctionsOptions,
+  ) {
+    ({ arn: this.stateMachineArn, name: this.stateMachineName } = stateMachineOf(template));
+    this.versions = options.versions;
+    this.iam = options.iam;
+  }
+
+  /** The prefix of this machine's execution ARNs (the name follows). */
+  get executionArnPrefix(): string {
+    return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${this.stateMachineName}:`;
+  }
+
+  /** `base`, or the first of `base-x1`, `base-x2`... that no execution has. */
+  freeName(base: string): string {
+    for (let i = 0; i < 10_000; i++) {
+      const name = i === 0 ? base : `${base}-x${i}`;
+      if (!this.executions.has(`${this.executionArnPrefix}${name}`)) return name;
+    }
+    return `${base}-${randomUUID()}`;
+  }
+
+  /**
+   * StartExecution on the machine (its latest revision), one of its versions or an alias (a version picked by the
+   * alias's weights). The same name with the same input while it runs returns that execution, as AWS does.
+   */
+  startExecution(input: { name?: string; input?: string; stateMachineArn?: string }): LocalExecution {
+    // The request's constraints are checked before the state machine is looked up (as AWS answers).
+    const tooLarge = executionInputError(input.input ?? '{}');
+    if (tooLarge) throw new SfnError(tooLarge.name, tooLarge.message);
+    const target = this.versions.resolve(input.stateMachineArn ?? this.stateMachineArn);
+    const name = input.name ?? randomUUID();
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) throw new SfnError('InvalidName', `invalid execution name ${name}`);
+    const text = input.input ?? '{}';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new SfnError('InvalidExecutionInput', 'the execution input must be JSON');
+    }
+    const executionArn = `${this.executionArnPrefix}${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      if (existing.status === 'RUNNING' && existing.input === text) return existing;
+      throw new SfnError('ExecutionAlreadyExists', `execution ${executionArn} already exists`);
+    }
+    const execution: LocalExecution = {
+      executionArn,
+      stateMachineArn: this.stateMachineArn,
+      name,
+      input: text,
+      status: 'RUNNING',
+      startDate: new Date(),
+      events: [],
+      historyEventCount: 0,
+      done: Promise.resolve(),
+      revision: target.revision,
+      ...(target.stateMachineVersionArn ? { stateMachineVersionArn: target.stateMachineVersionArn } : {}),
+      ...(target.stateMachineAliasArn ? { stateMachineAliasArn: target.stateMachineAliasArn } : {}),
+    };
+    this.executions.set(executionArn, execution);
+    this.options.onStart?.(execution);
+    execution.done = this.runExecution(execution, parsed).finally(() => this.options.onEnd?.(execution));
+    return execution;
+  }
+
+  /** StopExecution: the execution is ABORTED at once; its status change is published as in AWS. */
+  stopExecution(executionArn: string, error?: string, cause?: string): LocalExecution {
+    const execution = this.describeExecution(executionArn);
+    if (execution.status !== 'RUNNING') return execution;
+    execution.status = 'ABORTED';
+    execution.stopDate = new Date();
+    execution.error = error;
+    execution.cause = cause;
+    execution.abort?.();
+    return execution;
+  }
+
+  /** DescribeExecution. */
+  describeExecution(executionArn: string): LocalExecution {
+    const execution = this.executions.get(executionArn);
+    if (!execution) throw new SfnError('ExecutionDoesNotExist', `execution ${executionArn} does not exist`);
+    return execution;
+  }
+
+  /** SendTaskSuccess. */
+  sendTaskSuccess(token: string, output: string): void {
+    this.tokens.succeed(token, output);
+  }
+
+  /** SendTaskFailure: the state sees {Error: error, Cause: cause}, as in AWS. */
+  sendTaskFailure(token: string, error?: string, cause?: string): void {
+    this.tokens.fail(token, error, cause);
+  }
+
+  /** SendTaskHeartbeat. */
+  sendTaskHeartbeat(token: string): void {
+    this.tokens.heartbeat(token);
+  }
+
+  /**
+   * Drops the executions in flight (their runs stay as the table has them and resume from the checkpoint at the
+   * next start); nothing is published for them.
+   */
+  async close(): Promise<void> {
+    const live = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
+    this.closing = true;
+    for (const e of live) e.abort?.();
+    this.tokens.clear();
+    await Promise.allSettled(live.map((e) => e.done));
+  }
+
+  private async runExecution(execution: LocalExecution, input: unknown): Promise<void> {
+    const placeholder = `${execution.executionArn}#task`;
+    const run = execution.revision.machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: this.taskHandlers(execution, placeholder), retryIntervalOverrides: this.retryOverrides(execution.revision) },
+      context: {
+        Execution: { Id: execution.executionArn, Name: execution.name, Input: input, StartTime: execution.startDate.toISOString() },
+        StateMachine: { Id: this.stateMachineArn, Name: this.stateMachineName },
+        Task: { Token: placeholder },
+      } as never,
+      noThrowOnAbort: true,
+    });
+    execution.abort = run.abort;
+    const history = this.historyCounter(execution);
+    const collecting = (async () => {
+      for await (const event of run.eventLogs) {
+        execution.events.push(event);
+        this.countHistory(execution, history, event);
+        this.checkStatePayloads(execution, event);
+        this.options.onStateEvent?.(runIdOf({ executionArn: execution.executionArn, name: execution.name, status: execution.status, input: execution.input }) ?? execution.name, event);
+      }
+    })();
+    await this.options.publishStatus(execution);
+    let dropped = false;
+    try {
+      const output = await run.result;
+      // The last states' events are checked (payload limits) before the execution counts as succeeded.
+      await collecting;
+      if (execution.status === 'RUNNING' && output === null && this.closing) {
+        execution.status = 'ABORTED';
+        dropped = true;
+      } else if (execution.status === 'RUNNING') {
+        execution.status = 'SUCCEEDED';
+        execution.output = JSON.stringify(output ?? null);
+      }
+    } catch (err) {
+      const e = err as Error & { cause?: { name?: string; message?: string } };
+      if (execution.status === 'RUNNING') {
+        if (e.name === 'ExecutionTimeoutError') {
+          execution.status = 'TIMED_OUT';
+          execution.error = 'States.Timeout';
+          execution.cause = 'the execution ran past the state machine\'s TimeoutSeconds';
+        } else {
+          execution.status = 'FAILED';
+          execution.error = e.cause?.name ?? e.name;
+          execution.cause = e.cause?.message ?? e.message;
+        }
+      }
+    }
+    execution.stopDate ??= new Date();
+    execution.abort = undefined;
+    if (dropped) {
+      // Dropped by close(): the process ends, as a crash would; nothing is published, the run stays as it is.
+      await collecting;
+      return;
+    }
+    this.tokens.retireExecution(execution.executionArn);
+    await collecting;
+    await this.options.publishStatus(execution);
+  }
+
+  /** Every Task state → the handler of the function its Parameters name (Lambda tasks return {Payload}). */
+  private taskHandlers(execution: LocalExecution, placeholder: string): Record<string, (input: unknown) => Promise<never>> {
+    const out: Record<string, (input: unknown) => Promise<never>> = {};
+    const { definition, functions, handlers } = execution.revision;
+    const invoker = this.options.invoker;
+    for (const [name, state] of allStates(definition)) {
+      if (state.Type !== 'Task') continue;
+      const waitsForToken = String(state.Resource).endsWith('.waitForTaskToken');
+      const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
+      const limited = <T>(what: string, value: T): T => this.withinPayloadLimit(execution, state, `${what} of state ${name}`, value);
+      out[name] = async (input: unknown) => {
+        // The interpreter's log is read asynchronously: let it catch up, so that a task whose TaskScheduled event
+        // would pass the history quota is never invoked (the execution has failed by then), as in AWS.
+        await new Promise((r) => setImmediate(r));
+        if (execution.status !== 'RUNNING') throw Object.assign(new Error(`execution ${execution.status}`), { name: 'States.Runtime' });
+        const { FunctionName, Payload } = limited('input', input) as { FunctionName: string; Payload: Record<string, unknown> };
+        invoker.authorizeStateMachine(FunctionName);
+        const fn = functions.get(FunctionName);
+        const handler = handlers.get(FunctionName);
+        if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
+        if (!waitsForToken) return limited('task result', await invoker.invoke(fn, handler, Payload)) as never;
+        // .waitForTaskToken: a token of this attempt only; the execution waits until SendTask* completes it, and
+        // once the attempt is over (timed out, execution closed) the token is stale.
+        const token = `${randomUUID()}${randomUUID()}`.replaceAll('-', '');
+        const output = this.tokens.wait(token, execution.executionArn, timeoutMs);
+        try {
+          await invoker.invoke(fn, handler, replaceString(Payload, placeholder, token));
+          return limited('task result', await output) as never;
+        } finally {
+          if (this.tokens.has(token)) this.tokens.retire(token);
+        }
+      };
+    }
+    return out;
+  }
+
+  /**
+   * The 256 KB payload limit, as Step Functions enforces it: a larger value raises States.DataLimitExceeded, which
+   * only a Catch or Retry naming it handles; otherwise (States.ALL does not match it) the execution fails at once.
+   */
+  private withinPayloadLimit<T>(execution: LocalExecution, state: Record<string, unknown>, what: string, value: T): T {
+    const bytes = payloadBytes(value);
+    if (bytes <= MAX_PAYLOAD_BYTES) return value;
+    const err = dataLimitError(what, bytes);
+    if (!namesDataLimit(state)) this.failTerminally(execution, err);
+    throw err;
+  }
+
+  /** Counts an execution's history as Step Functions does (states by name, nested Map states included). */
+  private historyCounter(execution: LocalExecution): HistoryCounter {
+    const states = new Map(allStates(execution.revision.definition));
+    return new HistoryCounter((name) => states.get(name));
+  }
+
+  /**
+   * The history quota, as Step Functions enforces it: the execution may write 24,999 events (at the default
+   * 25,000); when the next one is not ExecutionSucceeded, ExecutionFailed (States.Runtime) is the last event and
+   * the execution fails at once, whatever the state's Catch says. Events after the failure are not counted.
+   */
+  private countHistory(execution: LocalExecution, history: HistoryCounter, event: EventLog): void {
+    const limit = this.options.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+    if (execution.historyEventCount >= limit) return;
+    const events = history.eventsOf(event as never);
+    if (isExecutionEnd(event) || execution.historyEventCount + events < limit) {
+      execution.historyEventCount += events;
+      return;
+    }
+    execution.historyEventCount = limit;
+    this.failTerminally(execution, historyLimitError(limit));
+  }
+
+  /** A state's input and output past 256 KB (as the interpreter reports them) fail the execution (terminal). */
+  private checkStatePayloads(execution: LocalExecution, event: EventLog): void {
+    if (event.type !== 'StateEntered' && event.type !== 'StateExited') return;
+    const state = (event as { state?: { name?: string; input?: unknown; output?: unknown } }).state;
+    if (!state) return;
+    const [what, value] = event.type === 'StateEntered' ? ['input', state.input] : ['output', state.output];
+    const bytes = payloadBytes(value);
+    if (bytes > MAX_PAYLOAD_BYTES) this.failTerminally(execution, dataLimitError(`${what} of state ${state.name}`, bytes));
+  }
+
+  /** Ends the execution FAILED with the error, as Step Functions does with an error no state may catch. */
+  private failTerminally(execution: LocalExecution, err: Error): void {
+    if (execution.status !== 'RUNNING') return;
+    execution.status = 'FAILED';
+    execution.error = err.name;
+    execution.cause = err.message;
+    execution.stopDate = new Date();
+    execution.abort?.();
+  }
+
+  private retryOverrides(revision: Revision): Record<string, number> | undefined {
+    const scale = this.options.retryScale ?? 1;
+    if (scale >= 1) return undefined;
+    const out: Record<string, number> = {};
+    for (const [name, state] of allStates(revision.definition)) {
+      const retry = state.Retry as { IntervalSeconds?: number }[] | undefined;
+      if (retry?.length) out[name] = Math.round((retry[0]?.IntervalSeconds ?? 1) * 1000 * scale);
+    }
+    return out;
+  }
+}
+
+/** Replaces every string equal to `from` in a JSON value. */
+function replaceString(value: unknown, from: string, to: string): unknown {
+  if (value === from) return to;
+  if (Array.isArray(value)) return value.map((v) => replaceString(v, from, to));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replaceString(v, from, to)]));
+  return value;
+}
