@@ -55,6 +55,8 @@ Options:
   --admin            users add: also add to the agent-admins group
   --temporary-password <p>  users add: the first password (default: Cognito makes one and emails it)
   --export <file>    trace: write {run, events} to a file (for replay --file)
+  --verbose          trace: also print the instructions the run used
+  --output-schema <f> run: the answer must be JSON satisfying this JSON Schema file (at most 16 KB)
   --file <file>      replay, eval add: an exported trace (agent trace <id> --export)
   --user <id>        admin stop|runs: one user's runs only
   --status <s>       admin runs: only runs in this status
@@ -99,6 +101,8 @@ async function main(argv: string[]): Promise<number> {
       cursor: { type: 'string' },
       call: { type: 'string' },
       reason: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+      'output-schema': { type: 'string' },
       baseline: { type: 'string' },
       concurrency: { type: 'string' },
       'min-pass': { type: 'string' },

@@ -10,7 +10,7 @@ import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
 import { bedrockModelArns } from './bedrock';
 import { nodeModulesOf } from './bundling';
-import { type AgentConfig, approvalRequiredTools, handlerConfig } from './config';
+import { type AgentConfig, approvalRequiredTools, configEnvValue, handlerConfig } from './config';
 import { TraceExporter } from './exporter';
 import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
@@ -45,9 +45,16 @@ export class AgentStack extends Stack {
     const { config } = props;
     // localTokens and adminTokens are the local server's bearer tokens: secrets that never belong in a deployed environment.
     const { localTokens: _localOnly, adminTokens: _localAdmins, ...deployed } = handlerConfig(config);
-    const configJson = JSON.stringify(deployed);
-    if (Buffer.byteLength(configJson) > MAX_CONFIG_BYTES) {
-      throw new Error(`agent config is ${Buffer.byteLength(configJson)} bytes serialized; at most ${MAX_CONFIG_BYTES} fit in the handlers' environment`);
+    if (typeof config.instructions === 'object') {
+      throw new Error(`instructions: the file "${config.instructions.file}" was not read; load the config with loadConfig (lib/config.ts), which reads it relative to the config file`);
+    }
+    const plainJson = JSON.stringify(deployed);
+    // Plain JSON while it fits; compressed past that (long instructions, an output schema): lambdas/core/config-env.ts.
+    const configJson = configEnvValue(plainJson, MAX_CONFIG_BYTES);
+    if (configJson === undefined) {
+      throw new Error(
+        `agent config is ${Buffer.byteLength(plainJson)} bytes serialized (instructions ${Buffer.byteLength(JSON.stringify(config.instructions ?? ''))}, output schema ${Buffer.byteLength(JSON.stringify(config.output ?? ''))}) and does not fit the handlers' environment even compressed (at most ${MAX_CONFIG_BYTES} bytes)`,
+      );
     }
     assertHistoryFits(config);
     // A model call may first list the MCP servers' tools (in parallel, each within its timeout): the model Lambda outlives both.

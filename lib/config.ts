@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { type AgentConfig, ConfigError, parseConfig } from '../lambdas/core/config';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { type AgentConfig, ConfigError, MAX_INSTRUCTIONS_CHARS, missingContextWindows, parseConfig } from '../lambdas/core/config';
 
 /**
  * Reading `agent.config.json`: the file side of the one config schema. The schema, its types and `parseConfig` are
@@ -30,6 +30,29 @@ export function loadConfig(explicit?: string): AgentConfig {
   } catch (err) {
     throw new ConfigError(`Config file ${file} is not valid JSON: ${(err as Error).message}`);
   }
-  return parseConfig(raw, file);
+  const config = parseConfig(raw, file);
+  const missing = missingContextWindows(config);
+  if (missing.length) throw new ConfigError(`Invalid ${file}:\n${missing.join('\n')}`);
+  return withInstructionsRead(config, dirname(file));
+}
+
+/**
+ * The config with `instructions: {"file": …}` replaced by the file's text, read relative to `baseDir` (the config
+ * file's folder). The stack ships the text in the handlers' configuration, so a deploy changes the instructions and a
+ * rollback restores them. A missing, empty or oversized file is a ConfigError naming it.
+ */
+export function withInstructionsRead(config: AgentConfig, baseDir: string): AgentConfig {
+  const ref = config.instructions;
+  if (ref === undefined || typeof ref === 'string') return config;
+  const file = isAbsolute(ref.file) ? ref.file : resolve(baseDir, ref.file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`instructions: cannot read ${file} (the file is relative to the config file): ${(err as Error).message}`);
+  }
+  if (!text) throw new ConfigError(`instructions: ${file} is empty; give the agent's instructions, or remove "instructions" for the default`);
+  if (text.length > MAX_INSTRUCTIONS_CHARS) throw new ConfigError(`instructions: ${file} has ${text.length} characters; at most ${MAX_INSTRUCTIONS_CHARS} are allowed`);
+  return { ...config, instructions: text };
 }
 

@@ -1,4 +1,5 @@
 import { resolveBreakerConfig } from '../lambdas/core/breaker';
+import { contextWindowOf } from '../lambdas/core/context-windows';
 import type { AgentConfig, BreakerConfig, ToolConfig } from './config';
 
 /** One external dependency of the agent, its guard and its way out. */
@@ -108,5 +109,24 @@ ${TOOL_KIND_ROWS.map(([kind, retried, result]) => `| \`${kind}\` | ${retried} | 
 Retries (all dependencies): ${config.retry.maxAttempts} attempts in all, exponential backoff from ${config.retry.intervalSeconds} s
 (rate ${config.retry.backoffRate}, full jitter, at most ${config.retry.maxDelaySeconds} s between attempts), on transient errors only.
 An open breaker (CircuitOpen) is never retried: it goes straight to the fallback.
+
+Context windows (docs/agent.md): ${windowsLine(config)}.
+Before every call the conversation is compacted to fit the window of the model about to answer (older tool results
+elided, then the oldest steps summarized). A provider's own
+"prompt does not fit" answer (ContextOverflow: OpenAI \`context_length_exceeded\`, Anthropic "prompt is too long",
+Bedrock "Input is too long") is not an outage: it is never retried as is and never sent to the fallback; the
+conversation is compacted harder and the call made once more, and a second overflow ends the run UNFINISHED /
+CONTEXT_WINDOW.
 `;
+}
+
+/** Each model's context window, and where it comes from. */
+function windowsLine(config: AgentConfig): string {
+  const { primary, fallback } = config.models;
+  const one = (tier: string, m: AgentConfig['models']['primary']) => {
+    const tokens = contextWindowOf(m);
+    const source = m.contextWindowTokens !== undefined ? 'config' : m.provider === 'demo' ? 'demo' : 'built-in';
+    return `${tier} ${m.provider}/${m.model} ${tokens === undefined ? 'unknown (set contextWindowTokens)' : `${tokens} tokens (${source})`}`;
+  };
+  return [one('primary', primary), ...(fallback ? [one('fallback', fallback)] : [])].join('; ');
 }

@@ -4,6 +4,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createRunControl } from '../lambdas/core/control';
 import { runView } from '../lambdas/core/loop';
+import type { OutputSpec } from '../lambdas/core/output';
 import type { RunControl } from '../lambdas/core/ports';
 import { idempotencyKeyFor } from '../lambdas/core/signature';
 import { startRun } from '../lambdas/core/start-run';
@@ -12,7 +13,7 @@ import type { RunView } from '../lambdas/core/types';
 import type { Runtime } from '../lambdas/runtime';
 import { releaseInProgressToolCalls } from '../lambdas/store/idempotent-tools';
 import { sfnExecutions } from '../lambdas/store/sfn-executions';
-import { type AgentConfig, CONFIG_ENV, handlerConfig, parseConfig } from '../lib/config';
+import { type AgentConfig, CONFIG_ENV, configJsonOf, handlerConfig, parseConfig } from '../lib/config';
 import { invokeApiHandler } from './apigw-invoke';
 import type { LocalBedrock } from './bedrock';
 import { type EngineServices, startServices } from './bootstrap';
@@ -173,7 +174,7 @@ export class LocalEngine {
     if (stateMachineOf(template).arn !== this.stateMachineArn) throw new Error('the new template names another state machine');
     const runtimes = new Map<string, Runtime>([[JSON.stringify(handlerConfig(this.options.config)), this.runtime]]);
     const runtimeOf = (fn: LocalFunction) => {
-      const json = config ? JSON.stringify(handlerConfig(config)) : (fn.env[CONFIG_ENV] ?? JSON.stringify(handlerConfig(this.options.config)));
+      const json = config ? JSON.stringify(handlerConfig(config)) : fn.env[CONFIG_ENV] ? configJsonOf(fn.env[CONFIG_ENV]) : JSON.stringify(handlerConfig(this.options.config));
       let rt = runtimes.get(json);
       if (!rt) {
         rt = this.services.makeRuntime(config ?? parseConfig(JSON.parse(json), `${fn.logicalId} environment`));
@@ -203,10 +204,10 @@ export class LocalEngine {
   // The app's entry points (what the API and the CLI do), for tests and `agent run`
 
   /** Starts a run as POST /runs does (lambdas/core/start-run.ts) and waits for its execution to end. */
-  async run(input: { input: string; userId?: string; budgets?: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number }; runId?: string }): Promise<ExecutionResult> {
+  async run(input: { input: string; userId?: string; budgets?: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number }; runId?: string; outputSchema?: OutputSpec }): Promise<ExecutionResult> {
     const { runId } = await startRun(
       { runs: this.runtime.runs, control: this.control, budgets: this.options.config.budgets },
-      { userId: input.userId ?? 'local', input: input.input, budgets: input.budgets, runId: input.runId },
+      { userId: input.userId ?? 'local', input: input.input, budgets: input.budgets, runId: input.runId, outputSchema: input.outputSchema },
     );
     return this.execute(runId, input.userId ?? 'local');
   }

@@ -75,9 +75,9 @@ export async function runSuiteOffline(options: OfflineSuiteOptions): Promise<Cas
       let events: TraceEvent[] = [];
       let error: string | undefined;
       try {
-        // `outputSchema` goes with the request; an engine that does not know it ignores it (expect.output then fails).
-        const request = { input: c.input, userId: EVAL_USER, runId, ...(c.budgets ? { budgets: c.budgets } : {}), ...(c.outputSchema ? { outputSchema: c.outputSchema } : {}) };
-        const out = await engine.run(request as Parameters<LocalEngine['run']>[0]);
+        // `outputSchema` as POST /runs passes it on: named as the config's output (docs/agent.md).
+        const outputSchema = c.outputSchema && { schema: c.outputSchema, name: options.config.output?.name ?? 'final_answer' };
+        const out = await engine.run({ input: c.input, userId: EVAL_USER, runId, ...(c.budgets ? { budgets: c.budgets } : {}), ...(outputSchema ? { outputSchema } : {}) });
         run = out.run;
         if (out.error) error = `the execution failed: ${out.error.name}: ${out.error.message}`;
         events = await engine.runtime.runs.listEvents(runId);

@@ -31,7 +31,9 @@ export async function replayRun(recorded: RecordedRun, config: AgentConfig): Pro
   const unavailable = recordedUnavailableTools(recorded);
   engine.runtime.listTools = async () => ({ specs: engine.runtime.toolSpecs, unavailable });
   try {
-    const { run } = await engine.run({ input, budgets, runId: `replay-${recorded.run.runId}`.slice(0, 80) });
+    // The recorded run's own output schema (a request's `outputSchema`), so its structured ending replays too.
+    const outputSchema = started?.outputSchema ? { schema: started.outputSchema.schema, name: started.outputSchema.name } : undefined;
+    const { run } = await engine.run({ input, budgets, runId: `replay-${recorded.run.runId}`.slice(0, 80), ...(outputSchema ? { outputSchema } : {}) });
     const events = await engine.runtime.runs.listEvents(run.runId);
     return { verdict: comparePaths(pathOf(recorded.events, recorded.run), pathOf(events, run)), replayed: run };
   } finally {

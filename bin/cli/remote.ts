@@ -19,9 +19,9 @@ export function runLine(r: RunView): string {
 }
 
 /** The trace as a timeline: offset from the first event, then what happened. */
-export function timeline(events: TraceEvent[]): string {
+export function timeline(events: TraceEvent[], options: { verbose?: boolean } = {}): string {
   const t0 = events[0] ? Date.parse(events[0].at) : 0;
-  return events.map((e) => `+${String(((Date.parse(e.at) - t0) / 1000).toFixed(3)).padStart(8)}s  ${describeEvent(e)}`).join('\n');
+  return events.map((e) => `+${String(((Date.parse(e.at) - t0) / 1000).toFixed(3)).padStart(8)}s  ${describeEvent(e, options)}`).join('\n');
 }
 
 export const runsCommand: CliCommand = {
@@ -49,7 +49,7 @@ export const showCommand: CliCommand = {
 };
 
 export const traceCommand: CliCommand = {
-  usage: 'trace <runId>          the run as a timeline of every model and tool call',
+  usage: 'trace <runId>          the run as a timeline of every model and tool call (--verbose: with the instructions)',
   async run({ positionals, values }) {
     const target = apiTarget(values);
     const id = needId(positionals, 'trace');
@@ -60,7 +60,7 @@ export const traceCommand: CliCommand = {
       print(`wrote ${values.export} (${events.length} events): replay it with agent replay --file ${values.export}`);
       return 0;
     }
-    print(values.json ? { events } : timeline(events.map(parseTraceEvent)));
+    print(values.json ? { events } : timeline(events.map(parseTraceEvent), { verbose: values.verbose === true }));
     return 0;
   },
 };

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { effectiveBudgets } from '../../lambdas/core/budget';
+import { MAX_OUTPUT_SCHEMA_BYTES, schemaProblem } from '../../lambdas/core/output';
 import { ACTIVE_STATUSES, type RunView } from '../../lambdas/core/types';
 import { apiTarget, callApi } from './client';
 import { type CliCommand, type CliValues, intOption, UsageError, usdOption } from './common';
@@ -18,8 +20,9 @@ export const runCommand: CliCommand = {
       maxCostUsd: usdOption('max-cost-usd', values['max-cost-usd']),
     };
     effectiveBudgets(config.budgets, budgets); // refuse a raise before anything starts
+    const schema = outputSchemaOption(values['output-schema']);
     const progress = (line: string) => process.stderr.write(`${line}\n`);
-    if (typeof values.api === 'string') return runRemote(prompt, budgets, values, progress);
+    if (typeof values.api === 'string') return runRemote(prompt, budgets, values, progress, schema);
     // The engine (and everything it runs) is loaded by the commands that start one only.
     const { LocalEngine } = await import('../../local/engine');
     const engine = await LocalEngine.start({
@@ -32,7 +35,7 @@ export const runCommand: CliCommand = {
       },
     });
     try {
-      const { run, error } = await engine.run({ input: prompt, budgets });
+      const { run, error } = await engine.run({ input: prompt, budgets, ...(schema ? { outputSchema: { schema, name: config.output?.name ?? 'final_answer' } } : {}) });
       // The execution itself failed (e.g. AccessDeniedException: a grant missing from the stack, IAM offline).
       if (error) progress(`execution failed: ${error.name}: ${error.message}`);
       process.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${run.answer ?? ''}\n`);
@@ -47,10 +50,16 @@ export const runCommand: CliCommand = {
 };
 
 /** `agent run --api <url> --token <jwt>`: start the run on a deployed stack and follow it until it ends. */
-async function runRemote(prompt: string, budgets: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number }, values: CliValues, progress: (line: string) => void): Promise<number> {
+async function runRemote(
+  prompt: string,
+  budgets: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number },
+  values: CliValues,
+  progress: (line: string) => void,
+  outputSchema?: Record<string, unknown>,
+): Promise<number> {
   const target = apiTarget(values);
   const hasBudgets = budgets.maxSteps !== undefined || budgets.maxTokens !== undefined || budgets.maxCostUsd !== undefined;
-  const { runId } = await callApi<{ runId: string }>(target, 'POST', '/runs', { input: prompt, ...(hasBudgets ? { budgets } : {}) });
+  const { runId } = await callApi<{ runId: string }>(target, 'POST', '/runs', { input: prompt, ...(hasBudgets ? { budgets } : {}), ...(outputSchema ? { outputSchema } : {}) });
   progress(`run ${runId} started`);
   let last = '';
   const deadline = Date.now() + 30 * 60_000;
@@ -68,4 +77,26 @@ async function runRemote(prompt: string, budgets: { maxSteps?: number; maxTokens
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/** `--output-schema <file>`: a JSON Schema file (at most 16 KB) the answer must satisfy; undefined when not given. */
+export function outputSchemaOption(file: unknown): Record<string, unknown> | undefined {
+  if (file === undefined) return undefined;
+  if (typeof file !== 'string' || !file) throw new UsageError('--output-schema needs a JSON Schema file: --output-schema answer.schema.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--output-schema: cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (Buffer.byteLength(text, 'utf8') > MAX_OUTPUT_SCHEMA_BYTES) throw new UsageError(`--output-schema: ${file} is larger than ${MAX_OUTPUT_SCHEMA_BYTES} bytes`);
+  let schema: unknown;
+  try {
+    schema = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--output-schema: ${file} is not JSON: ${(err as Error).message}`);
+  }
+  const problem = schemaProblem(schema);
+  if (problem) throw new UsageError(`--output-schema: ${file} ${problem}`);
+  return schema as Record<string, unknown>;
 }

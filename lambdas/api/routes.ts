@@ -1,5 +1,6 @@
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
+import { MAX_OUTPUT_SCHEMA_BYTES, schemaProblem } from '../core/output';
 import type { RunPage, RunRecord } from '../core/ports';
 import { priceOf } from '../core/pricing';
 import { startRun as startRunOf } from '../core/start-run';
@@ -28,6 +29,8 @@ export const StartRunBody = z.strictObject({
       maxCostUsd: z.optional(z.number().check(z.positive())),
     }),
   ),
+  /** The JSON Schema the final answer must satisfy (docs/agent.md "Structured output"; at most 16 KB). */
+  outputSchema: z.optional(z.record(z.string(), z.unknown())),
 });
 
 /** Run ids are UUIDs or similar: letters, digits, - and _ only, so nothing else ever reaches the table. */
@@ -191,7 +194,14 @@ async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise
   const parsed = StartRunBody.safeParse(raw);
   if (!parsed.success) {
     const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}})`);
+    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}, "outputSchema"?: {JSON Schema}})`);
+  }
+  const outputSchema = parsed.data.outputSchema;
+  if (outputSchema !== undefined) {
+    const size = Buffer.byteLength(JSON.stringify(outputSchema), 'utf8');
+    if (size > MAX_OUTPUT_SCHEMA_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `outputSchema must be at most ${MAX_OUTPUT_SCHEMA_BYTES} bytes serialized (got ${size})`);
+    const problem = schemaProblem(outputSchema);
+    if (problem) throw new HttpError(422, 'INVALID_REQUEST', `outputSchema ${problem}`);
   }
   if (parsed.data.budgets?.maxCostUsd !== undefined) {
     const models = [deps.config.models.primary, deps.config.models.fallback].filter((m) => m !== undefined);
@@ -201,7 +211,7 @@ async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise
   await admitNewRun(deps, userId);
   const { runId, replayed } = await startRunOf(
     { runs: deps.runs, control: deps.control, budgets: deps.config.budgets, newRunId: deps.newRunId },
-    { userId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key },
+    { userId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key, ...(outputSchema ? { outputSchema: { schema: outputSchema, name: deps.config.output?.name ?? 'final_answer' } } : {}) },
   );
   return replayed ? json(200, { runId }, { 'idempotent-replayed': 'true' }) : json(202, { runId });
 }

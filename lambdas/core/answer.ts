@@ -16,6 +16,10 @@ export function surrenderNotice(reason: StopReason | string, steps: number): str
       return 'I stopped because the daily spend limit was reached; it resets at midnight UTC.';
     case 'REPETITION':
       return 'I stopped because I was about to repeat the same tool call with the same arguments, which means I was not making progress.';
+    case 'OUTPUT_INVALID':
+      return 'My answer did not satisfy the requested output schema, even after one repair; the raw answer follows.';
+    case 'CONTEXT_WINDOW':
+      return 'I stopped because the conversation no longer fits the model\'s context window, even compacted.';
     case 'APPROVAL_EXPIRED':
       return 'I stopped because a tool call that needs a person\'s approval was not approved or rejected in time; it did not run.';
     default:

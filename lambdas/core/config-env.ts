@@ -1,3 +1,4 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AgentConfig } from './config';
 
 /**
@@ -18,16 +19,40 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** Marks a config variable written compressed: `gz:` and the base64 of the gzipped JSON. */
+const GZIP_PREFIX = 'gz:';
+
+/**
+ * The config JSON as the handlers' environment carries it: the JSON itself while it fits `maxBytes` (readable in the
+ * console), else gzipped and base64-encoded behind `gz:` (long instructions or an output schema; Lambda allows 4 KB
+ * of variables per function). Undefined when even that does not fit.
+ */
+export function configEnvValue(json: string, maxBytes: number): string | undefined {
+  if (Buffer.byteLength(json, 'utf8') <= maxBytes) return json;
+  const packed = `${GZIP_PREFIX}${gzipSync(Buffer.from(json, 'utf8'), { level: 9 }).toString('base64')}`;
+  return packed.length <= maxBytes ? packed : undefined;
+}
+
+/** The config JSON from the variable's value, written plain or compressed ({@link configEnvValue}). */
+export function configJsonOf(value: string): string {
+  if (!value.startsWith(GZIP_PREFIX)) return value;
+  try {
+    return gunzipSync(Buffer.from(value.slice(GZIP_PREFIX.length), 'base64')).toString('utf8');
+  } catch (err) {
+    throw new ConfigError(`Environment variable ${CONFIG_ENV} is not a valid compressed config: ${(err as Error).message}`);
+  }
+}
+
 /**
  * The config a handler was deployed with: the output of `parseConfig` at synth (lib/agent-stack.ts serializes it),
  * parsed and trusted. The offline engine and the CLI validate with `parseConfig` themselves.
  */
 export function deployedConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  const json = env[CONFIG_ENV];
-  if (!json) throw new ConfigError(`Environment variable ${CONFIG_ENV} is missing: the stack sets it on every handler`);
+  const value = env[CONFIG_ENV];
+  if (!value) throw new ConfigError(`Environment variable ${CONFIG_ENV} is missing: the stack sets it on every handler`);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(json);
+    parsed = JSON.parse(configJsonOf(value));
   } catch (err) {
     throw new ConfigError(`Environment variable ${CONFIG_ENV} is not valid JSON: ${(err as Error).message}`);
   }

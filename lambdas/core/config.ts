@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { BUILTIN_TOOL_NAMES, ConfigError } from './config-env';
+import { contextWindowOf } from './context-windows';
 import { priceOf } from './pricing';
 
-export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError } from './config-env';
+export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError, configEnvValue, configJsonOf } from './config-env';
 
 /**
  * The one config schema (`agent.config.json`), used by the CDK app, the Lambda handlers and the offline engine.
@@ -11,6 +12,9 @@ export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError } fr
  */
 
 const positiveInt = (max: number) => z.number().int().positive().max(max);
+
+/** Longest instructions text (they travel in the handlers' configuration). */
+export const MAX_INSTRUCTIONS_CHARS = 100_000;
 
 export const ModelConfigSchema = z
   .strictObject({
@@ -29,10 +33,75 @@ export const ModelConfigSchema = z
     region: z.string().min(1).optional(),
     /** Client timeout of one model call. */
     timeoutMs: z.number().int().min(100).max(840_000).default(20_000),
-    /** Cap on output tokens per call (the token budget may lower it further). */
+    /** Cap on output tokens per call (the token budget may lower it further); it is the output reserve of the context window too. */
     maxOutputTokens: positiveInt(200_000).default(1024),
+    /** Sampling temperature (openai 0-2; anthropic, bedrock 0-1). The provider's default when absent. */
+    temperature: z.number().min(0).max(2).optional(),
+    /** Nucleus sampling (0-1). The provider's default when absent. */
+    topP: z.number().min(0).max(1).optional(),
+    /** Sequences that end the answer (openai and bedrock take at most 4). */
+    stopSequences: z.array(z.string().min(1).max(200)).min(1).max(16).optional(),
+    /**
+     * How hard the model thinks: openai `reasoning_effort`; anthropic extended thinking with a budget derived from it
+     * (REASONING_BUDGETS); bedrock through `additionalModelRequestFields` for the Claude and gpt-oss models.
+     */
+    reasoningEffort: z.enum(['low', 'medium', 'high']).optional(),
+    /** Input + output tokens the model accepts in one request; well-known models have it built in (./context-windows.ts). */
+    contextWindowTokens: positiveInt(10_000_000).min(1024).optional(),
   })
-  .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?}');
+  .superRefine((m, ctx) => {
+    for (const issue of modelParamIssues(m)) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
+  })
+  .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?, temperature?, topP?, stopSequences?, reasoningEffort?, contextWindowTokens?}');
+
+/** Anthropic's extended-thinking budget (tokens) for each reasoning effort; Anthropic's minimum is 1,024. */
+export const REASONING_BUDGETS = { low: 1024, medium: 4096, high: 16_384 } as const;
+
+/** Bedrock models that take a reasoning setting through `additionalModelRequestFields`. */
+export function bedrockReasoningKind(modelId: string): 'anthropic' | 'openai' | undefined {
+  const id = modelId.replace(/^(us|eu|apac|us-gov|global)\./, '');
+  if (/^anthropic\.claude-(3-7-sonnet|sonnet-4|opus-4)/.test(id)) return 'anthropic';
+  if (/^openai\.gpt-oss/.test(id)) return 'openai';
+  return undefined;
+}
+
+/** What each provider accepts of the model parameters, checked per model: the message names what is allowed. */
+export function modelParamIssues(m: {
+  provider: string;
+  model: string;
+  maxOutputTokens: number;
+  temperature?: number;
+  topP?: number;
+  stopSequences?: string[];
+  reasoningEffort?: 'low' | 'medium' | 'high';
+}): { key: string; message: string }[] {
+  const issues: { key: string; message: string }[] = [];
+  const p = m.provider;
+  if (m.temperature !== undefined && (p === 'anthropic' || p === 'bedrock') && m.temperature > 1) {
+    issues.push({ key: 'temperature', message: `${p} accepts a temperature from 0 to 1 (got ${m.temperature}); openai accepts 0 to 2` });
+  }
+  if (m.stopSequences && (p === 'openai' || p === 'bedrock') && m.stopSequences.length > 4) {
+    issues.push({ key: 'stopSequences', message: `${p} accepts at most 4 stop sequences (got ${m.stopSequences.length})` });
+  }
+  if (m.reasoningEffort) {
+    const thinking = p === 'anthropic' || (p === 'bedrock' && bedrockReasoningKind(m.model) === 'anthropic');
+    if (p === 'openai' && (m.temperature !== undefined || m.topP !== undefined)) {
+      issues.push({ key: m.temperature !== undefined ? 'temperature' : 'topP', message: 'openai reasoning models (reasoningEffort) take no temperature or topP: remove one of them' });
+    }
+    if (p === 'bedrock' && !bedrockReasoningKind(m.model)) {
+      issues.push({ key: 'reasoningEffort', message: `bedrock takes a reasoning setting only for the Claude 3.7/Sonnet 4/Opus 4 and gpt-oss models (got "${m.model}"); remove reasoningEffort for this model` });
+    }
+    if (thinking) {
+      const budget = REASONING_BUDGETS[m.reasoningEffort];
+      if (m.maxOutputTokens <= budget) {
+        issues.push({ key: 'maxOutputTokens', message: `must be above the thinking budget of reasoningEffort "${m.reasoningEffort}" (${budget} tokens; low ${REASONING_BUDGETS.low}, medium ${REASONING_BUDGETS.medium}, high ${REASONING_BUDGETS.high}): got ${m.maxOutputTokens}` });
+      }
+      if (m.temperature !== undefined) issues.push({ key: 'temperature', message: 'anthropic extended thinking (reasoningEffort) does not take a temperature: remove one of them' });
+      if (m.topP !== undefined && m.topP < 0.95) issues.push({ key: 'topP', message: `anthropic extended thinking (reasoningEffort) accepts topP from 0.95 to 1 (got ${m.topP})` });
+    }
+  }
+  return issues;
+}
 
 const jsonSchemaObject = z.record(z.string(), z.unknown());
 const toolName = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ or -, starting with a letter');
@@ -168,11 +237,41 @@ export function dollarLimits(cfg: { budgets: { maxCostUsd?: number }; spend: z.o
   ];
 }
 
+/**
+ * The models of a config whose context window is unknown: not in the built-in table (./context-windows.ts) and no
+ * `contextWindowTokens`. Each line names the key to set. A config file with any is refused (lib/config.ts loadConfig:
+ * `cdk synth`, `agent run`, `npm start`), so a deployed model always has a window to compact against.
+ */
+export function missingContextWindows(cfg: { models: { primary: ModelConfig; fallback?: ModelConfig } }): string[] {
+  return (['primary', 'fallback'] as const).flatMap((tier) => {
+    const m = cfg.models[tier];
+    if (!m || contextWindowOf(m) !== undefined) return [];
+    return [`- models.${tier}.contextWindowTokens: model "${m.model}" (${m.provider}) has no built-in context window; set it to the tokens (input + output) the model accepts, e.g. 128000 (built-in windows: docs/agent.md)`];
+  });
+}
+
 /** The step ceiling a deployment may set without `allowHighStepBudget`. */
 export const STEP_CEILING = 50;
 
+/** Instructions: the text itself, or a file relative to the config file (read at synth and by the local engine). */
+export const InstructionsSchema = z.union([
+  z.string().trim().min(1, 'must be non-empty text').max(MAX_INSTRUCTIONS_CHARS, `must be at most ${MAX_INSTRUCTIONS_CHARS} characters`),
+  z.strictObject({ file: z.string().min(1, 'must name a file relative to the config file, e.g. "prompts/agent.md"') }),
+]);
+
+/** A JSON Schema the final answer must satisfy (`output` in the config, `outputSchema` on POST /runs). */
+export const OutputSpecSchema = z.strictObject({
+  schema: z.record(z.string(), z.unknown()).refine((s) => Object.keys(s).length > 0, 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}'),
+  /** The name the provider is given for the schema (OpenAI `json_schema.name`, the forced tool's name). */
+  name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -').default('final_answer'),
+});
+
 export const AgentConfigSchema = z
   .strictObject({
+    /** The system prompt of every model call (the demo's default when absent; docs/agent.md). */
+    instructions: InstructionsSchema.optional(),
+    /** Structured output: the final answer is JSON satisfying `schema` (docs/agent.md). */
+    output: OutputSpecSchema.optional(),
     models: z
       .strictObject({
         primary: ModelConfigSchema.prefault({ provider: 'demo', model: 'default' }),
@@ -329,6 +428,7 @@ export type ModelConfig = z.output<typeof ModelConfigSchema>;
 export type ToolConfig = z.output<typeof ToolConfigSchema>;
 export type BreakerConfig = z.output<typeof BreakerConfigSchema>;
 export type SpendConfig = z.output<typeof SpendConfigSchema>;
+export type OutputSpec = z.output<typeof OutputSpecSchema>;
 
 
 

@@ -79,10 +79,26 @@ export class BadRequest extends AgentError {
   override name = 'BadRequest';
 }
 
+/**
+ * The provider refused the request because the prompt does not fit the model's context window (OpenAI
+ * `context_length_exceeded`, Anthropic "prompt is too long", Bedrock ValidationException "Input is too long"). Not a
+ * retry of the same request and not an outage: the model step compacts the conversation harder and retries once
+ * (lambdas/core/context.ts). Not the dependency's fault.
+ */
+export class ContextOverflow extends AgentError {
+  readonly retryable = false;
+  readonly countsForBreaker = false;
+  override name = 'ContextOverflow';
+}
+
+/** The provider messages that say the prompt is longer than the model's context window. */
+export const CONTEXT_OVERFLOW_MESSAGE = /context[_ ]length[_ ]exceeded|maximum context length|prompt is too long|input is too long|too many (input )?tokens|exceeds? the (model's )?context window/i;
+
 /** The next call would cross the step or token budget. Never retried: the run surrenders. */
 /** Why a budget stopped a run; the error message starts with it (`<reason>: …`), and the run's stopReason is it. */
-export type BudgetReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT';
-export const BUDGET_REASONS: readonly BudgetReason[] = ['STEP_BUDGET', 'TOKEN_BUDGET', 'COST_BUDGET', 'SPEND_LIMIT'];
+export type BudgetReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT' | 'CONTEXT_WINDOW';
+/** CONTEXT_WINDOW: the conversation does not fit the model's window even compacted (lambdas/core/context.ts). */
+export const BUDGET_REASONS: readonly BudgetReason[] = ['STEP_BUDGET', 'TOKEN_BUDGET', 'COST_BUDGET', 'SPEND_LIMIT', 'CONTEXT_WINDOW'];
 
 /**
  * The budget reason of a BudgetExceeded error as the state machine's Catch put it in the state: `Cause` is the
@@ -184,6 +200,7 @@ const BY_NAME: Record<string, new (message: string) => AgentError> = {
   BadRequest,
   Conflict,
   ResponseTooLarge,
+  ContextOverflow,
 };
 
 /**
@@ -207,6 +224,7 @@ export const ERROR_NAMES = [
   'BadRequest',
   'BudgetExceeded',
   'ResponseTooLarge',
+  'ContextOverflow',
 ] as const;
 export type ErrorName = (typeof ERROR_NAMES)[number];
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_OUTPUT_SCHEMA_BYTES, schemaProblem } from './output';
 import { canonicalJson } from './signature';
 import { ofKind } from './trace';
 import { RUN_STATUSES, type RunView, type TraceEvent, type Usage } from './types';
@@ -61,7 +62,15 @@ export const EvalCaseSchema = z.strictObject({
       maxCostUsd: z.number().positive().optional(),
     })
     .optional(),
-  outputSchema: z.record(z.string(), z.unknown()).optional(),
+  /** As POST /runs takes it: a JSON Schema (at most 16 KB serialized) the answer must satisfy (docs/agent.md). */
+  outputSchema: z
+    .record(z.string(), z.unknown())
+    .superRefine((schema, ctx) => {
+      const size = Buffer.byteLength(JSON.stringify(schema), 'utf8');
+      const problem = size > MAX_OUTPUT_SCHEMA_BYTES ? `must be at most ${MAX_OUTPUT_SCHEMA_BYTES} bytes serialized (got ${size})` : schemaProblem(schema);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   fixtures: z.array(FixtureSchema).optional(),
   /** The recorded answer of the run a case was made from (`agent eval add`), for a person to turn into expectations. */
   reference: z.string().nullable().optional(),
@@ -228,7 +237,7 @@ export function observe(run: RunView | null, events: TraceEvent[], seen: { fixtu
   return {
     status: run?.status ?? 'NOT_RUN',
     answer: run?.answer ?? null,
-    output: (run as (RunView & { output?: unknown }) | null)?.output,
+    output: run?.output ?? undefined,
     steps: run?.steps ?? 0,
     usage: { inputTokens: run?.usage.inputTokens ?? 0, outputTokens: run?.usage.outputTokens ?? 0, costUsd: run?.usage.costUsd ?? 0 },
     toolsCalled: toolsCalledIn(events),

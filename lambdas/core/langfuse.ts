@@ -114,6 +114,7 @@ function ingestionOf(e: TraceEvent, ids: { traceId: string; eventId: string }): 
     case 'approval_decided':
     case 'admin_stop':
     case 'engine_restarted':
+    case 'context_compacted':
       return annotation(e, e.type, ids);
     // A kind this version does not know: exported under the name it was stored with.
     case 'unrecognized':

@@ -29,6 +29,16 @@ export function metricsOf(e: TraceEvent): MetricPoint[] {
         ...(error ? [{ name: 'ModelErrors', unit: 'Count' as const, value: 1, dimension: { name: 'Error', value: String(error.name) } }] : []),
       ];
     }
+    // A summary is a model call of its own (its tokens are in no model_call event).
+    case 'context_compacted':
+      return e.summary
+        ? [
+            { name: 'ModelCalls', unit: 'Count', value: 1, dimension: { name: 'Tier', value: String(e.tier) } },
+            { name: 'ModelInputTokens', unit: 'Count', value: e.summary.usage.inputTokens },
+            { name: 'ModelOutputTokens', unit: 'Count', value: e.summary.usage.outputTokens },
+            ...(typeof e.summary.costUsd === 'number' ? [{ name: 'ModelCostMicroUsd', unit: 'Count' as const, value: Math.round(e.summary.costUsd * 1_000_000) }] : []),
+          ]
+        : [];
     case 'tool_call':
       return [
         { name: 'ToolCalls', unit: 'Count', value: 1, dimension: { name: 'Tool', value: String(e.name) } },

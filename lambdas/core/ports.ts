@@ -1,3 +1,5 @@
+import type { ContextView } from './context';
+import type { OutputSpec } from './output';
 import type { DegradedEntry, Message, PendingApproval, RunStatus, TraceEvent, TraceEventDraft, Usage } from './types';
 
 /** The run item (pk RUN#id, sk META). */
@@ -36,6 +38,12 @@ export interface RunRecord {
   /** The approval-required calls of the step `approvalStep`, by toolCallId, with their decisions once made. */
   approvals?: Record<string, ApprovalEntry>;
   approvalStep?: number;
+  /** The JSON Schema the final answer must satisfy (the request's `outputSchema`, else the config's `output`). */
+  outputSchema?: OutputSpec;
+  /** The parsed structured answer, once the run finished with one that satisfies its schema. */
+  output?: unknown;
+  /** What the prompt leaves out of the conversation to fit the context window (lambdas/core/context.ts): a checkpoint. */
+  contextView?: ContextView;
 }
 
 /** One approval-required tool call and, once made, its decision (stored on the run item). */
@@ -73,7 +81,10 @@ export interface RunRepository {
     maxSteps: number;
     maxTokens: number;
     maxCostUsd?: number;
+    outputSchema?: OutputSpec;
   }): Promise<{ run: RunRecord; created: boolean }>;
+  /** Stores the run's compacted view (before the model call it is made for: a resume reads it back). */
+  saveContextView(runId: string, view: ContextView): Promise<void>;
   /**
    * Writes a message once. `event` (the trace event of the call that produced it, referencing it) is stored in the
    * same item; when the message was already there, the event is appended on its own.
@@ -83,7 +94,7 @@ export interface RunRepository {
   listMessages(runId: string): Promise<StoredMessage[]>;
   recordModelStep(runId: string, step: number, usage: Usage, callSig: string, costMicros?: number): Promise<RunRecord>;
   addDegraded(runId: string, entry: DegradedEntry): Promise<void>;
-  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null }): Promise<RunRecord>;
+  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null; output?: unknown }): Promise<RunRecord>;
   appendEvent(runId: string, event: TraceEventDraft): Promise<TraceEvent>;
   listEvents(runId: string): Promise<TraceEvent[]>;
 }

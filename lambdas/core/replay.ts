@@ -1,6 +1,6 @@
 import { errorFromName } from './errors';
 import { canonicalJson } from './signature';
-import { assertNever, type ModelCallEvent, type Tier, type ToolCallEvent } from './trace';
+import { assertNever, type ContextCompactedEvent, type ModelCallEvent, type Tier, type ToolCallEvent } from './trace';
 import type { DegradedEntry, ModelProvider, ModelRequest, ModelResponse, RunView, ToolCall, ToolContext, ToolResult, TraceEvent } from './types';
 
 /**
@@ -68,12 +68,17 @@ export function recordedDependencies(recorded: RecordedRun): {
   model: (tier: Tier) => ModelProvider;
   runTool: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>;
 } {
-  const { models, tools } = recordedCalls(recorded.events);
+  const { models, tools, summaries } = recordedCalls(recorded.events);
   const model = (tier: Tier): ModelProvider => ({
     provider: 'replay',
     model: tier,
     async complete(request: ModelRequest): Promise<ModelResponse> {
-      const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
+      const step = request.step ?? request.messages.filter((m) => m.role === 'assistant').length + 1;
+      if (request.purpose === 'summary') {
+        const summary = summaries.get(step)?.shift();
+        if (!summary) throw new ReplayDiverged(`no recorded context summary for step ${step}`);
+        return { text: summary.text, toolCalls: [], usage: summary.usage, finishReason: 'stop', model: 'replay' };
+      }
       const next = models.get(step)?.shift();
       if (!next) throw new ReplayDiverged(`no recorded model call left for step ${step}`);
       if (next.error) throw errorFromName(next.error.name, next.error.message);
@@ -102,7 +107,8 @@ export function recordedDependencies(recorded: RecordedRun): {
  * cancelled meanwhile is never part of what the run saw; a RecordToolFailure result is rebuilt from the failure the
  * replayed tool raises again.
  */
-function recordedCalls(events: TraceEvent[]): { models: Map<number, ModelCallEvent[]>; tools: Map<string, ToolCallEvent[]> } {
+function recordedCalls(events: TraceEvent[]): { models: Map<number, ModelCallEvent[]>; tools: Map<string, ToolCallEvent[]>; summaries: Map<number, RecordedSummary[]> } {
+  const summaries = new Map<number, RecordedSummary[]>();
   const models = new Map<number, ModelCallEvent[]>();
   const tools = new Map<string, ToolCallEvent[]>();
   for (const e of events) {
@@ -135,12 +141,18 @@ function recordedCalls(events: TraceEvent[]): { models: Map<number, ModelCallEve
       case 'engine_restarted':
       case 'unrecognized':
         break;
+      // A summary call is served from its compaction (the replay compacts at the same step: the same prompt).
+      case 'context_compacted':
+        if (e.summary) summaries.set(e.step, [...(summaries.get(e.step) ?? []), e.summary]);
+        break;
       default:
         assertNever(e);
     }
   }
-  return { models, tools };
+  return { models, tools, summaries };
 }
+
+type RecordedSummary = NonNullable<ContextCompactedEvent['summary']>;
 
 /**
  * The tool servers a recording could not list (its `fallback` events with `listing: true`): a replay reports them

@@ -14,6 +14,7 @@ export function runView(run: RunRecord): RunView {
     usage: { inputTokens: run.tokensIn, outputTokens: run.tokensOut, costUsd: toUsd(run.costMicros ?? 0) },
     degraded: run.degraded ?? [],
     pendingApprovals: pendingApprovalsOf(run),
+    output: run.output ?? null,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,
   };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Budgets, effectiveBudgets } from './budget';
 import { StartFailed } from './errors';
+import type { OutputSpec } from './output';
 import type { ApiRunRepository, RunControl, RunRecord, RunRepository } from './ports';
 import { trace } from './trace';
 
@@ -14,6 +15,8 @@ export interface NewRun {
   budgets?: Partial<Budgets>;
   idempotencyKey?: string;
   runId?: string;
+  /** The JSON Schema the final answer must satisfy (checked by the caller: ./output.ts schemaProblem). */
+  outputSchema?: OutputSpec;
 }
 
 /**
@@ -21,9 +24,13 @@ export interface NewRun {
  * a request may lower a budget, a raise is a BadRequest naming the ceiling). Used by startRun (API and CLI) and by
  * LoadRun for an execution started without the API.
  */
-export async function createRunRecord(runs: Pick<RunRepository, 'createRun'>, deployment: Budgets, run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets> }): Promise<RunRecord> {
+export async function createRunRecord(
+  runs: Pick<RunRepository, 'createRun'>,
+  deployment: Budgets,
+  run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets>; outputSchema?: OutputSpec },
+): Promise<RunRecord> {
   const budgets = effectiveBudgets(deployment, run.budgets);
-  return (await runs.createRun({ runId: run.runId, userId: run.userId, input: run.input, ...budgets })).run;
+  return (await runs.createRun({ runId: run.runId, userId: run.userId, input: run.input, ...budgets, ...(run.outputSchema ? { outputSchema: run.outputSchema } : {}) })).run;
 }
 
 /**
@@ -44,7 +51,7 @@ export async function startRun(
     if (!claim.claimed) return { runId: claim.runId, replayed: true };
     runId = claim.runId;
   }
-  await createRunRecord(deps.runs, deps.budgets, { runId, userId: req.userId, input: req.input, budgets: req.budgets });
+  await createRunRecord(deps.runs, deps.budgets, { runId, userId: req.userId, input: req.input, budgets: req.budgets, outputSchema: req.outputSchema });
   try {
     await deps.control.start({ runId, userId: req.userId });
   } catch (err) {

@@ -22,9 +22,28 @@ const encodeLength = (text: string, piece: number) => {
   return n;
 };
 
+/**
+ * Counts of long texts, kept per container: the estimate before each model call (and the context compaction's trials,
+ * lambdas/core/context.ts) re-count the same stored messages every step, and a 2 KB tool result costs ~1 ms to
+ * encode. Bounded: cleared when it holds MEMO_ENTRIES texts.
+ */
+const memo = new Map<string, number>();
+const MEMO_MIN_CHARS = 256;
+const MEMO_ENTRIES = 1024;
+
 /** Tokens of a text (cl100k_base: close to every current provider's count for English and code). */
 export function countTokens(text: string): number {
   if (!text) return 0;
+  if (text.length < MEMO_MIN_CHARS) return encodeText(text);
+  const known = memo.get(text);
+  if (known !== undefined) return known;
+  const n = encodeText(text);
+  if (memo.size >= MEMO_ENTRIES) memo.clear();
+  memo.set(text, n);
+  return n;
+}
+
+function encodeText(text: string): number {
   let total = 0;
   let last = 0;
   for (const run of text.matchAll(LONG_RUN)) {

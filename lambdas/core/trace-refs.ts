@@ -68,6 +68,7 @@ function resolveEvent(event: TraceEvent, byKey: Map<string, Message>): TraceEven
     case 'approval_decided':
     case 'admin_stop':
     case 'engine_restarted':
+    case 'context_compacted':
     case 'unrecognized':
       return { ...event };
     default:

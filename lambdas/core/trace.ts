@@ -35,6 +35,10 @@ export interface RunStartedEvent extends Envelope<'run_started'> {
   maxSteps: number;
   maxTokens: number;
   maxCostUsd?: number;
+  /** The instructions the run starts with: their hash, and the text (`agent trace --verbose`, the viewer). */
+  instructions?: { hash: string; text: string };
+  /** The JSON Schema the final answer must satisfy, when the run has one. */
+  outputSchema?: { name: string; schema: Record<string, unknown> };
 }
 
 /**
@@ -115,6 +119,12 @@ export interface ModelCallEvent extends Envelope<'model_call'> {
   error?: CallError;
   /** The run was final when the call came back (cancelled): the answer is not part of the run. */
   discarded?: RunStatus;
+  /** The hash of the instructions (system prompt) the call was sent (lambdas/core/instructions.ts). */
+  instructions?: string;
+  /** Structured output: why this answer failed its schema (a repair turn follows, or the run ends OUTPUT_INVALID). */
+  outputInvalid?: string;
+  /** What the call was for when it was not the step's answer: the repair turn of an answer that failed its schema. */
+  purpose?: 'repair';
 }
 
 /** One tool call: its result (by reference, resolved on read), a thrown transient error, or discarded by a cancel. */
@@ -194,6 +204,26 @@ export interface AdminStopEvent extends Envelope<'admin_stop'> {
   scope: string;
 }
 
+/**
+ * The conversation was compacted before a model call to fit the model's context window (lambdas/core/context.ts):
+ * older tool results elided, and/or the oldest steps summarized by a separate model call (`summary`, whose usage
+ * counts in the step's). `reason`: `window` (the estimate would not fit) or `overflow` (the provider said so).
+ */
+export interface ContextCompactedEvent extends Envelope<'context_compacted'> {
+  tier: Tier;
+  model: string;
+  reason: 'window' | 'overflow';
+  windowTokens: number;
+  /** Estimated prompt tokens before and after. */
+  tokensBefore: number;
+  tokensAfter: number;
+  /** Tool results of steps up to this one are elided with a marker. */
+  elidedThroughStep: number;
+  /** Steps 1..summarizedThroughStep are replaced by a summary. */
+  summarizedThroughStep?: number;
+  summary?: { text: string; usage: Usage; costUsd?: number };
+}
+
 /** The local engine restarted while the run was live, and picks it up again. */
 export type EngineRestartedEvent = Envelope<'engine_restarted'>;
 
@@ -226,7 +256,8 @@ export type WrittenTraceEvent =
   | ApprovalRequestedEvent
   | ApprovalDecidedEvent
   | AdminStopEvent
-  | EngineRestartedEvent;
+  | EngineRestartedEvent
+  | ContextCompactedEvent;
 
 /** Every event a reader may see: the written kinds, and stored events of a kind this version does not know. */
 export type TraceEvent = WrittenTraceEvent | UnrecognizedEvent;
@@ -278,6 +309,7 @@ export const trace = {
   approvalDecided: draft('approval_decided'),
   adminStop: draft('admin_stop'),
   engineRestarted: draft('engine_restarted'),
+  contextCompacted: draft('context_compacted'),
 } as const;
 
 /**
@@ -303,6 +335,7 @@ const WRITTEN: { [K in WrittenTraceEvent['type']]: true } = {
   approval_decided: true,
   admin_stop: true,
   engine_restarted: true,
+  context_compacted: true,
 };
 export const TRACE_EVENT_TYPES = Object.keys(WRITTEN) as readonly WrittenTraceEvent['type'][];
 

@@ -11,8 +11,18 @@ export interface ToolCall {
 
 export type Message =
   | { role: 'user'; content: string }
-  | { role: 'assistant'; content: string; toolCalls: ToolCall[] }
+  | { role: 'assistant'; content: string; toolCalls: ToolCall[]; reasoning?: Reasoning }
   | { role: 'tool'; toolCallId: string; name: string; content: string; isError?: boolean };
+
+/**
+ * A model's own reasoning blocks of an assistant turn (Anthropic extended thinking, Bedrock reasoningContent), kept as
+ * the provider sent them: the provider requires them back, unchanged, with the tool results that follow. Opaque to
+ * the core; only the provider that wrote them reads them (another provider, e.g. the fallback, ignores them).
+ */
+export interface Reasoning {
+  provider: string;
+  blocks: unknown[];
+}
 
 /** A tool as the model sees it. */
 export interface ToolSpec {
@@ -33,6 +43,16 @@ export interface ModelRequest {
   tools: ToolSpec[];
   /** Already capped to what is left of the token budget. */
   maxOutputTokens: number;
+  /**
+   * The final answer must be JSON satisfying this schema: requested natively (OpenAI `response_format` json_schema,
+   * a forced tool for Anthropic and Bedrock). A provider that answers through its output tool returns that tool's
+   * input as the answer's text (JSON), never as a tool call.
+   */
+  output?: { schema: Record<string, unknown>; name: string };
+  /** The step the call belongs to (the loop's counter; a compacted prompt no longer shows it). Providers ignore it. */
+  step?: number;
+  /** What the call is for: the step's answer (absent), or a summary of older steps (lambdas/core/context.ts). Providers ignore it. */
+  purpose?: 'summary';
 }
 
 export interface ModelResponse {
@@ -41,6 +61,8 @@ export interface ModelResponse {
   usage: Usage;
   /** Provider's finish/stop reason, normalised loosely (stop, tool_use, length, ...). */
   finishReason: string;
+  /** The model's reasoning blocks, to be sent back with the turn (see {@link Reasoning}). */
+  reasoning?: Reasoning;
   model: string;
 }
 
@@ -62,7 +84,7 @@ export const TERMINAL_STATUSES: readonly RunStatus[] = TERMINAL;
 /** Every status, in the order a run may pass through them. */
 export const RUN_STATUSES: readonly RunStatus[] = [...ACTIVE, ...TERMINAL];
 
-export type StopReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT' | 'REPETITION';
+export type StopReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT' | 'REPETITION' | 'OUTPUT_INVALID' | 'CONTEXT_WINDOW';
 
 export interface DegradedEntry {
   dependency: string;
@@ -82,6 +104,8 @@ export interface RunView {
   degraded: DegradedEntry[];
   /** Tool calls waiting for a person's decision (empty unless the run is AWAITING_APPROVAL). */
   pendingApprovals: PendingApproval[];
+  /** The structured answer (parsed JSON satisfying the run's output schema), or null (docs/agent.md); runView always sets it. */
+  output?: unknown;
   createdAt: string;
   updatedAt: string;
 }

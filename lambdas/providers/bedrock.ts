@@ -18,9 +18,10 @@ import {
   type ConverseCommandOutput,
 } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { ModelConfig } from '../core/config';
-import { type AgentError, BadRequest, ModelRefusal, RateLimited, TimeoutError, TransientError } from '../core/errors';
+import { bedrockReasoningKind, type ModelConfig } from '../core/config';
+import { type AgentError, BadRequest, CONTEXT_OVERFLOW_MESSAGE, ContextOverflow, ModelRefusal, RateLimited, TimeoutError, TransientError } from '../core/errors';
 import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec } from '../core/types';
+import { outputTool, thinkingBudget } from './anthropic';
 import { retryAfterSeconds } from './provider-http';
 import { argumentsObject, malformed, mergeTurns, normalizeFinishReason, wireToolId } from './wire';
 
@@ -37,7 +38,8 @@ export const BEDROCK_ERRORS: Readonly<Record<string, Make>> = {
   InternalServerException: (m, o) => new TransientError(m, withStatus(500, o)),
   ModelNotReadyException: (m, o) => new TransientError(m, withStatus(429, o)),
   ModelErrorException: (m, o) => new TransientError(m, withStatus(424, o)),
-  ValidationException: (m, o) => new BadRequest(m, withStatus(400, o)),
+  // "Input is too long for requested model": the prompt does not fit the context window (compacted and retried once).
+  ValidationException: (m, o) => (CONTEXT_OVERFLOW_MESSAGE.test(m) ? new ContextOverflow(m, withStatus(400, o)) : new BadRequest(m, withStatus(400, o))),
   AccessDeniedException: (m, o) => new BadRequest(m, withStatus(403, o)),
   ResourceNotFoundException: (m, o) => new BadRequest(m, withStatus(404, o)),
   UnrecognizedClientException: (m, o) => new BadRequest(m, withStatus(403, o)),
@@ -61,6 +63,8 @@ export function toBedrockMessages(messages: Message[]): BedrockMessage[] {
       return {
         role: 'assistant' as const,
         content: [
+          // Reasoning blocks (extended thinking) go back first, unchanged, as Converse requires with tool results.
+          ...(m.reasoning?.provider === 'bedrock' ? (m.reasoning.blocks as ContentBlock[]) : []),
           ...text(m.content),
           // The SDK types tool input as a DocumentType; a plain JSON object is what it serialises.
           ...m.toolCalls.map((c): ContentBlock => ({ toolUse: { toolUseId: wireToolId(c.id), name: c.name, input: argumentsObject(c.arguments) as never } })),
@@ -70,33 +74,68 @@ export function toBedrockMessages(messages: Message[]): BedrockMessage[] {
   );
 }
 
+/** The tools of a request in Converse form, with the output tool (and a forced tool choice) when a schema is asked for. */
+export function bedrockToolConfig(request: Pick<ModelRequest, 'tools' | 'output'>, thinking = false): NonNullable<ConverseCommandInput['toolConfig']> {
+  if (!request.output) return { tools: toBedrockTools(request.tools) };
+  const out = outputTool(request.output);
+  return {
+    tools: [...toBedrockTools(request.tools), ...toBedrockTools([{ name: out.name, description: out.description, parameters: out.input_schema }])],
+    // The answer must come through a tool (its own or the output tool); extended thinking allows only "auto".
+    toolChoice: thinking ? { auto: {} } : { any: {} },
+  };
+}
+
 /** Tools in Converse form. */
 export function toBedrockTools(tools: ToolSpec[]): BedrockTool[] {
   return tools.map((t) => ({ toolSpec: { name: t.name, description: t.description, inputSchema: { json: t.parameters as never } } }));
 }
 
+/**
+ * The model parameters of a request in Converse form: `inferenceConfig` (maxTokens, temperature, topP,
+ * stopSequences) and, for the models that take one, the reasoning setting through `additionalModelRequestFields`
+ * (Claude: extended thinking with the derived budget; gpt-oss: `reasoning_effort`).
+ */
+export function bedrockParams(config: Pick<ModelConfig, 'model' | 'temperature' | 'topP' | 'stopSequences' | 'reasoningEffort'>, maxOutputTokens: number): Pick<ConverseCommandInput, 'inferenceConfig' | 'additionalModelRequestFields'> {
+  const kind = config.reasoningEffort ? bedrockReasoningKind(config.model) : undefined;
+  const budget = kind === 'anthropic' ? thinkingBudget(config.reasoningEffort, maxOutputTokens) : undefined;
+  const extra = budget !== undefined ? { thinking: { type: 'enabled', budget_tokens: budget } } : kind === 'openai' ? { reasoning_effort: config.reasoningEffort } : undefined;
+  return {
+    inferenceConfig: {
+      maxTokens: maxOutputTokens,
+      ...(config.temperature !== undefined && budget === undefined ? { temperature: config.temperature } : {}),
+      ...(config.topP !== undefined ? { topP: config.topP } : {}),
+      ...(config.stopSequences ? { stopSequences: config.stopSequences } : {}),
+    },
+    ...(extra ? { additionalModelRequestFields: extra as never } : {}),
+  };
+}
+
 /** Reads a Converse response; throws ModelRefusal (guardrail, content filter) or TransientError (malformed). */
-export function fromBedrockResponse(out: ConverseCommandOutput, label: string, model: string): ModelResponse {
+export function fromBedrockResponse(out: ConverseCommandOutput, label: string, model: string, outputName?: string): ModelResponse {
   const stopReason = out.stopReason === undefined ? undefined : String(out.stopReason);
   if (stopReason && REFUSAL_STOP_REASONS.has(stopReason)) throw new ModelRefusal(`${label} refused (stopReason ${stopReason})`);
   const content = out.output && 'message' in out.output ? out.output.message?.content : undefined;
   if (!Array.isArray(content)) throw malformed(label, 'no output.message.content');
   const toolCalls: ToolCall[] = [];
   let text = '';
+  let output: string | undefined;
+  const reasoning: ContentBlock[] = [];
   for (const [i, block] of content.entries()) {
-    if (typeof block.text === 'string') text += block.text;
+    if (block.reasoningContent) reasoning.push(block);
+    else if (typeof block.text === 'string') text += block.text;
     else if (block.toolUse) {
       if (!block.toolUse.toolUseId || !block.toolUse.name) throw malformed(label, `content[${i}] toolUse has no id or name`);
+      if (outputName !== undefined && block.toolUse.name === outputName) {
+        output = JSON.stringify(block.toolUse.input ?? {});
+        continue;
+      }
       toolCalls.push({ id: block.toolUse.toolUseId, name: block.toolUse.name, arguments: block.toolUse.input ?? {} });
     }
   }
-  return {
-    text,
-    toolCalls,
-    usage: { inputTokens: out.usage?.inputTokens ?? 0, outputTokens: out.usage?.outputTokens ?? 0 },
-    finishReason: normalizeFinishReason(stopReason),
-    model,
-  };
+  const usage = { inputTokens: out.usage?.inputTokens ?? 0, outputTokens: out.usage?.outputTokens ?? 0 };
+  // The final answer came through the output tool: it is the answer (JSON), and the other calls are dropped.
+  if (output !== undefined) return { text: output, toolCalls: [], usage, finishReason: 'stop', model };
+  return { text, toolCalls, usage, finishReason: normalizeFinishReason(stopReason), model, ...(reasoning.length ? { reasoning: { provider: 'bedrock', blocks: reasoning } } : {}) };
 }
 
 /** Classifies anything the SDK threw (never called for our own timeout, which is reported before). */
@@ -143,12 +182,13 @@ export function createBedrockProvider(config: ModelConfig, deps: BedrockDeps = {
     provider: 'bedrock',
     model: config.model,
     async complete(request: ModelRequest): Promise<ModelResponse> {
+      const params = bedrockParams(config, request.maxOutputTokens);
       const input: ConverseCommandInput = {
         modelId: config.model,
         messages: toBedrockMessages(request.messages),
         ...(request.system ? { system: [{ text: request.system }] } : {}),
-        inferenceConfig: { maxTokens: request.maxOutputTokens },
-        ...(request.tools.length ? { toolConfig: { tools: toBedrockTools(request.tools) } } : {}),
+        ...params,
+        ...(request.tools.length || request.output ? { toolConfig: bedrockToolConfig(request, params.additionalModelRequestFields !== undefined && 'thinking' in (params.additionalModelRequestFields as object)) } : {}),
       };
       const controller = new AbortController();
       let timedOut = false;
@@ -165,7 +205,7 @@ export function createBedrockProvider(config: ModelConfig, deps: BedrockDeps = {
       } finally {
         clearTimeout(timer);
       }
-      return fromBedrockResponse(out, label, config.model);
+      return fromBedrockResponse(out, label, config.model, request.output?.name);
     },
   };
 }

@@ -28,8 +28,18 @@ export function createDemoProvider(model: string): ModelProvider {
     model,
     async complete(request: ModelRequest): Promise<ModelResponse> {
       if (behaviour === 'fail') throw new TransientError('demo model "fail": scripted transient failure');
-      const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
-      const decision = decide(behaviour, request.messages, step, new Set(request.tools.map((t) => t.name)));
+      // A context summary (lambdas/core/context.ts): the transcript's opening lines, clipped.
+      if (request.purpose === 'summary') {
+        const transcript = request.messages.map((m) => m.content).join('\n');
+        const steps = transcript.slice(transcript.indexOf('\n\n') + 2);
+        const text = `Summary: ${steps.slice(0, 600)}`;
+        return { text, toolCalls: [], usage: { inputTokens: estimatePromptTokens(request), outputTokens: Math.min(countTokens(text), request.maxOutputTokens) }, finishReason: 'stop', model: `demo/${model}` };
+      }
+      // The loop's step (a compacted prompt has fewer assistant turns than steps), else counted from the turns.
+      const step = request.step ?? request.messages.filter((m) => m.role === 'assistant').length + 1;
+      const decided = decide(behaviour, request.messages, step, new Set(request.tools.map((t) => t.name)));
+      // Structured output: the final answer as a JSON value of the requested schema, its strings from the answer.
+      const decision = request.output && decided.toolCalls.length === 0 ? { text: JSON.stringify(schemaValue(request.output.schema, decided.text, 0)), toolCalls: [] } : decided;
       const outputText = decision.text + JSON.stringify(decision.toolCalls.map((c) => [c.name, c.arguments]));
       return {
         text: decision.text,
@@ -95,4 +105,41 @@ function answerFrom(results: Extract<Message, { role: 'tool' }>[], calls: ToolCa
     return `From the docs: ${r.content.length > 600 ? `${r.content.slice(0, 600)}…` : r.content}`;
   });
   return parts.join('\n\n');
+}
+
+/**
+ * A value of a JSON Schema built from the answer text (the demo's structured output): `const`/`enum` take their
+ * first value, objects their required properties (all when none are listed), arrays one item, strings the text
+ * (clipped to `maxLength`), numbers their minimum or 0. Nesting is bounded.
+ */
+export function schemaValue(schema: unknown, text: string, depth: number): unknown {
+  const s = (typeof schema === 'object' && schema !== null ? schema : {}) as Record<string, unknown>;
+  if ('const' in s) return s.const;
+  if (Array.isArray(s.enum) && s.enum.length) return s.enum[0];
+  const variants = (s.anyOf ?? s.oneOf) as unknown[] | undefined;
+  if (Array.isArray(variants) && variants.length) return schemaValue(variants[0], text, depth + 1);
+  const type = Array.isArray(s.type) ? s.type.find((t) => t !== 'null') : s.type;
+  if (depth > 8) return null;
+  switch (type ?? (s.properties ? 'object' : 'string')) {
+    case 'object': {
+      const props = (s.properties ?? {}) as Record<string, unknown>;
+      const names = Array.isArray(s.required) && s.required.length ? (s.required as string[]) : Object.keys(props);
+      return Object.fromEntries(names.map((name) => [name, schemaValue(props[name], text, depth + 1)]));
+    }
+    case 'array':
+      return Array.from({ length: Math.max(1, Number(s.minItems ?? 1)) }, () => schemaValue(s.items, text, depth + 1));
+    case 'integer':
+      return Math.ceil(Number(s.minimum ?? 0));
+    case 'number':
+      return Number(s.minimum ?? 0);
+    case 'boolean':
+      return true;
+    case 'null':
+      return null;
+    default: {
+      const max = typeof s.maxLength === 'number' ? s.maxLength : 2000;
+      const min = typeof s.minLength === 'number' ? s.minLength : 0;
+      return (text || 'n/a').slice(0, max).padEnd(min, '.');
+    }
+  }
 }

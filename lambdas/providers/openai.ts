@@ -70,6 +70,16 @@ export function maxTokensField(baseUrl: string): 'max_tokens' | 'max_completion_
   }
 }
 
+/** The model parameters of a config in Chat Completions form (absent ones are left to the server's defaults). */
+export function openAIParams(config: Pick<ModelConfig, 'temperature' | 'topP' | 'stopSequences' | 'reasoningEffort'>): Record<string, unknown> {
+  return {
+    ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
+    ...(config.topP !== undefined ? { top_p: config.topP } : {}),
+    ...(config.stopSequences ? { stop: config.stopSequences } : {}),
+    ...(config.reasoningEffort ? { reasoning_effort: config.reasoningEffort } : {}),
+  };
+}
+
 /** Reads a Chat Completions response; throws ModelRefusal (content filter, refusal) or TransientError (malformed). */
 export function fromOpenAIResponse(json: unknown, label: string, model: string): ModelResponse {
   const body = (typeof json === 'object' && json !== null ? json : {}) as ChatCompletion;
@@ -115,6 +125,8 @@ export function createOpenAIProvider(config: ModelConfig, deps: OpenAIDeps = {})
         messages: toOpenAIMessages(request.system, request.messages),
         ...(request.tools.length ? { tools: toOpenAITools(request.tools) } : {}),
         [tokensField]: request.maxOutputTokens,
+        ...openAIParams(config),
+        ...(request.output ? { response_format: { type: 'json_schema', json_schema: { name: request.output.name, schema: request.output.schema, strict: true } } } : {}),
       };
       const json = await postProviderJson(`${base}/chat/completions`, body, {
         label,

@@ -11,6 +11,7 @@
  * | 5xx, 529, 408 | TransientError |
  * | 402; 429 `insufficient_quota`; a quota/billing/spend-limit/credit message on 400/403/429 | QuotaExhausted |
  * | other 429 | RateLimited, `retryAfterSeconds` from `retry-after-ms` or `Retry-After` (seconds or HTTP date) |
+ * | 400/413 `context_length_exceeded` or a "prompt is too long" message | ContextOverflow (compact and retry once) |
  * | 4xx with a content-policy code (`content_policy_violation`, `content_filter`) or message | ModelRefusal |
  * | other 3xx/4xx | BadRequest |
  * | 2xx over the read limit (1 MiB) | ResponseTooLarge (not retried → fallback) |
@@ -18,7 +19,7 @@
  * | no answer within timeoutMs | TimeoutError |
  * | ECONNREFUSED, ECONNRESET, socket hang up, DNS | TransientError |
  */
-import { type AgentError, ModelRefusal, QuotaExhausted, RateLimited, ResponseTooLarge, TransientError } from '../core/errors';
+import { type AgentError, CONTEXT_OVERFLOW_MESSAGE, ContextOverflow, ModelRefusal, QuotaExhausted, RateLimited, ResponseTooLarge, TransientError } from '../core/errors';
 import { bodyExcerpt } from '../core/truncate';
 import { classifyResponse, type FetchLike, type HttpResponse, MAX_READ_BYTES, parseRetryAfter, postJson } from '../net/http-client';
 
@@ -117,6 +118,9 @@ export function classifyProviderResponse(res: HttpResponse, label: string): Agen
       status,
       retryAfterSeconds: after,
     });
+  }
+  if ((status === 400 || status === 413) && (codes.includes('context_length_exceeded') || CONTEXT_OVERFLOW_MESSAGE.test(info.message ?? ''))) {
+    return new ContextOverflow(`${label} returned HTTP ${status} (the prompt does not fit the model's context window): ${body}`, { status });
   }
   if (status >= 400 && status < 500 && ![401, 404, 408].includes(status) && (codes.some((c) => POLICY_CODES.has(c)) || POLICY_MESSAGE.test(info.message ?? ''))) {
     return new ModelRefusal(`${label} refused the request (HTTP ${status}, content policy): ${body}`, { status });

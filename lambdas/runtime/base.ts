@@ -9,6 +9,7 @@ import type { Context } from 'aws-lambda';
 import { approvalPolicy } from '../core/approvals';
 import type { AgentConfig } from '../core/config';
 import { approvalRequiredTools, deployedConfigFromEnv } from '../core/config-env';
+import { instructionsOf } from '../core/instructions';
 import type { LoopDeps } from '../core/loop';
 import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
 import type { TraceEvent } from '../core/types';
@@ -24,7 +25,7 @@ import { RunStore } from '../store/run-store';
  * clients outside call-tool/call-model, no breaker where no external call is made, no spend store outside
  * call-model and the API).
  */
-export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals'> {
+export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals' | 'instructions' | 'output'> {
   config: AgentConfig;
   runs: RunStore;
   logger: Logger;
@@ -96,6 +97,9 @@ export function createBaseRuntime(options: RuntimeOptions): BaseRuntime {
     maxToolCallsPerStep: config.budgets.maxToolCallsPerStep,
     maxRetryDelaySeconds: config.retry.maxDelaySeconds,
     approvals: approvalPolicy(approvalRequiredTools(config), config.approvalTimeoutSeconds),
+    // The system prompt of every call and the structured output, as deployed with this handler's version.
+    instructions: instructionsOf(config),
+    ...(config.output ? { output: config.output } : {}),
     log: (message, fields) => logger.info(message, fields),
   };
 }

@@ -1,4 +1,5 @@
 import type { CircuitBreaker } from '../core/breaker';
+import { contextWindowOf } from '../core/context-windows';
 import type { LoopDeps, Tier } from '../core/loop';
 import { estimatePromptTokens } from '../core/tokens';
 import type { ModelProvider } from '../core/types';
@@ -7,7 +8,7 @@ import type { RuntimeOptions } from './base';
 import type { BreakerWiring } from './breaker';
 
 /** The models of each tier (behind their breakers) and the prompt estimate: call-model only (it bundles the tokenizer). */
-export type ModelWiring = Pick<LoopDeps, 'model' | 'maxOutputTokens' | 'estimatePromptTokens'>;
+export type ModelWiring = Pick<LoopDeps, 'model' | 'maxOutputTokens' | 'estimatePromptTokens' | 'contextWindow'>;
 
 export function createModelWiring(options: RuntimeOptions, base: BreakerWiring): ModelWiring {
   const { config } = options;
@@ -21,6 +22,8 @@ export function createModelWiring(options: RuntimeOptions, base: BreakerWiring):
       return models.get(tier);
     },
     maxOutputTokens: (tier) => (tier === 'primary' ? config.models.primary : (config.models.fallback ?? config.models.primary)).maxOutputTokens,
+    // Each tier's own window: the fallback's (often smaller) is respected too.
+    contextWindow: (tier) => contextWindowOf(tier === 'primary' ? config.models.primary : (config.models.fallback ?? config.models.primary)),
     estimatePromptTokens,
   };
 }

@@ -11,6 +11,8 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { CHECKPOINT_VERSION } from '../core/checkpoint';
+import type { ContextView } from '../core/context';
+import type { OutputSpec } from '../core/output';
 import type { ApiRunRepository, ApprovalEntry, RunRecord, StoredMessage } from '../core/ports';
 import { parseTraceEvent } from '../core/trace';
 import { resolveTrace } from '../core/trace-refs';
@@ -62,6 +64,7 @@ export class RunStore implements ApiRunRepository {
     maxSteps: number;
     maxTokens: number;
     maxCostUsd?: number;
+    outputSchema?: OutputSpec;
   }): Promise<{ run: RunRecord; created: boolean }> {
     const at = this.now().toISOString();
     const run: RunRecord = {
@@ -75,6 +78,7 @@ export class RunStore implements ApiRunRepository {
       maxSteps: input.maxSteps,
       maxTokens: input.maxTokens,
       ...(input.maxCostUsd !== undefined ? { maxCostUsd: input.maxCostUsd } : {}),
+      ...(input.outputSchema ? { outputSchema: input.outputSchema } : {}),
       costMicros: 0,
       stopReason: null,
       answer: null,
@@ -225,20 +229,34 @@ export class RunStore implements ApiRunRepository {
     );
   }
 
+  /** Stores the run's compacted context view (lambdas/core/context.ts); it only ever grows, so a plain SET is safe. */
+  async saveContextView(runId: string, view: ContextView): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(runId), sk: RUN_SK },
+        UpdateExpression: 'SET contextView = :view, updatedAt = :at',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':view': view, ':at': this.now().toISOString() },
+      }),
+    );
+  }
+
   /** Moves a run to a terminal status once; finalizing an already-final run is a no-op that returns it. */
   async finalizeRun(
     runId: string,
-    result: { status: RunStatus; answer: string; stopReason: string | null },
+    result: { status: RunStatus; answer: string; stopReason: string | null; output?: unknown },
   ): Promise<RunRecord> {
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
+          UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${result.output !== undefined ? ', #output = :output' : ''} REMOVE taskToken`,
           ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN})`,
-          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeNames: { '#status': 'status', ...(result.output !== undefined ? { '#output': 'output' } : {}) },
           ExpressionAttributeValues: {
+            ...(result.output !== undefined ? { ':output': result.output } : {}),
             ':status': result.status,
             ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
             ':reason': result.stopReason,

@@ -5,7 +5,7 @@ import { CfnStateMachine, CfnStateMachineAlias, CfnStateMachineVersion } from 'a
 import { NagMessageLevel, NagPack, type NagPackProps, NagRuleCompliance, type NagRuleResult } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
-import { CONFIG_ENV, parseConfig } from '../config';
+import { CONFIG_ENV, configJsonOf, parseConfig } from '../config';
 import { dependenciesOf } from '../dependencies';
 import { LAMBDA_SERVICE_ERRORS } from '../workflow';
 
@@ -140,7 +140,7 @@ function agentConfigOf(fn: CfnFunction): unknown {
   const json = env?.variables?.[CONFIG_ENV];
   if (typeof json !== 'string') return undefined;
   try {
-    return JSON.parse(json);
+    return JSON.parse(configJsonOf(json));
   } catch {
     return {};
   }

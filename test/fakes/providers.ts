@@ -21,11 +21,15 @@
  * await fake.close();
  * ```
  *
+ * `setContextWindow(n)` makes the server answer a request over `n` tokens (its text counted with cl100k, plus its
+ * output cap) with the service's own overflow error, as a real model does; `promptTokens` records every count.
+ *
  * Faults are encoded the way each real service sends them: OpenAI `{error: {message, type, code}}`, Anthropic
  * `{type: "error", error: {type, message}}`, Bedrock `{message}` with the exception name in `x-amzn-errortype`.
  */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { countTokens } from '../../lambdas/core/tokens';
 
 export type Protocol = 'openai' | 'anthropic' | 'bedrock';
 
@@ -64,7 +68,12 @@ export type Reply =
   /** A 200 whose JSON body is cut short. */
   | { kind: 'truncated' }
   /** Destroys the connection without an answer (the client sees a network error: socket hang up / ECONNRESET). */
-  | { kind: 'reset' };
+  | { kind: 'reset' }
+  /**
+   * The prompt does not fit the model's context window, as each service says it: openai 400
+   * `context_length_exceeded`, anthropic 400 "prompt is too long", bedrock ValidationException "Input is too long".
+   */
+  | { kind: 'overflow'; tokens?: number; window?: number };
 
 /** Ready-made faults, by the name tests use for them. */
 export const FAULTS = {
@@ -82,6 +91,7 @@ export const FAULTS = {
   truncated: { kind: 'truncated' },
   reset: { kind: 'reset' },
   badArgs: { kind: 'bad-args', name: 'calculator', raw: '{"expression": "2+' },
+  overflow: { kind: 'overflow' },
 } as const satisfies Record<string, Reply>;
 
 export interface RecordedRequest {
@@ -106,6 +116,13 @@ export interface FakeProvider {
   setDefault(reply: Reply): void;
   /** Answers from the request body when the queue is empty (a deterministic model), instead of the default reply. */
   respondWith(fn: ((body: Record<string, unknown>) => Reply) | undefined): void;
+  /**
+   * Enforces a context window (tokens, input + the request's output cap) as the real service does: a request that
+   * does not fit gets the service's overflow answer instead of its reply. `undefined` turns it off.
+   */
+  setContextWindow(tokens: number | undefined): void;
+  /** The prompt tokens (cl100k, counted over the wire format's text) of every request, in order. */
+  promptTokens: number[];
   /** Drops the scripted replies not played yet and the recorded requests. */
   reset(): void;
   /** Stops the server, dropping hanging requests. */
@@ -154,8 +171,47 @@ function errorReply(protocol: Protocol, reply: Extract<Reply, { kind: 'status' }
   return { status: reply.status, body: reply.body ?? body, headers: reply.headers };
 }
 
+/** The overflow answer of each service (the messages the real ones send). */
+function overflowReply(protocol: Protocol, reply: Extract<Reply, { kind: 'overflow' }>): Encoded {
+  const tokens = reply.tokens ?? 9000;
+  const window = reply.window ?? 8000;
+  if (protocol === 'bedrock') return errorReply(protocol, { kind: 'status', status: 400, body: { message: 'Input is too long for requested model.' } });
+  if (protocol === 'anthropic') {
+    return { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: `prompt is too long: ${tokens} tokens > ${window} maximum` } } };
+  }
+  return {
+    status: 400,
+    body: {
+      error: {
+        message: `This model's maximum context length is ${window} tokens. However, your messages resulted in ${tokens} tokens. Please reduce the length of the messages.`,
+        type: 'invalid_request_error',
+        param: 'messages',
+        code: 'context_length_exceeded',
+      },
+    },
+  };
+}
+
+/** The text of a request as a provider counts it: every message's text, tool calls and results, the tools, the schema. */
+export function requestTokens(body: Record<string, unknown>): number {
+  const texts: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') texts.push(v);
+    else if (Array.isArray(v)) for (const x of v) walk(x);
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) if (k !== 'role' && k !== 'type' && k !== 'id' && k !== 'tool_call_id' && k !== 'tool_use_id' && k !== 'toolUseId') walk(x);
+  };
+  walk([body.system, body.messages, body.tools, body.toolConfig, body.response_format]);
+  const messages = Array.isArray(body.messages) ? body.messages.length : 0;
+  return texts.reduce((n, t) => n + countTokens(t), 0) + 4 * messages;
+}
+
+/** The output cap of a request, whatever the protocol calls it. */
+const outputCap = (request: Record<string, unknown>): number =>
+  Number(request.max_tokens ?? request.max_completion_tokens ?? (request.inferenceConfig as { maxTokens?: number } | undefined)?.maxTokens ?? 0);
+
 function encode(protocol: Protocol, reply: Exclude<Reply, { kind: 'hang' | 'delay' | 'reset' | 'truncated' }>, request: Record<string, unknown>): Encoded {
   if (reply.kind === 'status') return errorReply(protocol, reply);
+  if (reply.kind === 'overflow') return overflowReply(protocol, reply);
   if (reply.kind === 'quota') {
     if (protocol === 'bedrock') return errorReply(protocol, { kind: 'status', status: 400, errorType: 'ServiceQuotaExceededException' });
     return protocol === 'anthropic'
@@ -222,6 +278,8 @@ export async function startFakeProvider(protocol: Protocol): Promise<FakeProvide
   let fallback: Reply = { kind: 'text', text: 'done' };
   let responder: ((body: Record<string, unknown>) => Reply) | undefined;
   const requests: RecordedRequest[] = [];
+  const promptTokens: number[] = [];
+  let contextWindow: number | undefined;
   const hanging = new Set<ServerResponse>();
   const timers = new Set<NodeJS.Timeout>();
   const sockets = new Set<Socket>();
@@ -267,6 +325,13 @@ export async function startFakeProvider(protocol: Protocol): Promise<FakeProvide
         /* recorded as {} */
       }
       requests.push({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers, body });
+      const tokens = requestTokens(body);
+      promptTokens.push(tokens);
+      // A request over the window gets the overflow answer, as from the real service (its scripted reply waits).
+      if (contextWindow !== undefined && tokens + outputCap(body) > contextWindow) {
+        play({ kind: 'overflow', tokens: tokens + outputCap(body), window: contextWindow }, res, body);
+        return;
+      }
       play(queue.shift() ?? responder?.(body) ?? fallback, res, body);
     });
   });
@@ -292,9 +357,14 @@ export async function startFakeProvider(protocol: Protocol): Promise<FakeProvide
     respondWith: (fn) => {
       responder = fn;
     },
+    setContextWindow: (tokens) => {
+      contextWindow = tokens;
+    },
+    promptTokens,
     reset: () => {
       queue.length = 0;
       requests.length = 0;
+      promptTokens.length = 0;
     },
     close: async () => {
       for (const timer of timers) clearTimeout(timer);

@@ -137,7 +137,7 @@ describe('kill -9, restart, cancel every run at once (issue 21)', () => {
 
   it('every run ends CANCELLED and no model or tool request reaches the provider after the calls in flight return', async () => {
     const config = {
-      models: { primary: { provider: 'openai', model: 'slow', baseUrl: model.baseUrl, timeoutMs: 10_000 } },
+      models: { primary: { provider: 'openai', model: 'slow', baseUrl: model.baseUrl, timeoutMs: 10_000, contextWindowTokens: 128_000 } },
       tools: [{ name: 'charge', kind: 'http', url: tools.url('/charge'), timeoutMs: 10_000 }],
       budgets: { maxSteps: 40 },
       localTokens: { [TOKEN]: 'user-a' },

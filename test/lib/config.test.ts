@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { approvalRequiredTools, ConfigError, handlerConfig, parseConfig } from '../../lib/config';
+import { approvalRequiredTools, ConfigError, handlerConfig, loadConfig, parseConfig, withInstructionsRead } from '../../lib/config';
 
 describe('config schema', () => {
   it('fills every default from an empty config', () => {
@@ -105,5 +106,59 @@ describe('approval config', () => {
     expect(() => parseConfig({ toolApprovals: { calculator: 'sometimes' } })).toThrow(/toolApprovals\.calculator/);
     expect(() => parseConfig({ tools: [{ name: 'x', kind: 'http', url: 'https://x.example', approval: 'yes' }] })).toThrow(/tools\[0\]\.approval/);
     expect(() => parseConfig({ approvalTimeoutSeconds: 0 })).toThrow(/approvalTimeoutSeconds/);
+  });
+});
+
+describe('your agent in the config (docs/agent.md)', () => {
+  const model = (extra: Record<string, unknown>, provider = 'openai', name = 'gpt-4o') => ({ models: { primary: { provider, model: name, ...extra } } });
+  const problem = (raw: unknown) => {
+    try {
+      parseConfig(raw);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return '';
+  };
+
+  it('takes instructions as text, or as a file read relative to the config file', () => {
+    expect(parseConfig({ instructions: 'Be brief.' }).instructions).toBe('Be brief.');
+    const dir = mkdtempSync(join(tmpdir(), 'agent-config-'));
+    mkdirSync(join(dir, 'prompts'));
+    writeFileSync(join(dir, 'prompts', 'agent.md'), '# Agent\nAnswer in French.\n');
+    writeFileSync(join(dir, 'agent.config.json'), JSON.stringify({ instructions: { file: 'prompts/agent.md' } }));
+    expect(loadConfig(join(dir, 'agent.config.json')).instructions).toBe('# Agent\nAnswer in French.');
+    expect(() => withInstructionsRead(parseConfig({ instructions: { file: 'missing.md' } }), dir)).toThrow(/instructions: cannot read .*missing\.md \(the file is relative to the config file\)/);
+    writeFileSync(join(dir, 'empty.md'), '  \n');
+    expect(() => withInstructionsRead(parseConfig({ instructions: { file: 'empty.md' } }), dir)).toThrow(/empty\.md is empty/);
+    expect(problem({ instructions: { path: 'x.md' } })).toMatch(/instructions/);
+    expect(problem({ instructions: '   ' })).toMatch(/instructions: must be non-empty text/);
+  });
+
+  it('validates model parameters per provider, naming what the provider accepts', () => {
+    expect(parseConfig(model({ temperature: 1.5, topP: 0.5, stopSequences: ['END'] })).models.primary).toMatchObject({ temperature: 1.5, topP: 0.5 });
+    expect(parseConfig(model({ reasoningEffort: 'low' }, 'openai', 'o4-mini')).models.primary.reasoningEffort).toBe('low');
+    expect(problem(model({ reasoningEffort: 'low', temperature: 1 }, 'openai', 'o4-mini'))).toMatch(/temperature: openai reasoning models \(reasoningEffort\) take no temperature or topP/);
+    expect(problem(model({ temperature: 1.5 }, 'anthropic', 'claude-sonnet-4'))).toMatch(/models\.primary\.temperature: anthropic accepts a temperature from 0 to 1 \(got 1\.5\); openai accepts 0 to 2/);
+    expect(problem(model({ temperature: 2.5 }))).toMatch(/models\.primary\.temperature/);
+    expect(problem(model({ stopSequences: ['a', 'b', 'c', 'd', 'e'] }))).toMatch(/stopSequences: openai accepts at most 4 stop sequences \(got 5\)/);
+    expect(problem(model({ reasoningEffort: 'extreme' }))).toMatch(/reasoningEffort: .*"low".*"medium".*"high"/);
+    expect(problem(model({ reasoningEffort: 'high', maxOutputTokens: 4096 }, 'anthropic', 'claude-sonnet-4'))).toMatch(/maxOutputTokens: must be above the thinking budget of reasoningEffort "high" \(16384 tokens/);
+    expect(problem(model({ reasoningEffort: 'low', maxOutputTokens: 4096, temperature: 0.5 }, 'anthropic', 'claude-sonnet-4'))).toMatch(/temperature: anthropic extended thinking .* does not take a temperature/);
+    expect(problem(model({ reasoningEffort: 'low' }, 'bedrock', 'amazon.nova-pro-v1:0'))).toMatch(/reasoningEffort: bedrock takes a reasoning setting only for/);
+  });
+
+  it('takes a structured output schema with a default name', () => {
+    expect(parseConfig({ output: { schema: { type: 'object' } } }).output).toEqual({ schema: { type: 'object' }, name: 'final_answer' });
+    expect(problem({ output: { schema: {} } })).toMatch(/output\.schema: must be a JSON Schema object/);
+    expect(problem({ output: { schema: { type: 'object' }, name: 'has space' } })).toMatch(/output\.name/);
+  });
+
+  it('refuses a config file whose model has no known context window, naming the key to set', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agent-config-'));
+    const file = join(dir, 'agent.config.json');
+    writeFileSync(file, JSON.stringify({ models: { primary: { provider: 'openai', model: 'my-finetune' }, fallback: { provider: 'openai', model: 'gpt-4o-mini' } } }));
+    expect(() => loadConfig(file)).toThrow(/models\.primary\.contextWindowTokens: model "my-finetune" \(openai\) has no built-in context window; set it/);
+    writeFileSync(file, JSON.stringify({ models: { primary: { provider: 'openai', model: 'my-finetune', contextWindowTokens: 32000 } } }));
+    expect(loadConfig(file).models.primary.contextWindowTokens).toBe(32000);
   });
 });

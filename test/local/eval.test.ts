@@ -55,6 +55,22 @@ describe('runSuiteOffline: each case a real run of the synthesized state machine
     expect(runs[2]?.result.failures).toContainEqual({ expectation: 'fixtures', message: 'no fixture for the tool call calculator({"expression":"12.5% of 3480"})' });
   });
 
+  it('passes outputSchema to the run and matches expect.output against the run’s structured output', async () => {
+    const schema = { type: 'object', properties: { currency: { const: 'EUR' }, answer: { type: 'string' } }, required: ['currency', 'answer'] };
+    const runs = await runSuiteOffline({
+      config,
+      cases: suite({ id: 'eur', input: 'What is 6 * 7?', outputSchema: schema, expect: { output: { currency: 'EUR' } } }, { id: 'usd', input: 'What is 6 * 7?', outputSchema: schema, expect: { output: { currency: 'USD' } } }),
+      concurrency: 2,
+      engine: engine(),
+      knobs,
+    });
+    expect(runs.map((r) => [r.result.id, r.result.passed])).toEqual([
+      ['eur', true],
+      ['usd', false],
+    ]);
+    expect(runs[1]?.result.failures).toEqual([{ expectation: 'output', message: 'output.currency: expected "USD", got "EUR"' }]);
+  });
+
   it('asks the configured model to judge when a case has a rubric, and reports its verdict and cost', async () => {
     const [judged] = await runSuiteOffline({ config, cases: suite({ id: 'judged', input: 'What is 6 * 7?', expect: { contains: '42', judge: 'The answer gives 42.' } }), concurrency: 1, engine: engine(), knobs });
     // The demo model answers no PASS/FAIL: the judge's missing verdict fails the case, and says so.

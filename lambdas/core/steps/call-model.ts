@@ -1,15 +1,19 @@
 import { excerpt } from '../answer';
 import { needsDecision } from '../approvals';
 import { type BudgetDecision, checkBudget } from '../budget';
-import { type AgentError, BadRequest, BudgetExceeded, causeMessage, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from '../errors';
+import { promptMessages } from '../context';
+import { type AgentError, BadRequest, BudgetExceeded, ContextOverflow, causeMessage, RateLimited, RetryAfterTooLong, retryAfterDecision, toAgentError } from '../errors';
+import { type Instructions, instructionsHash, instructionsOf } from '../instructions';
+import { checkOutput, type OutputSpec, repairPrompt } from '../output';
 import type { RunRecord, StoredMessage } from '../ports';
 import { costMicros, type ModelPrice, type PriceSource, toMicros, toUsd } from '../pricing';
 import { callSignature } from '../signature';
 import { checkDailyCaps, hasDailyCaps, utcDay } from '../spend';
 import { type CaughtError, type Tier, trace } from '../trace';
 import { refOf } from '../trace-refs';
-import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec } from '../types';
-import { type Invocation, isFinal, type LoopDeps, type LoopState, mustGetRun, SYSTEM_PROMPT, stoppedState } from './state';
+import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec, Usage } from '../types';
+import { addUsage, type CallBase, compact, estimateOf, pendingUsage } from './compaction';
+import { type Invocation, isFinal, type LoopDeps, type LoopState, mustGetRun, stoppedState } from './state';
 
 export interface ModelStepInput {
   state: LoopState;
@@ -34,7 +38,18 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
   // A retried step whose answer is stored replays it: no second request, its tokens counted once.
   const stored: Answered | LoopState = (await deps.runs.getMessage(run.runId, step, 0)) ?? (await callModel(deps, run, input, invocation));
   if (!('message' in stored)) return stored;
-  return recordStep(deps, stored.run ?? run, state, step, stored);
+  return recordStep(deps, stored.run ?? run, state, step, stored, outputSpecOf(deps, run));
+}
+
+/** The schema the run's final answer must satisfy: the request's, else the config's; none when neither. */
+export function outputSpecOf(deps: Pick<LoopDeps, 'output'>, run: RunRecord): OutputSpec | undefined {
+  return run.outputSchema ?? deps.output;
+}
+
+/** The instructions of every call: a system prompt a test set, else the config's, else the default. */
+function instructionsFor(deps: LoopDeps): Instructions {
+  if (deps.system !== undefined) return { text: deps.system, hash: instructionsHash(deps.system) };
+  return deps.instructions ?? instructionsOf({});
 }
 
 /** The primary failed (after its retries): the run records that it degraded, and the trace says why. */
@@ -57,6 +72,14 @@ interface PreparedCall {
   request: Omit<ModelRequest, 'maxOutputTokens'>;
   estimated: number;
   budget: Extract<BudgetDecision, { ok: true }>;
+  instructions: Instructions;
+  output: OutputSpec | undefined;
+  /** The run as this call sees it (its context view included). */
+  run: RunRecord;
+  /** Set once the provider said the prompt did not fit and the conversation was compacted harder: no second retry. */
+  overflowRetried?: boolean;
+  /** The answer is the repair turn of one that failed its output schema: the first answer's usage (traced on its own event). */
+  repairedAfter?: Usage;
 }
 
 /**
@@ -70,12 +93,28 @@ async function callModel(deps: LoopDeps, run: RunRecord, input: ModelStepInput, 
   if (!model) throw new BadRequest(`no ${tier} model is configured`);
   const priced = deps.priceOf?.(model);
   if (run.maxCostUsd !== undefined && !priced) throw new BadRequest(`model "${model.model}" has no price, so the run's dollar budget cannot be checked: add it to "pricing"`);
-  const conversation = await deps.runs.listMessages(run.runId);
+  const conversation = await (deps.history ? deps.history(run) : deps.runs.listMessages(run.runId));
   const specs = await offeredTools(deps, run, input.step);
-  const request = { system: deps.system ?? SYSTEM_PROMPT, messages: conversation.map((m) => m.message), tools: specs };
-  const estimated = deps.estimatePromptTokens(request);
-  const budget = await tokenBudget(deps, run, input.step, { tier, priced, estimated });
-  return send(deps, run, input, invocation, utcDay(now), { tier, model, priced, conversation, request, estimated, budget });
+  const instructions = instructionsFor(deps);
+  const output = outputSpecOf(deps, run);
+  const base = { tier, model, priced, conversation, instructions, output, tools: specs };
+  const compacted = await compact(deps, run, input.step, base, 'window');
+  return send(deps, compacted, input, invocation, utcDay(now), await prepare(deps, compacted, input.step, base));
+}
+
+
+/** The request with the run's context view applied, its estimate and the budget check (traced and thrown when it does not fit). */
+async function prepare(deps: LoopDeps, run: RunRecord, step: number, base: CallBase): Promise<PreparedCall> {
+  const request: Omit<ModelRequest, 'maxOutputTokens'> = {
+    system: base.instructions.text,
+    messages: promptMessages(base.conversation, run.contextView),
+    tools: base.tools,
+    step,
+    ...(base.output ? { output: base.output } : {}),
+  };
+  const estimated = estimateOf(deps, request);
+  const budget = await tokenBudget(deps, run, step, { tier: base.tier, priced: base.priced, estimated, pending: pendingUsage(run.contextView, step) });
+  return { ...base, run, request, estimated, budget };
 }
 
 /**
@@ -122,11 +161,14 @@ async function tokenBudget(
   deps: LoopDeps,
   run: RunRecord,
   step: number,
-  call: { tier: Tier; priced: PreparedCall['priced']; estimated: number },
+  call: { tier: Tier; priced: PreparedCall['priced']; estimated: number; pending?: Usage },
 ): Promise<Extract<BudgetDecision, { ok: true }>> {
   const { priced, estimated } = call;
-  const cost = run.maxCostUsd !== undefined && priced ? { usedMicros: run.costMicros ?? 0, maxMicros: toMicros(run.maxCostUsd), price: priced.price } : undefined;
-  const used = run.tokensIn + run.tokensOut;
+  // Tokens this step already spent before its answer (a context summary, a first answer before its repair).
+  const pending = call.pending ?? { inputTokens: 0, outputTokens: 0 };
+  const pendingMicros = priced ? costMicros(pending, priced.price) : 0;
+  const cost = run.maxCostUsd !== undefined && priced ? { usedMicros: (run.costMicros ?? 0) + pendingMicros, maxMicros: toMicros(run.maxCostUsd), price: priced.price } : undefined;
+  const used = run.tokensIn + run.tokensOut + pending.inputTokens + pending.outputTokens;
   const decision = checkBudget({
     used,
     maxTokens: run.maxTokens,
@@ -159,6 +201,7 @@ interface CallFacts {
   model: string;
   latencyMs: number;
   estimatedPromptTokens: number;
+  instructions: string;
 }
 
 /** The request itself: the answer stored with its trace event, or the failure traced (and thrown for Retry/Catch). */
@@ -172,13 +215,91 @@ async function send(deps: LoopDeps, run: RunRecord, input: ModelStepInput, invoc
     model: call.model.model,
     latencyMs: clock() - started,
     estimatedPromptTokens: call.estimated,
+    instructions: call.instructions.hash,
   });
+  let response: ModelResponse;
   try {
-    const response = await call.model.complete({ ...call.request, maxOutputTokens: call.budget.maxOutputTokens });
-    return await storeAnswer(deps, run, input, day, call, response, facts);
+    response = await call.model.complete({ ...call.request, maxOutputTokens: call.budget.maxOutputTokens });
+  } catch (err) {
+    const e = toAgentError(err);
+    if (e instanceof ContextOverflow) return overflowed(deps, run, input, invocation, day, call, e, facts);
+    return callFailed(deps, run, input, invocation, e, facts);
+  }
+  try {
+    const repaired = await repairOutput(deps, run, input.step, call, response, facts);
+    return await storeAnswer(deps, run, input, day, repaired.call, repaired.response, facts);
   } catch (err) {
     return callFailed(deps, run, input, invocation, toAgentError(err), facts);
   }
+}
+
+/**
+ * The provider said the prompt does not fit its window: not an outage (no retry of the same request, no fallback
+ * that says the model was unavailable). The conversation is compacted harder and the call made once more; a second
+ * overflow ends the run UNFINISHED / CONTEXT_WINDOW (a budget: the Surrender exit).
+ */
+async function overflowed(deps: LoopDeps, run: RunRecord, input: ModelStepInput, invocation: Invocation, day: string, call: PreparedCall, e: ContextOverflow, facts: () => CallFacts): Promise<Answered | LoopState> {
+  if (call.overflowRetried) {
+    const message = `the conversation does not fit the context window of ${call.model.provider}/${call.model.model} even compacted (${excerpt(e.message, 300)})`;
+    return callFailed(deps, run, input, invocation, e, facts, new BudgetExceeded('CONTEXT_WINDOW', message));
+  }
+  await deps.runs.appendEvent(run.runId, trace.modelCall({ ...facts(), error: { name: e.name, message: excerpt(e.message, 1000), status: e.status ?? null } }));
+  const base = { tier: call.tier, model: call.model, priced: call.priced, conversation: call.conversation, instructions: call.instructions, output: call.output, tools: call.request.tools };
+  const compacted = await compact(deps, call.run, input.step, base, 'overflow');
+  return send(deps, run, input, invocation, day, { ...(await prepare(deps, compacted, input.step, base)), overflowRetried: true });
+}
+
+/**
+ * Structured output: a final answer that does not satisfy the run's schema gets one repair turn (the model is shown
+ * its answer and what is wrong), within the budgets; the first answer is traced with why it failed. Returns the
+ * answer to store — the repaired one (the first's usage kept on the call), or the first when no repair could be made.
+ */
+async function repairOutput(
+  deps: LoopDeps,
+  run: RunRecord,
+  step: number,
+  call: PreparedCall,
+  response: ModelResponse,
+  facts: () => CallFacts,
+): Promise<{ call: PreparedCall; response: ModelResponse }> {
+  if (!call.output || response.toolCalls.length > 0) return { call, response };
+  const check = checkOutput(call.output, response.text);
+  if (check.ok) return { call, response };
+  await deps.runs.appendEvent(
+    run.runId,
+    trace.modelCall({
+      ...facts(),
+      usage: response.usage,
+      costUsd: toUsd(call.priced ? costMicros(response.usage, call.priced.price) : 0),
+      priceSource: call.priced?.source ?? null,
+      finishReason: response.finishReason,
+      maxOutputTokens: call.budget.maxOutputTokens,
+      output: { text: response.text, toolCalls: [] },
+      outputInvalid: excerpt(check.problem, 1000),
+    }),
+  );
+  const request = {
+    ...call.request,
+    messages: [...call.request.messages, { role: 'assistant' as const, content: response.text, toolCalls: [] }, { role: 'user' as const, content: repairPrompt(call.output, check.problem) }],
+  };
+  const spent = addUsage(pendingUsage(call.run.contextView, step), response.usage);
+  const estimated = estimateOf(deps, request);
+  const cost = run.maxCostUsd !== undefined && call.priced ? { usedMicros: (run.costMicros ?? 0) + costMicros(spent, call.priced.price), maxMicros: toMicros(run.maxCostUsd), price: call.priced.price } : undefined;
+  const budget = checkBudget({
+    used: run.tokensIn + run.tokensOut + spent.inputTokens + spent.outputTokens,
+    maxTokens: run.maxTokens,
+    estimatedPromptTokens: estimated,
+    maxOutputTokens: deps.maxOutputTokens(call.tier),
+    reserve: Math.floor(run.maxTokens * (deps.reserveRatio ?? 0)),
+    cost,
+  });
+  // No room for a repair: the invalid answer stands (the run ends OUTPUT_INVALID, its answer kept).
+  if (!budget.ok) return { call, response };
+  const repaired = await call.model.complete({ ...request, maxOutputTokens: budget.maxOutputTokens });
+  return {
+    call: { ...call, request, estimated, budget, repairedAfter: response.usage },
+    response: repaired,
+  };
 }
 
 /**
@@ -203,18 +324,24 @@ async function storeAnswer(
     await deps.runs.appendEvent(run.runId, trace.modelCall({ ...facts(), usage: response.usage, finishReason: response.finishReason, discarded: after.status }));
     return stoppedState(after, input.state);
   }
-  const message: Message = { role: 'assistant', content: response.text, toolCalls: response.toolCalls };
-  const micros = call.priced ? costMicros(response.usage, call.priced.price) : 0;
+  const message: Message = { role: 'assistant', content: response.text, toolCalls: response.toolCalls, ...(response.reasoning ? { reasoning: response.reasoning } : {}) };
+  // The step's usage (the run's budgets and spend): this answer's, a first answer's before its repair, and a context
+  // summary's made at this step — counted once, with the answer. The call's event carries its own usage only (each
+  // of the others is on its own event), so the metrics and the export count every token once.
+  const usage = addUsage(addUsage(response.usage, call.repairedAfter ?? { inputTokens: 0, outputTokens: 0 }), pendingUsage(call.run.contextView, step));
+  const micros = call.priced ? costMicros(usage, call.priced.price) : 0;
+  const ownMicros = call.priced ? costMicros(response.usage, call.priced.price) : 0;
   // The call's trace event goes in the message's item, referencing the messages instead of copying them
   // (../trace-refs.ts: the trace readers resolve them).
   const { stored, written } = await deps.runs.putMessage(
     run.runId,
-    { step, seq: 0, message, usage: response.usage, at: new Date().toISOString(), tier: call.tier, model: `${call.model.provider}/${call.model.model}`, costMicros: micros },
+    { step, seq: 0, message, usage, at: new Date().toISOString(), tier: call.tier, model: `${call.model.provider}/${call.model.model}`, costMicros: micros },
     trace.modelCall({
       ...facts(),
       at: answeredAt,
       usage: response.usage,
-      costUsd: toUsd(micros),
+      ...(call.repairedAfter ? { purpose: 'repair' as const } : {}),
+      costUsd: toUsd(ownMicros),
       priceSource: call.priced?.source ?? null,
       maxOutputTokens: call.budget.maxOutputTokens,
       finishReason: response.finishReason,
@@ -238,6 +365,8 @@ async function callFailed(
   invocation: Invocation,
   e: AgentError,
   facts: () => CallFacts,
+  /** Thrown instead of `e` after tracing `e` (a second context overflow ends the run as a budget). */
+  thrown: AgentError = e,
 ): Promise<LoopState> {
   const error = { name: e.name, message: excerpt(e.message, 1000), status: e.status ?? null };
   const now = await deps.runs.getRun(run.runId);
@@ -249,7 +378,7 @@ async function callFailed(
   await deps.runs.appendEvent(run.runId, trace.modelCall({ ...facts(), error }));
   deps.log?.('model call failed', { runId: run.runId, step: input.step, tier: input.tier, error: e.name, message: e.message });
   if (e instanceof RateLimited) await waitForRetryAfter(deps, e, invocation);
-  throw e;
+  throw thrown;
 }
 
 /**
@@ -268,8 +397,10 @@ async function waitForRetryAfter(deps: LoopDeps, e: RateLimited, invocation: Inv
 }
 
 /** The step's answer counted once (usage, cost, call signature) and turned into the next loop state. */
-async function recordStep(deps: LoopDeps, run: RunRecord, state: LoopState, step: number, stored: StoredMessage): Promise<LoopState> {
+async function recordStep(deps: LoopDeps, run: RunRecord, state: LoopState, step: number, stored: StoredMessage, output: OutputSpec | undefined): Promise<LoopState> {
   const allCalls = stored.message.role === 'assistant' ? stored.message.toolCalls : [];
+  // A final answer with a schema: valid or not (finalize ends an invalid one UNFINISHED / OUTPUT_INVALID).
+  const outputState = output && allCalls.length === 0 ? (checkOutput(output, stored.message.content).ok ? 'valid' : 'invalid') : undefined;
   const toolCalls = await rejectExtraCalls(deps, run.runId, step, allCalls);
   const callSig = callSignature(allCalls);
   await deps.runs.recordModelStep(run.runId, step, stored.usage ?? { inputTokens: 0, outputTokens: 0 }, callSig, stored.costMicros ?? 0);
@@ -286,6 +417,7 @@ async function recordStep(deps: LoopDeps, run: RunRecord, state: LoopState, step
     // Read after the model call: a pause requested while the model was thinking stops at this boundary.
     pauseRequested: Boolean(run.pauseRequested),
     approvalRequired: needsDecision(deps.approvals, run, step, toolCalls),
+    ...(outputState ? { output: outputState } : {}),
   };
 }
 

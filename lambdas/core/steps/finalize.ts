@@ -1,5 +1,6 @@
 import { degradationNotice, partialAnswer, surrenderNotice, withNotice } from '../answer';
 import { budgetReasonOf } from '../errors';
+import { OUTPUT_INVALID, parseAnswerJson } from '../output-json';
 import type { RunRecord } from '../ports';
 import { toUsd } from '../pricing';
 import { assertNever, trace } from '../trace';
@@ -30,9 +31,32 @@ interface Ending {
   stopReason: string | null;
   answer: string;
   degraded?: DegradedEntry;
+  /** The parsed structured answer (a run with an output schema whose answer satisfies it). */
+  output?: unknown;
 }
 
-type FinalizeDeps = Pick<LoopDeps, 'runs' | 'log'>;
+/**
+ * A finished run with an output schema (docs/agent.md): its answer satisfies the schema (the model step checked it:
+ * `state.output`) → `output` is the parsed JSON and the answer is the JSON as the model wrote it; it does not →
+ * UNFINISHED / OUTPUT_INVALID with the raw answer kept. Undefined for every other run and exit.
+ */
+function structured(deps: FinalizeDeps, run: RunRecord, state: LoopState, outcome: Outcome, messages: Message[]): Ending | undefined {
+  if (outcome !== 'FINISH' || !(run.outputSchema ?? deps.output)) return undefined;
+  const last = [...messages].reverse().find((m) => m.role === 'assistant');
+  const raw = last?.role === 'assistant' ? last.content : '';
+  let value: unknown;
+  try {
+    value = state.output === 'invalid' ? undefined : parseAnswerJson(raw);
+  } catch {
+    value = undefined;
+  }
+  const degraded = run.degraded ?? [];
+  if (value === undefined) return { status: 'UNFINISHED', stopReason: OUTPUT_INVALID, answer: withNotice(surrenderNotice(OUTPUT_INVALID, run.step), raw) };
+  // The answer stays the JSON itself (a program parses it); what degraded is in the run's `degraded`.
+  return { status: degraded.length ? 'DEGRADED' : 'SUCCEEDED', stopReason: null, answer: raw, output: value };
+}
+
+type FinalizeDeps = Pick<LoopDeps, 'runs' | 'log' | 'output'>;
 
 const outputOf = (run: RunRecord): FinalizeOutput => ({ runId: run.runId, status: run.status, stopReason: run.stopReason ?? null });
 
@@ -43,9 +67,14 @@ export async function finalize(deps: FinalizeDeps, input: FinalizeInput): Promis
   // Never over a final status (a cancel that landed first): nothing written, no second run_finished.
   if (isFinal(run)) return outputOf(run);
   const messages = (await deps.runs.listMessages(state.runId)).map((m) => m.message);
-  const ending = endingOf(outcome, state, run, messages);
+  const ending = structured(deps, run, state, outcome, messages) ?? endingOf(outcome, state, run, messages);
   if (ending.degraded) await deps.runs.addDegraded(state.runId, ending.degraded);
-  const final = await deps.runs.finalizeRun(state.runId, { status: ending.status, answer: ending.answer, stopReason: ending.stopReason });
+  const final = await deps.runs.finalizeRun(state.runId, {
+    status: ending.status,
+    answer: ending.answer,
+    stopReason: ending.stopReason,
+    ...(ending.output !== undefined ? { output: ending.output } : {}),
+  });
   // finalizeRun only moves a RUNNING or PAUSED run: another status means someone else finalized it first.
   if (final.status !== ending.status || final.stopReason !== ending.stopReason) return outputOf(final);
   await traceEnding(deps, input, run, final);

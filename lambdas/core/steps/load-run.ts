@@ -15,7 +15,7 @@ export interface StartInput {
   budgets?: Partial<Budgets>;
 }
 
-type LoadDeps = Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep' | 'approvals'>;
+type LoadDeps = Pick<LoopDeps, 'runs' | 'maxToolCallsPerStep' | 'approvals' | 'instructions' | 'output'>;
 
 /**
  * LoadRun: loads the run for a new or resumed execution (creating it when an execution was started without the API).
@@ -50,7 +50,12 @@ async function traceStart(deps: LoadDeps, run: RunRecord, state: LoopState): Pro
         checkpointVersion: checkpointFormat(run),
         ...(run.resumes ? { attempt: run.resumes } : {}),
       })
-    : trace.runStarted(budgets);
+    : trace.runStarted({
+        ...budgets,
+        // Which instructions the run starts with (the text for `agent trace --verbose` and the viewer), and its schema.
+        ...(deps.instructions ? { instructions: { hash: deps.instructions.hash, text: deps.instructions.text } } : {}),
+        ...((run.outputSchema ?? deps.output) ? { outputSchema: run.outputSchema ?? deps.output } : {}),
+      });
   await deps.runs.appendEvent(run.runId, event);
 }
 

@@ -1,6 +1,9 @@
 import type { ApprovalPolicy } from '../approvals';
 import { BadRequest } from '../errors';
-import type { RunRecord, RunRepository } from '../ports';
+import type { Instructions } from '../instructions';
+import { DEFAULT_INSTRUCTIONS } from '../instructions';
+import type { OutputSpec } from '../output';
+import type { RunRecord, RunRepository, StoredMessage } from '../ports';
 import type { ModelPrice, PriceSource } from '../pricing';
 import type { DailyCaps, SpendPort } from '../spend';
 import type { CaughtError, Tier } from '../trace';
@@ -41,6 +44,8 @@ export interface LoopState {
   error?: CaughtError;
   /** Catch `$.toolError`: why CallTool kept failing (RecordToolFailure turns it into the tool's result). */
   toolError?: CaughtError;
+  /** Structured output: whether the step's final answer satisfies the run's schema (finalize reads it). */
+  output?: 'valid' | 'invalid';
 }
 
 /** What the handler knows about its own invocation. */
@@ -65,7 +70,19 @@ export interface LoopDeps {
    * are thrown (lambdas/tools/registry.ts `runTool`).
    */
   runTool: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>;
+  /** The system prompt, when a test sets it directly; else `instructions`, else the default. */
   system?: string;
+  /** The instructions of every call (the config's; ../instructions.ts). */
+  instructions?: Instructions;
+  /** The config's structured output (a run's own `outputSchema` wins). */
+  output?: OutputSpec;
+  /** The context window of a tier's model (../context-windows.ts); no compaction when undefined. */
+  contextWindow?: (tier: Tier) => number | undefined;
+  /**
+   * Where the conversation of a run comes from (../context.ts): the run's own messages by default; a thread prepends
+   * the messages of its earlier runs. The view of the run (`contextView`) is applied to what it returns.
+   */
+  history?: (run: RunRecord) => Promise<StoredMessage[]>;
   maxOutputTokens: (tier: Tier) => number;
   /** Estimated input tokens of a request (../tokens.ts; injected so only the model handler bundles the tokenizer). */
   estimatePromptTokens: (request: { system?: string; messages: Message[]; tools: ToolSpec[] }) => number;
@@ -90,8 +107,8 @@ export interface LoopDeps {
   approvals?: ApprovalPolicy;
 }
 
-export const SYSTEM_PROMPT =
-  'You are a careful assistant. Use the tools when they help; answer concisely once you have what you need.';
+/** The default system prompt (the config's `instructions` replace it: ../instructions.ts). */
+export const SYSTEM_PROMPT = DEFAULT_INSTRUCTIONS;
 
 /** True when the run is in a status it never leaves (SUCCEEDED, CANCELLED incl. KILLED, FAILED...): no more work. */
 export function isFinal(run: Pick<RunRecord, 'status'>): boolean {

@@ -24,6 +24,7 @@ describe('parseSuite', () => {
       line({ expect: {} }),
       line({ input: 'c', expect: {}, budget: {} }),
       line({ input: 'd', expect: { regex: '(' } }),
+      line({ input: 'e', outputSchema: { type: 'nope' }, expect: {} }),
     ].join('\n');
     const err = (() => {
       try {
@@ -40,6 +41,7 @@ describe('parseSuite', () => {
     expect(err.message).toContain('suite.jsonl line 4: input: required');
     expect(err.message).toContain('suite.jsonl line 5: the case: unknown field(s) "budget"; allowed: id, input, budgets, outputSchema, fixtures, reference, expect');
     expect(err.message).toContain('suite.jsonl line 6: expect.regex: not a valid regular expression');
+    expect(err.message).toContain('suite.jsonl line 7: outputSchema: is not a valid JSON Schema');
   });
 
   it('refuses a duplicate id naming both lines, and an empty suite', () => {

@@ -27,4 +27,14 @@ describe('metrics derived from the trace', () => {
     expect(metricsOf({ type: 'cancelled', at: 'x', step: 2, stopReason: 'KILLED' }).map((m) => m.name)).toContain('RunsKilled');
     expect(metricsOf({ type: 'cancelled', at: 'x', step: 2, stopReason: 'CANCELLED' }).map((m) => m.name)).not.toContain('RunsKilled');
   });
+  it('counts a context summary as a model call with its tokens and cost; a compaction without one as nothing', () => {
+    const compacted = { type: 'context_compacted' as const, at: 'x', step: 9, tier: 'primary' as const, model: 'openai/m', reason: 'window' as const, windowTokens: 8000, tokensBefore: 9000, tokensAfter: 4000, elidedThroughStep: 7 };
+    expect(metricsOf(compacted)).toEqual([]);
+    expect(metricsOf({ ...compacted, summarizedThroughStep: 5, summary: { text: 's', usage: { inputTokens: 700, outputTokens: 30 }, costUsd: 0.000123 } })).toEqual([
+      { name: 'ModelCalls', unit: 'Count', value: 1, dimension: { name: 'Tier', value: 'primary' } },
+      { name: 'ModelInputTokens', unit: 'Count', value: 700 },
+      { name: 'ModelOutputTokens', unit: 'Count', value: 30 },
+      { name: 'ModelCostMicroUsd', unit: 'Count', value: 123 },
+    ]);
+  });
 });

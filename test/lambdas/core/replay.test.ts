@@ -22,3 +22,20 @@ describe('replay and calls discarded by a cancel', () => {
     await expect(model('primary').complete(request)).rejects.toThrow('no recorded model call left for step 2');
   });
 });
+
+describe('replay of a compacted run', () => {
+  const events = [
+    { type: 'run_started', at: '1', step: 0 },
+    { type: 'context_compacted', at: '2', step: 5, tier: 'primary', model: 'openai/m', reason: 'window', windowTokens: 8000, tokensBefore: 9000, tokensAfter: 3000, elidedThroughStep: 4, summarizedThroughStep: 3, summary: { text: 'Steps 1-3 found foxes.', usage: { inputTokens: 900, outputTokens: 20 } } },
+    { type: 'model_call', at: '3', step: 5, output: { text: 'Foxes.', toolCalls: [] }, usage: { inputTokens: 10, outputTokens: 2 } },
+  ].map(parseTraceEvent);
+
+  it('serves the recorded summary to the summary call, and the step\'s answer by the step the request names (a compacted prompt hides it)', async () => {
+    const { model } = recordedDependencies({ run: { status: 'SUCCEEDED', stopReason: null }, events } as never);
+    // The compacted prompt has fewer assistant turns than steps: the step comes from the request.
+    const prompt = { messages: [{ role: 'user' as const, content: 'q' }], tools: [], maxOutputTokens: 10, step: 5 };
+    await expect(model('primary').complete({ ...prompt, purpose: 'summary' })).resolves.toMatchObject({ text: 'Steps 1-3 found foxes.', usage: { inputTokens: 900, outputTokens: 20 } });
+    await expect(model('primary').complete(prompt)).resolves.toMatchObject({ text: 'Foxes.' });
+    await expect(model('primary').complete({ ...prompt, purpose: 'summary' })).rejects.toThrow('no recorded context summary for step 5');
+  });
+});

@@ -44,7 +44,7 @@ describe('toAnthropicMessages', () => {
 describe('fromAnthropicResponse', () => {
   const read = (json: unknown) => fromAnthropicResponse(json, 'anthropic m', 'm');
 
-  it('joins text blocks, ignores other block kinds, normalises the stop reason', () => {
+  it('joins text blocks, keeps thinking blocks apart (they go back with the turn), normalises the stop reason', () => {
     const res = read({
       content: [
         { type: 'thinking', thinking: '…' },
@@ -55,7 +55,14 @@ describe('fromAnthropicResponse', () => {
       stop_reason: 'tool_use',
       usage: { input_tokens: 3, output_tokens: 4 },
     });
-    expect(res).toEqual({ text: 'ab', toolCalls: [{ id: 'toolu_1', name: 'calc', arguments: { x: 1 } }], usage: { inputTokens: 3, outputTokens: 4 }, finishReason: 'tool_use', model: 'm' });
+    expect(res).toEqual({
+      text: 'ab',
+      toolCalls: [{ id: 'toolu_1', name: 'calc', arguments: { x: 1 } }],
+      usage: { inputTokens: 3, outputTokens: 4 },
+      finishReason: 'tool_use',
+      model: 'm',
+      reasoning: { provider: 'anthropic', blocks: [{ type: 'thinking', thinking: '…' }] },
+    });
     expect(read({ content: [], stop_reason: 'max_tokens' }).finishReason).toBe('length');
     expect(read({ content: [], stop_reason: 'end_turn' }).finishReason).toBe('stop');
   });

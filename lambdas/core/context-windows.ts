@@ -1,0 +1,68 @@
+/**
+ * Context windows (input + output tokens a model accepts in one request) of well-known models, read from the
+ * providers' model pages on CONTEXT_WINDOWS_READ, like the built-in prices (./pricing.ts). A config's
+ * `contextWindowTokens` on the model wins; a model not listed here must say its window (the config refuses it
+ * otherwise). docs/agent.md says how to update the table.
+ */
+
+/** When the built-in windows were read from the providers' model pages. */
+export const CONTEXT_WINDOWS_READ = '2025-08-01';
+
+export const BUILTIN_CONTEXT_WINDOWS: Record<'openai' | 'anthropic' | 'bedrock', Record<string, number>> = {
+  openai: {
+    'gpt-4o': 128_000,
+    'gpt-4o-mini': 128_000,
+    'gpt-4.1': 1_047_576,
+    'gpt-4.1-mini': 1_047_576,
+    'gpt-4.1-nano': 1_047_576,
+    'gpt-5': 400_000,
+    'gpt-5-mini': 400_000,
+    'gpt-5-nano': 400_000,
+    o3: 200_000,
+    'o4-mini': 200_000,
+  },
+  anthropic: {
+    'claude-opus-4-1': 200_000,
+    'claude-opus-4': 200_000,
+    'claude-sonnet-4': 200_000,
+    'claude-3-7-sonnet': 200_000,
+    'claude-3-5-sonnet': 200_000,
+    'claude-3-5-haiku': 200_000,
+    'claude-3-haiku': 200_000,
+  },
+  bedrock: {
+    'anthropic.claude-opus-4-1': 200_000,
+    'anthropic.claude-opus-4': 200_000,
+    'anthropic.claude-sonnet-4': 200_000,
+    'anthropic.claude-3-7-sonnet': 200_000,
+    'anthropic.claude-3-5-sonnet': 200_000,
+    'anthropic.claude-3-5-haiku': 200_000,
+    'anthropic.claude-3-haiku': 200_000,
+    'amazon.nova-micro': 128_000,
+    'amazon.nova-lite': 300_000,
+    'amazon.nova-pro': 300_000,
+    'meta.llama3-1-8b-instruct': 128_000,
+    'meta.llama3-1-70b-instruct': 128_000,
+  },
+};
+
+/** The demo model's window: large enough that it never compacts by accident (set `contextWindowTokens` to try it). */
+export const DEMO_CONTEXT_WINDOW = 128_000;
+
+/**
+ * The context window of a model: its config's `contextWindowTokens`, else the built-in table (exact name, or the
+ * longest listed name the configured one extends with a version or date, as for prices; Bedrock's geography prefix
+ * ignored), the demo's; undefined when unknown.
+ */
+export function contextWindowOf(model: { provider: string; model: string; contextWindowTokens?: number }): number | undefined {
+  if (model.contextWindowTokens !== undefined) return model.contextWindowTokens;
+  if (model.provider === 'demo') return DEMO_CONTEXT_WINDOW;
+  const table = (BUILTIN_CONTEXT_WINDOWS as Record<string, Record<string, number>>)[model.provider];
+  if (!table) return undefined;
+  const name = model.provider === 'bedrock' ? model.model.replace(/^(us|eu|apac|us-gov|global)\./, '') : model.model;
+  if (Object.hasOwn(table, name)) return table[name];
+  const base = Object.keys(table)
+    .filter((k) => name.startsWith(`${k}-`) || name.startsWith(`${k}:`))
+    .sort((a, b) => b.length - a.length)[0];
+  return base ? table[base] : undefined;
+}
