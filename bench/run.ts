@@ -18,6 +18,7 @@ import { type AgentConfigInput, CONFIG_ENV, handlerConfig, parseConfig } from '.
 import { HANDLER_NAMES, handlerEntry } from '../lib/handler-names';
 import { agentTableInput, ensureTable } from '../local/dynamo';
 import { countTransitions, type EventLog, LocalEngine } from '../local/engine';
+import { printedHelp } from '../scripts/usage';
 import { type FakeProvider, startFakeProvider } from '../test/fakes/providers';
 import { startLoopback } from '../test/helpers/loopback';
 
@@ -513,7 +514,15 @@ async function main() {
   process.stdout.write(`${[...header, ...lines].join('\n')}\n`);
 }
 
-main().catch((err) => {
-  process.stderr.write(`${(err as Error).stack}\n`);
-  process.exit(1);
-});
+const BENCH_USAGE = `Usage: npm run bench
+
+Measures every figure of docs/benchmarks.md in one run on this machine (loopback only) and writes docs/benchmarks.md
+and docs/benchmarks.json. Takes minutes; run it on a quiet machine.
+  -h, --help   this text`;
+
+if (!printedHelp(BENCH_USAGE)) {
+  main().catch((err) => {
+    process.stderr.write(`${(err as Error).stack}\n`);
+    process.exit(1);
+  });
+}

@@ -43,8 +43,9 @@ Options:
   --max-steps <n>    run: lower the step budget for this request
   --max-tokens <n>   run: lower the token budget for this request
   --max-cost-usd <d> run: lower the dollar budget for this request
-  --port <n>         serve: port (default: PORT or 3000)
-  --data <dir>       serve: where the offline DynamoDB keeps its data (default: .agent-data)
+  --port <n>         serve: port; the others: where to look for the local server (default: PORT or 3000)
+  --data <dir>       serve, run, runs, show, trace, replay: the local data dir, where the offline DynamoDB keeps
+                     runs (default: .agent-data); read directly when no local server answers on --port
   --api <url>        talk to a deployed stack instead of the local engine
   --token <jwt>      bearer token for --api (default: the session of agent login --api <url>)
   --username <email> login: who signs in (default: asked); the password is read from stdin

@@ -1,12 +1,14 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { SIGN_IN_ENV } from '../lambdas/api/public-config';
-import { METRICS_NAMESPACE } from '../lambdas/core/metrics';
+import { METRICS_NAMESPACE, STACK_DIMENSION } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
 import { bedrockModelArns } from './bedrock';
 import { nodeModulesOf } from './bundling';
@@ -37,6 +39,8 @@ export class AgentStack extends Stack {
   readonly store: AgentStore;
   readonly versions: AgentVersions;
   readonly functions: lambda.IFunction[];
+  /** Why alarms that notify nobody are fine here (config observability.monitoring.alarmsNotifyNobody), if so. */
+  readonly alarmsNotifyNobody?: string;
   /** What the model function may invoke on Bedrock: the configured bedrock models' ARNs (lib/bedrock.ts). */
   readonly bedrockModelArns: string[];
 
@@ -168,6 +172,7 @@ export class AgentStack extends Stack {
       throttle: config.api.throttle,
       existingClient: { clientId: config.api.userPoolClientId, authDomain: config.api.authDomain },
       domainPrefix: config.api.domainPrefix,
+      cloudWatchRole: config.api.cloudWatchRole,
     });
     if (config.api.corsOrigin) apiFn.addEnvironment('CORS_ORIGIN', config.api.corsOrigin);
     // GET /config reports these (public values): the viewer and `agent login` find the pool and client there.
@@ -182,12 +187,23 @@ export class AgentStack extends Stack {
 
     this.functions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : []), executionStatus, apiFn];
     const { monitoring } = config.observability;
+    this.alarmsNotifyNobody = monitoring.alarmsNotifyNobody;
     if (monitoring.alarms || monitoring.dashboard) {
+      // Who the alarms reach: an existing topic, and/or a new one with an email subscription (docs/operations.md).
+      const alarmTopic = monitoring.alarmTopicArn
+        ? sns.Topic.fromTopicArn(this, 'AlarmTopic', monitoring.alarmTopicArn)
+        : monitoring.alarmEmail
+          ? new sns.Topic(this, 'AlarmTopic', { displayName: `${this.stackName} alarms`, enforceSSL: true })
+          : undefined;
+      if (alarmTopic && monitoring.alarmEmail) alarmTopic.addSubscription(new subscriptions.EmailSubscription(monitoring.alarmEmail));
       const watch = new AgentMonitoring(this, 'Monitoring', {
         stateMachine: this.workflow.stateMachine,
         api: api.api,
         functions: this.functions,
         namespace: METRICS_NAMESPACE,
+        // The dimensions the handlers' metrics carry (lambdas/runtime/base.ts): this stack's own.
+        dimensions: { service: 'agent', [STACK_DIMENSION]: this.stackName },
+        alarmTopic,
         alarms: monitoring.alarms,
         dashboard: monitoring.dashboard,
         dailySpendAlarmUsd: config.spend.alarmDailyUsd ?? (config.spend.dailyUsdTotal !== undefined ? config.spend.dailyUsdTotal * 0.8 : undefined),
@@ -197,6 +213,13 @@ export class AgentStack extends Stack {
     }
     // One retention for every log group of the stack (functions, state machine, API access logs).
     for (const c of this.node.findAll()) if (c instanceof logs.CfnLogGroup) c.retentionInDays = monitoring.logRetentionDays;
+    // What `cdk destroy` keeps (deploy.removal, docs/operations.md): "retain" keeps the tables, the user pool and the
+    // log groups (and the published versions, for runs in flight); "destroy" keeps nothing, a developer stack's whole.
+    for (const c of this.node.findAll()) {
+      if (!(c instanceof CfnResource)) continue;
+      if (config.deploy.removal === 'destroy') c.applyRemovalPolicy(RemovalPolicy.DESTROY);
+      else if (c instanceof logs.CfnLogGroup) c.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    }
 
     // Every value a client needs (README "Deploy"; `npm run smoke -- --stack <name>` reads them).
     new CfnOutput(this, 'ApiUrl', { value: api.viewerUrl, description: 'The HTTP API (agent --api <url>)' });

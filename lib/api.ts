@@ -34,6 +34,12 @@ export interface AgentApiProps {
    * @default - "agent-" and the stack's id (unique, and stable for the stack's life)
    */
   readonly domainPrefix?: string;
+  /**
+   * Create API Gateway's CloudWatch role and set it on the account's settings for the region (AWS::ApiGateway::Account,
+   * shared by every API there). The stage's logs need that setting once per account and region.
+   * @default false
+   */
+  readonly cloudWatchRole?: boolean;
 }
 
 /** The one stage. */
@@ -86,6 +92,10 @@ export class AgentApi extends Construct {
     }
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
     this.api = new apigw.RestApi(this, 'Api', {
+      // Named after the stack: the API's metrics (dimension ApiName) are then this stack's alone.
+      restApiName: Stack.of(this).stackName,
+      // The account's API Gateway CloudWatch role (AWS::ApiGateway::Account) is a region-wide singleton: set only when asked.
+      cloudWatchRole: props.cloudWatchRole ?? false,
       description: 'Agent runs: start, list, read, trace, pause, resume, cancel',
       ...(props.corsOrigin
         ? { defaultCorsPreflightOptions: { allowOrigins: [props.corsOrigin], allowMethods: ['GET', 'POST'], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'] } }

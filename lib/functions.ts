@@ -1,10 +1,11 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { STACK_NAME_ENV } from '../lambdas/core/metrics';
 import { BUNDLE_TARGET, externalModulesOf, MAIN_FIELDS, SOURCES_CONTENT } from './bundling';
 import { CONFIG_ENV } from './config';
 import { type HandlerName, handlerEntry } from './handler-names';
@@ -66,6 +67,8 @@ export class AgentFunction extends Construct {
         [CONFIG_ENV]: props.configJson,
         HANDLER_NAME: props.handler,
         POWERTOOLS_SERVICE_NAME: 'agent',
+        // The metrics' Stack dimension (lambdas/core/metrics.ts), which this stack's alarms filter on.
+        [STACK_NAME_ENV]: Stack.of(this).stackName,
         NODE_OPTIONS: '--enable-source-maps',
         ...(props.withDocs ? { DOCS_DIR: '/var/task/docs' } : {}),
         ...props.environment,

@@ -1,7 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
@@ -11,6 +13,13 @@ export interface AgentMonitoringProps {
   readonly functions: lambda.IFunction[];
   /** Namespace of the runtime's metrics (lambdas/core/metrics.ts METRICS_NAMESPACE). */
   readonly namespace: string;
+  /**
+   * The runtime's metric dimensions that name this stack ({service, Stack}: lambdas/runtime/base.ts): its alarms and
+   * graphs read only the metrics of its own handlers.
+   */
+  readonly dimensions: Record<string, string>;
+  /** The topic every alarm notifies, on ALARM and on OK. @default - the alarms notify nobody (a readiness finding) */
+  readonly alarmTopic?: sns.ITopic;
   /**
    * Share of finished runs that may surrender (budgets, repetition) before the alarm fires.
    * @default 0.25
@@ -39,7 +48,7 @@ export class AgentMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: AgentMonitoringProps) {
     super(scope, id);
     const period = Duration.minutes(5);
-    const agent = (metricName: string, statistic = 'Sum') => new cloudwatch.Metric({ namespace: props.namespace, metricName, statistic, period, dimensionsMap: { service: 'agent' } });
+    const agent = (metricName: string, statistic = 'Sum') => new cloudwatch.Metric({ namespace: props.namespace, metricName, statistic, period, dimensionsMap: props.dimensions });
     const withAlarms = props.alarms ?? true;
     const alarm = (name: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
       if (!withAlarms) return;
@@ -51,6 +60,10 @@ export class AgentMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: `${description} See docs/runbook.md.`,
       });
+      if (props.alarmTopic) {
+        a.addAlarmAction(new actions.SnsAction(props.alarmTopic));
+        a.addOkAction(new actions.SnsAction(props.alarmTopic));
+      }
       this.alarms.push(a);
     };
 
@@ -76,7 +89,7 @@ export class AgentMonitoring extends Construct {
     // Spend (docs/spend.md): an admin stopped runs (the kill switch was used); model spend past a daily threshold.
     alarm('RunsKilled', agent('RunsKilled'), 1, 'An admin stopped runs (POST /admin/stop): the kill switch was used.');
     if (props.dailySpendAlarmUsd !== undefined) {
-      const daily = new cloudwatch.Metric({ namespace: props.namespace, metricName: 'ModelCostMicroUsd', statistic: 'Sum', period: Duration.days(1), dimensionsMap: { service: 'agent' } });
+      const daily = new cloudwatch.Metric({ namespace: props.namespace, metricName: 'ModelCostMicroUsd', statistic: 'Sum', period: Duration.days(1), dimensionsMap: props.dimensions });
       alarm('DailySpend', daily, Math.round(props.dailySpendAlarmUsd * 1_000_000), `Model spend passed $${props.dailySpendAlarmUsd} in the last 24 hours (metric in micro-dollars).`);
     }
     alarm('ApiThrottlesAndClientErrors', props.api.metricClientError({ period }), 50, 'Many 4xx answers, throttling (429) included.');

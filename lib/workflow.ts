@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Fn, Stack } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -232,7 +232,14 @@ export class AgentWorkflow extends Construct {
       },
     });
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    // Under /aws/vendedlogs/states/, as AWS recommends for Step Functions logging: CloudWatch Logs then needs no resource
+    // policy entry per log group, so an account with many logging state machines stays under the policy's size limit.
+    // The stack's id makes the name unique to this stack's life (a retained group never blocks a redeploy).
+    const stack = Stack.of(this);
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName: Fn.join('', ['/aws/vendedlogs/states/', stack.stackName, '-', Fn.select(2, Fn.split('/', stack.stackId))]),
+      retention: logs.RetentionDays.ONE_MONTH,
+    });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(loadRun),
       stateMachineType: sfn.StateMachineType.STANDARD,

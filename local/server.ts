@@ -12,6 +12,9 @@ import { localJwtAuth } from './jwt-auth';
 import { DEFAULT_PORT, KEEP_ALIVE_TIMEOUT_MS, readBody } from './listen';
 
 
+/** The caller the development token stands for (and whose runs `agent run` makes offline, so `agent runs` lists them). */
+export const DEV_USER_ID = 'local-user';
+
 export interface LocalServer {
   url: string;
   /** The development token made at start, when the config names no `localTokens` (configured tokens are never exposed). */
@@ -34,7 +37,7 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
   const configured = engine.options.config.localTokens;
   const devToken = configured ? undefined : (options.devToken ?? `dev-${randomBytes(16).toString('hex')}`);
   const callers: Callers = {
-    users: createTokenVerifier(configured ?? { [devToken as string]: 'local-user' }),
+    users: createTokenVerifier(configured ?? { [devToken as string]: DEV_USER_ID }),
     admins: adminTokenLookup(engine.options.config.adminTokens),
   };
   const server = createServer((req, res) => {

@@ -2,6 +2,16 @@
 # Deploys the stack to a LocalStack running on localhost:4566 with cdklocal. NOT verified on the project's machines:
 # they have no LocalStack (and no Docker engine to run one).
 set -euo pipefail
+for arg in "$@"; do
+  if [ "$arg" = "--help" ] || [ "$arg" = "-h" ]; then
+    echo "Usage: npm run deploy:localstack"
+    echo
+    echo "Deploys the stack to a LocalStack on http://localhost:4566 with cdklocal (aws-cdk-local) and prints the API URL."
+    echo "Written to LocalStack's documented behaviour; not run on the project's machines (no LocalStack there)."
+    echo "  -h, --help   this text"
+    exit 0
+  fi
+done
 if ! curl -fsS http://localhost:4566/_localstack/health >/dev/null 2>&1; then
   echo "LocalStack is not reachable on http://localhost:4566 (start it first: https://docs.localstack.cloud)." >&2
   exit 2

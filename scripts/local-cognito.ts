@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CognitoIdentityProviderClient, CreateGroupCommand, CreateUserPoolClientCommand, CreateUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { startLocalCognito } from '../local/cognito';
+import { printedHelp } from './usage';
 
 async function main(): Promise<void> {
   const dir = resolve(process.env.COGNITO_DIR ?? join('.agent-data', 'cognito'));
@@ -57,7 +58,15 @@ async function main(): Promise<void> {
   await cognito.close();
 }
 
-main().catch((err) => {
-  process.stderr.write(`${(err as Error).message}\n`);
-  process.exit(1);
-});
+const USAGE = `Usage: npm run cognito
+
+Cognito on loopback for the local JWT path: cognito-local with an SRP front on http://127.0.0.1:9229 (COGNITO_PORT),
+its data in .agent-data/cognito (COGNITO_DIR). Prints the localJwt config and the commands that use it; Ctrl-C stops it.
+  -h, --help   this text`;
+
+if (!printedHelp(USAGE)) {
+  main().catch((err) => {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

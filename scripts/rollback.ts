@@ -3,9 +3,10 @@
  * start there; executions in flight keep the version they started on (see docs/runbook.md "Roll back").
  *
  * Usage: npm run rollback -- --alias <StateMachineAliasArn> [--to <version number|version ARN>] [--dry-run]
- * The alias ARN is the stack output StateMachineAliasArn (or AGENT_ALIAS_ARN). The SDK's usual credentials and
- * endpoint apply (AWS_ENDPOINT_URL_SFN for the local engine or LocalStack).
+ * The alias ARN is the stack output StateMachineAliasArn (or AGENT_ALIAS_ARN); the region is the ARN's. The SDK's
+ * usual credentials and endpoint apply (AWS_ENDPOINT_URL_SFN for the local engine or LocalStack).
  */
+import { parseArgs } from 'node:util';
 import {
   DescribeStateMachineAliasCommand,
   ListStateMachineVersionsCommand,
@@ -13,6 +14,7 @@ import {
   SFNClient,
   UpdateStateMachineAliasCommand,
 } from '@aws-sdk/client-sfn';
+import { printedHelp } from './usage';
 
 export interface RollbackPlan {
   aliasArn: string;
@@ -65,19 +67,36 @@ export async function rollback(sfn: SFNClient, options: { aliasArn: string; to?:
   return plan;
 }
 
-function arg(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
+export const ROLLBACK_USAGE = `Usage: npm run rollback -- --alias <StateMachineAliasArn> [--to <version number|version ARN>] [--dry-run]
+
+Points the state machine's alias back at the previous version (or --to one): new runs and resumes start there;
+executions in flight finish on the version they started on (docs/runbook.md, "Roll back").
+  --alias <arn>   the stack output StateMachineAliasArn (or AGENT_ALIAS_ARN); the region is the ARN's
+  --to <version>  a published version's number or ARN (default: the previous one; during a canary, the older one)
+  --dry-run       say what would change, change nothing
+  -h, --help      this text`;
+
+/** The region of a state machine alias ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>:<alias>). */
+export function regionOfAliasArn(arn: string): string {
+  const parts = arn.split(':');
+  if (parts.length !== 8 || parts[0] !== 'arn' || parts[2] !== 'states' || parts[5] !== 'stateMachine' || !parts[3] || !parts[7]) {
+    throw new Error(`"${arn}" is not a state machine alias ARN: expected arn:<partition>:states:<region>:<account>:stateMachine:<name>:<alias> (the stack output StateMachineAliasArn)`);
+  }
+  return parts[3];
 }
 
 async function main(argv: string[]): Promise<void> {
-  const aliasArn = arg(argv, '--alias') ?? process.env.AGENT_ALIAS_ARN;
-  if (!aliasArn) throw new Error('usage: npm run rollback -- --alias <StateMachineAliasArn> [--to <version>] [--dry-run] (or set AGENT_ALIAS_ARN)');
-  const sfn = new SFNClient({});
+  if (printedHelp(ROLLBACK_USAGE, argv)) return;
+  const { values } = parseArgs({ args: argv, options: { alias: { type: 'string' }, to: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } } });
+  const aliasArn = values.alias ?? process.env.AGENT_ALIAS_ARN;
+  if (!aliasArn) throw new Error(`an alias is needed: --alias <arn> or AGENT_ALIAS_ARN\n\n${ROLLBACK_USAGE}`);
+  const dryRun = values['dry-run'];
+  // The alias's own region: the ARN names it, so no AWS_REGION is needed (nor can a different one misdirect the call).
+  const sfn = new SFNClient({ region: regionOfAliasArn(aliasArn) });
   try {
-    const plan = await rollback(sfn, { aliasArn, to: arg(argv, '--to'), dryRun: argv.includes('--dry-run') });
+    const plan = await rollback(sfn, { aliasArn, to: values.to, dryRun });
     const from = plan.from.map((r) => `${versionNumber(r.stateMachineVersionArn)} (${r.weight}%)`).join(' + ');
-    process.stdout.write(`${argv.includes('--dry-run') ? 'would point' : 'pointed'} ${aliasArn} from version ${from} to version ${versionNumber(plan.to)} (100%)\n`);
+    process.stdout.write(`${dryRun ? 'would point' : 'pointed'} ${aliasArn} from version ${from} to version ${versionNumber(plan.to)} (100%)\n`);
     process.stdout.write('New runs and resumes start on it; executions in flight finish on the version they started on.\n');
   } finally {
     sfn.destroy();

@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
 import { srpSignIn } from '../bin/cli/cognito';
+import { printedHelp } from './usage';
 
 export const DEMO_PROMPT = 'What is 12.5% of 3480?';
 const NOT_DONE = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'];
@@ -125,7 +126,18 @@ export async function smokeStack(outputs: StackOutputs, options: SmokeOptions = 
   }
 }
 
+export const SMOKE_USAGE = `Usage: npm run smoke -- --stack <name> [--region <region>]
+       npm run smoke -- <apiUrl> <bearer token>
+
+Runs "${DEMO_PROMPT}" through the API and checks the run (SUCCEEDED, 435) and its trace; exit 0 when every check held.
+  --stack <name>     a deployed stack: reads its outputs, signs in a test user (SMOKE_USERNAME/SMOKE_PASSWORD, else a
+                     throwaway user made and deleted with your AWS credentials)
+  --region <region>  the stack's region (default: the SDK's, AWS_REGION)
+  <apiUrl> <token>   any API with a token you already have (npm start prints both)
+  -h, --help         this text`;
+
 async function main(argv: string[]): Promise<void> {
+  if (printedHelp(SMOKE_USAGE, argv)) return;
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { stack: { type: 'string' }, region: { type: 'string' } } });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (values.stack) {
@@ -141,7 +153,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const [base, token] = positionals;
-  if (!base || !token) throw new Error('usage: npm run smoke -- --stack <name> [--region <r>]   or   npm run smoke -- <apiUrl> <token>');
+  if (!base || !token) throw new Error(`an API URL and a token, or --stack <name>, are needed\n\n${SMOKE_USAGE}`);
   const run = await smokeRun(base, token, { log });
   process.stdout.write(`${JSON.stringify(run)}\n`);
 }

@@ -41,3 +41,13 @@ export function intOption(name: string, value: string | boolean | undefined): nu
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number of at least 1 (got "${value}")`);
   return n;
 }
+
+/** Refuses a data dir another process has open (a server, another `agent run`): its database opens in one process at a time. */
+export async function assertDataDirFree(dataDir: string): Promise<void> {
+  const { dataDirInUse } = await import('../../local/data-dir');
+  if (await dataDirInUse(dataDir)) {
+    throw new UsageError(
+      `${dataDir} is in use by another agent process (a local server on another port, or another agent run): wait for it to finish, talk to that server with --api http://localhost:<its port> --token <its token>, or pass --data <another dir>`,
+    );
+  }
+}

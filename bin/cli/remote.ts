@@ -4,6 +4,7 @@ import type { RunView } from '../../lambdas/core/types';
 import { apiTarget, callApi } from './client';
 import type { CliCommand } from './common';
 import { UsageError } from './common';
+import { withApi } from './local';
 import { describeEvent } from './progress';
 
 const needId = (positionals: string[], command: string): string => {
@@ -25,9 +26,9 @@ export function timeline(events: TraceEvent[], options: { verbose?: boolean } = 
 }
 
 export const runsCommand: CliCommand = {
-  usage: 'runs                   list your runs, newest first (local server, or --api <url> --token <jwt>)',
-  async run({ values }) {
-    const out = await callApi<{ runs: RunView[]; nextCursor: string | null }>(apiTarget(values), 'GET', '/runs');
+  usage: 'runs                   list your runs, newest first (local server or data dir, or --api <url> --token <jwt>)',
+  async run({ config, values }) {
+    const out = await withApi(values, config, (target) => callApi<{ runs: RunView[]; nextCursor: string | null }>(target, 'GET', '/runs'));
     print(values.json ? out : out.runs.map(runLine).join('\n') || '(no runs)');
     return 0;
   },
@@ -35,8 +36,9 @@ export const runsCommand: CliCommand = {
 
 export const showCommand: CliCommand = {
   usage: 'show <runId>           one run: status, answer, stop reason, usage, what degraded',
-  async run({ positionals, values }) {
-    const run = await callApi<RunView>(apiTarget(values), 'GET', `/runs/${needId(positionals, 'show')}`);
+  async run({ config, positionals, values }) {
+    const id = needId(positionals, 'show');
+    const run = await withApi(values, config, (target) => callApi<RunView>(target, 'GET', `/runs/${id}`));
     if (values.json) print(run);
     else {
       print(runLine(run));
@@ -50,12 +52,14 @@ export const showCommand: CliCommand = {
 
 export const traceCommand: CliCommand = {
   usage: 'trace <runId>          the run as a timeline of every model and tool call (--verbose: with the instructions)',
-  async run({ positionals, values }) {
-    const target = apiTarget(values);
+  async run({ config, positionals, values }) {
     const id = needId(positionals, 'trace');
-    const { events } = await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `/runs/${id}/trace`);
+    const exporting = typeof values.export === 'string';
+    const { events, run } = await withApi(values, config, async (target) => ({
+      ...(await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `/runs/${id}/trace`)),
+      run: exporting ? await callApi<RunView>(target, 'GET', `/runs/${id}`) : undefined,
+    }));
     if (typeof values.export === 'string') {
-      const run = await callApi<RunView>(target, 'GET', `/runs/${id}`);
       writeFileSync(values.export, JSON.stringify({ run, events }, null, 1));
       print(`wrote ${values.export} (${events.length} events): replay it with agent replay --file ${values.export}`);
       return 0;

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { RecordedRun } from '../../lambdas/core/replay';
 import { parseTraceEvent } from '../../lambdas/core/trace';
 import type { RunView } from '../../lambdas/core/types';
-import { apiTarget, callApi } from './client';
+import { callApi } from './client';
 import { type CliCommand, UsageError } from './common';
+import { withApi } from './local';
 
 /** `agent replay <runId> | --file trace.json`: exit 0 when the path matched, 1 when it diverged (and where). */
 export const replayCommand: CliCommand = {
@@ -17,9 +18,11 @@ export const replayCommand: CliCommand = {
     } else {
       const id = positionals[0];
       if (!id) throw new UsageError('agent replay needs a run id or --file <trace.json>');
-      const target = apiTarget(values);
-      const run = await callApi<RunView>(target, 'GET', `/runs/${encodeURIComponent(id)}`);
-      const { events } = await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `/runs/${encodeURIComponent(id)}/trace`);
+      const path = `/runs/${encodeURIComponent(id)}`;
+      const { run, events } = await withApi(values, config, async (target) => ({
+        run: await callApi<RunView>(target, 'GET', path),
+        ...(await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `${path}/trace`)),
+      }));
       recorded = { run, events: events.map(parseTraceEvent) };
     }
     const { replayRun } = await import('../../local/replay');

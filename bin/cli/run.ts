@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { effectiveBudgets } from '../../lambdas/core/budget';
 import { MAX_OUTPUT_SCHEMA_BYTES, schemaProblem } from '../../lambdas/core/output';
 import { ACTIVE_STATUSES, type RunView } from '../../lambdas/core/types';
-import { apiTarget, callApi } from './client';
-import { type CliCommand, type CliValues, intOption, UsageError, usdOption } from './common';
+import { type ApiTarget, apiTarget, callApi } from './client';
+import { assertDataDirFree, type CliCommand, type CliValues, intOption, localDataDir, UsageError, usdOption } from './common';
+import { localServerAnswers } from './local';
 import { describeEvent, describeStateEvent } from './progress';
 import { localSecretsFile } from './serve';
 
 /** `agent run "<prompt>"`: one request, offline, end to end. */
 export const runCommand: CliCommand = {
-  usage: 'run "<prompt>"         run one request offline, end to end (progress on stderr, answer on stdout)',
+  usage: 'run "<prompt>"         run one request offline, end to end, kept in the data dir (progress on stderr, answer on stdout)',
   async run({ config, positionals, values }) {
     const prompt = positionals.join(' ');
     if (!prompt.trim()) throw new UsageError('agent run needs a prompt: agent run "What is 12.5% of 3480?"');
@@ -22,20 +22,28 @@ export const runCommand: CliCommand = {
     effectiveBudgets(config.budgets, budgets); // refuse a raise before anything starts
     const schema = outputSchemaOption(values['output-schema']);
     const progress = (line: string) => process.stderr.write(`${line}\n`);
-    if (typeof values.api === 'string') return runRemote(prompt, budgets, values, progress, schema);
+    if (typeof values.api === 'string') return runRemote(apiTarget(values), prompt, budgets, values, progress, schema);
+    // A local server on its port holds the data dir: the run goes through it (and lands in its data).
+    if (await localServerAnswers(values)) return runRemote(apiTarget(values), prompt, budgets, values, progress, schema, 250);
+    // Else the run is made here, on the data dir, so that runs|show|trace|replay <id> find it afterwards.
+    const dataDir = localDataDir(values);
+    await assertDataDirFree(dataDir);
     // The engine (and everything it runs) is loaded by the commands that start one only.
-    const { LocalEngine } = await import('../../local/engine');
+    const [{ LocalEngine }, { DEV_USER_ID }] = await Promise.all([import('../../local/engine'), import('../../local/server')]);
     const engine = await LocalEngine.start({
       config,
-      secretsFile: localSecretsFile(resolve('.agent-data')),
+      dataDir,
+      secretsFile: localSecretsFile(dataDir),
       onTrace: (_runId, event) => progress(describeEvent(event)),
       onStateEvent: (_runId, event) => {
         const line = describeStateEvent(event);
         if (line) progress(line);
       },
     });
+    // The run belongs to the caller the local server would see: the development token's, or the first of localTokens.
+    const userId = Object.values(config.localTokens ?? {})[0] ?? DEV_USER_ID;
     try {
-      const { run, error } = await engine.run({ input: prompt, budgets, ...(schema ? { outputSchema: { schema, name: config.output?.name ?? 'final_answer' } } : {}) });
+      const { run, error } = await engine.run({ input: prompt, budgets, userId, ...(schema ? { outputSchema: { schema, name: config.output?.name ?? 'final_answer' } } : {}) });
       // The execution itself failed (e.g. AccessDeniedException: a grant missing from the stack, IAM offline).
       if (error) progress(`execution failed: ${error.name}: ${error.message}`);
       process.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${run.answer ?? ''}\n`);
@@ -49,15 +57,16 @@ export const runCommand: CliCommand = {
   },
 };
 
-/** `agent run --api <url> --token <jwt>`: start the run on a deployed stack and follow it until it ends. */
+/** `agent run --api <url> --token <jwt>` (or with a local server running): start the run there and follow it until it ends. */
 async function runRemote(
+  target: ApiTarget,
   prompt: string,
   budgets: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number },
   values: CliValues,
   progress: (line: string) => void,
   outputSchema?: Record<string, unknown>,
+  pollMs = 1000,
 ): Promise<number> {
-  const target = apiTarget(values);
   const hasBudgets = budgets.maxSteps !== undefined || budgets.maxTokens !== undefined || budgets.maxCostUsd !== undefined;
   const { runId } = await callApi<{ runId: string }>(target, 'POST', '/runs', { input: prompt, ...(hasBudgets ? { budgets } : {}), ...(outputSchema ? { outputSchema } : {}) });
   progress(`run ${runId} started`);
@@ -75,7 +84,7 @@ async function runRemote(
       process.stdout.write(values.json ? `${JSON.stringify(run)}\n` : `${run.answer ?? ''}\n`);
       return 0;
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 

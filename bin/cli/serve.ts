@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type CliCommand, localDataDir, localPort } from './common';
+import { assertDataDirFree, type CliCommand, localDataDir, localPort } from './common';
 
 /** `agent serve` (`npm start`): the HTTP API on localhost, on the on-disk offline engine. */
 export const serveCommand: CliCommand = {
@@ -9,6 +9,8 @@ export const serveCommand: CliCommand = {
   async run({ config, values }) {
     const port = localPort(values);
     const dataDir = localDataDir(values);
+    // Another server, or an `agent run`, on the same data dir: said plainly, before its database refuses every request.
+    await assertDataDirFree(dataDir);
     // The local AWS endpoints next to the API: PORT+1 Step Functions, PORT+2 DynamoDB (SFN_PORT / DYNAMODB_PORT).
     const near = (offset: number, env: string | undefined) => Number(env ?? (port === 0 ? 0 : port + offset));
     // PORT+3 Secrets Manager, PORT+4 Lambda, PORT+5 Bedrock Runtime (SECRETS_MANAGER_PORT / LAMBDA_PORT / BEDROCK_RUNTIME_PORT); secrets from AGENT_SECRETS_FILE or the data dir.

@@ -200,6 +200,22 @@ export const MonitoringConfigSchema = z.strictObject({
     .int()
     .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
     .default(30),
+  /** Alarm notifications by email: an SNS topic with this address subscribed, which every alarm notifies (ALARM and OK). */
+  alarmEmail: z.email('must be an email address, e.g. oncall@example.com').optional(),
+  /** An existing SNS topic every alarm notifies (ALARM and OK); with alarmEmail too, the address is subscribed to it. */
+  alarmTopicArn: z
+    .string()
+    .regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/, 'must be an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:oncall')
+    .optional(),
+  /**
+   * With neither alarmEmail nor alarmTopicArn, `cdk synth` fails on the readiness finding that the alarms notify nobody
+   * (AgentReadiness-AlarmsNotify); this acknowledges it, saying why (e.g. "a developer stack; nobody is on call").
+   */
+  alarmsNotifyNobody: z.string().min(1).optional(),
+}).superRefine((m, ctx) => {
+  if (m.alarmsNotifyNobody && (m.alarmEmail || m.alarmTopicArn)) {
+    ctx.addIssue({ code: 'custom', path: ['alarmsNotifyNobody'], message: 'only applies when neither alarmEmail nor alarmTopicArn is set (then the alarms do notify someone)' });
+  }
 });
 
 
@@ -331,6 +347,12 @@ export const AgentConfigSchema = z
           .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be 1-63 lower-case letters, digits or hyphens')
           .refine((p) => !/aws|amazon|cognito/.test(p), 'may not contain "aws", "amazon" or "cognito"')
           .optional(),
+        /**
+         * Create API Gateway's CloudWatch role and set it on the region's account settings (AWS::ApiGateway::Account,
+         * one per account and region: every stack that sets it overwrites it). Off by default: the stage's logs need
+         * the setting once per account and region (docs/operations.md).
+         */
+        cloudWatchRole: z.boolean().default(false),
       })
       .superRefine((api, ctx) => {
         for (const key of ['userPoolClientId', 'authDomain'] as const) {
@@ -338,7 +360,7 @@ export const AgentConfigSchema = z
         }
         if (api.domainPrefix && api.userPoolId) ctx.addIssue({ code: 'custom', path: ['domainPrefix'], message: 'only applies to a new pool; with api.userPoolId give api.authDomain' });
       })
-      .default({}),
+      .prefault({}),
     observability: z
       .strictObject({
         /** Export every finished run's trace to Langfuse (off the hot path). */
@@ -364,8 +386,13 @@ export const AgentConfigSchema = z
     deploy: z
       .strictObject({
         canary: z.strictObject({ percent: z.number().int().min(1).max(99), minutes: z.number().int().min(1).max(2100) }).optional(),
+        /**
+         * What `cdk destroy` keeps (docs/operations.md): "retain" keeps the tables, the user pool and the log groups
+         * (and the published versions); "destroy" (a developer stack) keeps nothing.
+         */
+        removal: z.enum(['retain', 'destroy']).default('retain'),
       })
-      .default({}),
+      .prefault({}),
     /** Local server: bearer tokens mapped to user ids (never used in AWS, where Cognito verifies identity). */
     localTokens: z.record(z.string().min(16), z.string().min(1)).optional(),
     /** Prices by configured model name (USD per million tokens); well-known models have built-in prices. */

@@ -3,6 +3,15 @@ import { assertNever, type TraceEvent } from './trace';
 /** CloudWatch namespace of the runtime's metrics (the alarms in lib/monitoring.ts read it). */
 export const METRICS_NAMESPACE = 'Agent';
 
+/**
+ * The dimension every metric of the runtime carries, naming the stack it comes from; the stack's alarms and
+ * dashboard filter on it, so two stacks in one account and region never watch each other's metrics.
+ */
+export const STACK_DIMENSION = 'Stack';
+
+/** The environment variable that gives the handlers their stack's name (lib/functions.ts sets it). */
+export const STACK_NAME_ENV = 'AGENT_STACK_NAME';
+
 /** A metric point derived from a trace event. */
 export interface MetricPoint {
   name: string;

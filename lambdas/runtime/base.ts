@@ -11,7 +11,7 @@ import type { AgentConfig } from '../core/config';
 import { approvalRequiredTools, deployedConfigFromEnv } from '../core/config-env';
 import { instructionsOf } from '../core/instructions';
 import type { LoopDeps } from '../core/loop';
-import { METRICS_NAMESPACE, metricsOf } from '../core/metrics';
+import { METRICS_NAMESPACE, metricsOf, STACK_DIMENSION, STACK_NAME_ENV } from '../core/metrics';
 import type { TraceEvent } from '../core/types';
 import type { BedrockDeps } from '../providers/bedrock';
 import type { SecretReader } from '../providers/secrets';
@@ -113,6 +113,11 @@ function publish(metrics: Metrics, event: TraceEvent): void {
   }
 }
 
+/** The handlers' Powertools metrics: every point carries the stack's name, the dimension its alarms filter on. */
+export function metricsFor(stackName: string): Metrics {
+  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'agent', defaultDimensions: { [STACK_DIMENSION]: stackName } });
+}
+
 /**
  * The options of a deployed handler, from the environment the stack set: the config synth validated (parsed, not
  * validated again), the table, the client, the metrics.
@@ -120,6 +125,8 @@ function publish(metrics: Metrics, event: TraceEvent): void {
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, secrets?: SecretReader): RuntimeOptions {
   const tableName = env.TABLE_NAME;
   if (!tableName) throw new Error('Environment variable TABLE_NAME is missing: the stack sets it on every handler');
+  const stackName = env[STACK_NAME_ENV];
+  if (!stackName) throw new Error(`Environment variable ${STACK_NAME_ENV} is missing: the stack sets it on every handler`);
   return {
     config: deployedConfigFromEnv(env),
     doc: createDocumentClient(),
@@ -128,7 +135,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, secrets?: S
     docsDir: env.DOCS_DIR,
     env,
     secrets,
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'agent' }),
+    metrics: metricsFor(stackName),
   };
 }
 

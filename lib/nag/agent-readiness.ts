@@ -1,4 +1,5 @@
 import { type CfnResource, Stack } from 'aws-cdk-lib';
+import { CfnAlarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
 import { CfnAlias, CfnFunction, CfnVersion } from 'aws-cdk-lib/aws-lambda';
 import { CfnStateMachine, CfnStateMachineAlias, CfnStateMachineVersion } from 'aws-cdk-lib/aws-stepfunctions';
@@ -14,8 +15,12 @@ import { LAMBDA_SERVICE_ERRORS } from '../workflow';
  * when it does not hold. Rules: budgets, Task timeouts and the timeout chain, transient-only retries with jitter and
  * at most 5 attempts, a Catch into a degradation path on every external call, the step budget checked in the
  * definition, a breaker and a fallback for every dependency, PITR on the checkpoint tables, logs and traces, and
- * safe deploys: a published version behind an alias, whose definition invokes Lambda versions (never $LATEST).
+ * safe deploys: a published version behind an alias, whose definition invokes Lambda versions (never $LATEST); and,
+ * as a warning, alarms that notify someone.
  */
+/** The id to acknowledge the alarms-notify-nobody finding by (docs/operations.md). */
+export const ALARMS_NOTIFY_RULE = 'AgentReadiness::AgentReadiness-AlarmsNotify';
+
 export class AgentReadinessChecks extends NagPack {
   readonly name = 'AgentReadiness';
 
@@ -25,8 +30,19 @@ export class AgentReadinessChecks extends NagPack {
   }
 
   protected checkResource(node: CfnResource): void {
-    const rule = (ruleSuffixOverride: string, info: string, explanation: string, check: (n: CfnResource) => NagRuleResult) =>
-      this.applyRule({ ruleSuffixOverride, info, explanation, level: NagMessageLevel.ERROR, node, rule: check });
+    const rule = (ruleSuffixOverride: string, info: string, explanation: string, check: (n: CfnResource) => NagRuleResult, level = NagMessageLevel.ERROR) =>
+      this.applyRule({ ruleSuffixOverride, info, explanation, level, node, rule: check });
+
+    if (node instanceof CfnAlarm) {
+      // A warning (a stack may be watched by other means), which still fails synth until it is acknowledged on the record.
+      rule(
+        'AlarmsNotify',
+        'A CloudWatch alarm notifies nobody: set observability.monitoring.alarmEmail and/or alarmTopicArn in the config, or acknowledge it there with observability.monitoring.alarmsNotifyNobody: "<why that is fine>".',
+        'An alarm nobody receives tells nobody: every alarm needs an action (docs/operations.md, "Alarms").',
+        (n) => ((Stack.of(n).resolve((n as CfnAlarm).alarmActions) as unknown[] | undefined)?.length ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT),
+        NagMessageLevel.WARN,
+      );
+    }
 
     if (node instanceof CfnFunction) {
       rule('Budgets', 'An agent handler has no step or token budget.', 'Every agent needs a hard step budget and a per-request token budget.', (n) => {

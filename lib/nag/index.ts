@@ -2,7 +2,7 @@ import { type App, type CfnElement, Token, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import type { AgentStack } from '../agent-stack';
-import { AgentReadinessChecks } from './agent-readiness';
+import { AgentReadinessChecks, ALARMS_NOTIFY_RULE } from './agent-readiness';
 
 /** Adds the checks that fail `cdk synth`: cdk-nag AwsSolutions and the agent readiness rules. */
 export function applyChecks(app: App): void {
@@ -77,5 +77,7 @@ export function acknowledgeFindings(stack: AgentStack): void {
       .filter((arn) => arn.includes(':bedrock:*:'))
       .map((arn) => ({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${arn.replace(/^arn:[^:]+:/, `arn:${Token.isUnresolved(arn.split(':')[1] ?? '') ? partition : 'aws'}:`)}]`, reason: iam5 })),
   ];
-  for (const a of [...ACKNOWLEDGEMENTS, ...findings]) Validations.of(stack).acknowledge(a);
+  // Alarms that notify nobody, when the config says why that is fine (observability.monitoring.alarmsNotifyNobody).
+  const silentAlarms = stack.alarmsNotifyNobody ? [{ id: ALARMS_NOTIFY_RULE, reason: stack.alarmsNotifyNobody }] : [];
+  for (const a of [...ACKNOWLEDGEMENTS, ...findings, ...silentAlarms]) Validations.of(stack).acknowledge(a);
 }

@@ -8,7 +8,11 @@ describe('npx cdk synth', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('synthesizes offline, bundling every handler with the local esbuild (no Docker)', () => {
-    execFileSync('npx', ['cdk', 'synth', '--quiet', '--output', out], {
+    // The repo's config, with someone for the alarms to reach (without, synth fails: test/lib/nag/agent-readiness.test.ts).
+    const repoConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', 'agent.config.json'), 'utf8'));
+    const config = join(out, 'agent.config.json');
+    writeFileSync(config, JSON.stringify({ ...repoConfig, observability: { monitoring: { alarmEmail: 'oncall@example.com' } } }));
+    execFileSync('npx', ['cdk', 'synth', '--quiet', '--output', out, '-c', `agentConfig=${config}`], {
       cwd: join(__dirname, '..', '..'),
       env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DOCKER: 'false-docker-must-not-be-used' },
       stdio: 'pipe',

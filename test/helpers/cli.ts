@@ -1,4 +1,6 @@
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = join(__dirname, '..', '..');
@@ -61,18 +63,30 @@ export function runEntry(entry: Entry, args: string[], { env = {}, stdin, timeou
   });
 }
 
-/** `agent <args>` (bin/agent.ts), with no AGENT_CONFIG from the environment unless `env` sets one. */
+/**
+ * A CLI call kept off the developer's own local state: unless the test says otherwise (`--data`, or PORT in `env`),
+ * a fresh data dir of its own, and a local server port where nothing listens (a server the developer runs on 3000
+ * never sees a test's runs).
+ */
+function hermetic(args: string[], env: Record<string, string>): { args: string[]; env: Record<string, string> } {
+  const data = args.includes('--data') ? [] : ['--data', mkdtempSync(join(tmpdir(), 'agent-data-'))];
+  return { args: [...args, ...data], env: { AGENT_CONFIG: '', PORT: '9', ...env } };
+}
+
+/** `agent <args>` (bin/agent.ts), with no AGENT_CONFIG from the environment unless `env` sets one (see `hermetic`). */
 export function agent(args: string[], options: RunOptions = {}): Promise<CliResult> {
-  return runEntry('bin/agent.ts', args, { ...options, env: { AGENT_CONFIG: '', ...options.env } });
+  const call = hermetic(args, options.env ?? {});
+  return runEntry('bin/agent.ts', call.args, { ...options, env: call.env });
 }
 
 /** `agent <args>`, synchronously (for commands that need no server in this process). */
 export function agentSync(args: string[], { env = {}, timeoutMs = 90_000 }: Omit<RunOptions, 'stdin'> = {}): CliResult {
-  const out = spawnSync(process.execPath, [...entryArgs('bin/agent.ts'), ...args], {
+  const call = hermetic(args, env);
+  const out = spawnSync(process.execPath, [...entryArgs('bin/agent.ts'), ...call.args], {
     cwd: root,
     encoding: 'utf8',
     timeout: timeoutMs,
-    env: { ...process.env, AGENT_CONFIG: '', ...env },
+    env: { ...process.env, ...call.env },
   });
   return { status: out.status, stdout: out.stdout, stderr: out.stderr };
 }

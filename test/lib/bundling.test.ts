@@ -39,6 +39,7 @@ const contextOf = (name: string) =>
 const envOf = (tableName: string, endpoint: string, config: unknown, extra: Record<string, string> = {}) => ({
   PATH: process.env.PATH,
   TABLE_NAME: tableName,
+  AGENT_STACK_NAME: 'BundleStack',
   [CONFIG_ENV]: JSON.stringify(handlerConfig(parseConfig(config))),
   AWS_ENDPOINT_URL_DYNAMODB: endpoint,
   AWS_REGION: 'local',

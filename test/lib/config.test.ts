@@ -46,11 +46,31 @@ describe('config schema', () => {
   it('takes an optional canary deploy (percent of new runs, minutes) and keeps it out of the handlers', () => {
     const c = parseConfig({ deploy: { canary: { percent: 10, minutes: 15 } } });
     expect(c.deploy.canary).toEqual({ percent: 10, minutes: 15 });
-    expect(parseConfig({}).deploy).toEqual({});
+    expect(parseConfig({}).deploy).toEqual({ removal: 'retain' });
     expect(() => parseConfig({ deploy: { canary: { percent: 100, minutes: 15 } } })).toThrow(/deploy\.canary\.percent: .*99/);
     expect(() => parseConfig({ deploy: { canary: { percent: 10 } } })).toThrow(/deploy\.canary\.minutes/);
     // Turning a canary on does not change what the handlers get, hence publishes no new Lambda versions.
     expect(JSON.stringify(handlerConfig(c))).toBe(JSON.stringify(handlerConfig(parseConfig({}))));
+  });
+
+  it('takes deploy.removal retain (default) or destroy, and says so for anything else', () => {
+    expect(parseConfig({ deploy: { removal: 'destroy' } }).deploy.removal).toBe('destroy');
+    expect(() => parseConfig({ deploy: { removal: 'keep' } })).toThrow(/deploy\.removal: .*"retain".*"destroy"/);
+  });
+
+  it('routes the alarms to an email and/or an existing SNS topic, or acknowledges that they notify nobody', () => {
+    expect(parseConfig({ observability: { monitoring: { alarmEmail: 'oncall@example.com', alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:oncall' } } }).observability.monitoring).toMatchObject({
+      alarmEmail: 'oncall@example.com',
+      alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:oncall',
+    });
+    expect(() => parseConfig({ observability: { monitoring: { alarmEmail: 'oncall' } } })).toThrow(/observability\.monitoring\.alarmEmail: must be an email address/);
+    expect(() => parseConfig({ observability: { monitoring: { alarmTopicArn: 'oncall' } } })).toThrow(/alarmTopicArn: must be an SNS topic ARN like arn:aws:sns:/);
+    expect(() => parseConfig({ observability: { monitoring: { alarmEmail: 'oncall@example.com', alarmsNotifyNobody: 'dev' } } })).toThrow(/alarmsNotifyNobody: only applies when neither alarmEmail nor alarmTopicArn is set/);
+  });
+
+  it('creates no API Gateway account setting unless asked (api.cloudWatchRole)', () => {
+    expect(parseConfig({}).api.cloudWatchRole).toBe(false);
+    expect(parseConfig({ api: { cloudWatchRole: true } }).api.cloudWatchRole).toBe(true);
   });
 });
 

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lib/config';
 import { templateFor } from '../helpers/engine';
@@ -30,5 +32,21 @@ describe('monitoring', () => {
 
   it('has a dashboard', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+});
+
+describe('docs/operations.md, the idle-cost table', () => {
+  const template = templateFor(parseConfig({}));
+  const alarms = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+  const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'operations.md'), 'utf8');
+
+  it('counts the alarms, the metrics they watch (and their price), the dashboard and the log groups of the template', () => {
+    // An alarm on one metric watches one; a metric-math alarm, each metric of its expression (CloudWatch bills each).
+    const metrics = alarms.reduce((n, a) => n + ((a.Properties as { MetricName?: string }).MetricName ? 1 : ((a.Properties as { Metrics: { MetricStat?: unknown }[] }).Metrics.filter((m) => m.MetricStat).length)), 0);
+    const row = /\| (\d+) CloudWatch alarms watching (\d+) metrics \(US\$0\.10 per alarm metric\) \| US\$(\d+\.\d\d) \|/.exec(doc);
+    expect(row?.slice(1)).toEqual([String(alarms.length), String(metrics), (metrics * 0.1).toFixed(2)]);
+    const count = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type).length;
+    expect(doc).toContain(`| the CloudWatch dashboard (${count('AWS::CloudWatch::Dashboard')}) |`);
+    expect(doc).toContain(`log storage: ${count('AWS::Logs::LogGroup')} log groups (${count('AWS::Lambda::Function')} functions, the state machine, the API access logs)`);
   });
 });

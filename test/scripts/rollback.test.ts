@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { DescribeStateMachineAliasCommand } from '@aws-sdk/client-sfn';
 import { parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
-import { planRollback, rollback } from '../../scripts/rollback';
+import { planRollback, regionOfAliasArn, rollback } from '../../scripts/rollback';
 import { templateFor, testEngine } from '../helpers/engine';
 
 const SM = 'arn:aws:states:local:000000000000:stateMachine:M';
@@ -62,5 +64,39 @@ describe('npm run rollback against the local Step Functions API', () => {
     expect(old.run).toMatchObject({ status: 'UNFINISHED', stopReason: 'STEP_BUDGET' });
     const executionArn = `arn:aws:states:local:000000000000:execution:${engine.stateMachineName}:on-v2`;
     expect(engine.describeExecution(executionArn).stateMachineVersionArn).toBe(`${engine.stateMachineArn}:2`);
+  });
+
+  it('as typed, with no region in the environment: the alias ARN gives it', async () => {
+    // The same engine, its alias now on version 1 with version 2 published: the dry run plans 1 → nothing older, so --to 2.
+    const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, AWS_ENDPOINT_URL_SFN: engine.sfnApi.url, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+      for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']) delete env[name];
+      const proc = spawn('npm', ['run', '--silent', 'rollback', '--', '--alias', engine.startArn, '--to', '2', '--dry-run'], { cwd: join(__dirname, '..', '..'), env });
+      let stdout = '';
+      let stderr = '';
+      proc.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      proc.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      proc.on('exit', (status) => resolve({ status, stdout, stderr }));
+    });
+    expect(out.stderr).toBe('');
+    expect(out.stdout).toContain(`would point ${engine.startArn} from version 1 (100%) to version 2 (100%)`);
+    expect(out.status).toBe(0);
+  }, 60_000);
+});
+
+describe('regionOfAliasArn', () => {
+  it('is the region the alias ARN names (no AWS_REGION needed)', () => {
+    expect(regionOfAliasArn('arn:aws:states:eu-west-1:123456789012:stateMachine:Agent:live')).toBe('eu-west-1');
+    expect(regionOfAliasArn('arn:aws-cn:states:cn-north-1:123456789012:stateMachine:Agent:live')).toBe('cn-north-1');
+  });
+
+  it('refuses what is not an alias ARN, saying what is expected', () => {
+    for (const bad of ['live', 'arn:aws:states:eu-west-1:123456789012:stateMachine:Agent', 'arn:aws:lambda:eu-west-1:123456789012:function:f:live']) {
+      expect(() => regionOfAliasArn(bad)).toThrow('expected arn:<partition>:states:<region>:<account>:stateMachine:<name>:<alias>');
+    }
   });
 });

@@ -1,0 +1,77 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Level } from 'level';
+import type { LocalEngine } from '../../../local/engine';
+import { type LocalServer, startServer } from '../../../local/server';
+import { agent } from '../../helpers/cli';
+import { testEngine } from '../../helpers/engine';
+
+const PROMPT = 'What is 12.5% of 3480?';
+
+describe('agent run and the read commands on the local data dir, no server running', () => {
+  const data = mkdtempSync(join(tmpdir(), 'agent-local-'));
+  let runId: string;
+
+  it('agent run keeps its run in --data; runs, show and replay <id> find it there', async () => {
+    const run = await agent(['run', PROMPT, '--json', '--data', data]);
+    expect(run.status).toBe(0);
+    runId = JSON.parse(run.stdout).runId;
+
+    const runs = await agent(['runs', '--data', data]);
+    expect(runs.status).toBe(0);
+    expect(runs.stdout).toContain(runId);
+    const show = await agent(['show', runId, '--data', data]);
+    expect(show.status).toBe(0);
+    expect(show.stdout).toContain('435');
+    const replay = await agent(['replay', runId, '--data', data]);
+    expect(replay.stdout).toContain('matched');
+    expect(replay.status).toBe(0);
+  }, 120_000);
+
+  it('refuses a data dir another process holds, saying what to do instead (exit 2)', async () => {
+    const held = new Level(data);
+    await held.open();
+    try {
+      const out = await agent(['show', runId, '--data', data]);
+      expect(out.status).toBe(2);
+      expect(out.stderr).toContain(`${data} is in use by another agent process`);
+      expect(out.stderr).toContain('--data <another dir>');
+    } finally {
+      await held.close();
+    }
+  }, 60_000);
+
+  it('says where it looked when there is neither a server nor local data (exit 2)', async () => {
+    const out = await agent(['runs', '--data', join(data, 'nothing-here')]);
+    expect(out.status).toBe(2);
+    expect(out.stderr).toContain('no local server answers on port 9 and there is no local data in');
+  });
+});
+
+describe('agent run with a local server answering on its port', () => {
+  const data = mkdtempSync(join(tmpdir(), 'agent-local-srv-'));
+  const token = 'dev-0123456789abcdef0123456789abcdef';
+  let engine: LocalEngine;
+  let server: LocalServer;
+  beforeAll(async () => {
+    engine = await testEngine({});
+    server = await startServer(engine, { port: 0, devToken: token });
+    // What `npm start` leaves in its data dir for the CLI.
+    writeFileSync(join(data, 'dev-token'), token);
+  });
+  afterAll(async () => {
+    await server.close();
+    await engine.close();
+  });
+
+  it('runs through that server (which holds the data dir), and runs lists it from there', async () => {
+    const port = new URL(server.url).port;
+    const run = await agent(['run', PROMPT, '--json', '--data', data], { env: { PORT: port } });
+    expect(run.status).toBe(0);
+    const { runId } = JSON.parse(run.stdout);
+    expect(await engine.runtime.runs.getRun(runId)).toMatchObject({ status: 'SUCCEEDED', userId: 'local-user' });
+    const runs = await agent(['runs', '--data', data], { env: { PORT: port } });
+    expect(runs.stdout).toContain(runId);
+  }, 120_000);
+});
