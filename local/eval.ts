@@ -5,12 +5,8 @@ import { judgeAnswer } from '../lambdas/core/eval-judge';
 import type { RunView, TraceEvent } from '../lambdas/core/types';
 import type { AgentConfig } from '../lib/config';
 import { type EngineKnobs, type EngineOptions, LocalEngine } from './engine';
+import { DEV_USER_ID } from './server';
 
-/**
- * The user the eval runs belong to: the local server's development-token user, so that `agent serve --data <dir>`
- * on an eval's data dir (`agent eval --out`) lists them in the viewer.
- */
-export const EVAL_USER = 'local-user';
 
 /** One case run: its result, the run and its trace (for `--out`). */
 export interface CaseRun {
@@ -68,6 +64,8 @@ export async function runSuiteOffline(options: OfflineSuiteOptions): Promise<Cas
   };
   try {
     return await runPool(options.cases, options.concurrency, async (c) => {
+      // The runs belong to the development-token user, as `agent run`'s do: `agent serve --data <dir>` on an eval's
+      // data dir (`agent eval --out`) lists them in the viewer.
       const runId = `eval-${randomUUID()}`;
       if (c.fixtures) fixtures.set(runId, c.fixtures);
       const started = Date.now();
@@ -77,7 +75,7 @@ export async function runSuiteOffline(options: OfflineSuiteOptions): Promise<Cas
       try {
         // `outputSchema` as POST /runs passes it on: named as the config's output (docs/agent.md).
         const outputSchema = c.outputSchema && { schema: c.outputSchema, name: options.config.output?.name ?? 'final_answer' };
-        const out = await engine.run({ input: c.input, userId: EVAL_USER, runId, ...(c.budgets ? { budgets: c.budgets } : {}), ...(outputSchema ? { outputSchema } : {}) });
+        const out = await engine.run({ input: c.input, userId: DEV_USER_ID, runId, ...(c.budgets ? { budgets: c.budgets } : {}), ...(outputSchema ? { outputSchema } : {}) });
         run = out.run;
         if (out.error) error = `the execution failed: ${out.error.name}: ${out.error.message}`;
         events = await engine.runtime.runs.listEvents(runId);

@@ -9,6 +9,7 @@ import { type AgentConfig, configPath, loadConfig } from '../../lib/config';
 import { apiTarget, callApi } from './client';
 import { type CliCommand, type CliValues, intOption, UsageError } from './common';
 import { markdownReport, textReport } from './eval-report';
+import { withApi } from './local';
 
 /** One case's run, as the report and `--out` need it. */
 interface CaseRun {
@@ -29,7 +30,7 @@ const DEFAULT_CONCURRENCY = 4;
 export const evalCommand: CliCommand = {
   usage: 'eval <suite.jsonl>     run a suite of cases (offline, or --api), check their expectations; eval add <runId> --suite <file>',
   async run({ config, positionals, values }) {
-    if (positionals[0] === 'add') return addCase(positionals.slice(1), values);
+    if (positionals[0] === 'add') return addCase(config, positionals.slice(1), values);
     const file = positionals[0];
     if (!file) throw new UsageError('agent eval needs a suite: agent eval <suite.jsonl> [--config <candidate>] [--baseline <config>] (one JSON case a line; docs/evals.md)');
     const cases = readSuite(file);
@@ -106,11 +107,11 @@ function writeOut(out: string, report: ReturnType<typeof evalReport>, runs: Reco
 }
 
 /**
- * `agent eval add <runId> --suite <file>`: the recorded run (from the local server or `--api`, or an exported trace
- * with `--file`) becomes a case appended to the suite: its input, its tool results as fixtures, its status as the
+ * `agent eval add <runId> --suite <file>`: the recorded run (from `--api`, the local server, or the local data dir
+ * when no server runs — as `agent show` reads it —, or an exported trace with `--file`) becomes a case appended to the suite: its input, its tool results as fixtures, its status as the
  * expectation and its answer as `reference`.
  */
-async function addCase(positionals: string[], values: CliValues): Promise<number> {
+async function addCase(config: AgentConfig, positionals: string[], values: CliValues): Promise<number> {
   const suite = values.suite;
   if (typeof suite !== 'string') throw new UsageError('agent eval add needs the suite to append to: agent eval add <runId> --suite <file.jsonl>');
   let run: RunView;
@@ -123,10 +124,13 @@ async function addCase(positionals: string[], values: CliValues): Promise<number
   } else {
     const id = positionals[0];
     if (!id) throw new UsageError('agent eval add needs a run id (or --file <trace.json>): agent eval add <runId> --suite <file.jsonl>');
-    const target = apiTarget(values);
-    run = await callApi<RunView>(target, 'GET', `/runs/${encodeURIComponent(id)}`);
-    const trace = await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `/runs/${encodeURIComponent(id)}/trace`);
-    events = trace.events.map(parseTraceEvent);
+    const path = `/runs/${encodeURIComponent(id)}`;
+    const recorded = await withApi(values, config, async (target) => ({
+      run: await callApi<RunView>(target, 'GET', path),
+      trace: await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `${path}/trace`),
+    }));
+    run = recorded.run;
+    events = recorded.trace.events.map(parseTraceEvent);
   }
   if (ACTIVE_STATUSES.includes(run.status)) throw new UsageError(`run ${run.runId} is ${run.status}: add it once it has ended`);
   const existing = existsSync(suite) ? readSuite(suite) : [];

@@ -1,8 +1,10 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CliCommand } from '../../bin/cli/common';
 import { evalCommand } from '../../bin/cli/eval';
 import { runSuiteRemote } from '../../bin/cli/eval-remote';
+import { runCommand } from '../../bin/cli/run';
 import { parseSuite } from '../../lambdas/core/eval';
 import { loadConfig, parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
@@ -20,8 +22,8 @@ const SUITE = [
   .map((c) => JSON.stringify(c))
   .join('\n');
 
-/** The command run in this process, its stdout captured. */
-async function evalInProcess(config: ReturnType<typeof parseConfig>, positionals: string[], values: Record<string, string | boolean>) {
+/** A CLI command run in this process (the same code the CLI runs, without a process per call), its stdout captured. */
+async function inProcess(command: CliCommand, config: ReturnType<typeof parseConfig>, positionals: string[], values: Record<string, string | boolean>) {
   let stdout = '';
   const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
     stdout += String(chunk);
@@ -29,13 +31,14 @@ async function evalInProcess(config: ReturnType<typeof parseConfig>, positionals
   });
   const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
   try {
-    const code = await evalCommand.run({ config, positionals, values });
+    const code = await command.run({ config, positionals, values });
     return { code, stdout };
   } finally {
     out.mockRestore();
     err.mockRestore();
   }
 }
+const evalInProcess = (config: ReturnType<typeof parseConfig>, positionals: string[], values: Record<string, string | boolean>) => inProcess(evalCommand, config, positionals, values);
 
 describe('agent eval', () => {
   let dir: string;
@@ -95,6 +98,24 @@ describe('agent eval', () => {
     for (const r of [report, report.baseline]) expect(Object.keys(r)).toEqual(expect.arrayContaining(['passRate', 'usage', 'p50Seconds', 'p95Seconds', 'cases']));
   }, 60_000);
 
+  it('agent run, then agent eval add <runId> with no server: a case that passes on the config that produced it, its tool results as fixtures', async () => {
+    const data = join(dir, 'data');
+    // PORT 9: no local server answers, so both commands use the data dir.
+    const local = { data, port: '9' };
+    const ran = await inProcess(runCommand, defaults, ['What is 12.5% of 3480?'], { ...local, json: true });
+    expect(ran.code).toBe(0);
+    const { runId, answer } = JSON.parse(ran.stdout);
+    const added = join(dir, 'regressions.jsonl');
+    expect((await evalInProcess(defaults, ['add', runId], { ...local, suite: added })).code).toBe(0);
+    const cases = parseSuite(readFileSync(added, 'utf8'));
+    expect(cases).toEqual([
+      { id: `run-${runId}`, input: 'What is 12.5% of 3480?', fixtures: [{ tool: 'calculator', arguments: { expression: '12.5% of 3480' }, result: '435' }], reference: answer, expect: { status: 'SUCCEEDED' } },
+    ]);
+    const { code, stdout } = await evalInProcess(defaults, [added], { json: true });
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ total: 1, passed: 1, cases: [{ id: `run-${runId}`, passed: true, status: 'SUCCEEDED' }] });
+  }, 60_000);
+
   it('refuses bad options and a bad suite line before running anything, saying what is allowed', async () => {
     await expect(evalInProcess(defaults, [suite], { 'min-pass': '2' })).rejects.toThrow('--min-pass must be a number from 0 to 1');
     const bad = join(dir, 'bad.jsonl');
@@ -125,12 +146,11 @@ describe('agent eval against an API: eval add, --api, the judge', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('appends a case made from a recorded run, which passes on the config that produced it, its tool results as fixtures', async () => {
+  it('--api: appends a case made from a run of the stack, which passes on its config, its tool results as fixtures', async () => {
     const { run } = await engine.run({ input: 'What is 12.5% of 3480?', userId: 'cli-user' });
     const suite = join(dir, 'added.jsonl');
-    const res = await agent(['eval', 'add', run.runId, '--suite', suite, '--api', server.url, '--token', TOKEN]);
-    expect(res.stderr).toBe('');
-    expect(res.status).toBe(0);
+    const res = await evalInProcess(parseConfig(config), ['add', run.runId], { suite, api: server.url, token: TOKEN });
+    expect(res.code).toBe(0);
     expect(res.stdout).toContain(`added case run-${run.runId}`);
     const [made, ...more] = parseSuite(readFileSync(suite, 'utf8'));
     expect(more).toEqual([]);
