@@ -21,6 +21,7 @@ import { countTransitions, type EventLog, LocalEngine } from '../local/engine';
 import { printedHelp } from '../scripts/usage';
 import { type FakeProvider, startFakeProvider } from '../test/fakes/providers';
 import { startLoopback } from '../test/helpers/loopback';
+import { engines } from './engines';
 
 const root = join(__dirname, '..');
 const results: Record<string, unknown> = {};
@@ -493,7 +494,21 @@ async function compaction() {
 }
 
 /** The sections, by name: `BENCH_ONLY=compaction npm run bench` runs (and writes) only the ones named. */
-const SECTIONS: Record<string, () => Promise<void> | void> = { transitions, payloadAndWrites, bundles, outage, engineOverhead, cost, compaction };
+const SECTIONS: Record<string, () => Promise<void> | void> = {
+  transitions,
+  payloadAndWrites,
+  bundles,
+  outage,
+  engineOverhead,
+  cost,
+  compaction,
+  // The standard and the hybrid engine side by side (bench/engines.ts): `BENCH_ONLY=engines npm run bench`.
+  engines: async () => {
+    const measured = await engines();
+    results.engines = measured.figures;
+    lines.push(...measured.lines);
+  },
+};
 
 async function main() {
   const started = Date.now();

@@ -16,6 +16,7 @@ import { type AgentConfig, approvalRequiredTools, configEnvValue, handlerConfig 
 import { TraceExporter } from './exporter';
 import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
+import { HybridWorkflow } from './hybrid-workflow';
 import { AgentMonitoring } from './monitoring';
 import { ExecutionStatusRule } from './status-rule';
 import { AgentStore } from './store';
@@ -35,7 +36,7 @@ const BUILTIN_TOOL_TIMEOUT_MS = 10_000;
 
 /** The agent: store, handlers, the state machine, and the API. */
 export class AgentStack extends Stack {
-  readonly workflow: AgentWorkflow;
+  readonly workflow: AgentWorkflow | HybridWorkflow;
   readonly store: AgentStore;
   readonly versions: AgentVersions;
   readonly functions: lambda.IFunction[];
@@ -122,7 +123,7 @@ export class AgentStack extends Stack {
       longestWaitSeconds: PAUSE_TIMEOUT_SECONDS,
       approvalTimeoutSeconds: awaitApproval ? config.approvalTimeoutSeconds : undefined,
     });
-    this.workflow = new AgentWorkflow(this, 'Workflow', {
+    const workflowProps = {
       executionTimeoutSeconds,
       // Each state machine version invokes the Lambda versions published with it, never $LATEST.
       loadRun: loadRun.currentVersion,
@@ -135,13 +136,20 @@ export class AgentStack extends Stack {
       retry: config.retry,
       hasFallbackModel: config.models.fallback !== undefined,
       toolConcurrency: config.toolConcurrency,
-    });
+    };
+    // `engine`: one Standard machine, or a Standard parent with Express segments (docs/hybrid.md).
+    this.workflow =
+      config.engine === 'hybrid'
+        ? new HybridWorkflow(this, 'Workflow', { ...workflowProps, segmentSteps: config.hybrid.segmentSteps })
+        : new AgentWorkflow(this, 'Workflow', workflowProps);
 
     // The machine has one role for all its versions, and a deploy replaces its policy: it may invoke every published
     // version of its functions, so a run in flight on an older version still reaches that version's code after a
     // deploy (found by IAM offline: the grant of the current versions alone denied them).
     const taskFunctions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : [])];
-    this.workflow.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: taskFunctions.map((f) => `${f.functionArn}:*`) }));
+    const invokeVersions = new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: taskFunctions.map((f) => `${f.functionArn}:*`) });
+    this.workflow.stateMachine.addToRolePolicy(invokeVersions);
+    if (this.workflow instanceof HybridWorkflow) this.workflow.segmentMachine.addToRolePolicy(invokeVersions);
 
     // Every deploy publishes a version behind the alias `live`, which the API starts runs on.
     this.versions = new AgentVersions(this, 'Versions', { stateMachine: this.workflow.stateMachine, canary: config.deploy.canary });

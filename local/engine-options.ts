@@ -72,7 +72,13 @@ export interface EngineKnobs {
    * HistoryCounter), lowered to reach it quickly. @default 25,000 (AWS's hard quota)
    */
   historyLimit?: number;
+  /**
+   * The hybrid engine (docs/hybrid.md): when it returns true, an Express segment (a `.sync` child) that ended is run
+   * once more with the same input, as Express's at-least-once delivery may do; the parent gets the second run's
+   * output. `index` counts the parent's `.sync` tasks from 1.
+   */
+  rerunSegment?: (info: { parentArn: string; index: number }) => boolean;
 }
 
 /** The knobs' names (to split a mixed options object). */
-export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit'] as const satisfies readonly (keyof EngineKnobs)[];
+export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit', 'rerunSegment'] as const satisfies readonly (keyof EngineKnobs)[];

@@ -111,8 +111,7 @@ export class LambdaInvoker {
    * The state machine's role must allow lambda:InvokeFunction on the function (its ARN, qualified or not); a denied
    * invoke fails the task as Step Functions reports it (Lambda.AWSLambdaException, the cause naming AccessDenied).
    */
-  authorizeStateMachine(functionName: string): void {
-    const principal = this.iam.model.stateMachine;
+  authorizeStateMachine(functionName: string, principal = this.iam.model.stateMachine): void {
     if (!principal) return;
     try {
       this.iam.authorize(principal, 'lambda:InvokeFunction', [functionName]);

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { runIdOf } from '../lambdas/core/execution-status';
 import { allStates, type EventLog, type LocalExecution, withTimerSafeTimeouts } from './executions';
+import { type ExpressMachine, type ExpressRecord, expressMachineOf, startExecutionSync } from './express';
 import type { LocalIam } from './iam/check';
 import type { Handler, LambdaInvoker } from './lambda-invoker';
 import { DEFAULT_HISTORY_LIMIT, dataLimitError, executionInputError, HistoryCounter, historyLimitError, isExecutionEnd, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
 import { SfnError } from './sfn-error';
 import { TaskTokens } from './task-tokens';
-import { type CfnTemplate, definitionOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, lambdaVersionsOf, stateMachineOf, validateDefinitionOnce } from './template';
+import { type CfnTemplate, definitionOf, expressMachinesOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, lambdaVersionsOf, stateMachineOf, validateDefinitionOnce } from './template';
 import { type Revision, revisionId, type VersionRegistry } from './versions';
 
 /** A template's definition and the handlers of the functions it names (`handlerOf` deploys each). */
@@ -21,7 +22,13 @@ export function revisionOf(template: CfnTemplate, handlerOf: (fn: LocalFunction)
   }
   validateDefinitionOnce(definition);
   const machine = new StateMachine(withTimerSafeTimeouts(definition) as never, { validationOptions: { noValidate: true } });
-  return { id: revisionId(definition), definition, machine, functions, handlers };
+  const children = new Map<string, ExpressMachine>();
+  for (const spec of expressMachinesOf(template)) {
+    validateDefinitionOnce(spec.definition);
+    const child = expressMachineOf(spec);
+    for (const arn of [spec.arn, ...spec.versionArns]) children.set(arn, child);
+  }
+  return { id: revisionId(definition), definition, machine, functions, handlers, ...(children.size ? { children } : {}) };
 }
 
 export interface StepFunctionsOptions {
@@ -42,6 +49,8 @@ export interface StepFunctionsOptions {
   retryScale?: number;
   /** Events per execution (local/limits.ts HistoryCounter). @default 25,000 (AWS's hard quota) */
   historyLimit?: number;
+  /** Fault knob: re-run an Express child (`.sync` task) with the same input once it has ended. */
+  rerunSegment?: (info: { parentArn: string; index: number }) => boolean;
 }
 
 /**
@@ -57,6 +66,8 @@ export class LocalStepFunctions {
   readonly executions = new Map<string, LocalExecution>();
   readonly versions: VersionRegistry;
   readonly iam: LocalIam;
+  /** The Express executions the `.sync` tasks started (requests and durations, as Express bills them). */
+  readonly expressExecutions: ExpressRecord[] = [];
   private readonly tokens = new TaskTokens();
   private closing = false;
 
@@ -136,6 +147,8 @@ export class LocalStepFunctions {
     execution.error = error;
     execution.cause = cause;
     execution.abort?.();
+    // A `.sync` child is stopped with its parent (what the parent's states:StopExecution grant is for).
+    for (const abort of (execution as ChildAware).childAborts ?? []) abort();
     return execution;
   }
 
@@ -168,7 +181,10 @@ export class LocalStepFunctions {
   async close(): Promise<void> {
     const live = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
     this.closing = true;
-    for (const e of live) e.abort?.();
+    for (const e of live) {
+      e.abort?.();
+      for (const abort of (e as ChildAware).childAborts ?? []) abort();
+    }
     this.tokens.clear();
     await Promise.allSettled(live.map((e) => e.done));
   }
@@ -176,7 +192,7 @@ export class LocalStepFunctions {
   private async runExecution(execution: LocalExecution, input: unknown): Promise<void> {
     const placeholder = `${execution.executionArn}#task`;
     const run = execution.revision.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: this.taskHandlers(execution, placeholder), retryIntervalOverrides: this.retryOverrides(execution.revision) },
+      overrides: { taskResourceLocalHandlers: this.taskHandlers(execution, placeholder), retryIntervalOverrides: this.retryOverrides(execution.revision.definition) },
       context: {
         Execution: { Id: execution.executionArn, Name: execution.name, Input: input, StartTime: execution.startDate.toISOString() },
         StateMachine: { Id: this.stateMachineArn, Name: this.stateMachineName },
@@ -234,12 +250,23 @@ export class LocalStepFunctions {
   }
 
   /** Every Task state → the handler of the function its Parameters name (Lambda tasks return {Payload}). */
-  private taskHandlers(execution: LocalExecution, placeholder: string): Record<string, (input: unknown) => Promise<never>> {
+  private taskHandlers(execution: LocalExecution, placeholder: string, definition = execution.revision.definition, principalArn?: string): Record<string, (input: unknown) => Promise<never>> {
     const out: Record<string, (input: unknown) => Promise<never>> = {};
-    const { definition, functions, handlers } = execution.revision;
+    const { functions, handlers } = execution.revision;
     const invoker = this.options.invoker;
+    const principal = principalArn ? this.iam.model.stateMachines.get(principalArn) : this.iam.model.stateMachine;
+    let syncTasks = 0;
     for (const [name, state] of allStates(definition)) {
       if (state.Type !== 'Task') continue;
+      if (/^arn:aws:states:::states:startExecution\.sync(:2)?$/.test(String(state.Resource))) {
+        out[name] = async (input: unknown) => {
+          await new Promise((r) => setImmediate(r));
+          if (execution.status !== 'RUNNING') throw Object.assign(new Error(`execution ${execution.status}`), { name: 'States.Runtime' });
+          return limited('task result', await startExecutionSync(this.syncDeps(execution, placeholder), execution, this.childrenOf(execution), limited('input', input) as never, ++syncTasks)) as never;
+        };
+        const limited = <T>(what: string, value: T): T => this.withinPayloadLimit(execution, state, `${what} of state ${name}`, value);
+        continue;
+      }
       const waitsForToken = String(state.Resource).endsWith('.waitForTaskToken');
       const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
       const limited = <T>(what: string, value: T): T => this.withinPayloadLimit(execution, state, `${what} of state ${name}`, value);
@@ -249,7 +276,7 @@ export class LocalStepFunctions {
         await new Promise((r) => setImmediate(r));
         if (execution.status !== 'RUNNING') throw Object.assign(new Error(`execution ${execution.status}`), { name: 'States.Runtime' });
         const { FunctionName, Payload } = limited('input', input) as { FunctionName: string; Payload: Record<string, unknown> };
-        invoker.authorizeStateMachine(FunctionName);
+        invoker.authorizeStateMachine(FunctionName, principal);
         const fn = functions.get(FunctionName);
         const handler = handlers.get(FunctionName);
         if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
@@ -324,17 +351,42 @@ export class LocalStepFunctions {
     execution.abort?.();
   }
 
-  private retryOverrides(revision: Revision): Record<string, number> | undefined {
+  /**
+   * The children a `.sync` task of `execution` may start: a version ARN runs that version's definition, forever; the
+   * unqualified ARN runs the child's latest definition (the last deploy's), as in AWS.
+   */
+  private childrenOf(execution: LocalExecution): Map<string, ExpressMachine> {
+    const latest = this.versions.latest.children;
+    return new Map([...(execution.revision.children ?? [])].map(([arn, child]) => [arn, arn === child.arn ? (latest?.get(arn) ?? child) : child]));
+  }
+
+  /** What a `.sync` task of `execution` needs to run its Express child (local/express.ts). */
+  private syncDeps(execution: LocalExecution, placeholder: string) {
+    const runId = runIdOf({ executionArn: execution.executionArn, name: execution.name, status: execution.status, input: execution.input }) ?? execution.name;
+    return {
+      iam: this.iam,
+      taskHandlers: (definition: Record<string, unknown>, principalArn: string) => this.taskHandlers(execution, placeholder, definition, principalArn),
+      retryOverrides: (definition: Record<string, unknown>) => this.retryOverrides(definition),
+      onEvent: (event: EventLog) => this.options.onStateEvent?.(runId, event),
+      rerun: this.options.rerunSegment,
+      records: this.expressExecutions,
+    };
+  }
+
+  private retryOverrides(definition: Record<string, unknown>): Record<string, number> | undefined {
     const scale = this.options.retryScale ?? 1;
     if (scale >= 1) return undefined;
     const out: Record<string, number> = {};
-    for (const [name, state] of allStates(revision.definition)) {
+    for (const [name, state] of allStates(definition)) {
       const retry = state.Retry as { IntervalSeconds?: number }[] | undefined;
       if (retry?.length) out[name] = Math.round((retry[0]?.IntervalSeconds ?? 1) * 1000 * scale);
     }
     return out;
   }
 }
+
+/** An execution with the abort functions of the `.sync` children it is waiting for (local/express.ts). */
+type ChildAware = LocalExecution & { childAborts?: Set<() => void> };
 
 /** Replaces every string equal to `from` in a JSON value. */
 function replaceString(value: unknown, from: string, to: string): unknown {

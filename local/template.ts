@@ -96,16 +96,60 @@ export function aliasOf(template: CfnTemplate): LocalAliasSpec | undefined {
 
 /** Whether the template publishes a version of its state machine (AWS::StepFunctions::StateMachineVersion). */
 export function publishesVersion(template: CfnTemplate): { description?: string } | undefined {
-  const version = Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachineVersion');
+  const main = stateMachineOf(template).logicalId;
+  const version = Object.values(template.Resources).find(
+    (r) => r.Type === 'AWS::StepFunctions::StateMachineVersion' && (r.Properties?.StateMachineArn as { Ref?: string } | undefined)?.Ref === main,
+  );
   return version ? { description: version.Properties?.Description as string | undefined } : undefined;
 }
 
-/** The template's one state machine: its local ARN and name. */
+/** Whether a state machine resource is an Express workflow (StateMachineType EXPRESS; STANDARD when absent). */
+const isExpress = (r: { Properties?: Record<string, unknown> }) => r.Properties?.StateMachineType === 'EXPRESS';
+
+/** The template's Standard state machines (the agent's: one), by logical id. */
+function standardMachines(template: CfnTemplate): [string, CfnTemplate['Resources'][string]][] {
+  return Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && !isExpress(r));
+}
+
+/** The template's one Standard state machine (the one runs start on; a hybrid engine's Express segments aside). */
 export function stateMachineOf(template: CfnTemplate): { arn: string; name: string; logicalId: string } {
-  const ids = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine');
-  if (ids.length !== 1 || !ids[0]) throw new Error(`expected one state machine in the template, found ${ids.length}`);
+  const ids = standardMachines(template);
+  if (ids.length !== 1 || !ids[0]) throw new Error(`expected one Standard state machine in the template, found ${ids.length}`);
   const logicalId = ids[0][0];
   return { arn: localStateMachineArn(logicalId), name: logicalId, logicalId };
+}
+
+/** An Express state machine of the template (the hybrid engine's segment): its ARN, name, definition, versions. */
+export interface LocalExpressSpec {
+  arn: string;
+  name: string;
+  definition: Record<string, unknown>;
+  /** The ARNs of its published versions (AWS::StepFunctions::StateMachineVersion), as the parent's definition names them. */
+  versionArns: string[];
+}
+
+export function expressMachinesOf(template: CfnTemplate): LocalExpressSpec[] {
+  return Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && isExpress(r))
+    .map(([id, r]) => ({
+      arn: localStateMachineArn(id),
+      name: id,
+      definition: JSON.parse(String(resolveIntrinsic(r.Properties?.DefinitionString, template))) as Record<string, unknown>,
+      versionArns: Object.entries(template.Resources)
+        .filter(([, v]) => v.Type === 'AWS::StepFunctions::StateMachineVersion' && (v.Properties?.StateMachineArn as { Ref?: string } | undefined)?.Ref === id)
+        .map(([vid]) => String(resolveIntrinsic({ Ref: vid }, template))),
+    }));
+}
+
+/**
+ * A state machine version's local ARN: AWS numbers versions 1, 2, …; locally the number is derived from the
+ * machine's definition, so a changed definition is a new version and the definition naming it changes too.
+ */
+function localStateMachineVersionArn(versionLogicalId: string, template: CfnTemplate): string {
+  const machineId = String((template.Resources[versionLogicalId]?.Properties?.StateMachineArn as { Ref?: string } | undefined)?.Ref);
+  const definition = String(resolveIntrinsic(template.Resources[machineId]?.Properties?.DefinitionString, template));
+  const n = Number.parseInt(createHash('sha256').update(definition).digest('hex').slice(0, 7), 16);
+  return `${localStateMachineArn(machineId)}:${n}`;
 }
 
 /** Resolves CloudFormation intrinsics to local names: Ref → logical id (a state machine's: its ARN), GetAtt Arn → a local ARN. */
@@ -125,6 +169,7 @@ export function resolveIntrinsic(value: unknown, template: CfnTemplate): unknown
     const type = template.Resources[ref]?.Type;
     if (type === 'AWS::StepFunctions::StateMachine') return localStateMachineArn(ref);
     if (type === 'AWS::Lambda::Version') return localLambdaVersionArn(ref, template);
+    if (type === 'AWS::StepFunctions::StateMachineVersion') return localStateMachineVersionArn(ref, template);
     if (type === 'AWS::StepFunctions::StateMachineAlias') {
       const props = template.Resources[ref]?.Properties ?? {};
       // The alias belongs to the machine of its versions (StateMachineArn is optional).
@@ -150,8 +195,8 @@ export function resolveIntrinsic(value: unknown, template: CfnTemplate): unknown
 
 /** The state machine definition with every token resolved. */
 export function definitionOf(template: CfnTemplate): Record<string, unknown> {
-  const machines = Object.values(template.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-  if (machines.length !== 1) throw new Error(`expected one state machine in the template, found ${machines.length}`);
+  const machines = standardMachines(template).map(([, r]) => r);
+  if (machines.length !== 1) throw new Error(`expected one Standard state machine in the template, found ${machines.length}`);
   const definitionString = machines[0]?.Properties?.DefinitionString;
   return JSON.parse(String(resolveIntrinsic(definitionString, template))) as Record<string, unknown>;
 }

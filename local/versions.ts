@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { StateMachine } from 'aws-local-stepfunctions';
+import type { ExpressMachine } from './express';
 import type { Handler } from './lambda-invoker';
 import { SfnError } from './sfn-error';
 import type { LocalAliasSpec, LocalFunction } from './template';
@@ -15,6 +16,8 @@ export interface Revision {
   machine: StateMachine;
   functions: Map<string, LocalFunction>;
   handlers: Map<string, Handler>;
+  /** The Express machines its `.sync` tasks start (the hybrid engine's segment), by the ARN the definition names. */
+  children?: Map<string, ExpressMachine>;
 }
 
 export interface PublishedVersion {

@@ -329,6 +329,17 @@ export const AgentConfigSchema = z
     approvalTimeoutSeconds: positiveInt(30 * 24 * 3600).default(86_400),
     /** How many tool calls of one step run at once (the Map state's MaxConcurrency). */
     toolConcurrency: positiveInt(40).default(4),
+    /**
+     * The engine's shape (docs/hybrid.md): `standard`, one Standard state machine; `hybrid`, a Standard parent (LoadRun,
+     * the waits, the endings) running the model/tool loop in Express segments of at most `hybrid.segmentSteps` steps.
+     */
+    engine: z.enum(['standard', 'hybrid'], { error: 'must be "standard" (one Standard state machine) or "hybrid" (Express segments under a Standard parent)' }).default('standard'),
+    hybrid: z
+      .strictObject({
+        /** Model steps per Express segment before it hands back to the parent (each segment also ends at 270 s). */
+        segmentSteps: positiveInt(50).default(10),
+      })
+      .default({ segmentSteps: 10 }),
     /** The API in AWS. */
     api: z
       .strictObject({
@@ -478,10 +489,11 @@ export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
 }
 
 /**
- * The config the handlers receive: all of it but `deploy`, which only shapes the deploy (so turning a canary on or
- * off does not change the handlers, hence does not publish new Lambda versions).
+ * The config the handlers receive: all of it but `deploy` and the engine's shape (`engine`, `hybrid`), which only
+ * shape the deploy (so turning a canary on or off, or switching engines, does not change the handlers, hence does
+ * not publish new Lambda versions).
  */
-export function handlerConfig(config: AgentConfig): Omit<AgentConfig, 'deploy'> {
-  const { deploy: _deploy, ...rest } = config;
+export function handlerConfig(config: AgentConfig): Omit<AgentConfig, 'deploy' | 'engine' | 'hybrid'> {
+  const { deploy: _deploy, engine: _engine, hybrid: _hybrid, ...rest } = config;
   return rest;
 }

@@ -95,8 +95,11 @@ export class AgentReadinessChecks extends NagPack {
         if (!def) return NagRuleCompliance.NON_COMPLIANT;
         const allowed = new Set<string>([...RETRYABLE_ERRORS, ...LAMBDA_SERVICE_ERRORS]);
         for (const state of tasksOf(def)) {
+          // A nested execution (startExecution.sync) fails as States.TaskFailed, whatever its child's error: a child whose
+          // steps are idempotent (the hybrid engine's segment) may run again.
+          const nestedSync = /:states:::states:startExecution\.sync/.test(String(state.Resource ?? ''));
           for (const r of (state.Retry ?? []) as { ErrorEquals: string[]; JitterStrategy?: string; MaxAttempts?: number }[]) {
-            if (!r.ErrorEquals.every((e) => allowed.has(e)) || r.JitterStrategy !== 'FULL' || (r.MaxAttempts ?? 3) > 4) return NagRuleCompliance.NON_COMPLIANT;
+            if (!r.ErrorEquals.every((e) => allowed.has(e) || (nestedSync && e === 'States.TaskFailed')) || r.JitterStrategy !== 'FULL' || (r.MaxAttempts ?? 3) > 4) return NagRuleCompliance.NON_COMPLIANT;
           }
         }
         return NagRuleCompliance.COMPLIANT;
@@ -128,7 +131,10 @@ export class AgentReadinessChecks extends NagPack {
           const preference = stack.resolve(c.deploymentPreference) as { stateMachineVersionArn?: unknown } | undefined;
           return [...routing.map((r) => r.stateMachineVersionArn), preference?.stateMachineVersionArn].some((arn) => arn !== undefined && versions.includes(JSON.stringify(arn)));
         });
-        return versions.length > 0 && aliased ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
+        // A nested machine (the hybrid engine's Express segment) is started by version from its parent's definition: the
+        // parent's version pins it, and runs never start on it directly.
+        const nested = stack.node.findAll().some((c) => c instanceof CfnStateMachine && c !== n && versions.some((v) => JSON.stringify(stack.resolve(c.definitionString) ?? '').includes(v)));
+        return versions.length > 0 && (aliased || nested) ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
       });
       rule('PinnedLambdaVersions', 'A Task invokes a Lambda function unqualified ($LATEST).', 'Each state machine version invokes published Lambda versions, so a deploy never swaps the code under a run in flight.', (n) => {
         const def = definition();

@@ -2,6 +2,7 @@ import { type App, type CfnElement, Token, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import type { AgentStack } from '../agent-stack';
+import { HybridWorkflow } from '../hybrid-workflow';
 import { AgentReadinessChecks, ALARMS_NOTIFY_RULE } from './agent-readiness';
 
 /** Adds the checks that fail `cdk synth`: cdk-nag AwsSolutions and the agent readiness rules. */
@@ -72,6 +73,13 @@ export function acknowledgeFindings(stack: AgentStack): void {
       id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:${partition}:states:${known(stack.region, 'AWS::Region')}:${known(stack.account, 'AWS::AccountId')}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${id(stack.workflow.stateMachine)}"}]}]}:*]`,
       reason: iam5,
     },
+    // The hybrid engine's parent describes and stops its Express segments' executions (startExecution.sync:2).
+    ...(stack.workflow instanceof HybridWorkflow
+      ? ['execution', 'express'].map((kind) => ({
+          id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:${partition}:states:${known(stack.region, 'AWS::Region')}:${known(stack.account, 'AWS::AccountId')}:${kind}:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${id((stack.workflow as HybridWorkflow).segmentMachine)}"}]}]}:*]`,
+          reason: iam5,
+        }))
+      : []),
     // A cross-region inference profile's model, in every region the profile routes to (lib/bedrock.ts).
     ...stack.bedrockModelArns
       .filter((arn) => arn.includes(':bedrock:*:'))
@@ -80,4 +88,11 @@ export function acknowledgeFindings(stack: AgentStack): void {
   // Alarms that notify nobody, when the config says why that is fine (observability.monitoring.alarmsNotifyNobody).
   const silentAlarms = stack.alarmsNotifyNobody ? [{ id: ALARMS_NOTIFY_RULE, reason: stack.alarmsNotifyNobody }] : [];
   for (const a of [...ACKNOWLEDGEMENTS, ...findings, ...silentAlarms]) Validations.of(stack).acknowledge(a);
+  if (stack.workflow instanceof HybridWorkflow) {
+    Validations.of(stack.workflow.segmentMachine).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SF1',
+      reason:
+        'The Express segment logs errors only: Express logs are billed by the GB ingested, every step of a run is in the trace (the table) and the parent logs ALL events with their data (docs/hybrid.md).',
+    });
+  }
 }

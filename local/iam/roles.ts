@@ -1,4 +1,4 @@
-import { type CfnTemplate, LOCAL_ACCOUNT, resolveIntrinsic } from '../template';
+import { type CfnTemplate, LOCAL_ACCOUNT, localStateMachineArn, resolveIntrinsic } from '../template';
 import { CompiledPolicy, type PolicyStatement, type Principal } from './policy';
 
 /**
@@ -26,8 +26,10 @@ export interface IamModel {
   roles: Map<string, LocalRole>;
   /** Access key id → the principal it signs as. */
   principals: Map<string, Principal>;
-  /** The state machine's role (lambda:InvokeFunction is checked against it). */
+  /** The Standard state machine's role (lambda:InvokeFunction is checked against it). */
   stateMachine?: Principal;
+  /** Every state machine's role by its local ARN (a hybrid engine's Express segment has its own). */
+  stateMachines: Map<string, Principal>;
   /** The principal of an access key id: the administrator for test, undefined when unknown. */
   principalOf(accessKeyId: string): Principal | undefined;
 }
@@ -114,6 +116,7 @@ export function iamModelOf(template: CfnTemplate): IamModel {
 
   const principals = new Map<string, Principal>();
   let stateMachine: Principal | undefined;
+  const stateMachines = new Map<string, Principal>();
   for (const [id, r] of Object.entries(resources)) {
     if (r.Type === 'AWS::Lambda::Function') {
       const role = roles.get(refOf(r.Properties?.Role) ?? '');
@@ -122,11 +125,13 @@ export function iamModelOf(template: CfnTemplate): IamModel {
     }
     if (r.Type === 'AWS::StepFunctions::StateMachine') {
       const role = roles.get(refOf(r.Properties?.RoleArn) ?? '');
-      stateMachine = { roleName: role?.logicalId ?? `${id}-unknown-role`, sessionName: id, policy: role?.policy ?? new CompiledPolicy([]) };
+      const principal = { roleName: role?.logicalId ?? `${id}-unknown-role`, sessionName: id, policy: role?.policy ?? new CompiledPolicy([]) };
+      stateMachines.set(localStateMachineArn(id), principal);
+      if (r.Properties?.StateMachineType !== 'EXPRESS') stateMachine = principal;
     }
   }
   const admin: Principal = { roleName: 'admin', sessionName: ADMIN_ACCESS_KEY_ID };
-  return { roles, principals, stateMachine, principalOf: (key) => (key === ADMIN_ACCESS_KEY_ID ? admin : principals.get(key)) };
+  return { roles, principals, stateMachine, stateMachines, principalOf: (key) => (key === ADMIN_ACCESS_KEY_ID ? admin : principals.get(key)) };
 }
 
 /** The access key id of a SigV4 `Authorization` header (`AWS4-HMAC-SHA256 Credential=AKID/date/region/service/...`). */

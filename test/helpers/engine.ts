@@ -33,7 +33,7 @@ export function patchDefinition(template: CfnTemplate, patch: (definition: Recor
   const copy = JSON.parse(JSON.stringify(template)) as CfnTemplate;
   const definition = definitionOf(copy);
   patch(definition);
-  const machine = Object.values(copy.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+  const machine = Object.values(copy.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine' && r.Properties?.StateMachineType !== 'EXPRESS');
   if (!machine?.Properties) throw new Error('no state machine in the template');
   machine.Properties.DefinitionString = JSON.stringify(definition);
   return copy;

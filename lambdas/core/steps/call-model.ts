@@ -418,6 +418,7 @@ async function recordStep(deps: LoopDeps, run: RunRecord, state: LoopState, step
     pauseRequested: Boolean(run.pauseRequested),
     approvalRequired: needsDecision(deps.approvals, run, step, toolCalls),
     ...(outputState ? { output: outputState } : {}),
+    ...(state.segmentEnd !== undefined ? { segmentEnd: state.segmentEnd } : {}),
   };
 }
 

@@ -46,6 +46,13 @@ export interface LoopState {
   toolError?: CaughtError;
   /** Structured output: whether the step's final answer satisfies the run's schema (finalize reads it). */
   output?: 'valid' | 'invalid';
+  /**
+   * The hybrid engine (docs/hybrid.md): the step at which the Express segment hands the loop back to its parent (set
+   * by the parent when it starts a segment; the model step carries it on, no step reads it).
+   */
+  segmentEnd?: number;
+  /** The hybrid engine: how the segment ended (its exit states set it; the parent routes on it). */
+  exit?: 'FINISH' | 'SURRENDER' | 'DEGRADE' | 'REFUSED' | 'STOPPED' | 'PAUSE' | 'APPROVAL' | 'NEXT';
 }
 
 /** What the handler knows about its own invocation. */

@@ -125,6 +125,14 @@ describe('the real stack', () => {
     expect(() => app.synth()).not.toThrow();
   });
 
+  it('synthesizes the hybrid engine (Express segments under a Standard parent) with zero findings too', () => {
+    const app = new App(TEMPLATE_ONLY_APP_PROPS);
+    const s = new AgentStack(app, 'AgentStack', { config: parseConfig({ engine: 'hybrid', toolApprovals: { calculator: 'required' }, observability: { monitoring: { alarmEmail: 'oncall@example.com' } } }) });
+    applyChecks(app);
+    acknowledgeFindings(s);
+    expect(() => app.synth()).not.toThrow();
+  });
+
   it('fails synth on an unacknowledged finding', () => {
     const app = new App(TEMPLATE_ONLY_APP_PROPS);
     new AgentStack(app, 'AgentStack', { config: parseConfig({}) });
