@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { CfnOutput, CfnResource, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,7 +13,7 @@ import { METRICS_NAMESPACE, STACK_DIMENSION } from '../lambdas/core/metrics';
 import { AgentApi } from './api';
 import { bedrockModelArns } from './bedrock';
 import { nodeModulesOf } from './bundling';
-import { type AgentConfig, approvalRequiredTools, configEnvValue, handlerConfig } from './config';
+import { type AgentConfig, approvalRequiredTools, ConfigError, configEnvValue, handlerConfig } from './config';
 import { TraceExporter } from './exporter';
 import { AgentFunction, type HandlerName } from './functions';
 import { assertHistoryFits } from './history';
@@ -57,8 +58,9 @@ export class AgentStack extends Stack {
     // Plain JSON while it fits; compressed past that (long instructions, an output schema): lambdas/core/config-env.ts.
     const configJson = configEnvValue(plainJson, MAX_CONFIG_BYTES);
     if (configJson === undefined) {
-      throw new Error(
-        `agent config is ${Buffer.byteLength(plainJson)} bytes serialized (instructions ${Buffer.byteLength(JSON.stringify(config.instructions ?? ''))}, output schema ${Buffer.byteLength(JSON.stringify(config.output ?? ''))}) and does not fit the handlers' environment even compressed (at most ${MAX_CONFIG_BYTES} bytes)`,
+      const packed = Buffer.byteLength(gzipSync(plainJson, { level: 9 }).toString('base64'));
+      throw new ConfigError(
+        `the agent config does not fit the handlers' environment: ${Buffer.byteLength(plainJson)} bytes serialized (instructions ${Buffer.byteLength(JSON.stringify(config.instructions ?? ''))}, output schema ${Buffer.byteLength(JSON.stringify(config.output ?? ''))}), about ${packed} compressed, where ${MAX_CONFIG_BYTES} bytes are available (Lambda allows 4 KB of environment variables per function): shorten the instructions or the output schema (docs/agent.md, "Instructions")`,
       );
     }
     assertHistoryFits(config);

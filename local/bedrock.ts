@@ -80,15 +80,38 @@ export function fromConverseRequest(body: Record<string, unknown>): ModelRequest
       if (r?.toolUseId) messages.push({ role: 'tool', toolCallId: r.toolUseId, name: names.get(r.toolUseId) ?? '', content: (r.content ?? []).map((c) => c.text ?? '').join(''), isError: r.status === 'error' });
     }
   }
-  const config = (body.toolConfig ?? {}) as { tools?: { toolSpec?: { name: string; description?: string; inputSchema?: { json?: Record<string, unknown> } } }[] };
+  const config = (body.toolConfig ?? {}) as { tools?: { toolSpec?: { name: string; description?: string; inputSchema?: { json?: Record<string, unknown> } } }[]; toolChoice?: unknown };
   const tools: ToolSpec[] = (config.tools ?? []).flatMap((t) => (t.toolSpec ? [{ name: t.toolSpec.name, description: t.toolSpec.description ?? '', parameters: t.toolSpec.inputSchema?.json ?? {} }] : []));
   const system = ((body.system ?? []) as { text?: string }[]).map((s) => s.text ?? '').join('\n');
   const maxOutputTokens = Number((body.inferenceConfig as { maxTokens?: number } | undefined)?.maxTokens ?? 4096);
-  return { ...(system ? { system } : {}), messages, tools, maxOutputTokens };
+  const answerTool = forcedAnswerTool(config.toolChoice as ToolChoice | undefined, tools);
+  // A model forced to use a tool gives its final answer through one: the demo answers that tool's schema.
+  const output = answerTool ? { output: { schema: answerTool.parameters as Record<string, unknown>, name: answerTool.name } } : {};
+  return { ...(system ? { system } : {}), messages, tools: answerTool ? tools.filter((t) => t !== answerTool) : tools, maxOutputTokens, ...output };
 }
 
-/** A model answer as a Converse response. */
-export function toConverseResponse(response: ModelResponse): Record<string, unknown> {
+type ToolChoice = { any?: object; tool?: { name?: string }; auto?: object };
+
+/**
+ * The tool a Converse request forces the final answer through, for the demo model standing in for the model: with
+ * `toolChoice: {tool: {name}}` that tool; with `toolChoice: {any: {}}` (the model must call some tool) the one
+ * whose description asks for the final answer, else the last one. None with `auto` or no choice.
+ */
+export function forcedAnswerTool(choice: ToolChoice | undefined, tools: ToolSpec[]): ToolSpec | undefined {
+  if (choice?.tool?.name) return tools.find((t) => t.name === choice.tool?.name);
+  if (!choice?.any || tools.length === 0) return undefined;
+  return tools.find((t) => /final answer/i.test(t.description)) ?? tools.at(-1);
+}
+
+/**
+ * A model answer as a Converse response. With `outputTool` (the request forced a tool: see forcedAnswerTool), an
+ * answer without tool calls is that tool's call, its text (the JSON the demo made of the schema) the input.
+ */
+export function toConverseResponse(response: ModelResponse, outputTool?: string): Record<string, unknown> {
+  if (outputTool && response.toolCalls.length === 0) {
+    const input = JSON.parse(response.text || '{}') as unknown;
+    return toConverseResponse({ ...response, text: '', toolCalls: [{ id: `tooluse_${outputTool}`, name: outputTool, arguments: input as Record<string, unknown> }] });
+  }
   const content = [...(response.text ? [{ text: response.text }] : []), ...response.toolCalls.map((c) => ({ toolUse: { toolUseId: c.id, name: c.name, input: c.arguments } }))];
   const { inputTokens, outputTokens } = response.usage;
   return {
@@ -153,14 +176,15 @@ export async function startBedrockRuntime(iam: LocalIam, options: LocalBedrockOp
         } catch {
           return fail(400, 'ValidationException', 'the request body is not JSON');
         }
-        if (!Array.isArray(body.messages) || body.messages.length === 0) return fail(400, 'ValidationException', 'A conversation must start with a user message. Try again with a conversation that starts with a user message.');
+        // Converse refuses an empty conversation and one whose first message is not the user's (as AWS answers both).
+        if (!Array.isArray(body.messages) || (body.messages[0] as ConverseMessage | undefined)?.role !== 'user') return fail(400, 'ValidationException', 'A conversation must start with a user message. Try again with a conversation that starts with a user message.');
         const modelRequest = fromConverseRequest(body);
         if (estimatePromptTokens(modelRequest) > contextTokens) return fail(400, 'ValidationException', 'Input is too long for requested model.');
         const upstream = options.upstreamFor?.(modelId);
         if (upstream) return forward(req, raw, new URL(upstream), res);
         const answer = await demo.complete(modelRequest);
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(toConverseResponse({ ...answer, model: modelId })));
+        res.end(JSON.stringify(toConverseResponse({ ...answer, model: modelId }, modelRequest.output?.name)));
       })
       .catch((err: Error) => fail(500, 'InternalServerException', err.message));
   };

@@ -60,14 +60,26 @@ export interface SmokeOptions {
 }
 
 async function api<T>(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const res = await fetch(`${base.replace(/\/+$/, '')}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
+  const url = `${base.replace(/\/+$/, '')}${path}`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND, a timeout).
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`cannot reach ${url} (${cause?.code ?? cause?.message ?? (err as Error).message}): is the API running (npm start prints its URL), or is the URL the stack's ApiUrl?`);
+  }
   const text = await res.text();
-  return { status: res.status, json: (text ? JSON.parse(text) : {}) as T };
+  try {
+    return { status: res.status, json: (text ? JSON.parse(text) : {}) as T };
+  } catch {
+    throw new Error(`${method} ${url} answered ${res.status} with a body that is not JSON (${text.slice(0, 80)}…): is the URL the API's?`);
+  }
 }
 
 /** The demo prompt through the API with a token: the run must succeed with 435, its trace must show the calls. */

@@ -37,7 +37,12 @@ export async function callApi<T>(target: ApiTarget, method: string, path: string
     throw new UsageError(`cannot reach ${target.base} (${(err as Error).message}): is the local server running ("npm start"), or is --api right?`);
   }
   const text = await res.text();
-  const json = text ? (JSON.parse(text) as unknown) : {};
+  let json: unknown;
+  try {
+    json = text ? (JSON.parse(text) as unknown) : {};
+  } catch {
+    throw new UsageError(`${method} ${path}: ${target.base} answered HTTP ${res.status} with a body that is not JSON (${text.slice(0, 80)}…): is --api the stack's ApiUrl?`);
+  }
   if (!res.ok) {
     const error = (json as { error?: { code?: string; message?: string } }).error;
     throw new UsageError(`${method} ${path}: HTTP ${res.status} ${error?.code ?? ''}: ${error?.message ?? text}`);

@@ -4,7 +4,7 @@ import { MAX_OUTPUT_SCHEMA_BYTES, schemaProblem } from '../../lambdas/core/outpu
 import { ACTIVE_STATUSES, type RunView } from '../../lambdas/core/types';
 import { type ApiTarget, apiTarget, callApi } from './client';
 import { assertDataDirFree, type CliCommand, type CliValues, intOption, localDataDir, UsageError, usdOption } from './common';
-import { localServerAnswers } from './local';
+import { assertServerRunsConfig, useLocalServer } from './local';
 import { describeEvent, describeStateEvent } from './progress';
 import { localSecretsFile } from './serve';
 
@@ -23,8 +23,11 @@ export const runCommand: CliCommand = {
     const schema = outputSchemaOption(values['output-schema']);
     const progress = (line: string) => process.stderr.write(`${line}\n`);
     if (typeof values.api === 'string') return runRemote(apiTarget(values), prompt, budgets, values, progress, schema);
-    // A local server on its port holds the data dir: the run goes through it (and lands in its data).
-    if (await localServerAnswers(values)) return runRemote(apiTarget(values), prompt, budgets, values, progress, schema, 250);
+    // A local server on its port holds the data dir: the run goes through it (and lands in its data), if it runs this config.
+    if (await useLocalServer(values)) {
+      assertServerRunsConfig(values, config);
+      return runRemote(apiTarget(values), prompt, budgets, values, progress, schema, 250);
+    }
     // Else the run is made here, on the data dir, so that runs|show|trace|replay <id> find it afterwards.
     const dataDir = localDataDir(values);
     await assertDataDirFree(dataDir);

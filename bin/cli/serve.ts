@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { assertDataDirFree, type CliCommand, localDataDir, localPort } from './common';
+import type { AgentConfig } from '../../lib/config';
+import { assertDataDirFree, type CliCommand, localDataDir, localPort, UsageError } from './common';
 
 /** `agent serve` (`npm start`): the HTTP API on localhost, on the on-disk offline engine. */
 export const serveCommand: CliCommand = {
@@ -25,11 +26,16 @@ export const serveCommand: CliCommand = {
       lambdaPort: near(4, process.env.LAMBDA_PORT),
       bedrockPort: near(5, process.env.BEDROCK_RUNTIME_PORT),
       secretsFile: localSecretsFile(dataDir),
-    });
+    }).catch(portInUse);
     // Interrupted runs get their executions back before any request is served (a cancel then finds them).
     const resumed = await engine.resumeInterrupted();
     // A development token (kept in the data dir for the CLI) only when the config names no users of its own.
-    const server = await startServer(engine, { port, devToken: config.localTokens ? undefined : devToken(dataDir) });
+    const server = await startServer(engine, { port, devToken: config.localTokens ? undefined : devToken(dataDir) }).catch(async (err: unknown) => {
+      await engine.close();
+      return portInUse(err);
+    });
+    // Which config it runs, for `agent run` to refuse sending a run of another config here.
+    recordServedConfig(dataDir, config);
     const users = Object.values(config.localTokens ?? {});
     // The generated development token is printed so it can be used; a configured user's token never is.
     const token = server.devToken ?? '<your token from localTokens>';
@@ -62,6 +68,15 @@ export const serveCommand: CliCommand = {
   },
 };
 
+/** A port already taken (another `npm start`, or anything else on it): said plainly, with how to move, instead of a stack trace. */
+function portInUse(err: unknown): never {
+  const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+  if (e.code !== 'EADDRINUSE') throw err;
+  throw new UsageError(
+    `port ${e.port} (${e.address}) is in use: another "npm start" (agent serve) may be running — stop it, or start this one on another PORT; the local AWS endpoints take PORT+1 to PORT+5 (SFN_PORT, DYNAMODB_PORT, SECRETS_MANAGER_PORT, LAMBDA_PORT, BEDROCK_RUNTIME_PORT to place them elsewhere)`,
+  );
+}
+
 /** The development token of a data dir: made once, kept in the (git-ignored) data dir, so CLI calls can reuse it. */
 /** The local Secrets Manager's file of secrets (local/secrets-manager.ts): AGENT_SECRETS_FILE, else in the data dir. */
 export function localSecretsFile(dataDir: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -75,4 +90,19 @@ export function devToken(dataDir: string): string {
   const token = `dev-${randomBytes(16).toString('hex')}`;
   writeFileSync(file, token, { mode: 0o600 });
   return token;
+}
+
+/** The file in a data dir where `agent serve` records which config it runs (a hash), for `agent run` to compare. */
+export function servedConfigFile(dataDir: string): string {
+  return join(dataDir, 'served-config');
+}
+
+/** The hash that identifies a loaded config (instructions read from their file included). */
+export function configHash(config: AgentConfig): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex');
+}
+
+/** `agent serve`: records the config it runs in its data dir. */
+export function recordServedConfig(dataDir: string, config: AgentConfig): void {
+  writeFileSync(servedConfigFile(dataDir), `${configHash(config)}\n`);
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BUILTIN_TOOL_NAMES, ConfigError } from './config-env';
-import { contextWindowOf } from './context-windows';
+import { contextWindowOf, outputReserveIssues } from './context-windows';
+import { schemaProblem } from './output';
 import { priceOf } from './pricing';
 
 export { approvalRequiredTools, BUILTIN_TOOL_NAMES, CONFIG_ENV, ConfigError, configEnvValue, configJsonOf } from './config-env';
@@ -50,7 +51,7 @@ export const ModelConfigSchema = z
     contextWindowTokens: positiveInt(10_000_000).min(1024).optional(),
   })
   .superRefine((m, ctx) => {
-    for (const issue of modelParamIssues(m)) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
+    for (const issue of [...modelParamIssues(m), ...outputReserveIssues(m)]) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
   })
   .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?, temperature?, topP?, stopSequences?, reasoningEffort?, contextWindowTokens?}');
 
@@ -277,7 +278,7 @@ export const InstructionsSchema = z.union([
 
 /** A JSON Schema the final answer must satisfy (`output` in the config, `outputSchema` on POST /runs). */
 export const OutputSpecSchema = z.strictObject({
-  schema: z.record(z.string(), z.unknown()).refine((s) => Object.keys(s).length > 0, 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}'),
+  schema: z.record(z.string(), z.unknown()).refine((s) => Object.keys(s).length > 0 && !schemaProblem(s), { error: (i) => schemaProblem(i.input) ?? 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}' }),
   /** The name the provider is given for the schema (OpenAI `json_schema.name`, the forced tool's name). */
   name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -').default('final_answer'),
 });

@@ -5,6 +5,8 @@
  * otherwise). docs/agent.md says how to update the table.
  */
 
+import { WINDOW_FILL } from './context';
+
 /** When the built-in windows were read from the providers' model pages. */
 export const CONTEXT_WINDOWS_READ = '2025-08-01';
 
@@ -65,4 +67,18 @@ export function contextWindowOf(model: { provider: string; model: string; contex
     .filter((k) => name.startsWith(`${k}-`) || name.startsWith(`${k}:`))
     .sort((a, b) => b.length - a.length)[0];
   return base ? table[base] : undefined;
+}
+
+/**
+ * Why a model's output reserve (`maxOutputTokens`) cannot work with its context window, if so: the reserve comes out
+ * of the window before any prompt (docs/agent.md "Context windows"), so one that takes all the prompt may fill
+ * leaves no room for the question, and every call would fail or be compacted to nothing.
+ */
+export function outputReserveIssues(m: { provider: string; model: string; maxOutputTokens: number; contextWindowTokens?: number }): { key: string; message: string }[] {
+  const window = contextWindowOf(m);
+  if (window === undefined) return [];
+  const fill = Math.floor(window * WINDOW_FILL);
+  if (m.maxOutputTokens < fill) return [];
+  const message = `${m.maxOutputTokens} leaves no room for a prompt in the ${window}-token context window of "${m.model}" (the prompt and the output reserve must fit ${fill} tokens, ${WINDOW_FILL * 100}% of it): lower maxOutputTokens, or set contextWindowTokens if the model's window is larger`;
+  return [{ key: 'maxOutputTokens', message }];
 }

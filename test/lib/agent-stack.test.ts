@@ -1,5 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { parseConfig } from '../../lib/config';
+import { AgentStack } from '../../lib/agent-stack';
+import { ConfigError, parseConfig } from '../../lib/config';
 import { templateFor } from '../helpers/engine';
 
 jest.setTimeout(240_000);
@@ -49,5 +52,15 @@ describe('the stack with lambda and mcp tools', () => {
     const [, modelFn] = functionOf('call-model') ?? [];
     // 20 s model + 8 s listing + the handler margin.
     expect((modelFn?.Properties as { Timeout: number } | undefined)?.Timeout).toBeGreaterThanOrEqual(28 + 10);
+  });
+});
+
+describe('a config too large for the handlers\' environment', () => {
+  it('is a config error (no stack trace from the CLI) saying what takes the room, what fits and what to shorten', () => {
+    // Text that does not compress: 20 KB of hex.
+    const config = parseConfig({ instructions: randomBytes(10_000).toString('hex') });
+    const make = () => new AgentStack(new App(), 'TooLarge', { config });
+    expect(make).toThrow(ConfigError);
+    expect(make).toThrow(/does not fit the handlers' environment: \d+ bytes serialized \(instructions 20002, output schema 2\), about \d+ compressed, where 3000 bytes are available .*shorten the instructions or the output schema/);
   });
 });

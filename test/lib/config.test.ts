@@ -170,6 +170,14 @@ describe('your agent in the config (docs/agent.md)', () => {
   it('takes a structured output schema with a default name', () => {
     expect(parseConfig({ output: { schema: { type: 'object' } } }).output).toEqual({ schema: { type: 'object' }, name: 'final_answer' });
     expect(problem({ output: { schema: {} } })).toMatch(/output\.schema: must be a JSON Schema object/);
+    // An output reserve that fills the context window leaves no room for any prompt.
+    expect(problem({ models: { primary: { provider: 'demo', model: 'default', maxOutputTokens: 5000, contextWindowTokens: 4000 } } })).toMatch(
+      /models\.primary\.maxOutputTokens: 5000 leaves no room for a prompt in the 4000-token context window of "default" \(the prompt and the output reserve must fit 3600 tokens, 90% of it\): lower maxOutputTokens, or set contextWindowTokens/,
+    );
+    expect(problem({ models: { fallback: { provider: 'openai', model: 'gpt-4o-mini', maxOutputTokens: 200_000 } } })).toMatch(/models\.fallback\.maxOutputTokens: 200000 leaves no room for a prompt in the 128000-token context window/);
+    expect(parseConfig({ models: { primary: { provider: 'demo', model: 'default', maxOutputTokens: 3000, contextWindowTokens: 4000 } } }).models.primary.maxOutputTokens).toBe(3000);
+    // A schema ajv cannot compile is refused here, as POST /runs refuses it, not at every run's model call.
+    expect(problem({ output: { schema: { type: 'objekt' } } })).toMatch(/output\.schema: is not a valid JSON Schema: .*type/);
     expect(problem({ output: { schema: { type: 'object' }, name: 'has space' } })).toMatch(/output\.name/);
   });
 

@@ -125,6 +125,33 @@ describe('Bedrock Runtime offline: Converse on its REST protocol, IAM-checked, t
     expect(fake.requests).toHaveLength(0);
   });
 
+  it('answers a forced output tool (structured output on Bedrock) through that tool, with a value of its schema from the demo', async () => {
+    const provider = createBedrockProvider({ provider: 'bedrock', model: HAIKU, timeoutMs: 2000, maxOutputTokens: 200 }, bedrockDepsOf(endpoint.url));
+    const schema = { type: 'object', properties: { result: { type: 'number' } }, required: ['result'], additionalProperties: false };
+    const calculator = { name: 'calculator', description: 'Arithmetic.', parameters: { type: 'object', properties: { expression: { type: 'string' } } } };
+    const messages = [
+      { role: 'user' as const, content: 'What is 12.5% of 3480?' },
+      { role: 'assistant' as const, content: '', toolCalls: [{ id: 'c1', name: 'calculator', arguments: { expression: '12.5% of 3480' } }] },
+      { role: 'tool' as const, toolCallId: 'c1', name: 'calculator', content: '435' },
+    ];
+    const answer = await asCaller('CallModel', () => provider.complete({ messages, tools: [calculator], maxOutputTokens: 200, output: { schema, name: 'final_answer' } }));
+    expect(answer.toolCalls).toEqual([]);
+    expect(JSON.parse(answer.text)).toEqual({ result: 435 });
+  });
+
+  it('refuses a conversation that is empty or does not start with a user message: ValidationException, as Converse does', async () => {
+    const model = client('CallModel');
+    const message = 'A conversation must start with a user message. Try again with a conversation that starts with a user message.';
+    try {
+      await expect(model.send(new ConverseCommand({ modelId: HAIKU, messages: [] }))).rejects.toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 }, message });
+      const assistantFirst = new ConverseCommand({ modelId: 'scripted-1', messages: [{ role: 'assistant', content: [{ text: 'Hello.' }] }] });
+      await expect(model.send(assistantFirst)).rejects.toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 }, message });
+      expect(fake.requests).toHaveLength(0);
+    } finally {
+      model.destroy();
+    }
+  });
+
   it('refuses an input longer than the context window: ValidationException "Input is too long for requested model."', async () => {
     const model = client('CallModel');
     try {

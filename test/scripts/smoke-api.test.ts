@@ -1,6 +1,7 @@
 import { ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
+import { smokeRun } from '../../scripts/smoke-api';
 import { runEntry } from '../helpers/cli';
 import { EMULATOR_ENV, jwtEngine, startTestPool, type TestPool } from '../helpers/cognito';
 import { type Loopback, startLoopback } from '../helpers/loopback';
@@ -65,4 +66,27 @@ describe('npm run smoke -- --stack <name>, against the local API and Cognito on 
     expect(out.status).toBe(1);
     expect(out.stderr).toContain('stack OldStack has no output ViewerUrl, Region, UserPoolId, UserPoolClientId');
   }, 60_000);
+});
+
+describe('npm run smoke -- <apiUrl> <token>, against a URL that is not the API', () => {
+  it('says which URL it could not reach and why, not just "fetch failed"', async () => {
+    // A loopback port nothing listens on any more.
+    const closed = await startLoopback();
+    const base = closed.url('');
+    await closed.close();
+    await expect(smokeRun(base, 'tok')).rejects.toThrow(new RegExp(`^cannot reach ${base.replace(/[.]/g, '\\.')}/runs \\(ECONNREFUSED\\): is the API running`));
+  });
+
+  it('says the answer was not the API\'s when the body is not JSON', async () => {
+    const page = await startLoopback();
+    page.on('/runs', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>a web page</html>');
+    });
+    try {
+      await expect(smokeRun(page.url(''), 'tok')).rejects.toThrow(/POST .*\/runs answered 200 with a body that is not JSON \(<html>a web page<\/html>…\): is the URL the API's\?/);
+    } finally {
+      await page.close();
+    }
+  });
 });

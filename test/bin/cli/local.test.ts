@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
+import { recordServedConfig } from '../../../bin/cli/serve';
+import { parseConfig } from '../../../lib/config';
 import type { LocalEngine } from '../../../local/engine';
 import { type LocalServer, startServer } from '../../../local/server';
 import { agent } from '../../helpers/cli';
@@ -54,11 +56,16 @@ describe('agent run with a local server answering on its port', () => {
   const token = 'dev-0123456789abcdef0123456789abcdef';
   let engine: LocalEngine;
   let server: LocalServer;
+  let port: string;
+  const served = join(mkdtempSync(join(tmpdir(), 'agent-local-cfg-')), 'served.json');
   beforeAll(async () => {
-    engine = await testEngine({});
+    // As `npm start --config <file>` does: the server's engine holds its data dir, with the dev token and the config it runs there.
+    writeFileSync(served, '{}');
+    engine = await testEngine({}, { dataDir: data });
     server = await startServer(engine, { port: 0, devToken: token });
-    // What `npm start` leaves in its data dir for the CLI.
+    port = new URL(server.url).port;
     writeFileSync(join(data, 'dev-token'), token);
+    recordServedConfig(data, parseConfig({}));
   });
   afterAll(async () => {
     await server.close();
@@ -66,12 +73,34 @@ describe('agent run with a local server answering on its port', () => {
   });
 
   it('runs through that server (which holds the data dir), and runs lists it from there', async () => {
-    const port = new URL(server.url).port;
-    const run = await agent(['run', PROMPT, '--json', '--data', data], { env: { PORT: port } });
+    const run = await agent(['run', PROMPT, '--json', '--data', data, '--config', served], { env: { PORT: port } });
     expect(run.status).toBe(0);
     const { runId } = JSON.parse(run.stdout);
     expect(await engine.runtime.runs.getRun(runId)).toMatchObject({ status: 'SUCCEEDED', userId: 'local-user' });
     const runs = await agent(['runs', '--data', data], { env: { PORT: port } });
     expect(runs.stdout).toContain(runId);
   }, 120_000);
+
+  it('with --data of its own, runs here and keeps the run there, not in the server', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'agent-local-own-'));
+    const run = await agent(['run', PROMPT, '--json', '--data', own], { env: { PORT: port } });
+    expect(run.stderr).not.toContain('no local development token');
+    expect(run.status).toBe(0);
+    const { runId, status } = JSON.parse(run.stdout);
+    expect(status).toBe('SUCCEEDED');
+    expect(await engine.runtime.runs.getRun(runId)).toBeUndefined();
+    const trace = await agent(['trace', runId, '--data', own], { env: { PORT: port } });
+    expect(trace.status).toBe(0);
+    expect(trace.stdout).toContain('calculator');
+  }, 120_000);
+
+  it('refuses to send a run of another config to that server, saying what to do (exit 2)', async () => {
+    const config = join(mkdtempSync(join(tmpdir(), 'agent-local-cfg-')), 'wander.json');
+    // examples/wander.json, as the README runs it, while the server runs another config.
+    writeFileSync(config, JSON.stringify({ models: { primary: { provider: 'demo', model: 'wander' } }, budgets: { maxSteps: 3 } }));
+    const run = await agent(['run', 'Explore', '--data', data, '--config', config], { env: { PORT: port } });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(`the local server on port ${port} (data in ${data}) runs another config than this command loaded`);
+    expect(run.stderr).toContain('--data <another dir>');
+  }, 60_000);
 });

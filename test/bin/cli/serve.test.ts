@@ -1,8 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnEntry } from '../../helpers/cli';
+import { configHash, servedConfigFile } from '../../../bin/cli/serve';
+import { parseConfig } from '../../../lib/config';
+import { runEntry, spawnEntry } from '../../helpers/cli';
 
 const root = join(__dirname, '..', '..', '..');
 
@@ -71,8 +74,33 @@ describe('agent serve (npm start) banner', () => {
       const token = readFileSync(join(dataDir, 'dev-token'), 'utf8').trim();
       expect(token).toMatch(/^dev-[0-9a-f]{32}$/);
       expect(out).toContain(`Authorization: Bearer ${token}`);
+      // Which config it serves, for `agent run` to refuse sending a run of another config there.
+      expect(readFileSync(servedConfigFile(dataDir), 'utf8').trim()).toBe(configHash(parseConfig(model)));
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('agent serve (npm start) on a port that is taken', () => {
+  it('says which port is in use and how to move (exit 2), not a listen stack trace', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    const dir = mkdtempSync(join(tmpdir(), 'serve-busy-'));
+    const config = join(dir, 'agent.config.json');
+    writeFileSync(config, JSON.stringify({ models: { primary: { provider: 'demo', model: 'default' } } }));
+    try {
+      // The local AWS endpoints on free ports: only the API's port is the taken one.
+      const free = { SFN_PORT: '0', DYNAMODB_PORT: '0', SECRETS_MANAGER_PORT: '0', LAMBDA_PORT: '0', BEDROCK_RUNTIME_PORT: '0', AGENT_CONFIG: '' };
+      const out = await runEntry('bin/agent.ts', ['serve', '--config', config, '--data', join(dir, 'data'), '--port', String(port)], { env: free, timeoutMs: 90_000 });
+      expect(out.stderr).toContain(`agent: port ${port} (127.0.0.1) is in use: another "npm start" (agent serve) may be running`);
+      expect(out.stderr).toContain('on another PORT');
+      expect(out.stderr).not.toMatch(/^\s+at /m);
+      expect(out.status).toBe(2);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
 });

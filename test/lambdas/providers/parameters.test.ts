@@ -159,4 +159,10 @@ describe('the demo model answers schemas offline', () => {
     );
     expect(value).toEqual({ summary: 'The a', score: 1, tags: ['a'], ok: true });
   });
+
+  it('takes its numbers from the answer (the last one the schema allows), so an arithmetic answer keeps its result', () => {
+    const schema = { type: 'object', properties: { percent: { type: 'number' }, result: { type: 'number' }, steps: { type: 'integer', minimum: 1, maximum: 9 } }, required: ['percent', 'result', 'steps'] };
+    expect(schemaValue(schema, '12.5% of 3480 = 435.', 0)).toEqual({ percent: 435, result: 435, steps: 1 });
+    expect(schemaValue({ type: 'number', maximum: 100 }, '12.5% of 3480 = 435.', 0)).toBe(12.5);
+  });
 });
