@@ -34,13 +34,19 @@ export class AgentReadinessChecks extends NagPack {
       this.applyRule({ ruleSuffixOverride, info, explanation, level, node, rule: check });
 
     if (node instanceof CfnAlarm) {
-      // A warning (a stack may be watched by other means), which still fails synth until it is acknowledged on the record.
+      // Reported once per stack (on its first alarm), not once per alarm: the fix is one setting for all of them.
+      const alarms = Stack.of(node)
+        .node.findAll()
+        .filter((c): c is CfnAlarm => c instanceof CfnAlarm);
       rule(
         'AlarmsNotify',
-        'A CloudWatch alarm notifies nobody: set observability.monitoring.alarmEmail and/or alarmTopicArn in the config, or acknowledge it there with observability.monitoring.alarmsNotifyNobody: "<why that is fine>".',
+        "The stack's CloudWatch alarms notify nobody: set observability.monitoring.alarmEmail and/or alarmTopicArn in the config, or acknowledge it there with observability.monitoring.alarmsNotifyNobody: '<why that is fine>'.",
         'An alarm nobody receives tells nobody: every alarm needs an action (docs/operations.md, "Alarms").',
-        (n) => ((Stack.of(n).resolve((n as CfnAlarm).alarmActions) as unknown[] | undefined)?.length ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT),
-        NagMessageLevel.WARN,
+        (n) => {
+          if (alarms[0] !== n) return NagRuleCompliance.NOT_APPLICABLE;
+          const silent = alarms.filter((a) => !(Stack.of(a).resolve(a.alarmActions) as unknown[] | undefined)?.length);
+          return silent.length === 0 ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
+        },
       );
     }
 
