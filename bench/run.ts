@@ -357,6 +357,73 @@ async function outage() {
   );
 }
 
+/**
+ * Runs stopped mid-loop (100 cancelled by their owner, 200 stopped by an admin) at random points of their steps:
+ * model requests that reached the provider after the run's terminal write (docs/resilience.md, "No paid request
+ * after a stop").
+ */
+async function stops() {
+  const rows: { how: string; runs: number; requests: number; afterStop: number }[] = [];
+  const model = await startFakeProvider('openai');
+  const arrivals = new Map<string, number[]>();
+  model.respondWith((body) => {
+    const prompt = String((body.messages as { role: string; content: unknown }[]).find((m) => m.role === 'user')?.content);
+    arrivals.set(prompt, [...(arrivals.get(prompt) ?? []), Date.now()]);
+    const done = (body.messages as { role: string }[]).filter((m) => m.role === 'tool').length;
+    // biome-ignore lint/suspicious/noThenProperty: a scripted reply's follow-up, not a thenable
+    return { kind: 'delay', ms: 5, then: { kind: 'tools', calls: [{ name: 'calculator', args: { expression: `${done} + 1` } }] } };
+  });
+  const engine = await engineFor({ models: { primary: { provider: 'openai', model: 'quick', baseUrl: model.baseUrl, timeoutMs: 5000 } }, budgets: { maxSteps: 50 } });
+  try {
+    for (const [how, reason, n] of [
+      ['cancelled by the owner', 'CANCELLED', 100],
+      ['stopped by an admin', 'KILLED', 200],
+    ] as const) {
+      const ids = Array.from({ length: n }, (_, i) => `${reason}-${i}`);
+      const finished = ids.map((runId) => engine.run({ input: `prompt of ${runId}`, runId, userId: runId }).catch(() => undefined));
+      const pending = new Set(ids);
+      const stopping: Promise<void>[] = [];
+      const deadline = Date.now() + 120_000;
+      while (pending.size > 0 && Date.now() < deadline) {
+        for (const runId of [...pending]) {
+          if ((arrivals.get(`prompt of ${runId}`)?.length ?? 0) >= 1 + (Number(runId.split('-')[1]) % 3)) {
+            pending.delete(runId);
+            stopping.push(engine.control.cancel(runId, reason));
+          }
+        }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await Promise.all(stopping);
+      await Promise.all(finished);
+      await new Promise((r) => setTimeout(r, 50));
+      let requests = 0;
+      let afterStop = 0;
+      for (const runId of ids) {
+        const final = Date.parse((await engine.runtime.runs.getRun(runId))?.updatedAt ?? '');
+        for (const t of arrivals.get(`prompt of ${runId}`) ?? []) {
+          requests++;
+          if (t > final) afterStop++;
+        }
+      }
+      rows.push({ how, runs: n, requests, afterStop });
+    }
+  } finally {
+    await engine.close();
+    await model.close();
+  }
+  results.stops = rows;
+  lines.push(
+    '## Stops: model requests after a run is final',
+    '',
+    '| runs | model requests in all | requests reaching the provider after the terminal write |',
+    '|---|---|---|',
+    ...rows.map((r) => `| ${r.runs} ${r.how} (after 1-3 model calls each) | ${r.requests} | ${r.afterStop} |`),
+    '',
+    'The model step reads the run again right before each provider request, after its other checks.',
+    '',
+  );
+}
+
 async function engineOverhead() {
   const STEPS = 20;
   const engine = await engineFor({ models: { primary: { provider: 'demo', model: 'wander' } }, budgets: { maxSteps: STEPS } });
@@ -499,6 +566,7 @@ const SECTIONS: Record<string, () => Promise<void> | void> = {
   payloadAndWrites,
   bundles,
   outage,
+  stops,
   engineOverhead,
   cost,
   compaction,

@@ -4,6 +4,7 @@ import { CreateTableCommand, type CreateTableCommandInput, DescribeTableCommand,
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { createDocumentClient } from '../lambdas/store/client';
+import { type DataDirLock, lockDataDir } from './data-dir-lock';
 import { measureItemsInUtf8 } from './limits';
 
 /** A dynalite server on 127.0.0.1 (in memory, or on disk under `path`) and a document client bound to it. */
@@ -14,18 +15,27 @@ export interface LocalDynamo {
   clientConfig: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
   /** Test knobs: throttling, as DynamoDB answers it (the SDK retries it). */
   faults: { throttle?: (operation: string) => boolean };
+  /** On disk: the data dir's lock (one server per dir, local/data-dir-lock.ts). */
+  lock?: DataDirLock;
   close(): Promise<void>;
 }
 
 export async function startDynalite(options: { path?: string; port?: number } = {}): Promise<LocalDynamo> {
   measureItemsInUtf8();
+  // Before dynalite opens the dir: a dir in use is refused with a message naming it and its server.
+  const lock = options.path ? lockDataDir(options.path) : undefined;
   const server = dynalite({ path: options.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const faults: LocalDynamo['faults'] = {};
   const front = inFront(server, faults);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
   const clientConfig = {
@@ -39,10 +49,12 @@ export async function startDynalite(options: { path?: string; port?: number } = 
     doc,
     clientConfig,
     faults,
+    ...(lock ? { lock } : {}),
     close: async () => {
       doc.destroy();
       await front.drain();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      lock?.release();
     },
   };
 }

@@ -53,6 +53,8 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
     server.listen(options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  // A second server on the same data dir is told where this one listens (local/data-dir-lock.ts).
+  engine.dynamo.lock?.announce(`http://localhost:${port}`);
   return {
     url: `http://localhost:${port}`,
     ...(devToken ? { devToken } : {}),

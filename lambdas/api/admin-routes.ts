@@ -72,8 +72,8 @@ type AdminHandler = (deps: ApiDeps, req: ApiRequest, adminId: string) => Promise
 
 const ADMIN_ROUTES: Record<string, Record<string, AdminHandler>> = {
   '/admin/stop': { POST: stop },
-  '/admin/disable': { POST: (d, _r, a) => setDisabled(d, a, true) },
-  '/admin/enable': { POST: (d, _r, a) => setDisabled(d, a, false) },
+  '/admin/disable': { POST: (d, r, a) => setDisabled(d, r, a, true) },
+  '/admin/enable': { POST: (d, r, a) => setDisabled(d, r, a, false) },
   '/admin/spend': { GET: spend },
   '/admin/runs': { GET: listRuns },
   '/admin/reads': { GET: reads },
@@ -82,20 +82,40 @@ const ADMIN_ROUTES: Record<string, Record<string, AdminHandler>> = {
 /** True for the paths the admin routes serve. */
 export const isAdminPath = (path: string): boolean => path === '/admin' || path.startsWith('/admin/');
 
-/** The admin routes: 401 without a caller, 403 for a caller who is not an admin. */
+/** The query parameters each admin route takes (any other is refused, by name). */
+const ADMIN_QUERY: Record<string, readonly string[]> = {
+  '/admin/spend': ['day'],
+  '/admin/runs': ['userId', 'status', 'from', 'to', 'cursor', 'limit'],
+  '/admin/reads': ['day'],
+};
+
+/**
+ * The admin routes: 401 without a caller and 403 for a caller who is not an admin, before anything about the admin
+ * routes (which exist, which methods) is said; then the same request checks as every other route: query parameters
+ * the route does not take are refused by name, a POST body must be JSON (415 otherwise) and scope comes from the
+ * documented body only.
+ */
 export async function handleAdmin(deps: ApiDeps, req: ApiRequest, path: string): Promise<ApiResponse> {
+  if (!req.userId) throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
+  if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMIN_GROUP}; locally a token in adminTokens)`);
   const methods = ADMIN_ROUTES[path];
   if (!methods) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${path}; admin routes: ${Object.keys(ADMIN_ROUTES).join(', ')}`);
   const handler = methods[req.method.toUpperCase()];
   const allow = Object.keys(methods).join(', ');
   if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
-  if (!req.userId) throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
-  if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMIN_GROUP}; locally a token in adminTokens)`);
+  const allowed = ADMIN_QUERY[path] ?? [];
+  const unknown = Object.keys(req.query ?? {}).filter((k) => !allowed.includes(k));
+  if (unknown.length) {
+    const takes = allowed.length ? `it takes ${allowed.join(', ')}` : `it takes none${path === '/admin/stop' ? ' (the scope goes in the body: {"userId"?: string})' : ''}`;
+    throw new HttpError(400, 'INVALID_QUERY', `unknown query parameter(s) ${unknown.join(', ')} for ${req.method.toUpperCase()} ${path}; ${takes}`);
+  }
   return handler(deps, req, req.userId);
 }
 
 function body(req: ApiRequest): Record<string, unknown> {
   if (!req.body) return {};
+  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
+  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
   let raw: unknown;
   try {
     raw = JSON.parse(req.body);
@@ -129,7 +149,9 @@ async function stop(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<Ap
   return json(200, { stopped: stopped.length, runIds: stopped.sort(), scope: userId ?? 'all' });
 }
 
-async function setDisabled(deps: ApiDeps, adminId: string, disabled: boolean): Promise<ApiResponse> {
+async function setDisabled(deps: ApiDeps, req: ApiRequest, adminId: string, disabled: boolean): Promise<ApiResponse> {
+  const fields = Object.keys(body(req));
+  if (fields.length) throw new HttpError(422, 'INVALID_REQUEST', `unknown field(s) ${fields.join(', ')}; the body is {} or empty`);
   await deps.spend.setDisabled(disabled, adminId);
   return json(200, { disabled, by: adminId });
 }
@@ -137,7 +159,7 @@ async function setDisabled(deps: ApiDeps, adminId: string, disabled: boolean): P
 /** GET /admin/spend: today's totals (UTC day), per user, with the caps. */
 async function spend(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const day = req.query?.day ?? utcDay(new Date());
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new HttpError(400, 'INVALID_QUERY', 'day must be yyyy-mm-dd (a UTC day)');
+  if (!isDay(day)) throw new HttpError(400, 'INVALID_QUERY', 'day must be a calendar day yyyy-mm-dd (a UTC day)');
   const totals = await deps.spend.day(day);
   const caps = deps.config.spend;
   return json(200, {
@@ -155,12 +177,19 @@ async function spend(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   });
 }
 
-const isInstant = (s: string) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+Z?)?$/.test(s) && !Number.isNaN(Date.parse(s));
+/** A real calendar day yyyy-mm-dd (2026-02-31 and 2026-99-99 are not). */
+const isDay = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().slice(0, 10) === s;
+/** A real day, or a real instant on it (yyyy-mm-ddThh:mm[:ss[.sss]][Z]). */
+const isInstant = (s: string) => {
+  const m = /^(\d{4}-\d{2}-\d{2})(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,3})?)?Z?)?$/.exec(s);
+  return Boolean(m && isDay(m[1] as string) && !Number.isNaN(Date.parse(s)));
+};
 
 /** GET /admin/runs?userId=&status=&from=&to=&cursor=&limit=: any user's runs (support access). */
 async function listRuns(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const q = req.query ?? {};
-  const limit = q.limit === undefined ? 20 : Number(q.limit);
+  // Decimal digits only: Number() would also take "0x10", "1e1", " 5".
+  const limit = q.limit === undefined ? 20 : /^[0-9]{1,3}$/.test(q.limit) ? Number(q.limit) : Number.NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw new HttpError(400, 'INVALID_QUERY', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
   if (q.userId !== undefined && !USER_ID.test(q.userId)) throw new HttpError(400, 'INVALID_QUERY', 'userId must be a user id');
   if (q.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(q.status)) throw new HttpError(400, 'INVALID_QUERY', `status must be one of ${RUN_STATUSES.join(', ')}`);
@@ -184,6 +213,6 @@ async function listRuns(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
 /** GET /admin/reads?day=: the admin read log of a UTC day (who read which run, when). */
 async function reads(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const day = req.query?.day ?? utcDay(new Date());
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new HttpError(400, 'INVALID_QUERY', 'day must be yyyy-mm-dd (a UTC day)');
+  if (!isDay(day)) throw new HttpError(400, 'INVALID_QUERY', 'day must be a calendar day yyyy-mm-dd (a UTC day)');
   return json(200, { day, reads: await deps.spend.adminReads(day) });
 }

@@ -99,6 +99,8 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
   } catch (err) {
     if (err instanceof HttpError) return errorResponse(err);
     if (err instanceof AgentError && err.name === 'Conflict') return errorResponse(new HttpError(409, 'CONFLICT', err.message));
+    if (err instanceof AgentError && err.name === 'ApprovalExpired') return errorResponse(new HttpError(409, 'APPROVAL_EXPIRED', err.message));
+    if (err instanceof AgentError && err.name === 'IdempotencyKeyReused') return errorResponse(new HttpError(422, 'IDEMPOTENCY_KEY_REUSED', err.message));
     if (err instanceof AgentError && err.name === 'BadRequest') return errorResponse(new HttpError(422, 'INVALID_REQUEST', err.message));
     if (err instanceof AgentError && err.name === 'StartFailed') return errorResponse(new HttpError(503, 'START_FAILED', err.message, { 'retry-after': '1' }));
     throw err;

@@ -1,5 +1,5 @@
 import type { ExecutionPort, RunUpdates } from './control';
-import { BadRequest, Conflict } from './errors';
+import { ApprovalExpired, BadRequest, Conflict } from './errors';
 import type { ApprovalEntry, RunRecord, RunRepository } from './ports';
 import { trace } from './trace';
 import type { PendingApproval, ToolCall, ToolResult } from './types';
@@ -157,13 +157,23 @@ export async function decideApproval(
   const waiting = pendingApprovalsOf(run).find((p) => p.toolCallId === toolCallId);
   if (!waiting) {
     const known = run.approvals?.[toolCallId];
+    if (known && !known.decision && run.stopReason === 'APPROVAL_EXPIRED') {
+      throw new ApprovalExpired(`the approval of tool call ${toolCallId} of run ${runId} expired at ${known.expiresAt}; the run ended APPROVAL_EXPIRED`);
+    }
     const why = known?.decision ? `was already decided (${known.decision})` : `is not waiting for a decision (run is ${run.status})`;
     throw new Conflict(`tool call ${toolCallId} of run ${runId} ${why}`);
   }
+  const expired = () => new ApprovalExpired(`the approval of tool call ${toolCallId} of run ${runId} expired at ${waiting.expiresAt}; a decision is accepted only before then`);
+  if (now >= Date.parse(waiting.expiresAt)) throw expired();
   const step = run.approvalStep ?? 0;
   const reason = input.reason?.trim() ? input.reason.trim() : null;
+  // Conditional on the call still waiting and its expiresAt not passed: an accepted decision is one recorded before
+  // the approval timeout's ending, which is conditional on an undecided call (RunStore.finalizeRun).
   const updated = await runs.recordDecision(runId, toolCallId, { decision: input.decision, reason, decidedBy: input.decidedBy, decidedAt: new Date(now).toISOString() });
-  if (!updated) throw new Conflict(`tool call ${toolCallId} of run ${runId} is no longer waiting for a decision`);
+  if (!updated) {
+    if ((deps.clock ?? Date.now)() >= Date.parse(waiting.expiresAt)) throw expired();
+    throw new Conflict(`tool call ${toolCallId} of run ${runId} is no longer waiting for a decision`);
+  }
 
   if (input.decision === 'reject') {
     const assistant = await runs.getMessage(runId, step, 0);
@@ -195,11 +205,13 @@ export async function decideApproval(
     if (!updated.taskToken) throw new Error('no task token');
     await deps.executions.sendTaskSuccess(updated.taskToken, 'false');
   } catch {
-    // The waiting execution is gone: continue from the checkpoint (the decisions are on the run).
+    // The waiting execution is gone (its task timed out meanwhile, the engine restarted): continue from the
+    // checkpoint (the decisions are on the run). `resumes` is set before the start, so the run_resumed that LoadRun
+    // writes names the attempt: one execution, one run_resumed.
     const attempt = (updated.resumes ?? 0) + 1;
+    await runs.updateRun(runId, { resumes: attempt });
     const { executionArn } = await deps.executions.start({ runId, userId: updated.userId, attempt });
-    await runs.updateRun(runId, { resumes: attempt, ...(executionArn ? { executionArn } : {}) });
-    await runs.appendEvent(runId, trace.runResumed({ step, from: 'AWAITING_APPROVAL', attempt }));
+    if (executionArn) await runs.updateRun(runId, { executionArn });
   }
   return { remaining };
 }

@@ -41,7 +41,7 @@ export function effectiveBudgets(deployment: Budgets, requested?: Partial<Budget
 
 export type BudgetDecision =
   | { ok: true; maxOutputTokens: number }
-  | { ok: false; reason: 'TOKEN_BUDGET' | 'COST_BUDGET'; message: string };
+  | { ok: false; reason: 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT'; message: string };
 export type TokenDecision = BudgetDecision;
 
 /** Output tokens a call needs at least to be worth making. */
@@ -69,6 +69,11 @@ export function checkBudget(input: {
   maxOutputTokens: number;
   reserve?: number;
   cost?: CostInput;
+  /**
+   * What is left of the day's spend cap (the tighter of the user's and the deployment's), as a cost limit: the call
+   * that cannot fit in it is not made (SPEND_LIMIT), and its output is capped to what is left.
+   */
+  daily?: CostInput;
 }): BudgetDecision {
   const left = input.maxTokens - (input.reserve ?? 0) - input.used;
   const room = left - input.estimatedPromptTokens;
@@ -80,13 +85,18 @@ export function checkBudget(input: {
     };
   }
   let maxOutputTokens = Math.min(input.maxOutputTokens, room);
-  if (input.cost) {
-    const { usedMicros, maxMicros, price } = input.cost;
+  const limits = [
+    { cost: input.cost, reason: 'COST_BUDGET' as const, what: '' },
+    { cost: input.daily, reason: 'SPEND_LIMIT' as const, what: ' of the daily spend limit' },
+  ];
+  for (const { cost, reason, what } of limits) {
+    if (!cost) continue;
+    const { usedMicros, maxMicros, price } = cost;
     const leftMicros = maxMicros - usedMicros;
     const promptMicros = input.estimatedPromptTokens * price.inputPerMTokUsd;
     const minimal = promptMicros + MIN_OUTPUT_TOKENS * price.outputPerMTokUsd;
     if (leftMicros < minimal) {
-      return { ok: false, reason: 'COST_BUDGET', message: `the next call costs ~${dollars(Math.ceil(minimal))} and ${dollars(leftMicros)} of ${dollars(maxMicros)} are left` };
+      return { ok: false, reason, message: `the next call costs ~${dollars(Math.ceil(minimal))} and ${dollars(leftMicros)} of ${dollars(maxMicros)}${what} are left` };
     }
     if (price.outputPerMTokUsd > 0) maxOutputTokens = Math.min(maxOutputTokens, Math.floor((leftMicros - promptMicros) / price.outputPerMTokUsd));
   }

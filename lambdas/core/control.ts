@@ -1,8 +1,8 @@
 import { type ApprovalStore, decideApproval } from './approvals';
 import { Conflict } from './errors';
-import type { RunControl, RunRepository } from './ports';
+import type { RunControl, RunRecord, RunRepository } from './ports';
 import { trace } from './trace';
-import { ACTIVE_STATUSES } from './types';
+import { ACTIVE_STATUSES, type RunStatus } from './types';
 
 /** What a RunControl needs from the engine that runs executions (Step Functions in AWS, the offline engine locally). */
 export interface ExecutionPort {
@@ -38,14 +38,17 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates & Part
     async pause(runId) {
       const run = await mustGet(runId);
       if (run.status !== 'RUNNING') throw new Conflict(`run ${runId} is ${run.status}; only a RUNNING run can be paused`);
-      const updated = await runs.updateRun(runId, { pauseRequested: true }, { statusIn: ['RUNNING'] });
-      if (!updated) throw new Conflict(`run ${runId} is no longer RUNNING`);
+      if (run.pauseRequested) throw new Conflict(`run ${runId} already has a pause requested; it pauses at its next tool-call boundary`);
+      const updated = await runs.updateRun(runId, { pauseRequested: true }, { statusIn: ['RUNNING'], notPauseRequested: true });
+      if (!updated) throw new Conflict(`run ${runId} is no longer RUNNING, or a pause was requested meanwhile`);
       await runs.appendEvent(runId, trace.pauseRequested({ step: run.step }));
     },
     async resume(runId) {
       const run = await mustGet(runId);
       // Exactly one trace event per resume: `resumed` when the waiting execution goes on, else the `run_resumed`
-      // that LoadRun writes when the new execution starts from the checkpoint.
+      // that LoadRun writes when the new execution starts from the checkpoint. Every move is a conditional write on
+      // the status (and the resume count) read here, so of concurrent resumes one wins and the others get a Conflict.
+      let from = run.status;
       if (run.status === 'PAUSED' && run.taskToken) {
         const updated = await runs.updateRun(runId, { status: 'RUNNING', pauseRequested: false }, { statusIn: ['PAUSED'] });
         if (!updated) throw new Conflict(`run ${runId} is no longer PAUSED`);
@@ -57,14 +60,15 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates & Part
           return;
         } catch {
           // The waiting execution is gone (engine restarted, execution stopped): continue from the checkpoint below.
+          from = 'RUNNING';
         }
       } else if (run.status !== 'FAILED' && run.status !== 'PAUSED') {
         throw new Conflict(`run ${runId} is ${run.status}; only a PAUSED or FAILED run can be resumed`);
       }
       // `resumes` is set before the start, so LoadRun's run_resumed names the attempt.
       const attempt = (run.resumes ?? 0) + 1;
-      const moved = await runs.updateRun(runId, { status: 'RUNNING', pauseRequested: false, resumes: attempt }, { statusIn: ['RUNNING', 'PAUSED', 'FAILED'] });
-      if (!moved) throw new Conflict(`run ${runId} finished before it could be resumed`);
+      const moved = await runs.updateRun(runId, { status: 'RUNNING', pauseRequested: false, resumes: attempt }, { statusIn: [from], resumes: run.resumes ?? 0 });
+      if (!moved) throw new Conflict(`run ${runId} changed (${from} before) while it was being resumed; read it again`);
       const { executionArn } = await executions.start({ runId, userId: run.userId, attempt });
       if (executionArn) await runs.updateRun(runId, { executionArn });
     },
@@ -72,8 +76,10 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates & Part
       const run = await mustGet(runId);
       if (!ACTIVE_STATUSES.includes(run.status)) throw new Conflict(`run ${runId} is ${run.status}; only a RUNNING, PAUSED or AWAITING_APPROVAL run can be cancelled`);
       const answer = reason === 'KILLED' ? 'The run was stopped by an administrator.' : 'The run was cancelled.';
-      const final = await runs.finalizeRun(runId, { status: 'CANCELLED', answer, stopReason: reason });
-      if (final.status !== 'CANCELLED') throw new Conflict(`run ${runId} finished (${final.status}) before it could be cancelled`);
+      // One conditional write: of concurrent cancels (and admin stops) exactly one moves the run; the others get a
+      // Conflict and write nothing.
+      const final = await runs.finalizeIfActive(runId, { status: 'CANCELLED', answer, stopReason: reason });
+      if (!final) throw new Conflict(`run ${runId} was stopped or finished before it could be cancelled; only a RUNNING, PAUSED or AWAITING_APPROVAL run can be cancelled`);
       await runs.appendEvent(runId, trace.cancelled({ step: run.step, stopReason: reason }));
       await executions.stop({ runId, executionArn: run.executionArn });
     },
@@ -86,11 +92,14 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates & Part
 }
 
 
-/** The run-item updates the control needs (implemented by RunStore.updateRun). */
+/** The run-item updates the control needs (implemented by RunStore.updateRun and RunStore.finalizeIfActive). */
 export interface RunUpdates {
+  /** Sets fields; with a condition, undefined when it did not hold. */
   updateRun(
     runId: string,
     fields: Partial<Record<'status' | 'pauseRequested' | 'taskToken' | 'executionArn' | 'resumes', unknown>>,
-    condition?: { statusIn: string[] },
+    condition?: { statusIn: string[]; resumes?: number; notPauseRequested?: boolean },
   ): Promise<unknown>;
+  /** Moves a run under way to a terminal status; undefined when another writer did first (or it was final). */
+  finalizeIfActive(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null }): Promise<RunRecord | undefined>;
 }

@@ -144,6 +144,24 @@ export class StartFailed extends AgentError {
   override name = 'StartFailed';
 }
 
+/** A decision on a call whose approval expired (its `expiresAt` passed): HTTP 409 APPROVAL_EXPIRED. Never retried. */
+export class ApprovalExpired extends AgentError {
+  readonly retryable = false;
+  readonly countsForBreaker = false;
+  override name = 'ApprovalExpired';
+}
+
+/**
+ * An Idempotency-Key sent again with another request than the one it first came with (a different prompt, budgets,
+ * ...): the key names that first request's run, so the new request is refused (HTTP 422 IDEMPOTENCY_KEY_REUSED, as
+ * the IETF Idempotency-Key draft answers). Never retried.
+ */
+export class IdempotencyKeyReused extends AgentError {
+  readonly retryable = false;
+  readonly countsForBreaker = false;
+  override name = 'IdempotencyKeyReused';
+}
+
 /**
  * What Step Functions reports when a Lambda function crashed (out of memory, process exit) or ran past its own
  * timeout: no error type of ours. Every Task retries these (each handler is idempotent) and then fails over or, for

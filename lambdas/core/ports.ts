@@ -94,7 +94,12 @@ export interface RunRepository {
   listMessages(runId: string): Promise<StoredMessage[]>;
   recordModelStep(runId: string, step: number, usage: Usage, callSig: string, costMicros?: number): Promise<RunRecord>;
   addDegraded(runId: string, entry: DegradedEntry): Promise<void>;
-  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null; output?: unknown }): Promise<RunRecord>;
+  /**
+   * Moves a run under way to a terminal status once (a no-op returning the run otherwise). `expiringApprovals`: only
+   * while the run is AWAITING_APPROVAL with some call of its step still undecided (the approval timeout's ending:
+   * a last decision that landed first wins, lambdas/core/approvals.ts).
+   */
+  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null; output?: unknown }, options?: { expiringApprovals?: boolean }): Promise<RunRecord>;
   appendEvent(runId: string, event: TraceEventDraft): Promise<TraceEvent>;
   listEvents(runId: string): Promise<TraceEvent[]>;
 }
@@ -111,8 +116,11 @@ export interface ApiRunRepository extends RunRepository {
   listRunsByUser(userId: string, options?: { limit?: number; cursor?: string }): Promise<RunPage>;
   /** Runs in one of the given statuses (admin stop; the offline engine's crash recovery). */
   listRunsByStatus(statuses: RunStatus[]): Promise<RunRecord[]>;
-  /** Binds a user's Idempotency-Key to `runId`, or returns the run already bound to it (`claimed: false`). */
-  claimIdempotencyKey(userId: string, key: string, runId: string): Promise<{ runId: string; claimed: boolean }>;
+  /**
+   * Binds a user's Idempotency-Key to `runId` and the request's fingerprint, or returns the run (and fingerprint,
+   * when the claim has one) already bound to it (`claimed: false`).
+   */
+  claimIdempotencyKey(userId: string, key: string, runId: string, fingerprint?: string): Promise<{ runId: string; claimed: boolean; fingerprint?: string }>;
   /** Releases a claimed key (its run could not be started), only while it still names that run. */
   releaseIdempotencyKey(userId: string, key: string, runId: string): Promise<void>;
 }

@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type Budgets, effectiveBudgets } from './budget';
-import { StartFailed } from './errors';
+import { IdempotencyKeyReused, StartFailed } from './errors';
 import type { OutputSpec } from './output';
 import type { ApiRunRepository, RunControl, RunRecord, RunRepository } from './ports';
 import { trace } from './trace';
 
 /** What starting a run needs from the run store (lambdas/store/run-store.ts). */
-export type RunStarter = Pick<ApiRunRepository, 'createRun' | 'finalizeRun' | 'appendEvent' | 'claimIdempotencyKey' | 'releaseIdempotencyKey'>;
+export type RunStarter = Pick<ApiRunRepository, 'getRun' | 'createRun' | 'finalizeRun' | 'appendEvent' | 'claimIdempotencyKey' | 'releaseIdempotencyKey'>;
 
 export interface NewRun {
   userId: string;
@@ -29,15 +29,50 @@ export async function createRunRecord(
   deployment: Budgets,
   run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets>; outputSchema?: OutputSpec },
 ): Promise<RunRecord> {
+  return (await createRunOnce(runs, deployment, run)).run;
+}
+
+/** createRunRecord, saying whether this call wrote the run (`created`) or found it there. */
+async function createRunOnce(
+  runs: Pick<RunRepository, 'createRun'>,
+  deployment: Budgets,
+  run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets>; outputSchema?: OutputSpec },
+): Promise<{ run: RunRecord; created: boolean }> {
   const budgets = effectiveBudgets(deployment, run.budgets);
-  return (await runs.createRun({ runId: run.runId, userId: run.userId, input: run.input, ...budgets, ...(run.outputSchema ? { outputSchema: run.outputSchema } : {}) })).run;
+  return runs.createRun({ runId: run.runId, userId: run.userId, input: run.input, ...budgets, ...(run.outputSchema ? { outputSchema: run.outputSchema } : {}) });
+}
+
+/**
+ * What an Idempotency-Key is bound to besides the run: a digest of the request (every field of it but the caller,
+ * the key and the run id, keys sorted), so that the same key sent with another request is told apart (422).
+ */
+export function requestFingerprint(req: NewRun): string {
+  const { userId: _u, idempotencyKey: _k, runId: _r, ...request } = req;
+  return createHash('sha256').update(canonicalJson(request)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /**
  * Starts a run (POST /runs, `agent run`): budgets checked, the Idempotency-Key claimed, the run created, its
  * execution started. All or nothing from the caller's view: when the start fails, the run is closed FAILED
  * (START_FAILED), the key is released and StartFailed is thrown, so the same request with the same key can be
- * retried to a real start. A replayed key returns the run it started (replayed: true).
+ * retried to a real start. A replayed key returns the run it started (replayed: true); the same key with another
+ * request is IdempotencyKeyReused.
+ *
+ * No crash leaves a key pointing at nothing (docs/durability.md): the claim and the run are two writes, so a
+ * process that dies between them leaves a claim whose run was never written. The next request with that key finds
+ * the claim without its run and writes the run itself, under the claimed runId. The run's write is conditional,
+ * so whichever request writes it (the claimer, or one that found the claim early) is the one that starts its
+ * execution: one run, one execution per key.
  */
 export async function startRun(
   deps: { runs: RunStarter; control: Pick<RunControl, 'start'>; budgets: Budgets; newRunId?: () => string },
@@ -47,11 +82,18 @@ export async function startRun(
   effectiveBudgets(deps.budgets, req.budgets);
   let runId = req.runId ?? (deps.newRunId ?? randomUUID)();
   if (req.idempotencyKey !== undefined) {
-    const claim = await deps.runs.claimIdempotencyKey(req.userId, req.idempotencyKey, runId);
-    if (!claim.claimed) return { runId: claim.runId, replayed: true };
+    const fingerprint = requestFingerprint(req);
+    const claim = await deps.runs.claimIdempotencyKey(req.userId, req.idempotencyKey, runId, fingerprint);
+    // A claim made before fingerprints were kept matches any request.
+    if (!claim.claimed && claim.fingerprint !== undefined && claim.fingerprint !== fingerprint) {
+      throw new IdempotencyKeyReused('this Idempotency-Key was already used with a different request; send the same request to get its run, or use a new key for a new request');
+    }
+    if (!claim.claimed && (await deps.runs.getRun(claim.runId))) return { runId: claim.runId, replayed: true };
     runId = claim.runId;
   }
-  await createRunRecord(deps.runs, deps.budgets, { runId, userId: req.userId, input: req.input, budgets: req.budgets, outputSchema: req.outputSchema });
+  const { created } = await createRunOnce(deps.runs, deps.budgets, { runId, userId: req.userId, input: req.input, budgets: req.budgets, outputSchema: req.outputSchema });
+  // Another request with the same key wrote the run first: it starts the execution.
+  if (!created) return { runId, replayed: req.idempotencyKey !== undefined };
   try {
     await deps.control.start({ runId, userId: req.userId });
   } catch (err) {

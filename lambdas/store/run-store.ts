@@ -88,6 +88,9 @@ export class RunStore implements ApiRunRepository {
       createdAt: at,
       updatedAt: at,
     };
+    // The first message goes first: a process that dies between the two writes leaves a message no one reads, and
+    // the run's write (the next request with its Idempotency-Key makes it, lambdas/core/start-run.ts) finds it there.
+    await this.putMessage(run.runId, { step: 0, seq: 0, message: { role: 'user', content: run.input }, at });
     try {
       await this.doc.send(
         new PutCommand({
@@ -102,7 +105,6 @@ export class RunStore implements ApiRunRepository {
       if (!existing) throw err;
       return { run: existing, created: false };
     }
-    await this.putMessage(run.runId, { step: 0, seq: 0, message: { role: 'user', content: run.input }, at });
     return { run, created: true };
   }
 
@@ -245,32 +247,50 @@ export class RunStore implements ApiRunRepository {
   /** Moves a run to a terminal status once; finalizing an already-final run is a no-op that returns it. */
   async finalizeRun(
     runId: string,
-    result: { status: RunStatus; answer: string; stopReason: string | null; output?: unknown },
+    result: FinalResult,
+    options: { expiringApprovals?: boolean } = {},
   ): Promise<RunRecord> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${result.output !== undefined ? ', #output = :output' : ''} REMOVE taskToken`,
-          ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN})`,
-          ExpressionAttributeNames: { '#status': 'status', ...(result.output !== undefined ? { '#output': 'output' } : {}) },
-          ExpressionAttributeValues: {
-            ...(result.output !== undefined ? { ':output': result.output } : {}),
-            ':status': result.status,
-            ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
-            ':reason': result.stopReason,
-            ':at': this.now().toISOString(),
-            ...ACTIVE_VALUES,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return stripKeys<RunRecord>(out.Attributes ?? {});
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-      return this.mustGetRun(runId);
-    }
+    const done = options.expiringApprovals ? await this.expireApprovals(runId, result) : await this.finalizeIfActive(runId, result);
+    return done ?? this.mustGetRun(runId);
+  }
+
+  /**
+   * The approval timeout's ending: conditional on the run AWAITING_APPROVAL with some call of its step undecided, so
+   * that it and the last decision (conditional on AWAITING_APPROVAL too) cannot both win.
+   */
+  private async expireApprovals(runId: string, result: FinalResult): Promise<RunRecord | undefined> {
+    const run = await this.getRun(runId);
+    const calls = Object.values(run?.approvals ?? {}).filter((e) => e.step === run?.approvalStep);
+    if (run?.status !== 'AWAITING_APPROVAL' || calls.length === 0) return undefined;
+    const names = Object.fromEntries(calls.map((c, i) => [`#c${i}`, c.toolCallId]));
+    const undecided = calls.map((_, i) => `attribute_not_exists(approvals.#c${i}.decision)`).join(' OR ');
+    return this.finalWrite(runId, result, `#status = :awaiting AND approvalStep = :step AND (${undecided})`, names, { ':awaiting': 'AWAITING_APPROVAL', ':step': run.approvalStep });
+  }
+
+  /**
+   * Moves a run still under way to a terminal status: one conditional write, so of concurrent callers exactly one
+   * gets the run after it; the others (and any caller once the run is final) get undefined.
+   */
+  async finalizeIfActive(runId: string, result: FinalResult): Promise<RunRecord | undefined> {
+    return this.finalWrite(runId, result, `attribute_exists(pk) AND #status IN (${ACTIVE_IN})`, {}, ACTIVE_VALUES);
+  }
+
+  /** The terminal write of a run (status, answer, stop reason, structured output), under `condition`. */
+  private finalWrite(runId: string, result: FinalResult, condition: string, names: Record<string, string>, values: Record<string, unknown>): Promise<RunRecord | undefined> {
+    const withOutput = result.output !== undefined;
+    return this.updateRunIf(runId, {
+      UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${withOutput ? ', #output = :output' : ''} REMOVE taskToken`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: { '#status': 'status', ...(withOutput ? { '#output': 'output' } : {}), ...names },
+      ExpressionAttributeValues: {
+        ...(withOutput ? { ':output': result.output } : {}),
+        ':status': result.status,
+        ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
+        ':reason': result.stopReason,
+        ':at': this.now().toISOString(),
+        ...values,
+      },
+    });
   }
 
   /** Appends a trace event. Events are ordered by their timestamp, then by writer and sequence. */
@@ -325,17 +345,22 @@ export class RunStore implements ApiRunRepository {
    * Claims an Idempotency-Key of a user for a new run: returns the runId already bound to the key, or binds
    * `runId` to it (one conditional write) and returns it.
    */
-  async claimIdempotencyKey(userId: string, key: string, runId: string): Promise<{ runId: string; claimed: boolean }> {
+  async claimIdempotencyKey(userId: string, key: string, runId: string, fingerprint?: string): Promise<{ runId: string; claimed: boolean; fingerprint?: string }> {
     const pk = idempotencyPk(userId, key);
     try {
       await this.doc.send(
-        new PutCommand({ TableName: this.tableName, Item: { pk, sk: 'RUN', runId, userId, at: this.now().toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' }),
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk, sk: 'RUN', runId, userId, at: this.now().toISOString(), ...(fingerprint !== undefined ? { fingerprint } : {}) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
       );
       return { runId, claimed: true };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk, sk: 'RUN' }, ConsistentRead: true }));
-      return { runId: String(out.Item?.runId), claimed: false };
+      const stored = out.Item?.fingerprint;
+      return { runId: String(out.Item?.runId), claimed: false, ...(typeof stored === 'string' ? { fingerprint: stored } : {}) };
     }
   }
 
@@ -374,7 +399,7 @@ export class RunStore implements ApiRunRepository {
   async updateRun(
     runId: string,
     fields: Partial<Pick<RunRecord, 'status' | 'pauseRequested' | 'taskToken' | 'executionArn' | 'answer' | 'stopReason' | 'resumes'>>,
-    condition?: { statusIn: string[] },
+    condition?: RunCondition,
   ): Promise<RunRecord | undefined> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ':at': this.now().toISOString() };
@@ -392,6 +417,16 @@ export class RunStore implements ApiRunRepository {
         return `:cs${i}`;
       });
       conditionExpression += ` AND #cs IN (${keys.join(', ')})`;
+      if (condition.resumes !== undefined) {
+        names['#cr'] = 'resumes';
+        values[':cr'] = condition.resumes;
+        conditionExpression += condition.resumes === 0 ? ' AND (attribute_not_exists(#cr) OR #cr = :cr)' : ' AND #cr = :cr';
+      }
+      if (condition.notPauseRequested) {
+        names['#cp'] = 'pauseRequested';
+        values[':cp'] = true;
+        conditionExpression += ' AND (attribute_not_exists(#cp) OR #cp <> :cp)';
+      }
     }
     return this.updateRunIf(runId, { UpdateExpression: `SET ${sets.join(', ')}`, ConditionExpression: conditionExpression, ExpressionAttributeNames: names, ExpressionAttributeValues: values });
   }
@@ -470,7 +505,9 @@ export class RunStore implements ApiRunRepository {
   ): Promise<RunRecord | undefined> {
     return this.updateRunIf(runId, {
       UpdateExpression: 'SET approvals.#call.decision = :d, approvals.#call.reason = :r, approvals.#call.decidedBy = :by, approvals.#call.decidedAt = :at, updatedAt = :at',
-      ConditionExpression: 'attribute_exists(pk) AND #status = :awaiting AND attribute_exists(approvals.#call) AND attribute_not_exists(approvals.#call.decision)',
+      // Only before the call's expiresAt (ISO instants of one format compare as strings).
+      ConditionExpression:
+        'attribute_exists(pk) AND #status = :awaiting AND attribute_exists(approvals.#call) AND attribute_not_exists(approvals.#call.decision) AND approvals.#call.expiresAt > :at',
       ExpressionAttributeNames: { '#status': 'status', '#call': toolCallId },
       ExpressionAttributeValues: { ':awaiting': 'AWAITING_APPROVAL', ':d': d.decision, ':r': d.reason, ':by': d.decidedBy, ':at': d.decidedAt },
     });
@@ -495,4 +532,16 @@ export class RunStore implements ApiRunRepository {
     } while (start);
     return items;
   }
+}
+
+/** A run's terminal write: its status, answer, stop reason and (structured output) parsed output. */
+type FinalResult = { status: RunStatus; answer: string; stopReason: string | null; output?: unknown };
+
+/** What a conditional run update requires of the run: its status, and optionally its resume count and no pause asked. */
+export interface RunCondition {
+  statusIn: string[];
+  /** The run's `resumes` is this (absent counts as 0): one winner among concurrent resumes. */
+  resumes?: number;
+  /** No pause is requested yet: one winner among concurrent pauses. */
+  notPauseRequested?: boolean;
 }

@@ -10,7 +10,9 @@
  *   are thrown as transient taxonomy errors, so the state machine retries them; 429 is RateLimited; other HTTP 4xx
  *   (e.g. a rejected Authorization header) and JSON-RPC errors about the request are BadRequest (a result).
  * - Every request to the server (connect, list, call) goes through `guard("tool:<name>", …)`, the server's breaker.
- * - One client (one MCP session) per server per container; a failure drops it, so the retry reconnects.
+ * - One client (one MCP session) per server per container; a failure drops it, so the retry reconnects. A request
+ *   the server answers 404 (or 400 "no valid session": it restarted and forgot the session) starts a new session
+ *   and is sent again once, in the same attempt.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { ToolConfig } from '../core/config';
@@ -31,7 +33,8 @@ export interface McpListedTool {
   parameters: Record<string, unknown>;
 }
 
-export type McpListing = { ok: true; tools: McpListedTool[] } | { ok: false; error: AgentError };
+/** A listing; `missing`: the names in `allow` the server does not offer (a notice in the trace, not an error). */
+export type McpListing = { ok: true; tools: McpListedTool[]; missing?: string[] } | { ok: false; error: AgentError };
 
 export interface McpSourceDeps {
   guard?: Guard;
@@ -95,6 +98,15 @@ const isMcpError = (err: unknown): err is Error & { code: number } =>
   err instanceof Error && (loadedSdk ? err instanceof loadedSdk.McpError : err.name === 'McpError');
 const isStreamableHttpError = (err: unknown): err is Error & { code?: number } =>
   err instanceof Error && (loadedSdk ? err instanceof loadedSdk.StreamableHTTPError : err.message.startsWith('Streamable HTTP error:'));
+
+/**
+ * The server's answer to a request on a session it does not know (any more): HTTP 404 (the MCP spec's "Session not
+ * found") or the 400 "No valid session ID" of the SDK's reference server.
+ */
+export function isSessionGone(err: unknown): boolean {
+  if (!isStreamableHttpError(err)) return false;
+  return err.code === 404 || (err.code === 400 && /session/i.test(err.message));
+}
 
 /** Maps anything the SDK or the transport threw into the taxonomy. */
 export function classifyMcpError(err: unknown, label: string): AgentError {
@@ -190,7 +202,8 @@ export class McpSource {
         return out;
       });
       const allow = this.config.allow;
-      value = { ok: true, tools: allow ? tools.filter((t) => allow.includes(t.name)) : tools };
+      const missing = allow?.filter((name) => !tools.some((t) => t.name === name)) ?? [];
+      value = { ok: true, tools: allow ? tools.filter((t) => allow.includes(t.name)) : tools, ...(missing.length ? { missing } : {}) };
     } catch (err) {
       value = { ok: false, error: classifyMcpError(err, `MCP server ${this.config.name}`) };
     }
@@ -231,9 +244,20 @@ export class McpSource {
       const expired = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new TimeoutError(`${label}: no answer within ${this.config.timeoutMs} ms`)), this.config.timeoutMs);
       });
-      try {
+      const attempt = async () => {
         const client = await Promise.race([this.connect(timeout), expired]);
         return await Promise.race([fn(client, timeout), expired]);
+      };
+      try {
+        try {
+          return await attempt();
+        } catch (err) {
+          if (!isSessionGone(err)) throw err;
+          // The server no longer knows this session (it restarted): the MCP spec says the client starts a new one.
+          // Once, within the same deadline and breaker call, so the model never sees the restart.
+          await this.drop();
+          return await attempt();
+        }
       } catch (err) {
         await this.drop();
         throw classifyMcpError(err, label);

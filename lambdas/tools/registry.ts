@@ -150,6 +150,8 @@ export async function runTool(registry: ToolRegistry, call: Pick<ToolCall, 'name
 export interface ToolListing {
   specs: ToolSpec[];
   unavailable: DegradedEntry[];
+  /** Tools a config's `allow` names that their server does not offer, per server dependency (`tool:<server>`). */
+  notListed?: { dependency: string; names: string[] }[];
 }
 
 /**
@@ -169,15 +171,18 @@ export interface ToolCatalog {
 export function createToolCatalog(tools: ToolConfig[], deps: ToolRegistryDeps = {}): ToolCatalog {
   const registry = buildToolRegistry(tools, deps);
   const sources = tools.flatMap((t) => (t.kind === 'mcp' ? [new McpSource(t, { guard: deps.guard, fetchImpl: deps.fetchImpl, clock: deps.clock, secrets: deps.secrets })] : []));
-  const offered = async (): Promise<{ tools: OfferedMcpTool[]; unavailable: DegradedEntry[] }> => {
+  const offered = async (): Promise<{ tools: OfferedMcpTool[]; unavailable: DegradedEntry[]; notListed: NonNullable<ToolListing['notListed']> }> => {
     const listings = await Promise.all(sources.map(async (source) => ({ source, listing: await source.list() })));
     const unavailable: DegradedEntry[] = [];
+    const notListed: NonNullable<ToolListing['notListed']> = [];
     const ok: Parameters<typeof nameMcpTools>[1] = [];
     for (const { source, listing } of listings) {
-      if (listing.ok) ok.push({ source, tools: listing.tools });
-      else unavailable.push(unavailableEntry(source, listing.error));
+      if (listing.ok) {
+        ok.push({ source, tools: listing.tools });
+        if (listing.missing) notListed.push({ dependency: source.dependency, names: listing.missing });
+      } else unavailable.push(unavailableEntry(source, listing.error));
     }
-    return { tools: nameMcpTools(registry.keys(), ok), unavailable };
+    return { tools: nameMcpTools(registry.keys(), ok), unavailable, notListed };
   };
   return {
     registry,
@@ -185,8 +190,8 @@ export function createToolCatalog(tools: ToolConfig[], deps: ToolRegistryDeps = 
     async list() {
       const static_ = toolSpecs(registry);
       if (sources.length === 0) return { specs: static_, unavailable: [] };
-      const { tools: mcp, unavailable } = await offered();
-      return { specs: [...static_, ...mcp.map((t) => t.spec)], unavailable };
+      const { tools: mcp, unavailable, notListed } = await offered();
+      return { specs: [...static_, ...mcp.map((t) => t.spec)], unavailable, ...(notListed.length ? { notListed } : {}) };
     },
     async run(call, ctx) {
       if (registry.has(call.name) || sources.length === 0) return runTool(registry, call, ctx);

@@ -5,6 +5,9 @@
  * Tools: `lookup_invoice {id}` (answers with the invoice), `refund {id}` (an `isError` result), `search_docs {query}`
  * (clashes with the built-in of the same name), `wait {}` (answers after `delayMs`).
  * Knobs: `failNext(n)` answers the next n `tools/call` requests with HTTP 503 before they reach the tool;
+ * `restart(status)` stands for a restart of a stateful server: every request but `initialize` is answered `status`
+ * (404 "Session not found" as the MCP spec says, or the reference server's 400 "No valid session ID") until the
+ * client initializes a new session;
  * `delayMs` delays every `tools/call`; `requireHeader` rejects requests without that header value with 401.
  * Every JSON-RPC request is recorded (`requests`: method, params, headers), and every tool run (`calls`).
  */
@@ -34,6 +37,8 @@ export interface TestMcpServer {
   delayMs: number;
   requireHeader?: { name: string; value: string };
   failNext(n: number): void;
+  /** Forgets every session, as a restarted server does (answered `status` until the next `initialize`). */
+  restart(status: 404 | 400): void;
   /** The recorded requests of one JSON-RPC method. */
   rpc(method: string): RecordedRpc[];
   close(): Promise<void>;
@@ -69,6 +74,7 @@ export async function startMcpServer(): Promise<TestMcpServer> {
   const requests: RecordedRpc[] = [];
   const calls: ToolRun[] = [];
   let failing = 0;
+  let forgotten: 404 | 400 | undefined;
   const api: TestMcpServer = {
     url: '',
     requests,
@@ -76,6 +82,9 @@ export async function startMcpServer(): Promise<TestMcpServer> {
     delayMs: 0,
     failNext: (n) => {
       failing = n;
+    },
+    restart: (status) => {
+      forgotten = status;
     },
     rpc: (method) => requests.filter((r) => r.method === method),
     close: async () => undefined,
@@ -96,6 +105,14 @@ export async function startMcpServer(): Promise<TestMcpServer> {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') as { method?: string; params?: Record<string, unknown> } | null;
       const method = String(body?.method ?? '');
       requests.push({ method, params: body?.params, headers: req.headers });
+      if (forgotten !== undefined) {
+        if (method === 'initialize') forgotten = undefined;
+        else {
+          const message = forgotten === 404 ? 'Session not found' : 'Bad Request: No valid session ID provided';
+          res.writeHead(forgotten, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
+          return;
+        }
+      }
       if (method === 'tools/call') {
         if (failing > 0) {
           failing--;

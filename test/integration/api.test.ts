@@ -157,6 +157,19 @@ describe('the HTTP API (local server, same routes as API Gateway)', () => {
     expect(await items()).toBe(before);
     const other = (await (await post(BOB)).json()) as { runId: string };
     expect(other.runId).not.toBe(runId);
+    // The same key with another body: 422, nothing written.
+    const reused = await call('POST', '/runs', { body: '{"input": "What is 6 * 8?"}', headers: { 'idempotency-key': 'order-42' } });
+    expect(reused.status).toBe(422);
+    expect(((await reused.json()) as { error: { code: string } }).error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it('10 concurrent cancels of one run: one 202, nine 409, one cancelled event', async () => {
+    const runId = 'race-cancel-run';
+    await engine.runtime.runs.createRun({ runId, userId: 'alice', input: 'hi', maxSteps: 5, maxTokens: 1000 });
+    const statuses = await Promise.all(Array.from({ length: 10 }, async () => (await call('POST', `/runs/${runId}/cancel`)).status));
+    expect(statuses.sort()).toEqual([202, ...Array(9).fill(409)]);
+    const { events } = (await (await call('GET', `/runs/${runId}/trace`)).json()) as { events: { type: string }[] };
+    expect(events.filter((e) => e.type === 'cancelled')).toHaveLength(1);
   });
 
   it('answers 409 to a state change that does not apply', async () => {

@@ -88,7 +88,7 @@ interface PreparedCall {
  */
 async function callModel(deps: LoopDeps, run: RunRecord, input: ModelStepInput, invocation: Invocation): Promise<Answered | LoopState> {
   const now = deps.now?.() ?? new Date();
-  const tier = await spendCheck(deps, run, input.step, input.tier, now);
+  const { tier, dailyLeft } = await spendCheck(deps, run, input.step, input.tier, now);
   const model = deps.model(tier);
   if (!model) throw new BadRequest(`no ${tier} model is configured`);
   const priced = deps.priceOf?.(model);
@@ -99,12 +99,15 @@ async function callModel(deps: LoopDeps, run: RunRecord, input: ModelStepInput, 
   const output = outputSpecOf(deps, run);
   const base = { tier, model, priced, conversation, instructions, output, tools: specs };
   const compacted = await compact(deps, run, input.step, base, 'window');
-  return send(deps, compacted, input, invocation, utcDay(now), await prepare(deps, compacted, input.step, base));
+  return send(deps, compacted, input, invocation, utcDay(now), await prepare(deps, compacted, input.step, base, dailyLeft));
 }
 
 
-/** The request with the run's context view applied, its estimate and the budget check (traced and thrown when it does not fit). */
-async function prepare(deps: LoopDeps, run: RunRecord, step: number, base: CallBase): Promise<PreparedCall> {
+/**
+ * The request with the run's context view applied, its estimate and the budget check (traced and thrown when it does
+ * not fit); `dailyLeft`: what is left of the day's spend cap, checked by the same budget check.
+ */
+async function prepare(deps: LoopDeps, run: RunRecord, step: number, base: CallBase, dailyLeft?: DailyLeft): Promise<PreparedCall> {
   const request: Omit<ModelRequest, 'maxOutputTokens'> = {
     system: base.instructions.text,
     messages: promptMessages(base.conversation, run.contextView),
@@ -113,7 +116,7 @@ async function prepare(deps: LoopDeps, run: RunRecord, step: number, base: CallB
     ...(base.output ? { output: base.output } : {}),
   };
   const estimated = estimateOf(deps, request);
-  const budget = await tokenBudget(deps, run, step, { tier: base.tier, priced: base.priced, estimated, pending: pendingUsage(run.contextView, step) });
+  const budget = await tokenBudget(deps, run, step, { tier: base.tier, priced: base.priced, estimated, pending: pendingUsage(run.contextView, step), dailyLeft });
   return { ...base, run, request, estimated, budget };
 }
 
@@ -121,9 +124,10 @@ async function prepare(deps: LoopDeps, run: RunRecord, step: number, base: CallB
  * The daily caps before a model call: past a cap the run surrenders (SPEND_LIMIT); past `fallbackAt` of a cap the
  * fallback model answers instead of the primary, and the run records that it degraded. Returns the tier to call.
  */
-async function spendCheck(deps: LoopDeps, run: RunRecord, step: number, tier: Tier, now: Date): Promise<Tier> {
-  if (!deps.spend || !deps.caps || !hasDailyCaps(deps.caps)) return tier;
+async function spendCheck(deps: LoopDeps, run: RunRecord, step: number, tier: Tier, now: Date): Promise<{ tier: Tier; dailyLeft?: DailyLeft }> {
+  if (!deps.spend || !deps.caps || !hasDailyCaps(deps.caps)) return { tier };
   const spent = await deps.spend.today(run.userId, utcDay(now));
+  const dailyLeft = tighterCap(spent, deps.caps);
   const cap = checkDailyCaps(spent, deps.caps, now);
   if (!cap.ok) {
     await deps.runs.appendEvent(
@@ -136,9 +140,23 @@ async function spendCheck(deps: LoopDeps, run: RunRecord, step: number, tier: Ti
     const entry = { dependency: 'model:primary', reason: 'SPEND_FALLBACK', fallback: 'model:fallback' };
     await deps.runs.addDegraded(run.runId, entry);
     await deps.runs.appendEvent(run.runId, trace.fallback({ step, ...entry, cause: `daily spend past ${Math.round((deps.caps.fallbackAt ?? 0) * 100)}% of its cap` }));
-    return 'fallback';
+    return { tier: 'fallback', dailyLeft };
   }
-  return tier;
+  return { tier, dailyLeft };
+}
+
+/** The day's spend against the cap with the least left (the user's or the deployment's), in micro-dollars. */
+interface DailyLeft {
+  usedMicros: number;
+  maxMicros: number;
+  scope: 'user' | 'total';
+}
+
+function tighterCap(spent: { userMicros: number; totalMicros: number }, caps: NonNullable<LoopDeps['caps']>): DailyLeft | undefined {
+  const candidates: DailyLeft[] = [];
+  if (caps.dailyUsdPerUser !== undefined) candidates.push({ usedMicros: spent.userMicros, maxMicros: toMicros(caps.dailyUsdPerUser), scope: 'user' });
+  if (caps.dailyUsdTotal !== undefined) candidates.push({ usedMicros: spent.totalMicros, maxMicros: toMicros(caps.dailyUsdTotal), scope: 'total' });
+  return candidates.sort((a, b) => a.maxMicros - a.usedMicros - (b.maxMicros - b.usedMicros))[0];
 }
 
 /** The tools offered to this call; servers that could not be listed are recorded once as degraded. */
@@ -149,6 +167,13 @@ async function offeredTools(deps: LoopDeps, run: RunRecord, step: number): Promi
     await deps.runs.addDegraded(run.runId, entry);
     await deps.runs.appendEvent(run.runId, trace.fallback({ step, ...entry, listing: true }));
     deps.log?.('tools unavailable', { runId: run.runId, step, ...entry });
+  }
+  // `allow` naming tools the server does not offer: a notice in the trace at the run's first call (not a
+  // degradation: the server answers, the config names something it lacks).
+  if (step === 1) {
+    for (const { dependency, names } of tools.notListed ?? []) {
+      await deps.runs.appendEvent(run.runId, trace.fallback({ step, dependency, reason: 'NOT_LISTED', fallback: 'none', listing: true, cause: `"allow" names ${names.join(', ')}, which the server does not offer` }));
+    }
   }
   return tools.specs;
 }
@@ -161,13 +186,15 @@ async function tokenBudget(
   deps: LoopDeps,
   run: RunRecord,
   step: number,
-  call: { tier: Tier; priced: PreparedCall['priced']; estimated: number; pending?: Usage },
+  call: { tier: Tier; priced: PreparedCall['priced']; estimated: number; pending?: Usage; dailyLeft?: DailyLeft },
 ): Promise<Extract<BudgetDecision, { ok: true }>> {
-  const { priced, estimated } = call;
+  const { priced, estimated, dailyLeft } = call;
   // Tokens this step already spent before its answer (a context summary, a first answer before its repair).
   const pending = call.pending ?? { inputTokens: 0, outputTokens: 0 };
   const pendingMicros = priced ? costMicros(pending, priced.price) : 0;
   const cost = run.maxCostUsd !== undefined && priced ? { usedMicros: (run.costMicros ?? 0) + pendingMicros, maxMicros: toMicros(run.maxCostUsd), price: priced.price } : undefined;
+  // The day's cap is checked as the run's dollar budget is: against the next call's estimate (docs/spend.md).
+  const daily = dailyLeft && priced ? { usedMicros: dailyLeft.usedMicros + pendingMicros, maxMicros: dailyLeft.maxMicros, price: priced.price } : undefined;
   const used = run.tokensIn + run.tokensOut + pending.inputTokens + pending.outputTokens;
   const decision = checkBudget({
     used,
@@ -176,6 +203,7 @@ async function tokenBudget(
     maxOutputTokens: deps.maxOutputTokens(call.tier),
     reserve: Math.floor(run.maxTokens * (deps.reserveRatio ?? 0)),
     cost,
+    daily,
   });
   if (decision.ok) return decision;
   await deps.runs.appendEvent(
@@ -217,6 +245,10 @@ async function send(deps: LoopDeps, run: RunRecord, input: ModelStepInput, invoc
     estimatedPromptTokens: call.estimated,
     instructions: call.instructions.hash,
   });
+  // The last look before the paid request, after every other check (caps, tools, budget): a run finalized while
+  // they ran (cancelled, stopped by an admin) sends nothing (docs/resilience.md).
+  const latest = await mustGetRun(deps.runs, run.runId);
+  if (isFinal(latest)) return stoppedState(latest, input.state);
   let response: ModelResponse;
   try {
     response = await call.model.complete({ ...call.request, maxOutputTokens: call.budget.maxOutputTokens });

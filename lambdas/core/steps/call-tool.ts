@@ -69,7 +69,15 @@ async function resultOf(deps: ToolDeps, input: ToolStepInput, { call, idempotenc
   // An approval-required call runs only with an "approve" on record (../approvals.ts).
   const refused = deps.approvals?.requires(call.name) ? gateToolCall(await deps.runs.getRun(runId), step, call) : undefined;
   if (refused) return refused;
-  if (input.failure) return { content: `The tool failed after retries (${input.failure.Error}): ${excerpt(causeMessage(input.failure.Cause), 500)}`, isError: true };
+  // Failed after all its retries: the model reads why, and the run records the tool as degraded (a notice on the
+  // answer, as for a failed model).
+  if (input.failure) {
+    return {
+      content: `The tool failed after retries (${input.failure.Error}): ${excerpt(causeMessage(input.failure.Cause), 500)}`,
+      isError: true,
+      degraded: { dependency: `tool:${call.name}`, reason: input.failure.Error, fallback: 'none' },
+    };
+  }
   // Read again right before the request: a cancel that landed while this step read its messages stops it here.
   if (isFinal(await mustGetRun(deps.runs, runId))) return undefined;
   try {

@@ -69,12 +69,14 @@ export async function finalize(deps: FinalizeDeps, input: FinalizeInput): Promis
   const messages = (await deps.runs.listMessages(state.runId)).map((m) => m.message);
   const ending = structured(deps, run, state, outcome, messages) ?? endingOf(outcome, state, run, messages);
   if (ending.degraded) await deps.runs.addDegraded(state.runId, ending.degraded);
-  const final = await deps.runs.finalizeRun(state.runId, {
-    status: ending.status,
-    answer: ending.answer,
-    stopReason: ending.stopReason,
-    ...(ending.output !== undefined ? { output: ending.output } : {}),
-  });
+  // The approval timeout ends the run only while a call is still undecided: a last decision that landed first has
+  // the run going on (its decider continues it, ../approvals.ts), and this execution leaves without a word.
+  const expiringApprovals = ending.stopReason === 'APPROVAL_EXPIRED';
+  const final = await deps.runs.finalizeRun(
+    state.runId,
+    { status: ending.status, answer: ending.answer, stopReason: ending.stopReason, ...(ending.output !== undefined ? { output: ending.output } : {}) },
+    { expiringApprovals },
+  );
   // finalizeRun only moves a RUNNING or PAUSED run: another status means someone else finalized it first.
   if (final.status !== ending.status || final.stopReason !== ending.stopReason) return outputOf(final);
   await traceEnding(deps, input, run, final);

@@ -71,7 +71,7 @@ export interface LoopDeps {
    * When set, the tools offered for each model call, listed at call time (MCP servers), with the servers that could
    * not be listed: the run goes on without their tools, degraded. Never throws.
    */
-  listTools?: () => Promise<{ specs: ToolSpec[]; unavailable: DegradedEntry[] }>;
+  listTools?: () => Promise<{ specs: ToolSpec[]; unavailable: DegradedEntry[]; notListed?: { dependency: string; names: string[] }[] }>;
   /**
    * Runs one tool call: unknown tools and unparsable arguments come back as error results; only transient errors
    * are thrown (lambdas/tools/registry.ts `runTool`).

@@ -1,6 +1,6 @@
 import { approvalPolicy, awaitApproval, decideApproval, gateToolCall, needsDecision, pendingApprovalsOf } from '../../../lambdas/core/approvals';
 import type { ExecutionPort } from '../../../lambdas/core/control';
-import { checkpointState } from '../../../lambdas/core/loop';
+import { checkpointState, finalize, type LoopState } from '../../../lambdas/core/loop';
 import { RunStore } from '../../../lambdas/store/run-store';
 import { dynamoWithAgentTable } from '../../helpers/dynamo';
 
@@ -139,5 +139,46 @@ describe('approvals (core, on the run store)', () => {
     expect(await awaitApproval({ runs, policy }, { state: { runId: 'r-cancel', step: 1 }, taskToken: 't' })).toEqual({ waiting: 0 });
     expect((await runs.getRun('r-cancel'))?.status).toBe('CANCELLED');
     await expect(decideApproval({ runs, executions }, { runId: 'r-cancel', toolCallId: 'c1', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({ name: 'Conflict' });
+  });
+
+  /** The approval timeout's ending, as the state machine runs it: Surrender with stopReason APPROVAL_EXPIRED. */
+  const expire = (runId: string) => {
+    const state: LoopState = { runId, step: 1, maxSteps: 10, maxTokens: 10_000, outcome: 'tools', toolCalls: [], toolCount: 0, callSig: '', prevCallSig: '', stopReason: 'APPROVAL_EXPIRED' };
+    return finalize({ runs }, { state, outcome: 'SURRENDER' });
+  };
+  const expiresAt = Date.parse('2030-01-01T01:00:00Z');
+
+  it('a decision at or after expiresAt: 409 APPROVAL_EXPIRED, nothing recorded', async () => {
+    await waitingRun('r-late');
+    for (const at of [expiresAt, expiresAt + 1]) {
+      await expect(decideApproval({ runs, executions, clock: () => at }, { runId: 'r-late', toolCallId: 'c1', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({ name: 'ApprovalExpired' });
+    }
+    expect((await runs.getRun('r-late'))?.approvals?.c1?.decision).toBeUndefined();
+    // Once the timeout ended the run, a late decision is still told it expired.
+    expect(await expire('r-late')).toMatchObject({ status: 'UNFINISHED', stopReason: 'APPROVAL_EXPIRED' });
+    await expect(decideApproval({ runs, executions, clock: () => expiresAt - 1 }, { runId: 'r-late', toolCallId: 'c1', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({ name: 'ApprovalExpired' });
+  });
+
+  it('the last decision just before expiry, the task token timing out meanwhile: honoured, one new execution, the timeout ends nothing', async () => {
+    await waitingRun('r-edge');
+    sendFails = true; // the token timed out before the decision could complete it
+    const justBefore = () => expiresAt - 5;
+    await decideApproval({ runs, executions, clock: justBefore }, { runId: 'r-edge', toolCallId: 'c1', decision: 'approve', decidedBy: 'alice' });
+    await decideApproval({ runs, executions, clock: justBefore }, { runId: 'r-edge', toolCallId: 'c2', decision: 'approve', decidedBy: 'alice' });
+    // The timed-out execution reaches its ending after the decision: it leaves without ending the run.
+    expect(await expire('r-edge')).toMatchObject({ status: 'RUNNING' });
+    expect(started).toEqual([{ runId: 'r-edge', attempt: 1 }]);
+    expect(await runs.getRun('r-edge')).toMatchObject({ status: 'RUNNING', stopReason: null, resumes: 1 });
+    const events = (await runs.listEvents('r-edge')).map((e) => e.type);
+    // run_resumed is LoadRun's, once, when the new execution starts; nothing here ends the run.
+    expect(events.filter((t) => ['run_resumed', 'run_finished', 'surrender'].includes(t))).toEqual([]);
+  });
+
+  it('the timeout ending first: the decision that comes after it is refused', async () => {
+    await waitingRun('r-first');
+    await decideApproval({ runs, executions, clock: () => expiresAt - 10 }, { runId: 'r-first', toolCallId: 'c1', decision: 'approve', decidedBy: 'alice' });
+    expect(await expire('r-first')).toMatchObject({ status: 'UNFINISHED', stopReason: 'APPROVAL_EXPIRED' });
+    await expect(decideApproval({ runs, executions, clock: () => expiresAt - 5 }, { runId: 'r-first', toolCallId: 'c2', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({ name: 'ApprovalExpired' });
+    expect(started).toEqual([]);
   });
 });

@@ -71,6 +71,72 @@ describe('steps of a run that is already final', () => {
     expect(await runs.getRun(runId)).toMatchObject({ status, stopReason, step: 1, degraded: [] });
   });
 
+  it('a tool that failed after all its retries: its error is the result, the run records it degraded, the answer says so', async () => {
+    const runId = 'tool-gave-up';
+    await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
+    await modelStep(deps(), { state: state(runId), step: 1, tier: 'primary' });
+    modelCalls = 0;
+    expect(await toolStep(deps(), { runId, step: 1, toolCallId: 'c1', failure: { Error: 'TransientError', Cause: 'MCP server billing: 503' } })).toEqual({ toolCallId: 'c1', isError: true });
+    expect((await runs.getRun(runId))?.degraded).toEqual([{ dependency: 'tool:calculator', reason: 'TransientError', fallback: 'none' }]);
+    const out = await finalize(deps(), { state: { ...state(runId, 1), outcome: 'final' }, outcome: 'FINISH' });
+    expect(out.status).toBe('DEGRADED');
+    expect((await runs.getRun(runId))?.answer).toMatch(/calculator.*unavailable \(TransientError\)/);
+  });
+
+  it('an MCP `allow` naming a tool the server lacks: a notice in the trace at the first call, the run not degraded', async () => {
+    const runId = 'allow-missing';
+    await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
+    const listTools = async () => ({ specs: [], unavailable: [], notListed: [{ dependency: 'tool:billing', names: ['lookup_v2'] }] });
+    await modelStep({ ...deps(), listTools }, { state: state(runId), step: 1, tier: 'primary' });
+    modelCalls = 0;
+    const notices = (await runs.listEvents(runId)).filter((e) => e.type === 'fallback');
+    expect(notices).toEqual([expect.objectContaining({ dependency: 'tool:billing', reason: 'NOT_LISTED', listing: true, cause: expect.stringContaining('lookup_v2') })]);
+    expect((await runs.getRun(runId))?.degraded).toEqual([]);
+  });
+
+  it('daily caps: the call that would cross what is left of the cap is not made; a smaller one is capped to fit', async () => {
+    const runId = 'daily-cap';
+    await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
+    const price = { inputPerMTokUsd: 1_000, outputPerMTokUsd: 1_000 }; // $0.001 a token
+    let requested: number | undefined;
+    const counting: ModelProvider = {
+      ...model,
+      complete: async (req) => {
+        requested = req.maxOutputTokens;
+        return model.complete(req);
+      },
+    };
+    const capped = (spentMicros: number): LoopDeps => ({
+      ...deps(),
+      model: () => counting,
+      priceOf: () => ({ price, source: 'config' }),
+      caps: { dailyUsdPerUser: 1 },
+      spend: { today: async () => ({ userMicros: spentMicros, totalMicros: spentMicros }), add: async () => undefined, isDisabled: async () => false },
+    });
+    // $0.99 of $1 spent: $0.01 is ~10 tokens, less than the prompt and a minimal answer.
+    await expect(modelStep(capped(990_000), { state: state(runId), step: 1, tier: 'primary' })).rejects.toMatchObject({ name: 'BudgetExceeded', reason: 'SPEND_LIMIT' });
+    expect(modelCalls).toBe(0);
+    // $0.80 spent: the call is made, its output capped to what the $0.20 left can pay for after the prompt.
+    await modelStep(capped(800_000), { state: state(runId), step: 1, tier: 'primary' });
+    expect(modelCalls).toBe(1);
+    expect(requested).toBeLessThan(200);
+    modelCalls = 0;
+  });
+
+  it('a run finalized while the step prepares its call (tools listed, budget checked): no request is sent', async () => {
+    const runId = 'cancel-before-send';
+    await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
+    const events = (await runs.listEvents(runId)).length;
+    // The cancel lands after the step's first read, while it lists the tools (MCP servers are slow to list).
+    const listTools = async () => {
+      await runs.finalizeRun(runId, { status: 'CANCELLED', answer: 'The run was cancelled.', stopReason: 'KILLED' });
+      return { specs: [], unavailable: [] };
+    };
+    expect(await modelStep({ ...deps(), listTools }, { state: state(runId), step: 1, tier: 'primary' })).toMatchObject({ outcome: 'stopped', stopReason: 'KILLED' });
+    expect(modelCalls).toBe(0);
+    expect(await runs.listEvents(runId)).toHaveLength(events);
+  });
+
   it('a run finalized while its model call is in flight: the answer is traced as discarded and not stored', async () => {
     const runId = 'cancel-during-call';
     await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });

@@ -60,6 +60,14 @@ describe('mcp tools against a real MCP server on loopback', () => {
     expect(result).toMatchObject({ isError: true, content: expect.stringContaining('unknown tool wait; available: calculator, search_docs, lookup_invoice, refund') });
   });
 
+  it('reports the allowed names the server does not offer', async () => {
+    const catalog = track(catalogFor({ url: server.url, allow: ['lookup_invoice', 'lookup_invoice_v2'] }));
+    const listing = await catalog.list();
+    expect(listing.specs.map((s) => s.name)).toEqual(['calculator', 'search_docs', 'lookup_invoice']);
+    expect(listing.notListed).toEqual([{ dependency: 'tool:billing', names: ['lookup_invoice_v2'] }]);
+    expect(listing.unavailable).toEqual([]);
+  });
+
   it('calls a tool with the arguments and the idempotency key in _meta, through the breaker of the server', async () => {
     const guarded: string[] = [];
     const guard: Guard = (dependency, fn) => {
@@ -87,6 +95,24 @@ describe('mcp tools against a real MCP server on loopback', () => {
     const rejected = track(catalogFor({ url: server.url, headers: { Authorization: 'Bearer wrong' } }));
     const listing = await rejected.list();
     expect(listing.unavailable).toEqual([{ dependency: 'tool:billing', reason: 'BadRequest', fallback: 'none' }]);
+  });
+
+  it.each([404, 400] as const)('a server restarted between two calls (%i on the old session): the second call starts a new session and succeeds in the same attempt', async (status) => {
+    const guarded: string[] = [];
+    const guard: Guard = (dependency, fn) => {
+      guarded.push(dependency);
+      return fn();
+    };
+    const catalog = track(catalogFor({ url: server.url }, { guard }));
+    expect((await catalog.run({ name: 'lookup_invoice', arguments: { id: 'INV-1' } }, ctx)).content).toContain('invoice INV-1');
+    const inits = server.rpc('initialize').length;
+    const calls = guarded.length;
+    server.restart(status);
+    const second = await catalog.run({ name: 'lookup_invoice', arguments: { id: 'INV-2' } }, ctx);
+    expect(second).toMatchObject({ content: 'invoice INV-2: 42.00 EUR, paid on 2026-11-01' });
+    expect(second.isError).toBeUndefined();
+    expect(server.rpc('initialize').length).toBe(inits + 1);
+    expect(guarded.length).toBe(calls + 1); // one breaker call, one attempt
   });
 
   it('sends the headers of headersSecret (read from Secrets Manager) over the literal ones; a malformed secret is a BadRequest naming it', async () => {
