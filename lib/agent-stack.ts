@@ -142,7 +142,7 @@ export class AgentStack extends Stack {
     // `engine`: one Standard machine, or a Standard parent with Express segments (docs/hybrid.md).
     this.workflow =
       config.engine === 'hybrid'
-        ? new HybridWorkflow(this, 'Workflow', { ...workflowProps, segmentSteps: config.hybrid.segmentSteps })
+        ? new HybridWorkflow(this, 'Workflow', { ...workflowProps, segmentSteps: config.hybrid.segmentSteps, segmentSeconds: config.hybrid.segmentSeconds })
         : new AgentWorkflow(this, 'Workflow', workflowProps);
 
     // The machine has one role for all its versions, and a deploy replaces its policy: it may invoke every published

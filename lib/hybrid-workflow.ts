@@ -9,8 +9,11 @@ import { assertApprovalTimeout } from './timeouts';
 
 /** Express workflows run at most 5 minutes; a segment ends well before (Step Functions quotas). */
 export const EXPRESS_MAX_SECONDS = 300;
-/** A segment's own timeout: under Express's 5 minutes, with room for the parent's polling. */
-export const SEGMENT_TIMEOUT_SECONDS = 270;
+/**
+ * A segment's own timeout, under Express's 5 minutes. A segment hands back to its parent once it has run
+ * `hybrid.segmentSeconds`, checked after each model call: the step's tools and one more model call must still fit.
+ */
+export const SEGMENT_TIMEOUT_SECONDS = 295;
 /** The rule Step Functions manages to learn that a `.sync` child has ended (Step Functions IAM page, "StartExecution"). */
 export const SYNC_EVENTS_RULE = 'StepFunctionsGetEventsForStepFunctionsExecutionRule';
 /** How a segment ended (its exit states set `$.exit`; the parent's AfterSegment routes on it). */
@@ -22,6 +25,8 @@ export interface HybridWorkflowProps extends StepProps {
   readonly executionTimeoutSeconds: number;
   /** Model steps per segment before it hands the loop back to the parent (config `hybrid.segmentSteps`). */
   readonly segmentSteps: number;
+  /** Seconds after which a segment hands the loop back at its next tool-call boundary (config `hybrid.segmentSeconds`). */
+  readonly segmentSeconds: number;
 }
 
 /**
@@ -50,10 +55,17 @@ export class HybridWorkflow extends Construct {
       stopped: exit('STOPPED'),
       pause: exit('PAUSE'),
       approval: props.approval ? exit('APPROVAL') : undefined,
-      // The segment's step budget, checked at the tool-call boundary: the next segment starts with the pending calls.
-      beforeTools: { condition: sfn.Condition.numberGreaterThanEqualsJsonPath('$.step', '$.segmentEnd'), next: exit('NEXT') },
-    });
-    // The parent sends {state, segment: {segmentEnd}}: merged into the loop state, the segment's end winning.
+      // The segment's budget (its steps, its time), checked at the tool-call boundary: the next segment starts with the
+      // pending calls.
+      beforeTools: {
+        condition: sfn.Condition.or(
+          sfn.Condition.numberGreaterThanEqualsJsonPath('$.step', '$.segmentEnd'),
+          sfn.Condition.and(sfn.Condition.isPresent('$.segmentDue'), sfn.Condition.booleanEquals('$.segmentDue', true)),
+        ),
+        next: exit('NEXT'),
+      },
+    }, { segment: { startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'), seconds: props.segmentSeconds } });
+    // The parent sends {state, segment: {segmentEnd, segmentDue}}: merged into the loop state, the segment's budget winning.
     const begin = new sfn.Pass(segment, 'BeginSegment', {
       parameters: { 'merged.$': 'States.JsonMerge($.state, $.segment, false)' },
       outputPath: '$.merged',
@@ -76,6 +88,7 @@ export class HybridWorkflow extends Construct {
     });
     // Kept when replaced: a parent version in flight still starts the segment version it names.
     this.segmentVersion.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    this.node.addValidation({ validate: () => segmentTimeProblems(props) });
     this.node.addValidation({ validate: () => expressProblems(Stack.of(this).resolve(cfnSegment.definitionString), this.segmentMachine.node.path) });
 
     // The parent.
@@ -92,7 +105,9 @@ export class HybridWorkflow extends Construct {
         Resource: `arn:${Stack.of(this).partition}:states:::states:startExecution.sync:2`,
         Parameters: {
           StateMachineArn: this.segmentVersion.ref,
-          Input: { 'state.$': '$', segment: { 'segmentEnd.$': `States.MathAdd($.step, ${props.segmentSteps})` } },
+          // A new segment's budget: segmentSteps more steps, and its own clock (segmentDue is set again by its model steps
+          // only: every segment makes at least one step).
+          Input: { 'state.$': '$', segment: { 'segmentEnd.$': `States.MathAdd($.step, ${props.segmentSteps})`, segmentDue: false } },
         },
         // .sync:2 returns the child's DescribeExecution with its output as JSON: the loop state the segment ended with.
         OutputPath: '$.Output',
@@ -100,9 +115,24 @@ export class HybridWorkflow extends Construct {
       },
     });
     // A segment that failed or timed out runs once more from its input (the recorded step results make it safe:
-    // docs/hybrid.md), then the run degrades.
+    // docs/hybrid.md). Failed again, the run resumes from its checkpoint (LoadRun) in a new segment, as long as the
+    // failed segments moved the checkpoint on (at most maxSteps times); otherwise it degrades.
     runSegment.addRetry({ errors: ['States.TaskFailed'], maxAttempts: 1, interval: Duration.seconds(1), jitterStrategy: sfn.JitterType.FULL });
+    const resume = kit.invoke('ResumeFromCheckpoint', props.loadRun, { runId: sfn.JsonPath.stringAt('$.runId') }, props.timeouts.bookkeeping, {
+      resultSelector: { 'state.$': '$.Payload' },
+      resultPath: '$.checkpoint',
+      outputPath: undefined,
+    });
+    resume.addRetry(kit.serviceRetry);
+    resume.addCatch(degrade, { errors: ['States.ALL'], resultPath: '$.error' });
+    runSegment.addCatch(resume, { errors: ['States.TaskFailed'], resultPath: '$.error' });
     runSegment.addCatch(degrade, { errors: ['States.ALL'], resultPath: '$.error' });
+    resume.next(
+      new sfn.Choice(this, 'CheckpointMoved', { comment: 'resume from the checkpoint if the failed segments moved it on; else the run degrades' })
+        .when(sfn.Condition.stringEquals('$.checkpoint.state.outcome', 'stopped'), stopped)
+        .when(sfn.Condition.numberGreaterThanJsonPath('$.checkpoint.state.step', '$.step'), new sfn.Pass(this, 'FromCheckpoint', { inputPath: '$.checkpoint.state' }).next(runSegment))
+        .otherwise(degrade),
+    );
     const pause = kit.pauseTask(stopped, kit.stopBecause('PauseExpired', 'PAUSE_EXPIRED', surrender));
     pause.next(runSegment);
     const approval = kit.approvalTask(() => kit.stopBecause('ApprovalExpired', 'APPROVAL_EXPIRED', surrender));
@@ -169,6 +199,18 @@ export class HybridWorkflow extends Construct {
       new iam.PolicyStatement({ actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'], resources: [`arn:${partition}:events:${region}:${account}:rule/${SYNC_EVENTS_RULE}`] }),
     );
   }
+}
+
+/**
+ * Why `hybrid.segmentSeconds` cannot be kept: a segment checks its time after each model call, so the time, then one
+ * step's tool Task and one more model Task must fit in the segment's timeout (under Express's 5 minutes).
+ */
+export function segmentTimeProblems(p: Pick<HybridWorkflowProps, 'segmentSeconds' | 'timeouts'>): string[] {
+  const step = p.timeouts.model + p.timeouts.tool;
+  if (p.segmentSeconds + step <= SEGMENT_TIMEOUT_SECONDS) return [];
+  return [
+    `hybrid.segmentSeconds (${p.segmentSeconds} s) plus one step's Task timeouts (model ${p.timeouts.model} s + tool ${p.timeouts.tool} s) must be at most ${SEGMENT_TIMEOUT_SECONDS} s (an Express segment runs under ${EXPRESS_MAX_SECONDS} s): set hybrid.segmentSeconds to at most ${Math.max(0, SEGMENT_TIMEOUT_SECONDS - step)}, or lower the model's or the tools' timeoutMs`,
+  ];
 }
 
 /**

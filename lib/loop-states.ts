@@ -154,8 +154,9 @@ export interface LoopExits {
 /**
  * The model/tool loop: CallModel (→ CallFallbackModel → Degrade), Route, CallTool / RunTools back to CallModel.
  * Returns Route, the loop's entry (a new or resumed run enters there: its `outcome` says where it goes on).
+ * `modelExtras` are added to both model calls' payloads (the hybrid segment's clock).
  */
-export function loopStates(kit: StepKit, exits: LoopExits): sfn.Choice {
+export function loopStates(kit: StepKit, exits: LoopExits, modelExtras: Record<string, unknown> = {}): sfn.Choice {
   const { scope, props } = kit;
   const tokenBudget = kit.stopBecause('TokenBudgetExhausted', 'TOKEN_BUDGET', exits.surrender);
   const modelPayload = (tier: string, withError: boolean) => ({
@@ -163,6 +164,7 @@ export function loopStates(kit: StepKit, exits: LoopExits): sfn.Choice {
     step: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt('$.step'), 1),
     tier,
     ...(withError ? { error: sfn.JsonPath.objectAt('$.error') } : {}),
+    ...modelExtras,
   });
   const callModel = kit.invoke('CallModel', props.callModel, modelPayload('primary', false), props.timeouts.model);
   callModel.addRetry(kit.transientRetry);

@@ -166,6 +166,7 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
     retryScale: knobs.retryScale,
     historyLimit: knobs.historyLimit,
     rerunSegment: knobs.rerunSegment,
+    segmentFault: knobs.segmentFault,
   });
   emulation = attachTableEmulation(doc, dynamo.clientConfig, streamTablesOf(template), (table, record) => streams.onStreamRecord(table, record), knobs.dynamoFaults);
   const sfnApi = await startSfnApi(stepFunctions, { port: options.sfnPort });

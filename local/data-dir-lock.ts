@@ -60,6 +60,15 @@ export function lockDataDir(dir: string): DataDirLock {
   throw new Error(`the data dir ${dir} could not be locked (${file} keeps coming back); is another server starting on it?`);
 }
 
+/**
+ * The live process that holds a data dir (a server, or an `agent run` on it), from its lock; undefined when the dir is
+ * free (no lock, or the lock of a process that is gone).
+ */
+export function dataDirHolder(dir: string): { pid: number; url?: string } | undefined {
+  const held = readLock(join(dir, LOCK_FILE));
+  return held && held.pid !== process.pid && isAlive(held.pid) ? { pid: held.pid, ...(held.url ? { url: held.url } : {}) } : undefined;
+}
+
 function readLock(file: string): LockInfo | undefined {
   try {
     const info = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockInfo>;

@@ -26,8 +26,11 @@ export interface EngineOptions {
    * itself is not affected); `runId` is the record's run, when it has one.
    */
   onExportError?: (runId: string, err: Error) => void;
-  /** Replaces the models and the tool runner (replay serves recorded outputs through these). */
-  overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools'>>;
+  /**
+   * Replaces the models and the tool runner (replay serves recorded outputs through these), or the handlers' clock
+   * (`now`: daily spend days, the hybrid segment's elapsed time; tests move it instead of waiting).
+   */
+  overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools' | 'now'>>;
   /** Wraps the tool runner of the call-tool step (evals serve recorded tool results through it: local/eval.ts). */
   wrapTools?: (runTool: Runtime['runTool']) => Runtime['runTool'];
   /** Port of the local Step Functions API (AWS_ENDPOINT_URL_SFN); any free port when absent. */
@@ -78,7 +81,17 @@ export interface EngineKnobs {
    * output. `index` counts the parent's `.sync` tasks from 1.
    */
   rerunSegment?: (info: { parentArn: string; index: number }) => boolean;
+  /**
+   * The hybrid engine: other faults of a segment. `concurrent`: a second copy of the segment runs at the same time
+   * as the first, with the same input (Express's at-least-once); the parent gets the first copy's output once both
+   * have ended. `timedOut`: the segment runs to its end but is reported TIMED_OUT (States.Timeout), as one whose last
+   * step outlived Express's 5 minutes after its work was recorded.
+   */
+  segmentFault?: (info: { parentArn: string; index: number }) => SegmentFault | undefined;
 }
 
+/** See EngineKnobs.segmentFault. */
+export type SegmentFault = 'concurrent' | 'timedOut';
+
 /** The knobs' names (to split a mixed options object). */
-export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit', 'rerunSegment'] as const satisfies readonly (keyof EngineKnobs)[];
+export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit', 'rerunSegment', 'segmentFault'] as const satisfies readonly (keyof EngineKnobs)[];

@@ -251,6 +251,8 @@ export class LocalEngine {
   async resumeInterrupted(): Promise<string[]> {
     const candidates = await this.runtime.runs.listRunsByStatus(['RUNNING']);
     await this.releaseDeadToolCalls(candidates.map((r) => r.runId));
+    // Likewise the claim of the model call a dead invocation held (lambdas/core/steps/model-claim.ts): the next step's.
+    for (const run of candidates) await this.runtime.modelClaims?.drop(run.runId, run.step + 1);
     const resumed: string[] = [];
     for (const { runId } of candidates) {
       if (this.services.running.has(runId)) continue;

@@ -64,6 +64,8 @@ export interface SyncDeps {
   onEvent: (event: EventLog) => void;
   /** Fault knob: re-run this child with the same input once it has ended (Express is at-least-once). */
   rerun?: (info: { parentArn: string; index: number }) => boolean;
+  /** Fault knob: run two copies of this child at once, or report it TIMED_OUT after it ran (EngineKnobs.segmentFault). */
+  fault?: (info: { parentArn: string; index: number }) => 'concurrent' | 'timedOut' | undefined;
   records: ExpressRecord[];
 }
 
@@ -81,10 +83,28 @@ export async function startExecutionSync(deps: SyncDeps, parent: LocalExecution 
   const child = children.get(target);
   if (!child) throw Object.assign(new Error(`State Machine Does Not Exist: '${target}' (Service: AWSStepFunctions; Status Code: 400; Error Code: StateMachineDoesNotExist)`), { name: 'StepFunctions.StateMachineDoesNotExistException' });
   authorizeSync(deps.iam, child, target);
-  let description = await runChild(deps, parent, child, target, params);
+  const fault = deps.fault?.({ parentArn: parent.executionArn, index });
+  let description: Record<string, unknown>;
+  if (fault === 'concurrent') {
+    const copies = await Promise.allSettled([runChild(deps, parent, child, target, params), runChild(deps, parent, child, target, params)]);
+    const first = copies[0];
+    if (first.status === 'rejected') throw first.reason;
+    description = first.value;
+  } else {
+    description = await runChild(deps, parent, child, target, params);
+  }
   if (description.Status === 'SUCCEEDED' && deps.rerun?.({ parentArn: parent.executionArn, index })) description = await runChild(deps, parent, child, target, params);
+  if (fault === 'timedOut' && description.Status === 'SUCCEEDED') description = timedOut(deps, description, child);
   if (description.Status !== 'SUCCEEDED') throw taskFailed(description);
   return description;
+}
+
+/** The fault knob's timed-out child: its work done, its description TIMED_OUT (no output), as Step Functions reports it. */
+function timedOut(deps: SyncDeps, description: Record<string, unknown>, child: ExpressMachine): Record<string, unknown> {
+  const record = deps.records.find((r) => r.executionArn === description.ExecutionArn);
+  if (record) record.status = 'TIMED_OUT';
+  const { Output: _output, ...rest } = description;
+  return { ...rest, Status: 'TIMED_OUT', Error: 'States.Timeout', Cause: `the Express execution ran past ${child.timeoutSeconds} s` };
 }
 
 /** What Step Functions checks with the parent's role before a `.sync` child starts (Step Functions IAM page). */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { runIdOf } from '../lambdas/core/execution-status';
 import { allStates, type EventLog, type LocalExecution, withTimerSafeTimeouts } from './executions';
-import { type ExpressMachine, type ExpressRecord, expressMachineOf, startExecutionSync } from './express';
+import { type ExpressMachine, type ExpressRecord, expressMachineOf, type SyncDeps, startExecutionSync } from './express';
 import type { LocalIam } from './iam/check';
 import type { Handler, LambdaInvoker } from './lambda-invoker';
 import { DEFAULT_HISTORY_LIMIT, dataLimitError, executionInputError, HistoryCounter, historyLimitError, isExecutionEnd, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
@@ -51,6 +51,8 @@ export interface StepFunctionsOptions {
   historyLimit?: number;
   /** Fault knob: re-run an Express child (`.sync` task) with the same input once it has ended. */
   rerunSegment?: (info: { parentArn: string; index: number }) => boolean;
+  /** Fault knob: run an Express child twice at once, or report it timed out after it ran (EngineKnobs.segmentFault). */
+  segmentFault?: SyncDeps['fault'];
 }
 
 /**
@@ -369,6 +371,7 @@ export class LocalStepFunctions {
       retryOverrides: (definition: Record<string, unknown>) => this.retryOverrides(definition),
       onEvent: (event: EventLog) => this.options.onStateEvent?.(runId, event),
       rerun: this.options.rerunSegment,
+      fault: this.options.segmentFault,
       records: this.expressExecutions,
     };
   }

@@ -44,10 +44,12 @@ export function intOption(name: string, value: string | boolean | undefined): nu
 
 /** Refuses a data dir another process has open (a server, another `agent run`): its database opens in one process at a time. */
 export async function assertDataDirFree(dataDir: string): Promise<void> {
-  const { dataDirInUse } = await import('../../local/data-dir');
-  if (await dataDirInUse(dataDir)) {
+  const { dataDirHolder } = await import('../../local/data-dir-lock');
+  const holder = dataDirHolder(dataDir);
+  if (holder) {
+    const who = holder.url ? `the local server on ${holder.url} (pid ${holder.pid})` : `another agent process (pid ${holder.pid})`;
     throw new UsageError(
-      `${dataDir} is in use by another agent process (a local server on another port, or another agent run): wait for it to finish, talk to that server with --api http://localhost:<its port> --token <its token>, or pass --data <another dir>`,
+      `${dataDir} is in use by ${who}: wait for it to finish, talk to that server with --api <its url> --token <its token>, or pass --data <another dir>`,
     );
   }
 }

@@ -23,8 +23,8 @@ export async function localServerAnswers(values: CliValues): Promise<boolean> {
 export async function useLocalServer(values: CliValues): Promise<boolean> {
   if (!(await localServerAnswers(values))) return false;
   if (typeof values.token === 'string') return true;
-  const { dataDirInUse } = await import('../../local/data-dir');
-  return dataDirInUse(localDataDir(values));
+  const { dataDirHolder } = await import('../../local/data-dir-lock');
+  return dataDirHolder(localDataDir(values)) !== undefined;
 }
 
 /**

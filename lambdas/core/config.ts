@@ -330,17 +330,15 @@ export const AgentConfigSchema = z
     approvalTimeoutSeconds: positiveInt(30 * 24 * 3600).default(86_400),
     /** How many tool calls of one step run at once (the Map state's MaxConcurrency). */
     toolConcurrency: positiveInt(40).default(4),
-    /**
-     * The engine's shape (docs/hybrid.md): `standard`, one Standard state machine; `hybrid`, a Standard parent (LoadRun,
-     * the waits, the endings) running the model/tool loop in Express segments of at most `hybrid.segmentSteps` steps.
-     */
+    /** The engine's shape (docs/hybrid.md): one Standard machine, or a Standard parent running the loop in Express segments. */
     engine: z.enum(['standard', 'hybrid'], { error: 'must be "standard" (one Standard state machine) or "hybrid" (Express segments under a Standard parent)' }).default('standard'),
     hybrid: z
       .strictObject({
-        /** Model steps per Express segment before it hands back to the parent (each segment also ends at 270 s). */
+        /** A segment's budget: model steps, and seconds after which it hands back at its next tool-call boundary (docs/hybrid.md). */
         segmentSteps: positiveInt(50).default(10),
+        segmentSeconds: z.number().int().min(10, 'must be at least 10 seconds').max(290, 'must be under Express\'s 300-second limit').default(230),
       })
-      .default({ segmentSteps: 10 }),
+      .default({ segmentSteps: 10, segmentSeconds: 230 }),
     /** The API in AWS. */
     api: z
       .strictObject({

@@ -141,3 +141,16 @@ export interface RunControl {
   /** Records a person's decision on a tool call waiting for approval (lambdas/core/approvals.ts). */
   decide(runId: string, toolCallId: string, decision: { decision: 'approve' | 'reject'; reason?: string; decidedBy: string }): Promise<{ remaining: number }>;
 }
+
+/**
+ * Claims of a step's model call (docs/hybrid.md): two copies of one step running at the same time (an Express segment
+ * run twice at once) send one provider request. A claim has a lease: one left by a crashed handler ends with it.
+ */
+export interface ModelCallClaims {
+  /** Takes the claim of `step`'s model call for `owner` for `leaseMs`; false while another owner's lease lasts. */
+  claim(runId: string, step: number, owner: string, leaseMs: number): Promise<boolean>;
+  /** Gives the claim back (only `owner`'s; no-op otherwise). */
+  release(runId: string, step: number, owner: string): Promise<void>;
+  /** Drops the claim whoever holds it (its holder is known to be dead: the offline engine after its process died). */
+  drop(runId: string, step: number): Promise<void>;
+}

@@ -16,6 +16,7 @@ import type { TraceEvent } from '../core/types';
 import type { BedrockDeps } from '../providers/bedrock';
 import type { SecretReader } from '../providers/secrets';
 import { createDocumentClient } from '../store/client';
+import { DynamoModelCallClaims } from '../store/model-claims';
 import { RunStore } from '../store/run-store';
 
 /**
@@ -25,7 +26,7 @@ import { RunStore } from '../store/run-store';
  * clients outside call-tool/call-model, no breaker where no external call is made, no spend store outside
  * call-model and the API).
  */
-export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals' | 'instructions' | 'output'> {
+export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'modelClaims' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals' | 'instructions' | 'output'> {
   config: AgentConfig;
   runs: RunStore;
   logger: Logger;
@@ -89,6 +90,7 @@ export function createBaseRuntime(options: RuntimeOptions): BaseRuntime {
   return {
     config,
     runs,
+    modelClaims: new DynamoModelCallClaims(options.doc, options.tableName),
     logger,
     metrics: options.metrics,
     registerLambdaContext: () => {},

@@ -36,7 +36,7 @@ const payloadOf = (call: ToolCall, idempotencyKey: string): IdempotentPayload =>
  */
 export function idempotentToolRunner(
   run: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>,
-  options: { tableName: string; client: DynamoDBClient },
+  options: { tableName: string; client: DynamoDBClient; inProgressWaitMs?: number; sleep?: (ms: number) => Promise<void> },
 ): { run: (call: ToolCall, ctx: ToolContext) => Promise<ToolResult>; registerLambdaContext: (context: Context) => void } {
   const persistenceStore = new DynamoDBPersistenceLayer({ tableName: options.tableName, awsSdkV3Client: options.client });
   const config = toolIdempotencyConfig();
@@ -45,19 +45,37 @@ export function idempotentToolRunner(
     config,
     keyPrefix: KEY_PREFIX,
   });
+  let lambdaContext: Context | undefined;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   return {
     run: async (call, ctx) => {
-      try {
-        return await once({ ...payloadOf(call, ctx.idempotencyKey), call, ctx });
-      } catch (err) {
-        // Another attempt holds the call (or a crashed one did, until its lease expires): retry later, never run twice.
-        if (err instanceof IdempotencyAlreadyInProgressError) throw new TransientError(`tool ${call.name}: the same call is in progress elsewhere`, { cause: err });
-        throw err;
+      // How long a copy of the call waits for the copy that holds it (docs/hybrid.md: two copies of an Express segment
+      // at once): what this invocation has left but a margin to record the result, unless set.
+      const waitMs = options.inProgressWaitMs ?? Math.max(0, (lambdaContext?.getRemainingTimeInMillis() ?? 0) - IN_PROGRESS_MARGIN_MS);
+      const giveUpAt = Date.now() + waitMs;
+      for (;;) {
+        try {
+          return await once({ ...payloadOf(call, ctx.idempotencyKey), call, ctx });
+        } catch (err) {
+          if (!(err instanceof IdempotencyAlreadyInProgressError)) throw err;
+          // Another attempt holds the call (or a crashed one did, until its lease expires): its result answers this
+          // one once it is stored; past the wait, retry later. Never run twice.
+          if (Date.now() >= giveUpAt) throw new TransientError(`tool ${call.name}: the same call is in progress elsewhere`, { cause: err });
+          await sleep(IN_PROGRESS_POLL_MS);
+        }
       }
     },
-    registerLambdaContext: (context) => config.registerLambdaContext(context),
+    registerLambdaContext: (context) => {
+      lambdaContext = context;
+      config.registerLambdaContext(context);
+    },
   };
 }
+
+/** How often a copy of a call held in progress elsewhere looks for its stored result. */
+const IN_PROGRESS_POLL_MS = 100;
+/** What a waiting copy keeps of its invocation's time to record the result. */
+const IN_PROGRESS_MARGIN_MS = 5000;
 
 /**
  * Releases the in-progress records of tool calls whose worker is known to be dead, so that their next attempt runs

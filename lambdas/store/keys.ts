@@ -7,6 +7,8 @@ export const RUN_SK = 'META';
 /** Messages sort by step then sequence within the step (0 = assistant, 1.. = tool results in call order). */
 export const messageSk = (step: number, seq: number) => `MSG#${pad(step, 5)}#${pad(seq, 3)}`;
 export const MESSAGE_PREFIX = 'MSG#';
+/** The claim of a step's model call (lambdas/store/model-claims.ts): not a message, not an event. */
+export const modelClaimSk = (step: number) => `CLAIM#MODEL#${pad(step, 5)}`;
 /** Trace events sort by time, then a per-writer sequence that keeps same-millisecond events apart. */
 export const eventSk = (at: string, suffix: string) => `EVT#${at}#${suffix}`;
 export const EVENT_PREFIX = 'EVT#';

@@ -43,7 +43,7 @@ describe('crash resume of the on-disk engine (npm start)', () => {
   let model: FakeProvider;
   let tools: Loopback;
   const requestsPerKey = new Map<string, number>();
-  let dataDir: string;
+  const dataDirs: string[] = [];
 
   beforeAll(async () => {
     model = await startFakeProvider('openai');
@@ -61,18 +61,22 @@ describe('crash resume of the on-disk engine (npm start)', () => {
         res.end('{"ok":true}');
       }, 250);
     });
-    dataDir = mkdtempSync(join(tmpdir(), 'agent-crash-'));
   });
   afterAll(async () => {
     await model.close();
     await tools.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('kill -9 mid-run, start again: the run finishes with every message once and every finished tool call run once', async () => {
+  // Both engine shapes (docs/hybrid.md): in the hybrid one the kill lands in an Express segment of two steps.
+  it.each(['standard', 'hybrid'] as const)('engine %s: kill -9 mid-run, start again: the run finishes with every message once and every finished tool call run once', async (shape) => {
+    requestsPerKey.clear();
+    const dataDir = mkdtempSync(join(tmpdir(), `agent-crash-${shape}-`));
+    dataDirs.push(dataDir);
     const config = {
       models: { primary: { provider: 'openai', model: 'm', baseUrl: model.baseUrl, timeoutMs: 2000 } },
       tools: [{ name: 'charge', kind: 'http', url: tools.url('/charge'), timeoutMs: 2000 }],
+      ...(shape === 'hybrid' ? { engine: 'hybrid', hybrid: { segmentSteps: 2 } } : {}),
     };
     templateFor(parseConfig(config)); // synthesize once, outside the children's time
     const first = child([dataDir, JSON.stringify(config), 'start', 'crash-run']);

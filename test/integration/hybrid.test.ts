@@ -1,8 +1,10 @@
 import { idempotencyKeyFor } from '../../lambdas/core/signature';
+import { parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
+import type { SegmentFault } from '../../local/engine-options';
 import type { CfnTemplate } from '../../local/template';
 import { type FakeProvider, startFakeProvider } from '../fakes/providers';
-import { testEngine } from '../helpers/engine';
+import { patchDefinition, templateFor, testEngine } from '../helpers/engine';
 import { type Loopback, startLoopback } from '../helpers/loopback';
 
 /**
@@ -28,6 +30,8 @@ let model: FakeProvider;
 let tools: Loopback;
 /** Idempotency keys of the tool requests: one per tool effect. */
 const effects: string[] = [];
+/** How long a tool takes to answer (0 but where a scenario needs the tool in flight). */
+let toolDelayMs = 0;
 
 beforeAll(async () => {
   model = await startFakeProvider('openai');
@@ -35,6 +39,8 @@ beforeAll(async () => {
     const prompt = promptOf(body);
     const done = toolResults(body);
     if (prompt.startsWith('fail')) return { kind: 'status', status: 500 };
+    // The primary is down, the fallback answers.
+    if (prompt.startsWith('primary-down')) return body.model === 'scripted' ? { kind: 'status', status: 500 } : { kind: 'text', text: 'the fallback answered' };
     if (prompt.startsWith('repeat')) return { kind: 'tools', calls: [{ name: 'charge', args: { amount: 1 } }] };
     if (prompt.startsWith('slow')) {
       // biome-ignore lint/suspicious/noThenProperty: a scripted reply's follow-up, not a thenable
@@ -48,8 +54,10 @@ beforeAll(async () => {
   for (const path of ['/charge', '/wire']) {
     tools.on(path, (req, res) => {
       effects.push(String(req.headers['idempotency-key']));
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"ok":true}');
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"ok":true}');
+      }, toolDelayMs);
     });
   }
 });
@@ -59,7 +67,13 @@ afterAll(async () => {
 });
 
 const configFor = (engine: 'standard' | 'hybrid') => ({
-  models: { primary: { provider: 'openai' as const, model: 'scripted', baseUrl: model.baseUrl, timeoutMs: 5000 } },
+  models: {
+    primary: { provider: 'openai' as const, model: 'scripted', baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 100 },
+    fallback: { provider: 'openai' as const, model: 'scripted-fallback', baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 100 },
+  },
+  // $10 / $30 per million tokens; the primary's breaker never opens across the file's runs (each scenario stands alone).
+  pricing: { scripted: { inputPerMTokUsd: 10, outputPerMTokUsd: 30 }, 'scripted-fallback': { inputPerMTokUsd: 10, outputPerMTokUsd: 30 } },
+  breakers: { 'model:primary': { failureThreshold: 1000, minimumCalls: 1000 } },
   tools: [
     { name: 'charge', kind: 'http' as const, url: tools.url('/charge'), timeoutMs: 5000 },
     { name: 'wire', kind: 'http' as const, url: tools.url('/wire'), timeoutMs: 5000 },
@@ -78,6 +92,10 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
   const crashOnce = new Set<string>();
   /** Re-run every segment of these runs once more (hybrid: Express is at-least-once). */
   const rerun = new Set<string>();
+  /** How far the handlers' clock is ahead of the real one (an injected clock: a segment's time passes without waiting). */
+  let clockAheadMs = 0;
+  /** Segment faults of these runs, by the parent's `.sync` task count (1 = its first segment). */
+  const faults: { runId: string; indexes: number[]; fault: SegmentFault }[] = [];
   /** The tool requests of a run (by the idempotency keys of its recorded calls): a repeated effect shows twice. */
   const effectsOf = async (runId: string) => {
     const messages = await engine.runtime.runs.listMessages(runId);
@@ -93,6 +111,8 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
         return undefined;
       },
       rerunSegment: ({ parentArn }) => [...rerun].some((id) => parentArn.includes(id)),
+      overrides: { now: () => new Date(Date.now() + clockAheadMs) },
+      segmentFault: ({ parentArn, index }) => faults.find((f) => parentArn.includes(f.runId) && f.indexes.includes(index))?.fault,
     });
   }, 60_000);
   afterAll(async () => {
@@ -117,6 +137,24 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
   it('degrades when the model keeps failing', async () => {
     const { run } = await engine.run({ input: `fail ${shape}-degrade`, runId: `${shape}-degrade` });
     expect(run).toMatchObject({ status: 'DEGRADED', stopReason: 'MODELS_UNAVAILABLE' });
+  });
+
+  it('degrades to the fallback model when the primary fails: DEGRADED, the fallback’s answer with the notice', async () => {
+    const { run } = await engine.run({ input: `primary-down ${shape}-fallback`, runId: `${shape}-fallback` });
+    expect(run).toMatchObject({ status: 'DEGRADED', degraded: [{ dependency: 'model:primary', reason: 'TransientError', fallback: 'model:fallback' }] });
+    expect(run.answer).toMatch(/^Note: the primary model was unavailable \(TransientError\); a smaller fallback model answered/);
+    expect(run.answer).toContain('the fallback answered');
+  });
+
+  it('holds the token budget and the dollar budget across steps (UNFINISHED, TOKEN_BUDGET / COST_BUDGET)', async () => {
+    const tokens = await engine.run({ input: `${shape}-tokens steps:10`, runId: `${shape}-tokens`, budgets: { maxTokens: 700 } });
+    expect(tokens.run).toMatchObject({ status: 'UNFINISHED', stopReason: 'TOKEN_BUDGET' });
+    expect(tokens.run.steps).toBeGreaterThan(2); // past the first segment
+    expect(tokens.run.usage.inputTokens + tokens.run.usage.outputTokens).toBeLessThanOrEqual(700);
+    const dollars = await engine.run({ input: `${shape}-dollars steps:10`, runId: `${shape}-dollars`, budgets: { maxCostUsd: 0.006 } });
+    expect(dollars.run).toMatchObject({ status: 'UNFINISHED', stopReason: 'COST_BUDGET' });
+    expect(dollars.run.steps).toBeGreaterThan(2);
+    expect(await effectsOf(`${shape}-dollars`)).toHaveLength(dollars.run.steps);
   });
 
   it('a crashed tool handler is retried: the run goes on, the tool effect happens once', async () => {
@@ -186,6 +224,69 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
       expect(entered).toEqual(['LoadRun', 'RunSegment', 'AfterSegment', 'RunSegment', 'AfterSegment', 'RunSegment', 'AfterSegment', 'Finish']);
     });
 
+    it('a segment that has run its time hands back to the parent at the tool-call boundary, the run intact', async () => {
+      const runId = 'hybrid-clock';
+      const before = engine.stepFunctions.expressExecutions.length;
+      // Every model step now sees its segment older than hybrid.segmentSeconds (230 s by default).
+      clockAheadMs = 231_000;
+      try {
+        const { run } = await engine.run({ input: `${runId} steps:3`, runId });
+        expect(run).toMatchObject({ status: 'SUCCEEDED', steps: 4, answer: 'done after 3' });
+      } finally {
+        clockAheadMs = 0;
+      }
+      // One model step per segment (two per segment on the step budget alone): the pending calls run in the next one.
+      const segments = engine.stepFunctions.expressExecutions.slice(before).filter((x) => x.parentArn.includes(runId));
+      expect(segments.map((x) => x.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+      expect(modelRequests(runId)).toBe(4);
+      expect(await effectsOf(runId)).toHaveLength(3);
+    });
+
+    it('a segment that timed out, and again when retried, resumes from the checkpoint in a new segment', async () => {
+      const runId = 'hybrid-timeout';
+      // The first segment (steps 1-2) and its retry both run, then are reported TIMED_OUT.
+      faults.push({ runId, indexes: [1, 2], fault: 'timedOut' });
+      const { run } = await engine.run({ input: `${runId} steps:5`, runId });
+      expect(run).toMatchObject({ status: 'SUCCEEDED', steps: 6, answer: 'done after 5' });
+      // The retry replayed the recorded steps: no model answer and no tool effect twice.
+      expect(modelRequests(runId)).toBe(6);
+      expect(new Set(await effectsOf(runId)).size).toBe(5);
+      expect(await effectsOf(runId)).toHaveLength(5);
+      const events = await engine.runtime.runs.listEvents(runId);
+      expect(events.filter((e) => e.type === 'run_resumed')).toHaveLength(1);
+    });
+
+    it('a segment that keeps timing out without moving the checkpoint on degrades the run', async () => {
+      const runId = 'hybrid-stuck';
+      // The first segment and its retry time out, as does every segment after (none records a step past the first).
+      faults.push({ runId, indexes: [1, 2, 3, 4], fault: 'timedOut' });
+      const { run } = await engine.run({ input: `${runId} steps:5`, runId, budgets: { maxSteps: 2 } });
+      expect(run).toMatchObject({ status: 'DEGRADED' });
+    });
+
+    it('two copies of each segment running at the same time send one model request per step and one request per tool call', async () => {
+      const runId = 'hybrid-concurrent';
+      faults.push({ runId, indexes: [1, 2, 3, 4, 5, 6, 7, 8], fault: 'concurrent' });
+      const before = engine.stepFunctions.expressExecutions.length;
+      // `slow`: each model answer takes 40 ms, each tool call 150 ms, so the two copies of a step overlap; the copy
+      // that finds a call held waits for its result instead of recording it as failed.
+      toolDelayMs = 150;
+      const { run } = await engine
+        .run({ input: `slow ${runId}`, runId, budgets: { maxSteps: 4 } })
+        .finally(() => {
+          toolDelayMs = 0;
+        });
+      expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'STEP_BUDGET', steps: 4 });
+      const segments = engine.stepFunctions.expressExecutions.slice(before).filter((x) => x.parentArn.includes(runId));
+      expect(segments.length).toBeGreaterThanOrEqual(4); // two segments, each run twice at once
+      expect(modelRequests(runId)).toBe(4);
+      expect(await effectsOf(runId)).toHaveLength(3);
+      const messages = await engine.runtime.runs.listMessages(runId);
+      expect(messages.filter((m) => m.message.role === 'tool' && m.message.isError)).toEqual([]);
+      const events = await engine.runtime.runs.listEvents(runId);
+      expect(events.filter((e) => e.type === 'model_call')).toHaveLength(4);
+    });
+
     it('a segment run twice (at-least-once) repeats no model answer and no tool effect', async () => {
       const runId = 'hybrid-twice';
       rerun.add(runId);
@@ -201,6 +302,25 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
       expect(events.filter((e) => e.type === 'model_call')).toHaveLength(6);
       expect(events.filter((e) => e.type === 'tool_call')).toHaveLength(5);
       expect(events.filter((e) => e.type === 'run_finished')).toHaveLength(1);
+    });
+
+    it('an approval nobody gives expires in the parent: UNFINISHED / APPROVAL_EXPIRED, the call never run', async () => {
+      // The parent's AwaitApproval with a 1-second timeout (the synthesized parent, patched; same config).
+      const template = patchDefinition(templateFor(parseConfig(configFor('hybrid'))), (d) => {
+        const states = d.States as Record<string, Record<string, unknown>>;
+        states.AwaitApproval = { ...states.AwaitApproval, TimeoutSeconds: 1 };
+      });
+      const expiring = await testEngine(configFor('hybrid'), { template });
+      try {
+        const runId = 'hybrid-expire';
+        const toolRequests = effects.length;
+        const { run } = await expiring.run({ input: `approve ${runId}`, runId });
+        expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'APPROVAL_EXPIRED' });
+        expect(effects.length).toBe(toolRequests);
+        expect(expiring.stepFunctions.expressExecutions.filter((x) => x.parentArn.includes(runId)).map((x) => x.status)).toEqual(['SUCCEEDED']);
+      } finally {
+        await expiring.close();
+      }
     });
 
     // Last: it deploys a new template to this engine.
@@ -222,6 +342,11 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
       const { run } = await finished;
       expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'STEP_BUDGET', steps: 3 });
       expect([...new Set(segmentsOf(runId).map((x) => x.stateMachineArn))]).toEqual([pinned]);
+      // The parent too: the run in flight stays on the version it started on, the new run is on the new one.
+      const parentVersion = (id: string) => [...engine.stepFunctions.executions.values()].find((x) => x.executionArn.includes(id))?.stateMachineVersionArn;
+      expect(parentVersion(runId)).toBeDefined();
+      expect(parentVersion('hybrid-after-deploy')).toBeDefined();
+      expect(parentVersion(runId)).not.toBe(parentVersion('hybrid-after-deploy'));
     });
   }
 });

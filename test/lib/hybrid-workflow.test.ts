@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ConfigError, parseConfig } from '../../lib/config';
-import { expressProblems, SEGMENT_TIMEOUT_SECONDS } from '../../lib/hybrid-workflow';
+import { expressProblems, SEGMENT_TIMEOUT_SECONDS, segmentTimeProblems } from '../../lib/hybrid-workflow';
 import { allStates } from '../../local/executions';
 import { definitionOf, expressMachinesOf } from '../../local/template';
 import { templateFor } from '../helpers/engine';
@@ -22,6 +22,17 @@ describe('config: engine', () => {
     expect(() => parseConfig({ engine: 'express' })).toThrow(/engine: must be "standard" .* or "hybrid"/);
     expect(() => parseConfig({ engine: 'hybrid', hybrid: { segmentSteps: 0 } })).toThrow(/hybrid\.segmentSteps/);
   });
+
+  it('hybrid.segmentSeconds: 230 by default, under Express’s 300 s, and with a step’s Task timeouts within the segment’s', () => {
+    expect(parseConfig({}).hybrid.segmentSeconds).toBe(230);
+    expect(() => parseConfig({ engine: 'hybrid', hybrid: { segmentSeconds: 300 } })).toThrow(/hybrid\.segmentSeconds: must be under Express's 300-second limit/);
+    // The defaults fit: 230 s, then a model Task (20 s client → 35 s) and the longest tool Task (10 s → 25 s): 290 s.
+    expect(segmentTimeProblems({ segmentSeconds: 230, timeouts: { model: 35, tool: 25, bookkeeping: 25 } })).toEqual([]);
+    expect(segmentTimeProblems({ segmentSeconds: 240, timeouts: { model: 35, tool: 20, bookkeeping: 25 } })).toEqual([]);
+    expect(segmentTimeProblems({ segmentSeconds: 240, timeouts: { model: 75, tool: 20, bookkeeping: 25 } })).toEqual([
+      expect.stringMatching(/hybrid\.segmentSeconds \(240 s\) plus one step's Task timeouts \(model 75 s \+ tool 20 s\) must be at most 295 s .* set hybrid\.segmentSeconds to at most 200/),
+    ]);
+  });
 });
 
 describe('the hybrid engine (synthesized)', () => {
@@ -37,7 +48,7 @@ describe('the hybrid engine (synthesized)', () => {
     expect(parent.LoadRun?.Next).toBe('RunSegment');
     expect(parent.RunSegment).toMatchObject({
       Resource: 'arn:aws:states:::states:startExecution.sync:2',
-      Parameters: { StateMachineArn: segment?.versionArns[0], Input: { 'state.$': '$', segment: { 'segmentEnd.$': 'States.MathAdd($.step, 10)' } } },
+      Parameters: { StateMachineArn: segment?.versionArns[0], Input: { 'state.$': '$', segment: { 'segmentEnd.$': 'States.MathAdd($.step, 10)', segmentDue: false } } },
       OutputPath: '$.Output',
     });
     expect(segment?.versionArns).toHaveLength(1);
@@ -54,6 +65,14 @@ describe('the hybrid engine (synthesized)', () => {
       ['APPROVAL', 'AwaitApproval'],
     ]);
     expect(parent.AfterSegment?.Default).toBe('RunSegment');
+    // A segment that failed twice resumes from the checkpoint if it moved on (docs/hybrid.md), else degrades.
+    expect(((parent.RunSegment?.Catch ?? []) as { ErrorEquals: string[]; Next: string }[]).map((c) => [c.ErrorEquals, c.Next])).toEqual([
+      [['States.TaskFailed'], 'ResumeFromCheckpoint'],
+      [['States.ALL'], 'Degrade'],
+    ]);
+    expect(parent.ResumeFromCheckpoint).toMatchObject({ ResultSelector: { 'state.$': '$.Payload' }, ResultPath: '$.checkpoint', Next: 'CheckpointMoved' });
+    expect(parent.CheckpointMoved?.Default).toBe('Degrade');
+    expect(parent.FromCheckpoint).toMatchObject({ InputPath: '$.checkpoint.state', Next: 'RunSegment' });
     expect(parent.Pause?.Next).toBe('RunSegment');
     expect(parent.AwaitApproval?.Next).toBe('RunSegment');
     expect(Object.keys(parent)).not.toContain('CallModel');
@@ -61,7 +80,9 @@ describe('the hybrid engine (synthesized)', () => {
 
   it('the segment is the standard loop’s own states, its endings exits to the parent, no task token in it', () => {
     for (const name of ['CallModel', 'CallTool', 'RecordToolFailure', 'RunTools']) {
-      const { Next: _a, Catch: _b, ...same } = inner[name] ?? {};
+      // The same but for the segment's clock in the model call's payload (checked below).
+      const { Next: _a, Catch: _b, ...same } = JSON.parse(JSON.stringify(inner[name] ?? {}));
+      if (same.Parameters?.Payload) delete same.Parameters.Payload.segment;
       const { Next: _c, Catch: _d, ...expected } = standard[name] ?? {};
       expect({ name, ...same }).toEqual({ name, ...expected });
     }
@@ -69,6 +90,11 @@ describe('the hybrid engine (synthesized)', () => {
     expect(route(standard)).toEqual(['Stopped', 'Finish', 'CallModel', 'RepetitionDetected', 'StepBudgetExhausted', 'Pause', 'AwaitApproval', 'CallTool']);
     expect(route(inner)).toEqual(['ExitStopped', 'ExitFinish', 'CallModel', 'RepetitionDetected', 'StepBudgetExhausted', 'ExitPause', 'ExitApproval', 'ExitNext', 'CallTool']);
     expect(inner.ExitNext).toMatchObject({ Type: 'Pass', Result: 'NEXT', ResultPath: '$.exit', End: true });
+    // The segment's clock: the model call gets its start time and seconds; Route ends it at the tool-call boundary.
+    expect(inner.CallModel?.Parameters?.Payload?.segment).toEqual({ 'startedAt.$': '$$.Execution.StartTime', seconds: 230 });
+    expect(standard.CallModel?.Parameters?.Payload?.segment).toBeUndefined();
+    const next = ((inner.Route?.Choices ?? []) as { Next: string }[]).find((c) => c.Next === 'ExitNext');
+    expect(JSON.stringify(next)).toContain('"Variable":"$.segmentDue","BooleanEquals":true');
     expect(JSON.stringify(segment?.definition)).not.toMatch(/waitForTaskToken|\.sync/);
   });
 

@@ -13,6 +13,7 @@ import { type CaughtError, type Tier, trace } from '../trace';
 import { refOf } from '../trace-refs';
 import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec, Usage } from '../types';
 import { addUsage, type CallBase, compact, estimateOf, pendingUsage } from './compaction';
+import { withModelClaim } from './model-claim';
 import { type Invocation, isFinal, type LoopDeps, type LoopState, mustGetRun, stoppedState } from './state';
 
 export interface ModelStepInput {
@@ -22,6 +23,16 @@ export interface ModelStepInput {
   tier: Tier;
   /** Set on the fallback tier: why the primary failed. */
   error?: CaughtError;
+  /**
+   * The hybrid engine's Express segment (docs/hybrid.md): when it started (`$$.Execution.StartTime`) and how many
+   * seconds it may run before it hands the loop back to its parent at the next tool-call boundary.
+   */
+  segment?: SegmentClock;
+}
+
+export interface SegmentClock {
+  startedAt: string;
+  seconds: number;
 }
 
 /**
@@ -36,9 +47,21 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
   if (isFinal(run)) return stoppedState(run, state);
   if (tier === 'fallback' && input.error) await recordFallback(deps, run.runId, step, input.error);
   // A retried step whose answer is stored replays it: no second request, its tokens counted once.
-  const stored: Answered | LoopState = (await deps.runs.getMessage(run.runId, step, 0)) ?? (await callModel(deps, run, input, invocation));
+  const stored: Answered | LoopState = (await deps.runs.getMessage(run.runId, step, 0)) ?? (await withModelClaim(input.segment ? deps : { ...deps, modelClaims: undefined }, run.runId, step, invocation, () => callModel(deps, run, input, invocation)));
   if (!('message' in stored)) return stored;
-  return recordStep(deps, stored.run ?? run, state, step, stored, outputSpecOf(deps, run));
+  const next = await recordStep(deps, stored.run ?? run, state, step, stored, outputSpecOf(deps, run));
+  return input.segment && segmentDue(input.segment, deps.now?.() ?? new Date()) ? { ...next, segmentDue: true } : next;
+}
+
+/**
+ * Whether a segment has run its time, read after the step's model call: what remains of the segment (this step's
+ * tools, the next model call) must fit in Express's limit, so Route ends the segment here. Throws on a start time
+ * that is not a date (the state machine passes `$$.Execution.StartTime`).
+ */
+export function segmentDue(clock: SegmentClock, now: Date): boolean {
+  const started = Date.parse(clock.startedAt);
+  if (Number.isNaN(started)) throw new BadRequest(`segment.startedAt must be an ISO 8601 date (the segment's $$.Execution.StartTime); got ${JSON.stringify(clock.startedAt)}`);
+  return now.getTime() - started >= clock.seconds * 1000;
 }
 
 /** The schema the run's final answer must satisfy: the request's, else the config's; none when neither. */

@@ -3,7 +3,7 @@ import { BadRequest } from '../errors';
 import type { Instructions } from '../instructions';
 import { DEFAULT_INSTRUCTIONS } from '../instructions';
 import type { OutputSpec } from '../output';
-import type { RunRecord, RunRepository, StoredMessage } from '../ports';
+import type { ModelCallClaims, RunRecord, RunRepository, StoredMessage } from '../ports';
 import type { ModelPrice, PriceSource } from '../pricing';
 import type { DailyCaps, SpendPort } from '../spend';
 import type { CaughtError, Tier } from '../trace';
@@ -51,6 +51,11 @@ export interface LoopState {
    * by the parent when it starts a segment; the model step carries it on, no step reads it).
    */
   segmentEnd?: number;
+  /**
+   * The hybrid engine: the segment has run past its time (config `hybrid.segmentSeconds`), so it hands the loop back to
+   * its parent at this step's tool-call boundary (set by the model step from the segment's start time).
+   */
+  segmentDue?: boolean;
   /** The hybrid engine: how the segment ended (its exit states set it; the parent routes on it). */
   exit?: 'FINISH' | 'SURRENDER' | 'DEGRADE' | 'REFUSED' | 'STOPPED' | 'PAUSE' | 'APPROVAL' | 'NEXT';
 }
@@ -112,6 +117,11 @@ export interface LoopDeps {
   now?: () => Date;
   /** Tools whose calls wait for a person's decision (../approvals.ts); none when absent. */
   approvals?: ApprovalPolicy;
+  /**
+   * Claims of a step's model call: a copy of the step running at the same time (an Express segment run twice at
+   * once) waits for the holder's stored answer instead of sending a second request. No claims when absent.
+   */
+  modelClaims?: ModelCallClaims;
 }
 
 /** The default system prompt (the config's `instructions` replace it: ../instructions.ts). */

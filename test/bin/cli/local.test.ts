@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Level } from 'level';
 import { recordServedConfig } from '../../../bin/cli/serve';
 import { parseConfig } from '../../../lib/config';
+import { LOCK_FILE } from '../../../local/data-dir-lock';
 import type { LocalEngine } from '../../../local/engine';
 import { type LocalServer, startServer } from '../../../local/server';
 import { agent } from '../../helpers/cli';
@@ -32,15 +32,16 @@ describe('agent run and the read commands on the local data dir, no server runni
   }, 120_000);
 
   it('refuses a data dir another process holds, saying what to do instead (exit 2)', async () => {
-    const held = new Level(data);
-    await held.open();
+    // The lock an engine on a data dir holds (local/data-dir-lock.ts), here of this live test process.
+    const lock = join(data, LOCK_FILE);
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, since: new Date().toISOString() }));
     try {
       const out = await agent(['show', runId, '--data', data]);
       expect(out.status).toBe(2);
-      expect(out.stderr).toContain(`${data} is in use by another agent process`);
+      expect(out.stderr).toContain(`${data} is in use by another agent process (pid ${process.pid})`);
       expect(out.stderr).toContain('--data <another dir>');
     } finally {
-      await held.close();
+      rmSync(lock, { force: true });
     }
   }, 60_000);
 

@@ -44,7 +44,7 @@ describe('idempotent tool runs and releasing the calls of a dead worker', () => 
     while (runs < 2) await new Promise((r) => setTimeout(r, 5));
 
     // Another worker meanwhile: the call is held (in progress), so it is not run twice.
-    const other = idempotentToolRunner(async () => ({ content: 'again' }), { tableName: TABLE, client });
+    const other = idempotentToolRunner(async () => ({ content: 'again' }), { tableName: TABLE, client, inProgressWaitMs: 0 });
     other.registerLambdaContext(lambdaContext);
     await expect(other.run(stuck, ctxOf(stuck))).rejects.toMatchObject({ name: 'TransientError' });
 
@@ -59,5 +59,37 @@ describe('idempotent tool runs and releasing the calls of a dead worker', () => 
     expect(items).toHaveLength(2);
     hang();
     await hanging.catch(() => undefined);
+  });
+
+  it('a copy of a call held in progress waits for its result (no second run), within its invocation’s time', async () => {
+    let runs = 0;
+    let finish: () => void = () => {};
+    const holder = idempotentToolRunner(
+      async (call): Promise<ToolResult> => {
+        runs++;
+        await new Promise<void>((resolve) => (finish = resolve));
+        return { content: `ran ${call.id}` };
+      },
+      { tableName: TABLE, client },
+    );
+    holder.registerLambdaContext(lambdaContext);
+    const call = callOf('held');
+    const first = holder.run(call, ctxOf(call));
+    while (runs < 1) await new Promise((r) => setTimeout(r, 5));
+    let polls = 0;
+    const copy = idempotentToolRunner(async () => ({ content: 'again' }), {
+      tableName: TABLE,
+      client,
+      sleep: async () => {
+        // The holder's call ends while the copy waits.
+        if (++polls === 2) finish();
+        await new Promise((r) => setTimeout(r, 5));
+      },
+    });
+    copy.registerLambdaContext(lambdaContext);
+    expect(await copy.run(call, ctxOf(call))).toEqual({ content: 'ran held' });
+    expect(await first).toEqual({ content: 'ran held' });
+    expect(runs).toBe(1);
+    expect(polls).toBeGreaterThanOrEqual(2);
   });
 });
