@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
-  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
-  type QueryCommandOutput,
   ScanCommand,
   UpdateCommand,
   type UpdateCommandInput,
@@ -24,7 +22,6 @@ import {
   clampEvent,
   clampMessage,
   clampText,
-  idempotencyPk,
   isConditionFailure,
   MAX_ANSWER_BYTES,
   MAX_INPUT_BYTES,
@@ -33,6 +30,7 @@ import {
   stripKeys,
 } from './items';
 import { decodeCursor, EVENT_PREFIX, encodeCursor, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
+import { claimKey, queryRunItems, releaseKey } from './run-items';
 
 export { clampText, MAX_ANSWER_BYTES, MAX_INPUT_BYTES, MAX_TEXT_BYTES } from './items';
 export type { RunRecord, StoredMessage };
@@ -345,34 +343,13 @@ export class RunStore implements ApiRunRepository {
    * Claims an Idempotency-Key of a user for a new run: returns the runId already bound to the key, or binds
    * `runId` to it (one conditional write) and returns it.
    */
-  async claimIdempotencyKey(userId: string, key: string, runId: string, fingerprint?: string): Promise<{ runId: string; claimed: boolean; fingerprint?: string }> {
-    const pk = idempotencyPk(userId, key);
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk, sk: 'RUN', runId, userId, at: this.now().toISOString(), ...(fingerprint !== undefined ? { fingerprint } : {}) },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return { runId, claimed: true };
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk, sk: 'RUN' }, ConsistentRead: true }));
-      const stored = out.Item?.fingerprint;
-      return { runId: String(out.Item?.runId), claimed: false, ...(typeof stored === 'string' ? { fingerprint: stored } : {}) };
-    }
+  claimIdempotencyKey(userId: string, key: string, runId: string, fingerprint?: string): Promise<{ runId: string; claimed: boolean; fingerprint?: string }> {
+    return claimKey(this.doc, this.tableName, { userId, key, runId, at: this.now().toISOString(), fingerprint });
   }
 
   /** Releases a claimed Idempotency-Key (its run could not be started), only while it still names that run. */
-  async releaseIdempotencyKey(userId: string, key: string, runId: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new DeleteCommand({ TableName: this.tableName, Key: { pk: idempotencyPk(userId, key), sk: 'RUN' }, ConditionExpression: 'runId = :r', ExpressionAttributeValues: { ':r': runId } }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
+  releaseIdempotencyKey(userId: string, key: string, runId: string): Promise<void> {
+    return releaseKey(this.doc, this.tableName, { userId, key, runId });
   }
 
   /** Runs in one of the given statuses (the offline engine resumes RUNNING runs after a crash). */
@@ -454,30 +431,20 @@ export class RunStore implements ApiRunRepository {
     result: { status: RunStatus; answer: string; stopReason: string },
     executionArn: string,
   ): Promise<{ run?: RunRecord; changed: boolean }> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
-          ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN}) AND (attribute_not_exists(executionArn) OR executionArn = :arn)`,
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':status': result.status,
-            ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
-            ':reason': result.stopReason,
-            ':at': this.now().toISOString(),
-            ...ACTIVE_VALUES,
-            ':arn': executionArn,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return { run: stripKeys<RunRecord>(out.Attributes ?? {}), changed: true };
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-      return { run: await this.getRun(runId), changed: false };
-    }
+    const run = await this.updateRunIf(runId, {
+      UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
+      ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN}) AND (attribute_not_exists(executionArn) OR executionArn = :arn)`,
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':status': result.status,
+        ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
+        ':reason': result.stopReason,
+        ':at': this.now().toISOString(),
+        ...ACTIVE_VALUES,
+        ':arn': executionArn,
+      },
+    });
+    return run ? { run, changed: true } : { run: await this.getRun(runId), changed: false };
   }
 
   /**
@@ -514,23 +481,8 @@ export class RunStore implements ApiRunRepository {
   }
 
   /** The items of a run under a prefix, in key order; after `afterSk` only (exclusive) when given. */
-  private async queryPrefix<T>(runId: string, prefix: string, afterSk?: string): Promise<T[]> {
-    const items: T[] = [];
-    let start: QueryCommandOutput['LastEvaluatedKey'] = afterSk ? { pk: runPk(runId), sk: afterSk } : undefined;
-    do {
-      const out: QueryCommandOutput = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) items.push(stripKeys<T>(item));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+  private queryPrefix<T>(runId: string, prefix: string, afterSk?: string): Promise<T[]> {
+    return queryRunItems<T>(this.doc, this.tableName, runId, prefix, afterSk);
   }
 }
 
