@@ -231,7 +231,7 @@ export class AgentStack extends Stack {
       else if (c instanceof logs.CfnLogGroup) c.applyRemovalPolicy(RemovalPolicy.RETAIN);
     }
 
-    // Every value a client needs (README "Deploy"; `npm run smoke -- --stack <name>` reads them).
+    // Every value a client needs (docs/deploy.md; `npm run smoke -- --stack <name>` reads them).
     new CfnOutput(this, 'ApiUrl', { value: api.viewerUrl, description: 'The HTTP API (agent --api <url>)' });
     new CfnOutput(this, 'ViewerUrl', { value: api.viewerUrl, description: 'The trace viewer: sign in through managed login' });
     new CfnOutput(this, 'Region', { value: this.region });

@@ -33,7 +33,7 @@ export async function poolSettings(values: CliValues, api: string | undefined, n
     region ??= found.region;
   }
   if (!userPoolId) throw new UsageError('which user pool? give --api <url> (its GET /config reports it) or --pool-id');
-  if (needClient && !clientId) throw new UsageError(`the API reports no app client for pool ${userPoolId}: give --client-id (README "Deploy": what an existing pool's client must allow)`);
+  if (needClient && !clientId) throw new UsageError(`the API reports no app client for pool ${userPoolId}: give --client-id (docs/deploy.md: what an existing pool's client must allow)`);
   region ??= userPoolId.split('_')[0] ?? '';
   return { region, userPoolId, clientId: clientId ?? '', ...(cognitoEndpoint(values) ? { endpoint: cognitoEndpoint(values) } : {}) };
 }

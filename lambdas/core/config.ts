@@ -347,7 +347,7 @@ export const AgentConfigSchema = z
         /** The one browser origin CORS allows (the trace viewer's); none when absent. */
         corsOrigin: z.url().optional(),
         throttle: z.strictObject({ rateLimit: z.number().positive().max(10_000), burstLimit: z.number().int().positive().max(5000) }).optional(),
-        /** With userPoolId: that pool's public app client the CLI and the viewer sign in with (README "Deploy"). */
+        /** With userPoolId: that pool's public app client the CLI and the viewer sign in with (docs/deploy.md). */
         userPoolClientId: z.string().regex(/^[a-z0-9]{1,128}$/, 'must be a Cognito app client id (lower-case letters and digits)').optional(),
         /** With userPoolId: that pool's managed login domain, e.g. https://my-agent.auth.us-east-1.amazoncognito.com. */
         authDomain: z.url().optional(),
@@ -384,7 +384,7 @@ export const AgentConfigSchema = z
             secret: z.string().min(1).optional(),
           })
           .optional(),
-        /** What the idle stack pays for (README "Deploy", cost): CloudWatch alarms, the dashboard, log retention. */
+        /** What the idle stack pays for (docs/operations.md, idle cost): CloudWatch alarms, the dashboard, log retention. */
         monitoring: MonitoringConfigSchema.prefault({}),
       })
       .prefault({}),
@@ -480,7 +480,7 @@ export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
   const lines = result.error.issues.map((issue) => {
     const key = formatPath(issue.path) || '(root)';
     if (issue.code === 'unrecognized_keys') {
-      return `- ${key}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed keys: README.md "Configuration" and the schema in lambdas/core/config.ts)`;
+      return `- ${key}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed keys: README.md "Configure your agent" and the schema in lambdas/core/config.ts)`;
     }
     return `- ${key}: ${issue.message}`;
   });

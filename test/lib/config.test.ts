@@ -21,7 +21,7 @@ describe('config schema', () => {
 
   it('rejects unknown keys by name', () => {
     expect(() => parseConfig({ budgets: { maxStep: 3 } })).toThrow(/budgets: unknown key\(s\) "maxStep"/);
-    // ...and refers to documents the repo has (README.md "Configuration", lib/config.ts), not a missing CONTRACT.md.
+    // ...and refers to documents the repo has (README.md "Configure your agent", lib/config.ts), not a missing CONTRACT.md.
     const message = (() => {
       try {
         parseConfig({ nope: 1 });
