@@ -352,7 +352,7 @@ async function outage() {
     '|---|---|---|',
     ...rows.map((r) => `| ${r.breaker ? 'on (5 failures / 60 s, 30 s cool-down)' : 'off'} | ${r.requests} | ${r.degraded} / 50 |`),
     '',
-    'With the breaker on, concurrent callers that read CLOSED before it tripped still make their call; once it is open, no request is sent until one probe after the cool-down.',
+    'With the breaker on, only the calls already in flight when the first failure came back reach the provider, plus one admitted call at a time while the breaker is suspect (docs/resilience.md, "The first wave"); once it is open, no request is sent until one probe after the cool-down. Run alone: `BENCH_ONLY=outage npm run bench`.',
     '',
   );
 }

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -11,8 +12,10 @@ import { createDocumentClient } from '../lambdas/store/client';
 import type { AgentConfig } from '../lib/config';
 import { bedrockDepsOf, bedrockUpstreams, type LocalBedrock, startBedrockRuntime } from './bedrock';
 import { ensureTable, type LocalDynamo, startDynalite } from './dynamo';
+import { withStream } from './dynamo-compat';
 import type { EngineKnobs, EngineOptions } from './engine-options';
 import { LocalEventBus } from './event-bus';
+import { ExecutionArchive } from './execution-archive';
 import type { LocalExecution } from './executions';
 import { LocalIam } from './iam/check';
 import { clientConfigOf, currentCaller, routeByCaller } from './iam/clients';
@@ -71,7 +74,7 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
   const template = options.template ?? cachedTemplate(options.config);
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const dynamo = await startDynalite({ path: options.dataDir });
-  for (const table of tablesOf(template)) await ensureTable(dynamo.doc, table);
+  for (const table of tablesOf(template)) await ensureTable(dynamo.doc, withStream(table, template));
   // Throttling starts once the tables exist (a deploy is not throttled).
   dynamo.faults.throttle = knobs.dynamoFaults?.throttle;
   const fns = functionsOf(template);
@@ -165,6 +168,8 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
     },
     retryScale: knobs.retryScale,
     historyLimit: knobs.historyLimit,
+    timers: knobs.timers,
+    archive: options.dataDir ? new ExecutionArchive(join(options.dataDir, 'executions.jsonl')) : undefined,
     rerunSegment: knobs.rerunSegment,
     segmentFault: knobs.segmentFault,
   });

@@ -5,6 +5,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { createDocumentClient } from '../lambdas/store/client';
 import { type DataDirLock, lockDataDir } from './data-dir-lock';
+import { extendDynalite } from './dynamo-compat';
 import { measureItemsInUtf8 } from './limits';
 
 /** A dynalite server on 127.0.0.1 (in memory, or on disk under `path`) and a document client bound to it. */
@@ -24,6 +25,7 @@ export async function startDynalite(options: { path?: string; port?: number } = 
   measureItemsInUtf8();
   // Before dynalite opens the dir: a dir in use is refused with a message naming it and its server.
   const lock = options.path ? lockDataDir(options.path) : undefined;
+  extendDynalite();
   const server = dynalite({ path: options.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const faults: LocalDynamo['faults'] = {};
   const front = inFront(server, faults);

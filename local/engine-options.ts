@@ -5,6 +5,7 @@ import type { EventLog } from './executions';
 import type { LambdaFaults } from './lambda-invoker';
 import type { DynamoFaults } from './streams';
 import type { CfnTemplate } from './template';
+import type { Timers } from './timers';
 
 /** What starts an offline engine (the CLI, the local server, replay, tests). */
 export interface EngineOptions {
@@ -76,6 +77,11 @@ export interface EngineKnobs {
    */
   historyLimit?: number;
   /**
+   * The timers of the engine's long waits (task tokens' timeouts, TimeoutSeconds past what a Node timer holds:
+   * local/timers.ts), e.g. a virtual clock to pass a month of waiting at once. @default the real ones
+   */
+  timers?: Timers;
+  /**
    * The hybrid engine (docs/hybrid.md): when it returns true, an Express segment (a `.sync` child) that ended is run
    * once more with the same input, as Express's at-least-once delivery may do; the parent gets the second run's
    * output. `index` counts the parent's `.sync` tasks from 1.
@@ -94,4 +100,4 @@ export interface EngineKnobs {
 export type SegmentFault = 'concurrent' | 'timedOut';
 
 /** The knobs' names (to split a mixed options object). */
-export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit', 'rerunSegment', 'segmentFault'] as const satisfies readonly (keyof EngineKnobs)[];
+export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit', 'timers', 'rerunSegment', 'segmentFault'] as const satisfies readonly (keyof EngineKnobs)[];

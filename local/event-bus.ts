@@ -7,6 +7,33 @@ import { lambdaContext } from './lambda-invoker';
 import { type CfnTemplate, LOCAL_ACCOUNT, LOCAL_REGION } from './template';
 import type { VersionRegistry } from './versions';
 
+/** EventBridge's quota on an event: what Step Functions leaves room for in the status change's input and output. */
+export const STATUS_PAYLOAD_MAX_BYTES = 248 * 1024;
+
+/** An event's `time`, as EventBridge sends it: ISO 8601 in UTC, to the second (`2026-12-07T12:00:00Z`). */
+export function eventTime(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * The status change's input and output as Step Functions sends them (Developer Guide, "EventBridge (CloudWatch
+ * Events) for Step Functions execution status changes", EventBridge payloads): "If the combined escaped input and
+ * escaped output sent to EventBridge exceeds 248KB, then the input will be excluded. Similarly, if the escaped output
+ * exceeds 248KB, then the output will be excluded"; `inputDetails`/`outputDetails.included` say which.
+ */
+export function statusPayload(input: string, output: string | undefined): Record<string, unknown> {
+  const escaped = (s: string) => Buffer.byteLength(JSON.stringify(s), 'utf8');
+  const outputBytes = output === undefined ? 0 : escaped(output);
+  const inputIncluded = escaped(input) + outputBytes <= STATUS_PAYLOAD_MAX_BYTES;
+  const outputIncluded = output !== undefined && outputBytes <= STATUS_PAYLOAD_MAX_BYTES;
+  return {
+    input: inputIncluded ? input : null,
+    output: outputIncluded ? output : null,
+    inputDetails: { included: inputIncluded },
+    outputDetails: output === undefined ? null : { included: outputIncluded },
+  };
+}
+
 /**
  * The local EventBridge default bus: the rules the template declares, their Lambda targets invoked in-process with
  * the latest deployed handlers. Step Functions publishes its executions' status changes on it.
@@ -37,7 +64,7 @@ export class LocalEventBus {
       'detail-type': EXECUTION_STATUS_DETAIL_TYPE,
       source: 'aws.states',
       account: LOCAL_ACCOUNT,
-      time: new Date().toISOString(),
+      time: eventTime(new Date()),
       region: LOCAL_REGION,
       resources: [execution.executionArn],
       detail: {
@@ -47,10 +74,7 @@ export class LocalEventBus {
         status: execution.status,
         startDate: execution.startDate.getTime(),
         stopDate: execution.stopDate?.getTime() ?? null,
-        input: execution.input,
-        output: execution.output ?? null,
-        inputDetails: { included: true },
-        outputDetails: execution.output ? { included: true } : null,
+        ...statusPayload(execution.input, execution.output),
         error: execution.error ?? null,
         cause: execution.cause ?? null,
         // As the documented event: the machine's unqualified ARN above, the alias and version an execution was

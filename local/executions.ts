@@ -1,4 +1,6 @@
 import type { StateMachine } from 'aws-local-stepfunctions';
+import type { HistoryDraft, TaskCalls } from './history';
+import { MAX_TIMER_MS } from './timers';
 import type { Revision } from './versions';
 
 /** One event of the engine's execution log (the package does not export the type). */
@@ -21,7 +23,11 @@ export interface LocalExecution {
   cause?: string;
   /** The engine's event log (the interpreter's events; GetExecutionHistory reads it). */
   events: EventLog[];
-  /** The execution history's length as Step Functions counts it (local/limits.ts HistoryCounter). */
+  /** The execution history as Step Functions writes it (local/history.ts): what the quota counts and the API lists. */
+  history: HistoryDraft[];
+  /** Each Task attempt's parameters and result (the history's Task events read them). */
+  taskCalls: TaskCalls;
+  /** The history's length (what the 25,000-event quota counts). */
   historyEventCount: number;
   /** Settles when the execution has ended and its status change has been delivered. */
   done: Promise<void>;
@@ -53,21 +59,27 @@ export function countTransitions(events: EventLog[]): number {
   return events.filter((e) => e.type === 'StateEntered').length;
 }
 
-/** Node timers hold at most 2^31-1 ms (~24.8 days); a longer one fires at once. */
-const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+/** The longest TimeoutSeconds the interpreter's own (Node) timers hold; longer ones the engine enforces (local/timers.ts). */
+export const MAX_INTERPRETER_TIMEOUT_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+
+/** Whether a TimeoutSeconds is too long for the interpreter's timers (the engine then times it itself). */
+export const isLongTimeout = (seconds: unknown): seconds is number => typeof seconds === 'number' && seconds > MAX_INTERPRETER_TIMEOUT_SECONDS;
 
 /**
- * The definition as the in-process interpreter runs it: every TimeoutSeconds (the machine's, a task's) above what a
- * Node timer can hold is held at that limit, so a long wait (a month of approvals) ends when it would offline
- * instead of at once. Nothing else changes.
+ * The definition as the in-process interpreter runs it: every TimeoutSeconds (the machine's, a task's) longer than a
+ * Node timer holds is left out, and the engine enforces it with a chunked timer (local/step-functions.ts), so a long
+ * wait (a month of approvals) ends at its time: neither at once (a Node timer's overflow) nor early. Nothing else
+ * changes.
  */
-export function withTimerSafeTimeouts(definition: Record<string, unknown>): Record<string, unknown> {
-  const cap = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(cap);
+export function withoutLongTimeouts(definition: Record<string, unknown>): Record<string, unknown> {
+  const strip = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(strip);
     if (!value || typeof value !== 'object') return value;
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, k === 'TimeoutSeconds' && typeof v === 'number' ? Math.min(v, MAX_TIMER_SECONDS) : cap(v)]),
+      Object.entries(value)
+        .filter(([k, v]) => !(k === 'TimeoutSeconds' && isLongTimeout(v)))
+        .map(([k, v]) => [k, strip(v)]),
     );
   };
-  return cap(definition) as Record<string, unknown>;
+  return strip(definition) as Record<string, unknown>;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { allStates, type EventLog, type LocalExecution, withTimerSafeTimeouts } from './executions';
+import { allStates, type EventLog, type LocalExecution, withoutLongTimeouts } from './executions';
 import type { LocalIam } from './iam/check';
 import { AccessDenied } from './iam/policy';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalExpressSpec } from './template';
@@ -40,7 +40,7 @@ export function expressMachineOf(spec: LocalExpressSpec): ExpressMachine {
   if (problems.length) throw new Error(`Express state machine ${spec.name}: ${problems.join('; ')}`);
   // The machine's TimeoutSeconds, at most Express's 5 minutes.
   const timeoutSeconds = Math.min(Number(spec.definition.TimeoutSeconds ?? EXPRESS_MAX_SECONDS), EXPRESS_MAX_SECONDS);
-  const definition = withTimerSafeTimeouts({ ...spec.definition, TimeoutSeconds: timeoutSeconds });
+  const definition = withoutLongTimeouts({ ...spec.definition, TimeoutSeconds: timeoutSeconds });
   return { ...spec, timeoutSeconds, machine: new StateMachine(definition as never, { validationOptions: { noValidate: true } }) };
 }
 

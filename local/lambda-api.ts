@@ -41,6 +41,22 @@ export function functionArnOf(functionName: string, qualifier?: string): string 
 
 const unqualified = (arn: string) => arn.split(':').slice(0, 7).join(':');
 
+/**
+ * The stand-in of the function (and qualifier) an ARN names, as Lambda finds it: the function itself or `$LATEST`
+ * when any lambda tool names the function; a version or alias only when a lambda tool names exactly it (the
+ * versions and aliases this account has, as far as offline knows) — another is `ResourceNotFoundException`, as in
+ * Lambda ("Function not found: <arn>:<qualifier>").
+ */
+export function standInFor(functions: Map<string, string>, arn: string): string | undefined {
+  const exact = functions.get(arn);
+  if (exact) return exact;
+  const qualifier = arn.split(':')[7];
+  if (qualifier !== undefined && qualifier !== '$LATEST') return undefined;
+  const fn = unqualified(arn);
+  for (const [named, spec] of functions) if (unqualified(named) === fn) return spec;
+  return undefined;
+}
+
 /** Loads `path/to/file.ts#export` (relative to `cwd`); the module must be loadable by the running Node (tsx, jest). */
 function loadHandler(spec: string, cwd: string): Handler | Outcome {
   const hash = spec.lastIndexOf('#');
@@ -141,8 +157,8 @@ export async function startLambdaApi(standIns: () => Map<string, string>, iam: L
     }
     if (raw === undefined) return error(res, 413, 'RequestTooLargeException', `Request must be smaller than ${MAX_INVOKE_PAYLOAD_BYTES} bytes for the InvokeFunction operation`);
     const functions = standIns();
-    const spec = functions.get(arn) ?? functions.get(unqualified(arn));
-    if (!spec) return error(res, 404, 'ResourceNotFoundException', `Function not found: ${arn} (offline: no lambda tool with a localHandler names it)`);
+    const spec = standInFor(functions, arn);
+    if (!spec) return error(res, 404, 'ResourceNotFoundException', `Function not found: ${arn} (offline: no lambda tool with a localHandler names this function, version or alias)`);
     let event: unknown;
     try {
       event = raw.length ? JSON.parse(raw.toString('utf8')) : {};

@@ -54,78 +54,8 @@ export function historyLimitError(limit: number): Error {
   return Object.assign(new Error(`The execution reached the maximum number of history events (${limit}).`), { name: 'States.Runtime' });
 }
 
-/** One event of the interpreter's log (aws-local-stepfunctions), as far as counting needs it. */
-interface LoggedEvent {
-  type: string;
-  state?: { name?: string; type?: string };
-  index?: number;
-}
-
-/**
- * Counts an execution's history as Step Functions writes it, from the interpreter's event log, which has fewer
- * events (aws-local-stepfunctions logs a state's entry and exit, its failures, retries and catches, and Map
- * iterations). Per interpreter event, the events AWS writes (GetExecutionHistory's types):
- * - ExecutionStarted, ExecutionSucceeded/Failed/Aborted/TimedOut: 1 each.
- * - a Task entered: TaskStateEntered, TaskScheduled, TaskStarted (3; +TaskSubmitted for `.waitForTaskToken`);
- *   a failed attempt: TaskFailed (or TaskTimedOut) (1); a retry: the next attempt's TaskScheduled, TaskStarted
- *   (2; +1); a catch writes nothing of its own; the Task exited: TaskSucceeded, TaskStateExited (2), or only
- *   TaskStateExited after a catch (1).
- * - a Map or Parallel entered: …StateEntered, …StateStarted (2); exited: …StateSucceeded, …StateExited (2); failed:
- *   …StateFailed (1); a Map iteration started, succeeded or failed: 1 each; a Parallel branch: nothing of its own.
- * - any other state (Choice, Pass, Wait, Succeed, Fail): entered 1, exited 1; a Fail state's failure is the
- *   ExecutionFailed that follows.
- * So a Lambda task that succeeds at once writes 5, each failed attempt before a retry 3 more, a Choice 2, an inline
- * Map 4 plus 2 per item: the figures lib/history.ts bounds at synth.
- */
-export class HistoryCounter {
-  /** History events written so far (AWS's count). */
-  count = 0;
-  private readonly caught = new Set<string>();
-
-  /** `stateOf(name)` gives a state's definition (to tell `.waitForTaskToken` tasks). */
-  constructor(private readonly stateOf: (name: string) => Record<string, unknown> | undefined) {}
-
-  /** The history events AWS writes for one interpreter event. */
-  eventsOf(event: LoggedEvent): number {
-    const type = event.state?.type;
-    const name = event.state?.name ?? '';
-    const key = `${name}#${event.index ?? ''}`;
-    const waits = type === 'Task' && String(this.stateOf(name)?.Resource ?? '').endsWith('.waitForTaskToken') ? 1 : 0;
-    const nested = type === 'Map' || type === 'Parallel';
-    switch (event.type) {
-      case 'ExecutionStarted':
-      case 'ExecutionSucceeded':
-      case 'ExecutionFailed':
-      case 'ExecutionAborted':
-      case 'ExecutionTimeout':
-      case 'MapIterationStarted':
-      case 'MapIterationSucceeded':
-      case 'MapIterationFailed':
-        return 1;
-      case 'StateEntered':
-        this.caught.delete(key);
-        return type === 'Task' ? 3 + waits : nested ? 2 : 1;
-      case 'StateFailed':
-        return type === 'Task' || nested ? 1 : 0;
-      case 'StateRetried':
-        return type === 'Task' ? 2 + waits : nested ? 1 : 0;
-      case 'StateCaught':
-        this.caught.add(key);
-        return 0;
-      case 'StateExited':
-        if (this.caught.delete(key)) return 1;
-        return type === 'Task' || nested ? 2 : 1;
-      default:
-        return 0;
-    }
-  }
-
-  /** Counts one event. */
-  add(event: LoggedEvent): number {
-    this.count += this.eventsOf(event);
-    return this.count;
-  }
-}
+/** Counts an execution's history as Step Functions writes it (local/history.ts drafts the events themselves). */
+export { HistoryCounter } from './history';
 
 /** Whether an interpreter event ends the execution (its history event may be the last one the quota allows). */
 export function isExecutionEnd(event: { type: string }): boolean {

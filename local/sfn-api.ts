@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { EventLog, LocalExecution } from './executions';
+import type { LocalExecution } from './executions';
+import { historyEventsOf } from './history';
 import { UnrecognizedClient } from './iam/check';
 import { AccessDenied } from './iam/policy';
 import { sfnCheck } from './iam/sfn';
 import { executionInputError } from './limits';
 import { type LocalEndpoint, listenLocal, readJsonObject } from './listen';
 import { SfnError } from './sfn-error';
+import { checkArn, checkMemberTypes, checkStatusFilter } from './sfn-validation';
 import type { LocalStepFunctions } from './step-functions';
 
 /** Largest request the endpoint reads (Step Functions' own payload limit is 256 KB). */
@@ -30,13 +32,18 @@ function summary(e: LocalExecution) {
 
 /** The machine itself, one of its versions or one of its aliases (as StartExecution and ListExecutions take them). */
 function qualified(sfn: LocalStepFunctions, arn: unknown): string {
+  checkArn(arn, 'stateMachine', 'stateMachineArn');
   sfn.versions.resolve(String(arn));
   return String(arn);
 }
 
 function machine(sfn: LocalStepFunctions, arn: unknown): void {
+  checkArn(arn, 'stateMachine', 'stateMachineArn');
   if (arn !== sfn.stateMachineArn) throw new SfnError('StateMachineDoesNotExist', `state machine ${String(arn)} does not exist; this endpoint serves ${sfn.stateMachineArn}`);
 }
+
+/** An execution ARN, well-formed (else InvalidArn) — whether it exists is the service's answer (ExecutionDoesNotExist). */
+const execution = (b: Record<string, unknown>) => checkArn(b.executionArn, 'execution', 'executionArn');
 
 function page<T>(items: T[], body: Record<string, unknown>): { items: T[]; nextToken?: string } {
   const max = Math.min(Number(body.maxResults) || PAGE, 1000);
@@ -46,41 +53,20 @@ function page<T>(items: T[], body: Record<string, unknown>): { items: T[]; nextT
   return { items: slice, ...(start + max < items.length ? { nextToken: Buffer.from(String(start + max)).toString('base64url') } : {}) };
 }
 
-/** The interpreter's event log as Step Functions history events (types and details as GetExecutionHistory names them). */
+/** The execution's history as GetExecutionHistory lists it (local/history.ts: the same list the quota counts). */
 export function historyEvents(e: LocalExecution): Record<string, unknown>[] {
-  return e.events.map((event: EventLog, i) => {
-    const ev = event as { type: string; timestamp: number; state?: { name: string; type: string; input?: unknown; output?: unknown }; Error?: string; Cause?: string };
-    const base = { id: i + 1, previousEventId: i, timestamp: ev.timestamp / 1000 };
-    const json = (v: unknown) => JSON.stringify(v ?? null);
-    switch (ev.type) {
-      case 'ExecutionStarted':
-        return { ...base, type: 'ExecutionStarted', executionStartedEventDetails: { input: e.input } };
-      case 'ExecutionSucceeded':
-        return { ...base, type: 'ExecutionSucceeded', executionSucceededEventDetails: { output: e.output ?? 'null' } };
-      case 'ExecutionFailed':
-        return { ...base, type: 'ExecutionFailed', executionFailedEventDetails: { error: e.error ?? ev.Error, cause: e.cause ?? ev.Cause } };
-      case 'ExecutionAborted':
-        // An execution the service itself failed (the history quota, a payload past 256 KB) ends FAILED, not ABORTED.
-        if (e.status === 'FAILED') return { ...base, type: 'ExecutionFailed', executionFailedEventDetails: { error: e.error, cause: e.cause } };
-        return { ...base, type: 'ExecutionAborted', executionAbortedEventDetails: { error: e.error, cause: e.cause } };
-      case 'ExecutionTimeout':
-        return { ...base, type: 'ExecutionTimedOut', executionTimedOutEventDetails: { error: 'States.Timeout', cause: e.cause } };
-      case 'StateEntered':
-        return { ...base, type: `${ev.state?.type}StateEntered`, stateEnteredEventDetails: { name: ev.state?.name, input: json(ev.state?.input) } };
-      case 'StateExited':
-        return { ...base, type: `${ev.state?.type}StateExited`, stateExitedEventDetails: { name: ev.state?.name, output: json(ev.state?.output) } };
-      default:
-        // Retries, catches, failures and Map iterations: the interpreter's own names, with the state and error.
-        return { ...base, type: ev.type, ...(ev.state ? { stateName: ev.state.name } : {}), ...(ev.Error ? { error: ev.Error, cause: ev.Cause } : {}) };
-    }
-  });
+  return historyEventsOf(e.history, e, e.taskCalls);
 }
 
 const OPERATIONS: Record<string, Operation> = {
   ListStateMachines: (sfn) => ({ stateMachines: [{ stateMachineArn: sfn.stateMachineArn, name: sfn.stateMachineName, type: 'STANDARD', creationDate: epoch(sfn.createdAt) }] }),
   DescribeStateMachine: (sfn, b) => {
-    // The machine (its latest revision) or one of its versions.
-    const arn = String(b.stateMachineArn);
+    // The machine (its latest revision) or one of its versions; a malformed ARN is InvalidArn, any other
+    // (another machine, a version never published) StateMachineDoesNotExist.
+    const arn = checkArn(b.stateMachineArn, 'stateMachine', 'stateMachineArn');
+    if (arn !== sfn.stateMachineArn && !sfn.versions.versions.some((v) => v.arn === arn)) {
+      throw new SfnError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+    }
     const version = arn === sfn.stateMachineArn ? undefined : sfn.versions.version(arn);
     const revision = version?.revision ?? sfn.versions.latest;
     return {
@@ -102,14 +88,15 @@ const OPERATIONS: Record<string, Operation> = {
     const e = sfn.startExecution({ name: b.name as string | undefined, input: b.input as string | undefined, stateMachineArn: qualified(sfn, b.stateMachineArn) });
     return { executionArn: e.executionArn, startDate: epoch(e.startDate) };
   },
-  StopExecution: (sfn, b) => ({ stopDate: epoch(sfn.stopExecution(String(b.executionArn), b.error as string | undefined, b.cause as string | undefined).stopDate) }),
+  StopExecution: (sfn, b) => ({ stopDate: epoch(sfn.stopExecution(execution(b), b.error as string | undefined, b.cause as string | undefined).stopDate) }),
   DescribeExecution: (sfn, b) => {
-    const e = sfn.describeExecution(String(b.executionArn));
+    const e = sfn.describeExecution(execution(b));
     const via = { ...(e.stateMachineVersionArn ? { stateMachineVersionArn: e.stateMachineVersionArn } : {}), ...(e.stateMachineAliasArn ? { stateMachineAliasArn: e.stateMachineAliasArn } : {}) };
     return { ...summary(e), ...via, input: e.input, inputDetails: { included: true }, ...(e.output !== undefined ? { output: e.output, outputDetails: { included: true } } : {}), ...(e.error ? { error: e.error } : {}), ...(e.cause ? { cause: e.cause } : {}) };
   },
   ListExecutions: (sfn, b) => {
     // The machine's executions, or those started on one version or through one alias.
+    checkStatusFilter(b.statusFilter);
     const arn = qualified(sfn, b.stateMachineArn);
     const of = (e: LocalExecution) => arn === sfn.stateMachineArn || e.stateMachineVersionArn === arn || e.stateMachineAliasArn === arn;
     const all = [...sfn.executions.values()].filter((e) => of(e) && (!b.statusFilter || e.status === b.statusFilter)).reverse();
@@ -117,7 +104,7 @@ const OPERATIONS: Record<string, Operation> = {
     return { executions: items.map(summary), ...(nextToken ? { nextToken } : {}) };
   },
   GetExecutionHistory: (sfn, b) => {
-    const events = historyEvents(sfn.describeExecution(String(b.executionArn)));
+    const events = historyEvents(sfn.describeExecution(execution(b)));
     const { items, nextToken } = page(b.reverseOrder ? events.reverse() : events, b);
     return { events: items, ...(nextToken ? { nextToken } : {}) };
   },
@@ -186,6 +173,12 @@ async function handle(sfn: LocalStepFunctions, req: IncomingMessage, res: Server
   if (body === undefined) {
     reply(res, 400, { __type: 'SerializationException', message: 'the body must be a JSON object' });
     return;
+  }
+  try {
+    // The JSON protocol refuses a member of the wrong type before the operation (or its authorization) runs.
+    checkMemberTypes(body);
+  } catch (err) {
+    return reply(res, 400, { __type: (err as SfnError).name, message: (err as SfnError).message });
   }
   try {
     const principal = sfn.iam.principalOf(req.headers.authorization);

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { runIdOf } from '../lambdas/core/execution-status';
-import { allStates, type EventLog, type LocalExecution, withTimerSafeTimeouts } from './executions';
+import type { ExecutionArchive } from './execution-archive';
+import { allStates, type EventLog, isLongTimeout, type LocalExecution, withoutLongTimeouts } from './executions';
 import { type ExpressMachine, type ExpressRecord, expressMachineOf, type SyncDeps, startExecutionSync } from './express';
 import type { LocalIam } from './iam/check';
 import type { Handler, LambdaInvoker } from './lambda-invoker';
+import { taskFunction } from './lambda-qualifiers';
 import { DEFAULT_HISTORY_LIMIT, dataLimitError, executionInputError, HistoryCounter, historyLimitError, isExecutionEnd, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
 import { SfnError } from './sfn-error';
-import { TaskTokens } from './task-tokens';
+import { checkExecutionName } from './sfn-validation';
+import { newTaskToken, TaskTokens } from './task-tokens';
 import { type CfnTemplate, definitionOf, expressMachinesOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, lambdaVersionsOf, stateMachineOf, validateDefinitionOnce } from './template';
+import { type LongTimer, longTimeout, type Timers } from './timers';
 import { type Revision, revisionId, type VersionRegistry } from './versions';
 
 /** A template's definition and the handlers of the functions it names (`handlerOf` deploys each). */
@@ -21,7 +25,7 @@ export function revisionOf(template: CfnTemplate, handlerOf: (fn: LocalFunction)
     if (handler) handlers.set(f.arn, handler);
   }
   validateDefinitionOnce(definition);
-  const machine = new StateMachine(withTimerSafeTimeouts(definition) as never, { validationOptions: { noValidate: true } });
+  const machine = new StateMachine(withoutLongTimeouts(definition) as never, { validationOptions: { noValidate: true } });
   const children = new Map<string, ExpressMachine>();
   for (const spec of expressMachinesOf(template)) {
     validateDefinitionOnce(spec.definition);
@@ -49,6 +53,10 @@ export interface StepFunctionsOptions {
   retryScale?: number;
   /** Events per execution (local/limits.ts HistoryCounter). @default 25,000 (AWS's hard quota) */
   historyLimit?: number;
+  /** Where closed executions are kept across restarts (the data dir); none: this process's only. */
+  archive?: ExecutionArchive;
+  /** The timers of waits longer than the interpreter's hold (task tokens, long TimeoutSeconds). @default real ones */
+  timers?: Timers;
   /** Fault knob: re-run an Express child (`.sync` task) with the same input once it has ended. */
   rerunSegment?: (info: { parentArn: string; index: number }) => boolean;
   /** Fault knob: run an Express child twice at once, or report it timed out after it ran (EngineKnobs.segmentFault). */
@@ -70,7 +78,7 @@ export class LocalStepFunctions {
   readonly iam: LocalIam;
   /** The Express executions the `.sync` tasks started (requests and durations, as Express bills them). */
   readonly expressExecutions: ExpressRecord[] = [];
-  private readonly tokens = new TaskTokens();
+  private readonly tokens: TaskTokens;
   private closing = false;
 
   constructor(
@@ -80,6 +88,9 @@ export class LocalStepFunctions {
     ({ arn: this.stateMachineArn, name: this.stateMachineName } = stateMachineOf(template));
     this.versions = options.versions;
     this.iam = options.iam;
+    this.tokens = new TaskTokens(options.timers);
+    // Closed executions of earlier processes (Step Functions keeps them 90 days): described and listed, not re-run.
+    for (const e of options.archive?.load(this.versions.latest) ?? []) this.executions.set(e.executionArn, e);
   }
 
   /** The prefix of this machine's execution ARNs (the name follows). */
@@ -106,7 +117,7 @@ export class LocalStepFunctions {
     if (tooLarge) throw new SfnError(tooLarge.name, tooLarge.message);
     const target = this.versions.resolve(input.stateMachineArn ?? this.stateMachineArn);
     const name = input.name ?? randomUUID();
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) throw new SfnError('InvalidName', `invalid execution name ${name}`);
+    checkExecutionName(name);
     const text = input.input ?? '{}';
     let parsed: unknown;
     try {
@@ -128,6 +139,8 @@ export class LocalStepFunctions {
       status: 'RUNNING',
       startDate: new Date(),
       events: [],
+      history: [],
+      taskCalls: new Map(),
       historyEventCount: 0,
       done: Promise.resolve(),
       revision: target.revision,
@@ -203,6 +216,9 @@ export class LocalStepFunctions {
       noThrowOnAbort: true,
     });
     execution.abort = run.abort;
+    // A machine TimeoutSeconds too long for the interpreter's timers is timed here (local/timers.ts).
+    const machineTimeout = execution.revision.definition.TimeoutSeconds;
+    const timeout = isLongTimeout(machineTimeout) ? longTimeout(() => this.timeOutExecution(execution), machineTimeout * 1000, this.options.timers) : undefined;
     const history = this.historyCounter(execution);
     const collecting = (async () => {
       for await (const event of run.eventLogs) {
@@ -239,6 +255,7 @@ export class LocalStepFunctions {
         }
       }
     }
+    timeout?.clear();
     execution.stopDate ??= new Date();
     execution.abort = undefined;
     if (dropped) {
@@ -249,6 +266,7 @@ export class LocalStepFunctions {
     this.tokens.retireExecution(execution.executionArn);
     await collecting;
     await this.options.publishStatus(execution);
+    this.options.archive?.save(execution);
   }
 
   /** Every Task state → the handler of the function its Parameters name (Lambda tasks return {Payload}). */
@@ -262,9 +280,12 @@ export class LocalStepFunctions {
       if (state.Type !== 'Task') continue;
       if (/^arn:aws:states:::states:startExecution\.sync(:2)?$/.test(String(state.Resource))) {
         out[name] = async (input: unknown) => {
+          const call = recordCall(execution, name, input);
           await new Promise((r) => setImmediate(r));
           if (execution.status !== 'RUNNING') throw Object.assign(new Error(`execution ${execution.status}`), { name: 'States.Runtime' });
-          return limited('task result', await startExecutionSync(this.syncDeps(execution, placeholder), execution, this.childrenOf(execution), limited('input', input) as never, ++syncTasks)) as never;
+          const result = limited('task result', await startExecutionSync(this.syncDeps(execution, placeholder), execution, this.childrenOf(execution), limited('input', input) as never, ++syncTasks));
+          call.output = JSON.stringify(result);
+          return result as never;
         };
         const limited = <T>(what: string, value: T): T => this.withinPayloadLimit(execution, state, `${what} of state ${name}`, value);
         continue;
@@ -273,23 +294,29 @@ export class LocalStepFunctions {
       const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
       const limited = <T>(what: string, value: T): T => this.withinPayloadLimit(execution, state, `${what} of state ${name}`, value);
       out[name] = async (input: unknown) => {
+        const call = recordCall(execution, name, input);
         // The interpreter's log is read asynchronously: let it catch up, so that a task whose TaskScheduled event
         // would pass the history quota is never invoked (the execution has failed by then), as in AWS.
         await new Promise((r) => setImmediate(r));
         if (execution.status !== 'RUNNING') throw Object.assign(new Error(`execution ${execution.status}`), { name: 'States.Runtime' });
         const { FunctionName, Payload } = limited('input', input) as { FunctionName: string; Payload: Record<string, unknown> };
         invoker.authorizeStateMachine(FunctionName, principal);
-        const fn = functions.get(FunctionName);
-        const handler = handlers.get(FunctionName);
-        if (!fn || !handler) throw Object.assign(new Error(`no local handler for ${FunctionName}`), { name: 'Lambda.ResourceNotFoundException' });
-        if (!waitsForToken) return limited('task result', await invoker.invoke(fn, handler, Payload)) as never;
+        const fn = taskFunction(functions, FunctionName);
+        const handler = taskFunction(handlers, fn.arn);
+        if (!waitsForToken) {
+          const result = limited('task result', await withinLongTimeout(invoker.invoke(fn, handler, Payload), state.TimeoutSeconds, this.options.timers));
+          call.output = JSON.stringify(result);
+          return result as never;
+        }
         // .waitForTaskToken: a token of this attempt only; the execution waits until SendTask* completes it, and
         // once the attempt is over (timed out, execution closed) the token is stale.
-        const token = `${randomUUID()}${randomUUID()}`.replaceAll('-', '');
+        const token = newTaskToken();
         const output = this.tokens.wait(token, execution.executionArn, timeoutMs);
         try {
-          await invoker.invoke(fn, handler, replaceString(Payload, placeholder, token));
-          return limited('task result', await output) as never;
+          call.submitted = JSON.stringify(await invoker.invoke(fn, handler, replaceString(Payload, placeholder, token)));
+          const result = limited('task result', await output);
+          call.output = JSON.stringify(result);
+          return result as never;
         } finally {
           if (this.tokens.has(token)) this.tokens.retire(token);
         }
@@ -323,13 +350,20 @@ export class LocalStepFunctions {
    */
   private countHistory(execution: LocalExecution, history: HistoryCounter, event: EventLog): void {
     const limit = this.options.historyLimit ?? DEFAULT_HISTORY_LIMIT;
-    if (execution.historyEventCount >= limit) return;
-    const events = history.eventsOf(event as never);
-    if (isExecutionEnd(event) || execution.historyEventCount + events < limit) {
-      execution.historyEventCount += events;
+    const written = execution.history;
+    if (written.length >= limit) return;
+    const drafts = history.draftsOf(event as never);
+    // An execution the service itself failed (the history quota, a payload past 256 KB) ends FAILED, not ABORTED.
+    if (event.type === 'ExecutionAborted' && execution.status === 'FAILED') for (const d of drafts) d.type = 'ExecutionFailed';
+    if (event.type === 'ExecutionAborted' && execution.status === 'TIMED_OUT') for (const d of drafts) d.type = 'ExecutionTimedOut';
+    if (isExecutionEnd(event) || written.length + drafts.length < limit) {
+      written.push(...drafts);
+      execution.historyEventCount = written.length;
       return;
     }
-    execution.historyEventCount = limit;
+    // Events up to number limit - 1 are written; number `limit` is ExecutionFailed.
+    written.push(...drafts.slice(0, limit - 1 - written.length), { type: 'ExecutionFailed', timestamp: event.timestamp });
+    execution.historyEventCount = written.length;
     this.failTerminally(execution, historyLimitError(limit));
   }
 
@@ -341,6 +375,16 @@ export class LocalStepFunctions {
     const [what, value] = event.type === 'StateEntered' ? ['input', state.input] : ['output', state.output];
     const bytes = payloadBytes(value);
     if (bytes > MAX_PAYLOAD_BYTES) this.failTerminally(execution, dataLimitError(`${what} of state ${state.name}`, bytes));
+  }
+
+  /** The machine's TimeoutSeconds passed: the execution ends TIMED_OUT (States.Timeout), as in Step Functions. */
+  private timeOutExecution(execution: LocalExecution): void {
+    if (execution.status !== 'RUNNING') return;
+    execution.status = 'TIMED_OUT';
+    execution.error = 'States.Timeout';
+    execution.cause = "the execution ran past the state machine's TimeoutSeconds";
+    execution.stopDate = new Date();
+    execution.abort?.();
   }
 
   /** Ends the execution FAILED with the error, as Step Functions does with an error no state may catch. */
@@ -388,8 +432,28 @@ export class LocalStepFunctions {
   }
 }
 
+/** A task's TimeoutSeconds too long for the interpreter's timers, timed here: past it the task fails States.Timeout. */
+async function withinLongTimeout<T>(work: Promise<T>, timeoutSeconds: unknown, timers?: Timers): Promise<T> {
+  if (!isLongTimeout(timeoutSeconds)) return work;
+  let timer: LongTimer | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = longTimeout(() => reject(Object.assign(new Error('the task timed out (its TimeoutSeconds passed)'), { name: 'States.Timeout' })), timeoutSeconds * 1000, timers);
+  });
+  try {
+    return await Promise.race([work, timedOut]);
+  } finally {
+    timer?.clear();
+  }
+}
 /** An execution with the abort functions of the `.sync` children it is waiting for (local/express.ts). */
 type ChildAware = LocalExecution & { childAborts?: Set<() => void> };
+
+/** A Task attempt's parameters (and, once known, its result), for the history's Task events (in attempt order). */
+function recordCall(execution: LocalExecution, state: string, input: unknown): { parameters: string; submitted?: string; output?: string } {
+  const call = { parameters: JSON.stringify(input ?? null) };
+  execution.taskCalls.set(state, [...(execution.taskCalls.get(state) ?? []), call]);
+  return call;
+}
 
 /** Replaces every string equal to `from` in a JSON value. */
 function replaceString(value: unknown, from: string, to: string): unknown {

@@ -1,4 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { SfnError } from './sfn-error';
+import { type LongTimer, longTimeout, realTimers, type Timers } from './timers';
+
+/** A new task token (the engine's format: 64 hex characters; AWS's are opaque strings of up to 2048 characters). */
+export function newTaskToken(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** Whether a string could be a token this engine issued (else SendTask* answers InvalidToken, as AWS does). */
+export function isWellFormedToken(token: string): boolean {
+  return /^[0-9a-f]{64}$/.test(token);
+}
 
 /** How long a token stays known as stale after its attempt ended (then it is simply unknown). */
 const STALE_TOKENS_KEPT = 10_000;
@@ -7,28 +19,37 @@ interface Waiter {
   executionArn: string;
   resolve: (output: unknown) => void;
   reject: (err: Error) => void;
-  /** Retires the token when the attempt times out (the state's TimeoutSeconds). */
-  timer?: NodeJS.Timeout;
+  /** Times the attempt out (the state's TimeoutSeconds, however long: local/timers.ts). */
+  timer?: LongTimer;
 }
 
 /**
  * Task tokens of the attempts waiting in a .waitForTaskToken state, as Step Functions answers SendTaskSuccess,
  * SendTaskFailure and SendTaskHeartbeat: a live token completes its attempt once; a token whose attempt has ended
- * (timed out, failed over, execution closed) is answered with TaskTimedOut; any other with TaskDoesNotExist.
+ * (timed out, failed over, execution closed) is answered with TaskTimedOut; a well-formed token no longer (or never)
+ * known with TaskDoesNotExist; a string that is no token at all with InvalidToken (the API reference's errors of
+ * SendTaskSuccess: "InvalidToken — The provided token is not valid").
  */
 export class TaskTokens {
   private readonly waiting = new Map<string, Waiter>();
   private readonly stale = new Set<string>();
+
+  constructor(private readonly timers: Timers = realTimers) {}
 
   /**
    * Registers a waiting attempt's token; the promise settles when SendTask* completes it. After `timeoutMs` (when
    * given) the attempt is over and the token stale.
    */
   wait(token: string, executionArn: string, timeoutMs?: number): Promise<unknown> {
-    return new Promise<unknown>((resolve, reject) => {
-      const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.retire(token), timeoutMs);
+    const waited = new Promise<unknown>((resolve, reject) => {
+      // Past the timeout the attempt fails with States.Timeout (as the state's TimeoutSeconds fails it) and the token
+      // is stale.
+      const timer = timeoutMs === undefined ? undefined : longTimeout(() => this.timeOut(token), timeoutMs, this.timers);
       this.waiting.set(token, { executionArn, resolve, reject, timer });
     });
+    // Handled here too: a timeout may come before the task awaits it (the attempt is over either way).
+    waited.catch(() => undefined);
+    return waited;
   }
 
   has(token: string): boolean {
@@ -56,9 +77,16 @@ export class TaskTokens {
     this.peek(token);
   }
 
+  /** The attempt timed out: it fails with States.Timeout, and its token is stale. */
+  private timeOut(token: string): void {
+    const waiter = this.waiting.get(token);
+    this.retire(token);
+    waiter?.reject(Object.assign(new Error('the task timed out (its TimeoutSeconds passed)'), { name: 'States.Timeout' }));
+  }
+
   /** The attempt is over: its token is stale from now on. */
   retire(token: string): void {
-    clearTimeout(this.waiting.get(token)?.timer);
+    this.waiting.get(token)?.timer?.clear();
     this.waiting.delete(token);
     this.stale.add(token);
     if (this.stale.size > STALE_TOKENS_KEPT) this.stale.delete(this.stale.values().next().value as string);
@@ -71,7 +99,7 @@ export class TaskTokens {
 
   /** Forgets the waiting attempts and their timers (the engine closes; their executions are dropped). */
   clear(): void {
-    for (const waiter of this.waiting.values()) clearTimeout(waiter.timer);
+    for (const waiter of this.waiting.values()) waiter.timer?.clear();
     this.waiting.clear();
   }
 
@@ -79,6 +107,7 @@ export class TaskTokens {
     const waiter = this.waiting.get(token);
     if (waiter) return waiter;
     if (this.stale.has(token)) throw new SfnError('TaskTimedOut', 'the task of this token is no longer waiting (timed out, failed or closed)');
+    if (!isWellFormedToken(token)) throw new SfnError('InvalidToken', `Invalid Token: '${token.slice(0, 24)}' (the provided token is not valid: not a task token this engine issued)`);
     throw new SfnError('TaskDoesNotExist', `no task waits for token ${token.slice(0, 12)}…`);
   }
 

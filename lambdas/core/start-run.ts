@@ -73,6 +73,11 @@ function canonicalJson(value: unknown): string {
  * the claim without its run and writes the run itself, under the claimed runId. The run's write is conditional,
  * so whichever request writes it (the claimer, or one that found the claim early) is the one that starts its
  * execution: one run, one execution per key.
+ *
+ * Nor a run without an execution: a process that dies after writing the run but before StartExecution (or before
+ * recording the execution's ARN) leaves a RUNNING run that nothing runs. The next request with the key starts it
+ * ({@link ensureExecution}); the execution's name is the runId, and StartExecution with the name and input of a
+ * running execution returns that execution, so two such requests (or one racing the original) start one execution.
  */
 export async function startRun(
   deps: { runs: RunStarter; control: Pick<RunControl, 'start'>; budgets: Budgets; newRunId?: () => string },
@@ -88,7 +93,11 @@ export async function startRun(
     if (!claim.claimed && claim.fingerprint !== undefined && claim.fingerprint !== fingerprint) {
       throw new IdempotencyKeyReused('this Idempotency-Key was already used with a different request; send the same request to get its run, or use a new key for a new request');
     }
-    if (!claim.claimed && (await deps.runs.getRun(claim.runId))) return { runId: claim.runId, replayed: true };
+    const existing = claim.claimed ? undefined : await deps.runs.getRun(claim.runId);
+    if (existing) {
+      await ensureExecution(deps.control, existing);
+      return { runId: claim.runId, replayed: true };
+    }
     runId = claim.runId;
   }
   const { created } = await createRunOnce(deps.runs, deps.budgets, { runId, userId: req.userId, input: req.input, budgets: req.budgets, outputSchema: req.outputSchema });
@@ -104,4 +113,23 @@ export async function startRun(
     throw new StartFailed(`the run's execution could not be started (${reason}); retry the request (the same Idempotency-Key is fine)`, { cause: err });
   }
   return { runId, replayed: false };
+}
+
+/**
+ * A replayed key's run that is RUNNING with no execution recorded (never started from the checkpoint either) gets its
+ * execution: StartExecution under the run's deterministic name. If the execution exists (the original request is
+ * starting it right now, or it started and the ARN was never recorded), Step Functions returns it while it runs, or
+ * answers ExecutionAlreadyExists once it has closed: either way the run has its one execution. Any other failure is
+ * StartFailed (retryable): the run is left as it was, for the next retry.
+ */
+export async function ensureExecution(control: Pick<RunControl, 'start'>, run: Pick<RunRecord, 'runId' | 'userId' | 'status' | 'executionArn' | 'resumes'>): Promise<boolean> {
+  if (run.status !== 'RUNNING' || run.executionArn || run.resumes) return false;
+  try {
+    await control.start({ runId: run.runId, userId: run.userId });
+  } catch (err) {
+    if ((err as { name?: string }).name === 'ExecutionAlreadyExists') return false;
+    const reason = `${(err as Error).name}: ${(err as Error).message}`;
+    throw new StartFailed(`run ${run.runId} has no execution yet and it could not be started (${reason}); retry the request with the same Idempotency-Key`, { cause: err });
+  }
+  return true;
 }

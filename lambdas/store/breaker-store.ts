@@ -1,6 +1,6 @@
 /**
  * Breaker state and rolling-window buckets in the agent table (DESIGN §5, §6):
- * - state  `pk=BRK#<dependency>, sk=STATE`            {state, openedAt, probeLeaseUntil, version, updatedAt}
+ * - state  `pk=BRK#<dependency>, sk=STATE`            {state, openedAt, probeLeaseUntil, suspectSince, version, updatedAt}
  * - window `pk=BRK#<dependency>, sk=WIN#<bucketStart>` {bucketStart, calls, failures (ADD), expiresAt (TTL, s)}
  *
  * Every state transition is one conditional Put on the version the caller read (no transactions, no read-then-write
@@ -41,10 +41,12 @@ export class DynamoBreakerStore implements BreakerStore {
     );
     const item = out.Item;
     if (!item || !STATES.has(item.state as string) || typeof item.version !== 'number') return { ...INITIAL_BREAKER_STATE };
+    const suspectSince = numOrNull(item.suspectSince);
     return {
       state: item.state as BreakerState['state'],
       openedAt: numOrNull(item.openedAt),
       probeLeaseUntil: numOrNull(item.probeLeaseUntil),
+      ...(suspectSince === null ? {} : { suspectSince }),
       version: item.version,
     };
   }
@@ -61,6 +63,7 @@ export class DynamoBreakerStore implements BreakerStore {
             state: next.state,
             openedAt: next.openedAt,
             probeLeaseUntil: next.probeLeaseUntil,
+            suspectSince: next.suspectSince ?? null,
             version: next.version,
             updatedAt: this.now(),
           },

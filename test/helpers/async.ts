@@ -18,3 +18,15 @@ export function deferred<T>() {
   });
   return { promise, resolve, reject };
 }
+
+/**
+ * Polls `check` (on timers, not a busy loop) until it returns true; throws after `timeoutMs` naming `what`. For
+ * waiting on real I/O (loopback servers, dynalite) without fixed sleeps.
+ */
+export async function until(check: () => boolean | Promise<boolean>, what = 'the condition', timeoutMs = 5000, everyMs = 2): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

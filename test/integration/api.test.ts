@@ -1,4 +1,5 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { createRunRecord, requestFingerprint } from '../../lambdas/core/start-run';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
 import { testEngine } from '../helpers/engine';
@@ -161,6 +162,31 @@ describe('the HTTP API (local server, same routes as API Gateway)', () => {
     const reused = await call('POST', '/runs', { body: '{"input": "What is 6 * 8?"}', headers: { 'idempotency-key': 'order-42' } });
     expect(reused.status).toBe(422);
     expect(((await reused.json()) as { error: { code: string } }).error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it('a keyed run written but never started (the API died before StartExecution): the retried key starts its one execution', async () => {
+    // Prepare: what the crash leaves — the key claimed, the run item written RUNNING, no execution.
+    const key = 'died-before-start';
+    const runId = 'run-without-execution';
+    const input = 'What is 6 * 7?';
+    await engine.runtime.runs.claimIdempotencyKey('alice', key, runId, requestFingerprint({ userId: 'alice', input, idempotencyKey: key }));
+    await createRunRecord(engine.runtime.runs, { maxSteps: 10, maxTokens: 100_000 }, { runId, userId: 'alice', input });
+    const executionsOfRun = () => [...engine.executions.values()].filter((e) => (JSON.parse(e.input) as { runId?: string }).runId === runId);
+    expect(executionsOfRun()).toHaveLength(0);
+    // Act: two retries of the request at once.
+    const post = () => call('POST', '/runs', { body: JSON.stringify({ input }), headers: { 'idempotency-key': key } });
+    const answers = await Promise.all([post(), post()]);
+    // Assess: both name the run; it ran (one execution, under its deterministic name) to its end.
+    for (const res of answers) {
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { runId: string }).runId).toBe(runId);
+    }
+    expect(await waitFor(runId)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(executionsOfRun().map((e) => e.name)).toEqual([runId]);
+    expect((await engine.runtime.runs.getRun(runId))?.executionArn).toBe(executionsOfRun()[0]?.executionArn);
+    // A later replay starts nothing.
+    expect((await post()).status).toBe(200);
+    expect(executionsOfRun()).toHaveLength(1);
   });
 
   it('10 concurrent cancels of one run: one 202, nine 409, one cancelled event', async () => {

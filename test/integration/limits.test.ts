@@ -93,6 +93,8 @@ describe('the execution history quota (25,000 events), enforced offline', () => 
       const execution = [...engine.executions.values()][0];
       expect(execution?.status).toBe('FAILED');
       const history = historyEvents(execution as never);
+      // One list for the quota and the API: GetExecutionHistory lists exactly the events the quota counted.
+      expect(history).toHaveLength(100);
       expect(history.at(-1)).toMatchObject({ type: 'ExecutionFailed', executionFailedEventDetails: { error: 'States.Runtime' } });
       // It stopped at the quota, long before the step budget.
       expect(result.run.steps).toBeLessThan(20);

@@ -1,7 +1,7 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { LocalIam } from '../../local/iam/check';
 import { accessKeyIdOf, iamModelOf } from '../../local/iam/roles';
-import { functionArnOf, type LocalLambdaApi, MAX_INVOKE_PAYLOAD_BYTES, startLambdaApi } from '../../local/lambda-api';
+import { functionArnOf, type LocalLambdaApi, MAX_INVOKE_PAYLOAD_BYTES, standInFor, startLambdaApi } from '../../local/lambda-api';
 import type { CfnTemplate } from '../../local/template';
 
 const ORDERS = 'arn:aws:lambda:eu-west-1:123456789012:function:orders';
@@ -32,11 +32,28 @@ describe('functionArnOf', () => {
   });
 });
 
+describe('standInFor', () => {
+  it('finds the function unqualified or as $LATEST, a version or alias only when named exactly', () => {
+    const named = new Map([
+      [ORDERS, 'a#x'],
+      [`${BROKEN}:live`, 'b#y'],
+    ]);
+    expect(standInFor(named, ORDERS)).toBe('a#x');
+    expect(standInFor(named, `${ORDERS}:$LATEST`)).toBe('a#x');
+    expect(standInFor(named, `${ORDERS}:1`)).toBeUndefined();
+    expect(standInFor(named, `${BROKEN}:live`)).toBe('b#y');
+    expect(standInFor(named, BROKEN)).toBe('b#y');
+    expect(standInFor(named, `${BROKEN}:prod`)).toBeUndefined();
+    expect(standInFor(named, GHOST)).toBeUndefined();
+  });
+});
+
 describe('the local Lambda Invoke API (REST, through the SDK)', () => {
   const iam = new LocalIam(iamModelOf(template));
   const standIns = new Map([
     [ORDERS, 'test/fixtures/lambda/orders.ts#lookup'],
     [BROKEN, 'test/fixtures/lambda/orders.ts#nope'],
+    [`${ORDERS}:7`, 'test/fixtures/lambda/orders.ts#lookup'],
   ]);
   let api: LocalLambdaApi;
   const clients: LambdaClient[] = [];
@@ -85,8 +102,18 @@ describe('the local Lambda Invoke API (REST, through the SDK)', () => {
     });
     await expect(caller.send(new InvokeCommand({ FunctionName: ORDERS, Qualifier: '3', Payload: json({}) }))).rejects.toMatchObject({ name: 'AccessDeniedException', message: expect.stringContaining(`on resource: ${ORDERS}:3 `) });
     await expect(client('nobody').send(new InvokeCommand({ FunctionName: ORDERS, Payload: json({}) }))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
-    // The administrator may invoke a version: it runs the function's stand-in and reports the version.
-    await expect(client('test').send(new InvokeCommand({ FunctionName: ORDERS, Qualifier: '3', Payload: json({ id: 'v' }) }))).resolves.toMatchObject({ StatusCode: 200, ExecutedVersion: '3' });
+    // The administrator may invoke a version that exists (one a lambda tool names): it runs the stand-in and reports
+    // the version; `$LATEST` is the function itself; a version or alias that does not exist is ResourceNotFound.
+    const admin = client('test');
+    await expect(admin.send(new InvokeCommand({ FunctionName: ORDERS, Qualifier: '7', Payload: json({ id: 'v' }) }))).resolves.toMatchObject({ StatusCode: 200, ExecutedVersion: '7' });
+    await expect(admin.send(new InvokeCommand({ FunctionName: `${ORDERS}:$LATEST`, Payload: json({ id: 'v' }) }))).resolves.toMatchObject({ StatusCode: 200, ExecutedVersion: '$LATEST' });
+    for (const qualifier of ['3', 'live']) {
+      await expect(admin.send(new InvokeCommand({ FunctionName: ORDERS, Qualifier: qualifier, Payload: json({}) }))).rejects.toMatchObject({
+        name: 'ResourceNotFoundException',
+        $metadata: { httpStatusCode: 404 },
+        message: expect.stringContaining(`Function not found: ${ORDERS}:${qualifier}`),
+      });
+    }
   });
 
   it('a granted function with no stand-in is ResourceNotFound; DryRun and Event invocations; a bad or too large payload', async () => {

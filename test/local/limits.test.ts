@@ -128,6 +128,28 @@ describe('AWS limits offline', () => {
       expect(count([ev('StateEntered', 'Wait'), ev('StateFailed', 'Wait'), ev('StateRetried', 'Wait'), ev('StateExited', 'Wait')])).toBe(10);
     });
 
+    it("drafts AWS's event types: Task* for the lambda:invoke integration, no StateFailed/StateRetried/StateCaught", () => {
+      const counter = new HistoryCounter((name) => states[name]);
+      const types = (events: ReturnType<typeof ev>[]) => events.flatMap((e) => counter.draftsOf({ ...e, Error: e.type === 'StateFailed' ? 'Boom' : undefined }).map((d) => d.type));
+      expect(types([ev('ExecutionStarted'), ev('StateEntered', 'Call'), ev('StateFailed', 'Call'), ev('StateRetried', 'Call'), ev('StateExited', 'Call'), ev('StateEntered', 'Route'), ev('StateExited', 'Route')])).toEqual([
+        'ExecutionStarted',
+        'TaskStateEntered',
+        'TaskScheduled',
+        'TaskStarted',
+        'TaskFailed',
+        'TaskScheduled',
+        'TaskStarted',
+        'TaskSucceeded',
+        'TaskStateExited',
+        'ChoiceStateEntered',
+        'ChoiceStateExited',
+      ]);
+      expect(types([ev('StateEntered', 'Wait'), ev('StateFailed', 'Wait'), ev('StateCaught', 'Wait'), ev('StateExited', 'Wait')])).toEqual(['TaskStateEntered', 'TaskScheduled', 'TaskStarted', 'TaskSubmitted', 'TaskFailed', 'TaskStateExited']);
+      expect(types([ev('StateEntered', 'Tools'), ev('MapIterationStarted'), ev('MapIterationSucceeded'), ev('StateExited', 'Tools')])).toEqual(['MapStateEntered', 'MapStateStarted', 'MapIterationStarted', 'MapIterationSucceeded', 'MapStateSucceeded', 'MapStateExited']);
+      const timedOut = counter.draftsOf({ type: 'StateFailed', state: { name: 'Call', type: 'Task' }, Error: 'States.Timeout' });
+      expect(timedOut).toEqual([expect.objectContaining({ type: 'TaskTimedOut', details: expect.objectContaining({ resourceType: 'lambda', resource: 'invoke', error: 'States.Timeout' }) })]);
+    });
+
     it('a Choice 2; a Map 4 plus 2 per item plus its items’ states; the execution’s start and end 1 each', () => {
       expect(count([ev('ExecutionStarted'), ev('StateEntered', 'Route'), ev('StateExited', 'Route'), ev('ExecutionSucceeded')])).toBe(4);
       const item = (i: number) => [ev('MapIterationStarted'), ev('StateEntered', 'Call', i), ev('StateExited', 'Call', i), ev('MapIterationSucceeded')];

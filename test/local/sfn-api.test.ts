@@ -1,5 +1,6 @@
 import {
   DescribeExecutionCommand,
+  DescribeStateMachineCommand,
   GetExecutionHistoryCommand,
   ListExecutionsCommand,
   ListStateMachinesCommand,
@@ -11,6 +12,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import type { LocalEngine } from '../../local/engine';
+import { newTaskToken } from '../../local/task-tokens';
 import { testEngine } from '../helpers/engine';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -97,6 +99,10 @@ describe('local Step Functions API (JSON 1.0 wire protocol)', () => {
     const start = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name: 'direct', input: JSON.stringify({ runId: 'direct', userId: 'script', input: 'What is 2+2?', budgets: { maxSteps: 3 } }) }));
     await until('the execution ends', async () => (await sfn.send(new DescribeExecutionCommand({ executionArn: start.executionArn }))).status !== 'RUNNING');
     expect(await engine.runtime.runs.getRun('direct')).toMatchObject({ userId: 'script', maxSteps: 3, status: 'SUCCEEDED' });
+    // The name of a closed execution is refused whatever the input, as AWS documents for StartExecution.
+    for (const input of [JSON.stringify({ runId: 'direct', userId: 'script', input: 'What is 2+2?', budgets: { maxSteps: 3 } }), '{}']) {
+      await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name: 'direct', input }))).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
+    }
 
     // A raise is refused, as POST /runs refuses it (422): LoadRun fails with BadRequest, the execution FAILED.
     const raised = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, input: JSON.stringify({ runId: 'raised', input: 'hi', budgets: { maxSteps: 10_000 } }) }));
@@ -108,12 +114,69 @@ describe('local Step Functions API (JSON 1.0 wire protocol)', () => {
   it('answers with the AWS error codes', async () => {
     await expect(sfn.send(new DescribeExecutionCommand({ executionArn: `${engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:nope` }))).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
     await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:Other' }))).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
-    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: 'unknown', output: '{}' }))).rejects.toMatchObject({ name: 'TaskDoesNotExist' });
+    // A string that is no token at all is InvalidToken; a well-formed token no task waits for, TaskDoesNotExist.
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: 'unknown', output: '{}' }))).rejects.toMatchObject({ name: 'InvalidToken' });
+    await expect(sfn.send(new SendTaskFailureCommand({ taskToken: 'bogus' }))).rejects.toMatchObject({ name: 'InvalidToken' });
+    await expect(sfn.send(new SendTaskHeartbeatCommand({ taskToken: 'bogus' }))).rejects.toMatchObject({ name: 'InvalidToken' });
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: newTaskToken(), output: '{}' }))).rejects.toMatchObject({ name: 'TaskDoesNotExist' });
+    // DescribeStateMachine: a malformed ARN is InvalidArn, an unknown machine or version StateMachineDoesNotExist.
+    await expect(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: 'not-an-arn' }))).rejects.toMatchObject({ name: 'InvalidArn' });
+    await expect(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:Other' }))).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
+    await expect(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: `${engine.stateMachineArn}:99` }))).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
+    await expect(sfn.send(new DescribeExecutionCommand({ executionArn: engine.stateMachineArn }))).rejects.toMatchObject({ name: 'InvalidArn' });
+    // ListExecutions: a status outside the enum is ValidationException naming the allowed values.
+    await expect(sfn.send(new ListExecutionsCommand({ stateMachineArn: engine.stateMachineArn, statusFilter: 'BOGUS' as never }))).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringContaining('[RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]'),
+    });
+    // Execution names as AWS validates them: `run.v1` is valid; white space, `:` or 81 characters are InvalidName.
+    const dotted = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name: 'run.v1', input: JSON.stringify({ runId: 'run.v1', input: 'hi' }) }));
+    expect(dotted.executionArn).toBe(`${engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:run.v1`);
+    for (const name of ['run v1', 'run:v1', 'x'.repeat(81)]) {
+      await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name }))).rejects.toMatchObject({ name: 'InvalidName' });
+    }
+    await until('run.v1 ends', async () => (await sfn.send(new DescribeExecutionCommand({ executionArn: dotted.executionArn }))).status !== 'RUNNING');
+    // A member of the wrong JSON type is refused by the protocol (400 SerializationException), never a 500.
+    for (const input of [{ runId: 'x' }, 42]) {
+      const res = await fetch(engine.sfnApi.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.StartExecution' },
+        body: JSON.stringify({ stateMachineArn: engine.stateMachineArn, input }),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ __type: 'SerializationException', message: expect.stringContaining("'input' must be a string") });
+    }
     // An input past 256 KB (UTF-8) is refused before anything else is looked at, the machine included.
     const input = JSON.stringify({ runId: 'huge', pad: '€'.repeat(90_000) });
     for (const stateMachineArn of [engine.stateMachineArn, 'arn:aws:states:local:000000000000:stateMachine:Other']) {
       await expect(sfn.send(new StartExecutionCommand({ stateMachineArn, input }))).rejects.toMatchObject({ name: 'ValidationException', message: expect.stringContaining('262144 bytes in UTF-8 encoding') });
     }
+  });
+
+  it("GetExecutionHistory lists AWS's event types with ids 1..n, exactly as many events as the history quota counts", async () => {
+    const result = await engine.run({ input: 'What is 2+2?', runId: 'history' });
+    const execution = [...engine.executions.values()].find((e) => e.name === 'history');
+    const events: { id?: number; previousEventId?: number; type?: string; [k: string]: unknown }[] = [];
+    let nextToken: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const out = await sfn.send(new GetExecutionHistoryCommand({ executionArn: execution?.executionArn, maxResults: 7, nextToken }));
+      events.push(...((out.events ?? []) as unknown as typeof events));
+      nextToken = out.nextToken;
+      if (!nextToken) break;
+    }
+    expect(events).toHaveLength(result.historyEventCount);
+    expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1));
+    expect(events.map((e) => e.previousEventId)).toEqual(events.map((_, i) => i));
+    const types = events.map((e) => e.type);
+    expect(types.slice(0, 6)).toEqual(['ExecutionStarted', 'TaskStateEntered', 'TaskScheduled', 'TaskStarted', 'TaskSucceeded', 'TaskStateExited']);
+    expect(types).toContain('ChoiceStateEntered');
+    expect(types.at(-1)).toBe('ExecutionSucceeded');
+    for (const t of types) expect(['StateFailed', 'StateRetried', 'StateCaught', 'StateEntered', 'StateExited']).not.toContain(t);
+    const scheduled = events.find((e) => e.type === 'TaskScheduled') as { taskScheduledEventDetails?: { resourceType: string; resource: string; parameters: string } };
+    expect(scheduled.taskScheduledEventDetails).toMatchObject({ resourceType: 'lambda', resource: 'invoke' });
+    expect(JSON.parse(scheduled.taskScheduledEventDetails?.parameters ?? '{}')).toHaveProperty('FunctionName');
+    const succeeded = events.find((e) => e.type === 'TaskSucceeded') as { taskSucceededEventDetails?: { output: string } };
+    expect(JSON.parse(succeeded.taskSucceededEventDetails?.output ?? 'null')).toHaveProperty('Payload');
   });
 
   it('task tokens are per attempt: SendTaskFailure fails the waiting task; the spent token then answers TaskTimedOut; heartbeats reach a waiting task', async () => {

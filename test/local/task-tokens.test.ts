@@ -1,5 +1,6 @@
 import { SfnError } from '../../local/sfn-error';
-import { TaskTokens } from '../../local/task-tokens';
+import { newTaskToken, TaskTokens } from '../../local/task-tokens';
+import { VirtualTimers } from '../helpers/virtual-timers';
 
 const codeOf = (f: () => void): string | undefined => {
   try {
@@ -11,7 +12,7 @@ const codeOf = (f: () => void): string | undefined => {
 };
 
 describe('task tokens, as Step Functions answers SendTask*', () => {
-  it('completes a waiting attempt once; then its token is stale (TaskTimedOut), an unknown one TaskDoesNotExist', async () => {
+  it('completes a waiting attempt once; then its token is stale (TaskTimedOut), an unknown well-formed one TaskDoesNotExist, a malformed one InvalidToken', async () => {
     const tokens = new TaskTokens();
     const output = tokens.wait('t1', 'arn:e1');
     expect(codeOf(() => tokens.heartbeat('t1'))).toBeUndefined();
@@ -19,7 +20,8 @@ describe('task tokens, as Step Functions answers SendTask*', () => {
     tokens.succeed('t1', '{"ok":true}');
     await expect(output).resolves.toEqual({ ok: true });
     expect(codeOf(() => tokens.succeed('t1', '{}'))).toBe('TaskTimedOut');
-    expect(codeOf(() => tokens.heartbeat('nobody'))).toBe('TaskDoesNotExist');
+    expect(codeOf(() => tokens.heartbeat(newTaskToken()))).toBe('TaskDoesNotExist');
+    for (const bogus of ['nobody', '', 'A'.repeat(64), `${newTaskToken()}0`]) expect(codeOf(() => tokens.heartbeat(bogus))).toBe('InvalidToken');
   });
 
   it('fails an attempt with the error and cause the caller names (States.TaskFailed when none)', async () => {
@@ -58,5 +60,18 @@ describe('task tokens, as Step Functions answers SendTask*', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it('a 30-day timeout holds 29 days (no timer overflow), then fails the attempt with States.Timeout and the token is stale', async () => {
+    const clock = new VirtualTimers();
+    const tokens = new TaskTokens(clock);
+    const token = newTaskToken();
+    const output = tokens.wait(token, 'arn:e1', 30 * 24 * 3600 * 1000);
+    clock.advance(29 * 24 * 3600 * 1000);
+    expect(codeOf(() => tokens.heartbeat(token))).toBeUndefined();
+    clock.advance(24 * 3600 * 1000);
+    await expect(output).rejects.toMatchObject({ name: 'States.Timeout' });
+    expect(codeOf(() => tokens.heartbeat(token))).toBe('TaskTimedOut');
+    expect(clock.pending).toBe(0);
   });
 });

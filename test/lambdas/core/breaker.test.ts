@@ -1,4 +1,5 @@
 import {
+  admitted,
   type BreakerState,
   type BreakerStore,
   type BreakerTransition,
@@ -10,12 +11,15 @@ import {
   closed,
   decide,
   INITIAL_BREAKER_STATE,
+  isSuspect,
   leased,
   probeLeaseSeconds,
+  released,
   reopened,
   resolveBreakerConfig,
   shouldOpen,
   sumWindow,
+  suspected,
   tripped,
   windowRange,
 } from '../../../lambdas/core/breaker';
@@ -69,6 +73,10 @@ async function outcome(breaker: CircuitBreaker, dep: string, fn: () => Promise<u
   }
 }
 
+/**
+ * n sequential failures. Each also writes the state (the first makes the breaker suspect; each later one takes the
+ * admission lease and gives it back, or trips), so the versions pinned below count those writes too.
+ */
 async function failTimes(breaker: CircuitBreaker, dep: string, n: number, err?: Error) {
   for (let i = 0; i < n; i++) await outcome(breaker, dep, fail(err));
 }
@@ -205,7 +213,7 @@ describe('CircuitBreaker (in-memory store)', () => {
     expect(s.state).toBe('OPEN');
     expect(s.window).toEqual({ calls: 0, failures: 0 }); // fenced off by openedAt
     expect(transitions).toHaveLength(1);
-    expect(transitions[0]).toMatchObject({ dependency: 'dep', from: 'CLOSED', to: 'OPEN', at: T0, version: 1, window: { calls: 5, failures: 4 } });
+    expect(transitions[0]).toMatchObject({ dependency: 'dep', from: 'CLOSED', to: 'OPEN', at: T0, version: 9, window: { calls: 5, failures: 4 } });
   });
 
   it('trips exactly at the threshold when the minimum is already met', async () => {
@@ -264,13 +272,13 @@ describe('CircuitBreaker (in-memory store)', () => {
     c.advance(30_000);
     expect(await breaker.call('dep', ok)).toBe('ok');
     const s = await breaker.getState('dep');
-    expect(s).toMatchObject({ state: 'CLOSED', openedAt: T0, probeLeaseUntil: null, version: 3, retryAt: null });
+    expect(s).toMatchObject({ state: 'CLOSED', openedAt: T0, probeLeaseUntil: null, version: 7, retryAt: null });
     // the three failures at T0 are still within 60 s, but behind the fence
     await failTimes(breaker, 'dep', 1);
     expect((await breaker.getState('dep')).state).toBe('CLOSED');
     expect(transitions.map((t) => t.to)).toEqual(['OPEN', 'HALF_OPEN', 'CLOSED']);
     expect(transitions[1]).toMatchObject({ from: 'OPEN', to: 'HALF_OPEN', at: T0 + 30_000, reason: 'cool-down elapsed; probing' });
-    expect(transitions[2]).toMatchObject({ from: 'HALF_OPEN', to: 'CLOSED', reason: 'probe succeeded', version: 3 });
+    expect(transitions[2]).toMatchObject({ from: 'HALF_OPEN', to: 'CLOSED', reason: 'probe succeeded', version: 7 });
   });
 
   it('reopens with a new openedAt when the probe fails', async () => {
@@ -281,7 +289,7 @@ describe('CircuitBreaker (in-memory store)', () => {
     c.advance(500);
     expect(await outcome(breaker, 'dep', fail(probeErr))).toBe(probeErr);
     const s = await breaker.getState('dep');
-    expect(s).toMatchObject({ state: 'OPEN', openedAt: T0 + 30_500, probeLeaseUntil: null, version: 3, retryAt: T0 + 60_500 });
+    expect(s).toMatchObject({ state: 'OPEN', openedAt: T0 + 30_500, probeLeaseUntil: null, version: 7, retryAt: T0 + 60_500 });
     expect(transitions[2]).toMatchObject({ from: 'HALF_OPEN', to: 'OPEN', at: T0 + 30_500, reason: 'probe failed: TimeoutError' });
     // the new cool-down runs from the new openedAt
     const fn = jest.fn(ok);
@@ -312,13 +320,13 @@ describe('CircuitBreaker (in-memory store)', () => {
     expect(await breaker.call('dep', second)).toBe('second probe');
     expect(second).toHaveBeenCalledTimes(1);
     const afterClose = await breaker.getState('dep');
-    expect(afterClose).toMatchObject({ state: 'CLOSED', version: 4 });
+    expect(afterClose).toMatchObject({ state: 'CLOSED', version: 8 });
 
     // the stuck probe finally fails: its caller sees its error, the breaker ignores it
     const late = new TransientError('late 503');
     stuck.reject(late);
     await expect(stuckCall).rejects.toBe(late);
-    expect(await breaker.getState('dep')).toMatchObject({ state: 'CLOSED', version: 4 });
+    expect(await breaker.getState('dep')).toMatchObject({ state: 'CLOSED', version: 8 });
     expect(transitions.map((t) => `${t.from}>${t.to}`)).toEqual(['CLOSED>OPEN', 'OPEN>HALF_OPEN', 'HALF_OPEN>HALF_OPEN', 'HALF_OPEN>CLOSED']);
     expect(transitions[2]?.reason).toMatch(/lease expired/);
   });
@@ -333,10 +341,10 @@ describe('CircuitBreaker (in-memory store)', () => {
     c.advance(30_000); // default lease: max(30, 30) s
     await outcome(breaker, 'dep', fail());
     const reopenedState = await breaker.getState('dep');
-    expect(reopenedState).toMatchObject({ state: 'OPEN', openedAt: T0 + 60_000, version: 4 });
+    expect(reopenedState).toMatchObject({ state: 'OPEN', openedAt: T0 + 60_000, version: 8 });
     stuck.resolve('late ok');
     await expect(stuckCall).resolves.toBe('late ok');
-    expect(await breaker.getState('dep')).toMatchObject({ state: 'OPEN', openedAt: T0 + 60_000, version: 4 });
+    expect(await breaker.getState('dep')).toMatchObject({ state: 'OPEN', openedAt: T0 + 60_000, version: 8 });
   });
 
   it('counts BadRequest and ModelRefusal as calls, not failures, and rethrows them unchanged', async () => {
@@ -378,7 +386,7 @@ describe('CircuitBreaker (in-memory store)', () => {
     await Promise.all(Array.from({ length: 20 }, () => outcome(breaker, 'dep', fail())));
     expect((await breaker.getState('dep')).state).toBe('OPEN');
     expect(transitions).toHaveLength(1);
-    expect(transitions[0]).toMatchObject({ from: 'CLOSED', to: 'OPEN', version: 1 });
+    expect(transitions[0]).toMatchObject({ from: 'CLOSED', to: 'OPEN', version: 2 });
   });
 
   it('keeps dependencies apart and applies per-dependency overrides', async () => {
@@ -478,3 +486,68 @@ describe('CircuitBreaker (in-memory store)', () => {
 async function flush() {
   for (let i = 0; i < 20; i++) await Promise.resolve();
 }
+
+describe('the first wave: a suspect breaker admits one call at a time', () => {
+  const suspect = suspected(INITIAL_BREAKER_STATE, T0);
+
+  it('decides: allow when not suspect, admit one caller when suspect, refuse while the admitted call holds its lease', () => {
+    expect(suspect).toEqual({ state: 'CLOSED', openedAt: null, probeLeaseUntil: null, suspectSince: T0, version: 1 });
+    expect(decide(suspect, T0 + 1, base)).toEqual({ action: 'admit-attempt' });
+    const lease = admitted(suspect, T0 + 1, base);
+    expect(lease).toMatchObject({ state: 'CLOSED', suspectSince: T0, probeLeaseUntil: T0 + 30_001, version: 2 });
+    expect(decide(lease, T0 + 2, base)).toEqual({ action: 'reject', until: T0 + 30_001, probing: true });
+    expect(decide(lease, T0 + 30_001, base)).toEqual({ action: 'admit-attempt' }); // a lost admitted call is superseded
+    expect(released(lease)).toMatchObject({ suspectSince: T0, probeLeaseUntil: null, version: 3 });
+    // suspicion lasts one window, and every transition between states clears it
+    expect(isSuspect(suspect, T0 + 59_999, base)).toBe(true);
+    expect(decide(suspect, T0 + 60_000, base)).toEqual({ action: 'allow' });
+    expect(closed(lease).suspectSince).toBeUndefined();
+    expect(tripped(lease, T0).suspectSince).toBeUndefined();
+  });
+
+  it('after the first counted failure, 50 concurrent callers send one request; the others get CircuitOpen', async () => {
+    const { breaker, transitions } = setup({ failureThreshold: 5, minimumCalls: 5 });
+    await failTimes(breaker, 'dep', 1);
+    expect((await breaker.getState('dep')).state).toBe('CLOSED'); // the trip rule is unchanged: 1 failure < 5
+    const r = await stampede(breaker, 'dep', 50);
+    expect(r.otherErrors).toEqual([]);
+    expect(r.invoked).toBe(1);
+    expect(r.refused).toBe(49);
+    expect(transitions).toEqual([]); // suspicion is not a transition: the breaker stays CLOSED
+  });
+
+  it('a success of the admitted call clears the suspicion (a blip does not throttle the dependency)', async () => {
+    const { breaker } = setup({ failureThreshold: 5, minimumCalls: 5 });
+    await failTimes(breaker, 'dep', 1);
+    expect(await breaker.call('dep', ok)).toBe('ok');
+    const r = await stampede(breaker, 'dep', 20);
+    expect(r.invoked).toBe(20);
+    expect((await breaker.getState('dep')).suspectSince).toBeUndefined();
+  });
+
+  it('an admitted call that fails without tripping gives its lease back; the trip rule still needs its threshold', async () => {
+    const { breaker, transitions } = setup({ failureThreshold: 5, minimumCalls: 5 });
+    for (let i = 1; i <= 4; i++) {
+      await failTimes(breaker, 'dep', 1);
+      expect(await breaker.getState('dep')).toMatchObject({ state: 'CLOSED', probeLeaseUntil: null, suspectSince: T0, window: { calls: i, failures: i } });
+    }
+    await failTimes(breaker, 'dep', 1);
+    expect((await breaker.getState('dep')).state).toBe('OPEN');
+    expect(transitions.map((t) => `${t.from}>${t.to}`)).toEqual(['CLOSED>OPEN']);
+  });
+
+  it('suspicion ends with the window: later calls go through together again', async () => {
+    const { breaker, clock: c } = setup({ failureThreshold: 5, minimumCalls: 5 });
+    await failTimes(breaker, 'dep', 1);
+    c.advance(60_000);
+    const r = await stampede(breaker, 'dep', 10);
+    expect(r.invoked).toBe(10);
+  });
+
+  it('a 4xx answer to the admitted call clears the suspicion too (the dependency answered)', async () => {
+    const { breaker } = setup({ failureThreshold: 5, minimumCalls: 5 });
+    await failTimes(breaker, 'dep', 1);
+    await outcome(breaker, 'dep', fail(new BadRequest('400')));
+    expect((await breaker.getState('dep')).suspectSince).toBeUndefined();
+  });
+});

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   type BreakerStore,
@@ -10,8 +11,9 @@ import {
 import { BadRequest, CircuitOpen, TransientError } from '../../../lambdas/core/errors';
 import { BREAKER_STATE_SK, breakerPk, breakerWindowSk, DynamoBreakerStore, InMemoryBreakerStore } from '../../../lambdas/store/breaker-store';
 import type { BreakerConfig } from '../../../lib/config';
-import { deferred } from '../../helpers/async';
+import { deferred, until } from '../../helpers/async';
 import { dynamoWithAgentTable } from '../../helpers/dynamo';
+import { startLoopback } from '../../helpers/loopback';
 
 const T0 = 1_700_000_040_000;
 const base: BreakerConfig = { failureThreshold: 3, windowSeconds: 60, minimumCalls: 5, cooldownSeconds: 30, enabled: true };
@@ -103,6 +105,7 @@ describe('DynamoBreakerStore item layout', () => {
       state: 'OPEN',
       openedAt: T0,
       probeLeaseUntil: null,
+      suspectSince: null,
       version: 1,
       updatedAt: T0 + 5,
     });
@@ -170,7 +173,10 @@ describe('CircuitBreaker on DynamoDB (dynalite)', () => {
   const fail = (err: Error = new TransientError('503')) => () => Promise.reject(err);
   const ok = () => Promise.resolve('ok');
 
-  /** Trips the breaker: 5 calls (the minimum), 3 of them failing (the threshold). */
+  /**
+   * Trips the breaker: 5 calls (the minimum), 3 of them failing (the threshold). Four state writes: suspect, the
+   * admitted second failure's lease and its release, the third's lease; the trip is version 5.
+   */
   async function trip(breaker: CircuitBreaker, dep: string) {
     await breaker.call(dep, ok);
     await breaker.call(dep, ok);
@@ -188,9 +194,9 @@ describe('CircuitBreaker on DynamoDB (dynalite)', () => {
     await breaker.call(dep, ok);
     expect((await breaker.getState(dep)).state).toBe('CLOSED');
     await outcome(breaker, dep, fail());
-    expect(await breaker.getState(dep)).toMatchObject({ state: 'OPEN', openedAt: T0, version: 1 });
+    expect(await breaker.getState(dep)).toMatchObject({ state: 'OPEN', openedAt: T0, version: 9 });
     expect(transitions).toEqual([
-      expect.objectContaining({ dependency: dep, from: 'CLOSED', to: 'OPEN', at: T0, version: 1, window: { calls: 5, failures: 4 } }),
+      expect.objectContaining({ dependency: dep, from: 'CLOSED', to: 'OPEN', at: T0, version: 9, window: { calls: 5, failures: 4 } }),
     ]);
     expect(storeErrors).toEqual([]);
   });
@@ -248,7 +254,7 @@ describe('CircuitBreaker on DynamoDB (dynalite)', () => {
     expect(invoked).toBe(1);
     expect(refused).toBe(49);
     expect(results.filter((r) => r === 'probed')).toHaveLength(1);
-    expect(await breaker.getState(dep)).toMatchObject({ state: 'CLOSED', version: 3 });
+    expect(await breaker.getState(dep)).toMatchObject({ state: 'CLOSED', version: 7 });
     expect(transitions.map((t) => `${t.from}>${t.to}`)).toEqual(['CLOSED>OPEN', 'OPEN>HALF_OPEN', 'HALF_OPEN>CLOSED']);
     expect(storeErrors).toEqual([]);
   });
@@ -258,7 +264,7 @@ describe('CircuitBreaker on DynamoDB (dynalite)', () => {
     await trip(breaker, dep);
     advance(30_000);
     expect(await breaker.call(dep, ok)).toBe('ok');
-    expect(await breaker.getState(dep)).toMatchObject({ state: 'CLOSED', openedAt: T0, probeLeaseUntil: null, version: 3 });
+    expect(await breaker.getState(dep)).toMatchObject({ state: 'CLOSED', openedAt: T0, probeLeaseUntil: null, version: 7 });
     // closed means closed: calls flow, and the pre-trip failures (still within 60 s) do not re-trip it
     await outcome(breaker, dep, fail());
     expect(await breaker.call(dep, ok)).toBe('ok');
@@ -272,8 +278,8 @@ describe('CircuitBreaker on DynamoDB (dynalite)', () => {
     advance(31_000);
     const err = new TransientError('still 503');
     expect(await outcome(breaker, dep, fail(err))).toBe(err);
-    expect(await breaker.getState(dep)).toMatchObject({ state: 'OPEN', openedAt: T0 + 31_000, version: 3, retryAt: T0 + 61_000 });
-    expect(transitions[2]).toMatchObject({ from: 'HALF_OPEN', to: 'OPEN', at: T0 + 31_000, version: 3 });
+    expect(await breaker.getState(dep)).toMatchObject({ state: 'OPEN', openedAt: T0 + 31_000, version: 7, retryAt: T0 + 61_000 });
+    expect(transitions[2]).toMatchObject({ from: 'HALF_OPEN', to: 'OPEN', at: T0 + 31_000, version: 7 });
     advance(29_999);
     expect(await outcome(breaker, dep, ok)).toBeInstanceOf(CircuitOpen);
   });
@@ -285,7 +291,7 @@ describe('CircuitBreaker on DynamoDB (dynalite)', () => {
     const hung = deferred<string>();
     const hungCall = breaker.call(dep, () => hung.promise); // takes the lease and never reports back
     for (let i = 0; i < 100 && (await breaker.getState(dep)).state !== 'HALF_OPEN'; i++) await new Promise((r) => setTimeout(r, 5));
-    expect(await breaker.getState(dep)).toMatchObject({ state: 'HALF_OPEN', probeLeaseUntil: T0 + 70_000, version: 2 });
+    expect(await breaker.getState(dep)).toMatchObject({ state: 'HALF_OPEN', probeLeaseUntil: T0 + 70_000, version: 6 });
 
     advance(39_999);
     const tooEarly = jest.fn(ok);
@@ -296,12 +302,12 @@ describe('CircuitBreaker on DynamoDB (dynalite)', () => {
     const next = jest.fn(ok);
     expect(await breaker.call(dep, next)).toBe('ok');
     expect(next).toHaveBeenCalledTimes(1);
-    expect(await breaker.getState(dep)).toMatchObject({ state: 'CLOSED', version: 4 });
+    expect(await breaker.getState(dep)).toMatchObject({ state: 'CLOSED', version: 8 });
 
     const late = new TransientError('late');
     hung.reject(late);
     await expect(hungCall).rejects.toBe(late);
-    expect(await breaker.getState(dep)).toMatchObject({ state: 'CLOSED', version: 4 });
+    expect(await breaker.getState(dep)).toMatchObject({ state: 'CLOSED', version: 8 });
     expect(transitions.map((t) => `${t.from}>${t.to}`)).toEqual(['CLOSED>OPEN', 'OPEN>HALF_OPEN', 'HALF_OPEN>HALF_OPEN', 'HALF_OPEN>CLOSED']);
   });
 
@@ -318,5 +324,54 @@ describe('CircuitBreaker on DynamoDB (dynalite)', () => {
     await Promise.all(Array.from({ length: 20 }, () => outcome(breaker, dep, fail())));
     expect((await breaker.getState(dep)).state).toBe('OPEN');
     expect(transitions).toHaveLength(1);
+  });
+
+  it('bounds the first wave: 50 runs against a failing dependency on 127.0.0.1 send at most the wave in flight plus one', async () => {
+    // The default trip rule (5 failures in 60 s, at least 5 calls). Each "run" makes up to 3 attempts and takes its
+    // fallback on CircuitOpen, as the state machine does with a model tier.
+    const { breaker, dep } = setup({ failureThreshold: 5, minimumCalls: 5 });
+    const server = await startLoopback();
+    const held: ServerResponse[] = [];
+    server.on('/model', (_req, res) => held.push(res));
+    const answer503 = (res: ServerResponse) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"down"}');
+    const send = async () => {
+      const res = await fetch(server.url('/model'), { method: 'POST', body: '{}' });
+      await res.text();
+      throw new TransientError(`upstream answered ${res.status}`);
+    };
+    let settled = 0;
+    const run = async () => {
+      try {
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const err = await outcome(breaker, dep, send);
+          if (err === undefined || err instanceof CircuitOpen) return;
+        }
+      } finally {
+        settled++;
+      }
+    };
+    try {
+      // The first wave: 10 runs read CLOSED and are in flight before any answer.
+      const runs = Array.from({ length: 10 }, run);
+      await until(() => server.requests.length === 10, 'the first wave to reach the dependency');
+      // The first answer is a failure: from now on the breaker is suspect; that run's retry is the one admitted call.
+      answer503(held.shift() as ServerResponse);
+      await until(() => server.requests.length === 11, 'the failed run\'s retry to reach the dependency');
+      // 40 more runs arrive while the first wave is still in flight: without admission every one of them would send.
+      runs.push(...Array.from({ length: 40 }, run));
+      await until(() => settled >= 40 || server.requests.length > 25, 'the late runs to be refused (or to send)');
+      // Let every held request fail; the first wave's failures trip the breaker.
+      await until(() => {
+        for (const res of held.splice(0)) answer503(res);
+        return settled === 50;
+      }, 'every run to settle');
+      await Promise.all(runs);
+      expect(server.requests.length).toBeLessThanOrEqual(25);
+      expect(server.requests.length).toBeLessThanOrEqual(10 + 2); // the wave, the admitted retry, at most one more
+      expect((await breaker.getState(dep)).state).toBe('OPEN');
+    } finally {
+      for (const res of held.splice(0)) answer503(res);
+      await server.close();
+    }
   });
 });
