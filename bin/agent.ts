@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { AgentError } from '../lambdas/core/errors';
 import { ConfigError, loadConfig } from '../lib/config';
 import { adminCommand } from './cli/admin';
+import { chatCommand } from './cli/chat';
 import { type CliCommand, UsageError } from './cli/common';
 import { evalCommand } from './cli/eval';
 import { loginCommand, usersCommand } from './cli/login';
@@ -14,6 +15,7 @@ import { serveCommand } from './cli/serve';
 /** The commands; each lives in bin/cli/<name>.ts. */
 const COMMANDS: Record<string, CliCommand> = {
   run: runCommand,
+  chat: chatCommand,
   serve: serveCommand,
   runs: runsCommand,
   show: showCommand,
@@ -63,6 +65,7 @@ Options:
   --status <s>       admin runs: only runs in this status
   --from, --to <d>   admin runs: created in this range (ISO date or instant)
   --cursor <c>       admin runs: the next page
+  --thread <id>      chat: continue this thread (default: a new one)
   --call <id>        approve/reject: the waiting tool call (needed when several wait)
   --reason <text>    approve/reject: why (the model reads a rejection's reason)
   --baseline <file>  eval: a second config run on the same suite, side by side; fewer passes than it fail the eval
@@ -101,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
       to: { type: 'string' },
       cursor: { type: 'string' },
       call: { type: 'string' },
+      thread: { type: 'string' },
       reason: { type: 'string' },
       verbose: { type: 'boolean', default: false },
       'output-schema': { type: 'string' },

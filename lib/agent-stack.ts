@@ -32,6 +32,8 @@ export interface AgentStackProps extends StackProps {
 
 /** Environment variables share a 4 KB limit in Lambda. */
 const MAX_CONFIG_BYTES = 3000;
+/** How long one event stream (GET /runs/{id}/events) stays open: API Gateway's limit for a streamed response. */
+const EVENT_STREAM_SECONDS = 900;
 /** Built-in tools (calculator, keyword search) finish well within this. */
 const BUILTIN_TOOL_TIMEOUT_MS = 10_000;
 
@@ -159,24 +161,21 @@ export class AgentStack extends Stack {
     // An execution that fails, times out or is stopped outside the API closes its run (FAILED / CANCELLED).
     const executionStatus = fn('ExecutionStatusFunction', 'execution-status', bookkeeping.lambdaTimeoutSeconds);
     new ExecutionStatusRule(this, 'ExecutionStatus', { stateMachine: this.workflow.stateMachine, handler: executionStatus });
+    // ...and starts the run queued behind it on its thread (docs/threads.md), on the alias like every start.
+    executionStatus.addEnvironment('STATE_MACHINE_ARN', this.versions.aliasArn);
+    this.grantStartOnLive(executionStatus);
 
     const apiFn = fn('ApiFunction', 'api', bookkeeping.lambdaTimeoutSeconds);
     // Runs start on the alias (new runs and resumes from a checkpoint alike), never on the unqualified machine.
     apiFn.addEnvironment('STATE_MACHINE_ARN', this.versions.aliasArn);
-    // Step Functions authorizes a StartExecution on an alias against the unqualified machine ARN, with the alias name in
-    // the multivalued key states:StateMachineQualifier (docs/local-vs-aws.md, "IAM offline"): a grant on the alias ARN
-    // allows nothing, and this one allows the alias `live` only (not the unqualified machine, not a version).
-    apiFn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['states:StartExecution'],
-        resources: [this.workflow.stateMachine.stateMachineArn],
-        conditions: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': [LIVE_ALIAS] } },
-      }),
-    );
+    this.grantStartOnLive(apiFn);
     this.workflow.stateMachine.grantTaskResponse(apiFn);
     this.workflow.stateMachine.grantExecution(apiFn, 'states:StopExecution', 'states:DescribeExecution');
+    // GET /runs/{id}/events: a streaming function (API Gateway's streams last up to 15 minutes; the client resumes).
+    const eventsFn = fn('RunEventsFunction', 'run-events', EVENT_STREAM_SECONDS);
     const api = new AgentApi(this, 'Api', {
       handler: apiFn,
+      eventsHandler: eventsFn,
       userPool: config.api.userPoolId ? cognito.UserPool.fromUserPoolId(this, 'ExistingUsers', config.api.userPoolId) : undefined,
       corsOrigin: config.api.corsOrigin,
       throttle: config.api.throttle,
@@ -195,7 +194,7 @@ export class AgentStack extends Stack {
       new TraceExporter(this, 'TraceExporter', { table, exporter, secret: config.observability.langfuse.secret });
     }
 
-    this.functions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : []), executionStatus, apiFn];
+    this.functions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : []), executionStatus, apiFn, eventsFn];
     const { monitoring } = config.observability;
     this.alarmsNotifyNobody = monitoring.alarmsNotifyNobody;
     if (monitoring.alarms || monitoring.dashboard) {
@@ -242,5 +241,20 @@ export class AgentStack extends Stack {
     new CfnOutput(this, 'StateMachineAliasArn', { value: this.versions.aliasArn, description: 'npm run rollback -- --alias <this>' });
     new CfnOutput(this, 'StateMachineVersionArn', { value: this.versions.versionArn });
     new CfnOutput(this, 'TableName', { value: table.tableName });
+  }
+
+  /**
+   * states:StartExecution on the alias `live` only. Step Functions authorizes a StartExecution on an alias against the
+   * unqualified machine ARN, with the alias name in the multivalued key states:StateMachineQualifier
+   * (docs/local-vs-aws.md, "IAM offline"): a grant on the alias ARN allows nothing.
+   */
+  private grantStartOnLive(fn: lambda.IFunction): void {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [this.workflow.stateMachine.stateMachineArn],
+        conditions: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': [LIVE_ALIAS] } },
+      }),
+    );
   }
 }

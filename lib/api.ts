@@ -10,6 +10,12 @@ export interface AgentApiProps {
   /** The Lambda behind every route (the shared routes in lambdas/api/routes.ts). */
   readonly handler: lambda.IFunction;
   /**
+   * The streaming Lambda behind GET /runs/{id}/events (lambdas/handlers/run-events.ts), integrated with
+   * `ResponseTransferMode.STREAM` (API Gateway invokes it with InvokeWithResponseStream).
+   * @default - no events route
+   */
+  readonly eventsHandler?: lambda.IFunction;
+  /**
    * An existing Cognito user pool to verify callers against.
    * @default - a new user pool is created
    */
@@ -98,7 +104,7 @@ export class AgentApi extends Construct {
       cloudWatchRole: props.cloudWatchRole ?? false,
       description: 'Agent runs: start, list, read, trace, pause, resume, cancel',
       ...(props.corsOrigin
-        ? { defaultCorsPreflightOptions: { allowOrigins: [props.corsOrigin], allowMethods: ['GET', 'POST'], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'] } }
+        ? { defaultCorsPreflightOptions: { allowOrigins: [props.corsOrigin], allowMethods: ['GET', 'POST', 'DELETE'], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'] } }
         : {}),
       deployOptions: {
         stageName: STAGE,
@@ -155,10 +161,24 @@ export class AgentApi extends Construct {
     const run = runs.addResource('{id}');
     run.addMethod('GET', integration, auth);
     run.addResource('trace').addMethod('GET', integration, auth);
+    // Live progress as Server-Sent Events: the response is streamed as the function writes it.
+    if (props.eventsHandler) {
+      run.addResource('events').addMethod('GET', new apigw.LambdaIntegration(props.eventsHandler, { responseTransferMode: apigw.ResponseTransferMode.STREAM }), auth);
+    }
     for (const action of ['pause', 'resume', 'cancel']) run.addResource(action).addMethod('POST', integration, auth);
+    // Threads (docs/threads.md): a conversation of runs.
+    const threads = this.api.root.addResource('threads');
+    threads.addMethod('POST', integration, auth);
+    threads.addMethod('GET', integration, auth);
+    const thread = threads.addResource('{id}');
+    thread.addMethod('GET', integration, auth);
+    thread.addMethod('DELETE', integration, auth);
+    thread.addResource('runs').addMethod('POST', integration, auth);
     // Admin routes: the same authorizer; the handler checks the token's cognito:groups for agent-admins (403 else).
     const admin = this.api.root.addResource('admin');
     for (const action of ['stop', 'disable', 'enable']) admin.addResource(action).addMethod('POST', integration, auth);
     for (const view of ['spend', 'runs', 'reads']) admin.addResource(view).addMethod('GET', integration, auth);
+    // Erasing a user's runs and threads (docs/threads.md).
+    admin.addResource('users').addResource('{userId}').addMethod('DELETE', integration, auth);
   }
 }

@@ -9,6 +9,7 @@ import { createHandler as exportTrace } from '../lambdas/handlers/export-trace';
 import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
+import { createStreamHandler } from '../lambdas/handlers/run-events';
 import type { Runtime } from '../lambdas/runtime';
 import type { HandlerName } from '../lib/handler-names';
 import type { LocalIam } from './iam/check';
@@ -33,6 +34,8 @@ const FACTORIES: Record<HandlerName, (rt: Runtime) => Handler> = {
   'execution-status': executionStatus as (rt: Runtime) => Handler,
   api: api as (rt: Runtime) => Handler,
   'export-trace': exportTrace as (rt: Runtime) => Handler,
+  // A streaming handler, (event, responseStream, context): local/response-stream.ts invokes it.
+  'run-events': createStreamHandler as unknown as (rt: Runtime) => Handler,
 };
 
 /**
@@ -43,7 +46,8 @@ export function deployedHandler(fn: LocalFunction, runtime: Runtime): Handler | 
   const factory = (FACTORIES as Partial<Record<string, (rt: Runtime) => Handler>>)[fn.handler];
   if (!factory) return undefined;
   const handler = factory(runtime);
-  return (event, context) => asCaller(fn.logicalId, () => handler(event, context));
+  // All arguments pass through: a streaming handler takes (event, responseStream, context).
+  return (...args) => asCaller(fn.logicalId, () => (handler as (...a: unknown[]) => Promise<unknown>)(...args));
 }
 
 /** The Lambda context of one invocation of the function. */

@@ -10,6 +10,8 @@ import { createTokenVerifier, type TokenVerifier } from './auth';
 import type { LocalEngine } from './engine';
 import { localJwtAuth } from './jwt-auth';
 import { DEFAULT_PORT, KEEP_ALIVE_TIMEOUT_MS, readBody } from './listen';
+import { invokeWithResponseStream, relayStream, streamingRouteFor } from './response-stream';
+import { localLambdaArn } from './template';
 
 
 /** The caller the development token stands for (and whose runs `agent run` makes offline, so `agent runs` lists them). */
@@ -77,6 +79,10 @@ async function handle(engine: LocalEngine, callers: Callers, req: IncomingMessag
   const body = bytes.toString('utf8');
   const caller = await callerFor(engine, callers, req.headers.authorization);
   const event = toProxyEvent({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, caller ? claimsFor(caller.userId, caller.groups) : null);
+  // A streamed route of the template (GET /runs/{id}/events): InvokeWithResponseStream, relayed as it is written.
+  const streamed = streamingRouteFor(engine.template, event.httpMethod, event.path);
+  const streamFn = streamed && engine.functions.get(localLambdaArn(streamed.functionLogicalId));
+  if (streamFn) return relayStream(invokeWithResponseStream(engine, streamFn, event), res);
   writeProxyResult(await engine.invokeApi(event), res);
 }
 

@@ -3,8 +3,10 @@ import { runView } from '../core/loop';
 import type { RunRecord } from '../core/ports';
 import { toMicros, toUsd } from '../core/pricing';
 import { checkDailyCaps, hasDailyCaps, utcDay } from '../core/spend';
+import { eraseUser } from '../core/threads';
 import { ACTIVE_STATUSES, RUN_STATUSES } from '../core/types';
 import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
+import { eraseDepsOf } from './request-checks';
 
 /**
  * The admin routes (kill switch, spend, support access) and the spend gates of POST /runs. Admins are the Cognito
@@ -79,6 +81,10 @@ const ADMIN_ROUTES: Record<string, Record<string, AdminHandler>> = {
   '/admin/reads': { GET: reads },
 };
 
+/** DELETE /admin/users/{userId}: erase a user's runs and threads. */
+const ADMIN_USER_PATH = /^\/admin\/users\/([^/]+)$/;
+const ADMIN_USER_ROUTES: Record<string, AdminHandler> = { DELETE: eraseUserRoute };
+
 /** True for the paths the admin routes serve. */
 export const isAdminPath = (path: string): boolean => path === '/admin' || path.startsWith('/admin/');
 
@@ -98,8 +104,8 @@ const ADMIN_QUERY: Record<string, readonly string[]> = {
 export async function handleAdmin(deps: ApiDeps, req: ApiRequest, path: string): Promise<ApiResponse> {
   if (!req.userId) throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
   if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMIN_GROUP}; locally a token in adminTokens)`);
-  const methods = ADMIN_ROUTES[path];
-  if (!methods) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${path}; admin routes: ${Object.keys(ADMIN_ROUTES).join(', ')}`);
+  const methods = ADMIN_ROUTES[path] ?? (ADMIN_USER_PATH.test(path) ? ADMIN_USER_ROUTES : undefined);
+  if (!methods) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${path}; admin routes: ${[...Object.keys(ADMIN_ROUTES), '/admin/users/{userId}'].join(', ')}`);
   const handler = methods[req.method.toUpperCase()];
   const allow = Object.keys(methods).join(', ');
   if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
@@ -215,4 +221,21 @@ async function reads(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const day = req.query?.day ?? utcDay(new Date());
   if (!isDay(day)) throw new HttpError(400, 'INVALID_QUERY', 'day must be a calendar day yyyy-mm-dd (a UTC day)');
   return json(200, { day, reads: await deps.spend.adminReads(day) });
+}
+
+/**
+ * DELETE /admin/users/{userId}: every run and thread of the user erased (a data-erasure request), the erase recorded
+ * in the admin log. The user's spend counters stay: they are billing.
+ */
+async function eraseUserRoute(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<ApiResponse> {
+  let userId = '';
+  try {
+    userId = decodeURIComponent(ADMIN_USER_PATH.exec(req.path.replace(/\/+$/, ''))?.[1] ?? '');
+  } catch {
+    userId = '';
+  }
+  if (!USER_ID.test(userId)) throw new HttpError(400, 'INVALID_REQUEST', 'userId must be a user id: 1-128 letters, digits and _ @ . + : | -');
+  const erased = await eraseUser(eraseDepsOf(deps), userId);
+  await deps.spend.recordAdminRead({ adminId, runId: '*', owner: userId, what: 'erase' });
+  return json(200, { userId, erased, by: adminId });
 }

@@ -1,42 +1,18 @@
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
-import { MAX_OUTPUT_SCHEMA_BYTES, schemaProblem } from '../core/output';
 import type { RunPage, RunRecord } from '../core/ports';
-import { priceOf } from '../core/pricing';
 import { startRun as startRunOf } from '../core/start-run';
 import * as z from '../core/validation';
 import { admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
 import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
+import { assertPriced, checkOutputSchema, IDEMPOTENCY_KEY, MAX_BODY_BYTES, outputSpecOf, StartRunBody } from './request-checks';
+import * as threads from './thread-routes';
 
 export { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
-
-/** Largest prompt accepted, in characters. */
-export const MAX_INPUT_CHARS = 32_000;
-/** Largest request body accepted, in bytes (API Gateway and the local server). */
-export const MAX_BODY_BYTES = 64 * 1024;
-
-/** At least one character that is not white space, a control or an invisible (zero-width, BOM, joiner...) one. */
-const VISIBLE = /[^\p{White_Space}\p{Cc}\p{Default_Ignorable_Code_Point}]/u;
-
-export const StartRunBody = z.strictObject({
-  input: z.string().check(z.trim(), z.minLength(1, 'must be a non-empty string'), z.maxLength(MAX_INPUT_CHARS, `must be at most ${MAX_INPUT_CHARS} characters`),
-    z.refine((s: string) => VISIBLE.test(s), 'must contain visible text (not only white space or zero-width characters)'),
-  ),
-  budgets: z.optional(
-    z.strictObject({
-      maxSteps: z.optional(z.int().check(z.positive())),
-      maxTokens: z.optional(z.int().check(z.positive())),
-      maxCostUsd: z.optional(z.number().check(z.positive())),
-    }),
-  ),
-  /** The JSON Schema the final answer must satisfy (docs/agent.md "Structured output"; at most 16 KB). */
-  outputSchema: z.optional(z.record(z.string(), z.unknown())),
-});
+export { MAX_BODY_BYTES, MAX_INPUT_CHARS, StartRunBody } from './request-checks';
 
 /** Run ids are UUIDs or similar: letters, digits, - and _ only, so nothing else ever reaches the table. */
 const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
-/** Idempotency keys: 1-255 printable ASCII characters. */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
   statusCode,
@@ -71,6 +47,9 @@ const ROUTES: { pattern: RegExp; methods: Record<string, Handler> }[] = [
   { pattern: /^\/runs\/([^/]+)\/resume$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'resume') } },
   { pattern: /^\/runs\/([^/]+)\/cancel$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'cancel') } },
   { pattern: APPROVAL_PATH, methods: { POST: (d, r, u, id) => decide(d, r, u, id) } },
+  { pattern: /^\/threads$/, methods: { POST: (d, r, u) => threads.createThread(d, r, u), GET: (d, r, u) => threads.listThreads(d, r, u) } },
+  { pattern: /^\/threads\/([^/]+)$/, methods: { GET: (d, r, u, id) => threads.getThread(d, r, u, id), DELETE: (d, r, u, id) => threads.deleteThread(d, r, u, id) } },
+  { pattern: /^\/threads\/([^/]+)\/runs$/, methods: { POST: (d, r, u, id) => threads.startThreadRunRoute(d, r, u, id) } },
 ];
 
 /** The API's routes: one implementation behind API Gateway and the local server. */
@@ -79,7 +58,7 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
     if (isAdminPath(path)) return await handleAdmin(deps, req, path);
     const route = ROUTES.find((r) => r.pattern.test(path));
-    if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: /runs, /runs/{id}, /runs/{id}/trace, /runs/{id}/pause|resume|cancel, /runs/{id}/approvals/{toolCallId}`);
+    if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: /runs, /runs/{id}, /runs/{id}/trace, /runs/{id}/pause|resume|cancel, /runs/{id}/approvals/{toolCallId}, /threads, /threads/{id}, /threads/{id}/runs`);
     const handler = route.methods[req.method.toUpperCase()];
     const allow = Object.keys(route.methods).join(', ');
     if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
@@ -93,11 +72,12 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
         runId = '';
       }
       // Anything that is not a well-formed id is no run at all (and never reaches the table).
-      if (!RUN_ID.test(runId)) throw new HttpError(404, 'NOT_FOUND', 'no such run');
+      if (!RUN_ID.test(runId)) throw new HttpError(404, 'NOT_FOUND', path.startsWith('/threads/') ? 'no such thread' : 'no such run');
     }
     return await handler(deps, req, req.userId, runId);
   } catch (err) {
     if (err instanceof HttpError) return errorResponse(err);
+    if (err instanceof AgentError && err.name === 'ThreadBusy') return errorResponse(new HttpError(409, 'THREAD_BUSY', err.message));
     if (err instanceof AgentError && err.name === 'Conflict') return errorResponse(new HttpError(409, 'CONFLICT', err.message));
     if (err instanceof AgentError && err.name === 'ApprovalExpired') return errorResponse(new HttpError(409, 'APPROVAL_EXPIRED', err.message));
     if (err instanceof AgentError && err.name === 'IdempotencyKeyReused') return errorResponse(new HttpError(422, 'IDEMPOTENCY_KEY_REUSED', err.message));
@@ -199,21 +179,13 @@ async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise
     throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}, "outputSchema"?: {JSON Schema}})`);
   }
   const outputSchema = parsed.data.outputSchema;
-  if (outputSchema !== undefined) {
-    const size = Buffer.byteLength(JSON.stringify(outputSchema), 'utf8');
-    if (size > MAX_OUTPUT_SCHEMA_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `outputSchema must be at most ${MAX_OUTPUT_SCHEMA_BYTES} bytes serialized (got ${size})`);
-    const problem = schemaProblem(outputSchema);
-    if (problem) throw new HttpError(422, 'INVALID_REQUEST', `outputSchema ${problem}`);
-  }
-  if (parsed.data.budgets?.maxCostUsd !== undefined) {
-    const models = [deps.config.models.primary, deps.config.models.fallback].filter((m) => m !== undefined);
-    const unpriced = models.find((m) => !priceOf(m, deps.config.pricing));
-    if (unpriced) throw new HttpError(422, 'INVALID_REQUEST', `budgets.maxCostUsd needs priced models, and "${unpriced.model}" has no price in the deployment's pricing`);
-  }
+  checkOutputSchema(outputSchema);
+  assertPriced(deps, parsed.data.budgets);
   await admitNewRun(deps, userId);
   const { runId, replayed } = await startRunOf(
     { runs: deps.runs, control: deps.control, budgets: deps.config.budgets, newRunId: deps.newRunId },
-    { userId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key, ...(outputSchema ? { outputSchema: { schema: outputSchema, name: deps.config.output?.name ?? 'final_answer' } } : {}) },
+    { userId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key, ...outputSpecOf(deps, outputSchema) },
   );
   return replayed ? json(200, { runId }, { 'idempotent-replayed': 'true' }) : json(202, { runId });
 }
+

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { ADMIN_GROUP, groupsOf } from '../api/admin-routes';
+import { apiRequestOf } from '../api/proxy-event';
 import { publicConfig } from '../api/public-config';
 import { type ApiRequest, handleApi } from '../api/routes';
 import viewerHtml from '../api/viewer/index.html';
@@ -21,21 +21,11 @@ export const createHandler = wrap(async (rt: BaseRuntime & SpendWiring, event: A
   }
   const stateMachineArn = rt.aws?.stateMachineArn ?? process.env.STATE_MACHINE_ARN;
   if (!stateMachineArn) throw new Error('Environment variable STATE_MACHINE_ARN is missing');
-  const claims = (event.requestContext?.authorizer?.claims ?? {}) as Record<string, string | undefined>;
-  const req: ApiRequest = {
-    method: event.httpMethod,
-    path: event.path,
-    query: (event.queryStringParameters ?? {}) as Record<string, string | undefined>,
-    headers: Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
-    body: event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body,
-    userId: claims.sub ?? null,
-    // Admins: members of the Cognito group, as the authorizer verified the token's claims.
-    isAdmin: groupsOf(claims['cognito:groups']).includes(ADMIN_GROUP),
-  };
+  const req: ApiRequest = apiRequestOf(event);
   const control = createRunControl({ runs: rt.runs, executions: sfnExecutions(stateMachineArn, rt.aws?.sfn) });
   let res: APIGatewayProxyResult;
   try {
-    res = await handleApi({ runs: rt.runs, config: rt.config, control, spend: rt.spend }, req);
+    res = await handleApi({ runs: rt.runs, threads: rt.threads, runItems: rt.runItems, config: rt.config, control, spend: rt.spend }, req);
   } catch (err) {
     // An unexpected failure: the cause goes to the log, never to the caller (it may name tables, types or internals).
     rt.logger.error('request failed', { method: req.method, path: req.path, err });

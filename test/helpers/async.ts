@@ -20,12 +20,14 @@ export function deferred<T>() {
 }
 
 /**
- * Polls `check` (on timers, not a busy loop) until it returns true; throws after `timeoutMs` naming `what`. For
- * waiting on real I/O (loopback servers, dynalite) without fixed sleeps.
+ * Polls `check` (on timers, not a busy loop) until it returns a truthy value, and returns that value; throws after
+ * `timeoutMs` naming `what`. For waiting on real I/O (loopback servers, dynalite) without fixed sleeps.
  */
-export async function until(check: () => boolean | Promise<boolean>, what = 'the condition', timeoutMs = 5000, everyMs = 2): Promise<void> {
+export async function until<T>(check: () => T | Promise<T>, what = 'the condition', timeoutMs = 5000, everyMs = 2): Promise<Exclude<T, false | undefined | null>> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
+  for (;;) {
+    const value = await check();
+    if (value) return value as Exclude<T, false | undefined | null>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }

@@ -52,7 +52,7 @@ describe('the HTTP API (local server, same routes as API Gateway)', () => {
 
   it('refuses a corpus of bad requests with the right 4xx, writing nothing and starting nothing', async () => {
     const before = await items();
-    const started = engine.inFlight.length;
+    const started = engine.executions.size;
     const huge = 'x'.repeat(40_000);
     const corpus: [string, string, { token?: string | null; body?: string; headers?: Record<string, string> }, number][] = [
       ['POST', '/runs', { body: '{"input": "unterminated' }, 400],
@@ -106,7 +106,7 @@ describe('the HTTP API (local server, same routes as API Gateway)', () => {
       expect(body.error?.message.length).toBeGreaterThan(10);
     }
     expect(await items()).toBe(before);
-    expect(engine.inFlight.length).toBe(started);
+    expect(engine.executions.size).toBe(started);
   });
 
   it('isolates users: another user’s run is a 404 everywhere, and never listed', async () => {

@@ -15,13 +15,31 @@ describe('the API Gateway API', () => {
     const openPaths = open.map((m) => (m.Properties.ResourceId['Fn::GetAtt'] ? '/' : resources[m.Properties.ResourceId.Ref]?.Properties.PathPart)).sort();
     expect(openPaths).toEqual(['/', 'config']);
     const methods = all.filter((m) => !open.includes(m));
-    expect(methods).toHaveLength(13);
+    expect(methods).toHaveLength(20);
     for (const m of methods) {
       expect(m.Properties.AuthorizationType).toBe('COGNITO_USER_POOLS');
       expect(m.Properties.AuthorizerId).toBeDefined();
     }
     const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort();
-    expect(paths).toEqual(['cancel', 'config', 'pause', 'resume', 'runs', 'trace', '{id}', 'admin', 'stop', 'disable', 'enable', 'spend', 'runs', 'reads'].sort());
+    expect(paths).toEqual(['cancel', 'config', 'pause', 'resume', 'runs', 'trace', '{id}', 'admin', 'stop', 'disable', 'enable', 'spend', 'runs', 'reads', 'threads', '{id}', 'runs', 'users', '{userId}', 'events'].sort());
+  });
+
+  it('streams GET /runs/{id}/events: a Lambda proxy integration with ResponseTransferMode STREAM on its own function', () => {
+    const resources = template.findResources('AWS::ApiGateway::Resource');
+    const eventsId = Object.entries(resources).find(([, r]) => r.Properties.PathPart === 'events')?.[0];
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.ResourceId.Ref === eventsId && m.Properties.HttpMethod !== 'OPTIONS');
+    expect(methods).toHaveLength(1);
+    const [events] = methods;
+    expect(events?.Properties).toMatchObject({ HttpMethod: 'GET', AuthorizationType: 'COGNITO_USER_POOLS', Integration: { Type: 'AWS_PROXY', ResponseTransferMode: 'STREAM' } });
+    // InvokeWithResponseStream: the streaming invocation path, on the run-events function (not the buffered API one).
+    const uri = JSON.stringify(events?.Properties.Integration.Uri);
+    expect(uri).toContain('response-streaming-invocations');
+    const fnId = Object.entries(template.findResources('AWS::Lambda::Function')).find(([, f]) => f.Properties.Environment?.Variables?.HANDLER_NAME === 'run-events')?.[0];
+    expect(fnId).toBeDefined();
+    expect(uri).toContain(fnId);
+    // Others stay buffered.
+    const buffered = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.ResourceId.Ref !== eventsId && m.Properties.HttpMethod !== 'OPTIONS');
+    for (const m of buffered) expect(m.Properties.Integration.ResponseTransferMode).toBeUndefined();
   });
 
   it('creates the agent-admins group the admin routes check', () => {
