@@ -6,6 +6,7 @@ import { adminCommand } from './cli/admin';
 import { chatCommand } from './cli/chat';
 import { type CliCommand, UsageError } from './cli/common';
 import { evalCommand } from './cli/eval';
+import { keysCommand } from './cli/keys';
 import { loginCommand, usersCommand } from './cli/login';
 import { approveCommand, cancelCommand, pauseCommand, rejectCommand, resumeCommand, runsCommand, showCommand, traceCommand } from './cli/remote';
 import { replayCommand } from './cli/replay';
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, CliCommand> = {
   reject: rejectCommand,
   replay: replayCommand,
   admin: adminCommand,
+  keys: keysCommand,
   login: loginCommand,
   users: usersCommand,
   eval: evalCommand,
@@ -53,15 +55,16 @@ Options:
   --username <email> login: who signs in (default: asked); the password is read from stdin
   --pool-id <id>     login, users: the user pool (default: from <api>/config)
   --client-id <id>   login: the public app client (default: from <api>/config)
-  --region <name>    login, users: the pool's region (default: from the pool id)
+  --region <name>    login, users: the pool's region (default: from the pool id); keys --stack: the stack's region
   --cognito-endpoint <url>  login, users: a local Cognito emulator (or AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER)
-  --admin            users add: also add to the agent-admins group
+  --admin            users add: also add to the agent-admins group; keys create: an admin key
+  --stack <name>     keys: write to a deployed stack's table with AWS credentials (the first admin key)
   --temporary-password <p>  users add: the first password (default: Cognito makes one and emails it)
   --export <file>    trace: write {run, events} to a file (for replay --file)
   --verbose          trace: also print the instructions the run used
   --output-schema <f> run: the answer must be JSON satisfying this JSON Schema file (at most 16 KB)
   --file <file>      replay, eval add: an exported trace (agent trace <id> --export)
-  --user <id>        admin stop|runs: one user's runs only
+  --user <id>        admin stop|runs: one user's runs only; keys create|list: the key's user
   --status <s>       admin runs: only runs in this status
   --from, --to <d>   admin runs: created in this range (ISO date or instant)
   --cursor <c>       admin runs: the next page
@@ -93,6 +96,7 @@ async function main(argv: string[]): Promise<number> {
       'pool-id': { type: 'string' },
       'client-id': { type: 'string' },
       region: { type: 'string' },
+      stack: { type: 'string' },
       'cognito-endpoint': { type: 'string' },
       admin: { type: 'boolean', default: false },
       'temporary-password': { type: 'string' },

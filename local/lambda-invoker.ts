@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { createHandler as api } from '../lambdas/handlers/api';
+import { createHandler as authorizer } from '../lambdas/handlers/authorizer';
 import { createHandler as awaitApproval } from '../lambdas/handlers/await-approval';
 import { createHandler as callModel } from '../lambdas/handlers/call-model';
 import { createHandler as callTool } from '../lambdas/handlers/call-tool';
@@ -33,6 +34,8 @@ const FACTORIES: Record<HandlerName, (rt: Runtime) => Handler> = {
   'await-approval': awaitApproval as (rt: Runtime) => Handler,
   'execution-status': executionStatus as (rt: Runtime) => Handler,
   api: api as (rt: Runtime) => Handler,
+  // The engine's runtime (createRuntime) carries the API keys the authorizer reads.
+  authorizer: authorizer as unknown as (rt: Runtime) => Handler,
   'export-trace': exportTrace as (rt: Runtime) => Handler,
   // A streaming handler, (event, responseStream, context): local/response-stream.ts invokes it.
   'run-events': createStreamHandler as unknown as (rt: Runtime) => Handler,

@@ -1,3 +1,5 @@
+import { type ApiKeyPort, KEY_ID, KEY_USER_ID, newApiKey, viewOf } from '../core/api-keys';
+import type { AgentConfig } from '../core/config';
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
 import type { RunRecord } from '../core/ports';
@@ -23,19 +25,8 @@ export const ADMIN_GROUP = ADMINS_GROUP;
 const STOP_CONCURRENCY = 10;
 const USER_ID = /^[\w@.+:|-]{1,128}$/;
 
-/**
- * The groups in a Cognito claim as API Gateway's REST authorizer passes them: a string, either one group, a
- * comma-separated list, or a bracketed list (`[a, b]` / `[a b]`); an array when a JWT is decoded directly.
- */
-export function groupsOf(claim: unknown): string[] {
-  if (Array.isArray(claim)) return claim.map(String);
-  if (typeof claim !== 'string') return [];
-  return claim
-    .replace(/^\[|\]$/g, '')
-    .split(/[,\s]+/)
-    .map((g) => g.trim())
-    .filter(Boolean);
-}
+/** The groups of a Cognito claim (one implementation, with the caller's identity: ./caller.ts). */
+export { groupsOf } from './caller';
 
 const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
   statusCode,
@@ -70,8 +61,9 @@ export async function readableRun(deps: ApiDeps, req: ApiRequest, userId: string
   throw new HttpError(404, 'NOT_FOUND', 'no such run');
 }
 
-type AdminHandler = (deps: ApiDeps, req: ApiRequest, adminId: string) => Promise<ApiResponse>;
+type AdminHandler = (deps: ApiDeps, req: ApiRequest, adminId: string, param: string) => Promise<ApiResponse>;
 
+/** The admin routes: path template → method → handler. */
 const ADMIN_ROUTES: Record<string, Record<string, AdminHandler>> = {
   '/admin/stop': { POST: stop },
   '/admin/disable': { POST: (d, r, a) => setDisabled(d, r, a, true) },
@@ -79,11 +71,23 @@ const ADMIN_ROUTES: Record<string, Record<string, AdminHandler>> = {
   '/admin/spend': { GET: spend },
   '/admin/runs': { GET: listRuns },
   '/admin/reads': { GET: reads },
+  '/admin/keys': { POST: createKey, GET: listKeys },
+  '/admin/keys/{keyId}': { DELETE: revokeKey },
+  '/admin/users/{userId}': { DELETE: eraseUserRoute },
 };
+/** The routes of API keys: served only with api.auth "apiKeys" or "both". */
+const KEY_ROUTES = new Set(['/admin/keys', '/admin/keys/{keyId}']);
+const usesKeys = (auth: AgentConfig['api']['auth'] | undefined) => auth === 'apiKeys' || auth === 'both';
+const ADMIN_PATTERNS = Object.entries(ADMIN_ROUTES).map(([path, methods]) => ({ path, methods, pattern: new RegExp(`^${path.replace(/\{[^/}]+\}/g, '([^/]+)')}$`) }));
+
+/** Every admin route as `METHOD /path`, for an API whose callers authenticate as `auth` says. */
+export const adminRoutes = (auth?: AgentConfig['api']['auth']): string[] =>
+  Object.entries(ADMIN_ROUTES)
+    .filter(([path]) => usesKeys(auth) || !KEY_ROUTES.has(path))
+    .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`));
 
 /** DELETE /admin/users/{userId}: erase a user's runs and threads. */
 const ADMIN_USER_PATH = /^\/admin\/users\/([^/]+)$/;
-const ADMIN_USER_ROUTES: Record<string, AdminHandler> = { DELETE: eraseUserRoute };
 
 /** True for the paths the admin routes serve. */
 export const isAdminPath = (path: string): boolean => path === '/admin' || path.startsWith('/admin/');
@@ -93,6 +97,7 @@ const ADMIN_QUERY: Record<string, readonly string[]> = {
   '/admin/spend': ['day'],
   '/admin/runs': ['userId', 'status', 'from', 'to', 'cursor', 'limit'],
   '/admin/reads': ['day'],
+  'GET /admin/keys': ['userId'],
 };
 
 /**
@@ -103,19 +108,57 @@ const ADMIN_QUERY: Record<string, readonly string[]> = {
  */
 export async function handleAdmin(deps: ApiDeps, req: ApiRequest, path: string): Promise<ApiResponse> {
   if (!req.userId) throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
-  if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMIN_GROUP}; locally a token in adminTokens)`);
-  const methods = ADMIN_ROUTES[path] ?? (ADMIN_USER_PATH.test(path) ? ADMIN_USER_ROUTES : undefined);
-  if (!methods) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${path}; admin routes: ${[...Object.keys(ADMIN_ROUTES), '/admin/users/{userId}'].join(', ')}`);
-  const handler = methods[req.method.toUpperCase()];
-  const allow = Object.keys(methods).join(', ');
+  if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMIN_GROUP}, an admin API key; locally a token in adminTokens)`);
+  const route = ADMIN_PATTERNS.find((r) => r.pattern.test(path) && (usesKeys(deps.config.api.auth) || !KEY_ROUTES.has(r.path)));
+  if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${path}; admin routes: ${adminRoutes(deps.config.api.auth).join(', ')}`);
+  const handler = route.methods[req.method.toUpperCase()];
+  const allow = Object.keys(route.methods).join(', ');
   if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
-  const allowed = ADMIN_QUERY[path] ?? [];
+  const allowed = ADMIN_QUERY[`${req.method.toUpperCase()} ${route.path}`] ?? ADMIN_QUERY[route.path] ?? [];
   const unknown = Object.keys(req.query ?? {}).filter((k) => !allowed.includes(k));
   if (unknown.length) {
     const takes = allowed.length ? `it takes ${allowed.join(', ')}` : `it takes none${path === '/admin/stop' ? ' (the scope goes in the body: {"userId"?: string})' : ''}`;
     throw new HttpError(400, 'INVALID_QUERY', `unknown query parameter(s) ${unknown.join(', ')} for ${req.method.toUpperCase()} ${path}; ${takes}`);
   }
-  return handler(deps, req, req.userId);
+  let param = '';
+  try {
+    param = decodeURIComponent(route.pattern.exec(path)?.[1] ?? '');
+  } catch {
+    param = '';
+  }
+  return handler(deps, req, req.userId, param);
+}
+
+function keyStore(deps: ApiDeps): ApiKeyPort {
+  if (!deps.keys) throw new Error('the API has no key store (api.auth "apiKeys" or "both" wires one)');
+  return deps.keys;
+}
+
+/** POST /admin/keys {"userId", "admin"?}: a new key for a user, shown once (201 {keyId, key, …}). */
+async function createKey(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<ApiResponse> {
+  const { userId, admin, ...rest } = body(req);
+  const allowed = 'allowed: {"userId": string, "admin"?: boolean}';
+  if (Object.keys(rest).length) throw new HttpError(422, 'INVALID_REQUEST', `unknown field(s) ${Object.keys(rest).join(', ')}; ${allowed}`);
+  if (typeof userId !== 'string' || !KEY_USER_ID.test(userId)) throw new HttpError(422, 'INVALID_REQUEST', `userId must be a user id (1-128 letters, digits or _@.+:|-); ${allowed}`);
+  if (admin !== undefined && typeof admin !== 'boolean') throw new HttpError(422, 'INVALID_REQUEST', `admin must be true or false; ${allowed}`);
+  const { key, record } = newApiKey({ userId, admin: admin === true, createdBy: adminId, now: new Date() });
+  await keyStore(deps).create(record);
+  return json(201, { ...viewOf(record), key });
+}
+
+/** GET /admin/keys?userId=: the keys (never their secrets), newest first. */
+async function listKeys(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const userId = req.query?.userId;
+  if (userId !== undefined && !KEY_USER_ID.test(userId)) throw new HttpError(400, 'INVALID_QUERY', 'userId must be a user id');
+  return json(200, { keys: (await keyStore(deps).list(userId)).map(viewOf) });
+}
+
+/** DELETE /admin/keys/{keyId}: the key stops working (within api.authorizerCacheSeconds: docs/auth.md). */
+async function revokeKey(deps: ApiDeps, _req: ApiRequest, _adminId: string, keyId: string): Promise<ApiResponse> {
+  if (!KEY_ID.test(keyId)) throw new HttpError(404, 'NOT_FOUND', 'no such key');
+  const record = await keyStore(deps).revoke(keyId, new Date().toISOString());
+  if (!record) throw new HttpError(404, 'NOT_FOUND', 'no such key');
+  return json(200, viewOf(record));
 }
 
 function body(req: ApiRequest): Record<string, unknown> {

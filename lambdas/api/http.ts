@@ -1,3 +1,4 @@
+import type { ApiKeyPort } from '../core/api-keys';
 import type { AgentConfig } from '../core/config';
 import type { ApiRunRepository, RunControl } from '../core/ports';
 import type { AdminSpendPort } from '../core/spend';
@@ -32,6 +33,8 @@ export interface ApiDeps {
   threads?: ThreadRepository;
   /** Deletes a run's items (lambdas/store/run-erase.ts): the erase routes need it with `threads`. */
   runItems?: RunEraser;
+  /** API keys (api.auth "apiKeys" or "both"): the admin key routes. */
+  keys?: ApiKeyPort;
   newRunId?: () => string;
 }
 

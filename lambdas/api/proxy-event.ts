@@ -1,21 +1,21 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { ADMIN_GROUP, groupsOf } from './admin-routes';
+import { callerOf } from './caller';
 import type { ApiRequest } from './routes';
 
 /**
- * An API Gateway REST proxy event as the routes read it: header names lower case, the body decoded, the caller the
- * verified token's `sub` (never a body field) and an admin when the authorizer's claims put them in agent-admins.
+ * An API Gateway REST proxy event as the routes read it: header names lower case, the body decoded, and the caller
+ * as the authorizer in front of the route verified it (the Cognito authorizer's claims, or the Lambda authorizer's
+ * context: lambdas/api/caller.ts) — never a body field.
  */
 export function apiRequestOf(event: APIGatewayProxyEvent): ApiRequest {
-  const claims = (event.requestContext?.authorizer?.claims ?? {}) as Record<string, string | undefined>;
+  const caller = callerOf(event.requestContext?.authorizer);
   return {
     method: event.httpMethod,
     path: event.path,
     query: (event.queryStringParameters ?? {}) as Record<string, string | undefined>,
     headers: Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     body: event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body,
-    userId: claims.sub ?? null,
-    // Admins: members of the Cognito group, as the authorizer verified the token's claims.
-    isAdmin: groupsOf(claims['cognito:groups']).includes(ADMIN_GROUP),
+    userId: caller.userId,
+    isAdmin: caller.isAdmin,
   };
 }

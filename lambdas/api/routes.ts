@@ -1,9 +1,10 @@
+import type { AgentConfig } from '../core/config';
 import { AgentError } from '../core/errors';
 import { runView } from '../core/loop';
 import type { RunPage, RunRecord } from '../core/ports';
 import { startRun as startRunOf } from '../core/start-run';
 import * as z from '../core/validation';
-import { admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
+import { adminRoutes, admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
 import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
 import { assertPriced, checkOutputSchema, IDEMPOTENCY_KEY, MAX_BODY_BYTES, outputSpecOf, StartRunBody } from './request-checks';
 import * as threads from './thread-routes';
@@ -30,12 +31,17 @@ type Handler = (deps: ApiDeps, req: ApiRequest, userId: string, runId: string) =
 /** POST /runs/{id}/approvals/{toolCallId}. */
 const APPROVAL_PATH = /^\/runs\/([^/]+)\/approvals\/([^/]+)$/;
 
-/** The route table: path shape → method → handler. */
-const ROUTES: { pattern: RegExp; methods: Record<string, Handler> }[] = [
-  { pattern: /^\/runs$/, methods: { POST: (d, r, u) => startRun(d, r, u), GET: (d, r, u) => listRuns(d, r, u) } },
-  { pattern: /^\/runs\/([^/]+)$/, methods: { GET: async (d, r, u, id) => json(200, runView(await readableRun(d, r, u, id, 'run'))) } },
+/** A path template (`/runs/{id}`) as a pattern: each `{name}` one path segment, captured. */
+export function pathPattern(template: string): RegExp {
+  return new RegExp(`^${template.replace(/\{[^/}]+\}/g, '([^/]+)')}$`);
+}
+
+/** The route table: path template → method → handler. */
+const ROUTES: { path: string; methods: Record<string, Handler> }[] = [
+  { path: '/runs', methods: { POST: (d, r, u) => startRun(d, r, u), GET: (d, r, u) => listRuns(d, r, u) } },
+  { path: '/runs/{id}', methods: { GET: async (d, r, u, id) => json(200, runView(await readableRun(d, r, u, id, 'run'))) } },
   {
-    pattern: /^\/runs\/([^/]+)\/trace$/,
+    path: '/runs/{id}/trace',
     methods: {
       GET: async (d, r, u, id) => {
         await readableRun(d, r, u, id, 'trace');
@@ -43,21 +49,37 @@ const ROUTES: { pattern: RegExp; methods: Record<string, Handler> }[] = [
       },
     },
   },
-  { pattern: /^\/runs\/([^/]+)\/pause$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'pause') } },
-  { pattern: /^\/runs\/([^/]+)\/resume$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'resume') } },
-  { pattern: /^\/runs\/([^/]+)\/cancel$/, methods: { POST: (d, _r, u, id) => steer(d, u, id, 'cancel') } },
-  { pattern: APPROVAL_PATH, methods: { POST: (d, r, u, id) => decide(d, r, u, id) } },
-  { pattern: /^\/threads$/, methods: { POST: (d, r, u) => threads.createThread(d, r, u), GET: (d, r, u) => threads.listThreads(d, r, u) } },
-  { pattern: /^\/threads\/([^/]+)$/, methods: { GET: (d, r, u, id) => threads.getThread(d, r, u, id), DELETE: (d, r, u, id) => threads.deleteThread(d, r, u, id) } },
-  { pattern: /^\/threads\/([^/]+)\/runs$/, methods: { POST: (d, r, u, id) => threads.startThreadRunRoute(d, r, u, id) } },
+  { path: '/runs/{id}/pause', methods: { POST: (d, _r, u, id) => steer(d, u, id, 'pause') } },
+  { path: '/runs/{id}/resume', methods: { POST: (d, _r, u, id) => steer(d, u, id, 'resume') } },
+  { path: '/runs/{id}/cancel', methods: { POST: (d, _r, u, id) => steer(d, u, id, 'cancel') } },
+  { path: '/runs/{id}/approvals/{toolCallId}', methods: { POST: (d, r, u, id) => decide(d, r, u, id) } },
+  { path: '/threads', methods: { POST: (d, r, u) => threads.createThread(d, r, u), GET: (d, r, u) => threads.listThreads(d, r, u) } },
+  { path: '/threads/{id}', methods: { GET: (d, r, u, id) => threads.getThread(d, r, u, id), DELETE: (d, r, u, id) => threads.deleteThread(d, r, u, id) } },
+  { path: '/threads/{id}/runs', methods: { POST: (d, r, u, id) => threads.startThreadRunRoute(d, r, u, id) } },
 ];
+const PATTERNS = ROUTES.map((r) => ({ ...r, pattern: pathPattern(r.path) }));
+
+/** The routes the API handler serves without a caller (lambdas/handlers/api.ts): the viewer page and sign-in settings. */
+export const PUBLIC_ROUTES = ['GET /', 'GET /config'] as const;
+
+/** The routes another function answers through a streaming integration (lambdas/handlers/run-events.ts). */
+export const STREAMED_ROUTES = ['GET /runs/{id}/events'] as const;
+
+/**
+ * Every route of the API, as `METHOD /path/{param}`: the API handler's, and the streamed ones. The REST API in
+ * lib/api.ts must define each of them (API Gateway answers 403 for a route it lacks; test/local/api-gateway.test.ts
+ * holds the two together).
+ */
+export function servedRoutes(auth: AgentConfig['api']['auth'] = 'cognito'): string[] {
+  return [...PUBLIC_ROUTES, ...ROUTES.flatMap((r) => Object.keys(r.methods).map((m) => `${m} ${r.path}`)), ...STREAMED_ROUTES, ...adminRoutes(auth)];
+}
 
 /** The API's routes: one implementation behind API Gateway and the local server. */
 export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   try {
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
     if (isAdminPath(path)) return await handleAdmin(deps, req, path);
-    const route = ROUTES.find((r) => r.pattern.test(path));
+    const route = PATTERNS.find((r) => r.pattern.test(path));
     if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: /runs, /runs/{id}, /runs/{id}/trace, /runs/{id}/pause|resume|cancel, /runs/{id}/approvals/{toolCallId}, /threads, /threads/{id}, /threads/{id}/runs`);
     const handler = route.methods[req.method.toUpperCase()];
     const allow = Object.keys(route.methods).join(', ');

@@ -358,6 +358,13 @@ export const AgentConfigSchema = z
           .refine((p) => !/aws|amazon|cognito/.test(p), 'may not contain "aws", "amazon" or "cognito"')
           .optional(),
         /**
+         * Who may call the API (docs/auth.md): Cognito users ("cognito"), API keys verified by a Lambda authorizer
+         * ("apiKeys": no user pool at all), or either ("both": the Lambda authorizer also takes Cognito ID tokens).
+         */
+        auth: z.enum(['cognito', 'apiKeys', 'both']).default('cognito'),
+        /** How long API Gateway caches the Lambda authorizer's answer for a key: a revoked key works this long at most (0: no cache). */
+        authorizerCacheSeconds: z.number().int().min(0).max(3600).default(60),
+        /**
          * Create API Gateway's CloudWatch role and set it on the region's account settings (AWS::ApiGateway::Account,
          * one per account and region: every stack that sets it overwrites it). Off by default: the stage's logs need
          * the setting once per account and region (docs/operations.md).
@@ -365,6 +372,11 @@ export const AgentConfigSchema = z
         cloudWatchRole: z.boolean().default(false),
       })
       .superRefine((api, ctx) => {
+        if (api.auth === 'apiKeys') {
+          for (const key of ['userPoolId', 'userPoolClientId', 'authDomain', 'domainPrefix'] as const) {
+            if (api[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'does not apply with api.auth "apiKeys" (no user pool); use "cognito" or "both" for Cognito users' });
+          }
+        }
         for (const key of ['userPoolClientId', 'authDomain'] as const) {
           if (api[key] && !api.userPoolId) ctx.addIssue({ code: 'custom', path: [key], message: 'only applies with api.userPoolId (an existing pool); a new pool gets its own client and domain' });
         }
