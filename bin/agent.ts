@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../lib/config';
 import { adminCommand } from './cli/admin';
 import { chatCommand } from './cli/chat';
 import { type CliCommand, UsageError } from './cli/common';
+import { evalCommand } from './cli/eval';
 import { keysCommand } from './cli/keys';
 import { loginCommand, usersCommand } from './cli/login';
 import { approveCommand, cancelCommand, pauseCommand, rejectCommand, resumeCommand, runsCommand, showCommand, traceCommand } from './cli/remote';
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, CliCommand> = {
   keys: keysCommand,
   login: loginCommand,
   users: usersCommand,
+  eval: evalCommand,
 };
 
 const usage = () => `Usage: agent <command> [options]
@@ -61,7 +63,7 @@ Options:
   --export <file>    trace: write {run, events} to a file (for replay --file)
   --verbose          trace: also print the instructions the run used
   --output-schema <f> run: the answer must be JSON satisfying this JSON Schema file (at most 16 KB)
-  --file <file>      replay: an exported trace
+  --file <file>      replay, eval add: an exported trace (agent trace <id> --export)
   --user <id>        admin stop|runs: one user's runs only; keys create|list: the key's user
   --status <s>       admin runs: only runs in this status
   --from, --to <d>   admin runs: created in this range (ISO date or instant)
@@ -69,6 +71,11 @@ Options:
   --thread <id>      chat: continue this thread (default: a new one)
   --call <id>        approve/reject: the waiting tool call (needed when several wait)
   --reason <text>    approve/reject: why (the model reads a rejection's reason)
+  --baseline <file>  eval: a second config run on the same suite, side by side; fewer passes than it fail the eval
+  --concurrency <n>  eval: cases run at once (default 4)
+  --min-pass <0..1>  eval: the share of cases that must pass (default 1)
+  --out <dir>        eval: write report.json, report.md and the runs' traces there
+  --suite <file>     eval add: the suite (JSON Lines) the case is appended to
   -h, --help         this text`;
 
 async function main(argv: string[]): Promise<number> {
@@ -105,6 +112,11 @@ async function main(argv: string[]): Promise<number> {
       reason: { type: 'string' },
       verbose: { type: 'boolean', default: false },
       'output-schema': { type: 'string' },
+      baseline: { type: 'string' },
+      concurrency: { type: 'string' },
+      'min-pass': { type: 'string' },
+      out: { type: 'string' },
+      suite: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
