@@ -3,8 +3,11 @@ import { parseArgs } from 'node:util';
 import { AgentError } from '../lambdas/core/errors';
 import { ConfigError, loadConfig } from '../lib/config';
 import { adminCommand } from './cli/admin';
+import { chatCommand } from './cli/chat';
 import { type CliCommand, type CliValues, UsageError } from './cli/common';
+import { evalCommand } from './cli/eval';
 import { flagsUsage, PARSE_OPTIONS } from './cli/flags';
+import { keysCommand } from './cli/keys';
 import { loginCommand, usersCommand } from './cli/login';
 import { approveCommand, cancelCommand, pauseCommand, rejectCommand, resumeCommand, runsCommand, showCommand, traceCommand } from './cli/remote';
 import { replayCommand } from './cli/replay';
@@ -14,6 +17,7 @@ import { serveCommand } from './cli/serve';
 /** The commands; each lives in bin/cli/<name>.ts. */
 const COMMANDS: Record<string, CliCommand> = {
   run: runCommand,
+  chat: chatCommand,
   serve: serveCommand,
   runs: runsCommand,
   show: showCommand,
@@ -25,8 +29,10 @@ const COMMANDS: Record<string, CliCommand> = {
   reject: rejectCommand,
   replay: replayCommand,
   admin: adminCommand,
+  keys: keysCommand,
   login: loginCommand,
   users: usersCommand,
+  eval: evalCommand,
 };
 
 const usage = () => `Usage: agent <command> [options]

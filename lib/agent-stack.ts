@@ -32,6 +32,8 @@ export interface AgentStackProps extends StackProps {
 
 /** Environment variables share a 4 KB limit in Lambda. */
 const MAX_CONFIG_BYTES = 3000;
+/** How long one event stream (GET /runs/{id}/events) stays open: API Gateway's limit for a streamed response. */
+const EVENT_STREAM_SECONDS = 900;
 /** Built-in tools (calculator, keyword search) finish well within this. */
 const BUILTIN_TOOL_TIMEOUT_MS = 10_000;
 
@@ -159,24 +161,26 @@ export class AgentStack extends Stack {
     // An execution that fails, times out or is stopped outside the API closes its run (FAILED / CANCELLED).
     const executionStatus = fn('ExecutionStatusFunction', 'execution-status', bookkeeping.lambdaTimeoutSeconds);
     new ExecutionStatusRule(this, 'ExecutionStatus', { stateMachine: this.workflow.stateMachine, handler: executionStatus });
+    // ...and starts the run queued behind it on its thread (docs/threads.md), on the alias like every start.
+    executionStatus.addEnvironment('STATE_MACHINE_ARN', this.versions.aliasArn);
+    this.grantStartOnLive(executionStatus);
 
     const apiFn = fn('ApiFunction', 'api', bookkeeping.lambdaTimeoutSeconds);
+    // API keys (docs/auth.md): a Lambda REQUEST authorizer in front of every route.
+    const keyAuthorizer = config.api.auth === 'cognito' ? undefined : fn('AuthorizerFunction', 'authorizer', bookkeeping.lambdaTimeoutSeconds);
     // Runs start on the alias (new runs and resumes from a checkpoint alike), never on the unqualified machine.
     apiFn.addEnvironment('STATE_MACHINE_ARN', this.versions.aliasArn);
-    // Step Functions authorizes a StartExecution on an alias against the unqualified machine ARN, with the alias name in
-    // the multivalued key states:StateMachineQualifier (docs/local-vs-aws.md, "IAM offline"): a grant on the alias ARN
-    // allows nothing, and this one allows the alias `live` only (not the unqualified machine, not a version).
-    apiFn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['states:StartExecution'],
-        resources: [this.workflow.stateMachine.stateMachineArn],
-        conditions: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': [LIVE_ALIAS] } },
-      }),
-    );
+    this.grantStartOnLive(apiFn);
     this.workflow.stateMachine.grantTaskResponse(apiFn);
     this.workflow.stateMachine.grantExecution(apiFn, 'states:StopExecution', 'states:DescribeExecution');
+    // GET /runs/{id}/events: a streaming function (API Gateway's streams last up to 15 minutes; the client resumes).
+    const eventsFn = fn('RunEventsFunction', 'run-events', EVENT_STREAM_SECONDS);
     const api = new AgentApi(this, 'Api', {
       handler: apiFn,
+      eventsHandler: eventsFn,
+      auth: config.api.auth,
+      authorizer: keyAuthorizer,
+      authorizerCacheSeconds: config.api.authorizerCacheSeconds,
       userPool: config.api.userPoolId ? cognito.UserPool.fromUserPoolId(this, 'ExistingUsers', config.api.userPoolId) : undefined,
       corsOrigin: config.api.corsOrigin,
       throttle: config.api.throttle,
@@ -186,16 +190,23 @@ export class AgentStack extends Stack {
     });
     if (config.api.corsOrigin) apiFn.addEnvironment('CORS_ORIGIN', config.api.corsOrigin);
     // GET /config reports these (public values): the viewer and `agent login` find the pool and client there.
-    apiFn.addEnvironment(SIGN_IN_ENV.userPoolId, api.signIn.userPoolId);
-    if (api.signIn.clientId) apiFn.addEnvironment(SIGN_IN_ENV.clientId, api.signIn.clientId);
-    if (api.signIn.authDomain) apiFn.addEnvironment(SIGN_IN_ENV.authDomain, api.signIn.authDomain);
+    if (api.signIn) {
+      apiFn.addEnvironment(SIGN_IN_ENV.userPoolId, api.signIn.userPoolId);
+      if (api.signIn.clientId) apiFn.addEnvironment(SIGN_IN_ENV.clientId, api.signIn.clientId);
+      if (api.signIn.authDomain) apiFn.addEnvironment(SIGN_IN_ENV.authDomain, api.signIn.authDomain);
+      // "both": the authorizer verifies the pool's ID tokens for its app client.
+      if (keyAuthorizer) {
+        keyAuthorizer.addEnvironment(SIGN_IN_ENV.userPoolId, api.signIn.userPoolId);
+        if (api.signIn.clientId) keyAuthorizer.addEnvironment(SIGN_IN_ENV.clientId, api.signIn.clientId);
+      }
+    }
 
     if (config.observability.langfuse) {
       const exporter = fn('ExportTraceFunction', 'export-trace', 60);
       new TraceExporter(this, 'TraceExporter', { table, exporter, secret: config.observability.langfuse.secret });
     }
 
-    this.functions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : []), executionStatus, apiFn];
+    this.functions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : []), executionStatus, apiFn, eventsFn, ...(keyAuthorizer ? [keyAuthorizer] : [])];
     const { monitoring } = config.observability;
     this.alarmsNotifyNobody = monitoring.alarmsNotifyNobody;
     if (monitoring.alarms || monitoring.dashboard) {
@@ -233,14 +244,30 @@ export class AgentStack extends Stack {
 
     // Every value a client needs (docs/deploy.md; `npm run smoke -- --stack <name>` reads them).
     new CfnOutput(this, 'ApiUrl', { value: api.viewerUrl, description: 'The HTTP API (agent --api <url>)' });
-    new CfnOutput(this, 'ViewerUrl', { value: api.viewerUrl, description: 'The trace viewer: sign in through managed login' });
+    new CfnOutput(this, 'ViewerUrl', { value: api.viewerUrl, description: api.signIn ? 'The trace viewer: sign in through managed login' : 'The trace viewer: paste an API key' });
     new CfnOutput(this, 'Region', { value: this.region });
-    new CfnOutput(this, 'UserPoolId', { value: api.userPool.userPoolId });
-    if (api.signIn.clientId) new CfnOutput(this, 'UserPoolClientId', { value: api.signIn.clientId, description: 'Public app client (no secret)' });
-    if (api.signIn.authDomain) new CfnOutput(this, 'AuthDomain', { value: api.signIn.authDomain, description: 'Managed login base URL' });
+    new CfnOutput(this, 'Auth', { value: config.api.auth, description: 'Who may call the API: cognito | apiKeys | both (docs/auth.md)' });
+    if (api.userPool) new CfnOutput(this, 'UserPoolId', { value: api.userPool.userPoolId });
+    if (api.signIn?.clientId) new CfnOutput(this, 'UserPoolClientId', { value: api.signIn.clientId, description: 'Public app client (no secret)' });
+    if (api.signIn?.authDomain) new CfnOutput(this, 'AuthDomain', { value: api.signIn.authDomain, description: 'Managed login base URL' });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'StateMachineAliasArn', { value: this.versions.aliasArn, description: 'npm run rollback -- --alias <this>' });
     new CfnOutput(this, 'StateMachineVersionArn', { value: this.versions.versionArn });
     new CfnOutput(this, 'TableName', { value: table.tableName });
+  }
+
+  /**
+   * states:StartExecution on the alias `live` only. Step Functions authorizes a StartExecution on an alias against the
+   * unqualified machine ARN, with the alias name in the multivalued key states:StateMachineQualifier
+   * (docs/local-vs-aws.md, "IAM offline"): a grant on the alias ARN allows nothing.
+   */
+  private grantStartOnLive(fn: lambda.IFunction): void {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [this.workflow.stateMachine.stateMachineArn],
+        conditions: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': [LIVE_ALIAS] } },
+      }),
+    );
   }
 }

@@ -10,6 +10,25 @@ export interface AgentApiProps {
   /** The Lambda behind every route (the shared routes in lambdas/api/routes.ts). */
   readonly handler: lambda.IFunction;
   /**
+   * The streaming Lambda behind GET /runs/{id}/events (lambdas/handlers/run-events.ts), integrated with
+   * `ResponseTransferMode.STREAM` (API Gateway invokes it with InvokeWithResponseStream).
+   * @default - no events route
+   */
+  readonly eventsHandler?: lambda.IFunction;
+  /**
+   * Who may call: Cognito users ("cognito"), API keys through a Lambda REQUEST authorizer ("apiKeys": no user pool),
+   * or either through that authorizer ("both"). docs/auth.md.
+   * @default "cognito"
+   */
+  readonly auth?: 'cognito' | 'apiKeys' | 'both';
+  /** The Lambda REQUEST authorizer (lambdas/handlers/authorizer.ts); required with "apiKeys" and "both". */
+  readonly authorizer?: lambda.IFunction;
+  /**
+   * How long API Gateway caches the authorizer's answer for one Authorization header (a revoked key's longest life).
+   * @default 60
+   */
+  readonly authorizerCacheSeconds?: number;
+  /**
    * An existing Cognito user pool to verify callers against.
    * @default - a new user pool is created
    */
@@ -62,24 +81,31 @@ export interface SignInSettings {
  */
 export class AgentApi extends Construct {
   readonly api: apigw.RestApi;
-  readonly userPool: cognito.IUserPool;
+  /** The user pool (none with api.auth "apiKeys"). */
+  readonly userPool?: cognito.IUserPool;
   /** The new pool's public app client (none with an existing pool). */
   readonly client?: cognito.UserPoolClient;
   /** The new pool's managed login domain (none with an existing pool). */
   readonly domain?: cognito.UserPoolDomain;
-  readonly signIn: SignInSettings;
+  /** What a client needs to sign in to the pool (none without one). */
+  readonly signIn?: SignInSettings;
   /** The stage's URL, which is also the viewer's (GET /) and the client's callback URL. */
   readonly viewerUrl: string;
 
   constructor(scope: Construct, id: string, props: AgentApiProps) {
     super(scope, id);
+    const authMode = props.auth ?? 'cognito';
+    if (authMode !== 'cognito' && !props.authorizer) throw new Error(`api.auth "${authMode}" needs the authorizer function`);
+    if (authMode === 'apiKeys' && props.userPool) throw new Error('api.auth "apiKeys" has no user pool; use "both" to keep Cognito users');
     this.userPool =
-      props.userPool ??
+      authMode === 'apiKeys'
+        ? undefined
+        : (props.userPool ??
       new cognito.UserPool(this, 'Users', {
         selfSignUpEnabled: false,
         passwordPolicy: { minLength: 12, requireDigits: true, requireSymbols: true, requireUppercase: true, requireLowercase: true },
-      });
-    if (!props.userPool) {
+      }));
+    if (this.userPool && !props.userPool) {
       const pool = this.userPool as cognito.UserPool;
       // Managed login (the newer pages, with Cognito's default branding) on a Cognito-hosted domain.
       this.domain = pool.addDomain('Domain', {
@@ -96,7 +122,7 @@ export class AgentApi extends Construct {
       cloudWatchRole: props.cloudWatchRole ?? false,
       description: 'Agent runs: start, list, read, trace, pause, resume, cancel',
       ...(props.corsOrigin
-        ? { defaultCorsPreflightOptions: { allowOrigins: [props.corsOrigin], allowMethods: ['GET', 'POST'], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'] } }
+        ? { defaultCorsPreflightOptions: { allowOrigins: [props.corsOrigin], allowMethods: ['GET', 'POST', 'DELETE'], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'] } }
         : {}),
       deployOptions: {
         stageName: STAGE,
@@ -115,7 +141,7 @@ export class AgentApi extends Construct {
     this.viewerUrl = `https://${this.api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${STAGE}/`;
     // The public client: no secret (a CLI and a browser page cannot keep one). SRP for the CLI, refresh tokens, and the
     // authorization code grant (the viewer sends PKCE) with the viewer — GET / of this API — as the only callback.
-    if (this.domain) {
+    if (this.domain && this.userPool) {
       this.client = (this.userPool as cognito.UserPool).addClient('Client', {
         generateSecret: false,
         authFlows: { userSrp: true, user: false, userPassword: false, adminUserPassword: false, custom: false },
@@ -134,15 +160,27 @@ export class AgentApi extends Construct {
       });
       new cognito.CfnManagedLoginBranding(this, 'Branding', { userPoolId: this.userPool.userPoolId, clientId: this.client.userPoolClientId, useCognitoProvidedValues: true });
     }
-    this.signIn = {
-      region: Stack.of(this).region,
-      userPoolId: this.userPool.userPoolId,
-      clientId: this.client?.userPoolClientId ?? props.existingClient?.clientId,
-      authDomain: this.domain ? this.domain.baseUrl() : props.existingClient?.authDomain,
-    };
-    const authorizer = new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: [this.userPool] });
+    if (this.userPool) {
+      this.signIn = {
+        region: Stack.of(this).region,
+        userPoolId: this.userPool.userPoolId,
+        clientId: this.client?.userPoolClientId ?? props.existingClient?.clientId,
+        authDomain: this.domain ? this.domain.baseUrl() : props.existingClient?.authDomain,
+      };
+    }
     const integration = new apigw.LambdaIntegration(props.handler);
-    const auth = { authorizer, authorizationType: apigw.AuthorizationType.COGNITO };
+    const auth: apigw.MethodOptions =
+      authMode === 'cognito' && this.userPool
+        ? { authorizer: new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: [this.userPool] }), authorizationType: apigw.AuthorizationType.COGNITO }
+        : {
+            // API keys (and, with "both", Cognito ID tokens) checked by our function; its answer cached per header.
+            authorizer: new apigw.RequestAuthorizer(this, 'KeyAuthorizer', {
+              handler: props.authorizer as lambda.IFunction,
+              identitySources: [apigw.IdentitySource.header('Authorization')],
+              resultsCacheTtl: Duration.seconds(props.authorizerCacheSeconds ?? 60),
+            }),
+            authorizationType: apigw.AuthorizationType.CUSTOM,
+          };
     // GET / serves the trace viewer page: static, no data in it (its API calls carry the user's token).
     this.api.root.addMethod('GET', integration, { authorizationType: apigw.AuthorizationType.NONE });
     // GET /config: the sign-in settings above (public values), for the viewer and `agent login --api`.
@@ -153,10 +191,59 @@ export class AgentApi extends Construct {
     const run = runs.addResource('{id}');
     run.addMethod('GET', integration, auth);
     run.addResource('trace').addMethod('GET', integration, auth);
+    // Live progress as Server-Sent Events: the response is streamed as the function writes it.
+    if (props.eventsHandler) {
+      run.addResource('events').addMethod('GET', new apigw.LambdaIntegration(props.eventsHandler, { responseTransferMode: apigw.ResponseTransferMode.STREAM }), auth);
+    }
     for (const action of ['pause', 'resume', 'cancel']) run.addResource(action).addMethod('POST', integration, auth);
+    // The run's owner (or an admin) approves or rejects a tool call waiting for approval.
+    run.addResource('approvals').addResource('{toolCallId}').addMethod('POST', integration, auth);
+    // Threads (docs/threads.md): a conversation of runs.
+    const threads = this.api.root.addResource('threads');
+    threads.addMethod('POST', integration, auth);
+    threads.addMethod('GET', integration, auth);
+    const thread = threads.addResource('{id}');
+    thread.addMethod('GET', integration, auth);
+    thread.addMethod('DELETE', integration, auth);
+    thread.addResource('runs').addMethod('POST', integration, auth);
     // Admin routes: the same authorizer; the handler checks the token's cognito:groups for agent-admins (403 else).
     const admin = this.api.root.addResource('admin');
     for (const action of ['stop', 'disable', 'enable']) admin.addResource(action).addMethod('POST', integration, auth);
     for (const view of ['spend', 'runs', 'reads']) admin.addResource(view).addMethod('GET', integration, auth);
+    // Erasing a user's runs and threads (docs/threads.md).
+    admin.addResource('users').addResource('{userId}').addMethod('DELETE', integration, auth);
+    if (authMode !== 'cognito') {
+      // API keys: made (shown once), listed and revoked by admins.
+      const keys = admin.addResource('keys');
+      keys.addMethod('POST', integration, auth);
+      keys.addMethod('GET', integration, auth);
+      keys.addResource('{keyId}').addMethod('DELETE', integration, auth);
+    }
+    this.addErrorResponses(props.corsOrigin);
+  }
+
+  /**
+   * API Gateway's own refusals (before the Lambda) in the app's error shape `{"error": {"code", "message"}}`
+   * (docs/api.md), so a client reads one shape whoever answered. A route the API lacks keeps API Gateway's 403
+   * "Missing Authentication Token".
+   */
+  private addErrorResponses(corsOrigin: string | undefined): void {
+    const headers = corsOrigin ? { 'Access-Control-Allow-Origin': `'${corsOrigin}'`, Vary: "'Origin'" } : undefined;
+    for (const [id, response] of Object.entries(GATEWAY_ERRORS)) {
+      this.api.addGatewayResponse(id, {
+        type: apigw.ResponseType.of(response.type),
+        statusCode: String(response.statusCode),
+        ...(headers ? { responseHeaders: headers } : {}),
+        templates: { 'application/json': JSON.stringify({ error: { code: response.code, message: response.message } }) },
+      });
+    }
   }
 }
+
+/** The gateway responses the API defines (lib/api.ts `addErrorResponses`): type → status, code and message. */
+export const GATEWAY_ERRORS = {
+  Unauthorized: { type: 'UNAUTHORIZED', statusCode: 401, code: 'UNAUTHORIZED', message: 'a valid bearer token is required (Authorization: Bearer <token>)' },
+  AccessDenied: { type: 'ACCESS_DENIED', statusCode: 403, code: 'FORBIDDEN', message: 'this token may not call this route' },
+  Throttled: { type: 'THROTTLED', statusCode: 429, code: 'THROTTLED', message: 'too many requests; retry with backoff' },
+  TooLarge: { type: 'REQUEST_TOO_LARGE', statusCode: 413, code: 'PAYLOAD_TOO_LARGE', message: 'the request is larger than API Gateway accepts (10 MB)' },
+} as const;

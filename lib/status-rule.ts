@@ -4,7 +4,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { CLOSING_STATUSES, EXECUTION_STATUS_DETAIL_TYPE } from '../lambdas/core/execution-status';
+import { ENDED_STATUSES, EXECUTION_STATUS_DETAIL_TYPE } from '../lambdas/core/execution-status';
 
 export interface ExecutionStatusRuleProps {
   readonly stateMachine: sfn.IStateMachine;
@@ -24,8 +24,8 @@ export function stateMachineArnMatch(stateMachineArn: string): unknown[] {
 }
 
 /**
- * EventBridge rule: "Step Functions Execution Status Change" of this state machine with status FAILED, TIMED_OUT
- * or ABORTED → the handler that closes the run. EventBridge retries a failed delivery (the handler is idempotent).
+ * EventBridge rule: "Step Functions Execution Status Change" of this state machine with status SUCCEEDED, FAILED,
+ * TIMED_OUT or ABORTED → the handler that closes the run (the last three) and starts a thread's queued run (all). EventBridge retries a failed delivery (the handler is idempotent).
  */
 export class ExecutionStatusRule extends Construct {
   readonly rule: events.Rule;
@@ -33,11 +33,11 @@ export class ExecutionStatusRule extends Construct {
   constructor(scope: Construct, id: string, props: ExecutionStatusRuleProps) {
     super(scope, id);
     this.rule = new events.Rule(this, 'Rule', {
-      description: 'Closes the run of an execution that failed, timed out or was stopped',
+      description: 'Closes the run of an execution that failed, timed out or was stopped; starts a thread run queued behind it',
       eventPattern: {
         source: ['aws.states'],
         detailType: [EXECUTION_STATUS_DETAIL_TYPE],
-        detail: { status: [...CLOSING_STATUSES], stateMachineArn: stateMachineArnMatch(props.stateMachine.stateMachineArn) },
+        detail: { status: [...ENDED_STATUSES], stateMachineArn: stateMachineArnMatch(props.stateMachine.stateMachineArn) },
       },
     });
     this.rule.addTarget(new targets.LambdaFunction(props.handler, { retryAttempts: 8, maxEventAge: Duration.hours(24) }));

@@ -26,7 +26,12 @@ export function claimsFor(userId: string, groups: string[] = []): AuthorizerClai
  * HTTP request → API Gateway REST proxy event (payload format 1.0), as API Gateway builds it behind a Cognito
  * authorizer: the verified token's claims under requestContext.authorizer.claims (none when unauthenticated).
  */
-export function toProxyEvent(req: HttpRequest, claims: AuthorizerClaims | null, stage = 'local'): APIGatewayProxyEvent {
+export function toProxyEvent(
+  req: HttpRequest,
+  claims: AuthorizerClaims | null,
+  stage = 'local',
+  route: { resource: string; pathParameters: Record<string, string> } | undefined = undefined,
+): APIGatewayProxyEvent {
   const url = new URL(req.url, 'http://localhost');
   // Maps, then plain objects with own properties only: a header or parameter named `__proto__` or `constructor`
   // is just a name (as in API Gateway's JSON event), never the object's prototype.
@@ -44,14 +49,14 @@ export function toProxyEvent(req: HttpRequest, claims: AuthorizerClaims | null, 
   const multiQuery: Record<string, string[]> = Object.fromEntries(queryMap);
   const hasQuery = queryMap.size > 0;
   return {
-    resource: url.pathname,
+    resource: route?.resource ?? url.pathname,
     path: url.pathname,
     httpMethod: req.method.toUpperCase(),
     headers,
     multiValueHeaders,
     queryStringParameters: hasQuery ? query : null,
     multiValueQueryStringParameters: hasQuery ? multiQuery : null,
-    pathParameters: null,
+    pathParameters: route && Object.keys(route.pathParameters).length ? route.pathParameters : null,
     stageVariables: null,
     body: req.body === '' ? null : req.body,
     isBase64Encoded: false,
@@ -66,7 +71,7 @@ export function toProxyEvent(req: HttpRequest, claims: AuthorizerClaims | null, 
       requestId: randomUUID(),
       requestTimeEpoch: Date.now(),
       resourceId: 'local',
-      resourcePath: url.pathname,
+      resourcePath: route?.resource ?? url.pathname,
       stage,
     },
   };

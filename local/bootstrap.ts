@@ -136,6 +136,7 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
       bedrock: bedrockDepsOf(bedrock.url),
     });
     if (options.overrides) Object.assign(rt, options.overrides);
+    if (options.wrapTools) rt.runTool = options.wrapTools(rt.runTool);
     return rt;
   };
   const runtime = makeRuntime(options.config);

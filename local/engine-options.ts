@@ -32,6 +32,8 @@ export interface EngineOptions {
    * (`now`: daily spend days, the hybrid segment's elapsed time; tests move it instead of waiting).
    */
   overrides?: Partial<Pick<Runtime, 'model' | 'runTool' | 'listTools' | 'now'>>;
+  /** Wraps the tool runner of the call-tool step (evals serve recorded tool results through it: local/eval.ts). */
+  wrapTools?: (runTool: Runtime['runTool']) => Runtime['runTool'];
   /** Port of the local Step Functions API (AWS_ENDPOINT_URL_SFN); any free port when absent. */
   sfnPort?: number;
   /** Port of DynamoDB (AWS_ENDPOINT_URL_DYNAMODB: dynalite behind its IAM front); any free port when absent. */

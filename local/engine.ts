@@ -14,7 +14,7 @@ import type { Runtime } from '../lambdas/runtime';
 import { releaseInProgressToolCalls } from '../lambdas/store/idempotent-tools';
 import { sfnExecutions } from '../lambdas/store/sfn-executions';
 import { type AgentConfig, CONFIG_ENV, configJsonOf, handlerConfig, parseConfig } from '../lib/config';
-import { invokeApiHandler } from './apigw-invoke';
+import { invokeApiHandler, invokeFunction } from './apigw-invoke';
 import type { LocalBedrock } from './bedrock';
 import { type EngineServices, startServices } from './bootstrap';
 import type { LocalDynamo } from './dynamo';
@@ -332,6 +332,11 @@ export class LocalEngine {
   /** Puts an event on the local default bus (local/event-bus.ts). */
   putEvent(event: BusEvent): Promise<void> {
     return this.bus.putEvent(event);
+  }
+
+  /** Invokes a template function's deployed handler (by logical id), as API Gateway does (local/api-gateway.ts). */
+  invokeFunction(logicalId: string, event: unknown): Promise<unknown> {
+    return invokeFunction(this.versions.latest, logicalId, event);
   }
 
   /** Invokes the deployed API handler with a REST proxy event, as API Gateway does. */

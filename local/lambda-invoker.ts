@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { createHandler as api } from '../lambdas/handlers/api';
+import { createHandler as authorizer } from '../lambdas/handlers/authorizer';
 import { createHandler as awaitApproval } from '../lambdas/handlers/await-approval';
 import { createHandler as callModel } from '../lambdas/handlers/call-model';
 import { createHandler as callTool } from '../lambdas/handlers/call-tool';
@@ -9,6 +10,7 @@ import { createHandler as exportTrace } from '../lambdas/handlers/export-trace';
 import { createHandler as finalize } from '../lambdas/handlers/finalize';
 import { createHandler as loadRun } from '../lambdas/handlers/load-run';
 import { createHandler as pause } from '../lambdas/handlers/pause';
+import { createStreamHandler } from '../lambdas/handlers/run-events';
 import type { Runtime } from '../lambdas/runtime';
 import type { HandlerName } from '../lib/handler-names';
 import type { LocalIam } from './iam/check';
@@ -32,7 +34,11 @@ const FACTORIES: Record<HandlerName, (rt: Runtime) => Handler> = {
   'await-approval': awaitApproval as (rt: Runtime) => Handler,
   'execution-status': executionStatus as (rt: Runtime) => Handler,
   api: api as (rt: Runtime) => Handler,
+  // The engine's runtime (createRuntime) carries the API keys the authorizer reads.
+  authorizer: authorizer as unknown as (rt: Runtime) => Handler,
   'export-trace': exportTrace as (rt: Runtime) => Handler,
+  // A streaming handler, (event, responseStream, context): local/response-stream.ts invokes it.
+  'run-events': createStreamHandler as unknown as (rt: Runtime) => Handler,
 };
 
 /**
@@ -43,7 +49,8 @@ export function deployedHandler(fn: LocalFunction, runtime: Runtime): Handler | 
   const factory = (FACTORIES as Partial<Record<string, (rt: Runtime) => Handler>>)[fn.handler];
   if (!factory) return undefined;
   const handler = factory(runtime);
-  return (event, context) => asCaller(fn.logicalId, () => handler(event, context));
+  // All arguments pass through: a streaming handler takes (event, responseStream, context).
+  return (...args) => asCaller(fn.logicalId, () => (handler as (...a: unknown[]) => Promise<unknown>)(...args));
 }
 
 /** The Lambda context of one invocation of the function. */

@@ -1,16 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { authorizerContext } from '../lambdas/api/caller';
 import { errorBody } from '../lambdas/api/http';
 import { ADMINS_GROUP } from '../lambdas/api/public-config';
-// The largest body the routes accept is also what the server reads (API Gateway's own limit is 10 MB): one number.
-import { MAX_BODY_BYTES } from '../lambdas/api/routes';
 import { adminTokenLookup } from './admin-tokens';
-import { claimsFor, toProxyEvent, writeProxyResult } from './apigw';
+import { LocalApiGateway, MAX_PAYLOAD_BYTES } from './api-gateway';
+import { claimsFor, writeProxyResult } from './apigw';
 import { createTokenVerifier, type TokenVerifier } from './auth';
 import type { LocalEngine } from './engine';
 import { localJwtAuth } from './jwt-auth';
 import { DEFAULT_PORT, KEEP_ALIVE_TIMEOUT_MS, readBody } from './listen';
+import { invokeWithResponseStream, type LocalResponseStream, relayStream } from './response-stream';
+import { localLambdaArn } from './template';
 
 
 /** The caller the development token stands for (and whose runs `agent run` makes offline, so `agent runs` lists them). */
@@ -31,18 +33,50 @@ interface Callers {
 }
 
 /**
- * The HTTP API on localhost, as API Gateway fronts it: every request becomes a REST proxy event for the deployed API
- * handler, with bearer tokens from config (or a development token made at start) standing for Cognito tokens.
+ * The HTTP API on localhost, as API Gateway fronts it: the template's REST API (routes, authorizers, throttle) in
+ * front of the deployed API handler, with bearer tokens from config (or a development token made at start) standing
+ * for Cognito tokens — and, where a Lambda authorizer guards the routes, for the callers it would let in.
  */
-export async function startServer(engine: LocalEngine, options: { port?: number; host?: string; devToken?: string } = {}): Promise<LocalServer> {
+export async function startServer(
+  engine: LocalEngine,
+  options: {
+    port?: number;
+    host?: string;
+    devToken?: string;
+    /**
+     * Apply the stage's throttling (the template's rate and burst): on by default, as in AWS. Off for a test that
+     * sends bursts a deployed client would spread out or retry (throttling has its own tests).
+     */
+    throttle?: boolean;
+  } = {},
+): Promise<LocalServer> {
   const configured = engine.options.config.localTokens;
   const devToken = configured ? undefined : (options.devToken ?? `dev-${randomBytes(16).toString('hex')}`);
   const callers: Callers = {
     users: createTokenVerifier(configured ?? { [devToken as string]: DEV_USER_ID }),
     admins: adminTokenLookup(engine.options.config.adminTokens),
   };
+  const gateway = new LocalApiGateway({
+    template: () => engine.template,
+    invoke: (logicalId, event) => engine.invokeFunction(logicalId, event),
+    invokeStream: (logicalId, event) => {
+      const fn = engine.functions.get(localLambdaArn(logicalId));
+      if (!fn) throw new Error(`no function ${logicalId} in the template`);
+      return invokeWithResponseStream(engine, fn, event);
+    },
+    verifyCognito: async (authorization) => {
+      const caller = await callerFor(engine, callers, authorization);
+      return caller ? claimsFor(caller.userId, caller.groups) : null;
+    },
+    devCaller: async (authorization) => {
+      const caller = await callerFor(engine, callers, authorization);
+      return caller ? authorizerContext(caller.userId, caller.groups.includes(ADMINS_GROUP), 'local') : null;
+    },
+    onError: (message, err) => engine.runtime.logger.error(message, { err }),
+    throttle: options.throttle ?? true,
+  });
   const server = createServer((req, res) => {
-    handle(engine, callers, req, res).catch((err) => {
+    handle(gateway, req, res).catch((err) => {
       // The cause goes to the server's log, never to the caller (it may name tables, types or internals).
       engine.runtime.logger.error('request failed', { method: req.method, path: req.url?.split('?')[0], err });
       if (!res.headersSent) send(res, 500, errorBody('INTERNAL', 'internal error; the cause is in the server log'));
@@ -65,20 +99,15 @@ export async function startServer(engine: LocalEngine, options: { port?: number;
 }
 
 /**
- * One request: read as API Gateway would (body size limit), the caller's token verified into the claims the
- * Cognito authorizer would pass, then the deployed API handler (lambdas/handlers/api.ts) answers the REST proxy
- * event and its result is written back.
+ * One request: read as API Gateway would (up to its payload limit), then the REST API of the template answers it
+ * (local/api-gateway.ts): its routes, authorizers, throttle and gateway responses, then the deployed handler.
  */
-async function handle(engine: LocalEngine, callers: Callers, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const bytes = await readBody(req, MAX_BODY_BYTES);
-  if (bytes === undefined) {
-    send(res, 413, errorBody('PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`));
-    return;
-  }
-  const body = bytes.toString('utf8');
-  const caller = await callerFor(engine, callers, req.headers.authorization);
-  const event = toProxyEvent({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, caller ? claimsFor(caller.userId, caller.groups) : null);
-  writeProxyResult(await engine.invokeApi(event), res);
+async function handle(gateway: LocalApiGateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const bytes = await readBody(req, MAX_PAYLOAD_BYTES);
+  const body = bytes?.toString('utf8') ?? '';
+  const result = await gateway.handle({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body, bodyBytes: bytes?.length ?? MAX_PAYLOAD_BYTES + 1 });
+  if ('stream' in result) return relayStream(result.stream as LocalResponseStream, res);
+  writeProxyResult(result, res);
 }
 
 /**

@@ -4,6 +4,7 @@ import { MAX_OUTPUT_SCHEMA_BYTES, schemaProblem } from '../../lambdas/core/outpu
 import { ACTIVE_STATUSES, type RunView } from '../../lambdas/core/types';
 import { type ApiTarget, apiTarget, callApi } from './client';
 import { assertDataDirFree, type CliCommand, type CliValues, intOption, localDataDir, UsageError, usdOption } from './common';
+import { followRun } from './events';
 import { assertServerRunsConfig, useLocalServer } from './local';
 import { describeEvent, describeStateEvent } from './progress';
 import { localSecretsFile } from './serve';
@@ -60,7 +61,7 @@ export const runCommand: CliCommand = {
   },
 };
 
-/** `agent run --api <url> --token <jwt>` (or with a local server running): start the run there and follow it until it ends. */
+/** `agent run --api <url> --token <jwt>` (or with a local server running): start the run there and follow its events until it ends. */
 async function runRemote(
   target: ApiTarget,
   prompt: string,
@@ -73,6 +74,12 @@ async function runRemote(
   const hasBudgets = budgets.maxSteps !== undefined || budgets.maxTokens !== undefined || budgets.maxCostUsd !== undefined;
   const { runId } = await callApi<{ runId: string }>(target, 'POST', '/runs', { input: prompt, ...(hasBudgets ? { budgets } : {}), ...(outputSchema ? { outputSchema } : {}) });
   progress(`run ${runId} started`);
+  // The run's events as they happen (GET /runs/{id}/events); polling only for an API without that route.
+  const streamed = await followRun(target, runId, (event) => progress(describeEvent(event)));
+  if (streamed) {
+    process.stdout.write(values.json ? `${JSON.stringify(streamed)}\n` : `${streamed.answer ?? ''}\n`);
+    return 0;
+  }
   let last = '';
   const deadline = Date.now() + 30 * 60_000;
   for (;;) {

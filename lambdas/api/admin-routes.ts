@@ -1,34 +1,29 @@
+import { type ApiKeyPort, KEY_ID, KEY_USER_ID, newApiKey, viewOf } from '../core/api-keys';
+import type { AgentConfig } from '../core/config';
 import { Conflict } from '../core/errors';
 import { runView } from '../core/loop';
 import type { RunRecord } from '../core/ports';
 import { toMicros, toUsd } from '../core/pricing';
 import { checkDailyCaps, hasDailyCaps, utcDay } from '../core/spend';
+import { eraseUser } from '../core/threads';
 import { trace } from '../core/trace';
 import { ACTIVE_STATUSES, RUN_STATUSES } from '../core/types';
 import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, json, MAX_PAGE_SIZE } from './http';
 import { ADMINS_GROUP } from './public-config';
+import { eraseDepsOf } from './request-checks';
 
 /**
  * The admin routes (kill switch, spend, support access) and the spend gates of POST /runs. Admins are the Cognito
  * group ADMINS_GROUP in AWS and `adminTokens` locally; the API handler and the local server set `req.isAdmin`.
  */
 
+
 const STOP_CONCURRENCY = 10;
 const USER_ID = /^[\w@.+:|-]{1,128}$/;
 
-/**
- * The groups in a Cognito claim as API Gateway's REST authorizer passes them: a string, either one group, a
- * comma-separated list, or a bracketed list (`[a, b]` / `[a b]`); an array when a JWT is decoded directly.
- */
-export function groupsOf(claim: unknown): string[] {
-  if (Array.isArray(claim)) return claim.map(String);
-  if (typeof claim !== 'string') return [];
-  return claim
-    .replace(/^\[|\]$/g, '')
-    .split(/[,\s]+/)
-    .map((g) => g.trim())
-    .filter(Boolean);
-}
+/** The groups of a Cognito claim (one implementation, with the caller's identity: ./caller.ts). */
+export { groupsOf } from './caller';
+
 
 /**
  * POST /runs gates, before anything is written: 503 DISABLED while an admin has disabled new runs; 429 SPEND_LIMIT
@@ -57,8 +52,9 @@ export async function readableRun(deps: ApiDeps, req: ApiRequest, userId: string
   throw new HttpError(404, 'NOT_FOUND', 'no such run');
 }
 
-type AdminHandler = (deps: ApiDeps, req: ApiRequest, adminId: string) => Promise<ApiResponse>;
+type AdminHandler = (deps: ApiDeps, req: ApiRequest, adminId: string, param: string) => Promise<ApiResponse>;
 
+/** The admin routes: path template → method → handler. */
 const ADMIN_ROUTES: Record<string, Record<string, AdminHandler>> = {
   '/admin/stop': { POST: stop },
   '/admin/disable': { POST: (d, r, a) => setDisabled(d, r, a, true) },
@@ -66,10 +62,23 @@ const ADMIN_ROUTES: Record<string, Record<string, AdminHandler>> = {
   '/admin/spend': { GET: spend },
   '/admin/runs': { GET: listRuns },
   '/admin/reads': { GET: reads },
+  '/admin/keys': { POST: createKey, GET: listKeys },
+  '/admin/keys/{keyId}': { DELETE: revokeKey },
+  '/admin/users/{userId}': { DELETE: eraseUserRoute },
 };
+/** The routes of API keys: served only with api.auth "apiKeys" or "both". */
+const KEY_ROUTES = new Set(['/admin/keys', '/admin/keys/{keyId}']);
+const usesKeys = (auth: AgentConfig['api']['auth'] | undefined) => auth === 'apiKeys' || auth === 'both';
+const ADMIN_PATTERNS = Object.entries(ADMIN_ROUTES).map(([path, methods]) => ({ path, methods, pattern: new RegExp(`^${path.replace(/\{[^/}]+\}/g, '([^/]+)')}$`) }));
 
-/** The admin routes as `METHOD /path` (docs/api.md lists each). */
-export const ADMIN_API_ROUTES: readonly string[] = Object.entries(ADMIN_ROUTES).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`));
+/** Every admin route as `METHOD /path`, for an API whose callers authenticate as `auth` says. */
+export const adminRoutes = (auth?: AgentConfig['api']['auth']): string[] =>
+  Object.entries(ADMIN_ROUTES)
+    .filter(([path]) => usesKeys(auth) || !KEY_ROUTES.has(path))
+    .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`));
+
+/** DELETE /admin/users/{userId}: erase a user's runs and threads. */
+const ADMIN_USER_PATH = /^\/admin\/users\/([^/]+)$/;
 
 /** True for the paths the admin routes serve. */
 export const isAdminPath = (path: string): boolean => path === '/admin' || path.startsWith('/admin/');
@@ -79,6 +88,7 @@ const ADMIN_QUERY: Record<string, readonly string[]> = {
   '/admin/spend': ['day'],
   '/admin/runs': ['userId', 'status', 'from', 'to', 'cursor', 'limit'],
   '/admin/reads': ['day'],
+  'GET /admin/keys': ['userId'],
 };
 
 /**
@@ -89,19 +99,57 @@ const ADMIN_QUERY: Record<string, readonly string[]> = {
  */
 export async function handleAdmin(deps: ApiDeps, req: ApiRequest, path: string): Promise<ApiResponse> {
   if (!req.userId) throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
-  if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMINS_GROUP}; locally a token in adminTokens)`);
-  const methods = ADMIN_ROUTES[path];
-  if (!methods) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${path}; admin routes: ${Object.keys(ADMIN_ROUTES).join(', ')}`);
-  const handler = methods[req.method.toUpperCase()];
-  const allow = Object.keys(methods).join(', ');
+  if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMINS_GROUP}, an admin API key; locally a token in adminTokens)`);
+  const route = ADMIN_PATTERNS.find((r) => r.pattern.test(path) && (usesKeys(deps.config.api.auth) || !KEY_ROUTES.has(r.path)));
+  if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${path}; admin routes: ${adminRoutes(deps.config.api.auth).join(', ')}`);
+  const handler = route.methods[req.method.toUpperCase()];
+  const allow = Object.keys(route.methods).join(', ');
   if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
-  const allowed = ADMIN_QUERY[path] ?? [];
+  const allowed = ADMIN_QUERY[`${req.method.toUpperCase()} ${route.path}`] ?? ADMIN_QUERY[route.path] ?? [];
   const unknown = Object.keys(req.query ?? {}).filter((k) => !allowed.includes(k));
   if (unknown.length) {
     const takes = allowed.length ? `it takes ${allowed.join(', ')}` : `it takes none${path === '/admin/stop' ? ' (the scope goes in the body: {"userId"?: string})' : ''}`;
     throw new HttpError(400, 'INVALID_QUERY', `unknown query parameter(s) ${unknown.join(', ')} for ${req.method.toUpperCase()} ${path}; ${takes}`);
   }
-  return handler(deps, req, req.userId);
+  let param = '';
+  try {
+    param = decodeURIComponent(route.pattern.exec(path)?.[1] ?? '');
+  } catch {
+    param = '';
+  }
+  return handler(deps, req, req.userId, param);
+}
+
+function keyStore(deps: ApiDeps): ApiKeyPort {
+  if (!deps.keys) throw new Error('the API has no key store (api.auth "apiKeys" or "both" wires one)');
+  return deps.keys;
+}
+
+/** POST /admin/keys {"userId", "admin"?}: a new key for a user, shown once (201 {keyId, key, …}). */
+async function createKey(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<ApiResponse> {
+  const { userId, admin, ...rest } = body(req);
+  const allowed = 'allowed: {"userId": string, "admin"?: boolean}';
+  if (Object.keys(rest).length) throw new HttpError(422, 'INVALID_REQUEST', `unknown field(s) ${Object.keys(rest).join(', ')}; ${allowed}`);
+  if (typeof userId !== 'string' || !KEY_USER_ID.test(userId)) throw new HttpError(422, 'INVALID_REQUEST', `userId must be a user id (1-128 letters, digits or _@.+:|-); ${allowed}`);
+  if (admin !== undefined && typeof admin !== 'boolean') throw new HttpError(422, 'INVALID_REQUEST', `admin must be true or false; ${allowed}`);
+  const { key, record } = newApiKey({ userId, admin: admin === true, createdBy: adminId, now: new Date() });
+  await keyStore(deps).create(record);
+  return json(201, { ...viewOf(record), key });
+}
+
+/** GET /admin/keys?userId=: the keys (never their secrets), newest first. */
+async function listKeys(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const userId = req.query?.userId;
+  if (userId !== undefined && !KEY_USER_ID.test(userId)) throw new HttpError(400, 'INVALID_QUERY', 'userId must be a user id');
+  return json(200, { keys: (await keyStore(deps).list(userId)).map(viewOf) });
+}
+
+/** DELETE /admin/keys/{keyId}: the key stops working (within api.authorizerCacheSeconds: docs/auth.md). */
+async function revokeKey(deps: ApiDeps, _req: ApiRequest, _adminId: string, keyId: string): Promise<ApiResponse> {
+  if (!KEY_ID.test(keyId)) throw new HttpError(404, 'NOT_FOUND', 'no such key');
+  const record = await keyStore(deps).revoke(keyId, new Date().toISOString());
+  if (!record) throw new HttpError(404, 'NOT_FOUND', 'no such key');
+  return json(200, viewOf(record));
 }
 
 function body(req: ApiRequest): Record<string, unknown> {
@@ -207,4 +255,21 @@ async function reads(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const day = req.query?.day ?? utcDay(new Date());
   if (!isDay(day)) throw new HttpError(400, 'INVALID_QUERY', 'day must be a calendar day yyyy-mm-dd (a UTC day)');
   return json(200, { day, reads: await deps.spend.adminReads(day) });
+}
+
+/**
+ * DELETE /admin/users/{userId}: every run and thread of the user erased (a data-erasure request), the erase recorded
+ * in the admin log. The user's spend counters stay: they are billing.
+ */
+async function eraseUserRoute(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<ApiResponse> {
+  let userId = '';
+  try {
+    userId = decodeURIComponent(ADMIN_USER_PATH.exec(req.path.replace(/\/+$/, ''))?.[1] ?? '');
+  } catch {
+    userId = '';
+  }
+  if (!USER_ID.test(userId)) throw new HttpError(400, 'INVALID_REQUEST', 'userId must be a user id: 1-128 letters, digits and _ @ . + : | -');
+  const erased = await eraseUser(eraseDepsOf(deps), userId);
+  await deps.spend.recordAdminRead({ adminId, runId: '*', owner: userId, what: 'erase' });
+  return json(200, { userId, erased, by: adminId });
 }

@@ -1,6 +1,8 @@
+import type { ApiKeyPort } from '../core/api-keys';
 import type { AgentConfig } from '../core/config';
 import type { ApiRunRepository, RunControl } from '../core/ports';
 import type { AdminSpendPort } from '../core/spend';
+import type { RunEraser, ThreadRepository } from '../core/threads';
 
 /** An HTTP request as both API Gateway and the local server hand it over. Header names are lower case. */
 export interface ApiRequest {
@@ -27,6 +29,12 @@ export interface ApiDeps {
   config: AgentConfig;
   /** Spend counters, the disable flag, the admin read log (lambdas/store/spend-store.ts). */
   spend: AdminSpendPort;
+  /** Thread items (lambdas/store/thread-store.ts); without them the thread routes answer 404. */
+  threads?: ThreadRepository;
+  /** Deletes a run's items (lambdas/store/run-erase.ts): the erase routes need it with `threads`. */
+  runItems?: RunEraser;
+  /** API keys (api.auth "apiKeys" or "both"): the admin key routes. */
+  keys?: ApiKeyPort;
   newRunId?: () => string;
 }
 

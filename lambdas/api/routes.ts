@@ -1,124 +1,77 @@
-import { ApprovalExpired, BadRequest, Conflict, IdempotencyKeyReused, StartFailed } from '../core/errors';
+import type { AgentConfig } from '../core/config';
+import { ApprovalExpired, BadRequest, Conflict, IdempotencyKeyReused, StartFailed, ThreadBusy } from '../core/errors';
 import { runView } from '../core/loop';
-import { MAX_OUTPUT_SCHEMA_BYTES, schemaProblem } from '../core/output';
 import type { RunPage, RunRecord } from '../core/ports';
-import { priceOf } from '../core/pricing';
 import { startRun as startRunOf } from '../core/start-run';
 import * as z from '../core/validation';
-import { ADMIN_API_ROUTES, admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
-import { type ApiDeps, type ApiRequest, type ApiResponse, errorResponse, HttpError, json, MAX_PAGE_SIZE, PUBLIC_ROUTES } from './http';
+import { adminRoutes, admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
+import { type ApiDeps, type ApiRequest, type ApiResponse, errorResponse, HttpError, json, MAX_PAGE_SIZE } from './http';
+import { assertPriced, checkOutputSchema, IDEMPOTENCY_KEY, MAX_BODY_BYTES, outputSpecOf, StartRunBody } from './request-checks';
+import * as threads from './thread-routes';
 
 export { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
-
-/** Largest prompt accepted, in characters. */
-export const MAX_INPUT_CHARS = 32_000;
-/** Largest request body accepted, in bytes (API Gateway and the local server). */
-export const MAX_BODY_BYTES = 64 * 1024;
-
-/** A request with a body: JSON (415 otherwise) of at most MAX_BODY_BYTES (413). */
-export function requireJson(req: ApiRequest): void {
-  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
-  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
-  if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
-}
-
-/** What the body parsers need of a schema (a zod/mini schema). */
-interface BodySchema<T> {
-  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
-}
-
-/** The body, parsed as JSON (400 MALFORMED_JSON, naming an `example`) and checked by `schema` (422, naming what is `allowed`). */
-export function parseBody<T>(req: ApiRequest, schema: BodySchema<T>, example: string, allowed: string): T {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(req.body ?? '');
-  } catch {
-    throw new HttpError(400, 'MALFORMED_JSON', `the body must be a JSON object like ${example}`);
-  }
-  const parsed = schema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const msg = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || 'body'}: ${i.message}`).join('; ');
-  throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: ${allowed})`);
-}
-
-/** At least one character that is not white space, a control or an invisible (zero-width, BOM, joiner...) one. */
-const VISIBLE = /[^\p{White_Space}\p{Cc}\p{Default_Ignorable_Code_Point}]/u;
-
-export const StartRunBody = z.strictObject({
-  input: z.string().check(z.trim(), z.minLength(1, 'must be a non-empty string'), z.maxLength(MAX_INPUT_CHARS, `must be at most ${MAX_INPUT_CHARS} characters`),
-    z.refine((s: string) => VISIBLE.test(s), 'must contain visible text (not only white space or zero-width characters)'),
-  ),
-  budgets: z.optional(
-    z.strictObject({
-      maxSteps: z.optional(z.int().check(z.positive())),
-      maxTokens: z.optional(z.int().check(z.positive())),
-      maxCostUsd: z.optional(z.number().check(z.positive())),
-    }),
-  ),
-  /** The JSON Schema the final answer must satisfy (docs/agent.md "Structured output"; at most 16 KB). */
-  outputSchema: z.optional(z.record(z.string(), z.unknown())),
-});
+export { MAX_BODY_BYTES, MAX_INPUT_CHARS, StartRunBody } from './request-checks';
 
 /** Run ids are UUIDs or similar: letters, digits, - and _ only, so nothing else ever reaches the table. */
 const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
-/** Idempotency keys: 1-255 printable ASCII characters. */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export { errorResponse } from './http';
 
 type Handler = (deps: ApiDeps, req: ApiRequest, userId: string, runId: string) => Promise<ApiResponse>;
 
-/** A route: its path as documented (`{name}` for a path parameter), compiled to a pattern, and its methods. */
-interface Route {
-  path: string;
-  pattern: RegExp;
-  methods: Record<string, Handler>;
+/** POST /runs/{id}/approvals/{toolCallId}. */
+const APPROVAL_PATH = /^\/runs\/([^/]+)\/approvals\/([^/]+)$/;
+
+/** A path template (`/runs/{id}`) as a pattern: each `{name}` one path segment, captured. */
+export function pathPattern(template: string): RegExp {
+  return new RegExp(`^${template.replace(/\{[^/}]+\}/g, '([^/]+)')}$`);
 }
 
-/** A route of the table; each `{name}` of `path` matches one path segment, captured in order. */
-const route = (path: string, methods: Record<string, Handler>): Route => ({
-  path,
-  pattern: new RegExp(`^${path.replace(/\{[^/}]+\}/g, '([^/]+)')}$`),
-  methods,
-});
-
-/** POST /runs/{id}/approvals/{toolCallId}. */
-const APPROVALS = route('/runs/{id}/approvals/{toolCallId}', { POST: (d, r, u, id) => decide(d, r, u, id) });
-const APPROVAL_PATH = APPROVALS.pattern;
-
-/** The route table: path shape → method → handler. */
-const ROUTES: Route[] = [
-  route('/runs', { POST: (d, r, u) => startRun(d, r, u), GET: (d, r, u) => listRuns(d, r, u) }),
-  route('/runs/{id}', { GET: async (d, r, u, id) => json(200, runView(await readableRun(d, r, u, id, 'run'))) }),
-  route('/runs/{id}/trace', {
-    GET: async (d, r, u, id) => {
-      await readableRun(d, r, u, id, 'trace');
-      return json(200, { events: await d.runs.listEvents(id) });
+/** The route table: path template → method → handler. */
+const ROUTES: { path: string; methods: Record<string, Handler> }[] = [
+  { path: '/runs', methods: { POST: (d, r, u) => startRun(d, r, u), GET: (d, r, u) => listRuns(d, r, u) } },
+  { path: '/runs/{id}', methods: { GET: async (d, r, u, id) => json(200, runView(await readableRun(d, r, u, id, 'run'))) } },
+  {
+    path: '/runs/{id}/trace',
+    methods: {
+      GET: async (d, r, u, id) => {
+        await readableRun(d, r, u, id, 'trace');
+        return json(200, { events: await d.runs.listEvents(id) });
+      },
     },
-  }),
-  route('/runs/{id}/pause', { POST: (d, _r, u, id) => steer(d, u, id, 'pause') }),
-  route('/runs/{id}/resume', { POST: (d, _r, u, id) => steer(d, u, id, 'resume') }),
-  route('/runs/{id}/cancel', { POST: (d, _r, u, id) => steer(d, u, id, 'cancel') }),
-  APPROVALS,
+  },
+  { path: '/runs/{id}/pause', methods: { POST: (d, _r, u, id) => steer(d, u, id, 'pause') } },
+  { path: '/runs/{id}/resume', methods: { POST: (d, _r, u, id) => steer(d, u, id, 'resume') } },
+  { path: '/runs/{id}/cancel', methods: { POST: (d, _r, u, id) => steer(d, u, id, 'cancel') } },
+  { path: '/runs/{id}/approvals/{toolCallId}', methods: { POST: (d, r, u, id) => decide(d, r, u, id) } },
+  { path: '/threads', methods: { POST: (d, r, u) => threads.createThread(d, r, u), GET: (d, r, u) => threads.listThreads(d, r, u) } },
+  { path: '/threads/{id}', methods: { GET: (d, r, u, id) => threads.getThread(d, r, u, id), DELETE: (d, r, u, id) => threads.deleteThread(d, r, u, id) } },
+  { path: '/threads/{id}/runs', methods: { POST: (d, r, u, id) => threads.startThreadRunRoute(d, r, u, id) } },
 ];
+const PATTERNS = ROUTES.map((r) => ({ ...r, pattern: pathPattern(r.path) }));
+
+/** The routes the API handler serves without a caller (lambdas/handlers/api.ts): the viewer page and sign-in settings. */
+export const PUBLIC_ROUTES = ['GET /', 'GET /config'] as const;
+
+/** The routes another function answers through a streaming integration (lambdas/handlers/run-events.ts). */
+export const STREAMED_ROUTES = ['GET /runs/{id}/events'] as const;
 
 /**
- * Every route the API handler serves, as `METHOD /path` (docs/api.md lists each; a test holds it): the unauthenticated
- * viewer page and sign-in settings (lambdas/handlers/api.ts), the run routes and the admin routes.
+ * Every route of the API, as `METHOD /path/{param}`: the API handler's, and the streamed ones. The REST API in
+ * lib/api.ts must define each of them (API Gateway answers 403 for a route it lacks; test/local/api-gateway.test.ts
+ * holds the two together).
  */
-export const API_ROUTES: readonly string[] = [
-  ...PUBLIC_ROUTES,
-  ...ROUTES.flatMap((r) => Object.keys(r.methods).map((m) => `${m} ${r.path}`)),
-  ...ADMIN_API_ROUTES,
-];
+export function servedRoutes(auth: AgentConfig['api']['auth'] = 'cognito'): string[] {
+  return [...PUBLIC_ROUTES, ...ROUTES.flatMap((r) => Object.keys(r.methods).map((m) => `${m} ${r.path}`)), ...STREAMED_ROUTES, ...adminRoutes(auth)];
+}
 
 /** The API's routes: one implementation behind API Gateway and the local server. */
 export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   try {
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
     if (isAdminPath(path)) return await handleAdmin(deps, req, path);
-    const route = ROUTES.find((r) => r.pattern.test(path));
-    if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: ${ROUTES.map((r) => r.path).join(', ')}`);
+    const route = PATTERNS.find((r) => r.pattern.test(path));
+    if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: /runs, /runs/{id}, /runs/{id}/trace, /runs/{id}/pause|resume|cancel, /runs/{id}/approvals/{toolCallId}, /threads, /threads/{id}, /threads/{id}/runs`);
     const handler = route.methods[req.method.toUpperCase()];
     const allow = Object.keys(route.methods).join(', ');
     if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
@@ -132,11 +85,13 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
         runId = '';
       }
       // Anything that is not a well-formed id is no run at all (and never reaches the table).
-      if (!RUN_ID.test(runId)) throw new HttpError(404, 'NOT_FOUND', 'no such run');
+      if (!RUN_ID.test(runId)) throw new HttpError(404, 'NOT_FOUND', path.startsWith('/threads/') ? 'no such thread' : 'no such run');
     }
     return await handler(deps, req, req.userId, runId);
   } catch (err) {
     if (err instanceof HttpError) return errorResponse(err);
+    // ThreadBusy is a Conflict: tested first.
+    if (err instanceof ThreadBusy) return errorResponse(new HttpError(409, 'THREAD_BUSY', err.message));
     if (err instanceof Conflict) return errorResponse(new HttpError(409, 'CONFLICT', err.message));
     if (err instanceof ApprovalExpired) return errorResponse(new HttpError(409, 'APPROVAL_EXPIRED', err.message));
     if (err instanceof IdempotencyKeyReused) return errorResponse(new HttpError(422, 'IDEMPOTENCY_KEY_REUSED', err.message));
@@ -178,10 +133,22 @@ async function decide(deps: ApiDeps, req: ApiRequest, userId: string, runId: str
     toolCallId = '';
   }
   if (!TOOL_CALL_ID.test(toolCallId)) throw new HttpError(404, 'NOT_FOUND', 'no such tool call');
-  requireJson(req);
-  const body = parseBody(req, DecisionBody, '{"decision": "approve"}', '{"decision": "approve" | "reject", "reason"?: string}');
-  const { remaining } = await deps.control.decide(runId, toolCallId, { ...body, decidedBy: userId });
-  return json(202, { runId, toolCallId, decision: body.decision, remaining });
+  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
+  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
+  if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(req.body ?? '');
+  } catch {
+    throw new HttpError(400, 'MALFORMED_JSON', 'the body must be a JSON object like {"decision": "approve"}');
+  }
+  const parsed = DecisionBody.safeParse(raw);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"decision": "approve" | "reject", "reason"?: string})`);
+  }
+  const { remaining } = await deps.control.decide(runId, toolCallId, { ...parsed.data, decidedBy: userId });
+  return json(202, { runId, toolCallId, decision: parsed.data.decision, remaining });
 }
 
 async function listRuns(deps: ApiDeps, req: ApiRequest, userId: string): Promise<ApiResponse> {
@@ -207,33 +174,32 @@ async function listRuns(deps: ApiDeps, req: ApiRequest, userId: string): Promise
 }
 
 async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise<ApiResponse> {
-  requireJson(req);
+  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
+  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
+  if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
   const key = req.headers['idempotency-key'];
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
     throw new HttpError(400, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-255 printable ASCII characters');
   }
-  const body = parseBody(
-    req,
-    StartRunBody,
-    '{"input": "<prompt>"}',
-    '{"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}, "outputSchema"?: {JSON Schema}}',
-  );
-  const outputSchema = body.outputSchema;
-  if (outputSchema !== undefined) {
-    const size = Buffer.byteLength(JSON.stringify(outputSchema), 'utf8');
-    if (size > MAX_OUTPUT_SCHEMA_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `outputSchema must be at most ${MAX_OUTPUT_SCHEMA_BYTES} bytes serialized (got ${size})`);
-    const problem = schemaProblem(outputSchema);
-    if (problem) throw new HttpError(422, 'INVALID_REQUEST', `outputSchema ${problem}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(req.body ?? '');
+  } catch {
+    throw new HttpError(400, 'MALFORMED_JSON', 'the body must be a JSON object like {"input": "<prompt>"}');
   }
-  if (body.budgets?.maxCostUsd !== undefined) {
-    const models = [deps.config.models.primary, deps.config.models.fallback].filter((m) => m !== undefined);
-    const unpriced = models.find((m) => !priceOf(m, deps.config.pricing));
-    if (unpriced) throw new HttpError(422, 'INVALID_REQUEST', `budgets.maxCostUsd needs priced models, and "${unpriced.model}" has no price in the deployment's pricing`);
+  const parsed = StartRunBody.safeParse(raw);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}, "outputSchema"?: {JSON Schema}})`);
   }
+  const outputSchema = parsed.data.outputSchema;
+  checkOutputSchema(outputSchema);
+  assertPriced(deps, parsed.data.budgets);
   await admitNewRun(deps, userId);
   const { runId, replayed } = await startRunOf(
     { runs: deps.runs, control: deps.control, budgets: deps.config.budgets, newRunId: deps.newRunId },
-    { userId, input: body.input, budgets: body.budgets, idempotencyKey: key, ...(outputSchema ? { outputSchema: { schema: outputSchema, name: deps.config.output?.name ?? 'final_answer' } } : {}) },
+    { userId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key, ...outputSpecOf(deps, outputSchema) },
   );
   return replayed ? json(200, { runId }, { 'idempotent-replayed': 'true' }) : json(202, { runId });
 }
+

@@ -290,6 +290,19 @@ export const AgentConfigSchema = z
           .refine((p) => !/aws|amazon|cognito/.test(p), 'may not contain "aws", "amazon" or "cognito"')
           .optional()
           .describe('New pool: the managed login domain prefix (default: "agent-" and the stack\'s id, stable for the stack\'s life).'),
+        auth: z
+          .enum(['cognito', 'apiKeys', 'both'])
+          .default('cognito')
+          .describe(
+            'Who may call the API (docs/auth.md): Cognito users ("cognito"), API keys verified by a Lambda authorizer ("apiKeys": no user pool at all), or either ("both": the Lambda authorizer also takes Cognito ID tokens).',
+          ),
+        authorizerCacheSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(3600)
+          .default(60)
+          .describe('How long API Gateway caches the Lambda authorizer\'s answer for a key: a revoked key works this long at most (0: no cache).'),
         cloudWatchRole: z
           .boolean()
           .default(false)
@@ -298,6 +311,11 @@ export const AgentConfigSchema = z
           ),
       })
       .superRefine((api, ctx) => {
+        if (api.auth === 'apiKeys') {
+          for (const key of ['userPoolId', 'userPoolClientId', 'authDomain', 'domainPrefix'] as const) {
+            if (api[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'does not apply with api.auth "apiKeys" (no user pool); use "cognito" or "both" for Cognito users' });
+          }
+        }
         for (const key of ['userPoolClientId', 'authDomain'] as const) {
           if (api[key] && !api.userPoolId) ctx.addIssue({ code: 'custom', path: [key], message: 'only applies with api.userPoolId (an existing pool); a new pool gets its own client and domain' });
         }

@@ -136,6 +136,11 @@ export class Conflict extends AgentError {
   override name = 'Conflict';
 }
 
+/** A thread already has an active run and the request asked not to wait or interrupt (HTTP 409 THREAD_BUSY). */
+export class ThreadBusy extends Conflict {
+  override name = 'ThreadBusy';
+}
+
 /**
  * The run was created but its execution could not be started: the run is FAILED (START_FAILED) and the
  * Idempotency-Key released, so the client may retry the same request, same key, to a real start. Retryable (5xx).
@@ -225,6 +230,7 @@ const TAXONOMY = {
   ResponseTooLarge: { dependency: true, make: (m: string) => new ResponseTooLarge(m) },
   ContextOverflow: { dependency: true, make: (m: string) => new ContextOverflow(m) },
   Conflict: { dependency: false, make: (m: string) => new Conflict(m) },
+  ThreadBusy: { dependency: false, make: (m: string) => new ThreadBusy(m) },
   BudgetExceeded: {
     dependency: false,
     // The message starts with its reason (`TOKEN_BUDGET: …`): the replayed error carries the same one.

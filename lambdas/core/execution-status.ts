@@ -24,6 +24,8 @@ export interface ExecutionStatusChangeEvent {
 export const EXECUTION_STATUS_DETAIL_TYPE = 'Step Functions Execution Status Change';
 /** The statuses that leave a run without an exit of its own: the rule listens to these only. */
 export const CLOSING_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+/** The statuses the rule delivers: every end of an execution (a thread's next queued run starts after any of them). */
+export const ENDED_STATUSES = ['SUCCEEDED', ...CLOSING_STATUSES] as const;
 
 export interface RunCloser {
   getRun(runId: string): Promise<RunRecord | undefined>;

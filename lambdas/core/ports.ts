@@ -38,6 +38,10 @@ export interface RunRecord {
   /** The approval-required calls of the step `approvalStep`, by toolCallId, with their decisions once made. */
   approvals?: Record<string, ApprovalEntry>;
   approvalStep?: number;
+  /** The thread the run belongs to (docs/threads.md); absent for a lone run. */
+  threadId?: string;
+  /** A thread run: the thread's earlier runs, oldest first, whose messages its prompt starts with (referenced). */
+  history?: string[];
   /** The JSON Schema the final answer must satisfy (the request's `outputSchema`, else the config's `output`). */
   outputSchema?: OutputSpec;
   /** The parsed structured answer, once the run finished with one that satisfies its schema. */
@@ -71,8 +75,8 @@ export interface StoredMessage {
   event?: TraceEvent;
 }
 
-/** What a new run is created with (RunRepository.createRun). */
-export interface NewRun {
+/** A run as it is created (RunRepository.createRun). */
+export interface NewRunRecord {
   runId: string;
   userId: string;
   input: string;
@@ -80,12 +84,15 @@ export interface NewRun {
   maxTokens: number;
   maxCostUsd?: number;
   outputSchema?: OutputSpec;
+  /** A thread run (docs/threads.md): its thread, and the earlier runs its conversation starts with. */
+  threadId?: string;
+  history?: string[];
 }
 
 /** What the core needs from the run store (implemented by lambdas/store/run-store.ts). */
 export interface RunRepository {
   getRun(runId: string): Promise<RunRecord | undefined>;
-  createRun(input: NewRun): Promise<{ run: RunRecord; created: boolean }>;
+  createRun(input: NewRunRecord): Promise<{ run: RunRecord; created: boolean }>;
   /** Stores the run's compacted view (before the model call it is made for: a resume reads it back). */
   saveContextView(runId: string, view: ContextView): Promise<void>;
   /**

@@ -7,6 +7,7 @@ import type { RunView } from './types';
 export function runView(run: RunRecord): RunView {
   return {
     runId: run.runId,
+    threadId: run.threadId ?? null,
     status: run.status,
     answer: run.answer ?? null,
     stopReason: run.stopReason ?? null,

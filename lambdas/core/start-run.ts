@@ -17,6 +17,20 @@ export interface NewRun {
   runId?: string;
   /** The JSON Schema the final answer must satisfy (checked by the caller: ./output.ts schemaProblem). */
   outputSchema?: OutputSpec;
+  /** A thread run's thread (part of the request an Idempotency-Key is bound to; `admit` takes its lock). */
+  threadId?: string;
+  /**
+   * A thread run: called once the run id is settled (the key claimed) and before anything is written; it takes the
+   * thread's lock and names the thread and its history, or queues the run (`start: false`: nothing more is written
+   * now). When it throws, the claimed key is released and nothing was written (lambdas/core/threads.ts).
+   */
+  admit?: (runId: string) => Promise<{ start: true; thread: RunThread } | { start: false }>;
+}
+
+/** The thread of a thread run: its id and the runs before this one (the history it starts from, referenced). */
+export interface RunThread {
+  threadId: string;
+  history: string[];
 }
 
 /**
@@ -27,7 +41,7 @@ export interface NewRun {
 export async function createRunRecord(
   runs: Pick<RunRepository, 'createRun'>,
   deployment: Budgets,
-  run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets>; outputSchema?: OutputSpec },
+  run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets>; outputSchema?: OutputSpec; thread?: RunThread },
 ): Promise<RunRecord> {
   return (await createRunOnce(runs, deployment, run)).run;
 }
@@ -36,18 +50,26 @@ export async function createRunRecord(
 async function createRunOnce(
   runs: Pick<RunRepository, 'createRun'>,
   deployment: Budgets,
-  run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets>; outputSchema?: OutputSpec },
+  run: { runId: string; userId: string; input: string; budgets?: Partial<Budgets>; outputSchema?: OutputSpec; thread?: RunThread },
 ): Promise<{ run: RunRecord; created: boolean }> {
   const budgets = effectiveBudgets(deployment, run.budgets);
-  return runs.createRun({ runId: run.runId, userId: run.userId, input: run.input, ...budgets, ...(run.outputSchema ? { outputSchema: run.outputSchema } : {}) });
+  return runs.createRun({
+    runId: run.runId,
+    userId: run.userId,
+    input: run.input,
+    ...budgets,
+    ...(run.outputSchema ? { outputSchema: run.outputSchema } : {}),
+    ...(run.thread ? { threadId: run.thread.threadId, history: run.thread.history } : {}),
+  });
 }
 
 /**
  * What an Idempotency-Key is bound to besides the run: a digest of the request (every field of it but the caller,
- * the key and the run id, keys sorted), so that the same key sent with another request is told apart (422).
+ * the key, the run id and the thread's admission, keys sorted; a thread run's `threadId` is part of it), so that the
+ * same key sent with another request is told apart (422).
  */
 export function requestFingerprint(req: NewRun): string {
-  const { userId: _u, idempotencyKey: _k, runId: _r, ...request } = req;
+  const { userId: _u, idempotencyKey: _k, runId: _r, admit: _a, ...request } = req;
   return createHash('sha256').update(canonicalJson(request)).digest('hex');
 }
 
@@ -82,10 +104,11 @@ function canonicalJson(value: unknown): string {
 export async function startRun(
   deps: { runs: RunStarter; control: Pick<RunControl, 'start'>; budgets: Budgets; newRunId?: () => string },
   req: NewRun,
-): Promise<{ runId: string; replayed: boolean }> {
+): Promise<{ runId: string; replayed: boolean; queued: boolean }> {
   // Refuse a raise before anything is written.
   effectiveBudgets(deps.budgets, req.budgets);
   let runId = req.runId ?? (deps.newRunId ?? randomUUID)();
+  let replay = false;
   if (req.idempotencyKey !== undefined) {
     const fingerprint = requestFingerprint(req);
     const claim = await deps.runs.claimIdempotencyKey(req.userId, req.idempotencyKey, runId, fingerprint);
@@ -96,13 +119,27 @@ export async function startRun(
     const existing = claim.claimed ? undefined : await deps.runs.getRun(claim.runId);
     if (existing) {
       await ensureExecution(deps.control, existing);
-      return { runId: claim.runId, replayed: true };
+      return { runId: claim.runId, replayed: true, queued: false };
     }
+    replay = !claim.claimed;
     runId = claim.runId;
   }
-  const { created } = await createRunOnce(deps.runs, deps.budgets, { runId, userId: req.userId, input: req.input, budgets: req.budgets, outputSchema: req.outputSchema });
+  // A thread run takes the thread's lock first (or queues); admit answers the same for a replayed key's run.
+  let thread: RunThread | undefined;
+  if (req.admit) {
+    let admitted: Awaited<ReturnType<NonNullable<NewRun['admit']>>>;
+    try {
+      admitted = await req.admit(runId);
+    } catch (err) {
+      if (req.idempotencyKey !== undefined && !replay) await deps.runs.releaseIdempotencyKey(req.userId, req.idempotencyKey, runId);
+      throw err;
+    }
+    if (!admitted.start) return { runId, replayed: replay, queued: true };
+    thread = admitted.thread;
+  }
+  const { created } = await createRunOnce(deps.runs, deps.budgets, { runId, userId: req.userId, input: req.input, budgets: req.budgets, outputSchema: req.outputSchema, thread });
   // Another request with the same key wrote the run first: it starts the execution.
-  if (!created) return { runId, replayed: req.idempotencyKey !== undefined };
+  if (!created) return { runId, replayed: req.idempotencyKey !== undefined, queued: false };
   try {
     await deps.control.start({ runId, userId: req.userId });
   } catch (err) {
@@ -112,7 +149,7 @@ export async function startRun(
     if (req.idempotencyKey !== undefined) await deps.runs.releaseIdempotencyKey(req.userId, req.idempotencyKey, runId);
     throw new StartFailed(`the run's execution could not be started (${reason}); retry the request (the same Idempotency-Key is fine)`, { cause: err });
   }
-  return { runId, replayed: false };
+  return { runId, replayed: false, queued: false };
 }
 
 /**

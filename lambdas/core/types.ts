@@ -127,6 +127,8 @@ export interface DegradedEntry {
 /** The run as users see it (CLI --json, GET /runs/{id}). */
 export interface RunView {
   runId: string;
+  /** The thread the run belongs to, null for a lone run. */
+  threadId: string | null;
   status: RunStatus;
   answer: string | null;
   stopReason: StopReason | null;

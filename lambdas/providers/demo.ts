@@ -12,6 +12,7 @@ export type DemoBehaviour = 'default' | 'wander' | 'repeat' | 'fail';
 export const DEMO_BEHAVIOURS: DemoBehaviour[] = ['default', 'wander', 'repeat', 'fail'];
 
 const MATH = /(\d+(?:\.\d+)?\s*%\s*of\s*\d+(?:\.\d+)?)|((?:[-(]\s*)*\d+(?:\.\d+)?(?:\s*[-+*/^x×÷]\s*[(\s]*\d+(?:\.\d+)?\s*\)*)+)/i;
+const RECALL = /\b(again|earlier|before|previous|previously|repeat)\b/i;
 const STOP = new Set(
   'a an and are as at be by can do does for from how i in is it me of on or please tell the this to what when where which who why with you your about explain'.split(
     ' ',
@@ -65,14 +66,20 @@ function decide(behaviour: DemoBehaviour, messages: Message[], step: number, too
     const args = step % 2 ? { query: 'retry policy', k: 2 } : { k: 2, query: 'retry policy' };
     return { text: `Let me look that up (step ${step}).`, toolCalls: [call(0, 'search_docs', args)] };
   }
-  const prompt = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
-  const lastAssistant = messages.map((m) => m.role).lastIndexOf('assistant');
+  // The current turn starts at the last user message; what comes before it is the thread's earlier conversation.
+  const turnStart = messages.map((m) => m.role).lastIndexOf('user');
+  const earlier = turnStart > 0 ? messages.slice(0, turnStart) : [];
+  const current = turnStart >= 0 ? messages.slice(turnStart) : messages;
+  const prompt = messages[turnStart]?.content ?? '';
+  const lastAssistant = current.map((m) => m.role).lastIndexOf('assistant');
   if (lastAssistant >= 0) {
-    const turn = messages[lastAssistant];
+    const turn = current[lastAssistant];
     const calls = turn?.role === 'assistant' ? turn.toolCalls : [];
-    const results = messages.slice(lastAssistant + 1).filter((m): m is Extract<Message, { role: 'tool' }> => m.role === 'tool');
+    const results = current.slice(lastAssistant + 1).filter((m): m is Extract<Message, { role: 'tool' }> => m.role === 'tool');
     return { text: answerFrom(results, calls), toolCalls: [] };
   }
+  // A follow-up about the conversation itself ("say that again", "what did I ask before?") is answered from it.
+  if (earlier.length > 0 && RECALL.test(prompt)) return { text: recall(earlier), toolCalls: [] };
   const calls: ToolCall[] = [];
   const math = prompt.match(MATH)?.[0];
   if (math && tools.has('calculator')) {
@@ -85,6 +92,7 @@ function decide(behaviour: DemoBehaviour, messages: Message[], step: number, too
   // Product questions go to the configured retriever when there is one (named "retrieve"), else to search_docs.
   const searchTool = tools.has('retrieve') ? 'retrieve' : tools.has('search_docs') ? 'search_docs' : undefined;
   if (words.length >= 2 && searchTool) calls.push(call(calls.length, searchTool, { query: words.join(' ') }));
+  if (calls.length === 0 && earlier.length > 0) return { text: recall(earlier), toolCalls: [] };
   if (calls.length === 0) {
     return {
       text: 'I am the offline demo model: ask me arithmetic (e.g. "What is 12.5% of 3480?") or a question about this runtime (e.g. "How does the circuit breaker work?").',
@@ -105,6 +113,14 @@ function answerFrom(results: Extract<Message, { role: 'tool' }>[], calls: ToolCa
     return `From the docs: ${r.content.length > 600 ? `${r.content.slice(0, 600)}…` : r.content}`;
   });
   return parts.join('\n\n');
+}
+
+/** A follow-up with nothing to compute or look up: the demo answers from the earlier conversation (a thread's). */
+function recall(earlier: Message[]): string {
+  const question = earlier.find((m) => m.role === 'user')?.content ?? '';
+  const answer = earlier.findLast((m) => m.role === 'assistant' && m.toolCalls.length === 0)?.content ?? '';
+  const cut = (t: string) => (t.length > 300 ? `${t.slice(0, 300)}…` : t);
+  return `Earlier in this conversation you asked: "${cut(question)}"${answer ? `, and I answered: ${cut(answer)}` : ''}`;
 }
 
 /**

@@ -17,7 +17,9 @@ import type { BedrockDeps } from '../providers/bedrock';
 import type { SecretReader } from '../providers/secrets';
 import { createDocumentClient } from '../store/client';
 import { DynamoModelCallClaims } from '../store/model-claims';
+import { RunItems } from '../store/run-erase';
 import { RunStore } from '../store/run-store';
+import { ThreadStore } from '../store/thread-store';
 
 /**
  * The part of the runtime every handler needs: config, store, logger, metrics. The breaker (./breaker.ts), the
@@ -29,6 +31,10 @@ import { RunStore } from '../store/run-store';
 export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'modelClaims' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals' | 'instructions' | 'output'> {
   config: AgentConfig;
   runs: RunStore;
+  /** Thread items (docs/threads.md): the API's thread routes, and the execution-status handler's queue. */
+  threads: ThreadStore;
+  /** A run's items for the live event stream and for erasure (docs/threads.md). */
+  runItems: RunItems;
   logger: Logger;
   metrics?: Metrics;
   /**
@@ -90,6 +96,8 @@ export function createBaseRuntime(options: RuntimeOptions): BaseRuntime {
   return {
     config,
     runs,
+    threads: new ThreadStore(options.doc, options.tableName),
+    runItems: new RunItems(options.doc, options.tableName),
     modelClaims: new DynamoModelCallClaims(options.doc, options.tableName),
     logger,
     metrics: options.metrics,

@@ -1,4 +1,5 @@
 import type { LoopDeps } from '../core/loop';
+import { type ApiKeyWiring, createApiKeyWiring } from './api-keys';
 import { type BaseRuntime, createBaseRuntime, type RuntimeOptions } from './base';
 import { type BreakerWiring, createBreakerWiring } from './breaker';
 import { withIdempotentTools } from './idempotency';
@@ -14,9 +15,9 @@ export { type BaseRuntime, invocationContext, type RuntimeOptions } from './base
  */
 export type Runtime = BaseRuntime & BreakerWiring & SpendWiring & ToolWiring & ModelWiring & LoopDeps;
 
-/** Wires the store, the breaker, the spend counters, the models (each behind its breaker) and the tools from config. */
-export function createRuntime(options: RuntimeOptions): Runtime {
+/** Wires the store, the breaker, the spend counters, the API keys, the models (each behind its breaker) and the tools from config. */
+export function createRuntime(options: RuntimeOptions): Runtime & ApiKeyWiring {
   const base = createBaseRuntime(options);
   const guarded = { ...base, ...createBreakerWiring(options, base) };
-  return { ...guarded, ...createSpendWiring(options), ...withIdempotentTools(options, createToolWiring(options, guarded)), ...createModelWiring(options, guarded) };
+  return { ...guarded, ...createSpendWiring(options), ...createApiKeyWiring(options), ...withIdempotentTools(options, createToolWiring(options, guarded)), ...createModelWiring(options, guarded) };
 }

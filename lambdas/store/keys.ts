@@ -13,6 +13,10 @@ export const modelClaimSk = (step: number) => `CLAIM#MODEL#${pad(step, 5)}`;
 export const eventSk = (at: string, suffix: string) => `EVT#${at}#${suffix}`;
 export const EVENT_PREFIX = 'EVT#';
 export const USER_INDEX = 'byUser';
+/** A user's threads: one partition per user, newest first by the time-ordered thread id (docs/threads.md). */
+export const threadsPk = (owner: string) => `THREADS#${owner}`;
+export const THREAD_PREFIX = 'THREAD#';
+export const threadSk = (threadId: string) => `${THREAD_PREFIX}${threadId}`;
 
 /** A page's `nextCursor`: the query's LastEvaluatedKey, opaque to callers. */
 export function encodeCursor(key: Record<string, unknown>): string {

@@ -40,7 +40,7 @@ export async function releaseKey(doc: DynamoDBDocumentClient, table: string, c: 
 }
 
 /** The items of a run under a sort-key prefix, in key order (strongly consistent); after `afterSk` only (exclusive) when given. */
-export async function queryRunItems<T>(doc: DynamoDBDocumentClient, table: string, runId: string, prefix: string, afterSk?: string): Promise<T[]> {
+export async function queryRunItems<T>(doc: DynamoDBDocumentClient, table: string, runId: string, prefix: string, afterSk?: string, withSortKey = false): Promise<T[]> {
   const items: T[] = [];
   let start: QueryCommandOutput['LastEvaluatedKey'] = afterSk ? { pk: runPk(runId), sk: afterSk } : undefined;
   do {
@@ -53,7 +53,8 @@ export async function queryRunItems<T>(doc: DynamoDBDocumentClient, table: strin
         ExclusiveStartKey: start,
       }),
     );
-    for (const item of out.Items ?? []) items.push(stripKeys<T>(item));
+    // The live event stream keeps each item's sort key (its event id).
+    for (const item of out.Items ?? []) items.push(withSortKey ? ({ ...stripKeys<T>(item), sk: item.sk } as T) : stripKeys<T>(item));
     start = out.LastEvaluatedKey;
   } while (start);
   return items;

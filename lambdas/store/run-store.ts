@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { CHECKPOINT_VERSION } from '../core/checkpoint';
 import type { ContextView } from '../core/context';
-import type { ApiRunRepository, ApprovalEntry, NewRun, RunRecord, StoredMessage } from '../core/ports';
+import type { ApiRunRepository, ApprovalEntry, NewRunRecord, RunRecord, StoredMessage } from '../core/ports';
 import { parseTraceEvent } from '../core/trace';
 import { resolveTrace } from '../core/trace-refs';
 import type { DegradedEntry, RunStatus, StopReason, TraceEvent, TraceEventDraft, Usage } from '../core/types';
@@ -57,7 +57,7 @@ export class RunStore implements ApiRunRepository {
   }
 
   /** Creates the run and its first message; returns the existing run when it is already there (idempotent). */
-  async createRun(input: NewRun): Promise<{ run: RunRecord; created: boolean }> {
+  async createRun(input: NewRunRecord): Promise<{ run: RunRecord; created: boolean }> {
     const at = this.now().toISOString();
     const run: RunRecord = {
       runId: input.runId,
@@ -72,6 +72,7 @@ export class RunStore implements ApiRunRepository {
       ...(input.maxCostUsd !== undefined ? { maxCostUsd: input.maxCostUsd } : {}),
       ...(input.outputSchema ? { outputSchema: input.outputSchema } : {}),
       costMicros: 0,
+      ...(input.threadId !== undefined ? { threadId: input.threadId, history: input.history ?? [] } : {}),
       stopReason: null,
       answer: null,
       degraded: [],

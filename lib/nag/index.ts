@@ -43,7 +43,8 @@ export const ACKNOWLEDGEMENTS: { id: string; reason: string }[] = [
   },
   {
     id: 'AwsSolutions::AwsSolutions-COG4',
-    reason: 'Only GET / (the static trace viewer page) and GET /config (public sign-in settings) have no Cognito authorizer; every data route has one.',
+    reason:
+      'Only GET / (the static trace viewer page) and GET /config (public sign-in settings) have no authorizer; every data route has the Cognito authorizer, or with api.auth "apiKeys" / "both" the Lambda REQUEST authorizer (API keys, and Cognito ID tokens with "both": docs/auth.md).',
   },
   {
     id: 'AwsSolutions::AwsSolutions-COG2',

@@ -25,9 +25,10 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 /**
  * Reads `get` every `everyMs` until `done` holds for what it read, and returns that; fails naming `what` once `ms`
  * have passed (30 s: generous for a loaded 2-core machine; a passing test never waits it out). Every wait is bounded.
- * The one polling helper of the tests (until() below is its boolean form).
+ * Every 50 ms by default: the local API Gateway applies the stage's throttle (20 requests per second) to polls
+ * through the local server. The one polling helper of the tests (until() below is its boolean form).
  */
-export async function poll<T>(what: string, get: () => Promise<T> | T, done: (value: T) => boolean, ms = 30_000, everyMs = 20): Promise<T> {
+export async function poll<T>(what: string, get: () => Promise<T> | T, done: (value: T) => boolean, ms = 30_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const value = await get();
@@ -38,6 +39,6 @@ export async function poll<T>(what: string, get: () => Promise<T> | T, done: (va
 }
 
 /** Polls `check` until it holds (see poll()). */
-export async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000, everyMs = 20): Promise<void> {
+export async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000, everyMs = 50): Promise<void> {
   await poll(what, check, (ok) => ok, ms, everyMs);
 }

@@ -4,6 +4,12 @@ import { ENGINE_KNOBS } from '../../local/engine-options';
 import { type CfnTemplate, cachedTemplate, definitionOf } from '../../local/template';
 import { warmTemplate } from './synth-thread';
 
+/**
+ * The API keys variant (api.auth "apiKeys", no authorizer cache) the template and integration tests share, so the
+ * suite synthesizes it once.
+ */
+export const API_KEYS_CONFIG = { api: { auth: 'apiKeys', authorizerCacheSeconds: 0 } } as const satisfies AgentConfigInput;
+
 /** The synthesized template for a config (cached by config and code, shared by suites and workers). */
 export function templateFor(config: ReturnType<typeof parseConfig>): CfnTemplate {
   warmTemplate(config);

@@ -12,7 +12,7 @@ import { reply, startLoopback } from '../../testing/loopback';
 import { dynamoWithAgentTable } from '../helpers/dynamo';
 
 const root = join(__dirname, '..', '..');
-const BASE_HANDLERS = ['load-run', 'call-tool', 'finalize', 'pause', 'api', 'export-trace', 'execution-status'];
+const BASE_HANDLERS = ['load-run', 'call-tool', 'finalize', 'pause', 'api', 'export-trace', 'execution-status', 'run-events'];
 
 /** Builds a handler as lib/functions.ts builds it; returns the inputs esbuild put in the bundle. */
 async function bundle(handler: string, outfile?: string): Promise<string[]> {

@@ -129,7 +129,9 @@ describe('the agent workflow (synthesized)', () => {
     const startGrants = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
       [(p as { Properties: { PolicyDocument: { Statement: unknown } } }).Properties.PolicyDocument.Statement].flat().filter((st) => [(st as { Action: unknown }).Action].flat().includes('states:StartExecution')),
     );
-    expect(startGrants).toHaveLength(1);
+    // The API's and the execution-status handler's (it starts a thread's queued run), both on `live` only.
+    expect(startGrants).toHaveLength(2);
+    for (const grant of startGrants) expect(grant).toMatchObject({ Resource: { Ref: machineId }, Condition: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': ['live'] } } });
   });
 
   it('is a Standard machine with its own log group and X-Ray tracing', () => {
@@ -170,13 +172,13 @@ describe('model API keys', () => {
     expect(JSON.stringify(granting[0]?.[1])).toContain('secret:agent/openai-key');
   });
 
-  it('routes FAILED, TIMED_OUT and ABORTED status changes of this machine to the run-closing handler', () => {
+  it('routes every end (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) of this machine\'s executions to the run-closing, thread-advancing handler', () => {
     const machineId = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0] as string;
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.states'],
         'detail-type': ['Step Functions Execution Status Change'],
-        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: machineId }, { prefix: { 'Fn::Join': ['', [{ Ref: machineId }, ':']] } }] },
+        detail: { status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: machineId }, { prefix: { 'Fn::Join': ['', [{ Ref: machineId }, ':']] } }] },
       },
       Targets: [Match.objectLike({ RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 8 }) })],
     });

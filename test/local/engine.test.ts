@@ -33,7 +33,7 @@ describe('the local engine', () => {
   it('publishes execution status changes on the local bus in EventBridge shape, to the rules of the template', async () => {
     const delivered: unknown[] = [];
     const rule = engine.rules.find((r) => r.targets.length > 0);
-    expect(rule?.pattern).toMatchObject({ source: ['aws.states'], detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [engine.stateMachineArn, { prefix: `${engine.stateMachineArn}:` }] } });
+    expect(rule?.pattern).toMatchObject({ source: ['aws.states'], detail: { status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [engine.stateMachineArn, { prefix: `${engine.stateMachineArn}:` }] } });
     // The rule takes this machine's ARN, unqualified or qualified by an alias or a version, and no other machine's.
     const failedOn = (stateMachineArn: string) => ({ source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: { status: 'FAILED', stateMachineArn } });
     const matches = (arn: string) => matchesPattern(rule?.pattern ?? {}, failedOn(arn));

@@ -73,4 +73,28 @@ describe('the trace viewer shows calls waiting for approval with Approve / Rejec
     expect(afterApprove.status).toBe('SUCCEEDED');
     expect(afterApprove.answer).toContain('42');
   }, 120_000);
+
+  it('grows the timeline of a run in flight from its event stream, with no click; lists threads with their runs', async () => {
+    const waiting = await waitingRun('What is 8 * 9?');
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#token=${TOKEN}`);
+    await page.waitForSelector(`.run[data-id="${waiting.runId}"]`);
+    await page.click(`.run[data-id="${waiting.runId}"]`);
+    await page.waitForSelector('[data-type="approval_requested"]');
+    expect(await page.locator('[data-type="tool_call"]').count()).toBe(0);
+    // Decided elsewhere (the API, not the page): the open page learns it from GET /runs/{id}/events.
+    await api('POST', `/runs/${waiting.runId}/approvals/${waiting.pendingApprovals[0]?.toolCallId}`, { decision: 'approve' });
+    await page.waitForSelector('[data-type="tool_call"]');
+    await page.waitForSelector('[data-type="run_finished"]');
+    expect(await page.textContent('[data-testid="answer"]')).toContain('72');
+
+    // A thread: listed with its runs, its conversation in order.
+    const thread = (await (await fetch(`${server.url}/threads`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ title: 'chat' }) })).json()) as { threadId: string };
+    const { runId } = await api('POST', `/threads/${thread.threadId}/runs`, { input: 'Hi!' });
+    await until(runId, (r) => r.status === 'SUCCEEDED');
+    await page.click('#load-threads');
+    await page.click(`.thread[data-thread="${thread.threadId}"]`);
+    await page.waitForSelector(`[data-testid="conversation"] .turn[data-id="${runId}"]`);
+    expect(await page.textContent('[data-testid="conversation"]')).toContain('offline demo model');
+  }, 120_000);
 });

@@ -45,7 +45,8 @@ describe('hostile input against the HTTP API', () => {
 
   beforeAll(async () => {
     engine = await testEngine({ localTokens: { [ALICE]: 'alice' }, budgets: { maxSteps: 10 } });
-    server = await startServer(engine, { port: 0 });
+    // Corpora sent back to back, faster than the stage's throttle allows (throttling: test/local/api-gateway.test.ts).
+    server = await startServer(engine, { port: 0, throttle: false });
   });
   afterAll(async () => {
     await server.close();

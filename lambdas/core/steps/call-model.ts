@@ -9,6 +9,7 @@ import type { RunRecord, StoredMessage } from '../ports';
 import { costMicros, type ModelPrice, type PriceSource, toMicros, toUsd } from '../pricing';
 import { callSignature } from '../signature';
 import { checkDailyCaps, hasDailyCaps, utcDay } from '../spend';
+import { threadConversation } from '../threads';
 import { type CaughtError, type Tier, trace } from '../trace';
 import { refOf } from '../trace-refs';
 import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec, Usage } from '../types';
@@ -116,7 +117,8 @@ async function callModel(deps: LoopDeps, run: RunRecord, input: ModelStepInput, 
   if (!model) throw new BadRequest(`no ${tier} model is configured`);
   const priced = deps.priceOf?.(model);
   if (run.maxCostUsd !== undefined && !priced) throw new BadRequest(`model "${model.model}" has no price, so the run's dollar budget cannot be checked: add it to "pricing"`);
-  const conversation = await (deps.history ? deps.history(run) : deps.runs.listMessages(run.runId));
+  // A thread run's conversation starts with the thread's earlier runs (read from their own items, never copied).
+  const conversation = await (deps.history ?? threadConversation(deps.runs))(run);
   const specs = await offeredTools(deps, run, input.step);
   const instructions = instructionsFor(deps);
   const output = outputSpecOf(deps, run);

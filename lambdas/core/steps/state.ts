@@ -94,8 +94,9 @@ export interface LoopDeps {
   /** The context window of a tier's model (../context-windows.ts); no compaction when undefined. */
   contextWindow?: (tier: Tier) => number | undefined;
   /**
-   * Where the conversation of a run comes from (../context.ts): the run's own messages by default; a thread prepends
-   * the messages of its earlier runs. The view of the run (`contextView`) is applied to what it returns.
+   * Where the conversation of a run comes from (../context.ts): by default the run's own messages, after, for a thread
+   * run, the messages of the thread's earlier runs (../threads.ts threadConversation). The view of the run
+   * (`contextView`) is applied to what it returns.
    */
   history?: (run: RunRecord) => Promise<StoredMessage[]>;
   maxOutputTokens: (tier: Tier) => number;

@@ -59,7 +59,7 @@ describe('startRun and the Idempotency-Key', () => {
     expect(await runs.getRun('orphan-run')).toMatchObject({ status: 'RUNNING', input: 'hello' });
     expect(await runs.listMessages('orphan-run')).toHaveLength(1);
     expect(started).toEqual(['orphan-run']);
-    expect(await startRun(deps(), req)).toEqual({ runId: 'orphan-run', replayed: true });
+    expect(await startRun(deps(), req)).toEqual({ runId: 'orphan-run', replayed: true, queued: false });
     expect(started).toEqual(['orphan-run']);
   });
 
@@ -79,7 +79,7 @@ describe('startRun and the Idempotency-Key', () => {
     }
     expect(await count('RUN#')).toBe(before);
     // The same request (keys in any order) is still a replay; another user's same key is theirs.
-    expect(await startRun(deps(), { idempotencyKey: 'k-reused', input: 'first prompt', userId: 'u2' })).toEqual({ runId: first.runId, replayed: true });
+    expect(await startRun(deps(), { idempotencyKey: 'k-reused', input: 'first prompt', userId: 'u2' })).toEqual({ runId: first.runId, replayed: true, queued: false });
     expect((await startRun(deps(), { userId: 'u3', input: 'another prompt', idempotencyKey: 'k-reused' })).replayed).toBe(false);
   });
 
@@ -94,10 +94,10 @@ describe('startRun and the Idempotency-Key', () => {
 
     it('the retried key starts its execution once, and records it', async () => {
       const req = await crashedBeforeStart('k-no-exec', 'run-no-exec');
-      expect(await startRun(deps(), req)).toEqual({ runId: 'run-no-exec', replayed: true });
+      expect(await startRun(deps(), req)).toEqual({ runId: 'run-no-exec', replayed: true, queued: false });
       expect(started).toEqual(['run-no-exec']);
       expect((await runs.getRun('run-no-exec'))?.executionArn).toMatch(/:run-no-exec$/);
-      expect(await startRun(deps(), req)).toEqual({ runId: 'run-no-exec', replayed: true });
+      expect(await startRun(deps(), req)).toEqual({ runId: 'run-no-exec', replayed: true, queued: false });
       expect(started).toEqual(['run-no-exec']);
     });
 
@@ -111,7 +111,7 @@ describe('startRun and the Idempotency-Key', () => {
     it('an execution that exists already (ExecutionAlreadyExists) is the run\'s: a replay, no error', async () => {
       const req = await crashedBeforeStart('k-exists', 'run-exists');
       failures.push(Object.assign(new Error('Execution Already Exists'), { name: 'ExecutionAlreadyExists' }));
-      expect(await startRun(deps(), req)).toEqual({ runId: 'run-exists', replayed: true });
+      expect(await startRun(deps(), req)).toEqual({ runId: 'run-exists', replayed: true, queued: false });
       expect(started).toEqual([]);
     });
 
@@ -122,7 +122,7 @@ describe('startRun and the Idempotency-Key', () => {
       expect(err.name).toBe('StartFailed');
       expect(err.message).toMatch(/run-start-fails has no execution yet.*ThrottlingException.*retry the request with the same Idempotency-Key/);
       expect(await runs.getRun('run-start-fails')).toMatchObject({ status: 'RUNNING' });
-      expect(await startRun(deps(), req)).toEqual({ runId: 'run-start-fails', replayed: true });
+      expect(await startRun(deps(), req)).toEqual({ runId: 'run-start-fails', replayed: true, queued: false });
       expect(started).toEqual(['run-start-fails']);
     });
 
