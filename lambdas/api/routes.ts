@@ -6,7 +6,7 @@ import { startRun as startRunOf } from '../core/start-run';
 import * as z from '../core/validation';
 import { adminRoutes, admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
 import { type ApiDeps, type ApiRequest, type ApiResponse, errorResponse, HttpError, json, MAX_PAGE_SIZE } from './http';
-import { assertPriced, checkOutputSchema, IDEMPOTENCY_KEY, MAX_BODY_BYTES, outputSpecOf, StartRunBody } from './request-checks';
+import { assertPriced, checkedBody, checkOutputSchema, outputSpecOf, readJsonBody, StartRunBody, validIdempotencyKey } from './request-checks';
 import * as threads from './thread-routes';
 
 export { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
@@ -133,22 +133,9 @@ async function decide(deps: ApiDeps, req: ApiRequest, userId: string, runId: str
     toolCallId = '';
   }
   if (!TOOL_CALL_ID.test(toolCallId)) throw new HttpError(404, 'NOT_FOUND', 'no such tool call');
-  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
-  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
-  if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(req.body ?? '');
-  } catch {
-    throw new HttpError(400, 'MALFORMED_JSON', 'the body must be a JSON object like {"decision": "approve"}');
-  }
-  const parsed = DecisionBody.safeParse(raw);
-  if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"decision": "approve" | "reject", "reason"?: string})`);
-  }
-  const { remaining } = await deps.control.decide(runId, toolCallId, { ...parsed.data, decidedBy: userId });
-  return json(202, { runId, toolCallId, decision: parsed.data.decision, remaining });
+  const body = checkedBody(readJsonBody(req, '{"decision": "approve"}'), DecisionBody, '{"decision": "approve" | "reject", "reason"?: string}');
+  const { remaining } = await deps.control.decide(runId, toolCallId, { ...body, decidedBy: userId });
+  return json(202, { runId, toolCallId, decision: body.decision, remaining });
 }
 
 async function listRuns(deps: ApiDeps, req: ApiRequest, userId: string): Promise<ApiResponse> {
@@ -174,31 +161,16 @@ async function listRuns(deps: ApiDeps, req: ApiRequest, userId: string): Promise
 }
 
 async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise<ApiResponse> {
-  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
-  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
-  if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
-  const key = req.headers['idempotency-key'];
-  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-    throw new HttpError(400, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-255 printable ASCII characters');
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(req.body ?? '');
-  } catch {
-    throw new HttpError(400, 'MALFORMED_JSON', 'the body must be a JSON object like {"input": "<prompt>"}');
-  }
-  const parsed = StartRunBody.safeParse(raw);
-  if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}, "outputSchema"?: {JSON Schema}})`);
-  }
-  const outputSchema = parsed.data.outputSchema;
+  const raw = readJsonBody(req, '{"input": "<prompt>"}');
+  const key = validIdempotencyKey(req);
+  const body = checkedBody(raw, StartRunBody, '{"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}, "outputSchema"?: {JSON Schema}}');
+  const outputSchema = body.outputSchema;
   checkOutputSchema(outputSchema);
-  assertPriced(deps, parsed.data.budgets);
+  assertPriced(deps, body.budgets);
   await admitNewRun(deps, userId);
   const { runId, replayed } = await startRunOf(
     { runs: deps.runs, control: deps.control, budgets: deps.config.budgets, newRunId: deps.newRunId },
-    { userId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key, ...outputSpecOf(deps, outputSchema) },
+    { userId, input: body.input, budgets: body.budgets, idempotencyKey: key, ...outputSpecOf(deps, outputSchema) },
   );
   return replayed ? json(200, { runId }, { 'idempotent-replayed': 'true' }) : json(202, { runId });
 }
