@@ -10,7 +10,7 @@ import { trace } from '../core/trace';
 import { ACTIVE_STATUSES, RUN_STATUSES } from '../core/types';
 import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, json, MAX_PAGE_SIZE } from './http';
 import { ADMINS_GROUP } from './public-config';
-import { eraseDepsOf } from './request-checks';
+import { eraseDepsOf, pathParam } from './request-checks';
 
 /**
  * The admin routes (kill switch, spend, support access) and the spend gates of POST /runs. Admins are the Cognito
@@ -111,13 +111,7 @@ export async function handleAdmin(deps: ApiDeps, req: ApiRequest, path: string):
     const takes = allowed.length ? `it takes ${allowed.join(', ')}` : `it takes none${path === '/admin/stop' ? ' (the scope goes in the body: {"userId"?: string})' : ''}`;
     throw new HttpError(400, 'INVALID_QUERY', `unknown query parameter(s) ${unknown.join(', ')} for ${req.method.toUpperCase()} ${path}; ${takes}`);
   }
-  let param = '';
-  try {
-    param = decodeURIComponent(route.pattern.exec(path)?.[1] ?? '');
-  } catch {
-    param = '';
-  }
-  return handler(deps, req, req.userId, param);
+  return handler(deps, req, req.userId, pathParam(path, route.pattern));
 }
 
 function keyStore(deps: ApiDeps): ApiKeyPort {
@@ -262,12 +256,7 @@ async function reads(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
  * in the admin log. The user's spend counters stay: they are billing.
  */
 async function eraseUserRoute(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<ApiResponse> {
-  let userId = '';
-  try {
-    userId = decodeURIComponent(ADMIN_USER_PATH.exec(req.path.replace(/\/+$/, ''))?.[1] ?? '');
-  } catch {
-    userId = '';
-  }
+  const userId = pathParam(req.path, ADMIN_USER_PATH);
   if (!USER_ID.test(userId)) throw new HttpError(400, 'INVALID_REQUEST', 'userId must be a user id: 1-128 letters, digits and _ @ . + : | -');
   const erased = await eraseUser(eraseDepsOf(deps), userId);
   await deps.spend.recordAdminRead({ adminId, runId: '*', owner: userId, what: 'erase' });

@@ -52,6 +52,15 @@ export function readJsonBody(req: ApiRequest, example: string): unknown {
   }
 }
 
+/** The `index`th path parameter of `pattern` in the request's path, decoded; '' when absent or not decodable. */
+export function pathParam(path: string, pattern: RegExp, index = 1): string {
+  try {
+    return decodeURIComponent(pattern.exec(path.replace(/\/+$/, ''))?.[index] ?? '');
+  } catch {
+    return '';
+  }
+}
+
 /** What the body checks need of a schema (a zod/mini schema). */
 interface BodySchema<T> {
   safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };

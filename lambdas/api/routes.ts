@@ -6,7 +6,7 @@ import { startRun as startRunOf } from '../core/start-run';
 import * as z from '../core/validation';
 import { adminRoutes, admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
 import { type ApiDeps, type ApiRequest, type ApiResponse, errorResponse, HttpError, json, MAX_PAGE_SIZE } from './http';
-import { assertPriced, checkedBody, checkOutputSchema, outputSpecOf, readJsonBody, StartRunBody, validIdempotencyKey } from './request-checks';
+import { assertPriced, checkedBody, checkOutputSchema, outputSpecOf, pathParam, readJsonBody, StartRunBody, validIdempotencyKey } from './request-checks';
 import * as threads from './thread-routes';
 
 export { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
@@ -76,14 +76,8 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
     const allow = Object.keys(route.methods).join(', ');
     if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
     if (!req.userId) throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
-    let runId = '';
-    const encoded = route.pattern.exec(path)?.[1];
-    if (encoded !== undefined) {
-      try {
-        runId = decodeURIComponent(encoded);
-      } catch {
-        runId = '';
-      }
+    const runId = pathParam(path, route.pattern);
+    if (route.pattern.exec(path)?.[1] !== undefined) {
       // Anything that is not a well-formed id is no run at all (and never reaches the table).
       if (!RUN_ID.test(runId)) throw new HttpError(404, 'NOT_FOUND', path.startsWith('/threads/') ? 'no such thread' : 'no such run');
     }
@@ -126,12 +120,7 @@ export const DecisionBody = z.strictObject({
 async function decide(deps: ApiDeps, req: ApiRequest, userId: string, runId: string): Promise<ApiResponse> {
   const run = await deps.runs.getRun(runId);
   if (!run || (run.userId !== userId && !req.isAdmin)) throw new HttpError(404, 'NOT_FOUND', 'no such run');
-  let toolCallId = '';
-  try {
-    toolCallId = decodeURIComponent(APPROVAL_PATH.exec(req.path.replace(/\/+$/, ''))?.[2] ?? '');
-  } catch {
-    toolCallId = '';
-  }
+  const toolCallId = pathParam(req.path, APPROVAL_PATH, 2);
   if (!TOOL_CALL_ID.test(toolCallId)) throw new HttpError(404, 'NOT_FOUND', 'no such tool call');
   const body = checkedBody(readJsonBody(req, '{"decision": "approve"}'), DecisionBody, '{"decision": "approve" | "reject", "reason"?: string}');
   const { remaining } = await deps.control.decide(runId, toolCallId, { ...body, decidedBy: userId });
