@@ -294,6 +294,7 @@ async function coldStart(bundled: string, sdkExternal: string) {
     const env = {
       PATH: process.env.PATH,
       TABLE_NAME: tableName,
+      AGENT_STACK_NAME: 'BenchStack',
       [CONFIG_ENV]: JSON.stringify(handlerConfig(parseConfig({}))),
       AWS_ENDPOINT_URL_DYNAMODB: endpoint,
       AWS_REGION: 'local',
