@@ -1,9 +1,9 @@
 import { type ApiKeyPort, KEY_ID, KEY_USER_ID, newApiKey, viewOf } from '../core/api-keys';
 import type { AgentConfig } from '../core/config';
 import { Conflict } from '../core/errors';
-import { runView } from '../core/loop';
 import type { RunRecord } from '../core/ports';
 import { toMicros, toUsd } from '../core/pricing';
+import { runView } from '../core/run-view';
 import { checkDailyCaps, hasDailyCaps, utcDay } from '../core/spend';
 import { eraseUser } from '../core/threads';
 import { trace } from '../core/trace';

@@ -1,7 +1,7 @@
 import type { AgentConfig } from '../core/config';
 import { ApprovalExpired, BadRequest, Conflict, IdempotencyKeyReused, StartFailed, ThreadBusy } from '../core/errors';
-import { runView } from '../core/loop';
 import type { RunPage, RunRecord } from '../core/ports';
+import { runView } from '../core/run-view';
 import { startRun as startRunOf } from '../core/start-run';
 import * as z from '../core/validation';
 import { adminRoutes, admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';

@@ -1,5 +1,5 @@
-import { runView } from '../core/loop';
 import type { RunRecord } from '../core/ports';
+import { runView } from '../core/run-view';
 import { eraseThread, MAX_TITLE_CHARS, MULTITASK, newThreadId, startThreadRun, threadView } from '../core/threads';
 import * as z from '../core/validation';
 import { admitNewRun } from './admin-routes';

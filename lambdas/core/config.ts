@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BUILTIN_TOOL_NAMES, ConfigError } from './config-env';
 import { clientTimeoutMs, positiveInt, ToolConfigSchema } from './config-tools';
 import { contextWindowOf, outputReserveIssues } from './context-windows';
+import { bedrockReasoningKind, REASONING_BUDGETS } from './model-params';
 import { schemaProblem } from './output';
 import { priceOf } from './pricing';
 import { PROVIDERS } from './types';
@@ -54,16 +55,7 @@ export const ModelConfigSchema = z
   })
   .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?, temperature?, topP?, stopSequences?, reasoningEffort?, contextWindowTokens?}');
 
-/** Anthropic's extended-thinking budget (tokens) for each reasoning effort; Anthropic's minimum is 1,024. */
-export const REASONING_BUDGETS = { low: 1024, medium: 4096, high: 16_384 } as const;
-
-/** Bedrock models that take a reasoning setting through `additionalModelRequestFields`. */
-export function bedrockReasoningKind(modelId: string): 'anthropic' | 'openai' | undefined {
-  const id = modelId.replace(/^(us|eu|apac|us-gov|global)\./, '');
-  if (/^anthropic\.claude-(3-7-sonnet|sonnet-4|opus-4)/.test(id)) return 'anthropic';
-  if (/^openai\.gpt-oss/.test(id)) return 'openai';
-  return undefined;
-}
+export { bedrockReasoningKind, REASONING_BUDGETS } from './model-params';
 
 /** What each provider accepts of the model parameters, checked per model: the message names what is allowed. */
 export function modelParamIssues(m: {

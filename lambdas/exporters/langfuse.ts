@@ -1,7 +1,7 @@
 import type { AgentConfig } from '../core/config';
 import { type IngestionEvent, toLangfuseBatch } from '../core/langfuse';
-import { runView } from '../core/loop';
 import type { RunRepository } from '../core/ports';
+import { runView } from '../core/run-view';
 import { classifyResponse, type FetchLike, postJson } from '../net/http-client';
 
 export interface LangfuseTarget {

@@ -3,8 +3,9 @@
  * `https://api.anthropic.com` (the default): the client posts to `{baseUrl}/v1/messages`, as Anthropic's own SDKs
  * do with their base URL. Headers: `x-api-key`, `anthropic-version: 2023-06-01`.
  */
-import { type ModelConfig, REASONING_BUDGETS } from '../core/config';
+import type { ModelConfig } from '../core/config';
 import { ModelRefusal } from '../core/errors';
+import { REASONING_BUDGETS } from '../core/model-params';
 import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec } from '../core/types';
 import { type FetchLike, postProviderJson } from './provider-http';
 import { argumentsObject, malformed, mergeTurns, normalizeFinishReason, wireToolId } from './wire';

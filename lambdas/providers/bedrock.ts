@@ -18,8 +18,9 @@ import {
   type ConverseCommandOutput,
 } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { bedrockReasoningKind, type ModelConfig } from '../core/config';
+import type { ModelConfig } from '../core/config';
 import { type AgentError, BadRequest, CONTEXT_OVERFLOW_MESSAGE, ContextOverflow, ModelRefusal, RateLimited, TimeoutError, TransientError } from '../core/errors';
+import { bedrockReasoningKind } from '../core/model-params';
 import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec } from '../core/types';
 import { outputTool, thinkingBudget } from './anthropic';
 import { retryAfterSeconds } from './provider-http';

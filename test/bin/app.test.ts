@@ -20,7 +20,7 @@ describe('npx cdk synth', () => {
     });
     const template = JSON.parse(readFileSync(join(out, 'AgentStack.template.json'), 'utf8'));
     const fns = Object.values(template.Resources as Record<string, { Type: string }>).filter((r) => r.Type === 'AWS::Lambda::Function');
-    expect(fns.length).toBe(7);
+    expect(fns.length).toBe(8);
     const assets = readdirSync(out).filter((d) => d.startsWith('asset.'));
     expect(assets.length).toBeGreaterThanOrEqual(5);
     for (const a of assets) expect(existsSync(join(out, a, 'index.js'))).toBe(true);

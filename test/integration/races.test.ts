@@ -43,8 +43,8 @@ describe('no model request reaches the provider after a run is stopped', () => {
   });
 
   it.each([
-    ['cancelled by their owner', 'CANCELLED', 20],
-    ['stopped by an admin', 'KILLED', 30],
+    ['cancelled by their owner', 'CANCELLED', 10],
+    ['stopped by an admin', 'KILLED', 12],
   ] as const)('%s: 0 provider requests after the terminal write', async (_what, reason, n) => {
     const ids = Array.from({ length: n }, (_, i) => `${reason}-${i}`);
     // One user per run: the stops, not the daily cap, end these runs.

@@ -71,10 +71,19 @@ describe('handler bundles hold only what the handler uses', () => {
     expect(inputs.filter((f) => /zod\/v4\/core\/(to-json-schema|json-schema-processors)/.test(f))).toEqual([]);
   });
 
-  it('call-model: the tokenizer, and the tool catalog without the idempotency layer', async () => {
+  it('call-model: the tokenizer, and the tool catalog without the idempotency layer or the config schema', async () => {
     const inputs = await inputsOf('call-model');
     expect(inputs.some((f) => f.includes('gpt-tokenizer'))).toBe(true);
     expect(inputs.some((f) => f.includes('@aws-lambda-powertools/idempotency'))).toBe(false);
+    // The providers read reasoning settings from core/model-params.ts: the schema (and full zod) stay out.
+    expect(inputs.some((f) => f.endsWith('lambdas/core/config.ts'))).toBe(false);
+    expect(inputs.filter((f) => f.includes('zod/v4/classic'))).toEqual([]);
+  });
+
+  it.each(['export-trace', 'api'])('%s: reads runs through runView without the loop steps (no JSON Schema validator of answers)', async (handler) => {
+    const inputs = await inputsOf(handler);
+    expect(inputs.filter((f) => /lambdas\/core\/steps\//.test(f))).toEqual([]);
+    if (handler === 'export-trace') expect(inputs.filter((f) => f.includes('node_modules/ajv/'))).toEqual([]);
   });
 
   it('only call-model and call-tool carry the tool clients; the base handlers carry no providers', async () => {
