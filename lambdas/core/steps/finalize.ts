@@ -61,8 +61,8 @@ type FinalizeDeps = Pick<LoopDeps, 'runs' | 'log' | 'output' | 'spend' | 'now'>;
 
 /**
  * A context summary no step counted: made at a step after the run's last counted one, for a call that never
- * answered (the run ended through Degrade, a budget or a cancel at that step; ./compaction.ts). Its usage and cost
- * go into the run's at its end, so every token a run spends is in its usage and its dollars.
+ * answered (the run ended through Degrade or a budget at that step; ./compaction.ts). Its usage and cost
+ * go into the run's at its end, so whichever exit Finalize takes, the summary is in the run's usage and dollars.
  */
 export function uncountedSummary(run: Pick<RunRecord, 'contextView' | 'step'>): { usage: Usage; costMicros: number } | undefined {
   const summary = run.contextView?.summary;
