@@ -4,6 +4,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { LAMBDA_CRASH_ERRORS, RETRYABLE_ERRORS } from '../lambdas/core/errors';
+import { assertApprovalTimeout } from './timeouts';
 
 /**
  * The step builders both engine shapes are synthesized from (docs/architecture.md, docs/hybrid.md): the model call
@@ -25,6 +26,28 @@ export const LAMBDA_SERVICE_ERRORS = [
 
 /** How long a paused run waits for resume before it surrenders (PAUSE_EXPIRED). */
 export const PAUSE_TIMEOUT_SECONDS = 7 * 24 * 3600;
+
+/**
+ * The execution must outlive its longest wait, or PauseExpired (and an approval's expiry) could never fire: checked
+ * at synth, for either engine shape.
+ */
+export function validateWaits(scope: Construct, executionTimeoutSeconds: number, approvalTimeoutSeconds?: number): void {
+  scope.node.addValidation({
+    validate: () =>
+      executionTimeoutSeconds > PAUSE_TIMEOUT_SECONDS ? [] : [`the state machine timeout (${executionTimeoutSeconds} s) must be above the Pause task's timeout (${PAUSE_TIMEOUT_SECONDS} s)`],
+  });
+  scope.node.addValidation({
+    validate: () => {
+      if (approvalTimeoutSeconds === undefined) return [];
+      try {
+        assertApprovalTimeout(approvalTimeoutSeconds, executionTimeoutSeconds);
+        return [];
+      } catch (err) {
+        return [(err as Error).message];
+      }
+    },
+  });
+}
 
 /** Retry settings (config `retry`): maxAttempts counts all attempts, the first included. */
 export interface WorkflowRetry {
