@@ -51,7 +51,7 @@ export const ModelConfigSchema = z
       .describe('Input + output tokens the model accepts in one request; well-known models have it built in (lambdas/core/context-windows.ts).'),
   })
   .superRefine((m, ctx) => {
-    for (const issue of [...modelParamIssues(m), ...outputReserveIssues(m)]) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
+    for (const issue of [...modelParamIssues(m), ...windowIssues(m), ...outputReserveIssues(m)]) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
   })
   .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?, temperature?, topP?, stopSequences?, reasoningEffort?, contextWindowTokens?}');
 
@@ -170,16 +170,14 @@ export function dollarLimits(cfg: { budgets: { maxCostUsd?: number }; spend: z.o
 }
 
 /**
- * The models of a config whose context window is unknown: not in the built-in table (./context-windows.ts) and no
- * `contextWindowTokens`. Each line names the key to set. A config file with any is refused (lib/config.ts loadConfig:
- * `cdk synth`, `agent run`, `npm start`), so a deployed model always has a window to compact against.
+ * A model whose context window is unknown: not in the built-in table (./context-windows.ts) and no
+ * `contextWindowTokens`. Refused wherever a config is parsed (synth, the handlers, the local engine, `agent run`), so
+ * every run has a window to compact against; the message names the model and the key to set.
  */
-export function missingContextWindows(cfg: { models: { primary: ModelConfig; fallback?: ModelConfig } }): string[] {
-  return (['primary', 'fallback'] as const).flatMap((tier) => {
-    const m = cfg.models[tier];
-    if (!m || contextWindowOf(m) !== undefined) return [];
-    return [`- models.${tier}.contextWindowTokens: model "${m.model}" (${m.provider}) has no built-in context window; set it to the tokens (input + output) the model accepts, e.g. 128000 (built-in windows: docs/agent.md)`];
-  });
+function windowIssues(m: { provider: string; model: string; contextWindowTokens?: number }): { key: string; message: string }[] {
+  if (contextWindowOf(m) !== undefined) return [];
+  const message = `model "${m.model}" (${m.provider}) has no built-in context window; set contextWindowTokens to the tokens (input + output) the model accepts, e.g. 128000 (built-in windows: docs/agent.md)`;
+  return [{ key: 'contextWindowTokens', message }];
 }
 
 /** The step ceiling a deployment may set without `allowHighStepBudget`. */

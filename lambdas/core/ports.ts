@@ -108,8 +108,10 @@ export interface RunRepository {
    * Moves a run under way to a terminal status once (a no-op returning the run otherwise). `expiringApprovals`: only
    * while the run is AWAITING_APPROVAL with some call of its step still undecided (the approval timeout's ending:
    * a last decision that landed first wins, lambdas/core/approvals.ts).
+   * `usage`/`costMicros`: tokens the run spent that no step counted (a context summary of a step that never
+   * answered), added to the run's in the same write.
    */
-  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown }, options?: { expiringApprovals?: boolean }): Promise<RunRecord>;
+  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown; usage?: Usage; costMicros?: number }, options?: { expiringApprovals?: boolean }): Promise<RunRecord>;
   appendEvent(runId: string, event: TraceEventDraft): Promise<TraceEvent>;
   listEvents(runId: string): Promise<TraceEvent[]>;
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { StoredMessage } from '../core/ports';
 import { parseTraceEvent } from '../core/trace';
 import { truncateUtf8 } from '../core/truncate';
-import { ACTIVE_STATUSES, type Message, type RunStatus, type StopReason, type TraceEvent } from '../core/types';
+import { ACTIVE_STATUSES, type Message, type RunStatus, type StopReason, type TraceEvent, type Usage } from '../core/types';
 
 /**
  * The agent table's items as the run store writes and reads them: the item size budget (texts cut, never dropped),
@@ -66,7 +66,7 @@ export function storedMessageOf({ event, ...m }: StoredItem): StoredMessage {
 }
 
 /** A run's terminal write: its status, answer, stop reason and (structured output) parsed output. */
-export type FinalResult = { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown };
+export type FinalResult = { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown; usage?: Usage; costMicros?: number };
 
 /** What a conditional run update requires of the run: its status, and optionally its resume count and no pause asked. */
 export interface RunCondition {

@@ -271,12 +271,14 @@ export class RunStore implements ApiRunRepository {
   /** The terminal write of a run (status, answer, stop reason, structured output), under `condition`. */
   private finalWrite(runId: string, result: FinalResult, condition: string, names: Record<string, string>, values: Record<string, unknown>): Promise<RunRecord | undefined> {
     const withOutput = result.output !== undefined;
+    const spent = result.usage ? { ':in': result.usage.inputTokens, ':out': result.usage.outputTokens, ':cost': result.costMicros ?? 0 } : undefined;
     return this.updateRunIf(runId, {
-      UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${withOutput ? ', #output = :output' : ''} REMOVE taskToken`,
+      UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${withOutput ? ', #output = :output' : ''} REMOVE taskToken${spent ? ' ADD tokensIn :in, tokensOut :out, costMicros :cost' : ''}`,
       ConditionExpression: condition,
       ExpressionAttributeNames: { '#status': 'status', ...(withOutput ? { '#output': 'output' } : {}), ...names },
       ExpressionAttributeValues: {
         ...(withOutput ? { ':output': result.output } : {}),
+        ...spent,
         ':status': result.status,
         ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
         ':reason': result.stopReason,

@@ -54,7 +54,7 @@ describe('approval-required tools (through the state machine, offline)', () => {
     tool = await startLoopback();
     tool.on('/charge', reply(200, { charged: 42 }));
     config = {
-      models: { primary: { provider: 'openai', model: 'm', baseUrl: model.url, timeoutMs: 2000 } },
+      models: { primary: { provider: 'openai', model: 'm', contextWindowTokens: 128_000, baseUrl: model.url, timeoutMs: 2000 } },
       tools: [{ name: 'charge', kind: 'http', url: tool.url('/charge'), description: 'Charges a card.', approval: 'required' }],
       localTokens: { [ALICE]: 'alice', [BOB]: 'bob' },
     };

@@ -54,7 +54,7 @@ describe('cancel: no model or tool request after the calls in flight return', ()
       }, 60);
     });
     engine = await testEngine({
-      models: { primary: { provider: 'openai', model: 'slow', baseUrl: model.baseUrl, timeoutMs: 5000 } },
+      models: { primary: { provider: 'openai', model: 'slow', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000 } },
       tools: [{ name: 'charge', kind: 'http', url: tools.url('/charge'), timeoutMs: 5000 }],
       budgets: { maxSteps: 30 },
     });
@@ -165,7 +165,7 @@ describe('resume after an engine restart', () => {
       // biome-ignore lint/suspicious/noThenProperty: a scripted reply's follow-up, not a thenable
       return { kind: 'delay', ms: 150, then: { kind: 'tools', calls: [{ name: 'calculator', args: { expression: `${done} + 1` } }] } };
     });
-    const config = parseConfig({ models: { primary: { provider: 'openai', model: 'm', baseUrl: model.baseUrl, timeoutMs: 5000 } } });
+    const config = parseConfig({ models: { primary: { provider: 'openai', model: 'm', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000 } } });
     const start = () => LocalEngine.start({ config, template: templateFor(config), dataDir }, { retryScale: 0 });
     try {
       const first = await start();

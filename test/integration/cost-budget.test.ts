@@ -14,7 +14,7 @@ describe('the per-run dollar budget against a provider that reports real usage',
   beforeAll(async () => {
     fake = await startFakeProvider('openai');
     engine = await testEngine({
-      models: { primary: { provider: 'openai', model: 'priced-model', baseUrl: fake.baseUrl, timeoutMs: 2000, maxOutputTokens: 1024 } },
+      models: { primary: { provider: 'openai', model: 'priced-model', contextWindowTokens: 128_000, baseUrl: fake.baseUrl, timeoutMs: 2000, maxOutputTokens: 1024 } },
       pricing: { 'priced-model': PRICE },
       budgets: { maxCostUsd: 0.2, maxTokens: 1_000_000, maxSteps: 50 },
     });

@@ -34,7 +34,7 @@ describe('durable state on the synthesized machine', () => {
     tools = await startLoopback();
     chargeServer(tools, 150, effects);
     engine = await testEngine({
-      models: { primary: { provider: 'openai', model: 'm', baseUrl: model.baseUrl, timeoutMs: 2000 } },
+      models: { primary: { provider: 'openai', model: 'm', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 2000 } },
       tools: [{ name: 'charge', kind: 'http', url: tools.url('/charge'), timeoutMs: 2000 }],
     });
   });

@@ -68,8 +68,8 @@ afterAll(async () => {
 
 const configFor = (engine: 'standard' | 'hybrid') => ({
   models: {
-    primary: { provider: 'openai' as const, model: 'scripted', baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 100 },
-    fallback: { provider: 'openai' as const, model: 'scripted-fallback', baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 100 },
+    primary: { provider: 'openai' as const, model: 'scripted', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 100 },
+    fallback: { provider: 'openai' as const, model: 'scripted-fallback', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 100 },
   },
   // $10 / $30 per million tokens; the primary's breaker never opens across the file's runs (each scenario stands alone).
   pricing: { scripted: { inputPerMTokUsd: 10, outputPerMTokUsd: 30 }, 'scripted-fallback': { inputPerMTokUsd: 10, outputPerMTokUsd: 30 } },

@@ -31,7 +31,7 @@ describe('no model request reaches the provider after a run is stopped', () => {
     // Daily caps on ($1 a user; $0.0002 a token, ~$0.012 a call as the fake counts it): the step reads the day's
     // spend between its first look at the run and the request.
     engine = await testEngine({
-      models: { primary: { provider: 'openai', model: 'quick', baseUrl: model.baseUrl, timeoutMs: 5000 } },
+      models: { primary: { provider: 'openai', model: 'quick', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000 } },
       budgets: { maxSteps: 50 },
       pricing: { quick: { inputPerMTokUsd: 200, outputPerMTokUsd: 200 } },
       spend: { dailyUsdPerUser: 1 },

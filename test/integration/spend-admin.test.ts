@@ -47,8 +47,8 @@ describe('daily caps, the kill switch and support access (local server, the stat
     fake = await startFakeProvider('openai');
     engine = await testEngine({
       models: {
-        primary: { provider: 'openai', model: 'priced-model', baseUrl: fake.baseUrl, timeoutMs: 20_000, maxOutputTokens: 1024 },
-        fallback: { provider: 'openai', model: 'cheap-model', baseUrl: fake.baseUrl, timeoutMs: 20_000, maxOutputTokens: 1024 },
+        primary: { provider: 'openai', model: 'priced-model', contextWindowTokens: 128_000, baseUrl: fake.baseUrl, timeoutMs: 20_000, maxOutputTokens: 1024 },
+        fallback: { provider: 'openai', model: 'cheap-model', contextWindowTokens: 128_000, baseUrl: fake.baseUrl, timeoutMs: 20_000, maxOutputTokens: 1024 },
       },
       pricing: { 'priced-model': { inputPerMTokUsd: 10, outputPerMTokUsd: 30 }, 'cheap-model': { inputPerMTokUsd: 5, outputPerMTokUsd: 15 } },
       spend: { dailyUsdPerUser: 2 * CALL_USD, dailyUsdTotal: 100, fallbackAt: 0.5 },

@@ -17,7 +17,7 @@ const protocols: Protocol[] = ['openai', 'anthropic', 'bedrock'];
 
 function providerWith(fake: FakeProvider, extra: Partial<ModelConfig>, model = 'm-1'): ModelProvider {
   const config = parseConfig({
-    models: { primary: { provider: fake.protocol, model, baseUrl: fake.url, timeoutMs: 2000, ...(fake.protocol === 'bedrock' ? { region: 'us-east-1' } : {}), ...extra } },
+    models: { primary: { provider: fake.protocol, model, contextWindowTokens: 128_000, baseUrl: fake.url, timeoutMs: 2000, ...(fake.protocol === 'bedrock' ? { region: 'us-east-1' } : {}), ...extra } },
   }).models.primary;
   return createProvider(config, { apiKey: 'k', bedrock: { clientConfig: { credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' } } } });
 }
