@@ -71,6 +71,11 @@ export interface ThreadRepository {
    * released. Undefined when `endedRunId` is not the active run (already advanced, or interrupted).
    */
   advance(owner: string, threadId: string, endedRunId: string): Promise<{ thread: ThreadRecord; next?: QueuedRun } | undefined>;
+  /**
+   * Removes the queued run `runId` before it starts (one conditional write: only while it is still in the queue and
+   * the thread is not being deleted). The thread after the write, or undefined when the run is not queued there.
+   */
+  dequeue(owner: string, threadId: string, runId: string): Promise<ThreadRecord | undefined>;
   /** Marks the thread as being deleted (no run starts on it from then on); the thread as it was, or undefined. */
   markDeleting(owner: string, threadId: string): Promise<ThreadRecord | undefined>;
   deleteThread(owner: string, threadId: string): Promise<void>;

@@ -108,6 +108,32 @@ describe('threads (local server, state machine, dynalite)', () => {
     expect(thread.runs.map((r) => r.runId)).toEqual([first.body.runId, queued.body.runId, third.body.runId, interrupting.body.runId]);
   });
 
+  it('a queued run is dropped before it starts: DELETE /threads/{id}/queue/{runId} → 204, and it never starts', async () => {
+    const threadId = await newThread();
+    const first = await post(threadId, { input: 'What is 2+2?' });
+    await settled(first.body.runId, ['AWAITING_APPROVAL']);
+    const dropped = await post(threadId, { input: 'What is 3+3?', multitask: 'enqueue' });
+    const kept = await post(threadId, { input: 'Thanks! Say that again?', multitask: 'enqueue' });
+    expect([dropped.body.queued, kept.body.queued]).toEqual([true, true]);
+    // Another user, or a run not waiting there, is a 404 that says what to do instead.
+    expect((await call('DELETE', `/threads/${threadId}/queue/${dropped.body.runId}`, { token: BOB })).status).toBe(404);
+    const notQueued = await call('DELETE', `/threads/${threadId}/queue/${first.body.runId}`);
+    expect(notQueued.status).toBe(404);
+    expect(((await notQueued.json()) as { error: { message: string } }).error.message).toContain('POST /runs/{id}/cancel');
+    expect((await call('DELETE', `/threads/${threadId}/queue/${dropped.body.runId}`)).status).toBe(204);
+    expect((await call('DELETE', `/threads/${threadId}/queue/${dropped.body.runId}`)).status).toBe(404);
+    const waiting = (await (await call('GET', `/threads/${threadId}`)).json()) as { queued: { runId: string }[] };
+    expect(waiting.queued.map((q) => q.runId)).toEqual([kept.body.runId]);
+    // The first run ends: the run behind the dropped one starts; the dropped one never does.
+    await approve(first.body.runId);
+    await settled(first.body.runId);
+    expect((await settled(kept.body.runId)).status).toBe('SUCCEEDED');
+    expect((await call('GET', `/runs/${dropped.body.runId}`)).status).toBe(404);
+    const thread = (await (await call('GET', `/threads/${threadId}`)).json()) as { runs: Run[]; queued: unknown[] };
+    expect(thread.runs.map((r) => r.runId)).toEqual([first.body.runId, kept.body.runId]);
+    expect(thread.queued).toEqual([]);
+  });
+
   it('refuses bad thread requests with what is allowed, writing nothing', async () => {
     const threadId = await newThread();
     const bad = async (method: string, path: string, body: unknown, status: number, says: string) => {
