@@ -1,7 +1,11 @@
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { RecordedRun } from '../../lambdas/core/replay';
+import { parseTraceEvent } from '../../lambdas/core/trace';
 import type { LocalEngine } from '../../local/engine';
+import { replayRun } from '../../local/replay';
 import { type LocalServer, startServer } from '../../local/server';
 import { until } from '../helpers/async';
+import { agent } from '../helpers/cli';
 import { testEngine } from '../helpers/engine';
 
 const ALICE = 'token-alice-0123456789abcdef';
@@ -81,6 +85,30 @@ describe('threads (local server, state machine, dynalite)', () => {
     const lone = (await (await call('POST', '/runs', { body: { input: 'Hello there friend' } })).json()) as { runId: string };
     expect((await settled(lone.runId)).threadId).toBeNull();
   });
+
+  it("a thread's second run replays with the thread's history (replayRun and agent replay <id>)", async () => {
+    const threadId = await newThread();
+    const first = await post(threadId, { input: 'How does the circuit breaker work?' });
+    await settled(first.body.runId);
+    const second = await post(threadId, { input: 'Thanks! Say that again?' });
+    await settled(second.body.runId);
+    const recordingOf = async (runId: string) => ({
+      run: (await (await call('GET', `/runs/${runId}`)).json()) as RecordedRun['run'],
+      events: ((await (await call('GET', `/runs/${runId}/trace`)).json()) as { events: Record<string, unknown>[] }).events.map(parseTraceEvent),
+    });
+    const recorded: RecordedRun = { ...(await recordingOf(second.body.runId)), history: [await recordingOf(first.body.runId)] };
+    const config = engine.options.config;
+    const { verdict, replayed } = await replayRun(recorded, config);
+    expect(verdict).toEqual({ matched: true });
+    expect(replayed.answer).toBe(recorded.run.answer);
+    // Without the earlier run, the replay's request lacks the first run's four messages: it diverges, saying so.
+    const alone = await replayRun({ run: recorded.run, events: recorded.events }, config);
+    expect(alone.verdict).toMatchObject({ matched: false, step: 1, reason: expect.stringContaining('the recorded request had 5 messages, the replayed one 1') });
+    // The CLI reads the earlier runs from the thread (GET /threads/{id}) and replays with them.
+    const cli = await agent(['replay', second.body.runId, '--api', server.url, '--token', ALICE]);
+    expect(cli.stdout).toContain('matched');
+    expect(cli.status).toBe(0);
+  }, 30_000);
 
   it('one active run per thread: reject → 409 THREAD_BUSY, enqueue starts after it, interrupt cancels it', async () => {
     const threadId = await newThread();
