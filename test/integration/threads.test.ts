@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { RecordedRun } from '../../lambdas/core/replay';
 import { parseTraceEvent } from '../../lambdas/core/trace';
 import type { LocalEngine } from '../../local/engine';
 import { replayRun } from '../../local/replay';
+import { type FakeProvider, startFakeProvider } from '../fakes/providers';
 import { type LocalServer, startServer } from '../../local/server';
 import { until } from '../helpers/async';
 import { agent } from '../helpers/cli';
@@ -235,4 +239,88 @@ describe('threads (local server, state machine, dynalite)', () => {
     const reads = (await (await call('GET', '/admin/reads', { token: ADMIN })).json()) as { reads: { what: string; owner: string }[] };
     expect(reads.reads).toContainEqual(expect.objectContaining({ what: 'erase', owner: 'alice' }));
   });
+});
+
+/**
+ * Pause, resume and an engine restart for thread runs, against a fake model that answers slowly enough to be paused
+ * and names what it was sent: the earlier runs' questions must reach the model after a resume and after a restart.
+ */
+describe('thread runs paused, resumed, and resumed from their checkpoint after an engine restart', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'agent-thread-restart-'));
+  let model: FakeProvider;
+  let engine: LocalEngine;
+  let server: LocalServer;
+  let config: Parameters<typeof testEngine>[0];
+  const start = async () => {
+    engine = await testEngine(config, { dataDir });
+    server = await startServer(engine, { port: 0 });
+  };
+  const stop = async () => {
+    await server.close();
+    await engine.close();
+  };
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${ALICE}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: res.status === 204 ? {} : ((await res.json()) as Record<string, unknown> & Partial<Run>) };
+  };
+  const status = (runId: string, want: string) => until(async () => ((await call('GET', `/runs/${runId}`)).body.status === want ? (await call('GET', `/runs/${runId}`)).body : undefined), `run ${runId} to be ${want}`, 10_000, 10);
+  /** Starts a run on the thread and pauses it while the model is answering its first step. */
+  const pausedRun = async (threadId: string, input: string) => {
+    const started = await call('POST', `/threads/${threadId}/runs`, { input });
+    expect(started.status).toBe(202);
+    const runId = String(started.body.runId);
+    await until(() => model.requests.some((r) => JSON.stringify(r.body).includes(input)), `the model request of ${input}`);
+    expect((await call('POST', `/runs/${runId}/pause`)).status).toBe(202);
+    await status(runId, 'PAUSED');
+    return runId;
+  };
+
+  beforeAll(async () => {
+    model = await startFakeProvider('openai');
+    model.respondWith((body) => {
+      const messages = body.messages as { role: string; content: string | null }[];
+      const last = messages.at(-1);
+      const users = messages.filter((m) => m.role === 'user').map((m) => m.content);
+      if (last?.role === 'user' && last.content?.includes('slowly')) {
+        return { kind: 'delay', ms: 300, then: { kind: 'tools', calls: [{ name: 'calculator', args: { expression: '6*7' } }] } };
+      }
+      return { kind: 'text', text: `Done. I was sent: ${users.join(' | ')}` };
+    });
+    config = { models: { primary: { provider: 'openai', model: 'm', baseUrl: model.baseUrl, timeoutMs: 5000 } }, localTokens: { [ALICE]: 'alice' } };
+    await start();
+  });
+  afterAll(async () => {
+    await stop();
+    await model.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('pause and resume a thread run; pause one, restart the engine, resume it from its checkpoint: each answers from the thread', async () => {
+    const threadId = String((await call('POST', '/threads', {})).body.threadId);
+    const first = await call('POST', `/threads/${threadId}/runs`, { input: 'Remember the word kestrel.' });
+    await status(String(first.body.runId), 'SUCCEEDED');
+
+    const second = await pausedRun(threadId, 'Compute 6*7, slowly.');
+    // Paused, the run still holds the thread.
+    expect((await call('POST', `/threads/${threadId}/runs`, { input: 'Another one?' })).status).toBe(409);
+    expect((await call('POST', `/runs/${second}/resume`)).status).toBe(202);
+    const resumed = await status(second, 'SUCCEEDED');
+    expect(resumed.answer).toBe('Done. I was sent: Remember the word kestrel. | Compute 6*7, slowly.');
+
+    const third = await pausedRun(threadId, 'Compute it again, slowly.');
+    await stop(); // the waiting execution is gone with the process; the run stays PAUSED in the data dir
+    await start();
+    expect((await call('POST', `/runs/${third}/resume`)).status).toBe(202);
+    const after = await status(third, 'SUCCEEDED');
+    expect(after.answer).toBe('Done. I was sent: Remember the word kestrel. | Compute 6*7, slowly. | Compute it again, slowly.');
+    const trace = (await call('GET', `/runs/${third}/trace`)).body as unknown as { events: { type: string; resumeAt?: string }[] };
+    expect(trace.events).toContainEqual(expect.objectContaining({ type: 'run_resumed', resumeAt: 'tools' }));
+    // The restarted engine released the thread when the run ended: the next run starts at once.
+    const next = await call('POST', `/threads/${threadId}/runs`, { input: 'Thanks!' });
+    expect(next.status).toBe(202);
+    expect(next.body.queued).toBeUndefined();
+    expect((await status(String(next.body.runId), 'SUCCEEDED')).answer).toContain('Compute it again, slowly. | Thanks!');
+    // Its execution ends (and is archived in the data dir) before the engine closes.
+    await until(() => engine.inFlight.length === 0, 'no execution in flight', 10_000, 10);
+  }, 30_000);
 });
