@@ -5,8 +5,8 @@
  */
 import { type AgentConfigInput, parseConfig } from '../lib/config';
 import { countTransitions, type EventLog, LocalEngine } from '../local/engine';
-import { startFakeProvider } from '../test/fakes/providers';
-import { startLoopback } from '../test/helpers/loopback';
+import { startFakeProvider } from '../testing/fake-providers';
+import { startLoopback } from '../testing/loopback';
 
 /** us-east-1 list prices (they may change): Step Functions, Lambda arm64, DynamoDB on-demand. */
 export const PRICES = {
@@ -104,7 +104,7 @@ export async function engines(): Promise<{ figures: ShapeFigures[]; lines: strin
     return done < asked - 1 ? { kind: 'tools', calls: [{ name: 'lookup', args: { n: done + 1 } }] } : { kind: 'text', text: 'done' };
   });
   const config: AgentConfigInput = {
-    models: { primary: { provider: 'openai', model: 'bench', baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 64 } },
+    models: { primary: { provider: 'openai', model: 'bench', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 64 } },
     tools: [{ name: 'lookup', kind: 'http', url: tool.url('/lookup'), timeoutMs: 5000 }],
     budgets: { maxSteps: 51, maxTokens: 100_000_000, allowHighStepBudget: true },
   };

@@ -19,8 +19,8 @@ import { HANDLER_NAMES, handlerEntry } from '../lib/handler-names';
 import { agentTableInput, ensureTable } from '../local/dynamo';
 import { countTransitions, type EventLog, LocalEngine } from '../local/engine';
 import { printedHelp } from '../scripts/usage';
-import { type FakeProvider, startFakeProvider } from '../test/fakes/providers';
-import { startLoopback } from '../test/helpers/loopback';
+import { type FakeProvider, startFakeProvider } from '../testing/fake-providers';
+import { startLoopback } from '../testing/loopback';
 import { engines } from './engines';
 
 const root = join(__dirname, '..');
@@ -121,7 +121,7 @@ async function payloadAndWrites() {
   let step = 0;
   const engine = await engineFor(
     {
-      models: { primary: { provider: 'openai', model: 'bench', baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 64 } },
+      models: { primary: { provider: 'openai', model: 'bench', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 64 } },
       tools: [{ name: 'blob', kind: 'http', url: tool.url('/blob'), timeoutMs: 5000 }],
       budgets: { maxSteps: STEPS + 1, maxTokens: 100_000_000, allowHighStepBudget: true },
     },
@@ -334,7 +334,7 @@ async function outage() {
     const model = await startFakeProvider('openai');
     model.setDefault({ kind: 'status', status: 503 });
     const engine = await engineFor({
-      models: { primary: { provider: 'openai', model: 'down', baseUrl: model.baseUrl, timeoutMs: 2000 }, fallback: { provider: 'demo', model: 'default' } },
+      models: { primary: { provider: 'openai', model: 'down', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 2000 }, fallback: { provider: 'demo', model: 'default' } },
       breaker: { enabled, failureThreshold: 5, minimumCalls: 5, windowSeconds: 60, cooldownSeconds: 30 },
     });
     try {
@@ -374,7 +374,7 @@ async function stops() {
     // biome-ignore lint/suspicious/noThenProperty: a scripted reply's follow-up, not a thenable
     return { kind: 'delay', ms: 5, then: { kind: 'tools', calls: [{ name: 'calculator', args: { expression: `${done} + 1` } }] } };
   });
-  const engine = await engineFor({ models: { primary: { provider: 'openai', model: 'quick', baseUrl: model.baseUrl, timeoutMs: 5000 } }, budgets: { maxSteps: 50 } });
+  const engine = await engineFor({ models: { primary: { provider: 'openai', model: 'quick', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000 } }, budgets: { maxSteps: 50 } });
   try {
     for (const [how, reason, n] of [
       ['cancelled by the owner', 'CANCELLED', 100],

@@ -64,8 +64,6 @@ export interface AgentApiProps {
 /** The one stage. */
 const STAGE = 'prod';
 
-export { ADMINS_GROUP };
-
 /** What a client needs to sign in: served by GET /config, and the stack's outputs. Nothing here is secret. */
 export interface SignInSettings {
   readonly region: string;
@@ -76,7 +74,7 @@ export interface SignInSettings {
 }
 
 /**
- * API Gateway REST API (DESIGN §7): POST/GET /runs, GET /runs/{id}, GET /runs/{id}/trace, POST
+ * API Gateway REST API (docs/api.md): POST/GET /runs, GET /runs/{id}, GET /runs/{id}/trace, POST
  * /runs/{id}/pause|resume|cancel — every route behind the Cognito authorizer, one Lambda (the shared routes), stage
  * throttling, access logs, CORS limited to one origin. A new user pool comes with what signing in needs: a public app
  * client (SRP for the CLI, code + PKCE through managed login for the viewer), a domain and the admins group.

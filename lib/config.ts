@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { type AgentConfig, ConfigError, MAX_INSTRUCTIONS_CHARS, missingContextWindows, parseConfig } from '../lambdas/core/config';
+import { type AgentConfig, ConfigError, MAX_INSTRUCTIONS_CHARS, parseConfig } from '../lambdas/core/config';
 
 /**
  * Reading `agent.config.json`: the file side of the one config schema. The schema, its types and `parseConfig` are
@@ -31,8 +31,6 @@ export function loadConfig(explicit?: string): AgentConfig {
     throw new ConfigError(`Config file ${file} is not valid JSON: ${(err as Error).message}`);
   }
   const config = parseConfig(raw, file);
-  const missing = missingContextWindows(config);
-  if (missing.length) throw new ConfigError(`Invalid ${file}:\n${missing.join('\n')}`);
   return withInstructionsRead(config, dirname(file));
 }
 

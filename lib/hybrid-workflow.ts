@@ -4,8 +4,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { loopStates, PAUSE_TIMEOUT_SECONDS, StepKit, type StepProps } from './loop-states';
-import { assertApprovalTimeout } from './timeouts';
+import { loopStates, StepKit, type StepProps, validateWaits } from './loop-states';
 
 /** Express workflows run at most 5 minutes; a segment ends well before (Step Functions quotas). */
 export const EXPRESS_MAX_SECONDS = 300;
@@ -155,23 +154,7 @@ export class HybridWorkflow extends Construct {
     loadRun.addRetry(kit.serviceRetry);
     loadRun.next(runSegment);
 
-    this.node.addValidation({
-      validate: () =>
-        props.executionTimeoutSeconds > PAUSE_TIMEOUT_SECONDS
-          ? []
-          : [`the state machine timeout (${props.executionTimeoutSeconds} s) must be above the Pause task's timeout (${PAUSE_TIMEOUT_SECONDS} s)`],
-    });
-    this.node.addValidation({
-      validate: () => {
-        if (!props.approval) return [];
-        try {
-          assertApprovalTimeout(props.approval.timeoutSeconds, props.executionTimeoutSeconds);
-          return [];
-        } catch (err) {
-          return [(err as Error).message];
-        }
-      },
-    });
+    validateWaits(this, props.executionTimeoutSeconds, props.approval?.timeoutSeconds);
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { logGroupName: vendedLogGroupName(this, ''), retention: logs.RetentionDays.ONE_MONTH });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {

@@ -4,6 +4,9 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { LAMBDA_CRASH_ERRORS, RETRYABLE_ERRORS } from '../lambdas/core/errors';
+import type { Outcome } from '../lambdas/core/steps/finalize';
+import type { StopReason } from '../lambdas/core/types';
+import { assertApprovalTimeout } from './timeouts';
 
 /**
  * The step builders both engine shapes are synthesized from (docs/architecture.md, docs/hybrid.md): the model call
@@ -26,7 +29,29 @@ export const LAMBDA_SERVICE_ERRORS = [
 /** How long a paused run waits for resume before it surrenders (PAUSE_EXPIRED). */
 export const PAUSE_TIMEOUT_SECONDS = 7 * 24 * 3600;
 
-/** Retry settings (config `retry`): maxAttempts counts all attempts, the first included. */
+/**
+ * The execution must outlive its longest wait, or PauseExpired (and an approval's expiry) could never fire: checked
+ * at synth, for either engine shape.
+ */
+export function validateWaits(scope: Construct, executionTimeoutSeconds: number, approvalTimeoutSeconds?: number): void {
+  scope.node.addValidation({
+    validate: () =>
+      executionTimeoutSeconds > PAUSE_TIMEOUT_SECONDS ? [] : [`the state machine timeout (${executionTimeoutSeconds} s) must be above the Pause task's timeout (${PAUSE_TIMEOUT_SECONDS} s)`],
+  });
+  scope.node.addValidation({
+    validate: () => {
+      if (approvalTimeoutSeconds === undefined) return [];
+      try {
+        assertApprovalTimeout(approvalTimeoutSeconds, executionTimeoutSeconds);
+        return [];
+      } catch (err) {
+        return [(err as Error).message];
+      }
+    },
+  });
+}
+
+/** Retry settings (docs/config.md `retry`): maxAttempts counts all attempts, the first included. */
 export interface WorkflowRetry {
   readonly maxAttempts: number;
   readonly intervalSeconds: number;
@@ -84,14 +109,14 @@ export class StepKit {
   }
 
   /** One finalize Lambda, one named state per ending, so the diagram and the history say how each run ended. */
-  finalizer(name: string, outcome: string): tasks.LambdaInvoke {
+  finalizer(name: string, outcome: Outcome): tasks.LambdaInvoke {
     const task = this.invoke(name, this.props.finalize, { state: sfn.JsonPath.entirePayload, outcome }, this.props.timeouts.bookkeeping);
     task.addRetry(this.serviceRetry);
     return task;
   }
 
   /** A Pass that records why the run stops (`$.stopReason`) and goes on to `next` (Surrender). */
-  stopBecause(name: string, reason: string, next: sfn.IChainable): sfn.Pass {
+  stopBecause(name: string, reason: StopReason, next: sfn.IChainable): sfn.Pass {
     const pass = new sfn.Pass(this.scope, name, { result: sfn.Result.fromString(reason), resultPath: '$.stopReason' });
     pass.next(next);
     return pass;
@@ -158,7 +183,9 @@ export interface LoopExits {
  */
 export function loopStates(kit: StepKit, exits: LoopExits, modelExtras: Record<string, unknown> = {}): sfn.Choice {
   const { scope, props } = kit;
-  const tokenBudget = kit.stopBecause('TokenBudgetExhausted', 'TOKEN_BUDGET', exits.surrender);
+  // Every budget (tokens, dollars, the daily caps, the context window) lands here: the finalizer reads which one from
+  // the caught BudgetExceeded error (budgetReasonOf); TOKEN_BUDGET stands only for an error whose reason cannot be read.
+  const budgetExhausted = kit.stopBecause('BudgetExhausted', 'TOKEN_BUDGET', exits.surrender);
   const modelPayload = (tier: string, withError: boolean) => ({
     state: sfn.JsonPath.entirePayload,
     step: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt('$.step'), 1),
@@ -169,14 +196,14 @@ export function loopStates(kit: StepKit, exits: LoopExits, modelExtras: Record<s
   const callModel = kit.invoke('CallModel', props.callModel, modelPayload('primary', false), props.timeouts.model);
   callModel.addRetry(kit.transientRetry);
   callModel.addCatch(exits.refused, { errors: ['ModelRefusal'], resultPath: '$.error' });
-  callModel.addCatch(tokenBudget, { errors: ['BudgetExceeded'], resultPath: '$.error' });
+  callModel.addCatch(budgetExhausted, { errors: ['BudgetExceeded'], resultPath: '$.error' });
 
   const route = new sfn.Choice(scope, 'Route', { comment: 'final answer, next model call, repeated call, step budget, pause, one tool or many' });
   if (props.hasFallbackModel) {
     const callFallback = kit.invoke('CallFallbackModel', props.callModel, modelPayload('fallback', true), props.timeouts.model);
     callFallback.addRetry(kit.transientRetry);
     callFallback.addCatch(exits.refused, { errors: ['ModelRefusal'], resultPath: '$.error' });
-    callFallback.addCatch(tokenBudget, { errors: ['BudgetExceeded'], resultPath: '$.error' });
+    callFallback.addCatch(budgetExhausted, { errors: ['BudgetExceeded'], resultPath: '$.error' });
     callFallback.addCatch(exits.degrade, { errors: ['States.ALL'], resultPath: '$.error' });
     callModel.addCatch(callFallback, { errors: ['States.ALL'], resultPath: '$.error' });
     callFallback.next(route);

@@ -12,7 +12,7 @@ export interface AgentStoreProps {
 }
 
 /**
- * The one table (DESIGN §5): runs, append-only messages, trace events, breaker state. On-demand, point-in-time
+ * The one table (docs/architecture.md, The table): runs, append-only messages, trace events, breaker state. On-demand, point-in-time
  * recovery, retained, a GSI listing a user's runs newest first, and a stream for off-hot-path exporters.
  */
 export class AgentStore extends Construct {

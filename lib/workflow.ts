@@ -3,8 +3,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { loopStates, PAUSE_TIMEOUT_SECONDS, StepKit, type StepProps } from './loop-states';
-import { assertApprovalTimeout } from './timeouts';
+import { loopStates, StepKit, type StepProps, validateWaits } from './loop-states';
 
 export { LAMBDA_SERVICE_ERRORS, PAUSE_TIMEOUT_SECONDS, type WorkflowRetry } from './loop-states';
 
@@ -18,7 +17,7 @@ export interface AgentWorkflowProps extends StepProps {
 }
 
 /**
- * The agent loop as a Standard state machine (DESIGN §3). Small state in the payload; the loop counter is
+ * The agent loop as a Standard state machine (docs/architecture.md). Small state in the payload; the loop counter is
  * computed in CallModel's Parameters and checked against the step budget by Route every iteration; model calls
  * retry transient errors only, with exponential backoff and full jitter, then fall back, then degrade.
  */
@@ -55,23 +54,7 @@ export class AgentWorkflow extends Construct {
     loadRun.next(route);
 
     // The execution must outlive its longest wait, or PauseExpired could never fire (checked again at synth).
-    this.node.addValidation({
-      validate: () =>
-        props.executionTimeoutSeconds > PAUSE_TIMEOUT_SECONDS
-          ? []
-          : [`the state machine timeout (${props.executionTimeoutSeconds} s) must be above the Pause task's timeout (${PAUSE_TIMEOUT_SECONDS} s)`],
-    });
-    this.node.addValidation({
-      validate: () => {
-        if (!props.approval) return [];
-        try {
-          assertApprovalTimeout(props.approval.timeoutSeconds, props.executionTimeoutSeconds);
-          return [];
-        } catch (err) {
-          return [(err as Error).message];
-        }
-      },
-    });
+    validateWaits(this, props.executionTimeoutSeconds, props.approval?.timeoutSeconds);
 
     // Under /aws/vendedlogs/states/, as AWS recommends for Step Functions logging: CloudWatch Logs then needs no resource
     // policy entry per log group, so an account with many logging state machines stays under the policy's size limit.

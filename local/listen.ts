@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** The local API's port when neither `--port` nor PORT names one (CONTRACT.md: `PORT`, default 3000). */
+/** The local API's port when neither `--port` nor PORT names one (`PORT`, default 3000; docs/api.md). */
 export const DEFAULT_PORT = 3000;
 
 /** A local endpoint listening on loopback (the Step Functions API, the DynamoDB front, Secrets Manager, Lambda). */

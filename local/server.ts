@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ADMIN_GROUP } from '../lambdas/api/admin-routes';
 import { authorizerContext } from '../lambdas/api/caller';
+import { errorBody } from '../lambdas/api/http';
+import { ADMINS_GROUP } from '../lambdas/api/public-config';
 import { adminTokenLookup } from './admin-tokens';
 import { LocalApiGateway, MAX_PAYLOAD_BYTES } from './api-gateway';
 import { claimsFor, writeProxyResult } from './apigw';
@@ -69,7 +70,7 @@ export async function startServer(
     },
     devCaller: async (authorization) => {
       const caller = await callerFor(engine, callers, authorization);
-      return caller ? authorizerContext(caller.userId, caller.groups.includes(ADMIN_GROUP), 'local') : null;
+      return caller ? authorizerContext(caller.userId, caller.groups.includes(ADMINS_GROUP), 'local') : null;
     },
     onError: (message, err) => engine.runtime.logger.error(message, { err }),
     throttle: options.throttle ?? true,
@@ -78,7 +79,7 @@ export async function startServer(
     handle(gateway, req, res).catch((err) => {
       // The cause goes to the server's log, never to the caller (it may name tables, types or internals).
       engine.runtime.logger.error('request failed', { method: req.method, path: req.url?.split('?')[0], err });
-      if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: 'internal error; the cause is in the server log' } });
+      if (!res.headersSent) send(res, 500, errorBody('INTERNAL', 'internal error; the cause is in the server log'));
     });
   });
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -119,7 +120,7 @@ async function callerFor(engine: LocalEngine, callers: Callers, authorization: s
   const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
   if (!token) return null;
   const adminId = callers.admins(token);
-  if (adminId !== undefined) return { userId: adminId, groups: [ADMIN_GROUP] };
+  if (adminId !== undefined) return { userId: adminId, groups: [ADMINS_GROUP] };
   const userId = callers.users(authorization);
   if (userId) return { userId, groups: [] };
   const verified = await localJwtAuth(engine.options.config)?.(authorization);

@@ -1,6 +1,6 @@
 /**
  * `npm run cognito`: Cognito on loopback for the local JWT path — cognito-local (npm) with the SRP front
- * (local/cognito.ts) on http://127.0.0.1:9229 (cognito-local itself, the issuer, on 9230), its data in .agent-data/cognito. The first start creates a pool, a
+ * (testing/cognito.ts) on http://127.0.0.1:9229 (cognito-local itself, the issuer, on 9230), its data in .agent-data/cognito. The first start creates a pool, a
  * public client (SRP, refresh, code + PKCE with the local viewer as callback) and the agent-admins group, and keeps
  * their ids in settings.json. Prints the `localJwt` config and the commands that use it. Ctrl-C stops it.
  * Passwords are known to the SRP front only for users added (or whose password was set) while it runs.
@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CognitoIdentityProviderClient, CreateGroupCommand, CreateUserPoolClientCommand, CreateUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { startLocalCognito } from '../local/cognito';
+import { startLocalCognito } from '../testing/cognito';
 import { printedHelp } from './usage';
 
 async function main(): Promise<void> {

@@ -1,25 +1,21 @@
 import { type ApiKeyPort, KEY_ID, KEY_USER_ID, newApiKey, viewOf } from '../core/api-keys';
 import type { AgentConfig } from '../core/config';
-import { AgentError } from '../core/errors';
+import { Conflict } from '../core/errors';
 import type { RunRecord } from '../core/ports';
 import { toMicros, toUsd } from '../core/pricing';
 import { runView } from '../core/run-view';
 import { checkDailyCaps, hasDailyCaps, utcDay } from '../core/spend';
 import { eraseUser } from '../core/threads';
+import { trace } from '../core/trace';
 import { ACTIVE_STATUSES, RUN_STATUSES } from '../core/types';
-import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
-import { eraseDepsOf } from './request-checks';
+import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, json, MAX_PAGE_SIZE } from './http';
+import { ADMINS_GROUP } from './public-config';
+import { eraseDepsOf, pathParam } from './request-checks';
 
 /**
  * The admin routes (kill switch, spend, support access) and the spend gates of POST /runs. Admins are the Cognito
- * group `agent-admins` in AWS and `adminTokens` locally; the API handler and the local server set `req.isAdmin`.
+ * group ADMINS_GROUP in AWS and `adminTokens` locally; the API handler and the local server set `req.isAdmin`.
  */
-
-import { trace } from '../core/trace';
-/** The Cognito group whose members are admins. */
-import { ADMINS_GROUP } from './public-config';
-
-export const ADMIN_GROUP = ADMINS_GROUP;
 
 
 const STOP_CONCURRENCY = 10;
@@ -28,11 +24,6 @@ const USER_ID = /^[\w@.+:|-]{1,128}$/;
 /** The groups of a Cognito claim (one implementation, with the caller's identity: ./caller.ts). */
 export { groupsOf } from './caller';
 
-const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
-  statusCode,
-  headers: { 'content-type': 'application/json', ...headers },
-  body: JSON.stringify(body),
-});
 
 /**
  * POST /runs gates, before anything is written: 503 DISABLED while an admin has disabled new runs; 429 SPEND_LIMIT
@@ -108,7 +99,7 @@ const ADMIN_QUERY: Record<string, readonly string[]> = {
  */
 export async function handleAdmin(deps: ApiDeps, req: ApiRequest, path: string): Promise<ApiResponse> {
   if (!req.userId) throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
-  if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMIN_GROUP}, an admin API key; locally a token in adminTokens)`);
+  if (!req.isAdmin) throw new HttpError(403, 'FORBIDDEN', `admin routes need an admin (Cognito group ${ADMINS_GROUP}, an admin API key; locally a token in adminTokens)`);
   const route = ADMIN_PATTERNS.find((r) => r.pattern.test(path) && (usesKeys(deps.config.api.auth) || !KEY_ROUTES.has(r.path)));
   if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${path}; admin routes: ${adminRoutes(deps.config.api.auth).join(', ')}`);
   const handler = route.methods[req.method.toUpperCase()];
@@ -120,13 +111,7 @@ export async function handleAdmin(deps: ApiDeps, req: ApiRequest, path: string):
     const takes = allowed.length ? `it takes ${allowed.join(', ')}` : `it takes none${path === '/admin/stop' ? ' (the scope goes in the body: {"userId"?: string})' : ''}`;
     throw new HttpError(400, 'INVALID_QUERY', `unknown query parameter(s) ${unknown.join(', ')} for ${req.method.toUpperCase()} ${path}; ${takes}`);
   }
-  let param = '';
-  try {
-    param = decodeURIComponent(route.pattern.exec(path)?.[1] ?? '');
-  } catch {
-    param = '';
-  }
-  return handler(deps, req, req.userId, param);
+  return handler(deps, req, req.userId, pathParam(path, route.pattern));
 }
 
 function keyStore(deps: ApiDeps): ApiKeyPort {
@@ -187,7 +172,7 @@ async function stop(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<Ap
       await deps.control.cancel(run.runId, 'KILLED');
     } catch (err) {
       // Finished on its own meanwhile: nothing to stop.
-      if (err instanceof AgentError && err.name === 'Conflict') return;
+      if (err instanceof Conflict) return;
       throw err;
     }
     stopped.push(run.runId);
@@ -271,12 +256,7 @@ async function reads(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
  * in the admin log. The user's spend counters stay: they are billing.
  */
 async function eraseUserRoute(deps: ApiDeps, req: ApiRequest, adminId: string): Promise<ApiResponse> {
-  let userId = '';
-  try {
-    userId = decodeURIComponent(ADMIN_USER_PATH.exec(req.path.replace(/\/+$/, ''))?.[1] ?? '');
-  } catch {
-    userId = '';
-  }
+  const userId = pathParam(req.path, ADMIN_USER_PATH);
   if (!USER_ID.test(userId)) throw new HttpError(400, 'INVALID_REQUEST', 'userId must be a user id: 1-128 letters, digits and _ @ . + : | -');
   const erased = await eraseUser(eraseDepsOf(deps), userId);
   await deps.spend.recordAdminRead({ adminId, runId: '*', owner: userId, what: 'erase' });

@@ -1,6 +1,7 @@
 import type { RunRecord } from '../core/ports';
 import { type EventStreamOptions, type RunEventsSource, streamRunEvents } from '../core/run-events';
 import type { AdminSpendPort } from '../core/spend';
+import { errorBody } from './http';
 import type { ApiRequest } from './routes';
 
 /** GET /runs/{id}/events. */
@@ -18,7 +19,6 @@ export interface StreamSink {
   write(chunk: string): void | Promise<void>;
 }
 
-const errorBody = (code: string, message: string) => JSON.stringify({ error: { code, message } });
 
 /**
  * GET /runs/{id}/events (`Accept: text/event-stream`): the run's trace as Server-Sent Events while it runs
@@ -33,7 +33,7 @@ export async function serveRunEvents(
 ): Promise<void> {
   const fail = async (statusCode: number, code: string, message: string) => {
     await sink.open({ statusCode, headers: { 'content-type': 'application/json' } });
-    await sink.write(errorBody(code, message));
+    await sink.write(JSON.stringify(errorBody(code, message)));
   };
   if (req.method.toUpperCase() !== 'GET') return fail(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: GET`);
   if (!req.userId) return fail(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');

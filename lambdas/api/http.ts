@@ -38,6 +38,9 @@ export interface ApiDeps {
   newRunId?: () => string;
 }
 
+/** The routes served without a caller (lambdas/handlers/api.ts): the trace viewer page and the sign-in settings. */
+export const PUBLIC_ROUTES = ['GET /', 'GET /config'] as const;
+
 /** Largest page of a list route. */
 export const MAX_PAGE_SIZE = 100;
 
@@ -51,4 +54,19 @@ export class HttpError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The body of every error answer: `{"error": {"code", "message"}}` (docs/api.md, Errors). */
+export const errorBody = (code: string, message: string) => ({ error: { code, message } });
+
+/** A JSON answer. */
+export const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
+  statusCode,
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
+});
+
+/** Any error the routes raise, as its answer. */
+export function errorResponse(err: HttpError): ApiResponse {
+  return json(err.statusCode, errorBody(err.code, err.message), err.headers);
 }

@@ -3,7 +3,7 @@
  * values only — pool id, app client id (a public client: it has no secret), region, managed login domain.
  */
 
-/** The Cognito group whose members may use the admin routes (CONTRACT.md). */
+/** The Cognito group whose members may use the admin routes (docs/api.md, Authentication). */
 export const ADMINS_GROUP = 'agent-admins';
 
 /** The API function's environment variables that carry the sign-in settings (set by lib/agent-stack.ts). */

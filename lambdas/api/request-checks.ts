@@ -52,6 +52,28 @@ export function readJsonBody(req: ApiRequest, example: string): unknown {
   }
 }
 
+/** The `index`th path parameter of `pattern` in the request's path, decoded; '' when absent or not decodable. */
+export function pathParam(path: string, pattern: RegExp, index = 1): string {
+  try {
+    return decodeURIComponent(pattern.exec(path.replace(/\/+$/, ''))?.[index] ?? '');
+  } catch {
+    return '';
+  }
+}
+
+/** What the body checks need of a schema (a zod/mini schema). */
+interface BodySchema<T> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
+/** A parsed body checked by `schema`: 422 naming each issue and what is `allowed`. */
+export function checkedBody<T>(raw: unknown, schema: BodySchema<T>, allowed: string): T {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const msg = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || 'body'}: ${i.message}`).join('; ');
+  throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: ${allowed})`);
+}
+
 /** The request's Idempotency-Key header, when it has a valid one (400 for a malformed one). */
 export function validIdempotencyKey(req: ApiRequest): string | undefined {
   const key = req.headers['idempotency-key'];

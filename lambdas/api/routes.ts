@@ -1,12 +1,12 @@
 import type { AgentConfig } from '../core/config';
-import { AgentError } from '../core/errors';
+import { ApprovalExpired, BadRequest, Conflict, IdempotencyKeyReused, StartFailed, ThreadBusy } from '../core/errors';
 import type { RunPage, RunRecord } from '../core/ports';
 import { runView } from '../core/run-view';
 import { startRun as startRunOf } from '../core/start-run';
 import * as z from '../core/validation';
 import { adminRoutes, admitNewRun, handleAdmin, isAdminPath, readableRun } from './admin-routes';
-import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
-import { assertPriced, checkOutputSchema, IDEMPOTENCY_KEY, MAX_BODY_BYTES, outputSpecOf, StartRunBody } from './request-checks';
+import { type ApiDeps, type ApiRequest, type ApiResponse, errorResponse, HttpError, json, MAX_PAGE_SIZE } from './http';
+import { assertPriced, checkedBody, checkOutputSchema, outputSpecOf, pathParam, readJsonBody, StartRunBody, validIdempotencyKey } from './request-checks';
 import * as threads from './thread-routes';
 
 export { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, MAX_PAGE_SIZE } from './http';
@@ -15,16 +15,7 @@ export { MAX_BODY_BYTES, MAX_INPUT_CHARS, StartRunBody } from './request-checks'
 /** Run ids are UUIDs or similar: letters, digits, - and _ only, so nothing else ever reaches the table. */
 const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
 
-const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
-  statusCode,
-  headers: { 'content-type': 'application/json', ...headers },
-  body: JSON.stringify(body),
-});
-
-/** Renders any error the routes raise as CONTRACT.md's `{"error": {"code", "message"}}`. */
-export function errorResponse(err: HttpError): ApiResponse {
-  return json(err.statusCode, { error: { code: err.code, message: err.message } }, err.headers);
-}
+export { errorResponse } from './http';
 
 type Handler = (deps: ApiDeps, req: ApiRequest, userId: string, runId: string) => Promise<ApiResponse>;
 
@@ -86,26 +77,21 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
     const allow = Object.keys(route.methods).join(', ');
     if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });
     if (!req.userId) throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
-    let runId = '';
-    const encoded = route.pattern.exec(path)?.[1];
-    if (encoded !== undefined) {
-      try {
-        runId = decodeURIComponent(encoded);
-      } catch {
-        runId = '';
-      }
+    const runId = pathParam(path, route.pattern);
+    if (route.pattern.exec(path)?.[1] !== undefined) {
       // Anything that is not a well-formed id is no run at all (and never reaches the table).
       if (!RUN_ID.test(runId)) throw new HttpError(404, 'NOT_FOUND', path.startsWith('/threads/') ? 'no such thread' : 'no such run');
     }
     return await handler(deps, req, req.userId, runId);
   } catch (err) {
     if (err instanceof HttpError) return errorResponse(err);
-    if (err instanceof AgentError && err.name === 'ThreadBusy') return errorResponse(new HttpError(409, 'THREAD_BUSY', err.message));
-    if (err instanceof AgentError && err.name === 'Conflict') return errorResponse(new HttpError(409, 'CONFLICT', err.message));
-    if (err instanceof AgentError && err.name === 'ApprovalExpired') return errorResponse(new HttpError(409, 'APPROVAL_EXPIRED', err.message));
-    if (err instanceof AgentError && err.name === 'IdempotencyKeyReused') return errorResponse(new HttpError(422, 'IDEMPOTENCY_KEY_REUSED', err.message));
-    if (err instanceof AgentError && err.name === 'BadRequest') return errorResponse(new HttpError(422, 'INVALID_REQUEST', err.message));
-    if (err instanceof AgentError && err.name === 'StartFailed') return errorResponse(new HttpError(503, 'START_FAILED', err.message, { 'retry-after': '1' }));
+    // ThreadBusy is a Conflict: tested first.
+    if (err instanceof ThreadBusy) return errorResponse(new HttpError(409, 'THREAD_BUSY', err.message));
+    if (err instanceof Conflict) return errorResponse(new HttpError(409, 'CONFLICT', err.message));
+    if (err instanceof ApprovalExpired) return errorResponse(new HttpError(409, 'APPROVAL_EXPIRED', err.message));
+    if (err instanceof IdempotencyKeyReused) return errorResponse(new HttpError(422, 'IDEMPOTENCY_KEY_REUSED', err.message));
+    if (err instanceof BadRequest) return errorResponse(new HttpError(422, 'INVALID_REQUEST', err.message));
+    if (err instanceof StartFailed) return errorResponse(new HttpError(503, 'START_FAILED', err.message, { 'retry-after': '1' }));
     throw err;
   }
 }
@@ -135,29 +121,11 @@ export const DecisionBody = z.strictObject({
 async function decide(deps: ApiDeps, req: ApiRequest, userId: string, runId: string): Promise<ApiResponse> {
   const run = await deps.runs.getRun(runId);
   if (!run || (run.userId !== userId && !req.isAdmin)) throw new HttpError(404, 'NOT_FOUND', 'no such run');
-  let toolCallId = '';
-  try {
-    toolCallId = decodeURIComponent(APPROVAL_PATH.exec(req.path.replace(/\/+$/, ''))?.[2] ?? '');
-  } catch {
-    toolCallId = '';
-  }
+  const toolCallId = pathParam(req.path, APPROVAL_PATH, 2);
   if (!TOOL_CALL_ID.test(toolCallId)) throw new HttpError(404, 'NOT_FOUND', 'no such tool call');
-  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
-  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
-  if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(req.body ?? '');
-  } catch {
-    throw new HttpError(400, 'MALFORMED_JSON', 'the body must be a JSON object like {"decision": "approve"}');
-  }
-  const parsed = DecisionBody.safeParse(raw);
-  if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"decision": "approve" | "reject", "reason"?: string})`);
-  }
-  const { remaining } = await deps.control.decide(runId, toolCallId, { ...parsed.data, decidedBy: userId });
-  return json(202, { runId, toolCallId, decision: parsed.data.decision, remaining });
+  const body = checkedBody(readJsonBody(req, '{"decision": "approve"}'), DecisionBody, '{"decision": "approve" | "reject", "reason"?: string}');
+  const { remaining } = await deps.control.decide(runId, toolCallId, { ...body, decidedBy: userId });
+  return json(202, { runId, toolCallId, decision: body.decision, remaining });
 }
 
 async function listRuns(deps: ApiDeps, req: ApiRequest, userId: string): Promise<ApiResponse> {
@@ -183,31 +151,16 @@ async function listRuns(deps: ApiDeps, req: ApiRequest, userId: string): Promise
 }
 
 async function startRun(deps: ApiDeps, req: ApiRequest, userId: string): Promise<ApiResponse> {
-  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
-  if (!/^application\/json\s*(;|$)/.test(contentType)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json');
-  if (Buffer.byteLength(req.body ?? '', 'utf8') > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
-  const key = req.headers['idempotency-key'];
-  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-    throw new HttpError(400, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-255 printable ASCII characters');
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(req.body ?? '');
-  } catch {
-    throw new HttpError(400, 'MALFORMED_JSON', 'the body must be a JSON object like {"input": "<prompt>"}');
-  }
-  const parsed = StartRunBody.safeParse(raw);
-  if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-    throw new HttpError(422, 'INVALID_REQUEST', `${msg} (allowed: {"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}, "outputSchema"?: {JSON Schema}})`);
-  }
-  const outputSchema = parsed.data.outputSchema;
+  const raw = readJsonBody(req, '{"input": "<prompt>"}');
+  const key = validIdempotencyKey(req);
+  const body = checkedBody(raw, StartRunBody, '{"input": string, "budgets"?: {"maxSteps"?: int, "maxTokens"?: int, "maxCostUsd"?: number}, "outputSchema"?: {JSON Schema}}');
+  const outputSchema = body.outputSchema;
   checkOutputSchema(outputSchema);
-  assertPriced(deps, parsed.data.budgets);
+  assertPriced(deps, body.budgets);
   await admitNewRun(deps, userId);
   const { runId, replayed } = await startRunOf(
     { runs: deps.runs, control: deps.control, budgets: deps.config.budgets, newRunId: deps.newRunId },
-    { userId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key, ...outputSpecOf(deps, outputSchema) },
+    { userId, input: body.input, budgets: body.budgets, idempotencyKey: key, ...outputSpecOf(deps, outputSchema) },
   );
   return replayed ? json(200, { runId }, { 'idempotent-replayed': 'true' }) : json(202, { runId });
 }

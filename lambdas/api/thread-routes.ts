@@ -3,7 +3,7 @@ import { runView } from '../core/run-view';
 import { eraseThread, MAX_TITLE_CHARS, MULTITASK, newThreadId, startThreadRun, threadView } from '../core/threads';
 import * as z from '../core/validation';
 import { admitNewRun } from './admin-routes';
-import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError } from './http';
+import { type ApiDeps, type ApiRequest, type ApiResponse, HttpError, json } from './http';
 import { assertPriced, checkOutputSchema, eraseDepsOf, outputSpecOf, pageLimit, readJsonBody, StartRunBody, threadsOf, validIdempotencyKey } from './request-checks';
 
 /**
@@ -11,11 +11,6 @@ import { assertPriced, checkOutputSchema, eraseDepsOf, outputSpecOf, pageLimit, 
  * A thread is its owner's only: another user's thread is a 404 on every route, as no thread at all.
  */
 
-const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
-  statusCode,
-  headers: { 'content-type': 'application/json', ...headers },
-  body: JSON.stringify(body),
-});
 
 export const CreateThreadBody = z.strictObject({
   title: z.optional(z.nullable(z.string().check(z.trim(), z.maxLength(MAX_TITLE_CHARS, `must be at most ${MAX_TITLE_CHARS} characters`)))),

@@ -4,7 +4,7 @@ import type { DegradedEntry, Message, StopReason } from './types';
 export { excerpt } from './truncate';
 
 /** The notice a user sees when a run stopped on a guardrail. */
-export function surrenderNotice(reason: StopReason | string, steps: number): string {
+export function surrenderNotice(reason: StopReason, steps: number): string {
   switch (reason) {
     case 'STEP_BUDGET':
       return `I stopped after ${steps} step${steps === 1 ? '' : 's'}, the step budget for this request, before finishing.`;

@@ -5,7 +5,7 @@ import { trace } from './trace';
 import type { PendingApproval, ToolCall, ToolResult } from './types';
 
 /**
- * Approval-required tools (CONTRACT.md): when the model calls one, Route sends the step to the AwaitApproval task
+ * Approval-required tools (docs/api.md): when the model calls one, Route sends the step to the AwaitApproval task
  * (.waitForTaskToken), whose handler records the step's approval-required calls on the run and the token; the run is
  * AWAITING_APPROVAL. A person approves or rejects each call; the decision of the last waiting call completes the
  * token and the step's tool calls run as any others (a rejected call's result is written by its decision, so

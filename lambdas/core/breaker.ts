@@ -1,5 +1,5 @@
 /**
- * The one circuit breaker (DESIGN §6), put in front of every external dependency: each model tier, each HTTP tool,
+ * The one circuit breaker, put in front of every external dependency: each model tier, each HTTP tool,
  * the retriever. Pure logic: the state machine, the rolling-window arithmetic and the {@link CircuitBreaker} that
  * drives them through an injected {@link BreakerStore} (DynamoDB in lambdas/store/breaker-store.ts).
  *

@@ -6,11 +6,12 @@
  */
 
 import { WINDOW_FILL } from './context';
+import type { HostedProvider } from './types';
 
 /** When the built-in windows were read from the providers' model pages. */
 export const CONTEXT_WINDOWS_READ = '2025-08-01';
 
-export const BUILTIN_CONTEXT_WINDOWS: Record<'openai' | 'anthropic' | 'bedrock', Record<string, number>> = {
+export const BUILTIN_CONTEXT_WINDOWS: Record<HostedProvider, Record<string, number>> = {
   openai: {
     'gpt-4o': 128_000,
     'gpt-4o-mini': 128_000,

@@ -31,6 +31,8 @@ export interface ContextSummary {
   /** The step whose model call made the summary (its usage is added to that step's usage, once). */
   atStep: number;
   usage: Usage;
+  /** What `usage` cost at the prices of the models that made it, in whole micro-dollars (absent: unpriced). */
+  costMicros?: number;
 }
 
 /** Share of the window the prompt may fill (token estimates differ from the providers' own counts). */

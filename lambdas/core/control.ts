@@ -2,7 +2,7 @@ import { type ApprovalStore, decideApproval } from './approvals';
 import { Conflict } from './errors';
 import type { RunControl, RunRecord, RunRepository } from './ports';
 import { trace } from './trace';
-import { ACTIVE_STATUSES, type RunStatus } from './types';
+import { ACTIVE_STATUSES, type RunStatus, type StopReason } from './types';
 
 /** What a RunControl needs from the engine that runs executions (Step Functions in AWS, the offline engine locally). */
 export interface ExecutionPort {
@@ -97,9 +97,9 @@ export interface RunUpdates {
   /** Sets fields; with a condition, undefined when it did not hold. */
   updateRun(
     runId: string,
-    fields: Partial<Record<'status' | 'pauseRequested' | 'taskToken' | 'executionArn' | 'resumes', unknown>>,
-    condition?: { statusIn: string[]; resumes?: number; notPauseRequested?: boolean },
+    fields: Partial<Pick<RunRecord, 'status' | 'pauseRequested' | 'taskToken' | 'executionArn' | 'resumes'>>,
+    condition?: { statusIn: RunStatus[]; resumes?: number; notPauseRequested?: boolean },
   ): Promise<unknown>;
   /** Moves a run under way to a terminal status; undefined when another writer did first (or it was final). */
-  finalizeIfActive(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null }): Promise<RunRecord | undefined>;
+  finalizeIfActive(runId: string, result: { status: RunStatus; answer: string; stopReason: StopReason | null }): Promise<RunRecord | undefined>;
 }

@@ -1,7 +1,9 @@
 /**
- * The one error taxonomy (DESIGN §4). The class `name` is what the state machine's Retry and Catch match, so every
+ * The one error taxonomy (docs/resilience.md). The class `name` is what the state machine's Retry and Catch match, so every
  * class sets it explicitly (minifiers rename classes). Providers, tools and the breaker throw only these.
  */
+
+import type { StopReason } from './types';
 
 /** Base of every classified failure. `retryable` and `countsForBreaker` mirror the taxonomy table. */
 export abstract class AgentError extends Error {
@@ -94,9 +96,8 @@ export class ContextOverflow extends AgentError {
 /** The provider messages that say the prompt is longer than the model's context window. */
 export const CONTEXT_OVERFLOW_MESSAGE = /context[_ ]length[_ ]exceeded|maximum context length|prompt is too long|input is too long|too many (input )?tokens|exceeds? the (model's )?context window/i;
 
-/** The next call would cross the step or token budget. Never retried: the run surrenders. */
 /** Why a budget stopped a run; the error message starts with it (`<reason>: …`), and the run's stopReason is it. */
-export type BudgetReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT' | 'CONTEXT_WINDOW';
+export type BudgetReason = Extract<StopReason, 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT' | 'CONTEXT_WINDOW'>;
 /** CONTEXT_WINDOW: the conversation does not fit the model's window even compacted (lambdas/core/context.ts). */
 export const BUDGET_REASONS: readonly BudgetReason[] = ['STEP_BUDGET', 'TOKEN_BUDGET', 'COST_BUDGET', 'SPEND_LIMIT', 'CONTEXT_WINDOW'];
 
@@ -116,6 +117,7 @@ export function budgetReasonOf(error: { Error?: string; Cause?: string } | undef
   return BUDGET_REASONS.find((r) => message.startsWith(`${r}:`));
 }
 
+/** The next call would cross a budget (steps, tokens, dollars, a daily cap, the context window). Never retried: the run surrenders. */
 export class BudgetExceeded extends AgentError {
   readonly retryable = false;
   readonly countsForBreaker = false;
@@ -211,45 +213,50 @@ export class RunStopped extends AgentError {
   override name = 'RunStopped';
 }
 
-/** The failures of a dependency call, by name (a trace records the name; a replay re-raises the class). */
-const BY_NAME: Record<string, new (message: string) => AgentError> = {
-  TransientError,
-  RateLimited,
-  RetryAfterTooLong,
-  TimeoutError,
-  CircuitOpen,
-  QuotaExhausted,
-  ModelRefusal,
-  BadRequest,
-  Conflict,
-  ResponseTooLarge,
-  ContextOverflow,
-};
+/**
+ * Every class of the taxonomy by its name, the one list: a trace records the name, a replay re-raises the class
+ * (errorFromName), and the state machine's Retry lists are read from it. `dependency`: a failure of a dependency call
+ * (a model, a tool), as opposed to the run's own stops (its budget, its start, a run already final).
+ */
+const TAXONOMY = {
+  TransientError: { dependency: true, make: (m: string) => new TransientError(m) },
+  RateLimited: { dependency: true, make: (m: string) => new RateLimited(m) },
+  RetryAfterTooLong: { dependency: true, make: (m: string) => new RetryAfterTooLong(m) },
+  TimeoutError: { dependency: true, make: (m: string) => new TimeoutError(m) },
+  CircuitOpen: { dependency: true, make: (m: string) => new CircuitOpen(m) },
+  QuotaExhausted: { dependency: true, make: (m: string) => new QuotaExhausted(m) },
+  ModelRefusal: { dependency: true, make: (m: string) => new ModelRefusal(m) },
+  BadRequest: { dependency: true, make: (m: string) => new BadRequest(m) },
+  ResponseTooLarge: { dependency: true, make: (m: string) => new ResponseTooLarge(m) },
+  ContextOverflow: { dependency: true, make: (m: string) => new ContextOverflow(m) },
+  Conflict: { dependency: false, make: (m: string) => new Conflict(m) },
+  ThreadBusy: { dependency: false, make: (m: string) => new ThreadBusy(m) },
+  BudgetExceeded: {
+    dependency: false,
+    // The message starts with its reason (`TOKEN_BUDGET: …`): the replayed error carries the same one.
+    make: (m: string) => {
+      const reason = BUDGET_REASONS.find((r) => m.startsWith(`${r}: `)) ?? 'TOKEN_BUDGET';
+      return new BudgetExceeded(reason, m.startsWith(`${reason}: `) ? m.slice(reason.length + 2) : m);
+    },
+  },
+  StartFailed: { dependency: false, make: (m: string) => new StartFailed(m) },
+  ApprovalExpired: { dependency: false, make: (m: string) => new ApprovalExpired(m) },
+  IdempotencyKeyReused: { dependency: false, make: (m: string) => new IdempotencyKeyReused(m) },
+  RunStopped: { dependency: false, make: (m: string) => new RunStopped(m) },
+} as const satisfies Record<string, { dependency: boolean; make: (message: string) => AgentError }>;
+
+export type ErrorName = keyof typeof TAXONOMY;
+/** Every name in the taxonomy. */
+export const ERROR_NAMES = Object.keys(TAXONOMY) as ErrorName[];
+
+/** True for a name of the taxonomy (a recorded name is only a string). */
+export const isErrorName = (name: unknown): name is ErrorName => typeof name === 'string' && Object.hasOwn(TAXONOMY, name);
 
 /**
  * Error names the state machine retries (with backoff and full jitter): the dependency failures whose class says
  * `retryable`, read from the classes so the ASL's Retry lists cannot drift from the taxonomy.
  */
-export const RETRYABLE_ERRORS: readonly string[] = Object.values(BY_NAME)
-  .map((Class) => new Class('retryable?'))
-  .filter((e) => e.retryable)
-  .map((e) => e.name);
-
-/** Every name in the taxonomy. */
-export const ERROR_NAMES = [
-  'TransientError',
-  'RateLimited',
-  'RetryAfterTooLong',
-  'TimeoutError',
-  'CircuitOpen',
-  'QuotaExhausted',
-  'ModelRefusal',
-  'BadRequest',
-  'BudgetExceeded',
-  'ResponseTooLarge',
-  'ContextOverflow',
-] as const;
-export type ErrorName = (typeof ERROR_NAMES)[number];
+export const RETRYABLE_ERRORS: readonly ErrorName[] = ERROR_NAMES.filter((name) => TAXONOMY[name].dependency && TAXONOMY[name].make('retryable?').retryable);
 
 /** True when a failure of this kind says the dependency is unhealthy (feeds the breaker). */
 export function countsForBreaker(err: unknown): boolean {
@@ -284,6 +291,5 @@ export function retryAfterDecision(input: {
 
 /** The taxonomy error of a recorded name (replays re-raise what a trace recorded); unknown names are transient. */
 export function errorFromName(name: string, message: string): AgentError {
-  const Class = BY_NAME[name];
-  return Class ? new Class(message) : new TransientError(`${name}: ${message}`);
+  return isErrorName(name) ? TAXONOMY[name].make(message) : new TransientError(`${name}: ${message}`);
 }

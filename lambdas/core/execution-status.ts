@@ -1,7 +1,7 @@
 import { causeMessage } from './errors';
 import type { RunRecord } from './ports';
 import { trace } from './trace';
-import { TERMINAL_STATUSES, type TraceEvent, type TraceEventDraft } from './types';
+import { type StopReason, TERMINAL_STATUSES, type TraceEvent, type TraceEventDraft } from './types';
 
 /** EventBridge's "Step Functions Execution Status Change" event (the fields the handler reads). */
 export interface ExecutionStatusChangeEvent {
@@ -32,7 +32,7 @@ export interface RunCloser {
   /** Moves a live run (RUNNING or PAUSED, of this execution) to a terminal status; changed=false when it was not. */
   closeExecution(
     runId: string,
-    result: { status: 'FAILED' | 'CANCELLED'; answer: string; stopReason: string },
+    result: { status: 'FAILED' | 'CANCELLED'; answer: string; stopReason: StopReason },
     executionArn: string,
   ): Promise<{ run?: RunRecord; changed: boolean }>;
   appendEvent(runId: string, event: TraceEventDraft): Promise<TraceEvent>;
@@ -78,7 +78,7 @@ export async function closeRunOnExecutionStatus(runs: RunCloser, event: Executio
 
   const error = detail.error ?? (detail.status === 'TIMED_OUT' ? 'States.Timeout' : detail.status);
   const cause = causeMessage(detail.cause ?? '').slice(0, MAX_CAUSE_CHARS);
-  const result =
+  const result: { status: 'FAILED' | 'CANCELLED'; stopReason: StopReason; answer: string } =
     detail.status === 'ABORTED'
       ? { status: 'CANCELLED' as const, stopReason: 'ABORTED', answer: `The run was stopped outside the API (execution aborted)${cause ? `: ${cause}` : '.'}` }
       : {

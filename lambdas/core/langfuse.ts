@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { assertNever, type TraceEvent } from './trace';
+import { assertNever, isLifeEvent, type TraceEvent } from './trace';
 import type { RunView } from './types';
 
 /**
@@ -50,6 +50,7 @@ const WARNING_KINDS: readonly TraceEvent['type'][] = ['fallback', 'breaker', 'su
 /** One trace event as one ingestion event: a model call → generation, a tool call → span, any other kind → event. */
 function ingestionOf(e: TraceEvent, ids: { traceId: string; eventId: string }): IngestionEvent {
   const { traceId, eventId } = ids;
+  if (isLifeEvent(e)) return annotation(e, e.type, ids);
   const end = e.at;
   switch (e.type) {
     case 'model_call': {
@@ -98,22 +99,6 @@ function ingestionOf(e: TraceEvent, ids: { traceId: string; eventId: string }): 
         },
       };
     }
-    case 'run_started':
-    case 'run_resumed':
-    case 'paused':
-    case 'pause_requested':
-    case 'resumed':
-    case 'fallback':
-    case 'budget':
-    case 'breaker':
-    case 'surrender':
-    case 'run_finished':
-    case 'cancelled':
-    case 'start_failed':
-    case 'approval_requested':
-    case 'approval_decided':
-    case 'admin_stop':
-    case 'engine_restarted':
     case 'context_compacted':
       return annotation(e, e.type, ids);
     // A kind this version does not know: exported under the name it was stored with.

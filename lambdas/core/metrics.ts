@@ -1,4 +1,5 @@
 import { assertNever, type TraceEvent } from './trace';
+import type { RunStatus, StopReason } from './types';
 
 /** CloudWatch namespace of the runtime's metrics (the alarms in lib/monitoring.ts read it). */
 export const METRICS_NAMESPACE = 'Agent';
@@ -83,7 +84,7 @@ export function metricsOf(e: TraceEvent): MetricPoint[] {
 }
 
 /** A run that reached its final status: by status, its steps, killed by an admin, its tokens. */
-function finished(status: string, step: number, stopReason: string | null, usage?: { inputTokens?: number; outputTokens?: number }): MetricPoint[] {
+function finished(status: RunStatus, step: number, stopReason: StopReason | null, usage?: { inputTokens?: number; outputTokens?: number }): MetricPoint[] {
   return [
     { name: 'RunsFinished', unit: 'Count', value: 1, dimension: { name: 'Status', value: status } },
     { name: 'RunSteps', unit: 'Count', value: step },

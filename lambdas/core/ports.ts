@@ -1,6 +1,6 @@
 import type { ContextView } from './context';
 import type { OutputSpec } from './output';
-import type { DegradedEntry, Message, PendingApproval, RunStatus, TraceEvent, TraceEventDraft, Usage } from './types';
+import type { DegradedEntry, Message, PendingApproval, RunStatus, StopReason, TraceEvent, TraceEventDraft, Usage } from './types';
 
 /** The run item (pk RUN#id, sk META). */
 export interface RunRecord {
@@ -13,7 +13,7 @@ export interface RunRecord {
   tokensOut: number;
   maxSteps: number;
   maxTokens: number;
-  stopReason: string | null;
+  stopReason: StopReason | null;
   answer: string | null;
   degraded: DegradedEntry[];
   /** Signature of the last step's tool calls (repetition detector). */
@@ -108,8 +108,10 @@ export interface RunRepository {
    * Moves a run under way to a terminal status once (a no-op returning the run otherwise). `expiringApprovals`: only
    * while the run is AWAITING_APPROVAL with some call of its step still undecided (the approval timeout's ending:
    * a last decision that landed first wins, lambdas/core/approvals.ts).
+   * `usage`/`costMicros`: tokens the run spent that no step counted (a context summary of a step that never
+   * answered), added to the run's in the same write.
    */
-  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: string | null; output?: unknown }, options?: { expiringApprovals?: boolean }): Promise<RunRecord>;
+  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown; usage?: Usage; costMicros?: number }, options?: { expiringApprovals?: boolean }): Promise<RunRecord>;
   appendEvent(runId: string, event: TraceEventDraft): Promise<TraceEvent>;
   listEvents(runId: string): Promise<TraceEvent[]>;
 }

@@ -1,4 +1,4 @@
-import type { Usage } from './types';
+import type { HostedProvider, Usage } from './types';
 
 /**
  * Model prices and the cost of a call. Costs are whole micro-dollars (1 USD = 1,000,000): a price per million
@@ -19,7 +19,7 @@ export const BUILTIN_PRICES_READ = '2025-08-01';
  * Built-in list prices (standard tier, no batch or cache discounts) of well-known models, by provider, read on
  * BUILTIN_PRICES_READ. A config's `pricing` entry for the same model name wins; docs/spend.md says how to update.
  */
-export const BUILTIN_PRICES: Record<'openai' | 'anthropic' | 'bedrock', Record<string, ModelPrice>> = {
+export const BUILTIN_PRICES: Record<HostedProvider, Record<string, ModelPrice>> = {
   openai: {
     'gpt-4o': { inputPerMTokUsd: 2.5, outputPerMTokUsd: 10 },
     'gpt-4o-mini': { inputPerMTokUsd: 0.15, outputPerMTokUsd: 0.6 },

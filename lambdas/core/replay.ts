@@ -2,8 +2,8 @@ import { errorFromName } from './errors';
 import type { StoredMessage } from './ports';
 import { canonicalJson } from './signature';
 import { earlierTurns, turnOf } from './threads';
-import { assertNever, type ContextCompactedEvent, type ModelCallEvent, type Tier, type ToolCallEvent } from './trace';
-import type { DegradedEntry, ModelProvider, ModelRequest, ModelResponse, RunView, ToolCall, ToolContext, ToolResult, TraceEvent } from './types';
+import { assertNever, type ContextCompactedEvent, isLifeEvent, type ModelCallEvent, type Tier, type ToolCallEvent } from './trace';
+import type { DegradedEntry, ModelProvider, ModelRequest, ModelResponse, RunStatus, RunView, StopReason, ToolCall, ToolContext, ToolResult, TraceEvent } from './types';
 
 /**
  * Replay: a recorded run (its view and its trace) serves the model's and the tools' outputs — failures included —
@@ -27,8 +27,8 @@ export interface PathStep {
 
 export interface ReplayPath {
   steps: PathStep[];
-  status: string;
-  stopReason: string | null;
+  status: RunStatus;
+  stopReason: StopReason | null;
 }
 
 /** The path of a trace: for each step, the tool calls of its last successful model call. */
@@ -119,6 +119,7 @@ function recordedCalls(events: TraceEvent[]): { models: Map<number, ModelCallEve
   const models = new Map<number, ModelCallEvent[]>();
   const tools = new Map<string, ToolCallEvent[]>();
   for (const e of events) {
+    if (isLifeEvent(e)) continue;
     switch (e.type) {
       case 'model_call':
         if (!e.discarded) models.set(e.step, [...(models.get(e.step) ?? []), e]);
@@ -130,22 +131,6 @@ function recordedCalls(events: TraceEvent[]): { models: Map<number, ModelCallEve
         break;
       }
       // Nothing to serve: the replay's own execution writes these again.
-      case 'run_started':
-      case 'run_resumed':
-      case 'paused':
-      case 'pause_requested':
-      case 'resumed':
-      case 'fallback':
-      case 'budget':
-      case 'breaker':
-      case 'surrender':
-      case 'run_finished':
-      case 'cancelled':
-      case 'start_failed':
-      case 'approval_requested':
-      case 'approval_decided':
-      case 'admin_stop':
-      case 'engine_restarted':
       case 'unrecognized':
         break;
       // A summary call is served from its compaction (the replay compacts at the same step: the same prompt).

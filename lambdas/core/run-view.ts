@@ -3,7 +3,7 @@ import type { RunRecord } from './ports';
 import { toUsd } from './pricing';
 import type { RunView } from './types';
 
-/** The run as users see it (CLI --json, GET /runs/{id}; CONTRACT.md) from its record. */
+/** The run as users see it (CLI --json, GET /runs/{id}; docs/api.md) from its record. */
 export function runView(run: RunRecord): RunView {
   return {
     runId: run.runId,

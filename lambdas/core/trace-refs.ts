@@ -1,5 +1,5 @@
 import type { StoredMessage } from './ports';
-import { assertNever } from './trace';
+import { assertNever, isLifeEvent } from './trace';
 import type { Message, TraceEvent } from './types';
 
 /**
@@ -33,6 +33,7 @@ export function resolveTrace(events: TraceEvent[], messages: StoredMessage[]): T
 }
 
 function resolveEvent(event: TraceEvent, byKey: Map<string, Message>): TraceEvent {
+  if (isLifeEvent(event)) return { ...event };
   switch (event.type) {
     case 'tool_call': {
       if (!isRef(event.resultRef) || event.result !== undefined) return { ...event };
@@ -52,22 +53,6 @@ function resolveEvent(event: TraceEvent, byKey: Map<string, Message>): TraceEven
       return out;
     }
     // No other kind references a message.
-    case 'run_started':
-    case 'run_resumed':
-    case 'paused':
-    case 'pause_requested':
-    case 'resumed':
-    case 'fallback':
-    case 'budget':
-    case 'breaker':
-    case 'surrender':
-    case 'run_finished':
-    case 'cancelled':
-    case 'start_failed':
-    case 'approval_requested':
-    case 'approval_decided':
-    case 'admin_stop':
-    case 'engine_restarted':
     case 'context_compacted':
     case 'unrecognized':
       return { ...event };

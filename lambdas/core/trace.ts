@@ -1,11 +1,12 @@
 import type { Decision } from './approvals';
 import type { CircuitState, WindowTotals } from './breaker';
+import type { BudgetReason } from './errors';
 import type { PriceSource } from './pricing';
 import type { MessageRef } from './trace-refs';
-import type { DegradedEntry, Message, RunStatus, ToolCall, Usage } from './types';
+import type { DegradedEntry, Message, RunStatus, StopReason, ToolCall, Usage } from './types';
 
 /**
- * The trace: a closed union of every event kind the runtime writes (DESIGN §5), one constructor per kind, and the
+ * The trace: a closed union of every event kind the runtime writes (docs/api.md, Trace events), one constructor per kind, and the
  * parse of stored events back into the union. Every reader (metrics, the Langfuse export, replay, the CLI's progress,
  * the viewer's list of kinds) switches over `type` with {@link assertNever} in its default, so a new kind or a
  * renamed field fails `npm run typecheck` instead of the dashboard.
@@ -78,7 +79,7 @@ export interface FallbackEvent extends Envelope<'fallback'>, DegradedEntry {
 }
 
 /** A call refused before it was made: the token or dollar budget, or a daily spend cap. */
-export type BudgetEvent = Envelope<'budget'> & { reason: string; message: string } & (
+export type BudgetEvent = Envelope<'budget'> & { reason: BudgetReason; message: string } & (
     | { estimatedPromptTokens: number; used: number; maxTokens: number; costUsd?: number; maxCostUsd?: number }
     | { reason: 'SPEND_LIMIT'; scope: string; userSpendUsd: number; totalSpendUsd: number }
   );
@@ -157,13 +158,13 @@ export interface BreakerEvent extends Envelope<'breaker'> {
 
 /** The run gave up (step, token or cost budget, repetition, expired pause or approval). */
 export interface SurrenderEvent extends Envelope<'surrender'> {
-  stopReason: string | null;
+  stopReason: StopReason | null;
 }
 
 /** The run reached its final status (finalize, or the execution's failure seen by the status rule). */
 export interface RunFinishedEvent extends Envelope<'run_finished'> {
   status: RunStatus;
-  stopReason: string | null;
+  stopReason: StopReason | null;
   usage: Usage & { costUsd?: number };
   error?: CaughtError;
   /** Set when the execution itself failed, timed out or was aborted (lambdas/core/execution-status.ts). */
@@ -172,7 +173,7 @@ export interface RunFinishedEvent extends Envelope<'run_finished'> {
 
 /** The run was cancelled through the API (CANCELLED) or stopped by an admin (KILLED). */
 export interface CancelledEvent extends Envelope<'cancelled'> {
-  stopReason: string;
+  stopReason: StopReason;
 }
 
 /** POST /runs could not start the execution. */
@@ -312,11 +313,8 @@ export const trace = {
   contextCompacted: draft('context_compacted'),
 } as const;
 
-/**
- * Every kind the runtime writes, checked against the union both ways: a kind missing here or listed twice fails the
- * compile (the record below has exactly one key per kind). The viewer's list of kinds is tested against it.
- */
-const WRITTEN: { [K in WrittenTraceEvent['type']]: true } = {
+/** The kinds of the run's life (LifeEvent below). */
+const LIFE = {
   run_started: true,
   run_resumed: true,
   paused: true,
@@ -324,8 +322,6 @@ const WRITTEN: { [K in WrittenTraceEvent['type']]: true } = {
   resumed: true,
   fallback: true,
   budget: true,
-  model_call: true,
-  tool_call: true,
   breaker: true,
   surrender: true,
   run_finished: true,
@@ -335,8 +331,21 @@ const WRITTEN: { [K in WrittenTraceEvent['type']]: true } = {
   approval_decided: true,
   admin_stop: true,
   engine_restarted: true,
-  context_compacted: true,
-};
+} as const;
+/**
+ * Every kind the runtime writes, checked against the union: a kind missing here fails the compile. The viewer's list
+ * of kinds is tested against it.
+ */
+const WRITTEN: { [K in WrittenTraceEvent['type']]: true } = { ...LIFE, model_call: true, tool_call: true, context_compacted: true };
+
+/**
+ * The events of the run's life (its start, pauses, budgets, breakers, decisions, its end), as opposed to its model
+ * and tool calls and its context compactions: the readers that only look at calls (the message references, the
+ * replay, the export's generations and spans) pass them over together, and switch over the rest with
+ * {@link assertNever}. A new kind is either one of these (listed above) or handled by every such switch.
+ */
+export type LifeEvent = Extract<WrittenTraceEvent, { type: keyof typeof LIFE }>;
+export const isLifeEvent = (e: TraceEvent): e is LifeEvent => Object.hasOwn(LIFE, e.type);
 export const TRACE_EVENT_TYPES = Object.keys(WRITTEN) as readonly WrittenTraceEvent['type'][];
 
 const isWrittenType = (t: unknown): t is WrittenTraceEvent['type'] => typeof t === 'string' && Object.hasOwn(WRITTEN, t);

@@ -66,6 +66,12 @@ export interface ModelResponse {
   model: string;
 }
 
+/** The model providers (`models.*.provider`): the offline demo model and the hosted APIs. */
+export const PROVIDERS = ['demo', 'openai', 'anthropic', 'bedrock'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+/** The providers that answer over the network (prices and context windows are theirs). */
+export type HostedProvider = Exclude<ProviderName, 'demo'>;
+
 /** A model client. Implementations enforce their own client timeout and throw only taxonomy errors. */
 export interface ModelProvider {
   readonly provider: string;
@@ -75,7 +81,7 @@ export interface ModelProvider {
 
 const ACTIVE = ['RUNNING', 'PAUSED', 'AWAITING_APPROVAL'] as const;
 const TERMINAL = ['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED'] as const;
-/** Status of a run (CONTRACT.md). */
+/** Status of a run (docs/api.md, Statuses). */
 export type RunStatus = (typeof ACTIVE)[number] | (typeof TERMINAL)[number];
 /** Statuses of a run still under way (an admin stop ends these: CANCELLED / KILLED). */
 export const ACTIVE_STATUSES: readonly RunStatus[] = ACTIVE;
@@ -84,7 +90,33 @@ export const TERMINAL_STATUSES: readonly RunStatus[] = TERMINAL;
 /** Every status, in the order a run may pass through them. */
 export const RUN_STATUSES: readonly RunStatus[] = [...ACTIVE, ...TERMINAL];
 
-export type StopReason = 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT' | 'REPETITION' | 'OUTPUT_INVALID' | 'CONTEXT_WINDOW';
+/** Why a run ended where it did (docs/api.md, "Stop reasons"); a run that simply answered has none. */
+export const STOP_REASONS = [
+  // UNFINISHED: a guardrail stopped the run.
+  'STEP_BUDGET',
+  'TOKEN_BUDGET',
+  'COST_BUDGET',
+  'SPEND_LIMIT',
+  'REPETITION',
+  'PAUSE_EXPIRED',
+  'APPROVAL_EXPIRED',
+  'OUTPUT_INVALID',
+  'CONTEXT_WINDOW',
+  // CANCELLED: through the API, by an admin, or outside the API.
+  'CANCELLED',
+  'KILLED',
+  'ABORTED',
+  // FAILED: the execution.
+  'EXECUTION_FAILED',
+  'EXECUTION_TIMED_OUT',
+  'START_FAILED',
+  // DEGRADED / SUCCEEDED without a plain answer.
+  'MODELS_UNAVAILABLE',
+  'MODEL_REFUSAL',
+] as const;
+export type StopReason = (typeof STOP_REASONS)[number];
+/** True for a known stop reason (a value read from the state or the table is only a string). */
+export const isStopReason = (value: unknown): value is StopReason => typeof value === 'string' && (STOP_REASONS as readonly string[]).includes(value);
 
 export interface DegradedEntry {
   dependency: string;
@@ -99,7 +131,7 @@ export interface RunView {
   threadId: string | null;
   status: RunStatus;
   answer: string | null;
-  stopReason: string | null;
+  stopReason: StopReason | null;
   steps: number;
   /** Tokens, and the model spend in US dollars from the price table (0 for the demo model). */
   usage: Usage & { costUsd: number };
@@ -112,7 +144,7 @@ export interface RunView {
   updatedAt: string;
 }
 
-/** A tool call waiting for approval, as users see it (CONTRACT.md `pendingApprovals`). */
+/** A tool call waiting for approval, as users see it (docs/api.md, The run). */
 export interface PendingApproval {
   toolCallId: string;
   name: string;
@@ -121,7 +153,7 @@ export interface PendingApproval {
   expiresAt: string;
 }
 
-/** A trace event (DESIGN §5): the closed union of every kind, in ./trace.ts. */
+/** A trace event (docs/api.md): the closed union of every kind, in ./trace.ts. */
 export type { TraceEvent, TraceEventDraft } from './trace';
 
 /** What a tool call runs with. */

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { errorBody, json } from '../api/http';
 import { apiRequestOf } from '../api/proxy-event';
 import { publicConfig } from '../api/public-config';
 import { type ApiRequest, handleApi } from '../api/routes';
@@ -18,7 +19,7 @@ export const createHandler = wrap(async (rt: BaseRuntime & SpendWiring & Partial
     const settings = publicConfig(process.env);
     return settings
       ? { statusCode: 200, headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300' }, body: JSON.stringify(settings) }
-      : { statusCode: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no user pool is configured' } }) };
+      : json(404, errorBody('NOT_FOUND', 'no user pool is configured'));
   }
   const stateMachineArn = rt.aws?.stateMachineArn ?? process.env.STATE_MACHINE_ARN;
   if (!stateMachineArn) throw new Error('Environment variable STATE_MACHINE_ARN is missing');
@@ -30,7 +31,7 @@ export const createHandler = wrap(async (rt: BaseRuntime & SpendWiring & Partial
   } catch (err) {
     // An unexpected failure: the cause goes to the log, never to the caller (it may name tables, types or internals).
     rt.logger.error('request failed', { method: req.method, path: req.path, err });
-    res = { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error; the cause is in the logs' } }) };
+    res = json(500, errorBody('INTERNAL', 'internal error; the cause is in the logs'));
   }
   const origin = process.env.CORS_ORIGIN;
   return { ...res, headers: { ...res.headers, ...(origin ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {}) } };

@@ -1,6 +1,6 @@
 /**
  * The HTTP side of the wire-protocol providers (openai, anthropic): one POST of JSON that either resolves with the
- * parsed 2xx body or throws a taxonomy error (DESIGN §4), and the classifier behind it.
+ * parsed 2xx body or throws a taxonomy error (lambdas/core/errors.ts), and the classifier behind it.
  *
  * Transport (client timeout, body size cap, network errors) is the runtime's one HTTP client, lambdas/net/http-client.ts,
  * which HTTP tools and the retriever use too; this module adds what is specific to model providers: quota and

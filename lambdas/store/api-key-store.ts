@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand, type ScanCommandOutput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ApiKeyPort, ApiKeyRecord } from '../core/api-keys';
+import { isConditionFailure } from './items';
 
 /**
  * API keys in the agent table: `APIKEY#<keyId>` / `KEY`, with the owner as `keyUserId` (never `userId`, so no key
@@ -65,31 +66,28 @@ export class ApiKeyStore implements ApiKeyPort {
 
   async revoke(keyId: string, at: string): Promise<ApiKeyRecord | undefined> {
     try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: apiKeyPk(keyId), sk: API_KEY_SK },
-          UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :at)',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':at': at },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
+      const out = await this.updateKey(keyId, 'SET revokedAt = if_not_exists(revokedAt, :at)', at, true);
       return out.Attributes ? recordOf(out.Attributes) : undefined;
     } catch (err) {
-      if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return undefined;
+      if (isConditionFailure(err)) return undefined;
       throw err;
     }
   }
 
   async touch(keyId: string, at: string): Promise<void> {
-    await this.doc.send(
+    await this.updateKey(keyId, 'SET lastUsedAt = :at', at, false);
+  }
+
+  /** One update of an existing key's item (`:at` the time it names), the item after it when `returnItem`. */
+  private updateKey(keyId: string, expression: string, at: string, returnItem: boolean) {
+    return this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: apiKeyPk(keyId), sk: API_KEY_SK },
-        UpdateExpression: 'SET lastUsedAt = :at',
+        UpdateExpression: expression,
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: { ':at': at },
+        ...(returnItem ? { ReturnValues: 'ALL_NEW' as const } : {}),
       }),
     );
   }

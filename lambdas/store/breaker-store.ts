@@ -1,5 +1,5 @@
 /**
- * Breaker state and rolling-window buckets in the agent table (DESIGN §5, §6):
+ * Breaker state and rolling-window buckets in the agent table (docs/architecture.md, The table):
  * - state  `pk=BRK#<dependency>, sk=STATE`            {state, openedAt, probeLeaseUntil, suspectSince, version, updatedAt}
  * - window `pk=BRK#<dependency>, sk=WIN#<bucketStart>` {bucketStart, calls, failures (ADD), expiresAt (TTL, s)}
  *

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { StoredMessage } from '../core/ports';
 import { parseTraceEvent } from '../core/trace';
 import { truncateUtf8 } from '../core/truncate';
-import { ACTIVE_STATUSES, type Message, type TraceEvent } from '../core/types';
+import { ACTIVE_STATUSES, type Message, type RunStatus, type StopReason, type TraceEvent, type Usage } from '../core/types';
 
 /**
  * The agent table's items as the run store writes and reads them: the item size budget (texts cut, never dropped),
@@ -63,4 +63,39 @@ export type StoredItem = Omit<StoredMessage, 'event'> & { event?: Record<string,
 /** A message item read back, the trace event it carries parsed into the union (the store boundary). */
 export function storedMessageOf({ event, ...m }: StoredItem): StoredMessage {
   return { ...m, ...(event ? { event: parseTraceEvent(event) } : {}) };
+}
+
+/** A run's terminal write: its status, answer, stop reason and (structured output) parsed output. */
+export type FinalResult = { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown; usage?: Usage; costMicros?: number };
+
+/** What a conditional run update requires of the run: its status, and optionally its resume count and no pause asked. */
+export interface RunCondition {
+  statusIn: RunStatus[];
+  /** The run's `resumes` is this (absent counts as 0): one winner among concurrent resumes. */
+  resumes?: number;
+  /** No pause is requested yet: one winner among concurrent pauses. */
+  notPauseRequested?: boolean;
+}
+
+/** The condition expression of a conditional run update (`attribute_exists(pk)` alone without one); fills `names` and `values`. */
+export function runConditionExpression(condition: RunCondition | undefined, names: Record<string, string>, values: Record<string, unknown>): string {
+  let expression = 'attribute_exists(pk)';
+  if (!condition) return expression;
+  names['#cs'] = 'status';
+  const keys = condition.statusIn.map((s, i) => {
+    values[`:cs${i}`] = s;
+    return `:cs${i}`;
+  });
+  expression += ` AND #cs IN (${keys.join(', ')})`;
+  if (condition.resumes !== undefined) {
+    names['#cr'] = 'resumes';
+    values[':cr'] = condition.resumes;
+    expression += condition.resumes === 0 ? ' AND (attribute_not_exists(#cr) OR #cr = :cr)' : ' AND #cr = :cr';
+  }
+  if (condition.notPauseRequested) {
+    names['#cp'] = 'pauseRequested';
+    values[':cp'] = true;
+    expression += ' AND (attribute_not_exists(#cp) OR #cp <> :cp)';
+  }
+  return expression;
 }

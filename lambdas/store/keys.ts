@@ -1,4 +1,4 @@
-/** Key layout of the one agent table (DESIGN §5). */
+/** Key layout of the one agent table (docs/architecture.md, The table). */
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 

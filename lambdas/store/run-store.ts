@@ -13,7 +13,7 @@ import type { ContextView } from '../core/context';
 import type { ApiRunRepository, ApprovalEntry, NewRunRecord, RunRecord, StoredMessage } from '../core/ports';
 import { parseTraceEvent } from '../core/trace';
 import { resolveTrace } from '../core/trace-refs';
-import type { DegradedEntry, RunStatus, TraceEvent, TraceEventDraft, Usage } from '../core/types';
+import type { DegradedEntry, RunStatus, StopReason, TraceEvent, TraceEventDraft, Usage } from '../core/types';
 import { ConversationCache } from './conversation-cache';
 import {
   ACTIVE_IN,
@@ -21,9 +21,12 @@ import {
   clampEvent,
   clampMessage,
   clampText,
+  type FinalResult,
   isConditionFailure,
   MAX_ANSWER_BYTES,
   MAX_INPUT_BYTES,
+  type RunCondition,
+  runConditionExpression,
   type StoredItem,
   storedMessageOf,
   stripKeys,
@@ -31,7 +34,7 @@ import {
 import { decodeCursor, EVENT_PREFIX, encodeCursor, eventSk, MESSAGE_PREFIX, messageSk, RUN_SK, runPk, USER_INDEX } from './keys';
 import { claimKey, queryRunItems, releaseKey } from './run-items';
 
-export { clampText, MAX_ANSWER_BYTES, MAX_INPUT_BYTES, MAX_TEXT_BYTES } from './items';
+export { clampText, MAX_ANSWER_BYTES, MAX_INPUT_BYTES, MAX_TEXT_BYTES, type RunCondition } from './items';
 export type { RunRecord, StoredMessage };
 
 /** Runs, messages and trace events in the agent table. All writes are single-item and conditional where it matters. */
@@ -268,12 +271,14 @@ export class RunStore implements ApiRunRepository {
   /** The terminal write of a run (status, answer, stop reason, structured output), under `condition`. */
   private finalWrite(runId: string, result: FinalResult, condition: string, names: Record<string, string>, values: Record<string, unknown>): Promise<RunRecord | undefined> {
     const withOutput = result.output !== undefined;
+    const spent = result.usage ? { ':in': result.usage.inputTokens, ':out': result.usage.outputTokens, ':cost': result.costMicros ?? 0 } : undefined;
     return this.updateRunIf(runId, {
-      UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${withOutput ? ', #output = :output' : ''} REMOVE taskToken`,
+      UpdateExpression: `SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at${withOutput ? ', #output = :output' : ''} REMOVE taskToken${spent ? ' ADD tokensIn :in, tokensOut :out, costMicros :cost' : ''}`,
       ConditionExpression: condition,
       ExpressionAttributeNames: { '#status': 'status', ...(withOutput ? { '#output': 'output' } : {}), ...names },
       ExpressionAttributeValues: {
         ...(withOutput ? { ':output': result.output } : {}),
+        ...spent,
         ':status': result.status,
         ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
         ':reason': result.stopReason,
@@ -378,25 +383,7 @@ export class RunStore implements ApiRunRepository {
       values[`:${k}`] = k === 'answer' && typeof v === 'string' ? clampText(v, MAX_ANSWER_BYTES) : v;
       sets.push(`#${k} = :${k}`);
     }
-    let conditionExpression = 'attribute_exists(pk)';
-    if (condition) {
-      names['#cs'] = 'status';
-      const keys = condition.statusIn.map((s, i) => {
-        values[`:cs${i}`] = s;
-        return `:cs${i}`;
-      });
-      conditionExpression += ` AND #cs IN (${keys.join(', ')})`;
-      if (condition.resumes !== undefined) {
-        names['#cr'] = 'resumes';
-        values[':cr'] = condition.resumes;
-        conditionExpression += condition.resumes === 0 ? ' AND (attribute_not_exists(#cr) OR #cr = :cr)' : ' AND #cr = :cr';
-      }
-      if (condition.notPauseRequested) {
-        names['#cp'] = 'pauseRequested';
-        values[':cp'] = true;
-        conditionExpression += ' AND (attribute_not_exists(#cp) OR #cp <> :cp)';
-      }
-    }
+    const conditionExpression = runConditionExpression(condition, names, values);
     return this.updateRunIf(runId, { UpdateExpression: `SET ${sets.join(', ')}`, ConditionExpression: conditionExpression, ExpressionAttributeNames: names, ExpressionAttributeValues: values });
   }
 
@@ -420,22 +407,11 @@ export class RunStore implements ApiRunRepository {
    */
   async closeExecution(
     runId: string,
-    result: { status: RunStatus; answer: string; stopReason: string },
+    result: { status: RunStatus; answer: string; stopReason: StopReason },
     executionArn: string,
   ): Promise<{ run?: RunRecord; changed: boolean }> {
-    const run = await this.updateRunIf(runId, {
-      UpdateExpression: 'SET #status = :status, answer = :answer, stopReason = :reason, updatedAt = :at REMOVE taskToken',
-      ConditionExpression: `attribute_exists(pk) AND #status IN (${ACTIVE_IN}) AND (attribute_not_exists(executionArn) OR executionArn = :arn)`,
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: {
-        ':status': result.status,
-        ':answer': clampText(result.answer, MAX_ANSWER_BYTES),
-        ':reason': result.stopReason,
-        ':at': this.now().toISOString(),
-        ...ACTIVE_VALUES,
-        ':arn': executionArn,
-      },
-    });
+    const condition = `attribute_exists(pk) AND #status IN (${ACTIVE_IN}) AND (attribute_not_exists(executionArn) OR executionArn = :arn)`;
+    const run = await this.finalWrite(runId, result, condition, {}, { ...ACTIVE_VALUES, ':arn': executionArn });
     return run ? { run, changed: true } : { run: await this.getRun(runId), changed: false };
   }
 
@@ -476,16 +452,4 @@ export class RunStore implements ApiRunRepository {
   private queryPrefix<T>(runId: string, prefix: string, afterSk?: string): Promise<T[]> {
     return queryRunItems<T>(this.doc, this.tableName, runId, prefix, afterSk);
   }
-}
-
-/** A run's terminal write: its status, answer, stop reason and (structured output) parsed output. */
-type FinalResult = { status: RunStatus; answer: string; stopReason: string | null; output?: unknown };
-
-/** What a conditional run update requires of the run: its status, and optionally its resume count and no pause asked. */
-export interface RunCondition {
-  statusIn: string[];
-  /** The run's `resumes` is this (absent counts as 0): one winner among concurrent resumes. */
-  resumes?: number;
-  /** No pause is requested yet: one winner among concurrent pauses. */
-  notPauseRequested?: boolean;
 }

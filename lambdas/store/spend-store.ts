@@ -4,7 +4,7 @@ import type { AdminRead, AdminSpendPort, UserSpend } from '../core/spend';
 import { decodeCursor, encodeCursor, RUN_SK, USER_INDEX } from './keys';
 
 /**
- * Spend counters, the disable flag and the admin read log in the agent table (DESIGN §9):
+ * Spend counters, the disable flag and the admin read log in the agent table (docs/spend.md):
  * - `SPEND#<yyyy-mm-dd>` / `USER#<userId>` and `SPEND#<yyyy-mm-dd>` / `TOTAL`: `micros` and `calls`, ADD per model
  *   call (atomic, no read-modify-write), whole micro-dollars;
  * - `CONTROL` / `DISABLED`: `disabled`, `by`, `at` (the kill switch for new runs);

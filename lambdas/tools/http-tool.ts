@@ -16,12 +16,13 @@
  */
 
 import type { ToolConfig } from '../core/config';
+import type { ErrorName } from '../core/errors';
 import { classifyResponse, type FetchLike, postJson } from '../net/http-client';
 
 export type { FetchLike } from '../net/http-client';
 export { classifyResponse, MAX_READ_BYTES, parseRetryAfter, postJson } from '../net/http-client';
 
-import { errorToResult, MAX_CONTENT_BYTES, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
+import { errorToResult, MAX_CONTENT_BYTES, notAnObjectResult, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
 
 /** Wraps an external call in a circuit breaker for `dependency` ("tool:<name>"); identity when absent. */
 export type Guard = <T>(dependency: string, fn: () => Promise<T>) => Promise<T>;
@@ -75,6 +76,33 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 /**
+ * One call of a configured tool (http, lambda, mcp): the arguments must be a JSON object (else an error result, never
+ * executed); a transient failure is thrown (the state machine retries it), any other becomes a result the model
+ * sees, and a refused call (`refused`: an open breaker, a spent quota) says the tool is unavailable and reports
+ * `dependency` degraded.
+ */
+export async function callConfiguredTool(
+  name: string,
+  dependency: string,
+  args: unknown,
+  refused: readonly ErrorName[],
+  call: (args: Record<string, unknown>) => Promise<ToolResult>,
+): Promise<ToolResult> {
+  if (!isPlainObject(args)) return notAnObjectResult(name, args);
+  try {
+    return await call(args);
+  } catch (err) {
+    const result = errorToResult(name, err); // throws when transient
+    const refusal = (err as Error).name;
+    if ((refused as readonly string[]).includes(refusal)) {
+      result.content = `${name} is unavailable right now (${refusal}: ${(err as Error).message}). Continue without it or tell the user.`;
+      result.degraded = { dependency, reason: refusal, fallback: 'none' };
+    }
+    return result;
+  }
+}
+
+/**
  * A configured http tool. Arguments must be a JSON object (else an isError result). The call goes through
  * `guard("tool:<name>", …)`. Transient failures are thrown (the state machine retries them); others become isError
  * results; a refused call (CircuitOpen/QuotaExhausted) also reports the tool as degraded.
@@ -84,29 +112,10 @@ export function createHttpTool(config: HttpToolConfig, deps: { fetchImpl?: Fetch
   const dependency = `tool:${config.name}`;
   return {
     spec: { name: config.name, description: config.description, parameters: config.parameters },
-    async run(args: unknown, ctx: ToolContext): Promise<ToolResult> {
-      if (!isPlainObject(args)) {
-        const got = args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args;
-        return {
-          content: `invalid arguments for ${config.name}: expected a JSON object matching the tool's parameters schema, got ${got}`,
-          isError: true,
-          data: { error: 'BadRequest' },
-        };
-      }
-      try {
-        const out = await guard(dependency, () =>
-          callHttpTool(config, args, { idempotencyKey: ctx.idempotencyKey, fetchImpl: deps.fetchImpl, signal: ctx.signal }),
-        );
+    run: (args: unknown, ctx: ToolContext) =>
+      callConfiguredTool(config.name, dependency, args, ['CircuitOpen', 'QuotaExhausted'], async (body) => {
+        const out = await guard(dependency, () => callHttpTool(config, body, { idempotencyKey: ctx.idempotencyKey, fetchImpl: deps.fetchImpl, signal: ctx.signal }));
         return { content: out.content, data: { status: out.status } };
-      } catch (err) {
-        const result = errorToResult(config.name, err);
-        const name = (err as Error).name;
-        if (name === 'CircuitOpen' || name === 'QuotaExhausted') {
-          result.content = `${config.name} is unavailable right now (${name}: ${(err as Error).message}). Continue without it or tell the user.`;
-          result.degraded = { dependency, reason: name, fallback: 'none' };
-        }
-        return result;
-      }
-    },
+      }),
   };
 }

@@ -24,8 +24,8 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { ToolConfig } from '../core/config';
 import { AgentError, BadRequest, RateLimited, TimeoutError, TransientError } from '../core/errors';
-import { type Guard, identityGuard, isPlainObject } from './http-tool';
-import { errorToResult, MAX_CONTENT_BYTES, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
+import { callConfiguredTool, type Guard, identityGuard } from './http-tool';
+import { MAX_CONTENT_BYTES, type Tool, type ToolContext, truncateUtf8 } from './types';
 
 export type LambdaToolConfig = Extract<ToolConfig, { kind: 'lambda' }>;
 
@@ -162,16 +162,12 @@ export function createLambdaTool(config: LambdaToolConfig, deps: { invoker: Lamb
   const source = `lambda:${config.functionArn}`;
   return {
     spec: { name: config.name, description: config.description, parameters: config.parameters },
-    async run(args: unknown, ctx: ToolContext): Promise<ToolResult> {
-      if (!isPlainObject(args)) {
-        const got = args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args;
-        return { content: `invalid arguments for ${config.name}: expected a JSON object matching the tool's parameters schema, got ${got}`, isError: true, data: { error: 'BadRequest' } };
-      }
-      try {
+    run: (args: unknown, ctx: ToolContext) =>
+      callConfiguredTool(config.name, dependency, args, ['CircuitOpen'], async (event) => {
         const out = await guard(dependency, () =>
           deps.invoker({
             functionArn: config.functionArn,
-            payload: JSON.stringify(args),
+            payload: JSON.stringify(event),
             custom: { idempotencyKey: ctx.idempotencyKey, runId: ctx.runId, toolCallId: ctx.toolCallId },
             timeoutMs: config.timeoutMs,
             ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -186,15 +182,6 @@ export function createLambdaTool(config: LambdaToolConfig, deps: { invoker: Lamb
           };
         }
         return { content: truncateUtf8(payloadText(out.payload), MAX_CONTENT_BYTES), data: { functionArn: config.functionArn }, source };
-      } catch (err) {
-        const result = errorToResult(config.name, err); // throws when transient
-        const name = (err as Error).name;
-        if (name === 'CircuitOpen') {
-          result.content = `${config.name} is unavailable right now (${name}: ${(err as Error).message}). Continue without it or tell the user.`;
-          result.degraded = { dependency, reason: name, fallback: 'none' };
-        }
-        return result;
-      }
-    },
+      }),
   };
 }

@@ -19,8 +19,8 @@ import type { ToolConfig } from '../core/config';
 import { AgentError, BadRequest, RateLimited, TimeoutError, TransientError } from '../core/errors';
 import type { DegradedEntry, ToolSpec } from '../core/types';
 import type { SecretReader } from '../providers/secrets';
-import { type Guard, identityGuard, isPlainObject } from './http-tool';
-import { errorToResult, MAX_CONTENT_BYTES, type ToolContext, type ToolResult, truncateUtf8 } from './types';
+import { callConfiguredTool, type Guard, identityGuard, isPlainObject } from './http-tool';
+import { MAX_CONTENT_BYTES, type ToolContext, type ToolResult, truncateUtf8 } from './types';
 
 export type McpToolConfig = Extract<ToolConfig, { kind: 'mcp' }>;
 
@@ -348,21 +348,7 @@ export function nameMcpTools(staticNames: Iterable<string>, listings: { source: 
 
 /** Runs one call of an offered MCP tool: arguments must be an object; the breaker and the taxonomy apply. */
 export async function runMcpTool(tool: OfferedMcpTool, args: unknown, ctx: ToolContext): Promise<ToolResult> {
-  if (!isPlainObject(args)) {
-    const got = args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args;
-    return { content: `invalid arguments for ${tool.spec.name}: expected a JSON object matching the tool's parameters schema, got ${got}`, isError: true, data: { error: 'BadRequest' } };
-  }
-  try {
-    return await tool.source.call(tool.remoteName, args, ctx);
-  } catch (err) {
-    const result = errorToResult(tool.spec.name, err); // throws when transient
-    const name = (err as Error).name;
-    if (name === 'CircuitOpen') {
-      result.content = `${tool.spec.name} is unavailable right now (${name}: ${(err as Error).message}). Continue without it or tell the user.`;
-      result.degraded = { dependency: tool.source.dependency, reason: name, fallback: 'none' };
-    }
-    return result;
-  }
+  return callConfiguredTool(tool.spec.name, tool.source.dependency, args, ['CircuitOpen'], (body) => tool.source.call(tool.remoteName, body, ctx));
 }
 
 /** The degraded entry of a server whose tools could not be listed. */

@@ -99,6 +99,12 @@ export function allowedArguments(parameters: Record<string, unknown>, extra?: st
   return [shape, ...fields, ...(extra ? [extra] : [])].join('; ');
 }
 
+/** The result for arguments that are not a JSON object (null, an array, a string...): the call is never executed. */
+export function notAnObjectResult(toolName: string, args: unknown): ToolResult {
+  const got = args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args;
+  return { content: `invalid arguments for ${toolName}: expected a JSON object matching the tool's parameters schema, got ${got}`, isError: true, data: { error: 'BadRequest' } };
+}
+
 /** Formats zod issues as "path: message" lines, followed by what is allowed. */
 export function invalidArgumentsResult(toolName: string, error: ValidationIssues, allowed: string): ToolResult {
   const problems = error.issues

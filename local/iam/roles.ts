@@ -5,7 +5,7 @@ import { CompiledPolicy, type PolicyStatement, type Principal } from './policy';
  * The roles of the synthesized template and who assumes them offline: each Lambda function's clients sign with an
  * access key id of its own (accessKeyIdOf), which the local endpoints map back to the function's role; the state
  * machine's role is checked by the engine when it invokes a Lambda. Credentials `test`/`test` are the account's
- * administrator (CONTRACT "Local AWS endpoints").
+ * administrator (docs/local-vs-aws.md).
  */
 
 export const ADMIN_ACCESS_KEY_ID = 'test';

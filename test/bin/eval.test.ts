@@ -10,7 +10,7 @@ import { loadConfig, parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
 import { runSuiteOffline } from '../../local/eval';
 import { type LocalServer, startServer } from '../../local/server';
-import { type FakeProvider, startFakeOpenAI } from '../fakes/providers';
+import { type FakeProvider, startFakeOpenAI } from '../../testing/fake-providers';
 import { agent } from '../helpers/cli';
 import { templateFor, testEngine } from '../helpers/engine';
 

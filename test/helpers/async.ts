@@ -19,16 +19,26 @@ export function deferred<T>() {
   return { promise, resolve, reject };
 }
 
+/** Resolves after `ms` on a real timer: only for waiting on a real process or server; otherwise poll with until(). */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * Polls `check` (on timers, not a busy loop) until it returns a truthy value, and returns that value; throws after
- * `timeoutMs` naming `what`. For waiting on real I/O (loopback servers, dynalite) without fixed sleeps.
+ * Reads `get` every `everyMs` until `done` holds for what it read, and returns that; fails naming `what` once `ms`
+ * have passed (30 s: generous for a loaded 2-core machine; a passing test never waits it out). Every wait is bounded.
+ * Every 50 ms by default: the local API Gateway applies the stage's throttle (20 requests per second) to polls
+ * through the local server. The one polling helper of the tests (until() below is its boolean form).
  */
-export async function until<T>(check: () => T | Promise<T>, what = 'the condition', timeoutMs = 5000, everyMs = 2): Promise<Exclude<T, false | undefined | null>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as Exclude<T, false | undefined | null>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
+export async function poll<T>(what: string, get: () => Promise<T> | T, done: (value: T) => boolean, ms = 30_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const value = await get();
+    if (done(value)) return value;
+    await sleep(everyMs);
   }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Polls `check` until it holds (see poll()). */
+export async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000, everyMs = 50): Promise<void> {
+  await poll(what, check, (ok) => ok, ms, everyMs);
 }

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CognitoIdentityProviderClient, CreateGroupCommand, CreateUserPoolClientCommand, CreateUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { type AgentConfigInput, parseConfig } from '../../lib/config';
-import { type LocalCognito, startLocalCognito } from '../../local/cognito';
 import { LocalEngine } from '../../local/engine';
+import { type LocalCognito, startLocalCognito } from '../../testing/cognito';
 import { templateFor } from './engine';
 
 /** Credentials the emulator accepts (it checks none); region "local" as cognito-local's pool ids say. */

@@ -3,9 +3,9 @@ import { countTokens } from '../../lambdas/core/tokens';
 import { ofKind } from '../../lambdas/core/trace';
 import { type AgentConfig, CONFIG_ENV, configJsonOf, parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
-import { type FakeProvider, startFakeOpenAI } from '../fakes/providers';
+import { type FakeProvider, startFakeOpenAI } from '../../testing/fake-providers';
+import { type Loopback, startLoopback } from '../../testing/loopback';
 import { templateFor, testEngine } from '../helpers/engine';
-import { type Loopback, startLoopback } from '../helpers/loopback';
 
 /**
  * Your agent in the runtime (docs/agent.md), through the synthesized state machine against a fake OpenAI server:

@@ -2,6 +2,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createRunRecord, requestFingerprint } from '../../lambdas/core/start-run';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
+import { poll, until } from '../helpers/async';
 import { testEngine } from '../helpers/engine';
 
 const ALICE = 'token-alice-0123456789abcdef';
@@ -21,14 +22,12 @@ describe('the HTTP API (local server, same routes as API Gateway)', () => {
       body: options.body,
     });
   const items = async () => (await engine.dynamo.doc.send(new ScanCommand({ TableName: engine.runtime.runs.tableName }))).Items?.length ?? 0;
-  const waitFor = async (runId: string, token = ALICE) => {
-    for (let i = 0; i < 200; i++) {
-      const run = (await (await call('GET', `/runs/${runId}`, { token })).json()) as { status: string };
-      if (!['RUNNING', 'PAUSED'].includes(run.status)) return run;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`run ${runId} did not finish`);
-  };
+  const waitFor = (runId: string, token = ALICE) =>
+    poll(
+      `run ${runId} to finish`,
+      async () => (await (await call('GET', `/runs/${runId}`, { token })).json()) as { status: string },
+      (run) => !['RUNNING', 'PAUSED'].includes(run.status),
+    );
 
   beforeAll(async () => {
     engine = await testEngine({ localTokens: { [ALICE]: 'alice', [BOB]: 'bob' }, budgets: { maxSteps: 10 } });
@@ -154,11 +153,10 @@ describe('the HTTP API (local server, same routes as API Gateway)', () => {
     const { runId } = (await first.json()) as { runId: string };
     await waitFor(runId);
     // The terminal status is written before the run_finished event: count the items once the trace has it too.
-    for (let i = 0; i < 200; i++) {
+    await until('run_finished in the trace', async () => {
       const { events } = (await (await call('GET', `/runs/${runId}/trace`)).json()) as { events: { type: string }[] };
-      if (events.some((e) => e.type === 'run_finished')) break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
+      return events.some((e) => e.type === 'run_finished');
+    });
     const before = await items();
     const again = await post(ALICE);
     expect(again.status).toBe(200);

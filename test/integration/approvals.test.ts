@@ -1,9 +1,10 @@
 import { type AgentConfigInput, parseConfig } from '../../lib/config';
 import { countTransitions, type LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
-import { type FakeProvider, startFakeOpenAI } from '../fakes/providers';
+import { type FakeProvider, startFakeOpenAI } from '../../testing/fake-providers';
+import { type Loopback, reply, startLoopback } from '../../testing/loopback';
+import { poll } from '../helpers/async';
 import { patchDefinition, templateFor, testEngine } from '../helpers/engine';
-import { type Loopback, reply, startLoopback } from '../helpers/loopback';
 
 /**
  * Approval-required tools through the synthesized state machine, offline: the run waits on the AwaitApproval task
@@ -32,14 +33,7 @@ describe('approval-required tools (through the state machine, offline)', () => {
     });
   const getRun = async (srv: LocalServer, runId: string) => (await (await call(srv, 'GET', `/runs/${runId}`)).json()) as RunBody;
   /** Polls the run until its status is not one of `from` (bounded: 1200 polls). */
-  const until = async (srv: LocalServer, runId: string, done: (run: RunBody) => boolean) => {
-    for (let i = 0; i < 1200; i++) {
-      const run = await getRun(srv, runId);
-      if (done(run)) return run;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`run ${runId} never reached the expected state`);
-  };
+  const until = (srv: LocalServer, runId: string, done: (run: RunBody) => boolean) => poll(`run ${runId} in the expected state`, () => getRun(srv, runId), done);
   const start = async (srv: LocalServer, input: string) => {
     const res = await call(srv, 'POST', '/runs', { body: { input } });
     expect(res.status).toBe(202);
@@ -60,7 +54,7 @@ describe('approval-required tools (through the state machine, offline)', () => {
     tool = await startLoopback();
     tool.on('/charge', reply(200, { charged: 42 }));
     config = {
-      models: { primary: { provider: 'openai', model: 'm', baseUrl: model.url, timeoutMs: 2000 } },
+      models: { primary: { provider: 'openai', model: 'm', contextWindowTokens: 128_000, baseUrl: model.url, timeoutMs: 2000 } },
       tools: [{ name: 'charge', kind: 'http', url: tool.url('/charge'), description: 'Charges a card.', approval: 'required' }],
       localTokens: { [ALICE]: 'alice', [BOB]: 'bob' },
     };

@@ -5,23 +5,16 @@ import { createRunControl } from '../../lambdas/core/control';
 import type { TraceEvent } from '../../lambdas/core/types';
 import { parseConfig } from '../../lib/config';
 import { type ExecutionResult, LocalEngine } from '../../local/engine';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
+import { type Loopback, startLoopback } from '../../testing/loopback';
+import { until } from '../helpers/async';
 import { templateFor, testEngine } from '../helpers/engine';
-import { type Loopback, startLoopback } from '../helpers/loopback';
 
 /**
  * A cancelled (or otherwise final) run does no more work, whether or not its execution could be stopped: every step
  * re-reads the run first. These drive the synthesized machine in the offline engine against a slow fake provider.
  */
 
-const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 15_000) => {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
 /** The user prompt of a recorded model request (each run has its own). */
 const promptOf = (body: Record<string, unknown>) => (body.messages as { role: string; content: unknown }[]).find((m) => m.role === 'user')?.content;
@@ -61,7 +54,7 @@ describe('cancel: no model or tool request after the calls in flight return', ()
       }, 60);
     });
     engine = await testEngine({
-      models: { primary: { provider: 'openai', model: 'slow', baseUrl: model.baseUrl, timeoutMs: 5000 } },
+      models: { primary: { provider: 'openai', model: 'slow', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000 } },
       tools: [{ name: 'charge', kind: 'http', url: tools.url('/charge'), timeoutMs: 5000 }],
       budgets: { maxSteps: 30 },
     });
@@ -172,7 +165,7 @@ describe('resume after an engine restart', () => {
       // biome-ignore lint/suspicious/noThenProperty: a scripted reply's follow-up, not a thenable
       return { kind: 'delay', ms: 150, then: { kind: 'tools', calls: [{ name: 'calculator', args: { expression: `${done} + 1` } }] } };
     });
-    const config = parseConfig({ models: { primary: { provider: 'openai', model: 'm', baseUrl: model.baseUrl, timeoutMs: 5000 } } });
+    const config = parseConfig({ models: { primary: { provider: 'openai', model: 'm', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000 } } });
     const start = () => LocalEngine.start({ config, template: templateFor(config), dataDir }, { retryScale: 0 });
     try {
       const first = await start();

@@ -1,5 +1,5 @@
 import type { LocalEngine } from '../../local/engine';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
 import { testEngine } from '../helpers/engine';
 
 /** $10 / $30 per million tokens: 10 and 30 micro-dollars a token. */
@@ -14,7 +14,7 @@ describe('the per-run dollar budget against a provider that reports real usage',
   beforeAll(async () => {
     fake = await startFakeProvider('openai');
     engine = await testEngine({
-      models: { primary: { provider: 'openai', model: 'priced-model', baseUrl: fake.baseUrl, timeoutMs: 2000, maxOutputTokens: 1024 } },
+      models: { primary: { provider: 'openai', model: 'priced-model', contextWindowTokens: 128_000, baseUrl: fake.baseUrl, timeoutMs: 2000, maxOutputTokens: 1024 } },
       pricing: { 'priced-model': PRICE },
       budgets: { maxCostUsd: 0.2, maxTokens: 1_000_000, maxSteps: 50 },
     });

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../lib/config';
 import { LocalEngine } from '../../local/engine';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
+import { type Loopback, startLoopback } from '../../testing/loopback';
 import { spawnEntry } from '../helpers/cli';
 import { templateFor } from '../helpers/engine';
-import { type Loopback, startLoopback } from '../helpers/loopback';
 
 const root = join(__dirname, '..', '..');
 const CHARGES = 5;
@@ -74,7 +74,7 @@ describe('crash resume of the on-disk engine (npm start)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), `agent-crash-${shape}-`));
     dataDirs.push(dataDir);
     const config = {
-      models: { primary: { provider: 'openai', model: 'm', baseUrl: model.baseUrl, timeoutMs: 2000 } },
+      models: { primary: { provider: 'openai', model: 'm', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 2000 } },
       tools: [{ name: 'charge', kind: 'http', url: tools.url('/charge'), timeoutMs: 2000 }],
       ...(shape === 'hybrid' ? { engine: 'hybrid', hybrid: { segmentSteps: 2 } } : {}),
     };

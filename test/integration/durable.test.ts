@@ -1,8 +1,9 @@
 import { TransientError } from '../../lambdas/core/errors';
 import type { LocalEngine } from '../../local/engine';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
+import { type Loopback, startLoopback } from '../../testing/loopback';
+import { until } from '../helpers/async';
 import { testEngine } from '../helpers/engine';
-import { type Loopback, startLoopback } from '../helpers/loopback';
 
 /** A "charge" tool whose side effects the loopback server counts per Idempotency-Key; each call takes `delayMs`. */
 function chargeServer(server: Loopback, delayMs: number, effects: Map<string, number>) {
@@ -16,14 +17,6 @@ function chargeServer(server: Loopback, delayMs: number, effects: Map<string, nu
   });
 }
 
-const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 10_000) => {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
 describe('durable state on the synthesized machine', () => {
   let model: FakeProvider;
@@ -41,7 +34,7 @@ describe('durable state on the synthesized machine', () => {
     tools = await startLoopback();
     chargeServer(tools, 150, effects);
     engine = await testEngine({
-      models: { primary: { provider: 'openai', model: 'm', baseUrl: model.baseUrl, timeoutMs: 2000 } },
+      models: { primary: { provider: 'openai', model: 'm', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 2000 } },
       tools: [{ name: 'charge', kind: 'http', url: tools.url('/charge'), timeoutMs: 2000 }],
     });
   });

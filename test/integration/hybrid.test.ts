@@ -3,9 +3,9 @@ import { parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
 import type { SegmentFault } from '../../local/engine-options';
 import type { CfnTemplate } from '../../local/template';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
+import { type Loopback, startLoopback } from '../../testing/loopback';
 import { patchDefinition, templateFor, testEngine } from '../helpers/engine';
-import { type Loopback, startLoopback } from '../helpers/loopback';
 
 /**
  * The same scenarios through both engine shapes (docs/hybrid.md): budgets, repetition, degradation, a crashed
@@ -68,8 +68,8 @@ afterAll(async () => {
 
 const configFor = (engine: 'standard' | 'hybrid') => ({
   models: {
-    primary: { provider: 'openai' as const, model: 'scripted', baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 100 },
-    fallback: { provider: 'openai' as const, model: 'scripted-fallback', baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 100 },
+    primary: { provider: 'openai' as const, model: 'scripted', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 100 },
+    fallback: { provider: 'openai' as const, model: 'scripted-fallback', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000, maxOutputTokens: 100 },
   },
   // $10 / $30 per million tokens; the primary's breaker never opens across the file's runs (each scenario stands alone).
   pricing: { scripted: { inputPerMTokUsd: 10, outputPerMTokUsd: 30 }, 'scripted-fallback': { inputPerMTokUsd: 10, outputPerMTokUsd: 30 } },

@@ -9,7 +9,7 @@ import { accessKeyIdOf } from '../../local/iam/roles';
 import { localSecretArn } from '../../local/secrets-manager';
 import { startServer } from '../../local/server';
 import { type CfnTemplate, functionsOf } from '../../local/template';
-import { type FakeProvider, startFakeOpenAI } from '../fakes/providers';
+import { type FakeProvider, startFakeOpenAI } from '../../testing/fake-providers';
 import { templateFor, testEngine } from '../helpers/engine';
 
 const config = parseConfig({});
@@ -234,7 +234,7 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
   describe('Secrets Manager: the model key (apiKeySecret) is read through the local endpoint as the model function', () => {
     let fake: FakeProvider;
     const SECRET = 'agent/openai-key';
-    const secretConfig = () => ({ models: { primary: { provider: 'openai' as const, model: 'gpt-x', baseUrl: fake.url, apiKeySecret: SECRET, timeoutMs: 5000 } } });
+    const secretConfig = () => ({ models: { primary: { provider: 'openai' as const, model: 'gpt-x', contextWindowTokens: 128_000, baseUrl: fake.url, apiKeySecret: SECRET, timeoutMs: 5000 } } });
     beforeAll(async () => {
       fake = await startFakeOpenAI();
     });

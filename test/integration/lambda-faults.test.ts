@@ -1,6 +1,7 @@
 import { parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
 import type { CfnTemplate } from '../../local/template';
+import { sleep } from '../helpers/async';
 import { templateFor, testEngine } from '../helpers/engine';
 
 /**
@@ -9,7 +10,6 @@ import { templateFor, testEngine } from '../helpers/engine';
  * idempotent), then caught where the loop can go on, or fails the execution, which closes the run: no run is left
  * RUNNING.
  */
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('crashed and timed-out functions in every Task', () => {
   let engine: LocalEngine;

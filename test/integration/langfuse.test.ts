@@ -1,7 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lib/config';
+import { type Loopback, startLoopback } from '../../testing/loopback';
 import { templateFor, testEngine } from '../helpers/engine';
-import { type Loopback, startLoopback } from '../helpers/loopback';
 
 describe('Langfuse export', () => {
   let langfuse: Loopback;

@@ -1,20 +1,12 @@
 import { parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
+import { sleep, until } from '../helpers/async';
 import { patchDefinition, templateFor, testEngine } from '../helpers/engine';
 
 /**
  * The run lifecycle outside the machine's own exits, through the engine: what fails, times out or is stopped closes
  * its run through the EventBridge rule's handler (the engine only publishes the execution's status change).
  */
-const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 10_000) => {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fault = (name: string, message: string) => Object.assign(new Error(message), { name });
 
 describe('execution status → run status (engine)', () => {

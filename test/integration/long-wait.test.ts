@@ -1,5 +1,6 @@
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
+import { poll } from '../helpers/async';
 import { testEngine } from '../helpers/engine';
 import { VirtualTimers } from '../helpers/virtual-timers';
 
@@ -19,14 +20,7 @@ describe('waits longer than a Node timer holds', () => {
   const call = (method: string, path: string, body?: unknown) =>
     fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${ALICE}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   type Run = { status: string; pendingApprovals: { toolCallId: string }[] };
-  const until = async (runId: string, done: (run: Run) => boolean) => {
-    for (let i = 0; i < 400; i++) {
-      const run = (await (await call('GET', `/runs/${runId}`)).json()) as Run;
-      if (done(run)) return run;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`run ${runId} never reached the expected state`);
-  };
+  const until = (runId: string, done: (run: Run) => boolean) => poll(`run ${runId} in the expected state`, async () => (await (await call('GET', `/runs/${runId}`)).json()) as Run, done);
 
   beforeAll(async () => {
     engine = await testEngine({ toolApprovals: { calculator: 'required' }, approvalTimeoutSeconds: 30 * 24 * 3600, budgets: { maxSteps: 3 }, localTokens: { [ALICE]: 'alice' } }, { timers: clock });

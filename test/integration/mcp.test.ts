@@ -1,7 +1,7 @@
 import { idempotencyKeyFor } from '../../lambdas/core/signature';
 import type { LocalEngine } from '../../local/engine';
 import { replayRun } from '../../local/replay';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
 import { testEngine } from '../helpers/engine';
 import { deadUrl, startMcpServer, type TestMcpServer } from '../helpers/mcp-server';
 
@@ -21,7 +21,7 @@ describe('an MCP server as a tool source, on the synthesized machine', () => {
     model = await startFakeProvider('openai');
     process.env.FAKE_MCP_MODEL_KEY = 'sk-fake';
     engine = await testEngine({
-      models: { primary: { provider: 'openai', model: 'm-1', baseUrl: model.baseUrl, apiKeyEnv: 'FAKE_MCP_MODEL_KEY', timeoutMs: 2000 } },
+      models: { primary: { provider: 'openai', model: 'm-1', contextWindowTokens: 128_000, baseUrl: model.baseUrl, apiKeyEnv: 'FAKE_MCP_MODEL_KEY', timeoutMs: 2000 } },
       tools: [{ name: 'billing', kind: 'mcp', url: mcp.url, allow: ['lookup_invoice', 'refund'] }],
       retry: { maxAttempts: 3 },
     });

@@ -1,4 +1,4 @@
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
 import { testEngine } from '../helpers/engine';
 
 /**
@@ -12,7 +12,7 @@ const RUNS = 6;
 async function outage(primary: FakeProvider, breakerEnabled: boolean) {
   const engine = await testEngine({
     models: {
-      primary: { provider: 'openai', model: 'primary', baseUrl: primary.baseUrl, timeoutMs: 1000 },
+      primary: { provider: 'openai', model: 'primary', contextWindowTokens: 128_000, baseUrl: primary.baseUrl, timeoutMs: 1000 },
       fallback: { provider: 'demo', model: 'default' },
     },
     retry: { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 5 },

@@ -1,6 +1,6 @@
 import { ofKind } from '../../lambdas/core/trace';
 import type { LocalEngine } from '../../local/engine';
-import { type FakeProvider, type Protocol, type Reply, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, type Protocol, type Reply, startFakeProvider } from '../../testing/fake-providers';
 import { testEngine } from '../helpers/engine';
 
 /**
@@ -20,8 +20,8 @@ describe.each(protocols)('%s as the primary model', (protocol) => {
     process.env.AWS_SECRET_ACCESS_KEY ??= 'fake';
     engine = await testEngine({
       models: {
-        primary: { provider: protocol, model: 'primary-1', baseUrl: primary.baseUrl, timeoutMs: 400, ...(protocol === 'bedrock' ? { region: 'us-east-1' } : { apiKeyEnv: 'FAKE_PROVIDER_KEY' }) },
-        fallback: { provider: 'openai', model: 'fallback-1', baseUrl: fallback.baseUrl, timeoutMs: 400 },
+        primary: { provider: protocol, model: 'primary-1', contextWindowTokens: 128_000, baseUrl: primary.baseUrl, timeoutMs: 400, ...(protocol === 'bedrock' ? { region: 'us-east-1' } : { apiKeyEnv: 'FAKE_PROVIDER_KEY' }) },
+        fallback: { provider: 'openai', model: 'fallback-1', contextWindowTokens: 128_000, baseUrl: fallback.baseUrl, timeoutMs: 400 },
       },
       retry: { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 5 },
       breaker: { enabled: false },
@@ -116,7 +116,7 @@ describe.each(protocols)('%s as the primary model', (protocol) => {
 describe('tool arguments that are not JSON', () => {
   it('go back to the model as a tool error and the run continues', async () => {
     const primary = await startFakeProvider('openai');
-    const engine = await testEngine({ models: { primary: { provider: 'openai', model: 'm', baseUrl: primary.baseUrl, timeoutMs: 1000 } } });
+    const engine = await testEngine({ models: { primary: { provider: 'openai', model: 'm', contextWindowTokens: 128_000, baseUrl: primary.baseUrl, timeoutMs: 1000 } } });
     try {
       primary.script({ kind: 'bad-args', name: 'calculator', raw: '{"expression": "2+' }, { kind: 'text', text: 'Sorry, let me answer directly: 4.' });
       const { run } = await engine.run({ input: 'What is 2+2?' });
@@ -144,8 +144,8 @@ describe.each(protocols)('%s: a valid answer over 1 MiB', (protocol) => {
     engine = await testEngine({
       models: {
         // A generous client timeout: this is about size, not speed.
-        primary: { provider: protocol, model: 'primary-1', baseUrl: primary.baseUrl, timeoutMs: 15_000, ...(protocol === 'bedrock' ? { region: 'us-east-1' } : { apiKeyEnv: 'FAKE_PROVIDER_KEY' }) },
-        fallback: { provider: 'openai', model: 'fallback-1', baseUrl: fallback.baseUrl, timeoutMs: 15_000 },
+        primary: { provider: protocol, model: 'primary-1', contextWindowTokens: 128_000, baseUrl: primary.baseUrl, timeoutMs: 15_000, ...(protocol === 'bedrock' ? { region: 'us-east-1' } : { apiKeyEnv: 'FAKE_PROVIDER_KEY' }) },
+        fallback: { provider: 'openai', model: 'fallback-1', contextWindowTokens: 128_000, baseUrl: fallback.baseUrl, timeoutMs: 15_000 },
       },
       retry: { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 5 },
       breaker: { enabled: false },

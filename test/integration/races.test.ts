@@ -1,5 +1,5 @@
 import type { LocalEngine } from '../../local/engine';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
 import { testEngine } from '../helpers/engine';
 
 /** The user prompt of a model request (each run has its own). */
@@ -31,7 +31,7 @@ describe('no model request reaches the provider after a run is stopped', () => {
     // Daily caps on ($1 a user; $0.0002 a token, ~$0.012 a call as the fake counts it): the step reads the day's
     // spend between its first look at the run and the request.
     engine = await testEngine({
-      models: { primary: { provider: 'openai', model: 'quick', baseUrl: model.baseUrl, timeoutMs: 5000 } },
+      models: { primary: { provider: 'openai', model: 'quick', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000 } },
       budgets: { maxSteps: 50 },
       pricing: { quick: { inputPerMTokUsd: 200, outputPerMTokUsd: 200 } },
       spend: { dailyUsdPerUser: 1 },

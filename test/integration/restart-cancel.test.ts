@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TraceEvent } from '../../lambdas/core/types';
 import { parseConfig } from '../../lib/config';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
+import { type Loopback, startLoopback } from '../../testing/loopback';
+import { sleep, until } from '../helpers/async';
 import { spawnEntry } from '../helpers/cli';
 import { templateFor } from '../helpers/engine';
-import { type Loopback, startLoopback } from '../helpers/loopback';
 
 /**
  * Issue 21, "Done when": after a kill -9 of the server (`npm start`), a restart on the same data and an immediate
@@ -22,20 +23,11 @@ const MODEL_MS = 300;
 const TOOL_MS = 100;
 const TOKEN = 'restart-cancel-token';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Waits for `p`, at most `ms` (the timer is cleared, so no handle outlives the test). */
 const within = async (p: Promise<unknown>, ms: number) => {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
   clearTimeout(timer);
-};
-const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 30_000) => {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 };
 
 interface Server {

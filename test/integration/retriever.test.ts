@@ -1,5 +1,5 @@
+import { type Loopback, reply, startLoopback } from '../../testing/loopback';
 import { testEngine } from '../helpers/engine';
-import { type Loopback, reply, startLoopback } from '../helpers/loopback';
 
 describe('retriever degradation on the synthesized machine', () => {
   let search: Loopback;

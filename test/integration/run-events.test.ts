@@ -112,7 +112,7 @@ describe('live progress: GET /runs/{id}/events (Server-Sent Events)', () => {
 
   it("another user's run → 404, no token → 401, a non-SSE Accept → 406 (JSON errors, as the other routes)", async () => {
     const { runId } = (await (await call('POST', '/runs', { body: { input: 'Hello there friend' } })).json()) as { runId: string };
-    await until(async () => ((await (await call('GET', `/runs/${runId}`)).json()) as { status: string }).status === 'SUCCEEDED', 'the run to finish', 10_000, 10);
+    await until('the run to finish', async () => ((await (await call('GET', `/runs/${runId}`)).json()) as { status: string }).status === 'SUCCEEDED', 10_000, 10);
     const other = await events(runId, {}, BOB);
     expect([other.status, ((await other.json()) as { error: { code: string } }).error.code]).toEqual([404, 'NOT_FOUND']);
     const anonymous = await fetch(`${server.url}/runs/${runId}/events`, { headers: { accept: 'text/event-stream' } });

@@ -1,6 +1,7 @@
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
+import { poll } from '../helpers/async';
 import { testEngine } from '../helpers/engine';
 
 // Synthesizing the template of a new config takes a while on a busy machine: one config for the whole file.
@@ -39,22 +40,15 @@ describe('daily caps, the kill switch and support access (local server, the stat
     return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
   };
   const start = async (token: string, input = 'Count forever.') => call('POST', '/runs', token, { input });
-  const waitFor = async (runId: string, token: string, done: (s: string) => boolean = (s) => !['RUNNING', 'PAUSED'].includes(s), ms = 20_000) => {
-    const until = Date.now() + ms;
-    while (Date.now() < until) {
-      const run = (await call('GET', `/runs/${runId}`, token)).body;
-      if (done(run.status)) return run;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`run ${runId} did not get there in ${ms} ms`);
-  };
+  const waitFor = (runId: string, token: string, done: (s: string) => boolean = (s) => !['RUNNING', 'PAUSED'].includes(s)) =>
+    poll(`run ${runId} in the expected state`, async () => (await call('GET', `/runs/${runId}`, token)).body, (run) => done(run.status));
 
   beforeAll(async () => {
     fake = await startFakeProvider('openai');
     engine = await testEngine({
       models: {
-        primary: { provider: 'openai', model: 'priced-model', baseUrl: fake.baseUrl, timeoutMs: 20_000, maxOutputTokens: 1024 },
-        fallback: { provider: 'openai', model: 'cheap-model', baseUrl: fake.baseUrl, timeoutMs: 20_000, maxOutputTokens: 1024 },
+        primary: { provider: 'openai', model: 'priced-model', contextWindowTokens: 128_000, baseUrl: fake.baseUrl, timeoutMs: 20_000, maxOutputTokens: 1024 },
+        fallback: { provider: 'openai', model: 'cheap-model', contextWindowTokens: 128_000, baseUrl: fake.baseUrl, timeoutMs: 20_000, maxOutputTokens: 1024 },
       },
       pricing: { 'priced-model': { inputPerMTokUsd: 10, outputPerMTokUsd: 30 }, 'cheap-model': { inputPerMTokUsd: 5, outputPerMTokUsd: 15 } },
       spend: { dailyUsdPerUser: 2 * CALL_USD, dailyUsdTotal: 100, fallbackAt: 0.5 },

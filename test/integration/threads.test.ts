@@ -6,9 +6,9 @@ import type { RecordedRun } from '../../lambdas/core/replay';
 import { parseTraceEvent } from '../../lambdas/core/trace';
 import type { LocalEngine } from '../../local/engine';
 import { replayRun } from '../../local/replay';
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
 import { type LocalServer, startServer } from '../../local/server';
-import { until } from '../helpers/async';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
+import { poll, until } from '../helpers/async';
 import { agent } from '../helpers/cli';
 import { testEngine } from '../helpers/engine';
 
@@ -33,10 +33,8 @@ describe('threads (local server, state machine, dynalite)', () => {
     });
   const getRun = async (runId: string) => (await (await call('GET', `/runs/${runId}`)).json()) as Run;
   const settled = (runId: string, statuses = ['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED']) =>
-    until(async () => {
-      const run = await getRun(runId);
-      return statuses.includes(run.status) ? run : undefined;
-    }, `run ${runId} to be ${statuses.join('/')}`, 10_000, 10);
+    // Every 60 ms: under the stage's throttle (20 requests per second), which the local API Gateway applies.
+    poll(`run ${runId} to be ${statuses.join('/')}`, () => getRun(runId), (run) => statuses.includes(run.status), 10_000, 60);
   const newThread = async (title?: string) => {
     const res = await call('POST', '/threads', { body: title === undefined ? {} : { title } });
     expect(res.status).toBe(201);
@@ -52,7 +50,7 @@ describe('threads (local server, state machine, dynalite)', () => {
   };
 
   beforeAll(async () => {
-    engine = await testEngine({ localTokens: { [ALICE]: 'alice', [BOB]: 'bob' }, adminTokens: { [ADMIN]: 'root' }, toolApprovals: { calculator: 'required' } });
+    engine = await testEngine({ api: { throttle: { rateLimit: 200, burstLimit: 400 } }, localTokens: { [ALICE]: 'alice', [BOB]: 'bob' }, adminTokens: { [ADMIN]: 'root' }, toolApprovals: { calculator: 'required' } });
     server = await startServer(engine, { port: 0 });
   });
   afterAll(async () => {
@@ -263,13 +261,13 @@ describe('thread runs paused, resumed, and resumed from their checkpoint after a
     const res = await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${ALICE}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, body: res.status === 204 ? {} : ((await res.json()) as Record<string, unknown> & Partial<Run>) };
   };
-  const status = (runId: string, want: string) => until(async () => ((await call('GET', `/runs/${runId}`)).body.status === want ? (await call('GET', `/runs/${runId}`)).body : undefined), `run ${runId} to be ${want}`, 10_000, 10);
+  const status = (runId: string, want: string) => poll(`run ${runId} to be ${want}`, async () => (await call('GET', `/runs/${runId}`)).body, (run) => run.status === want, 10_000, 20);
   /** Starts a run on the thread and pauses it while the model is answering its first step. */
   const pausedRun = async (threadId: string, input: string) => {
     const started = await call('POST', `/threads/${threadId}/runs`, { input });
     expect(started.status).toBe(202);
     const runId = String(started.body.runId);
-    await until(() => model.requests.some((r) => JSON.stringify(r.body).includes(input)), `the model request of ${input}`);
+    await until(`the model request of ${input}`, () => model.requests.some((r) => JSON.stringify(r.body).includes(input)), 10_000, 10);
     expect((await call('POST', `/runs/${runId}/pause`)).status).toBe(202);
     await status(runId, 'PAUSED');
     return runId;
@@ -282,15 +280,16 @@ describe('thread runs paused, resumed, and resumed from their checkpoint after a
       const last = messages.at(-1);
       const users = messages.filter((m) => m.role === 'user').map((m) => m.content);
       if (last?.role === 'user' && last.content?.includes('slowly')) {
+        // biome-ignore lint/suspicious/noThenProperty: a scripted reply's follow-up, not a thenable
         return { kind: 'delay', ms: 300, then: { kind: 'tools', calls: [{ name: 'calculator', args: { expression: '6*7' } }] } };
       }
       return { kind: 'text', text: `Done. I was sent: ${users.join(' | ')}` };
     });
-    config = { models: { primary: { provider: 'openai', model: 'm', baseUrl: model.baseUrl, timeoutMs: 5000 } }, localTokens: { [ALICE]: 'alice' } };
+    config = { models: { primary: { provider: 'openai', model: 'm', baseUrl: model.baseUrl, timeoutMs: 5000, contextWindowTokens: 128_000 } }, localTokens: { [ALICE]: 'alice' } };
     await start();
   });
   afterAll(async () => {
-    await stop();
+    if (server) await stop();
     await model.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -321,6 +320,6 @@ describe('thread runs paused, resumed, and resumed from their checkpoint after a
     expect(next.body.queued).toBeUndefined();
     expect((await status(String(next.body.runId), 'SUCCEEDED')).answer).toContain('Compute it again, slowly. | Thanks!');
     // Its execution ends (and is archived in the data dir) before the engine closes.
-    await until(() => engine.inFlight.length === 0, 'no execution in flight', 10_000, 10);
+    await until('no execution in flight', () => engine.inFlight.length === 0, 10_000, 10);
   }, 30_000);
 });

@@ -1,4 +1,4 @@
-import { type FakeProvider, startFakeProvider } from '../fakes/providers';
+import { type FakeProvider, startFakeProvider } from '../../testing/fake-providers';
 import { testEngine } from '../helpers/engine';
 
 describe('the token budget against a provider that reports large usage', () => {
@@ -16,7 +16,7 @@ describe('the token budget against a provider that reports large usage', () => {
     let n = 0;
     fake.setDefault({ kind: 'text', text: 'unused' });
     fake.script(...Array.from({ length: 10 }, () => ({ kind: 'tools' as const, calls: [{ name: 'calculator', args: { expression: `${++n} + 1` } }], usage: { input: 50, output: 2000 } })));
-    const engine = await testEngine({ models: { primary: { provider: 'openai', model: 'big', baseUrl: fake.baseUrl, timeoutMs: 2000, maxOutputTokens: 1024 } }, budgets: { maxTokens: 5000 } });
+    const engine = await testEngine({ models: { primary: { provider: 'openai', model: 'big', contextWindowTokens: 128_000, baseUrl: fake.baseUrl, timeoutMs: 2000, maxOutputTokens: 1024 } }, budgets: { maxTokens: 5000 } });
     try {
       const { run } = await engine.run({ input: 'Count forever.' });
       expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'TOKEN_BUDGET' });
@@ -44,7 +44,7 @@ describe('the token budget against a provider that reports large usage', () => {
     // A provider that counts 3,000 input tokens for a prompt we estimate at a few hundred.
     let n = 0;
     fake.script(...Array.from({ length: 10 }, () => ({ kind: 'tools' as const, calls: [{ name: 'calculator', args: { expression: `${++n} * 2` } }], usage: { input: 3000, output: 200 } })));
-    const engine = await testEngine({ models: { primary: { provider: 'openai', model: 'big', baseUrl: fake.baseUrl, timeoutMs: 2000 } }, budgets: { maxTokens: 8000 } });
+    const engine = await testEngine({ models: { primary: { provider: 'openai', model: 'big', contextWindowTokens: 128_000, baseUrl: fake.baseUrl, timeoutMs: 2000 } }, budgets: { maxTokens: 8000 } });
     try {
       const { run } = await engine.run({ input: 'Count forever.' });
       expect(run.stopReason).toBe('TOKEN_BUDGET');

@@ -9,7 +9,7 @@ import { sourceFiles, specifiersOf } from '../helpers/imports';
  */
 const ROOT = resolve(__dirname, '..', '..');
 const LAMBDAS = join(ROOT, 'lambdas');
-const FORBIDDEN = ['lib', 'local', 'bin'];
+const FORBIDDEN = ['lib', 'local', 'bin', 'testing'];
 
 /** The top-level room a relative specifier of `file` lands in (undefined for packages). */
 function roomOf(file: string, specifier: string): string | undefined {
@@ -17,7 +17,7 @@ function roomOf(file: string, specifier: string): string | undefined {
   return relative(ROOT, resolve(dirname(file), specifier)).split(sep)[0];
 }
 
-describe('lambdas/ imports nothing from lib/, local/ or bin/', () => {
+describe('lambdas/ imports nothing from lib/, local/, bin/ or testing/', () => {
   const files = sourceFiles(LAMBDAS);
 
   it('scans the whole tree', () => {
@@ -26,9 +26,9 @@ describe('lambdas/ imports nothing from lib/, local/ or bin/', () => {
   });
 
   it('the scan sees every import form', () => {
-    const sample = `import a from '../../lib/a';\nimport type { B } from "../../local/b";\nexport { c } from '../../bin/c';\nimport '../../lib/side';\nconst d = await import('../../lib/d');\nrequire('../../local/e');`;
+    const sample = `import a from '../../lib/a';\nimport type { B } from "../../local/b";\nexport { c } from '../../bin/c';\nimport '../../lib/side';\nconst d = await import('../../lib/d');\nrequire('../../local/e');\nimport { f } from '../../testing/f';`;
     const found = specifiersOf(sample).map((s) => roomOf(join(LAMBDAS, 'core', 'x.ts'), s));
-    expect(found.sort()).toEqual(['bin', 'lib', 'lib', 'lib', 'local', 'local']);
+    expect(found.sort()).toEqual(['bin', 'lib', 'lib', 'lib', 'local', 'local', 'testing']);
   });
 
   it('no file under lambdas/ reaches up', () => {
@@ -50,5 +50,17 @@ describe('the core and the API routes depend on ports, not on the stores', () =>
         .map((s) => `${relative(ROOT, file)} → ${s}`),
     );
     expect(toStore).toEqual([]);
+  });
+});
+
+describe('the fakes the tests and the bench share live in testing/', () => {
+  it('nothing outside test/ imports test/ (bench/, scripts/, testing/ and the code use testing/)', () => {
+    const files = ['bench', 'scripts', 'testing', 'lambdas', 'lib', 'local', 'bin'].flatMap((room) => sourceFiles(join(ROOT, room)));
+    const intoTests = files.flatMap((file) =>
+      specifiersOf(readFileSync(file, 'utf8'))
+        .filter((s) => roomOf(file, s) === 'test')
+        .map((s) => `${relative(ROOT, file)} → ${s}`),
+    );
+    expect(intoTests).toEqual([]);
   });
 });

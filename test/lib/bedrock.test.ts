@@ -36,7 +36,7 @@ describe('the Bedrock grant: the model function may invoke exactly the configure
 
   it('grants nothing on Bedrock when no model is a bedrock model, and a model given by ARN on that ARN', () => {
     expect(bedrockGrants({}).grants).toEqual([]);
-    const model = (id: string) => parseConfig({ models: { primary: { provider: 'bedrock', model: id } } }).models.primary;
+    const model = (id: string) => parseConfig({ models: { primary: { provider: 'bedrock', model: id, contextWindowTokens: 200_000 } } }).models.primary;
     const arn = 'arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/abc123';
     expect(bedrockModelArns(model(arn))).toEqual([arn]);
     // A system inference profile by ARN: the profile, and its model in every region it routes to.

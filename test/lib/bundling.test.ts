@@ -8,8 +8,8 @@ import { RunStore } from '../../lambdas/store/run-store';
 import { esbuildOptionsOf, externalModulesOf, LAMBDA_CLIENT, nodeModulesOf } from '../../lib/bundling';
 import { CONFIG_ENV, handlerConfig, parseConfig } from '../../lib/config';
 import { ensureTable } from '../../local/dynamo';
+import { reply, startLoopback } from '../../testing/loopback';
 import { dynamoWithAgentTable } from '../helpers/dynamo';
-import { reply, startLoopback } from '../helpers/loopback';
 
 const root = join(__dirname, '..', '..');
 const BASE_HANDLERS = ['load-run', 'call-tool', 'finalize', 'pause', 'api', 'export-trace', 'execution-status', 'run-events'];

@@ -21,7 +21,7 @@ describe('config schema', () => {
 
   it('rejects unknown keys by name', () => {
     expect(() => parseConfig({ budgets: { maxStep: 3 } })).toThrow(/budgets: unknown key\(s\) "maxStep"/);
-    // ...and refers to documents the repo has (README.md "Configure your agent", lib/config.ts), not a missing CONTRACT.md.
+    // ...and refers to the config reference the repo has (docs/config.md), not a document outside it.
     const message = (() => {
       try {
         parseConfig({ nope: 1 });
@@ -30,7 +30,7 @@ describe('config schema', () => {
       }
       return '';
     })();
-    expect(message).not.toContain('CONTRACT.md');
+    expect(message).toContain('docs/config.md');
     for (const file of message.match(/[\w./-]+\.(md|ts)\b/g) ?? []) expect({ file, exists: existsSync(join(__dirname, '..', '..', file)) }).toEqual({ file, exists: true });
   });
 
@@ -87,12 +87,12 @@ describe('spend config', () => {
     expect(parseConfig({ budgets: { maxCostUsd: 0.5 }, spend: { dailyUsdPerUser: 5, dailyUsdTotal: 200 } }).spend).toEqual({ dailyUsdPerUser: 5, dailyUsdTotal: 200 });
     expect(() => parseConfig({ models: { primary: { provider: 'openai', model: 'gpt-4o-mini' } }, budgets: { maxCostUsd: 0.5 } })).not.toThrow();
     expect(() =>
-      parseConfig({ models: { primary: { provider: 'openai', model: 'llama3', baseUrl: 'http://127.0.0.1:11434/v1' } }, pricing: { llama3: { inputPerMTokUsd: 0, outputPerMTokUsd: 0 } }, spend: { dailyUsdTotal: 1 } }),
+      parseConfig({ models: { primary: { provider: 'openai', model: 'llama3', contextWindowTokens: 8192, baseUrl: 'http://127.0.0.1:11434/v1' } }, pricing: { llama3: { inputPerMTokUsd: 0, outputPerMTokUsd: 0 } }, spend: { dailyUsdTotal: 1 } }),
     ).not.toThrow();
   });
 
   it('refuses a dollar limit with a model that has no price, naming the model and the limit', () => {
-    const cfg = { models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'openai', model: 'my-finetune', baseUrl: 'http://127.0.0.1:9/v1' } }, spend: { dailyUsdPerUser: 5 } };
+    const cfg = { models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'openai', model: 'my-finetune', contextWindowTokens: 32_000, baseUrl: 'http://127.0.0.1:9/v1' } }, spend: { dailyUsdPerUser: 5 } };
     expect(() => parseConfig(cfg)).toThrow(/pricing\.my-finetune: model "my-finetune" \(openai, models\.fallback\) has no price, and spend\.dailyUsdPerUser is a dollar limit/);
     // Without a dollar limit an unpriced model is fine (its cost is recorded as 0).
     expect(() => parseConfig({ ...cfg, spend: {} })).not.toThrow();
@@ -185,8 +185,18 @@ describe('your agent in the config (docs/agent.md)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'agent-config-'));
     const file = join(dir, 'agent.config.json');
     writeFileSync(file, JSON.stringify({ models: { primary: { provider: 'openai', model: 'my-finetune' }, fallback: { provider: 'openai', model: 'gpt-4o-mini' } } }));
-    expect(() => loadConfig(file)).toThrow(/models\.primary\.contextWindowTokens: model "my-finetune" \(openai\) has no built-in context window; set it/);
+    expect(() => loadConfig(file)).toThrow(/models\.primary\.contextWindowTokens: model "my-finetune" \(openai\) has no built-in context window; set contextWindowTokens/);
     writeFileSync(file, JSON.stringify({ models: { primary: { provider: 'openai', model: 'my-finetune', contextWindowTokens: 32000 } } }));
     expect(loadConfig(file).models.primary.contextWindowTokens).toBe(32000);
+  });
+
+  it('refuses a model with no known context window wherever a config is parsed (the handlers\' too), naming the model and the key', () => {
+    expect(problem({ models: { primary: { provider: 'anthropic', model: 'claude-next', apiKeyEnv: 'K' } } })).toMatch(
+      /models\.primary\.contextWindowTokens: model "claude-next" \(anthropic\) has no built-in context window; set contextWindowTokens to the tokens \(input \+ output\) the model accepts, e\.g\. 128000/,
+    );
+    expect(problem({ models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'bedrock', model: 'mistral.large' } } })).toMatch(/models\.fallback\.contextWindowTokens: model "mistral\.large" \(bedrock\)/);
+    // Built-in (dated or with a Bedrock geography), configured, or the demo's: accepted.
+    expect(parseConfig({ models: { primary: { provider: 'bedrock', model: 'eu.amazon.nova-lite-v1:0' }, fallback: { provider: 'openai', model: 'my-finetune', contextWindowTokens: 32_000 } } }).models.fallback?.contextWindowTokens).toBe(32_000);
+    expect(parseConfig({}).models.primary.provider).toBe('demo');
   });
 });

@@ -6,7 +6,7 @@ import { breakerFor, dependenciesOf, renderDegradationDoc } from '../../lib/depe
 describe('dependencies and their degradation paths', () => {
   it('lists every model tier and every configured tool with a breaker and a fallback', () => {
     const config = parseConfig({
-      models: { primary: { provider: 'openai', model: 'gpt-x', baseUrl: 'http://127.0.0.1:1/v1' }, fallback: { provider: 'demo', model: 'default' } },
+      models: { primary: { provider: 'openai', model: 'gpt-x', contextWindowTokens: 128_000, baseUrl: 'http://127.0.0.1:1/v1' }, fallback: { provider: 'demo', model: 'default' } },
       tools: [
         { name: 'retrieve', kind: 'retriever', url: 'http://127.0.0.1:2/search' },
         { name: 'charge', kind: 'http', url: 'http://127.0.0.1:3/charge' },

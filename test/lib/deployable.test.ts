@@ -12,10 +12,10 @@ describe('synth refuses what works offline but cannot work in AWS, naming the fi
   it('a non-demo model whose key is only in apiKeyEnv: names apiKeySecret', () => {
     const envOnly = { models: { primary: { provider: 'openai' as const, model: 'gpt-4o-mini', apiKeyEnv: 'OPENAI_API_KEY' } } };
     expect(problems(envOnly)).toEqual([expect.stringMatching(/^models\.primary: the API key is only in the environment variable OPENAI_API_KEY \(apiKeyEnv\).*name the secret in models\.primary\.apiKeySecret/)]);
-    expect(problems({ models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'anthropic', model: 'claude', apiKeyEnv: 'K' } } })).toEqual([expect.stringContaining('models.fallback.apiKeySecret')]);
+    expect(problems({ models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'anthropic', model: 'claude', contextWindowTokens: 128_000, apiKeyEnv: 'K' } } })).toEqual([expect.stringContaining('models.fallback.apiKeySecret')]);
     // With the secret (apiKeyEnv then serves offline only), with no key at all (a keyless server), the demo, Bedrock (IAM): fine.
     expect(problems({ models: { primary: { ...envOnly.models.primary, apiKeySecret: 'agent/openai-key' } } })).toEqual([]);
-    expect(problems({ models: { primary: { provider: 'openai', model: 'llama3', baseUrl: 'http://10.0.0.5:11434/v1' } } })).toEqual([]);
+    expect(problems({ models: { primary: { provider: 'openai', model: 'llama3', contextWindowTokens: 128_000, baseUrl: 'http://10.0.0.5:11434/v1' } } })).toEqual([]);
     expect(problems({ models: { primary: { provider: 'bedrock', model: 'amazon.nova-lite-v1:0', apiKeyEnv: 'UNUSED' } } })).toEqual([]);
     expect(problems({})).toEqual([]);
   });

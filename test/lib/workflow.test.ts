@@ -36,12 +36,12 @@ describe('the agent workflow (synthesized)', () => {
     const catches = (name: string) => (states[name]!.Catch as { ErrorEquals: string[]; Next: string }[]).map((c) => [c.ErrorEquals.join(','), c.Next]);
     expect(catches('CallModel')).toEqual([
       ['ModelRefusal', 'Refused'],
-      ['BudgetExceeded', 'TokenBudgetExhausted'],
+      ['BudgetExceeded', 'BudgetExhausted'],
       ['States.ALL', 'CallFallbackModel'],
     ]);
     expect(catches('CallFallbackModel')).toEqual([
       ['ModelRefusal', 'Refused'],
-      ['BudgetExceeded', 'TokenBudgetExhausted'],
+      ['BudgetExceeded', 'BudgetExhausted'],
       ['States.ALL', 'Degrade'],
     ]);
     expect(catches('CallTool')).toEqual([['States.ALL', 'RecordToolFailure']]);
@@ -163,7 +163,7 @@ describe('the store', () => {
 describe('model API keys', () => {
   it('grants the model handler read on the configured secret, and nothing else does', () => {
     const withSecret = Template.fromJSON(
-      templateFor(parseConfig({ models: { primary: { provider: 'openai', model: 'gpt-x', apiKeySecret: 'agent/openai-key' } } })),
+      templateFor(parseConfig({ models: { primary: { provider: 'openai', model: 'gpt-x', contextWindowTokens: 128_000, apiKeySecret: 'agent/openai-key' } } })),
     );
     const policies = withSecret.findResources('AWS::IAM::Policy');
     const granting = Object.entries(policies).filter(([, p]) => JSON.stringify(p).includes('secretsmanager:GetSecretValue'));

@@ -8,7 +8,7 @@ import { LocalIam } from '../../local/iam/check';
 import { asCaller } from '../../local/iam/clients';
 import { accessKeyIdOf, iamModelOf } from '../../local/iam/roles';
 import type { CfnTemplate } from '../../local/template';
-import { type FakeProvider, startFakeBedrock } from '../fakes/providers';
+import { type FakeProvider, startFakeBedrock } from '../../testing/fake-providers';
 import { rejection } from '../helpers/async';
 
 const HAIKU = 'anthropic.claude-3-haiku-20240307-v1:0';

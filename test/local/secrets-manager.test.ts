@@ -72,7 +72,7 @@ describe('the local secret store', () => {
 
   it("holds the secrets a config names whose values its key variables hold (only those that are set)", () => {
     const config = parseConfig({
-      models: { primary: { provider: 'openai', model: 'm', apiKeySecret: 'agent/key', apiKeyEnv: 'MY_KEY' }, fallback: { provider: 'openai', model: 'n', apiKeySecret: 'agent/unset', apiKeyEnv: 'UNSET_KEY' } },
+      models: { primary: { provider: 'openai', model: 'm', contextWindowTokens: 128_000, apiKeySecret: 'agent/key', apiKeyEnv: 'MY_KEY' }, fallback: { provider: 'openai', model: 'n', contextWindowTokens: 128_000, apiKeySecret: 'agent/unset', apiKeyEnv: 'UNSET_KEY' } },
       observability: { langfuse: { baseUrl: 'http://127.0.0.1:1', secret: 'agent/langfuse', publicKeyEnv: 'LF_P', secretKeyEnv: 'LF_S' } },
     });
     expect(secretsFromEnv(config, { MY_KEY: ' sk-env ', LF_P: 'p', LF_S: 's' })).toEqual({ 'agent/key': 'sk-env', 'agent/langfuse': '{"publicKey":"p","secretKey":"s"}' });

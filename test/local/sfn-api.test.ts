@@ -13,17 +13,9 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { LocalEngine } from '../../local/engine';
 import { newTaskToken } from '../../local/task-tokens';
+import { sleep, until } from '../helpers/async';
 import { testEngine } from '../helpers/engine';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 10_000) => {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
 /** The local Step Functions API, driven by the unchanged AWS SDK with the endpoint from AWS_ENDPOINT_URL_SFN. */
 describe('local Step Functions API (JSON 1.0 wire protocol)', () => {

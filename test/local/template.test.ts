@@ -8,7 +8,7 @@ import { cachedTemplate, maskLoopbackPorts, STACK_NAME, sourceFingerprint, synth
 
 const withPorts = (model: number, tool: number) =>
   parseConfig({
-    models: { primary: { provider: 'openai', model: 'm', baseUrl: `http://127.0.0.1:${model}/v1` } },
+    models: { primary: { provider: 'openai', model: 'm', contextWindowTokens: 128_000, baseUrl: `http://127.0.0.1:${model}/v1` } },
     tools: [{ name: 'charge', kind: 'http', url: `http://localhost:${tool}/charge` }],
   });
 

@@ -13,20 +13,13 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { parseConfig } from '../../lib/config';
 import type { LocalEngine } from '../../local/engine';
 import { aliasOf, type CfnTemplate } from '../../local/template';
+import { until } from '../helpers/async';
 import { templateFor, testEngine } from '../helpers/engine';
 
 const V1 = {};
 const V2 = { models: { primary: { provider: 'demo' as const, model: 'wander' } } };
 const PROMPT = 'What is 12.5% of 3480?';
 
-const until = async (what: string, check: () => Promise<boolean>, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
 /** A run held in flight: it pauses at its first tool-call boundary and waits there for its task token. */
 async function pausedRun(engine: LocalEngine, runId: string) {

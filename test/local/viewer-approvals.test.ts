@@ -1,6 +1,7 @@
 import type { Browser } from 'playwright-core';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
+import { poll } from '../helpers/async';
 import { launchChromium } from '../helpers/browser';
 import { testEngine } from '../helpers/engine';
 
@@ -21,14 +22,7 @@ describe('the trace viewer shows calls waiting for approval with Approve / Rejec
       })
     ).json()) as RunBody & { runId: string };
   /** Polls the run until `done` holds (bounded: 1200 polls of 25 ms). */
-  const until = async (runId: string, done: (run: RunBody) => boolean) => {
-    for (let i = 0; i < 1200; i++) {
-      const run = await api('GET', `/runs/${runId}`);
-      if (done(run)) return run;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`run ${runId} never reached the expected state`);
-  };
+  const until = (runId: string, done: (run: RunBody) => boolean) => poll(`run ${runId} in the expected state`, () => api('GET', `/runs/${runId}`) as Promise<RunBody>, done);
   const waitingRun = async (input: string) => {
     const { runId } = await api('POST', '/runs', { input });
     return until(runId, (r) => r.status !== 'RUNNING');

@@ -2,9 +2,9 @@ import { ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { LocalEngine } from '../../local/engine';
 import { type LocalServer, startServer } from '../../local/server';
 import { smokeRun } from '../../scripts/smoke-api';
+import { type Loopback, startLoopback } from '../../testing/loopback';
 import { runEntry } from '../helpers/cli';
 import { EMULATOR_ENV, jwtEngine, startTestPool, type TestPool } from '../helpers/cognito';
-import { type Loopback, startLoopback } from '../helpers/loopback';
 
 const smoke = (args: string[], env: Record<string, string>) => runEntry('scripts/smoke-api.ts', args, { env, timeoutMs: 90_000 });
 

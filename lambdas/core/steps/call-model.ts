@@ -13,7 +13,7 @@ import { threadConversation } from '../threads';
 import { type CaughtError, type Tier, trace } from '../trace';
 import { refOf } from '../trace-refs';
 import type { Message, ModelProvider, ModelRequest, ModelResponse, ToolCall, ToolSpec, Usage } from '../types';
-import { addUsage, type CallBase, compact, estimateOf, pendingUsage } from './compaction';
+import { addUsage, type CallBase, compact, estimateOf, pendingMicros, pendingUsage } from './compaction';
 import { withModelClaim } from './model-claim';
 import { type Invocation, isFinal, type LoopDeps, type LoopState, mustGetRun, stoppedState } from './state';
 
@@ -385,8 +385,9 @@ async function storeAnswer(
   // The step's usage (the run's budgets and spend): this answer's, a first answer's before its repair, and a context
   // summary's made at this step — counted once, with the answer. The call's event carries its own usage only (each
   // of the others is on its own event), so the metrics and the export count every token once.
-  const usage = addUsage(addUsage(response.usage, call.repairedAfter ?? { inputTokens: 0, outputTokens: 0 }), pendingUsage(call.run.contextView, step));
-  const micros = call.priced ? costMicros(usage, call.priced.price) : 0;
+  const answered = addUsage(response.usage, call.repairedAfter ?? { inputTokens: 0, outputTokens: 0 });
+  const usage = addUsage(answered, pendingUsage(call.run.contextView, step));
+  const micros = (call.priced ? costMicros(answered, call.priced.price) : 0) + pendingMicros(call.run.contextView, step, call.priced?.price);
   const ownMicros = call.priced ? costMicros(response.usage, call.priced.price) : 0;
   // The call's trace event goes in the message's item, referencing the messages instead of copying them
   // (../trace-refs.ts: the trace readers resolve them).

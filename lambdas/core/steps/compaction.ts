@@ -35,6 +35,12 @@ export function pendingUsage(view: ContextView | undefined, step: number): Usage
   return view?.summary && view.summary.atStep === step ? view.summary.usage : { inputTokens: 0, outputTokens: 0 };
 }
 
+/** What the summary made at this step cost (its own figure, priced when it was made; else at `price`), in micro-dollars. */
+export function pendingMicros(view: ContextView | undefined, step: number, price: ModelPrice | undefined): number {
+  if (!view?.summary || view.summary.atStep !== step) return 0;
+  return view.summary.costMicros ?? (price ? costMicros(view.summary.usage, price) : 0);
+}
+
 export const addUsage = (a: Usage, b: Usage): Usage => ({ inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens });
 
 /**
@@ -118,7 +124,8 @@ export async function summarize(deps: LoopDeps, run: RunRecord, step: number, ba
   try {
     const response = await base.model.complete({ ...request, maxOutputTokens: budget.maxOutputTokens, step, purpose: 'summary' });
     if (!response.text.trim()) return undefined;
-    return { throughStep, text: response.text.trim(), atStep: step, usage: addUsage(earlier, response.usage) };
+    const micros = pendingMicros(view, step, undefined) + (base.priced ? costMicros(response.usage, base.priced.price) : 0);
+    return { throughStep, text: response.text.trim(), atStep: step, usage: addUsage(earlier, response.usage), costMicros: micros };
   } catch (err) {
     deps.log?.('context summary failed', { runId: run.runId, step, error: (err as Error).name, message: (err as Error).message });
     return undefined;

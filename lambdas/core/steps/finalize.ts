@@ -3,8 +3,9 @@ import { budgetReasonOf } from '../errors';
 import { OUTPUT_INVALID, parseAnswerJson } from '../output-json';
 import type { RunRecord } from '../ports';
 import { toUsd } from '../pricing';
+import { utcDay } from '../spend';
 import { assertNever, trace } from '../trace';
-import type { DegradedEntry, Message, RunStatus } from '../types';
+import { type DegradedEntry, isStopReason, type Message, type RunStatus, type StopReason, type Usage } from '../types';
 import { isFinal, type LoopDeps, type LoopState, mustGetRun } from './state';
 
 export type Outcome = 'FINISH' | 'SURRENDER' | 'DEGRADE' | 'REFUSED';
@@ -22,13 +23,13 @@ export interface FinalizeInput {
 export interface FinalizeOutput {
   runId: string;
   status: RunStatus;
-  stopReason: string | null;
+  stopReason: StopReason | null;
 }
 
 /** The final status, the stop reason, the answer the user sees; `degraded` when the exit itself degrades the run. */
 interface Ending {
   status: RunStatus;
-  stopReason: string | null;
+  stopReason: StopReason | null;
   answer: string;
   degraded?: DegradedEntry;
   /** The parsed structured answer (a run with an output schema whose answer satisfies it). */
@@ -56,7 +57,18 @@ function structured(deps: FinalizeDeps, run: RunRecord, state: LoopState, outcom
   return { status: degraded.length ? 'DEGRADED' : 'SUCCEEDED', stopReason: null, answer: raw, output: value };
 }
 
-type FinalizeDeps = Pick<LoopDeps, 'runs' | 'log' | 'output'>;
+type FinalizeDeps = Pick<LoopDeps, 'runs' | 'log' | 'output' | 'spend' | 'now'>;
+
+/**
+ * A context summary no step counted: made at a step after the run's last counted one, for a call that never
+ * answered (the run ended through Degrade or a budget at that step; ./compaction.ts). Its usage and cost
+ * go into the run's at its end, so whichever exit Finalize takes, the summary is in the run's usage and dollars.
+ */
+export function uncountedSummary(run: Pick<RunRecord, 'contextView' | 'step'>): { usage: Usage; costMicros: number } | undefined {
+  const summary = run.contextView?.summary;
+  if (!summary || summary.atStep <= run.step) return undefined;
+  return { usage: summary.usage, costMicros: summary.costMicros ?? 0 };
+}
 
 const outputOf = (run: RunRecord): FinalizeOutput => ({ runId: run.runId, status: run.status, stopReason: run.stopReason ?? null });
 
@@ -72,13 +84,16 @@ export async function finalize(deps: FinalizeDeps, input: FinalizeInput): Promis
   // The approval timeout ends the run only while a call is still undecided: a last decision that landed first has
   // the run going on (its decider continues it, ../approvals.ts), and this execution leaves without a word.
   const expiringApprovals = ending.stopReason === 'APPROVAL_EXPIRED';
+  const uncounted = uncountedSummary(run);
   const final = await deps.runs.finalizeRun(
     state.runId,
-    { status: ending.status, answer: ending.answer, stopReason: ending.stopReason, ...(ending.output !== undefined ? { output: ending.output } : {}) },
+    { status: ending.status, answer: ending.answer, stopReason: ending.stopReason, ...(ending.output !== undefined ? { output: ending.output } : {}), ...uncounted },
     { expiringApprovals },
   );
   // finalizeRun only moves a RUNNING or PAUSED run: another status means someone else finalized it first.
   if (final.status !== ending.status || final.stopReason !== ending.stopReason) return outputOf(final);
+  // The day's counters get the uncounted summary once: with the one write that ended the run.
+  if (uncounted && uncounted.costMicros > 0 && deps.spend) await deps.spend.add(final.userId, utcDay(deps.now?.() ?? new Date()), uncounted.costMicros);
   await traceEnding(deps, input, run, final);
   deps.log?.('run finished', { runId: state.runId, status: final.status, stopReason: final.stopReason, steps: final.step });
   return outputOf(final);
@@ -92,7 +107,7 @@ function endingOf(outcome: Outcome, state: LoopState, run: RunRecord, messages: 
       return { status: degraded.length ? 'DEGRADED' : 'SUCCEEDED', stopReason: null, answer: withNotice(degradationNotice(degraded), partialAnswer(messages)) };
     case 'SURRENDER': {
       // A budget error names its reason (token, cost, daily spend); the Pass before Surrender sets the others.
-      const stopReason = budgetReasonOf(state.error) ?? state.stopReason ?? 'STEP_BUDGET';
+      const stopReason = budgetReasonOf(state.error) ?? (isStopReason(state.stopReason) ? state.stopReason : 'STEP_BUDGET');
       return { status: 'UNFINISHED', stopReason, answer: withNotice(surrenderNotice(stopReason, run.step), withNotice(degradationNotice(degraded), partialAnswer(messages))) };
     }
     case 'DEGRADE': {

@@ -7,7 +7,7 @@ import type { ModelCallClaims, RunRecord, RunRepository, StoredMessage } from '.
 import type { ModelPrice, PriceSource } from '../pricing';
 import type { DailyCaps, SpendPort } from '../spend';
 import type { CaughtError, Tier } from '../trace';
-import { type DegradedEntry, type Message, type ModelProvider, TERMINAL_STATUSES, type ToolCall, type ToolContext, type ToolResult, type ToolSpec } from '../types';
+import { type DegradedEntry, type Message, type ModelProvider, type RunStatus, type StopReason, TERMINAL_STATUSES, type ToolCall, type ToolContext, type ToolResult, type ToolSpec } from '../types';
 
 export type { CaughtError, Tier } from '../trace';
 
@@ -34,8 +34,11 @@ export interface LoopState {
   /** Signature of this step's tool calls and of the previous step's (the repetition detector compares them). */
   callSig: string;
   prevCallSig: string;
-  /** Set by the Pass states before Surrender (`$.stopReason`: REPETITION, STEP_BUDGET, PAUSE_EXPIRED...). */
-  stopReason?: string;
+  /**
+   * Set by the Pass states before Surrender (`$.stopReason`: REPETITION, STEP_BUDGET, PAUSE_EXPIRED...); on a
+   * `stopped` outcome, the final run's stop reason, or its status when it has none.
+   */
+  stopReason?: StopReason | RunStatus;
   /** Set when a pause was requested: Route sends the loop to the Pause state; the Pause task's result (`$.pauseRequested`) clears it. */
   pauseRequested?: boolean;
   /** Set when a tool call of the step waits for a decision: Route sends the loop to AwaitApproval; its result (`$.approvalRequired`) clears it. */

@@ -1,6 +1,6 @@
 import { callApi } from '../../../bin/cli/client';
 import { UsageError } from '../../../bin/cli/common';
-import { startLoopback } from '../../helpers/loopback';
+import { startLoopback } from '../../../testing/loopback';
 
 describe('the CLI against an --api URL that is not the API', () => {
   it('says so (exit 2, a UsageError) when the answer is not JSON, instead of a JSON parse stack trace', async () => {

@@ -1,4 +1,5 @@
-import { ADMIN_GROUP, groupsOf, isAdminPath } from '../../../lambdas/api/admin-routes';
+import { groupsOf, isAdminPath } from '../../../lambdas/api/admin-routes';
+import { ADMINS_GROUP } from '../../../lambdas/api/public-config';
 import { type ApiDeps, type ApiRequest, handleApi } from '../../../lambdas/api/routes';
 import { BudgetExceeded, budgetReasonOf } from '../../../lambdas/core/errors';
 import { parseConfig } from '../../../lib/config';
@@ -12,7 +13,7 @@ describe('admin identity', () => {
     expect(groupsOf(['agent-admins'])).toEqual(['agent-admins']);
     expect(groupsOf(undefined)).toEqual([]);
     // A group whose name merely contains the admin group's is not it.
-    expect(groupsOf('not-agent-admins').includes(ADMIN_GROUP)).toBe(false);
+    expect(groupsOf('not-agent-admins').includes(ADMINS_GROUP)).toBe(false);
   });
 
   it('serves /admin paths only', () => {

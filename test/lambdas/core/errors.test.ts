@@ -52,3 +52,22 @@ describe('causeMessage', () => {
     expect(causeMessage(undefined)).toBe('');
   });
 });
+
+describe('the one list of error names', () => {
+  it('holds every class of the taxonomy, and each name re-raises its own class', async () => {
+    const errors = await import('../../../lambdas/core/errors');
+    const classes = Object.entries(errors).filter(([, v]) => typeof v === 'function' && v.prototype instanceof errors.AgentError);
+    expect(classes.map(([name]) => name).sort()).toEqual([...errors.ERROR_NAMES].sort());
+    for (const name of errors.ERROR_NAMES) {
+      const err = errors.errorFromName(name, 'TOKEN_BUDGET: why');
+      const Class = (errors as unknown as Record<string, (new (...a: never[]) => Error) | undefined>)[name];
+      expect({ name, is: err.name, ofItsClass: Class !== undefined && err instanceof Class }).toEqual({ name, is: name, ofItsClass: true });
+    }
+    expect(errors.errorFromName('BudgetExceeded', 'COST_BUDGET: $0.01 left')).toMatchObject({ reason: 'COST_BUDGET', message: 'COST_BUDGET: $0.01 left' });
+    expect(errors.errorFromName('SomethingElse', 'x')).toBeInstanceOf(TransientError);
+  });
+
+  it('the state machine retries the transient dependency failures only', () => {
+    expect([...RETRYABLE_ERRORS].sort()).toEqual(['RateLimited', 'TimeoutError', 'TransientError']);
+  });
+});

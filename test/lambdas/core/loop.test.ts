@@ -1,7 +1,7 @@
 import { RunStopped } from '../../../lambdas/core/errors';
 import { finalize, type LoopDeps, type LoopState, loadRun, modelStep, pauseRun, toolStep } from '../../../lambdas/core/loop';
 import { estimatePromptTokens } from '../../../lambdas/core/tokens';
-import type { ModelProvider } from '../../../lambdas/core/types';
+import type { ModelProvider, StopReason } from '../../../lambdas/core/types';
 import { RunStore } from '../../../lambdas/store/run-store';
 import { dynamoWithAgentTable } from '../../helpers/dynamo';
 
@@ -33,7 +33,7 @@ describe('steps of a run that is already final', () => {
   const state = (runId: string, step = 0): LoopState => ({ runId, step, maxSteps: 10, maxTokens: 100_000, outcome: 'tools', toolCalls: [{ id: 'c1' }], toolCount: 1, callSig: 's', prevCallSig: '' });
 
   /** A run at step 1 with a pending tool call, then finalized from outside. */
-  const finalRun = async (runId: string, status: 'CANCELLED' | 'FAILED', stopReason: string) => {
+  const finalRun = async (runId: string, status: 'CANCELLED' | 'FAILED', stopReason: StopReason) => {
     await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
     await modelStep(deps(), { state: state(runId), step: 1, tier: 'primary' });
     await runs.finalizeRun(runId, { status, answer: 'stopped from outside', stopReason });

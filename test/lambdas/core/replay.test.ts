@@ -10,7 +10,7 @@ describe('replay and calls discarded by a cancel', () => {
     { type: 'cancelled', at: '4', step: 1 },
     { type: 'model_call', at: '5', step: 2, usage: { inputTokens: 1, outputTokens: 1 }, discarded: 'CANCELLED' },
   ].map(parseTraceEvent);
-  const run = { status: 'CANCELLED' as const, stopReason: 'CANCELLED' };
+  const run = { status: 'CANCELLED' as const, stopReason: 'CANCELLED' as const };
 
   it('a discarded call is not a step of the path', () => {
     expect(pathOf(events, run).steps).toEqual([{ step: 1, calls: ['calculator({"expression":"1+1"})'] }]);

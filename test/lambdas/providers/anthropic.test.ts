@@ -1,5 +1,5 @@
 import { fromAnthropicResponse, toAnthropicMessages } from '../../../lambdas/providers/anthropic';
-import { type FakeProvider, startFakeAnthropic } from '../../fakes/providers';
+import { type FakeProvider, startFakeAnthropic } from '../../../testing/fake-providers';
 import { failure, providerFor, request } from './helpers';
 
 describe('toAnthropicMessages', () => {

@@ -1,5 +1,5 @@
 import { classifyBedrockError, fromBedrockResponse, toBedrockMessages } from '../../../lambdas/providers/bedrock';
-import { type FakeProvider, startFakeBedrock } from '../../fakes/providers';
+import { type FakeProvider, startFakeBedrock } from '../../../testing/fake-providers';
 import { failure, providerFor, request } from './helpers';
 
 describe('bedrock provider', () => {

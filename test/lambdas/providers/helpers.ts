@@ -1,7 +1,7 @@
 import type { ModelProvider, ModelRequest } from '../../../lambdas/core/types';
 import { createProvider } from '../../../lambdas/providers';
 import { parseConfig } from '../../../lib/config';
-import type { FakeProvider } from '../../fakes/providers';
+import type { FakeProvider } from '../../../testing/fake-providers';
 
 /** The API key the provider tests use; no error message may contain it. */
 export const KEY = 'sk-test-123';
@@ -9,7 +9,7 @@ export const KEY = 'sk-test-123';
 /** A provider pointed at `fake`, built the way the runtime builds it (key from the env var the config names). */
 export function providerFor(fake: FakeProvider, timeoutMs = 2000): ModelProvider {
   const model = parseConfig({
-    models: { primary: { provider: fake.protocol, model: 'm-1', baseUrl: fake.url, timeoutMs, ...(fake.protocol === 'bedrock' ? { region: 'us-east-1' } : { apiKeyEnv: 'FAKE_KEY' }) } },
+    models: { primary: { provider: fake.protocol, model: 'm-1', contextWindowTokens: 128_000, baseUrl: fake.url, timeoutMs, ...(fake.protocol === 'bedrock' ? { region: 'us-east-1' } : { apiKeyEnv: 'FAKE_KEY' }) } },
   }).models.primary;
   return createProvider(model, {
     env: { FAKE_KEY: KEY },

@@ -1,10 +1,10 @@
 import type { ModelProvider } from '../../../lambdas/core/types';
 import { apiKeyFromSecret, createProvider, resolveApiKey } from '../../../lambdas/providers/index';
 import { type ModelConfig, parseConfig } from '../../../lib/config';
-import { type FakeProvider, startFakeAnthropic, startFakeOpenAI } from '../../fakes/providers';
+import { type FakeProvider, startFakeAnthropic, startFakeOpenAI } from '../../../testing/fake-providers';
 import { failure } from './helpers';
 
-const modelConfig = (model: Record<string, unknown>): ModelConfig => parseConfig({ models: { primary: { model: 'm', ...model } } }).models.primary;
+const modelConfig = (model: Record<string, unknown>): ModelConfig => parseConfig({ models: { primary: { model: 'm', contextWindowTokens: 128_000, ...model } } }).models.primary;
 
 describe('resolveApiKey', () => {
   const fromEnv = modelConfig({ provider: 'openai', apiKeyEnv: 'MY_KEY' });

@@ -1,6 +1,6 @@
 import { createOpenAIProvider, fromOpenAIResponse, maxTokensField, toOpenAIMessages } from '../../../lambdas/providers/openai';
 import { parseConfig } from '../../../lib/config';
-import { FAULTS, type FakeProvider, startFakeOpenAI } from '../../fakes/providers';
+import { FAULTS, type FakeProvider, startFakeOpenAI } from '../../../testing/fake-providers';
 import { failure, providerFor, request } from './helpers';
 
 describe('openai provider', () => {
@@ -36,7 +36,7 @@ describe('openai provider', () => {
   });
 
   it('sends no tools key when there are no tools, and no Authorization without a key', async () => {
-    const model = parseConfig({ models: { primary: { provider: 'openai', model: 'llama3.1', baseUrl: fake.url } } }).models.primary;
+    const model = parseConfig({ models: { primary: { provider: 'openai', model: 'llama3.1', contextWindowTokens: 128_000, baseUrl: fake.url } } }).models.primary;
     await createOpenAIProvider(model).complete({ messages: [{ role: 'user', content: 'hi' }], tools: [], maxOutputTokens: 10 });
     expect(fake.requests[0]?.body).toEqual({ model: 'llama3.1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 });
     expect(fake.requests[0]?.headers.authorization).toBeUndefined();
@@ -54,7 +54,7 @@ describe('openai provider', () => {
       seen.push({ url, body: JSON.parse(String(init.body)) });
       return new Response(JSON.stringify({ choices: [{ finish_reason: 'stop', message: { content: 'ok' } }] }), { status: 200 });
     }) as typeof fetch;
-    const model = parseConfig({ models: { primary: { provider: 'openai', model: 'gpt-x' } } }).models.primary;
+    const model = parseConfig({ models: { primary: { provider: 'openai', model: 'gpt-x', contextWindowTokens: 128_000 } } }).models.primary;
     await createOpenAIProvider(model, { apiKey: 'k', fetchImpl }).complete({ messages: [{ role: 'user', content: 'hi' }], tools: [], maxOutputTokens: 77 });
     expect(seen[0]?.url).toBe('https://api.openai.com/v1/chat/completions');
     expect(seen[0]?.body.max_completion_tokens).toBe(77);

@@ -6,7 +6,7 @@ import { fromAnthropicResponse, toAnthropicMessages } from '../../../lambdas/pro
 import { fromBedrockResponse, toBedrockMessages } from '../../../lambdas/providers/bedrock';
 import { createDemoProvider, schemaValue } from '../../../lambdas/providers/demo';
 import { parseConfig } from '../../../lib/config';
-import { type FakeProvider, type Protocol, startFakeProvider } from '../../fakes/providers';
+import { type FakeProvider, type Protocol, startFakeProvider } from '../../../testing/fake-providers';
 import { failure, request } from './helpers';
 
 /**
@@ -17,7 +17,7 @@ const protocols: Protocol[] = ['openai', 'anthropic', 'bedrock'];
 
 function providerWith(fake: FakeProvider, extra: Partial<ModelConfig>, model = 'm-1'): ModelProvider {
   const config = parseConfig({
-    models: { primary: { provider: fake.protocol, model, baseUrl: fake.url, timeoutMs: 2000, ...(fake.protocol === 'bedrock' ? { region: 'us-east-1' } : {}), ...extra } },
+    models: { primary: { provider: fake.protocol, model, contextWindowTokens: 128_000, baseUrl: fake.url, timeoutMs: 2000, ...(fake.protocol === 'bedrock' ? { region: 'us-east-1' } : {}), ...extra } },
   }).models.primary;
   return createProvider(config, { apiKey: 'k', bedrock: { clientConfig: { credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' } } } });
 }

@@ -1,5 +1,5 @@
 import type { ModelProvider } from '../../../lambdas/core/types';
-import { FAULTS, type FakeProvider, type Protocol, type Reply, startFakeProvider } from '../../fakes/providers';
+import { FAULTS, type FakeProvider, type Protocol, type Reply, startFakeProvider } from '../../../testing/fake-providers';
 import { failure, KEY, providerFor, request } from './helpers';
 
 /**

@@ -1,6 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createSecretReader } from '../../../lambdas/providers/secrets';
-import { type Loopback, startLoopback } from '../../helpers/loopback';
+import { type Loopback, startLoopback } from '../../../testing/loopback';
 import { failure } from './helpers';
 
 /**

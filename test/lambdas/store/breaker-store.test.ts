@@ -11,9 +11,9 @@ import {
 import { BadRequest, CircuitOpen, TransientError } from '../../../lambdas/core/errors';
 import { BREAKER_STATE_SK, breakerPk, breakerWindowSk, DynamoBreakerStore, InMemoryBreakerStore } from '../../../lambdas/store/breaker-store';
 import type { BreakerConfig } from '../../../lib/config';
+import { startLoopback } from '../../../testing/loopback';
 import { deferred, until } from '../../helpers/async';
 import { dynamoWithAgentTable } from '../../helpers/dynamo';
-import { startLoopback } from '../../helpers/loopback';
 
 const T0 = 1_700_000_040_000;
 const base: BreakerConfig = { failureThreshold: 3, windowSeconds: 60, minimumCalls: 5, cooldownSeconds: 30, enabled: true };
@@ -353,18 +353,23 @@ describe('CircuitBreaker on DynamoDB (dynalite)', () => {
     try {
       // The first wave: 10 runs read CLOSED and are in flight before any answer.
       const runs = Array.from({ length: 10 }, run);
-      await until(() => server.requests.length === 10, 'the first wave to reach the dependency');
+      await until('the first wave to reach the dependency', () => server.requests.length === 10, 5_000, 2);
       // The first answer is a failure: from now on the breaker is suspect; that run's retry is the one admitted call.
       answer503(held.shift() as ServerResponse);
-      await until(() => server.requests.length === 11, 'the failed run\'s retry to reach the dependency');
+      await until('the failed run\'s retry to reach the dependency', () => server.requests.length === 11, 5_000, 2);
       // 40 more runs arrive while the first wave is still in flight: without admission every one of them would send.
       runs.push(...Array.from({ length: 40 }, run));
-      await until(() => settled >= 40 || server.requests.length > 25, 'the late runs to be refused (or to send)');
+      await until('the late runs to be refused (or to send)', () => settled >= 40 || server.requests.length > 25, 5_000, 2);
       // Let every held request fail; the first wave's failures trip the breaker.
-      await until(() => {
-        for (const res of held.splice(0)) answer503(res);
-        return settled === 50;
-      }, 'every run to settle');
+      await until(
+        'every run to settle',
+        () => {
+          for (const res of held.splice(0)) answer503(res);
+          return settled === 50;
+        },
+        5_000,
+        2,
+      );
       await Promise.all(runs);
       expect(server.requests.length).toBeLessThanOrEqual(25);
       expect(server.requests.length).toBeLessThanOrEqual(10 + 2); // the wave, the admitted retry, at most one more

@@ -15,8 +15,8 @@ import {
   parseRetryAfter,
 } from '../../../lambdas/tools/http-tool';
 import { truncateUtf8 } from '../../../lambdas/tools/types';
+import { hang, type Loopback, reply, startLoopback } from '../../../testing/loopback';
 import { rejection } from '../../helpers/async';
-import { hang, type Loopback, reply, startLoopback } from '../../helpers/loopback';
 
 let server: Loopback;
 

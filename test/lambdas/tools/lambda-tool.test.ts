@@ -4,8 +4,8 @@ import type { Guard } from '../../../lambdas/tools/http-tool';
 import { classifyLambdaError, createLambdaTool, type LambdaToolConfig, sdkInvoker } from '../../../lambdas/tools/lambda-tool';
 import { createToolCatalog } from '../../../lambdas/tools/registry';
 import { parseConfig } from '../../../lib/config';
+import { type Loopback, reply, startLoopback } from '../../../testing/loopback';
 import { rejection } from '../../helpers/async';
-import { type Loopback, reply, startLoopback } from '../../helpers/loopback';
 
 const ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:orders';
 const ctx = { runId: 'run-1', step: 2, toolCallId: 'call_1', idempotencyKey: 'key-run-1-2-call_1' };

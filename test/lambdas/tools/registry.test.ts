@@ -13,8 +13,8 @@ import {
   toolSpecs,
 } from '../../../lambdas/tools/registry';
 import { parseConfig } from '../../../lib/config';
+import { type Loopback, reply, startLoopback } from '../../../testing/loopback';
 import { rejection } from '../../helpers/async';
-import { type Loopback, reply, startLoopback } from '../../helpers/loopback';
 
 let server: Loopback;
 let docsDir: string;

@@ -19,8 +19,8 @@ import {
   type RetrieverToolConfig,
   retrieveWithFallback,
 } from '../../../lambdas/tools/retriever';
+import { hang, type Loopback, reply, startLoopback } from '../../../testing/loopback';
 import { rejection } from '../../helpers/async';
-import { hang, type Loopback, reply, startLoopback } from '../../helpers/loopback';
 
 let server: Loopback;
 let docsDir: string;

@@ -1,6 +1,7 @@
 import { TransientError } from '../../../../lambdas/core/errors';
 import type { LoopDeps, LoopState } from '../../../../lambdas/core/loop';
 import { modelStep } from '../../../../lambdas/core/steps/call-model';
+import { finalize } from '../../../../lambdas/core/steps/finalize';
 import { estimatePromptTokens } from '../../../../lambdas/core/tokens';
 import { ofKind } from '../../../../lambdas/core/trace';
 import type { ModelProvider, ModelRequest, ModelResponse } from '../../../../lambdas/core/types';
@@ -82,6 +83,37 @@ describe('compaction in the model step', () => {
     expect(run).toMatchObject({ tokensIn: 100 + 700, tokensOut: 5 + 30 });
     const events = await runs.listEvents('ckpt');
     expect(events.filter(ofKind('context_compacted'))).toHaveLength(1);
+  });
+
+  it('counts a summary whose call never answered in the run\'s usage and dollars when the run ends through Degrade (once)', async () => {
+    const state = await runWithSteps('degrade-after-summary', 8);
+    const model = scripted([new TransientError('down')]);
+    const added: number[] = [];
+    const spend = { today: async () => ({ userMicros: 0, totalMicros: 0 }), add: async (_u: string, _d: string, micros: number) => void added.push(micros), isDisabled: async () => false };
+    const price = { inputPerMTokUsd: 10, outputPerMTokUsd: 20 };
+    const d: LoopDeps = { ...deps(model, { primary: 2048 }), priceOf: () => ({ price, source: 'config' }), spend };
+    await expect(modelStep(d, { state, step: 9, tier: 'primary' })).rejects.toThrow('down');
+    expect(model.requests.map((r) => r.purpose ?? 'answer')).toEqual(['summary', 'answer']);
+    // The state machine's Catch: no model left → Degrade, at the step whose call never answered.
+    const ended = { state: { ...state, error: { Error: 'TransientError', Cause: 'down' } }, outcome: 'DEGRADE' as const };
+    await finalize(d, ended);
+    // The summary: 700 in, 30 out at $10/$20 per million tokens = 7,600 micro-dollars.
+    const run = await runs.getRun('degrade-after-summary');
+    expect(run).toMatchObject({ status: 'DEGRADED', tokensIn: 700, tokensOut: 30, costMicros: 7600 });
+    expect(added).toEqual([7600]);
+    expect((await runs.listEvents('degrade-after-summary')).find(ofKind('run_finished'))?.usage).toEqual({ inputTokens: 700, outputTokens: 30, costUsd: 0.0076 });
+    // A second Finalize (a redelivered task) adds nothing.
+    await finalize(d, ended);
+    expect(await runs.getRun('degrade-after-summary')).toMatchObject({ tokensIn: 700, tokensOut: 30, costMicros: 7600 });
+    expect(added).toEqual([7600]);
+  });
+
+  it('does not count a summary twice when its step answered and the run finishes at that step', async () => {
+    const state = await runWithSteps('finish-after-summary', 8);
+    const d = deps(scripted([answer]), { primary: 2048 });
+    const next = await modelStep(d, { state, step: 9, tier: 'primary' });
+    await finalize(d, { state: next, outcome: 'FINISH' });
+    expect(await runs.getRun('finish-after-summary')).toMatchObject({ status: 'SUCCEEDED', tokensIn: 100 + 700, tokensOut: 5 + 30 });
   });
 
   it('compacts for the fallback model\'s own window when it takes over', async () => {

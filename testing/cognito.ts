@@ -7,7 +7,7 @@ import { challengeParameters, type SrpChallenge, startChallenge, verifyClaim } f
 
 /**
  * A Cognito user pool service on loopback: cognito-local (from npm) behind a small front that adds what it lacks,
- * the SRP sign-in (USER_SRP_AUTH / PASSWORD_VERIFIER, local/cognito-srp.ts). Everything else — user pools, clients,
+ * the SRP sign-in (USER_SRP_AUTH / PASSWORD_VERIFIER, testing/cognito-srp.ts). Everything else — user pools, clients,
  * groups, AdminCreateUser, NEW_PASSWORD_REQUIRED, refresh tokens, JWKS, the OAuth endpoints — is cognito-local's.
  * The front knows a password only when it was set through it (AdminCreateUser's TemporaryPassword,
  * AdminSetUserPassword, SignUp, a new password at first sign-in); it keeps them in memory.

@@ -15,7 +15,7 @@
  * ```ts
  * const fake = await startFakeOpenAI();
  * fake.script({ kind: 'tools', calls: [{ name: 'calculator', args: { expression: '2+2' } }] }, FAULTS.status500, { kind: 'text', text: '4' });
- * const config = { provider: 'openai', model: 'm', baseUrl: fake.url, timeoutMs: 200 };
+ * const config = { provider: 'openai', model: 'm', contextWindowTokens: 128_000, baseUrl: fake.url, timeoutMs: 200 };
  * // ... run the code under test ...
  * expect(fake.requests).toHaveLength(3);
  * await fake.close();
@@ -29,7 +29,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { countTokens } from '../../lambdas/core/tokens';
+import { countTokens } from '../lambdas/core/tokens';
 
 export type Protocol = 'openai' | 'anthropic' | 'bedrock';
 
