@@ -206,6 +206,7 @@ export class AgentApi extends Construct {
     thread.addMethod('GET', integration, auth);
     thread.addMethod('DELETE', integration, auth);
     thread.addResource('runs').addMethod('POST', integration, auth);
+    thread.addResource('queue').addResource('{runId}').addMethod('DELETE', integration, auth);
     // Admin routes: the same authorizer; the handler checks the token's cognito:groups for agent-admins (403 else).
     const admin = this.api.root.addResource('admin');
     for (const action of ['stop', 'disable', 'enable']) admin.addResource(action).addMethod('POST', integration, auth);

@@ -1,4 +1,4 @@
-import { comparePaths, pathOf, type RecordedRun, type ReplayVerdict, recordedDependencies, recordedUnavailableTools } from '../lambdas/core/replay';
+import { comparePaths, comparePrompts, pathOf, type RecordedRun, type ReplayVerdict, recordedDependencies, recordedHistory, recordedUnavailableTools } from '../lambdas/core/replay';
 import { ofKind } from '../lambdas/core/trace';
 import type { RunView } from '../lambdas/core/types';
 import { type AgentConfig, parseConfig } from '../lib/config';
@@ -30,12 +30,19 @@ export async function replayRun(recorded: RecordedRun, config: AgentConfig): Pro
   // are reported as it reported them (the model's and the tools' outputs come from the recording anyway).
   const unavailable = recordedUnavailableTools(recorded);
   engine.runtime.listTools = async () => ({ specs: engine.runtime.toolSpecs, unavailable });
+  // A thread run is sent its earlier runs' conversation first (docs/threads.md "History"), rebuilt from their recordings.
+  const history = recordedHistory(recorded);
+  if (history.length) {
+    const runs = engine.runtime.runs;
+    engine.runtime.history = async (run) => [...history, ...(await runs.listMessages(run.runId))];
+  }
   try {
     // The recorded run's own output schema (a request's `outputSchema`), so its structured ending replays too.
     const outputSchema = started?.outputSchema ? { schema: started.outputSchema.schema, name: started.outputSchema.name } : undefined;
     const { run } = await engine.run({ input, budgets, runId: `replay-${recorded.run.runId}`.slice(0, 80), ...(outputSchema ? { outputSchema } : {}) });
     const events = await engine.runtime.runs.listEvents(run.runId);
-    return { verdict: comparePaths(pathOf(recorded.events, recorded.run), pathOf(events, run)), replayed: run };
+    const verdict = comparePaths(pathOf(recorded.events, recorded.run), pathOf(events, run));
+    return { verdict: verdict.matched ? comparePrompts(recorded.events, events) : verdict, replayed: run };
   } finally {
     await engine.close();
   }

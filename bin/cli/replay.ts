@@ -18,12 +18,22 @@ export const replayCommand: CliCommand = {
     } else {
       const id = positionals[0];
       if (!id) throw new UsageError('agent replay needs a run id or --file <trace.json>');
-      const path = `/runs/${encodeURIComponent(id)}`;
-      const { run, events } = await withApi(values, config, async (target) => ({
-        run: await callApi<RunView>(target, 'GET', path),
-        ...(await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `${path}/trace`)),
-      }));
-      recorded = { run, events: events.map(parseTraceEvent) };
+      recorded = await withApi(values, config, async (target) => {
+        const recordingOf = async (runId: string) => {
+          const at = `/runs/${encodeURIComponent(runId)}`;
+          const run = await callApi<RunView>(target, 'GET', at);
+          const { events } = await callApi<{ events: Record<string, unknown>[] }>(target, 'GET', `${at}/trace`);
+          return { run, events: events.map(parseTraceEvent) };
+        };
+        const own = await recordingOf(id);
+        if (!own.run.threadId) return own;
+        // A thread run was sent its thread's earlier runs (the runs before it): they are replayed as its history.
+        const thread = await callApi<{ runs: { runId: string }[] }>(target, 'GET', `/threads/${encodeURIComponent(own.run.threadId)}`);
+        const before = thread.runs.map((r) => r.runId);
+        const history = [];
+        for (const runId of before.slice(0, Math.max(before.indexOf(id), 0))) history.push(await recordingOf(runId));
+        return { ...own, history };
+      });
     }
     const { replayRun } = await import('../../local/replay');
     const { verdict, replayed } = await replayRun(recorded, config);

@@ -47,6 +47,7 @@ const ROUTES: { path: string; methods: Record<string, Handler> }[] = [
   { path: '/threads', methods: { POST: (d, r, u) => threads.createThread(d, r, u), GET: (d, r, u) => threads.listThreads(d, r, u) } },
   { path: '/threads/{id}', methods: { GET: (d, r, u, id) => threads.getThread(d, r, u, id), DELETE: (d, r, u, id) => threads.deleteThread(d, r, u, id) } },
   { path: '/threads/{id}/runs', methods: { POST: (d, r, u, id) => threads.startThreadRunRoute(d, r, u, id) } },
+  { path: '/threads/{id}/queue/{runId}', methods: { DELETE: (d, r, u, id) => threads.dropQueuedRun(d, r, u, id) } },
 ];
 const PATTERNS = ROUTES.map((r) => ({ ...r, pattern: pathPattern(r.path) }));
 
@@ -71,7 +72,7 @@ export async function handleApi(deps: ApiDeps, req: ApiRequest): Promise<ApiResp
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
     if (isAdminPath(path)) return await handleAdmin(deps, req, path);
     const route = PATTERNS.find((r) => r.pattern.test(path));
-    if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: /runs, /runs/{id}, /runs/{id}/trace, /runs/{id}/pause|resume|cancel, /runs/{id}/approvals/{toolCallId}, /threads, /threads/{id}, /threads/{id}/runs`);
+    if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}; routes: /runs, /runs/{id}, /runs/{id}/trace, /runs/{id}/pause|resume|cancel, /runs/{id}/approvals/{toolCallId}, /threads, /threads/{id}, /threads/{id}/runs, /threads/{id}/queue/{runId}`);
     const handler = route.methods[req.method.toUpperCase()];
     const allow = Object.keys(route.methods).join(', ');
     if (!handler) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow}`, { allow });

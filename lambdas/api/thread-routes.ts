@@ -74,6 +74,22 @@ export async function deleteThread(deps: ApiDeps, _req: ApiRequest, userId: stri
   return { statusCode: 204, headers: {}, body: '' };
 }
 
+/** DELETE /threads/{id}/queue/{runId}: the run id of the path. */
+const QUEUED_RUN_PATH = /^\/threads\/[^/]+\/queue\/([A-Za-z0-9_-]{1,80})$/;
+
+/**
+ * DELETE /threads/{id}/queue/{runId} → 204: a run queued with `multitask: "enqueue"` is dropped before it starts
+ * (one conditional write on the thread item; it never starts). 404 when it is not waiting there: a run that has
+ * started is cancelled with POST /runs/{id}/cancel.
+ */
+export async function dropQueuedRun(deps: ApiDeps, req: ApiRequest, userId: string, threadId: string): Promise<ApiResponse> {
+  const runId = QUEUED_RUN_PATH.exec(req.path.replace(/\/+$/, ''))?.[1];
+  await ownThread(deps, userId, threadId);
+  const dropped = runId ? await threadsOf(deps).dequeue(userId, threadId, runId) : undefined;
+  if (!dropped) throw new HttpError(404, 'NOT_FOUND', `no run ${runId ?? ''} waiting in thread ${threadId}'s queue (GET /threads/{id} lists it under "queued"; a run that has started is cancelled with POST /runs/{id}/cancel)`);
+  return { statusCode: 204, headers: {}, body: '' };
+}
+
 /** POST /threads/{id}/runs {input, budgets?, multitask?} → 202 {runId, threadId} (200 for a replayed Idempotency-Key). */
 export async function startThreadRunRoute(deps: ApiDeps, req: ApiRequest, userId: string, threadId: string): Promise<ApiResponse> {
   const key = validIdempotencyKey(req);

@@ -1,5 +1,7 @@
 import { errorFromName } from './errors';
+import type { StoredMessage } from './ports';
 import { canonicalJson } from './signature';
+import { earlierTurns, turnOf } from './threads';
 import { assertNever, type ContextCompactedEvent, isLifeEvent, type ModelCallEvent, type Tier, type ToolCallEvent } from './trace';
 import type { DegradedEntry, ModelProvider, ModelRequest, ModelResponse, RunStatus, RunView, StopReason, ToolCall, ToolContext, ToolResult, TraceEvent } from './types';
 
@@ -10,6 +12,11 @@ import type { DegradedEntry, ModelProvider, ModelRequest, ModelResponse, RunStat
 export interface RecordedRun {
   run: RunView & { maxSteps?: number; maxTokens?: number };
   events: TraceEvent[];
+  /**
+   * A thread run's earlier runs, oldest first, as recorded (docs/threads.md "History"): the conversation its model
+   * calls were sent before its own messages. Absent for a lone run.
+   */
+  history?: { run: RunView; events: TraceEvent[] }[];
 }
 
 /** What a step did: the tool calls the model asked for (name + canonical arguments), or its final answer. */
@@ -151,4 +158,52 @@ export function recordedUnavailableTools(recorded: RecordedRun): DegradedEntry[]
     if (!out.some((d) => d.dependency === entry.dependency && d.fallback === entry.fallback)) out.push(entry);
   }
   return out;
+}
+
+/**
+ * A run's messages rebuilt from its trace (the trace readers resolve each answer and tool result from the message
+ * items): its question, then each step's answer followed by that step's tool results in the order the answer asked
+ * for them. Calls that failed or were discarded by a cancel wrote no message. Reasoning blocks are not in the trace.
+ */
+export function messagesOfTrace(events: TraceEvent[]): StoredMessage[] {
+  const out: StoredMessage[] = [];
+  const push = (step: number, message: StoredMessage['message'], at: string) => out.push({ step, seq: out.filter((m) => m.step === step).length, message, at });
+  const started = events.find((e) => e.type === 'run_started');
+  if (started?.type === 'run_started') push(0, { role: 'user', content: started.input }, started.at);
+  const results = events.filter((e): e is ToolCallEvent => e.type === 'tool_call' && e.result != null && !e.discarded);
+  for (const e of events) {
+    if (e.type !== 'model_call' || e.error || e.discarded || !e.output) continue;
+    const { text, toolCalls } = e.output;
+    push(e.step, { role: 'assistant', content: text, toolCalls }, e.at);
+    for (const call of toolCalls) {
+      const result = results.find((r) => r.step === e.step && r.toolCallId === call.id);
+      if (result) push(e.step, { role: 'tool', toolCallId: call.id, name: call.name, content: String(result.result), ...(result.isError ? { isError: true } : {}) }, result.at);
+    }
+  }
+  return out;
+}
+
+/** The history a recorded thread run was sent (as lambdas/core/threads.ts threadConversation builds it), from its earlier runs' recordings. */
+export function recordedHistory(recorded: RecordedRun): StoredMessage[] {
+  return earlierTurns((recorded.history ?? []).map((h) => turnOf(messagesOfTrace(h.events), h.run)));
+}
+
+/**
+ * Compares the size of each step's first answered request (how many messages the model was sent): a replay that
+ * lacks the recording's history, or builds the prompt differently, diverges here even when the answers served match.
+ */
+export function comparePrompts(recorded: TraceEvent[], replayed: TraceEvent[]): ReplayVerdict {
+  const sizes = (events: TraceEvent[]) => {
+    const bySize = new Map<number, number>();
+    for (const e of events) if (e.type === 'model_call' && !e.error && !e.discarded && e.input && !bySize.has(e.step)) bySize.set(e.step, e.input.messages);
+    return bySize;
+  };
+  const replayedSizes = sizes(replayed);
+  for (const [step, messages] of sizes(recorded)) {
+    const again = replayedSizes.get(step);
+    if (again !== undefined && again !== messages) {
+      return { matched: false, step, reason: `step ${step}: the recorded request had ${messages} messages, the replayed one ${again} (a thread run replays with its earlier runs: agent replay reads them from the thread)` };
+    }
+  }
+  return { matched: true };
 }

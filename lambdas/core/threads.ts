@@ -71,6 +71,11 @@ export interface ThreadRepository {
    * released. Undefined when `endedRunId` is not the active run (already advanced, or interrupted).
    */
   advance(owner: string, threadId: string, endedRunId: string): Promise<{ thread: ThreadRecord; next?: QueuedRun } | undefined>;
+  /**
+   * Removes the queued run `runId` before it starts (one conditional write: only while it is still in the queue and
+   * the thread is not being deleted). The thread after the write, or undefined when the run is not queued there.
+   */
+  dequeue(owner: string, threadId: string, runId: string): Promise<ThreadRecord | undefined>;
   /** Marks the thread as being deleted (no run starts on it from then on); the thread as it was, or undefined. */
   markDeleting(owner: string, threadId: string): Promise<ThreadRecord | undefined>;
   deleteThread(owner: string, threadId: string): Promise<void>;
@@ -222,15 +227,20 @@ export function threadConversation(runs: Pick<RunRepository, 'getRun' | 'listMes
   return async (run) => {
     const own = await runs.listMessages(run.runId);
     if (!run.history?.length) return own;
-    const earlier: StoredMessage[] = [];
+    const turns: StoredMessage[][] = [];
     for (const runId of run.history.slice(-MAX_THREAD_RUNS)) {
       const before = await runs.getRun(runId);
       // An erased run (or one still being written) is no part of the history.
       if (!before || !TERMINAL_STATUSES.includes(before.status)) continue;
-      for (const m of turnOf(await runs.listMessages(runId), before)) earlier.push({ ...m, step: 0, seq: earlier.length });
+      turns.push(turnOf(await runs.listMessages(runId), before));
     }
-    return [...earlier, ...own];
+    return [...earlierTurns(turns), ...own];
   };
+}
+
+/** The earlier runs' turns (oldest first) as one history: all at step 0, numbered in order, before the run's own. */
+export function earlierTurns(turns: StoredMessage[][]): StoredMessage[] {
+  return turns.flat().map((m, seq) => ({ ...m, step: 0, seq }));
 }
 
 /**

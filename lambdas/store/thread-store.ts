@@ -97,6 +97,24 @@ export class ThreadStore implements ThreadRepository {
     return undefined;
   }
 
+  async dequeue(owner: string, threadId: string, runId: string): Promise<ThreadRecord | undefined> {
+    // Bounded: each failed attempt means the queue moved under us (its head started, or another run was dropped).
+    for (let attempt = 0; attempt < MAX_THREAD_QUEUE + 2; attempt++) {
+      const thread = await this.getThread(owner, threadId);
+      const at = thread && !thread.deleting ? thread.queue.findIndex((q) => q.runId === runId) : -1;
+      if (at < 0) return undefined;
+      // The index is part of the path, checked by the condition: a list element cannot be removed by its value.
+      const removed = await this.updateIf(owner, threadId, {
+        UpdateExpression: `SET updatedAt = :at REMOVE #queue[${at}]`,
+        ConditionExpression: `attribute_not_exists(deleting) AND #queue[${at}].runId = :run`,
+        ExpressionAttributeNames: { '#queue': 'queue' },
+        ExpressionAttributeValues: { ':run': runId, ':at': this.now().toISOString() },
+      });
+      if (removed) return removed;
+    }
+    return undefined;
+  }
+
   async markDeleting(owner: string, threadId: string): Promise<ThreadRecord | undefined> {
     try {
       const out = await this.doc.send(

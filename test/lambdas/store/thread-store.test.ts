@@ -54,6 +54,26 @@ describe('ThreadStore (dynalite): one active run per thread as conditional write
     expect(released?.thread.queue).toEqual([]);
   });
 
+  it('drops a queued run from the middle of the queue; never one that started, nor from a thread being deleted', async () => {
+    const t = await fresh();
+    await threads.acquire('alice', t.threadId, 'a');
+    const entry = (runId: string) => ({ runId, input: runId, queuedAt: new Date().toISOString() });
+    for (const id of ['q0', 'q1', 'q2']) await threads.enqueue('alice', t.threadId, entry(id), 'a');
+    expect((await threads.dequeue('alice', t.threadId, 'q1'))?.queue.map((q) => q.runId)).toEqual(['q0', 'q2']);
+    expect(await threads.dequeue('alice', t.threadId, 'q1')).toBeUndefined();
+    expect(await threads.dequeue('alice', t.threadId, 'a')).toBeUndefined();
+    expect(await threads.dequeue('bob', t.threadId, 'q0')).toBeUndefined();
+    // The head started: it is no longer queued, and the next end starts the run behind it.
+    expect((await threads.advance('alice', t.threadId, 'a'))?.next?.runId).toBe('q0');
+    expect(await threads.dequeue('alice', t.threadId, 'q0')).toBeUndefined();
+    expect((await threads.advance('alice', t.threadId, 'q0'))?.next?.runId).toBe('q2');
+    const other = await fresh();
+    await threads.acquire('alice', other.threadId, 'b');
+    await threads.enqueue('alice', other.threadId, entry('w'), 'b');
+    await threads.markDeleting('alice', other.threadId);
+    expect(await threads.dequeue('alice', other.threadId, 'w')).toBeUndefined();
+  });
+
   it('a thread being deleted takes no run and queues none', async () => {
     const t = await fresh();
     await threads.markDeleting('alice', t.threadId);
