@@ -92,15 +92,27 @@ export class TaskTokens {
     if (this.stale.size > STALE_TOKENS_KEPT) this.stale.delete(this.stale.values().next().value as string);
   }
 
-  /** Every token of the execution is retired (it has ended). */
+  /**
+   * Every token of the execution is retired (it has ended). Its waiting attempts are settled, so the interpreter's
+   * task state ends too and clears its own TimeoutSeconds timer (a stopped or dropped execution would otherwise keep
+   * one for as long as the task could wait: a paused run's seven days).
+   */
   retireExecution(executionArn: string): void {
-    for (const [token, waiter] of this.waiting) if (waiter.executionArn === executionArn) this.retire(token);
+    for (const [token, waiter] of this.waiting) {
+      if (waiter.executionArn !== executionArn) continue;
+      this.retire(token);
+      waiter.reject(ended());
+    }
   }
 
-  /** Forgets the waiting attempts and their timers (the engine closes; their executions are dropped). */
+  /** Forgets the waiting attempts and their timers (the engine closes; their executions are dropped), settling them. */
   clear(): void {
-    for (const waiter of this.waiting.values()) waiter.timer?.clear();
+    const waiters = [...this.waiting.values()];
     this.waiting.clear();
+    for (const waiter of waiters) {
+      waiter.timer?.clear();
+      waiter.reject(ended());
+    }
   }
 
   private peek(token: string): Waiter {
@@ -117,3 +129,6 @@ export class TaskTokens {
     return waiter;
   }
 }
+
+/** What a waiting attempt of an execution that is gone settles with (nobody reads it: the execution is over). */
+const ended = (): Error => Object.assign(new Error('the execution ended while this task waited'), { name: 'States.Aborted' });

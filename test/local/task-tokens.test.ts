@@ -34,6 +34,16 @@ describe('task tokens, as Step Functions answers SendTask*', () => {
     await expect(unnamed).rejects.toMatchObject({ name: 'States.TaskFailed', message: '' });
   });
 
+  it('settles the waiting attempts of an execution that ended, or of an engine that closes, so their task states end (and clear their own timers)', async () => {
+    const tokens = new TaskTokens();
+    const stopped = tokens.wait('s1', 'arn:stopped');
+    const dropped = tokens.wait('d1', 'arn:dropped');
+    tokens.retireExecution('arn:stopped');
+    await expect(stopped).rejects.toMatchObject({ name: 'States.Aborted' });
+    tokens.clear();
+    await expect(dropped).rejects.toMatchObject({ name: 'States.Aborted' });
+  });
+
   it("retires every token of an execution that ended, and only that execution's", () => {
     const tokens = new TaskTokens();
     void tokens.wait('a1', 'arn:a');
