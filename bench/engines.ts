@@ -23,7 +23,21 @@ const EXPRESS_GB = 64 / 1024;
 /** Lambda time per invocation, model latency excluded (as the cost section of the bench assumes): 100 ms at 512 MB. */
 const LAMBDA_SECONDS = 0.1;
 const LAMBDA_GB = 0.5;
-const LAMBDA_STATES = new Set(['LoadRun', 'CallModel', 'CallFallbackModel', 'CallTool', 'RecordToolFailure', 'CallToolInMap', 'RecordToolFailureInMap', 'Finish', 'Surrender', 'Degrade', 'Refused', 'Pause', 'AwaitApproval']);
+const LAMBDA_STATES = new Set([
+  'LoadRun',
+  'CallModel',
+  'CallFallbackModel',
+  'CallTool',
+  'RecordToolFailure',
+  'CallToolInMap',
+  'RecordToolFailureInMap',
+  'Finish',
+  'Surrender',
+  'Degrade',
+  'Refused',
+  'Pause',
+  'AwaitApproval',
+]);
 
 export interface ShapeFigures {
   engine: 'standard' | 'hybrid';
@@ -61,7 +75,8 @@ async function measure(shape: 'standard' | 'hybrid', config: AgentConfigInput, s
     const name = command.constructor.name;
     const output = (await send(command)) as { Item?: unknown; Items?: unknown[] };
     if (/^(Get|Query|BatchGet)/.test(name)) units.read += Math.max(1, Math.ceil(Buffer.byteLength(JSON.stringify(output?.Items ?? output?.Item ?? [])) / 4096));
-    else if (/Put|Update|Delete/.test(name)) units.write += Math.max(1, Math.ceil(Buffer.byteLength(JSON.stringify(command.input.Item ?? command.input.ExpressionAttributeValues ?? {})) / 1024));
+    else if (/Put|Update|Delete/.test(name))
+      units.write += Math.max(1, Math.ceil(Buffer.byteLength(JSON.stringify(command.input.Item ?? command.input.ExpressionAttributeValues ?? {})) / 1024));
     return output;
   };
   try {

@@ -98,7 +98,9 @@ async function approvalTransitions() {
 }
 
 /** 10 KB of text shaped like a real tool output (words, numbers, punctuation). */
-const TEN_KB = Array.from({ length: 2000 }, (_, i) => ['alpha', 'beta', `${i}`, 'gamma,', 'delta.', 'epsilon'][i % 6]).join(' ').slice(0, 10 * 1024);
+const TEN_KB = Array.from({ length: 2000 }, (_, i) => ['alpha', 'beta', `${i}`, 'gamma,', 'delta.', 'epsilon'][i % 6])
+  .join(' ')
+  .slice(0, 10 * 1024);
 
 /** A model that asks for a 10 KB tool output every step, for `steps` steps. */
 async function bigOutputs(model: FakeProvider, steps: number) {
@@ -260,7 +262,10 @@ async function bundles() {
     '',
     '| handler | bundle | of which AWS SDK | module init | its CPU time |',
     '|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.handler} | ${kb(r.bytes)} | ${r.handler === 'hello-world' ? '—' : bundlesSdk(r.handler) ? kb(r.sdkBytes) : 'external (runtime)'} | ${r.initMs.toFixed(1)} ms | ${r.initCpuMs.toFixed(1)} ms |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.handler} | ${kb(r.bytes)} | ${r.handler === 'hello-world' ? '—' : bundlesSdk(r.handler) ? kb(r.sdkBytes) : 'external (runtime)'} | ${r.initMs.toFixed(1)} ms | ${r.initCpuMs.toFixed(1)} ms |`,
+    ),
     '',
     'Each handler wires only what it uses (lambdas/runtime/*.ts): the tokenizer ranks (~1 MB) are in call-model only, the tool clients in call-model and call-tool only, validation is zod/mini, and the config is parsed, not validated again (synth validated it). The MCP SDK ships next to call-model and call-tool when an `mcp` tool is configured, and loads on the first MCP connection. The hello-world line is the floor.',
     '',
@@ -288,7 +293,12 @@ async function coldStart(bundled: string, sdkExternal: string) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const tableName = 'ColdStartTable';
-  const doc = createDocumentClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ rejectUnauthorized: false }) }) });
+  const doc = createDocumentClient({
+    endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ rejectUnauthorized: false }) }),
+  });
   try {
     await ensureTable(doc, agentTableInput(tableName));
     const env = {
@@ -304,11 +314,12 @@ async function coldStart(bundled: string, sdkExternal: string) {
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       NODE_OPTIONS: '--enable-source-maps',
     };
-    const context = "{ functionName: 'load-run', functionVersion: '1', invokedFunctionArn: 'arn:aws:lambda:local:0:function:load-run', memoryLimitInMB: '512', awsRequestId: 'cold', getRemainingTimeInMillis: () => 10000 }";
+    const context =
+      "{ functionName: 'load-run', functionVersion: '1', invokedFunctionArn: 'arn:aws:lambda:local:0:function:load-run', memoryLimitInMB: '512', awsRequestId: 'cold', getRemainingTimeInMillis: () => 10000 }";
     const rows: { variant: string; initMs: number; initCpuMs: number; firstMs: number; firstCpuMs: number }[] = [];
     for (const [variant, file] of [
       ['SDK bundled (as deployed)', bundled],
-      ['SDK external (the runtime\'s)', sdkExternal],
+      ["SDK external (the runtime's)", sdkExternal],
     ] as const) {
       const samples: number[][] = [];
       for (let i = 0; i < 5; i++) {
@@ -334,7 +345,10 @@ async function outage() {
     const model = await startFakeProvider('openai');
     model.setDefault({ kind: 'status', status: 503 });
     const engine = await engineFor({
-      models: { primary: { provider: 'openai', model: 'down', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 2000 }, fallback: { provider: 'demo', model: 'default' } },
+      models: {
+        primary: { provider: 'openai', model: 'down', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 2000 },
+        fallback: { provider: 'demo', model: 'default' },
+      },
       breaker: { enabled, failureThreshold: 5, minimumCalls: 5, windowSeconds: 60, cooldownSeconds: 30 },
     });
     try {
@@ -374,7 +388,10 @@ async function stops() {
     // biome-ignore lint/suspicious/noThenProperty: a scripted reply's follow-up, not a thenable
     return { kind: 'delay', ms: 5, then: { kind: 'tools', calls: [{ name: 'calculator', args: { expression: `${done} + 1` } }] } };
   });
-  const engine = await engineFor({ models: { primary: { provider: 'openai', model: 'quick', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000 } }, budgets: { maxSteps: 50 } });
+  const engine = await engineFor({
+    models: { primary: { provider: 'openai', model: 'quick', contextWindowTokens: 128_000, baseUrl: model.baseUrl, timeoutMs: 5000 } },
+    budgets: { maxSteps: 50 },
+  });
   try {
     for (const [how, reason, n] of [
       ['cancelled by the owner', 'CANCELLED', 100],
@@ -439,14 +456,40 @@ async function engineOverhead() {
     const noop = new StateMachine(definition as never, { validationOptions: { noValidate: true } });
     let calls = 0;
     const handlers = Object.fromEntries(
-      ['LoadRun', 'CallModel', 'CallFallbackModel', 'CallTool', 'RecordToolFailure', 'CallToolInMap', 'RecordToolFailureInMap', 'Finish', 'Surrender', 'Degrade', 'Refused', 'Pause'].map((n) => [
+      [
+        'LoadRun',
+        'CallModel',
+        'CallFallbackModel',
+        'CallTool',
+        'RecordToolFailure',
+        'CallToolInMap',
+        'RecordToolFailureInMap',
+        'Finish',
+        'Surrender',
+        'Degrade',
+        'Refused',
+        'Pause',
+      ].map((n) => [
         n,
         async (input: { Payload: Record<string, unknown> }) => {
-          if (n === 'LoadRun') return { Payload: { runId: 'r', step: 0, maxSteps: STEPS, maxTokens: 1, outcome: 'start', toolCalls: [], toolCount: 0, callSig: '', prevCallSig: '' } };
+          if (n === 'LoadRun')
+            return { Payload: { runId: 'r', step: 0, maxSteps: STEPS, maxTokens: 1, outcome: 'start', toolCalls: [], toolCount: 0, callSig: '', prevCallSig: '' } };
           if (n === 'CallModel') {
             calls++;
             const step = Number(input.Payload.step);
-            return { Payload: { runId: 'r', step, maxSteps: STEPS, maxTokens: 1, outcome: 'tools', toolCalls: [{ id: `c${step}` }], toolCount: 1, callSig: `s${step}`, prevCallSig: `s${step - 1}` } };
+            return {
+              Payload: {
+                runId: 'r',
+                step,
+                maxSteps: STEPS,
+                maxTokens: 1,
+                outcome: 'tools',
+                toolCalls: [{ id: `c${step}` }],
+                toolCount: 1,
+                callSig: `s${step}`,
+                prevCallSig: `s${step - 1}`,
+              },
+            };
           }
           return { Payload: {} };
         },
@@ -464,7 +507,7 @@ async function engineOverhead() {
       `| this runtime offline (handlers, dynalite, demo model, keyword search) | ${ours.toFixed(1)} |`,
       `| the same definition on bare aws-local-stepfunctions, no-op tasks | ${bare.toFixed(2)} |`,
       '',
-      'The engine itself is not the bottleneck: the time goes to the handlers\' DynamoDB round trips (dynalite on loopback) and the tools.',
+      "The engine itself is not the bottleneck: the time goes to the handlers' DynamoDB round trips (dynalite on loopback) and the tools.",
       '',
     );
   } finally {
@@ -504,7 +547,7 @@ function cost() {
     `| DynamoDB on-demand ($0.625 per 1M write, $0.125 per 1M read request units, the prices since the November 2024 reduction) | $${per1000.dynamoDB.toFixed(4)} |`,
     `| **total** | **$${total.toFixed(3)}** |`,
     '',
-    'Prices as published for us-east-1 (they may change): https://aws.amazon.com/step-functions/pricing/, https://aws.amazon.com/lambda/pricing/, https://aws.amazon.com/dynamodb/pricing/on-demand/. The model call\'s own latency is billed as Lambda time while the handler waits: add (model seconds × 0.5 GB × $0.0000133334) per call, and the provider\'s token prices.',
+    "Prices as published for us-east-1 (they may change): https://aws.amazon.com/step-functions/pricing/, https://aws.amazon.com/lambda/pricing/, https://aws.amazon.com/dynamodb/pricing/on-demand/. The model call's own latency is billed as Lambda time while the handler waits: add (model seconds × 0.5 GB × $0.0000133334) per call, and the provider's token prices.",
     '',
   );
 }
@@ -538,7 +581,14 @@ async function compaction() {
     try {
       const { run } = await engine.run({ input: 'Read thirty pages.' });
       const compactions = (await engine.runtime.runs.listEvents(run.runId)).filter((e) => e.type === 'context_compacted').length;
-      return { status: run.status, steps: run.steps, atStep30: model.promptTokens[STEPS - 1] ?? 0, max: Math.max(...model.promptTokens), compactions, inputTokensSent: model.promptTokens.reduce((a, b) => a + b, 0) };
+      return {
+        status: run.status,
+        steps: run.steps,
+        atStep30: model.promptTokens[STEPS - 1] ?? 0,
+        max: Math.max(...model.promptTokens),
+        compactions,
+        inputTokensSent: model.promptTokens.reduce((a, b) => a + b, 0),
+      };
     } finally {
       await engine.close();
       await model.close();

@@ -54,7 +54,9 @@ export class AgentStack extends Stack {
     // localTokens and adminTokens are the local server's bearer tokens: secrets that never belong in a deployed environment.
     const { localTokens: _localOnly, adminTokens: _localAdmins, ...deployed } = handlerConfig(config);
     if (typeof config.instructions === 'object') {
-      throw new Error(`instructions: the file "${config.instructions.file}" was not read; load the config with loadConfig (lib/config.ts), which reads it relative to the config file`);
+      throw new Error(
+        `instructions: the file "${config.instructions.file}" was not read; load the config with loadConfig (lib/config.ts), which reads it relative to the config file`,
+      );
     }
     const plainJson = JSON.stringify(deployed);
     // Plain JSON while it fits; compressed past that (long instructions, an output schema): lambdas/core/config-env.ts.
@@ -105,7 +107,9 @@ export class AgentStack extends Stack {
 
     // MCP servers' secret headers: read by the functions that call the servers (call-model lists, call-tool calls).
     [...new Set(config.tools.flatMap((t) => (t.kind === 'mcp' && t.headersSecret ? [t.headersSecret] : [])))].forEach((id, i) => {
-      const secret = id.startsWith('arn:') ? secretsmanager.Secret.fromSecretCompleteArn(this, `McpHeaders${i}`, id) : secretsmanager.Secret.fromSecretNameV2(this, `McpHeaders${i}`, id);
+      const secret = id.startsWith('arn:')
+        ? secretsmanager.Secret.fromSecretCompleteArn(this, `McpHeaders${i}`, id)
+        : secretsmanager.Secret.fromSecretNameV2(this, `McpHeaders${i}`, id);
       secret.grantRead(callModel);
       secret.grantRead(callTool);
     });
@@ -206,7 +210,18 @@ export class AgentStack extends Stack {
       new TraceExporter(this, 'TraceExporter', { table, exporter, secret: config.observability.langfuse.secret });
     }
 
-    this.functions = [loadRun, callModel, callTool, finalize, pause, ...(awaitApproval ? [awaitApproval] : []), executionStatus, apiFn, eventsFn, ...(keyAuthorizer ? [keyAuthorizer] : [])];
+    this.functions = [
+      loadRun,
+      callModel,
+      callTool,
+      finalize,
+      pause,
+      ...(awaitApproval ? [awaitApproval] : []),
+      executionStatus,
+      apiFn,
+      eventsFn,
+      ...(keyAuthorizer ? [keyAuthorizer] : []),
+    ];
     const { monitoring } = config.observability;
     this.alarmsNotifyNobody = monitoring.alarmsNotifyNobody;
     if (monitoring.alarms || monitoring.dashboard) {

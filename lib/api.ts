@@ -101,10 +101,10 @@ export class AgentApi extends Construct {
       authMode === 'apiKeys'
         ? undefined
         : (props.userPool ??
-      new cognito.UserPool(this, 'Users', {
-        selfSignUpEnabled: false,
-        passwordPolicy: { minLength: 12, requireDigits: true, requireSymbols: true, requireUppercase: true, requireLowercase: true },
-      }));
+          new cognito.UserPool(this, 'Users', {
+            selfSignUpEnabled: false,
+            passwordPolicy: { minLength: 12, requireDigits: true, requireSymbols: true, requireUppercase: true, requireLowercase: true },
+          }));
     if (this.userPool && !props.userPool) {
       const pool = this.userPool as cognito.UserPool;
       // Managed login (the newer pages, with Cognito's default branding) on a Cognito-hosted domain.
@@ -112,7 +112,10 @@ export class AgentApi extends Construct {
         cognitoDomain: { domainPrefix: props.domainPrefix ?? Fn.join('', ['agent-', Fn.select(2, Fn.split('/', Stack.of(this).stackId))]) },
         managedLoginVersion: cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
       });
-      pool.addGroup('Admins', { groupName: ADMINS_GROUP, description: 'Agent admins: kill switch (POST /admin/stop, disable, enable), spend, support access to every run (each read recorded), adding users (agent users add)' });
+      pool.addGroup('Admins', {
+        groupName: ADMINS_GROUP,
+        description: 'Agent admins: kill switch (POST /admin/stop, disable, enable), spend, support access to every run (each read recorded), adding users (agent users add)',
+      });
     }
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
     this.api = new apigw.RestApi(this, 'Api', {
@@ -122,7 +125,13 @@ export class AgentApi extends Construct {
       cloudWatchRole: props.cloudWatchRole ?? false,
       description: 'Agent runs: start, list, read, trace, pause, resume, cancel',
       ...(props.corsOrigin
-        ? { defaultCorsPreflightOptions: { allowOrigins: [props.corsOrigin], allowMethods: ['GET', 'POST', 'DELETE'], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'] } }
+        ? {
+            defaultCorsPreflightOptions: {
+              allowOrigins: [props.corsOrigin],
+              allowMethods: ['GET', 'POST', 'DELETE'],
+              allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
+            },
+          }
         : {}),
       deployOptions: {
         stageName: STAGE,

@@ -80,11 +80,7 @@ function rowsOf(s: Schema, prefix: string): Row[] {
 }
 
 function table(rows: Row[]): string[] {
-  return [
-    '| key | allowed | default | |',
-    '|---|---|---|---|',
-    ...rows.map((r) => `| \`${r.key}\` | ${cell(r.allowed)} | ${cell(r.byDefault)} | ${cell(r.description)} |`),
-  ];
+  return ['| key | allowed | default | |', '|---|---|---|---|', ...rows.map((r) => `| \`${r.key}\` | ${cell(r.allowed)} | ${cell(r.byDefault)} | ${cell(r.description)} |`)];
 }
 
 /** The kinds of a list whose items are a union tagged by `kind` (the tools). */

@@ -53,4 +53,3 @@ export function withInstructionsRead(config: AgentConfig, baseDir: string): Agen
   if (text.length > MAX_INSTRUCTIONS_CHARS) throw new ConfigError(`instructions: ${file} has ${text.length} characters; at most ${MAX_INSTRUCTIONS_CHARS} are allowed`);
   return { ...config, instructions: text };
 }
-

@@ -27,7 +27,9 @@ export function dependenciesOf(config: AgentConfig): Dependency[] {
       what: `${primary.provider} model ${primary.model}`,
       timeoutMs: primary.timeoutMs,
       breaker: breakerFor(config, 'model:primary'),
-      fallback: fallback ? `the fallback model (${fallback.provider}/${fallback.model}), then a partial answer from the tool results` : 'a partial answer from the tool results gathered so far',
+      fallback: fallback
+        ? `the fallback model (${fallback.provider}/${fallback.model}), then a partial answer from the tool results`
+        : 'a partial answer from the tool results gathered so far',
     },
   ];
   if (fallback) {
@@ -76,15 +78,25 @@ export const TOOL_KIND_FALLBACKS: Record<ToolConfig['kind'], string> = {
 const TOOL_KIND_ROWS: [ToolConfig['kind'], string, string][] = [
   ['http', 'network error, 5xx, 408, timeout; 429 (Retry-After)', '4xx (the status and a body excerpt)'],
   ['retriever', 'as http', 'as http'],
-  ['mcp', 'connection refused or reset, HTTP 5xx/408, JSON-RPC ConnectionClosed/InternalError, timeout; 429', 'a result with `isError`, HTTP 4xx (e.g. a rejected Authorization header), other JSON-RPC errors'],
-  ['lambda', 'TooManyRequestsException and other throttles (RateLimited), ServiceException and other 5xx, ResourceNotReady, network errors, timeout', 'FunctionError (the function threw or returned an error), other 4xx (no such function, access denied)'],
+  [
+    'mcp',
+    'connection refused or reset, HTTP 5xx/408, JSON-RPC ConnectionClosed/InternalError, timeout; 429',
+    'a result with `isError`, HTTP 4xx (e.g. a rejected Authorization header), other JSON-RPC errors',
+  ],
+  [
+    'lambda',
+    'TooManyRequestsException and other throttles (RateLimited), ServiceException and other 5xx, ResourceNotReady, network errors, timeout',
+    'FunctionError (the function threw or returned an error), other 4xx (no such function, access denied)',
+  ],
 ];
 
 /** docs/degradation.md, produced from the config so it cannot drift (a test checks the file is current). */
 export function renderDegradationDoc(config: AgentConfig, source = 'agent.config.json'): string {
   const rows = dependenciesOf(config).map((d) => {
     const b = d.breaker;
-    const breaker = b.enabled ? `opens at ${b.failureThreshold} failures in ${b.windowSeconds} s (min ${b.minimumCalls} calls), cool-down ${b.cooldownSeconds} s, one probe` : 'disabled';
+    const breaker = b.enabled
+      ? `opens at ${b.failureThreshold} failures in ${b.windowSeconds} s (min ${b.minimumCalls} calls), cool-down ${b.cooldownSeconds} s, one probe`
+      : 'disabled';
     return `| \`${d.name}\` | ${d.what} | ${d.timeoutMs} ms | ${breaker} | ${d.fallback} |`;
   });
   return `# Degradation paths

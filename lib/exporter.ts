@@ -27,7 +27,10 @@ export class TraceExporter extends Construct {
         // status alone can miss the trace's end; ids are deterministic, so the second export updates the first).
         filters: [
           lambda.FilterCriteria.filter({ dynamodb: { NewImage: { sk: { S: lambda.FilterRule.isEqual('META') }, status: { S: lambda.FilterRule.or(...TERMINAL_STATUSES) } } } }),
-          lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT'), dynamodb: { NewImage: { type: { S: lambda.FilterRule.isEqual('run_finished' satisfies TraceEventType) } } } }),
+          lambda.FilterCriteria.filter({
+            eventName: lambda.FilterRule.isEqual('INSERT'),
+            dynamodb: { NewImage: { type: { S: lambda.FilterRule.isEqual('run_finished' satisfies TraceEventType) } } },
+          }),
         ],
       }),
     );

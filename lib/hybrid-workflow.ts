@@ -45,25 +45,30 @@ export class HybridWorkflow extends Construct {
     super(scope, id);
     const segment = new Construct(this, 'Segment');
     const inner = new StepKit(segment, props);
-    const exit = (value: (typeof SEGMENT_EXITS)[number]) => new sfn.Pass(segment, `Exit${value[0]}${value.slice(1).toLowerCase()}`, { result: sfn.Result.fromString(value), resultPath: '$.exit' });
-    const route = loopStates(inner, {
-      finish: exit('FINISH'),
-      surrender: exit('SURRENDER'),
-      degrade: exit('DEGRADE'),
-      refused: exit('REFUSED'),
-      stopped: exit('STOPPED'),
-      pause: exit('PAUSE'),
-      approval: props.approval ? exit('APPROVAL') : undefined,
-      // The segment's budget (its steps, its time), checked at the tool-call boundary: the next segment starts with the
-      // pending calls.
-      beforeTools: {
-        condition: sfn.Condition.or(
-          sfn.Condition.numberGreaterThanEqualsJsonPath('$.step', '$.segmentEnd'),
-          sfn.Condition.and(sfn.Condition.isPresent('$.segmentDue'), sfn.Condition.booleanEquals('$.segmentDue', true)),
-        ),
-        next: exit('NEXT'),
+    const exit = (value: (typeof SEGMENT_EXITS)[number]) =>
+      new sfn.Pass(segment, `Exit${value[0]}${value.slice(1).toLowerCase()}`, { result: sfn.Result.fromString(value), resultPath: '$.exit' });
+    const route = loopStates(
+      inner,
+      {
+        finish: exit('FINISH'),
+        surrender: exit('SURRENDER'),
+        degrade: exit('DEGRADE'),
+        refused: exit('REFUSED'),
+        stopped: exit('STOPPED'),
+        pause: exit('PAUSE'),
+        approval: props.approval ? exit('APPROVAL') : undefined,
+        // The segment's budget (its steps, its time), checked at the tool-call boundary: the next segment starts with the
+        // pending calls.
+        beforeTools: {
+          condition: sfn.Condition.or(
+            sfn.Condition.numberGreaterThanEqualsJsonPath('$.step', '$.segmentEnd'),
+            sfn.Condition.and(sfn.Condition.isPresent('$.segmentDue'), sfn.Condition.booleanEquals('$.segmentDue', true)),
+          ),
+          next: exit('NEXT'),
+        },
       },
-    }, { segment: { startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'), seconds: props.segmentSeconds } });
+      { segment: { startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'), seconds: props.segmentSeconds } },
+    );
     // The parent sends {state, segment: {segmentEnd, segmentDue}}: merged into the loop state, the segment's budget winning.
     const begin = new sfn.Pass(segment, 'BeginSegment', {
       parameters: { 'merged.$': 'States.JsonMerge($.state, $.segment, false)' },
@@ -129,7 +134,10 @@ export class HybridWorkflow extends Construct {
     resume.next(
       new sfn.Choice(this, 'CheckpointMoved', { comment: 'resume from the checkpoint if the failed segments moved it on; else the run degrades' })
         .when(sfn.Condition.stringEquals('$.checkpoint.state.outcome', 'stopped'), stopped)
-        .when(sfn.Condition.numberGreaterThanJsonPath('$.checkpoint.state.step', '$.step'), new sfn.Pass(this, 'FromCheckpoint', { inputPath: '$.checkpoint.state' }).next(runSegment))
+        .when(
+          sfn.Condition.numberGreaterThanJsonPath('$.checkpoint.state.step', '$.step'),
+          new sfn.Pass(this, 'FromCheckpoint', { inputPath: '$.checkpoint.state' }).next(runSegment),
+        )
         .otherwise(degrade),
     );
     const pause = kit.pauseTask(stopped, kit.stopBecause('PauseExpired', 'PAUSE_EXPIRED', surrender));
@@ -179,7 +187,10 @@ export class HybridWorkflow extends Construct {
       }),
     );
     this.stateMachine.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'], resources: [`arn:${partition}:events:${region}:${account}:rule/${SYNC_EVENTS_RULE}`] }),
+      new iam.PolicyStatement({
+        actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+        resources: [`arn:${partition}:events:${region}:${account}:rule/${SYNC_EVENTS_RULE}`],
+      }),
     );
   }
 }
@@ -214,7 +225,8 @@ export function expressProblems(definition: unknown, path: string): string[] {
   for (const m of text.matchAll(/"([^"]+)":\{"[^{}]*?"Resource":"[^"]*\.(waitForTaskToken|sync(?::2)?)"/g)) {
     problems.push(`${path}: state "${m[1]}" uses .${m[2]}, which an Express workflow cannot run; waits belong in the Standard parent (docs/hybrid.md)`);
   }
-  if (problems.length === 0 && /\.waitForTaskToken"|\.sync(:2)?"/.test(text)) problems.push(`${path}: a state uses .waitForTaskToken or .sync, which an Express workflow cannot run; waits belong in the Standard parent (docs/hybrid.md)`);
+  if (problems.length === 0 && /\.waitForTaskToken"|\.sync(:2)?"/.test(text))
+    problems.push(`${path}: a state uses .waitForTaskToken or .sync, which an Express workflow cannot run; waits belong in the Standard parent (docs/hybrid.md)`);
   return problems;
 }
 

@@ -36,7 +36,9 @@ export const PAUSE_TIMEOUT_SECONDS = 7 * 24 * 3600;
 export function validateWaits(scope: Construct, executionTimeoutSeconds: number, approvalTimeoutSeconds?: number): void {
   scope.node.addValidation({
     validate: () =>
-      executionTimeoutSeconds > PAUSE_TIMEOUT_SECONDS ? [] : [`the state machine timeout (${executionTimeoutSeconds} s) must be above the Pause task's timeout (${PAUSE_TIMEOUT_SECONDS} s)`],
+      executionTimeoutSeconds > PAUSE_TIMEOUT_SECONDS
+        ? []
+        : [`the state machine timeout (${executionTimeoutSeconds} s) must be above the Pause task's timeout (${PAUSE_TIMEOUT_SECONDS} s)`],
   });
   scope.node.addValidation({
     validate: () => {

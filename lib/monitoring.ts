@@ -68,7 +68,12 @@ export class AgentMonitoring extends Construct {
     };
 
     alarm('ExecutionsFailed', props.stateMachine.metricFailed({ period }), 1, 'An execution failed (a real fault: guardrail stops end SUCCEEDED executions).');
-    alarm('ExecutionsTimedOut', props.stateMachine.metricTimedOut({ period }), 1, 'An execution ran past the machine timeout: its run is FAILED (EXECUTION_TIMED_OUT) and can be resumed.');
+    alarm(
+      'ExecutionsTimedOut',
+      props.stateMachine.metricTimedOut({ period }),
+      1,
+      'An execution ran past the machine timeout: its run is FAILED (EXECUTION_TIMED_OUT) and can be resumed.',
+    );
     alarm('ExecutionsAborted', props.stateMachine.metricAborted({ period }), 1, 'An execution was stopped outside the API (console, CLI): its run is CANCELLED (ABORTED).');
     alarm('ExecutionsThrottled', props.stateMachine.metricThrottled({ period }), 1, 'Step Functions throttled executions (StartExecution or state transition quota).');
     alarm('BreakerOpen', agent('BreakerOpened'), 1, 'A circuit breaker opened: a model or tool dependency is failing.');
@@ -89,8 +94,19 @@ export class AgentMonitoring extends Construct {
     // Spend (docs/spend.md): an admin stopped runs (the kill switch was used); model spend past a daily threshold.
     alarm('RunsKilled', agent('RunsKilled'), 1, 'An admin stopped runs (POST /admin/stop): the kill switch was used.');
     if (props.dailySpendAlarmUsd !== undefined) {
-      const daily = new cloudwatch.Metric({ namespace: props.namespace, metricName: 'ModelCostMicroUsd', statistic: 'Sum', period: Duration.days(1), dimensionsMap: props.dimensions });
-      alarm('DailySpend', daily, Math.round(props.dailySpendAlarmUsd * 1_000_000), `Model spend passed $${props.dailySpendAlarmUsd} in the last 24 hours (metric in micro-dollars).`);
+      const daily = new cloudwatch.Metric({
+        namespace: props.namespace,
+        metricName: 'ModelCostMicroUsd',
+        statistic: 'Sum',
+        period: Duration.days(1),
+        dimensionsMap: props.dimensions,
+      });
+      alarm(
+        'DailySpend',
+        daily,
+        Math.round(props.dailySpendAlarmUsd * 1_000_000),
+        `Model spend passed $${props.dailySpendAlarmUsd} in the last 24 hours (metric in micro-dollars).`,
+      );
     }
     alarm('ApiThrottlesAndClientErrors', props.api.metricClientError({ period }), 50, 'Many 4xx answers, throttling (429) included.');
 
@@ -110,7 +126,17 @@ export class AgentMonitoring extends Construct {
           new cloudwatch.GraphWidget({ title: 'Runs killed by admins', left: [agent('RunsKilled')], width: 12 }),
         ],
         [
-          new cloudwatch.GraphWidget({ title: 'Executions', left: [props.stateMachine.metricSucceeded({ period }), props.stateMachine.metricFailed({ period }), props.stateMachine.metricTimedOut({ period }), props.stateMachine.metricAborted({ period }), props.stateMachine.metricThrottled({ period })], width: 12 }),
+          new cloudwatch.GraphWidget({
+            title: 'Executions',
+            left: [
+              props.stateMachine.metricSucceeded({ period }),
+              props.stateMachine.metricFailed({ period }),
+              props.stateMachine.metricTimedOut({ period }),
+              props.stateMachine.metricAborted({ period }),
+              props.stateMachine.metricThrottled({ period }),
+            ],
+            width: 12,
+          }),
           ...(this.alarms.length ? [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12 })] : []),
         ],
       ],

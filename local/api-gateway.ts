@@ -201,7 +201,11 @@ export interface RouteMatch {
  */
 export function matchRoute(model: RestApiModel, httpMethod: string, path: string): RouteMatch | undefined {
   // `/runs/` is `/runs`; empty segments inside the path match nothing.
-  const segments = path.replace(/^\/+/, '').replace(/\/$/, '').split('/').filter((s, i) => s !== '' || i > 0);
+  const segments = path
+    .replace(/^\/+/, '')
+    .replace(/\/$/, '')
+    .split('/')
+    .filter((s, i) => s !== '' || i > 0);
   const method = httpMethod.toUpperCase();
   const candidates: { resourcePath: string; params: Record<string, string>; rank: number[] }[] = [];
   for (const resourcePath of new Set(model.methods.map((m) => m.resourcePath))) {
@@ -285,7 +289,12 @@ interface AuthorizerResult {
 
 /** Whether an IAM-style ARN pattern (`*` and `?` wildcards) matches an ARN. */
 function arnLike(pattern: string, arn: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   return re.test(arn);
 }
 
@@ -429,7 +438,10 @@ export class LocalApiGateway {
         requestContext: event.requestContext as APIGatewayRequestAuthorizerEvent['requestContext'],
       };
       try {
-        result = (await this.deps.invoke(spec.functionLogicalId, spec.type === 'TOKEN' ? { type: 'TOKEN', methodArn, authorizationToken: values[0] } : request)) as AuthorizerResult;
+        result = (await this.deps.invoke(
+          spec.functionLogicalId,
+          spec.type === 'TOKEN' ? { type: 'TOKEN', methodArn, authorizationToken: values[0] } : request,
+        )) as AuthorizerResult;
       } catch (err) {
         if (err instanceof Error && err.message === 'Unauthorized') return { refusal: 'UNAUTHORIZED' };
         this.deps.onError?.('authorizer failed', err);

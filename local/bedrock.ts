@@ -53,7 +53,11 @@ export function regionOfRequest(authorization: string | undefined): string {
   return /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(authorization ?? '')?.[1] ?? LOCAL_REGION;
 }
 
-type Block = { text?: string; toolUse?: { toolUseId?: string; name?: string; input?: unknown }; toolResult?: { toolUseId?: string; content?: { text?: string }[]; status?: string } };
+type Block = {
+  text?: string;
+  toolUse?: { toolUseId?: string; name?: string; input?: unknown };
+  toolResult?: { toolUseId?: string; content?: { text?: string }[]; status?: string };
+};
 type ConverseMessage = { role?: string; content?: Block[] };
 
 /** A Converse request in the model port's terms (the demo model answers it). */
@@ -77,11 +81,23 @@ export function fromConverseRequest(body: Record<string, unknown>): ModelRequest
     if (text) messages.push({ role: 'user', content: text });
     for (const b of content) {
       const r = b.toolResult;
-      if (r?.toolUseId) messages.push({ role: 'tool', toolCallId: r.toolUseId, name: names.get(r.toolUseId) ?? '', content: (r.content ?? []).map((c) => c.text ?? '').join(''), isError: r.status === 'error' });
+      if (r?.toolUseId)
+        messages.push({
+          role: 'tool',
+          toolCallId: r.toolUseId,
+          name: names.get(r.toolUseId) ?? '',
+          content: (r.content ?? []).map((c) => c.text ?? '').join(''),
+          isError: r.status === 'error',
+        });
     }
   }
-  const config = (body.toolConfig ?? {}) as { tools?: { toolSpec?: { name: string; description?: string; inputSchema?: { json?: Record<string, unknown> } } }[]; toolChoice?: unknown };
-  const tools: ToolSpec[] = (config.tools ?? []).flatMap((t) => (t.toolSpec ? [{ name: t.toolSpec.name, description: t.toolSpec.description ?? '', parameters: t.toolSpec.inputSchema?.json ?? {} }] : []));
+  const config = (body.toolConfig ?? {}) as {
+    tools?: { toolSpec?: { name: string; description?: string; inputSchema?: { json?: Record<string, unknown> } } }[];
+    toolChoice?: unknown;
+  };
+  const tools: ToolSpec[] = (config.tools ?? []).flatMap((t) =>
+    t.toolSpec ? [{ name: t.toolSpec.name, description: t.toolSpec.description ?? '', parameters: t.toolSpec.inputSchema?.json ?? {} }] : [],
+  );
   const system = ((body.system ?? []) as { text?: string }[]).map((s) => s.text ?? '').join('\n');
   const maxOutputTokens = Number((body.inferenceConfig as { maxTokens?: number } | undefined)?.maxTokens ?? 4096);
   const answerTool = forcedAnswerTool(config.toolChoice as ToolChoice | undefined, tools);
@@ -177,7 +193,8 @@ export async function startBedrockRuntime(iam: LocalIam, options: LocalBedrockOp
           return fail(400, 'ValidationException', 'the request body is not JSON');
         }
         // Converse refuses an empty conversation and one whose first message is not the user's (as AWS answers both).
-        if (!Array.isArray(body.messages) || (body.messages[0] as ConverseMessage | undefined)?.role !== 'user') return fail(400, 'ValidationException', 'A conversation must start with a user message. Try again with a conversation that starts with a user message.');
+        if (!Array.isArray(body.messages) || (body.messages[0] as ConverseMessage | undefined)?.role !== 'user')
+          return fail(400, 'ValidationException', 'A conversation must start with a user message. Try again with a conversation that starts with a user message.');
         const modelRequest = fromConverseRequest(body);
         if (estimatePromptTokens(modelRequest) > contextTokens) return fail(400, 'ValidationException', 'Input is too long for requested model.');
         const upstream = options.upstreamFor?.(modelId);
@@ -267,10 +284,19 @@ const endToEnd = (headers: IncomingHttpHeaders) => Object.fromEntries(Object.ent
 /** Sends the checked request on to the model's stand-in and its answer back unchanged. */
 function forward(req: Req, raw: Buffer, upstream: URL, res: Res): void {
   const base = upstream.pathname.replace(/\/$/, '');
-  const out = request({ host: upstream.hostname, port: upstream.port, method: 'POST', path: `${base}${req.url}`, headers: { ...endToEnd(req.headers), host: upstream.host, 'content-length': String(raw.length) } }, (up) => {
-    res.writeHead(up.statusCode ?? 500, endToEnd(up.headers));
-    up.pipe(res);
-  });
+  const out = request(
+    {
+      host: upstream.hostname,
+      port: upstream.port,
+      method: 'POST',
+      path: `${base}${req.url}`,
+      headers: { ...endToEnd(req.headers), host: upstream.host, 'content-length': String(raw.length) },
+    },
+    (up) => {
+      res.writeHead(up.statusCode ?? 500, endToEnd(up.headers));
+      up.pipe(res);
+    },
+  );
   // The stand-in hanging up is what a dropped connection to Bedrock looks like to the SDK.
   out.on('error', () => res.destroy());
   res.on('close', () => out.destroy());

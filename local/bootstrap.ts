@@ -85,7 +85,11 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
   const iam = new LocalIam(iamModelOf(template), (message, fields) => logger.warn(message, fields));
   const front = await startDynamoFront(dynamo.endpoint, iam, { port: options.dynamoPort });
   // Secrets Manager and the Lambda Invoke API of lambda tools, IAM-checked like DynamoDB.
-  const secretStore = new LocalSecretStore({ ...secretsFromEnv(options.config, process.env), ...(options.secretsFile ? readSecretsFile(options.secretsFile) : {}), ...options.secrets });
+  const secretStore = new LocalSecretStore({
+    ...secretsFromEnv(options.config, process.env),
+    ...(options.secretsFile ? readSecretsFile(options.secretsFile) : {}),
+    ...options.secrets,
+  });
   const secretsManager = await startSecretsManager(secretStore, iam, { port: options.secretsPort });
   const lambdaStandIns = new Map<string, string>();
   const lambdaApi = await startLambdaApi(() => lambdaStandIns, iam, { port: options.lambdaPort });
@@ -113,7 +117,9 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
     const caller = currentCaller() ?? '';
     let reader = secretReaders.get(caller);
     if (!reader) {
-      const client = new SecretsManagerClient(caller ? clientConfigOf(caller, secretsManager.url) : { endpoint: secretsManager.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+      const client = new SecretsManagerClient(
+        caller ? clientConfigOf(caller, secretsManager.url) : { endpoint: secretsManager.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS },
+      );
       reader = { read: createSecretReader({ client }), client };
       secretReaders.set(caller, reader);
     }
@@ -201,5 +207,25 @@ export async function startServices(options: EngineOptions, knobs: EngineKnobs):
   };
   // Runs start where the stack's API starts them (LocalEngine sets the ARN: the alias).
   runtime.aws = { sfn: handlersSfn, stateMachineArn };
-  return { template, dynamo, dynamoFront: front, iam, runtime, makeRuntime, versions, invoker, bus, streams, stepFunctions, running, sfnApi, sfn, secretsManager, lambdaApi, bedrock, lambdaStandIns, close };
+  return {
+    template,
+    dynamo,
+    dynamoFront: front,
+    iam,
+    runtime,
+    makeRuntime,
+    versions,
+    invoker,
+    bus,
+    streams,
+    stepFunctions,
+    running,
+    sfnApi,
+    sfn,
+    secretsManager,
+    lambdaApi,
+    bedrock,
+    lambdaStandIns,
+    close,
+  };
 }

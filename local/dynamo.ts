@@ -154,7 +154,9 @@ function inFront(server: Server, faults: LocalDynamo['faults']): { drain(): Prom
     req.on('end', () => {
       const type = operation.startsWith('Describe') || operation.startsWith('List') ? 'ThrottlingException' : 'ProvisionedThroughputExceededException';
       res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
-      res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'The level of configured provisioned throughput for the table was exceeded (local fault).' }));
+      res.end(
+        JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'The level of configured provisioned throughput for the table was exceeded (local fault).' }),
+      );
     });
   });
   return {

@@ -100,4 +100,13 @@ export interface EngineKnobs {
 export type SegmentFault = 'concurrent' | 'timedOut';
 
 /** The knobs' names (to split a mixed options object). */
-export const ENGINE_KNOBS = ['retryScale', 'dynamoFaults', 'lambdaFaults', 'random', 'historyLimit', 'timers', 'rerunSegment', 'segmentFault'] as const satisfies readonly (keyof EngineKnobs)[];
+export const ENGINE_KNOBS = [
+  'retryScale',
+  'dynamoFaults',
+  'lambdaFaults',
+  'random',
+  'historyLimit',
+  'timers',
+  'rerunSegment',
+  'segmentFault',
+] as const satisfies readonly (keyof EngineKnobs)[];

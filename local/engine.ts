@@ -204,7 +204,13 @@ export class LocalEngine {
   // The app's entry points (what the API and the CLI do), for tests and `agent run`
 
   /** Starts a run as POST /runs does (lambdas/core/start-run.ts) and waits for its execution to end. */
-  async run(input: { input: string; userId?: string; budgets?: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number }; runId?: string; outputSchema?: OutputSpec }): Promise<ExecutionResult> {
+  async run(input: {
+    input: string;
+    userId?: string;
+    budgets?: { maxSteps?: number; maxTokens?: number; maxCostUsd?: number };
+    runId?: string;
+    outputSchema?: OutputSpec;
+  }): Promise<ExecutionResult> {
     const { runId } = await startRun(
       { runs: this.runtime.runs, control: this.control, budgets: this.options.config.budgets },
       { userId: input.userId ?? 'local', input: input.input, budgets: input.budgets, runId: input.runId, outputSchema: input.outputSchema },
@@ -294,7 +300,13 @@ export class LocalEngine {
     const run = await this.runtime.runs.getRun(runId);
     if (!run) throw new Error(`run ${runId} vanished`);
     const failed = execution.status === 'FAILED' || execution.status === 'TIMED_OUT';
-    return { runId, run: runView(run), events: execution.events, historyEventCount: execution.historyEventCount, ...(failed ? { error: { name: execution.error ?? execution.status, message: execution.cause ?? '' } } : {}) };
+    return {
+      runId,
+      run: runView(run),
+      events: execution.events,
+      historyEventCount: execution.historyEventCount,
+      ...(failed ? { error: { name: execution.error ?? execution.status, message: execution.cause ?? '' } } : {}),
+    };
   }
 
   // The services, as their APIs reach them (local/sfn-api.ts serves the Step Functions ones on the wire)

@@ -7,7 +7,6 @@ import type { AgentConfig } from '../lib/config';
 import { type EngineKnobs, type EngineOptions, LocalEngine } from './engine';
 import { DEV_USER_ID } from './server';
 
-
 /** One case run: its result, the run and its trace (for `--out`). */
 export interface CaseRun {
   result: CaseResult;
@@ -39,24 +38,27 @@ export async function runSuiteOffline(options: OfflineSuiteOptions): Promise<Cas
   const misses = new Map<string, string[]>();
   const waited = new Map<string, string[]>();
   const reject = { call: (_runId: string, _toolCallId: string): void => undefined };
-  const engine = await LocalEngine.start({
-    config: options.config,
-    ...options.engine,
-    // Nobody decides approvals during an eval: a call that waits for one is rejected (the model is told, the run goes
-    // on to its end) and the case fails naming it. An approval-required tool never runs unattended.
-    onTrace: (runId, event) => {
-      options.engine?.onTrace?.(runId, event);
-      if (event.type !== 'approval_requested') return;
-      waited.set(runId, [...(waited.get(runId) ?? []), `${event.name}(${JSON.stringify(event.arguments)})`]);
-      setImmediate(() => reject.call(runId, event.toolCallId));
+  const engine = await LocalEngine.start(
+    {
+      config: options.config,
+      ...options.engine,
+      // Nobody decides approvals during an eval: a call that waits for one is rejected (the model is told, the run goes
+      // on to its end) and the case fails naming it. An approval-required tool never runs unattended.
+      onTrace: (runId, event) => {
+        options.engine?.onTrace?.(runId, event);
+        if (event.type !== 'approval_requested') return;
+        waited.set(runId, [...(waited.get(runId) ?? []), `${event.name}(${JSON.stringify(event.arguments)})`]);
+        setImmediate(() => reject.call(runId, event.toolCallId));
+      },
+      wrapTools: (real) =>
+        fixtureToolRunner(
+          real,
+          (runId) => fixtures.get(runId),
+          (runId, call) => misses.set(runId, [...(misses.get(runId) ?? []), call]),
+        ),
     },
-    wrapTools: (real) =>
-      fixtureToolRunner(
-        real,
-        (runId) => fixtures.get(runId),
-        (runId, call) => misses.set(runId, [...(misses.get(runId) ?? []), call]),
-      ),
-  }, options.knobs);
+    options.knobs,
+  );
   reject.call = (runId, toolCallId) => {
     engine.control
       .decide(runId, toolCallId, { decision: 'reject', reason: 'nobody decides approvals during an eval', decidedBy: 'eval' })

@@ -27,7 +27,11 @@ export function rulesOf(template: CfnTemplate): LocalRule[] {
     .filter(([, r]) => r.Type === 'AWS::Events::Rule')
     .map(([logicalId, r]) => {
       const props = (resolveIntrinsic(r.Properties ?? {}, template) ?? {}) as { EventPattern?: Record<string, unknown>; State?: string; Targets?: { Arn: string }[] };
-      return { logicalId, pattern: props.State === 'DISABLED' ? {} : (props.EventPattern ?? {}), targets: props.State === 'DISABLED' ? [] : (props.Targets ?? []).map((t) => String(t.Arn)) };
+      return {
+        logicalId,
+        pattern: props.State === 'DISABLED' ? {} : (props.EventPattern ?? {}),
+        targets: props.State === 'DISABLED' ? [] : (props.Targets ?? []).map((t) => String(t.Arn)),
+      };
     })
     .filter((r) => Object.keys(r.pattern).length > 0);
 }

@@ -6,7 +6,21 @@ import type { Revision } from './versions';
 export const EXECUTION_RETENTION_MS = 90 * 24 * 60 * 60 * 1000;
 
 /** A closed execution as the archive keeps it (what DescribeExecution, ListExecutions and GetExecutionHistory read). */
-type Archived = Pick<LocalExecution, 'executionArn' | 'stateMachineArn' | 'name' | 'input' | 'status' | 'output' | 'error' | 'cause' | 'history' | 'historyEventCount' | 'stateMachineVersionArn' | 'stateMachineAliasArn'> & {
+type Archived = Pick<
+  LocalExecution,
+  | 'executionArn'
+  | 'stateMachineArn'
+  | 'name'
+  | 'input'
+  | 'status'
+  | 'output'
+  | 'error'
+  | 'cause'
+  | 'history'
+  | 'historyEventCount'
+  | 'stateMachineVersionArn'
+  | 'stateMachineAliasArn'
+> & {
   startDate: string;
   stopDate: string;
   taskCalls: [string, { parameters: string; submitted?: string; output?: string }[]][];

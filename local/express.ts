@@ -29,7 +29,8 @@ export function expressDefinitionProblems(definition: Record<string, unknown>): 
   const problems: string[] = [];
   for (const [name, state] of allStates(definition)) {
     const resource = String(state.Resource ?? '');
-    if (/\.(waitForTaskToken|sync(:2)?)$/.test(resource)) problems.push(`state "${name}" uses ${resource.slice(resource.lastIndexOf('.'))}, which Express workflows do not support`);
+    if (/\.(waitForTaskToken|sync(:2)?)$/.test(resource))
+      problems.push(`state "${name}" uses ${resource.slice(resource.lastIndexOf('.'))}, which Express workflows do not support`);
   }
   return problems;
 }
@@ -78,10 +79,19 @@ function taskFailed(description: Record<string, unknown>): Error {
  * Runs the `.sync:2` task of `parent`: authorizes its role (StartExecution on the child, the managed rule), runs the
  * child (twice when the fault knob says so) and returns its description. Aborting the parent aborts the child.
  */
-export async function startExecutionSync(deps: SyncDeps, parent: LocalExecution & { childAborts?: Set<() => void> }, children: Map<string, ExpressMachine>, params: { StateMachineArn?: string; Input?: unknown; Name?: string }, index: number): Promise<Record<string, unknown>> {
+export async function startExecutionSync(
+  deps: SyncDeps,
+  parent: LocalExecution & { childAborts?: Set<() => void> },
+  children: Map<string, ExpressMachine>,
+  params: { StateMachineArn?: string; Input?: unknown; Name?: string },
+  index: number,
+): Promise<Record<string, unknown>> {
   const target = String(params.StateMachineArn ?? '');
   const child = children.get(target);
-  if (!child) throw Object.assign(new Error(`State Machine Does Not Exist: '${target}' (Service: AWSStepFunctions; Status Code: 400; Error Code: StateMachineDoesNotExist)`), { name: 'StepFunctions.StateMachineDoesNotExistException' });
+  if (!child)
+    throw Object.assign(new Error(`State Machine Does Not Exist: '${target}' (Service: AWSStepFunctions; Status Code: 400; Error Code: StateMachineDoesNotExist)`), {
+      name: 'StepFunctions.StateMachineDoesNotExistException',
+    });
   authorizeSync(deps.iam, child, target);
   const fault = deps.fault?.({ parentArn: parent.executionArn, index });
   let description: Record<string, unknown>;
@@ -117,11 +127,19 @@ function authorizeSync(iam: LocalIam, child: ExpressMachine, target: string): vo
     for (const action of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule']) iam.authorize(principal, action, [SYNC_RULE_ARN]);
   } catch (err) {
     if (!(err instanceof AccessDenied)) throw err;
-    throw Object.assign(new Error(`${err.message} (Service: AWSStepFunctions; Status Code: 400; Error Code: AccessDeniedException)`), { name: 'StepFunctions.AWSStepFunctionsException' });
+    throw Object.assign(new Error(`${err.message} (Service: AWSStepFunctions; Status Code: 400; Error Code: AccessDeniedException)`), {
+      name: 'StepFunctions.AWSStepFunctionsException',
+    });
   }
 }
 
-async function runChild(deps: SyncDeps, parent: LocalExecution & { childAborts?: Set<() => void> }, child: ExpressMachine, target: string, params: { Input?: unknown; Name?: string }): Promise<Record<string, unknown>> {
+async function runChild(
+  deps: SyncDeps,
+  parent: LocalExecution & { childAborts?: Set<() => void> },
+  child: ExpressMachine,
+  target: string,
+  params: { Input?: unknown; Name?: string },
+): Promise<Record<string, unknown>> {
   const name = params.Name ?? randomUUID();
   const executionArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:express:${child.name}:${name}:${randomUUID()}`;
   const input = typeof params.Input === 'string' ? JSON.parse(params.Input) : (params.Input ?? {});

@@ -144,7 +144,11 @@ export class HistoryCounter {
     this.attempts.set(name, attempt + 1);
     const { resourceType, resource, legacy, waits } = this.resourceOf(name);
     const task = { state: name, attempt, resourceType, resource };
-    if (legacy) return [{ type: 'LambdaFunctionScheduled', timestamp, task }, { type: 'LambdaFunctionStarted', timestamp }];
+    if (legacy)
+      return [
+        { type: 'LambdaFunctionScheduled', timestamp, task },
+        { type: 'LambdaFunctionStarted', timestamp },
+      ];
     return [{ type: 'TaskScheduled', timestamp, task }, { type: 'TaskStarted', timestamp, task }, ...(waits ? [{ type: 'TaskSubmitted', timestamp, task }] : [])];
   }
 
@@ -176,7 +180,14 @@ export function historyEventsOf(drafts: HistoryDraft[], execution: ExecutionReco
     const base = { id: i + 1, previousEventId: i, timestamp: d.timestamp / 1000, type: d.type };
     switch (d.type) {
       case 'ExecutionStarted':
-        return { ...base, executionStartedEventDetails: { input: execution.input, inputDetails: { truncated: false }, roleArn: `arn:aws:iam::${execution.stateMachineArn.split(':')[4]}:role/${execution.stateMachineArn.split(':')[6]}Role` } };
+        return {
+          ...base,
+          executionStartedEventDetails: {
+            input: execution.input,
+            inputDetails: { truncated: false },
+            roleArn: `arn:aws:iam::${execution.stateMachineArn.split(':')[4]}:role/${execution.stateMachineArn.split(':')[6]}Role`,
+          },
+        };
       case 'ExecutionSucceeded':
         return { ...base, executionSucceededEventDetails: { output: execution.output ?? 'null', outputDetails: { truncated: false } } };
       case 'ExecutionFailed':
@@ -192,9 +203,11 @@ export function historyEventsOf(drafts: HistoryDraft[], execution: ExecutionReco
       const call = calls.get(d.task.state)?.[d.task.attempt];
       const { resourceType, resource } = d.task;
       const member = DETAILS[d.type];
-      if (d.type === 'TaskScheduled') return { ...base, [member as string]: { resourceType, resource, region: execution.stateMachineArn.split(':')[3], parameters: call?.parameters ?? '{}' } };
+      if (d.type === 'TaskScheduled')
+        return { ...base, [member as string]: { resourceType, resource, region: execution.stateMachineArn.split(':')[3], parameters: call?.parameters ?? '{}' } };
       if (d.type === 'TaskStarted') return { ...base, taskStartedEventDetails: { resourceType, resource } };
-      if (d.type === 'TaskSubmitted') return { ...base, taskSubmittedEventDetails: { resourceType, resource, output: call?.submitted ?? 'null', outputDetails: { truncated: false } } };
+      if (d.type === 'TaskSubmitted')
+        return { ...base, taskSubmittedEventDetails: { resourceType, resource, output: call?.submitted ?? 'null', outputDetails: { truncated: false } } };
       if (d.type === 'LambdaFunctionScheduled') return { ...base, lambdaFunctionScheduledEventDetails: { resource: resourceType, input: call?.parameters ?? '{}' } };
       if (d.type === 'LambdaFunctionSucceeded') return { ...base, lambdaFunctionSucceededEventDetails: { output: call?.output ?? 'null' } };
       return { ...base, [member as string]: { resourceType, resource, output: call?.output ?? 'null', outputDetails: { truncated: false } } };

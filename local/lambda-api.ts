@@ -73,7 +73,10 @@ function loadHandler(spec: string, cwd: string): Handler | Outcome {
   return fn as Handler;
 }
 
-const functionError = (errorType: string, errorMessage: string, trace: string[] = []): Outcome => ({ payload: JSON.stringify({ errorType, errorMessage, trace }), functionError: 'Unhandled' });
+const functionError = (errorType: string, errorMessage: string, trace: string[] = []): Outcome => ({
+  payload: JSON.stringify({ errorType, errorMessage, trace }),
+  functionError: 'Unhandled',
+});
 
 export interface LambdaApiOptions {
   port?: number;
@@ -116,7 +119,10 @@ export async function startLambdaApi(standIns: () => Map<string, string>, iam: L
     };
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<Outcome>((done) => {
-      timer = setTimeout(() => done(functionError('Sandbox.Timedout', `RequestId: ${requestId} Error: Task timed out after ${timeoutSeconds.toFixed(2)} seconds`)), timeoutSeconds * 1000);
+      timer = setTimeout(
+        () => done(functionError('Sandbox.Timedout', `RequestId: ${requestId} Error: Task timed out after ${timeoutSeconds.toFixed(2)} seconds`)),
+        timeoutSeconds * 1000,
+      );
       timer.unref();
     });
     const ran = Promise.resolve()
@@ -158,7 +164,8 @@ export async function startLambdaApi(standIns: () => Map<string, string>, iam: L
     if (raw === undefined) return error(res, 413, 'RequestTooLargeException', `Request must be smaller than ${MAX_INVOKE_PAYLOAD_BYTES} bytes for the InvokeFunction operation`);
     const functions = standIns();
     const spec = standInFor(functions, arn);
-    if (!spec) return error(res, 404, 'ResourceNotFoundException', `Function not found: ${arn} (offline: no lambda tool with a localHandler names this function, version or alias)`);
+    if (!spec)
+      return error(res, 404, 'ResourceNotFoundException', `Function not found: ${arn} (offline: no lambda tool with a localHandler names this function, version or alias)`);
     let event: unknown;
     try {
       event = raw.length ? JSON.parse(raw.toString('utf8')) : {};
@@ -185,7 +192,12 @@ export async function startLambdaApi(standIns: () => Map<string, string>, iam: L
     }
     if (type !== 'RequestResponse') return error(res, 400, 'InvalidParameterValueException', `InvocationType ${type} is not one of RequestResponse, Event, DryRun`);
     const outcome = await invoke(arn, spec, event, clientContext);
-    send(res, 200, { 'content-type': 'application/json', 'x-amz-executed-version': executed, ...(outcome.functionError ? { 'x-amz-function-error': outcome.functionError } : {}) }, outcome.payload);
+    send(
+      res,
+      200,
+      { 'content-type': 'application/json', 'x-amz-executed-version': executed, ...(outcome.functionError ? { 'x-amz-function-error': outcome.functionError } : {}) },
+      outcome.payload,
+    );
   }
   return listenLocal(server, options);
 }

@@ -97,7 +97,16 @@ export class LambdaInvoker {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(lambdaError('Sandbox.Timedout', JSON.stringify({ errorType: 'Sandbox.Timedout', errorMessage: `RequestId: ${context.awsRequestId} Error: Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` }))),
+        () =>
+          reject(
+            lambdaError(
+              'Sandbox.Timedout',
+              JSON.stringify({
+                errorType: 'Sandbox.Timedout',
+                errorMessage: `RequestId: ${context.awsRequestId} Error: Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
+              }),
+            ),
+          ),
         fn.timeoutSeconds * 1000,
       );
     });

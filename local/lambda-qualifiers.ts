@@ -8,7 +8,10 @@ import { randomUUID } from 'node:crypto';
 export function taskFunction<T>(functions: Map<string, T>, functionName: string): T {
   const fn = functions.get(functionName) ?? (functionName.endsWith(':$LATEST') ? functions.get(functionName.slice(0, -':$LATEST'.length)) : undefined);
   if (fn === undefined) {
-    throw Object.assign(new Error(`Function not found: ${functionName} (Service: Lambda, Status Code: 404, Request ID: ${randomUUID()})`), { name: 'Lambda.ResourceNotFoundException', lambda: true });
+    throw Object.assign(new Error(`Function not found: ${functionName} (Service: Lambda, Status Code: 404, Request ID: ${randomUUID()})`), {
+      name: 'Lambda.ResourceNotFoundException',
+      lambda: true,
+    });
   }
   return fn;
 }

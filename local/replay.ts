@@ -1,4 +1,13 @@
-import { comparePaths, comparePrompts, pathOf, type RecordedRun, type ReplayVerdict, recordedDependencies, recordedHistory, recordedUnavailableTools } from '../lambdas/core/replay';
+import {
+  comparePaths,
+  comparePrompts,
+  pathOf,
+  type RecordedRun,
+  type ReplayVerdict,
+  recordedDependencies,
+  recordedHistory,
+  recordedUnavailableTools,
+} from '../lambdas/core/replay';
 import { ofKind } from '../lambdas/core/trace';
 import type { RunView } from '../lambdas/core/types';
 import { type AgentConfig, parseConfig } from '../lib/config';

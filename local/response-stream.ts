@@ -36,7 +36,9 @@ export function streamingRoutes(template: CfnTemplate): StreamingRoute[] {
     const parent = pathOf(r.Properties?.ParentId);
     return parent === undefined ? undefined : `${parent}/${String(r.Properties?.PathPart)}`;
   };
-  const functions = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function').map(([id]) => id);
+  const functions = Object.entries(resources)
+    .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+    .map(([id]) => id);
   const routes: StreamingRoute[] = [];
   for (const r of Object.values(resources)) {
     if (r.Type !== 'AWS::ApiGateway::Method') continue;

@@ -142,13 +142,21 @@ function secretOf(store: LocalSecretStore, secretId: string): LocalSecret {
 const OPERATIONS: Record<string, (store: LocalSecretStore, body: Record<string, unknown>) => unknown> = {
   GetSecretValue: (store, b) => {
     const secret = secretOf(store, String(b.SecretId));
-    if (b.VersionId !== undefined && b.VersionId !== secret.versionId) throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for VersionId: ${String(b.VersionId)}`);
-    if (b.VersionStage !== undefined && b.VersionStage !== 'AWSCURRENT') throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${String(b.VersionStage)}`);
+    if (b.VersionId !== undefined && b.VersionId !== secret.versionId)
+      throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for VersionId: ${String(b.VersionId)}`);
+    if (b.VersionStage !== undefined && b.VersionStage !== 'AWSCURRENT')
+      throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${String(b.VersionStage)}`);
     return { ARN: secret.arn, Name: secret.name, VersionId: secret.versionId, SecretString: secret.value, VersionStages: ['AWSCURRENT'], CreatedDate: epoch(secret.createdDate) };
   },
   DescribeSecret: (store, b) => {
     const secret = secretOf(store, String(b.SecretId));
-    return { ARN: secret.arn, Name: secret.name, CreatedDate: epoch(secret.createdDate), LastChangedDate: epoch(secret.createdDate), VersionIdsToStages: { [secret.versionId]: ['AWSCURRENT'] } };
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      CreatedDate: epoch(secret.createdDate),
+      LastChangedDate: epoch(secret.createdDate),
+      VersionIdsToStages: { [secret.versionId]: ['AWSCURRENT'] },
+    };
   },
 };
 
@@ -167,11 +175,17 @@ async function handle(store: LocalSecretStore, iam: LocalIam, req: IncomingMessa
   const body = await readJsonObject(req, MAX_REQUEST_BYTES);
   const op = name ? OPERATIONS[name] : undefined;
   if (req.method !== 'POST' || prefix !== 'secretsmanager' || !name || !op) {
-    return reply(res, 400, { __type: 'UnknownOperationException', Message: `send POST with X-Amz-Target: secretsmanager.<Operation>; served locally: ${SECRETS_OPERATIONS.join(', ')}` });
+    return reply(res, 400, {
+      __type: 'UnknownOperationException',
+      Message: `send POST with X-Amz-Target: secretsmanager.<Operation>; served locally: ${SECRETS_OPERATIONS.join(', ')}`,
+    });
   }
   if (body === undefined) return reply(res, 400, { __type: 'SerializationException', Message: 'the body must be a JSON object' });
   if (typeof body.SecretId !== 'string' || !body.SecretId) {
-    return reply(res, 400, { __type: 'ValidationException', Message: "1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null" });
+    return reply(res, 400, {
+      __type: 'ValidationException',
+      Message: "1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null",
+    });
   }
   try {
     // IAM first, on the secret's ARN: a role without the grant learns nothing about the secret (not even whether it exists).

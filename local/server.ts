@@ -14,7 +14,6 @@ import { DEFAULT_PORT, KEEP_ALIVE_TIMEOUT_MS, readBody } from './listen';
 import { invokeWithResponseStream, type LocalResponseStream, relayStream } from './response-stream';
 import { localLambdaArn } from './template';
 
-
 /** The caller the development token stands for (and whose runs `agent run` makes offline, so `agent runs` lists them). */
 export const DEV_USER_ID = 'local-user';
 

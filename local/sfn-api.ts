@@ -91,8 +91,19 @@ const OPERATIONS: Record<string, Operation> = {
   StopExecution: (sfn, b) => ({ stopDate: epoch(sfn.stopExecution(execution(b), b.error as string | undefined, b.cause as string | undefined).stopDate) }),
   DescribeExecution: (sfn, b) => {
     const e = sfn.describeExecution(execution(b));
-    const via = { ...(e.stateMachineVersionArn ? { stateMachineVersionArn: e.stateMachineVersionArn } : {}), ...(e.stateMachineAliasArn ? { stateMachineAliasArn: e.stateMachineAliasArn } : {}) };
-    return { ...summary(e), ...via, input: e.input, inputDetails: { included: true }, ...(e.output !== undefined ? { output: e.output, outputDetails: { included: true } } : {}), ...(e.error ? { error: e.error } : {}), ...(e.cause ? { cause: e.cause } : {}) };
+    const via = {
+      ...(e.stateMachineVersionArn ? { stateMachineVersionArn: e.stateMachineVersionArn } : {}),
+      ...(e.stateMachineAliasArn ? { stateMachineAliasArn: e.stateMachineAliasArn } : {}),
+    };
+    return {
+      ...summary(e),
+      ...via,
+      input: e.input,
+      inputDetails: { included: true },
+      ...(e.output !== undefined ? { output: e.output, outputDetails: { included: true } } : {}),
+      ...(e.error ? { error: e.error } : {}),
+      ...(e.cause ? { cause: e.cause } : {}),
+    };
   },
   ListExecutions: (sfn, b) => {
     // The machine's executions, or those started on one version or through one alias.
@@ -126,7 +137,14 @@ const OPERATIONS: Record<string, Operation> = {
   },
   DescribeStateMachineAlias: (sfn, b) => {
     const a = sfn.versions.alias(String(b.stateMachineAliasArn));
-    return { stateMachineAliasArn: a.arn, name: a.name, ...(a.description ? { description: a.description } : {}), routingConfiguration: a.routing, creationDate: epoch(a.createdAt), updateDate: epoch(a.updatedAt) };
+    return {
+      stateMachineAliasArn: a.arn,
+      name: a.name,
+      ...(a.description ? { description: a.description } : {}),
+      routingConfiguration: a.routing,
+      creationDate: epoch(a.createdAt),
+      updateDate: epoch(a.updatedAt),
+    };
   },
   UpdateStateMachineAlias: (sfn, b) => {
     const routing = b.routingConfiguration as { stateMachineVersionArn: string; weight: number }[] | undefined;

@@ -9,13 +9,31 @@ import { SfnError } from './sfn-error';
  */
 
 /** The string members of the requests the local API serves (a number or object there is a serialization error). */
-const STRING_MEMBERS = ['stateMachineArn', 'executionArn', 'stateMachineAliasArn', 'name', 'input', 'output', 'error', 'cause', 'taskToken', 'statusFilter', 'nextToken', 'description', 'revisionId', 'traceHeader'];
+const STRING_MEMBERS = [
+  'stateMachineArn',
+  'executionArn',
+  'stateMachineAliasArn',
+  'name',
+  'input',
+  'output',
+  'error',
+  'cause',
+  'taskToken',
+  'statusFilter',
+  'nextToken',
+  'description',
+  'revisionId',
+  'traceHeader',
+];
 
 export function checkMemberTypes(body: Record<string, unknown>): void {
   for (const member of STRING_MEMBERS) {
     const value = body[member];
     if (value === undefined || value === null || typeof value === 'string') continue;
-    const message = typeof value === 'object' ? 'Start of structure or map found where not expected.' : `${typeof value === 'number' ? 'NUMBER_VALUE' : 'BOOLEAN_VALUE'} can not be converted to a String`;
+    const message =
+      typeof value === 'object'
+        ? 'Start of structure or map found where not expected.'
+        : `${typeof value === 'number' ? 'NUMBER_VALUE' : 'BOOLEAN_VALUE'} can not be converted to a String`;
     throw new SfnError('SerializationException', `${message} (member '${member}' must be a string)`);
   }
 }
@@ -29,7 +47,15 @@ export function checkExecutionName(name: string): void {
   const chars = [...name];
   const bad = chars.find((c) => {
     const code = c.codePointAt(0) ?? 0;
-    return /\s/u.test(c) || '<>{}[]?*"#%\\^|~`$&,;:/'.includes(c) || code <= 0x1f || (code >= 0x7f && code <= 0x9f) || code === 0xfffe || code === 0xffff || (code >= 0xd800 && code <= 0xdfff);
+    return (
+      /\s/u.test(c) ||
+      '<>{}[]?*"#%\\^|~`$&,;:/'.includes(c) ||
+      code <= 0x1f ||
+      (code >= 0x7f && code <= 0x9f) ||
+      code === 0xfffe ||
+      code === 0xffff ||
+      (code >= 0xd800 && code <= 0xdfff)
+    );
   });
   if (chars.length < 1 || chars.length > 80 || bad !== undefined) {
     const why = bad !== undefined ? `it contains ${JSON.stringify(bad)}` : `it has ${chars.length} characters`;

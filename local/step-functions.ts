@@ -7,11 +7,32 @@ import { type ExpressMachine, type ExpressRecord, expressMachineOf, type SyncDep
 import type { LocalIam } from './iam/check';
 import type { Handler, LambdaInvoker } from './lambda-invoker';
 import { taskFunction } from './lambda-qualifiers';
-import { DEFAULT_HISTORY_LIMIT, dataLimitError, executionInputError, HistoryCounter, historyLimitError, isExecutionEnd, MAX_PAYLOAD_BYTES, namesDataLimit, payloadBytes } from './limits';
+import {
+  DEFAULT_HISTORY_LIMIT,
+  dataLimitError,
+  executionInputError,
+  HistoryCounter,
+  historyLimitError,
+  isExecutionEnd,
+  MAX_PAYLOAD_BYTES,
+  namesDataLimit,
+  payloadBytes,
+} from './limits';
 import { SfnError } from './sfn-error';
 import { checkExecutionName } from './sfn-validation';
 import { newTaskToken, TaskTokens } from './task-tokens';
-import { type CfnTemplate, definitionOf, expressMachinesOf, functionsOf, LOCAL_ACCOUNT, LOCAL_REGION, type LocalFunction, lambdaVersionsOf, stateMachineOf, validateDefinitionOnce } from './template';
+import {
+  type CfnTemplate,
+  definitionOf,
+  expressMachinesOf,
+  functionsOf,
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  type LocalFunction,
+  lambdaVersionsOf,
+  stateMachineOf,
+  validateDefinitionOnce,
+} from './template';
 import { type LongTimer, longTimeout, type Timers } from './timers';
 import { type Revision, revisionId, type VersionRegistry } from './versions';
 
@@ -225,7 +246,10 @@ export class LocalStepFunctions {
         execution.events.push(event);
         this.countHistory(execution, history, event);
         this.checkStatePayloads(execution, event);
-        this.options.onStateEvent?.(runIdOf({ executionArn: execution.executionArn, name: execution.name, status: execution.status, input: execution.input }) ?? execution.name, event);
+        this.options.onStateEvent?.(
+          runIdOf({ executionArn: execution.executionArn, name: execution.name, status: execution.status, input: execution.input }) ?? execution.name,
+          event,
+        );
       }
     })();
     await this.options.publishStatus(execution);
@@ -247,7 +271,7 @@ export class LocalStepFunctions {
         if (e.name === 'ExecutionTimeoutError') {
           execution.status = 'TIMED_OUT';
           execution.error = 'States.Timeout';
-          execution.cause = 'the execution ran past the state machine\'s TimeoutSeconds';
+          execution.cause = "the execution ran past the state machine's TimeoutSeconds";
         } else {
           execution.status = 'FAILED';
           execution.error = e.cause?.name ?? e.name;
@@ -270,7 +294,12 @@ export class LocalStepFunctions {
   }
 
   /** Every Task state → the handler of the function its Parameters name (Lambda tasks return {Payload}). */
-  private taskHandlers(execution: LocalExecution, placeholder: string, definition = execution.revision.definition, principalArn?: string): Record<string, (input: unknown) => Promise<never>> {
+  private taskHandlers(
+    execution: LocalExecution,
+    placeholder: string,
+    definition = execution.revision.definition,
+    principalArn?: string,
+  ): Record<string, (input: unknown) => Promise<never>> {
     const out: Record<string, (input: unknown) => Promise<never>> = {};
     const { functions, handlers } = execution.revision;
     const invoker = this.options.invoker;
@@ -283,7 +312,10 @@ export class LocalStepFunctions {
           const call = recordCall(execution, name, input);
           await new Promise((r) => setImmediate(r));
           if (execution.status !== 'RUNNING') throw Object.assign(new Error(`execution ${execution.status}`), { name: 'States.Runtime' });
-          const result = limited('task result', await startExecutionSync(this.syncDeps(execution, placeholder), execution, this.childrenOf(execution), limited('input', input) as never, ++syncTasks));
+          const result = limited(
+            'task result',
+            await startExecutionSync(this.syncDeps(execution, placeholder), execution, this.childrenOf(execution), limited('input', input) as never, ++syncTasks),
+          );
           call.output = JSON.stringify(result);
           return result as never;
         };

@@ -87,72 +87,78 @@ export function attachTableEmulation(
 
   const attach = (client: DynamoDBDocumentClient) =>
     client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const command = (context as { commandName?: string }).commandName ?? '';
-      const input = args.input as { TableName?: string; Item?: Item; Key?: Item; IndexName?: string; RequestItems?: Record<string, { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]> };
-      if (command === 'QueryCommand' && input.IndexName && faults.indexLagMs) {
+      (next, context) => async (args) => {
+        const command = (context as { commandName?: string }).commandName ?? '';
+        const input = args.input as {
+          TableName?: string;
+          Item?: Item;
+          Key?: Item;
+          IndexName?: string;
+          RequestItems?: Record<string, { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]>;
+        };
+        if (command === 'QueryCommand' && input.IndexName && faults.indexLagMs) {
+          const out = await next(args);
+          const output = out.output as { Items?: Record<string, unknown>[]; Count?: number };
+          const table = input.TableName ? byName.get(input.TableName) : undefined;
+          if (!table) return out;
+          const now = Date.now();
+          const items: Record<string, unknown>[] = [];
+          for (const item of output.Items ?? []) {
+            const plain = isPlain(table, item);
+            const key = Object.fromEntries(table.keys.map((k) => [k, item[k]]));
+            const view = indexView.get(`${table.name}\u0000${JSON.stringify(plain ? key : unmarshall(key as Item))}`);
+            if (!view || now >= view.visibleAt) items.push(item);
+            else if (view.previous && (input.IndexName ?? '') !== '') items.push(plain ? unmarshall(view.previous) : view.previous);
+          }
+          output.Items = items;
+          output.Count = items.length;
+          return out;
+        }
+        if (!WRITES.has(command)) return next(args);
+        const targets: [LocalStreamTable, Item][] = [];
+        if (command === 'BatchWriteItemCommand') {
+          for (const [name, requests] of Object.entries(input.RequestItems ?? {})) {
+            const table = byName.get(name);
+            if (table) for (const r of requests) targets.push([table, r.PutRequest ? keyOf(table, r.PutRequest.Item) : (r.DeleteRequest?.Key ?? {})]);
+          }
+        } else {
+          const table = input.TableName ? byName.get(input.TableName) : undefined;
+          if (table) targets.push([table, input.Key ?? keyOf(table, input.Item ?? {})]);
+        }
+        if (!targets.length) return next(args);
+        const before = await Promise.all(targets.map(([t, key]) => read(t.name, key)));
         const out = await next(args);
-        const output = out.output as { Items?: Record<string, unknown>[]; Count?: number };
-        const table = input.TableName ? byName.get(input.TableName) : undefined;
-        if (!table) return out;
-        const now = Date.now();
-        const items: Record<string, unknown>[] = [];
-        for (const item of output.Items ?? []) {
-          const plain = isPlain(table, item);
-          const key = Object.fromEntries(table.keys.map((k) => [k, item[k]]));
-          const view = indexView.get(`${table.name}\u0000${JSON.stringify(plain ? key : unmarshall(key as Item))}`);
-          if (!view || now >= view.visibleAt) items.push(item);
-          else if (view.previous && (input.IndexName ?? '') !== '') items.push(plain ? unmarshall(view.previous) : view.previous);
+        for (const [i, [table, key]] of targets.entries()) {
+          const oldImage = before[i];
+          const newImage = await read(table.name, key);
+          if (JSON.stringify(oldImage) === JSON.stringify(newImage)) continue;
+          if (faults.indexLagMs) indexView.set(id(table.name, key), { visibleAt: Date.now() + faults.indexLagMs, ...(oldImage ? { previous: oldImage } : {}) });
+          const eventName = !oldImage ? 'INSERT' : !newImage ? 'REMOVE' : 'MODIFY';
+          const withNew = table.viewType === 'NEW_IMAGE' || table.viewType === 'NEW_AND_OLD_IMAGES';
+          const withOld = table.viewType === 'OLD_IMAGE' || table.viewType === 'NEW_AND_OLD_IMAGES';
+          sequence++;
+          onRecord(table, {
+            eventID: randomUUID(),
+            eventName,
+            eventVersion: '1.1',
+            eventSource: 'aws:dynamodb',
+            awsRegion: LOCAL_REGION,
+            eventSourceARN: table.arn,
+            dynamodb: {
+              ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
+              Keys: key as never,
+              ...(withNew && newImage ? { NewImage: newImage as never } : {}),
+              ...(withOld && oldImage ? { OldImage: oldImage as never } : {}),
+              SequenceNumber: String(sequence).padStart(21, '0'),
+              SizeBytes: Buffer.byteLength(JSON.stringify(newImage ?? oldImage ?? key)),
+              StreamViewType: table.viewType,
+            },
+          });
         }
-        output.Items = items;
-        output.Count = items.length;
         return out;
-      }
-      if (!WRITES.has(command)) return next(args);
-      const targets: [LocalStreamTable, Item][] = [];
-      if (command === 'BatchWriteItemCommand') {
-        for (const [name, requests] of Object.entries(input.RequestItems ?? {})) {
-          const table = byName.get(name);
-          if (table) for (const r of requests) targets.push([table, r.PutRequest ? keyOf(table, r.PutRequest.Item) : (r.DeleteRequest?.Key ?? {})]);
-        }
-      } else {
-        const table = input.TableName ? byName.get(input.TableName) : undefined;
-        if (table) targets.push([table, input.Key ?? keyOf(table, input.Item ?? {})]);
-      }
-      if (!targets.length) return next(args);
-      const before = await Promise.all(targets.map(([t, key]) => read(t.name, key)));
-      const out = await next(args);
-      for (const [i, [table, key]] of targets.entries()) {
-        const oldImage = before[i];
-        const newImage = await read(table.name, key);
-        if (JSON.stringify(oldImage) === JSON.stringify(newImage)) continue;
-        if (faults.indexLagMs) indexView.set(id(table.name, key), { visibleAt: Date.now() + faults.indexLagMs, ...(oldImage ? { previous: oldImage } : {}) });
-        const eventName = !oldImage ? 'INSERT' : !newImage ? 'REMOVE' : 'MODIFY';
-        const withNew = table.viewType === 'NEW_IMAGE' || table.viewType === 'NEW_AND_OLD_IMAGES';
-        const withOld = table.viewType === 'OLD_IMAGE' || table.viewType === 'NEW_AND_OLD_IMAGES';
-        sequence++;
-        onRecord(table, {
-          eventID: randomUUID(),
-          eventName,
-          eventVersion: '1.1',
-          eventSource: 'aws:dynamodb',
-          awsRegion: LOCAL_REGION,
-          eventSourceARN: table.arn,
-          dynamodb: {
-            ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
-            Keys: key as never,
-            ...(withNew && newImage ? { NewImage: newImage as never } : {}),
-            ...(withOld && oldImage ? { OldImage: oldImage as never } : {}),
-            SequenceNumber: String(sequence).padStart(21, '0'),
-            SizeBytes: Buffer.byteLength(JSON.stringify(newImage ?? oldImage ?? key)),
-            StreamViewType: table.viewType,
-          },
-        });
-      }
-      return out;
-    },
-    { step: 'build', priority: 'high', name: 'localTableEmulation' },
-  );
+      },
+      { step: 'build', priority: 'high', name: 'localTableEmulation' },
+    );
   attach(doc);
   return { close: () => raw.destroy(), attach };
 }

@@ -119,7 +119,8 @@ export class TaskTokens {
     const waiter = this.waiting.get(token);
     if (waiter) return waiter;
     if (this.stale.has(token)) throw new SfnError('TaskTimedOut', 'the task of this token is no longer waiting (timed out, failed or closed)');
-    if (!isWellFormedToken(token)) throw new SfnError('InvalidToken', `Invalid Token: '${token.slice(0, 24)}' (the provided token is not valid: not a task token this engine issued)`);
+    if (!isWellFormedToken(token))
+      throw new SfnError('InvalidToken', `Invalid Token: '${token.slice(0, 24)}' (the provided token is not valid: not a task token this engine issued)`);
     throw new SfnError('TaskDoesNotExist', `no task waits for token ${token.slice(0, 12)}…`);
   }
 

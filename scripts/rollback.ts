@@ -59,7 +59,10 @@ export async function rollback(sfn: SFNClient, options: { aliasArn: string; to?:
     nextToken = out.nextToken;
     if (!nextToken) break;
   }
-  const routing = (alias.routingConfiguration ?? []).map((r: RoutingConfigurationListItem) => ({ stateMachineVersionArn: String(r.stateMachineVersionArn), weight: Number(r.weight) }));
+  const routing = (alias.routingConfiguration ?? []).map((r: RoutingConfigurationListItem) => ({
+    stateMachineVersionArn: String(r.stateMachineVersionArn),
+    weight: Number(r.weight),
+  }));
   const plan = planRollback(options.aliasArn, routing, versions, options.to);
   if (!options.dryRun) {
     await sfn.send(new UpdateStateMachineAliasCommand({ stateMachineAliasArn: options.aliasArn, routingConfiguration: [{ stateMachineVersionArn: plan.to, weight: 100 }] }));
@@ -80,7 +83,9 @@ executions in flight finish on the version they started on (docs/runbook.md, "Ro
 export function regionOfAliasArn(arn: string): string {
   const parts = arn.split(':');
   if (parts.length !== 8 || parts[0] !== 'arn' || parts[2] !== 'states' || parts[5] !== 'stateMachine' || !parts[3] || !parts[7]) {
-    throw new Error(`"${arn}" is not a state machine alias ARN: expected arn:<partition>:states:<region>:<account>:stateMachine:<name>:<alias> (the stack output StateMachineAliasArn)`);
+    throw new Error(
+      `"${arn}" is not a state machine alias ARN: expected arn:<partition>:states:<region>:<account>:stateMachine:<name>:<alias> (the stack output StateMachineAliasArn)`,
+    );
   }
   return parts[3];
 }

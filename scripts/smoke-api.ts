@@ -13,14 +13,9 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import {
-  AdminCreateUserCommand,
-  AdminDeleteUserCommand,
-  AdminSetUserPasswordCommand,
-  CognitoIdentityProviderClient,
-} from '@aws-sdk/client-cognito-identity-provider';
-import type { RunView, TraceEvent } from '../lambdas/core/types';
+import { AdminCreateUserCommand, AdminDeleteUserCommand, AdminSetUserPasswordCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { srpSignIn } from '../bin/cli/cognito';
+import type { RunView, TraceEvent } from '../lambdas/core/types';
 import { printedHelp } from './usage';
 
 export const DEMO_PROMPT = 'What is 12.5% of 3480?';
@@ -72,7 +67,9 @@ async function api<T>(base: string, token: string, method: string, path: string,
   } catch (err) {
     // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND, a timeout).
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`cannot reach ${url} (${cause?.code ?? cause?.message ?? (err as Error).message}): is the API running (npm start prints its URL), or is the URL the stack's ApiUrl?`);
+    throw new Error(
+      `cannot reach ${url} (${cause?.code ?? cause?.message ?? (err as Error).message}): is the API running (npm start prints its URL), or is the URL the stack's ApiUrl?`,
+    );
   }
   const text = await res.text();
   try {
@@ -100,12 +97,14 @@ export async function smokeRun(base: string, token: string, options: SmokeOption
     await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
   }
   if (!run) throw new Error(`run ${runId} did not finish in time`);
-  if (run.status !== 'SUCCEEDED' || !run.answer?.includes('435')) throw new Error(`run ${runId} ended ${run.status} with ${JSON.stringify(run.answer)}; expected SUCCEEDED and 435`);
+  if (run.status !== 'SUCCEEDED' || !run.answer?.includes('435'))
+    throw new Error(`run ${runId} ended ${run.status} with ${JSON.stringify(run.answer)}; expected SUCCEEDED and 435`);
   log(`run ${runId} SUCCEEDED in ${run.steps} step(s): ${run.answer}`);
   const trace = await api<{ events: TraceEvent[] }>(base, token, 'GET', `/runs/${runId}/trace`);
   if (trace.status !== 200) throw new Error(`GET /runs/${runId}/trace answered ${trace.status}`);
   const types = trace.json.events.map((e) => e.type);
-  for (const t of ['run_started', 'model_call', 'tool_call', 'run_finished'] as const) if (!types.includes(t)) throw new Error(`the trace of ${runId} has no ${t} event (has: ${types.join(', ')})`);
+  for (const t of ['run_started', 'model_call', 'tool_call', 'run_finished'] as const)
+    if (!types.includes(t)) throw new Error(`the trace of ${runId} has no ${t} event (has: ${types.join(', ')})`);
   const times = trace.json.events.map((e) => Date.parse(e.at));
   if (times.some((t, i) => i > 0 && t < (times[i - 1] as number))) throw new Error(`the trace of ${runId} is not ordered by time`);
   log(`trace: ${types.length} events (${[...new Set(types)].join(', ')})`);
@@ -115,14 +114,29 @@ export async function smokeRun(base: string, token: string, options: SmokeOption
 /** The whole smoke test against a stack's outputs; returns the viewer link of the run. */
 export async function smokeStack(outputs: StackOutputs, options: SmokeOptions = {}): Promise<{ run: RunView; viewerLink: string }> {
   const log = options.log ?? (() => undefined);
-  const pool = { region: outputs.Region, userPoolId: outputs.UserPoolId, clientId: outputs.UserPoolClientId, ...(options.cognitoEndpoint ? { endpoint: options.cognitoEndpoint } : {}) };
+  const pool = {
+    region: outputs.Region,
+    userPoolId: outputs.UserPoolId,
+    clientId: outputs.UserPoolClientId,
+    ...(options.cognitoEndpoint ? { endpoint: options.cognitoEndpoint } : {}),
+  };
   const admin = options.username ? undefined : new CognitoIdentityProviderClient({ region: pool.region, ...(pool.endpoint ? { endpoint: pool.endpoint } : {}) });
   const username = options.username ?? `smoke-${randomBytes(4).toString('hex')}@example.com`;
   const password = options.password ?? `Sm0ke-${randomBytes(12).toString('base64url')}!`;
   try {
     if (admin) {
       log(`creating the test user ${username}`);
-      await admin.send(new AdminCreateUserCommand({ UserPoolId: pool.userPoolId, Username: username, MessageAction: 'SUPPRESS', UserAttributes: [{ Name: 'email', Value: username }, { Name: 'email_verified', Value: 'true' }] }));
+      await admin.send(
+        new AdminCreateUserCommand({
+          UserPoolId: pool.userPoolId,
+          Username: username,
+          MessageAction: 'SUPPRESS',
+          UserAttributes: [
+            { Name: 'email', Value: username },
+            { Name: 'email_verified', Value: 'true' },
+          ],
+        }),
+      );
       await admin.send(new AdminSetUserPasswordCommand({ UserPoolId: pool.userPoolId, Username: username, Password: password, Permanent: true }));
     }
     const tokens = await srpSignIn(pool, username, password, () => Promise.reject(new Error(`${username} must set a new password first: sign in once with agent login`)));
@@ -132,7 +146,9 @@ export async function smokeStack(outputs: StackOutputs, options: SmokeOptions = 
     return { run, viewerLink };
   } finally {
     if (admin) {
-      await admin.send(new AdminDeleteUserCommand({ UserPoolId: pool.userPoolId, Username: username })).catch((err) => log(`could not delete ${username}: ${(err as Error).message}`));
+      await admin
+        .send(new AdminDeleteUserCommand({ UserPoolId: pool.userPoolId, Username: username }))
+        .catch((err) => log(`could not delete ${username}: ${(err as Error).message}`));
       admin.destroy();
     }
   }

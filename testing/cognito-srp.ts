@@ -69,8 +69,13 @@ export function verifyClaim(userPoolId: string, c: SrpChallenge, claim: { secret
   const u = toBig(hexHash(padHex(c.A) + padHex(c.B)));
   if (u === 0n) return false;
   const S = modPow(c.A * modPow(c.verifier, u, N), c.b, N);
-  const prk = createHmac('sha256', Buffer.from(padHex(u), 'hex')).update(Buffer.from(padHex(S), 'hex')).digest();
-  const key = createHmac('sha256', prk).update(Buffer.concat([Buffer.from('Caldera Derived Key', 'utf8'), Buffer.from([1])])).digest().subarray(0, 16);
+  const prk = createHmac('sha256', Buffer.from(padHex(u), 'hex'))
+    .update(Buffer.from(padHex(S), 'hex'))
+    .digest();
+  const key = createHmac('sha256', prk)
+    .update(Buffer.concat([Buffer.from('Caldera Derived Key', 'utf8'), Buffer.from([1])]))
+    .digest()
+    .subarray(0, 16);
   const expected = createHmac('sha256', key)
     .update(Buffer.concat([Buffer.from(poolName(userPoolId), 'utf8'), Buffer.from(c.username, 'utf8'), Buffer.from(c.secretBlock, 'base64'), Buffer.from(claim.timestamp, 'utf8')]))
     .digest('base64');

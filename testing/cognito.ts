@@ -56,7 +56,12 @@ export async function startLocalCognito(options: { dir: string; port?: number; b
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
 
   const call = async (target: string, body: unknown) =>
-    fetch(backend, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': TARGET + target }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    fetch(backend, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': TARGET + target },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
   for (let i = 0; ; i++) {
     try {
       if ((await call('ListUserPools', { MaxResults: 1 })).ok) break;
@@ -148,7 +153,13 @@ export async function startLocalCognito(options: { dir: string; port?: number; b
         }
         const headers: Record<string, string> = {};
         for (const h of ['content-type', 'x-amz-target', 'authorization']) if (req.headers[h]) headers[h] = String(req.headers[h]);
-        const upstream = await fetch(backend + (req.url ?? '/'), { method: req.method, headers, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : raw, redirect: 'manual', signal: AbortSignal.timeout(10_000) });
+        const upstream = await fetch(backend + (req.url ?? '/'), {
+          method: req.method,
+          headers,
+          body: req.method === 'GET' || req.method === 'HEAD' ? undefined : raw,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(10_000),
+        });
         const text = await upstream.text();
         if (target) await observe(target, parsed, upstream.status, text ? (JSON.parse(text) as Record<string, any>) : {});
         const out: Record<string, string> = { 'content-type': upstream.headers.get('content-type') ?? 'application/json' };

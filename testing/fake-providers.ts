@@ -198,7 +198,8 @@ export function requestTokens(body: Record<string, unknown>): number {
   const walk = (v: unknown): void => {
     if (typeof v === 'string') texts.push(v);
     else if (Array.isArray(v)) for (const x of v) walk(x);
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) if (k !== 'role' && k !== 'type' && k !== 'id' && k !== 'tool_call_id' && k !== 'tool_use_id' && k !== 'toolUseId') walk(x);
+    else if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) if (k !== 'role' && k !== 'type' && k !== 'id' && k !== 'tool_call_id' && k !== 'tool_use_id' && k !== 'toolUseId') walk(x);
   };
   walk([body.system, body.messages, body.tools, body.toolConfig, body.response_format]);
   const messages = Array.isArray(body.messages) ? body.messages.length : 0;
@@ -215,8 +216,20 @@ function encode(protocol: Protocol, reply: Exclude<Reply, { kind: 'hang' | 'dela
   if (reply.kind === 'quota') {
     if (protocol === 'bedrock') return errorReply(protocol, { kind: 'status', status: 400, errorType: 'ServiceQuotaExceededException' });
     return protocol === 'anthropic'
-      ? { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.' } } }
-      : { status: 429, body: { error: { type: 'insufficient_quota', code: 'insufficient_quota', message: 'You exceeded your current quota, please check your plan and billing details.' } } };
+      ? {
+          status: 400,
+          body: {
+            type: 'error',
+            error: {
+              type: 'invalid_request_error',
+              message: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+            },
+          },
+        }
+      : {
+          status: 429,
+          body: { error: { type: 'insufficient_quota', code: 'insufficient_quota', message: 'You exceeded your current quota, please check your plan and billing details.' } },
+        };
   }
   const scripted = ('usage' in reply && reply.usage) || { input: 50, output: 10 };
   // Like a real provider, never more output tokens than the request allowed.
@@ -241,22 +254,44 @@ function encode(protocol: Protocol, reply: Exclude<Reply, { kind: 'hang' | 'dela
           id: 'chatcmpl-fake',
           object: 'chat.completion',
           model: 'fake',
-          choices: [{ index: 0, finish_reason: toolCalls.length ? 'tool_calls' : 'stop', message: { role: 'assistant', content: text || null, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) } }],
+          choices: [
+            {
+              index: 0,
+              finish_reason: toolCalls.length ? 'tool_calls' : 'stop',
+              message: { role: 'assistant', content: text || null, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
+            },
+          ],
           usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output },
         },
       };
     }
     case 'anthropic': {
-      if (reply.kind === 'refusal') return { status: 200, body: { type: 'message', role: 'assistant', model: 'fake', content: [], stop_reason: 'refusal', usage: { input_tokens: 5, output_tokens: 0 } } };
+      if (reply.kind === 'refusal')
+        return { status: 200, body: { type: 'message', role: 'assistant', model: 'fake', content: [], stop_reason: 'refusal', usage: { input_tokens: 5, output_tokens: 0 } } };
       const content = [...(text ? [{ type: 'text', text }] : []), ...calls.map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: c.args }))];
       return {
         status: 200,
-        body: { id: 'msg_fake', type: 'message', role: 'assistant', model: 'fake', content, stop_reason: calls.length ? 'tool_use' : 'end_turn', usage: { input_tokens: usage.input, output_tokens: usage.output } },
+        body: {
+          id: 'msg_fake',
+          type: 'message',
+          role: 'assistant',
+          model: 'fake',
+          content,
+          stop_reason: calls.length ? 'tool_use' : 'end_turn',
+          usage: { input_tokens: usage.input, output_tokens: usage.output },
+        },
       };
     }
     case 'bedrock': {
       if (reply.kind === 'refusal') {
-        return { status: 200, body: { output: { message: { role: 'assistant', content: [] } }, stopReason: reply.reason ?? 'guardrail_intervened', usage: { inputTokens: 5, outputTokens: 0, totalTokens: 5 } } };
+        return {
+          status: 200,
+          body: {
+            output: { message: { role: 'assistant', content: [] } },
+            stopReason: reply.reason ?? 'guardrail_intervened',
+            usage: { inputTokens: 5, outputTokens: 0, totalTokens: 5 },
+          },
+        };
       }
       const content = [...(text ? [{ text }] : []), ...calls.map((c) => ({ toolUse: { toolUseId: c.id, name: c.name, input: c.args } }))];
       return {

@@ -31,7 +31,11 @@ export const adminCommand: CliCommand = {
       case 'stop': {
         const user = str('user');
         const out = await callApi<{ stopped: number; runIds: string[] }>(target, 'POST', '/admin/stop', user ? { userId: user } : {});
-        print(values.json ? out : `stopped ${out.stopped} run${out.stopped === 1 ? '' : 's'} (${user ? `user ${user}` : 'all users'}): CANCELLED / KILLED${out.runIds.length ? `\n${out.runIds.join('\n')}` : ''}`);
+        print(
+          values.json
+            ? out
+            : `stopped ${out.stopped} run${out.stopped === 1 ? '' : 's'} (${user ? `user ${user}` : 'all users'}): CANCELLED / KILLED${out.runIds.length ? `\n${out.runIds.join('\n')}` : ''}`,
+        );
         return 0;
       }
       case 'disable':
@@ -53,7 +57,13 @@ export const adminCommand: CliCommand = {
       }
       case 'runs': {
         const query = new URLSearchParams();
-        for (const [k, q] of [['user', 'userId'], ['status', 'status'], ['from', 'from'], ['to', 'to'], ['cursor', 'cursor']] as const) {
+        for (const [k, q] of [
+          ['user', 'userId'],
+          ['status', 'status'],
+          ['from', 'from'],
+          ['to', 'to'],
+          ['cursor', 'cursor'],
+        ] as const) {
           const v = str(k);
           if (v) query.set(q, v);
         }

@@ -48,8 +48,6 @@ export async function assertDataDirFree(dataDir: string): Promise<void> {
   const holder = dataDirHolder(dataDir);
   if (holder) {
     const who = holder.url ? `the local server on ${holder.url} (pid ${holder.pid})` : `another agent process (pid ${holder.pid})`;
-    throw new UsageError(
-      `${dataDir} is in use by ${who}: wait for it to finish, talk to that server with --api <its url> --token <its token>, or pass --data <another dir>`,
-    );
+    throw new UsageError(`${dataDir} is in use by ${who}: wait for it to finish, talk to that server with --api <its url> --token <its token>, or pass --data <another dir>`);
   }
 }

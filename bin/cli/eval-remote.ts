@@ -61,7 +61,11 @@ export async function runSuiteRemote(options: RemoteSuiteOptions) {
     let verdict: Awaited<ReturnType<typeof judgeAnswer>> | undefined;
     if (c.expect.judge) {
       judge ??= createProvider(options.config.models.primary);
-      verdict = await judgeAnswer(judge, priceOf(options.config.models.primary, options.config.pricing)?.price, { rubric: c.expect.judge, input: c.input, answer: observed.answer });
+      verdict = await judgeAnswer(judge, priceOf(options.config.models.primary, options.config.pricing)?.price, {
+        rubric: c.expect.judge,
+        input: c.input,
+        answer: observed.answer,
+      });
     }
     const done = { result: caseResult(c, observed, ms, run?.runId ?? null, verdict), run, events };
     options.onCase?.(done);

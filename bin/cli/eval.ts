@@ -41,7 +41,9 @@ export const evalCommand: CliCommand = {
     if (remote && typeof values.baseline === 'string') throw new UsageError('--baseline compares two configs offline; with --api the deployed stack is the one config under test');
     const baselineConfig = typeof values.baseline === 'string' ? loadConfig(values.baseline) : undefined;
     const progress = (label: string) => (r: CaseRun) =>
-      process.stderr.write(`${label} ${r.result.id}: ${r.result.passed ? 'pass' : `FAIL (${r.result.failures.map((f) => f.expectation).join(', ')})`} · ${r.result.status} · ${(r.result.ms / 1000).toFixed(2)} s\n`);
+      process.stderr.write(
+        `${label} ${r.result.id}: ${r.result.passed ? 'pass' : `FAIL (${r.result.failures.map((f) => f.expectation).join(', ')})`} · ${r.result.status} · ${(r.result.ms / 1000).toFixed(2)} s\n`,
+      );
 
     const runOn = async (label: string, cfg: AgentConfig): Promise<CaseRun[]> => {
       if (remote) return (await import('./eval-remote')).runSuiteRemote({ target: apiTarget(values), config: cfg, cases, concurrency, onCase: progress(label) });
@@ -52,9 +54,16 @@ export const evalCommand: CliCommand = {
     const candidate = await runOn('candidate', config);
     const baseline = baselineConfig ? await runOn('baseline', baselineConfig) : undefined;
     const report = evalReport(
-      summarize(candidateLabel, candidate.map((r) => r.result)),
+      summarize(
+        candidateLabel,
+        candidate.map((r) => r.result),
+      ),
       minPass,
-      baseline && summarize(relative(process.cwd(), resolve(values.baseline as string)), baseline.map((r) => r.result)),
+      baseline &&
+        summarize(
+          relative(process.cwd(), resolve(values.baseline as string)),
+          baseline.map((r) => r.result),
+        ),
     );
     if (out) {
       writeOut(out, report, { candidate, ...(baseline ? { baseline } : {}) });
@@ -83,7 +92,8 @@ function readSuite(file: string): EvalCase[] {
 function minPassOption(value: string | boolean | undefined): number {
   if (value === undefined) return 1;
   const n = Number(value);
-  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`--min-pass must be a number from 0 to 1, the share of cases that must pass (got "${value}")`);
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new UsageError(`--min-pass must be a number from 0 to 1, the share of cases that must pass (got "${value}")`);
   return n;
 }
 
@@ -118,7 +128,8 @@ async function addCase(config: AgentConfig, positionals: string[], values: CliVa
   let events: TraceEvent[];
   if (typeof values.file === 'string') {
     const file = JSON.parse(readFileSync(values.file, 'utf8')) as { run?: RunView; events?: unknown };
-    if (!file.run || !Array.isArray(file.events)) throw new UsageError(`${values.file} is not an exported trace: expected {"run": {...}, "events": [...]} (agent trace <id> --export <file>)`);
+    if (!file.run || !Array.isArray(file.events))
+      throw new UsageError(`${values.file} is not an exported trace: expected {"run": {...}, "events": [...]} (agent trace <id> --export <file>)`);
     run = file.run;
     events = file.events.map(parseTraceEvent);
   } else {

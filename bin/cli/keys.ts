@@ -94,7 +94,11 @@ export const keysCommand: CliCommand = {
       case 'revoke': {
         if (!arg) throw new UsageError(`agent keys revoke needs the key id (${SUBCOMMANDS})`);
         const revoked = await backend.revoke(arg);
-        print(values.json ? revoked : `revoked ${revoked.keyId} (${revoked.userId}) at ${revoked.revokedAt}; API Gateway may accept it until its cached answer expires (api.authorizerCacheSeconds)`);
+        print(
+          values.json
+            ? revoked
+            : `revoked ${revoked.keyId} (${revoked.userId}) at ${revoked.revokedAt}; API Gateway may accept it until its cached answer expires (api.authorizerCacheSeconds)`,
+        );
         return 0;
       }
       default:

@@ -51,7 +51,9 @@ export async function withApi<T>(values: CliValues, config: AgentConfig, fn: (ta
   if (!existsSync(dataDir)) {
     // No local data here: the server that answers (on another data dir) is the only place to look.
     if (await localServerAnswers(values)) return fn(apiTarget(values));
-    throw new UsageError(`no local server answers on port ${localPort(values)} and there is no local data in ${dataDir}: run something first (agent run "…", npm start), or pass --data <dir> or --api <url>`);
+    throw new UsageError(
+      `no local server answers on port ${localPort(values)} and there is no local data in ${dataDir}: run something first (agent run "…", npm start), or pass --data <dir> or --api <url>`,
+    );
   }
   await assertDataDirFree(dataDir);
   const [{ LocalEngine }, { startServer }] = await Promise.all([import('../../local/engine'), import('../../local/server')]);

@@ -33,7 +33,8 @@ export async function poolSettings(values: CliValues, api: string | undefined, n
     region ??= found.region;
   }
   if (!userPoolId) throw new UsageError('which user pool? give --api <url> (its GET /config reports it) or --pool-id');
-  if (needClient && !clientId) throw new UsageError(`the API reports no app client for pool ${userPoolId}: give --client-id (docs/deploy.md: what an existing pool's client must allow)`);
+  if (needClient && !clientId)
+    throw new UsageError(`the API reports no app client for pool ${userPoolId}: give --client-id (docs/deploy.md: what an existing pool's client must allow)`);
   region ??= userPoolId.split('_')[0] ?? '';
   return { region, userPoolId, clientId: clientId ?? '', ...(cognitoEndpoint(values) ? { endpoint: cognitoEndpoint(values) } : {}) };
 }
@@ -97,7 +98,8 @@ export const usersCommand: CliCommand = {
     if (action !== 'add' || !email) throw new UsageError('usage: agent users add <email> [--admin] [--temporary-password <p>] (--api <url> or --pool-id <id>)');
     const api = str(values.api);
     const stored = api ? loadSession(api)?.pool : undefined;
-    const pool = str(values['pool-id']) || !stored ? await poolSettings(values, api, false) : { ...stored, ...(cognitoEndpoint(values) ? { endpoint: cognitoEndpoint(values) } : {}) };
+    const pool =
+      str(values['pool-id']) || !stored ? await poolSettings(values, api, false) : { ...stored, ...(cognitoEndpoint(values) ? { endpoint: cognitoEndpoint(values) } : {}) };
     // The Cognito client is loaded by the commands that call Cognito only.
     const { AdminAddUserToGroupCommand, AdminCreateUserCommand, CognitoIdentityProviderClient } = await import('@aws-sdk/client-cognito-identity-provider');
     const client = new CognitoIdentityProviderClient({ region: pool.region, ...(pool.endpoint ? { endpoint: pool.endpoint } : {}) });
@@ -118,7 +120,10 @@ export const usersCommand: CliCommand = {
       if (values.admin) await client.send(new AdminAddUserToGroupCommand({ UserPoolId: pool.userPoolId, Username: email, GroupName: ADMINS_GROUP }));
     } catch (err) {
       const e = err as Error;
-      const hint = e.name === 'AccessDeniedException' || e.name === 'UnrecognizedClientException' ? ' (needs AWS credentials allowed cognito-idp:AdminCreateUser and AdminAddUserToGroup on the pool)' : '';
+      const hint =
+        e.name === 'AccessDeniedException' || e.name === 'UnrecognizedClientException'
+          ? ' (needs AWS credentials allowed cognito-idp:AdminCreateUser and AdminAddUserToGroup on the pool)'
+          : '';
       throw new UsageError(`users add ${email}: ${e.name}: ${e.message}${hint}`);
     } finally {
       client.destroy();

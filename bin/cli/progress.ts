@@ -61,5 +61,3 @@ export function describeStateEvent(e: EventLog): string | undefined {
   if (e.type === 'StateCaught') return `  ↪ ${e.state.name} failed; caught → ${e.catch.catcher.Next}`;
   return undefined;
 }
-
-

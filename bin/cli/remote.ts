@@ -107,7 +107,9 @@ const decideCommand = (decision: 'approve' | 'reject', usage: string): CliComman
     }
     const body = { decision, ...(typeof values.reason === 'string' ? { reason: values.reason } : {}) };
     const out = await callApi<{ runId: string; toolCallId: string; remaining: number }>(target, 'POST', `/runs/${id}/approvals/${encodeURIComponent(call)}`, body);
-    print(values.json ? out : `${decision === 'approve' ? 'approved' : 'rejected'}: ${out.toolCallId} of run ${out.runId}${out.remaining ? ` (${out.remaining} more waiting)` : ''}`);
+    print(
+      values.json ? out : `${decision === 'approve' ? 'approved' : 'rejected'}: ${out.toolCallId} of run ${out.runId}${out.remaining ? ` (${out.remaining} more waiting)` : ''}`,
+    );
     return 0;
   },
 });

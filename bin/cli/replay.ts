@@ -13,7 +13,8 @@ export const replayCommand: CliCommand = {
     let recorded: RecordedRun;
     if (typeof values.file === 'string') {
       const file = JSON.parse(readFileSync(values.file, 'utf8')) as { run?: RecordedRun['run']; events?: unknown };
-      if (!file.run || !Array.isArray(file.events)) throw new UsageError(`${values.file} is not an exported trace: expected {"run": {...}, "events": [...]} (agent trace <id> --export <file>)`);
+      if (!file.run || !Array.isArray(file.events))
+        throw new UsageError(`${values.file} is not an exported trace: expected {"run": {...}, "events": [...]} (agent trace <id> --export <file>)`);
       recorded = { run: file.run, events: file.events.map(parseTraceEvent) };
     } else {
       const id = positionals[0];

@@ -87,7 +87,8 @@ async function runRemote(
     const line = `status ${run.status} · ${run.steps} step(s)`;
     if (line !== last) {
       progress(line);
-      for (const p of run.pendingApprovals ?? []) progress(`  waiting for approval: ${p.name}(${JSON.stringify(p.arguments)}) · agent approve|reject ${runId} --call ${p.toolCallId}`);
+      for (const p of run.pendingApprovals ?? [])
+        progress(`  waiting for approval: ${p.name}(${JSON.stringify(p.arguments)}) · agent approve|reject ${runId} --call ${p.toolCallId}`);
     }
     last = line;
     if (!ACTIVE_STATUSES.includes(run.status) || Date.now() > deadline) {

@@ -44,9 +44,7 @@ export const serveCommand: CliCommand = {
       [
         `Agent API listening on ${server.url} (offline engine, data in ${dataDir})`,
         `  model: ${primary.provider}/${primary.model}${fallback ? `, fallback ${fallback.provider}/${fallback.model}` : ''}`,
-        server.devToken
-          ? `  Authorization: Bearer ${token}`
-          : `  Authorization: Bearer <token>, a token of localTokens in the config (users: ${[...new Set(users)].join(', ')})`,
+        server.devToken ? `  Authorization: Bearer ${token}` : `  Authorization: Bearer <token>, a token of localTokens in the config (users: ${[...new Set(users)].join(', ')})`,
         `AWS_ENDPOINT_URL_SFN=${engine.sfnApi.url}`,
         `AWS_ENDPOINT_URL_DYNAMODB=${engine.dynamoFront.url}`,
         `AWS_ENDPOINT_URL_SECRETS_MANAGER=${engine.secretsManager.url}`,

@@ -17,13 +17,11 @@ import { eraseDepsOf, pathParam } from './request-checks';
  * group ADMINS_GROUP in AWS and `adminTokens` locally; the API handler and the local server set `req.isAdmin`.
  */
 
-
 const STOP_CONCURRENCY = 10;
 const USER_ID = /^[\w@.+:|-]{1,128}$/;
 
 /** The groups of a Cognito claim (one implementation, with the caller's identity: ./caller.ts). */
 export { groupsOf } from './caller';
-
 
 /**
  * POST /runs gates, before anything is written: 503 DISABLED while an admin has disabled new runs; 429 SPEND_LIMIT
@@ -124,7 +122,8 @@ async function createKey(deps: ApiDeps, req: ApiRequest, adminId: string): Promi
   const { userId, admin, ...rest } = body(req);
   const allowed = 'allowed: {"userId": string, "admin"?: boolean}';
   if (Object.keys(rest).length) throw new HttpError(422, 'INVALID_REQUEST', `unknown field(s) ${Object.keys(rest).join(', ')}; ${allowed}`);
-  if (typeof userId !== 'string' || !KEY_USER_ID.test(userId)) throw new HttpError(422, 'INVALID_REQUEST', `userId must be a user id (1-128 letters, digits or _@.+:|-); ${allowed}`);
+  if (typeof userId !== 'string' || !KEY_USER_ID.test(userId))
+    throw new HttpError(422, 'INVALID_REQUEST', `userId must be a user id (1-128 letters, digits or _@.+:|-); ${allowed}`);
   if (admin !== undefined && typeof admin !== 'boolean') throw new HttpError(422, 'INVALID_REQUEST', `admin must be true or false; ${allowed}`);
   const { key, record } = newApiKey({ userId, admin: admin === true, createdBy: adminId, now: new Date() });
   await keyStore(deps).create(record);
@@ -226,7 +225,8 @@ async function listRuns(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const limit = q.limit === undefined ? 20 : /^[0-9]{1,3}$/.test(q.limit) ? Number(q.limit) : Number.NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw new HttpError(400, 'INVALID_QUERY', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
   if (q.userId !== undefined && !USER_ID.test(q.userId)) throw new HttpError(400, 'INVALID_QUERY', 'userId must be a user id');
-  if (q.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(q.status)) throw new HttpError(400, 'INVALID_QUERY', `status must be one of ${RUN_STATUSES.join(', ')}`);
+  if (q.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(q.status))
+    throw new HttpError(400, 'INVALID_QUERY', `status must be one of ${RUN_STATUSES.join(', ')}`);
   for (const key of ['from', 'to'] as const) {
     const v = q[key];
     if (v !== undefined && !isInstant(v)) throw new HttpError(400, 'INVALID_QUERY', `${key} must be an ISO date or instant (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)`);

@@ -19,7 +19,6 @@ export interface StreamSink {
   write(chunk: string): void | Promise<void>;
 }
 
-
 /**
  * GET /runs/{id}/events (`Accept: text/event-stream`): the run's trace as Server-Sent Events while it runs
  * (lambdas/core/run-events.ts). The run's owner only (an admin too, each such read recorded); anyone else gets 404,

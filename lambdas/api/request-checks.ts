@@ -15,7 +15,10 @@ export const MAX_BODY_BYTES = 64 * 1024;
 const VISIBLE = /[^\p{White_Space}\p{Cc}\p{Default_Ignorable_Code_Point}]/u;
 
 export const StartRunBody = z.strictObject({
-  input: z.string().check(z.trim(), z.minLength(1, 'must be a non-empty string'), z.maxLength(MAX_INPUT_CHARS, `must be at most ${MAX_INPUT_CHARS} characters`),
+  input: z.string().check(
+    z.trim(),
+    z.minLength(1, 'must be a non-empty string'),
+    z.maxLength(MAX_INPUT_CHARS, `must be at most ${MAX_INPUT_CHARS} characters`),
     z.refine((s: string) => VISIBLE.test(s), 'must contain visible text (not only white space or zero-width characters)'),
   ),
   budgets: z.optional(
@@ -112,6 +115,9 @@ export function threadsOf(deps: ApiDeps): ThreadRepository {
 export function eraseDepsOf(deps: ApiDeps) {
   const { runItems } = deps;
   if (!runItems) throw new HttpError(404, 'NOT_FOUND', 'erasing is not available in this deployment');
-  return { runs: { getRun: (id: string) => deps.runs.getRun(id), listRunsByUser: deps.runs.listRunsByUser.bind(deps.runs), eraseRun: (id: string) => runItems.eraseRun(id) }, threads: threadsOf(deps), control: deps.control };
+  return {
+    runs: { getRun: (id: string) => deps.runs.getRun(id), listRunsByUser: deps.runs.listRunsByUser.bind(deps.runs), eraseRun: (id: string) => runItems.eraseRun(id) },
+    threads: threadsOf(deps),
+    control: deps.control,
+  };
 }
-

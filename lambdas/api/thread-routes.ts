@@ -11,7 +11,6 @@ import { assertPriced, checkOutputSchema, eraseDepsOf, outputSpecOf, pageLimit, 
  * A thread is its owner's only: another user's thread is a 404 on every route, as no thread at all.
  */
 
-
 export const CreateThreadBody = z.strictObject({
   title: z.optional(z.nullable(z.string().check(z.trim(), z.maxLength(MAX_TITLE_CHARS, `must be at most ${MAX_TITLE_CHARS} characters`)))),
 });
@@ -64,7 +63,10 @@ export async function listThreads(deps: ApiDeps, req: ApiRequest, userId: string
 export async function getThread(deps: ApiDeps, _req: ApiRequest, userId: string, threadId: string): Promise<ApiResponse> {
   const thread = await ownThread(deps, userId, threadId);
   const runs = await Promise.all(thread.runIds.map((id) => deps.runs.getRun(id)));
-  return json(200, threadView(thread, runs, (r: RunRecord) => runView(r)));
+  return json(
+    200,
+    threadView(thread, runs, (r: RunRecord) => runView(r)),
+  );
 }
 
 /** DELETE /threads/{id} → 204: its active run cancelled, every item of its runs and the thread erased. */
@@ -86,7 +88,12 @@ export async function dropQueuedRun(deps: ApiDeps, req: ApiRequest, userId: stri
   const runId = QUEUED_RUN_PATH.exec(req.path.replace(/\/+$/, ''))?.[1];
   await ownThread(deps, userId, threadId);
   const dropped = runId ? await threadsOf(deps).dequeue(userId, threadId, runId) : undefined;
-  if (!dropped) throw new HttpError(404, 'NOT_FOUND', `no run ${runId ?? ''} waiting in thread ${threadId}'s queue (GET /threads/{id} lists it under "queued"; a run that has started is cancelled with POST /runs/{id}/cancel)`);
+  if (!dropped)
+    throw new HttpError(
+      404,
+      'NOT_FOUND',
+      `no run ${runId ?? ''} waiting in thread ${threadId}'s queue (GET /threads/{id} lists it under "queued"; a run that has started is cancelled with POST /runs/{id}/cancel)`,
+    );
   return { statusCode: 204, headers: {}, body: '' };
 }
 
@@ -109,7 +116,15 @@ export async function startThreadRunRoute(deps: ApiDeps, req: ApiRequest, userId
   await admitNewRun(deps, userId);
   const out = await startThreadRun(
     { runs: deps.runs, threads: threadsOf(deps), control: deps.control, budgets: deps.config.budgets, newRunId: deps.newRunId },
-    { userId, threadId, input: parsed.data.input, budgets: parsed.data.budgets, idempotencyKey: key, multitask: parsed.data.multitask, ...outputSpecOf(deps, parsed.data.outputSchema) },
+    {
+      userId,
+      threadId,
+      input: parsed.data.input,
+      budgets: parsed.data.budgets,
+      idempotencyKey: key,
+      multitask: parsed.data.multitask,
+      ...outputSpecOf(deps, parsed.data.outputSchema),
+    },
   );
   const body = { runId: out.runId, threadId, ...(out.queued ? { queued: true } : {}) };
   return out.replayed ? json(200, body, { 'idempotent-replayed': 'true' }) : json(202, body);

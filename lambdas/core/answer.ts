@@ -19,9 +19,9 @@ export function surrenderNotice(reason: StopReason, steps: number): string {
     case 'OUTPUT_INVALID':
       return 'My answer did not satisfy the requested output schema, even after one repair; the raw answer follows.';
     case 'CONTEXT_WINDOW':
-      return 'I stopped because the conversation no longer fits the model\'s context window, even compacted.';
+      return "I stopped because the conversation no longer fits the model's context window, even compacted.";
     case 'APPROVAL_EXPIRED':
-      return 'I stopped because a tool call that needs a person\'s approval was not approved or rejected in time; it did not run.';
+      return "I stopped because a tool call that needs a person's approval was not approved or rejected in time; it did not run.";
     default:
       return `I stopped before finishing (${reason}).`;
   }
@@ -31,8 +31,7 @@ const DEPENDENCY_LABELS: Record<string, string> = {
   'model:primary': 'the primary model',
   'model:fallback': 'the fallback model',
 };
-const label = (dependency: string) =>
-  DEPENDENCY_LABELS[dependency] ?? (dependency.startsWith('tool:') ? `the ${dependency.slice(5)} tool` : dependency);
+const label = (dependency: string) => DEPENDENCY_LABELS[dependency] ?? (dependency.startsWith('tool:') ? `the ${dependency.slice(5)} tool` : dependency);
 
 /** One line per degraded dependency, in words a user understands. */
 export function degradationNotice(entries: DegradedEntry[]): string {
@@ -74,4 +73,3 @@ export function partialAnswer(messages: Message[]): string {
 export function withNotice(notice: string, body: string): string {
   return notice ? `${notice}\n\n${body}` : body;
 }
-

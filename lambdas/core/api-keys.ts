@@ -45,7 +45,10 @@ export const KEY_USER_ID = /^[\w@.+:|-]{1,128}$/;
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
 /** A new key for a user: the key to show once, and the record to store. */
-export function newApiKey(input: { userId: string; admin: boolean; createdBy: string; now: Date }, random: (n: number) => Buffer = randomBytes): { key: string; record: ApiKeyRecord } {
+export function newApiKey(
+  input: { userId: string; admin: boolean; createdBy: string; now: Date },
+  random: (n: number) => Buffer = randomBytes,
+): { key: string; record: ApiKeyRecord } {
   const keyId = [...random(16)].map((b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
   const secret = random(32).toString('base64url');
   return {

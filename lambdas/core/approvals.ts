@@ -73,11 +73,7 @@ export function pendingApprovalsOf(run: Pick<RunRecord, 'status' | 'approvals' |
 /** The run-store writes approvals need (lambdas/store/run-store.ts). */
 export interface ApprovalStore extends RunRepository, RunUpdates {
   requestApprovals(runId: string, step: number, approvals: Record<string, ApprovalEntry>, taskToken: string): Promise<RunRecord | undefined>;
-  recordDecision(
-    runId: string,
-    toolCallId: string,
-    d: { decision: Decision; reason: string | null; decidedBy: string; decidedAt: string },
-  ): Promise<RunRecord | undefined>;
+  recordDecision(runId: string, toolCallId: string, d: { decision: Decision; reason: string | null; decidedBy: string; decidedAt: string }): Promise<RunRecord | undefined>;
 }
 
 export interface AwaitApprovalInput {
@@ -90,10 +86,7 @@ export interface AwaitApprovalInput {
  * (decisions already made for this step are kept: a resumed execution only waits for the rest), stores the task
  * token, marks the run AWAITING_APPROVAL and traces one approval_requested per call. The execution then waits.
  */
-export async function awaitApproval(
-  deps: { runs: ApprovalStore; policy: ApprovalPolicy; clock?: () => number },
-  input: AwaitApprovalInput,
-): Promise<{ waiting: number }> {
+export async function awaitApproval(deps: { runs: ApprovalStore; policy: ApprovalPolicy; clock?: () => number }, input: AwaitApprovalInput): Promise<{ waiting: number }> {
   const { runId, step } = input.state;
   const now = (deps.clock ?? Date.now)();
   const run = await deps.runs.getRun(runId);
@@ -145,10 +138,7 @@ export interface DecisionInput {
  * waiting call sets the run RUNNING again and completes the task token. When the waiting execution is gone
  * (engine restart), a new execution continues from the checkpoint, as resume does.
  */
-export async function decideApproval(
-  deps: { runs: ApprovalStore; executions: ExecutionPort; clock?: () => number },
-  input: DecisionInput,
-): Promise<{ remaining: number }> {
+export async function decideApproval(deps: { runs: ApprovalStore; executions: ExecutionPort; clock?: () => number }, input: DecisionInput): Promise<{ remaining: number }> {
   const { runs } = deps;
   const { runId, toolCallId } = input;
   const now = (deps.clock ?? Date.now)();
@@ -180,7 +170,12 @@ export async function decideApproval(
     const index = assistant?.message.role === 'assistant' ? assistant.message.toolCalls.findIndex((c) => c.id === toolCallId) : -1;
     if (index >= 0) {
       const result = rejectionResult(waiting.name, reason);
-      await runs.putMessage(runId, { step, seq: index + 1, message: { role: 'tool', toolCallId, name: waiting.name, content: result.content, isError: true }, at: new Date(now).toISOString() });
+      await runs.putMessage(runId, {
+        step,
+        seq: index + 1,
+        message: { role: 'tool', toolCallId, name: waiting.name, content: result.content, isError: true },
+        at: new Date(now).toISOString(),
+      });
     }
   }
   await runs.appendEvent(

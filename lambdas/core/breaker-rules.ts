@@ -249,4 +249,3 @@ export function resolveBreakerConfig(defaults: BreakerConfig, override?: Partial
   }
   return merged;
 }
-

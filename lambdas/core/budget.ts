@@ -22,9 +22,7 @@ export function effectiveBudgets(deployment: Budgets, requested?: Partial<Budget
       throw new BadRequest(`budgets.${key} must be a whole number of at least 1 (got ${value})`);
     }
     if (value > deployment[key]) {
-      throw new BadRequest(
-        `budgets.${key} may only lower the deployment's budget: at most ${deployment[key]} (got ${value})`,
-      );
+      throw new BadRequest(`budgets.${key} may only lower the deployment's budget: at most ${deployment[key]} (got ${value})`);
     }
     out[key] = value;
   }
@@ -39,9 +37,7 @@ export function effectiveBudgets(deployment: Budgets, requested?: Partial<Budget
   return out;
 }
 
-export type BudgetDecision =
-  | { ok: true; maxOutputTokens: number }
-  | { ok: false; reason: 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT'; message: string };
+export type BudgetDecision = { ok: true; maxOutputTokens: number } | { ok: false; reason: 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT'; message: string };
 export type TokenDecision = BudgetDecision;
 
 /** Output tokens a call needs at least to be worth making. */

@@ -16,7 +16,6 @@ export { HttpToolSchema, LambdaToolSchema, McpToolSchema, RetrieverToolSchema, T
  * once, on its key: a section that is absent is `.prefault({})`, i.e. parsed from `{}` so its keys' defaults apply.
  */
 
-
 /** Longest instructions text (they travel in the handlers' configuration). */
 export const MAX_INSTRUCTIONS_CHARS = 100_000;
 
@@ -31,13 +30,13 @@ export const ModelConfigSchema = z
       .optional()
       .describe('Name of the environment variable holding the API key (local runs).'),
     apiKeySecret: z.string().min(1).optional().describe('Secrets Manager secret (name or ARN) holding the API key in AWS; the stack grants read on it.'),
-    region: z.string().min(1).optional().describe('Bedrock region (defaults to the stack\'s).'),
+    region: z.string().min(1).optional().describe("Bedrock region (defaults to the stack's)."),
     timeoutMs: clientTimeoutMs(20_000, 'Client timeout of one model call.'),
     maxOutputTokens: positiveInt(200_000)
       .default(1024)
       .describe('Cap on output tokens per call (the token budget may lower it further); it is the output reserve of the context window too.'),
-    temperature: z.number().min(0).max(2).optional().describe('Sampling temperature (openai 0-2; anthropic, bedrock 0-1). The provider\'s default when absent.'),
-    topP: z.number().min(0).max(1).optional().describe('Nucleus sampling (0-1). The provider\'s default when absent.'),
+    temperature: z.number().min(0).max(2).optional().describe("Sampling temperature (openai 0-2; anthropic, bedrock 0-1). The provider's default when absent."),
+    topP: z.number().min(0).max(1).optional().describe("Nucleus sampling (0-1). The provider's default when absent."),
     stopSequences: z.array(z.string().min(1).max(200)).min(1).max(16).optional().describe('Sequences that end the answer (openai and bedrock take at most 4).'),
     reasoningEffort: z
       .enum(['low', 'medium', 'high'])
@@ -53,7 +52,9 @@ export const ModelConfigSchema = z
   .superRefine((m, ctx) => {
     for (const issue of [...modelParamIssues(m), ...windowIssues(m), ...outputReserveIssues(m)]) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
   })
-  .describe('a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?, temperature?, topP?, stopSequences?, reasoningEffort?, contextWindowTokens?}');
+  .describe(
+    'a model: {provider, model, baseUrl?, apiKeyEnv?, apiKeySecret?, timeoutMs?, maxOutputTokens?, temperature?, topP?, stopSequences?, reasoningEffort?, contextWindowTokens?}',
+  );
 
 export { bedrockReasoningKind, REASONING_BUDGETS } from './model-params';
 
@@ -78,17 +79,27 @@ export function modelParamIssues(m: {
   if (m.reasoningEffort) {
     const thinking = p === 'anthropic' || (p === 'bedrock' && bedrockReasoningKind(m.model) === 'anthropic');
     if (p === 'openai' && (m.temperature !== undefined || m.topP !== undefined)) {
-      issues.push({ key: m.temperature !== undefined ? 'temperature' : 'topP', message: 'openai reasoning models (reasoningEffort) take no temperature or topP: remove one of them' });
+      issues.push({
+        key: m.temperature !== undefined ? 'temperature' : 'topP',
+        message: 'openai reasoning models (reasoningEffort) take no temperature or topP: remove one of them',
+      });
     }
     if (p === 'bedrock' && !bedrockReasoningKind(m.model)) {
-      issues.push({ key: 'reasoningEffort', message: `bedrock takes a reasoning setting only for the Claude 3.7/Sonnet 4/Opus 4 and gpt-oss models (got "${m.model}"); remove reasoningEffort for this model` });
+      issues.push({
+        key: 'reasoningEffort',
+        message: `bedrock takes a reasoning setting only for the Claude 3.7/Sonnet 4/Opus 4 and gpt-oss models (got "${m.model}"); remove reasoningEffort for this model`,
+      });
     }
     if (thinking) {
       const budget = REASONING_BUDGETS[m.reasoningEffort];
       if (m.maxOutputTokens <= budget) {
-        issues.push({ key: 'maxOutputTokens', message: `must be above the thinking budget of reasoningEffort "${m.reasoningEffort}" (${budget} tokens; low ${REASONING_BUDGETS.low}, medium ${REASONING_BUDGETS.medium}, high ${REASONING_BUDGETS.high}): got ${m.maxOutputTokens}` });
+        issues.push({
+          key: 'maxOutputTokens',
+          message: `must be above the thinking budget of reasoningEffort "${m.reasoningEffort}" (${budget} tokens; low ${REASONING_BUDGETS.low}, medium ${REASONING_BUDGETS.medium}, high ${REASONING_BUDGETS.high}): got ${m.maxOutputTokens}`,
+        });
       }
-      if (m.temperature !== undefined) issues.push({ key: 'temperature', message: 'anthropic extended thinking (reasoningEffort) does not take a temperature: remove one of them' });
+      if (m.temperature !== undefined)
+        issues.push({ key: 'temperature', message: 'anthropic extended thinking (reasoningEffort) does not take a temperature: remove one of them' });
       if (m.topP !== undefined && m.topP < 0.95) issues.push({ key: 'topP', message: `anthropic extended thinking (reasoningEffort) accepts topP from 0.95 to 1 (got ${m.topP})` });
     }
   }
@@ -107,37 +118,38 @@ export const BreakerConfigSchema = z.strictObject({
 /** CloudWatch log retention periods (days) CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
-export const MonitoringConfigSchema = z.strictObject({
-  alarms: z.boolean().default(true).describe('The CloudWatch alarms (lib/monitoring.ts): about US$1.20 a month in all, idle or not.'),
-  dashboard: z.boolean().default(true).describe('The CloudWatch dashboard: US$3 a month beyond an account\'s first three.'),
-  logRetentionDays: z
-    .number()
-    .int()
-    .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
-    .default(30)
-    .describe(`How long every log group of the stack keeps its logs, in days: one of ${LOG_RETENTION_DAYS.join(', ')}.`),
-  alarmEmail: z
-    .email('must be an email address, e.g. oncall@example.com')
-    .optional()
-    .describe('Alarm notifications by email: an SNS topic with this address subscribed, which every alarm notifies (ALARM and OK).'),
-  alarmTopicArn: z
-    .string()
-    .regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/, 'must be an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:oncall')
-    .optional()
-    .describe('An existing SNS topic every alarm notifies (ALARM and OK); with alarmEmail too, the address is subscribed to it.'),
-  alarmsNotifyNobody: z
-    .string()
-    .min(1)
-    .optional()
-    .describe(
-      'With neither alarmEmail nor alarmTopicArn, `cdk synth` fails on the readiness finding that the alarms notify nobody (AgentReadiness-AlarmsNotify); this acknowledges it, saying why (e.g. "a developer stack; nobody is on call").',
-    ),
-}).superRefine((m, ctx) => {
-  if (m.alarmsNotifyNobody && (m.alarmEmail || m.alarmTopicArn)) {
-    ctx.addIssue({ code: 'custom', path: ['alarmsNotifyNobody'], message: 'only applies when neither alarmEmail nor alarmTopicArn is set (then the alarms do notify someone)' });
-  }
-});
-
+export const MonitoringConfigSchema = z
+  .strictObject({
+    alarms: z.boolean().default(true).describe('The CloudWatch alarms (lib/monitoring.ts): about US$1.20 a month in all, idle or not.'),
+    dashboard: z.boolean().default(true).describe("The CloudWatch dashboard: US$3 a month beyond an account's first three."),
+    logRetentionDays: z
+      .number()
+      .int()
+      .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
+      .default(30)
+      .describe(`How long every log group of the stack keeps its logs, in days: one of ${LOG_RETENTION_DAYS.join(', ')}.`),
+    alarmEmail: z
+      .email('must be an email address, e.g. oncall@example.com')
+      .optional()
+      .describe('Alarm notifications by email: an SNS topic with this address subscribed, which every alarm notifies (ALARM and OK).'),
+    alarmTopicArn: z
+      .string()
+      .regex(/^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/, 'must be an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:oncall')
+      .optional()
+      .describe('An existing SNS topic every alarm notifies (ALARM and OK); with alarmEmail too, the address is subscribed to it.'),
+    alarmsNotifyNobody: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'With neither alarmEmail nor alarmTopicArn, `cdk synth` fails on the readiness finding that the alarms notify nobody (AgentReadiness-AlarmsNotify); this acknowledges it, saying why (e.g. "a developer stack; nobody is on call").',
+      ),
+  })
+  .superRefine((m, ctx) => {
+    if (m.alarmsNotifyNobody && (m.alarmEmail || m.alarmTopicArn)) {
+      ctx.addIssue({ code: 'custom', path: ['alarmsNotifyNobody'], message: 'only applies when neither alarmEmail nor alarmTopicArn is set (then the alarms do notify someone)' });
+    }
+  });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Spend control (docs/spend.md): prices, dollar limits, admins.
@@ -193,18 +205,22 @@ export const InstructionsSchema = z.union([
 export const OutputSpecSchema = z.strictObject({
   schema: z
     .record(z.string(), z.unknown())
-    .refine((s) => Object.keys(s).length > 0 && !schemaProblem(s), { error: (i) => schemaProblem(i.input) ?? 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}' })
+    .refine((s) => Object.keys(s).length > 0 && !schemaProblem(s), {
+      error: (i) => schemaProblem(i.input) ?? 'must be a JSON Schema object, e.g. {"type": "object", "properties": {…}}',
+    })
     .describe('The JSON Schema the final answer must satisfy.'),
   name: z
     .string()
     .regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -')
     .default('final_answer')
-    .describe('The name the provider is given for the schema (OpenAI `json_schema.name`, the forced tool\'s name).'),
+    .describe("The name the provider is given for the schema (OpenAI `json_schema.name`, the forced tool's name)."),
 });
 
 export const AgentConfigSchema = z
   .strictObject({
-    instructions: InstructionsSchema.optional().describe('The system prompt of every model call: the text, or {"file": "<path>"} relative to the config file (the demo\'s default when absent; docs/agent.md).'),
+    instructions: InstructionsSchema.optional().describe(
+      'The system prompt of every model call: the text, or {"file": "<path>"} relative to the config file (the demo\'s default when absent; docs/agent.md).',
+    ),
     output: OutputSpecSchema.optional().describe('Structured output: the final answer is JSON satisfying `schema` (docs/agent.md).'),
     models: z
       .strictObject({
@@ -217,7 +233,12 @@ export const AgentConfigSchema = z
       .strictObject({
         maxSteps: positiveInt(10_000).default(20).describe('Model calls per run; the run ends UNFINISHED / STEP_BUDGET at the budget (above 50 needs allowHighStepBudget).'),
         maxTokens: positiveInt(100_000_000).default(100_000).describe('Tokens (input and output) per run, checked before each call; UNFINISHED / TOKEN_BUDGET.'),
-        surrenderReserveRatio: z.number().min(0).max(0.5).default(0).describe('Share of maxTokens kept for a closing summary call when a run surrenders (0 = never call the model).'),
+        surrenderReserveRatio: z
+          .number()
+          .min(0)
+          .max(0.5)
+          .default(0)
+          .describe('Share of maxTokens kept for a closing summary call when a run surrenders (0 = never call the model).'),
         allowHighStepBudget: z.boolean().default(false).describe('Must be true to set maxSteps above 50 (a panic button, not a budget).'),
         maxToolCallsPerStep: positiveInt(40).default(8).describe('Tool calls run per step; further calls of the same step are answered with an error the model sees.'),
         maxCostUsd: usd.optional().describe('Model spend of one run in US dollars (checked before each call, like maxTokens; needs priced models).'),
@@ -226,7 +247,7 @@ export const AgentConfigSchema = z
       .describe('The per-run budgets; POST /runs may only lower them.'),
     retry: z
       .strictObject({
-        maxAttempts: positiveInt(5).default(3).describe('All attempts of one call, the first included (the state machine\'s MaxAttempts is one less).'),
+        maxAttempts: positiveInt(5).default(3).describe("All attempts of one call, the first included (the state machine's MaxAttempts is one less)."),
         intervalSeconds: positiveInt(300).default(1).describe('Wait before the first retry.'),
         backoffRate: z.number().min(1).max(10).default(2).describe('Each further wait is the previous one times this.'),
         maxDelaySeconds: positiveInt(3600).default(20).describe('The longest wait between attempts (full jitter below it).'),
@@ -234,7 +255,10 @@ export const AgentConfigSchema = z
       .prefault({})
       .describe('Retries of transient failures (5xx, 429, timeouts) of model and tool calls, by the state machine.'),
     breaker: BreakerConfigSchema.prefault({}).describe('The circuit breaker in front of every external dependency (model, tool).'),
-    breakers: z.record(z.string(), BreakerConfigSchema.partial()).default({}).describe('Per-dependency breaker overrides, keyed by dependency name (e.g. "model:primary", "tool:retrieve").'),
+    breakers: z
+      .record(z.string(), BreakerConfigSchema.partial())
+      .default({})
+      .describe('Per-dependency breaker overrides, keyed by dependency name (e.g. "model:primary", "tool:retrieve").'),
     tools: z.array(ToolConfigSchema).default([]).describe('Tools beyond the built-ins (calculator, search_docs), one entry each; `kind` picks the fields.'),
     toolApprovals: z
       .record(z.string(), z.literal('required'))
@@ -242,20 +266,22 @@ export const AgentConfigSchema = z
       .describe(
         'Approval per tool name, for any tool (built-ins have no entry of their own in `tools`): `{"calculator": "required"}`. A configured tool may say it in its own entry instead (`"approval": "required"`).',
       ),
-    approvalTimeoutSeconds: positiveInt(30 * 24 * 3600).default(86_400).describe('How long a tool call waits for its approval before the run ends UNFINISHED / APPROVAL_EXPIRED (default 24 h).'),
-    toolConcurrency: positiveInt(40).default(4).describe('How many tool calls of one step run at once (the Map state\'s MaxConcurrency).'),
+    approvalTimeoutSeconds: positiveInt(30 * 24 * 3600)
+      .default(86_400)
+      .describe('How long a tool call waits for its approval before the run ends UNFINISHED / APPROVAL_EXPIRED (default 24 h).'),
+    toolConcurrency: positiveInt(40).default(4).describe("How many tool calls of one step run at once (the Map state's MaxConcurrency)."),
     engine: z
       .enum(['standard', 'hybrid'], { error: 'must be "standard" (one Standard state machine) or "hybrid" (Express segments under a Standard parent)' })
       .default('standard')
-      .describe('The engine\'s shape (docs/hybrid.md): one Standard machine, or a Standard parent running the loop in Express segments.'),
+      .describe("The engine's shape (docs/hybrid.md): one Standard machine, or a Standard parent running the loop in Express segments."),
     hybrid: z
       .strictObject({
-        segmentSteps: positiveInt(50).default(10).describe('A segment\'s budget of model steps (docs/hybrid.md).'),
+        segmentSteps: positiveInt(50).default(10).describe("A segment's budget of model steps (docs/hybrid.md)."),
         segmentSeconds: z
           .number()
           .int()
           .min(10, 'must be at least 10 seconds')
-          .max(290, 'must be under Express\'s 300-second limit')
+          .max(290, "must be under Express's 300-second limit")
           .default(230)
           .describe('Seconds after which a segment hands back at its next tool-call boundary (docs/hybrid.md).'),
       })
@@ -263,17 +289,25 @@ export const AgentConfigSchema = z
       .describe('The hybrid engine\'s segments (with `engine: "hybrid"`).'),
     api: z
       .strictObject({
-        userPoolId: z.string().regex(/^[\w-]+_[0-9a-zA-Z]+$/, 'must be a Cognito user pool id like us-east-1_AbCdEf123').optional().describe('Verify callers against this existing Cognito user pool instead of creating one.'),
-        corsOrigin: z.url().optional().describe('The one browser origin CORS allows (the trace viewer\'s); none when absent.'),
+        userPoolId: z
+          .string()
+          .regex(/^[\w-]+_[0-9a-zA-Z]+$/, 'must be a Cognito user pool id like us-east-1_AbCdEf123')
+          .optional()
+          .describe('Verify callers against this existing Cognito user pool instead of creating one.'),
+        corsOrigin: z.url().optional().describe("The one browser origin CORS allows (the trace viewer's); none when absent."),
         throttle: z
           .strictObject({
             rateLimit: z.number().positive().max(10_000).describe('Requests per second, steady.'),
             burstLimit: z.number().int().positive().max(5000).describe('Requests at once.'),
           })
           .optional()
-          .describe('The stage\'s throttling (default 20 requests per second, bursts of 40).'),
-        userPoolClientId: z.string().regex(/^[a-z0-9]{1,128}$/, 'must be a Cognito app client id (lower-case letters and digits)').optional().describe('With userPoolId: that pool\'s public app client the CLI and the viewer sign in with (docs/deploy.md).'),
-        authDomain: z.url().optional().describe('With userPoolId: that pool\'s managed login domain, e.g. https://my-agent.auth.us-east-1.amazoncognito.com.'),
+          .describe("The stage's throttling (default 20 requests per second, bursts of 40)."),
+        userPoolClientId: z
+          .string()
+          .regex(/^[a-z0-9]{1,128}$/, 'must be a Cognito app client id (lower-case letters and digits)')
+          .optional()
+          .describe("With userPoolId: that pool's public app client the CLI and the viewer sign in with (docs/deploy.md)."),
+        authDomain: z.url().optional().describe("With userPoolId: that pool's managed login domain, e.g. https://my-agent.auth.us-east-1.amazoncognito.com."),
         domainPrefix: z
           .string()
           .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be 1-63 lower-case letters, digits or hyphens')
@@ -292,24 +326,27 @@ export const AgentConfigSchema = z
           .min(0)
           .max(3600)
           .default(60)
-          .describe('How long API Gateway caches the Lambda authorizer\'s answer for a key: a revoked key works this long at most (0: no cache).'),
+          .describe("How long API Gateway caches the Lambda authorizer's answer for a key: a revoked key works this long at most (0: no cache)."),
         cloudWatchRole: z
           .boolean()
           .default(false)
           .describe(
-            'Create API Gateway\'s CloudWatch role and set it on the region\'s account settings (AWS::ApiGateway::Account, one per account and region: every stack that sets it overwrites it). Off by default: the stage\'s logs need the setting once per account and region (docs/operations.md).',
+            "Create API Gateway's CloudWatch role and set it on the region's account settings (AWS::ApiGateway::Account, one per account and region: every stack that sets it overwrites it). Off by default: the stage's logs need the setting once per account and region (docs/operations.md).",
           ),
       })
       .superRefine((api, ctx) => {
         if (api.auth === 'apiKeys') {
           for (const key of ['userPoolId', 'userPoolClientId', 'authDomain', 'domainPrefix'] as const) {
-            if (api[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'does not apply with api.auth "apiKeys" (no user pool); use "cognito" or "both" for Cognito users' });
+            if (api[key])
+              ctx.addIssue({ code: 'custom', path: [key], message: 'does not apply with api.auth "apiKeys" (no user pool); use "cognito" or "both" for Cognito users' });
           }
         }
         for (const key of ['userPoolClientId', 'authDomain'] as const) {
-          if (api[key] && !api.userPoolId) ctx.addIssue({ code: 'custom', path: [key], message: 'only applies with api.userPoolId (an existing pool); a new pool gets its own client and domain' });
+          if (api[key] && !api.userPoolId)
+            ctx.addIssue({ code: 'custom', path: [key], message: 'only applies with api.userPoolId (an existing pool); a new pool gets its own client and domain' });
         }
-        if (api.domainPrefix && api.userPoolId) ctx.addIssue({ code: 'custom', path: ['domainPrefix'], message: 'only applies to a new pool; with api.userPoolId give api.authDomain' });
+        if (api.domainPrefix && api.userPoolId)
+          ctx.addIssue({ code: 'custom', path: ['domainPrefix'], message: 'only applies to a new pool; with api.userPoolId give api.authDomain' });
       })
       .prefault({})
       .describe('The API in AWS (docs/api.md): its user pool, CORS and throttling.'),
@@ -323,7 +360,7 @@ export const AgentConfigSchema = z
             secret: z.string().min(1).optional().describe('Secrets Manager secret (name or ARN) with {"publicKey", "secretKey"} (AWS).'),
           })
           .optional()
-          .describe('Export every finished run\'s trace to Langfuse (off the hot path).'),
+          .describe("Export every finished run's trace to Langfuse (off the hot path)."),
         monitoring: MonitoringConfigSchema.prefault({}).describe('What the idle stack pays for (docs/operations.md, idle cost): CloudWatch alarms, the dashboard, log retention.'),
       })
       .prefault({})
@@ -336,27 +373,34 @@ export const AgentConfigSchema = z
             minutes: z.number().int().min(1).max(2100).describe('How long the canary lasts before all runs go to the new version.'),
           })
           .optional()
-          .describe('CloudFormation first routes `percent` of new runs to the new version for `minutes`, then all of them (and rolls the alias back when an alarm fires meanwhile).'),
+          .describe(
+            'CloudFormation first routes `percent` of new runs to the new version for `minutes`, then all of them (and rolls the alias back when an alarm fires meanwhile).',
+          ),
         removal: z
           .enum(['retain', 'destroy'])
           .default('retain')
-          .describe('What `cdk destroy` keeps (docs/operations.md): "retain" keeps the tables, the user pool and the log groups (and the published versions); "destroy" (a developer stack) keeps nothing.'),
+          .describe(
+            'What `cdk destroy` keeps (docs/operations.md): "retain" keeps the tables, the user pool and the log groups (and the published versions); "destroy" (a developer stack) keeps nothing.',
+          ),
       })
       .prefault({})
       .describe('Deploys (lib/versions.ts): every deploy publishes a state machine version behind the alias `live`.'),
-    localTokens: z.record(z.string().min(16), z.string().min(1)).optional().describe('Local server: bearer tokens mapped to user ids (never used in AWS, where Cognito verifies identity).'),
+    localTokens: z
+      .record(z.string().min(16), z.string().min(1))
+      .optional()
+      .describe('Local server: bearer tokens mapped to user ids (never used in AWS, where Cognito verifies identity).'),
     pricing: z.record(z.string().min(1), PriceSchema).default({}).describe('Prices by configured model name (USD per million tokens); well-known models have built-in prices.'),
     spend: SpendConfigSchema.default({}).describe('Daily dollar caps (docs/spend.md).'),
     adminTokens: AdminTokensSchema.optional().describe('Local server: bearer tokens of admins → admin id (in AWS the Cognito group agent-admins decides).'),
     localJwt: z
       .strictObject({
-        issuer: z.url().describe('The token issuer (the pool\'s URL, or the emulator\'s).'),
+        issuer: z.url().describe("The token issuer (the pool's URL, or the emulator's)."),
         clientId: z.string().min(1).describe('The app client the tokens are for.'),
-        jwksUri: z.url().optional().describe('Where the signing keys are (default: the issuer\'s /.well-known/jwks.json).'),
+        jwksUri: z.url().optional().describe("Where the signing keys are (default: the issuer's /.well-known/jwks.json)."),
       })
       .optional()
       .describe(
-        'Local server: also accept Cognito ID tokens from this issuer (a loopback Cognito emulator such as cognito-local, or a real pool), verified as API Gateway\'s authorizer would (local/jwt-auth.ts). Static tokens still work.',
+        "Local server: also accept Cognito ID tokens from this issuer (a loopback Cognito emulator such as cognito-local, or a real pool), verified as API Gateway's authorizer would (local/jwt-auth.ts). Static tokens still work.",
       ),
   })
   .superRefine((cfg, ctx) => {
@@ -369,7 +413,10 @@ export const AgentConfigSchema = z
     }
     const limits = dollarLimits(cfg);
     if (limits.length) {
-      for (const [tier, model] of [['primary', cfg.models.primary], ['fallback', cfg.models.fallback]] as const) {
+      for (const [tier, model] of [
+        ['primary', cfg.models.primary],
+        ['fallback', cfg.models.fallback],
+      ] as const) {
         if (model && !priceOf(model, cfg.pricing)) {
           ctx.addIssue({
             code: 'custom',
@@ -393,7 +440,11 @@ export const AgentConfigSchema = z
       }
       names.add(t.name);
       if (t.kind === 'mcp' && t.approval === 'required' && !t.allow) {
-        ctx.addIssue({ code: 'custom', path: ['tools', i, 'approval'], message: 'an MCP server\'s approval needs "allow": the names of its tools whose calls wait for a decision' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tools', i, 'approval'],
+          message: 'an MCP server\'s approval needs "allow": the names of its tools whose calls wait for a decision',
+        });
       }
     });
     for (const name of Object.keys(cfg.toolApprovals)) {
@@ -410,8 +461,6 @@ export type ToolConfig = z.output<typeof ToolConfigSchema>;
 export type BreakerConfig = z.output<typeof BreakerConfigSchema>;
 export type SpendConfig = z.output<typeof SpendConfigSchema>;
 export type OutputSpec = z.output<typeof OutputSpecSchema>;
-
-
 
 function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');

@@ -60,7 +60,10 @@ export function promptMessages(conversation: StoredMessage[], view: ContextView 
   for (const m of conversation) {
     if (view?.summary && m.step >= 1 && m.step <= through) {
       if (!summarized) {
-        out.push({ role: 'user', content: `[Summary of steps 1-${through}, written to fit the context window; the full conversation is kept in the run's trace]\n${view.summary.text}` });
+        out.push({
+          role: 'user',
+          content: `[Summary of steps 1-${through}, written to fit the context window; the full conversation is kept in the run's trace]\n${view.summary.text}`,
+        });
         summarized = true;
       }
       continue;
@@ -129,7 +132,10 @@ export function planContext(input: ContextInput): ContextPlan {
   if (elided <= limit && !input.harder) return { view, before, after: elided, limit, changed };
   // 2. Summarize the oldest steps: the fewest that make room for the summary, never the latest step.
   const summarizedFrom = view.summary?.throughStep ?? 0;
-  const placeholder = (n: number): ContextView => ({ ...view, summary: { throughStep: n, text: 'x '.repeat(SUMMARY_MAX_TOKENS), atStep: 0, usage: { inputTokens: 0, outputTokens: 0 } } });
+  const placeholder = (n: number): ContextView => ({
+    ...view,
+    summary: { throughStep: n, text: 'x '.repeat(SUMMARY_MAX_TOKENS), atStep: 0, usage: { inputTokens: 0, outputTokens: 0 } },
+  });
   let through: number | undefined;
   for (let n = summarizedFrom + 1; n < lastStep; n++) {
     through = n;

@@ -23,7 +23,10 @@ export interface ExecutionPort {
  * - decide: a person's decision on a call AWAITING_APPROVAL (lambdas/core/approvals.ts).
  * Anything else is a Conflict that says what is allowed.
  */
-export function createRunControl(deps: { runs: RunRepository & RunUpdates & Partial<Pick<ApprovalStore, 'requestApprovals' | 'recordDecision'>>; executions: ExecutionPort }): RunControl {
+export function createRunControl(deps: {
+  runs: RunRepository & RunUpdates & Partial<Pick<ApprovalStore, 'requestApprovals' | 'recordDecision'>>;
+  executions: ExecutionPort;
+}): RunControl {
   const { runs, executions } = deps;
   const mustGet = async (runId: string) => {
     const run = await runs.getRun(runId);
@@ -90,7 +93,6 @@ export function createRunControl(deps: { runs: RunRepository & RunUpdates & Part
     },
   };
 }
-
 
 /** The run-item updates the control needs (implemented by RunStore.updateRun and RunStore.finalizeIfActive). */
 export interface RunUpdates {

@@ -94,7 +94,8 @@ export class ContextOverflow extends AgentError {
 }
 
 /** The provider messages that say the prompt is longer than the model's context window. */
-export const CONTEXT_OVERFLOW_MESSAGE = /context[_ ]length[_ ]exceeded|maximum context length|prompt is too long|input is too long|too many (input )?tokens|exceeds? the (model's )?context window/i;
+export const CONTEXT_OVERFLOW_MESSAGE =
+  /context[_ ]length[_ ]exceeded|maximum context length|prompt is too long|input is too long|too many (input )?tokens|exceeds? the (model's )?context window/i;
 
 /** Why a budget stopped a run; the error message starts with it (`<reason>: …`), and the run's stopReason is it. */
 export type BudgetReason = Extract<StopReason, 'STEP_BUDGET' | 'TOKEN_BUDGET' | 'COST_BUDGET' | 'SPEND_LIMIT' | 'CONTEXT_WINDOW'>;
@@ -287,7 +288,6 @@ export function retryAfterDecision(input: {
   }
   return { action: 'retry', waitMs: wait };
 }
-
 
 /** The taxonomy error of a recorded name (replays re-raise what a trace recorded); unknown names are transient. */
 export function errorFromName(name: string, message: string): AgentError {

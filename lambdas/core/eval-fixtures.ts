@@ -66,4 +66,3 @@ export function fixtureToolRunner(
     return { content: f.result, ...(f.isError ? { isError: true } : {}) };
   };
 }
-

@@ -36,11 +36,14 @@ export async function judgeAnswer(
   req: { rubric: string; input: string; answer: string | null; maxOutputTokens?: number },
 ): Promise<JudgeResult> {
   try {
-    const res = await model.complete({ messages: [{ role: 'user', content: judgePrompt(req.rubric, req.input, req.answer) }], tools: [], maxOutputTokens: req.maxOutputTokens ?? 300 });
+    const res = await model.complete({
+      messages: [{ role: 'user', content: judgePrompt(req.rubric, req.input, req.answer) }],
+      tools: [],
+      maxOutputTokens: req.maxOutputTokens ?? 300,
+    });
     const costUsd = price ? toUsd(costMicros(res.usage, price)) : 0;
     return { ...judgeVerdict(res.text), usage: res.usage, costUsd };
   } catch (err) {
     return { passed: false, reason: `the judge could not be asked (${(err as Error).name}: ${(err as Error).message})`, usage: { inputTokens: 0, outputTokens: 0 }, costUsd: 0 };
   }
 }
-

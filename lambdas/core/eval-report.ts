@@ -76,4 +76,3 @@ export function evalReport(candidate: SuiteReport, minPass: number, baseline?: S
 }
 
 export const pct = (rate: number): string => `${(Math.round(rate * 1000) / 10).toString()}%`;
-

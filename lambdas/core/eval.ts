@@ -184,7 +184,8 @@ export function checkExpectations(expect: Expectations, run: Observed): Failure[
   for (const s of list(expect.notContains)) if (answer.includes(s)) fail('notContains', `the answer contains ${quote(s)}`);
   if (expect.regex !== undefined && !new RegExp(expect.regex).test(answer)) fail('regex', `the answer does not match /${expect.regex}/ (answer: ${quote(answer)})`);
   if (expect.output !== undefined) {
-    if (run.output === undefined || run.output === null) fail('output', 'the run has no structured output (give the case an outputSchema; the deployment must return `output` on the run)');
+    if (run.output === undefined || run.output === null)
+      fail('output', 'the run has no structured output (give the case an outputSchema; the deployment must return `output` on the run)');
     else {
       const miss = subsetMismatch(expect.output, run.output, 'output');
       if (miss) fail('output', miss);

@@ -69,7 +69,9 @@ function ingestionOf(e: TraceEvent, ids: { traceId: string; eventId: string }): 
           model: `${e.provider}/${e.model}`,
           input: e.input ?? null,
           output: e.output ?? null,
-          ...(usage ? { usage: { input: usage.inputTokens ?? 0, output: usage.outputTokens ?? 0, unit: 'TOKENS', ...(typeof e.costUsd === 'number' ? { totalCost: e.costUsd } : {}) } } : {}),
+          ...(usage
+            ? { usage: { input: usage.inputTokens ?? 0, output: usage.outputTokens ?? 0, unit: 'TOKENS', ...(typeof e.costUsd === 'number' ? { totalCost: e.costUsd } : {}) } }
+            : {}),
           // Langfuse's cost fields (USD): our price table's cost, so Langfuse does not re-price the call.
           ...(typeof e.costUsd === 'number' ? { costDetails: { total: e.costUsd } } : {}),
           level: error ? 'ERROR' : 'DEFAULT',

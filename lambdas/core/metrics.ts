@@ -32,7 +32,12 @@ export function metricsOf(e: TraceEvent): MetricPoint[] {
       const { usage, error } = e;
       return [
         { name: 'ModelCalls', unit: 'Count', value: 1, dimension: { name: 'Tier', value: String(e.tier) } },
-        ...(usage ? [{ name: 'ModelInputTokens', unit: 'Count' as const, value: usage.inputTokens ?? 0 }, { name: 'ModelOutputTokens', unit: 'Count' as const, value: usage.outputTokens ?? 0 }] : []),
+        ...(usage
+          ? [
+              { name: 'ModelInputTokens', unit: 'Count' as const, value: usage.inputTokens ?? 0 },
+              { name: 'ModelOutputTokens', unit: 'Count' as const, value: usage.outputTokens ?? 0 },
+            ]
+          : []),
         // Whole micro-dollars (the daily spend alarm sums them); a Count, as CloudWatch has no currency unit.
         ...(typeof e.costUsd === 'number' ? [{ name: 'ModelCostMicroUsd', unit: 'Count' as const, value: Math.round(e.costUsd * 1_000_000) }] : []),
         ...(typeof e.latencyMs === 'number' ? [{ name: 'ModelLatency', unit: 'Milliseconds' as const, value: e.latencyMs }] : []),

@@ -5,7 +5,10 @@
 
 /** The answer text as JSON (a fenced ```json block unwrapped); throws SyntaxError when it is not JSON. */
 export function parseAnswerJson(text: string): unknown {
-  const body = text.trim().replace(/^```(?:json)?\s*\n?([\s\S]*?)\n?```$/, '$1').trim();
+  const body = text
+    .trim()
+    .replace(/^```(?:json)?\s*\n?([\s\S]*?)\n?```$/, '$1')
+    .trim();
   return JSON.parse(body);
 }
 

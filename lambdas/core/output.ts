@@ -20,7 +20,6 @@ export { OUTPUT_INVALID, parseAnswerJson } from './output-json';
 /** Longest `outputSchema` a request may carry (serialized). */
 export const MAX_OUTPUT_SCHEMA_BYTES = 16 * 1024;
 
-
 const ajv = new Ajv({ allErrors: true, strict: false });
 const compiled = new Map<string, ValidateFunction>();
 

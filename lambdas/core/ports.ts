@@ -111,7 +111,11 @@ export interface RunRepository {
    * `usage`/`costMicros`: tokens the run spent that no step counted (a context summary of a step that never
    * answered), added to the run's in the same write.
    */
-  finalizeRun(runId: string, result: { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown; usage?: Usage; costMicros?: number }, options?: { expiringApprovals?: boolean }): Promise<RunRecord>;
+  finalizeRun(
+    runId: string,
+    result: { status: RunStatus; answer: string; stopReason: StopReason | null; output?: unknown; usage?: Usage; costMicros?: number },
+    options?: { expiringApprovals?: boolean },
+  ): Promise<RunRecord>;
   appendEvent(runId: string, event: TraceEventDraft): Promise<TraceEvent>;
   listEvents(runId: string): Promise<TraceEvent[]>;
 }

@@ -202,7 +202,11 @@ export function comparePrompts(recorded: TraceEvent[], replayed: TraceEvent[]): 
   for (const [step, messages] of sizes(recorded)) {
     const again = replayedSizes.get(step);
     if (again !== undefined && again !== messages) {
-      return { matched: false, step, reason: `step ${step}: the recorded request had ${messages} messages, the replayed one ${again} (a thread run replays with its earlier runs: agent replay reads them from the thread)` };
+      return {
+        matched: false,
+        step,
+        reason: `step ${step}: the recorded request had ${messages} messages, the replayed one ${again} (a thread run replays with its earlier runs: agent replay reads them from the thread)`,
+      };
     }
   }
   return { matched: true };

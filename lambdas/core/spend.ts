@@ -62,9 +62,7 @@ export function secondsToUtcMidnight(now: Date): number {
   return Math.max(1, Math.ceil((midnight - now.getTime()) / 1000));
 }
 
-export type CapDecision =
-  | { ok: true; degrade: boolean }
-  | { ok: false; scope: 'user' | 'total'; message: string; retryAfterSeconds: number };
+export type CapDecision = { ok: true; degrade: boolean } | { ok: false; scope: 'user' | 'total'; message: string; retryAfterSeconds: number };
 
 /**
  * Whether a user may spend more today: past (or at) the user's cap or the deployment's cap → no, with a message that
@@ -74,7 +72,12 @@ export function checkDailyCaps(spent: { userMicros: number; totalMicros: number 
   const retryAfterSeconds = secondsToUtcMidnight(now);
   const resets = `it resets at midnight UTC (in ${formatDuration(retryAfterSeconds)})`;
   if (caps.dailyUsdPerUser !== undefined && spent.userMicros >= toMicros(caps.dailyUsdPerUser)) {
-    return { ok: false, scope: 'user', retryAfterSeconds, message: `your daily spend limit of $${caps.dailyUsdPerUser} is reached ($${toUsd(spent.userMicros).toFixed(4)} spent today); ${resets}` };
+    return {
+      ok: false,
+      scope: 'user',
+      retryAfterSeconds,
+      message: `your daily spend limit of $${caps.dailyUsdPerUser} is reached ($${toUsd(spent.userMicros).toFixed(4)} spent today); ${resets}`,
+    };
   }
   if (caps.dailyUsdTotal !== undefined && spent.totalMicros >= toMicros(caps.dailyUsdTotal)) {
     return { ok: false, scope: 'total', retryAfterSeconds, message: `the deployment's daily spend limit of $${caps.dailyUsdTotal} is reached; ${resets}` };

@@ -151,11 +151,20 @@ export async function startThreadRun(deps: ThreadRunDeps, req: NewThreadRun): Pr
             continue;
           }
           if (multitask === 'reject') {
-            throw new ThreadBusy(`thread ${threadId} has an active run (${active}, ${activeRun?.status}); send "multitask": "enqueue" to run after it, or "interrupt" to cancel it first`);
+            throw new ThreadBusy(
+              `thread ${threadId} has an active run (${active}, ${activeRun?.status}); send "multitask": "enqueue" to run after it, or "interrupt" to cancel it first`,
+            );
           }
           if (multitask === 'enqueue') {
-            if (thread.queue.length >= MAX_THREAD_QUEUE) throw new ThreadBusy(`thread ${threadId} already has ${MAX_THREAD_QUEUE} runs waiting, the most it queues; retry when one has started`);
-            const entry: QueuedRun = { runId, input: req.input, ...(req.budgets ? { budgets: req.budgets } : {}), ...(req.outputSchema ? { outputSchema: req.outputSchema } : {}), queuedAt: (deps.now?.() ?? new Date()).toISOString() };
+            if (thread.queue.length >= MAX_THREAD_QUEUE)
+              throw new ThreadBusy(`thread ${threadId} already has ${MAX_THREAD_QUEUE} runs waiting, the most it queues; retry when one has started`);
+            const entry: QueuedRun = {
+              runId,
+              input: req.input,
+              ...(req.budgets ? { budgets: req.budgets } : {}),
+              ...(req.outputSchema ? { outputSchema: req.outputSchema } : {}),
+              queuedAt: (deps.now?.() ?? new Date()).toISOString(),
+            };
             if (await deps.threads.enqueue(userId, threadId, entry, active)) return { start: false };
             continue;
           }
@@ -189,7 +198,14 @@ export async function advanceThread(deps: ThreadRunDeps, run: RunRecord): Promis
     try {
       await startRun(
         { runs: deps.runs, control: deps.control, budgets: deps.budgets },
-        { runId: next.runId, userId: current.userId, input: next.input, budgets: next.budgets, ...(next.outputSchema ? { outputSchema: next.outputSchema } : {}), admit: async () => ({ start: true, thread: { threadId: thread.threadId, history: thread.runIds.slice(0, -1) } }) },
+        {
+          runId: next.runId,
+          userId: current.userId,
+          input: next.input,
+          budgets: next.budgets,
+          ...(next.outputSchema ? { outputSchema: next.outputSchema } : {}),
+          admit: async () => ({ start: true, thread: { threadId: thread.threadId, history: thread.runIds.slice(0, -1) } }),
+        },
       );
       return { started: next.runId };
     } catch (err) {
@@ -201,7 +217,11 @@ export async function advanceThread(deps: ThreadRunDeps, run: RunRecord): Promis
 }
 
 /** A thread as GET /threads/{id} shows it: its runs (oldest first), the queue, and the usage summed over its runs. */
-export function threadView(thread: ThreadRecord, runs: (RunRecord | undefined)[], runView: (run: RunRecord) => unknown & { usage: { inputTokens: number; outputTokens: number; costUsd: number } }) {
+export function threadView(
+  thread: ThreadRecord,
+  runs: (RunRecord | undefined)[],
+  runView: (run: RunRecord) => unknown & { usage: { inputTokens: number; outputTokens: number; costUsd: number } },
+) {
   const views = runs.filter((r): r is RunRecord => r !== undefined).map(runView);
   const sum = (f: (u: { inputTokens: number; outputTokens: number; costUsd: number }) => number) => views.reduce((n, v) => n + f(v.usage), 0);
   return {
@@ -254,7 +274,10 @@ export function turnOf(messages: StoredMessage[], run: Pick<RunRecord, 'answer' 
   const question = messages.find((m) => m.message.role === 'user');
   if (!question) return [];
   const answer: Message = { role: 'assistant', content: run.answer ?? 'The run ended without an answer.', toolCalls: [] };
-  return [{ step: question.step, seq: question.seq, message: question.message, at: question.at }, { step: 1, seq: 0, message: answer, at: run.updatedAt }];
+  return [
+    { step: question.step, seq: question.seq, message: question.message, at: question.at },
+    { step: 1, seq: 0, message: answer, at: run.updatedAt },
+  ];
 }
 
 export interface EraseDeps {
@@ -297,7 +320,10 @@ const MAX_ERASE_PAGES = 1000;
  * DELETE /admin/users/{userId}: every thread and every run of the user, erased as above, page by page. Spend
  * counters stay (they are billing).
  */
-export async function eraseUser(deps: EraseDeps & { runs: EraseDeps['runs'] & Pick<ApiRunRepository, 'listRunsByUser'> }, userId: string): Promise<{ threads: number; runs: number }> {
+export async function eraseUser(
+  deps: EraseDeps & { runs: EraseDeps['runs'] & Pick<ApiRunRepository, 'listRunsByUser'> },
+  userId: string,
+): Promise<{ threads: number; runs: number }> {
   let threads = 0;
   let runs = 0;
   let cursor: string | undefined;

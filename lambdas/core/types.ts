@@ -190,4 +190,3 @@ export interface Tool {
   spec: ToolSpec;
   run(args: unknown, ctx: ToolContext): Promise<ToolResult>;
 }
-

@@ -11,7 +11,28 @@ import { config } from 'zod/mini';
 
 config(en());
 
-export { describe, enum, extend, int, maximum, maxLength, minimum, minLength, nullable, number, object, optional, positive, record, refine, strictObject, string, toJSONSchema, trim, unknown } from 'zod/mini';
+export {
+  describe,
+  enum,
+  extend,
+  int,
+  maximum,
+  maxLength,
+  minimum,
+  minLength,
+  nullable,
+  number,
+  object,
+  optional,
+  positive,
+  record,
+  refine,
+  strictObject,
+  string,
+  toJSONSchema,
+  trim,
+  unknown,
+} from 'zod/mini';
 
 /** The issues of a failed parse, as "path: message" lines read them. */
 export interface ValidationIssues {

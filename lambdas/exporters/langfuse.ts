@@ -17,21 +17,22 @@ const BATCH = 100;
 export async function sendToLangfuse(target: LangfuseTarget, events: IngestionEvent[], deps: { fetchImpl?: FetchLike; timeoutMs?: number } = {}): Promise<void> {
   const auth = Buffer.from(`${target.publicKey}:${target.secretKey}`).toString('base64');
   for (let i = 0; i < events.length; i += BATCH) {
-    const res = await postJson(`${target.baseUrl.replace(/\/+$/, '')}/api/public/ingestion`, { batch: events.slice(i, i + BATCH), metadata: { sdk: 'hardened-agent' } }, {
-      timeoutMs: deps.timeoutMs ?? 10_000,
-      headers: { Authorization: `Basic ${auth}` },
-      fetchImpl: deps.fetchImpl,
-      label: 'langfuse',
-    });
+    const res = await postJson(
+      `${target.baseUrl.replace(/\/+$/, '')}/api/public/ingestion`,
+      { batch: events.slice(i, i + BATCH), metadata: { sdk: 'hardened-agent' } },
+      {
+        timeoutMs: deps.timeoutMs ?? 10_000,
+        headers: { Authorization: `Basic ${auth}` },
+        fetchImpl: deps.fetchImpl,
+        label: 'langfuse',
+      },
+    );
     classifyResponse(res, 'langfuse');
   }
 }
 
 /** Exports one finished run (its view and its trace) to Langfuse. */
-export async function exportRunToLangfuse(
-  deps: { runs: RunRepository; target: LangfuseTarget; fetchImpl?: FetchLike },
-  runId: string,
-): Promise<number> {
+export async function exportRunToLangfuse(deps: { runs: RunRepository; target: LangfuseTarget; fetchImpl?: FetchLike }, runId: string): Promise<number> {
   const run = await deps.runs.getRun(runId);
   if (!run) return 0;
   const events = await deps.runs.listEvents(runId);

@@ -9,9 +9,7 @@ import { createToolWiring } from '../runtime/tools';
 import { lambdaEntry, wrap } from '../runtime/wrap';
 
 /** CallModel / CallFallbackModel: one model call of the tier in the event. */
-export const createHandler = wrap((rt: Runtime, event: ModelStepInput, context) =>
-  modelStep(rt, event, { remainingMs: () => context.getRemainingTimeInMillis() }),
-);
+export const createHandler = wrap((rt: Runtime, event: ModelStepInput, context) => modelStep(rt, event, { remainingMs: () => context.getRemainingTimeInMillis() }));
 /**
  * The base, the breaker, the spend counters, the models (and the tokenizer) and the tools they are offered (not
  * run: no idempotency layer).

@@ -6,7 +6,6 @@ import { createSecretReader } from '../providers/secrets';
 import { createBaseRuntime, optionsFromEnv } from '../runtime/base';
 import { lambdaEntry, wrap } from '../runtime/wrap';
 
-
 /** The run a stream record is about: a run item at a terminal status, or a run's run_finished trace event. */
 function exportedRunOf(image: NonNullable<NonNullable<DynamoDBStreamEvent['Records'][number]['dynamodb']>['NewImage']> | undefined): string | undefined {
   if (!image) return undefined;

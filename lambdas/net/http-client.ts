@@ -141,4 +141,3 @@ export function classifyResponse(res: HttpResponse, label: string): void {
   }
   throw new BadRequest(`${label} returned HTTP ${status}: ${body}`, { status });
 }
-

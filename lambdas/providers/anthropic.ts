@@ -76,7 +76,10 @@ export function thinkingBudget(effort: keyof typeof REASONING_BUDGETS | undefine
 }
 
 /** The model parameters and structured output of a request in Messages form. */
-export function anthropicParams(config: Pick<ModelConfig, 'temperature' | 'topP' | 'stopSequences' | 'reasoningEffort'>, request: Pick<ModelRequest, 'maxOutputTokens' | 'output'>): Record<string, unknown> {
+export function anthropicParams(
+  config: Pick<ModelConfig, 'temperature' | 'topP' | 'stopSequences' | 'reasoningEffort'>,
+  request: Pick<ModelRequest, 'maxOutputTokens' | 'output'>,
+): Record<string, unknown> {
   const budget = thinkingBudget(config.reasoningEffort, request.maxOutputTokens);
   return {
     ...(config.temperature !== undefined && budget === undefined ? { temperature: config.temperature } : {}),

@@ -96,7 +96,10 @@ export function toBedrockTools(tools: ToolSpec[]): BedrockTool[] {
  * stopSequences) and, for the models that take one, the reasoning setting through `additionalModelRequestFields`
  * (Claude: extended thinking with the derived budget; gpt-oss: `reasoning_effort`).
  */
-export function bedrockParams(config: Pick<ModelConfig, 'model' | 'temperature' | 'topP' | 'stopSequences' | 'reasoningEffort'>, maxOutputTokens: number): Pick<ConverseCommandInput, 'inferenceConfig' | 'additionalModelRequestFields'> {
+export function bedrockParams(
+  config: Pick<ModelConfig, 'model' | 'temperature' | 'topP' | 'stopSequences' | 'reasoningEffort'>,
+  maxOutputTokens: number,
+): Pick<ConverseCommandInput, 'inferenceConfig' | 'additionalModelRequestFields'> {
   const kind = config.reasoningEffort ? bedrockReasoningKind(config.model) : undefined;
   const budget = kind === 'anthropic' ? thinkingBudget(config.reasoningEffort, maxOutputTokens) : undefined;
   const extra = budget !== undefined ? { thinking: { type: 'enabled', budget_tokens: budget } } : kind === 'openai' ? { reasoning_effort: config.reasoningEffort } : undefined;
@@ -189,7 +192,9 @@ export function createBedrockProvider(config: ModelConfig, deps: BedrockDeps = {
         messages: toBedrockMessages(request.messages),
         ...(request.system ? { system: [{ text: request.system }] } : {}),
         ...params,
-        ...(request.tools.length || request.output ? { toolConfig: bedrockToolConfig(request, params.additionalModelRequestFields !== undefined && 'thinking' in (params.additionalModelRequestFields as object)) } : {}),
+        ...(request.tools.length || request.output
+          ? { toolConfig: bedrockToolConfig(request, params.additionalModelRequestFields !== undefined && 'thinking' in (params.additionalModelRequestFields as object)) }
+          : {}),
       };
       const controller = new AbortController();
       let timedOut = false;

@@ -14,9 +14,7 @@ export const DEMO_BEHAVIOURS: DemoBehaviour[] = ['default', 'wander', 'repeat', 
 const MATH = /(\d+(?:\.\d+)?\s*%\s*of\s*\d+(?:\.\d+)?)|((?:[-(]\s*)*\d+(?:\.\d+)?(?:\s*[-+*/^x×÷]\s*[(\s]*\d+(?:\.\d+)?\s*\)*)+)/i;
 const RECALL = /\b(again|earlier|before|previous|previously|repeat)\b/i;
 const STOP = new Set(
-  'a an and are as at be by can do does for from how i in is it me of on or please tell the this to what when where which who why with you your about explain'.split(
-    ' ',
-  ),
+  'a an and are as at be by can do does for from how i in is it me of on or please tell the this to what when where which who why with you your about explain'.split(' '),
 );
 
 export function createDemoProvider(model: string): ModelProvider {
@@ -34,7 +32,13 @@ export function createDemoProvider(model: string): ModelProvider {
         const transcript = request.messages.map((m) => m.content).join('\n');
         const steps = transcript.slice(transcript.indexOf('\n\n') + 2);
         const text = `Summary: ${steps.slice(0, 600)}`;
-        return { text, toolCalls: [], usage: { inputTokens: estimatePromptTokens(request), outputTokens: Math.min(countTokens(text), request.maxOutputTokens) }, finishReason: 'stop', model: `demo/${model}` };
+        return {
+          text,
+          toolCalls: [],
+          usage: { inputTokens: estimatePromptTokens(request), outputTokens: Math.min(countTokens(text), request.maxOutputTokens) },
+          finishReason: 'stop',
+          model: `demo/${model}`,
+        };
       }
       // The loop's step (a compacted prompt has fewer assistant turns than steps), else counted from the turns.
       const step = request.step ?? request.messages.filter((m) => m.role === 'assistant').length + 1;

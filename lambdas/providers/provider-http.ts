@@ -84,7 +84,8 @@ export function providerErrorInfo(text: string): ProviderErrorInfo {
 }
 
 const QUOTA_CODES = new Set(['insufficient_quota', 'billing_hard_limit_reached', 'billing_not_active']);
-const QUOTA_MESSAGE = /insufficient[_ ]quota|exceeded your current quota|quota (has been )?exceeded|credit balance is too low|insufficient (credits|balance)|spend(ing)? limit|billing (hard )?limit/i;
+const QUOTA_MESSAGE =
+  /insufficient[_ ]quota|exceeded your current quota|quota (has been )?exceeded|credit balance is too low|insufficient (credits|balance)|spend(ing)? limit|billing (hard )?limit/i;
 const POLICY_CODES = new Set(['content_policy_violation', 'content_filter', 'content_filtered']);
 const POLICY_MESSAGE = /content[_ ](management[_ ])?polic|content[_ ]filter|safety system|\brefus(al|ed)\b/i;
 
@@ -140,7 +141,9 @@ export function classifyProviderResponse(res: HttpResponse, label: string): Agen
 export function parseJsonBody(res: HttpResponse, label: string): unknown {
   if (res.unreadBytes > 0) {
     const total = res.unreadIsLowerBound ? `more than ${MAX_READ_BYTES} bytes` : `${Buffer.byteLength(res.text, 'utf8') + res.unreadBytes} bytes`;
-    throw new ResponseTooLarge(`${label} returned a response too large to read (HTTP ${res.status}, ${total}; at most ${MAX_READ_BYTES} bytes are read); not retried`, { status: res.status });
+    throw new ResponseTooLarge(`${label} returned a response too large to read (HTTP ${res.status}, ${total}; at most ${MAX_READ_BYTES} bytes are read); not retried`, {
+      status: res.status,
+    });
   }
   try {
     return JSON.parse(res.text);

@@ -28,7 +28,8 @@ import { ThreadStore } from '../store/thread-store';
  * clients outside call-tool/call-model, no breaker where no external call is made, no spend store outside
  * call-model and the API).
  */
-export interface BaseRuntime extends Pick<LoopDeps, 'runs' | 'modelClaims' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals' | 'instructions' | 'output'> {
+export interface BaseRuntime
+  extends Pick<LoopDeps, 'runs' | 'modelClaims' | 'reserveRatio' | 'maxToolCallsPerStep' | 'maxRetryDelaySeconds' | 'log' | 'approvals' | 'instructions' | 'output'> {
   config: AgentConfig;
   runs: RunStore;
   /** Thread items (docs/threads.md): the API's thread routes, and the execution-status handler's queue. */

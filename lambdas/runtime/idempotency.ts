@@ -9,6 +9,9 @@ import type { ToolWiring } from './tools';
  */
 export function withIdempotentTools(options: RuntimeOptions, tools: ToolWiring): ToolWiring {
   if (!options.idempotencyTableName) return tools;
-  const idempotent = idempotentToolRunner(tools.runTool, { tableName: options.idempotencyTableName, client: options.idempotencyClient ?? new DynamoDBClient({ ...options.dynamoClientConfig }) });
+  const idempotent = idempotentToolRunner(tools.runTool, {
+    tableName: options.idempotencyTableName,
+    client: options.idempotencyClient ?? new DynamoDBClient({ ...options.dynamoClientConfig }),
+  });
   return { ...tools, runTool: idempotent.run, registerLambdaContext: (context) => idempotent.registerLambdaContext(context) };
 }

@@ -19,5 +19,11 @@ export type Runtime = BaseRuntime & BreakerWiring & SpendWiring & ToolWiring & M
 export function createRuntime(options: RuntimeOptions): Runtime & ApiKeyWiring {
   const base = createBaseRuntime(options);
   const guarded = { ...base, ...createBreakerWiring(options, base) };
-  return { ...guarded, ...createSpendWiring(options), ...createApiKeyWiring(options), ...withIdempotentTools(options, createToolWiring(options, guarded)), ...createModelWiring(options, guarded) };
+  return {
+    ...guarded,
+    ...createSpendWiring(options),
+    ...createApiKeyWiring(options),
+    ...withIdempotentTools(options, createToolWiring(options, guarded)),
+    ...createModelWiring(options, guarded),
+  };
 }

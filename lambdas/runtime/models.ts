@@ -17,7 +17,12 @@ export function createModelWiring(options: RuntimeOptions, base: BreakerWiring):
     model: (tier) => {
       if (!models.has(tier)) {
         const cfg = tier === 'primary' ? config.models.primary : config.models.fallback;
-        models.set(tier, cfg ? guarded(createProvider(cfg, { env: options.env, fetchImpl: options.fetchImpl, secrets: options.secrets, bedrock: options.bedrock }), `model:${tier}`, base.breaker) : undefined);
+        models.set(
+          tier,
+          cfg
+            ? guarded(createProvider(cfg, { env: options.env, fetchImpl: options.fetchImpl, secrets: options.secrets, bedrock: options.bedrock }), `model:${tier}`, base.breaker)
+            : undefined,
+        );
       }
       return models.get(tier);
     },

@@ -13,7 +13,13 @@ export interface ToolWiring extends Pick<LoopDeps, 'toolSpecs' | 'listTools' | '
 
 /** The tool catalog from config, each external call behind the breaker (./idempotency.ts adds idempotent runs). */
 export function createToolWiring(options: RuntimeOptions, base: BreakerWiring): ToolWiring {
-  const catalog = createToolCatalog(options.config.tools, { docsDir: options.docsDir, fetchImpl: options.fetchImpl, guard: base.breaker.guard, lambdaClientFor: options.lambdaClientFor, secrets: options.secrets });
+  const catalog = createToolCatalog(options.config.tools, {
+    docsDir: options.docsDir,
+    fetchImpl: options.fetchImpl,
+    guard: base.breaker.guard,
+    lambdaClientFor: options.lambdaClientFor,
+    secrets: options.secrets,
+  });
   const plainRun = (call: Parameters<ToolCatalog['run']>[0], ctx: Parameters<ToolCatalog['run']>[1]) => catalog.run(call, ctx);
   return {
     toolSpecs: toolSpecs(catalog.registry),

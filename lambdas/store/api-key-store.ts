@@ -34,7 +34,16 @@ export class ApiKeyStore implements ApiKeyPort {
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { pk: apiKeyPk(r.keyId), sk: API_KEY_SK, keyId: r.keyId, keyUserId: r.userId, admin: r.admin, secretHash: r.secretHash, createdAt: r.createdAt, createdBy: r.createdBy },
+        Item: {
+          pk: apiKeyPk(r.keyId),
+          sk: API_KEY_SK,
+          keyId: r.keyId,
+          keyUserId: r.userId,
+          admin: r.admin,
+          secretHash: r.secretHash,
+          createdAt: r.createdAt,
+          createdBy: r.createdBy,
+        },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );

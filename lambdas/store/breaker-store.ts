@@ -36,9 +36,7 @@ export class DynamoBreakerStore implements BreakerStore {
   }
 
   async getState(dependency: string): Promise<BreakerState> {
-    const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: breakerPk(dependency), sk: BREAKER_STATE_SK }, ConsistentRead: true }),
-    );
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: breakerPk(dependency), sk: BREAKER_STATE_SK }, ConsistentRead: true }));
     const item = out.Item;
     if (!item || !STATES.has(item.state as string) || typeof item.version !== 'number') return { ...INITIAL_BREAKER_STATE };
     const suspectSince = numOrNull(item.suspectSince);

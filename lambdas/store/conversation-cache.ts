@@ -50,7 +50,7 @@ export class ConversationCache {
 /** How many messages from the start follow one another without a possible gap. */
 export function gaplessLength(messages: readonly StoredMessage[]): number {
   const first = messages[0];
-  if (!first || first.step !== 0 || first.seq !== 0) return 0;
+  if (first?.step !== 0 || first.seq !== 0) return 0;
   let head = first;
   for (let i = 1; i < messages.length; i++) {
     const prev = messages[i - 1] as StoredMessage;

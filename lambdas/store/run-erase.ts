@@ -37,7 +37,14 @@ export async function eraseRunItems(doc: DynamoDBDocumentClient, table: string, 
   let start: QueryCommandOutput['LastEvaluatedKey'];
   do {
     const out: QueryCommandOutput = await doc.send(
-      new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': runPk(runId) }, ProjectionExpression: 'pk, sk', ConsistentRead: true, ExclusiveStartKey: start }),
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': runPk(runId) },
+        ProjectionExpression: 'pk, sk',
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
     );
     for (const item of out.Items ?? []) keys.push({ pk: item.pk, sk: item.sk });
     start = out.LastEvaluatedKey;

@@ -32,7 +32,12 @@ export async function claimKey(
 export async function releaseKey(doc: DynamoDBDocumentClient, table: string, c: { userId: string; key: string; runId: string }): Promise<void> {
   try {
     await doc.send(
-      new DeleteCommand({ TableName: table, Key: { pk: idempotencyPk(c.userId, c.key), sk: 'RUN' }, ConditionExpression: 'runId = :r', ExpressionAttributeValues: { ':r': c.runId } }),
+      new DeleteCommand({
+        TableName: table,
+        Key: { pk: idempotencyPk(c.userId, c.key), sk: 'RUN' },
+        ConditionExpression: 'runId = :r',
+        ExpressionAttributeValues: { ':r': c.runId },
+      }),
     );
   } catch (err) {
     if (!isConditionFailure(err)) throw err;

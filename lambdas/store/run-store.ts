@@ -1,13 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  ScanCommand,
-  UpdateCommand,
-  type UpdateCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { CHECKPOINT_VERSION } from '../core/checkpoint';
 import type { ContextView } from '../core/context';
 import type { ApiRunRepository, ApprovalEntry, NewRunRecord, RunRecord, StoredMessage } from '../core/ports';
@@ -109,9 +101,7 @@ export class RunStore implements ApiRunRepository {
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: runPk(runId), sk: RUN_SK }, ConsistentRead: true }),
-    );
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: runPk(runId), sk: RUN_SK }, ConsistentRead: true }));
     if (!out.Item) return undefined;
     const { pk: _pk, sk: _sk, ...rest } = out.Item;
     return rest as RunRecord;
@@ -238,11 +228,7 @@ export class RunStore implements ApiRunRepository {
   }
 
   /** Moves a run to a terminal status once; finalizing an already-final run is a no-op that returns it. */
-  async finalizeRun(
-    runId: string,
-    result: FinalResult,
-    options: { expiringApprovals?: boolean } = {},
-  ): Promise<RunRecord> {
+  async finalizeRun(runId: string, result: FinalResult, options: { expiringApprovals?: boolean } = {}): Promise<RunRecord> {
     const done = options.expiringApprovals ? await this.expireApprovals(runId, result) : await this.finalizeIfActive(runId, result);
     return done ?? this.mustGetRun(runId);
   }
@@ -257,7 +243,10 @@ export class RunStore implements ApiRunRepository {
     if (run?.status !== 'AWAITING_APPROVAL' || calls.length === 0) return undefined;
     const names = Object.fromEntries(calls.map((c, i) => [`#c${i}`, c.toolCallId]));
     const undecided = calls.map((_, i) => `attribute_not_exists(approvals.#c${i}.decision)`).join(' OR ');
-    return this.finalWrite(runId, result, `#status = :awaiting AND approvalStep = :step AND (${undecided})`, names, { ':awaiting': 'AWAITING_APPROVAL', ':step': run.approvalStep });
+    return this.finalWrite(runId, result, `#status = :awaiting AND approvalStep = :step AND (${undecided})`, names, {
+      ':awaiting': 'AWAITING_APPROVAL',
+      ':step': run.approvalStep,
+    });
   }
 
   /**
@@ -315,10 +304,7 @@ export class RunStore implements ApiRunRepository {
   }
 
   /** A user's runs, newest first. `cursor` is opaque to callers. */
-  async listRunsByUser(
-    userId: string,
-    options: { limit?: number; cursor?: string } = {},
-  ): Promise<{ runs: RunRecord[]; nextCursor: string | null }> {
+  async listRunsByUser(userId: string, options: { limit?: number; cursor?: string } = {}): Promise<{ runs: RunRecord[]; nextCursor: string | null }> {
     const out = await this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -384,7 +370,12 @@ export class RunStore implements ApiRunRepository {
       sets.push(`#${k} = :${k}`);
     }
     const conditionExpression = runConditionExpression(condition, names, values);
-    return this.updateRunIf(runId, { UpdateExpression: `SET ${sets.join(', ')}`, ConditionExpression: conditionExpression, ExpressionAttributeNames: names, ExpressionAttributeValues: values });
+    return this.updateRunIf(runId, {
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: conditionExpression,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
   }
 
   /** One conditional update of the run item: the run after it, or undefined when the condition did not hold. */
@@ -405,11 +396,7 @@ export class RunStore implements ApiRunRepository {
    * Closes a live run (RUNNING or PAUSED) for the execution that ended: conditional on the run still being live and
    * on no other execution having taken it over (its executionArn, when set, is this one). changed=false otherwise.
    */
-  async closeExecution(
-    runId: string,
-    result: { status: RunStatus; answer: string; stopReason: StopReason },
-    executionArn: string,
-  ): Promise<{ run?: RunRecord; changed: boolean }> {
+  async closeExecution(runId: string, result: { status: RunStatus; answer: string; stopReason: StopReason }, executionArn: string): Promise<{ run?: RunRecord; changed: boolean }> {
     const condition = `attribute_exists(pk) AND #status IN (${ACTIVE_IN}) AND (attribute_not_exists(executionArn) OR executionArn = :arn)`;
     const run = await this.finalWrite(runId, result, condition, {}, { ...ACTIVE_VALUES, ':arn': executionArn });
     return run ? { run, changed: true } : { run: await this.getRun(runId), changed: false };
@@ -424,7 +411,14 @@ export class RunStore implements ApiRunRepository {
       UpdateExpression: 'SET #status = :awaiting, approvals = :approvals, approvalStep = :step, taskToken = :token, updatedAt = :at',
       ConditionExpression: 'attribute_exists(pk) AND #status = :running',
       ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':awaiting': 'AWAITING_APPROVAL', ':running': 'RUNNING', ':approvals': approvals, ':step': step, ':token': taskToken, ':at': this.now().toISOString() },
+      ExpressionAttributeValues: {
+        ':awaiting': 'AWAITING_APPROVAL',
+        ':running': 'RUNNING',
+        ':approvals': approvals,
+        ':step': step,
+        ':token': taskToken,
+        ':at': this.now().toISOString(),
+      },
     });
   }
 

@@ -76,18 +76,14 @@ export class SpendStore implements AdminSpendPort {
   }
 
   async setDisabled(disabled: boolean, by: string): Promise<void> {
-    await this.doc.send(
-      new PutCommand({ TableName: this.tableName, Item: { pk: CONTROL_PK, sk: DISABLED_SK, disabled, by, at: this.now().toISOString() } }),
-    );
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: CONTROL_PK, sk: DISABLED_SK, disabled, by, at: this.now().toISOString() } }));
   }
 
   /** Records that an admin read someone's run (or its trace). */
   async recordAdminRead(read: Omit<AdminRead, 'at'>): Promise<AdminRead> {
     const at = this.now().toISOString();
     const entry = { at, ...read };
-    await this.doc.send(
-      new PutCommand({ TableName: this.tableName, Item: { pk: auditPk(at.slice(0, 10)), sk: `${at}#${read.adminId}#${read.runId}#${read.what}`, ...entry } }),
-    );
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: auditPk(at.slice(0, 10)), sk: `${at}#${read.adminId}#${read.runId}#${read.what}`, ...entry } }));
     return entry;
   }
 
@@ -110,7 +106,14 @@ export class SpendStore implements AdminSpendPort {
    * instants, inclusive). With a user it is one byUser index query, newest first; without, a filtered scan (order
    * unspecified). Pages may hold fewer than `limit` runs when the filters drop some; follow `nextCursor`.
    */
-  async listRunsForSupport(query: { userId?: string; status?: string; from?: string; to?: string; cursor?: string; limit?: number }): Promise<{ runs: RunRecord[]; nextCursor: string | null }> {
+  async listRunsForSupport(query: {
+    userId?: string;
+    status?: string;
+    from?: string;
+    to?: string;
+    cursor?: string;
+    limit?: number;
+  }): Promise<{ runs: RunRecord[]; nextCursor: string | null }> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     const filters: string[] = [];

@@ -29,7 +29,9 @@ export class ThreadStore implements ThreadRepository {
   async createThread(input: { threadId: string; owner: string; title: string | null }): Promise<ThreadRecord> {
     const at = this.now().toISOString();
     const thread: ThreadRecord = { threadId: input.threadId, owner: input.owner, title: input.title, createdAt: at, updatedAt: at, runIds: [], queue: [] };
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...this.key(input.owner, input.threadId), ...thread }, ConditionExpression: 'attribute_not_exists(pk)' }));
+    await this.doc.send(
+      new PutCommand({ TableName: this.tableName, Item: { ...this.key(input.owner, input.threadId), ...thread }, ConditionExpression: 'attribute_not_exists(pk)' }),
+    );
     return thread;
   }
 
@@ -59,7 +61,14 @@ export class ThreadStore implements ThreadRepository {
     return this.updateIf(owner, threadId, {
       UpdateExpression: 'SET activeRunId = :run, runIds = list_append(if_not_exists(runIds, :empty), :runs), updatedAt = :at',
       ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(deleting) AND ${replacing ? 'activeRunId = :replacing' : 'attribute_not_exists(activeRunId)'} AND (attribute_not_exists(runIds) OR size(runIds) < :max)`,
-      ExpressionAttributeValues: { ':run': runId, ':runs': [runId], ':empty': [], ':at': this.now().toISOString(), ':max': MAX_THREAD_RUNS, ...(replacing ? { ':replacing': replacing } : {}) },
+      ExpressionAttributeValues: {
+        ':run': runId,
+        ':runs': [runId],
+        ':empty': [],
+        ':at': this.now().toISOString(),
+        ':max': MAX_THREAD_RUNS,
+        ...(replacing ? { ':replacing': replacing } : {}),
+      },
     });
   }
 

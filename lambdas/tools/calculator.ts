@@ -181,8 +181,7 @@ class Parser {
   /** "unexpected X at N", with a hint when a number follows a percent sign (there is no modulo operator). */
   private unexpected(tok: Token, expected = ''): BadRequest {
     const prev = this.tokens[this.index - 1];
-    const hint =
-      tok.kind === 'num' && prev?.kind === 'op' && prev.value === '%' ? ' (% means percent: 50% = 0.5; there is no modulo operator)' : '';
+    const hint = tok.kind === 'num' && prev?.kind === 'op' && prev.value === '%' ? ' (% means percent: 50% = 0.5; there is no modulo operator)' : '';
     return bad(`unexpected ${describe(tok)} at ${tok.pos}${expected}${hint}`);
   }
 
@@ -377,11 +376,13 @@ export function evaluate(expr: string): number {
 }
 
 export const CalculatorArgs = z.object({
-  expression: z.string().check(
-    z.minLength(1, 'must not be empty'),
-    z.maxLength(MAX_EXPRESSION_LENGTH, `at most ${MAX_EXPRESSION_LENGTH} characters`),
-    z.describe('The expression, e.g. "12.5% of 3480" or "(17 + 5) / 4".'),
-  ),
+  expression: z
+    .string()
+    .check(
+      z.minLength(1, 'must not be empty'),
+      z.maxLength(MAX_EXPRESSION_LENGTH, `at most ${MAX_EXPRESSION_LENGTH} characters`),
+      z.describe('The expression, e.g. "12.5% of 3480" or "(17 + 5) / 4".'),
+    ),
 });
 
 const ARGUMENTS = argumentsSchema(CalculatorArgs, `e.g. "(2 + 3) * 4 ^ 2", "sqrt(2) * pi"; operators + - * / ^ ( ) and postfix % (percent), ${KNOWN_NAMES}`);

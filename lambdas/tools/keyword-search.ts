@@ -338,9 +338,7 @@ const ARGUMENTS = argumentsSchema(SearchDocsArgs);
 /** Renders hits for the model: numbered, with file, heading and snippet. */
 export function formatHits(hits: KeywordHit[]): string {
   if (hits.length === 0) return 'No matching documents.';
-  return hits
-    .map((h, i) => `[${i + 1}] ${h.file} — ${h.heading} (score ${h.score})\n${h.snippet}`)
-    .join('\n\n');
+  return hits.map((h, i) => `[${i + 1}] ${h.file} — ${h.heading} (score ${h.score})\n${h.snippet}`).join('\n\n');
 }
 
 /** The `search_docs` tool over `docsDir` (default {@link defaultDocsDir}, resolved at call time). */
@@ -348,9 +346,7 @@ export function createSearchDocsTool(docsDir?: string): Tool {
   return {
     spec: {
       name: 'search_docs',
-      description:
-        "Searches the project's documentation (markdown) by keywords and returns the most relevant sections with " +
-        'their file, heading and a snippet.',
+      description: "Searches the project's documentation (markdown) by keywords and returns the most relevant sections with " + 'their file, heading and a snippet.',
       get parameters() {
         return ARGUMENTS.parameters;
       },

@@ -94,8 +94,7 @@ const MCP_CONNECTION_CLOSED = -32000;
 const MCP_INTERNAL_ERROR = -32603;
 
 /** The SDK's error classes; before the SDK is loaded no error of it can exist but a caller's own, matched by name. */
-const isMcpError = (err: unknown): err is Error & { code: number } =>
-  err instanceof Error && (loadedSdk ? err instanceof loadedSdk.McpError : err.name === 'McpError');
+const isMcpError = (err: unknown): err is Error & { code: number } => err instanceof Error && (loadedSdk ? err instanceof loadedSdk.McpError : err.name === 'McpError');
 const isStreamableHttpError = (err: unknown): err is Error & { code?: number } =>
   err instanceof Error && (loadedSdk ? err instanceof loadedSdk.StreamableHTTPError : err.message.startsWith('Streamable HTTP error:'));
 
@@ -194,7 +193,11 @@ export class McpSource {
         for (let page = 0; page < 20; page++) {
           const res = await client.listTools(cursor ? { cursor } : undefined, { timeout: timeout() });
           for (const t of res.tools) {
-            out.push({ name: t.name, description: t.description ?? t.title ?? `The ${t.name} tool of ${this.config.name}.`, parameters: (t.inputSchema ?? { type: 'object' }) as Record<string, unknown> });
+            out.push({
+              name: t.name,
+              description: t.description ?? t.title ?? `The ${t.name} tool of ${this.config.name}.`,
+              parameters: (t.inputSchema ?? { type: 'object' }) as Record<string, unknown>,
+            });
           }
           cursor = res.nextCursor;
           if (!cursor) break;

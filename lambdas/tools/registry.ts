@@ -25,7 +25,6 @@ import { McpSource, nameMcpTools, type OfferedMcpTool, runMcpTool, unavailableEn
 import { createRetrieverTool } from './retriever';
 import { errorToResult, MAX_CONTENT_BYTES, type Tool, type ToolContext, type ToolResult, truncateUtf8 } from './types';
 
-
 export { BUILTIN_TOOL_NAMES } from '../core/config-env';
 export type { Guard } from './http-tool';
 export type { Tool, ToolContext, ToolResult } from './types';
@@ -199,7 +198,9 @@ export function createToolCatalog(tools: ToolConfig[], deps: ToolRegistryDeps = 
       const tool = mcp.find((t) => t.spec.name === call.name);
       if (!tool) {
         if (unavailable.length > 0) {
-          throw new TransientError(`tool ${call.name} is not offered by any reachable MCP server (unreachable: ${unavailable.map((u) => `${u.dependency} ${u.reason}`).join(', ')})`);
+          throw new TransientError(
+            `tool ${call.name} is not offered by any reachable MCP server (unreachable: ${unavailable.map((u) => `${u.dependency} ${u.reason}`).join(', ')})`,
+          );
         }
         const available = [...registry.keys(), ...mcp.map((t) => t.spec.name)];
         return { content: `unknown tool ${call.name}; available: ${available.join(', ')}`, isError: true, data: { error: 'BadRequest' } };

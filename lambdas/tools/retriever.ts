@@ -167,10 +167,7 @@ export function formatRetrieval(result: RetrievalResult): string {
  * A configured retriever. The endpoint call goes through `guard("tool:<name>", …)`; its failures (including a
  * refusal by the breaker) fall back to keyword search over `docsDir`, and the result is marked degraded.
  */
-export function createRetrieverTool(
-  config: RetrieverToolConfig,
-  deps: { docsDir?: string; fetchImpl?: FetchLike; guard?: Guard } = {},
-): Tool {
+export function createRetrieverTool(config: RetrieverToolConfig, deps: { docsDir?: string; fetchImpl?: FetchLike; guard?: Guard } = {}): Tool {
   const guard = deps.guard ?? identityGuard;
   const dependency = `tool:${config.name}`;
   return {
@@ -188,10 +185,7 @@ export function createRetrieverTool(
       try {
         const result = await retrieveWithFallback(parsed.data.query, {
           name: config.name,
-          primary: (query) =>
-            guard(dependency, () =>
-              callRetriever(config, query, k, { fetchImpl: deps.fetchImpl, signal: ctx.signal, idempotencyKey: ctx.idempotencyKey }),
-            ),
+          primary: (query) => guard(dependency, () => callRetriever(config, query, k, { fetchImpl: deps.fetchImpl, signal: ctx.signal, idempotencyKey: ctx.idempotencyKey })),
           fallback: async (query) => ({
             results: keywordSearch(query, { docsDir: deps.docsDir ?? defaultDocsDir(), k }).map((h) => ({
               title: `${h.file} — ${h.heading}`,

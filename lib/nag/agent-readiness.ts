@@ -59,16 +59,21 @@ export class AgentReadinessChecks extends NagPack {
           ? NagRuleCompliance.COMPLIANT
           : NagRuleCompliance.NON_COMPLIANT;
       });
-      rule('BreakerAndFallback', 'A dependency has no circuit breaker or no documented fallback.', 'Every external dependency needs a breaker and a degradation path (docs/degradation.md).', (n) => {
-        const raw = agentConfigOf(n as CfnFunction);
-        if (raw === undefined) return NagRuleCompliance.NOT_APPLICABLE;
-        try {
-          const deps = dependenciesOf(parseConfig(raw));
-          return deps.every((d) => d.breaker.enabled && d.fallback) ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
-        } catch {
-          return NagRuleCompliance.NON_COMPLIANT;
-        }
-      });
+      rule(
+        'BreakerAndFallback',
+        'A dependency has no circuit breaker or no documented fallback.',
+        'Every external dependency needs a breaker and a degradation path (docs/degradation.md).',
+        (n) => {
+          const raw = agentConfigOf(n as CfnFunction);
+          if (raw === undefined) return NagRuleCompliance.NOT_APPLICABLE;
+          try {
+            const deps = dependenciesOf(parseConfig(raw));
+            return deps.every((d) => d.breaker.enabled && d.fallback) ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
+          } catch {
+            return NagRuleCompliance.NON_COMPLIANT;
+          }
+        },
+      );
     }
 
     if (node instanceof CfnTable) {
@@ -86,30 +91,41 @@ export class AgentReadinessChecks extends NagPack {
         const tracing = Stack.of(n).resolve(sm.tracingConfiguration) as { enabled?: boolean } | undefined;
         return logging?.destinations?.length && logging.level && logging.level !== 'OFF' && tracing?.enabled ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
       });
-      rule('TaskTimeouts', 'A Task has no TimeoutSeconds, or the timeout chain (Lambda < Task) is broken.', 'Every call is bounded: client timeout < Lambda timeout < Task TimeoutSeconds.', (n) => {
-        const def = definition();
-        if (!def) return NagRuleCompliance.NON_COMPLIANT;
-        for (const state of tasksOf(def)) {
-          if (typeof state.TimeoutSeconds !== 'number') return NagRuleCompliance.NON_COMPLIANT;
-          const fn = lambdaOf(n, state);
-          if (fn && typeof fn.timeout === 'number' && !(state.TimeoutSeconds > fn.timeout)) return NagRuleCompliance.NON_COMPLIANT;
-        }
-        return NagRuleCompliance.COMPLIANT;
-      });
-      rule('TransientRetryOnly', 'A retrier retries non-transient errors, has no full jitter, or allows more than 5 attempts.', 'Retry transient errors only (never a 4xx or a refusal), with backoff and full jitter, 3 to 5 attempts.', () => {
-        const def = definition();
-        if (!def) return NagRuleCompliance.NON_COMPLIANT;
-        const allowed = new Set<string>([...RETRYABLE_ERRORS, ...LAMBDA_SERVICE_ERRORS]);
-        for (const state of tasksOf(def)) {
-          // A nested execution (startExecution.sync) fails as States.TaskFailed, whatever its child's error: a child whose
-          // steps are idempotent (the hybrid engine's segment) may run again.
-          const nestedSync = /:states:::states:startExecution\.sync/.test(String(state.Resource ?? ''));
-          for (const r of (state.Retry ?? []) as { ErrorEquals: string[]; JitterStrategy?: string; MaxAttempts?: number }[]) {
-            if (!r.ErrorEquals.every((e) => allowed.has(e) || (nestedSync && e === 'States.TaskFailed')) || r.JitterStrategy !== 'FULL' || (r.MaxAttempts ?? 3) > 4) return NagRuleCompliance.NON_COMPLIANT;
+      rule(
+        'TaskTimeouts',
+        'A Task has no TimeoutSeconds, or the timeout chain (Lambda < Task) is broken.',
+        'Every call is bounded: client timeout < Lambda timeout < Task TimeoutSeconds.',
+        (n) => {
+          const def = definition();
+          if (!def) return NagRuleCompliance.NON_COMPLIANT;
+          for (const state of tasksOf(def)) {
+            if (typeof state.TimeoutSeconds !== 'number') return NagRuleCompliance.NON_COMPLIANT;
+            const fn = lambdaOf(n, state);
+            if (fn && typeof fn.timeout === 'number' && !(state.TimeoutSeconds > fn.timeout)) return NagRuleCompliance.NON_COMPLIANT;
           }
-        }
-        return NagRuleCompliance.COMPLIANT;
-      });
+          return NagRuleCompliance.COMPLIANT;
+        },
+      );
+      rule(
+        'TransientRetryOnly',
+        'A retrier retries non-transient errors, has no full jitter, or allows more than 5 attempts.',
+        'Retry transient errors only (never a 4xx or a refusal), with backoff and full jitter, 3 to 5 attempts.',
+        () => {
+          const def = definition();
+          if (!def) return NagRuleCompliance.NON_COMPLIANT;
+          const allowed = new Set<string>([...RETRYABLE_ERRORS, ...LAMBDA_SERVICE_ERRORS]);
+          for (const state of tasksOf(def)) {
+            // A nested execution (startExecution.sync) fails as States.TaskFailed, whatever its child's error: a child whose
+            // steps are idempotent (the hybrid engine's segment) may run again.
+            const nestedSync = /:states:::states:startExecution\.sync/.test(String(state.Resource ?? ''));
+            for (const r of (state.Retry ?? []) as { ErrorEquals: string[]; JitterStrategy?: string; MaxAttempts?: number }[]) {
+              if (!r.ErrorEquals.every((e) => allowed.has(e) || (nestedSync && e === 'States.TaskFailed')) || r.JitterStrategy !== 'FULL' || (r.MaxAttempts ?? 3) > 4)
+                return NagRuleCompliance.NON_COMPLIANT;
+            }
+          }
+          return NagRuleCompliance.COMPLIANT;
+        },
+      );
       rule('DegradationCatch', 'A model or tool call has no Catch into a degradation path.', 'When a dependency fails after its retries, the run degrades; it never dies.', (n) => {
         const def = definition();
         if (!def) return NagRuleCompliance.NON_COMPLIANT;
@@ -123,40 +139,59 @@ export class AgentReadinessChecks extends NagPack {
         }
         return NagRuleCompliance.COMPLIANT;
       });
-      rule('VersionAndAlias', 'The state machine has no published version behind an alias.', 'Runs last days: every deploy publishes a version and runs start on an alias, so a run finishes on the definition it started with and a rollback is one alias update.', (n) => {
-        const stack = Stack.of(n);
-        const ref = (v: unknown) => JSON.stringify(stack.resolve(v));
-        const machine = JSON.stringify({ Ref: stack.getLogicalId(n as CfnStateMachine) });
-        const versions = stack.node
-          .findAll()
-          .filter((c): c is CfnStateMachineVersion => c instanceof CfnStateMachineVersion && ref(c.stateMachineArn) === machine)
-          .map((c) => JSON.stringify({ Ref: stack.getLogicalId(c) }));
-        const aliased = stack.node.findAll().some((c) => {
-          if (!(c instanceof CfnStateMachineAlias)) return false;
-          const routing = (stack.resolve(c.routingConfiguration) ?? []) as { stateMachineVersionArn?: unknown }[];
-          const preference = stack.resolve(c.deploymentPreference) as { stateMachineVersionArn?: unknown } | undefined;
-          return [...routing.map((r) => r.stateMachineVersionArn), preference?.stateMachineVersionArn].some((arn) => arn !== undefined && versions.includes(JSON.stringify(arn)));
-        });
-        // A nested machine (the hybrid engine's Express segment) is started by version from its parent's definition: the
-        // parent's version pins it, and runs never start on it directly.
-        const nested = stack.node.findAll().some((c) => c instanceof CfnStateMachine && c !== n && versions.some((v) => JSON.stringify(stack.resolve(c.definitionString) ?? '').includes(v)));
-        return versions.length > 0 && (aliased || nested) ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
-      });
-      rule('PinnedLambdaVersions', 'A Task invokes a Lambda function unqualified ($LATEST).', 'Each state machine version invokes published Lambda versions, so a deploy never swaps the code under a run in flight.', (n) => {
-        const def = definition();
-        if (!def) return NagRuleCompliance.NON_COMPLIANT;
-        for (const state of tasksOf(def)) {
-          if (!String(state.Resource ?? '').includes(':lambda:invoke')) continue;
-          if (lambdaOf(n, state)?.pinned !== true) return NagRuleCompliance.NON_COMPLIANT;
-        }
-        return NagRuleCompliance.COMPLIANT;
-      });
-      rule('StepBudgetInDefinition', 'The definition does not check the loop counter against the step budget.', 'The step budget is a loop counter in the state machine, checked every iteration.', () => {
-        const def = definition();
-        const choices = def ? allStates(def).filter((s) => s.Type === 'Choice') : [];
-        const json = JSON.stringify(choices);
-        return json.includes('"Variable":"$.step"') && json.includes('"NumericGreaterThanEqualsPath":"$.maxSteps"') ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
-      });
+      rule(
+        'VersionAndAlias',
+        'The state machine has no published version behind an alias.',
+        'Runs last days: every deploy publishes a version and runs start on an alias, so a run finishes on the definition it started with and a rollback is one alias update.',
+        (n) => {
+          const stack = Stack.of(n);
+          const ref = (v: unknown) => JSON.stringify(stack.resolve(v));
+          const machine = JSON.stringify({ Ref: stack.getLogicalId(n as CfnStateMachine) });
+          const versions = stack.node
+            .findAll()
+            .filter((c): c is CfnStateMachineVersion => c instanceof CfnStateMachineVersion && ref(c.stateMachineArn) === machine)
+            .map((c) => JSON.stringify({ Ref: stack.getLogicalId(c) }));
+          const aliased = stack.node.findAll().some((c) => {
+            if (!(c instanceof CfnStateMachineAlias)) return false;
+            const routing = (stack.resolve(c.routingConfiguration) ?? []) as { stateMachineVersionArn?: unknown }[];
+            const preference = stack.resolve(c.deploymentPreference) as { stateMachineVersionArn?: unknown } | undefined;
+            return [...routing.map((r) => r.stateMachineVersionArn), preference?.stateMachineVersionArn].some((arn) => arn !== undefined && versions.includes(JSON.stringify(arn)));
+          });
+          // A nested machine (the hybrid engine's Express segment) is started by version from its parent's definition: the
+          // parent's version pins it, and runs never start on it directly.
+          const nested = stack.node
+            .findAll()
+            .some((c) => c instanceof CfnStateMachine && c !== n && versions.some((v) => JSON.stringify(stack.resolve(c.definitionString) ?? '').includes(v)));
+          return versions.length > 0 && (aliased || nested) ? NagRuleCompliance.COMPLIANT : NagRuleCompliance.NON_COMPLIANT;
+        },
+      );
+      rule(
+        'PinnedLambdaVersions',
+        'A Task invokes a Lambda function unqualified ($LATEST).',
+        'Each state machine version invokes published Lambda versions, so a deploy never swaps the code under a run in flight.',
+        (n) => {
+          const def = definition();
+          if (!def) return NagRuleCompliance.NON_COMPLIANT;
+          for (const state of tasksOf(def)) {
+            if (!String(state.Resource ?? '').includes(':lambda:invoke')) continue;
+            if (lambdaOf(n, state)?.pinned !== true) return NagRuleCompliance.NON_COMPLIANT;
+          }
+          return NagRuleCompliance.COMPLIANT;
+        },
+      );
+      rule(
+        'StepBudgetInDefinition',
+        'The definition does not check the loop counter against the step budget.',
+        'The step budget is a loop counter in the state machine, checked every iteration.',
+        () => {
+          const def = definition();
+          const choices = def ? allStates(def).filter((s) => s.Type === 'Choice') : [];
+          const json = JSON.stringify(choices);
+          return json.includes('"Variable":"$.step"') && json.includes('"NumericGreaterThanEqualsPath":"$.maxSteps"')
+            ? NagRuleCompliance.COMPLIANT
+            : NagRuleCompliance.NON_COMPLIANT;
+        },
+      );
     }
   }
 }

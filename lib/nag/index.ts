@@ -26,11 +26,13 @@ export const ACKNOWLEDGEMENTS: { id: string; reason: string }[] = [
   },
   {
     id: 'AwsSolutions::AwsSolutions-L1',
-    reason: 'Pinned to NODEJS_22_X on purpose: the runtime the dependencies (Powertools 2, middy 6) and the offline engine are tested against; runtime upgrades are deliberate changes.',
+    reason:
+      'Pinned to NODEJS_22_X on purpose: the runtime the dependencies (Powertools 2, middy 6) and the offline engine are tested against; runtime upgrades are deliberate changes.',
   },
   {
     id: 'AwsSolutions::AwsSolutions-APIG2',
-    reason: 'Bodies are validated in the API Lambda with the shared zod schema (lambdas/api/routes.ts), so API Gateway and the local server refuse the same inputs with the same messages, and nothing is written for a rejected request.',
+    reason:
+      'Bodies are validated in the API Lambda with the shared zod schema (lambdas/api/routes.ts), so API Gateway and the local server refuse the same inputs with the same messages, and nothing is written for a rejected request.',
   },
   {
     id: 'AwsSolutions::AwsSolutions-APIG3',
@@ -84,7 +86,10 @@ export function acknowledgeFindings(stack: AgentStack): void {
     // A cross-region inference profile's model, in every region the profile routes to (lib/bedrock.ts).
     ...stack.bedrockModelArns
       .filter((arn) => arn.includes(':bedrock:*:'))
-      .map((arn) => ({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${arn.replace(/^arn:[^:]+:/, `arn:${Token.isUnresolved(arn.split(':')[1] ?? '') ? partition : 'aws'}:`)}]`, reason: iam5 })),
+      .map((arn) => ({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::${arn.replace(/^arn:[^:]+:/, `arn:${Token.isUnresolved(arn.split(':')[1] ?? '') ? partition : 'aws'}:`)}]`,
+        reason: iam5,
+      })),
   ];
   // Alarms that notify nobody, when the config says why that is fine (observability.monitoring.alarmsNotifyNobody).
   const silentAlarms = stack.alarmsNotifyNobody ? [{ id: ALARMS_NOTIFY_RULE, reason: stack.alarmsNotifyNobody }] : [];

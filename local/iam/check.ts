@@ -34,7 +34,11 @@ export class LocalIam {
     private readonly report: IamReport = () => undefined,
   ) {
     for (const role of model.roles.values()) {
-      if (role.awsManagedPolicyArns.length) this.report('IAM offline: AWS managed policies are not evaluated (their statements are not in the template)', { role: role.logicalId, policies: role.awsManagedPolicyArns });
+      if (role.awsManagedPolicyArns.length)
+        this.report('IAM offline: AWS managed policies are not evaluated (their statements are not in the template)', {
+          role: role.logicalId,
+          policies: role.awsManagedPolicyArns,
+        });
     }
   }
 
@@ -55,7 +59,13 @@ export class LocalIam {
     const full = { ...globalContextOf(principal), ...context };
     for (const resource of resources) {
       const decision = principal.policy.evaluate(action, resource, full);
-      if (decision.unevaluated.length) this.report('IAM offline: a statement with a Condition IAM offline does not evaluate matched (its Allow does not grant, its Deny applies)', { role: principal.roleName, action, resource, statements: decision.unevaluated });
+      if (decision.unevaluated.length)
+        this.report('IAM offline: a statement with a Condition IAM offline does not evaluate matched (its Allow does not grant, its Deny applies)', {
+          role: principal.roleName,
+          action,
+          resource,
+          statements: decision.unevaluated,
+        });
       if (!decision.allowed) {
         const message = accessDeniedMessage(LOCAL_ACCOUNT, principal, action, resource, decision);
         this.denials.push({ principal, action, resource, message });

@@ -26,7 +26,13 @@ export type ConditionResult = boolean | undefined;
 type Matcher = (requestValue: string, policyValue: string) => boolean | undefined;
 
 const wildcardRegex = (pattern: string, flags = ''): RegExp =>
-  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`, flags);
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replaceAll('*', '.*')
+      .replaceAll('?', '.')}$`,
+    flags,
+  );
 
 const number = (v: string): number | undefined => (v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
 const date = (v: string): number | undefined => {

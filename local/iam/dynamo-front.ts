@@ -96,10 +96,13 @@ function allowed(iam: LocalIam, req: IncomingMessage, raw: Buffer, fail: Fail): 
 }
 
 function forward(req: IncomingMessage, raw: Buffer, upstream: URL, res: ServerResponse, fail: Fail): void {
-  const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host, 'content-length': String(raw.length) } }, (up) => {
-    res.writeHead(up.statusCode ?? 500, up.headers);
-    up.pipe(res);
-  });
+  const out = request(
+    { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host, 'content-length': String(raw.length) } },
+    (up) => {
+      res.writeHead(up.statusCode ?? 500, up.headers);
+      up.pipe(res);
+    },
+  );
   out.on('error', (err) => fail(500, 'InternalServerError', err.message));
   out.end(raw);
 }

@@ -41,7 +41,14 @@ const list = (v: string | string[] | undefined): string[] => (v === undefined ? 
 
 /** `*` matches any run of characters (ARN separators included), `?` one character, as IAM matches them. */
 export function wildcard(patterns: string[], caseInsensitive = false): RegExp {
-  const body = patterns.map((p) => p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')).join('|');
+  const body = patterns
+    .map((p) =>
+      p
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replaceAll('*', '.*')
+        .replaceAll('?', '.'),
+    )
+    .join('|');
   return new RegExp(`^(?:${body || '(?!)'})$`, caseInsensitive ? 'i' : '');
 }
 

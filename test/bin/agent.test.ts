@@ -13,7 +13,20 @@ describe('npx agent', () => {
     const run = JSON.parse(out.stdout);
     expect(run).toMatchObject({ status: 'SUCCEEDED', stopReason: null, steps: 2, degraded: [] });
     expect(run.answer).toContain('435');
-    expect(Object.keys(run).sort()).toEqual(['answer', 'createdAt', 'degraded', 'output', 'pendingApprovals', 'runId', 'status', 'steps', 'stopReason', 'threadId', 'updatedAt', 'usage']);
+    expect(Object.keys(run).sort()).toEqual([
+      'answer',
+      'createdAt',
+      'degraded',
+      'output',
+      'pendingApprovals',
+      'runId',
+      'status',
+      'steps',
+      'stopReason',
+      'threadId',
+      'updatedAt',
+      'usage',
+    ]);
     expect(out.stderr).toContain('tool calculator → 435');
   }, 90_000);
 

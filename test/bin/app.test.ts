@@ -33,7 +33,12 @@ describe('npx cdk synth', () => {
     writeFileSync(config, JSON.stringify({ models: { primary: { provider: 'openai', model: 'gpt-4o-mini', apiKeyEnv: 'OPENAI_API_KEY' } } }));
     let stderr = '';
     try {
-      execFileSync(join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx'), ['bin/app.ts'], { cwd: join(__dirname, '..', '..'), env: { ...process.env, AGENT_CONFIG: config, CDK_OUTDIR: join(out, 'refused') }, stdio: 'pipe', timeout: 60_000 });
+      execFileSync(join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx'), ['bin/app.ts'], {
+        cwd: join(__dirname, '..', '..'),
+        env: { ...process.env, AGENT_CONFIG: config, CDK_OUTDIR: join(out, 'refused') },
+        stdio: 'pipe',
+        timeout: 60_000,
+      });
     } catch (err) {
       stderr = String((err as { stderr?: Buffer }).stderr);
     }

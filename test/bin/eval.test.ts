@@ -38,7 +38,8 @@ async function inProcess(command: CliCommand, config: ReturnType<typeof parseCon
     err.mockRestore();
   }
 }
-const evalInProcess = (config: ReturnType<typeof parseConfig>, positionals: string[], values: Record<string, string | boolean>) => inProcess(evalCommand, config, positionals, values);
+const evalInProcess = (config: ReturnType<typeof parseConfig>, positionals: string[], values: Record<string, string | boolean>) =>
+  inProcess(evalCommand, config, positionals, values);
 
 describe('agent eval', () => {
   let dir: string;
@@ -63,7 +64,16 @@ describe('agent eval', () => {
     expect(res.stdout).toContain('2/3 passed (66.7%)');
     expect(res.stdout).toContain('FAILED: pass rate 66.7% is below --min-pass 100%');
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-    expect(report).toMatchObject({ total: 3, passed: 2, ok: false, cases: [{ id: 'mul', passed: true }, { id: 'pct', passed: true }, { id: 'impossible', passed: false, failures: [{ expectation: 'contains' }] }] });
+    expect(report).toMatchObject({
+      total: 3,
+      passed: 2,
+      ok: false,
+      cases: [
+        { id: 'mul', passed: true },
+        { id: 'pct', passed: true },
+        { id: 'impossible', passed: false, failures: [{ expectation: 'contains' }] },
+      ],
+    });
     expect(readFileSync(join(out, 'report.md'), 'utf8')).toMatch(/\| impossible \| FAIL \|.*\| contains: the answer does not contain "five"/);
     const trace = JSON.parse(readFileSync(join(out, 'traces', 'candidate', 'mul.json'), 'utf8'));
     expect(trace.run).toMatchObject({ status: 'SUCCEEDED', runId: report.cases[0].runId });
@@ -74,7 +84,12 @@ describe('agent eval', () => {
     const added = join(dir, 'from-file.jsonl');
     expect((await evalInProcess(defaults, ['add'], { suite: added, file: join(out, 'traces', 'candidate', 'mul.json') })).code).toBe(0);
     expect(parseSuite(readFileSync(added, 'utf8'))).toEqual([
-      expect.objectContaining({ id: `run-${trace.run.runId}`, input: 'What is 6 * 7?', fixtures: [{ tool: 'calculator', arguments: { expression: '6 * 7' }, result: '42' }], expect: { status: 'SUCCEEDED' } }),
+      expect.objectContaining({
+        id: `run-${trace.run.runId}`,
+        input: 'What is 6 * 7?',
+        fixtures: [{ tool: 'calculator', arguments: { expression: '6 * 7' }, result: '42' }],
+        expect: { status: 'SUCCEEDED' },
+      }),
     ]);
   }, 120_000);
 
@@ -87,7 +102,12 @@ describe('agent eval', () => {
   it('exits 1 when the candidate passes fewer cases than --baseline, both columns in the JSON', async () => {
     // The wandering model never answers: the case the baseline passes, the candidate fails.
     const two = join(dir, 'two.jsonl');
-    writeFileSync(two, `${SUITE.split('\n').filter((l) => !l.includes('"pct"')).join('\n')}\n`);
+    writeFileSync(
+      two,
+      `${SUITE.split('\n')
+        .filter((l) => !l.includes('"pct"'))
+        .join('\n')}\n`,
+    );
     const { code, stdout } = await evalInProcess(wander, [two], { baseline: 'agent.config.json', 'min-pass': '0', json: true });
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
@@ -109,7 +129,13 @@ describe('agent eval', () => {
     expect((await evalInProcess(defaults, ['add', runId], { ...local, suite: added })).code).toBe(0);
     const cases = parseSuite(readFileSync(added, 'utf8'));
     expect(cases).toEqual([
-      { id: `run-${runId}`, input: 'What is 12.5% of 3480?', fixtures: [{ tool: 'calculator', arguments: { expression: '12.5% of 3480' }, result: '435' }], reference: answer, expect: { status: 'SUCCEEDED' } },
+      {
+        id: `run-${runId}`,
+        input: 'What is 12.5% of 3480?',
+        fixtures: [{ tool: 'calculator', arguments: { expression: '12.5% of 3480' }, result: '435' }],
+        reference: answer,
+        expect: { status: 'SUCCEEDED' },
+      },
     ]);
     const { code, stdout } = await evalInProcess(defaults, [added], { json: true });
     expect(code).toBe(0);
@@ -154,10 +180,20 @@ describe('agent eval against an API: eval add, --api, the judge', () => {
     expect(res.stdout).toContain(`added case run-${run.runId}`);
     const [made, ...more] = parseSuite(readFileSync(suite, 'utf8'));
     expect(more).toEqual([]);
-    expect(made).toMatchObject({ input: 'What is 12.5% of 3480?', fixtures: [{ tool: 'calculator', arguments: { expression: '12.5% of 3480' }, result: '435' }], expect: { status: 'SUCCEEDED' } });
+    expect(made).toMatchObject({
+      input: 'What is 12.5% of 3480?',
+      fixtures: [{ tool: 'calculator', arguments: { expression: '12.5% of 3480' }, result: '435' }],
+      expect: { status: 'SUCCEEDED' },
+    });
     expect(made?.reference).toBe(run.answer);
     const parsed = parseConfig(config);
-    const [replayed] = await runSuiteOffline({ config: parsed, cases: [made as NonNullable<typeof made>], concurrency: 1, engine: { template: templateFor(parsed) }, knobs: { retryScale: 0 } });
+    const [replayed] = await runSuiteOffline({
+      config: parsed,
+      cases: [made as NonNullable<typeof made>],
+      concurrency: 1,
+      engine: { template: templateFor(parsed) },
+      knobs: { retryScale: 0 },
+    });
     expect(replayed?.result).toMatchObject({ passed: true, failures: [] });
     // The same run twice is refused (ids are unique in a suite).
     await expect(evalInProcess(parseConfig(config), ['add', run.runId], { suite, api: server.url, token: TOKEN })).rejects.toThrow(`already has a case "run-${run.runId}"`);
@@ -175,11 +211,18 @@ describe('agent eval against an API: eval add, --api, the judge', () => {
         .join('\n'),
     );
     const runs = await runSuiteRemote({ target: { base: server.url, token: TOKEN }, config: judgeConfig, cases, concurrency: 2, pollMs: 20 });
-    expect(runs[0]?.result).toMatchObject({ passed: true, status: 'SUCCEEDED', judge: { passed: true, reason: 'It gives 42.', usage: { inputTokens: 1000, outputTokens: 100 }, costUsd: 0.00021 } });
+    expect(runs[0]?.result).toMatchObject({
+      passed: true,
+      status: 'SUCCEEDED',
+      judge: { passed: true, reason: 'It gives 42.', usage: { inputTokens: 1000, outputTokens: 100 }, costUsd: 0.00021 },
+    });
     expect(runs[0]?.events.some((e) => e.type === 'tool_call')).toBe(true);
     expect(judge.requests).toHaveLength(1);
     expect(JSON.stringify(judge.requests[0]?.body)).toContain('Rubric: The answer gives 42.');
-    expect(runs[1]?.result).toMatchObject({ passed: false, failures: [{ expectation: 'run', message: expect.stringContaining('fixtures, which replay tool results in the offline engine only') }] });
+    expect(runs[1]?.result).toMatchObject({
+      passed: false,
+      failures: [{ expectation: 'run', message: expect.stringContaining('fixtures, which replay tool results in the offline engine only') }],
+    });
   }, 60_000);
 
   it('agent eval --api runs the suite on the stack, labelled by its URL', async () => {

@@ -85,7 +85,11 @@ describe('agent login and agent users add, against Cognito on loopback (cognito-
   it('refreshes an expired session with the refresh token, and stores the new one', async () => {
     // Sign in again with the new password (cognito-local does not keep the refresh token it issues on the
     // NEW_PASSWORD_REQUIRED answer; Cognito does).
-    const login = await agent(['login', '--api', server.url, '--pool-id', pool.userPoolId, '--client-id', pool.clientId, '--username', 'ada@example.com'], env, 'New-Passw0rd!42\n');
+    const login = await agent(
+      ['login', '--api', server.url, '--pool-id', pool.userPoolId, '--client-id', pool.clientId, '--username', 'ada@example.com'],
+      env,
+      'New-Passw0rd!42\n',
+    );
     expect(login.status).toBe(0);
     const store = JSON.parse(readFileSync(file(), 'utf8'));
     const before = store.sessions[server.url];

@@ -56,7 +56,11 @@ describe('agent approve|reject against an API', () => {
     await engine.close();
   });
   const waiting = async (input: string) => {
-    const res = await fetch(`${server.url}/runs`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ input }) });
+    const res = await fetch(`${server.url}/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ input }),
+    });
     const { runId } = (await res.json()) as { runId: string };
     for (let i = 0; i < 1200; i++) {
       const run = await engine.runtime.runs.getRun(runId);

@@ -33,11 +33,7 @@ type Ref = { Ref: string } | { 'Fn::GetAtt': [string, string] };
 /** Every `METHOD /path` of the REST API in a template (CORS preflights, OPTIONS, left out). */
 function templateRoutes(template: CfnTemplate): string[] {
   const resources = Object.entries(template.Resources);
-  const parts = new Map(
-    resources
-      .filter(([, r]) => r.Type === 'AWS::ApiGateway::Resource')
-      .map(([id, r]) => [id, r.Properties as { ParentId: Ref; PathPart: string }]),
-  );
+  const parts = new Map(resources.filter(([, r]) => r.Type === 'AWS::ApiGateway::Resource').map(([id, r]) => [id, r.Properties as { ParentId: Ref; PathPart: string }]));
   const pathOf = (ref: Ref, depth = 0): string => {
     if (depth > 20) throw new Error('API resources nest deeper than 20');
     if (!('Ref' in ref)) return ''; // the API's root resource

@@ -60,7 +60,16 @@ export function chromiumBinary(systemPaths: readonly string[] = SYSTEM_CHROMIUM)
 }
 
 /** The flags every browser test starts Chromium with (no background networking: this machine's network is closed). */
-const HEADLESS_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const HEADLESS_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /**
  * Starts a headless Chromium for a browser test — the machine's, else the npm-shipped build ({@link chromiumBinary})

@@ -47,14 +47,10 @@ export interface TestMcpServer {
 function buildServer(state: { calls: ToolRun[]; delayMs: number }): McpServer {
   const server = new McpServer({ name: 'billing-test', version: '1.0.0' });
   const record = (name: string, args: Record<string, unknown>, extra: { _meta?: Record<string, unknown> }) => state.calls.push({ name, args, meta: extra._meta });
-  server.registerTool(
-    'lookup_invoice',
-    { description: 'Looks up an invoice by its id.', inputSchema: { id: z.string().describe('the invoice id') } },
-    async (args, extra) => {
-      record('lookup_invoice', args, extra);
-      return { content: [{ type: 'text', text: `invoice ${args.id}: 42.00 EUR, paid on 2026-11-01` }] };
-    },
-  );
+  server.registerTool('lookup_invoice', { description: 'Looks up an invoice by its id.', inputSchema: { id: z.string().describe('the invoice id') } }, async (args, extra) => {
+    record('lookup_invoice', args, extra);
+    return { content: [{ type: 'text', text: `invoice ${args.id}: 42.00 EUR, paid on 2026-11-01` }] };
+  });
   server.registerTool('refund', { description: 'Refunds an invoice.', inputSchema: { id: z.string() } }, async (args, extra) => {
     record('refund', args, extra);
     return { content: [{ type: 'text', text: `refund refused: invoice ${args.id} is not refundable` }], isError: true };

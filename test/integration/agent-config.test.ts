@@ -42,7 +42,15 @@ describe('your agent: instructions, structured output, context windows', () => {
       models: { primary: { provider: 'openai', model: 'small-window', baseUrl: model.baseUrl, timeoutMs: 2000, contextWindowTokens: WINDOW, maxOutputTokens: 512 } },
       budgets: { maxSteps: 40, maxTokens: 5_000_000 },
       breaker: { enabled: false },
-      tools: [{ name: 'fetch_page', kind: 'http', url: tools.url('/page'), description: 'Fetches one page by number.', parameters: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] } }],
+      tools: [
+        {
+          name: 'fetch_page',
+          kind: 'http',
+          url: tools.url('/page'),
+          description: 'Fetches one page by number.',
+          parameters: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] },
+        },
+      ],
     });
     engine = await testEngine(config);
   });
@@ -64,7 +72,7 @@ describe('your agent: instructions, structured output, context windows', () => {
   };
   const schema = { type: 'object', properties: { answer: { type: 'string' }, confidence: { type: 'number' } }, required: ['answer', 'confidence'], additionalProperties: false };
 
-  it('ships the instructions in every handler\'s configuration, compressed when long (a deploy changes them, a rollback restores them)', async () => {
+  it("ships the instructions in every handler's configuration, compressed when long (a deploy changes them, a rollback restores them)", async () => {
     const functions = Object.values(templateFor(config).Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
     expect(functions.length).toBeGreaterThan(0);
     expect(INSTRUCTIONS.length).toBeGreaterThan(4000);
@@ -179,7 +187,13 @@ describe('your agent: instructions, structured output, context windows', () => {
     expect(run).toMatchObject({ status: 'SUCCEEDED', degraded: [], answer: 'Both pages describe a fox.' });
     const events = await engine.runtime.runs.listEvents(run.runId);
     expect(events.filter(ofKind('model_call')).map((e) => e.error?.name ?? 'ok')).toEqual(['ok', 'ok', 'ContextOverflow', 'ok']);
-    expect(events.find(ofKind('context_compacted'))).toMatchObject({ step: 3, reason: 'overflow', elidedThroughStep: 1, summarizedThroughStep: 1, summary: { text: 'Page 1 was about a fox.' } });
+    expect(events.find(ofKind('context_compacted'))).toMatchObject({
+      step: 3,
+      reason: 'overflow',
+      elidedThroughStep: 1,
+      summarizedThroughStep: 1,
+      summary: { text: 'Page 1 was about a fox.' },
+    });
     expect(events.some(ofKind('fallback'))).toBe(false);
     // Every request carries the instructions, the summary call too (its task is the user turn).
     for (const r of model.requests) expect((r.body as unknown as Body).messages[0]).toEqual({ role: 'system', content: INSTRUCTIONS });

@@ -62,7 +62,13 @@ describe('API keys through the local server (api.auth "apiKeys", authorizer cach
     // The table keeps the key's digest, never the key; listing shows no secret either.
     const items = (await engine.dynamo.doc.send(new ScanCommand({ TableName: engine.runtime.runs.tableName }))).Items ?? [];
     const stored = items.find((i) => i.keyId === keyId);
-    expect(stored).toMatchObject({ keyUserId: 'alice', admin: false, secretHash: expect.stringMatching(/^[0-9a-f]{64}$/), createdAt: expect.any(String), lastUsedAt: expect.any(String) });
+    expect(stored).toMatchObject({
+      keyUserId: 'alice',
+      admin: false,
+      secretHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      createdAt: expect.any(String),
+      lastUsedAt: expect.any(String),
+    });
     expect(stored).not.toHaveProperty('userId');
     expect(JSON.stringify(items)).not.toContain(key.split('_')[2]);
     const listed = await keys(DEV_ADMIN, 'list', '--user', 'alice');

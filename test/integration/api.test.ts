@@ -136,7 +136,8 @@ describe('the HTTP API (local server, same routes as API Gateway)', () => {
   });
 
   it('lists the caller’s runs newest first, paginated with an opaque cursor', async () => {
-    for (let i = 0; i < 3; i++) await waitFor(((await (await call('POST', '/runs', { token: BOB, body: `{"input": "What is ${i} + 1?"}` })).json()) as { runId: string }).runId, BOB);
+    for (let i = 0; i < 3; i++)
+      await waitFor(((await (await call('POST', '/runs', { token: BOB, body: `{"input": "What is ${i} + 1?"}` })).json()) as { runId: string }).runId, BOB);
     const page1 = (await (await call('GET', '/runs?limit=2', { token: BOB })).json()) as { runs: { createdAt: string }[]; nextCursor: string | null };
     expect(page1.runs).toHaveLength(2);
     expect(page1.nextCursor).toEqual(expect.any(String));

@@ -15,7 +15,13 @@ import { patchDefinition, templateFor, testEngine } from '../helpers/engine';
 const ALICE = 'token-alice-0123456789abcdef';
 const BOB = 'token-bob-0123456789abcdef0000';
 
-type RunBody = { runId: string; status: string; stopReason: string | null; answer: string | null; pendingApprovals: { toolCallId: string; name: string; arguments: unknown; requestedAt: string; expiresAt: string }[] };
+type RunBody = {
+  runId: string;
+  status: string;
+  stopReason: string | null;
+  answer: string | null;
+  pendingApprovals: { toolCallId: string; name: string; arguments: unknown; requestedAt: string; expiresAt: string }[];
+};
 type Events = { events: { type: string; [k: string]: unknown }[] };
 
 describe('approval-required tools (through the state machine, offline)', () => {
@@ -40,7 +46,8 @@ describe('approval-required tools (through the state machine, offline)', () => {
     const { runId } = (await res.json()) as { runId: string };
     return until(srv, runId, (r) => r.status !== 'RUNNING');
   };
-  const decide = (srv: LocalServer, runId: string, toolCallId: string, body: unknown, token = ALICE) => call(srv, 'POST', `/runs/${runId}/approvals/${toolCallId}`, { token, body });
+  const decide = (srv: LocalServer, runId: string, toolCallId: string, body: unknown, token = ALICE) =>
+    call(srv, 'POST', `/runs/${runId}/approvals/${toolCallId}`, { token, body });
   const trace = async (srv: LocalServer, runId: string) => ((await (await call(srv, 'GET', `/runs/${runId}/trace`)).json()) as Events).events;
 
   beforeAll(async () => {
@@ -75,7 +82,9 @@ describe('approval-required tools (through the state machine, offline)', () => {
   it('waits with zero requests at the tool; another user cannot decide; approve runs it exactly once and the run finishes', async () => {
     const waiting = await start(server, 'Charge my card 42');
     expect(waiting.status).toBe('AWAITING_APPROVAL');
-    expect(waiting.pendingApprovals).toEqual([{ toolCallId: expect.any(String), name: 'charge', arguments: { amount: 42, card: 'visa-4242' }, requestedAt: expect.any(String), expiresAt: expect.any(String) }]);
+    expect(waiting.pendingApprovals).toEqual([
+      { toolCallId: expect.any(String), name: 'charge', arguments: { amount: 42, card: 'visa-4242' }, requestedAt: expect.any(String), expiresAt: expect.any(String) },
+    ]);
     const pending = waiting.pendingApprovals[0] as RunBody['pendingApprovals'][number];
     expect(Date.parse(pending.expiresAt) - Date.parse(pending.requestedAt)).toBe(86_400_000);
     expect(tool.requests).toHaveLength(0);
@@ -107,7 +116,14 @@ describe('approval-required tools (through the state machine, offline)', () => {
     expect(types.indexOf('approval_requested')).toBeLessThan(types.indexOf('approval_decided'));
     expect(types.indexOf('approval_decided')).toBeLessThan(types.indexOf('tool_call'));
     const decided = (await trace(server, waiting.runId)).find((e) => e.type === 'approval_decided');
-    expect(decided).toMatchObject({ toolCallId: pending.toolCallId, name: 'charge', decision: 'approve', reason: 'known customer', decidedBy: 'alice', latencyMs: expect.any(Number) });
+    expect(decided).toMatchObject({
+      toolCallId: pending.toolCallId,
+      name: 'charge',
+      decision: 'approve',
+      reason: 'known customer',
+      decidedBy: 'alice',
+      latencyMs: expect.any(Number),
+    });
 
     // Billed transitions: a plain tool step takes 3 (CallModel, Route, CallTool); the approval step 5
     // (CallModel, Route, AwaitApproval, Route, CallTool). LoadRun + Route, and the final CallModel + Route + Finish.

@@ -15,7 +15,6 @@ import { templateFor, testEngine } from '../helpers/engine';
  * re-reads the run first. These drive the synthesized machine in the offline engine against a slow fake provider.
  */
 
-
 /** The user prompt of a recorded model request (each run has its own). */
 const promptOf = (body: Record<string, unknown>) => (body.messages as { role: string; content: unknown }[]).find((m) => m.role === 'user')?.content;
 

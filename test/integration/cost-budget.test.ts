@@ -38,7 +38,13 @@ describe('the per-run dollar budget against a provider that reports real usage',
       expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'COST_BUDGET' });
       expect(run.answer).toContain('cost budget');
       const trace = await engine.runtime.runs.listEvents(run.runId);
-      const calls = trace.filter((e) => e.type === 'model_call') as unknown as { costUsd: number; usage: { inputTokens: number; outputTokens: number }; estimatedPromptTokens: number; maxOutputTokens: number; priceSource: string }[];
+      const calls = trace.filter((e) => e.type === 'model_call') as unknown as {
+        costUsd: number;
+        usage: { inputTokens: number; outputTokens: number };
+        estimatedPromptTokens: number;
+        maxOutputTokens: number;
+        priceSource: string;
+      }[];
       expect(calls.length).toBeGreaterThan(2);
       // Every call's cost is its usage at the configured price; the run's cost is their sum.
       for (const c of calls) {

@@ -17,17 +17,16 @@ function chargeServer(server: Loopback, delayMs: number, effects: Map<string, nu
   });
 }
 
-
 describe('durable state on the synthesized machine', () => {
   let model: FakeProvider;
   let tools: Loopback;
   const effects = new Map<string, number>();
   let engine: LocalEngine;
   const script = (steps: number) =>
-    model.script(
-      ...Array.from({ length: steps }, (_, i) => ({ kind: 'tools' as const, calls: [{ name: 'charge', args: { amount: i + 1 } }] })),
-      { kind: 'text', text: 'all charged' },
-    );
+    model.script(...Array.from({ length: steps }, (_, i) => ({ kind: 'tools' as const, calls: [{ name: 'charge', args: { amount: i + 1 } }] })), {
+      kind: 'text',
+      text: 'all charged',
+    });
 
   beforeAll(async () => {
     model = await startFakeProvider('openai');
@@ -114,7 +113,10 @@ describe('durable state on the synthesized machine', () => {
   });
 
   it('a model response lost after success is not counted twice', async () => {
-    model.script({ kind: 'tools', calls: [{ name: 'charge', args: { amount: 5 } }], usage: { input: 100, output: 10 } }, { kind: 'text', text: 'done', usage: { input: 200, output: 5 } });
+    model.script(
+      { kind: 'tools', calls: [{ name: 'charge', args: { amount: 5 } }], usage: { input: 100, output: 10 } },
+      { kind: 'text', text: 'done', usage: { input: 200, output: 5 } },
+    );
     const runs = engine.runtime.runs;
     const original = runs.recordModelStep.bind(runs);
     let lost = false;

@@ -271,11 +271,9 @@ describe.each(['standard', 'hybrid'] as const)('engine: %s', (shape) => {
       // `slow`: each model answer takes 40 ms, each tool call 150 ms, so the two copies of a step overlap; the copy
       // that finds a call held waits for its result instead of recording it as failed.
       toolDelayMs = 150;
-      const { run } = await engine
-        .run({ input: `slow ${runId}`, runId, budgets: { maxSteps: 4 } })
-        .finally(() => {
-          toolDelayMs = 0;
-        });
+      const { run } = await engine.run({ input: `slow ${runId}`, runId, budgets: { maxSteps: 4 } }).finally(() => {
+        toolDelayMs = 0;
+      });
       expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'STEP_BUDGET', steps: 4 });
       const segments = engine.stepFunctions.expressExecutions.slice(before).filter((x) => x.parentArn.includes(runId));
       expect(segments.length).toBeGreaterThanOrEqual(4); // two segments, each run twice at once

@@ -53,7 +53,9 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
       const { error } = await engine.run({ input: 'What is 2+2?' });
       expect(error?.name).toBe('AccessDeniedException');
       // The execution's Cause is Lambda's error document; its errorMessage is AWS's denial.
-      expect(causeMessage(error?.message)).toMatch(/^User: arn:aws:sts::000000000000:assumed-role\/\w+\/\w+ is not authorized to perform: dynamodb:\w+ on resource: arn:aws:dynamodb:local:000000000000:table\/\w+ because no identity-based policy allows the dynamodb:\w+ action$/);
+      expect(causeMessage(error?.message)).toMatch(
+        /^User: arn:aws:sts::000000000000:assumed-role\/\w+\/\w+ is not authorized to perform: dynamodb:\w+ on resource: arn:aws:dynamodb:local:000000000000:table\/\w+ because no identity-based policy allows the dynamodb:\w+ action$/,
+      );
       expect(engine.iam.denials.length).toBeGreaterThan(0);
     } finally {
       await engine.close();
@@ -65,17 +67,28 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
     const engine = await testEngine({}, { template });
     const fn = fnOf(template, 'call-model');
     const table = fn.env.TABLE_NAME;
-    const client = new DynamoDBClient({ endpoint: engine.dynamoFront.url, region: 'local', maxAttempts: 1, credentials: { accessKeyId: accessKeyIdOf(fn.logicalId), secretAccessKey: 'x' } });
+    const client = new DynamoDBClient({
+      endpoint: engine.dynamoFront.url,
+      region: 'local',
+      maxAttempts: 1,
+      credentials: { accessKeyId: accessKeyIdOf(fn.logicalId), secretAccessKey: 'x' },
+    });
     try {
       const put = new PutItemCommand({ TableName: table, Item: { pk: { S: 'p' }, sk: { S: 's' } } });
       await expect(client.send(put)).rejects.toMatchObject({
         name: 'AccessDeniedException',
         $metadata: { httpStatusCode: 400 },
-        message: expect.stringContaining(`is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:local:000000000000:table/${table} because no identity-based policy allows the dynamodb:PutItem action`),
+        message: expect.stringContaining(
+          `is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:local:000000000000:table/${table} because no identity-based policy allows the dynamodb:PutItem action`,
+        ),
       });
       const raw = await fetch(engine.dynamoFront.url, {
         method: 'POST',
-        headers: { 'x-amz-target': 'DynamoDB_20120810.PutItem', 'content-type': 'application/x-amz-json-1.0', authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyIdOf(fn.logicalId)}/20260101/local/dynamodb/aws4_request, SignedHeaders=host, Signature=0` },
+        headers: {
+          'x-amz-target': 'DynamoDB_20120810.PutItem',
+          'content-type': 'application/x-amz-json-1.0',
+          authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyIdOf(fn.logicalId)}/20260101/local/dynamodb/aws4_request, SignedHeaders=host, Signature=0`,
+        },
         body: JSON.stringify({ TableName: table, Item: { pk: { S: 'p' }, sk: { S: 's' } } }),
       });
       expect(raw.status).toBe(400);
@@ -101,7 +114,9 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
     try {
       const { error } = await engine.run({ input: 'What is 2+2?' });
       expect(error?.name).toBe('Lambda.AWSLambdaException');
-      expect(error?.message).toMatch(/is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:local:000000000000:function:\w+(:\w+)? .*AccessDeniedException/);
+      expect(error?.message).toMatch(
+        /is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:local:000000000000:function:\w+(:\w+)? .*AccessDeniedException/,
+      );
     } finally {
       await engine.close();
     }
@@ -117,7 +132,9 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
         message: expect.stringContaining(`is not authorized to perform: states:StartExecution on resource: ${engine.stateMachineArn}`),
       });
       // What it is granted (DescribeExecution on the machine's executions) it may still do.
-      await expect(sfn.send(new DescribeExecutionCommand({ executionArn: `arn:aws:states:local:000000000000:execution:${engine.stateMachineName}:none` }))).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
+      await expect(sfn.send(new DescribeExecutionCommand({ executionArn: `arn:aws:states:local:000000000000:execution:${engine.stateMachineName}:none` }))).rejects.toMatchObject({
+        name: 'ExecutionDoesNotExist',
+      });
     } finally {
       sfn.destroy();
       await engine.close();
@@ -130,7 +147,11 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
     async function postRun(template: CfnTemplate) {
       const engine = await testEngine({ localTokens: { [TOKEN]: 'alice' } }, { template });
       const server = await startServer(engine, { port: 0 });
-      const res = await fetch(`${server.url}/runs`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ input: 'What is 2+2?' }) });
+      const res = await fetch(`${server.url}/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ input: 'What is 2+2?' }),
+      });
       return { engine, server, status: res.status, body: (await res.json()) as { runId?: string; error?: { code: string; message: string } } };
     }
 
@@ -153,8 +174,12 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
       try {
         expect(status).toBe(503);
         expect(body.error?.code).toBe('START_FAILED');
-        expect(body.error?.message).toContain(`AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/${engine.iam.model.principalOf(accessKeyIdOf(fnOf(template, 'api').logicalId))?.roleName}/`);
-        expect(body.error?.message).toContain(`is not authorized to perform: states:StartExecution on resource: ${engine.stateMachineArn} because no identity-based policy allows the states:StartExecution action`);
+        expect(body.error?.message).toContain(
+          `AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/${engine.iam.model.principalOf(accessKeyIdOf(fnOf(template, 'api').logicalId))?.roleName}/`,
+        );
+        expect(body.error?.message).toContain(
+          `is not authorized to perform: states:StartExecution on resource: ${engine.stateMachineArn} because no identity-based policy allows the states:StartExecution action`,
+        );
         expect(engine.iam.denials.map((d) => [d.action, d.resource])).toEqual([['states:StartExecution', engine.stateMachineArn]]);
       } finally {
         await server.close();
@@ -172,7 +197,12 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
         const api = engine.iam.model.principalOf(accessKeyIdOf(fnOf(engine.template, 'api').logicalId));
         expect(engine.iam.used.get(api?.roleName ?? '')).toContain('states:StartExecution');
         // The same role may not start the unqualified machine, nor a version, nor another alias.
-        const sfn = new SFNClient({ endpoint: engine.sfnApi.url, region: 'local', maxAttempts: 1, credentials: { accessKeyId: accessKeyIdOf(fnOf(engine.template, 'api').logicalId), secretAccessKey: 'x' } });
+        const sfn = new SFNClient({
+          endpoint: engine.sfnApi.url,
+          region: 'local',
+          maxAttempts: 1,
+          credentials: { accessKeyId: accessKeyIdOf(fnOf(engine.template, 'api').logicalId), secretAccessKey: 'x' },
+        });
         try {
           for (const arn of [engine.stateMachineArn, `${engine.stateMachineArn}:1`, `${engine.stateMachineArn}:beta`]) {
             await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: arn, input: '{}' }))).rejects.toMatchObject({
@@ -193,7 +223,9 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
   describe('Bedrock: a bedrock model is called through the local Bedrock Runtime as the model function', () => {
     const HAIKU = 'anthropic.claude-3-haiku-20240307-v1:0';
     // The same models as test/lib/bedrock.test.ts (one template for both): a model in its region, an inference profile.
-    const bedrockConfig = { models: { primary: { provider: 'bedrock' as const, model: HAIKU, region: 'us-east-1' }, fallback: { provider: 'bedrock' as const, model: 'eu.amazon.nova-lite-v1:0' } } };
+    const bedrockConfig = {
+      models: { primary: { provider: 'bedrock' as const, model: HAIKU, region: 'us-east-1' }, fallback: { provider: 'bedrock' as const, model: 'eu.amazon.nova-lite-v1:0' } },
+    };
 
     it('with the grant the stack gives (exactly the configured models), a run on a bedrock model succeeds', async () => {
       const engine = await testEngine(bedrockConfig);
@@ -219,7 +251,9 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
         const calls = trace.filter((e) => e.type === 'model_call') as { error?: { name: string; message: string } }[];
         expect(calls.map((c) => c.error?.name)).toEqual(['BadRequest', 'BadRequest']);
         expect(calls[0]?.error?.message).toMatch(
-          new RegExp(`^bedrock ${HAIKU.replaceAll('.', '\\.')}: AccessDeniedException \\(HTTP 403\\): User: arn:aws:sts::000000000000:assumed-role/\\w+/CallModelFunction\\w+ is not authorized to perform: bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1::foundation-model/${HAIKU.replaceAll('.', '\\.')} because`), // (the classifier keeps 300 characters of a message)
+          new RegExp(
+            `^bedrock ${HAIKU.replaceAll('.', '\\.')}: AccessDeniedException \\(HTTP 403\\): User: arn:aws:sts::000000000000:assumed-role/\\w+/CallModelFunction\\w+ is not authorized to perform: bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1::foundation-model/${HAIKU.replaceAll('.', '\\.')} because`,
+          ), // (the classifier keeps 300 characters of a message)
         );
         expect(engine.iam.denials.map((d) => [d.action, d.resource])).toEqual([
           ['bedrock:InvokeModel', `arn:aws:bedrock:us-east-1::foundation-model/${HAIKU}`],
@@ -234,7 +268,9 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
   describe('Secrets Manager: the model key (apiKeySecret) is read through the local endpoint as the model function', () => {
     let fake: FakeProvider;
     const SECRET = 'agent/openai-key';
-    const secretConfig = () => ({ models: { primary: { provider: 'openai' as const, model: 'gpt-x', contextWindowTokens: 128_000, baseUrl: fake.url, apiKeySecret: SECRET, timeoutMs: 5000 } } });
+    const secretConfig = () => ({
+      models: { primary: { provider: 'openai' as const, model: 'gpt-x', contextWindowTokens: 128_000, baseUrl: fake.url, apiKeySecret: SECRET, timeoutMs: 5000 } },
+    });
     beforeAll(async () => {
       fake = await startFakeOpenAI();
     });
@@ -260,7 +296,10 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
 
     it('without the secret grant, the model call fails AccessDenied for secretsmanager:GetSecretValue (a BadRequest: no retry) and no request reaches the provider', async () => {
       const config = parseConfig(secretConfig());
-      const engine = await testEngine(secretConfig(), { template: withoutGrants(templateFor(config), (a) => a.startsWith('secretsmanager:')), secrets: { [SECRET]: 'sk-never-read' } });
+      const engine = await testEngine(secretConfig(), {
+        template: withoutGrants(templateFor(config), (a) => a.startsWith('secretsmanager:')),
+        secrets: { [SECRET]: 'sk-never-read' },
+      });
       try {
         const { run } = await engine.run({ input: 'hello' });
         expect(run.status).toBe('DEGRADED');
@@ -268,7 +307,9 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
         const call = trace.find((e) => e.type === 'model_call') as { error?: { name: string; message: string } } | undefined;
         expect(call?.error?.name).toBe('BadRequest');
         expect(call?.error?.message).toMatch(
-          new RegExp(`^secret ${SECRET}: AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/\\w+/CallModelFunction\\w+ is not authorized to perform: secretsmanager:GetSecretValue on resource: ${localSecretArn(SECRET)} because no identity-based policy allows the secretsmanager:GetSecretValue action$`),
+          new RegExp(
+            `^secret ${SECRET}: AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/\\w+/CallModelFunction\\w+ is not authorized to perform: secretsmanager:GetSecretValue on resource: ${localSecretArn(SECRET)} because no identity-based policy allows the secretsmanager:GetSecretValue action$`,
+          ),
         );
         expect(engine.iam.denials.map((d) => [d.action, d.resource])).toEqual([['secretsmanager:GetSecretValue', localSecretArn(SECRET)]]);
         expect(fake.requests).toHaveLength(0);
@@ -279,7 +320,13 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
 
     it('answers as Secrets Manager does: AccessDeniedException for another role, the value for the granted one, ResourceNotFound for a missing secret', async () => {
       const engine = await testEngine(secretConfig(), { secrets: { [SECRET]: 'sk-1' } });
-      const as = (fn: string) => new SecretsManagerClient({ endpoint: engine.secretsManager.url, region: 'local', maxAttempts: 1, credentials: { accessKeyId: accessKeyIdOf(fnOf(engine.template, fn).logicalId), secretAccessKey: 'x' } });
+      const as = (fn: string) =>
+        new SecretsManagerClient({
+          endpoint: engine.secretsManager.url,
+          region: 'local',
+          maxAttempts: 1,
+          credentials: { accessKeyId: accessKeyIdOf(fnOf(engine.template, fn).logicalId), secretAccessKey: 'x' },
+        });
       const [model, api] = [as('call-model'), as('api')];
       try {
         await expect(model.send(new GetSecretValueCommand({ SecretId: SECRET }))).resolves.toMatchObject({ SecretString: 'sk-1', Name: SECRET, ARN: localSecretArn(SECRET) });
@@ -291,7 +338,12 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
         // The grant is on this secret only (`agent/openai-key-??????`): another one is denied, a missing one within it is not found.
         await expect(model.send(new GetSecretValueCommand({ SecretId: 'agent/other' }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
         const missing = await testEngine(secretConfig(), { template: engine.template });
-        const modelOfMissing = new SecretsManagerClient({ endpoint: missing.secretsManager.url, region: 'local', maxAttempts: 1, credentials: { accessKeyId: accessKeyIdOf(fnOf(engine.template, 'call-model').logicalId), secretAccessKey: 'x' } });
+        const modelOfMissing = new SecretsManagerClient({
+          endpoint: missing.secretsManager.url,
+          region: 'local',
+          maxAttempts: 1,
+          credentials: { accessKeyId: accessKeyIdOf(fnOf(engine.template, 'call-model').logicalId), secretAccessKey: 'x' },
+        });
         try {
           await expect(modelOfMissing.send(new GetSecretValueCommand({ SecretId: SECRET }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
         } finally {
@@ -331,7 +383,9 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
         const call = trace.find((e) => e.type === 'tool_call' && e.name === 'retrieve') as { isError?: boolean; result?: string } | undefined;
         expect(call?.isError).toBe(true);
         expect(call?.result).toMatch(
-          new RegExp(`AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/\\w+/CallToolFunction\\w+ is not authorized to perform: lambda:InvokeFunction on resource: ${ARN} because no identity-based policy allows the lambda:InvokeFunction action`),
+          new RegExp(
+            `AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/\\w+/CallToolFunction\\w+ is not authorized to perform: lambda:InvokeFunction on resource: ${ARN} because no identity-based policy allows the lambda:InvokeFunction action`,
+          ),
         );
         expect(engine.iam.denials.map((d) => [d.action, d.resource])).toEqual([['lambda:InvokeFunction', ARN]]);
       } finally {
@@ -341,7 +395,13 @@ describe('IAM offline: every AWS call of a handler is checked against the role t
 
     it("with the grant, the tool's localHandler answers behind the endpoint; only the granted role may invoke it, with Lambda's response shape", async () => {
       const engine = await testEngine(toolConfig);
-      const as = (fn: string) => new LambdaClient({ endpoint: engine.lambdaApi.url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: accessKeyIdOf(fnOf(engine.template, fn).logicalId), secretAccessKey: 'x' } });
+      const as = (fn: string) =>
+        new LambdaClient({
+          endpoint: engine.lambdaApi.url,
+          region: 'us-east-1',
+          maxAttempts: 1,
+          credentials: { accessKeyId: accessKeyIdOf(fnOf(engine.template, fn).logicalId), secretAccessKey: 'x' },
+        });
       const [tool, model] = [as('call-tool'), as('call-model')];
       try {
         const { run } = await engine.run({ input: 'How does the circuit breaker work?' });

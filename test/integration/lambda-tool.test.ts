@@ -26,7 +26,12 @@ describe('a lambda tool on the synthesized machine, offline', () => {
       expect(run.status).toBe('SUCCEEDED');
       const trace = await engine.runtime.runs.listEvents(run.runId);
       const call = trace.find((e) => e.type === 'tool_call');
-      expect(call).toMatchObject({ name: 'retrieve', arguments: { query: 'circuit breaker work' }, isError: false, source: 'lambda:arn:aws:lambda:us-east-1:123456789012:function:orders' });
+      expect(call).toMatchObject({
+        name: 'retrieve',
+        arguments: { query: 'circuit breaker work' },
+        isError: false,
+        source: 'lambda:arn:aws:lambda:us-east-1:123456789012:function:orders',
+      });
       expect(JSON.parse(String(call?.result))).toEqual({
         order: null,
         status: 'shipped',

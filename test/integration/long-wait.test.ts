@@ -18,12 +18,20 @@ describe('waits longer than a Node timer holds', () => {
   let server: LocalServer;
   const clock = new VirtualTimers();
   const call = (method: string, path: string, body?: unknown) =>
-    fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${ALICE}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    fetch(`${server.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ALICE}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   type Run = { status: string; pendingApprovals: { toolCallId: string }[] };
-  const until = (runId: string, done: (run: Run) => boolean) => poll(`run ${runId} in the expected state`, async () => (await (await call('GET', `/runs/${runId}`)).json()) as Run, done);
+  const until = (runId: string, done: (run: Run) => boolean) =>
+    poll(`run ${runId} in the expected state`, async () => (await (await call('GET', `/runs/${runId}`)).json()) as Run, done);
 
   beforeAll(async () => {
-    engine = await testEngine({ toolApprovals: { calculator: 'required' }, approvalTimeoutSeconds: 30 * 24 * 3600, budgets: { maxSteps: 3 }, localTokens: { [ALICE]: 'alice' } }, { timers: clock });
+    engine = await testEngine(
+      { toolApprovals: { calculator: 'required' }, approvalTimeoutSeconds: 30 * 24 * 3600, budgets: { maxSteps: 3 }, localTokens: { [ALICE]: 'alice' } },
+      { timers: clock },
+    );
     server = await startServer(engine, { port: 0 });
   });
   afterAll(async () => {

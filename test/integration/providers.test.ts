@@ -20,7 +20,14 @@ describe.each(protocols)('%s as the primary model', (protocol) => {
     process.env.AWS_SECRET_ACCESS_KEY ??= 'fake';
     engine = await testEngine({
       models: {
-        primary: { provider: protocol, model: 'primary-1', contextWindowTokens: 128_000, baseUrl: primary.baseUrl, timeoutMs: 400, ...(protocol === 'bedrock' ? { region: 'us-east-1' } : { apiKeyEnv: 'FAKE_PROVIDER_KEY' }) },
+        primary: {
+          provider: protocol,
+          model: 'primary-1',
+          contextWindowTokens: 128_000,
+          baseUrl: primary.baseUrl,
+          timeoutMs: 400,
+          ...(protocol === 'bedrock' ? { region: 'us-east-1' } : { apiKeyEnv: 'FAKE_PROVIDER_KEY' }),
+        },
         fallback: { provider: 'openai', model: 'fallback-1', contextWindowTokens: 128_000, baseUrl: fallback.baseUrl, timeoutMs: 400 },
       },
       retry: { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 5 },
@@ -41,7 +48,14 @@ describe.each(protocols)('%s as the primary model', (protocol) => {
 
   it('answers through two tool calls (happy path), usage normalised and recorded', async () => {
     primary.script(
-      { kind: 'tools', calls: [{ name: 'calculator', args: { expression: '17 * 23' } }, { name: 'search_docs', args: { query: 'circuit breaker' } }], usage: { input: 300, output: 40 } },
+      {
+        kind: 'tools',
+        calls: [
+          { name: 'calculator', args: { expression: '17 * 23' } },
+          { name: 'search_docs', args: { query: 'circuit breaker' } },
+        ],
+        usage: { input: 300, output: 40 },
+      },
       { kind: 'text', text: '17 * 23 = 391, and the breaker opens after five failures.', usage: { input: 900, output: 25 } },
     );
     const { run } = await engine.run({ input: 'What is 17 * 23 and how does the breaker work?' });
@@ -71,7 +85,12 @@ describe.each(protocols)('%s as the primary model', (protocol) => {
       ['429 insufficient_quota → 1 request, then the fallback', { kind: 'quota' }, 1, 'QuotaExhausted'],
       ['401 → exactly 1 request, then the fallback', { kind: 'status', status: 401, body: { error: { message: 'invalid key' } } }, 1, 'BadRequest'],
       ['truncated JSON → 3 attempts, then the fallback', { kind: 'truncated' }, 3, 'TransientError'],
-      ['429 with Retry-After past the retry window → 1 request, then the fallback at once', { kind: 'status', status: 429, headers: { 'retry-after': '60' } }, 1, 'RetryAfterTooLong'],
+      [
+        '429 with Retry-After past the retry window → 1 request, then the fallback at once',
+        { kind: 'status', status: 429, headers: { 'retry-after': '60' } },
+        1,
+        'RetryAfterTooLong',
+      ],
     );
   }
   it.each(faultCases)('%s', async (_label, reply, requests, errorName) => {
@@ -144,7 +163,14 @@ describe.each(protocols)('%s: a valid answer over 1 MiB', (protocol) => {
     engine = await testEngine({
       models: {
         // A generous client timeout: this is about size, not speed.
-        primary: { provider: protocol, model: 'primary-1', contextWindowTokens: 128_000, baseUrl: primary.baseUrl, timeoutMs: 15_000, ...(protocol === 'bedrock' ? { region: 'us-east-1' } : { apiKeyEnv: 'FAKE_PROVIDER_KEY' }) },
+        primary: {
+          provider: protocol,
+          model: 'primary-1',
+          contextWindowTokens: 128_000,
+          baseUrl: primary.baseUrl,
+          timeoutMs: 15_000,
+          ...(protocol === 'bedrock' ? { region: 'us-east-1' } : { apiKeyEnv: 'FAKE_PROVIDER_KEY' }),
+        },
         fallback: { provider: 'openai', model: 'fallback-1', contextWindowTokens: 128_000, baseUrl: fallback.baseUrl, timeoutMs: 15_000 },
       },
       retry: { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 5 },

@@ -45,37 +45,41 @@ describe('no model request reaches the provider after a run is stopped', () => {
   it.each([
     ['cancelled by their owner', 'CANCELLED', 10],
     ['stopped by an admin', 'KILLED', 12],
-  ] as const)('%s: 0 provider requests after the terminal write', async (_what, reason, n) => {
-    const ids = Array.from({ length: n }, (_, i) => `${reason}-${i}`);
-    // One user per run: the stops, not the daily cap, end these runs.
-    const finished = ids.map((runId) => engine.run({ input: `prompt of ${runId}`, runId, userId: runId }).catch(() => undefined));
-    // Each run is stopped once it has made one to three requests: the stops land anywhere in a step.
-    const deadline = Date.now() + 30_000;
-    const pending = new Set(ids);
-    const stops: Promise<void>[] = [];
-    while (pending.size > 0 && Date.now() < deadline) {
-      for (const runId of [...pending]) {
-        const made = arrivals.get(`prompt of ${runId}`)?.length ?? 0;
-        if (made >= 1 + (Number(runId.split('-')[1]) % 3)) {
-          pending.delete(runId);
-          stops.push(engine.control.cancel(runId, reason));
+  ] as const)(
+    '%s: 0 provider requests after the terminal write',
+    async (_what, reason, n) => {
+      const ids = Array.from({ length: n }, (_, i) => `${reason}-${i}`);
+      // One user per run: the stops, not the daily cap, end these runs.
+      const finished = ids.map((runId) => engine.run({ input: `prompt of ${runId}`, runId, userId: runId }).catch(() => undefined));
+      // Each run is stopped once it has made one to three requests: the stops land anywhere in a step.
+      const deadline = Date.now() + 30_000;
+      const pending = new Set(ids);
+      const stops: Promise<void>[] = [];
+      while (pending.size > 0 && Date.now() < deadline) {
+        for (const runId of [...pending]) {
+          const made = arrivals.get(`prompt of ${runId}`)?.length ?? 0;
+          if (made >= 1 + (Number(runId.split('-')[1]) % 3)) {
+            pending.delete(runId);
+            stops.push(engine.control.cancel(runId, reason));
+          }
         }
+        await new Promise((r) => setTimeout(r, 2));
       }
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    expect(pending.size).toBe(0);
-    await Promise.all(stops);
-    await Promise.all(finished);
-    await new Promise((r) => setTimeout(r, 50)); // a request sent late would have arrived by now
-    const late: { runId: string; msAfter: number }[] = [];
-    for (const runId of ids) {
-      const run = await engine.runtime.runs.getRun(runId);
-      expect(run).toMatchObject({ status: 'CANCELLED', stopReason: reason });
-      const final = Date.parse(run?.updatedAt ?? '');
-      for (const t of arrivals.get(`prompt of ${runId}`) ?? []) if (t > final) late.push({ runId, msAfter: t - final });
-    }
-    expect(late).toEqual([]);
-  }, 60_000);
+      expect(pending.size).toBe(0);
+      await Promise.all(stops);
+      await Promise.all(finished);
+      await new Promise((r) => setTimeout(r, 50)); // a request sent late would have arrived by now
+      const late: { runId: string; msAfter: number }[] = [];
+      for (const runId of ids) {
+        const run = await engine.runtime.runs.getRun(runId);
+        expect(run).toMatchObject({ status: 'CANCELLED', stopReason: reason });
+        const final = Date.parse(run?.updatedAt ?? '');
+        for (const t of arrivals.get(`prompt of ${runId}`) ?? []) if (t > final) late.push({ runId, msAfter: t - final });
+      }
+      expect(late).toEqual([]);
+    },
+    60_000,
+  );
 
   it('issue 31 item 6: 20 concurrent runs of one user against a $1 daily cap spend at most $1 plus one call per run', async () => {
     const day = new Date().toISOString().slice(0, 10);
@@ -86,7 +90,10 @@ describe('no model request reaches the provider after a run is stopped', () => {
       for (const e of await engine.runtime.runs.listEvents(runId)) if (e.type === 'model_call' && typeof e.costUsd === 'number') costs.push(e.costUsd);
     }
     const spent = (await engine.runtime.spend?.today('capped', day))?.userMicros ?? 0;
-    expect(spent / 1e6).toBeCloseTo(costs.reduce((a, c) => a + c, 0), 6);
+    expect(spent / 1e6).toBeCloseTo(
+      costs.reduce((a, c) => a + c, 0),
+      6,
+    );
     expect(spent / 1e6).toBeLessThanOrEqual(1 + 20 * Math.max(...costs));
   }, 60_000);
 });

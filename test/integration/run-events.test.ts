@@ -65,11 +65,16 @@ describe('live progress: GET /runs/{id}/events (Server-Sent Events)', () => {
       headers: { authorization: `Bearer ${options.token ?? ALICE}`, ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
     });
-  const events = (runId: string, headers: Record<string, string> = {}, token = ALICE) => call('GET', `/runs/${runId}/events`, { token, headers: { accept: 'text/event-stream', ...headers } });
+  const events = (runId: string, headers: Record<string, string> = {}, token = ALICE) =>
+    call('GET', `/runs/${runId}/events`, { token, headers: { accept: 'text/event-stream', ...headers } });
 
   beforeAll(async () => {
     // The threads suite's config (one template for both): the calculator waits for approval, so a run stays in flight.
-    engine = await testEngine({ localTokens: { [ALICE]: 'alice', [BOB]: 'bob' }, adminTokens: { 'token-admin-0123456789abcdef00': 'root' }, toolApprovals: { calculator: 'required' } });
+    engine = await testEngine({
+      localTokens: { [ALICE]: 'alice', [BOB]: 'bob' },
+      adminTokens: { 'token-admin-0123456789abcdef00': 'root' },
+      toolApprovals: { calculator: 'required' },
+    });
     server = await startServer(engine, { port: 0 });
   });
   afterAll(async () => {

@@ -41,7 +41,11 @@ describe('daily caps, the kill switch and support access (local server, the stat
   };
   const start = async (token: string, input = 'Count forever.') => call('POST', '/runs', token, { input });
   const waitFor = (runId: string, token: string, done: (s: string) => boolean = (s) => !['RUNNING', 'PAUSED'].includes(s)) =>
-    poll(`run ${runId} in the expected state`, async () => (await call('GET', `/runs/${runId}`, token)).body, (run) => done(run.status));
+    poll(
+      `run ${runId} in the expected state`,
+      async () => (await call('GET', `/runs/${runId}`, token)).body,
+      (run) => done(run.status),
+    );
 
   beforeAll(async () => {
     fake = await startFakeProvider('openai');

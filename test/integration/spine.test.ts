@@ -50,7 +50,10 @@ describe('the synthesized state machine, run offline', () => {
     const types = trace.map((e) => e.type);
     expect(types[0]).toBe('run_started');
     expect(types.at(-1)).toBe('run_finished');
-    const tools = trace.filter((e) => e.type === 'tool_call').map((e) => e.name).sort();
+    const tools = trace
+      .filter((e) => e.type === 'tool_call')
+      .map((e) => e.name)
+      .sort();
     expect(tools).toEqual(['calculator', 'search_docs']);
     const ats = trace.map((e) => e.at);
     expect([...ats].sort()).toEqual(ats);

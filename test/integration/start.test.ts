@@ -38,7 +38,9 @@ describe('starting a run', () => {
     }
     expect(failedRes.status).toBe(503);
     expect(((await failedRes.json()) as { error: { code: string } }).error.code).toBe('START_FAILED');
-    const { runs } = (await (await fetch(`${server.url}/runs`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { runs: { runId: string; status: string; stopReason: string }[] };
+    const { runs } = (await (await fetch(`${server.url}/runs`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+      runs: { runId: string; status: string; stopReason: string }[];
+    };
     expect(runs).toEqual([expect.objectContaining({ status: 'FAILED', stopReason: 'START_FAILED' })]);
 
     const retry = await post('key-1');

@@ -34,7 +34,13 @@ describe('threads (local server, state machine, dynalite)', () => {
   const getRun = async (runId: string) => (await (await call('GET', `/runs/${runId}`)).json()) as Run;
   const settled = (runId: string, statuses = ['SUCCEEDED', 'DEGRADED', 'UNFINISHED', 'CANCELLED', 'FAILED']) =>
     // Every 60 ms: under the stage's throttle (20 requests per second), which the local API Gateway applies.
-    poll(`run ${runId} to be ${statuses.join('/')}`, () => getRun(runId), (run) => statuses.includes(run.status), 10_000, 60);
+    poll(
+      `run ${runId} to be ${statuses.join('/')}`,
+      () => getRun(runId),
+      (run) => statuses.includes(run.status),
+      10_000,
+      60,
+    );
   const newThread = async (title?: string) => {
     const res = await call('POST', '/threads', { body: title === undefined ? {} : { title } });
     expect(res.status).toBe(201);
@@ -50,7 +56,12 @@ describe('threads (local server, state machine, dynalite)', () => {
   };
 
   beforeAll(async () => {
-    engine = await testEngine({ api: { throttle: { rateLimit: 200, burstLimit: 400 } }, localTokens: { [ALICE]: 'alice', [BOB]: 'bob' }, adminTokens: { [ADMIN]: 'root' }, toolApprovals: { calculator: 'required' } });
+    engine = await testEngine({
+      api: { throttle: { rateLimit: 200, burstLimit: 400 } },
+      localTokens: { [ALICE]: 'alice', [BOB]: 'bob' },
+      adminTokens: { [ADMIN]: 'root' },
+      toolApprovals: { calculator: 'required' },
+    });
     server = await startServer(engine, { port: 0 });
   });
   afterAll(async () => {
@@ -72,7 +83,12 @@ describe('threads (local server, state machine, dynalite)', () => {
     expect(two.answer).toContain((one.answer ?? '').slice(0, 40));
     // Referenced, never copied: the second run's own messages are its question and its answer, and the model call
     // that wrote the answer was sent the first run's four messages before them.
-    const items = (await engine.dynamo.doc.send(new QueryCommand({ TableName: engine.runtime.runs.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `RUN#${second.body.runId}` } }))).Items ?? [];
+    const items =
+      (
+        await engine.dynamo.doc.send(
+          new QueryCommand({ TableName: engine.runtime.runs.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `RUN#${second.body.runId}` } }),
+        )
+      ).Items ?? [];
     const messages = items.filter((i) => String(i.sk).startsWith('MSG#'));
     expect(messages.map((m) => m.message.role)).toEqual(['user', 'assistant']);
     expect(messages[1]?.event?.input?.messages).toBe(5);
@@ -258,10 +274,21 @@ describe('thread runs paused, resumed, and resumed from their checkpoint after a
     await engine.close();
   };
   const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${ALICE}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ALICE}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: res.status, body: res.status === 204 ? {} : ((await res.json()) as Record<string, unknown> & Partial<Run>) };
   };
-  const status = (runId: string, want: string) => poll(`run ${runId} to be ${want}`, async () => (await call('GET', `/runs/${runId}`)).body, (run) => run.status === want, 10_000, 20);
+  const status = (runId: string, want: string) =>
+    poll(
+      `run ${runId} to be ${want}`,
+      async () => (await call('GET', `/runs/${runId}`)).body,
+      (run) => run.status === want,
+      10_000,
+      20,
+    );
   /** Starts a run on the thread and pauses it while the model is answering its first step. */
   const pausedRun = async (threadId: string, input: string) => {
     const started = await call('POST', `/threads/${threadId}/runs`, { input });

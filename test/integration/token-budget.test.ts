@@ -15,8 +15,13 @@ describe('the token budget against a provider that reports large usage', () => {
     // Never finishes; every answer uses all the output tokens it is allowed (up to 2,000).
     let n = 0;
     fake.setDefault({ kind: 'text', text: 'unused' });
-    fake.script(...Array.from({ length: 10 }, () => ({ kind: 'tools' as const, calls: [{ name: 'calculator', args: { expression: `${++n} + 1` } }], usage: { input: 50, output: 2000 } })));
-    const engine = await testEngine({ models: { primary: { provider: 'openai', model: 'big', contextWindowTokens: 128_000, baseUrl: fake.baseUrl, timeoutMs: 2000, maxOutputTokens: 1024 } }, budgets: { maxTokens: 5000 } });
+    fake.script(
+      ...Array.from({ length: 10 }, () => ({ kind: 'tools' as const, calls: [{ name: 'calculator', args: { expression: `${++n} + 1` } }], usage: { input: 50, output: 2000 } })),
+    );
+    const engine = await testEngine({
+      models: { primary: { provider: 'openai', model: 'big', contextWindowTokens: 128_000, baseUrl: fake.baseUrl, timeoutMs: 2000, maxOutputTokens: 1024 } },
+      budgets: { maxTokens: 5000 },
+    });
     try {
       const { run } = await engine.run({ input: 'Count forever.' });
       expect(run).toMatchObject({ status: 'UNFINISHED', stopReason: 'TOKEN_BUDGET' });
@@ -43,13 +48,18 @@ describe('the token budget against a provider that reports large usage', () => {
   it('may pass the budget only by the estimation error of the last prompt', async () => {
     // A provider that counts 3,000 input tokens for a prompt we estimate at a few hundred.
     let n = 0;
-    fake.script(...Array.from({ length: 10 }, () => ({ kind: 'tools' as const, calls: [{ name: 'calculator', args: { expression: `${++n} * 2` } }], usage: { input: 3000, output: 200 } })));
-    const engine = await testEngine({ models: { primary: { provider: 'openai', model: 'big', contextWindowTokens: 128_000, baseUrl: fake.baseUrl, timeoutMs: 2000 } }, budgets: { maxTokens: 8000 } });
+    fake.script(
+      ...Array.from({ length: 10 }, () => ({ kind: 'tools' as const, calls: [{ name: 'calculator', args: { expression: `${++n} * 2` } }], usage: { input: 3000, output: 200 } })),
+    );
+    const engine = await testEngine({
+      models: { primary: { provider: 'openai', model: 'big', contextWindowTokens: 128_000, baseUrl: fake.baseUrl, timeoutMs: 2000 } },
+      budgets: { maxTokens: 8000 },
+    });
     try {
       const { run } = await engine.run({ input: 'Count forever.' });
       expect(run.stopReason).toBe('TOKEN_BUDGET');
       const trace = await engine.runtime.runs.listEvents(run.runId);
-      const last = trace.filter((e) => e.type === "model_call").at(-1) as unknown as { usage: { inputTokens: number }; estimatedPromptTokens: number };
+      const last = trace.filter((e) => e.type === 'model_call').at(-1) as unknown as { usage: { inputTokens: number }; estimatedPromptTokens: number };
       const estimationError = last.usage.inputTokens - last.estimatedPromptTokens;
       const total = run.usage.inputTokens + run.usage.outputTokens;
       expect(total).toBeGreaterThan(8000);

@@ -19,12 +19,19 @@ describe('the stack with lambda and mcp tools', () => {
   const cfn = templateFor(config);
   const template = Template.fromJSON(cfn);
   const functionOf = (handler: string) =>
-    Object.entries(cfn.Resources).find(([, r]) => r.Type === 'AWS::Lambda::Function' && (r.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables?.HANDLER_NAME === handler);
+    Object.entries(cfn.Resources).find(
+      ([, r]) => r.Type === 'AWS::Lambda::Function' && (r.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables?.HANDLER_NAME === handler,
+    );
 
   it('grants lambda:InvokeFunction on exactly the configured function ARNs, to the tool handler only', () => {
     const statements = Object.values(cfn.Resources)
       .filter((r) => r.Type === 'AWS::IAM::Policy')
-      .flatMap((r) => ((r.Properties as { PolicyDocument: { Statement: Record<string, unknown>[] } }).PolicyDocument.Statement ?? []).map((s) => ({ s, roles: (r.Properties as { Roles: unknown[] }).Roles })));
+      .flatMap((r) =>
+        ((r.Properties as { PolicyDocument: { Statement: Record<string, unknown>[] } }).PolicyDocument.Statement ?? []).map((s) => ({
+          s,
+          roles: (r.Properties as { Roles: unknown[] }).Roles,
+        })),
+      );
     const functionRoles = new Set(
       Object.values(cfn.Resources)
         .filter((r) => r.Type === 'AWS::Lambda::Function')
@@ -36,7 +43,7 @@ describe('the stack with lambda and mcp tools', () => {
     expect(invokes[0]?.s.Resource).toEqual(['arn:aws:lambda:us-east-1:123456789012:function:orders', 'arn:aws:lambda:eu-west-1:123456789012:function:refunds:live']);
     const [toolId, toolFn] = functionOf('call-tool') ?? [];
     expect(toolId).toBeDefined();
-    const role = (toolFn?.Properties as { Role: { "Fn::GetAtt": string[] } } | undefined)?.Role['Fn::GetAtt'][0];
+    const role = (toolFn?.Properties as { Role: { 'Fn::GetAtt': string[] } } | undefined)?.Role['Fn::GetAtt'][0];
     expect(invokes[0]?.roles).toEqual([{ Ref: role }]);
     template.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'lambda:InvokeFunction' })]) } });
   });
@@ -44,7 +51,9 @@ describe('the stack with lambda and mcp tools', () => {
   it('lets the tool handler outlive an MCP listing plus the call', () => {
     const config = parseConfig({ tools: [{ name: 'slow', kind: 'mcp', url: 'https://slow.example.com/mcp', timeoutMs: 30_000 }] });
     const cfn = templateFor(config);
-    const tool = Object.values(cfn.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && (r.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables?.HANDLER_NAME === 'call-tool');
+    const tool = Object.values(cfn.Resources).find(
+      (r) => r.Type === 'AWS::Lambda::Function' && (r.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables?.HANDLER_NAME === 'call-tool',
+    );
     expect((tool?.Properties as { Timeout: number } | undefined)?.Timeout).toBeGreaterThanOrEqual(60 + 10);
   });
 
@@ -55,12 +64,14 @@ describe('the stack with lambda and mcp tools', () => {
   });
 });
 
-describe('a config too large for the handlers\' environment', () => {
+describe("a config too large for the handlers' environment", () => {
   it('is a config error (no stack trace from the CLI) saying what takes the room, what fits and what to shorten', () => {
     // Text that does not compress: 20 KB of hex.
     const config = parseConfig({ instructions: randomBytes(10_000).toString('hex') });
     const make = () => new AgentStack(new App(), 'TooLarge', { config });
     expect(make).toThrow(ConfigError);
-    expect(make).toThrow(/does not fit the handlers' environment: \d+ bytes serialized \(instructions 20002, output schema 2\), about \d+ compressed, where 3000 bytes are available .*shorten the instructions or the output schema/);
+    expect(make).toThrow(
+      /does not fit the handlers' environment: \d+ bytes serialized \(instructions 20002, output schema 2\), about \d+ compressed, where 3000 bytes are available .*shorten the instructions or the output schema/,
+    );
   });
 });

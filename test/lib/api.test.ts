@@ -20,14 +20,43 @@ describe('the API Gateway API', () => {
       expect(m.Properties.AuthorizationType).toBe('COGNITO_USER_POOLS');
       expect(m.Properties.AuthorizerId).toBeDefined();
     }
-    const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort();
-    expect(paths).toEqual(['cancel', 'config', 'pause', 'resume', 'runs', 'trace', '{id}', 'admin', 'stop', 'disable', 'enable', 'spend', 'runs', 'reads', 'threads', '{id}', 'runs', 'users', '{userId}', 'events', 'approvals', '{toolCallId}'].sort());
+    const paths = Object.values(template.findResources('AWS::ApiGateway::Resource'))
+      .map((r) => r.Properties.PathPart)
+      .sort();
+    expect(paths).toEqual(
+      [
+        'cancel',
+        'config',
+        'pause',
+        'resume',
+        'runs',
+        'trace',
+        '{id}',
+        'admin',
+        'stop',
+        'disable',
+        'enable',
+        'spend',
+        'runs',
+        'reads',
+        'threads',
+        '{id}',
+        'runs',
+        'users',
+        '{userId}',
+        'events',
+        'approvals',
+        '{toolCallId}',
+      ].sort(),
+    );
   });
 
   it('streams GET /runs/{id}/events: a Lambda proxy integration with ResponseTransferMode STREAM on its own function', () => {
     const resources = template.findResources('AWS::ApiGateway::Resource');
     const eventsId = Object.entries(resources).find(([, r]) => r.Properties.PathPart === 'events')?.[0];
-    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.ResourceId.Ref === eventsId && m.Properties.HttpMethod !== 'OPTIONS');
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
+      (m) => m.Properties.ResourceId.Ref === eventsId && m.Properties.HttpMethod !== 'OPTIONS',
+    );
     expect(methods).toHaveLength(1);
     const [events] = methods;
     expect(events?.Properties).toMatchObject({ HttpMethod: 'GET', AuthorizationType: 'COGNITO_USER_POOLS', Integration: { Type: 'AWS_PROXY', ResponseTransferMode: 'STREAM' } });
@@ -38,7 +67,9 @@ describe('the API Gateway API', () => {
     expect(fnId).toBeDefined();
     expect(uri).toContain(fnId);
     // Others stay buffered.
-    const buffered = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.ResourceId.Ref !== eventsId && m.Properties.HttpMethod !== 'OPTIONS');
+    const buffered = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
+      (m) => m.Properties.ResourceId.Ref !== eventsId && m.Properties.HttpMethod !== 'OPTIONS',
+    );
     for (const m of buffered) expect(m.Properties.Integration.ResponseTransferMode).toBeUndefined();
   });
 
@@ -56,7 +87,9 @@ describe('the API Gateway API', () => {
   it('allows CORS from the viewer’s origin only', () => {
     const options = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.HttpMethod === 'OPTIONS');
     expect(options.length).toBeGreaterThan(0);
-    const origins = new Set(options.map((m) => JSON.stringify(m.Properties.Integration.IntegrationResponses[0].ResponseParameters['method.response.header.Access-Control-Allow-Origin'])));
+    const origins = new Set(
+      options.map((m) => JSON.stringify(m.Properties.Integration.IntegrationResponses[0].ResponseParameters['method.response.header.Access-Control-Allow-Origin'])),
+    );
     expect([...origins]).toEqual(['"\'https://viewer.example.com\'"']);
   });
 
@@ -81,7 +114,9 @@ describe('the API with API keys (api.auth "apiKeys")', () => {
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.Authorization', AuthorizerResultTtlInSeconds: 0 });
     const authorizers = Object.keys(template.findResources('AWS::ApiGateway::Authorizer'));
     expect(authorizers).toHaveLength(1);
-    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.HttpMethod !== 'OPTIONS' && m.Properties.AuthorizationType !== 'NONE');
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
+      (m) => m.Properties.HttpMethod !== 'OPTIONS' && m.Properties.AuthorizationType !== 'NONE',
+    );
     expect(methods.length).toBeGreaterThanOrEqual(17);
     for (const m of methods) expect(m.Properties).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizers[0] } });
     const fns = Object.values(template.findResources('AWS::Lambda::Function')).filter((f) => f.Properties.Environment?.Variables?.HANDLER_NAME === 'authorizer');
@@ -89,8 +124,17 @@ describe('the API with API keys (api.auth "apiKeys")', () => {
   });
 
   it('keeps the app’s error shape in API Gateway’s own 401, 403, 413 and 429', () => {
-    for (const [type, status] of [['UNAUTHORIZED', '401'], ['ACCESS_DENIED', '403'], ['REQUEST_TOO_LARGE', '413'], ['THROTTLED', '429']]) {
-      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: type, StatusCode: status, ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"error":\\{"code":') } });
+    for (const [type, status] of [
+      ['UNAUTHORIZED', '401'],
+      ['ACCESS_DENIED', '403'],
+      ['REQUEST_TOO_LARGE', '413'],
+      ['THROTTLED', '429'],
+    ]) {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        StatusCode: status,
+        ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"error":\\{"code":') },
+      });
     }
   });
 

@@ -14,7 +14,9 @@ function bedrockGrants(config: Parameters<typeof parseConfig>[0]) {
   const model = iamModelOf(template);
   const callModel = functionsOf(template).find((f) => f.handler === 'call-model');
   const callModelRole = String((template.Resources[callModel?.logicalId ?? '']?.Properties?.Role as { 'Fn::GetAtt'?: string[] } | undefined)?.['Fn::GetAtt']?.[0]);
-  const grants = [...model.roles.values()].flatMap((r) => r.statements.filter((s: PolicyStatement) => [s.Action].flat().some((a) => String(a).startsWith('bedrock:'))).map((s) => ({ role: r.logicalId, ...s })));
+  const grants = [...model.roles.values()].flatMap((r) =>
+    r.statements.filter((s: PolicyStatement) => [s.Action].flat().some((a) => String(a).startsWith('bedrock:'))).map((s) => ({ role: r.logicalId, ...s })),
+  );
   return { grants, callModelRole };
 }
 
@@ -29,7 +31,11 @@ describe('the Bedrock grant: the model function may invoke exactly the configure
         role: callModelRole,
         Effect: 'Allow',
         Action: 'bedrock:InvokeModel',
-        Resource: [`arn:aws:bedrock:us-east-1::foundation-model/${HAIKU}`, `arn:aws:bedrock:local:000000000000:inference-profile/eu.${NOVA}`, `arn:aws:bedrock:*::foundation-model/${NOVA}`],
+        Resource: [
+          `arn:aws:bedrock:us-east-1::foundation-model/${HAIKU}`,
+          `arn:aws:bedrock:local:000000000000:inference-profile/eu.${NOVA}`,
+          `arn:aws:bedrock:*::foundation-model/${NOVA}`,
+        ],
       },
     ]);
   });
@@ -40,6 +46,9 @@ describe('the Bedrock grant: the model function may invoke exactly the configure
     const arn = 'arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/abc123';
     expect(bedrockModelArns(model(arn))).toEqual([arn]);
     // A system inference profile by ARN: the profile, and its model in every region it routes to.
-    expect(bedrockModelArns(model(`arn:aws:bedrock:us-west-2:123456789012:inference-profile/us.${HAIKU}`))).toEqual([`arn:aws:bedrock:us-west-2:123456789012:inference-profile/us.${HAIKU}`, `arn:aws:bedrock:*::foundation-model/${HAIKU}`]);
+    expect(bedrockModelArns(model(`arn:aws:bedrock:us-west-2:123456789012:inference-profile/us.${HAIKU}`))).toEqual([
+      `arn:aws:bedrock:us-west-2:123456789012:inference-profile/us.${HAIKU}`,
+      `arn:aws:bedrock:*::foundation-model/${HAIKU}`,
+    ]);
   });
 });

@@ -60,10 +60,13 @@ describe('handler bundles hold only what the handler uses', () => {
     expect(inputs.some((f) => f.endsWith('lambdas/core/config.ts'))).toBe(false);
   });
 
-  it.each(['load-run', 'finalize', 'pause', 'await-approval', 'execution-status', 'export-trace'])('%s: no breaker, no spend store (it makes no model or tool call, checks no spend)', async (handler) => {
-    const inputs = await inputsOf(handler);
-    expect(inputs.filter((f) => /lambdas\/(core\/breaker|store\/breaker-store|store\/spend-store)\.ts$/.test(f))).toEqual([]);
-  });
+  it.each(['load-run', 'finalize', 'pause', 'await-approval', 'execution-status', 'export-trace'])(
+    '%s: no breaker, no spend store (it makes no model or tool call, checks no spend)',
+    async (handler) => {
+      const inputs = await inputsOf(handler);
+      expect(inputs.filter((f) => /lambdas\/(core\/breaker|store\/breaker-store|store\/spend-store)\.ts$/.test(f))).toEqual([]);
+    },
+  );
 
   it('api: the zod/mini pieces it validates with, not the JSON Schema generator of the tools', async () => {
     const inputs = await inputsOf('api');
@@ -126,10 +129,14 @@ describe('the AWS SDK in the bundles', () => {
     it.each(BASE_HANDLERS)('%s: loading the bundle loads no package from node_modules', async (handler) => {
       const file = join(dir, `${handler}.js`);
       await bundle(handler, file);
-      const loaded = execFileSync(process.execPath, ['--enable-source-maps', '-e', `require(${JSON.stringify(file)});process.stdout.write(JSON.stringify(Object.keys(require.cache)))`], {
-        encoding: 'utf8',
-        cwd: root,
-      });
+      const loaded = execFileSync(
+        process.execPath,
+        ['--enable-source-maps', '-e', `require(${JSON.stringify(file)});process.stdout.write(JSON.stringify(Object.keys(require.cache)))`],
+        {
+          encoding: 'utf8',
+          cwd: root,
+        },
+      );
       expect(JSON.parse(loaded)).toEqual([file]);
     });
 
@@ -140,7 +147,12 @@ describe('the AWS SDK in the bundles', () => {
         await bundle('load-run', file);
         const script = `require(${JSON.stringify(file)}).handler({ runId: 'bundled-run', input: 'hello' }, ${contextOf('load-run')}).then((s) => process.stdout.write('\\nRESULT ' + JSON.stringify(s) + '\\n'), (e) => { process.stderr.write(String(e && e.stack)); process.exit(1); })`;
         // Asynchronously: the local DynamoDB answers from this process.
-        const { stdout: out } = await promisify(execFile)(process.execPath, ['-e', script], { encoding: 'utf8', cwd: root, env: envOf(dynamo.tableName, dynamo.endpoint, {}), timeout: 30_000 });
+        const { stdout: out } = await promisify(execFile)(process.execPath, ['-e', script], {
+          encoding: 'utf8',
+          cwd: root,
+          env: envOf(dynamo.tableName, dynamo.endpoint, {}),
+          timeout: 30_000,
+        });
         const result = out.split('\n').find((line) => line.startsWith('RESULT '));
         expect(JSON.parse(result?.slice('RESULT '.length) ?? 'null')).toMatchObject({ runId: 'bundled-run' });
         const run = await new RunStore(dynamo.doc, dynamo.tableName).getRun('bundled-run');
@@ -150,16 +162,26 @@ describe('the AWS SDK in the bundles', () => {
       }
     }, 60_000);
 
-    it('bundled call-tool runs a lambda tool with the Lambda client it loads on that first call (the runtime\'s copy)', async () => {
+    it("bundled call-tool runs a lambda tool with the Lambda client it loads on that first call (the runtime's copy)", async () => {
       const ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:orders';
       const dynamo = await dynamoWithAgentTable('BundleToolTable');
       const lambda = await startLoopback();
       try {
-        await ensureTable(dynamo.doc, { TableName: 'BundleIdempotency', KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' });
+        await ensureTable(dynamo.doc, {
+          TableName: 'BundleIdempotency',
+          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+          AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        });
         lambda.on(`/2015-03-31/functions/${encodeURIComponent(ARN)}/invocations`, reply(200, { order: 'A-1', status: 'shipped' }));
         const runs = new RunStore(dynamo.doc, dynamo.tableName);
         await runs.createRun({ runId: 'tool-run', userId: 'u', input: 'where is A-1?', maxSteps: 5, maxTokens: 10_000 });
-        await runs.putMessage('tool-run', { step: 1, seq: 0, at: new Date().toISOString(), message: { role: 'assistant', content: '', toolCalls: [{ id: 'call_1', name: 'orders', arguments: { id: 'A-1' } }] } });
+        await runs.putMessage('tool-run', {
+          step: 1,
+          seq: 0,
+          at: new Date().toISOString(),
+          message: { role: 'assistant', content: '', toolCalls: [{ id: 'call_1', name: 'orders', arguments: { id: 'A-1' } }] },
+        });
         const file = join(dir, 'call-tool-wire.js');
         await bundle('call-tool', file);
         const config = { tools: [{ name: 'orders', kind: 'lambda', functionArn: ARN, description: 'Looks up an order.' }] };
@@ -172,7 +194,12 @@ describe('the AWS SDK in the bundles', () => {
         const lambdaClientLoaded = "Object.keys(require.cache).some((f) => f.includes('node_modules/@aws-sdk/client-lambda/'))";
         const script = `const h = require(${JSON.stringify(file)}); const before = ${lambdaClientLoaded}; h.handler({ runId: 'tool-run', step: 1, toolCallId: 'call_1' }, ${contextOf('call-tool')}).then((s) => process.stdout.write('\\nRESULT ' + JSON.stringify({ s, before, after: ${lambdaClientLoaded} }) + '\\n'), (e) => { process.stderr.write(String(e && e.stack)); process.exit(1); })`;
         const { stdout: out } = await promisify(execFile)(process.execPath, ['-e', script], { encoding: 'utf8', cwd: root, env, timeout: 30_000 });
-        const result = JSON.parse(out.split('\n').find((line) => line.startsWith('RESULT '))?.slice('RESULT '.length) ?? 'null');
+        const result = JSON.parse(
+          out
+            .split('\n')
+            .find((line) => line.startsWith('RESULT '))
+            ?.slice('RESULT '.length) ?? 'null',
+        );
         expect(result).toEqual({ s: { toolCallId: 'call_1', isError: false }, before: false, after: true });
         expect(lambda.requests.map((r) => JSON.parse(r.body))).toEqual([{ id: 'A-1' }]);
         expect((await runs.getMessage('tool-run', 1, 1))?.message).toMatchObject({ role: 'tool', toolCallId: 'call_1', content: '{"order":"A-1","status":"shipped"}' });

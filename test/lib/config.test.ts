@@ -59,13 +59,17 @@ describe('config schema', () => {
   });
 
   it('routes the alarms to an email and/or an existing SNS topic, or acknowledges that they notify nobody', () => {
-    expect(parseConfig({ observability: { monitoring: { alarmEmail: 'oncall@example.com', alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:oncall' } } }).observability.monitoring).toMatchObject({
+    expect(
+      parseConfig({ observability: { monitoring: { alarmEmail: 'oncall@example.com', alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:oncall' } } }).observability.monitoring,
+    ).toMatchObject({
       alarmEmail: 'oncall@example.com',
       alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:oncall',
     });
     expect(() => parseConfig({ observability: { monitoring: { alarmEmail: 'oncall' } } })).toThrow(/observability\.monitoring\.alarmEmail: must be an email address/);
     expect(() => parseConfig({ observability: { monitoring: { alarmTopicArn: 'oncall' } } })).toThrow(/alarmTopicArn: must be an SNS topic ARN like arn:aws:sns:/);
-    expect(() => parseConfig({ observability: { monitoring: { alarmEmail: 'oncall@example.com', alarmsNotifyNobody: 'dev' } } })).toThrow(/alarmsNotifyNobody: only applies when neither alarmEmail nor alarmTopicArn is set/);
+    expect(() => parseConfig({ observability: { monitoring: { alarmEmail: 'oncall@example.com', alarmsNotifyNobody: 'dev' } } })).toThrow(
+      /alarmsNotifyNobody: only applies when neither alarmEmail nor alarmTopicArn is set/,
+    );
   });
 
   it('creates no API Gateway account setting unless asked (api.cloudWatchRole)', () => {
@@ -87,12 +91,22 @@ describe('spend config', () => {
     expect(parseConfig({ budgets: { maxCostUsd: 0.5 }, spend: { dailyUsdPerUser: 5, dailyUsdTotal: 200 } }).spend).toEqual({ dailyUsdPerUser: 5, dailyUsdTotal: 200 });
     expect(() => parseConfig({ models: { primary: { provider: 'openai', model: 'gpt-4o-mini' } }, budgets: { maxCostUsd: 0.5 } })).not.toThrow();
     expect(() =>
-      parseConfig({ models: { primary: { provider: 'openai', model: 'llama3', contextWindowTokens: 8192, baseUrl: 'http://127.0.0.1:11434/v1' } }, pricing: { llama3: { inputPerMTokUsd: 0, outputPerMTokUsd: 0 } }, spend: { dailyUsdTotal: 1 } }),
+      parseConfig({
+        models: { primary: { provider: 'openai', model: 'llama3', contextWindowTokens: 8192, baseUrl: 'http://127.0.0.1:11434/v1' } },
+        pricing: { llama3: { inputPerMTokUsd: 0, outputPerMTokUsd: 0 } },
+        spend: { dailyUsdTotal: 1 },
+      }),
     ).not.toThrow();
   });
 
   it('refuses a dollar limit with a model that has no price, naming the model and the limit', () => {
-    const cfg = { models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'openai', model: 'my-finetune', contextWindowTokens: 32_000, baseUrl: 'http://127.0.0.1:9/v1' } }, spend: { dailyUsdPerUser: 5 } };
+    const cfg = {
+      models: {
+        primary: { provider: 'demo', model: 'default' },
+        fallback: { provider: 'openai', model: 'my-finetune', contextWindowTokens: 32_000, baseUrl: 'http://127.0.0.1:9/v1' },
+      },
+      spend: { dailyUsdPerUser: 5 },
+    };
     expect(() => parseConfig(cfg)).toThrow(/pricing\.my-finetune: model "my-finetune" \(openai, models\.fallback\) has no price, and spend\.dailyUsdPerUser is a dollar limit/);
     // Without a dollar limit an unpriced model is fine (its cost is recorded as 0).
     expect(() => parseConfig({ ...cfg, spend: {} })).not.toThrow();
@@ -147,7 +161,9 @@ describe('your agent in the config (docs/agent.md)', () => {
     writeFileSync(join(dir, 'prompts', 'agent.md'), '# Agent\nAnswer in French.\n');
     writeFileSync(join(dir, 'agent.config.json'), JSON.stringify({ instructions: { file: 'prompts/agent.md' } }));
     expect(loadConfig(join(dir, 'agent.config.json')).instructions).toBe('# Agent\nAnswer in French.');
-    expect(() => withInstructionsRead(parseConfig({ instructions: { file: 'missing.md' } }), dir)).toThrow(/instructions: cannot read .*missing\.md \(the file is relative to the config file\)/);
+    expect(() => withInstructionsRead(parseConfig({ instructions: { file: 'missing.md' } }), dir)).toThrow(
+      /instructions: cannot read .*missing\.md \(the file is relative to the config file\)/,
+    );
     writeFileSync(join(dir, 'empty.md'), '  \n');
     expect(() => withInstructionsRead(parseConfig({ instructions: { file: 'empty.md' } }), dir)).toThrow(/empty\.md is empty/);
     expect(problem({ instructions: { path: 'x.md' } })).toMatch(/instructions/);
@@ -157,13 +173,21 @@ describe('your agent in the config (docs/agent.md)', () => {
   it('validates model parameters per provider, naming what the provider accepts', () => {
     expect(parseConfig(model({ temperature: 1.5, topP: 0.5, stopSequences: ['END'] })).models.primary).toMatchObject({ temperature: 1.5, topP: 0.5 });
     expect(parseConfig(model({ reasoningEffort: 'low' }, 'openai', 'o4-mini')).models.primary.reasoningEffort).toBe('low');
-    expect(problem(model({ reasoningEffort: 'low', temperature: 1 }, 'openai', 'o4-mini'))).toMatch(/temperature: openai reasoning models \(reasoningEffort\) take no temperature or topP/);
-    expect(problem(model({ temperature: 1.5 }, 'anthropic', 'claude-sonnet-4'))).toMatch(/models\.primary\.temperature: anthropic accepts a temperature from 0 to 1 \(got 1\.5\); openai accepts 0 to 2/);
+    expect(problem(model({ reasoningEffort: 'low', temperature: 1 }, 'openai', 'o4-mini'))).toMatch(
+      /temperature: openai reasoning models \(reasoningEffort\) take no temperature or topP/,
+    );
+    expect(problem(model({ temperature: 1.5 }, 'anthropic', 'claude-sonnet-4'))).toMatch(
+      /models\.primary\.temperature: anthropic accepts a temperature from 0 to 1 \(got 1\.5\); openai accepts 0 to 2/,
+    );
     expect(problem(model({ temperature: 2.5 }))).toMatch(/models\.primary\.temperature/);
     expect(problem(model({ stopSequences: ['a', 'b', 'c', 'd', 'e'] }))).toMatch(/stopSequences: openai accepts at most 4 stop sequences \(got 5\)/);
     expect(problem(model({ reasoningEffort: 'extreme' }))).toMatch(/reasoningEffort: .*"low".*"medium".*"high"/);
-    expect(problem(model({ reasoningEffort: 'high', maxOutputTokens: 4096 }, 'anthropic', 'claude-sonnet-4'))).toMatch(/maxOutputTokens: must be above the thinking budget of reasoningEffort "high" \(16384 tokens/);
-    expect(problem(model({ reasoningEffort: 'low', maxOutputTokens: 4096, temperature: 0.5 }, 'anthropic', 'claude-sonnet-4'))).toMatch(/temperature: anthropic extended thinking .* does not take a temperature/);
+    expect(problem(model({ reasoningEffort: 'high', maxOutputTokens: 4096 }, 'anthropic', 'claude-sonnet-4'))).toMatch(
+      /maxOutputTokens: must be above the thinking budget of reasoningEffort "high" \(16384 tokens/,
+    );
+    expect(problem(model({ reasoningEffort: 'low', maxOutputTokens: 4096, temperature: 0.5 }, 'anthropic', 'claude-sonnet-4'))).toMatch(
+      /temperature: anthropic extended thinking .* does not take a temperature/,
+    );
     expect(problem(model({ reasoningEffort: 'low' }, 'bedrock', 'amazon.nova-pro-v1:0'))).toMatch(/reasoningEffort: bedrock takes a reasoning setting only for/);
   });
 
@@ -174,8 +198,12 @@ describe('your agent in the config (docs/agent.md)', () => {
     expect(problem({ models: { primary: { provider: 'demo', model: 'default', maxOutputTokens: 5000, contextWindowTokens: 4000 } } })).toMatch(
       /models\.primary\.maxOutputTokens: 5000 leaves no room for a prompt in the 4000-token context window of "default" \(the prompt and the output reserve must fit 3600 tokens, 90% of it\): lower maxOutputTokens, or set contextWindowTokens/,
     );
-    expect(problem({ models: { fallback: { provider: 'openai', model: 'gpt-4o-mini', maxOutputTokens: 200_000 } } })).toMatch(/models\.fallback\.maxOutputTokens: 200000 leaves no room for a prompt in the 128000-token context window/);
-    expect(parseConfig({ models: { primary: { provider: 'demo', model: 'default', maxOutputTokens: 3000, contextWindowTokens: 4000 } } }).models.primary.maxOutputTokens).toBe(3000);
+    expect(problem({ models: { fallback: { provider: 'openai', model: 'gpt-4o-mini', maxOutputTokens: 200_000 } } })).toMatch(
+      /models\.fallback\.maxOutputTokens: 200000 leaves no room for a prompt in the 128000-token context window/,
+    );
+    expect(parseConfig({ models: { primary: { provider: 'demo', model: 'default', maxOutputTokens: 3000, contextWindowTokens: 4000 } } }).models.primary.maxOutputTokens).toBe(
+      3000,
+    );
     // A schema ajv cannot compile is refused here, as POST /runs refuses it, not at every run's model call.
     expect(problem({ output: { schema: { type: 'objekt' } } })).toMatch(/output\.schema: is not a valid JSON Schema: .*type/);
     expect(problem({ output: { schema: { type: 'object' }, name: 'has space' } })).toMatch(/output\.name/);
@@ -190,13 +218,19 @@ describe('your agent in the config (docs/agent.md)', () => {
     expect(loadConfig(file).models.primary.contextWindowTokens).toBe(32000);
   });
 
-  it('refuses a model with no known context window wherever a config is parsed (the handlers\' too), naming the model and the key', () => {
+  it("refuses a model with no known context window wherever a config is parsed (the handlers' too), naming the model and the key", () => {
     expect(problem({ models: { primary: { provider: 'anthropic', model: 'claude-next', apiKeyEnv: 'K' } } })).toMatch(
       /models\.primary\.contextWindowTokens: model "claude-next" \(anthropic\) has no built-in context window; set contextWindowTokens to the tokens \(input \+ output\) the model accepts, e\.g\. 128000/,
     );
-    expect(problem({ models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'bedrock', model: 'mistral.large' } } })).toMatch(/models\.fallback\.contextWindowTokens: model "mistral\.large" \(bedrock\)/);
+    expect(problem({ models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'bedrock', model: 'mistral.large' } } })).toMatch(
+      /models\.fallback\.contextWindowTokens: model "mistral\.large" \(bedrock\)/,
+    );
     // Built-in (dated or with a Bedrock geography), configured, or the demo's: accepted.
-    expect(parseConfig({ models: { primary: { provider: 'bedrock', model: 'eu.amazon.nova-lite-v1:0' }, fallback: { provider: 'openai', model: 'my-finetune', contextWindowTokens: 32_000 } } }).models.fallback?.contextWindowTokens).toBe(32_000);
+    expect(
+      parseConfig({
+        models: { primary: { provider: 'bedrock', model: 'eu.amazon.nova-lite-v1:0' }, fallback: { provider: 'openai', model: 'my-finetune', contextWindowTokens: 32_000 } },
+      }).models.fallback?.contextWindowTokens,
+    ).toBe(32_000);
     expect(parseConfig({}).models.primary.provider).toBe('demo');
   });
 });

@@ -29,8 +29,18 @@ describe('dependencies and their degradation paths', () => {
     });
     const deps = dependenciesOf(config);
     expect(deps.slice(1)).toEqual([
-      expect.objectContaining({ name: 'tool:billing', what: 'MCP server at billing.example.com (tools: lookup_invoice)', timeoutMs: 4000, fallback: expect.stringContaining('goes on without them') }),
-      expect.objectContaining({ name: 'tool:orders', what: 'Lambda function orders:live (offline: tools/orders.ts#handler)', timeoutMs: 10000, fallback: expect.stringContaining('function errors too') }),
+      expect.objectContaining({
+        name: 'tool:billing',
+        what: 'MCP server at billing.example.com (tools: lookup_invoice)',
+        timeoutMs: 4000,
+        fallback: expect.stringContaining('goes on without them'),
+      }),
+      expect.objectContaining({
+        name: 'tool:orders',
+        what: 'Lambda function orders:live (offline: tools/orders.ts#handler)',
+        timeoutMs: 10000,
+        fallback: expect.stringContaining('function errors too'),
+      }),
     ]);
     const doc = renderDegradationDoc(config);
     expect(doc).toContain('| `tool:billing` | MCP server at billing.example.com');

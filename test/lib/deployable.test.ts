@@ -11,8 +11,12 @@ const MCP = { name: 'billing', kind: 'mcp' as const, url: 'https://billing.examp
 describe('synth refuses what works offline but cannot work in AWS, naming the fix', () => {
   it('a non-demo model whose key is only in apiKeyEnv: names apiKeySecret', () => {
     const envOnly = { models: { primary: { provider: 'openai' as const, model: 'gpt-4o-mini', apiKeyEnv: 'OPENAI_API_KEY' } } };
-    expect(problems(envOnly)).toEqual([expect.stringMatching(/^models\.primary: the API key is only in the environment variable OPENAI_API_KEY \(apiKeyEnv\).*name the secret in models\.primary\.apiKeySecret/)]);
-    expect(problems({ models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'anthropic', model: 'claude', contextWindowTokens: 128_000, apiKeyEnv: 'K' } } })).toEqual([expect.stringContaining('models.fallback.apiKeySecret')]);
+    expect(problems(envOnly)).toEqual([
+      expect.stringMatching(/^models\.primary: the API key is only in the environment variable OPENAI_API_KEY \(apiKeyEnv\).*name the secret in models\.primary\.apiKeySecret/),
+    ]);
+    expect(
+      problems({ models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'anthropic', model: 'claude', contextWindowTokens: 128_000, apiKeyEnv: 'K' } } }),
+    ).toEqual([expect.stringContaining('models.fallback.apiKeySecret')]);
     // With the secret (apiKeyEnv then serves offline only), with no key at all (a keyless server), the demo, Bedrock (IAM): fine.
     expect(problems({ models: { primary: { ...envOnly.models.primary, apiKeySecret: 'agent/openai-key' } } })).toEqual([]);
     expect(problems({ models: { primary: { provider: 'openai', model: 'llama3', contextWindowTokens: 128_000, baseUrl: 'http://10.0.0.5:11434/v1' } } })).toEqual([]);
@@ -22,7 +26,9 @@ describe('synth refuses what works offline but cannot work in AWS, naming the fi
 
   it('Langfuse keys only in the environment: names observability.langfuse.secret', () => {
     expect(problems({ observability: { langfuse: { baseUrl: 'https://cloud.langfuse.com' } } })).toEqual([
-      expect.stringMatching(/^observability\.langfuse: the keys are only in the environment variables LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY.*observability\.langfuse\.secret/),
+      expect.stringMatching(
+        /^observability\.langfuse: the keys are only in the environment variables LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY.*observability\.langfuse\.secret/,
+      ),
     ]);
     expect(problems({ observability: { langfuse: { baseUrl: 'https://cloud.langfuse.com', secret: 'agent/langfuse' } } })).toEqual([]);
   });

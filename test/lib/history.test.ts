@@ -11,7 +11,10 @@ describe('the execution history limit', () => {
   });
 
   it('refuses at synth a step budget that could run into the limit, naming the numbers', () => {
-    const config = parseConfig({ budgets: { maxSteps: 400, allowHighStepBudget: true }, models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'demo', model: 'default' } } });
+    const config = parseConfig({
+      budgets: { maxSteps: 400, allowHighStepBudget: true },
+      models: { primary: { provider: 'demo', model: 'default' }, fallback: { provider: 'demo', model: 'default' } },
+    });
     expect(() => new AgentStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S', { config })).toThrow(
       /budgets\.maxSteps 400 could write \d+ history events .* at most 25000: lower maxSteps to \d+ or fewer/,
     );

@@ -30,7 +30,9 @@ describe('config: engine', () => {
     expect(segmentTimeProblems({ segmentSeconds: 230, timeouts: { model: 35, tool: 25, bookkeeping: 25 } })).toEqual([]);
     expect(segmentTimeProblems({ segmentSeconds: 240, timeouts: { model: 35, tool: 20, bookkeeping: 25 } })).toEqual([]);
     expect(segmentTimeProblems({ segmentSeconds: 240, timeouts: { model: 75, tool: 20, bookkeeping: 25 } })).toEqual([
-      expect.stringMatching(/hybrid\.segmentSeconds \(240 s\) plus one step's Task timeouts \(model 75 s \+ tool 20 s\) must be at most 295 s .* set hybrid\.segmentSeconds to at most 200/),
+      expect.stringMatching(
+        /hybrid\.segmentSeconds \(240 s\) plus one step's Task timeouts \(model 75 s \+ tool 20 s\) must be at most 295 s .* set hybrid\.segmentSeconds to at most 200/,
+      ),
     ]);
   });
 });
@@ -111,7 +113,20 @@ describe('the hybrid engine (synthesized)', () => {
           {
             Action: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
             Effect: 'Allow',
-            Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':rule/StepFunctionsGetEventsForStepFunctionsExecutionRule']] },
+            Resource: {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':events:',
+                  { Ref: 'AWS::Region' },
+                  ':',
+                  { Ref: 'AWS::AccountId' },
+                  ':rule/StepFunctionsGetEventsForStepFunctionsExecutionRule',
+                ],
+              ],
+            },
           },
         ]),
       },
@@ -119,7 +134,12 @@ describe('the hybrid engine (synthesized)', () => {
   });
 
   it('refuses at synth an Express definition that waits for a task token', () => {
-    const definition = { 'Fn::Join': ['', ['{"StartAt":"Wait","States":{"Wait":{"Type":"Task","Resource":"arn:', { Ref: 'AWS::Partition' }, ':states:::lambda:invoke.waitForTaskToken","End":true}}}']] };
+    const definition = {
+      'Fn::Join': [
+        '',
+        ['{"StartAt":"Wait","States":{"Wait":{"Type":"Task","Resource":"arn:', { Ref: 'AWS::Partition' }, ':states:::lambda:invoke.waitForTaskToken","End":true}}}'],
+      ],
+    };
     expect(expressProblems(definition, 'S/Segment')).toEqual([expect.stringMatching(/^S\/Segment: state "Wait" uses \.waitForTaskToken, which an Express workflow cannot run/)]);
     expect(expressProblems('{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}', 'S/Segment')).toEqual([]);
   });

@@ -42,7 +42,11 @@ describe('docs/operations.md, the idle-cost table', () => {
 
   it('counts the alarms, the metrics they watch (and their price), the dashboard and the log groups of the template', () => {
     // An alarm on one metric watches one; a metric-math alarm, each metric of its expression (CloudWatch bills each).
-    const metrics = alarms.reduce((n, a) => n + ((a.Properties as { MetricName?: string }).MetricName ? 1 : ((a.Properties as { Metrics: { MetricStat?: unknown }[] }).Metrics.filter((m) => m.MetricStat).length)), 0);
+    const metrics = alarms.reduce(
+      (n, a) =>
+        n + ((a.Properties as { MetricName?: string }).MetricName ? 1 : (a.Properties as { Metrics: { MetricStat?: unknown }[] }).Metrics.filter((m) => m.MetricStat).length),
+      0,
+    );
     const row = /\| (\d+) CloudWatch alarms watching (\d+) metrics \(US\$0\.10 per alarm metric\) \| US\$(\d+\.\d\d) \|/.exec(doc);
     expect(row?.slice(1)).toEqual([String(alarms.length), String(metrics), (metrics * 0.1).toFixed(2)]);
     const count = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type).length;

@@ -17,8 +17,7 @@ function dependencies(template: Template): Map<string, Set<string>> {
   const walk = (v: unknown, into: Set<string>) => {
     if (Array.isArray(v)) {
       for (const x of v) walk(x, into);
-    }
-    else if (v && typeof v === 'object') {
+    } else if (v && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
         if (k === 'Ref' && typeof x === 'string' && x in resources) into.add(x);
         else if (k === 'Fn::GetAtt') into.add(String((x as string[])[0]));

@@ -1,7 +1,15 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { parseConfig } from '../../lib/config';
-import { assertApprovalTimeout, assertExecutionTimeout, assertTimeoutChain, deriveExecutionTimeout, deriveTimeoutChain, EXECUTION_MAX_SECONDS, worstCaseExecutionSeconds } from '../../lib/timeouts';
+import {
+  assertApprovalTimeout,
+  assertExecutionTimeout,
+  assertTimeoutChain,
+  deriveExecutionTimeout,
+  deriveTimeoutChain,
+  EXECUTION_MAX_SECONDS,
+  worstCaseExecutionSeconds,
+} from '../../lib/timeouts';
 import { AgentWorkflow, PAUSE_TIMEOUT_SECONDS } from '../../lib/workflow';
 import { definitionOf } from '../../local/template';
 import { templateFor } from '../helpers/engine';

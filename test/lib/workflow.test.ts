@@ -113,25 +113,40 @@ describe('the agent workflow (synthesized)', () => {
     expect(version).toMatchObject({
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
-      Properties: { StateMachineArn: { Ref: machineId }, StateMachineRevisionId: { 'Fn::GetAtt': [machineId, 'StateMachineRevisionId'] }, Description: expect.stringMatching(/^definition sha256:[0-9a-f]{16}$/) },
+      Properties: {
+        StateMachineArn: { Ref: machineId },
+        StateMachineRevisionId: { 'Fn::GetAtt': [machineId, 'StateMachineRevisionId'] },
+        Description: expect.stringMatching(/^definition sha256:[0-9a-f]{16}$/),
+      },
     });
     const [aliasId, alias] = Object.entries(template.findResources('AWS::StepFunctions::StateMachineAlias'))[0] as [string, { Properties: Record<string, unknown> }];
     expect(alias.Properties).toMatchObject({ Name: 'live', RoutingConfiguration: [{ StateMachineVersionArn: { Ref: versionId }, Weight: 100 }] });
-    const api = Object.entries(cfn.Resources).find(([, r]) => (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.HANDLER_NAME === 'api');
+    const api = Object.entries(cfn.Resources).find(
+      ([, r]) => (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.HANDLER_NAME === 'api',
+    );
     expect((api?.[1].Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.STATE_MACHINE_ARN).toEqual({ Ref: aliasId });
     // Step Functions authorizes StartExecution on an alias against the unqualified machine, the alias in the
     // multivalued key states:StateMachineQualifier: the grant names the machine and the alias `live` only.
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
-        Statement: Match.arrayWith([Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: machineId }, Condition: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': ['live'] } } })]),
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'states:StartExecution',
+            Resource: { Ref: machineId },
+            Condition: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': ['live'] } },
+          }),
+        ]),
       },
     });
     const startGrants = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
-      [(p as { Properties: { PolicyDocument: { Statement: unknown } } }).Properties.PolicyDocument.Statement].flat().filter((st) => [(st as { Action: unknown }).Action].flat().includes('states:StartExecution')),
+      [(p as { Properties: { PolicyDocument: { Statement: unknown } } }).Properties.PolicyDocument.Statement]
+        .flat()
+        .filter((st) => [(st as { Action: unknown }).Action].flat().includes('states:StartExecution')),
     );
     // The API's and the execution-status handler's (it starts a thread's queued run), both on `live` only.
     expect(startGrants).toHaveLength(2);
-    for (const grant of startGrants) expect(grant).toMatchObject({ Resource: { Ref: machineId }, Condition: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': ['live'] } } });
+    for (const grant of startGrants)
+      expect(grant).toMatchObject({ Resource: { Ref: machineId }, Condition: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': ['live'] } } });
   });
 
   it('is a Standard machine with its own log group and X-Ray tracing', () => {
@@ -172,7 +187,7 @@ describe('model API keys', () => {
     expect(JSON.stringify(granting[0]?.[1])).toContain('secret:agent/openai-key');
   });
 
-  it('routes every end (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) of this machine\'s executions to the run-closing, thread-advancing handler', () => {
+  it("routes every end (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) of this machine's executions to the run-closing, thread-advancing handler", () => {
     const machineId = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0] as string;
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
@@ -187,7 +202,6 @@ describe('model API keys', () => {
     expect((target?.Properties?.Environment as { Variables?: Record<string, string> } | undefined)?.Variables?.HANDLER_NAME).toBe('execution-status');
   });
 });
-
 
 describe('the AwaitApproval state (only when a tool needs approval)', () => {
   const withApproval = definitionOf(templateFor(parseConfig({ toolApprovals: { calculator: 'required' }, approvalTimeoutSeconds: 7200 })));

@@ -82,7 +82,12 @@ describe('API Gateway as the template defines it', () => {
     expect(matchRoute(api, 'GET', '/runs/')?.method.resourcePath).toBe('/runs');
     expect(matchRoute(api, 'POST', '/runs/r%201/approvals/call%3A1')?.pathParameters).toEqual({ id: 'r 1', toolCallId: 'call:1' });
     expect((await call('POST', '/runs/r-1/approvals/c-1')).statusCode).toBe(200);
-    expect(invoked.at(-1)?.event).toMatchObject({ resource: '/runs/{id}/approvals/{toolCallId}', path: '/runs/r-1/approvals/c-1', pathParameters: { id: 'r-1', toolCallId: 'c-1' }, requestContext: { authorizer: { claims: { sub: 'alice' } } } });
+    expect(invoked.at(-1)?.event).toMatchObject({
+      resource: '/runs/{id}/approvals/{toolCallId}',
+      path: '/runs/r-1/approvals/c-1',
+      pathParameters: { id: 'r-1', toolCallId: 'c-1' },
+      requestContext: { authorizer: { claims: { sub: 'alice' } } },
+    });
     // The open routes reach the handler with no caller.
     expect((await call('GET', '/', {})).statusCode).toBe(200);
     expect(invoked.at(-1)?.event).toMatchObject({ requestContext: { authorizer: null } });
@@ -140,7 +145,12 @@ describe('API Gateway as the template defines it', () => {
     const allow = (resource: string) => ({ principalId: 'u', policyDocument: { Statement: [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: resource }] } });
     expect(policyAllows(allow('arn:aws:execute-api:local:000000000000:local/prod/*'), arn)).toBe(true);
     expect(policyAllows(allow('arn:aws:execute-api:local:000000000000:local/prod/POST/*'), arn)).toBe(false);
-    expect(policyAllows({ principalId: 'u', policyDocument: { Statement: [allow('*').policyDocument.Statement[0] as never, { Effect: 'Deny', Action: 'execute-api:*', Resource: arn }] } }, arn)).toBe(false);
+    expect(
+      policyAllows(
+        { principalId: 'u', policyDocument: { Statement: [allow('*').policyDocument.Statement[0] as never, { Effect: 'Deny', Action: 'execute-api:*', Resource: arn }] } },
+        arn,
+      ),
+    ).toBe(false);
     expect(policyAllows({ principalId: 'u' }, arn)).toBe(false);
   });
 
@@ -181,12 +191,17 @@ describe('API Gateway as the template defines it', () => {
       const routes = api.methods.filter((m) => m.httpMethod !== 'OPTIONS');
       expect(routes.map((m) => `${m.httpMethod} ${m.resourcePath}`).sort()).toEqual([...servedRoutes('apiKeys')].sort());
       expect(servedRoutes('apiKeys')).toEqual(expect.arrayContaining(['POST /admin/keys', 'GET /admin/keys', 'DELETE /admin/keys/{keyId}']));
-      for (const m of routes.filter((r) => r.authorizationType !== 'NONE')) expect(m.authorizer).toMatchObject({ type: 'REQUEST', identitySource: ['method.request.header.Authorization'], ttlSeconds: 0 });
+      for (const m of routes.filter((r) => r.authorizationType !== 'NONE'))
+        expect(m.authorizer).toMatchObject({ type: 'REQUEST', identitySource: ['method.request.header.Authorization'], ttlSeconds: 0 });
     });
 
     it('passes the authorizer’s principal and context to the integration; 401 when it throws Unauthorized or the header is missing; 403 on Deny', async () => {
       const { call, calls } = keysGateway(0, (a) =>
-        a === 'Bearer good' ? allowAll('alice') : a === 'Bearer denied' ? { ...allowAll('eve'), policyDocument: { Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: '*' }] } } : new Error('Unauthorized'),
+        a === 'Bearer good'
+          ? allowAll('alice')
+          : a === 'Bearer denied'
+            ? { ...allowAll('eve'), policyDocument: { Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: '*' }] } }
+            : new Error('Unauthorized'),
       );
       const ok = await call('Bearer good');
       expect(ok.statusCode).toBe(200);

@@ -5,7 +5,12 @@ import { claimsFor, toProxyEvent, writeProxyResult } from '../../local/apigw';
 describe('API Gateway REST proxy adapter', () => {
   it('request → event: method, path, query, headers, body and the authorizer claims a token stands for', () => {
     const event = toProxyEvent(
-      { method: 'post', url: '/runs/abc/cancel?limit=5&x=1&x=2', headers: { authorization: 'Bearer t', 'content-type': 'application/json', 'x-multi': ['a', 'b'] }, body: '{"input":"hi"}' },
+      {
+        method: 'post',
+        url: '/runs/abc/cancel?limit=5&x=1&x=2',
+        headers: { authorization: 'Bearer t', 'content-type': 'application/json', 'x-multi': ['a', 'b'] },
+        body: '{"input":"hi"}',
+      },
       claimsFor('alice'),
     );
     expect(event).toMatchObject({

@@ -28,7 +28,12 @@ const template: CfnTemplate = {
             {
               Effect: 'Allow',
               Action: 'bedrock:InvokeModel',
-              Resource: [`arn:aws:bedrock:local::foundation-model/${HAIKU}`, `arn:aws:bedrock:us-east-1::foundation-model/${HAIKU}`, `arn:aws:bedrock:local:000000000000:inference-profile/${PROFILE}`, 'arn:aws:bedrock:*::foundation-model/scripted-*'],
+              Resource: [
+                `arn:aws:bedrock:local::foundation-model/${HAIKU}`,
+                `arn:aws:bedrock:us-east-1::foundation-model/${HAIKU}`,
+                `arn:aws:bedrock:local:000000000000:inference-profile/${PROFILE}`,
+                'arn:aws:bedrock:*::foundation-model/scripted-*',
+              ],
             },
           ],
         },
@@ -42,7 +47,10 @@ const template: CfnTemplate = {
 describe('Bedrock Runtime offline: the resources AWS authorizes a Converse on', () => {
   it('a foundation model on its ARN in the request region; a system inference profile on the profile and its model', () => {
     expect(bedrockChecks(HAIKU, 'us-east-1')).toEqual([`arn:aws:bedrock:us-east-1::foundation-model/${HAIKU}`]);
-    expect(bedrockChecks(PROFILE, 'us-east-1')).toEqual([`arn:aws:bedrock:us-east-1:000000000000:inference-profile/${PROFILE}`, `arn:aws:bedrock:us-east-1::foundation-model/${HAIKU}`]);
+    expect(bedrockChecks(PROFILE, 'us-east-1')).toEqual([
+      `arn:aws:bedrock:us-east-1:000000000000:inference-profile/${PROFILE}`,
+      `arn:aws:bedrock:us-east-1::foundation-model/${HAIKU}`,
+    ]);
     expect(bedrockChecks(`arn:aws:bedrock:eu-west-1:111111111111:inference-profile/eu.${HAIKU}`, 'x')).toEqual([
       `arn:aws:bedrock:eu-west-1:111111111111:inference-profile/eu.${HAIKU}`,
       `arn:aws:bedrock:eu-west-1::foundation-model/${HAIKU}`,
@@ -59,9 +67,18 @@ describe('Bedrock Runtime offline: the resources AWS authorizes a Converse on', 
       { role: 'tool' as const, toolCallId: 'c1', name: 'calculator', content: '4' },
     ];
     const tools = [{ name: 'calculator', description: 'Arithmetic.', parameters: { type: 'object' } }];
-    const body = JSON.parse(JSON.stringify({ messages: toBedrockMessages(messages), system: [{ text: 'Be brief.' }], inferenceConfig: { maxTokens: 100 }, toolConfig: { tools: toBedrockTools(tools) } }));
-    expect(fromConverseRequest(body)).toEqual({ system: 'Be brief.', messages: messages.map((m) => (m.role === 'tool' ? { ...m, isError: false } : m)), tools, maxOutputTokens: 100 });
-    expect(toConverseResponse({ text: 'x', toolCalls: [{ id: 't', name: 'n', arguments: { a: 1 } }], usage: { inputTokens: 3, outputTokens: 2 }, finishReason: 'tool_use', model: 'm' })).toEqual({
+    const body = JSON.parse(
+      JSON.stringify({ messages: toBedrockMessages(messages), system: [{ text: 'Be brief.' }], inferenceConfig: { maxTokens: 100 }, toolConfig: { tools: toBedrockTools(tools) } }),
+    );
+    expect(fromConverseRequest(body)).toEqual({
+      system: 'Be brief.',
+      messages: messages.map((m) => (m.role === 'tool' ? { ...m, isError: false } : m)),
+      tools,
+      maxOutputTokens: 100,
+    });
+    expect(
+      toConverseResponse({ text: 'x', toolCalls: [{ id: 't', name: 'n', arguments: { a: 1 } }], usage: { inputTokens: 3, outputTokens: 2 }, finishReason: 'tool_use', model: 'm' }),
+    ).toEqual({
       output: { message: { role: 'assistant', content: [{ text: 'x' }, { toolUse: { toolUseId: 't', name: 'n', input: { a: 1 } } }] } },
       stopReason: 'tool_use',
       usage: { inputTokens: 3, outputTokens: 2, totalTokens: 5 },
@@ -74,8 +91,10 @@ describe('Bedrock Runtime offline: Converse on its REST protocol, IAM-checked, t
   let fake: FakeProvider;
   let iam: LocalIam;
   let endpoint: Awaited<ReturnType<typeof startBedrockRuntime>>;
-  const client = (fn: string, region = 'local') => new BedrockRuntimeClient({ endpoint: endpoint.url, region, maxAttempts: 1, credentials: { accessKeyId: accessKeyIdOf(fn), secretAccessKey: 'x' } });
-  const converse = (modelId: string, text = 'What is 2+2?') => new ConverseCommand({ modelId, messages: [{ role: 'user', content: [{ text }] }], inferenceConfig: { maxTokens: 50 } });
+  const client = (fn: string, region = 'local') =>
+    new BedrockRuntimeClient({ endpoint: endpoint.url, region, maxAttempts: 1, credentials: { accessKeyId: accessKeyIdOf(fn), secretAccessKey: 'x' } });
+  const converse = (modelId: string, text = 'What is 2+2?') =>
+    new ConverseCommand({ modelId, messages: [{ role: 'user', content: [{ text }] }], inferenceConfig: { maxTokens: 50 } });
 
   beforeAll(async () => {
     fake = await startFakeBedrock();
@@ -113,7 +132,10 @@ describe('Bedrock Runtime offline: Converse on its REST protocol, IAM-checked, t
       });
       await expect(model.send(converse('amazon.nova-pro-v1:0'))).rejects.toMatchObject({ name: 'AccessDeniedException' });
       await expect(east.send(converse(HAIKU))).resolves.toBeDefined();
-      await expect(west.send(converse(HAIKU))).rejects.toMatchObject({ name: 'AccessDeniedException', message: expect.stringContaining('arn:aws:bedrock:eu-west-1::foundation-model/') });
+      await expect(west.send(converse(HAIKU))).rejects.toMatchObject({
+        name: 'AccessDeniedException',
+        message: expect.stringContaining('arn:aws:bedrock:eu-west-1::foundation-model/'),
+      });
       const stranger = new BedrockRuntimeClient({ endpoint: endpoint.url, region: 'local', maxAttempts: 1, credentials: { accessKeyId: 'nobody', secretAccessKey: 'x' } });
       await expect(stranger.send(converse(HAIKU))).rejects.toMatchObject({ name: 'UnrecognizedClientException', $metadata: { httpStatusCode: 403 } });
       stranger.destroy();
@@ -143,7 +165,11 @@ describe('Bedrock Runtime offline: Converse on its REST protocol, IAM-checked, t
     const model = client('CallModel');
     const message = 'A conversation must start with a user message. Try again with a conversation that starts with a user message.';
     try {
-      await expect(model.send(new ConverseCommand({ modelId: HAIKU, messages: [] }))).rejects.toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 }, message });
+      await expect(model.send(new ConverseCommand({ modelId: HAIKU, messages: [] }))).rejects.toMatchObject({
+        name: 'ValidationException',
+        $metadata: { httpStatusCode: 400 },
+        message,
+      });
       const assistantFirst = new ConverseCommand({ modelId: 'scripted-1', messages: [{ role: 'assistant', content: [{ text: 'Hello.' }] }] });
       await expect(model.send(assistantFirst)).rejects.toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 }, message });
       expect(fake.requests).toHaveLength(0);
@@ -155,7 +181,11 @@ describe('Bedrock Runtime offline: Converse on its REST protocol, IAM-checked, t
   it('refuses an input longer than the context window: ValidationException "Input is too long for requested model."', async () => {
     const model = client('CallModel');
     try {
-      await expect(model.send(converse('scripted-1', 'word '.repeat(5000)))).rejects.toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 }, message: 'Input is too long for requested model.' });
+      await expect(model.send(converse('scripted-1', 'word '.repeat(5000)))).rejects.toMatchObject({
+        name: 'ValidationException',
+        $metadata: { httpStatusCode: 400 },
+        message: 'Input is too long for requested model.',
+      });
       expect(fake.requests).toHaveLength(0);
     } finally {
       model.destroy();
@@ -222,7 +252,12 @@ describe('Bedrock Runtime offline: Converse on its REST protocol, IAM-checked, t
         },
       });
       session.on('error', reject);
-      const req = session.request({ ':method': 'POST', ':path': `/model/${encodeURIComponent(HAIKU)}/converse`, authorization: 'AWS4-HMAC-SHA256 Credential=test/20261207/local/bedrock/aws4_request', 'content-type': 'application/json' });
+      const req = session.request({
+        ':method': 'POST',
+        ':path': `/model/${encodeURIComponent(HAIKU)}/converse`,
+        authorization: 'AWS4-HMAC-SHA256 Credential=test/20261207/local/bedrock/aws4_request',
+        'content-type': 'application/json',
+      });
       req.on('response', (headers) => {
         resolve(Number(headers[':status']));
         session.close();
@@ -237,7 +272,10 @@ describe('Bedrock Runtime offline: Converse on its REST protocol, IAM-checked, t
     const provider = createBedrockProvider({ provider: 'bedrock', model: HAIKU, timeoutMs: 2000, maxOutputTokens: 50 }, bedrockDepsOf(endpoint.url));
     const req = { messages: [{ role: 'user' as const, content: 'hi' }], tools: [], maxOutputTokens: 50 };
     await expect(asCaller('CallModel', () => provider.complete(req))).resolves.toMatchObject({ text: expect.any(String) });
-    await expect(asCaller('Other', () => rejection(provider.complete(req)))).resolves.toMatchObject({ name: 'BadRequest', message: expect.stringContaining('AccessDeniedException (HTTP 403): User: arn:aws:sts::000000000000:assumed-role/OtherRole/Other') });
+    await expect(asCaller('Other', () => rejection(provider.complete(req)))).resolves.toMatchObject({
+      name: 'BadRequest',
+      message: expect.stringContaining('AccessDeniedException (HTTP 403): User: arn:aws:sts::000000000000:assumed-role/OtherRole/Other'),
+    });
     await expect(provider.complete(req)).resolves.toBeDefined();
   });
 });

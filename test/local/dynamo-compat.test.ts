@@ -11,7 +11,12 @@ describe('local DynamoDB: ReturnValuesOnConditionCheckFailure and stream fields,
     dynamo = await startDynalite();
     client = new DynamoDBClient({ ...dynamo.clientConfig, maxAttempts: 1 });
     const template = { Resources: { [TABLE]: { Type: 'AWS::DynamoDB::Table', Properties: { StreamSpecification: { StreamViewType: 'NEW_IMAGE' } } } } };
-    const input = { TableName: TABLE, BillingMode: 'PAY_PER_REQUEST' as const, AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' as const }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' as const }] };
+    const input = {
+      TableName: TABLE,
+      BillingMode: 'PAY_PER_REQUEST' as const,
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' as const }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' as const }],
+    };
     await ensureTable(dynamo.doc, withStream(input, template));
     await ensureTable(dynamo.doc, { ...input, TableName: 'Plain' });
     await client.send(new PutItemCommand({ TableName: TABLE, Item: { id: { S: 'k1' }, status: { S: 'IN_PROGRESS' } } }));
@@ -34,14 +39,28 @@ describe('local DynamoDB: ReturnValuesOnConditionCheckFailure and stream fields,
     const put = await failure(client.send(new PutItemCommand({ TableName: TABLE, Item: { id: { S: 'k1' } }, ...condition, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })));
     expect(put.Item).toEqual({ id: { S: 'k1' }, status: { S: 'IN_PROGRESS' } });
     const update = await failure(
-      client.send(new UpdateItemCommand({ TableName: TABLE, Key: { id: { S: 'k1' } }, UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': { S: 'X' } }, ...condition, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })),
+      client.send(
+        new UpdateItemCommand({
+          TableName: TABLE,
+          Key: { id: { S: 'k1' } },
+          UpdateExpression: 'SET #s = :s',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':s': { S: 'X' } },
+          ...condition,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
     );
     expect(update.Item).toEqual({ id: { S: 'k1' }, status: { S: 'IN_PROGRESS' } });
     const del = await failure(client.send(new DeleteItemCommand({ TableName: TABLE, Key: { id: { S: 'k1' } }, ...condition, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })));
     expect(del.Item).toEqual({ id: { S: 'k1' }, status: { S: 'IN_PROGRESS' } });
-    expect((await failure(client.send(new PutItemCommand({ TableName: TABLE, Item: { id: { S: 'k1' } }, ...condition, ReturnValuesOnConditionCheckFailure: 'NONE' })))).Item).toBeUndefined();
+    expect(
+      (await failure(client.send(new PutItemCommand({ TableName: TABLE, Item: { id: { S: 'k1' } }, ...condition, ReturnValuesOnConditionCheckFailure: 'NONE' })))).Item,
+    ).toBeUndefined();
     expect((await failure(client.send(new PutItemCommand({ TableName: TABLE, Item: { id: { S: 'k1' } }, ...condition })))).Item).toBeUndefined();
-    await expect(client.send(new PutItemCommand({ TableName: TABLE, Item: { id: { S: 'k1' } }, ReturnValuesOnConditionCheckFailure: 'SOME' as never }))).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(client.send(new PutItemCommand({ TableName: TABLE, Item: { id: { S: 'k1' } }, ReturnValuesOnConditionCheckFailure: 'SOME' as never }))).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
   });
 
   it('DescribeTable has StreamSpecification, LatestStreamArn and LatestStreamLabel for a table with a stream, none without', async () => {

@@ -1,4 +1,3 @@
-
 import { connect, type Socket } from 'node:net';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoWithAgentTable } from '../helpers/dynamo';

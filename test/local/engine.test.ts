@@ -33,9 +33,16 @@ describe('the local engine', () => {
   it('publishes execution status changes on the local bus in EventBridge shape, to the rules of the template', async () => {
     const delivered: unknown[] = [];
     const rule = engine.rules.find((r) => r.targets.length > 0);
-    expect(rule?.pattern).toMatchObject({ source: ['aws.states'], detail: { status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [engine.stateMachineArn, { prefix: `${engine.stateMachineArn}:` }] } });
+    expect(rule?.pattern).toMatchObject({
+      source: ['aws.states'],
+      detail: { status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [engine.stateMachineArn, { prefix: `${engine.stateMachineArn}:` }] },
+    });
     // The rule takes this machine's ARN, unqualified or qualified by an alias or a version, and no other machine's.
-    const failedOn = (stateMachineArn: string) => ({ source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: { status: 'FAILED', stateMachineArn } });
+    const failedOn = (stateMachineArn: string) => ({
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { status: 'FAILED', stateMachineArn },
+    });
     const matches = (arn: string) => matchesPattern(rule?.pattern ?? {}, failedOn(arn));
     expect([engine.stateMachineArn, `${engine.stateMachineArn}:live`, `${engine.stateMachineArn}:3`].map(matches)).toEqual([true, true, true]);
     expect([`${engine.stateMachineArn}2`, `${engine.stateMachineArn}-other`, engine.stateMachineArn.replace(/:[^:]+$/, ':Other')].map(matches)).toEqual([false, false, false]);
@@ -50,7 +57,11 @@ describe('the local engine', () => {
       engine.bus.putEvent = put;
     }
     expect(delivered).toEqual([
-      expect.objectContaining({ source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: expect.objectContaining({ status: 'RUNNING', name: 'bus' }) }),
+      expect.objectContaining({
+        source: 'aws.states',
+        'detail-type': 'Step Functions Execution Status Change',
+        detail: expect.objectContaining({ status: 'RUNNING', name: 'bus' }),
+      }),
       expect.objectContaining({ detail: expect.objectContaining({ status: 'SUCCEEDED', stateMachineArn: engine.stateMachineArn, stopDate: expect.any(Number) }) }),
     ]);
     // Started on the alias, as the API starts runs: the machine's unqualified ARN, the alias and version in their own fields.

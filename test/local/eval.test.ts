@@ -19,7 +19,10 @@ describe('runSuiteOffline: each case a real run of the synthesized state machine
     );
     const seen: string[] = [];
     const runs = await runSuiteOffline({ config, cases, concurrency: 2, engine: engine(), onCase: (r) => seen.push(r.result.id) });
-    const report = summarize('agent.config.json', runs.map((r) => r.result));
+    const report = summarize(
+      'agent.config.json',
+      runs.map((r) => r.result),
+    );
     expect(report).toMatchObject({ total: 3, passed: 2 });
     expect(report.cases.map((c) => [c.id, c.passed])).toEqual([
       ['mul', true],
@@ -43,7 +46,12 @@ describe('runSuiteOffline: each case a real run of the synthesized state machine
     expect(made.reference).toContain('435');
     // The same case with a changed fixture proves the calculator is not asked; a case whose fixtures lack the call
     // fails naming it.
-    const doctored: EvalCase = { ...made, id: 'doctored', fixtures: [{ tool: 'calculator', arguments: { expression: '12.5% of 3480' }, result: '999' }], expect: { contains: '999' } };
+    const doctored: EvalCase = {
+      ...made,
+      id: 'doctored',
+      fixtures: [{ tool: 'calculator', arguments: { expression: '12.5% of 3480' }, result: '999' }],
+      expect: { contains: '999' },
+    };
     const missing: EvalCase = { ...made, id: 'missing', fixtures: [{ tool: 'calculator', arguments: { expression: '1 + 1' }, result: '2' }] };
     const runs = await runSuiteOffline({ config, cases: [made, doctored, missing], concurrency: 3, engine: engine(), knobs });
     expect(runs.map((r) => [r.result.id, r.result.passed])).toEqual([
@@ -58,7 +66,10 @@ describe('runSuiteOffline: each case a real run of the synthesized state machine
     const schema = { type: 'object', properties: { currency: { const: 'EUR' }, answer: { type: 'string' } }, required: ['currency', 'answer'] };
     const runs = await runSuiteOffline({
       config,
-      cases: suite({ id: 'eur', input: 'What is 6 * 7?', outputSchema: schema, expect: { output: { currency: 'EUR' } } }, { id: 'usd', input: 'What is 6 * 7?', outputSchema: schema, expect: { output: { currency: 'USD' } } }),
+      cases: suite(
+        { id: 'eur', input: 'What is 6 * 7?', outputSchema: schema, expect: { output: { currency: 'EUR' } } },
+        { id: 'usd', input: 'What is 6 * 7?', outputSchema: schema, expect: { output: { currency: 'USD' } } },
+      ),
       concurrency: 2,
       engine: engine(),
       knobs,
@@ -71,7 +82,13 @@ describe('runSuiteOffline: each case a real run of the synthesized state machine
   });
 
   it('asks the configured model to judge when a case has a rubric, and reports its verdict and cost', async () => {
-    const [judged] = await runSuiteOffline({ config, cases: suite({ id: 'judged', input: 'What is 6 * 7?', expect: { contains: '42', judge: 'The answer gives 42.' } }), concurrency: 1, engine: engine(), knobs });
+    const [judged] = await runSuiteOffline({
+      config,
+      cases: suite({ id: 'judged', input: 'What is 6 * 7?', expect: { contains: '42', judge: 'The answer gives 42.' } }),
+      concurrency: 1,
+      engine: engine(),
+      knobs,
+    });
     // The demo model answers no PASS/FAIL: the judge's missing verdict fails the case, and says so.
     expect(judged?.result.judge).toMatchObject({ passed: false, costUsd: 0 });
     expect(judged?.result.judge?.usage.inputTokens).toBeGreaterThan(0);
@@ -80,7 +97,13 @@ describe('runSuiteOffline: each case a real run of the synthesized state machine
 
   it('rejects a call that waits for a person’s approval (nobody decides during an eval) and fails its case, saying so', async () => {
     const approvals = parseConfig({ toolApprovals: { calculator: 'required' } });
-    const [waiting] = await runSuiteOffline({ config: approvals, cases: suite({ id: 'waits', input: 'What is 6 * 7?', expect: {} }), concurrency: 1, engine: { template: templateFor(approvals) }, knobs });
+    const [waiting] = await runSuiteOffline({
+      config: approvals,
+      cases: suite({ id: 'waits', input: 'What is 6 * 7?', expect: {} }),
+      concurrency: 1,
+      engine: { template: templateFor(approvals) },
+      knobs,
+    });
     expect(waiting?.result).toMatchObject({
       passed: false,
       status: 'SUCCEEDED',

@@ -33,7 +33,17 @@ describe('the "Step Functions Execution Status Change" event, as Step Functions 
       put.push(event);
     };
     const input = JSON.stringify({ runId: 'r1', pad: 'x'.repeat(STATUS_PAYLOAD_MAX_BYTES) });
-    await bus.publishStatus({ executionArn: 'arn:aws:states:local:000000000000:execution:M:r1', stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:M', name: 'r1', input, status: 'FAILED', startDate: new Date(), stopDate: new Date(), error: 'E', cause: 'C' } as LocalExecution);
+    await bus.publishStatus({
+      executionArn: 'arn:aws:states:local:000000000000:execution:M:r1',
+      stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:M',
+      name: 'r1',
+      input,
+      status: 'FAILED',
+      startDate: new Date(),
+      stopDate: new Date(),
+      error: 'E',
+      cause: 'C',
+    } as LocalExecution);
     expect(put).toHaveLength(1);
     expect(put[0]?.['detail-type']).toBe(EXECUTION_STATUS_DETAIL_TYPE);
     expect(put[0]?.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);

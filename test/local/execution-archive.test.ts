@@ -42,7 +42,8 @@ describe('closed executions outlive a restart (Step Functions keeps them 90 days
   it('skips a line cut short by a crash and executions older than 90 days', () => {
     const file = join(dir, 'unit.jsonl');
     const now = Date.parse('2026-12-07T00:00:00Z');
-    const line = (name: string, stopDate: string) => `${JSON.stringify({ executionArn: `arn:e:${name}`, name, status: 'SUCCEEDED', startDate: stopDate, stopDate, history: [], historyEventCount: 0, taskCalls: [] })}\n`;
+    const line = (name: string, stopDate: string) =>
+      `${JSON.stringify({ executionArn: `arn:e:${name}`, name, status: 'SUCCEEDED', startDate: stopDate, stopDate, history: [], historyEventCount: 0, taskCalls: [] })}\n`;
     writeFileSync(file, line('recent', new Date(now - 1000).toISOString()));
     appendFileSync(file, line('old', new Date(now - EXECUTION_RETENTION_MS - 1000).toISOString()));
     appendFileSync(file, '{"executionArn": "arn:e:cut');

@@ -29,7 +29,14 @@ const child = (): ExpressMachine =>
     },
   });
 const parent = { executionArn: `arn:aws:states:local:000000000000:execution:${stateMachineOf(template).name}:p1`, status: 'RUNNING' } as LocalExecution;
-const depsWith = (iam: LocalIam, rerun?: SyncDeps['rerun']): SyncDeps => ({ iam, taskHandlers: () => ({}), retryOverrides: () => undefined, onEvent: () => undefined, records: [], rerun });
+const depsWith = (iam: LocalIam, rerun?: SyncDeps['rerun']): SyncDeps => ({
+  iam,
+  taskHandlers: () => ({}),
+  retryOverrides: () => undefined,
+  onEvent: () => undefined,
+  records: [],
+  rerun,
+});
 const children = () => new Map([[versionArn, child()]]);
 
 describe('startExecution.sync:2 offline', () => {

@@ -72,7 +72,11 @@ describe('the local Lambda Invoke API (REST, through the SDK)', () => {
 
   it('runs the stand-in with the event and the client context, and answers as Lambda does', async () => {
     const out = await client(accessKeyIdOf('Caller')).send(
-      new InvokeCommand({ FunctionName: ORDERS, Payload: json({ id: 'A-1' }), ClientContext: Buffer.from(JSON.stringify({ custom: { idempotencyKey: 'k-1' } })).toString('base64') }),
+      new InvokeCommand({
+        FunctionName: ORDERS,
+        Payload: json({ id: 'A-1' }),
+        ClientContext: Buffer.from(JSON.stringify({ custom: { idempotencyKey: 'k-1' } })).toString('base64'),
+      }),
     );
     expect(out).toMatchObject({ StatusCode: 200, ExecutedVersion: '$LATEST' });
     expect(out.FunctionError).toBeUndefined();
@@ -100,13 +104,22 @@ describe('the local Lambda Invoke API (REST, through the SDK)', () => {
       $metadata: { httpStatusCode: 403 },
       message: `User: arn:aws:sts::000000000000:assumed-role/CallerRole/Caller is not authorized to perform: lambda:InvokeFunction on resource: ${other} because no identity-based policy allows the lambda:InvokeFunction action`,
     });
-    await expect(caller.send(new InvokeCommand({ FunctionName: ORDERS, Qualifier: '3', Payload: json({}) }))).rejects.toMatchObject({ name: 'AccessDeniedException', message: expect.stringContaining(`on resource: ${ORDERS}:3 `) });
+    await expect(caller.send(new InvokeCommand({ FunctionName: ORDERS, Qualifier: '3', Payload: json({}) }))).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringContaining(`on resource: ${ORDERS}:3 `),
+    });
     await expect(client('nobody').send(new InvokeCommand({ FunctionName: ORDERS, Payload: json({}) }))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
     // The administrator may invoke a version that exists (one a lambda tool names): it runs the stand-in and reports
     // the version; `$LATEST` is the function itself; a version or alias that does not exist is ResourceNotFound.
     const admin = client('test');
-    await expect(admin.send(new InvokeCommand({ FunctionName: ORDERS, Qualifier: '7', Payload: json({ id: 'v' }) }))).resolves.toMatchObject({ StatusCode: 200, ExecutedVersion: '7' });
-    await expect(admin.send(new InvokeCommand({ FunctionName: `${ORDERS}:$LATEST`, Payload: json({ id: 'v' }) }))).resolves.toMatchObject({ StatusCode: 200, ExecutedVersion: '$LATEST' });
+    await expect(admin.send(new InvokeCommand({ FunctionName: ORDERS, Qualifier: '7', Payload: json({ id: 'v' }) }))).resolves.toMatchObject({
+      StatusCode: 200,
+      ExecutedVersion: '7',
+    });
+    await expect(admin.send(new InvokeCommand({ FunctionName: `${ORDERS}:$LATEST`, Payload: json({ id: 'v' }) }))).resolves.toMatchObject({
+      StatusCode: 200,
+      ExecutedVersion: '$LATEST',
+    });
     for (const qualifier of ['3', 'live']) {
       await expect(admin.send(new InvokeCommand({ FunctionName: ORDERS, Qualifier: qualifier, Payload: json({}) }))).rejects.toMatchObject({
         name: 'ResourceNotFoundException',
@@ -118,11 +131,20 @@ describe('the local Lambda Invoke API (REST, through the SDK)', () => {
 
   it('a granted function with no stand-in is ResourceNotFound; DryRun and Event invocations; a bad or too large payload', async () => {
     const caller = client(accessKeyIdOf('Caller'));
-    await expect(caller.send(new InvokeCommand({ FunctionName: GHOST, Payload: json({}) }))).rejects.toMatchObject({ name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 404 } });
+    await expect(caller.send(new InvokeCommand({ FunctionName: GHOST, Payload: json({}) }))).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+      $metadata: { httpStatusCode: 404 },
+    });
     await expect(caller.send(new InvokeCommand({ FunctionName: ORDERS, InvocationType: 'DryRun' }))).resolves.toMatchObject({ StatusCode: 204 });
     await expect(caller.send(new InvokeCommand({ FunctionName: ORDERS, InvocationType: 'Event', Payload: json({ id: 'e' }) }))).resolves.toMatchObject({ StatusCode: 202 });
-    await expect(caller.send(new InvokeCommand({ FunctionName: ORDERS, Payload: new TextEncoder().encode('{not json') }))).rejects.toMatchObject({ name: 'InvalidRequestContentException', $metadata: { httpStatusCode: 400 } });
+    await expect(caller.send(new InvokeCommand({ FunctionName: ORDERS, Payload: new TextEncoder().encode('{not json') }))).rejects.toMatchObject({
+      name: 'InvalidRequestContentException',
+      $metadata: { httpStatusCode: 400 },
+    });
     const big = json({ blob: 'x'.repeat(MAX_INVOKE_PAYLOAD_BYTES) });
-    await expect(caller.send(new InvokeCommand({ FunctionName: ORDERS, Payload: big }))).rejects.toMatchObject({ name: 'RequestTooLargeException', $metadata: { httpStatusCode: 413 } });
+    await expect(caller.send(new InvokeCommand({ FunctionName: ORDERS, Payload: big }))).rejects.toMatchObject({
+      name: 'RequestTooLargeException',
+      $metadata: { httpStatusCode: 413 },
+    });
   });
 });

@@ -15,7 +15,9 @@ describe("the state machine's Lambda invoke: qualifiers as Lambda resolves them"
 
   it('a version or alias that does not exist fails the task with Lambda.ResourceNotFoundException', () => {
     for (const name of [`${FN}:4`, `${FN}:live`, 'arn:aws:lambda:local:000000000000:function:Other']) {
-      expect(() => taskFunction(functions, name)).toThrow(expect.objectContaining({ name: 'Lambda.ResourceNotFoundException', message: expect.stringContaining(`Function not found: ${name}`) }));
+      expect(() => taskFunction(functions, name)).toThrow(
+        expect.objectContaining({ name: 'Lambda.ResourceNotFoundException', message: expect.stringContaining(`Function not found: ${name}`) }),
+      );
     }
   });
 });

@@ -114,7 +114,11 @@ describe('AWS limits offline', () => {
       Route: { Type: 'Choice' },
       Tools: { Type: 'Map' },
     };
-    const ev = (type: string, name?: string, index?: number) => ({ type, ...(name ? { state: { name, type: String(states[name]?.Type) } } : {}), ...(index !== undefined ? { index } : {}) });
+    const ev = (type: string, name?: string, index?: number) => ({
+      type,
+      ...(name ? { state: { name, type: String(states[name]?.Type) } } : {}),
+      ...(index !== undefined ? { index } : {}),
+    });
     const count = (events: ReturnType<typeof ev>[]) => {
       const counter = new HistoryCounter((name) => states[name]);
       for (const e of events) counter.add(e);
@@ -131,7 +135,17 @@ describe('AWS limits offline', () => {
     it("drafts AWS's event types: Task* for the lambda:invoke integration, no StateFailed/StateRetried/StateCaught", () => {
       const counter = new HistoryCounter((name) => states[name]);
       const types = (events: ReturnType<typeof ev>[]) => events.flatMap((e) => counter.draftsOf({ ...e, Error: e.type === 'StateFailed' ? 'Boom' : undefined }).map((d) => d.type));
-      expect(types([ev('ExecutionStarted'), ev('StateEntered', 'Call'), ev('StateFailed', 'Call'), ev('StateRetried', 'Call'), ev('StateExited', 'Call'), ev('StateEntered', 'Route'), ev('StateExited', 'Route')])).toEqual([
+      expect(
+        types([
+          ev('ExecutionStarted'),
+          ev('StateEntered', 'Call'),
+          ev('StateFailed', 'Call'),
+          ev('StateRetried', 'Call'),
+          ev('StateExited', 'Call'),
+          ev('StateEntered', 'Route'),
+          ev('StateExited', 'Route'),
+        ]),
+      ).toEqual([
         'ExecutionStarted',
         'TaskStateEntered',
         'TaskScheduled',
@@ -144,10 +158,26 @@ describe('AWS limits offline', () => {
         'ChoiceStateEntered',
         'ChoiceStateExited',
       ]);
-      expect(types([ev('StateEntered', 'Wait'), ev('StateFailed', 'Wait'), ev('StateCaught', 'Wait'), ev('StateExited', 'Wait')])).toEqual(['TaskStateEntered', 'TaskScheduled', 'TaskStarted', 'TaskSubmitted', 'TaskFailed', 'TaskStateExited']);
-      expect(types([ev('StateEntered', 'Tools'), ev('MapIterationStarted'), ev('MapIterationSucceeded'), ev('StateExited', 'Tools')])).toEqual(['MapStateEntered', 'MapStateStarted', 'MapIterationStarted', 'MapIterationSucceeded', 'MapStateSucceeded', 'MapStateExited']);
+      expect(types([ev('StateEntered', 'Wait'), ev('StateFailed', 'Wait'), ev('StateCaught', 'Wait'), ev('StateExited', 'Wait')])).toEqual([
+        'TaskStateEntered',
+        'TaskScheduled',
+        'TaskStarted',
+        'TaskSubmitted',
+        'TaskFailed',
+        'TaskStateExited',
+      ]);
+      expect(types([ev('StateEntered', 'Tools'), ev('MapIterationStarted'), ev('MapIterationSucceeded'), ev('StateExited', 'Tools')])).toEqual([
+        'MapStateEntered',
+        'MapStateStarted',
+        'MapIterationStarted',
+        'MapIterationSucceeded',
+        'MapStateSucceeded',
+        'MapStateExited',
+      ]);
       const timedOut = counter.draftsOf({ type: 'StateFailed', state: { name: 'Call', type: 'Task' }, Error: 'States.Timeout' });
-      expect(timedOut).toEqual([expect.objectContaining({ type: 'TaskTimedOut', details: expect.objectContaining({ resourceType: 'lambda', resource: 'invoke', error: 'States.Timeout' }) })]);
+      expect(timedOut).toEqual([
+        expect.objectContaining({ type: 'TaskTimedOut', details: expect.objectContaining({ resourceType: 'lambda', resource: 'invoke', error: 'States.Timeout' }) }),
+      ]);
     });
 
     it('a Choice 2; a Map 4 plus 2 per item plus its items’ states; the execution’s start and end 1 each', () => {

@@ -7,7 +7,12 @@ import { type LocalResponseStream, relayStream, streamingRouteFor } from '../../
 import { templateFor } from '../helpers/engine';
 
 /** A response stream as InvokeWithResponseStream hands it to a handler. */
-const responseStream = () => Object.assign(new PassThrough(), { setContentType(t: string) { (this as LocalResponseStream).contentType = t; } }) as LocalResponseStream;
+const responseStream = () =>
+  Object.assign(new PassThrough(), {
+    setContentType(t: string) {
+      (this as LocalResponseStream).contentType = t;
+    },
+  }) as LocalResponseStream;
 
 describe('API Gateway response streaming, offline', () => {
   let server: Server;

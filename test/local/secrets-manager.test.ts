@@ -23,7 +23,9 @@ const template: CfnTemplate = {
             {
               Effect: 'Allow',
               Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-              Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':secret:agent/key-??????']] },
+              Resource: {
+                'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':secret:agent/key-??????']],
+              },
             },
           ],
         },
@@ -70,9 +72,12 @@ describe('the local secret store', () => {
     }
   });
 
-  it("holds the secrets a config names whose values its key variables hold (only those that are set)", () => {
+  it('holds the secrets a config names whose values its key variables hold (only those that are set)', () => {
     const config = parseConfig({
-      models: { primary: { provider: 'openai', model: 'm', contextWindowTokens: 128_000, apiKeySecret: 'agent/key', apiKeyEnv: 'MY_KEY' }, fallback: { provider: 'openai', model: 'n', contextWindowTokens: 128_000, apiKeySecret: 'agent/unset', apiKeyEnv: 'UNSET_KEY' } },
+      models: {
+        primary: { provider: 'openai', model: 'm', contextWindowTokens: 128_000, apiKeySecret: 'agent/key', apiKeyEnv: 'MY_KEY' },
+        fallback: { provider: 'openai', model: 'n', contextWindowTokens: 128_000, apiKeySecret: 'agent/unset', apiKeyEnv: 'UNSET_KEY' },
+      },
       observability: { langfuse: { baseUrl: 'http://127.0.0.1:1', secret: 'agent/langfuse', publicKeyEnv: 'LF_P', secretKeyEnv: 'LF_S' } },
     });
     expect(secretsFromEnv(config, { MY_KEY: ' sk-env ', LF_P: 'p', LF_S: 's' })).toEqual({ 'agent/key': 'sk-env', 'agent/langfuse': '{"publicKey":"p","secretKey":"s"}' });
@@ -100,7 +105,12 @@ describe('the local Secrets Manager endpoint (JSON 1.1, through the SDK)', () =>
 
   it("reads and describes a secret the caller's role is granted, and denies the others as AWS does", async () => {
     const reader = client(accessKeyIdOf('Reader'));
-    await expect(reader.send(new GetSecretValueCommand({ SecretId: 'agent/key' }))).resolves.toMatchObject({ Name: 'agent/key', ARN: localSecretArn('agent/key'), SecretString: 'sk-1', VersionStages: ['AWSCURRENT'] });
+    await expect(reader.send(new GetSecretValueCommand({ SecretId: 'agent/key' }))).resolves.toMatchObject({
+      Name: 'agent/key',
+      ARN: localSecretArn('agent/key'),
+      SecretString: 'sk-1',
+      VersionStages: ['AWSCURRENT'],
+    });
     await expect(reader.send(new DescribeSecretCommand({ SecretId: 'agent/key' }))).resolves.toMatchObject({ Name: 'agent/key', ARN: localSecretArn('agent/key') });
     await expect(reader.send(new GetSecretValueCommand({ SecretId: 'agent/other' }))).rejects.toMatchObject({
       name: 'AccessDeniedException',
@@ -113,14 +123,21 @@ describe('the local Secrets Manager endpoint (JSON 1.1, through the SDK)', () =>
   it('the administrator (test/test) reads anything; a missing secret, version or stage is ResourceNotFound; an unknown key is refused', async () => {
     const admin = client('test');
     await expect(admin.send(new GetSecretValueCommand({ SecretId: 'agent/other' }))).resolves.toMatchObject({ SecretString: 'sk-2' });
-    await expect(admin.send(new GetSecretValueCommand({ SecretId: 'agent/none' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException', message: expect.stringMatching(/^Secrets Manager can't find the specified secret\. \(offline: .*AGENT_SECRETS_FILE/) });
+    await expect(admin.send(new GetSecretValueCommand({ SecretId: 'agent/none' }))).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+      message: expect.stringMatching(/^Secrets Manager can't find the specified secret\. \(offline: .*AGENT_SECRETS_FILE/),
+    });
     await expect(admin.send(new GetSecretValueCommand({ SecretId: 'agent/key', VersionStage: 'AWSPREVIOUS' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     await expect(admin.send(new GetSecretValueCommand({ SecretId: 'agent/key', VersionId: 'nope' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     await expect(client('nobody').send(new GetSecretValueCommand({ SecretId: 'agent/key' }))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
   });
 
   it('answers an operation it does not serve with UnknownOperationException naming those it does', async () => {
-    const res = await fetch(endpoint.url, { method: 'POST', headers: { 'x-amz-target': 'secretsmanager.PutSecretValue', 'content-type': 'application/x-amz-json-1.1' }, body: '{"SecretId":"agent/key"}' });
+    const res = await fetch(endpoint.url, {
+      method: 'POST',
+      headers: { 'x-amz-target': 'secretsmanager.PutSecretValue', 'content-type': 'application/x-amz-json-1.1' },
+      body: '{"SecretId":"agent/key"}',
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ __type: 'UnknownOperationException', Message: expect.stringContaining('GetSecretValue, DescribeSecret') });
   });

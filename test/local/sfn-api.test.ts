@@ -16,7 +16,6 @@ import { newTaskToken } from '../../local/task-tokens';
 import { sleep, until } from '../helpers/async';
 import { testEngine } from '../helpers/engine';
 
-
 /** The local Step Functions API, driven by the unchanged AWS SDK with the endpoint from AWS_ENDPOINT_URL_SFN. */
 describe('local Step Functions API (JSON 1.0 wire protocol)', () => {
   let engine: LocalEngine;
@@ -88,24 +87,38 @@ describe('local Step Functions API (JSON 1.0 wire protocol)', () => {
   });
 
   it('starts an execution without the API: LoadRun creates the run with the one budget policy', async () => {
-    const start = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name: 'direct', input: JSON.stringify({ runId: 'direct', userId: 'script', input: 'What is 2+2?', budgets: { maxSteps: 3 } }) }));
+    const start = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: engine.stateMachineArn,
+        name: 'direct',
+        input: JSON.stringify({ runId: 'direct', userId: 'script', input: 'What is 2+2?', budgets: { maxSteps: 3 } }),
+      }),
+    );
     await until('the execution ends', async () => (await sfn.send(new DescribeExecutionCommand({ executionArn: start.executionArn }))).status !== 'RUNNING');
     expect(await engine.runtime.runs.getRun('direct')).toMatchObject({ userId: 'script', maxSteps: 3, status: 'SUCCEEDED' });
     // The name of a closed execution is refused whatever the input, as AWS documents for StartExecution.
     for (const input of [JSON.stringify({ runId: 'direct', userId: 'script', input: 'What is 2+2?', budgets: { maxSteps: 3 } }), '{}']) {
-      await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name: 'direct', input }))).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
+      await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name: 'direct', input }))).rejects.toMatchObject({
+        name: 'ExecutionAlreadyExists',
+      });
     }
 
     // A raise is refused, as POST /runs refuses it (422): LoadRun fails with BadRequest, the execution FAILED.
-    const raised = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, input: JSON.stringify({ runId: 'raised', input: 'hi', budgets: { maxSteps: 10_000 } }) }));
+    const raised = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, input: JSON.stringify({ runId: 'raised', input: 'hi', budgets: { maxSteps: 10_000 } }) }),
+    );
     await until('the execution ends', async () => (await sfn.send(new DescribeExecutionCommand({ executionArn: raised.executionArn }))).status !== 'RUNNING');
     expect(await sfn.send(new DescribeExecutionCommand({ executionArn: raised.executionArn }))).toMatchObject({ status: 'FAILED', error: 'BadRequest' });
     expect(await engine.runtime.runs.getRun('raised')).toBeUndefined();
   });
 
   it('answers with the AWS error codes', async () => {
-    await expect(sfn.send(new DescribeExecutionCommand({ executionArn: `${engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:nope` }))).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
-    await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:Other' }))).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
+    await expect(sfn.send(new DescribeExecutionCommand({ executionArn: `${engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:nope` }))).rejects.toMatchObject({
+      name: 'ExecutionDoesNotExist',
+    });
+    await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:Other' }))).rejects.toMatchObject({
+      name: 'StateMachineDoesNotExist',
+    });
     // A string that is no token at all is InvalidToken; a well-formed token no task waits for, TaskDoesNotExist.
     await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: 'unknown', output: '{}' }))).rejects.toMatchObject({ name: 'InvalidToken' });
     await expect(sfn.send(new SendTaskFailureCommand({ taskToken: 'bogus' }))).rejects.toMatchObject({ name: 'InvalidToken' });
@@ -113,7 +126,9 @@ describe('local Step Functions API (JSON 1.0 wire protocol)', () => {
     await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: newTaskToken(), output: '{}' }))).rejects.toMatchObject({ name: 'TaskDoesNotExist' });
     // DescribeStateMachine: a malformed ARN is InvalidArn, an unknown machine or version StateMachineDoesNotExist.
     await expect(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: 'not-an-arn' }))).rejects.toMatchObject({ name: 'InvalidArn' });
-    await expect(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:Other' }))).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
+    await expect(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:Other' }))).rejects.toMatchObject({
+      name: 'StateMachineDoesNotExist',
+    });
     await expect(sfn.send(new DescribeStateMachineCommand({ stateMachineArn: `${engine.stateMachineArn}:99` }))).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
     await expect(sfn.send(new DescribeExecutionCommand({ executionArn: engine.stateMachineArn }))).rejects.toMatchObject({ name: 'InvalidArn' });
     // ListExecutions: a status outside the enum is ValidationException naming the allowed values.
@@ -141,7 +156,10 @@ describe('local Step Functions API (JSON 1.0 wire protocol)', () => {
     // An input past 256 KB (UTF-8) is refused before anything else is looked at, the machine included.
     const input = JSON.stringify({ runId: 'huge', pad: '€'.repeat(90_000) });
     for (const stateMachineArn of [engine.stateMachineArn, 'arn:aws:states:local:000000000000:stateMachine:Other']) {
-      await expect(sfn.send(new StartExecutionCommand({ stateMachineArn, input }))).rejects.toMatchObject({ name: 'ValidationException', message: expect.stringContaining('262144 bytes in UTF-8 encoding') });
+      await expect(sfn.send(new StartExecutionCommand({ stateMachineArn, input }))).rejects.toMatchObject({
+        name: 'ValidationException',
+        message: expect.stringContaining('262144 bytes in UTF-8 encoding'),
+      });
     }
   });
 

@@ -68,7 +68,16 @@ describe('the template cache key', () => {
   it('covers every lambdas/ module the stack imports, transitively', () => {
     const root = join(__dirname, '..', '..');
     const sources = synthSources(root).map((f) => relative(root, f));
-    expect(sources).toEqual(expect.arrayContaining(['lib/agent-stack.ts', 'local/template.ts', 'lambdas/core/errors.ts', 'lambdas/core/breaker.ts', 'lambdas/core/execution-status.ts', 'lambdas/api/public-config.ts']));
+    expect(sources).toEqual(
+      expect.arrayContaining([
+        'lib/agent-stack.ts',
+        'local/template.ts',
+        'lambdas/core/errors.ts',
+        'lambdas/core/breaker.ts',
+        'lambdas/core/execution-status.ts',
+        'lambdas/api/public-config.ts',
+      ]),
+    );
     // Not what the stack never loads (the handlers are bundled from their entry files, not imported).
     expect(sources).not.toContain('lambdas/handlers/call-model.ts');
   });

@@ -7,9 +7,13 @@ describe('long timers', () => {
   it('a wait longer than a Node timer holds fires at its time, not after 1 ms', () => {
     const clock = new VirtualTimers();
     let fired: number | undefined;
-    longTimeout(() => {
-      fired = clock.now;
-    }, 30 * DAY, clock);
+    longTimeout(
+      () => {
+        fired = clock.now;
+      },
+      30 * DAY,
+      clock,
+    );
     clock.advance(1);
     expect(fired).toBeUndefined();
     clock.advance(29 * DAY);

@@ -20,7 +20,6 @@ const V1 = {};
 const V2 = { models: { primary: { provider: 'demo' as const, model: 'wander' } } };
 const PROMPT = 'What is 12.5% of 3480?';
 
-
 /** A run held in flight: it pauses at its first tool-call boundary and waits there for its task token. */
 async function pausedRun(engine: LocalEngine, runId: string) {
   await engine.runtime.runs.createRun({ runId, userId: 'local', input: PROMPT, maxSteps: 10, maxTokens: 100_000 });
@@ -30,8 +29,7 @@ async function pausedRun(engine: LocalEngine, runId: string) {
   return { done };
 }
 
-const modelsOf = async (engine: LocalEngine, runId: string) =>
-  [...new Set((await engine.runtime.runs.listMessages(runId)).flatMap((m) => (m.model ? [m.model] : [])))];
+const modelsOf = async (engine: LocalEngine, runId: string) => [...new Set((await engine.runtime.runs.listMessages(runId)).flatMap((m) => (m.model ? [m.model] : [])))];
 
 describe('versions in the local engine', () => {
   let engine: LocalEngine;
@@ -49,7 +47,11 @@ describe('versions in the local engine', () => {
     const { runId, run } = await engine.run({ input: PROMPT });
     expect(run.status).toBe('SUCCEEDED');
     const execution = await engine.sfn.send(new DescribeExecutionCommand({ executionArn: `arn:aws:states:local:000000000000:execution:${engine.stateMachineName}:${runId}` }));
-    expect(execution).toMatchObject({ stateMachineArn: engine.stateMachineArn, stateMachineAliasArn: `${engine.stateMachineArn}:live`, stateMachineVersionArn: `${engine.stateMachineArn}:1` });
+    expect(execution).toMatchObject({
+      stateMachineArn: engine.stateMachineArn,
+      stateMachineAliasArn: `${engine.stateMachineArn}:live`,
+      stateMachineVersionArn: `${engine.stateMachineArn}:1`,
+    });
   });
 
   it('keeps a run in flight on v1 while v2 is deployed: it finishes on v1 behaviour; new runs get v2', async () => {
@@ -130,7 +132,10 @@ describe('a canary deploy', () => {
       const v2 = structuredClone(templateFor(parseConfig(V2)));
       const [id, alias] = Object.entries(v2.Resources).find(([, r]) => r.Type === 'AWS::StepFunctions::StateMachineAlias') as [string, { Properties: Record<string, unknown> }];
       const { RoutingConfiguration: _r, ...rest } = alias.Properties;
-      v2.Resources[id] = { Type: 'AWS::StepFunctions::StateMachineAlias', Properties: { ...rest, DeploymentPreference: { Type: 'CANARY', Percentage: 10, Interval: 15, StateMachineVersionArn: { Ref: 'x' } } } } as never;
+      v2.Resources[id] = {
+        Type: 'AWS::StepFunctions::StateMachineAlias',
+        Properties: { ...rest, DeploymentPreference: { Type: 'CANARY', Percentage: 10, Interval: 15, StateMachineVersionArn: { Ref: 'x' } } },
+      } as never;
       expect(aliasOf(v2)?.canary).toEqual({ percent: 10, minutes: 15 });
       engine.deploy(v2);
       const routing = (await engine.sfn.send(new DescribeStateMachineAliasCommand({ stateMachineAliasArn: engine.startArn }))).routingConfiguration;
@@ -138,7 +143,8 @@ describe('a canary deploy', () => {
         { stateMachineVersionArn: `${engine.stateMachineArn}:1`, weight: 90 },
         { stateMachineVersionArn: `${engine.stateMachineArn}:2`, weight: 10 },
       ]);
-      const versionOf = (name: string) => engine.describeExecution(`arn:aws:states:local:000000000000:execution:${engine.stateMachineName}:${name}`).stateMachineVersionArn?.split(':').at(-1);
+      const versionOf = (name: string) =>
+        engine.describeExecution(`arn:aws:states:local:000000000000:execution:${engine.stateMachineName}:${name}`).stateMachineVersionArn?.split(':').at(-1);
       for (const name of ['c0', 'c1', 'c2']) engine.startExecution({ name, input: JSON.stringify({ runId: name, input: PROMPT }), stateMachineArn: engine.startArn });
       // 0.05 → v1 (first 90 %), 0.5 → v1, 0.95 → v2 (the last 10 %).
       expect(['c0', 'c1', 'c2'].map(versionOf)).toEqual(['1', '1', '2']);

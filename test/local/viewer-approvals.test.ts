@@ -89,7 +89,13 @@ describe('the trace viewer shows calls waiting for approval with Approve / Rejec
     expect(await page.textContent('[data-testid="answer"]')).toContain('72');
 
     // A thread: listed with its runs, its conversation in order.
-    const thread = (await (await fetch(`${server.url}/threads`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ title: 'chat' }) })).json()) as { threadId: string };
+    const thread = (await (
+      await fetch(`${server.url}/threads`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ title: 'chat' }),
+      })
+    ).json()) as { threadId: string };
     const { runId } = await api('POST', `/threads/${thread.threadId}/runs`, { input: 'Hi!' });
     await until(runId, (r) => r.status === 'SUCCEEDED');
     await page.click('#load-threads');

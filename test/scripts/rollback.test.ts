@@ -49,7 +49,9 @@ describe('npm run rollback against the local Step Functions API', () => {
 
     const dry = await rollback(engine.sfn, { aliasArn: engine.startArn, dryRun: true });
     expect(dry.to).toBe(`${engine.stateMachineArn}:1`);
-    expect((await engine.sfn.send(new DescribeStateMachineAliasCommand({ stateMachineAliasArn: engine.startArn }))).routingConfiguration?.[0]?.stateMachineVersionArn).toBe(`${engine.stateMachineArn}:2`);
+    expect((await engine.sfn.send(new DescribeStateMachineAliasCommand({ stateMachineAliasArn: engine.startArn }))).routingConfiguration?.[0]?.stateMachineVersionArn).toBe(
+      `${engine.stateMachineArn}:2`,
+    );
 
     const plan = await rollback(engine.sfn, { aliasArn: engine.startArn });
     expect(plan.from).toEqual([{ stateMachineVersionArn: `${engine.stateMachineArn}:2`, weight: 100 }]);

@@ -77,7 +77,7 @@ describe('npm run smoke -- <apiUrl> <token>, against a URL that is not the API',
     await expect(smokeRun(base, 'tok')).rejects.toThrow(new RegExp(`^cannot reach ${base.replace(/[.]/g, '\\.')}/runs \\(ECONNREFUSED\\): is the API running`));
   });
 
-  it('says the answer was not the API\'s when the body is not JSON', async () => {
+  it("says the answer was not the API's when the body is not JSON", async () => {
     const page = await startLoopback();
     page.on('/runs', (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });

@@ -32,9 +32,13 @@ describe('npm run <script> -- --help', () => {
     ['deploy:localstack', 'Usage: npm run deploy:localstack'],
     ['start', 'Usage: agent <command>'],
     ['agent', 'Usage: agent <command>'],
-  ])('%s prints its usage and exits 0', async (script, usage) => {
-    const out = await npmRun([script, '--', '--help']);
-    expect(out.stdout).toContain(usage);
-    expect(out.status).toBe(0);
-  }, 60_000);
+  ])(
+    '%s prints its usage and exits 0',
+    async (script, usage) => {
+      const out = await npmRun([script, '--', '--help']);
+      expect(out.stdout).toContain(usage);
+      expect(out.status).toBe(0);
+    },
+    60_000,
+  );
 });

@@ -9,13 +9,35 @@ describe('createTokenVerifier (the local stand-in for Cognito)', () => {
     expect(verify(`Bearer ${ALICE}`)).toBe('alice');
     expect(verify(`bearer ${ALICE}`)).toBe('alice'); // the scheme is case-insensitive (RFC 7235)
     expect(verify('Bearer token-bob-0123456789abcdef0000')).toBe('bob');
-    for (const header of [undefined, '', 'Bearer', 'Bearer ', `Basic ${ALICE}`, ALICE, `Bearer ${ALICE}x`, `Bearer ${ALICE.slice(0, -1)}`, `Bearer ${ALICE} extra`, `Bearer  ${ALICE.toUpperCase()}`]) {
+    for (const header of [
+      undefined,
+      '',
+      'Bearer',
+      'Bearer ',
+      `Basic ${ALICE}`,
+      ALICE,
+      `Bearer ${ALICE}x`,
+      `Bearer ${ALICE.slice(0, -1)}`,
+      `Bearer ${ALICE} extra`,
+      `Bearer  ${ALICE.toUpperCase()}`,
+    ]) {
       expect({ header, user: verify(header) }).toEqual({ header, user: null });
     }
   });
 
   it('knows no tokens by inheritance: prototype keys are unknown tokens', () => {
-    for (const key of ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupGetter__']) {
+    for (const key of [
+      'constructor',
+      'toString',
+      'valueOf',
+      'hasOwnProperty',
+      '__proto__',
+      'isPrototypeOf',
+      'propertyIsEnumerable',
+      'toLocaleString',
+      '__defineGetter__',
+      '__lookupGetter__',
+    ]) {
       expect({ key, user: verify(`Bearer ${key}`) }).toEqual({ key, user: null });
     }
   });

@@ -41,7 +41,12 @@ describe('document references in the code', () => {
   });
 
   it('every file of the repository the docs and the README name in code spans exists', () => {
-    const pages = [join(ROOT, 'README.md'), ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', f))];
+    const pages = [
+      join(ROOT, 'README.md'),
+      ...readdirSync(join(ROOT, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => join(ROOT, 'docs', f)),
+    ];
     const named = pages.flatMap((page) =>
       [...readFileSync(page, 'utf8').matchAll(new RegExp(`\`((?:${FOLDERS.join('|')}|docs)/[\\w./-]+)\``, 'g'))].map((m) => ({ page, path: (m[1] as string).replace(/\.$/, '') })),
     );

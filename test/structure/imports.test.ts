@@ -30,7 +30,14 @@ describe('the source folders', () => {
     ]);
     expect(circlesOf(graph).map((c) => c.join(' '))).toEqual(expect.arrayContaining(['a b c', 'd e', 'f']));
     expect(circlesOf(graph)).toHaveLength(3);
-    expect(circlesOf(new Map([['x', ['y']], ['y', []]]))).toEqual([]);
+    expect(
+      circlesOf(
+        new Map([
+          ['x', ['y']],
+          ['y', []],
+        ]),
+      ),
+    ).toEqual([]);
   });
 
   it('the scan tells imports that load a module from type-only ones', () => {

@@ -49,7 +49,9 @@ export async function modelStep(deps: LoopDeps, input: ModelStepInput, invocatio
   if (isFinal(run)) return stoppedState(run, state);
   if (tier === 'fallback' && input.error) await recordFallback(deps, run.runId, step, input.error);
   // A retried step whose answer is stored replays it: no second request, its tokens counted once.
-  const stored: Answered | LoopState = (await deps.runs.getMessage(run.runId, step, 0)) ?? (await withModelClaim(input.segment ? deps : { ...deps, modelClaims: undefined }, run.runId, step, invocation, () => callModel(deps, run, input, invocation)));
+  const stored: Answered | LoopState =
+    (await deps.runs.getMessage(run.runId, step, 0)) ??
+    (await withModelClaim(input.segment ? deps : { ...deps, modelClaims: undefined }, run.runId, step, invocation, () => callModel(deps, run, input, invocation)));
   if (!('message' in stored)) return stored;
   const next = await recordStep(deps, stored.run ?? run, state, step, stored, outputSpecOf(deps, run));
   return input.segment && segmentDue(input.segment, deps.now?.() ?? new Date()) ? { ...next, segmentDue: true } : next;
@@ -128,7 +130,6 @@ async function callModel(deps: LoopDeps, run: RunRecord, input: ModelStepInput, 
   return send(deps, compacted, input, invocation, utcDay(now), await prepare(deps, compacted, input.step, base, dailyLeft));
 }
 
-
 /**
  * The request with the run's context view applied, its estimate and the budget check (traced and thrown when it does
  * not fit); `dailyLeft`: what is left of the day's spend cap, checked by the same budget check.
@@ -195,13 +196,30 @@ async function send(deps: LoopDeps, run: RunRecord, input: ModelStepInput, invoc
  * that says the model was unavailable). The conversation is compacted harder and the call made once more; a second
  * overflow ends the run UNFINISHED / CONTEXT_WINDOW (a budget: the Surrender exit).
  */
-async function overflowed(deps: LoopDeps, run: RunRecord, input: ModelStepInput, invocation: Invocation, day: string, call: PreparedCall, e: ContextOverflow, facts: () => CallFacts): Promise<Answered | LoopState> {
+async function overflowed(
+  deps: LoopDeps,
+  run: RunRecord,
+  input: ModelStepInput,
+  invocation: Invocation,
+  day: string,
+  call: PreparedCall,
+  e: ContextOverflow,
+  facts: () => CallFacts,
+): Promise<Answered | LoopState> {
   if (call.overflowRetried) {
     const message = `the conversation does not fit the context window of ${call.model.provider}/${call.model.model} even compacted (${excerpt(e.message, 300)})`;
     return callFailed(deps, run, input, invocation, e, facts, new BudgetExceeded('CONTEXT_WINDOW', message));
   }
   await deps.runs.appendEvent(run.runId, trace.modelCall({ ...facts(), error: { name: e.name, message: excerpt(e.message, 1000), status: e.status ?? null } }));
-  const base = { tier: call.tier, model: call.model, priced: call.priced, conversation: call.conversation, instructions: call.instructions, output: call.output, tools: call.request.tools };
+  const base = {
+    tier: call.tier,
+    model: call.model,
+    priced: call.priced,
+    conversation: call.conversation,
+    instructions: call.instructions,
+    output: call.output,
+    tools: call.request.tools,
+  };
   const compacted = await compact(deps, call.run, input.step, base, 'overflow');
   return send(deps, run, input, invocation, day, { ...(await prepare(deps, compacted, input.step, base)), overflowRetried: true });
 }
@@ -237,11 +255,18 @@ async function repairOutput(
   );
   const request = {
     ...call.request,
-    messages: [...call.request.messages, { role: 'assistant' as const, content: response.text, toolCalls: [] }, { role: 'user' as const, content: repairPrompt(call.output, check.problem) }],
+    messages: [
+      ...call.request.messages,
+      { role: 'assistant' as const, content: response.text, toolCalls: [] },
+      { role: 'user' as const, content: repairPrompt(call.output, check.problem) },
+    ],
   };
   const spent = addUsage(pendingUsage(call.run.contextView, step), response.usage);
   const estimated = estimateOf(deps, request);
-  const cost = run.maxCostUsd !== undefined && call.priced ? { usedMicros: (run.costMicros ?? 0) + costMicros(spent, call.priced.price), maxMicros: toMicros(run.maxCostUsd), price: call.priced.price } : undefined;
+  const cost =
+    run.maxCostUsd !== undefined && call.priced
+      ? { usedMicros: (run.costMicros ?? 0) + costMicros(spent, call.priced.price), maxMicros: toMicros(run.maxCostUsd), price: call.priced.price }
+      : undefined;
   const budget = checkBudget({
     used: run.tokensIn + run.tokensOut + spent.inputTokens + spent.outputTokens,
     maxTokens: run.maxTokens,
@@ -390,7 +415,13 @@ async function rejectExtraCalls(deps: LoopDeps, runId: string, step: number, all
     await deps.runs.putMessage(runId, {
       step,
       seq: limit + i + 1,
-      message: { role: 'tool', toolCallId: extra.id, name: extra.name, content: `Not run: at most ${limit} tool calls run per step; ask again in the next step if you still need it.`, isError: true },
+      message: {
+        role: 'tool',
+        toolCallId: extra.id,
+        name: extra.name,
+        content: `Not run: at most ${limit} tool calls run per step; ask again in the next step if you still need it.`,
+        isError: true,
+      },
       at: new Date().toISOString(),
     });
   }

@@ -86,7 +86,15 @@ async function resultOf(deps: ToolDeps, input: ToolStepInput, { call, idempotenc
     const e = toAgentError(err);
     await deps.runs.appendEvent(
       runId,
-      trace.toolCall({ step, toolCallId, name: call.name, arguments: call.arguments, idempotencyKey, latencyMs: clock() - started, error: { name: e.name, message: excerpt(e.message, 1000) } }),
+      trace.toolCall({
+        step,
+        toolCallId,
+        name: call.name,
+        arguments: call.arguments,
+        idempotencyKey,
+        latencyMs: clock() - started,
+        error: { name: e.name, message: excerpt(e.message, 1000) },
+      }),
     );
     deps.log?.('tool call failed', { runId, step, tool: call.name, error: e.name });
     throw e;

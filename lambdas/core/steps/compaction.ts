@@ -95,7 +95,15 @@ export async function compact(deps: LoopDeps, run: RunRecord, step: number, base
  * The summary of steps 1..throughStep by the tier's model, in a separate call within the run's budgets (its usage is
  * added to the step's). Undefined when the budget has no room for it or the call fails: the elisions still apply.
  */
-export async function summarize(deps: LoopDeps, run: RunRecord, step: number, base: CallBase, view: ContextView, throughStep: number, windowTokens: number): Promise<ContextSummary | undefined> {
+export async function summarize(
+  deps: LoopDeps,
+  run: RunRecord,
+  step: number,
+  base: CallBase,
+  view: ContextView,
+  throughStep: number,
+  windowTokens: number,
+): Promise<ContextSummary | undefined> {
   // The transcript fits the window with room for the summary (about 3 characters a token, erring low).
   const instructionTokens = deps.estimatePromptTokens({ system: base.instructions.text, messages: [], tools: [] });
   const maxChars = Math.max(2000, (Math.floor(windowTokens * 0.8) - SUMMARY_MAX_TOKENS - 200 - instructionTokens) * 3);
@@ -108,7 +116,12 @@ export async function summarize(deps: LoopDeps, run: RunRecord, step: number, ba
   // (the call estimated with a summary of the largest size): a summary is never spent on a step that then cannot
   // be taken.
   const placeholder: ContextView = { ...view, summary: { throughStep, text: 'x '.repeat(SUMMARY_MAX_TOKENS), atStep: step, usage: earlier } };
-  const next = estimateOf(deps, { system: base.instructions.text, messages: promptMessages(base.conversation, placeholder), tools: base.tools, ...(base.output ? { output: base.output } : {}) });
+  const next = estimateOf(deps, {
+    system: base.instructions.text,
+    messages: promptMessages(base.conversation, placeholder),
+    tools: base.tools,
+    ...(base.output ? { output: base.output } : {}),
+  });
   const ahead = { inputTokens: earlier.inputTokens + next, outputTokens: earlier.outputTokens + MIN_OUTPUT_TOKENS };
   const budget = checkBudget({
     used: run.tokensIn + run.tokensOut + ahead.inputTokens + ahead.outputTokens,
@@ -131,4 +144,3 @@ export async function summarize(deps: LoopDeps, run: RunRecord, step: number, ba
     return undefined;
   }
 }
-

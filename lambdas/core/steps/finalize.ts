@@ -111,7 +111,11 @@ function endingOf(outcome: Outcome, state: LoopState, run: RunRecord, messages: 
       return { status: 'UNFINISHED', stopReason, answer: withNotice(surrenderNotice(stopReason, run.step), withNotice(degradationNotice(degraded), partialAnswer(messages))) };
     }
     case 'DEGRADE': {
-      const entry = { dependency: degraded.some((d) => d.fallback === 'model:fallback') ? 'model:fallback' : 'model:primary', reason: state.error?.Error ?? 'unknown', fallback: 'partial-answer' };
+      const entry = {
+        dependency: degraded.some((d) => d.fallback === 'model:fallback') ? 'model:fallback' : 'model:primary',
+        reason: state.error?.Error ?? 'unknown',
+        fallback: 'partial-answer',
+      };
       return { status: 'DEGRADED', stopReason: 'MODELS_UNAVAILABLE', answer: withNotice(degradationNotice([...degraded, entry]), partialAnswer(messages)), degraded: entry };
     }
     case 'REFUSED':

@@ -91,6 +91,11 @@ export async function checkpointState(deps: LoadDeps, run: RunRecord): Promise<L
     callSig: callSignature(last.toolCalls),
     // Format 2 stores it on the run item; format 1 recomputes it from the previous step's message.
     prevCallSig: prevCallSig ?? (previous?.role === 'assistant' ? callSignature(previous.toolCalls) : ''),
-    approvalRequired: needsDecision(deps.approvals, run, run.step, calls.filter((c) => !done.has(c.id))),
+    approvalRequired: needsDecision(
+      deps.approvals,
+      run,
+      run.step,
+      calls.filter((c) => !done.has(c.id)),
+    ),
   };
 }

@@ -64,7 +64,10 @@ export async function offeredTools(deps: LoopDeps, run: RunRecord, step: number)
   // degradation: the server answers, the config names something it lacks).
   if (step === 1) {
     for (const { dependency, names } of tools.notListed ?? []) {
-      await deps.runs.appendEvent(run.runId, trace.fallback({ step, dependency, reason: 'NOT_LISTED', fallback: 'none', listing: true, cause: `"allow" names ${names.join(', ')}, which the server does not offer` }));
+      await deps.runs.appendEvent(
+        run.runId,
+        trace.fallback({ step, dependency, reason: 'NOT_LISTED', fallback: 'none', listing: true, cause: `"allow" names ${names.join(', ')}, which the server does not offer` }),
+      );
     }
   }
   return tools.specs;
@@ -112,4 +115,3 @@ export async function tokenBudget(
   );
   throw new BudgetExceeded(decision.reason, decision.message);
 }
-

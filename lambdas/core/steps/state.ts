@@ -7,7 +7,18 @@ import type { ModelCallClaims, RunRecord, RunRepository, StoredMessage } from '.
 import type { ModelPrice, PriceSource } from '../pricing';
 import type { DailyCaps, SpendPort } from '../spend';
 import type { CaughtError, Tier } from '../trace';
-import { type DegradedEntry, type Message, type ModelProvider, type RunStatus, type StopReason, TERMINAL_STATUSES, type ToolCall, type ToolContext, type ToolResult, type ToolSpec } from '../types';
+import {
+  type DegradedEntry,
+  type Message,
+  type ModelProvider,
+  type RunStatus,
+  type StopReason,
+  TERMINAL_STATUSES,
+  type ToolCall,
+  type ToolContext,
+  type ToolResult,
+  type ToolSpec,
+} from '../types';
 
 export type { CaughtError, Tier } from '../trace';
 

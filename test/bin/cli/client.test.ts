@@ -12,7 +12,9 @@ describe('the CLI against an --api URL that is not the API', () => {
     try {
       const call = callApi({ base: page.url(''), token: 't' }, 'GET', '/runs');
       await expect(call).rejects.toThrow(UsageError);
-      await expect(callApi({ base: page.url(''), token: 't' }, 'GET', '/runs')).rejects.toThrow(/GET \/runs: .* answered HTTP 200 with a body that is not JSON \(<html>a web page<\/html>…\): is --api the stack's ApiUrl\?/);
+      await expect(callApi({ base: page.url(''), token: 't' }, 'GET', '/runs')).rejects.toThrow(
+        /GET \/runs: .* answered HTTP 200 with a body that is not JSON \(<html>a web page<\/html>…\): is --api the stack's ApiUrl\?/,
+      );
     } finally {
       await page.close();
     }

@@ -42,6 +42,8 @@ describe('the agent login session store', () => {
   });
 
   it('says how to sign in when there is no session', async () => {
-    await expect(sessionToken('https://api.example.com/prod/', { env })).rejects.toThrow('not signed in to https://api.example.com/prod: run agent login --api https://api.example.com/prod');
+    await expect(sessionToken('https://api.example.com/prod/', { env })).rejects.toThrow(
+      'not signed in to https://api.example.com/prod: run agent login --api https://api.example.com/prod',
+    );
   });
 });

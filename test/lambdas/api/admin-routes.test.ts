@@ -39,7 +39,10 @@ describe('admin route validation', () => {
   const calls: string[] = [];
   const deps = {
     runs: {
-      listRunsByStatus: async () => [{ runId: 'r1', userId: 'x', step: 1 }, { runId: 'r2', userId: 'y', step: 1 }],
+      listRunsByStatus: async () => [
+        { runId: 'r1', userId: 'x', step: 1 },
+        { runId: 'r2', userId: 'y', step: 1 },
+      ],
       appendEvent: async () => undefined,
     },
     control: { cancel: async (runId: string) => void cancelled.push(runId) },
@@ -101,7 +104,11 @@ describe('admin route validation', () => {
   });
 
   it('401 (no caller) and 403 (not an admin) before any route is listed', async () => {
-    for (const [method, path] of [['GET', '/admin/nope'], ['DELETE', '/admin/stop'], ['GET', '/admin']]) {
+    for (const [method, path] of [
+      ['GET', '/admin/nope'],
+      ['DELETE', '/admin/stop'],
+      ['GET', '/admin'],
+    ]) {
       const anon = await admin(method as string, path as string, { userId: null, isAdmin: false });
       expect(codeOf(anon)).toEqual([401, 'UNAUTHORIZED']);
       expect(anon.body).not.toMatch(/admin\/(stop|spend|runs)/);

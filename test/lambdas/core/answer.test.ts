@@ -3,7 +3,12 @@ import type { Message } from '../../../lambdas/core/types';
 
 describe('partial answers', () => {
   it('uses the final text when the model gave one', () => {
-    expect(partialAnswer([{ role: 'user', content: 'q' }, { role: 'assistant', content: 'done: 42', toolCalls: [] }])).toBe('done: 42');
+    expect(
+      partialAnswer([
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: 'done: 42', toolCalls: [] },
+      ]),
+    ).toBe('done: 42');
   });
   it('summarises the tool results when the last turn was a tool call', () => {
     const messages: Message[] = [

@@ -10,7 +10,14 @@ describe('API keys', () => {
     expect(a.record.keyId).not.toBe(b.record.keyId);
     const parts = parseApiKey(a.key);
     expect(parts).toEqual({ keyId: a.record.keyId, secret: expect.any(String) });
-    expect(a.record).toEqual({ keyId: parts?.keyId, userId: 'alice', admin: false, secretHash: expect.stringMatching(/^[0-9a-f]{64}$/), createdAt: now.toISOString(), createdBy: 'ops' });
+    expect(a.record).toEqual({
+      keyId: parts?.keyId,
+      userId: 'alice',
+      admin: false,
+      secretHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      createdAt: now.toISOString(),
+      createdBy: 'ops',
+    });
     expect(JSON.stringify(a.record)).not.toContain(parts?.secret);
     expect(viewOf(a.record)).not.toHaveProperty('secretHash');
   });
@@ -25,7 +32,8 @@ describe('API keys', () => {
   });
 
   it('reads only well-formed keys and bearer headers', () => {
-    for (const bad of ['', 'agk_', 'agk_short_x', `agk_${'a'.repeat(16)}_${'b'.repeat(42)}`, `AGK_${'a'.repeat(16)}_${'b'.repeat(43)}`, 'eyJ.a.b']) expect(parseApiKey(bad)).toBeNull();
+    for (const bad of ['', 'agk_', 'agk_short_x', `agk_${'a'.repeat(16)}_${'b'.repeat(42)}`, `AGK_${'a'.repeat(16)}_${'b'.repeat(43)}`, 'eyJ.a.b'])
+      expect(parseApiKey(bad)).toBeNull();
     expect(bearerToken('Bearer abc')).toBe('abc');
     expect(bearerToken('bearer  abc ')).toBe('abc');
     for (const bad of [undefined, '', 'Bearer', 'Basic abc', 'Bearer a b']) expect(bearerToken(bad)).toBeNull();
@@ -35,7 +43,10 @@ describe('API keys', () => {
     const policy = allowPolicy('alice', 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/runs/r-1', { userId: 'alice', admin: 'false' });
     expect(policy).toEqual({
       principalId: 'alice',
-      policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*' }] },
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*' }],
+      },
       context: { userId: 'alice', admin: 'false' },
     });
   });

@@ -78,7 +78,9 @@ describe('approvals (core, on the run store)', () => {
     expect(first).toEqual({ remaining: 1 });
     expect(sent).toHaveLength(0);
     await expect(decideApproval({ runs, executions }, { runId: 'r-decide', toolCallId: 'c1', decision: 'reject', decidedBy: 'alice' })).rejects.toMatchObject({ name: 'Conflict' });
-    await expect(decideApproval({ runs, executions }, { runId: 'r-decide', toolCallId: 'c3', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({ name: 'Conflict' });
+    await expect(decideApproval({ runs, executions }, { runId: 'r-decide', toolCallId: 'c3', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({
+      name: 'Conflict',
+    });
     const last = await decideApproval({ runs, executions }, { runId: 'r-decide', toolCallId: 'c2', decision: 'reject', reason: ' not today ', decidedBy: 'alice' });
     expect(last).toEqual({ remaining: 0 });
     expect(sent).toEqual([{ token: 'token-r-decide', output: 'false' }]);
@@ -86,7 +88,12 @@ describe('approvals (core, on the run store)', () => {
     expect(run?.status).toBe('RUNNING');
     expect(pendingApprovalsOf(run!)).toEqual([]);
     // The rejection is the call's result already; the approved call may run, the rejected one may not.
-    expect((await runs.getMessage('r-decide', 1, 2))?.message).toMatchObject({ role: 'tool', toolCallId: 'c2', isError: true, content: expect.stringContaining('Reason: not today') });
+    expect((await runs.getMessage('r-decide', 1, 2))?.message).toMatchObject({
+      role: 'tool',
+      toolCallId: 'c2',
+      isError: true,
+      content: expect.stringContaining('Reason: not today'),
+    });
     expect(gateToolCall(run, 1, { id: 'c1', name: 'charge' })).toBeUndefined();
     expect(gateToolCall(run, 1, { id: 'c2', name: 'email' })).toMatchObject({ isError: true, content: expect.stringContaining('not today') });
     // A call of another step has no decision: refused, never run.
@@ -97,7 +104,9 @@ describe('approvals (core, on the run store)', () => {
       ['c1', 'approve', null, 'alice'],
       ['c2', 'reject', 'not today', 'alice'],
     ]);
-    await expect(decideApproval({ runs, executions }, { runId: 'r-decide', toolCallId: 'c2', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({ name: 'Conflict' });
+    await expect(decideApproval({ runs, executions }, { runId: 'r-decide', toolCallId: 'c2', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({
+      name: 'Conflict',
+    });
   });
 
   it('two people deciding the two calls at once: both recorded, the execution woken once', async () => {
@@ -134,16 +143,34 @@ describe('approvals (core, on the run store)', () => {
 
   it('a cancelled run is not put back to waiting, and its calls cannot be decided', async () => {
     await runs.createRun({ runId: 'r-cancel', userId: 'alice', input: 'x', maxSteps: 10, maxTokens: 10_000 });
-    await runs.putMessage('r-cancel', { step: 1, seq: 0, at: new Date().toISOString(), message: { role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'charge', arguments: {} }] } });
+    await runs.putMessage('r-cancel', {
+      step: 1,
+      seq: 0,
+      at: new Date().toISOString(),
+      message: { role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'charge', arguments: {} }] },
+    });
     await runs.finalizeRun('r-cancel', { status: 'CANCELLED', answer: 'cancelled', stopReason: 'CANCELLED' });
     expect(await awaitApproval({ runs, policy }, { state: { runId: 'r-cancel', step: 1 }, taskToken: 't' })).toEqual({ waiting: 0 });
     expect((await runs.getRun('r-cancel'))?.status).toBe('CANCELLED');
-    await expect(decideApproval({ runs, executions }, { runId: 'r-cancel', toolCallId: 'c1', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({ name: 'Conflict' });
+    await expect(decideApproval({ runs, executions }, { runId: 'r-cancel', toolCallId: 'c1', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({
+      name: 'Conflict',
+    });
   });
 
   /** The approval timeout's ending, as the state machine runs it: Surrender with stopReason APPROVAL_EXPIRED. */
   const expire = (runId: string) => {
-    const state: LoopState = { runId, step: 1, maxSteps: 10, maxTokens: 10_000, outcome: 'tools', toolCalls: [], toolCount: 0, callSig: '', prevCallSig: '', stopReason: 'APPROVAL_EXPIRED' };
+    const state: LoopState = {
+      runId,
+      step: 1,
+      maxSteps: 10,
+      maxTokens: 10_000,
+      outcome: 'tools',
+      toolCalls: [],
+      toolCount: 0,
+      callSig: '',
+      prevCallSig: '',
+      stopReason: 'APPROVAL_EXPIRED',
+    };
     return finalize({ runs }, { state, outcome: 'SURRENDER' });
   };
   const expiresAt = Date.parse('2030-01-01T01:00:00Z');
@@ -151,12 +178,16 @@ describe('approvals (core, on the run store)', () => {
   it('a decision at or after expiresAt: 409 APPROVAL_EXPIRED, nothing recorded', async () => {
     await waitingRun('r-late');
     for (const at of [expiresAt, expiresAt + 1]) {
-      await expect(decideApproval({ runs, executions, clock: () => at }, { runId: 'r-late', toolCallId: 'c1', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({ name: 'ApprovalExpired' });
+      await expect(decideApproval({ runs, executions, clock: () => at }, { runId: 'r-late', toolCallId: 'c1', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({
+        name: 'ApprovalExpired',
+      });
     }
     expect((await runs.getRun('r-late'))?.approvals?.c1?.decision).toBeUndefined();
     // Once the timeout ended the run, a late decision is still told it expired.
     expect(await expire('r-late')).toMatchObject({ status: 'UNFINISHED', stopReason: 'APPROVAL_EXPIRED' });
-    await expect(decideApproval({ runs, executions, clock: () => expiresAt - 1 }, { runId: 'r-late', toolCallId: 'c1', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({ name: 'ApprovalExpired' });
+    await expect(
+      decideApproval({ runs, executions, clock: () => expiresAt - 1 }, { runId: 'r-late', toolCallId: 'c1', decision: 'approve', decidedBy: 'alice' }),
+    ).rejects.toMatchObject({ name: 'ApprovalExpired' });
   });
 
   it('the last decision just before expiry, the task token timing out meanwhile: honoured, one new execution, the timeout ends nothing', async () => {
@@ -178,7 +209,9 @@ describe('approvals (core, on the run store)', () => {
     await waitingRun('r-first');
     await decideApproval({ runs, executions, clock: () => expiresAt - 10 }, { runId: 'r-first', toolCallId: 'c1', decision: 'approve', decidedBy: 'alice' });
     expect(await expire('r-first')).toMatchObject({ status: 'UNFINISHED', stopReason: 'APPROVAL_EXPIRED' });
-    await expect(decideApproval({ runs, executions, clock: () => expiresAt - 5 }, { runId: 'r-first', toolCallId: 'c2', decision: 'approve', decidedBy: 'alice' })).rejects.toMatchObject({ name: 'ApprovalExpired' });
+    await expect(
+      decideApproval({ runs, executions, clock: () => expiresAt - 5 }, { runId: 'r-first', toolCallId: 'c2', decision: 'approve', decidedBy: 'alice' }),
+    ).rejects.toMatchObject({ name: 'ApprovalExpired' });
     expect(started).toEqual([]);
   });
 });

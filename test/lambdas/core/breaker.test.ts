@@ -61,7 +61,10 @@ function setup(config: Partial<BreakerConfig> = {}, store: BreakerStore = new In
 }
 
 const ok = () => Promise.resolve('ok');
-const fail = (err: Error = new TransientError('503 from upstream')) => () => Promise.reject(err);
+const fail =
+  (err: Error = new TransientError('503 from upstream')) =>
+  () =>
+    Promise.reject(err);
 
 /** Runs `fn` through the breaker and returns what it threw (or undefined). */
 async function outcome(breaker: CircuitBreaker, dep: string, fn: () => Promise<unknown>): Promise<unknown> {
@@ -80,7 +83,6 @@ async function outcome(breaker: CircuitBreaker, dep: string, fn: () => Promise<u
 async function failTimes(breaker: CircuitBreaker, dep: string, n: number, err?: Error) {
   for (let i = 0; i < n; i++) await outcome(breaker, dep, fail(err));
 }
-
 
 /** n concurrent calls; the invoked fns wait until every call has either entered fn or been refused. */
 async function stampede(breaker: CircuitBreaker, dep: string, n: number) {

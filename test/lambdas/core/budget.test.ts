@@ -6,7 +6,7 @@ describe('request budgets', () => {
     expect(effectiveBudgets(deployment, { maxSteps: 5 })).toEqual({ maxSteps: 5, maxTokens: 100_000 });
   });
   it('refuses a raise and names the ceiling', () => {
-    expect(() => effectiveBudgets(deployment, { maxSteps: 21 })).toThrow('budgets.maxSteps may only lower the deployment\'s budget: at most 20 (got 21)');
+    expect(() => effectiveBudgets(deployment, { maxSteps: 21 })).toThrow("budgets.maxSteps may only lower the deployment's budget: at most 20 (got 21)");
     expect(() => effectiveBudgets(deployment, { maxTokens: 0 })).toThrow(/at least 1/);
   });
 });
@@ -68,7 +68,7 @@ describe('the dollar budget in the same check', () => {
   it('lets a request lower the dollar budget, never raise it', () => {
     const deployment = { maxSteps: 20, maxTokens: 100_000, maxCostUsd: 0.5 };
     expect(effectiveBudgets(deployment, { maxCostUsd: 0.1 })).toEqual({ ...deployment, maxCostUsd: 0.1 });
-    expect(() => effectiveBudgets(deployment, { maxCostUsd: 0.6 })).toThrow('budgets.maxCostUsd may only lower the deployment\'s budget: at most 0.5 (got 0.6)');
+    expect(() => effectiveBudgets(deployment, { maxCostUsd: 0.6 })).toThrow("budgets.maxCostUsd may only lower the deployment's budget: at most 0.5 (got 0.6)");
     expect(() => effectiveBudgets(deployment, { maxCostUsd: 0 })).toThrow(/positive number/);
     expect(effectiveBudgets({ maxSteps: 20, maxTokens: 100_000 }, { maxCostUsd: 2 })).toMatchObject({ maxCostUsd: 2 });
   });

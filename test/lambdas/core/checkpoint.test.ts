@@ -51,7 +51,12 @@ describe('a checkpoint written by the previous format (fixture)', () => {
     const second = await runs.recordModelStep('format-2-run', 2, { inputTokens: 1, outputTokens: 1 }, 'sig-2');
     expect(second).toMatchObject({ step: 2, lastCallSig: 'sig-2', prevCallSig: 'sig-1', sigStep: 2 });
     // Format 2 does not need the previous step's message: there is none here, the item has the signature.
-    await runs.putMessage('format-2-run', { step: 2, seq: 0, message: { role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'calculator', arguments: { expression: '1+1' } }] }, at: new Date().toISOString() });
+    await runs.putMessage('format-2-run', {
+      step: 2,
+      seq: 0,
+      message: { role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'calculator', arguments: { expression: '1+1' } }] },
+      at: new Date().toISOString(),
+    });
     expect(await checkpointState({ runs }, second)).toMatchObject({ outcome: 'tools', prevCallSig: 'sig-1' });
   });
 });

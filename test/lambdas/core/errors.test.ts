@@ -16,7 +16,16 @@ import {
 
 describe('the error taxonomy', () => {
   it('names every class so Retry/Catch can match it after minification', () => {
-    const all = [new TransientError('x'), new RateLimited('x'), new TimeoutError('x'), new CircuitOpen('x'), new QuotaExhausted('x'), new ModelRefusal('x'), new BadRequest('x'), new RetryAfterTooLong('x')];
+    const all = [
+      new TransientError('x'),
+      new RateLimited('x'),
+      new TimeoutError('x'),
+      new CircuitOpen('x'),
+      new QuotaExhausted('x'),
+      new ModelRefusal('x'),
+      new BadRequest('x'),
+      new RetryAfterTooLong('x'),
+    ];
     expect(all.map((e) => e.name)).toEqual(['TransientError', 'RateLimited', 'TimeoutError', 'CircuitOpen', 'QuotaExhausted', 'ModelRefusal', 'BadRequest', 'RetryAfterTooLong']);
     expect(all.filter((e) => e.retryable).map((e) => e.name)).toEqual([...RETRYABLE_ERRORS]);
   });
@@ -47,7 +56,9 @@ describe('Retry-After', () => {
 describe('causeMessage', () => {
   it("takes a Lambda function error's errorMessage out of its Cause document, and leaves other causes as they are", () => {
     expect(causeMessage(JSON.stringify({ errorType: 'TransientError', errorMessage: 'upstream 503', trace: ['at x'] }))).toBe('upstream 503');
-    expect(causeMessage('The cause could not be determined because Lambda did not return an error type.')).toBe('The cause could not be determined because Lambda did not return an error type.');
+    expect(causeMessage('The cause could not be determined because Lambda did not return an error type.')).toBe(
+      'The cause could not be determined because Lambda did not return an error type.',
+    );
     expect(causeMessage('{not json')).toBe('{not json');
     expect(causeMessage(undefined)).toBe('');
   });

@@ -13,7 +13,11 @@ describe('fixtures', () => {
       { tool: 'calculator', arguments: { expression: '1+1', precision: 2 }, result: '2' },
       { tool: 'calculator', arguments: { precision: 2, expression: '1+1' }, result: '2.00', isError: false },
     ];
-    const run = fixtureToolRunner(real, (id) => (id === 'fx' ? fixtures : undefined), (_id, c) => misses.push(c));
+    const run = fixtureToolRunner(
+      real,
+      (id) => (id === 'fx' ? fixtures : undefined),
+      (_id, c) => misses.push(c),
+    );
     expect(await run(call({ precision: 2, expression: '1+1' }), ctx('fx'))).toEqual({ content: '2' });
     expect(await run(call({ expression: '1+1', precision: 2 }), ctx('fx'))).toEqual({ content: '2.00' });
     expect(await run(call({ expression: '1+1', precision: 2 }), ctx('fx'))).toEqual({ content: '2.00' });
@@ -27,7 +31,10 @@ describe('fixtures', () => {
     const events = [
       { ...trace.runStarted({ step: 0, input: 'What is 6 * 7?', maxSteps: 20, maxTokens: 1000 }), at: 't0' },
       { ...trace.toolCall({ step: 1, toolCallId: 'c1', name: 'calculator', arguments: { expression: '6 * 7' }, idempotencyKey: 'k', latencyMs: 1 }), at: 't1', result: '42' },
-      { ...trace.toolCall({ step: 1, toolCallId: 'c2', name: 'calculator', arguments: {}, idempotencyKey: 'k', latencyMs: 1, error: { name: 'TransientError', message: 'x' } }), at: 't1' },
+      {
+        ...trace.toolCall({ step: 1, toolCallId: 'c2', name: 'calculator', arguments: {}, idempotencyKey: 'k', latencyMs: 1, error: { name: 'TransientError', message: 'x' } }),
+        at: 't1',
+      },
     ] as TraceEvent[];
     expect(fixturesFromTrace(events)).toEqual([{ tool: 'calculator', arguments: { expression: '6 * 7' }, result: '42' }]);
     expect(caseFromRun({ runId: 'abc', status: 'SUCCEEDED', answer: '42.' }, events)).toEqual({
@@ -40,4 +47,3 @@ describe('fixtures', () => {
     expect(() => caseFromRun({ runId: 'abc', status: 'SUCCEEDED', answer: null }, [])).toThrow('no run_started event');
   });
 });
-

@@ -28,8 +28,12 @@ describe('reports', () => {
     expect(evalReport(twoOfThree, 0.6)).toMatchObject({ ok: true, reasons: [] });
     const baseline = summarize('base', [result('a', true), result('b', true), result('c', true)]);
     const r = evalReport(twoOfThree, 0.6, baseline);
-    expect(r).toMatchObject({ ok: false, reasons: ['the candidate passes 2 case(s), the baseline 3'], baseline: { passed: 3 }, changed: [{ id: 'c', baseline: 'pass', candidate: 'fail' }] });
+    expect(r).toMatchObject({
+      ok: false,
+      reasons: ['the candidate passes 2 case(s), the baseline 3'],
+      baseline: { passed: 3 },
+      changed: [{ id: 'c', baseline: 'pass', candidate: 'fail' }],
+    });
     expect(changedVerdicts(baseline, twoOfThree)).toEqual([{ id: 'c', baseline: 'fail', candidate: 'pass' }]);
   });
 });
-

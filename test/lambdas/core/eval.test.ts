@@ -35,7 +35,9 @@ describe('parseSuite', () => {
       throw new Error('no error');
     })();
     expect(err).toBeInstanceOf(SuiteError);
-    expect(err.message).toContain('suite.jsonl line 1: expect: unknown field(s) "contians"; allowed: status, contains, notContains, regex, output, toolsCalled, toolsNotCalled, maxSteps, maxCostUsd, maxTokens, judge');
+    expect(err.message).toContain(
+      'suite.jsonl line 1: expect: unknown field(s) "contians"; allowed: status, contains, notContains, regex, output, toolsCalled, toolsNotCalled, maxSteps, maxCostUsd, maxTokens, judge',
+    );
     expect(err.message).toContain('suite.jsonl line 2: not JSON');
     expect(err.message).toMatch(/suite\.jsonl line 3: expect\.status: .*"SUCCEEDED"/);
     expect(err.message).toContain('suite.jsonl line 4: input: required');
@@ -52,13 +54,33 @@ describe('parseSuite', () => {
 
 describe('checkExpectations', () => {
   it('passes a run that meets every expectation', () => {
-    const expectations = { status: 'SUCCEEDED', contains: ['42', '6 * 7'], notContains: 'sorry', regex: '= \\d+\\.$', toolsCalled: ['calculator'], toolsNotCalled: ['search_docs'], maxSteps: 2, maxTokens: 520, maxCostUsd: 0.001 };
+    const expectations = {
+      status: 'SUCCEEDED',
+      contains: ['42', '6 * 7'],
+      notContains: 'sorry',
+      regex: '= \\d+\\.$',
+      toolsCalled: ['calculator'],
+      toolsNotCalled: ['search_docs'],
+      maxSteps: 2,
+      maxTokens: 520,
+      maxCostUsd: 0.001,
+    };
     expect(checkExpectations(expectations, observed())).toEqual([]);
   });
 
   it('names every expectation the run misses', () => {
     const failures = checkExpectations(
-      { status: 'UNFINISHED', contains: 'five', notContains: '42', regex: '^no', toolsCalled: ['search_docs'], toolsNotCalled: ['calculator'], maxSteps: 1, maxTokens: 10, maxCostUsd: 0.0001 },
+      {
+        status: 'UNFINISHED',
+        contains: 'five',
+        notContains: '42',
+        regex: '^no',
+        toolsCalled: ['search_docs'],
+        toolsNotCalled: ['calculator'],
+        maxSteps: 1,
+        maxTokens: 10,
+        maxCostUsd: 0.0001,
+      },
       observed(),
     );
     expect(failures.map((f) => f.expectation)).toEqual(['status', 'contains', 'notContains', 'regex', 'toolsCalled', 'toolsNotCalled', 'maxSteps', 'maxTokens', 'maxCostUsd']);

@@ -58,7 +58,7 @@ describe('closing a run on an execution status change', () => {
     expect((await runs.listEvents('r1')).filter((e) => e.type === 'run_finished')).toHaveLength(1);
   });
 
-  it("leaves a run alone when a newer execution works on it (a late event of the old one)", async () => {
+  it('leaves a run alone when a newer execution works on it (a late event of the old one)', async () => {
     await newRun('n1', `${ARN}n1-r1`);
     expect(await closeRunOnExecutionStatus(runs, event('n1', 'FAILED'))).toMatchObject({ closed: false, reason: 'a newer execution works on the run' });
     expect((await runs.getRun('n1'))?.status).toBe('RUNNING');

@@ -16,7 +16,13 @@ describe('steps of a run that is already final', () => {
     model: 'm',
     complete: async () => {
       modelCalls++;
-      return { text: '', toolCalls: [{ id: 'c1', name: 'calculator', arguments: { expression: '1+1' } }], usage: { inputTokens: 1, outputTokens: 1 }, finishReason: 'tool_use', model: 'm' };
+      return {
+        text: '',
+        toolCalls: [{ id: 'c1', name: 'calculator', arguments: { expression: '1+1' } }],
+        usage: { inputTokens: 1, outputTokens: 1 },
+        finishReason: 'tool_use',
+        model: 'm',
+      };
     },
   };
   const deps = (): LoopDeps => ({
@@ -30,7 +36,17 @@ describe('steps of a run that is already final', () => {
     maxOutputTokens: () => 100,
     estimatePromptTokens,
   });
-  const state = (runId: string, step = 0): LoopState => ({ runId, step, maxSteps: 10, maxTokens: 100_000, outcome: 'tools', toolCalls: [{ id: 'c1' }], toolCount: 1, callSig: 's', prevCallSig: '' });
+  const state = (runId: string, step = 0): LoopState => ({
+    runId,
+    step,
+    maxSteps: 10,
+    maxTokens: 100_000,
+    outcome: 'tools',
+    toolCalls: [{ id: 'c1' }],
+    toolCount: 1,
+    callSig: 's',
+    prevCallSig: '',
+  });
 
   /** A run at step 1 with a pending tool call, then finalized from outside. */
   const finalRun = async (runId: string, status: 'CANCELLED' | 'FAILED', stopReason: StopReason) => {
@@ -76,7 +92,10 @@ describe('steps of a run that is already final', () => {
     await runs.createRun({ runId, userId: 'u', input: 'hi', maxSteps: 10, maxTokens: 100_000 });
     await modelStep(deps(), { state: state(runId), step: 1, tier: 'primary' });
     modelCalls = 0;
-    expect(await toolStep(deps(), { runId, step: 1, toolCallId: 'c1', failure: { Error: 'TransientError', Cause: 'MCP server billing: 503' } })).toEqual({ toolCallId: 'c1', isError: true });
+    expect(await toolStep(deps(), { runId, step: 1, toolCallId: 'c1', failure: { Error: 'TransientError', Cause: 'MCP server billing: 503' } })).toEqual({
+      toolCallId: 'c1',
+      isError: true,
+    });
     expect((await runs.getRun(runId))?.degraded).toEqual([{ dependency: 'tool:calculator', reason: 'TransientError', fallback: 'none' }]);
     const out = await finalize(deps(), { state: { ...state(runId, 1), outcome: 'final' }, outcome: 'FINISH' });
     expect(out.status).toBe('DEGRADED');

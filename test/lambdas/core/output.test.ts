@@ -1,6 +1,9 @@
 import { checkOutput, parseAnswerJson, repairPrompt, schemaProblem } from '../../../lambdas/core/output';
 
-const spec = { name: 'verdict', schema: { type: 'object', properties: { answer: { type: 'string' }, score: { type: 'integer', minimum: 0 } }, required: ['answer', 'score'], additionalProperties: false } };
+const spec = {
+  name: 'verdict',
+  schema: { type: 'object', properties: { answer: { type: 'string' }, score: { type: 'integer', minimum: 0 } }, required: ['answer', 'score'], additionalProperties: false },
+};
 
 describe('structured output', () => {
   it('accepts JSON that satisfies the schema, fenced or not', () => {

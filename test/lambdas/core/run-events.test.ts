@@ -7,7 +7,17 @@ function fakeRun() {
   let clock = Date.parse('2026-01-01T00:00:00Z');
   const iso = (ms: number) => new Date(ms).toISOString();
   const items: TraceItem[] = [];
-  const run = { runId: 'r', userId: 'u', status: 'RUNNING', step: 0, tokensIn: 0, tokensOut: 0, degraded: [], createdAt: iso(clock), updatedAt: iso(clock) } as unknown as RunRecord;
+  const run = {
+    runId: 'r',
+    userId: 'u',
+    status: 'RUNNING',
+    step: 0,
+    tokensIn: 0,
+    tokensOut: 0,
+    degraded: [],
+    createdAt: iso(clock),
+    updatedAt: iso(clock),
+  } as unknown as RunRecord;
   const schedule: { at: number; act: () => void }[] = [];
   let seq = 0;
   const source = {
@@ -83,7 +93,12 @@ describe('the live event stream (fake clock)', () => {
     const f = fakeRun();
     const started = f.now();
     const out: string[] = [];
-    const result = await streamRunEvents(f.source, 'r', (c) => void out.push(c), { now: f.now, sleep: f.sleep, remainingMs: () => 40_000 - (f.now() - started), minRemainingMs: 5000 });
+    const result = await streamRunEvents(f.source, 'r', (c) => void out.push(c), {
+      now: f.now,
+      sleep: f.sleep,
+      remainingMs: () => 40_000 - (f.now() - started),
+      minRemainingMs: 5000,
+    });
     expect(result).toBe('deadline');
     expect(out).toEqual([KEEP_ALIVE_FRAME, KEEP_ALIVE_FRAME]);
     expect(f.now() - started).toBeLessThanOrEqual(35_000);

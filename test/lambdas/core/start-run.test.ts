@@ -108,7 +108,7 @@ describe('startRun and the Idempotency-Key', () => {
       expect(started).toEqual(['run-no-exec-race']);
     });
 
-    it('an execution that exists already (ExecutionAlreadyExists) is the run\'s: a replay, no error', async () => {
+    it("an execution that exists already (ExecutionAlreadyExists) is the run's: a replay, no error", async () => {
       const req = await crashedBeforeStart('k-exists', 'run-exists');
       failures.push(Object.assign(new Error('Execution Already Exists'), { name: 'ExecutionAlreadyExists' }));
       expect(await startRun(deps(), req)).toEqual({ runId: 'run-exists', replayed: true, queued: false });
@@ -128,7 +128,11 @@ describe('startRun and the Idempotency-Key', () => {
 
     it('starts nothing for a run that has an execution, was resumed, or is no longer RUNNING', async () => {
       const base = { runId: 'r', userId: 'u4', status: 'RUNNING' as const };
-      for (const run of [{ ...base, executionArn: 'arn:x' }, { ...base, resumes: 1 }, { ...base, status: 'SUCCEEDED' as const }]) {
+      for (const run of [
+        { ...base, executionArn: 'arn:x' },
+        { ...base, resumes: 1 },
+        { ...base, status: 'SUCCEEDED' as const },
+      ]) {
         expect(await ensureExecution(control, run)).toBe(false);
       }
       expect(started).toEqual([]);

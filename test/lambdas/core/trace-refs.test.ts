@@ -10,7 +10,13 @@ const messages: StoredMessage[] = [
     seq: 0,
     message: { role: 'assistant', content: 'calling', toolCalls: [{ id: 'c1', name: 'blob', arguments: {} }] },
     at: '2026-01-01T00:00:01.000Z',
-    event: parseTraceEvent({ type: 'model_call', at: '2026-01-01T00:00:01.000Z', step: 1, input: { messages: 1, lastRef: { step: 0, seq: 0 }, tools: ['blob'] }, outputRef: { step: 1, seq: 0 } }),
+    event: parseTraceEvent({
+      type: 'model_call',
+      at: '2026-01-01T00:00:01.000Z',
+      step: 1,
+      input: { messages: 1, lastRef: { step: 0, seq: 0 }, tools: ['blob'] },
+      outputRef: { step: 1, seq: 0 },
+    }),
   },
   {
     step: 1,

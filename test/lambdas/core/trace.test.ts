@@ -32,13 +32,27 @@ describe('the trace event union', () => {
 
   it('each constructor makes an event of its kind, with the fields given', () => {
     expect(trace.paused({ step: 2, pendingToolCalls: 1 })).toEqual({ type: 'paused', step: 2, pendingToolCalls: 1 });
-    expect(trace.surrender({ step: 3, stopReason: 'STEP_BUDGET', at: '2026-01-01T00:00:00.000Z' })).toEqual({ type: 'surrender', step: 3, stopReason: 'STEP_BUDGET', at: '2026-01-01T00:00:00.000Z' });
+    expect(trace.surrender({ step: 3, stopReason: 'STEP_BUDGET', at: '2026-01-01T00:00:00.000Z' })).toEqual({
+      type: 'surrender',
+      step: 3,
+      stopReason: 'STEP_BUDGET',
+      at: '2026-01-01T00:00:00.000Z',
+    });
     expect(TRACE_EVENT_TYPES).toHaveLength(new Set(TRACE_EVENT_TYPES).size);
     expect(TRACE_EVENT_TYPES).toEqual(expect.arrayContaining(['run_started', 'model_call', 'tool_call', 'run_finished', 'approval_decided', 'engine_restarted']));
   });
 
   it('parses a stored event of a known kind into the union, its fields in their stored order', () => {
-    const stored = { type: 'tool_call', step: 1, toolCallId: 'c1', name: 'calculator', idempotencyKey: 'k', latencyMs: 4, resultRef: { step: 1, seq: 1 }, at: '2026-01-01T00:00:01.000Z' };
+    const stored = {
+      type: 'tool_call',
+      step: 1,
+      toolCallId: 'c1',
+      name: 'calculator',
+      idempotencyKey: 'k',
+      latencyMs: 4,
+      resultRef: { step: 1, seq: 1 },
+      at: '2026-01-01T00:00:01.000Z',
+    };
     const event = parseTraceEvent(stored);
     expect(event).toEqual(stored);
     expect(Object.keys(event)).toEqual(Object.keys(stored));

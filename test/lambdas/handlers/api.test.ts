@@ -53,15 +53,30 @@ describe('the API Gateway handler', () => {
   });
 
   it('serves the public sign-in settings at GET /config, without a token', async () => {
-    const env = { USER_POOL_ID: process.env.USER_POOL_ID, USER_POOL_CLIENT_ID: process.env.USER_POOL_CLIENT_ID, AUTH_DOMAIN: process.env.AUTH_DOMAIN, AWS_REGION: process.env.AWS_REGION };
+    const env = {
+      USER_POOL_ID: process.env.USER_POOL_ID,
+      USER_POOL_CLIENT_ID: process.env.USER_POOL_CLIENT_ID,
+      AUTH_DOMAIN: process.env.AUTH_DOMAIN,
+      AWS_REGION: process.env.AWS_REGION,
+    };
     const handler = createHandler(engine.runtime);
     try {
       delete process.env.USER_POOL_ID;
       expect((await handler(event('GET', '/config'), context)).statusCode).toBe(404);
-      Object.assign(process.env, { USER_POOL_ID: 'eu-west-1_AbC123', USER_POOL_CLIENT_ID: 'client123', AUTH_DOMAIN: 'https://agent-x.auth.eu-west-1.amazoncognito.com', AWS_REGION: 'eu-west-1' });
+      Object.assign(process.env, {
+        USER_POOL_ID: 'eu-west-1_AbC123',
+        USER_POOL_CLIENT_ID: 'client123',
+        AUTH_DOMAIN: 'https://agent-x.auth.eu-west-1.amazoncognito.com',
+        AWS_REGION: 'eu-west-1',
+      });
       const res = await handler(event('GET', '/config'), context);
       expect(res.statusCode).toBe(200);
-      expect(JSON.parse(res.body)).toEqual({ region: 'eu-west-1', userPoolId: 'eu-west-1_AbC123', clientId: 'client123', authDomain: 'https://agent-x.auth.eu-west-1.amazoncognito.com' });
+      expect(JSON.parse(res.body)).toEqual({
+        region: 'eu-west-1',
+        userPoolId: 'eu-west-1_AbC123',
+        clientId: 'client123',
+        authDomain: 'https://agent-x.auth.eu-west-1.amazoncognito.com',
+      });
     } finally {
       for (const [k, v] of Object.entries(env)) {
         if (v === undefined) delete process.env[k];

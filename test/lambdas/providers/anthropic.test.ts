@@ -14,7 +14,13 @@ describe('toAnthropicMessages', () => {
     ]);
     expect(messages).toEqual([
       { role: 'user', content: [{ type: 'text', text: 'hi' }] },
-      { role: 'assistant', content: [{ type: 'text', text: 'Let me check.' }, { type: 'tool_use', id: 'toolu_1', name: 'a', input: { q: 1 } }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'Let me check.' },
+          { type: 'tool_use', id: 'toolu_1', name: 'a', input: { q: 1 } },
+        ],
+      },
       {
         role: 'user',
         content: [

@@ -9,7 +9,16 @@ export const KEY = 'sk-test-123';
 /** A provider pointed at `fake`, built the way the runtime builds it (key from the env var the config names). */
 export function providerFor(fake: FakeProvider, timeoutMs = 2000): ModelProvider {
   const model = parseConfig({
-    models: { primary: { provider: fake.protocol, model: 'm-1', contextWindowTokens: 128_000, baseUrl: fake.url, timeoutMs, ...(fake.protocol === 'bedrock' ? { region: 'us-east-1' } : { apiKeyEnv: 'FAKE_KEY' }) } },
+    models: {
+      primary: {
+        provider: fake.protocol,
+        model: 'm-1',
+        contextWindowTokens: 128_000,
+        baseUrl: fake.url,
+        timeoutMs,
+        ...(fake.protocol === 'bedrock' ? { region: 'us-east-1' } : { apiKeyEnv: 'FAKE_KEY' }),
+      },
+    },
   }).models.primary;
   return createProvider(model, {
     env: { FAKE_KEY: KEY },

@@ -13,7 +13,11 @@ describe('resolveApiKey', () => {
     await expect(resolveApiKey(fromEnv, { MY_KEY: 'k' })).resolves.toBe('k');
   });
 
-  it.each([['unset', {}], ['empty', { MY_KEY: '' }], ['blank', { MY_KEY: '  ' }]])('an %s variable is a BadRequest naming it', async (_label, env) => {
+  it.each([
+    ['unset', {}],
+    ['empty', { MY_KEY: '' }],
+    ['blank', { MY_KEY: '  ' }],
+  ])('an %s variable is a BadRequest naming it', async (_label, env) => {
     const err = await failure(resolveApiKey(fromEnv, env));
     expect(err.name).toBe('BadRequest');
     expect(err.message).toContain('MY_KEY');
@@ -68,7 +72,11 @@ describe('createProvider', () => {
   });
 
   it('uses deps.demo for the demo provider when given', () => {
-    const custom: ModelProvider = { provider: 'demo', model: 'custom', complete: async () => ({ text: '', toolCalls: [], usage: { inputTokens: 0, outputTokens: 0 }, finishReason: 'stop', model: 'custom' }) };
+    const custom: ModelProvider = {
+      provider: 'demo',
+      model: 'custom',
+      complete: async () => ({ text: '', toolCalls: [], usage: { inputTokens: 0, outputTokens: 0 }, finishReason: 'stop', model: 'custom' }),
+    };
     const seen: ModelConfig[] = [];
     const built = createProvider(modelConfig({ provider: 'demo', model: 'default' }), {
       demo: (config) => {

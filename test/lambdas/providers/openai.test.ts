@@ -26,7 +26,11 @@ describe('openai provider', () => {
       { role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'calculator', arguments: '{"expression": "2+', argumentsError: 'bad' }] },
       { role: 'tool', toolCallId: 'c1', name: 'calculator', content: 'arguments were not valid JSON', isError: true },
     ]);
-    expect(messages[1]).toEqual({ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'calculator', arguments: '{"expression": "2+' } }] });
+    expect(messages[1]).toEqual({
+      role: 'assistant',
+      content: null,
+      tool_calls: [{ id: 'c1', type: 'function', function: { name: 'calculator', arguments: '{"expression": "2+' } }],
+    });
     expect(messages[2]).toEqual({ role: 'tool', tool_call_id: 'c1', content: 'arguments were not valid JSON' });
   });
 
@@ -71,7 +75,10 @@ describe('fromOpenAIResponse', () => {
         {
           finish_reason: 'tool_calls',
           message: {
-            content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }],
+            content: [
+              { type: 'text', text: 'a' },
+              { type: 'text', text: 'b' },
+            ],
             tool_calls: [{ function: { name: 'calculator', arguments: { expression: '1+1' } } }, { id: 'x', function: { name: 'search_docs', arguments: '' } }],
           },
         },

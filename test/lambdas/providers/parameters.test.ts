@@ -17,7 +17,17 @@ const protocols: Protocol[] = ['openai', 'anthropic', 'bedrock'];
 
 function providerWith(fake: FakeProvider, extra: Partial<ModelConfig>, model = 'm-1'): ModelProvider {
   const config = parseConfig({
-    models: { primary: { provider: fake.protocol, model, contextWindowTokens: 128_000, baseUrl: fake.url, timeoutMs: 2000, ...(fake.protocol === 'bedrock' ? { region: 'us-east-1' } : {}), ...extra } },
+    models: {
+      primary: {
+        provider: fake.protocol,
+        model,
+        contextWindowTokens: 128_000,
+        baseUrl: fake.url,
+        timeoutMs: 2000,
+        ...(fake.protocol === 'bedrock' ? { region: 'us-east-1' } : {}),
+        ...extra,
+      },
+    },
   }).models.primary;
   return createProvider(config, { apiKey: 'k', bedrock: { clientConfig: { credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' } } } });
 }
@@ -45,7 +55,7 @@ describe.each(protocols)('%s', (protocol) => {
     expect((await failure(providerWith(fake, {}).complete(request()))).name).toBe('BadRequest');
   });
 
-  it('sends temperature, topP and stop sequences in the provider\'s own fields', async () => {
+  it("sends temperature, topP and stop sequences in the provider's own fields", async () => {
     await providerWith(fake, { temperature: 0.2, topP: 0.9, stopSequences: ['END'] }).complete(request());
     const sent = body();
     if (protocol === 'openai') expect(sent).toMatchObject({ temperature: 0.2, top_p: 0.9, stop: ['END'], max_tokens: 321 });
@@ -56,7 +66,8 @@ describe.each(protocols)('%s', (protocol) => {
   it('sends no parameter the config does not set', async () => {
     await providerWith(fake, {}).complete(request());
     const sent = JSON.stringify(body());
-    for (const field of ['temperature', 'top_p', 'topP', 'stop', 'reasoning_effort', 'thinking', 'response_format', 'tool_choice', 'toolChoice']) expect(sent).not.toContain(`"${field}"`);
+    for (const field of ['temperature', 'top_p', 'topP', 'stop', 'reasoning_effort', 'thinking', 'response_format', 'tool_choice', 'toolChoice'])
+      expect(sent).not.toContain(`"${field}"`);
   });
 
   it('asks for the output schema natively and returns the structured answer as the text', async () => {
@@ -107,7 +118,10 @@ describe('reasoning effort', () => {
   });
 
   it('goes through additionalModelRequestFields on Bedrock, for the models that take it', async () => {
-    await providerWith(fakes.bedrock, { reasoningEffort: 'low', maxOutputTokens: 4000 }, 'us.anthropic.claude-sonnet-4-20250514-v1:0').complete({ ...request(), maxOutputTokens: 4000 });
+    await providerWith(fakes.bedrock, { reasoningEffort: 'low', maxOutputTokens: 4000 }, 'us.anthropic.claude-sonnet-4-20250514-v1:0').complete({
+      ...request(),
+      maxOutputTokens: 4000,
+    });
     expect(fakes.bedrock.requests.at(-1)?.body).toMatchObject({ additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 1024 } } });
     await providerWith(fakes.bedrock, { reasoningEffort: 'high' }, 'openai.gpt-oss-120b-1:0').complete(request());
     expect(fakes.bedrock.requests.at(-1)?.body).toMatchObject({ additionalModelRequestFields: { reasoning_effort: 'high' } });
@@ -118,7 +132,12 @@ describe('reasoning blocks', () => {
   it('are kept from an Anthropic answer and sent back first in that turn, unchanged, with the tool results that follow', () => {
     const thinking = { type: 'thinking', thinking: 'The user wants 2+2.', signature: 'sig-abc' };
     const answer = fromAnthropicResponse(
-      { model: 'c', stop_reason: 'tool_use', content: [thinking, { type: 'tool_use', id: 't1', name: 'calculator', input: { expression: '2+2' } }], usage: { input_tokens: 1, output_tokens: 1 } },
+      {
+        model: 'c',
+        stop_reason: 'tool_use',
+        content: [thinking, { type: 'tool_use', id: 't1', name: 'calculator', input: { expression: '2+2' } }],
+        usage: { input_tokens: 1, output_tokens: 1 },
+      },
       'anthropic c',
       'c',
     );
@@ -130,12 +149,23 @@ describe('reasoning blocks', () => {
     ]);
     expect(wire[1]?.content[0]).toEqual(thinking);
     // Another provider's blocks (the primary's, read by the fallback) are not sent.
-    expect(toAnthropicMessages([{ role: 'assistant', content: 'x', toolCalls: [], reasoning: { provider: 'bedrock', blocks: [{}] } }])[0]?.content).toEqual([{ type: 'text', text: 'x' }]);
+    expect(toAnthropicMessages([{ role: 'assistant', content: 'x', toolCalls: [], reasoning: { provider: 'bedrock', blocks: [{}] } }])[0]?.content).toEqual([
+      { type: 'text', text: 'x' },
+    ]);
   });
 
   it('are kept from a Bedrock answer and sent back in Converse form', () => {
     const block = { reasoningContent: { reasoningText: { text: 'hmm', signature: 's' } } };
-    const answer = fromBedrockResponse({ output: { message: { role: 'assistant', content: [block, { text: 'ok' }] } }, stopReason: 'end_turn', usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 }, $metadata: {} } as never, 'bedrock m', 'm');
+    const answer = fromBedrockResponse(
+      {
+        output: { message: { role: 'assistant', content: [block, { text: 'ok' }] } },
+        stopReason: 'end_turn',
+        usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 },
+        $metadata: {},
+      } as never,
+      'bedrock m',
+      'm',
+    );
     expect(answer).toMatchObject({ text: 'ok', reasoning: { provider: 'bedrock', blocks: [block] } });
     expect(toBedrockMessages([{ role: 'assistant', content: 'ok', toolCalls: [], reasoning: answer.reasoning }])[0]?.content).toEqual([block, { text: 'ok' }]);
   });
@@ -143,7 +173,12 @@ describe('reasoning blocks', () => {
 
 describe('the demo model answers schemas offline', () => {
   it('answers a request with an output schema with JSON that satisfies it', async () => {
-    const out = await createDemoProvider('default').complete({ messages: [{ role: 'user', content: 'hello there' }], tools: [], maxOutputTokens: 500, output: { schema, name: 'verdict' } });
+    const out = await createDemoProvider('default').complete({
+      messages: [{ role: 'user', content: 'hello there' }],
+      tools: [],
+      maxOutputTokens: 500,
+      output: { schema, name: 'verdict' },
+    });
     expect(checkOutput({ schema, name: 'verdict' }, out.text)).toMatchObject({ ok: true, value: { answer: expect.stringContaining('offline demo model') } });
   });
 
@@ -151,7 +186,13 @@ describe('the demo model answers schemas offline', () => {
     const value = schemaValue(
       {
         type: 'object',
-        properties: { summary: { type: 'string', maxLength: 5 }, score: { type: 'integer', minimum: 1 }, tags: { type: 'array', items: { enum: ['a', 'b'] } }, ok: { type: 'boolean' }, note: { type: ['string', 'null'] } },
+        properties: {
+          summary: { type: 'string', maxLength: 5 },
+          score: { type: 'integer', minimum: 1 },
+          tags: { type: 'array', items: { enum: ['a', 'b'] } },
+          ok: { type: 'boolean' },
+          note: { type: ['string', 'null'] },
+        },
         required: ['summary', 'score', 'tags', 'ok'],
       },
       'The answer text',
@@ -161,7 +202,11 @@ describe('the demo model answers schemas offline', () => {
   });
 
   it('takes its numbers from the answer (the last one the schema allows), so an arithmetic answer keeps its result', () => {
-    const schema = { type: 'object', properties: { percent: { type: 'number' }, result: { type: 'number' }, steps: { type: 'integer', minimum: 1, maximum: 9 } }, required: ['percent', 'result', 'steps'] };
+    const schema = {
+      type: 'object',
+      properties: { percent: { type: 'number' }, result: { type: 'number' }, steps: { type: 'integer', minimum: 1, maximum: 9 } },
+      required: ['percent', 'result', 'steps'],
+    };
     expect(schemaValue(schema, '12.5% of 3480 = 435.', 0)).toEqual({ percent: 435, result: 435, steps: 1 });
     expect(schemaValue({ type: 'number', maximum: 100 }, '12.5% of 3480 = 435.', 0)).toBe(12.5);
   });

@@ -126,8 +126,7 @@ describe('parseJsonBody', () => {
 });
 
 describe('postProviderJson', () => {
-  const stubFetch = (status: number, body: string, headers: Record<string, string> = {}): typeof fetch =>
-    (async () => new Response(body, { status, headers })) as typeof fetch;
+  const stubFetch = (status: number, body: string, headers: Record<string, string> = {}): typeof fetch => (async () => new Response(body, { status, headers })) as typeof fetch;
 
   it('returns the parsed body of a 2xx', async () => {
     await expect(postProviderJson('http://127.0.0.1:9/x', {}, { label: 'p', timeoutMs: 1000, fetchImpl: stubFetch(200, '{"ok":true}') })).resolves.toEqual({ ok: true });
@@ -135,7 +134,11 @@ describe('postProviderJson', () => {
 
   it('never puts the key in a message, even when the server echoes it', async () => {
     const err = await failure(
-      postProviderJson('http://127.0.0.1:9/x', {}, { label: 'p', timeoutMs: 1000, secret: 'sk-secret-value', fetchImpl: stubFetch(401, '{"error":{"message":"Incorrect API key provided: sk-secret-value"}}') }),
+      postProviderJson(
+        'http://127.0.0.1:9/x',
+        {},
+        { label: 'p', timeoutMs: 1000, secret: 'sk-secret-value', fetchImpl: stubFetch(401, '{"error":{"message":"Incorrect API key provided: sk-secret-value"}}') },
+      ),
     );
     expect(err.name).toBe('BadRequest');
     expect(err.message).toContain('[redacted]');

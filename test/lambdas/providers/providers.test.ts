@@ -22,7 +22,14 @@ describe.each(protocols)('%s provider', (protocol) => {
 
   it('speaks the wire protocol: two tool calls, tool results back, then a final text with usage', async () => {
     fake.script(
-      { kind: 'tools', calls: [{ name: 'calculator', args: { expression: '2+2' } }, { name: 'calculator', args: { expression: '3*3' } }], usage: { input: 120, output: 30 } },
+      {
+        kind: 'tools',
+        calls: [
+          { name: 'calculator', args: { expression: '2+2' } },
+          { name: 'calculator', args: { expression: '3*3' } },
+        ],
+        usage: { input: 120, output: 30 },
+      },
       { kind: 'text', text: '4 and 9', usage: { input: 200, output: 8 } },
     );
     const first = await provider.complete(request());
@@ -108,7 +115,9 @@ describe.each(protocols)('%s provider', (protocol) => {
         messages: [{ role: 'user', content: [{ text: 'What is 2+2?' }] }],
         system: [{ text: 'be brief' }],
         inferenceConfig: { maxTokens: 321 },
-        toolConfig: { tools: [{ toolSpec: { name: 'calculator', description: 'math', inputSchema: { json: { type: 'object', properties: { expression: { type: 'string' } } } } } }] },
+        toolConfig: {
+          tools: [{ toolSpec: { name: 'calculator', description: 'math', inputSchema: { json: { type: 'object', properties: { expression: { type: 'string' } } } } } }],
+        },
       });
       expect(messages).toEqual([
         { role: 'user', content: [{ text: 'What is 2+2?' }] },

@@ -23,7 +23,8 @@ describe('createSecretReader (Powertools getSecret)', () => {
         res.end(JSON.stringify(body));
       };
       if (value === undefined) json(400, { __type: 'ResourceNotFoundException', Message: "Secrets Manager can't find the specified secret." });
-      else if (typeof value === 'string') json(200, { ARN: `arn:aws:secretsmanager:local:000000000000:secret:${id}-AbCdEf`, Name: id, SecretString: value, VersionId: 'v1', VersionStages: ['AWSCURRENT'] });
+      else if (typeof value === 'string')
+        json(200, { ARN: `arn:aws:secretsmanager:local:000000000000:secret:${id}-AbCdEf`, Name: id, SecretString: value, VersionId: 'v1', VersionStages: ['AWSCURRENT'] });
       else json(value.status ?? 400, { __type: value.error, Message: `${value.error} for ${id}` });
     });
   });
@@ -97,7 +98,13 @@ describe('createSecretReader (Powertools getSecret)', () => {
   it('without a client it reads with getSecret (its default client: AWS_ENDPOINT_URL_SECRETS_MANAGER points it here)', async () => {
     values = { 'default/a': 'D' };
     const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url(''), AWS_REGION: 'local', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_MAX_ATTEMPTS: '1' });
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url(''),
+      AWS_REGION: 'local',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_MAX_ATTEMPTS: '1',
+    });
     try {
       await expect(createSecretReader()('default/a')).resolves.toBe('D');
       // The default provider's cache is the container's: another reader does not read again.

@@ -1,13 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  type BreakerStore,
-  type BreakerTransition,
-  CircuitBreaker,
-  INITIAL_BREAKER_STATE,
-  leased,
-  tripped,
-} from '../../../lambdas/core/breaker';
+import { type BreakerStore, type BreakerTransition, CircuitBreaker, INITIAL_BREAKER_STATE, leased, tripped } from '../../../lambdas/core/breaker';
 import { BadRequest, CircuitOpen, TransientError } from '../../../lambdas/core/errors';
 import { BREAKER_STATE_SK, breakerPk, breakerWindowSk, DynamoBreakerStore, InMemoryBreakerStore } from '../../../lambdas/store/breaker-store';
 import type { BreakerConfig } from '../../../lib/config';
@@ -29,7 +22,6 @@ afterAll(async () => {
 let depSeq = 0;
 /** A fresh dependency name per test: every test gets its own breaker items in the shared table. */
 const freshDep = (label: string) => `tool:${label}-${++depSeq}`;
-
 
 describe.each([
   ['DynamoBreakerStore (dynalite)', () => new DynamoBreakerStore(dynamo.doc, dynamo.tableName) as BreakerStore],
@@ -116,9 +108,7 @@ describe('DynamoBreakerStore item layout', () => {
         ExpressionAttributeValues: { ':pk': breakerPk(dep), ':p': 'WIN#' },
       }),
     );
-    expect(buckets.Items).toEqual([
-      { pk: breakerPk(dep), sk: `WIN#00${T0}`, bucketStart: T0, calls: 2, failures: 1, expiresAt: 1_700_000_110 },
-    ]);
+    expect(buckets.Items).toEqual([{ pk: breakerPk(dep), sk: `WIN#00${T0}`, bucketStart: T0, calls: 2, failures: 1, expiresAt: 1_700_000_110 }]);
     expect(breakerWindowSk(T0)).toBe(`WIN#00${T0}`);
     expect(BREAKER_STATE_SK).toBe('STATE');
   });
@@ -170,7 +160,10 @@ describe('CircuitBreaker on DynamoDB (dynalite)', () => {
       return err;
     }
   }
-  const fail = (err: Error = new TransientError('503')) => () => Promise.reject(err);
+  const fail =
+    (err: Error = new TransientError('503')) =>
+    () =>
+      Promise.reject(err);
   const ok = () => Promise.resolve('ok');
 
   /**
@@ -195,9 +188,7 @@ describe('CircuitBreaker on DynamoDB (dynalite)', () => {
     expect((await breaker.getState(dep)).state).toBe('CLOSED');
     await outcome(breaker, dep, fail());
     expect(await breaker.getState(dep)).toMatchObject({ state: 'OPEN', openedAt: T0, version: 9 });
-    expect(transitions).toEqual([
-      expect.objectContaining({ dependency: dep, from: 'CLOSED', to: 'OPEN', at: T0, version: 9, window: { calls: 5, failures: 4 } }),
-    ]);
+    expect(transitions).toEqual([expect.objectContaining({ dependency: dep, from: 'CLOSED', to: 'OPEN', at: T0, version: 9, window: { calls: 5, failures: 4 } })]);
     expect(storeErrors).toEqual([]);
   });
 
@@ -356,7 +347,7 @@ describe('CircuitBreaker on DynamoDB (dynalite)', () => {
       await until('the first wave to reach the dependency', () => server.requests.length === 10, 5_000, 2);
       // The first answer is a failure: from now on the breaker is suspect; that run's retry is the one admitted call.
       answer503(held.shift() as ServerResponse);
-      await until('the failed run\'s retry to reach the dependency', () => server.requests.length === 11, 5_000, 2);
+      await until("the failed run's retry to reach the dependency", () => server.requests.length === 11, 5_000, 2);
       // 40 more runs arrive while the first wave is still in flight: without admission every one of them would send.
       runs.push(...Array.from({ length: 40 }, run));
       await until('the late runs to be refused (or to send)', () => settled >= 40 || server.requests.length > 25, 5_000, 2);

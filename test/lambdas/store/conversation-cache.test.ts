@@ -11,7 +11,12 @@ const assistant = (step: number, calls: number): StoredMessage => ({
   message: { role: 'assistant', content: '', toolCalls: Array.from({ length: calls }, (_, i) => ({ id: `c${step}-${i}`, name: 't', arguments: {} })) },
   at,
 });
-const tool = (step: number, seq: number, content = `out ${step}.${seq}`): StoredMessage => ({ step, seq, message: { role: 'tool', toolCallId: `c${step}-${seq - 1}`, name: 't', content }, at });
+const tool = (step: number, seq: number, content = `out ${step}.${seq}`): StoredMessage => ({
+  step,
+  seq,
+  message: { role: 'tool', toolCallId: `c${step}-${seq - 1}`, name: 't', content },
+  at,
+});
 
 describe('gaplessLength', () => {
   it('accepts a conversation whose every message follows the previous one', () => {

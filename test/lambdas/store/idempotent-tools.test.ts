@@ -14,7 +14,12 @@ describe('idempotent tool runs and releasing the calls of a dead worker', () => 
 
   beforeAll(async () => {
     dynamo = await startDynalite();
-    await ensureTable(dynamo.doc, { TableName: TABLE, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }] });
+    await ensureTable(dynamo.doc, {
+      TableName: TABLE,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+    });
     client = new DynamoDBClient({ ...dynamo.clientConfig });
   });
   afterAll(async () => {

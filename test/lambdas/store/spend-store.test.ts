@@ -17,7 +17,14 @@ describe('the spend store (dynalite)', () => {
     expect(await spend.today('ann', '2026-02-01')).toEqual({ userMicros: 20 * 1234, totalMicros: 40 * 1234 });
     expect(await spend.today('ann', '2026-02-02')).toEqual({ userMicros: 0, totalMicros: 0 });
     const day = await spend.day('2026-02-01');
-    expect(day).toEqual({ totalMicros: 40 * 1234, calls: 40, users: expect.arrayContaining([{ userId: 'ann', micros: 20 * 1234, calls: 20 }, { userId: 'ben', micros: 20 * 1234, calls: 20 }]) });
+    expect(day).toEqual({
+      totalMicros: 40 * 1234,
+      calls: 40,
+      users: expect.arrayContaining([
+        { userId: 'ann', micros: 20 * 1234, calls: 20 },
+        { userId: 'ben', micros: 20 * 1234, calls: 20 },
+      ]),
+    });
   });
 
   it('keeps its items out of every user’s run list', async () => {
@@ -44,7 +51,11 @@ describe('the spend store (dynalite)', () => {
     let now = new Date('2026-01-10T12:00:00.000Z');
     const runs = new RunStore(dynamo.doc, dynamo.tableName, { now: () => now });
     const spend = new SpendStore(dynamo.doc, dynamo.tableName);
-    for (const [id, user, day] of [['e1', 'eve', '2026-01-10'], ['e2', 'eve', '2026-01-12'], ['f1', 'fay', '2026-01-12']] as const) {
+    for (const [id, user, day] of [
+      ['e1', 'eve', '2026-01-10'],
+      ['e2', 'eve', '2026-01-12'],
+      ['f1', 'fay', '2026-01-12'],
+    ] as const) {
       now = new Date(`${day}T12:00:00.000Z`);
       await runs.createRun({ runId: id, userId: user, input: 'x', maxSteps: 5, maxTokens: 1000 });
     }

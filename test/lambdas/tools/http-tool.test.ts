@@ -1,19 +1,5 @@
-import {
-  BadRequest,
-  CircuitOpen,
-  QuotaExhausted,
-  RateLimited,
-  TimeoutError,
-  TransientError,
-} from '../../../lambdas/core/errors';
-import {
-  callHttpTool,
-  compactBody,
-  createHttpTool,
-  type Guard,
-  type HttpToolConfig,
-  parseRetryAfter,
-} from '../../../lambdas/tools/http-tool';
+import { BadRequest, CircuitOpen, QuotaExhausted, RateLimited, TimeoutError, TransientError } from '../../../lambdas/core/errors';
+import { callHttpTool, compactBody, createHttpTool, type Guard, type HttpToolConfig, parseRetryAfter } from '../../../lambdas/tools/http-tool';
 import { truncateUtf8 } from '../../../lambdas/tools/types';
 import { hang, type Loopback, reply, startLoopback } from '../../../testing/loopback';
 import { rejection } from '../../helpers/async';
@@ -42,7 +28,6 @@ function config(path: string, timeoutMs = 2000): HttpToolConfig {
     timeoutMs,
   };
 }
-
 
 describe('http tool against a loopback server', () => {
   test('POSTs the arguments as JSON with the Idempotency-Key header; the same key on a retry', async () => {

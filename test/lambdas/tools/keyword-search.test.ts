@@ -17,8 +17,7 @@ const ctx = { runId: 'r1', step: 1, toolCallId: 'c1', idempotencyKey: 'k1' };
 
 let dir: string;
 
-const filler = (topic: string, n: number) =>
-  Array.from({ length: n }, (_, i) => `Sentence ${i} talks about ${topic} in general terms.`).join(' ');
+const filler = (topic: string, n: number) => Array.from({ length: n }, (_, i) => `Sentence ${i} talks about ${topic} in general terms.`).join(' ');
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'kw-docs-'));
@@ -55,10 +54,7 @@ beforeAll(() => {
       `## Long section\n\n${filler('throughput', 30)}\n\n${filler('latency', 30)}\n\nThe retriever fallback uses keyword search when the retriever is down.\n\n${filler('storage', 30)}`,
     ].join('\n'),
   );
-  writeFileSync(
-    path.join(dir, 'notes.md'),
-    'Plain notes without any heading.\n\nThe second paragraph mentions idempotency keys for tool calls.\n\nA third paragraph.',
-  );
+  writeFileSync(path.join(dir, 'notes.md'), 'Plain notes without any heading.\n\nThe second paragraph mentions idempotency keys for tool calls.\n\nA third paragraph.');
   mkdirSync(path.join(dir, 'sub'));
   writeFileSync(path.join(dir, 'sub', 'faq.markdown'), '# FAQ\n\n## Can I pause a run?\nYes: POST /runs/{id}/pause, then resume.\n');
   mkdirSync(path.join(dir, '.hidden'));
@@ -73,14 +69,7 @@ afterAll(() => {
 
 describe('tokenize', () => {
   test('lowercases, strips punctuation and stop words, folds plurals', () => {
-    expect(tokenize("What's the Circuit-Breaker's state? Breakers, retries & café!")).toEqual([
-      'circuit',
-      'breaker',
-      'state',
-      'breaker',
-      'retry',
-      'cafe',
-    ]);
+    expect(tokenize("What's the Circuit-Breaker's state? Breakers, retries & café!")).toEqual(['circuit', 'breaker', 'state', 'breaker', 'retry', 'cafe']);
   });
 });
 

@@ -16,13 +16,14 @@ function lambdaConfig(extra: Record<string, unknown> = {}): LambdaToolConfig {
   return tool;
 }
 
-
 describe('lambda tools through the AWS SDK (a Lambda Invoke endpoint on loopback)', () => {
   let lambda: Loopback;
   const path = `/2015-03-31/functions/${encodeURIComponent(ARN)}/invocations`;
   const tool = (extra: Record<string, unknown> = {}) =>
     createLambdaTool(lambdaConfig(extra), {
-      invoker: sdkInvoker({ clientFor: (region) => new LambdaClient({ region, endpoint: lambda.url(''), maxAttempts: 1, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }) }),
+      invoker: sdkInvoker({
+        clientFor: (region) => new LambdaClient({ region, endpoint: lambda.url(''), maxAttempts: 1, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
+      }),
     });
   beforeAll(async () => {
     lambda = await startLoopback();
@@ -48,7 +49,10 @@ describe('lambda tools through the AWS SDK (a Lambda Invoke endpoint on loopback
   });
 
   it('throttles are RateLimited and service errors transient (thrown for the state machine to retry)', async () => {
-    lambda.on(path, reply(429, { Type: 'User', message: 'Rate exceeded', Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' }, { 'x-amzn-errortype': 'TooManyRequestsException' }));
+    lambda.on(
+      path,
+      reply(429, { Type: 'User', message: 'Rate exceeded', Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' }, { 'x-amzn-errortype': 'TooManyRequestsException' }),
+    );
     expect(await rejection(tool().run({ id: 'C' }, ctx))).toBeInstanceOf(RateLimited);
     lambda.on(path, reply(500, { Type: 'Service', message: 'internal' }, { 'x-amzn-errortype': 'ServiceException' }));
     expect(await rejection(tool().run({ id: 'C' }, ctx))).toBeInstanceOf(TransientError);

@@ -14,7 +14,6 @@ function catalogFor(tool: Record<string, unknown>, deps: Parameters<typeof creat
   return createToolCatalog(parseConfig({ tools: [{ name: 'billing', kind: 'mcp', ...tool }] }).tools, deps);
 }
 
-
 describe('mcp tools against a real MCP server on loopback', () => {
   let server: TestMcpServer;
   const open: ToolCatalog[] = [];
@@ -97,23 +96,26 @@ describe('mcp tools against a real MCP server on loopback', () => {
     expect(listing.unavailable).toEqual([{ dependency: 'tool:billing', reason: 'BadRequest', fallback: 'none' }]);
   });
 
-  it.each([404, 400] as const)('a server restarted between two calls (%i on the old session): the second call starts a new session and succeeds in the same attempt', async (status) => {
-    const guarded: string[] = [];
-    const guard: Guard = (dependency, fn) => {
-      guarded.push(dependency);
-      return fn();
-    };
-    const catalog = track(catalogFor({ url: server.url }, { guard }));
-    expect((await catalog.run({ name: 'lookup_invoice', arguments: { id: 'INV-1' } }, ctx)).content).toContain('invoice INV-1');
-    const inits = server.rpc('initialize').length;
-    const calls = guarded.length;
-    server.restart(status);
-    const second = await catalog.run({ name: 'lookup_invoice', arguments: { id: 'INV-2' } }, ctx);
-    expect(second).toMatchObject({ content: 'invoice INV-2: 42.00 EUR, paid on 2026-11-01' });
-    expect(second.isError).toBeUndefined();
-    expect(server.rpc('initialize').length).toBe(inits + 1);
-    expect(guarded.length).toBe(calls + 1); // one breaker call, one attempt
-  });
+  it.each([404, 400] as const)(
+    'a server restarted between two calls (%i on the old session): the second call starts a new session and succeeds in the same attempt',
+    async (status) => {
+      const guarded: string[] = [];
+      const guard: Guard = (dependency, fn) => {
+        guarded.push(dependency);
+        return fn();
+      };
+      const catalog = track(catalogFor({ url: server.url }, { guard }));
+      expect((await catalog.run({ name: 'lookup_invoice', arguments: { id: 'INV-1' } }, ctx)).content).toContain('invoice INV-1');
+      const inits = server.rpc('initialize').length;
+      const calls = guarded.length;
+      server.restart(status);
+      const second = await catalog.run({ name: 'lookup_invoice', arguments: { id: 'INV-2' } }, ctx);
+      expect(second).toMatchObject({ content: 'invoice INV-2: 42.00 EUR, paid on 2026-11-01' });
+      expect(second.isError).toBeUndefined();
+      expect(server.rpc('initialize').length).toBe(inits + 1);
+      expect(guarded.length).toBe(calls + 1); // one breaker call, one attempt
+    },
+  );
 
   it('sends the headers of headersSecret (read from Secrets Manager) over the literal ones; a malformed secret is a BadRequest naming it', async () => {
     server.requireHeader = { name: 'Authorization', value: 'Bearer from-secret' };
@@ -234,10 +236,13 @@ describe('naming MCP tools', () => {
   const tool = (name: string) => ({ name, description: name, parameters: { type: 'object' } });
 
   it('keeps own names, namespaces every clashing one, and makes names safe for model APIs', () => {
-    const named = nameMcpTools(['calculator', 'search_docs'], [
-      { source: src('a'), tools: [tool('get'), tool('search_docs'), tool('files/read')] },
-      { source: src('b'), tools: [tool('get'), tool('put')] },
-    ]);
+    const named = nameMcpTools(
+      ['calculator', 'search_docs'],
+      [
+        { source: src('a'), tools: [tool('get'), tool('search_docs'), tool('files/read')] },
+        { source: src('b'), tools: [tool('get'), tool('put')] },
+      ],
+    );
     expect(named.map((t) => [t.spec.name, t.remoteName])).toEqual([
       ['a__get', 'get'],
       ['a__search_docs', 'search_docs'],
@@ -261,7 +266,14 @@ describe('classifyMcpError', () => {
   });
 
   it('turns content blocks into text', () => {
-    expect(contentToText({ content: [{ type: 'text', text: 'a' }, { type: 'image', mimeType: 'image/png', data: 'AAAA' }] })).toBe('a\n[image image/png, 4 base64 chars]');
+    expect(
+      contentToText({
+        content: [
+          { type: 'text', text: 'a' },
+          { type: 'image', mimeType: 'image/png', data: 'AAAA' },
+        ],
+      }),
+    ).toBe('a\n[image image/png, 4 base64 chars]');
     expect(contentToText({ content: [], structuredContent: { total: 3 } })).toBe('{"total":3}');
   });
 });

@@ -3,15 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { BadRequest, CircuitOpen, RateLimited, TimeoutError, TransientError } from '../../../lambdas/core/errors';
 import { clearIndexCache } from '../../../lambdas/tools/keyword-search';
-import {
-  buildToolRegistry,
-  type Guard,
-  hardenTool,
-  idempotencyKeyFor,
-  runTool,
-  type Tool,
-  toolSpecs,
-} from '../../../lambdas/tools/registry';
+import { buildToolRegistry, type Guard, hardenTool, idempotencyKeyFor, runTool, type Tool, toolSpecs } from '../../../lambdas/tools/registry';
 import { parseConfig } from '../../../lib/config';
 import { type Loopback, reply, startLoopback } from '../../../testing/loopback';
 import { rejection } from '../../helpers/async';
@@ -40,7 +32,6 @@ function registryFor(tools: unknown[], guard?: Guard) {
   const config = parseConfig({ tools });
   return buildToolRegistry(config.tools, { docsDir, guard });
 }
-
 
 describe('buildToolRegistry', () => {
   test('built-ins always, configured tools after them', () => {

@@ -1,24 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import {
-  BadRequest,
-  CircuitOpen,
-  QuotaExhausted,
-  RateLimited,
-  TimeoutError,
-  TransientError,
-} from '../../../lambdas/core/errors';
+import { BadRequest, CircuitOpen, QuotaExhausted, RateLimited, TimeoutError, TransientError } from '../../../lambdas/core/errors';
 import type { Guard } from '../../../lambdas/tools/http-tool';
 import { clearIndexCache } from '../../../lambdas/tools/keyword-search';
-import {
-  callRetriever,
-  createRetrieverTool,
-  parseRetrieverResponse,
-  type RetrievalResult,
-  type RetrieverToolConfig,
-  retrieveWithFallback,
-} from '../../../lambdas/tools/retriever';
+import { callRetriever, createRetrieverTool, parseRetrieverResponse, type RetrievalResult, type RetrieverToolConfig, retrieveWithFallback } from '../../../lambdas/tools/retriever';
 import { hang, type Loopback, reply, startLoopback } from '../../../testing/loopback';
 import { rejection } from '../../helpers/async';
 
@@ -28,10 +14,7 @@ let docsDir: string;
 beforeAll(async () => {
   server = await startLoopback();
   docsDir = mkdtempSync(path.join(tmpdir(), 'retriever-docs-'));
-  writeFileSync(
-    path.join(docsDir, 'refunds.md'),
-    '# Policies\n\n## Refund policy\nRefunds are issued within 14 days of purchase.\n\n## Shipping\nOrders ship in 2 days.\n',
-  );
+  writeFileSync(path.join(docsDir, 'refunds.md'), '# Policies\n\n## Refund policy\nRefunds are issued within 14 days of purchase.\n\n## Shipping\nOrders ship in 2 days.\n');
 });
 afterAll(async () => {
   await server.close();
@@ -55,13 +38,9 @@ function config(urlPath: string, timeoutMs = 2000): RetrieverToolConfig {
   };
 }
 
-
 describe('callRetriever', () => {
   test('POSTs {query, k} and parses {results: [...]}', async () => {
-    server.on(
-      '/search',
-      reply(200, { results: [{ title: 'Refunds', text: 'Refunds take 14 days.', url: 'https://kb/refunds', score: 0.9 }] }),
-    );
+    server.on('/search', reply(200, { results: [{ title: 'Refunds', text: 'Refunds take 14 days.', url: 'https://kb/refunds', score: 0.9 }] }));
     const result = await callRetriever(config('/search'), 'refund time', 4);
     expect(result).toEqual({ results: [{ title: 'Refunds', text: 'Refunds take 14 days.', url: 'https://kb/refunds', score: 0.9 }] });
     expect(server.requests).toHaveLength(1);
@@ -116,21 +95,18 @@ describe('retrieveWithFallback', () => {
     expect(await retrieveWithFallback('q', { primary, fallback, name: 'kb' })).toEqual({ results: [{ text: 'from primary' }] });
   });
 
-  test.each([
-    new TransientError('5xx'),
-    new TimeoutError('slow'),
-    new RateLimited('429'),
-    new CircuitOpen('open'),
-    new QuotaExhausted('quota'),
-  ])('%p → fallback results marked degraded', async (error) => {
-    const primary = async () => {
-      throw error;
-    };
-    expect(await retrieveWithFallback('q', { primary, fallback, name: 'kb' })).toEqual({
-      results: fallbackResult.results,
-      degraded: { dependency: 'tool:kb', reason: error.name, fallback: 'keyword' },
-    });
-  });
+  test.each([new TransientError('5xx'), new TimeoutError('slow'), new RateLimited('429'), new CircuitOpen('open'), new QuotaExhausted('quota')])(
+    '%p → fallback results marked degraded',
+    async (error) => {
+      const primary = async () => {
+        throw error;
+      };
+      expect(await retrieveWithFallback('q', { primary, fallback, name: 'kb' })).toEqual({
+        results: fallbackResult.results,
+        degraded: { dependency: 'tool:kb', reason: error.name, fallback: 'keyword' },
+      });
+    },
+  );
 
   test('an unclassified error counts as transient', async () => {
     const primary = async () => {

@@ -12,7 +12,16 @@ const RETRY = { ErrorEquals: ['TransientError', 'RateLimited', 'TimeoutError'], 
 
 /** A minimal agent stack in raw CloudFormation, compliant unless `breaking` changes one thing. */
 function stack(
-  breaking: { config?: unknown; pitr?: boolean; logs?: boolean; task?: Record<string, unknown>; choice?: boolean; version?: boolean; alias?: 'none' | 'elsewhere'; unpinned?: boolean } = {},
+  breaking: {
+    config?: unknown;
+    pitr?: boolean;
+    logs?: boolean;
+    task?: Record<string, unknown>;
+    choice?: boolean;
+    version?: boolean;
+    alias?: 'none' | 'elsewhere';
+    unpinned?: boolean;
+  } = {},
 ) {
   const app = new App(TEMPLATE_ONLY_APP_PROPS);
   const s = new Stack(app, 'S');
@@ -46,7 +55,11 @@ function stack(
     StartAt: 'CallModel',
     States: {
       CallModel: task,
-      Route: { Type: 'Choice', Choices: breaking.choice === false ? [] : [{ Variable: '$.step', NumericGreaterThanEqualsPath: '$.maxSteps', Next: 'Degrade' }], Default: 'CallModel' },
+      Route: {
+        Type: 'Choice',
+        Choices: breaking.choice === false ? [] : [{ Variable: '$.step', NumericGreaterThanEqualsPath: '$.maxSteps', Next: 'Degrade' }],
+        Default: 'CallModel',
+      },
       Degrade: { Type: 'Succeed' },
     },
   };
@@ -99,7 +112,10 @@ describe('the real stack', () => {
   it('synthesizes with zero unacknowledged AwsSolutions or agent readiness findings', () => {
     const app = new App(TEMPLATE_ONLY_APP_PROPS);
     // With an alarm email: the new SNS topic passes the AwsSolutions rules too.
-    const config = parseConfig({ tools: [{ name: 'retrieve', kind: 'retriever', url: 'https://search.example.com/q' }], observability: { monitoring: { alarmEmail: 'oncall@example.com' } } });
+    const config = parseConfig({
+      tools: [{ name: 'retrieve', kind: 'retriever', url: 'https://search.example.com/q' }],
+      observability: { monitoring: { alarmEmail: 'oncall@example.com' } },
+    });
     const s = new AgentStack(app, 'AgentStack', { config });
     applyChecks(app);
     acknowledgeFindings(s);
@@ -118,7 +134,10 @@ describe('the real stack', () => {
 
   it('synthesizes Bedrock models (a cross-region inference profile: its model in every region) with zero findings too', () => {
     const app = new App(TEMPLATE_ONLY_APP_PROPS);
-    const models = { primary: { provider: 'bedrock' as const, model: 'us.anthropic.claude-3-haiku-20240307-v1:0' }, fallback: { provider: 'bedrock' as const, model: 'amazon.nova-lite-v1:0', region: 'us-east-1' } };
+    const models = {
+      primary: { provider: 'bedrock' as const, model: 'us.anthropic.claude-3-haiku-20240307-v1:0' },
+      fallback: { provider: 'bedrock' as const, model: 'amazon.nova-lite-v1:0', region: 'us-east-1' },
+    };
     const s = new AgentStack(app, 'AgentStack', { config: parseConfig({ models, observability: { monitoring: { alarmEmail: 'oncall@example.com' } } }) });
     applyChecks(app);
     acknowledgeFindings(s);
@@ -127,7 +146,9 @@ describe('the real stack', () => {
 
   it('synthesizes the hybrid engine (Express segments under a Standard parent) with zero findings too', () => {
     const app = new App(TEMPLATE_ONLY_APP_PROPS);
-    const s = new AgentStack(app, 'AgentStack', { config: parseConfig({ engine: 'hybrid', toolApprovals: { calculator: 'required' }, observability: { monitoring: { alarmEmail: 'oncall@example.com' } } }) });
+    const s = new AgentStack(app, 'AgentStack', {
+      config: parseConfig({ engine: 'hybrid', toolApprovals: { calculator: 'required' }, observability: { monitoring: { alarmEmail: 'oncall@example.com' } } }),
+    });
     applyChecks(app);
     acknowledgeFindings(s);
     expect(() => app.synth()).not.toThrow();
@@ -172,7 +193,8 @@ describe('two stacks in one account and region', () => {
   acknowledgeFindings(a);
   acknowledgeFindings(b);
   const assembly = app.synth();
-  const templateOf = (name: string) => assembly.getStackByName(name).template as { Resources: Record<string, { Type: string; Properties?: any; DeletionPolicy?: string; UpdateReplacePolicy?: string }> };
+  const templateOf = (name: string) =>
+    assembly.getStackByName(name).template as { Resources: Record<string, { Type: string; Properties?: any; DeletionPolicy?: string; UpdateReplacePolicy?: string }> };
   const [ta, tb] = [templateOf('AgentA'), templateOf('AgentB')];
   const ofType = (t: typeof ta, type: string) => Object.entries(t.Resources).filter(([, r]) => r.Type === type);
 
@@ -181,7 +203,9 @@ describe('two stacks in one account and region', () => {
     ofType(t, 'AWS::CloudWatch::Alarm').flatMap(([, r]) => {
       const p = r.Properties;
       const single = p.MetricName ? [{ Namespace: p.Namespace, MetricName: p.MetricName, Dimensions: p.Dimensions ?? [] }] : [];
-      const math = ((p.Metrics ?? []) as { MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: unknown[] } } }[]).flatMap((m) => (m.MetricStat ? [{ ...m.MetricStat.Metric, Dimensions: m.MetricStat.Metric.Dimensions ?? [] }] : []));
+      const math = ((p.Metrics ?? []) as { MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: unknown[] } } }[]).flatMap((m) =>
+        m.MetricStat ? [{ ...m.MetricStat.Metric, Dimensions: m.MetricStat.Metric.Dimensions ?? [] }] : [],
+      );
       return [...single, ...math] as { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: unknown }[] }[];
     });
 
@@ -191,7 +215,10 @@ describe('two stacks in one account and region', () => {
   });
 
   it('no alarm of one watches a metric of the other: each metric is pinned to its own stack by name or by its own resource', () => {
-    for (const [name, t] of [['AgentA', ta], ['AgentB', tb]] as const) {
+    for (const [name, t] of [
+      ['AgentA', ta],
+      ['AgentB', tb],
+    ] as const) {
       const metrics = watched(t);
       expect(metrics.length).toBeGreaterThan(5);
       for (const m of metrics) {
@@ -201,7 +228,13 @@ describe('two stacks in one account and region', () => {
       // The runtime's own metrics: the dimensions its handlers emit (lambdas/runtime/base.ts), with this stack's name.
       const custom = metrics.filter((m) => m.Namespace === 'Agent');
       expect(custom.length).toBeGreaterThan(2);
-      for (const m of custom) expect(m.Dimensions).toEqual(expect.arrayContaining([{ Name: 'Stack', Value: name }, { Name: 'service', Value: 'agent' }]));
+      for (const m of custom)
+        expect(m.Dimensions).toEqual(
+          expect.arrayContaining([
+            { Name: 'Stack', Value: name },
+            { Name: 'service', Value: 'agent' },
+          ]),
+        );
       for (const m of custom) expect(m.Dimensions).toHaveLength(2);
       // The handlers get that name to emit.
       for (const [, fn] of ofType(t, 'AWS::Lambda::Function')) expect(fn.Properties.Environment.Variables.AGENT_STACK_NAME).toBe(name);

@@ -16,7 +16,12 @@ const template: CfnTemplate = {
         Roles: [{ Ref: 'Role' }],
         PolicyDocument: {
           Statement: [
-            { Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: TABLE, Condition: { StringEquals: { 'aws:RequestedRegion': 'local' }, ArnLike: { 'aws:PrincipalArn': 'arn:aws:iam::000000000000:role/Ro*' } } },
+            {
+              Effect: 'Allow',
+              Action: 'dynamodb:GetItem',
+              Resource: TABLE,
+              Condition: { StringEquals: { 'aws:RequestedRegion': 'local' }, ArnLike: { 'aws:PrincipalArn': 'arn:aws:iam::000000000000:role/Ro*' } },
+            },
             { Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: TABLE, Condition: { StringEquals: { 'aws:RequestedRegion': 'us-east-1' } } },
             { Effect: 'Deny', Action: '*', Resource: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
             { Effect: 'Allow', Action: 'states:StartExecution', Resource: SM, Condition: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': 'live' } } },

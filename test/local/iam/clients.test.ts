@@ -39,6 +39,10 @@ describe("routing a shared client's requests to the running function's own clien
   });
 
   it("gives a function's clients credentials whose access key id names it", () => {
-    expect(clientConfigOf('CallToolFunction', 'http://127.0.0.1:1')).toEqual({ endpoint: 'http://127.0.0.1:1', region: 'local', credentials: { accessKeyId: 'LOCAL-CallToolFunction', secretAccessKey: 'local' } });
+    expect(clientConfigOf('CallToolFunction', 'http://127.0.0.1:1')).toEqual({
+      endpoint: 'http://127.0.0.1:1',
+      region: 'local',
+      credentials: { accessKeyId: 'LOCAL-CallToolFunction', secretAccessKey: 'local' },
+    });
   });
 });

@@ -25,7 +25,10 @@ const LANGFUSE_SECRET = 'agent/langfuse';
 // Every kind of role the stack makes: model key and Langfuse secrets, a Bedrock model (an inference profile), the
 // exporter, a lambda tool, approvals.
 const config = parseConfig({
-  models: { primary: { provider: 'openai', model: 'gpt-4o-mini', baseUrl: 'https://api.openai.com/v1', apiKeySecret: MODEL_SECRET }, fallback: { provider: 'bedrock', model: `us.${HAIKU}` } },
+  models: {
+    primary: { provider: 'openai', model: 'gpt-4o-mini', baseUrl: 'https://api.openai.com/v1', apiKeySecret: MODEL_SECRET },
+    fallback: { provider: 'bedrock', model: `us.${HAIKU}` },
+  },
   observability: { langfuse: { baseUrl: 'https://cloud.langfuse.com', secret: LANGFUSE_SECRET } },
   tools: [{ name: 'orders', kind: 'lambda', functionArn: TOOL_ARN }],
   toolApprovals: { calculator: 'required' },
@@ -92,7 +95,13 @@ for (const arn of [localSecretArn(MODEL_SECRET), localSecretArn(LANGFUSE_SECRET)
 // Actions no role should have, and the ones every function has for tracing.
 add('iam:PassRole', [`arn:aws:iam::${LOCAL_ACCOUNT}:role/Admin`]);
 // Bedrock: the configured inference profile and its model, the model alone, another model, another region.
-for (const [id, region] of [[`us.${HAIKU}`, 'local'], [HAIKU, 'local'], [HAIKU, 'eu-west-1'], ['amazon.nova-pro-v1:0', 'local'], [`eu.${HAIKU}`, 'local']] as const) {
+for (const [id, region] of [
+  [`us.${HAIKU}`, 'local'],
+  [HAIKU, 'local'],
+  [HAIKU, 'eu-west-1'],
+  ['amazon.nova-pro-v1:0', 'local'],
+  [`eu.${HAIKU}`, 'local'],
+] as const) {
   add('bedrock:InvokeModel', bedrockChecks(id, region));
 }
 add('xray:PutTraceSegments', ['*']);
@@ -134,7 +143,12 @@ describe('IAM offline agrees with @cloud-copilot/iam-simulate on every role of t
             identityPolicies: [{ name: role.logicalId, policy }],
             serviceControlPolicies: [],
             resourceControlPolicies: [],
-            request: { action: r.action, principal: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${role.logicalId}/differential`, resource: { resource: r.resource, accountId: LOCAL_ACCOUNT }, contextVariables: context as Record<string, string | string[]> },
+            request: {
+              action: r.action,
+              principal: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/${role.logicalId}/differential`,
+              resource: { resource: r.resource, accountId: LOCAL_ACCOUNT },
+              contextVariables: context as Record<string, string | string[]>,
+            },
           },
           {},
         );
@@ -143,7 +157,10 @@ describe('IAM offline agrees with @cloud-copilot/iam-simulate on every role of t
         if (local.unevaluated.length || (reference === 'Allowed') !== local.allowed || reference.startsWith('error')) {
           const known = KNOWN.find((k) => k.matches(r));
           if (known) knownSeen.add(`${known.docHeading} → ${reference}`);
-          else disagreements.push(`${role.logicalId} ${r.action} ${r.resource} ${JSON.stringify(r.context)}: local ${local.allowed ? 'Allowed' : 'denied'}${local.unevaluated.length ? ` (unevaluated ${local.unevaluated})` : ''}, iam-simulate ${reference}`);
+          else
+            disagreements.push(
+              `${role.logicalId} ${r.action} ${r.resource} ${JSON.stringify(r.context)}: local ${local.allowed ? 'Allowed' : 'denied'}${local.unevaluated.length ? ` (unevaluated ${local.unevaluated})` : ''}, iam-simulate ${reference}`,
+            );
         }
       }
     }
@@ -167,7 +184,12 @@ describe('IAM offline agrees with @cloud-copilot/iam-simulate on every role of t
           identityPolicies: [{ name: 'api', policy: { Version: '2012-10-17', Statement: [statement] } }],
           serviceControlPolicies: [],
           resourceControlPolicies: [],
-          request: { action: start.action, principal: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/Api/api`, resource: { resource: start.resources[0] ?? '', accountId: LOCAL_ACCOUNT }, contextVariables: start.context as Record<string, string[]> },
+          request: {
+            action: start.action,
+            principal: `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/Api/api`,
+            resource: { resource: start.resources[0] ?? '', accountId: LOCAL_ACCOUNT },
+            contextVariables: start.context as Record<string, string[]>,
+          },
         },
         {},
       );
@@ -175,8 +197,17 @@ describe('IAM offline agrees with @cloud-copilot/iam-simulate on every role of t
     };
     expect(start).toEqual({ action: 'states:StartExecution', resources: [machine.arn], context: { 'states:StateMachineQualifier': ['live'] } });
     expect(await decide({ Effect: 'Allow', Action: 'states:StartExecution', Resource: `${machine.arn}:live` })).toBe('ImplicitlyDenied');
-    expect(await decide({ Effect: 'Allow', Action: 'states:StartExecution', Resource: machine.arn, Condition: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': ['live'] } } })).toBe('Allowed');
+    expect(
+      await decide({
+        Effect: 'Allow',
+        Action: 'states:StartExecution',
+        Resource: machine.arn,
+        Condition: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': ['live'] } },
+      }),
+    ).toBe('Allowed');
     // A single-valued operator on the multivalued key does not match (why the grant uses ForAnyValue:).
-    expect(await decide({ Effect: 'Allow', Action: 'states:StartExecution', Resource: machine.arn, Condition: { StringEquals: { 'states:StateMachineQualifier': 'live' } } })).toBe('ImplicitlyDenied');
+    expect(await decide({ Effect: 'Allow', Action: 'states:StartExecution', Resource: machine.arn, Condition: { StringEquals: { 'states:StateMachineQualifier': 'live' } } })).toBe(
+      'ImplicitlyDenied',
+    );
   });
 });

@@ -33,7 +33,9 @@ describe('the IAM policy evaluator', () => {
 
   it('evaluates a Condition against the request context: a statement applies only when it matches', () => {
     const SM = 'arn:aws:states:local:000000000000:stateMachine:M';
-    const policy = new CompiledPolicy([{ Sid: 'LiveOnly', Effect: 'Allow', Action: 'states:StartExecution', Resource: SM, Condition: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': ['live'] } } }]);
+    const policy = new CompiledPolicy([
+      { Sid: 'LiveOnly', Effect: 'Allow', Action: 'states:StartExecution', Resource: SM, Condition: { 'ForAnyValue:StringEquals': { 'states:StateMachineQualifier': ['live'] } } },
+    ]);
     expect(policy.evaluate('states:StartExecution', SM, { 'states:StateMachineQualifier': ['live'] })).toEqual({ allowed: true, unevaluated: [] });
     expect(policy.evaluate('states:StartExecution', SM, { 'states:StateMachineQualifier': ['3'] })).toEqual({ allowed: false, denial: 'implicit', unevaluated: [] });
     expect(policy.evaluate('states:StartExecution', SM)).toEqual({ allowed: false, denial: 'implicit', unevaluated: [] });
@@ -47,7 +49,9 @@ describe('the IAM policy evaluator', () => {
   });
 
   it('reports a Condition it cannot evaluate instead of guessing it: its Allow does not grant, its Deny applies', () => {
-    const allow = new CompiledPolicy([{ Sid: 'FromOffice', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: TABLE, Condition: { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } } }]);
+    const allow = new CompiledPolicy([
+      { Sid: 'FromOffice', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: TABLE, Condition: { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } } },
+    ]);
     expect(allow.evaluate('dynamodb:GetItem', TABLE)).toEqual({ allowed: false, denial: 'implicit', unevaluated: ['FromOffice'] });
     const deny = new CompiledPolicy([
       { Effect: 'Allow', Action: '*', Resource: '*' },

@@ -27,7 +27,16 @@ describe('compaction in the model step', () => {
     await runs.createRun({ runId, userId: 'u', input: 'What do the pages say?', maxSteps: 40, maxTokens });
     const at = new Date().toISOString();
     for (let s = 1; s <= steps; s++) {
-      await runs.putMessage(runId, { step: s, seq: 0, at, message: { role: 'assistant', content: 'Let me read the next page and think about it at some length. '.repeat(6), toolCalls: [{ id: `c${s}`, name: 'fetch', arguments: { n: s } }] } });
+      await runs.putMessage(runId, {
+        step: s,
+        seq: 0,
+        at,
+        message: {
+          role: 'assistant',
+          content: 'Let me read the next page and think about it at some length. '.repeat(6),
+          toolCalls: [{ id: `c${s}`, name: 'fetch', arguments: { n: s } }],
+        },
+      });
       await runs.putMessage(runId, { step: s, seq: 1, at, message: { role: 'tool', toolCallId: `c${s}`, name: 'fetch', content: `page ${s} says foxes. `.repeat(100) } });
       await runs.recordModelStep(runId, s, { inputTokens: 0, outputTokens: 0 }, `sig${s}`);
     }
@@ -43,7 +52,8 @@ describe('compaction in the model step', () => {
       requests,
       async complete(request) {
         requests.push(request);
-        if (request.purpose === 'summary') return { text: 'Pages so far: foxes.', toolCalls: [], usage: { inputTokens: 700, outputTokens: 30 }, finishReason: 'stop', model: 'small' };
+        if (request.purpose === 'summary')
+          return { text: 'Pages so far: foxes.', toolCalls: [], usage: { inputTokens: 700, outputTokens: 30 }, finishReason: 'stop', model: 'small' };
         const next = answers.shift();
         if (!next) throw new Error('script exhausted');
         if (next instanceof Error) throw next;
@@ -85,11 +95,15 @@ describe('compaction in the model step', () => {
     expect(events.filter(ofKind('context_compacted'))).toHaveLength(1);
   });
 
-  it('counts a summary whose call never answered in the run\'s usage and dollars when the run ends through Degrade (once)', async () => {
+  it("counts a summary whose call never answered in the run's usage and dollars when the run ends through Degrade (once)", async () => {
     const state = await runWithSteps('degrade-after-summary', 8);
     const model = scripted([new TransientError('down')]);
     const added: number[] = [];
-    const spend = { today: async () => ({ userMicros: 0, totalMicros: 0 }), add: async (_u: string, _d: string, micros: number) => void added.push(micros), isDisabled: async () => false };
+    const spend = {
+      today: async () => ({ userMicros: 0, totalMicros: 0 }),
+      add: async (_u: string, _d: string, micros: number) => void added.push(micros),
+      isDisabled: async () => false,
+    };
     const price = { inputPerMTokUsd: 10, outputPerMTokUsd: 20 };
     const d: LoopDeps = { ...deps(model, { primary: 2048 }), priceOf: () => ({ price, source: 'config' }), spend };
     await expect(modelStep(d, { state, step: 9, tier: 'primary' })).rejects.toThrow('down');
@@ -116,7 +130,7 @@ describe('compaction in the model step', () => {
     expect(await runs.getRun('finish-after-summary')).toMatchObject({ status: 'SUCCEEDED', tokensIn: 100 + 700, tokensOut: 5 + 30 });
   });
 
-  it('compacts for the fallback model\'s own window when it takes over', async () => {
+  it("compacts for the fallback model's own window when it takes over", async () => {
     const state = await runWithSteps('fallback-window', 6);
     const model = scripted([answer]);
     // The primary's window holds everything; the fallback's does not.
@@ -127,7 +141,7 @@ describe('compaction in the model step', () => {
     expect(compacted?.tokensAfter).toBeLessThanOrEqual(3000 * 0.9 - 256);
   });
 
-  it('makes no summary the run\'s budget could pay for but not the call it makes room for', async () => {
+  it("makes no summary the run's budget could pay for but not the call it makes room for", async () => {
     const state = await runWithSteps('no-room', 8, 1500);
     const model = scripted([answer]);
     await expect(modelStep(deps(model, { primary: 2048 }), { state, step: 9, tier: 'primary' })).rejects.toThrow(/TOKEN_BUDGET/);

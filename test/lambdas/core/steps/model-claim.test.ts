@@ -58,7 +58,14 @@ describe('withModelClaim', () => {
   it('a copy that waits past the holder’s lease without an answer fails transiently (the state machine retries it)', async () => {
     expect(await claims.claim('stuck', 1, 'dead-holder', 60_000)).toBe(true);
     let t = 0;
-    const deps = { runs, modelClaims: claims, clock: () => t, sleep: async () => { t += 1000; } };
+    const deps = {
+      runs,
+      modelClaims: claims,
+      clock: () => t,
+      sleep: async () => {
+        t += 1000;
+      },
+    };
     await expect(withModelClaim(deps, 'stuck', 1, { remainingMs: () => 5000 }, async () => answer(1))).rejects.toThrow(TransientError);
     expect(t).toBeLessThanOrEqual(5000);
   });

@@ -45,7 +45,18 @@ describe('the model step in a segment', () => {
     estimatePromptTokens,
     now: () => now,
   });
-  const start = (runId: string): LoopState => ({ runId, step: 0, maxSteps: 10, maxTokens: 100_000, outcome: 'start', toolCalls: [], toolCount: 0, callSig: '', prevCallSig: '', segmentEnd: 10 });
+  const start = (runId: string): LoopState => ({
+    runId,
+    step: 0,
+    maxSteps: 10,
+    maxTokens: 100_000,
+    outcome: 'start',
+    toolCalls: [],
+    toolCount: 0,
+    callSig: '',
+    prevCallSig: '',
+    segmentEnd: 10,
+  });
 
   it('marks the state segmentDue when the clock says the segment has run its time, the step recorded as usual', async () => {
     await runs.createRun({ runId: 'due', userId: 'u', input: 'go', maxSteps: 10, maxTokens: 100_000 });
