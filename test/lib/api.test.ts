@@ -15,7 +15,7 @@ describe('the API Gateway API', () => {
     const openPaths = open.map((m) => (m.Properties.ResourceId['Fn::GetAtt'] ? '/' : resources[m.Properties.ResourceId.Ref]?.Properties.PathPart)).sort();
     expect(openPaths).toEqual(['/', 'config']);
     const methods = all.filter((m) => !open.includes(m));
-    expect(methods).toHaveLength(21);
+    expect(methods).toHaveLength(22);
     for (const m of methods) {
       expect(m.Properties.AuthorizationType).toBe('COGNITO_USER_POOLS');
       expect(m.Properties.AuthorizerId).toBeDefined();
@@ -47,6 +47,8 @@ describe('the API Gateway API', () => {
         'events',
         'approvals',
         '{toolCallId}',
+        'queue',
+        '{runId}',
       ].sort(),
     );
   });
