@@ -47,9 +47,12 @@ describe('a provider outage', () => {
 
       // One cool-down later a probe is let through; it fails, the breaker reopens.
       await new Promise((r) => setTimeout(r, 1100));
+      const probeStarted = Date.now();
       const probed = await engine.run({ input: 'What is 12.5% of 3480?' });
       expect(probed.run.status).toBe('DEGRADED');
-      expect(primary.requests.length).toBe(during + 1);
+      // One probe; another only if a whole cool-down passed during that run (a loaded machine runs it slowly).
+      expect(primary.requests.length).toBeGreaterThanOrEqual(during + 1);
+      expect(primary.requests.length).toBeLessThanOrEqual(during + 1 + Math.floor((Date.now() - probeStarted) / 1000));
 
       // The provider recovers: the next probe closes the breaker and runs succeed on the primary again.
       primary.setDefault({ kind: 'text', text: 'primary is back' });
