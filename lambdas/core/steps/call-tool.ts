@@ -86,19 +86,16 @@ async function resultOf(deps: ToolDeps, input: ToolStepInput, { call, idempotenc
     const e = toAgentError(err);
     await deps.runs.appendEvent(
       runId,
-      trace.toolCall({
-        step,
-        toolCallId,
-        name: call.name,
-        arguments: call.arguments,
-        idempotencyKey,
-        latencyMs: clock() - started,
-        error: { name: e.name, message: excerpt(e.message, 1000) },
-      }),
+      trace.toolCall({ ...callFacts(input, call, idempotencyKey, clock() - started), error: { name: e.name, message: excerpt(e.message, 1000) } }),
     );
     deps.log?.('tool call failed', { runId, step, tool: call.name, error: e.name });
     throw e;
   }
+}
+
+/** What every tool_call event of one call says: the step, the call, its arguments and key, how long it took. */
+function callFacts(input: { step: number; toolCallId: string }, call: ToolCall, idempotencyKey: string, latencyMs: number) {
+  return { step: input.step, toolCallId: input.toolCallId, name: call.name, arguments: call.arguments, idempotencyKey, latencyMs };
 }
 
 /**
@@ -125,12 +122,7 @@ async function checkpointResult(deps: ToolDeps, input: ToolStepInput, { call, se
     { step, seq, message: { role: 'tool', toolCallId, name: call.name, content: result.content, ...(result.isError ? { isError: true } : {}) }, at: new Date().toISOString() },
     trace.toolCall({
       at: resultAt,
-      step,
-      toolCallId,
-      name: call.name,
-      arguments: call.arguments,
-      idempotencyKey,
-      latencyMs: clock() - started,
+      ...callFacts(input, call, idempotencyKey, clock() - started),
       resultRef: { step, seq },
       isError,
       ...(result.source ? { source: result.source } : {}),
