@@ -97,11 +97,7 @@ export class HybridWorkflow extends Construct {
 
     // The parent.
     const kit = new StepKit(this, props);
-    const finish = kit.finalizer('Finish', 'FINISH');
-    const surrender = kit.finalizer('Surrender', 'SURRENDER');
-    const degrade = kit.finalizer('Degrade', 'DEGRADE');
-    const refused = kit.finalizer('Refused', 'REFUSED');
-    const stopped = new sfn.Succeed(this, 'Stopped', { comment: 'the run was already final (cancelled, killed): no more work' });
+    const { finish, surrender, degrade, refused, stopped } = kit.endings();
     const runSegment = new sfn.CustomState(this, 'RunSegment', {
       stateJson: {
         Type: 'Task',

@@ -117,6 +117,21 @@ export class StepKit {
     return task;
   }
 
+  /**
+   * The run's endings, the same in either engine shape: Finish / Surrender / Degrade / Refused (the finalize Lambda),
+   * and Stopped for a run finalized from outside (CANCELLED, KILLED, FAILED) while its execution still ran — every
+   * step re-reads the status first and does no work; the loop leaves there without finalizing over that status.
+   */
+  endings(): { finish: tasks.LambdaInvoke; surrender: tasks.LambdaInvoke; degrade: tasks.LambdaInvoke; refused: tasks.LambdaInvoke; stopped: sfn.Succeed } {
+    return {
+      finish: this.finalizer('Finish', 'FINISH'),
+      surrender: this.finalizer('Surrender', 'SURRENDER'),
+      degrade: this.finalizer('Degrade', 'DEGRADE'),
+      refused: this.finalizer('Refused', 'REFUSED'),
+      stopped: new sfn.Succeed(this.scope, 'Stopped', { comment: 'the run was already final (cancelled, killed): no more work' }),
+    };
+  }
+
   /** A Pass that records why the run stops (`$.stopReason`) and goes on to `next` (Surrender). */
   stopBecause(name: string, reason: StopReason, next: sfn.IChainable): sfn.Pass {
     const pass = new sfn.Pass(this.scope, name, { result: sfn.Result.fromString(reason), resultPath: '$.stopReason' });

@@ -28,14 +28,7 @@ export class AgentWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: AgentWorkflowProps) {
     super(scope, id);
     const kit = new StepKit(this, props);
-    // Exits: one finalize Lambda, four named states so the diagram and the history say how each run ended.
-    const finish = kit.finalizer('Finish', 'FINISH');
-    const surrender = kit.finalizer('Surrender', 'SURRENDER');
-    const degrade = kit.finalizer('Degrade', 'DEGRADE');
-    const refused = kit.finalizer('Refused', 'REFUSED');
-    // A run finalized from outside (CANCELLED, KILLED, FAILED) while its execution still ran: every step re-reads
-    // the status first and does no work; the loop leaves here without finalizing over that status.
-    const stopped = new sfn.Succeed(this, 'Stopped', { comment: 'the run was already final (cancelled, killed): no more work' });
+    const { finish, surrender, degrade, refused, stopped } = kit.endings();
 
     // Pause: at the tool-call boundary (the step's tool calls are checkpointed as pending), the execution waits for
     // its task token; resume sends `false` back into $.pauseRequested and Route goes on with the tools.
