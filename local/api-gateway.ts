@@ -87,6 +87,15 @@ function headersOf(params: unknown, prefix: string): Record<string, string> {
   return out;
 }
 
+/**
+ * A streaming integration invokes the function's `/response-streaming-invocations` path, a buffered one its
+ * `/invocations` path (API Gateway's "Set up a Lambda proxy integration with payload response streaming"): a method
+ * whose URI does not go with its transfer mode fails as an integration error.
+ */
+function streamingUriMatches(integration: Record<string, unknown>): boolean {
+  return (integration.ResponseTransferMode === 'STREAM') === JSON.stringify(integration.Uri ?? '').includes('response-streaming-invocations');
+}
+
 /** Reads the template's one REST API: every method with its full resource path, authorizer and integration. */
 export function restApiOf(template: CfnTemplate): RestApiModel {
   const resources = template.Resources;
@@ -131,7 +140,7 @@ export function restApiOf(template: CfnTemplate): RestApiModel {
       authorizationType: String(p.AuthorizationType ?? 'NONE') as AuthorizationType,
       ...(authorizerId && authorizers.has(authorizerId) ? { authorizer: authorizers.get(authorizerId) } : {}),
       integration:
-        integration.Type === 'AWS_PROXY' && functionIn(integration.Uri, resources)
+        integration.Type === 'AWS_PROXY' && functionIn(integration.Uri, resources) && streamingUriMatches(integration)
           ? {
               type: 'AWS_PROXY',
               functionLogicalId: functionIn(integration.Uri, resources) as string,

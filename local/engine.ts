@@ -1,7 +1,6 @@
 import './html-loader';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createRunControl } from '../lambdas/core/control';
 import { runView } from '../lambdas/core/loop';
 import type { OutputSpec } from '../lambdas/core/output';
@@ -14,7 +13,7 @@ import type { Runtime } from '../lambdas/runtime';
 import { releaseInProgressToolCalls } from '../lambdas/store/idempotent-tools';
 import { sfnExecutions } from '../lambdas/store/sfn-executions';
 import { type AgentConfig, CONFIG_ENV, configJsonOf, handlerConfig, parseConfig } from '../lib/config';
-import { invokeApiHandler, invokeFunction } from './apigw-invoke';
+import { invokeFunction } from './apigw-invoke';
 import type { LocalBedrock } from './bedrock';
 import { type EngineServices, startServices } from './bootstrap';
 import type { LocalDynamo } from './dynamo';
@@ -349,11 +348,6 @@ export class LocalEngine {
   /** Invokes a template function's deployed handler (by logical id), as API Gateway does (local/api-gateway.ts). */
   invokeFunction(logicalId: string, event: unknown): Promise<unknown> {
     return invokeFunction(this.versions.latest, logicalId, event);
-  }
-
-  /** Invokes the deployed API handler with a REST proxy event, as API Gateway does. */
-  invokeApi(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-    return invokeApiHandler(this.versions.latest, this.runtime.logger, event);
   }
 
   /** Settles when every stream record written so far has been delivered (or dropped). */

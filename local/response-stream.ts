@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { LocalEngine } from './engine';
 import { lambdaContext } from './lambda-invoker';
-import type { CfnTemplate, LocalFunction } from './template';
+import type { LocalFunction } from './template';
 
 /**
  * API Gateway REST response streaming, offline: the template's methods whose Lambda proxy integration has
@@ -14,51 +14,9 @@ import type { CfnTemplate, LocalFunction } from './template';
  * prelude is a 502, as in AWS.
  */
 
-/** A streamed route of the template: its method, its path as a pattern, and the function behind it. */
-export interface StreamingRoute {
-  method: string;
-  pattern: RegExp;
-  functionLogicalId: string;
-}
-
 /** The content type a streaming function sets for an HTTP integration response (the runtime's constant). */
 const PRELUDE_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
 const DELIMITER = Buffer.alloc(8);
-
-/** The methods of the template with a streaming Lambda proxy integration, each with its resource path. */
-export function streamingRoutes(template: CfnTemplate): StreamingRoute[] {
-  const resources = template.Resources;
-  const pathOf = (resourceId: unknown): string | undefined => {
-    const ref = (resourceId as { Ref?: string } | undefined)?.Ref;
-    if (!ref) return ''; // Fn::GetAtt RootResourceId: the root
-    const r = resources[ref];
-    if (r?.Type !== 'AWS::ApiGateway::Resource') return undefined;
-    const parent = pathOf(r.Properties?.ParentId);
-    return parent === undefined ? undefined : `${parent}/${String(r.Properties?.PathPart)}`;
-  };
-  const functions = Object.entries(resources)
-    .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
-    .map(([id]) => id);
-  const routes: StreamingRoute[] = [];
-  for (const r of Object.values(resources)) {
-    if (r.Type !== 'AWS::ApiGateway::Method') continue;
-    const integration = r.Properties?.Integration as { Type?: string; ResponseTransferMode?: string; Uri?: unknown } | undefined;
-    if (integration?.Type !== 'AWS_PROXY' || integration.ResponseTransferMode !== 'STREAM') continue;
-    const path = pathOf(r.Properties?.ResourceId);
-    const uri = JSON.stringify(integration.Uri ?? '');
-    const fn = functions.find((id) => uri.includes(`"${id}"`));
-    if (path === undefined || !fn || !uri.includes('response-streaming-invocations')) continue;
-    // A path parameter matches one segment, as API Gateway's {param} does.
-    const pattern = new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^/}]+\}/g, '[^/]+')}/?$`);
-    routes.push({ method: String(r.Properties?.HttpMethod), pattern, functionLogicalId: fn });
-  }
-  return routes;
-}
-
-/** The streamed route a request goes to, if any. */
-export function streamingRouteFor(template: CfnTemplate, method: string, path: string): StreamingRoute | undefined {
-  return streamingRoutes(template).find((r) => (r.method === method.toUpperCase() || r.method === 'ANY') && r.pattern.test(path));
-}
 
 /** The response stream a streaming handler writes to: a byte stream with the runtime's `setContentType`. */
 export type LocalResponseStream = PassThrough & { setContentType: (type: string) => void; contentType?: string };

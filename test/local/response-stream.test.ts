@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { HTTP_INTEGRATION_CONTENT_TYPE, writePrelude } from '../../lambdas/handlers/run-events';
 import { parseConfig } from '../../lib/config';
-import { type LocalResponseStream, relayStream, streamingRouteFor } from '../../local/response-stream';
+import { restApiOf } from '../../local/api-gateway';
+import { type LocalResponseStream, relayStream } from '../../local/response-stream';
 import { templateFor } from '../helpers/engine';
 
 /** A response stream as InvokeWithResponseStream hands it to a handler. */
@@ -61,11 +62,19 @@ describe('API Gateway response streaming, offline', () => {
     expect((await fetch(url)).status).toBe(502);
   });
 
-  it('serves as streamed exactly the methods the template integrates with ResponseTransferMode STREAM', () => {
+  it('serves as streamed exactly the methods the template integrates with ResponseTransferMode STREAM on the streaming URI', () => {
     const template = templateFor(parseConfig({}));
-    expect(streamingRouteFor(template, 'GET', '/runs/abc/events')).toBeDefined();
-    expect(streamingRouteFor(template, 'POST', '/runs/abc/events')).toBeUndefined();
-    expect(streamingRouteFor(template, 'GET', '/runs/abc/trace')).toBeUndefined();
-    expect(streamingRouteFor(template, 'GET', '/runs/a/b/events')).toBeUndefined();
+    const streamed = restApiOf(template)
+      .methods.filter((m) => m.integration.type === 'AWS_PROXY' && m.integration.stream)
+      .map((m) => `${m.httpMethod} ${m.resourcePath}`);
+    expect(streamed).toEqual(['GET /runs/{id}/events']);
+    // A STREAM method on the buffered URI (or the reverse) is not an integration API Gateway would run.
+    const copy = JSON.parse(JSON.stringify(template)) as typeof template;
+    for (const r of Object.values(copy.Resources)) {
+      const integration = r.Properties?.Integration as { ResponseTransferMode?: string } | undefined;
+      if (r.Type === 'AWS::ApiGateway::Method' && integration?.ResponseTransferMode === 'STREAM') delete integration.ResponseTransferMode;
+    }
+    const events = restApiOf(copy).methods.find((m) => m.resourcePath === '/runs/{id}/events');
+    expect(events?.integration.type).toBe('OTHER');
   });
 });
